@@ -1,0 +1,2 @@
+// containers-monitor: started by ContainerEngine.StartDetachedAsync, never by hand.
+return await Containers.ContainerMonitorHost.RunAsync(args).ConfigureAwait(false);

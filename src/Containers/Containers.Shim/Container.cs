@@ -1,0 +1,129 @@
+using static Containers.Shim.Libc;
+
+namespace Containers.Shim;
+
+/// <summary>Init-mode setup: the container's filesystem view, hostname and namespaces left to the shim.</summary>
+internal static class Container
+{
+    public static void SetUp(ShimConfig c)
+    {
+        var root = c.RootfsMountPoint;
+        Program.Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "make / rprivate");
+
+        var data = $"lowerdir={string.Join(':', c.LowerDirs)}";
+        if (c.UpperDir is not null)
+        {
+            data += $",upperdir={c.UpperDir},workdir={c.WorkDir}";
+            if (c.Volatile)
+            {
+                data += ",volatile";
+            }
+        }
+
+        Program.Check(mount("overlay", root, "overlay", 0, data), "mount rootfs overlay", root);
+
+        MountAt(root, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+        MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+        MakeDevices(root + "/dev");
+        MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+        symlink("pts/ptmx", root + "/dev/ptmx");
+        MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
+        MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+        MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
+        if (c.Terminal && c.TerminalFd >= 0)
+        {
+            var console = Paths.SecureJoin(root, "/dev/console");
+            Paths.CreateFile(console);
+            Program.Check(mount($"/proc/self/fd/{c.TerminalFd}", console, null, MS_BIND, null), "bind /dev/console");
+        }
+
+        foreach (var m in c.Mounts)
+        {
+            var target = Paths.SecureJoin(root, m.Destination);
+            if (m.IsFile)
+            {
+                Paths.CreateFile(target);
+            }
+            else
+            {
+                Paths.MkdirAll(target);
+            }
+
+            Program.Check(mount(m.Source, target, m.Type, m.Flags, m.Data), "mount " + m.Destination, m.Source);
+            if (m.ReadOnly && (m.Flags & MS_BIND) != 0)
+            {
+                Program.Check(mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | (m.Flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), null), "remount read-only " + m.Destination);
+            }
+        }
+
+        if (c.Hostname is { Length: > 0 } h)
+        {
+            Program.Check(sethostname(h, h.Length), "sethostname", h);
+        }
+
+        Program.Check(chdir(root), "chdir rootfs", root);
+        Program.Check(syscall(SYS_pivot_root, ".", "."), "pivot_root", root);
+        Program.Check(mount(null, ".", null, MS_SLAVE | MS_REC, null), "make old root rslave");
+        Program.Check(umount2(".", MNT_DETACH), "detach old root");
+        Program.Check(chdir("/"), "chdir /");
+
+        foreach (var p in c.MaskedPaths)
+        {
+            Mask(p);
+        }
+
+        foreach (var p in c.ReadOnlyPaths)
+        {
+            if (Exists(p))
+            {
+                Program.Check(mount(p, p, null, MS_BIND | MS_REC, null), "bind read-only path", p);
+                Program.Check(mount(null, p, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null), "remount read-only path", p);
+            }
+        }
+
+        if (c.ReadOnlyRootfs)
+        {
+            Program.Check(mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "remount rootfs read-only");
+        }
+
+        Program.Check(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
+    }
+
+    private static bool Exists(string p) => Path.Exists(p) || new FileInfo(p).LinkTarget is not null;
+
+    private static void Mask(string p)
+    {
+        if (Directory.Exists(p))
+        {
+            Program.Check(mount("tmpfs", p, "tmpfs", MS_RDONLY, null), "mask", p);
+        }
+        else if (File.Exists(p))
+        {
+            Program.Check(mount("/dev/null", p, null, MS_BIND, null), "mask", p);
+        }
+    }
+
+    private static void MountAt(string root, string source, string dest, string type, ulong flags, string? data)
+    {
+        var target = Paths.SecureJoin(root, dest);
+        Paths.MkdirAll(target);
+        Program.Check(mount(source, target, type, flags, data), "mount " + dest);
+    }
+
+    private static void MakeDevices(string dev)
+    {
+        (string Name, uint Major, uint Minor)[] devices = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+        foreach (var (name, major, minor) in devices)
+        {
+            var path = dev + "/" + name;
+            Program.Check(mknod(path, S_IFCHR | 0x1b6, Makedev(major, minor)), "mknod", path);
+            chmod(path, 0x1b6); // the umask must not narrow 0666
+        }
+
+        symlink("/proc/self/fd", dev + "/fd");
+        symlink("/proc/self/fd/0", dev + "/stdin");
+        symlink("/proc/self/fd/1", dev + "/stdout");
+        symlink("/proc/self/fd/2", dev + "/stderr");
+        symlink("/proc/kcore", dev + "/core");
+    }
+}

@@ -1,0 +1,186 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using static Containers.Shim.Libc;
+
+namespace Containers.Shim;
+
+/// <summary>The process side: terminal, limits, identity, capabilities, working directory and execve.</summary>
+internal static unsafe class Process
+{
+    public static void Prepare(ShimConfig c)
+    {
+        if (c.Terminal && c.TerminalFd >= 0)
+        {
+            Program.Check(setsid(), "setsid");
+            Program.Check(ioctl(c.TerminalFd, TIOCSCTTY, 0), "set controlling terminal");
+            for (var fd = 0; fd < 3; fd++)
+            {
+                Program.Check(dup2(c.TerminalFd, fd), "dup2 terminal");
+            }
+
+            close(c.TerminalFd);
+        }
+        else if (!c.OpenStdin)
+        {
+            var fd = open("/dev/null", O_RDONLY, 0);
+            Program.Check(fd, "open /dev/null");
+            Program.Check(dup2(fd, 0), "dup2 stdin");
+            close(fd);
+        }
+
+        var lim = stackalloc ulong[2];
+        foreach (var r in c.Rlimits)
+        {
+            lim[0] = r.Soft;
+            lim[1] = r.Hard;
+            Program.Check(setrlimit(r.Resource, lim), "setrlimit", r.Resource.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (c.Cwd is { Length: > 0 } cwd && cwd != "/")
+        {
+            if (!Directory.Exists(cwd))
+            {
+                Paths.MkdirAll(Paths.SecureJoin("/", cwd));
+            }
+        }
+
+        // Identity and capabilities: drop the bounding set, keep the capabilities across setuid, then set them.
+        var lastCap = 40;
+        if (int.TryParse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), out var lc))
+        {
+            lastCap = lc;
+        }
+
+        var keep = new HashSet<int>(c.Capabilities);
+        for (var cap = 0; cap <= lastCap; cap++)
+        {
+            if (!keep.Contains(cap))
+            {
+                Program.Check(prctl(PR_CAPBSET_DROP, (nuint)cap, 0, 0, 0), "drop bounding capability", cap.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        Program.Check(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "keep capabilities");
+        var groups = c.AdditionalGids.ToArray();
+        fixed (uint* g = groups)
+        {
+            Program.Check(setgroups(groups.Length, g), "setgroups");
+        }
+
+        Program.Check(setresgid(c.Gid, c.Gid, c.Gid), "setgid", c.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Program.Check(setresuid(c.Uid, c.Uid, c.Uid), "setuid", c.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Program.Check(prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "clear keep capabilities");
+
+        // Root gets the set in effective, permitted and inheritable; other users keep only the bounding set, as in Docker.
+        uint lo = 0, hi = 0;
+        if (c.Uid == 0)
+        {
+            foreach (var cap in c.Capabilities)
+            {
+                if (cap < 32)
+                {
+                    lo |= 1u << cap;
+                }
+                else
+                {
+                    hi |= 1u << (cap - 32);
+                }
+            }
+        }
+
+        var header = stackalloc uint[2] { 0x20080522, 0 };
+        var data = stackalloc uint[6] { lo, lo, lo, hi, hi, hi };
+        Program.Check(syscall_ptr(SYS_capset, header, data), "capset");
+
+        if (c.NoNewPrivileges)
+        {
+            Program.Check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs");
+        }
+
+        if (c.Cwd is { Length: > 0 })
+        {
+            Program.Check(chdir(c.Cwd), "chdir to working directory", c.Cwd);
+        }
+    }
+
+    public static void Exec(ShimConfig c)
+    {
+        if (c.Args.Count == 0)
+        {
+            throw new ShimException("exec", 22, "no command specified");
+        }
+
+        var path = Resolve(c.Args[0], c.Env);
+        var pathBytes = Z(path);
+        var argv = c.Args.Select(Z).ToArray();
+        var envp = c.Env.Select(Z).ToArray();
+        var handles = new List<GCHandle>();
+        try
+        {
+            var argvp = stackalloc byte*[argv.Length + 1];
+            for (var i = 0; i < argv.Length; i++)
+            {
+                var h = GCHandle.Alloc(argv[i], GCHandleType.Pinned);
+                handles.Add(h);
+                argvp[i] = (byte*)h.AddrOfPinnedObject();
+            }
+
+            argvp[argv.Length] = null;
+            var envpp = stackalloc byte*[envp.Length + 1];
+            for (var i = 0; i < envp.Length; i++)
+            {
+                var h = GCHandle.Alloc(envp[i], GCHandleType.Pinned);
+                handles.Add(h);
+                envpp[i] = (byte*)h.AddrOfPinnedObject();
+            }
+
+            envpp[envp.Length] = null;
+            fixed (byte* p = pathBytes)
+            {
+                execve(p, argvp, envpp);
+            }
+
+            throw new ShimException("exec", Marshal.GetLastPInvokeError(), path);
+        }
+        finally
+        {
+            foreach (var h in handles)
+            {
+                h.Free();
+            }
+        }
+    }
+
+    private static string Resolve(string file, List<string> env)
+    {
+        if (file.Contains('/'))
+        {
+            return file;
+        }
+
+        var pathVar = env.FirstOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?[5..]
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        foreach (var dir in pathVar.Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = dir.TrimEnd('/') + "/" + file;
+            var b = Z(candidate);
+            fixed (byte* p = b)
+            {
+                if (access(p, 1) == 0 && !Directory.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        throw new ShimException("exec", 2, file + ": executable file not found in $PATH");
+    }
+
+    private static byte[] Z(string s)
+    {
+        var b = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+        Encoding.UTF8.GetBytes(s, b);
+        return b;
+    }
+}

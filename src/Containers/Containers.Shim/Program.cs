@@ -1,0 +1,134 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+
+namespace Containers.Shim;
+
+/// <summary>
+/// The first process of a container (or of an exec). Started by the library with
+/// <c>containers-shim init|exec SYNC_FD STATUS_FD</c>, it reads its configuration from the sync pipe,
+/// sets the container up and execs the payload. Any failure is reported on the status pipe as
+/// <c>step\0errno\0detail</c>; a successful exec shows as EOF (the status fd is close-on-exec).
+/// </summary>
+internal static unsafe class Program
+{
+    private static int statusFd = -1;
+
+    private static int Main(string[] args)
+    {
+        if (args.Length != 3 || !int.TryParse(args[1], out var syncFd) || !int.TryParse(args[2], out statusFd))
+        {
+            Console.Error.WriteLine("containers-shim is started by the Containers library, not by hand.");
+            return 125;
+        }
+
+        Libc.fcntl(statusFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+        ShimConfig config;
+        try
+        {
+            config = JsonSerializer.Deserialize(ReadAll(syncFd), ShimJsonContext.Default.ShimConfig)
+                ?? throw new ShimException("read config", 0, "empty configuration");
+        }
+        catch (ShimException e)
+        {
+            return Fail(e);
+        }
+        catch (JsonException e)
+        {
+            return Fail(new ShimException("read config", 0, e.Message));
+        }
+
+        try
+        {
+            if (config.Mode == ShimMode.Init)
+            {
+                Container.SetUp(config);
+            }
+            else
+            {
+                JoinMountNamespace(config.TargetPid);
+            }
+
+            Process.Prepare(config);
+            Process.Exec(config);
+            return 0; // not reached
+        }
+        catch (ShimException e)
+        {
+            return Fail(e);
+        }
+    }
+
+    private static void JoinMountNamespace(int pid)
+    {
+        var fd = Libc.open($"/proc/{pid}/ns/mnt", Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        Check(fd, "open mount namespace");
+        Check(Libc.unshare(Libc.CLONE_FS), "unshare fs");
+        Check(Libc.setns(fd, Libc.CLONE_NEWNS), "setns mount");
+        Libc.close(fd);
+        Check(Libc.chdir("/"), "chdir /");
+    }
+
+    private static byte[] ReadAll(int fd)
+    {
+        var ms = new MemoryStream();
+        var buf = new byte[65536];
+        while (true)
+        {
+            nint n;
+            fixed (byte* p = buf)
+            {
+                n = Libc.read(fd, p, buf.Length);
+            }
+
+            if (n < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == 4)
+                {
+                    continue;
+                }
+
+                throw new ShimException("read config", errno, "");
+            }
+
+            if (n == 0)
+            {
+                break;
+            }
+
+            ms.Write(buf, 0, (int)n);
+        }
+
+        Libc.close(fd);
+        return ms.ToArray();
+    }
+
+    /// <summary>Throws a <see cref="ShimException"/> with the current errno when <paramref name="rc"/> is negative.</summary>
+    public static void Check(long rc, string step, string detail = "")
+    {
+        if (rc < 0)
+        {
+            throw new ShimException(step, Marshal.GetLastPInvokeError(), detail);
+        }
+    }
+
+    private static int Fail(ShimException e)
+    {
+        var bytes = Encoding.UTF8.GetBytes($"{e.Step}\0{e.Errno}\0{e.Detail}");
+        fixed (byte* p = bytes)
+        {
+            Libc.write(statusFd, p, bytes.Length);
+        }
+
+        return 125;
+    }
+}
+
+/// <summary>A failed setup step: what, errno, and a detail (usually a path).</summary>
+internal sealed class ShimException(string step, int errno, string detail) : Exception(step)
+{
+    public string Step { get; } = step;
+    public int Errno { get; } = errno;
+    public string Detail { get; } = detail;
+}

@@ -1,0 +1,78 @@
+// Shared between the library (which writes it) and the shim (which reads it): the wire format of the
+// configuration the parent sends over the sync pipe. Compiled into both assemblies.
+using System.Text.Json.Serialization;
+
+namespace Containers.Shim;
+
+/// <summary>What the shim does with the process it becomes.</summary>
+internal enum ShimMode
+{
+    /// <summary>Become PID 1 of a new container: mount the rootfs, pivot_root, exec the payload.</summary>
+    Init,
+
+    /// <summary>Join a running container's mount namespace (the others are joined by the parent) and exec.</summary>
+    Exec,
+}
+
+/// <summary>One mount made inside the container before pivot_root. Destination is relative to the container root.</summary>
+internal sealed class ShimMount
+{
+    public string Source { get; set; } = "";
+    public string Destination { get; set; } = "";
+    public string? Type { get; set; }
+    public ulong Flags { get; set; }
+    public string? Data { get; set; }
+    /// <summary>True when the mount point is a file (bind mount of a file), false for a directory.</summary>
+    public bool IsFile { get; set; }
+    /// <summary>Remount read-only after a bind mount (bind mounts ignore MS_RDONLY on the first call).</summary>
+    public bool ReadOnly { get; set; }
+}
+
+/// <summary>A resource limit for setrlimit.</summary>
+internal sealed class ShimRlimit
+{
+    public int Resource { get; set; }
+    public ulong Soft { get; set; }
+    public ulong Hard { get; set; }
+}
+
+/// <summary>The whole configuration of one shim run.</summary>
+internal sealed class ShimConfig
+{
+    public ShimMode Mode { get; set; }
+
+    // Init mode: the root filesystem.
+    public string RootfsMountPoint { get; set; } = "";
+    public List<string> LowerDirs { get; set; } = [];
+    public string? UpperDir { get; set; }
+    public string? WorkDir { get; set; }
+    public bool Volatile { get; set; }
+    public bool ReadOnlyRootfs { get; set; }
+    public string? Hostname { get; set; }
+    public List<ShimMount> Mounts { get; set; } = [];
+    public List<string> MaskedPaths { get; set; } = [];
+    public List<string> ReadOnlyPaths { get; set; } = [];
+
+    // Exec mode: the container's init pid (host view) whose mount namespace is joined.
+    public int TargetPid { get; set; }
+
+    // The process.
+    public List<string> Args { get; set; } = [];
+    public List<string> Env { get; set; } = [];
+    public string Cwd { get; set; } = "/";
+    public uint Uid { get; set; }
+    public uint Gid { get; set; }
+    public List<uint> AdditionalGids { get; set; } = [];
+    public List<int> Capabilities { get; set; } = [];
+    public bool NoNewPrivileges { get; set; }
+    public List<ShimRlimit> Rlimits { get; set; } = [];
+    public bool Terminal { get; set; }
+    /// <summary>An inherited fd (the pty slave) that becomes stdin/stdout/stderr and the controlling terminal; -1 when none.</summary>
+    public int TerminalFd { get; set; } = -1;
+    /// <summary>When false, stdin is /dev/null.</summary>
+    public bool OpenStdin { get; set; }
+}
+
+[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
+[JsonSerializable(typeof(ShimConfig))]
+internal sealed partial class ShimJsonContext : JsonSerializerContext;

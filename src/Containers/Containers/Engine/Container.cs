@@ -1,0 +1,268 @@
+using System.Runtime.CompilerServices;
+using Containers.Runtime;
+using Containers.Runtime.Cgroups;
+
+namespace Containers;
+
+/// <summary>How a container's process ended.</summary>
+/// <param name="ExitCode">Exit code; 128+signal when a signal ended it (137 for SIGKILL).</param>
+/// <param name="OomKilled">Whether the kernel's OOM killer struck inside the container.</param>
+public sealed record ContainerExit(int ExitCode, bool OomKilled);
+
+/// <summary>
+/// A handle on a container of an engine's root. Disposing a handle returned by <see cref="ContainerEngine.StartAsync"/>
+/// kills and removes the container; handles of detached or found containers leave it alone.
+/// </summary>
+public sealed class Container : IAsyncDisposable
+{
+    private readonly ContainerEngine engine;
+    private readonly bool owned;
+
+    internal Container(ContainerEngine engine, string id, string name, bool owned)
+    {
+        this.engine = engine;
+        Id = id;
+        Name = name;
+        this.owned = owned;
+    }
+
+    /// <summary>The 64-hex-digit id.</summary>
+    public string Id { get; }
+
+    /// <summary>The name.</summary>
+    public string Name { get; }
+
+    /// <summary>The current state (read from the root, so it reflects other processes' changes). Throws <see cref="ContainerNotFoundException"/> once removed.</summary>
+    public ContainerState State => Ctx.Store.Read(Id) ?? throw new ContainerNotFoundException($"no such container: {Id}");
+
+    /// <summary>The container's address on the default bridge, or null.</summary>
+    public string? IPAddress => State.IPAddress;
+
+    /// <summary>Stdin of the container when started with OpenStdin and no TTY, in this process; else null.</summary>
+    public Stream? StandardInput => engine.Supervisor(Id)?.Stdin;
+
+    /// <summary>The pty master when started with a TTY, in this process; else null.</summary>
+    public Stream? Terminal => engine.Supervisor(Id)?.Terminal;
+
+    private RuntimeContext Ctx => engine.Context;
+
+    /// <summary>The host port bound for <paramref name="containerPort"/>. Throws <see cref="ContainerNotFoundException"/> when it is not published.</summary>
+    public int GetHostPort(int containerPort, string protocol = "tcp") =>
+        State.Ports.FirstOrDefault(p => p.ContainerPort == containerPort && p.Protocol == protocol)?.HostPort
+        ?? throw new ContainerNotFoundException($"port {containerPort}/{protocol} of container {Name} is not published");
+
+    /// <summary>Waits until the container has exited for good (after any restarts) and returns how it ended.</summary>
+    public async Task<ContainerExit> WaitAsync(CancellationToken cancellationToken = default)
+    {
+        if (engine.Supervisor(Id) is { } sup)
+        {
+            await sup.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var s = Ctx.Store.Read(Id);
+            return s is null ? new ContainerExit(LastExit?.ExitCode ?? 0, LastExit?.OomKilled ?? false) : new ContainerExit(s.ExitCode, s.OomKilled);
+        }
+
+        while (true)
+        {
+            var s = Ctx.Store.Read(Id) ?? throw new ContainerNotFoundException($"no such container: {Id}");
+            if (!s.IsActive || !new ProcessIdentity(s.MonitorPid, s.MonitorStartTime).IsAlive)
+            {
+                if (s.IsActive)
+                {
+                    Janitor.Sweep(Ctx);
+                    s = Ctx.Store.Read(Id) ?? s;
+                }
+
+                return new ContainerExit(s.ExitCode, s.OomKilled);
+            }
+
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Sends the stop signal (the spec's, default SIGTERM), waits up to <paramref name="timeout"/> (the spec's
+    /// StopTimeout when null), then SIGKILL. The restart policy does not start it again.
+    /// </summary>
+    public async Task<ContainerExit> StopAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var s = MarkStopped();
+        if (!s.IsActive)
+        {
+            return new ContainerExit(s.ExitCode, s.OomKilled);
+        }
+
+        Signal(s, Signals.Parse(s.Spec.StopSignal));
+        if (s.Status == ContainerStatus.Paused)
+        {
+            Thaw(s);
+        }
+
+        var grace = timeout ?? s.Spec.StopTimeout;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(grace);
+        try
+        {
+            return await WaitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Signal(State, 9);
+            return await WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (name or number, default SIGKILL) to the container's first process.
+    /// Throws <see cref="ContainerConflictException"/> when it is not running.</summary>
+    public Task KillAsync(string signal = "SIGKILL", CancellationToken cancellationToken = default)
+    {
+        var number = Signals.Parse(signal);
+        var s = State;
+        if (s.Status is not (ContainerStatus.Running or ContainerStatus.Paused))
+        {
+            throw new ContainerConflictException($"container {Name} is not running");
+        }
+
+        if (number == 9)
+        {
+            s = MarkStopped();
+        }
+
+        Signal(s, number);
+        if (number == 9 && s.Status == ContainerStatus.Paused)
+        {
+            Thaw(s);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Freezes every process of the container (freezer cgroup). Throws <see cref="ContainerConflictException"/> when not running.</summary>
+    public Task PauseAsync(CancellationToken cancellationToken = default)
+    {
+        var s = State;
+        if (s.Status != ContainerStatus.Running)
+        {
+            throw new ContainerConflictException($"container {Name} is not running");
+        }
+
+        Ctx.Cgroups.Open(Id).SetFrozen(true);
+        Ctx.Store.Update(Id, x => x with { Status = ContainerStatus.Paused });
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Thaws a paused container. Throws <see cref="ContainerConflictException"/> when it is not paused.</summary>
+    public Task UnpauseAsync(CancellationToken cancellationToken = default)
+    {
+        var s = State;
+        if (s.Status != ContainerStatus.Paused)
+        {
+            throw new ContainerConflictException($"container {Name} is not paused");
+        }
+
+        Thaw(s);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Memory, CPU and pids usage from the container's cgroup. Throws <see cref="ContainerConflictException"/> when not running.</summary>
+    public Task<CgroupStats> GetStatsAsync(CancellationToken cancellationToken = default)
+    {
+        var s = State;
+        return s.IsActive
+            ? Task.FromResult(Ctx.Cgroups.Open(Id).ReadStats())
+            : throw new ContainerConflictException($"container {Name} is not running");
+    }
+
+    /// <summary>The container's output from its json log; with <paramref name="follow"/>, goes on until the container stops.</summary>
+    public async IAsyncEnumerable<LogEntry> GetLogsAsync(bool follow = false, int? tail = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var path = Ctx.Store.LogPath(Id);
+        await foreach (var e in JsonLogReader.ReadAsync(path, follow, tail, () => Ctx.Store.Read(Id)?.IsActive == true, cancellationToken).ConfigureAwait(false))
+        {
+            yield return e;
+        }
+    }
+
+    /// <summary>Starts a second process in the container's namespaces and cgroup (docker exec).
+    /// Throws <see cref="ContainerConflictException"/> when the container is not running, <see cref="ContainerStartException"/> when the command cannot start.</summary>
+    public Task<ExecProcess> StartExecAsync(ExecOptions options, CancellationToken cancellationToken = default) =>
+        ExecProcess.StartAsync(Ctx, State, options, cancellationToken);
+
+    /// <summary>Runs <paramref name="command"/> in the container and collects its output and exit code.</summary>
+    public async Task<ExecResult> ExecAsync(IEnumerable<string> command, CancellationToken cancellationToken = default)
+    {
+        await using var exec = await StartExecAsync(new ExecOptions { Command = [.. command] }, cancellationToken).ConfigureAwait(false);
+        var stdout = new StreamReader(exec.StandardOutput).ReadToEndAsync(cancellationToken);
+        var stderr = new StreamReader(exec.StandardError).ReadToEndAsync(cancellationToken);
+        var code = await exec.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new ExecResult(code, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+    }
+
+    /// <summary>Removes the container. Throws <see cref="ContainerConflictException"/> when it is running and <paramref name="force"/> is false.</summary>
+    public async Task RemoveAsync(bool force = false, CancellationToken cancellationToken = default)
+    {
+        var s = Ctx.Store.Read(Id);
+        if (s is null)
+        {
+            return;
+        }
+
+        if (s.IsActive && new ProcessIdentity(s.MonitorPid, s.MonitorStartTime).IsAlive)
+        {
+            if (!force)
+            {
+                throw new ContainerConflictException($"cannot remove container {Name}: it is {s.Status.ToString().ToLowerInvariant()}; stop it first or force the removal");
+            }
+
+            s = MarkStopped();
+            Signal(s, 9);
+            if (s.Status == ContainerStatus.Paused)
+            {
+                Thaw(s);
+            }
+
+            LastExit = await WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (s.IsActive)
+        {
+            Janitor.Sweep(Ctx);
+        }
+
+        Ctx.Store.Delete(Id);
+    }
+
+    /// <summary>For containers this handle started attached: kills and removes them. Otherwise does nothing.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (owned)
+        {
+            await RemoveAsync(force: true).ConfigureAwait(false);
+        }
+    }
+
+    private ContainerExit? LastExit { get; set; }
+
+    private ContainerState MarkStopped() => Ctx.Store.Update(Id, s => s with { StopRequested = true });
+
+    private void Signal(ContainerState s, int signal)
+    {
+        if (s.Pid > 0 && new ProcessIdentity(s.Pid, s.PidStartTime).IsAlive)
+        {
+            Ctx.Sys.Kill(s.Pid, signal);
+        }
+    }
+
+    private void Thaw(ContainerState s)
+    {
+        Ctx.Cgroups.Open(Id).SetFrozen(false);
+        if (s.Status == ContainerStatus.Paused)
+        {
+            Ctx.Store.Update(Id, x => x.Status == ContainerStatus.Paused ? x with { Status = ContainerStatus.Running } : x);
+        }
+    }
+}
+
+/// <summary>The result of <see cref="Container.ExecAsync"/>.</summary>
+/// <param name="ExitCode">Exit code of the exec'd process.</param>
+/// <param name="Stdout">Its standard output.</param>
+/// <param name="Stderr">Its standard error.</param>
+public sealed record ExecResult(int ExitCode, string Stdout, string Stderr);

@@ -1,0 +1,116 @@
+using System.Collections.Immutable;
+using Containers.Runtime;
+
+namespace Containers;
+
+/// <summary>
+/// An immutable fluent builder: every <c>With*</c> returns a new builder; <see cref="ToSpec"/> shows what would run;
+/// <see cref="StartAsync"/> validates and starts it.
+/// </summary>
+public sealed class ContainerBuilder
+{
+    private readonly ContainerEngine engine;
+    private readonly ContainerSpec spec;
+
+    internal ContainerBuilder(ContainerEngine engine, string rootfs)
+        : this(engine, new ContainerSpec { Rootfs = Path.GetFullPath(rootfs) })
+    {
+    }
+
+    private ContainerBuilder(ContainerEngine engine, ContainerSpec spec)
+    {
+        this.engine = engine;
+        this.spec = spec;
+    }
+
+    /// <summary>The command and arguments.</summary>
+    public ContainerBuilder WithCommand(params string[] command) => With(spec with { Command = [.. command] });
+
+    /// <summary>The container name.</summary>
+    public ContainerBuilder WithName(string name) => With(spec with { Name = name });
+
+    /// <summary>Adds (or replaces) an environment variable.</summary>
+    public ContainerBuilder WithEnvironment(string name, string value) =>
+        With(spec with { Environment = [.. spec.Environment.Where(e => !e.StartsWith(name + "=", StringComparison.Ordinal)), $"{name}={value}"] });
+
+    /// <summary>The working directory.</summary>
+    public ContainerBuilder WithWorkingDirectory(string path) => With(spec with { WorkingDirectory = path });
+
+    /// <summary>The user, <c>name|uid[:group|gid]</c>.</summary>
+    public ContainerBuilder WithUser(string user) => With(spec with { User = user });
+
+    /// <summary>The hostname.</summary>
+    public ContainerBuilder WithHostname(string hostname) => With(spec with { Hostname = hostname });
+
+    /// <summary>Network mode: bridge, none or host.</summary>
+    public ContainerBuilder WithNetwork(string mode) => With(spec with { NetworkMode = mode });
+
+    /// <summary>Publishes <paramref name="containerPort"/> on <paramref name="hostPort"/> (0 = ephemeral) of <paramref name="hostIp"/>.</summary>
+    public ContainerBuilder WithPortBinding(int hostPort, int containerPort, string hostIp = "0.0.0.0", string protocol = "tcp") =>
+        With(spec with { Ports = spec.Ports.Add(new PortBinding(containerPort, hostPort, hostIp, protocol)) });
+
+    /// <summary>Bind-mounts a host path.</summary>
+    public ContainerBuilder WithBindMount(string hostPath, string containerPath, bool readOnly = false) =>
+        With(spec with { Mounts = spec.Mounts.Add(new MountSpec(MountType.Bind, hostPath, containerPath, readOnly)) });
+
+    /// <summary>Mounts a tmpfs.</summary>
+    public ContainerBuilder WithTmpfs(string containerPath, string? options = null) =>
+        With(spec with { Mounts = spec.Mounts.Add(new MountSpec(MountType.Tmpfs, "tmpfs", containerPath, false, options)) });
+
+    /// <summary>Memory limit in bytes (see <see cref="ByteSize.Parse"/> for "64m").</summary>
+    public ContainerBuilder WithMemoryLimit(long bytes, long? memoryAndSwapBytes = null) =>
+        With(spec with { Resources = spec.Resources with { MemoryBytes = bytes, MemorySwapBytes = memoryAndSwapBytes } });
+
+    /// <summary>CPU limit in CPUs (0.5 = half a CPU).</summary>
+    public ContainerBuilder WithCpus(double cpus) => With(spec with { Resources = spec.Resources with { NanoCpus = (long)(cpus * 1e9) } });
+
+    /// <summary>Relative CPU weight.</summary>
+    public ContainerBuilder WithCpuShares(long shares) => With(spec with { Resources = spec.Resources with { CpuShares = shares } });
+
+    /// <summary>Maximum number of processes.</summary>
+    public ContainerBuilder WithPidsLimit(long limit) => With(spec with { Resources = spec.Resources with { PidsLimit = limit } });
+
+    /// <summary>Mounts the root filesystem read-only.</summary>
+    public ContainerBuilder WithReadOnlyRootfs(bool readOnly = true) => With(spec with { ReadOnlyRootfs = readOnly });
+
+    /// <summary>Adds capabilities to Docker's default set.</summary>
+    public ContainerBuilder WithCapAdd(params string[] capabilities) => With(spec with { CapAdd = spec.CapAdd.AddRange(capabilities) });
+
+    /// <summary>Drops capabilities from Docker's default set.</summary>
+    public ContainerBuilder WithCapDrop(params string[] capabilities) => With(spec with { CapDrop = spec.CapDrop.AddRange(capabilities) });
+
+    /// <summary>Sets no_new_privs.</summary>
+    public ContainerBuilder WithNoNewPrivileges(bool value = true) => With(spec with { NoNewPrivileges = value });
+
+    /// <summary>Adds a setrlimit limit.</summary>
+    public ContainerBuilder WithUlimit(string name, ulong soft, ulong hard) => With(spec with { Ulimits = spec.Ulimits.Add(new Ulimit(name, soft, hard)) });
+
+    /// <summary>The restart policy.</summary>
+    public ContainerBuilder WithRestartPolicy(RestartPolicy policy) => With(spec with { Restart = policy });
+
+    /// <summary>The stop signal and grace period.</summary>
+    public ContainerBuilder WithStop(string signal, TimeSpan timeout) => With(spec with { StopSignal = signal, StopTimeout = timeout });
+
+    /// <summary>Allocates a pseudo-terminal.</summary>
+    public ContainerBuilder WithTty(bool tty = true) => With(spec with { Tty = tty });
+
+    /// <summary>Keeps stdin open.</summary>
+    public ContainerBuilder WithOpenStdin(bool open = true) => With(spec with { OpenStdin = open });
+
+    /// <summary>Removes the container when it exits.</summary>
+    public ContainerBuilder WithAutoRemove(bool remove = true) => With(spec with { AutoRemove = remove });
+
+    /// <summary>Adds a label.</summary>
+    public ContainerBuilder WithLabel(string key, string value) => With(spec with { Labels = spec.Labels.SetItem(key, value) });
+
+    /// <summary>The spec this builder describes.</summary>
+    public ContainerSpec ToSpec() => spec;
+
+    /// <summary>Starts the container in this process (see <see cref="ContainerEngine.StartAsync"/>).</summary>
+    public Task<Container> StartAsync(CancellationToken cancellationToken = default) => engine.StartAsync(spec, null, cancellationToken);
+
+    /// <summary>Starts the container under a detached monitor (see <see cref="ContainerEngine.StartDetachedAsync"/>).</summary>
+    public Task<Container> StartDetachedAsync(CancellationToken cancellationToken = default) => engine.StartDetachedAsync(spec, cancellationToken);
+
+    private ContainerBuilder With(ContainerSpec s) => new(engine, s);
+}

@@ -1,0 +1,245 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Containers.Linux;
+using Containers.Networking;
+using Containers.Runtime;
+using Containers.Runtime.Cgroups;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Containers;
+
+/// <summary>
+/// The entry point: runs containers in this process (attached) or under a detached monitor, and finds the
+/// containers of its root that other processes started. Creating an engine sweeps what a crashed process left.
+/// </summary>
+public sealed class ContainerEngine : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, ContainerSupervisor> supervisors = new();
+    private readonly EngineOptions options;
+
+    /// <summary>Creates an engine over <see cref="EngineOptions.Root"/>. Throws <see cref="ContainerException"/> when the machine lacks cgroups or the shim.</summary>
+    public ContainerEngine(EngineOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        this.options = options ?? new EngineOptions();
+        var sys = LinuxSyscalls.Instance;
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ContainerEngine>();
+        var (subnet, prefix) = ParseCidr(this.options.BridgeSubnet);
+        var ipam = new Ipam(Path.Combine(this.options.MachineStateDirectory, "networks", this.options.BridgeName + ".json"), subnet, prefix, sys);
+        Context = new RuntimeContext(
+            sys,
+            new ContainerStore(this.options.Root, sys),
+            CgroupManagers.Detect(sys),
+            new BridgeNetwork(sys, this.options.BridgeName, ipam),
+            new ShimSpawner(sys, this.options.ShimPath ?? ShimSpawner.DefaultShimPath()),
+            this.options.TimeProvider,
+            logger);
+        Janitor.Sweep(Context);
+    }
+
+    /// <summary>The root directory.</summary>
+    public string Root => Context.Store.Root;
+
+    /// <summary>"v1" or "v2": the cgroup backend in use.</summary>
+    public string CgroupVersion => Context.Cgroups.Version;
+
+    internal RuntimeContext Context { get; }
+
+    /// <summary>Starts building a container whose root filesystem is <paramref name="rootfs"/> (never modified: an overlay keeps the changes).</summary>
+    public ContainerBuilder FromRootfs(string rootfs) => new(this, rootfs);
+
+    /// <summary>
+    /// Creates and starts a container owned by this process: its output is logged and, when given, passed to
+    /// <paramref name="output"/> live. Throws <see cref="ContainerStartException"/>, <see cref="InvalidContainerSpecException"/>
+    /// or <see cref="ContainerConflictException"/>, having removed everything it made.
+    /// </summary>
+    public async Task<Container> StartAsync(ContainerSpec spec, Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
+    {
+        Validate(spec);
+        var state = Context.Store.Create(spec, Context.Time);
+        var supervisor = new ContainerSupervisor(Context, state.Id, output);
+        supervisors[state.Id] = supervisor;
+        try
+        {
+            await supervisor.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            supervisors.TryRemove(state.Id, out _);
+            throw;
+        }
+
+        _ = supervisor.Completion.ContinueWith(_ => supervisors.TryRemove(state.Id, out var _), TaskScheduler.Default);
+        return new Container(this, state.Id, state.Name, owned: true);
+    }
+
+    /// <summary>
+    /// Creates and starts a container under a detached monitor process that outlives this one (<c>run -d</c>).
+    /// Throws as <see cref="StartAsync"/> does.
+    /// </summary>
+    public async Task<Container> StartDetachedAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
+    {
+        Validate(spec);
+        var state = Context.Store.Create(spec, Context.Time);
+        var psi = MonitorStartInfo(state.Id);
+        using var monitor = Process.Start(psi) ?? throw new ContainerException("failed to start containers-monitor");
+        monitor.StandardInput.Close();
+        var line = await monitor.StandardOutput.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        if (line == "ok")
+        {
+            return new Container(this, state.Id, state.Name, owned: false);
+        }
+
+        var stderr = await monitor.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+        await monitor.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (Context.Store.Read(state.Id) is { Spec.AutoRemove: true } || line is null)
+        {
+            Context.Store.Delete(state.Id);
+        }
+
+        throw line is null ? new ContainerException($"containers-monitor exited before starting the container: {stderr.Trim()}") : MonitorError.Parse(line);
+    }
+
+    /// <summary>The containers of this root (only running ones unless <paramref name="all"/>), newest first.</summary>
+    public IReadOnlyList<ContainerState> List(bool all = false) =>
+        Context.Store.List().Where(s => all || s.IsActive).ToArray();
+
+    /// <summary>A handle on a container of this root by name, id or unique id prefix. Throws <see cref="ContainerNotFoundException"/>.</summary>
+    public Container Get(string idOrName)
+    {
+        var s = Context.Store.Find(idOrName);
+        return new Container(this, s.Id, s.Name, owned: false);
+    }
+
+    /// <summary>Stops (kills) every container this process started attached, and removes those not marked to be kept.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var id in supervisors.Keys.ToArray())
+        {
+            try
+            {
+                await new Container(this, id, id, owned: true).DisposeAsync().ConfigureAwait(false);
+            }
+            catch (ContainerNotFoundException)
+            {
+            }
+        }
+    }
+
+    internal ContainerSupervisor? Supervisor(string id) => supervisors.GetValueOrDefault(id);
+
+    private static void Validate(ContainerSpec spec)
+    {
+        if (spec.Command.IsDefaultOrEmpty)
+        {
+            throw new InvalidContainerSpecException("no command specified");
+        }
+
+        if (spec.NetworkMode is not ("bridge" or "none" or "host"))
+        {
+            throw new InvalidContainerSpecException($"network mode '{spec.NetworkMode}' is not one of bridge, none, host");
+        }
+
+        _ = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
+        foreach (var u in spec.Ulimits)
+        {
+            _ = u.Resource;
+        }
+
+        if (!Directory.Exists(spec.Rootfs))
+        {
+            throw new InvalidContainerSpecException($"rootfs '{spec.Rootfs}' does not exist or is not a directory");
+        }
+    }
+
+    private ProcessStartInfo MonitorStartInfo(string id)
+    {
+        var dll = options.MonitorPath ?? Path.Combine(AppContext.BaseDirectory, "containers-monitor.dll");
+        if (!File.Exists(dll))
+        {
+            throw new ContainerException($"containers-monitor.dll was not found at {dll}; reference the Containers.Monitor package or set EngineOptions.MonitorPath");
+        }
+
+        var psi = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "exec", dll, "--root", Root, "--machine-state", options.MachineStateDirectory, "--bridge", options.BridgeName, "--subnet", options.BridgeSubnet, "--shim", Context.Spawner.ShimPath, id })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return psi;
+    }
+
+    private static string DotnetHost()
+    {
+        if (Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet")
+        {
+            return p;
+        }
+
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h))
+        {
+            return h;
+        }
+
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':'))
+        {
+            var candidate = Path.Combine(dir, "dotnet");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root ? Path.Combine(root, "dotnet") : "dotnet";
+    }
+
+    internal static (IPAddress Subnet, int Prefix) ParseCidr(string cidr)
+    {
+        var parts = cidr.Split('/');
+        return parts.Length == 2 && IPAddress.TryParse(parts[0], out var ip) && int.TryParse(parts[1], out var prefix) && prefix is >= 8 and <= 30
+            ? (ip, prefix)
+            : throw new InvalidContainerSpecException($"invalid subnet '{cidr}': expected a.b.c.d/N with N between 8 and 30");
+    }
+}
+
+/// <summary>How a monitor process reports a failed start to the process that launched it (one JSON line).</summary>
+internal sealed record MonitorError(string Type, string Message, string? Step = null, int Errno = 0, int ExitCode = 125)
+{
+    public static string Format(Exception e) => JsonSerializer.Serialize(e switch
+    {
+        ContainerStartException s => new MonitorError("start", s.Message, s.Step, s.Errno, s.ExitCode),
+        InvalidContainerSpecException => new MonitorError("spec", e.Message),
+        ContainerConflictException => new MonitorError("conflict", e.Message),
+        _ => new MonitorError("error", e.Message),
+    });
+
+    public static ContainerException Parse(string line)
+    {
+        MonitorError? e;
+        try
+        {
+            e = JsonSerializer.Deserialize<MonitorError>(line);
+        }
+        catch (JsonException)
+        {
+            e = null;
+        }
+
+        return e switch
+        {
+            null => new ContainerException("containers-monitor: " + line),
+            { Type: "start" } => new ContainerStartException(e.Message, e.Step ?? "", e.Errno, e.ExitCode),
+            { Type: "spec" } => new InvalidContainerSpecException(e.Message),
+            { Type: "conflict" } => new ContainerConflictException(e.Message),
+            _ => new ContainerException(e.Message),
+        };
+    }
+}

@@ -1,0 +1,47 @@
+using Containers.Runtime;
+
+namespace Containers;
+
+/// <summary>
+/// The entry point of the detached monitor process (<c>containers-monitor</c>): it starts one container, reports
+/// "ok" or the error on stdout, detaches from the launching process and supervises the container until it is done.
+/// </summary>
+public static class ContainerMonitorHost
+{
+    /// <summary>Runs the monitor: <c>--root R --machine-state M --bridge B --subnet S --shim P ID</c>. Returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        string? Opt(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        var id = args.Length > 0 ? args[^1] : "";
+        ContainerEngine engine;
+        ContainerSupervisor supervisor;
+        try
+        {
+            var sys = Linux.LinuxSyscalls.Instance;
+            sys.SetSid();
+            engine = new ContainerEngine(new EngineOptions
+            {
+                Root = Opt("--root") ?? throw new ContainerException("--root is required"),
+                MachineStateDirectory = Opt("--machine-state") ?? "/run/containers-dotnet",
+                BridgeName = Opt("--bridge") ?? "cdnet0",
+                BridgeSubnet = Opt("--subnet") ?? "10.213.0.0/16",
+                ShimPath = Opt("--shim"),
+            });
+            supervisor = new ContainerSupervisor(engine.Context, id);
+            await supervisor.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await Console.Out.WriteLineAsync(MonitorError.Format(e)).ConfigureAwait(false);
+            await Console.Out.FlushAsync().ConfigureAwait(false);
+            return 125;
+        }
+
+        await Console.Out.WriteLineAsync("ok").ConfigureAwait(false);
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+        Linux.LinuxSyscalls.Instance.RedirectStdioToNull();
+        await supervisor.Completion.ConfigureAwait(false);
+        return 0;
+    }
+}

@@ -1,0 +1,26 @@
+namespace Containers;
+
+/// <summary>Settings of a <see cref="ContainerEngine"/>; bound from the configuration section "Containers" by hosting.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>The root directory holding containers (and later images). Default: CONTAINERS_ROOT or /var/lib/containers-dotnet.</summary>
+    public string Root { get; init; } = Environment.GetEnvironmentVariable("CONTAINERS_ROOT") is { Length: > 0 } r ? r : "/var/lib/containers-dotnet";
+
+    /// <summary>Machine-wide state shared by every root (the bridge's address allocations). Default /run/containers-dotnet.</summary>
+    public string MachineStateDirectory { get; init; } = "/run/containers-dotnet";
+
+    /// <summary>Name of the default bridge interface.</summary>
+    public string BridgeName { get; init; } = "cdnet0";
+
+    /// <summary>Subnet of the default bridge, CIDR. Pick one that clashes with no route on the machine.</summary>
+    public string BridgeSubnet { get; init; } = "10.213.0.0/16";
+
+    /// <summary>Path of the NativeAOT shim; found next to the Containers assembly when null.</summary>
+    public string? ShimPath { get; init; }
+
+    /// <summary>Path of containers-monitor.dll (detached containers); found next to the Containers assembly when null.</summary>
+    public string? MonitorPath { get; init; }
+
+    /// <summary>Clock for timestamps and backoff.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

@@ -1,0 +1,215 @@
+using System.Runtime.InteropServices;
+
+namespace Containers.Linux;
+
+/// <summary>The real kernel, through libc.</summary>
+internal sealed unsafe partial class LinuxSyscalls : ISyscalls
+{
+    /// <summary>The process-wide instance; pass it down, do not reach for it from deep inside.</summary>
+    public static readonly LinuxSyscalls Instance = new();
+
+    private const int O_CLOEXEC = 0x80000, F_SETFD = 2, FD_CLOEXEC = 1, O_RDWR = 2, O_NOCTTY = 0x100;
+    private const int LOCK_SH = 1, LOCK_EX = 2;
+    private const ulong TIOCSWINSZ = 0x5414;
+
+    public void Unshare(int flags) => Check(unshare(flags), "unshare");
+
+    public void Setns(int fd, int nstype) => Check(setns(fd, nstype), "setns");
+
+    public int Open(string path, int flags, int mode = 0)
+    {
+        var fd = open(path, flags, mode);
+        Check(fd, "open", path);
+        return fd;
+    }
+
+    public void Close(int fd) => close(fd);
+
+    public (int Read, int Write) Pipe(bool closeOnExec)
+    {
+        var fds = stackalloc int[2];
+        Check(pipe2(fds, closeOnExec ? O_CLOEXEC : 0), "pipe2");
+        return (fds[0], fds[1]);
+    }
+
+    public void SetCloseOnExec(int fd, bool value) => Check(fcntl(fd, F_SETFD, value ? FD_CLOEXEC : 0), "fcntl");
+
+    public int Read(int fd, Span<byte> buffer)
+    {
+        while (true)
+        {
+            fixed (byte* p = buffer)
+            {
+                var n = read(fd, p, buffer.Length);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != 4)
+            {
+                throw new SyscallException("read", errno);
+            }
+        }
+    }
+
+    public void WriteAll(int fd, ReadOnlySpan<byte> data)
+    {
+        while (data.Length > 0)
+        {
+            nint n;
+            fixed (byte* p = data)
+            {
+                n = write(fd, p, data.Length);
+            }
+
+            if (n < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == 4)
+                {
+                    continue;
+                }
+
+                throw new SyscallException("write", errno);
+            }
+
+            data = data[(int)n..];
+        }
+    }
+
+    public bool Kill(int pid, int signal)
+    {
+        if (kill(pid, signal) == 0)
+        {
+            return true;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == 3 ? false : throw new SyscallException("kill", errno, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public void Flock(int fd, bool exclusive)
+    {
+        while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != 4)
+            {
+                throw new SyscallException("flock", errno);
+            }
+        }
+    }
+
+    public (int Master, int Slave) OpenPty()
+    {
+        var master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        Check(master, "posix_openpt");
+        Check(grantpt(master), "grantpt");
+        Check(unlockpt(master), "unlockpt");
+        var name = stackalloc byte[128];
+        Check(ptsname_r(master, name, 128), "ptsname_r");
+        var slave = open(Marshal.PtrToStringUTF8((nint)name)!, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+        Check(slave, "open pty slave");
+        return (master, slave);
+    }
+
+    public void SetWindowSize(int fd, ushort rows, ushort cols)
+    {
+        var ws = stackalloc ushort[4] { rows, cols, 0, 0 };
+        Check(ioctl(fd, TIOCSWINSZ, ws), "ioctl TIOCSWINSZ");
+    }
+
+    public int Socket(int domain, int type, int protocol)
+    {
+        var fd = socket(domain, type, protocol);
+        Check(fd, "socket");
+        return fd;
+    }
+
+    public void BindNetlink(int fd)
+    {
+        var addr = stackalloc byte[12];
+        new Span<byte>(addr, 12).Clear();
+        addr[0] = 16; // AF_NETLINK
+        Check(bind(fd, addr, 12), "bind netlink");
+    }
+
+    public void Send(int fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            Check(send(fd, p, data.Length, 0), "send");
+        }
+    }
+
+    public int Receive(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            var n = recv(fd, p, buffer.Length, 0);
+            Check(n, "recv");
+            return (int)n;
+        }
+    }
+
+    public int NameToIndex(string name)
+    {
+        var index = (int)if_nametoindex(name);
+        return index == 0 ? throw new SyscallException("if_nametoindex", Marshal.GetLastPInvokeError(), name) : index;
+    }
+
+    public void Mount(string? source, string target, string? fsType, ulong flags, string? data) =>
+        Check(mount(source, target, fsType, flags, data), "mount", target);
+
+    public void Unmount(string target, int flags) => Check(umount2(target, flags), "umount", target);
+
+    public void SetSid() => setsid();
+
+    public void RedirectStdioToNull()
+    {
+        var fd = open("/dev/null", O_RDWR, 0);
+        Check(fd, "open", "/dev/null");
+        for (var i = 0; i < 3; i++)
+        {
+            dup2(fd, i);
+        }
+
+        close(fd);
+    }
+
+    private static void Check(long rc, string call, string? target = null)
+    {
+        if (rc < 0)
+        {
+            throw new SyscallException(call, Marshal.GetLastPInvokeError(), target);
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)] private static partial int unshare(int flags);
+    [LibraryImport("libc", SetLastError = true)] private static partial int setsid();
+    [LibraryImport("libc", SetLastError = true)] private static partial int dup2(int a, int b);
+    [LibraryImport("libc", SetLastError = true)] private static partial int setns(int fd, int nstype);
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags, int mode);
+    [LibraryImport("libc", SetLastError = true)] private static partial int close(int fd);
+    [LibraryImport("libc", SetLastError = true)] private static partial int pipe2(int* fds, int flags);
+    [LibraryImport("libc", SetLastError = true)] private static partial int fcntl(int fd, int cmd, int arg);
+    [LibraryImport("libc", SetLastError = true)] private static partial nint read(int fd, byte* buf, nint count);
+    [LibraryImport("libc", SetLastError = true)] private static partial nint write(int fd, byte* buf, nint count);
+    [LibraryImport("libc", SetLastError = true)] private static partial int kill(int pid, int sig);
+    [LibraryImport("libc", SetLastError = true)] private static partial int flock(int fd, int op);
+    [LibraryImport("libc", SetLastError = true)] private static partial int posix_openpt(int flags);
+    [LibraryImport("libc", SetLastError = true)] private static partial int grantpt(int fd);
+    [LibraryImport("libc", SetLastError = true)] private static partial int unlockpt(int fd);
+    [LibraryImport("libc", SetLastError = true)] private static partial int ptsname_r(int fd, byte* buf, nint len);
+    [LibraryImport("libc", SetLastError = true)] private static partial int ioctl(int fd, ulong request, void* arg);
+    [LibraryImport("libc", SetLastError = true)] private static partial int socket(int domain, int type, int protocol);
+    [LibraryImport("libc", SetLastError = true)] private static partial int bind(int fd, byte* addr, int len);
+    [LibraryImport("libc", SetLastError = true)] private static partial nint send(int fd, byte* buf, nint len, int flags);
+    [LibraryImport("libc", SetLastError = true)] private static partial nint recv(int fd, byte* buf, nint len, int flags);
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial uint if_nametoindex(string name);
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int mount(string? source, string target, string? fstype, ulong flags, string? data);
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int umount2(string target, int flags);
+}

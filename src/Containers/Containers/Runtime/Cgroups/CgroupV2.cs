@@ -1,0 +1,117 @@
+using Containers.Linux;
+
+namespace Containers.Runtime.Cgroups;
+
+/// <summary>cgroup v2: one unified directory per container under <c>containers-dotnet</c>.</summary>
+internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgroupManager
+{
+    private string ParentDir => Path.Combine(mountPoint, CgroupFiles.Parent);
+
+    public string Version => "v2";
+
+    public ICgroup Create(string id)
+    {
+        Directory.CreateDirectory(ParentDir);
+        var available = (CgroupFiles.Read(ParentDir, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var enable = string.Join(' ', new[] { "memory", "cpu", "pids" }.Where(available.Contains).Select(c => "+" + c));
+        if (enable.Length > 0)
+        {
+            CgroupFiles.Write(ParentDir, "cgroup.subtree_control", enable);
+        }
+
+        var dir = Path.Combine(ParentDir, id);
+        Directory.CreateDirectory(dir);
+        return new CgroupV2(id, dir, sys);
+    }
+
+    public ICgroup Open(string id) => new CgroupV2(id, Path.Combine(ParentDir, id), sys);
+
+    public IReadOnlyList<string> List() => Directory.Exists(ParentDir)
+        ? Directory.EnumerateDirectories(ParentDir).Select(Path.GetFileName).OfType<string>().ToArray()
+        : [];
+
+    /// <summary>Docker's conversion of cpu shares (2..262144) to a cgroup v2 weight (1..10000).</summary>
+    public static long SharesToWeight(long shares) => 1 + ((Math.Clamp(shares, 2, 262144) - 2) * 9999 / 262142);
+
+    private sealed class CgroupV2(string id, string dir, ISyscalls sys) : ICgroup
+    {
+        public string Id { get; } = id;
+
+        public void AddProcess(int pid) => CgroupFiles.Write(dir, "cgroup.procs", CgroupFiles.I(pid));
+
+        public void Apply(ResourceLimits l)
+        {
+            if (l.MemoryBytes is { } m)
+            {
+                CgroupFiles.Write(dir, "memory.max", CgroupFiles.I(m));
+                var swap = l.MemorySwapBytes ?? (m * 2);
+                CgroupFiles.Write(dir, "memory.swap.max", swap < 0 ? "max" : CgroupFiles.I(Math.Max(0, swap - m)));
+            }
+
+            if (l.NanoCpus is { } n)
+            {
+                CgroupFiles.Write(dir, "cpu.max", $"{CgroupFiles.I(n * 100000 / 1_000_000_000)} 100000");
+            }
+
+            if (l.CpuShares is { } s)
+            {
+                CgroupFiles.Write(dir, "cpu.weight", CgroupFiles.I(SharesToWeight(s)));
+            }
+
+            if (l.PidsLimit is { } p)
+            {
+                CgroupFiles.Write(dir, "pids.max", p <= 0 ? "max" : CgroupFiles.I(p));
+            }
+        }
+
+        public CgroupStats ReadStats()
+        {
+            var memMax = CgroupFiles.Read(dir, "memory.max");
+            var pidsMax = CgroupFiles.Read(dir, "pids.max");
+            return new CgroupStats(
+                CgroupFiles.ReadLong(dir, "memory.current"),
+                CgroupFiles.ReadLong(dir, "memory.peak"),
+                memMax is null or "max" ? null : long.Parse(memMax, System.Globalization.CultureInfo.InvariantCulture),
+                CgroupFiles.ReadKey(dir, "cpu.stat", "usage_usec") * 1000,
+                CgroupFiles.ReadLong(dir, "pids.current"),
+                pidsMax is null or "max" ? null : long.Parse(pidsMax, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        public long ReadOomKills() => CgroupFiles.ReadKey(dir, "memory.events", "oom_kill");
+
+        public void SetFrozen(bool frozen)
+        {
+            CgroupFiles.Write(dir, "cgroup.freeze", frozen ? "1" : "0");
+            for (var i = 0; i < 1000; i++)
+            {
+                if (CgroupFiles.ReadKey(dir, "cgroup.events", "frozen") == (frozen ? 1 : 0))
+                {
+                    return;
+                }
+
+                Thread.Sleep(1);
+            }
+
+            throw new ContainerException($"cgroup: {dir} did not become {(frozen ? "frozen" : "thawed")}");
+        }
+
+        public IReadOnlyList<int> ReadProcesses() => CgroupFiles.ReadPids(dir);
+
+        public void Delete()
+        {
+            if (File.Exists(Path.Combine(dir, "cgroup.kill")))
+            {
+                try
+                {
+                    CgroupFiles.Write(dir, "cgroup.kill", "1");
+                }
+                catch (ContainerException)
+                {
+                    // fall back to killing pid by pid below
+                }
+            }
+
+            CgroupFiles.Remove(dir, pid => sys.Kill(pid, 9));
+        }
+    }
+}

@@ -1,0 +1,302 @@
+using System.Collections.Immutable;
+using Containers.Runtime.Cgroups;
+
+namespace Containers.Runtime;
+
+/// <summary>
+/// Everything needed to run a container, as an immutable value: inspectable and testable without a kernel.
+/// Built by <see cref="ContainerBuilder"/>; persisted with the container so another process can manage it.
+/// </summary>
+public sealed record ContainerSpec
+{
+    /// <summary>The root filesystem directory (the overlay's lower layer; never modified).</summary>
+    public required string Rootfs { get; init; }
+
+    /// <summary>Further lower layers below <see cref="Rootfs"/>, topmost first (image layers).</summary>
+    public ImmutableArray<string> LowerLayers { get; init; } = [];
+
+    /// <summary>The image reference the container was made from, or null when run from a rootfs directory.</summary>
+    public string? Image { get; init; }
+
+    /// <summary>The command and its arguments (argv).</summary>
+    public ImmutableArray<string> Command { get; init; } = [];
+
+    /// <summary>Container name; a random one is chosen when null.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Environment as <c>KEY=VALUE</c> strings.</summary>
+    public ImmutableArray<string> Environment { get; init; } = [];
+
+    /// <summary>Working directory inside the container (created when missing).</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary><c>user[:group]</c>, by name (resolved from the rootfs's /etc/passwd and /etc/group) or number.</summary>
+    public string? User { get; init; }
+
+    /// <summary>Extra supplementary groups (names or numbers).</summary>
+    public ImmutableArray<string> GroupAdd { get; init; } = [];
+
+    /// <summary>Hostname; the first 12 characters of the id when null.</summary>
+    public string? Hostname { get; init; }
+
+    /// <summary>Network mode: <c>bridge</c> (default), <c>none</c> or <c>host</c>.</summary>
+    public string NetworkMode { get; init; } = "bridge";
+
+    /// <summary>Published ports.</summary>
+    public ImmutableArray<PortBinding> Ports { get; init; } = [];
+
+    /// <summary>Bind mounts and tmpfs mounts.</summary>
+    public ImmutableArray<MountSpec> Mounts { get; init; } = [];
+
+    /// <summary>cgroup limits.</summary>
+    public ResourceLimits Resources { get; init; } = ResourceLimits.None;
+
+    /// <summary>Mount the root filesystem read-only.</summary>
+    public bool ReadOnlyRootfs { get; init; }
+
+    /// <summary>Give the process a pseudo-terminal (<c>-t</c>).</summary>
+    public bool Tty { get; init; }
+
+    /// <summary>Keep stdin open (<c>-i</c>); otherwise stdin is /dev/null.</summary>
+    public bool OpenStdin { get; init; }
+
+    /// <summary>Remove the container when it exits (<c>--rm</c>).</summary>
+    public bool AutoRemove { get; init; }
+
+    /// <summary>Capabilities added to Docker's default set (names with or without CAP_, or ALL).</summary>
+    public ImmutableArray<string> CapAdd { get; init; } = [];
+
+    /// <summary>Capabilities dropped from Docker's default set (names with or without CAP_, or ALL).</summary>
+    public ImmutableArray<string> CapDrop { get; init; } = [];
+
+    /// <summary>Set no_new_privs (<c>--security-opt no-new-privileges</c>).</summary>
+    public bool NoNewPrivileges { get; init; }
+
+    /// <summary>Resource limits for setrlimit (<c>--ulimit</c>).</summary>
+    public ImmutableArray<Ulimit> Ulimits { get; init; } = [];
+
+    /// <summary>Restart policy (<c>--restart</c>).</summary>
+    public RestartPolicy Restart { get; init; } = RestartPolicy.No;
+
+    /// <summary>The signal <see cref="Container.StopAsync"/> sends first (default SIGTERM).</summary>
+    public string StopSignal { get; init; } = "SIGTERM";
+
+    /// <summary>How long stop waits after the stop signal before SIGKILL (default 10 s).</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Labels.</summary>
+    public ImmutableDictionary<string, string> Labels { get; init; } = ImmutableDictionary<string, string>.Empty;
+}
+
+/// <summary>A published port: <c>[HostIp:][HostPort:]ContainerPort[/Protocol]</c>. HostPort 0 picks a free port.</summary>
+/// <param name="ContainerPort">Port inside the container.</param>
+/// <param name="HostPort">Port on the host; 0 for an ephemeral port.</param>
+/// <param name="HostIp">Address to listen on (default 0.0.0.0, as docker).</param>
+/// <param name="Protocol"><c>tcp</c> or <c>udp</c>.</param>
+public sealed record PortBinding(int ContainerPort, int HostPort = 0, string HostIp = "0.0.0.0", string Protocol = "tcp")
+{
+    /// <summary>Parses docker's <c>-p</c> syntax. Throws <see cref="InvalidContainerSpecException"/> naming the spec.</summary>
+    public static PortBinding Parse(string spec)
+    {
+        var protocol = "tcp";
+        var s = spec;
+        var slash = s.LastIndexOf('/');
+        if (slash >= 0)
+        {
+            protocol = s[(slash + 1)..].ToLowerInvariant();
+            s = s[..slash];
+            if (protocol is not ("tcp" or "udp"))
+            {
+                throw new InvalidContainerSpecException($"invalid port spec '{spec}': protocol must be tcp or udp");
+            }
+        }
+
+        string hostIp = "0.0.0.0", hostPort = "", containerPort;
+        var lastColon = s.LastIndexOf(':');
+        if (lastColon < 0)
+        {
+            containerPort = s;
+        }
+        else
+        {
+            containerPort = s[(lastColon + 1)..];
+            var rest = s[..lastColon];
+            var colon = rest.LastIndexOf(':');
+            if (colon < 0)
+            {
+                hostPort = rest;
+            }
+            else
+            {
+                hostIp = rest[..colon].Trim('[', ']');
+                hostPort = rest[(colon + 1)..];
+            }
+        }
+
+        if (!System.Net.IPAddress.TryParse(hostIp, out _))
+        {
+            throw new InvalidContainerSpecException($"invalid port spec '{spec}': '{hostIp}' is not an IP address");
+        }
+
+        return new PortBinding(ParsePort(containerPort, spec, false), hostPort.Length == 0 ? 0 : ParsePort(hostPort, spec, true), hostIp, protocol);
+    }
+
+    /// <summary>The docker form, e.g. <c>0.0.0.0:8080->80/tcp</c>.</summary>
+    public override string ToString() => $"{HostIp}:{HostPort}->{ContainerPort}/{Protocol}";
+
+    private static int ParsePort(string s, string spec, bool allowZero) =>
+        int.TryParse(s, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) && p <= 65535 && (p > 0 || allowZero)
+            ? p
+            : throw new InvalidContainerSpecException($"invalid port spec '{spec}': '{s}' is not a valid port number");
+}
+
+/// <summary>The kind of a <see cref="MountSpec"/>.</summary>
+public enum MountType
+{
+    /// <summary>A host directory or file.</summary>
+    Bind,
+
+    /// <summary>A tmpfs.</summary>
+    Tmpfs,
+}
+
+/// <summary>A mount in the container.</summary>
+/// <param name="Type">Bind or tmpfs.</param>
+/// <param name="Source">Host path for bind mounts; ignored for tmpfs.</param>
+/// <param name="Target">Absolute path in the container.</param>
+/// <param name="ReadOnly">Mount read-only.</param>
+/// <param name="TmpfsOptions">tmpfs options (e.g. <c>size=64m,mode=1777</c>).</param>
+public sealed record MountSpec(MountType Type, string Source, string Target, bool ReadOnly = false, string? TmpfsOptions = null)
+{
+    /// <summary>Parses <c>-v SRC:DST[:ro|rw]</c> (bind mounts; SRC must be an absolute host path).</summary>
+    public static MountSpec ParseVolume(string spec)
+    {
+        var parts = spec.Split(':');
+        if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
+        {
+            throw new InvalidContainerSpecException($"invalid volume spec '{spec}': expected SRC:DST[:ro]");
+        }
+
+        if (!parts[0].StartsWith('/'))
+        {
+            throw new InvalidContainerSpecException($"invalid volume spec '{spec}': '{parts[0]}' is not an absolute path (named volumes arrive with 'Networks and volumes')");
+        }
+
+        if (!parts[1].StartsWith('/'))
+        {
+            throw new InvalidContainerSpecException($"invalid volume spec '{spec}': the container path '{parts[1]}' must be absolute");
+        }
+
+        var ro = false;
+        if (parts.Length == 3)
+        {
+            foreach (var opt in parts[2].Split(','))
+            {
+                ro = opt switch
+                {
+                    "ro" => true,
+                    "rw" => false,
+                    "z" or "Z" => ro,
+                    _ => throw new InvalidContainerSpecException($"invalid volume spec '{spec}': unknown option '{opt}'"),
+                };
+            }
+        }
+
+        return new MountSpec(MountType.Bind, parts[0], parts[1], ro);
+    }
+
+    /// <summary>Parses <c>--tmpfs DST[:OPTIONS]</c>.</summary>
+    public static MountSpec ParseTmpfs(string spec)
+    {
+        var colon = spec.IndexOf(':', StringComparison.Ordinal);
+        var target = colon < 0 ? spec : spec[..colon];
+        if (!target.StartsWith('/'))
+        {
+            throw new InvalidContainerSpecException($"invalid tmpfs spec '{spec}': the path must be absolute");
+        }
+
+        return new MountSpec(MountType.Tmpfs, "tmpfs", target, false, colon < 0 ? null : spec[(colon + 1)..]);
+    }
+}
+
+/// <summary>A setrlimit limit, docker's <c>--ulimit name=soft[:hard]</c>.</summary>
+/// <param name="Name">core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack, as.</param>
+/// <param name="Soft">Soft limit.</param>
+/// <param name="Hard">Hard limit.</param>
+public sealed record Ulimit(string Name, ulong Soft, ulong Hard)
+{
+    private static readonly string[] Names = ["cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile", "memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime"];
+
+    /// <summary>The RLIMIT_* number.</summary>
+    public int Resource => Array.IndexOf(Names, Name) is var i and >= 0 ? i : throw new InvalidContainerSpecException($"invalid ulimit '{Name}': unknown resource");
+
+    /// <summary>Parses <c>name=soft[:hard]</c>; -1 means unlimited.</summary>
+    public static Ulimit Parse(string spec)
+    {
+        var eq = spec.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            throw new InvalidContainerSpecException($"invalid ulimit '{spec}': expected name=soft[:hard]");
+        }
+
+        var name = spec[..eq];
+        var values = spec[(eq + 1)..].Split(':');
+        var soft = Value(values[0], spec);
+        var hard = values.Length > 1 ? Value(values[1], spec) : soft;
+        if (soft > hard)
+        {
+            throw new InvalidContainerSpecException($"invalid ulimit '{spec}': soft limit exceeds hard limit");
+        }
+
+        var u = new Ulimit(name, soft, hard);
+        _ = u.Resource;
+        return u;
+    }
+
+    private static ulong Value(string s, string spec) => s == "-1" ? ulong.MaxValue
+        : ulong.TryParse(s, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v
+        : throw new InvalidContainerSpecException($"invalid ulimit '{spec}': '{s}' is not a number");
+}
+
+/// <summary>When a container that exits is started again: docker's no, on-failure[:N], always, unless-stopped.</summary>
+/// <param name="Name">Policy name.</param>
+/// <param name="MaximumRetryCount">For on-failure: the most restarts (0 = unlimited).</param>
+public sealed record RestartPolicy(string Name, int MaximumRetryCount = 0)
+{
+    /// <summary>Never restart.</summary>
+    public static RestartPolicy No { get; } = new("no");
+
+    /// <summary>Parses <c>no</c>, <c>on-failure[:N]</c>, <c>always</c>, <c>unless-stopped</c>.</summary>
+    public static RestartPolicy Parse(string spec)
+    {
+        var parts = spec.Split(':');
+        var name = parts[0];
+        if (name is not ("no" or "on-failure" or "always" or "unless-stopped") || parts.Length > 2)
+        {
+            throw new InvalidContainerSpecException($"invalid restart policy '{spec}': expected no, on-failure[:N], always or unless-stopped");
+        }
+
+        if (parts.Length == 2)
+        {
+            if (name != "on-failure" || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            {
+                throw new InvalidContainerSpecException($"invalid restart policy '{spec}': only on-failure takes a retry count");
+            }
+
+            return new RestartPolicy(name, n);
+        }
+
+        return new RestartPolicy(name);
+    }
+
+    /// <summary>Whether a container that exited with <paramref name="exitCode"/> after <paramref name="restarts"/> restarts starts again.</summary>
+    public bool ShouldRestart(int exitCode, int restarts, bool stoppedByUser) => !stoppedByUser && Name switch
+    {
+        "always" or "unless-stopped" => true,
+        "on-failure" => exitCode != 0 && (MaximumRetryCount == 0 || restarts < MaximumRetryCount),
+        _ => false,
+    };
+
+    /// <inheritdoc />
+    public override string ToString() => MaximumRetryCount > 0 ? $"{Name}:{MaximumRetryCount}" : Name;
+}

@@ -1,0 +1,152 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Containers.Linux;
+
+namespace Containers.Runtime;
+
+/// <summary>
+/// The containers under one root: <c>containers/ID/state.json</c> plus the container's files. Several processes
+/// share a root; read-modify-write goes through <see cref="Update"/> under an flock on <c>ROOT/lock</c>.
+/// </summary>
+internal sealed class ContainerStore
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private readonly ISyscalls sys;
+
+    public ContainerStore(string root, ISyscalls sys)
+    {
+        Root = Path.GetFullPath(root);
+        this.sys = sys;
+        Directory.CreateDirectory(ContainersDir);
+    }
+
+    public string Root { get; }
+
+    public string ContainersDir => Path.Combine(Root, "containers");
+
+    public string Dir(string id) => Path.Combine(ContainersDir, id);
+
+    public string LogPath(string id) => Path.Combine(Dir(id), id + "-json.log");
+
+    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Runs <paramref name="action"/> holding the root's exclusive lock (across processes).</summary>
+    public T Locked<T>(Func<T> action)
+    {
+        var fd = sys.Open(Path.Combine(Root, "lock"), 0x40 | 2 | 0x80000, 0x180); // O_CREAT|O_RDWR|O_CLOEXEC, 0600
+        try
+        {
+            sys.Flock(fd, exclusive: true);
+            return action();
+        }
+        finally
+        {
+            sys.Close(fd); // releases the lock
+        }
+    }
+
+    /// <summary>Creates the directory and first state of a new container; refuses a name in use.</summary>
+    public ContainerState Create(ContainerSpec spec, TimeProvider time)
+    {
+        return Locked(() =>
+        {
+            var id = NewId();
+            var name = spec.Name ?? NameGenerator.Next(n => List().Any(s => s.Name == n));
+            if (!NameGenerator.IsValid(name))
+            {
+                throw new InvalidContainerSpecException($"invalid container name '{name}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+            }
+
+            if (List().FirstOrDefault(s => s.Name == name) is { } clash)
+            {
+                throw new ContainerConflictException($"the container name \"/{name}\" is already in use by container \"{clash.Id}\"; remove or rename that container to reuse the name");
+            }
+
+            Directory.CreateDirectory(Dir(id));
+            var self = ProcessIdentity.Self;
+            var state = new ContainerState
+            {
+                Id = id,
+                Name = name,
+                Spec = spec with { Name = name },
+                Created = time.GetUtcNow(),
+                Status = ContainerStatus.Created,
+                MonitorPid = self.Pid,
+                MonitorStartTime = self.StartTime,
+            };
+            Write(state);
+            return state;
+        });
+    }
+
+    /// <summary>Reads, changes and writes a container's state under the lock; returns the new state.</summary>
+    public ContainerState Update(string id, Func<ContainerState, ContainerState> change) =>
+        Locked(() =>
+        {
+            var s = Read(id) ?? throw new ContainerNotFoundException($"no such container: {id}");
+            var n = change(s);
+            Write(n);
+            return n;
+        });
+
+    public ContainerState? Read(string id)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ContainerState>(File.ReadAllBytes(Path.Combine(Dir(id), "state.json")), JsonOptions);
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public IReadOnlyList<ContainerState> List() =>
+        Directory.EnumerateDirectories(ContainersDir)
+            .Select(d => Read(Path.GetFileName(d)))
+            .OfType<ContainerState>()
+            .OrderByDescending(s => s.Created)
+            .ToArray();
+
+    /// <summary>Finds a container by full id, unique id prefix or name. Throws <see cref="ContainerNotFoundException"/>.</summary>
+    public ContainerState Find(string idOrName)
+    {
+        var all = List();
+        var byName = all.FirstOrDefault(s => s.Name == idOrName.TrimStart('/'));
+        if (byName is not null)
+        {
+            return byName;
+        }
+
+        var matches = all.Where(s => s.Id.StartsWith(idOrName, StringComparison.Ordinal)).ToArray();
+        return matches.Length switch
+        {
+            1 => matches[0],
+            0 => throw new ContainerNotFoundException($"no such container: {idOrName}"),
+            _ => throw new ContainerConflictException($"the id prefix '{idOrName}' matches {matches.Length} containers; give more characters"),
+        };
+    }
+
+    public void Delete(string id)
+    {
+        var dir = Dir(id);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private void Write(ContainerState state)
+    {
+        var path = Path.Combine(Dir(state.Id), "state.json");
+        var tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(state, JsonOptions));
+        File.Move(tmp, path, overwrite: true);
+    }
+}

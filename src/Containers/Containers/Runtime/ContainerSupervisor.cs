@@ -1,0 +1,466 @@
+using System.Diagnostics;
+using System.Net;
+using Containers.Networking;
+using Containers.Runtime.Cgroups;
+using Containers.Shim;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Runtime;
+
+/// <summary>
+/// Owns one container's process: starts it through the shim, pumps its output to the json log, waits for it,
+/// records how it ended, cleans its cgroup and address, and applies the restart policy. Runs in the engine's
+/// process for attached containers and in a detached monitor process for <c>run -d</c>: one design for both.
+/// </summary>
+internal sealed class ContainerSupervisor
+{
+    private const ulong MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_BIND = 4096, MS_REC = 16384;
+
+    private static readonly string[] MaskedPaths =
+        ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
+
+    private static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    private readonly RuntimeContext ctx;
+    private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action<string, ReadOnlyMemory<byte>>? output;
+    private PortProxy? proxy;
+    private Run? current;
+
+    public ContainerSupervisor(RuntimeContext ctx, string id, Action<string, ReadOnlyMemory<byte>>? output = null)
+    {
+        this.ctx = ctx;
+        Id = id;
+        this.output = output;
+    }
+
+    public string Id { get; }
+
+    /// <summary>Completes when the container has exited for good (no restart follows) and is cleaned up.</summary>
+    public Task Completion => completion.Task;
+
+    /// <summary>The stdin of the current run when the spec keeps stdin open (and has no terminal).</summary>
+    public Stream? Stdin => current?.Stdin;
+
+    /// <summary>The pty master of the current run when the spec asks for a terminal.</summary>
+    public Stream? Terminal => current?.Terminal;
+
+    /// <summary>Starts the container; throws (having cleaned everything up) when the first start fails.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        var state = ctx.Store.Read(Id) ?? throw new ContainerNotFoundException($"no such container: {Id}");
+        try
+        {
+            if (state.Spec.NetworkMode == "bridge" && state.Spec.Ports.Length > 0)
+            {
+                proxy = PortProxy.Bind(state.Spec.Ports);
+            }
+
+            ct.ThrowIfCancellationRequested();
+            current = await StartRunAsync(state).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            if (proxy is not null)
+            {
+                await proxy.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Finish(e.Message, remove: state.Spec.AutoRemove);
+            throw;
+        }
+
+        _ = Task.Run(LoopAsync, CancellationToken.None);
+    }
+
+    private async Task LoopAsync()
+    {
+        try
+        {
+            var backoff = TimeSpan.FromMilliseconds(100);
+            while (current is { } run)
+            {
+                var exitCode = await run.WaitAsync().ConfigureAwait(false);
+                var oom = run.Cleanup(ctx);
+                var ranFor = ctx.Time.GetUtcNow() - run.Started;
+                var state = ctx.Store.Update(Id, s => s with
+                {
+                    Status = ContainerStatus.Exited,
+                    ExitCode = exitCode,
+                    OomKilled = oom,
+                    FinishedAt = ctx.Time.GetUtcNow(),
+                    Pid = 0,
+                    PidStartTime = 0,
+                });
+                ctx.Logger.LogInformation("container {Name} exited with {ExitCode}{Oom}", state.Name, exitCode, oom ? " (OOM killed)" : "");
+                current = null;
+                if (!state.Spec.Restart.ShouldRestart(exitCode, state.RestartCount, state.StopRequested))
+                {
+                    break;
+                }
+
+                backoff = ranFor > TimeSpan.FromSeconds(10) ? TimeSpan.FromMilliseconds(100) : backoff;
+                ctx.Store.Update(Id, s => s with { Status = ContainerStatus.Restarting });
+                await Task.Delay(backoff, ctx.Time).ConfigureAwait(false);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMinutes(1).Ticks));
+                state = ctx.Store.Read(Id)!;
+                if (state.StopRequested)
+                {
+                    ctx.Store.Update(Id, s => s with { Status = ContainerStatus.Exited });
+                    break;
+                }
+
+                try
+                {
+                    ctx.Store.Update(Id, s => s with { RestartCount = s.RestartCount + 1 });
+                    current = await StartRunAsync(ctx.Store.Read(Id)!).ConfigureAwait(false);
+                }
+                catch (ContainerException e)
+                {
+                    ctx.Logger.LogError(e, "restart of container {Name} failed", state.Name);
+                    ctx.Store.Update(Id, s => s with { Status = ContainerStatus.Exited, Error = e.Message });
+                    break;
+                }
+            }
+
+            if (proxy is not null)
+            {
+                await proxy.DisposeAsync().ConfigureAwait(false);
+            }
+
+            var final = ctx.Store.Read(Id);
+            if (final?.Spec.AutoRemove == true)
+            {
+                ctx.Store.Delete(Id);
+            }
+
+            completion.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            ctx.Logger.LogError(e, "supervisor of container {Id} failed", Id);
+            completion.TrySetException(e);
+        }
+    }
+
+    private void Finish(string error, bool remove)
+    {
+        if (remove)
+        {
+            ctx.Store.Delete(Id);
+        }
+        else
+        {
+            ctx.Store.Update(Id, s => s with { Status = ContainerStatus.Exited, Error = error, ExitCode = 125, Pid = 0 });
+        }
+
+        completion.TrySetResult();
+    }
+
+    private async Task<Run> StartRunAsync(ContainerState state)
+    {
+        var spec = state.Spec;
+        var dir = ctx.Store.Dir(Id);
+        if (!Directory.Exists(spec.Rootfs))
+        {
+            throw new InvalidContainerSpecException($"rootfs '{spec.Rootfs}' does not exist or is not a directory");
+        }
+
+        ImmutableLayers layers = new([spec.Rootfs, .. spec.LowerLayers]);
+        var user = UserResolver.Resolve(spec.User, spec.GroupAdd, layers.All);
+        var caps = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
+        var rlimits = spec.Ulimits.Select(u => new ShimRlimit { Resource = u.Resource, Soft = u.Soft, Hard = u.Hard }).ToList();
+        var mounts = BuildMounts(spec, dir);
+        var hostname = spec.Hostname ?? Id[..12];
+        var env = BuildEnvironment(spec, hostname, user);
+
+        var upper = Path.Combine(dir, "upper");
+        var work = Path.Combine(dir, "work");
+        var rootfs = Path.Combine(dir, "rootfs");
+        Directory.CreateDirectory(upper);
+        if (Directory.Exists(work))
+        {
+            Directory.Delete(work, recursive: true); // a volatile overlay refuses a work dir used before
+        }
+
+        Directory.CreateDirectory(work);
+        Directory.CreateDirectory(rootfs);
+
+        ICgroup? cgroup = null;
+        IPAddress? ip = null;
+        int ptyMaster = -1, ptySlave = -1;
+        SpawnedShim? shim = null;
+        var hostVeth = "vcd" + Id[..11];
+        try
+        {
+            cgroup = ctx.Cgroups.Create(Id);
+            cgroup.Apply(spec.Resources);
+            var flags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWUTS | ShimSpawner.CLONE_NEWIPC | ShimSpawner.CLONE_NEWPID;
+            if (spec.NetworkMode != "host")
+            {
+                flags |= ShimSpawner.CLONE_NEWNET;
+            }
+
+            if (spec.NetworkMode == "bridge")
+            {
+                ip = ctx.Bridge.Ipam.Allocate(Id);
+            }
+
+            WriteEtcFiles(dir, hostname, ip, spec.NetworkMode);
+            if (spec.Tty)
+            {
+                (ptyMaster, ptySlave) = ctx.Sys.OpenPty();
+                ctx.Sys.SetWindowSize(ptyMaster, 24, 80);
+            }
+
+            shim = await ctx.Spawner.SpawnInitAsync(flags, new StdioOptions(ptySlave, spec.OpenStdin && !spec.Tty)).ConfigureAwait(false);
+            cgroup.AddProcess(shim.Pid);
+            if (ip is not null)
+            {
+                ctx.Bridge.Attach(shim.Pid, hostVeth, ip);
+            }
+            else if (spec.NetworkMode == "none")
+            {
+                BridgeNetwork.LoopbackUp(ctx.Sys, shim.Pid);
+            }
+
+            var config = new ShimConfig
+            {
+                Mode = ShimMode.Init,
+                RootfsMountPoint = rootfs,
+                LowerDirs = [.. layers.All],
+                UpperDir = upper,
+                WorkDir = work,
+                Volatile = spec.AutoRemove,
+                ReadOnlyRootfs = spec.ReadOnlyRootfs,
+                Hostname = hostname,
+                Mounts = mounts,
+                MaskedPaths = [.. MaskedPaths],
+                ReadOnlyPaths = [.. ReadOnlyPaths],
+                Args = [.. spec.Command],
+                Env = env,
+                Cwd = spec.WorkingDirectory ?? "/",
+                Uid = user.Uid,
+                Gid = user.Gid,
+                AdditionalGids = [.. user.AdditionalGids],
+                Capabilities = [.. caps],
+                NoNewPrivileges = spec.NoNewPrivileges,
+                Rlimits = rlimits,
+                Terminal = spec.Tty,
+                TerminalFd = ptySlave,
+                OpenStdin = spec.OpenStdin,
+            };
+            var failure = await shim.ReleaseAsync(config).ConfigureAwait(false);
+            if (failure is { } f)
+            {
+                throw StartFailure(f.Step, f.Errno, f.Detail, spec);
+            }
+
+            if (ptySlave >= 0)
+            {
+                ctx.Sys.Close(ptySlave);
+                ptySlave = -1;
+            }
+
+            var started = ctx.Time.GetUtcNow();
+            var identity = ProcessIdentity.Of(shim.Pid);
+            var self = ProcessIdentity.Self;
+            ctx.Store.Update(Id, s => s with
+            {
+                Status = ContainerStatus.Running,
+                Pid = shim.Pid,
+                PidStartTime = identity.StartTime,
+                MonitorPid = self.Pid,
+                MonitorStartTime = self.StartTime,
+                StartedAt = started,
+                StopRequested = s.StopRequested && s.Status == ContainerStatus.Restarting,
+                Error = null,
+                IPAddress = ip?.ToString(),
+                Gateway = ip is null ? null : ctx.Bridge.Ipam.Gateway.ToString(),
+                Ports = proxy is null ? [] : [.. proxy.Bound],
+            });
+            if (ip is not null)
+            {
+                proxy?.Start(ip);
+            }
+
+            var run = new Run(shim.Process, cgroup, ip is null ? null : Id, ptyMaster, started, spec.OpenStdin && !spec.Tty);
+            run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
+            return run;
+        }
+        catch
+        {
+            shim?.Abort();
+            if (shim is not null)
+            {
+                await shim.Process.WaitForExitAsync().ConfigureAwait(false);
+                shim.Process.Dispose();
+            }
+
+            if (ptySlave >= 0)
+            {
+                ctx.Sys.Close(ptySlave);
+            }
+
+            if (ptyMaster >= 0)
+            {
+                ctx.Sys.Close(ptyMaster);
+            }
+
+            cgroup?.Delete();
+            if (ip is not null)
+            {
+                ctx.Bridge.RemoveVeth(hostVeth);
+                ctx.Bridge.Ipam.Release(Id);
+            }
+
+            throw;
+        }
+    }
+
+    private static ContainerStartException StartFailure(string step, int errno, string detail, ContainerSpec spec)
+    {
+        var reason = errno == 0 ? detail : $"{detail}{(detail.Length > 0 ? ": " : "")}{System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
+        if (step == "exec")
+        {
+            var cmd = spec.Command.FirstOrDefault() ?? "";
+            return errno switch
+            {
+                2 => new ContainerStartException($"exec: \"{cmd}\": executable file not found in $PATH", step, errno, 127),
+                13 => new ContainerStartException($"exec: \"{cmd}\": permission denied", step, errno, 126),
+                _ => new ContainerStartException($"exec: \"{cmd}\": {reason}", step, errno, 126),
+            };
+        }
+
+        if (step == "chdir to working directory")
+        {
+            return new ContainerStartException($"the working directory '{detail}' is invalid: {reason}", step, errno, 125);
+        }
+
+        return new ContainerStartException($"container setup failed at '{step}': {reason}", step, errno, 125);
+    }
+
+    private static List<string> BuildEnvironment(ContainerSpec spec, string hostname, ResolvedUser user)
+    {
+        var env = new List<string>();
+        void Default(string key, string value)
+        {
+            if (!spec.Environment.Any(e => e.StartsWith(key + "=", StringComparison.Ordinal)))
+            {
+                env.Add($"{key}={value}");
+            }
+        }
+
+        Default("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        Default("HOSTNAME", hostname);
+        if (spec.Tty)
+        {
+            Default("TERM", "xterm");
+        }
+
+        Default("HOME", user.Home.Length > 0 ? user.Home : "/");
+        env.AddRange(spec.Environment);
+        return env;
+    }
+
+    private static List<ShimMount> BuildMounts(ContainerSpec spec, string dir)
+    {
+        var mounts = new List<ShimMount>();
+        foreach (var file in new[] { "hostname", "hosts", "resolv.conf" })
+        {
+            mounts.Add(new ShimMount { Source = Path.Combine(dir, file), Destination = "/etc/" + file, Flags = MS_BIND, IsFile = true });
+        }
+
+        foreach (var m in spec.Mounts)
+        {
+            if (m.Type == MountType.Bind)
+            {
+                var source = Path.GetFullPath(m.Source);
+                if (!Path.Exists(source))
+                {
+                    throw new InvalidContainerSpecException($"invalid mount config for type \"bind\": bind source path does not exist: {source}");
+                }
+
+                mounts.Add(new ShimMount { Source = source, Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IsFile = File.Exists(source) });
+            }
+            else
+            {
+                mounts.Add(new ShimMount { Source = "tmpfs", Destination = m.Target, Type = "tmpfs", Flags = MS_NOSUID | MS_NODEV | MS_NOEXEC, Data = m.TmpfsOptions });
+            }
+        }
+
+        return mounts;
+    }
+
+    private static void WriteEtcFiles(string dir, string hostname, IPAddress? ip, string networkMode)
+    {
+        File.WriteAllText(Path.Combine(dir, "hostname"), hostname + "\n");
+        var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+        if (ip is not null)
+        {
+            hosts += $"{ip}\t{hostname}\n";
+        }
+
+        File.WriteAllText(Path.Combine(dir, "hosts"), networkMode == "host" && File.Exists("/etc/hosts") ? File.ReadAllText("/etc/hosts") : hosts);
+        var resolv = "";
+        if (networkMode != "none" && File.Exists("/etc/resolv.conf"))
+        {
+            // Loopback resolvers of the host are unreachable from a container's own namespace; docker drops them too.
+            resolv = string.Join('\n', File.ReadAllLines("/etc/resolv.conf")
+                .Where(l => networkMode == "host" || !(l.StartsWith("nameserver 127.", StringComparison.Ordinal) || l.StartsWith("nameserver ::1", StringComparison.Ordinal)))) + "\n";
+        }
+
+        File.WriteAllText(Path.Combine(dir, "resolv.conf"), resolv);
+    }
+
+    private sealed record ImmutableLayers(IReadOnlyList<string> All);
+
+    /// <summary>One run of the container process.</summary>
+    private sealed class Run(Process process, ICgroup cgroup, string? ipOwner, int ptyMaster, DateTimeOffset started, bool keepStdin)
+    {
+        private readonly List<Task> pumps = [];
+        private JsonLogWriter? log;
+
+        public DateTimeOffset Started { get; } = started;
+
+        public Stream? Stdin { get; } = keepStdin ? process.StandardInput.BaseStream : null;
+
+        public Stream? Terminal { get; } = ptyMaster >= 0 ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(ptyMaster, ownsHandle: true), FileAccess.ReadWrite, 1) : null;
+
+        public void StartPumps(JsonLogWriter writer, Action<string, ReadOnlyMemory<byte>>? live)
+        {
+            log = writer;
+            if (Terminal is not null)
+            {
+                pumps.Add(Task.Run(() => writer.PumpAsync(Terminal, "stdout", live)));
+            }
+
+            pumps.Add(Task.Run(() => writer.PumpAsync(process.StandardOutput.BaseStream, "stdout", live)));
+            pumps.Add(Task.Run(() => writer.PumpAsync(process.StandardError.BaseStream, "stderr", live)));
+        }
+
+        public async Task<int> WaitAsync()
+        {
+            await process.WaitForExitAsync().ConfigureAwait(false);
+            var drained = Task.WhenAll(pumps);
+            await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
+            return process.ExitCode;
+        }
+
+        /// <summary>Releases what the run held; returns whether the kernel OOM-killed something in it.</summary>
+        public bool Cleanup(RuntimeContext ctx)
+        {
+            var oom = cgroup.ReadOomKills() > 0;
+            cgroup.Delete();
+            if (ipOwner is not null)
+            {
+                ctx.Bridge.Ipam.Release(ipOwner);
+            }
+
+            Terminal?.Dispose();
+            log?.Dispose();
+            process.Dispose();
+            return oom;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Runtime;
+
+/// <summary>
+/// The start-up sweep: containers whose monitor process died (kill -9 of the engine, a crash) are killed,
+/// their cgroups and addresses released, their state set to exited, and removed when they were --rm.
+/// </summary>
+internal static class Janitor
+{
+    public static void Sweep(RuntimeContext ctx)
+    {
+        ctx.Store.Locked(() =>
+        {
+            foreach (var s in ctx.Store.List())
+            {
+                if (!(s.IsActive || s.Status == ContainerStatus.Created) || new ProcessIdentity(s.MonitorPid, s.MonitorStartTime).IsAlive)
+                {
+                    continue;
+                }
+
+                var container = new ProcessIdentity(s.Pid, s.PidStartTime);
+                var killed = container.IsAlive && ctx.Sys.Kill(s.Pid, 9);
+                ctx.Cgroups.Open(s.Id).Delete();
+                ctx.Bridge.RemoveVeth("vcd" + s.Id[..11]);
+                ctx.Logger.LogWarning("swept container {Name}: its monitor {Pid} is gone", s.Name, s.MonitorPid);
+                if (s.Spec.AutoRemove)
+                {
+                    ctx.Store.Delete(s.Id);
+                    continue;
+                }
+
+                var path = Path.Combine(ctx.Store.Dir(s.Id), "state.json");
+                var updated = s with
+                {
+                    Status = ContainerStatus.Exited,
+                    ExitCode = killed ? 137 : s.Status == ContainerStatus.Created ? 128 : 255,
+                    Error = "the process supervising this container exited unexpectedly",
+                    Pid = 0,
+                    FinishedAt = ctx.Time.GetUtcNow(),
+                };
+                File.WriteAllBytes(path + ".tmp", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(updated, ContainerStore.JsonOptions));
+                File.Move(path + ".tmp", path, overwrite: true);
+            }
+
+            return 0;
+        });
+        ctx.Bridge.Ipam.ReleaseDead();
+    }
+}

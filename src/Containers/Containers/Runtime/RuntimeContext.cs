@@ -1,0 +1,16 @@
+using Containers.Linux;
+using Containers.Networking;
+using Containers.Runtime.Cgroups;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Runtime;
+
+/// <summary>Everything the runtime needs, created once per engine and passed down (never global).</summary>
+internal sealed record RuntimeContext(
+    ISyscalls Sys,
+    ContainerStore Store,
+    ICgroupManager Cgroups,
+    BridgeNetwork Bridge,
+    ShimSpawner Spawner,
+    TimeProvider Time,
+    ILogger Logger);

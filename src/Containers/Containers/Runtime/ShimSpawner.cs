@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Containers.Linux;
+using Containers.Shim;
+
+namespace Containers.Runtime;
+
+/// <summary>A shim process that waits on its sync pipe for its configuration.</summary>
+internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead, ISyscalls sys)
+{
+    public Process Process { get; } = process;
+
+    public int Pid => Process.Id;
+
+    /// <summary>Sends the configuration and waits until the payload is exec'd (EOF on the status pipe) or the shim reports a failure.</summary>
+    public async Task<(string Step, int Errno, string Detail)?> ReleaseAsync(ShimConfig config)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(config, ShimJsonContext.Default.ShimConfig);
+        try
+        {
+            sys.WriteAll(syncWrite, json);
+        }
+        finally
+        {
+            sys.Close(syncWrite);
+        }
+
+        var status = await Task.Run(() =>
+        {
+            var ms = new MemoryStream();
+            var buf = new byte[4096];
+            try
+            {
+                int n;
+                while ((n = sys.Read(statusRead, buf)) > 0)
+                {
+                    ms.Write(buf, 0, n);
+                }
+            }
+            finally
+            {
+                sys.Close(statusRead);
+            }
+
+            return ms.ToArray();
+        }).ConfigureAwait(false);
+
+        if (status.Length == 0)
+        {
+            return null;
+        }
+
+        var parts = Encoding.UTF8.GetString(status).Split('\0');
+        return (parts[0], parts.Length > 1 && int.TryParse(parts[1], out var e) ? e : 0, parts.Length > 2 ? parts[2] : "");
+    }
+
+    /// <summary>Abandons a shim that was never released: closes the pipes (the shim then exits) and kills it.</summary>
+    public void Abort()
+    {
+        sys.Close(syncWrite);
+        sys.Close(statusRead);
+        try
+        {
+            Process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// Starts the NativeAOT shim in new (or joined) namespaces, per DESIGN.md: a fresh dedicated thread unshares or
+/// setns-es, then starts the shim, and ends (a thread that made a pid namespace cannot make threads or another one).
+/// </summary>
+internal sealed class ShimSpawner(ISyscalls sys, string shimPath)
+{
+    public string ShimPath => shimPath;
+
+    public const int CLONE_NEWNS = 0x00020000, CLONE_NEWUTS = 0x04000000, CLONE_NEWIPC = 0x08000000, CLONE_NEWNET = 0x40000000, CLONE_NEWPID = 0x20000000, CLONE_NEWCGROUP = 0x02000000, CLONE_FS = 0x200;
+
+    private static readonly Lock SpawnLock = new();
+    private static PosixSignalRegistration? signalInit;
+
+    /// <summary>Where the shim is looked for: next to this assembly, or CONTAINERS_SHIM.</summary>
+    public static string DefaultShimPath()
+    {
+        var env = Environment.GetEnvironmentVariable("CONTAINERS_SHIM");
+        if (!string.IsNullOrEmpty(env))
+        {
+            return env;
+        }
+
+        foreach (var dir in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(ShimSpawner).Assembly.Location) ?? "" })
+        {
+            foreach (var candidate in new[] { Path.Combine(dir, "containers-shim"), Path.Combine(dir, "runtimes", "linux-x64", "native", "containers-shim") })
+            {
+                if (File.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        throw new ContainerException($"containers-shim was not found next to {AppContext.BaseDirectory}; set CONTAINERS_SHIM to its path");
+    }
+
+    /// <summary>Starts a shim in new namespaces (<paramref name="unshareFlags"/>).</summary>
+    public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio) =>
+        SpawnAsync("init", () => sys.Unshare(unshareFlags), stdio);
+
+    /// <summary>Starts a shim in the ipc, uts, net, pid and cgroup namespaces of <paramref name="targetPid"/> (it joins the mount namespace itself).</summary>
+    public Task<SpawnedShim> SpawnExecAsync(int targetPid, StdioOptions stdio) =>
+        SpawnAsync("exec", () =>
+        {
+            foreach (var (ns, flag) in new[] { ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET), ("pid", CLONE_NEWPID), ("cgroup", CLONE_NEWCGROUP) })
+            {
+                var fd = sys.Open($"/proc/{targetPid}/ns/{ns}", 0x80000);
+                try
+                {
+                    sys.Setns(fd, flag);
+                }
+                finally
+                {
+                    sys.Close(fd);
+                }
+            }
+        }, stdio);
+
+    private async Task<SpawnedShim> SpawnAsync(string mode, Action enterNamespaces, StdioOptions stdio)
+    {
+        EnsureSignalHandling();
+        var tcs = new TaskCompletionSource<SpawnedShim>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                tcs.SetResult(SpawnOnThisThread(mode, enterNamespaces, stdio));
+            }
+            catch (Exception e)
+            {
+                tcs.SetException(e);
+            }
+        }, 512 * 1024)
+        { IsBackground = true, Name = "containers-spawn" };
+        thread.Start();
+        return await tcs.Task.ConfigureAwait(false);
+    }
+
+    private SpawnedShim SpawnOnThisThread(string mode, Action enterNamespaces, StdioOptions stdio)
+    {
+        enterNamespaces();
+        var sync = sys.Pipe(closeOnExec: true);
+        var status = sys.Pipe(closeOnExec: true);
+        var psi = new ProcessStartInfo(shimPath)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(mode);
+        psi.ArgumentList.Add(sync.Read.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        psi.ArgumentList.Add(status.Write.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        psi.Environment.Clear();
+        Process process;
+        lock (SpawnLock)
+        {
+            // Only these fds may cross into the shim; every other fd of .NET is close-on-exec.
+            sys.SetCloseOnExec(sync.Read, false);
+            sys.SetCloseOnExec(status.Write, false);
+            if (stdio.TerminalSlave >= 0)
+            {
+                sys.SetCloseOnExec(stdio.TerminalSlave, false);
+            }
+
+            try
+            {
+                process = Process.Start(psi) ?? throw new ContainerException("failed to start containers-shim");
+            }
+            catch (Exception e) when (e is not ContainerException)
+            {
+                sys.Close(sync.Write);
+                sys.Close(status.Read);
+                throw new ContainerException($"failed to start {shimPath}: {e.Message}", e);
+            }
+            finally
+            {
+                sys.Close(sync.Read);
+                sys.Close(status.Write);
+                if (stdio.TerminalSlave >= 0)
+                {
+                    sys.SetCloseOnExec(stdio.TerminalSlave, true);
+                }
+            }
+        }
+
+        if (!stdio.KeepStdin)
+        {
+            process.StandardInput.Close();
+        }
+
+        return new SpawnedShim(process, sync.Write, status.Read, sys);
+    }
+
+    private static void EnsureSignalHandling()
+    {
+        // The first Process.Start sets up SIGCHLD handling, which starts a thread: do that on a normal thread,
+        // never on a spawn thread that has unshared its pid namespace (it could not create the thread).
+        if (signalInit is null)
+        {
+            lock (SpawnLock)
+            {
+                signalInit ??= PosixSignalRegistration.Create(PosixSignal.SIGCONT, _ => { });
+            }
+        }
+    }
+}
+
+/// <summary>How the shim's stdio is wired.</summary>
+/// <param name="TerminalSlave">The pty slave to pass to the shim, or -1.</param>
+/// <param name="KeepStdin">Keep the stdin pipe open for the caller to write to.</param>
+internal readonly record struct StdioOptions(int TerminalSlave = -1, bool KeepStdin = false);

@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using Containers.Runtime;
+
+namespace Containers.Tests.Runtime;
+
+public sealed class LifecycleTests
+{
+    [Theory]
+    [InlineData("exit 0", 0)]
+    [InlineData("exit 3", 3)]
+    [InlineData("kill -9 $$", 137)]
+    [InlineData("kill -USR1 $$; sleep 5", 138)]
+    public async Task Exit_codes_and_signals(string script, int expected)
+    {
+        await using var t = new TestEngine();
+        var r = await t.RunAsync(t.Busybox("sh", "-c", "trap - USR1; " + script));
+        Assert.Equal(expected, r.ExitCode);
+    }
+
+    [Fact]
+    public async Task Command_not_found_is_127_and_leaves_nothing()
+    {
+        await using var t = new TestEngine();
+        var e = await Assert.ThrowsAsync<ContainerStartException>(() => t.Busybox("no-such-binary").StartAsync());
+        Assert.Equal(127, e.ExitCode);
+        Assert.Contains("executable file not found", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(t.Engine.List(all: true), s => s.IsActive);
+        foreach (var s in t.Engine.List(all: true))
+        {
+            Assert.False(TestEngine.CgroupExists(s.Id));
+            Assert.False(TestEngine.LinkExists("vcd" + s.Id[..11]));
+            await t.Engine.Get(s.Id).RemoveAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Missing_rootfs_is_a_clear_error()
+    {
+        await using var t = new TestEngine();
+        var e = await Assert.ThrowsAsync<InvalidContainerSpecException>(() => t.Engine.FromRootfs("/no/such/rootfs").WithCommand("true").StartAsync());
+        Assert.Contains("/no/such/rootfs", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stop_sends_sigterm_then_kills_after_the_grace_period()
+    {
+        await using var t = new TestEngine();
+        var trapping = await t.Busybox("sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.05; done").StartAsync();
+        await WaitForLog(trapping, "ready");
+        var exit = await trapping.StopAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(7, exit.ExitCode);
+
+        var ignoring = await t.Busybox("sleep", "100").StartAsync(); // PID 1 without a handler ignores SIGTERM
+        var sw = Stopwatch.StartNew();
+        var killed = await ignoring.StopAsync(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(137, killed.ExitCode);
+        Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(450), sw.Elapsed.ToString());
+        Assert.False(TestEngine.CgroupExists(ignoring.Id));
+    }
+
+    [Fact]
+    public async Task Kill_with_a_signal()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "trap 'exit 42' USR2; echo ready; while true; do sleep 0.05; done").StartAsync();
+        await WaitForLog(c, "ready");
+        await c.KillAsync("USR2");
+        Assert.Equal(42, (await c.WaitAsync()).ExitCode);
+    }
+
+    [Fact]
+    public async Task Exec_runs_in_the_containers_namespaces_with_its_own_exit_code()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "echo state > /tmp/marker; sleep 100").WithHostname("execbox").WithEnvironment("FROM_CONTAINER", "yes").StartAsync();
+        for (var i = 0; i < 100 && !(await c.ExecAsync(["cat", "/tmp/marker"])).Stdout.Contains("state", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(20);
+        }
+
+        var r = await c.ExecAsync(["sh", "-c", "hostname; cat /tmp/marker; echo $FROM_CONTAINER; ps | grep -c 'sleep 100'; exit 5"]);
+        Assert.Equal(5, r.ExitCode);
+        Assert.Equal("execbox\nstate\nyes\n1\n", r.Stdout);
+        var missing = await Assert.ThrowsAsync<ContainerStartException>(() => c.ExecAsync(["nope"]));
+        Assert.Equal(127, missing.ExitCode);
+        var asUser = await c.StartExecAsync(new ExecOptions { Command = ["id", "-u"], User = "app" });
+        await using (asUser)
+        {
+            Assert.Equal("1000\n", await new StreamReader(asUser.StandardOutput).ReadToEndAsync());
+            Assert.Equal(0, await asUser.WaitAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Logs_are_json_lines_with_streams_and_can_be_followed()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "echo out1; echo err1 >&2; sleep 0.3; echo out2").StartAsync();
+        var followed = new List<LogEntry>();
+        await foreach (var e in c.GetLogsAsync(follow: true))
+        {
+            followed.Add(e);
+        }
+
+        Assert.Equal(3, followed.Count);
+        Assert.Contains(followed, e => e is { Stream: "stdout", Text: "out1\n" });
+        Assert.Contains(followed, e => e is { Stream: "stderr", Text: "err1\n" });
+        Assert.Contains(followed, e => e is { Stream: "stdout", Text: "out2\n" });
+        var raw = File.ReadAllLines(Path.Combine(t.Root, "containers", c.Id, c.Id + "-json.log"));
+        Assert.Contains(raw, l => l.StartsWith("{\"log\":\"out1\\n\",\"stream\":\"stdout\",\"time\":\"", StringComparison.Ordinal));
+        var tail = new List<LogEntry>();
+        await foreach (var e in c.GetLogsAsync(tail: 1))
+        {
+            tail.Add(e);
+        }
+
+        Assert.Single(tail);
+    }
+
+    [Fact]
+    public async Task Pause_freezes_and_unpause_thaws()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "while true; do date +%s%N >> /tmp/ticks; sleep 0.02; done").StartAsync();
+        await Task.Delay(200);
+        await c.PauseAsync();
+        Assert.Equal(ContainerStatus.Paused, c.State.Status);
+        await Assert.ThrowsAsync<ContainerConflictException>(() => c.ExecAsync(["true"]));
+        await c.UnpauseAsync();
+        var r = await c.ExecAsync(["sh", "-c", "wc -l < /tmp/ticks"]);
+        Assert.True(int.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal(ContainerStatus.Running, c.State.Status);
+    }
+
+    [Fact]
+    public async Task Restart_policy_on_failure_with_a_retry_limit()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "echo run; exit 1").WithRestartPolicy(RestartPolicy.Parse("on-failure:2")).StartAsync();
+        var exit = await c.WaitAsync();
+        Assert.Equal(1, exit.ExitCode);
+        Assert.Equal(2, c.State.RestartCount);
+        var runs = new List<LogEntry>();
+        await foreach (var e in c.GetLogsAsync())
+        {
+            runs.Add(e);
+        }
+
+        Assert.Equal(3, runs.Count);
+    }
+
+    [Fact]
+    public async Task Restart_policy_always_is_ended_by_stop()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "exit 0").WithRestartPolicy(RestartPolicy.Parse("always")).StartAsync();
+        for (var i = 0; i < 200 && c.State.RestartCount < 2; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(c.State.RestartCount >= 2);
+        await c.StopAsync(TimeSpan.FromSeconds(1));
+        var count = c.State.RestartCount;
+        await Task.Delay(500);
+        Assert.Equal(count, c.State.RestartCount);
+        Assert.Equal(ContainerStatus.Exited, c.State.Status);
+    }
+
+    [Fact]
+    public async Task Removing_a_running_container_needs_force()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sleep", "100").StartAsync();
+        await Assert.ThrowsAsync<ContainerConflictException>(() => c.RemoveAsync());
+        await c.RemoveAsync(force: true);
+        Assert.Throws<ContainerNotFoundException>(() => t.Engine.Get(c.Id));
+        Assert.False(TestEngine.CgroupExists(c.Id));
+    }
+
+    [Fact]
+    public async Task Names_are_unique()
+    {
+        await using var t = new TestEngine();
+        await using var a = await t.Busybox("sleep", "100").WithName("only-one").StartAsync();
+        var e = await Assert.ThrowsAsync<ContainerConflictException>(() => t.Busybox("true").WithName("only-one").StartAsync());
+        Assert.Contains("already in use", e.Message, StringComparison.Ordinal);
+    }
+
+    internal static async Task WaitForLog(Container c, string text)
+    {
+        for (var i = 0; i < 500; i++)
+        {
+            await foreach (var e in c.GetLogsAsync())
+            {
+                if (e.Text.Contains(text, StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException($"'{text}' never appeared in the logs of {c.Name}");
+    }
+}

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace Containers.Tests;
+
+/// <summary>A busybox root filesystem made once per test run from Debian's busybox-static (no network).</summary>
+public static class TestRootfs
+{
+    private static readonly Lazy<string> Dir = new(Build);
+
+    public static string Path => Dir.Value;
+
+    private static string Build()
+    {
+        var busybox = "/bin/busybox";
+        if (!File.Exists(busybox))
+        {
+            throw new InvalidOperationException("busybox-static is required: apt-get install busybox-static");
+        }
+
+        var dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"containers-tests-rootfs-{Environment.ProcessId}");
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, true);
+        }
+
+        foreach (var d in new[] { "bin", "etc", "tmp", "root", "home/app", "var/www", "proc", "sys", "dev" })
+        {
+            Directory.CreateDirectory(System.IO.Path.Combine(dir, d));
+        }
+
+        File.Copy(busybox, System.IO.Path.Combine(dir, "bin/busybox"));
+        var list = Process.Start(new ProcessStartInfo(busybox, "--list") { RedirectStandardOutput = true })!;
+        var applets = list.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        list.WaitForExit();
+        foreach (var a in applets.Where(a => a != "busybox"))
+        {
+            File.CreateSymbolicLink(System.IO.Path.Combine(dir, "bin", a), "busybox");
+        }
+
+        File.WriteAllText(System.IO.Path.Combine(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
+        File.WriteAllText(System.IO.Path.Combine(dir, "etc/group"), "root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n");
+        File.WriteAllText(System.IO.Path.Combine(dir, "var/www/index.html"), "hello from busybox httpd\n");
+        File.SetUnixFileMode(System.IO.Path.Combine(dir, "tmp"), (UnixFileMode)0x3ff);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(dir, true);
+            }
+            catch (IOException)
+            {
+            }
+        };
+        return dir;
+    }
+}
