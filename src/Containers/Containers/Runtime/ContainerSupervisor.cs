@@ -59,14 +59,16 @@ internal sealed class ContainerSupervisor
             ct.ThrowIfCancellationRequested();
             current = await StartRunAsync(state).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (Exception)
         {
             if (proxy is not null)
             {
                 await proxy.DisposeAsync().ConfigureAwait(false);
             }
 
-            Finish(e.Message, remove: state.Spec.AutoRemove);
+            // A container that never started is not kept: the caller gets the error and nothing to clean up.
+            ctx.Store.Delete(Id);
+            completion.TrySetResult();
             throw;
         }
 
@@ -141,20 +143,6 @@ internal sealed class ContainerSupervisor
             ctx.Logger.LogError(e, "supervisor of container {Id} failed", Id);
             completion.TrySetException(e);
         }
-    }
-
-    private void Finish(string error, bool remove)
-    {
-        if (remove)
-        {
-            ctx.Store.Delete(Id);
-        }
-        else
-        {
-            ctx.Store.Update(Id, s => s with { Status = ContainerStatus.Exited, Error = error, ExitCode = 125, Pid = 0 });
-        }
-
-        completion.TrySetResult();
     }
 
     private async Task<Run> StartRunAsync(ContainerState state)
@@ -284,7 +272,7 @@ internal sealed class ContainerSupervisor
                 proxy?.Start(ip);
             }
 
-            var run = new Run(shim.Process, cgroup, ip is null ? null : Id, ptyMaster, started, spec.OpenStdin && !spec.Tty);
+            var run = new Run(shim.Process, cgroup, ip is null ? null : Id, ip is null ? null : hostVeth, ptyMaster, started, spec.OpenStdin && !spec.Tty);
             run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
             return run;
         }
@@ -416,7 +404,7 @@ internal sealed class ContainerSupervisor
     private sealed record ImmutableLayers(IReadOnlyList<string> All);
 
     /// <summary>One run of the container process.</summary>
-    private sealed class Run(Process process, ICgroup cgroup, string? ipOwner, int ptyMaster, DateTimeOffset started, bool keepStdin)
+    private sealed class Run(Process process, ICgroup cgroup, string? ipOwner, string? hostVeth, int ptyMaster, DateTimeOffset started, bool keepStdin)
     {
         private readonly List<Task> pumps = [];
         private JsonLogWriter? log;
@@ -452,6 +440,12 @@ internal sealed class ContainerSupervisor
         {
             var oom = cgroup.ReadOomKills() > 0;
             cgroup.Delete();
+            if (hostVeth is not null)
+            {
+                // the namespace would take the pair down with it, but asynchronously: do it now
+                ctx.Bridge.RemoveVeth(hostVeth);
+            }
+
             if (ipOwner is not null)
             {
                 ctx.Bridge.Ipam.Release(ipOwner);

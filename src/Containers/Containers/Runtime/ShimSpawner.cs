@@ -129,24 +129,30 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath)
             }
         }, stdio);
 
-    private async Task<SpawnedShim> SpawnAsync(string mode, Action enterNamespaces, StdioOptions stdio)
+    private Task<SpawnedShim> SpawnAsync(string mode, Action enterNamespaces, StdioOptions stdio)
     {
         EnsureSignalHandling();
-        var tcs = new TaskCompletionSource<SpawnedShim>(TaskCreationOptions.RunContinuationsAsynchronously);
+        SpawnedShim? result = null;
+        Exception? error = null;
+
+        // The spawn thread must not complete a task or touch the thread pool: once it has unshared its pid
+        // namespace it cannot create threads, and a fresh process's pool would try to grow from it. So the
+        // caller joins it (a few milliseconds).
         var thread = new Thread(() =>
         {
             try
             {
-                tcs.SetResult(SpawnOnThisThread(mode, enterNamespaces, stdio));
+                result = SpawnOnThisThread(mode, enterNamespaces, stdio);
             }
             catch (Exception e)
             {
-                tcs.SetException(e);
+                error = e;
             }
         }, 512 * 1024)
         { IsBackground = true, Name = "containers-spawn" };
         thread.Start();
-        return await tcs.Task.ConfigureAwait(false);
+        thread.Join();
+        return error is null ? Task.FromResult(result!) : Task.FromException<SpawnedShim>(error);
     }
 
     private SpawnedShim SpawnOnThisThread(string mode, Action enterNamespaces, StdioOptions stdio)

@@ -44,7 +44,7 @@ internal static class UserResolver
             gid = ResolveGroup(groupPart, group);
         }
 
-        var extra = new List<uint>();
+        var extra = new List<uint> { gid };
         if (userName is not null && groupPart is null)
         {
             extra.AddRange(group.Where(g => g[3].Split(',').Contains(userName)).Select(g => uint.Parse(g[2], CultureInfo.InvariantCulture)));

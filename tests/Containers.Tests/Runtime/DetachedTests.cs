@@ -1,0 +1,62 @@
+using Containers.Runtime;
+
+namespace Containers.Tests.Runtime;
+
+public sealed class DetachedTests
+{
+    [Fact]
+    public async Task A_detached_container_survives_its_engine_and_is_found_by_a_new_one()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "echo detached-hello; sleep 100").WithName("survivor").StartDetachedAsync();
+        var monitor = c.State.MonitorPid;
+        Assert.NotEqual(Environment.ProcessId, monitor);
+        await t.Engine.DisposeAsync(); // the engine that started it is gone; the monitor is not
+
+        var second = new ContainerEngine(t.Options);
+        var found = second.Get("survivor");
+        Assert.Equal(ContainerStatus.Running, found.State.Status);
+        Assert.True(Directory.Exists($"/proc/{found.State.Pid}"));
+        await LifecycleTests.WaitForLog(found, "detached-hello");
+        var exec = await found.ExecAsync(["echo", "from-exec"]);
+        Assert.Equal("from-exec\n", exec.Stdout);
+        var exit = await found.StopAsync(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(137, exit.ExitCode);
+        for (var i = 0; i < 200 && Directory.Exists($"/proc/{monitor}"); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.False(Directory.Exists($"/proc/{monitor}"), "the monitor exits once its container is done");
+        Assert.False(TestEngine.CgroupExists(found.Id));
+        await found.RemoveAsync();
+    }
+
+    [Fact]
+    public async Task A_detached_start_failure_comes_back_as_the_same_error()
+    {
+        await using var t = new TestEngine();
+        var e = await Assert.ThrowsAsync<ContainerStartException>(() => t.Busybox("no-such-command").StartDetachedAsync());
+        Assert.Equal(127, e.ExitCode);
+    }
+
+    [Fact]
+    public async Task The_sweep_cleans_up_after_a_killed_monitor()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sleep", "100").StartDetachedAsync();
+        var s = c.State;
+        System.Diagnostics.Process.GetProcessById(s.MonitorPid).Kill(); // kill -9 of the supervising process
+        for (var i = 0; i < 200 && Directory.Exists($"/proc/{s.MonitorPid}"); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        _ = new ContainerEngine(t.Options); // a new engine sweeps at start
+        var after = c.State;
+        Assert.Equal(ContainerStatus.Exited, after.Status);
+        Assert.False(new ProcessIdentity(s.Pid, s.PidStartTime).IsAlive);
+        Assert.False(TestEngine.CgroupExists(c.Id));
+        await c.RemoveAsync();
+    }
+}
