@@ -1,0 +1,502 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text.Json;
+using Containers;
+using Containers.Cli;
+using Containers.Runtime;
+using Containers.Runtime.Cgroups;
+
+// containers: a docker-like command line over the Containers SDK. Global: --root DIR (or CONTAINERS_ROOT).
+var argv = args.ToList();
+string? root = null;
+while (argv.Count > 0 && argv[0].StartsWith("--root", StringComparison.Ordinal))
+{
+    if (argv[0].Contains('=', StringComparison.Ordinal))
+    {
+        root = argv[0][7..];
+        argv.RemoveAt(0);
+    }
+    else if (argv.Count > 1)
+    {
+        root = argv[1];
+        argv.RemoveRange(0, 2);
+    }
+    else
+    {
+        break;
+    }
+}
+
+if (argv.Count == 0 || argv[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(Commands.Usage);
+    return argv.Count == 0 ? 125 : 0;
+}
+
+try
+{
+    var options = root is null ? new EngineOptions() : new EngineOptions { Root = root };
+    var cmd = argv[0];
+    var rest = argv.Skip(1).ToList();
+    if (cmd == "run")
+    {
+        // parse before creating the engine so a usage error costs nothing
+        return await Commands.RunAsync(options, rest).ConfigureAwait(false);
+    }
+
+    await using var engine = new ContainerEngine(options);
+    return cmd switch
+    {
+        "ps" => Commands.Ps(engine, rest),
+        "logs" => await Commands.LogsAsync(engine, rest).ConfigureAwait(false),
+        "exec" => await Commands.ExecAsync(engine, rest).ConfigureAwait(false),
+        "stop" => await Commands.ForEach(engine, rest, ["-t|--time"], [], async (c, a) => await c.StopAsync(a.Get("time") is { } t ? TimeSpan.FromSeconds(int.Parse(t, CultureInfo.InvariantCulture)) : null).ConfigureAwait(false)).ConfigureAwait(false),
+        "kill" => await Commands.ForEach(engine, rest, ["-s|--signal"], [], (c, a) => c.KillAsync(a.Get("signal") ?? "KILL")).ConfigureAwait(false),
+        "rm" => await Commands.ForEach(engine, rest, [], ["-f|--force"], (c, a) => c.RemoveAsync(a.Has("force"))).ConfigureAwait(false),
+        "pause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.PauseAsync()).ConfigureAwait(false),
+        "unpause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.UnpauseAsync()).ConfigureAwait(false),
+        "inspect" => Commands.Inspect(engine, rest),
+        "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
+        _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
+    };
+}
+catch (UsageException e)
+{
+    await Console.Error.WriteLineAsync("containers: " + e.Message).ConfigureAwait(false);
+    return 125;
+}
+catch (ContainerStartException e)
+{
+    await Console.Error.WriteLineAsync("containers: " + e.Message).ConfigureAwait(false);
+    return e.ExitCode;
+}
+catch (ContainerException e)
+{
+    await Console.Error.WriteLineAsync("containers: " + e.Message).ConfigureAwait(false);
+    return 125;
+}
+
+namespace Containers.Cli
+{
+    /// <summary>The subcommands.</summary>
+    internal static class Commands
+    {
+        public const string Usage = """
+            Usage: containers [--root DIR] COMMAND
+
+            Commands:
+              run [OPTIONS] --rootfs DIR COMMAND [ARG...]   run a command in a new container
+              ps [-a] [--format json]                       list containers
+              logs [-f] [--tail N] [-t] CONTAINER           show a container's output
+              exec [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]
+              stop [-t SECONDS] CONTAINER...                stop (stop signal, grace period, SIGKILL)
+              kill [-s SIGNAL] CONTAINER...                 send a signal
+              rm [-f] CONTAINER...                          remove
+              inspect CONTAINER...                          show details as JSON
+              stats --no-stream [CONTAINER...]              show resource usage
+              pause | unpause CONTAINER...                  freeze / thaw
+
+            run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC:DST[:ro]
+              --tmpfs DST[:OPTS] --memory 64m --memory-swap 128m --cpus 0.5 --cpu-shares N --pids-limit N
+              --hostname H --network none|host|bridge --user U -w DIR --read-only --cap-add C --cap-drop C
+              --restart no|on-failure[:N]|always|unless-stopped --ulimit name=soft[:hard] --stop-signal S
+              --stop-timeout S --security-opt no-new-privileges --group-add G --label K=V
+            """;
+
+        private static readonly string[] RunValued =
+        [
+            "--name", "-e|--env", "--env-file", "-p|--publish", "-v|--volume", "--tmpfs", "-m|--memory", "--memory-swap", "--cpus", "--cpu-shares",
+            "--pids-limit", "-h|--hostname", "--network|--net", "-u|--user", "-w|--workdir", "--cap-add", "--cap-drop", "--restart", "--rootfs",
+            "--ulimit", "--stop-signal", "--stop-timeout", "--security-opt", "--group-add", "-l|--label", "--entrypoint",
+        ];
+
+        private static readonly string[] RunBoolean = ["--rm", "-d|--detach", "-i|--interactive", "-t|--tty", "--read-only", "--privileged"];
+
+        public static ContainerSpec ParseRun(IReadOnlyList<string> argv, out Args a)
+        {
+            a = Args.Parse(argv, RunValued, RunBoolean);
+            var rootfs = a.Get("rootfs");
+            var command = a.Positionals;
+            if (rootfs is null)
+            {
+                throw new UsageException(command.Count > 0
+                    ? $"image '{command[0]}': running images arrives with the image store; use --rootfs DIR for now"
+                    : "\"run\" requires --rootfs DIR and a command");
+            }
+
+            if (command.Count == 0)
+            {
+                throw new UsageException("no command specified");
+            }
+
+            if (a.Get("entrypoint") is { } entrypoint)
+            {
+                command.Insert(0, entrypoint);
+            }
+
+            var env = new List<string>();
+            foreach (var file in a.All("env-file"))
+            {
+                if (!File.Exists(file))
+                {
+                    throw new UsageException($"--env-file {file}: no such file");
+                }
+
+                env.AddRange(File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).Select(ExpandEnv));
+            }
+
+            env.AddRange(a.All("env").Select(ExpandEnv));
+            var resources = ResourceLimits.None with
+            {
+                MemoryBytes = a.Get("memory") is { } m ? ByteSize.Parse(m) : null,
+                MemorySwapBytes = a.Get("memory-swap") is { } ms ? (ms == "-1" ? -1 : ByteSize.Parse(ms)) : null,
+                NanoCpus = a.Get("cpus") is { } c ? (double.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out var cpus) && cpus > 0 ? (long)(cpus * 1e9) : throw new InvalidContainerSpecException($"invalid --cpus '{c}'")) : null,
+                CpuShares = a.Get("cpu-shares") is { } s ? Number(s, "--cpu-shares") : null,
+                PidsLimit = a.Get("pids-limit") is { } p ? Number(p, "--pids-limit") : null,
+            };
+            var labels = a.All("label").Select(l => l.Split('=', 2)).ToImmutableDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+            var security = a.All("security-opt");
+            foreach (var opt in security.Where(o => o is not ("no-new-privileges" or "no-new-privileges:true" or "no-new-privileges=true")))
+            {
+                throw new UsageException($"--security-opt {opt} is not supported (only no-new-privileges)");
+            }
+
+            var mounts = a.All("volume").Select(MountSpec.ParseVolume).Concat(a.All("tmpfs").Select(MountSpec.ParseTmpfs)).ToImmutableArray();
+            return new ContainerSpec
+            {
+                Rootfs = Path.GetFullPath(rootfs),
+                Command = [.. command],
+                Name = a.Get("name"),
+                Environment = [.. env],
+                WorkingDirectory = a.Get("workdir"),
+                User = a.Get("user"),
+                GroupAdd = [.. a.All("group-add")],
+                Hostname = a.Get("hostname"),
+                NetworkMode = a.Get("network") ?? "bridge",
+                Ports = [.. a.All("publish").Select(PortBinding.Parse)],
+                Mounts = mounts,
+                Resources = resources,
+                ReadOnlyRootfs = a.Has("read-only"),
+                Tty = a.Has("tty"),
+                OpenStdin = a.Has("interactive"),
+                AutoRemove = a.Has("rm"),
+                CapAdd = a.Has("privileged") ? ["ALL"] : [.. a.All("cap-add")],
+                CapDrop = [.. a.All("cap-drop")],
+                NoNewPrivileges = security.Count > 0,
+                Ulimits = [.. a.All("ulimit").Select(Ulimit.Parse)],
+                Restart = a.Get("restart") is { } r ? RestartPolicy.Parse(r) : RestartPolicy.No,
+                StopSignal = a.Get("stop-signal") is { } sig ? "SIG" + Signals.Parse(sig) switch { var n => ((PosixSignalName)n).ToString() } : "SIGTERM",
+                StopTimeout = a.Get("stop-timeout") is { } st ? TimeSpan.FromSeconds(Number(st, "--stop-timeout")) : TimeSpan.FromSeconds(10),
+                Labels = labels,
+            };
+        }
+
+        public static async Task<int> RunAsync(EngineOptions options, IReadOnlyList<string> argv)
+        {
+            var spec = ParseRun(argv, out var a);
+            await using var engine = new ContainerEngine(options);
+            if (a.Has("detach"))
+            {
+                var detached = await engine.StartDetachedAsync(spec).ConfigureAwait(false);
+                Console.WriteLine(detached.Id);
+                return 0;
+            }
+
+            using var stdout = Console.OpenStandardOutput();
+            using var stderr = Console.OpenStandardError();
+            var gate = new Lock();
+            var container = await engine.StartAsync(spec, (stream, bytes) =>
+            {
+                lock (gate)
+                {
+                    var s = stream == "stderr" ? stderr : stdout;
+                    s.Write(bytes.Span);
+                    s.Flush();
+                }
+            }).ConfigureAwait(false);
+
+            using var raw = spec.Tty && spec.OpenStdin ? new RawTerminal() : null;
+            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
+            {
+                ctx.Cancel = true;
+                _ = container.KillAsync("SIGINT");
+            });
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                _ = container.KillAsync("SIGTERM");
+            });
+            if (spec.OpenStdin && (container.Terminal ?? container.StandardInput) is { } input)
+            {
+                _ = Task.Run(async () =>
+                {
+                    using var stdin = Console.OpenStandardInput();
+                    try
+                    {
+                        await stdin.CopyToAsync(input).ConfigureAwait(false);
+                        if (!spec.Tty)
+                        {
+                            input.Close();
+                        }
+                    }
+                    catch (IOException)
+                    {
+                    }
+                });
+            }
+
+            var exit = await container.WaitAsync().ConfigureAwait(false);
+            if (!spec.AutoRemove)
+            {
+                // The container stays (exited) for logs and inspect, as with docker run without --rm.
+                return exit.ExitCode;
+            }
+
+            await container.RemoveAsync(force: true).ConfigureAwait(false);
+            return exit.ExitCode;
+        }
+
+        public static int Ps(ContainerEngine engine, IReadOnlyList<string> argv)
+        {
+            var a = Args.Parse(argv, ["--format"], ["-a|--all", "-q|--quiet", "--no-trunc"]);
+            var list = engine.List(a.Has("all"));
+            if (a.Has("quiet"))
+            {
+                foreach (var s in list)
+                {
+                    Console.WriteLine(s.Id[..12]);
+                }
+
+                return 0;
+            }
+
+            if (a.Get("format") == "json")
+            {
+                foreach (var s in list)
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                    {
+                        ["ID"] = s.Id[..12],
+                        ["Image"] = s.Spec.Image ?? s.Spec.Rootfs,
+                        ["Command"] = string.Join(' ', s.Spec.Command),
+                        ["CreatedAt"] = s.Created.ToString("u", CultureInfo.InvariantCulture),
+                        ["State"] = s.Status.ToString().ToLowerInvariant(),
+                        ["Status"] = Status(s),
+                        ["Ports"] = string.Join(", ", s.Ports),
+                        ["Names"] = s.Name,
+                        ["Labels"] = string.Join(',', s.Spec.Labels.Select(kv => $"{kv.Key}={kv.Value}")),
+                    }));
+                }
+
+                return 0;
+            }
+
+            var rows = list.Select(s => new[]
+            {
+                s.Id[..12], Truncate(s.Spec.Image ?? s.Spec.Rootfs, 20), Truncate("\"" + string.Join(' ', s.Spec.Command) + "\"", 22),
+                Ago(s.Created), Status(s), string.Join(", ", s.Ports), s.Name,
+            }).ToList();
+            rows.Insert(0, ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]);
+            PrintTable(rows);
+            return 0;
+        }
+
+        public static async Task<int> LogsAsync(ContainerEngine engine, IReadOnlyList<string> argv)
+        {
+            var a = Args.Parse(argv, ["-n|--tail"], ["-f|--follow", "-t|--timestamps"]);
+            var c = engine.Get(Single(a, "logs"));
+            int? tail = a.Get("tail") is { } t && t != "all" ? (int)Number(t, "--tail") : null;
+            using var stdout = Console.OpenStandardOutput();
+            using var stderr = Console.OpenStandardError();
+            await foreach (var e in c.GetLogsAsync(a.Has("follow"), tail).ConfigureAwait(false))
+            {
+                var text = a.Has("timestamps") ? e.Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffff'Z' ", CultureInfo.InvariantCulture) + e.Text : e.Text;
+                var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+                var s = e.Stream == "stderr" ? stderr : stdout;
+                await s.WriteAsync(bytes).ConfigureAwait(false);
+                await s.FlushAsync().ConfigureAwait(false);
+            }
+
+            return 0;
+        }
+
+        public static async Task<int> ExecAsync(ContainerEngine engine, IReadOnlyList<string> argv)
+        {
+            var a = Args.Parse(argv, ["-e|--env", "-u|--user", "-w|--workdir"], ["-i|--interactive", "-t|--tty", "-d|--detach"]);
+            if (a.Positionals.Count < 2)
+            {
+                throw new UsageException("\"exec\" requires a container and a command");
+            }
+
+            var c = engine.Get(a.Positionals[0]);
+            await using var exec = await c.StartExecAsync(new ExecOptions
+            {
+                Command = [.. a.Positionals.Skip(1)],
+                Environment = [.. a.All("env").Select(ExpandEnv)],
+                User = a.Get("user"),
+                WorkingDirectory = a.Get("workdir"),
+                Tty = a.Has("tty"),
+                OpenStdin = a.Has("interactive"),
+            }).ConfigureAwait(false);
+            using var stdout = Console.OpenStandardOutput();
+            using var stderr = Console.OpenStandardError();
+            using var raw = a.Has("tty") && a.Has("interactive") ? new RawTerminal() : null;
+            var pumps = new List<Task>();
+            if (exec.Terminal is { } term)
+            {
+                pumps.Add(CopyQuietly(term, stdout));
+            }
+            else
+            {
+                pumps.Add(CopyQuietly(exec.StandardOutput, stdout));
+                pumps.Add(CopyQuietly(exec.StandardError, stderr));
+            }
+
+            if (a.Has("interactive"))
+            {
+                var input = exec.Terminal ?? exec.StandardInput;
+                _ = Task.Run(async () =>
+                {
+                    using var stdin = Console.OpenStandardInput();
+                    await CopyQuietly(stdin, input).ConfigureAwait(false);
+                    if (exec.Terminal is null)
+                    {
+                        input.Close();
+                    }
+                });
+            }
+
+            var code = await exec.WaitAsync().ConfigureAwait(false);
+            await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(1000)).ConfigureAwait(false);
+            return code;
+        }
+
+        public static async Task<int> ForEach(ContainerEngine engine, IReadOnlyList<string> argv, string[] valued, string[] boolean, Func<Container, Args, Task> action)
+        {
+            var a = Args.Parse(argv, valued, boolean);
+            if (a.Positionals.Count == 0)
+            {
+                throw new UsageException("requires at least one container");
+            }
+
+            var failed = false;
+            foreach (var name in a.Positionals)
+            {
+                try
+                {
+                    await action(engine.Get(name), a).ConfigureAwait(false);
+                    Console.WriteLine(name);
+                }
+                catch (ContainerException e)
+                {
+                    await Console.Error.WriteLineAsync("containers: " + e.Message).ConfigureAwait(false);
+                    failed = true;
+                }
+            }
+
+            return failed ? 1 : 0;
+        }
+
+        public static int Inspect(ContainerEngine engine, IReadOnlyList<string> argv)
+        {
+            var a = Args.Parse(argv, ["-f|--format"], []);
+            var docs = a.Positionals.Select(n => Inspection.Of(engine, engine.Get(n).State)).ToArray();
+            Console.WriteLine(JsonSerializer.Serialize(docs, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+
+        public static async Task<int> StatsAsync(ContainerEngine engine, IReadOnlyList<string> argv)
+        {
+            var a = Args.Parse(argv, ["--format"], ["--no-stream", "-a|--all"]);
+            var targets = a.Positionals.Count > 0 ? a.Positionals.Select(engine.Get).ToList() : engine.List().Select(s => engine.Get(s.Id)).ToList();
+            do
+            {
+                var before = new Dictionary<string, long>();
+                foreach (var c in targets.Where(c => c.State.IsActive))
+                {
+                    before[c.Id] = (await c.GetStatsAsync().ConfigureAwait(false)).CpuUsageNanoseconds;
+                }
+
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                await Task.Delay(500).ConfigureAwait(false);
+                var rows = new List<string[]> { new[] { "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS" } };
+                foreach (var c in targets.Where(c => before.ContainsKey(c.Id)))
+                {
+                    CgroupStatsRow(rows, c, await c.GetStatsAsync().ConfigureAwait(false), before[c.Id], sw.Elapsed);
+                }
+
+                PrintTable(rows);
+            }
+            while (!a.Has("no-stream"));
+            return 0;
+        }
+
+        private static void CgroupStatsRow(List<string[]> rows, Container c, Containers.Runtime.Cgroups.CgroupStats s, long cpuBefore, TimeSpan elapsed)
+        {
+            var cpu = (s.CpuUsageNanoseconds - cpuBefore) / (elapsed.TotalMilliseconds * 1e6) * 100;
+            var limit = s.MemoryLimitBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            rows.Add([c.Id[..12], c.Name, cpu.ToString("0.00", CultureInfo.InvariantCulture) + "%", $"{Human(s.MemoryUsageBytes)} / {Human(limit)}",
+                (100.0 * s.MemoryUsageBytes / limit).ToString("0.00", CultureInfo.InvariantCulture) + "%", s.Pids.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        private static async Task CopyQuietly(Stream from, Stream to)
+        {
+            var buf = new byte[16384];
+            try
+            {
+                int n;
+                while ((n = await from.ReadAsync(buf).ConfigureAwait(false)) > 0)
+                {
+                    await to.WriteAsync(buf.AsMemory(0, n)).ConfigureAwait(false);
+                    await to.FlushAsync().ConfigureAwait(false);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        private static string Single(Args a, string cmd) =>
+            a.Positionals.Count == 1 ? a.Positionals[0] : throw new UsageException($"\"{cmd}\" requires exactly one container");
+
+        private static long Number(string s, string flag) =>
+            long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidContainerSpecException($"invalid {flag} '{s}': not a number");
+
+        private static string ExpandEnv(string e) => e.Contains('=', StringComparison.Ordinal) ? e : $"{e}={Environment.GetEnvironmentVariable(e)}";
+
+        private static string Status(ContainerState s) => s.Status switch
+        {
+            ContainerStatus.Running => "Up " + Duration(DateTimeOffset.UtcNow - (s.StartedAt ?? s.Created)),
+            ContainerStatus.Paused => "Up " + Duration(DateTimeOffset.UtcNow - (s.StartedAt ?? s.Created)) + " (Paused)",
+            ContainerStatus.Restarting => $"Restarting ({s.ExitCode})",
+            ContainerStatus.Exited => $"Exited ({s.ExitCode}) {Duration(DateTimeOffset.UtcNow - (s.FinishedAt ?? s.Created))} ago",
+            _ => s.Status.ToString(),
+        };
+
+        private static string Ago(DateTimeOffset t) => Duration(DateTimeOffset.UtcNow - t) + " ago";
+
+        private static string Duration(TimeSpan d) => d.TotalSeconds < 60 ? $"{(int)d.TotalSeconds} seconds"
+            : d.TotalMinutes < 60 ? $"{(int)d.TotalMinutes} minutes"
+            : d.TotalHours < 48 ? $"{(int)d.TotalHours} hours" : $"{(int)d.TotalDays} days";
+
+        private static string Human(long bytes) => bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):0.##}GiB"
+            : bytes >= 1L << 20 ? $"{bytes / (double)(1L << 20):0.##}MiB" : $"{bytes / 1024.0:0.##}KiB";
+
+        private static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
+
+        private static void PrintTable(List<string[]> rows)
+        {
+            var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
+            foreach (var r in rows)
+            {
+                Console.WriteLine(string.Join("   ", r.Select((c, i) => i == r.Length - 1 ? c : c.PadRight(widths[i]))).TrimEnd());
+            }
+        }
+    }
+
+    /// <summary>Signal names by number, for --stop-signal normalisation.</summary>
+    internal enum PosixSignalName
+    {
+        HUP = 1, INT, QUIT, ILL, TRAP, ABRT, BUS, FPE, KILL, USR1, SEGV, USR2, PIPE, ALRM, TERM, STKFLT, CHLD, CONT, STOP, TSTP, TTIN, TTOU, URG, XCPU, XFSZ, VTALRM, PROF, WINCH, IO, PWR, SYS,
+    }
+}
