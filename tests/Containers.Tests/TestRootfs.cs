@@ -46,9 +46,17 @@ public static class TestRootfs
             try
             {
                 Directory.Delete(dir, true);
+                Directory.Delete(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "containers-tests-machine"), true);
             }
             catch (IOException)
             {
+            }
+
+            // The tests' bridge (cdtest0) is made on demand by the engine; remove it with the run.
+            if (Directory.Exists("/sys/class/net/cdtest0"))
+            {
+                using var ip = Process.Start("ip", ["link", "del", "cdtest0"]);
+                ip.WaitForExit();
             }
         };
         return dir;

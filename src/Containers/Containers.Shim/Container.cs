@@ -30,11 +30,11 @@ internal static class Container
         MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
         MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
         MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
-        if (c.Terminal && c.TerminalFd >= 0)
+        if (c.Terminal && c.TerminalPath is { } pty)
         {
             var console = Paths.SecureJoin(root, "/dev/console");
             Paths.CreateFile(console);
-            Program.Check(mount($"/proc/self/fd/{c.TerminalFd}", console, null, MS_BIND, null), "bind /dev/console");
+            Program.Check(mount(pty, console, null, MS_BIND, null), "bind /dev/console");
         }
 
         foreach (var m in c.Mounts)

@@ -69,6 +69,8 @@ internal sealed class ShimConfig
     public bool Terminal { get; set; }
     /// <summary>An inherited fd (the pty slave) that becomes stdin/stdout/stderr and the controlling terminal; -1 when none.</summary>
     public int TerminalFd { get; set; } = -1;
+    /// <summary>The pty slave's path (/dev/pts/N of the host's devpts), bind-mounted to /dev/console.</summary>
+    public string? TerminalPath { get; set; }
     /// <summary>When false, stdin is /dev/null.</summary>
     public bool OpenStdin { get; set; }
 }

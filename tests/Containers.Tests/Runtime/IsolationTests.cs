@@ -53,7 +53,7 @@ public sealed class IsolationTests
         await using var t = new TestEngine();
         var r = await t.RunAsync(t.Busybox("sh", "-c",
             "cat /proc/keys /proc/timer_list | wc -c; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>/dev/null && echo writable || echo ro; " +
-            "ls /dev; echo x > /sys/kernel/x 2>/dev/null || echo sysro; head -c 4 /dev/zero | wc -c"));
+            "ls /dev; (echo x > /sys/kernel/x) 2>/dev/null || echo sysro; head -c 4 /dev/zero | wc -c"));
         var lines = r.Stdout.Split('\n');
         Assert.Equal("0", lines[0].Trim());
         Assert.Equal("0", lines[1].Trim());
@@ -144,5 +144,27 @@ public sealed class IsolationTests
         await using var t = new TestEngine();
         var r = await t.RunAsync(t.Busybox("sh", "-c", "ulimit -n; grep NoNewPrivs /proc/self/status").WithUlimit("nofile", 512, 1024).WithNoNewPrivileges());
         Assert.Equal("512\nNoNewPrivs:\t1\n", r.Stdout);
+    }
+}
+
+public sealed class TerminalTests
+{
+    [Fact]
+    public async Task A_tty_container_gets_a_controlling_terminal_of_24_by_80()
+    {
+        await using var t = new TestEngine();
+        var r = await t.RunAsync(t.Busybox("sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty; stty size; echo $TERM").WithTty());
+        Assert.Contains("is-a-tty\r\n24 80\r\nxterm\r\n", r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Interactive_stdin_reaches_the_container()
+    {
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "read line; echo got:$line").WithOpenStdin().StartAsync();
+        await c.StandardInput!.WriteAsync("hello\n"u8.ToArray());
+        await c.StandardInput.FlushAsync();
+        await c.WaitAsync();
+        await Runtime.LifecycleTests.WaitForLog(c, "got:hello");
     }
 }

@@ -58,7 +58,7 @@ public sealed class Container : IAsyncDisposable
         {
             await sup.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
             var s = Ctx.Store.Read(Id);
-            return s is null ? new ContainerExit(LastExit?.ExitCode ?? 0, LastExit?.OomKilled ?? false) : new ContainerExit(s.ExitCode, s.OomKilled);
+            return sup.LastExit ?? (s is null ? LastExit ?? new ContainerExit(0, false) : new ContainerExit(s.ExitCode, s.OomKilled));
         }
 
         while (true)

@@ -26,5 +26,6 @@ internal interface ISyscalls
     void Mount(string? source, string target, string? fsType, ulong flags, string? data);
     void Unmount(string target, int flags);
     void SetSid();
+    string ReadLink(string path);
     void RedirectStdioToNull();
 }

@@ -168,6 +168,8 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
 
     public void SetSid() => setsid();
 
+    public string ReadLink(string path) => new FileInfo(path).LinkTarget ?? throw new SyscallException("readlink", 22, path);
+
     public void RedirectStdioToNull()
     {
         var fd = open("/dev/null", O_RDWR, 0);

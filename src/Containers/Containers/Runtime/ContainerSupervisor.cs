@@ -39,6 +39,9 @@ internal sealed class ContainerSupervisor
     /// <summary>Completes when the container has exited for good (no restart follows) and is cleaned up.</summary>
     public Task Completion => completion.Task;
 
+    /// <summary>How the last run ended (kept here too because --rm removes the state with the container).</summary>
+    public ContainerExit? LastExit { get; private set; }
+
     /// <summary>The stdin of the current run when the spec keeps stdin open (and has no terminal).</summary>
     public Stream? Stdin => current?.Stdin;
 
@@ -84,6 +87,7 @@ internal sealed class ContainerSupervisor
             {
                 var exitCode = await run.WaitAsync().ConfigureAwait(false);
                 var oom = run.Cleanup(ctx);
+                LastExit = new ContainerExit(exitCode, oom);
                 var ranFor = ctx.Time.GetUtcNow() - run.Started;
                 var state = ctx.Store.Update(Id, s => s with
                 {
@@ -177,6 +181,7 @@ internal sealed class ContainerSupervisor
         ICgroup? cgroup = null;
         IPAddress? ip = null;
         int ptyMaster = -1, ptySlave = -1;
+        string? ptyPath = null;
         SpawnedShim? shim = null;
         var hostVeth = "vcd" + Id[..11];
         try
@@ -198,6 +203,7 @@ internal sealed class ContainerSupervisor
             if (spec.Tty)
             {
                 (ptyMaster, ptySlave) = ctx.Sys.OpenPty();
+                ptyPath = ctx.Sys.ReadLink($"/proc/self/fd/{ptySlave}");
                 ctx.Sys.SetWindowSize(ptyMaster, 24, 80);
             }
 
@@ -236,6 +242,7 @@ internal sealed class ContainerSupervisor
                 Rlimits = rlimits,
                 Terminal = spec.Tty,
                 TerminalFd = ptySlave,
+                TerminalPath = ptyPath,
                 OpenStdin = spec.OpenStdin,
             };
             var failure = await shim.ReleaseAsync(config).ConfigureAwait(false);

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Containers.Tests.Cli;
+
+/// <summary>The <c>containers</c> command, run as a user would (a separate process per command).</summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private readonly TestEngine t = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await t.DisposeAsync();
+
+    [Fact]
+    public async Task Run_exits_with_the_containers_exit_code_and_prints_its_output()
+    {
+        var r = await Cli("run", "--rm", "--rootfs", TestRootfs.Path, "--hostname", "clibox", "sh", "-c", "hostname; echo err >&2; exit 3");
+        Assert.Equal(3, r.Code);
+        Assert.Equal("clibox\n", r.Stdout);
+        Assert.Equal("err\n", r.Stderr);
+    }
+
+    [Theory]
+    [InlineData(127, "executable file not found", "run", "--rm", "--rootfs", "{rootfs}", "no-such-command")]
+    [InlineData(125, "invalid size 'lots'", "run", "--rm", "--memory", "lots", "--rootfs", "{rootfs}", "true")]
+    [InlineData(125, "unable to find user ghost", "run", "--rm", "--user", "ghost", "--rootfs", "{rootfs}", "true")]
+    [InlineData(125, "does not exist", "run", "--rm", "--rootfs", "/no/such/dir", "true")]
+    [InlineData(125, "unknown flag: --bogus", "run", "--bogus", "--rootfs", "{rootfs}", "true")]
+    [InlineData(125, "no such container: nobody", "logs", "nobody")]
+    public async Task Errors_are_clear_and_exit_like_docker(int code, string message, params string[] args)
+    {
+        var r = await Cli(args.Select(a => a.Replace("{rootfs}", TestRootfs.Path, StringComparison.Ordinal)).ToArray());
+        Assert.Equal(code, r.Code);
+        Assert.Contains(message, r.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(t.Root, "containers")));
+    }
+
+    [Fact]
+    public async Task Detached_lifecycle_through_the_cli()
+    {
+        var run = await Cli("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-e", "X=1", "--rootfs", TestRootfs.Path, "sh", "-c", "echo started; exec httpd -f -p 80 -h /var/www");
+        Assert.Equal(0, run.Code);
+        Assert.Matches("^[0-9a-f]{64}\n$", run.Stdout);
+
+        var ps = await Cli("ps", "--format", "json");
+        Assert.Contains("\"Names\":\"web\"", ps.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\"State\":\"running\"", ps.Stdout, StringComparison.Ordinal);
+
+        var port = t.Engine.Get("web").GetHostPort(80);
+        using var http = new HttpClient();
+        string? body = null;
+        for (var i = 0; i < 100 && body is null; i++)
+        {
+            try
+            {
+                body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/index.html"));
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        Assert.Equal("hello from busybox httpd\n", body);
+        Assert.Equal("1\n", (await Cli("exec", "web", "sh", "-c", "echo $X")).Stdout);
+        Assert.Equal(4, (await Cli("exec", "web", "sh", "-c", "exit 4")).Code);
+        Assert.Equal("started\n", (await Cli("logs", "web")).Stdout);
+        Assert.Contains("\"Running\": true", (await Cli("inspect", "web")).Stdout, StringComparison.Ordinal);
+        Assert.Contains("web", (await Cli("stats", "--no-stream", "web")).Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, (await Cli("pause", "web")).Code);
+        Assert.Contains("(Paused)", (await Cli("ps")).Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, (await Cli("unpause", "web")).Code);
+        var rm = await Cli("rm", "web");
+        Assert.NotEqual(0, rm.Code);
+        Assert.Contains("stop it first", rm.Stderr, StringComparison.Ordinal);
+
+        using var blocker = new TcpListener(IPAddress.Loopback, 0);
+        blocker.Start();
+        var taken = ((IPEndPoint)blocker.LocalEndpoint).Port;
+        var clash = await Cli("run", "-d", "-p", $"127.0.0.1:{taken}:80", "--rootfs", TestRootfs.Path, "true");
+        Assert.Equal(125, clash.Code);
+        Assert.Contains($"127.0.0.1:{taken}/tcp: the port is already in use", clash.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await Cli("stop", "-t", "1", "web")).Code);
+        Assert.Contains("Exited (", (await Cli("ps", "-a")).Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, (await Cli("rm", "web")).Code);
+        Assert.Equal("", (await Cli("ps", "-a", "-q")).Stdout);
+    }
+
+    private async Task<(int Code, string Stdout, string Stderr)> Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "containers-cli"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        psi.Environment["CONTAINERS_ROOT"] = t.Root;
+        psi.ArgumentList.Add("--root");
+        psi.ArgumentList.Add(t.Root);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}
