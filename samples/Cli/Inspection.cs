@@ -1,18 +1,20 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
 using Containers;
 using Containers.Runtime;
 
 namespace Containers.Cli;
 
-/// <summary>The docker-shaped JSON of <c>containers inspect</c>.</summary>
+/// <summary>The docker-shaped JSON of <c>containers inspect</c> (built as a JSON tree: no reflection, NativeAOT-safe).</summary>
 internal static class Inspection
 {
-    public static Dictionary<string, object?> Of(ContainerEngine engine, ContainerState s) => new()
+    public static JsonObject Of(ContainerEngine engine, ContainerState s) => new()
     {
         ["Id"] = s.Id,
-        ["Created"] = s.Created,
+        ["Created"] = Time(s.Created),
         ["Path"] = s.Spec.Command.FirstOrDefault(),
-        ["Args"] = s.Spec.Command.Skip(1).ToArray(),
-        ["State"] = new Dictionary<string, object?>
+        ["Args"] = Strings(s.Spec.Command.Skip(1)),
+        ["State"] = new JsonObject
         {
             ["Status"] = s.Status.ToString().ToLowerInvariant(),
             ["Running"] = s.Status is ContainerStatus.Running or ContainerStatus.Paused,
@@ -23,48 +25,53 @@ internal static class Inspection
             ["Pid"] = s.Pid,
             ["ExitCode"] = s.ExitCode,
             ["Error"] = s.Error ?? "",
-            ["StartedAt"] = s.StartedAt,
-            ["FinishedAt"] = s.FinishedAt,
+            ["StartedAt"] = Time(s.StartedAt),
+            ["FinishedAt"] = Time(s.FinishedAt),
         },
         ["Image"] = s.Spec.Image ?? "",
         ["Name"] = "/" + s.Name,
         ["RestartCount"] = s.RestartCount,
         ["LogPath"] = Path.Combine(engine.Root, "containers", s.Id, s.Id + "-json.log"),
-        ["HostConfig"] = new Dictionary<string, object?>
+        ["HostConfig"] = new JsonObject
         {
             ["NetworkMode"] = s.Spec.NetworkMode,
-            ["RestartPolicy"] = new { s.Spec.Restart.Name, s.Spec.Restart.MaximumRetryCount },
+            ["RestartPolicy"] = new JsonObject { ["Name"] = s.Spec.Restart.Name, ["MaximumRetryCount"] = s.Spec.Restart.MaximumRetryCount },
             ["AutoRemove"] = s.Spec.AutoRemove,
             ["ReadonlyRootfs"] = s.Spec.ReadOnlyRootfs,
-            ["CapAdd"] = s.Spec.CapAdd,
-            ["CapDrop"] = s.Spec.CapDrop,
+            ["CapAdd"] = Strings(s.Spec.CapAdd),
+            ["CapDrop"] = Strings(s.Spec.CapDrop),
             ["Memory"] = s.Spec.Resources.MemoryBytes ?? 0,
             ["MemorySwap"] = s.Spec.Resources.MemorySwapBytes ?? 0,
             ["NanoCpus"] = s.Spec.Resources.NanoCpus ?? 0,
             ["CpuShares"] = s.Spec.Resources.CpuShares ?? 0,
             ["PidsLimit"] = s.Spec.Resources.PidsLimit,
-            ["Binds"] = s.Spec.Mounts.Where(m => m.Type == MountType.Bind).Select(m => $"{m.Source}:{m.Target}{(m.ReadOnly ? ":ro" : "")}").ToArray(),
-            ["Tmpfs"] = s.Spec.Mounts.Where(m => m.Type == MountType.Tmpfs).ToDictionary(m => m.Target, m => m.TmpfsOptions ?? ""),
+            ["Binds"] = Strings(s.Spec.Mounts.Where(m => m.Type == MountType.Bind).Select(m => $"{m.Source}:{m.Target}{(m.ReadOnly ? ":ro" : "")}")),
+            ["Tmpfs"] = new JsonObject(s.Spec.Mounts.Where(m => m.Type == MountType.Tmpfs).Select(m => KeyValuePair.Create(m.Target, (JsonNode?)(m.TmpfsOptions ?? "")))),
         },
-        ["Config"] = new Dictionary<string, object?>
+        ["Config"] = new JsonObject
         {
             ["Hostname"] = s.Spec.Hostname ?? s.Id[..12],
             ["User"] = s.Spec.User ?? "",
-            ["Env"] = s.Spec.Environment,
-            ["Cmd"] = s.Spec.Command,
+            ["Env"] = Strings(s.Spec.Environment),
+            ["Cmd"] = Strings(s.Spec.Command),
             ["WorkingDir"] = s.Spec.WorkingDirectory ?? "",
             ["Tty"] = s.Spec.Tty,
             ["OpenStdin"] = s.Spec.OpenStdin,
-            ["Labels"] = s.Spec.Labels,
+            ["Labels"] = new JsonObject(s.Spec.Labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["StopSignal"] = s.Spec.StopSignal,
             ["StopTimeout"] = (int)s.Spec.StopTimeout.TotalSeconds,
         },
-        ["NetworkSettings"] = new Dictionary<string, object?>
+        ["NetworkSettings"] = new JsonObject
         {
             ["IPAddress"] = s.IPAddress ?? "",
             ["Gateway"] = s.Gateway ?? "",
-            ["Ports"] = s.Ports.GroupBy(p => $"{p.ContainerPort}/{p.Protocol}").ToDictionary(g => g.Key, g => g.Select(p => new { HostIp = p.HostIp, HostPort = p.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ToArray()),
+            ["Ports"] = new JsonObject(s.Ports.GroupBy(p => $"{p.ContainerPort}/{p.Protocol}").Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonArray(
+                [.. g.Select(p => (JsonNode?)new JsonObject { ["HostIp"] = p.HostIp, ["HostPort"] = p.HostPort.ToString(CultureInfo.InvariantCulture) })])))),
         },
         ["Rootfs"] = s.Spec.Rootfs,
     };
+
+    private static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode?)v)]);
+
+    private static string? Time(DateTimeOffset? t) => t?.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 }

@@ -33,9 +33,16 @@ if (argv.Count == 0 || argv[0] is "-h" or "--help" or "help")
     return argv.Count == 0 ? 125 : 0;
 }
 
+if (argv[0] == "__monitor")
+{
+    // The detached monitor is this same program (NativeAOT: it starts in milliseconds).
+    return await ContainerMonitorHost.RunAsync([.. argv.Skip(1)]).ConfigureAwait(false);
+}
+
 try
 {
-    var options = root is null ? new EngineOptions() : new EngineOptions { Root = root };
+    var monitor = ImmutableArray.Create(Environment.ProcessPath ?? "containers", "__monitor");
+    var options = root is null ? new EngineOptions { MonitorCommand = monitor } : new EngineOptions { Root = root, MonitorCommand = monitor };
     var cmd = argv[0];
     var rest = argv.Skip(1).ToList();
     if (cmd == "run")
@@ -274,7 +281,7 @@ namespace Containers.Cli
             {
                 foreach (var s in list)
                 {
-                    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                    Console.WriteLine(new System.Text.Json.Nodes.JsonObject
                     {
                         ["ID"] = s.Id[..12],
                         ["Image"] = s.Spec.Image ?? s.Spec.Rootfs,
@@ -285,7 +292,7 @@ namespace Containers.Cli
                         ["Ports"] = string.Join(", ", s.Ports),
                         ["Names"] = s.Name,
                         ["Labels"] = string.Join(',', s.Spec.Labels.Select(kv => $"{kv.Key}={kv.Value}")),
-                    }));
+                    }.ToJsonString());
                 }
 
                 return 0;
@@ -400,8 +407,8 @@ namespace Containers.Cli
         public static int Inspect(ContainerEngine engine, IReadOnlyList<string> argv)
         {
             var a = Args.Parse(argv, ["-f|--format"], []);
-            var docs = a.Positionals.Select(n => Inspection.Of(engine, engine.Get(n).State)).ToArray();
-            Console.WriteLine(JsonSerializer.Serialize(docs, new JsonSerializerOptions { WriteIndented = true }));
+            var docs = new System.Text.Json.Nodes.JsonArray([.. a.Positionals.Select(n => Inspection.Of(engine, engine.Get(n).State))]);
+            Console.WriteLine(docs.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() }));
             return 0;
         }
 

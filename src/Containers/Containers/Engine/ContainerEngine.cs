@@ -156,20 +156,30 @@ public sealed class ContainerEngine : IAsyncDisposable
 
     private ProcessStartInfo MonitorStartInfo(string id)
     {
-        var dll = options.MonitorPath ?? Path.Combine(AppContext.BaseDirectory, "containers-monitor.dll");
-        if (!File.Exists(dll))
+        string[] prefix;
+        if (!options.MonitorCommand.IsDefaultOrEmpty)
         {
-            throw new ContainerException($"containers-monitor.dll was not found at {dll}; reference the Containers.Monitor package or set EngineOptions.MonitorPath");
+            prefix = [.. options.MonitorCommand];
+        }
+        else
+        {
+            var dll = options.MonitorPath ?? Path.Combine(AppContext.BaseDirectory, "containers-monitor.dll");
+            if (!File.Exists(dll))
+            {
+                throw new ContainerException($"containers-monitor.dll was not found at {dll}; reference Containers.Monitor, or set EngineOptions.MonitorPath or MonitorCommand");
+            }
+
+            prefix = [DotnetHost(), "exec", dll];
         }
 
-        var psi = new ProcessStartInfo(DotnetHost())
+        var psi = new ProcessStartInfo(prefix[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "exec", dll, "--root", Root, "--machine-state", options.MachineStateDirectory, "--bridge", options.BridgeName, "--subnet", options.BridgeSubnet, "--shim", Context.Spawner.ShimPath, id })
+        foreach (var a in prefix.Skip(1).Concat(["--root", Root, "--machine-state", options.MachineStateDirectory, "--bridge", options.BridgeName, "--subnet", options.BridgeSubnet, "--shim", Context.Spawner.ShimPath, id]))
         {
             psi.ArgumentList.Add(a);
         }
@@ -213,20 +223,22 @@ public sealed class ContainerEngine : IAsyncDisposable
 /// <summary>How a monitor process reports a failed start to the process that launched it (one JSON line).</summary>
 internal sealed record MonitorError(string Type, string Message, string? Step = null, int Errno = 0, int ExitCode = 125)
 {
-    public static string Format(Exception e) => JsonSerializer.Serialize(e switch
-    {
-        ContainerStartException s => new MonitorError("start", s.Message, s.Step, s.Errno, s.ExitCode),
-        InvalidContainerSpecException => new MonitorError("spec", e.Message),
-        ContainerConflictException => new MonitorError("conflict", e.Message),
-        _ => new MonitorError("error", e.Message),
-    });
+    public static string Format(Exception e) => JsonSerializer.Serialize(
+        e switch
+        {
+            ContainerStartException s => new MonitorError("start", s.Message, s.Step, s.Errno, s.ExitCode),
+            InvalidContainerSpecException => new MonitorError("spec", e.Message),
+            ContainerConflictException => new MonitorError("conflict", e.Message),
+            _ => new MonitorError("error", e.Message),
+        },
+        ContainerStoreJsonContext.Default.MonitorError);
 
     public static ContainerException Parse(string line)
     {
         MonitorError? e;
         try
         {
-            e = JsonSerializer.Deserialize<MonitorError>(line);
+            e = JsonSerializer.Deserialize(line, ContainerStoreJsonContext.Default.MonitorError);
         }
         catch (JsonException)
         {

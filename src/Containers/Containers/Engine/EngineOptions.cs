@@ -21,6 +21,13 @@ public sealed record EngineOptions
     /// <summary>Path of containers-monitor.dll (detached containers); found next to the Containers assembly when null.</summary>
     public string? MonitorPath { get; init; }
 
+    /// <summary>
+    /// The command that starts a detached monitor, to which the engine appends the monitor's arguments; it must end
+    /// up in <see cref="ContainerMonitorHost.RunAsync"/>. Null: <c>dotnet exec containers-monitor.dll</c>. An app that
+    /// hosts the monitor itself (the CLI, published NativeAOT) passes its own path and a hidden verb.
+    /// </summary>
+    public System.Collections.Immutable.ImmutableArray<string> MonitorCommand { get; init; }
+
     /// <summary>Clock for timestamps and backoff.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

@@ -104,7 +104,7 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
     {
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(file)) ?? [];
+            return JsonSerializer.Deserialize(File.ReadAllBytes(file), ContainerStoreJsonContext.Default.DictionaryStringString) ?? [];
         }
         catch (FileNotFoundException)
         {
@@ -115,7 +115,7 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
     private void Save(Dictionary<string, string> map)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        File.WriteAllBytes(file + ".tmp", JsonSerializer.SerializeToUtf8Bytes(map));
+        File.WriteAllBytes(file + ".tmp", JsonSerializer.SerializeToUtf8Bytes(map, ContainerStoreJsonContext.Default.DictionaryStringString));
         File.Move(file + ".tmp", file, overwrite: true);
     }
 }

@@ -208,15 +208,26 @@ internal sealed class ContainerSupervisor
             }
 
             shim = await ctx.Spawner.SpawnInitAsync(flags, new StdioOptions(ptySlave, spec.OpenStdin && !spec.Tty)).ConfigureAwait(false);
-            cgroup.AddProcess(shim.Pid);
-            if (ip is not null)
+            // The first migration into a v1 cgroup waits for an RCU grace period (about 10 ms here): overlap it
+            // with the network setup; the shim waits for its configuration until both are done.
+            var pid = shim.Pid;
+            var attach = Task.Run(() => cgroup.AddProcess(pid));
+            try
             {
-                ctx.Bridge.Attach(shim.Pid, hostVeth, ip);
+                if (ip is not null)
+                {
+                    ctx.Bridge.Attach(pid, hostVeth, ip);
+                }
+                else if (spec.NetworkMode == "none")
+                {
+                    BridgeNetwork.LoopbackUp(ctx.Sys, pid);
+                }
             }
-            else if (spec.NetworkMode == "none")
+            finally
             {
-                BridgeNetwork.LoopbackUp(ctx.Sys, shim.Pid);
+                await attach.ConfigureAwait(false);
             }
+
 
             var config = new ShimConfig
             {

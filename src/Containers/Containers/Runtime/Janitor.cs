@@ -39,7 +39,7 @@ internal static class Janitor
                     Pid = 0,
                     FinishedAt = ctx.Time.GetUtcNow(),
                 };
-                File.WriteAllBytes(path + ".tmp", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(updated, ContainerStore.JsonOptions));
+                File.WriteAllBytes(path + ".tmp", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(updated, ContainerStore.StateJson));
                 File.Move(path + ".tmp", path, overwrite: true);
             }
 

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Containers.Benchmarks.RunTrueBenchmark).Assembly).Run(args);
