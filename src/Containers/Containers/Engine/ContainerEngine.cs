@@ -231,14 +231,14 @@ internal sealed record MonitorError(string Type, string Message, string? Step = 
             ContainerConflictException => new MonitorError("conflict", e.Message),
             _ => new MonitorError("error", e.Message),
         },
-        ContainerStoreJsonContext.Default.MonitorError);
+        MonitorJsonContext.Default.MonitorError);
 
     public static ContainerException Parse(string line)
     {
         MonitorError? e;
         try
         {
-            e = JsonSerializer.Deserialize(line, ContainerStoreJsonContext.Default.MonitorError);
+            e = JsonSerializer.Deserialize(line, MonitorJsonContext.Default.MonitorError);
         }
         catch (JsonException)
         {

@@ -153,5 +153,8 @@ internal sealed class ContainerStore
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(ContainerState))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
-[JsonSerializable(typeof(MonitorError))]
 internal sealed partial class ContainerStoreJsonContext : JsonSerializerContext;
+
+/// <summary>The one-line JSON a monitor prints when a start fails.</summary>
+[JsonSerializable(typeof(MonitorError))]
+internal sealed partial class MonitorJsonContext : JsonSerializerContext;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main demo: containers from the CLI with no daemon. Installs what it needs on a fresh Debian 12 machine.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+if [ ! -x /bin/busybox ] || ! command -v curl >/dev/null; then
+  apt-get update -q && apt-get install -y -q --no-install-recommends busybox-static curl
+fi
+work=$(mktemp -d /tmp/containers-demo-XXXXXX)
+root="$work/root"
+cleanup() { [ -x "$work/cli/containers" ] && "$work/cli/containers" --root "$root" rm -f demo-web >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "== publishing the containers CLI (NativeAOT)"
+dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
+c() { echo "+ containers $*"; "$work/cli/containers" --root "$root" "$@"; }
+
+echo "== a busybox root filesystem from Debian's busybox-static"
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/www"
+cp /bin/busybox "$work/rootfs/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/rootfs/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' > "$work/rootfs/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\n' > "$work/rootfs/etc/group"
+echo '<h1>Hello from a container</h1>' > "$work/rootfs/www/index.html"
+
+echo "== isolation: PID 1, own hostname, dropped capabilities, a user from /etc/passwd"
+c run --rm --hostname demo --rootfs "$work/rootfs" sh -c 'echo "pid=$$ host=$(hostname)"; grep CapEff /proc/self/status'
+c run --rm --user app --rootfs "$work/rootfs" id
+echo "== limits: 16 MiB of memory, and the OOM killer reports 137"
+c run --rm --memory 16m --rootfs "$work/rootfs" tail /dev/zero || echo "exit code: $?"
+echo "== a detached web server with a published port"
+c run -d --name demo-web -p 127.0.0.1:18080:80 --rootfs "$work/rootfs" httpd -f -p 80 -h /www
+sleep 0.5
+echo "+ curl http://127.0.0.1:18080/"; curl -s http://127.0.0.1:18080/
+c ps
+c exec demo-web sh -c 'echo "exec sees: $(ps -o pid,comm | tr "\n" " ")"'
+c stats --no-stream demo-web
+c stop -t 1 demo-web
+c logs demo-web || true
+c rm demo-web
+c ps -a
+echo "== done"
