@@ -8,7 +8,13 @@ if [ ! -x /bin/busybox ] || ! command -v curl >/dev/null; then
 fi
 work=$(mktemp -d /tmp/containers-demo-XXXXXX)
 root="$work/root"
-cleanup() { [ -x "$work/cli/containers" ] && "$work/cli/containers" --root "$root" rm -f demo-web >/dev/null 2>&1 || true; rm -rf "$work"; }
+had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
+cleanup() {
+  [ -x "$work/cli/containers" ] && "$work/cli/containers" --root "$root" rm -f demo-web >/dev/null 2>&1 || true
+  rm -rf "$work"
+  # leave the machine as we found it: the default bridge goes if the demo made it
+  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
+}
 trap cleanup EXIT
 
 echo "== publishing the containers CLI (NativeAOT)"

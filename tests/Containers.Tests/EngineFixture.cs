@@ -10,7 +10,18 @@ public sealed class TestEngine : IAsyncDisposable
         Root = Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
         Options = new EngineOptions { Root = Root, MachineStateDirectory = Path.Combine(Path.GetTempPath(), "containers-tests-machine"), BridgeName = "cdtest0", BridgeSubnet = "10.214.0.0/16" };
         Engine = new ContainerEngine(Options);
+        watcher = new FileSystemWatcher(Path.Combine(Root, "containers")) { EnableRaisingEvents = true };
+        watcher.Created += (_, e) =>
+        {
+            lock (seen)
+            {
+                seen.Add(e.Name!);
+            }
+        };
     }
+
+    private readonly FileSystemWatcher watcher;
+    private readonly HashSet<string> seen = [];
 
     public string Root { get; }
 
@@ -49,7 +60,29 @@ public sealed class TestEngine : IAsyncDisposable
         }
 
         AssertNothingLeft();
+        watcher.Dispose();
         Directory.Delete(Root, true);
+    }
+
+    /// <summary>Every container this root ever had: its cgroups and host-side veth are gone too.</summary>
+    private void AssertNoCgroupOrVeth()
+    {
+        foreach (var id in SeenIds)
+        {
+            Assert.False(CgroupExists(id), $"cgroup of {id} left behind");
+            Assert.False(LinkExists("vcd" + id[..11]), $"veth of {id} left behind");
+        }
+    }
+
+    private string[] SeenIds
+    {
+        get
+        {
+            lock (seen)
+            {
+                return seen.Where(n => n.Length == 64).ToArray();
+            }
+        }
     }
 
     /// <summary>No cgroup, veth, mount or process of this root is left.</summary>
@@ -57,6 +90,7 @@ public sealed class TestEngine : IAsyncDisposable
     {
         var ids = Directory.Exists(Path.Combine(Root, "containers")) ? Directory.GetDirectories(Path.Combine(Root, "containers")).Select(Path.GetFileName).ToArray() : [];
         Assert.Empty(ids);
+        AssertNoCgroupOrVeth();
         foreach (var line in File.ReadLines("/proc/self/mountinfo"))
         {
             Assert.DoesNotContain(Root, line, StringComparison.Ordinal);
@@ -68,4 +102,24 @@ public sealed class TestEngine : IAsyncDisposable
         Directory.EnumerateDirectories("/sys/fs/cgroup").Any(h => Directory.Exists(Path.Combine(h, "containers-dotnet", id)));
 
     public static bool LinkExists(string name) => Directory.Exists("/sys/class/net/" + name);
+
+    /// <summary>GETs <paramref name="url"/>, retrying while the server in the container is still starting.</summary>
+    public static async Task<string?> GetWhenUpAsync(string url)
+    {
+        using var http = new HttpClient();
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                return await http.GetStringAsync(new Uri(url));
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        return null;
+    }
+
 }

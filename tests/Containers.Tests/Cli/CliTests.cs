@@ -49,19 +49,7 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("\"State\":\"running\"", ps.Stdout, StringComparison.Ordinal);
 
         var port = t.Engine.Get("web").GetHostPort(80);
-        using var http = new HttpClient();
-        string? body = null;
-        for (var i = 0; i < 100 && body is null; i++)
-        {
-            try
-            {
-                body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/index.html"));
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(20);
-            }
-        }
+        var body = await TestEngine.GetWhenUpAsync($"http://127.0.0.1:{port}/index.html");
 
         Assert.Equal("hello from busybox httpd\n", body);
         Assert.Equal("1\n", (await Cli("exec", "web", "sh", "-c", "echo $X")).Stdout);

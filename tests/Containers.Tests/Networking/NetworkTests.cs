@@ -13,19 +13,7 @@ public sealed class NetworkTests
         await using var c = await t.Busybox("httpd", "-f", "-p", "8080", "-h", "/var/www").WithPortBinding(0, 8080, "127.0.0.1").StartAsync();
         var port = c.GetHostPort(8080);
         Assert.NotEqual(0, port);
-        using var http = new HttpClient();
-        string? body = null;
-        for (var i = 0; i < 100 && body is null; i++)
-        {
-            try
-            {
-                body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/index.html"));
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(20);
-            }
-        }
+        var body = await TestEngine.GetWhenUpAsync($"http://127.0.0.1:{port}/index.html");
 
         Assert.Equal("hello from busybox httpd\n", body);
         Assert.StartsWith("10.214.", c.IPAddress, StringComparison.Ordinal);

@@ -216,3 +216,43 @@ public sealed class LifecycleTests
         throw new TimeoutException($"'{text}' never appeared in the logs of {c.Name}");
     }
 }
+
+public sealed class ExecTerminalTests
+{
+    [Fact]
+    public async Task Exec_with_a_tty_gets_a_terminal_and_interactive_stdin()
+    {
+        await using var t = new TestEngine();
+        await using var c = await t.Busybox("sleep", "100").StartAsync();
+        await using var exec = await c.StartExecAsync(new ExecOptions { Command = ["sh", "-c", "test -t 0 && echo tty-yes; read x; echo got-$x"], Tty = true, OpenStdin = true });
+        await exec.Terminal!.WriteAsync("abc\n"u8.ToArray());
+        await exec.Terminal.FlushAsync();
+        var output = new MemoryStream();
+        var buf = new byte[1024];
+        var text = "";
+        while (!text.Contains("got-abc", StringComparison.Ordinal))
+        {
+            int n;
+            try
+            {
+                n = await exec.Terminal.ReadAsync(buf);
+            }
+            catch (IOException)
+            {
+                break;
+            }
+
+            if (n == 0)
+            {
+                break;
+            }
+
+            output.Write(buf, 0, n);
+            text = System.Text.Encoding.UTF8.GetString(output.ToArray());
+        }
+
+        Assert.Contains("tty-yes", text, StringComparison.Ordinal);
+        Assert.Contains("got-abc", text, StringComparison.Ordinal);
+        Assert.Equal(0, await exec.WaitAsync());
+    }
+}
