@@ -102,20 +102,12 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
 
     private Dictionary<string, string> Load()
     {
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(file), ContainerStoreJsonContext.Default.DictionaryStringString) ?? [];
-        }
-        catch (FileNotFoundException)
-        {
-            return [];
-        }
+        return RawFile.Read(sys, file) is { } bytes ? JsonSerializer.Deserialize(bytes, ContainerStoreJsonContext.Default.DictionaryStringString) ?? [] : [];
     }
 
     private void Save(Dictionary<string, string> map)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        File.WriteAllBytes(file + ".tmp", JsonSerializer.SerializeToUtf8Bytes(map, ContainerStoreJsonContext.Default.DictionaryStringString));
-        File.Move(file + ".tmp", file, overwrite: true);
+        RawFile.Replace(sys, file, JsonSerializer.SerializeToUtf8Bytes(map, ContainerStoreJsonContext.Default.DictionaryStringString));
     }
 }

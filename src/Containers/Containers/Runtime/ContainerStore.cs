@@ -97,9 +97,9 @@ internal sealed class ContainerStore
     {
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(Dir(id), "state.json")), StateJson);
+            return RawFile.Read(sys, Path.Combine(Dir(id), "state.json")) is { } bytes ? JsonSerializer.Deserialize(bytes, StateJson) : null;
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        catch (Exception e) when (e is SyscallException or JsonException)
         {
             return null;
         }
@@ -142,10 +142,7 @@ internal sealed class ContainerStore
 
     private void Write(ContainerState state)
     {
-        var path = Path.Combine(Dir(state.Id), "state.json");
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(state, StateJson));
-        File.Move(tmp, path, overwrite: true);
+        RawFile.Replace(sys, Path.Combine(Dir(state.Id), "state.json"), JsonSerializer.SerializeToUtf8Bytes(state, StateJson));
     }
 }
 

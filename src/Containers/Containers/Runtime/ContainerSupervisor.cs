@@ -199,7 +199,7 @@ internal sealed class ContainerSupervisor
                 ip = ctx.Bridge.Ipam.Allocate(Id);
             }
 
-            WriteEtcFiles(dir, hostname, ip, spec.NetworkMode);
+            WriteEtcFiles(ctx.Sys, dir, hostname, ip, spec.NetworkMode);
             if (spec.Tty)
             {
                 (ptyMaster, ptySlave) = ctx.Sys.OpenPty();
@@ -398,16 +398,18 @@ internal sealed class ContainerSupervisor
         return mounts;
     }
 
-    private static void WriteEtcFiles(string dir, string hostname, IPAddress? ip, string networkMode)
+    private static void WriteEtcFiles(Linux.ISyscalls sys, string dir, string hostname, IPAddress? ip, string networkMode)
     {
-        File.WriteAllText(Path.Combine(dir, "hostname"), hostname + "\n");
+        void Write(string file, string text) => Linux.RawFile.Write(sys, Path.Combine(dir, file), System.Text.Encoding.UTF8.GetBytes(text), create: true);
+
+        Write("hostname", hostname + "\n");
         var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
         if (ip is not null)
         {
             hosts += $"{ip}\t{hostname}\n";
         }
 
-        File.WriteAllText(Path.Combine(dir, "hosts"), networkMode == "host" && File.Exists("/etc/hosts") ? File.ReadAllText("/etc/hosts") : hosts);
+        Write("hosts", networkMode == "host" && File.Exists("/etc/hosts") ? File.ReadAllText("/etc/hosts") : hosts);
         var resolv = "";
         if (networkMode != "none" && File.Exists("/etc/resolv.conf"))
         {
@@ -416,7 +418,7 @@ internal sealed class ContainerSupervisor
                 .Where(l => networkMode == "host" || !(l.StartsWith("nameserver 127.", StringComparison.Ordinal) || l.StartsWith("nameserver ::1", StringComparison.Ordinal)))) + "\n";
         }
 
-        File.WriteAllText(Path.Combine(dir, "resolv.conf"), resolv);
+        Write("resolv.conf", resolv);
     }
 
     private sealed record ImmutableLayers(IReadOnlyList<string> All);

@@ -30,7 +30,6 @@ internal static class Janitor
                     continue;
                 }
 
-                var path = Path.Combine(ctx.Store.Dir(s.Id), "state.json");
                 var updated = s with
                 {
                     Status = ContainerStatus.Exited,
@@ -39,8 +38,7 @@ internal static class Janitor
                     Pid = 0,
                     FinishedAt = ctx.Time.GetUtcNow(),
                 };
-                File.WriteAllBytes(path + ".tmp", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(updated, ContainerStore.StateJson));
-                File.Move(path + ".tmp", path, overwrite: true);
+                Linux.RawFile.Replace(ctx.Sys, Path.Combine(ctx.Store.Dir(s.Id), "state.json"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(updated, ContainerStore.StateJson));
             }
 
             return 0;

@@ -17,11 +17,18 @@ internal readonly record struct ProcessIdentity(int Pid, long StartTime)
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // raw read: no FileStream flock on the hot path (the seam's real instance: this is a pure read of procfs)
+            var bytes = Linux.RawFile.Read(Linux.LinuxSyscalls.Instance, $"/proc/{pid}/stat");
+            if (bytes is null)
+            {
+                return 0;
+            }
+
+            var stat = System.Text.Encoding.ASCII.GetString(bytes);
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             return fields[0] == "Z" ? 0 : long.Parse(fields[19], CultureInfo.InvariantCulture);
         }
-        catch (IOException)
+        catch (Linux.SyscallException)
         {
             return 0;
         }

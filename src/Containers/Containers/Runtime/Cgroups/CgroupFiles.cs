@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text;
+using Containers.Linux;
 
 namespace Containers.Runtime.Cgroups;
 
@@ -7,41 +9,41 @@ internal static class CgroupFiles
 {
     public const string Parent = "containers-dotnet";
 
-    public static void Write(string dir, string file, string value)
+    public static void Write(ISyscalls sys, string dir, string file, string value)
     {
         var path = Path.Combine(dir, file);
         try
         {
-            File.WriteAllText(path, value);
+            RawFile.Write(sys, path, Encoding.ASCII.GetBytes(value), create: !path.StartsWith("/sys/fs/cgroup/", StringComparison.Ordinal)); // control files exist; a test tree elsewhere is made of plain files
         }
-        catch (IOException e)
+        catch (SyscallException e)
         {
             throw new ContainerException($"cgroup: cannot write '{value}' to {path}: {e.Message}", e);
         }
     }
 
-    public static string? Read(string dir, string file)
+    public static string? Read(ISyscalls sys, string dir, string file)
     {
         try
         {
-            return File.ReadAllText(Path.Combine(dir, file)).Trim();
+            return RawFile.Read(sys, Path.Combine(dir, file)) is { } b ? Encoding.ASCII.GetString(b).Trim() : null;
         }
-        catch (IOException)
+        catch (SyscallException)
         {
             return null;
         }
     }
 
-    public static long ReadLong(string dir, string file)
+    public static long ReadLong(ISyscalls sys, string dir, string file)
     {
-        var s = Read(dir, file);
+        var s = Read(sys, dir, file);
         return s is not null && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;
     }
 
     /// <summary>Reads "key value" lines (memory.stat, memory.events, cpu.stat, memory.oom_control).</summary>
-    public static long ReadKey(string dir, string file, string key)
+    public static long ReadKey(ISyscalls sys, string dir, string file, string key)
     {
-        var s = Read(dir, file);
+        var s = Read(sys, dir, file);
         if (s is null)
         {
             return 0;
@@ -59,14 +61,14 @@ internal static class CgroupFiles
         return 0;
     }
 
-    public static IReadOnlyList<int> ReadPids(string dir)
+    public static IReadOnlyList<int> ReadPids(ISyscalls sys, string dir)
     {
-        var s = Read(dir, "cgroup.procs");
+        var s = Read(sys, dir, "cgroup.procs");
         return s is null ? [] : s.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
     }
 
     /// <summary>Kills every process in the group and removes the directory, retrying on EBUSY for up to two seconds.</summary>
-    public static void Remove(string dir, Action<int> kill)
+    public static void Remove(ISyscalls sys, string dir, Action<int> kill)
     {
         if (!Directory.Exists(dir))
         {
@@ -75,7 +77,7 @@ internal static class CgroupFiles
 
         for (var attempt = 0; ; attempt++)
         {
-            foreach (var pid in ReadPids(dir))
+            foreach (var pid in ReadPids(sys, dir))
             {
                 kill(pid);
             }

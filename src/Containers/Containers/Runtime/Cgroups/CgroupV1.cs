@@ -28,10 +28,10 @@ internal sealed class CgroupV1Manager : ICgroupManager
 
         if (g.Dirs.TryGetValue("devices", out var devices))
         {
-            CgroupFiles.Write(devices, "devices.deny", "a");
+            CgroupFiles.Write(sys, devices, "devices.deny", "a");
             foreach (var rule in DefaultDeviceRules)
             {
-                CgroupFiles.Write(devices, "devices.allow", rule);
+                CgroupFiles.Write(sys, devices, "devices.allow", rule);
             }
         }
 
@@ -65,7 +65,7 @@ internal sealed class CgroupV1Manager : ICgroupManager
         {
             foreach (var dir in Dirs.Values.Distinct())
             {
-                CgroupFiles.Write(dir, "cgroup.procs", CgroupFiles.I(pid));
+                CgroupFiles.Write(sys, dir, "cgroup.procs", CgroupFiles.I(pid));
             }
         }
 
@@ -75,11 +75,11 @@ internal sealed class CgroupV1Manager : ICgroupManager
             {
                 if (l.MemoryBytes is { } m)
                 {
-                    CgroupFiles.Write(mem, "memory.limit_in_bytes", CgroupFiles.I(m));
+                    CgroupFiles.Write(sys, mem, "memory.limit_in_bytes", CgroupFiles.I(m));
                     var swap = l.MemorySwapBytes ?? (m * 2);
                     if (File.Exists(Path.Combine(mem, "memory.memsw.limit_in_bytes")))
                     {
-                        CgroupFiles.Write(mem, "memory.memsw.limit_in_bytes", swap < 0 ? "-1" : CgroupFiles.I(swap));
+                        CgroupFiles.Write(sys, mem, "memory.memsw.limit_in_bytes", swap < 0 ? "-1" : CgroupFiles.I(swap));
                     }
                 }
             }
@@ -88,19 +88,19 @@ internal sealed class CgroupV1Manager : ICgroupManager
             {
                 if (l.NanoCpus is { } n)
                 {
-                    CgroupFiles.Write(cpu, "cpu.cfs_period_us", "100000");
-                    CgroupFiles.Write(cpu, "cpu.cfs_quota_us", CgroupFiles.I(n * 100000 / 1_000_000_000));
+                    CgroupFiles.Write(sys, cpu, "cpu.cfs_period_us", "100000");
+                    CgroupFiles.Write(sys, cpu, "cpu.cfs_quota_us", CgroupFiles.I(n * 100000 / 1_000_000_000));
                 }
 
                 if (l.CpuShares is { } s)
                 {
-                    CgroupFiles.Write(cpu, "cpu.shares", CgroupFiles.I(s));
+                    CgroupFiles.Write(sys, cpu, "cpu.shares", CgroupFiles.I(s));
                 }
             }
 
             if (l.PidsLimit is { } p && Dirs.TryGetValue("pids", out var pids))
             {
-                CgroupFiles.Write(pids, "pids.max", p <= 0 ? "max" : CgroupFiles.I(p));
+                CgroupFiles.Write(sys, pids, "pids.max", p <= 0 ? "max" : CgroupFiles.I(p));
             }
         }
 
@@ -109,23 +109,23 @@ internal sealed class CgroupV1Manager : ICgroupManager
             Dirs.TryGetValue("memory", out var mem);
             Dirs.TryGetValue("cpuacct", out var cpuacct);
             Dirs.TryGetValue("pids", out var pids);
-            long? memLimit = mem is null ? null : CgroupFiles.ReadLong(mem, "memory.limit_in_bytes");
+            long? memLimit = mem is null ? null : CgroupFiles.ReadLong(sys, mem, "memory.limit_in_bytes");
             if (memLimit >= long.MaxValue / 2)
             {
                 memLimit = null;
             }
 
-            var pidsMax = pids is null ? null : CgroupFiles.Read(pids, "pids.max");
+            var pidsMax = pids is null ? null : CgroupFiles.Read(sys, pids, "pids.max");
             return new CgroupStats(
-                mem is null ? 0 : CgroupFiles.ReadLong(mem, "memory.usage_in_bytes"),
-                mem is null ? 0 : CgroupFiles.ReadLong(mem, "memory.max_usage_in_bytes"),
+                mem is null ? 0 : CgroupFiles.ReadLong(sys, mem, "memory.usage_in_bytes"),
+                mem is null ? 0 : CgroupFiles.ReadLong(sys, mem, "memory.max_usage_in_bytes"),
                 memLimit,
-                cpuacct is null ? 0 : CgroupFiles.ReadLong(cpuacct, "cpuacct.usage"),
-                pids is null ? 0 : CgroupFiles.ReadLong(pids, "pids.current"),
+                cpuacct is null ? 0 : CgroupFiles.ReadLong(sys, cpuacct, "cpuacct.usage"),
+                pids is null ? 0 : CgroupFiles.ReadLong(sys, pids, "pids.current"),
                 pidsMax is null or "max" ? null : long.Parse(pidsMax, System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        public long ReadOomKills() => Dirs.TryGetValue("memory", out var mem) ? CgroupFiles.ReadKey(mem, "memory.oom_control", "oom_kill") : 0;
+        public long ReadOomKills() => Dirs.TryGetValue("memory", out var mem) ? CgroupFiles.ReadKey(sys, mem, "memory.oom_control", "oom_kill") : 0;
 
         public void SetFrozen(bool frozen)
         {
@@ -137,8 +137,8 @@ internal sealed class CgroupV1Manager : ICgroupManager
             var want = frozen ? "FROZEN" : "THAWED";
             for (var i = 0; i < 1000; i++)
             {
-                CgroupFiles.Write(dir, "freezer.state", want);
-                if (CgroupFiles.Read(dir, "freezer.state") == want)
+                CgroupFiles.Write(sys, dir, "freezer.state", want);
+                if (CgroupFiles.Read(sys, dir, "freezer.state") == want)
                 {
                     return;
                 }
@@ -149,23 +149,23 @@ internal sealed class CgroupV1Manager : ICgroupManager
             throw new ContainerException($"cgroup: {dir} did not reach {want}");
         }
 
-        public IReadOnlyList<int> ReadProcesses() => Dirs.TryGetValue("pids", out var d) ? CgroupFiles.ReadPids(d) : CgroupFiles.ReadPids(Dirs.Values.First());
+        public IReadOnlyList<int> ReadProcesses() => Dirs.TryGetValue("pids", out var d) ? CgroupFiles.ReadPids(sys, d) : CgroupFiles.ReadPids(sys, Dirs.Values.First());
 
         public void Delete()
         {
-            if (Dirs.TryGetValue("freezer", out var f) && Directory.Exists(f) && CgroupFiles.Read(f, "freezer.state") != "THAWED")
+            if (Dirs.TryGetValue("freezer", out var f) && Directory.Exists(f) && CgroupFiles.Read(sys, f, "freezer.state") != "THAWED")
             {
-                foreach (var pid in CgroupFiles.ReadPids(f))
+                foreach (var pid in CgroupFiles.ReadPids(sys, f))
                 {
                     sys.Kill(pid, 9);
                 }
 
-                CgroupFiles.Write(f, "freezer.state", "THAWED");
+                CgroupFiles.Write(sys, f, "freezer.state", "THAWED");
             }
 
             foreach (var dir in Dirs.Values.Distinct())
             {
-                CgroupFiles.Remove(dir, pid => sys.Kill(pid, 9));
+                CgroupFiles.Remove(sys, dir, pid => sys.Kill(pid, 9));
             }
         }
     }

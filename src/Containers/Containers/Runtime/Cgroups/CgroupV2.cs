@@ -12,11 +12,11 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
     public ICgroup Create(string id)
     {
         Directory.CreateDirectory(ParentDir);
-        var available = (CgroupFiles.Read(ParentDir, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var available = (CgroupFiles.Read(sys, ParentDir, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var enable = string.Join(' ', new[] { "memory", "cpu", "pids" }.Where(available.Contains).Select(c => "+" + c));
         if (enable.Length > 0)
         {
-            CgroupFiles.Write(ParentDir, "cgroup.subtree_control", enable);
+            CgroupFiles.Write(sys, ParentDir, "cgroup.subtree_control", enable);
         }
 
         var dir = Path.Combine(ParentDir, id);
@@ -37,54 +37,54 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
     {
         public string Id { get; } = id;
 
-        public void AddProcess(int pid) => CgroupFiles.Write(dir, "cgroup.procs", CgroupFiles.I(pid));
+        public void AddProcess(int pid) => CgroupFiles.Write(sys, dir, "cgroup.procs", CgroupFiles.I(pid));
 
         public void Apply(ResourceLimits l)
         {
             if (l.MemoryBytes is { } m)
             {
-                CgroupFiles.Write(dir, "memory.max", CgroupFiles.I(m));
+                CgroupFiles.Write(sys, dir, "memory.max", CgroupFiles.I(m));
                 var swap = l.MemorySwapBytes ?? (m * 2);
-                CgroupFiles.Write(dir, "memory.swap.max", swap < 0 ? "max" : CgroupFiles.I(Math.Max(0, swap - m)));
+                CgroupFiles.Write(sys, dir, "memory.swap.max", swap < 0 ? "max" : CgroupFiles.I(Math.Max(0, swap - m)));
             }
 
             if (l.NanoCpus is { } n)
             {
-                CgroupFiles.Write(dir, "cpu.max", $"{CgroupFiles.I(n * 100000 / 1_000_000_000)} 100000");
+                CgroupFiles.Write(sys, dir, "cpu.max", $"{CgroupFiles.I(n * 100000 / 1_000_000_000)} 100000");
             }
 
             if (l.CpuShares is { } s)
             {
-                CgroupFiles.Write(dir, "cpu.weight", CgroupFiles.I(SharesToWeight(s)));
+                CgroupFiles.Write(sys, dir, "cpu.weight", CgroupFiles.I(SharesToWeight(s)));
             }
 
             if (l.PidsLimit is { } p)
             {
-                CgroupFiles.Write(dir, "pids.max", p <= 0 ? "max" : CgroupFiles.I(p));
+                CgroupFiles.Write(sys, dir, "pids.max", p <= 0 ? "max" : CgroupFiles.I(p));
             }
         }
 
         public CgroupStats ReadStats()
         {
-            var memMax = CgroupFiles.Read(dir, "memory.max");
-            var pidsMax = CgroupFiles.Read(dir, "pids.max");
+            var memMax = CgroupFiles.Read(sys, dir, "memory.max");
+            var pidsMax = CgroupFiles.Read(sys, dir, "pids.max");
             return new CgroupStats(
-                CgroupFiles.ReadLong(dir, "memory.current"),
-                CgroupFiles.ReadLong(dir, "memory.peak"),
+                CgroupFiles.ReadLong(sys, dir, "memory.current"),
+                CgroupFiles.ReadLong(sys, dir, "memory.peak"),
                 memMax is null or "max" ? null : long.Parse(memMax, System.Globalization.CultureInfo.InvariantCulture),
-                CgroupFiles.ReadKey(dir, "cpu.stat", "usage_usec") * 1000,
-                CgroupFiles.ReadLong(dir, "pids.current"),
+                CgroupFiles.ReadKey(sys, dir, "cpu.stat", "usage_usec") * 1000,
+                CgroupFiles.ReadLong(sys, dir, "pids.current"),
                 pidsMax is null or "max" ? null : long.Parse(pidsMax, System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        public long ReadOomKills() => CgroupFiles.ReadKey(dir, "memory.events", "oom_kill");
+        public long ReadOomKills() => CgroupFiles.ReadKey(sys, dir, "memory.events", "oom_kill");
 
         public void SetFrozen(bool frozen)
         {
-            CgroupFiles.Write(dir, "cgroup.freeze", frozen ? "1" : "0");
+            CgroupFiles.Write(sys, dir, "cgroup.freeze", frozen ? "1" : "0");
             for (var i = 0; i < 1000; i++)
             {
-                if (CgroupFiles.ReadKey(dir, "cgroup.events", "frozen") == (frozen ? 1 : 0))
+                if (CgroupFiles.ReadKey(sys, dir, "cgroup.events", "frozen") == (frozen ? 1 : 0))
                 {
                     return;
                 }
@@ -95,7 +95,7 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
             throw new ContainerException($"cgroup: {dir} did not become {(frozen ? "frozen" : "thawed")}");
         }
 
-        public IReadOnlyList<int> ReadProcesses() => CgroupFiles.ReadPids(dir);
+        public IReadOnlyList<int> ReadProcesses() => CgroupFiles.ReadPids(sys, dir);
 
         public void Delete()
         {
@@ -103,7 +103,7 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
             {
                 try
                 {
-                    CgroupFiles.Write(dir, "cgroup.kill", "1");
+                    CgroupFiles.Write(sys, dir, "cgroup.kill", "1");
                 }
                 catch (ContainerException)
                 {
@@ -111,7 +111,7 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
                 }
             }
 
-            CgroupFiles.Remove(dir, pid => sys.Kill(pid, 9));
+            CgroupFiles.Remove(sys, dir, pid => sys.Kill(pid, 9));
         }
     }
 }
