@@ -20,6 +20,61 @@ public sealed class NetworkTests
     }
 
     [Fact]
+    public async Task Published_udp_port_round_trips_a_datagram()
+    {
+        // busybox has no UDP server: build a tiny static one (gcc is here: it links the NativeAOT shim)
+        var dir = Directory.CreateTempSubdirectory("udpecho-").FullName;
+        File.WriteAllText(Path.Combine(dir, "udpecho.c"), """
+            #include <sys/socket.h>
+            #include <netinet/in.h>
+            #include <string.h>
+            #include <stdlib.h>
+            int main(int argc, char **argv) {
+              int s = socket(AF_INET, SOCK_DGRAM, 0);
+              struct sockaddr_in a = {0};
+              a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[1]));
+              if (bind(s, (void *)&a, sizeof a) < 0) return 1;
+              char b[2048];
+              for (;;) {
+                struct sockaddr_in p; socklen_t l = sizeof p;
+                int n = recvfrom(s, b + 4, sizeof b - 4, 0, (void *)&p, &l);
+                if (n < 0) return 1;
+                memcpy(b, "got-", 4);
+                sendto(s, b, n + 4, 0, (void *)&p, l);
+              }
+            }
+            """);
+        using (var gcc = System.Diagnostics.Process.Start("gcc", ["-static", "-O2", "-o", Path.Combine(dir, "udpecho"), Path.Combine(dir, "udpecho.c")]))
+        {
+            await gcc.WaitForExitAsync();
+            Assert.Equal(0, gcc.ExitCode);
+        }
+
+        await using var t = new TestEngine();
+        await using var c = await t.Busybox("/udpecho", "5353").WithBindMount(Path.Combine(dir, "udpecho"), "/udpecho", readOnly: true)
+            .WithPortBinding(0, 5353, "127.0.0.1", "udp").StartAsync();
+        var port = c.GetHostPort(5353, "udp");
+        using var udp = new UdpClient();
+        udp.Connect(IPAddress.Loopback, port);
+        string? reply = null;
+        for (var i = 0; i < 50 && reply is null; i++)
+        {
+            await udp.SendAsync("ping\n"u8.ToArray());
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+            try
+            {
+                reply = System.Text.Encoding.ASCII.GetString((await udp.ReceiveAsync(cts.Token)).Buffer);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        Assert.Equal("got-ping\n", reply);
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public async Task A_taken_port_is_an_error_naming_it_and_leaves_nothing()
     {
         await using var t = new TestEngine();

@@ -60,3 +60,25 @@ public sealed class DetachedTests
         await c.RemoveAsync();
     }
 }
+
+public sealed class CreateStartTests
+{
+    [Fact]
+    public async Task Create_reserves_the_name_and_start_runs_it_once()
+    {
+        await using var t = new TestEngine();
+        var created = t.Engine.Create(t.Busybox("sh", "-c", "echo created-then-started").WithName("later").ToSpec());
+        Assert.Equal(ContainerStatus.Created, created.State.Status);
+        Assert.False(TestEngine.CgroupExists(created.Id));
+        await Assert.ThrowsAsync<ContainerConflictException>(() => t.Busybox("true").WithName("later").StartAsync());
+
+        _ = new ContainerEngine(t.Options); // a sweep by another engine keeps a created container
+        Assert.Equal(ContainerStatus.Created, created.State.Status);
+
+        await created.StartAsync();
+        Assert.Equal(0, (await created.WaitAsync()).ExitCode);
+        await LifecycleTests.WaitForLog(created, "created-then-started");
+        await Assert.ThrowsAsync<ContainerConflictException>(() => created.StartAsync());
+        await created.RemoveAsync();
+    }
+}

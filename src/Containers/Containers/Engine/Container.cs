@@ -51,6 +51,21 @@ public sealed class Container : IAsyncDisposable
         State.Ports.FirstOrDefault(p => p.ContainerPort == containerPort && p.Protocol == protocol)?.HostPort
         ?? throw new ContainerNotFoundException($"port {containerPort}/{protocol} of container {Name} is not published");
 
+    /// <summary>Starts a created (never started) container in this process. Throws <see cref="ContainerConflictException"/>
+    /// when it has already run, and as <see cref="ContainerEngine.StartAsync"/> does when it cannot start (the container is then removed).</summary>
+    public Task StartAsync(Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
+    {
+        EnsureCreated();
+        return engine.RunAttachedAsync(Id, output, cancellationToken);
+    }
+
+    /// <summary>Starts a created container under a detached monitor. Throws as <see cref="StartAsync"/> does.</summary>
+    public Task StartDetachedAsync(CancellationToken cancellationToken = default)
+    {
+        EnsureCreated();
+        return engine.RunDetachedAsync(Id, cancellationToken);
+    }
+
     /// <summary>Waits until the container has exited for good (after any restarts) and returns how it ended.</summary>
     public async Task<ContainerExit> WaitAsync(CancellationToken cancellationToken = default)
     {
@@ -240,6 +255,14 @@ public sealed class Container : IAsyncDisposable
     }
 
     private ContainerExit? LastExit { get; set; }
+
+    private void EnsureCreated()
+    {
+        if (State.Status != ContainerStatus.Created)
+        {
+            throw new ContainerConflictException($"container {Name} has already been started (restarting an exited container is not supported yet; create a new one)");
+        }
+    }
 
     private ContainerState MarkStopped() => Ctx.Store.Update(Id, s => s with { StopRequested = true });
 

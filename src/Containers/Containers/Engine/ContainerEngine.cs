@@ -51,6 +51,18 @@ public sealed class ContainerEngine : IAsyncDisposable
     public ContainerBuilder FromRootfs(string rootfs) => new(this, rootfs);
 
     /// <summary>
+    /// Creates a container without starting it (docker create): the name is reserved and the spec validated and
+    /// stored; start it with <see cref="Container.StartAsync"/> or <see cref="Container.StartDetachedAsync"/>.
+    /// </summary>
+    public Container Create(ContainerSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        Validate(spec);
+        var state = Context.Store.Create(spec, Context.Time);
+        return new Container(this, state.Id, state.Name, owned: false);
+    }
+
+    /// <summary>
     /// Creates and starts a container owned by this process: its output is logged and, when given, passed to
     /// <paramref name="output"/> live. Throws <see cref="ContainerStartException"/>, <see cref="InvalidContainerSpecException"/>
     /// or <see cref="ContainerConflictException"/>, having removed everything it made.
@@ -59,20 +71,29 @@ public sealed class ContainerEngine : IAsyncDisposable
     {
         Validate(spec);
         var state = Context.Store.Create(spec, Context.Time);
-        var supervisor = new ContainerSupervisor(Context, state.Id, output);
-        supervisors[state.Id] = supervisor;
+        await RunAttachedAsync(state.Id, output, cancellationToken).ConfigureAwait(false);
+        return new Container(this, state.Id, state.Name, owned: true);
+    }
+
+    internal async Task RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken)
+    {
+        var supervisor = new ContainerSupervisor(Context, id, output);
+        if (!supervisors.TryAdd(id, supervisor))
+        {
+            throw new ContainerConflictException($"container {id} is already running in this process");
+        }
+
         try
         {
             await supervisor.StartAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            supervisors.TryRemove(state.Id, out _);
+            supervisors.TryRemove(id, out _);
             throw;
         }
 
-        _ = supervisor.Completion.ContinueWith(_ => supervisors.TryRemove(state.Id, out var _), TaskScheduler.Default);
-        return new Container(this, state.Id, state.Name, owned: true);
+        _ = supervisor.Completion.ContinueWith(_ => supervisors.TryRemove(id, out var _), TaskScheduler.Default);
     }
 
     /// <summary>
@@ -83,20 +104,26 @@ public sealed class ContainerEngine : IAsyncDisposable
     {
         Validate(spec);
         var state = Context.Store.Create(spec, Context.Time);
-        var psi = MonitorStartInfo(state.Id);
+        await RunDetachedAsync(state.Id, cancellationToken).ConfigureAwait(false);
+        return new Container(this, state.Id, state.Name, owned: false);
+    }
+
+    internal async Task RunDetachedAsync(string id, CancellationToken cancellationToken)
+    {
+        var psi = MonitorStartInfo(id);
         using var monitor = Process.Start(psi) ?? throw new ContainerException("failed to start containers-monitor");
         monitor.StandardInput.Close();
         var line = await monitor.StandardOutput.ReadLineAsync(cancellationToken).ConfigureAwait(false);
         if (line == "ok")
         {
-            return new Container(this, state.Id, state.Name, owned: false);
+            return;
         }
 
         var stderr = await monitor.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
         await monitor.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (Context.Store.Read(state.Id) is { Spec.AutoRemove: true } || line is null)
+        if (line is null)
         {
-            Context.Store.Delete(state.Id);
+            Context.Store.Delete(id);
         }
 
         throw line is null ? new ContainerException($"containers-monitor exited before starting the container: {stderr.Trim()}") : MonitorError.Parse(line);

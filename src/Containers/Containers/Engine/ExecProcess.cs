@@ -150,6 +150,7 @@ public sealed class ExecProcess : IAsyncDisposable
             if (slave >= 0)
             {
                 ctx.Sys.Close(slave);
+                slave = -1;
             }
 
             var term = master >= 0 ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(master, ownsHandle: true), FileAccess.ReadWrite, 1) : null;

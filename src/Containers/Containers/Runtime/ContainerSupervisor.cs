@@ -51,7 +51,8 @@ internal sealed class ContainerSupervisor
     /// <summary>Starts the container; throws (having cleaned everything up) when the first start fails.</summary>
     public async Task StartAsync(CancellationToken ct)
     {
-        var state = ctx.Store.Read(Id) ?? throw new ContainerNotFoundException($"no such container: {Id}");
+        var self = ProcessIdentity.Self;
+        var state = ctx.Store.Update(Id, s => s with { MonitorPid = self.Pid, MonitorStartTime = self.StartTime }); // claim it before making anything
         try
         {
             if (state.Spec.NetworkMode == "bridge" && state.Spec.Ports.Length > 0)

@@ -19,6 +19,19 @@ internal static class Janitor
                     continue;
                 }
 
+                if (s.Status == ContainerStatus.Created)
+                {
+                    // never started, or its starter died mid-start: release what a start may have made, keep the record
+                    ctx.Cgroups.Open(s.Id).Delete();
+                    ctx.Bridge.RemoveVeth("vcd" + s.Id[..11]);
+                    if (s.Spec.AutoRemove)
+                    {
+                        ctx.Store.Delete(s.Id);
+                    }
+
+                    continue;
+                }
+
                 var container = new ProcessIdentity(s.Pid, s.PidStartTime);
                 var killed = container.IsAlive && ctx.Sys.Kill(s.Pid, 9);
                 ctx.Cgroups.Open(s.Id).Delete();
@@ -33,7 +46,7 @@ internal static class Janitor
                 var updated = s with
                 {
                     Status = ContainerStatus.Exited,
-                    ExitCode = killed ? 137 : s.Status == ContainerStatus.Created ? 128 : 255,
+                    ExitCode = killed ? 137 : 255,
                     Error = "the process supervising this container exited unexpectedly",
                     Pid = 0,
                     FinishedAt = ctx.Time.GetUtcNow(),

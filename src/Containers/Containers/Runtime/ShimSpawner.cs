@@ -10,6 +10,10 @@ namespace Containers.Runtime;
 /// <summary>A shim process that waits on its sync pipe for its configuration.</summary>
 internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead, ISyscalls sys)
 {
+    // Each fd is closed exactly once: a second close could hit a number another thread has been given since.
+    private int syncWrite = syncWrite;
+    private int statusRead = statusRead;
+
     public Process Process { get; } = process;
 
     public int Pid => Process.Id;
@@ -24,7 +28,7 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
         }
         finally
         {
-            sys.Close(syncWrite);
+            CloseOnce(ref syncWrite);
         }
 
         var status = await Task.Run(() =>
@@ -41,7 +45,7 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
             }
             finally
             {
-                sys.Close(statusRead);
+                CloseOnce(ref statusRead);
             }
 
             return ms.ToArray();
@@ -59,14 +63,23 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
     /// <summary>Abandons a shim that was never released: closes the pipes (the shim then exits) and kills it.</summary>
     public void Abort()
     {
-        sys.Close(syncWrite);
-        sys.Close(statusRead);
+        CloseOnce(ref syncWrite);
+        CloseOnce(ref statusRead);
         try
         {
             Process.Kill();
         }
         catch (InvalidOperationException)
         {
+        }
+    }
+
+    private void CloseOnce(ref int fd)
+    {
+        var f = Interlocked.Exchange(ref fd, -1);
+        if (f >= 0)
+        {
+            sys.Close(f);
         }
     }
 }
