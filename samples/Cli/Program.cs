@@ -42,7 +42,7 @@ if (argv[0] == "__monitor")
 try
 {
     var monitor = ImmutableArray.Create(Environment.ProcessPath ?? "containers", "__monitor");
-    var options = root is null ? new EngineOptions { MonitorCommand = monitor } : new EngineOptions { Root = root, MonitorCommand = monitor };
+    var options = root is null ? new EngineOptions { MonitorCommand = monitor, PrespawnShim = false } : new EngineOptions { Root = root, MonitorCommand = monitor, PrespawnShim = false };
     var cmd = argv[0];
     var rest = argv.Skip(1).ToList();
     if (cmd == "run")

@@ -61,7 +61,18 @@ public sealed class TestEngine : IAsyncDisposable
 
         AssertNothingLeft();
         watcher.Dispose();
-        Directory.Delete(Root, true);
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                Directory.Delete(Root, true); // races with the engine emptying its trash in the background
+                break;
+            }
+            catch (IOException) when (i < 50)
+            {
+                await Task.Delay(20);
+            }
+        }
     }
 
     /// <summary>Every container this root ever had: its cgroups and host-side veth are gone too.</summary>

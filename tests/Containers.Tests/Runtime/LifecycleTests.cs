@@ -256,3 +256,48 @@ public sealed class ExecTerminalTests
         Assert.Equal(0, await exec.WaitAsync());
     }
 }
+
+[CollectionDefinition("Counts this process's children", DisableParallelization = true)]
+public sealed class SerialCollection;
+
+[Collection("Counts this process's children")]
+public sealed class ShimPoolTests
+{
+    [Fact]
+    public async Task The_prespawned_shim_serves_the_next_start_and_ends_with_the_engine()
+    {
+        var t = new TestEngine();
+        Assert.Equal(0, ShimChildren());
+        Assert.Equal("one\n", (await t.RunAsync(t.Busybox("echo", "one"))).Stdout);
+        Assert.Equal("two\n", (await t.RunAsync(t.Busybox("echo", "two").WithHostname("second"))).Stdout);
+        for (var i = 0; i < 100 && ShimChildren() == 0; i++)
+        {
+            await Task.Delay(10); // the pool refills in the background
+        }
+
+        Assert.Equal(1, ShimChildren());
+        var tty = await t.RunAsync(t.Busybox("sh", "-c", "test -t 1 && echo tty").WithTty()); // not pooled: spawned fresh
+        Assert.Contains("tty", tty.Stdout, StringComparison.Ordinal);
+        await t.DisposeAsync();
+        Assert.Equal(0, ShimChildren());
+    }
+
+    /// <summary>Shims waiting for a configuration: children of this process still running containers-shim.</summary>
+    private static int ShimChildren() => Directory.EnumerateDirectories("/proc")
+        .Select(Path.GetFileName)
+        .Where(n => n!.All(char.IsAsciiDigit))
+        .Count(pid =>
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var ppid = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1];
+                return ppid == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                    && (new FileInfo($"/proc/{pid}/exe").LinkTarget ?? "").EndsWith("containers-shim", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        });
+}

@@ -28,12 +28,14 @@ public sealed class ContainerEngine : IAsyncDisposable
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ContainerEngine>();
         var (subnet, prefix) = ParseCidr(this.options.BridgeSubnet);
         var ipam = new Ipam(Path.Combine(this.options.MachineStateDirectory, "networks", this.options.BridgeName + ".json"), subnet, prefix, sys);
+        var spawner = new ShimSpawner(sys, this.options.ShimPath ?? ShimSpawner.DefaultShimPath());
         Context = new RuntimeContext(
             sys,
             new ContainerStore(this.options.Root, sys),
             CgroupManagers.Detect(sys),
             new BridgeNetwork(sys, this.options.BridgeName, ipam),
-            new ShimSpawner(sys, this.options.ShimPath ?? ShimSpawner.DefaultShimPath()),
+            spawner,
+            this.options.PrespawnShim ? new ShimPool(spawner) : null,
             this.options.TimeProvider,
             logger);
         Janitor.Sweep(Context);
@@ -140,7 +142,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         return new Container(this, s.Id, s.Name, owned: false);
     }
 
-    /// <summary>Stops (kills) every container this process started attached, and removes those not marked to be kept.</summary>
+    /// <summary>Kills and removes every container this process started attached, and ends the pre-spawned shim.</summary>
     public async ValueTask DisposeAsync()
     {
         foreach (var id in supervisors.Keys.ToArray())
@@ -152,6 +154,11 @@ public sealed class ContainerEngine : IAsyncDisposable
             catch (ContainerNotFoundException)
             {
             }
+        }
+
+        if (Context.Pool is { } pool)
+        {
+            await pool.DisposeAsync().ConfigureAwait(false);
         }
     }
 

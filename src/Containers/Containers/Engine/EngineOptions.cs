@@ -28,6 +28,12 @@ public sealed record EngineOptions
     /// </summary>
     public System.Collections.Immutable.ImmutableArray<string> MonitorCommand { get; init; }
 
+    /// <summary>
+    /// Keep one shim spawned ahead (after the first start) so the next start skips spawning it: worth it for apps and
+    /// test fixtures that run many containers; off for one-shot processes (the CLI, the detached monitor).
+    /// </summary>
+    public bool PrespawnShim { get; init; } = true;
+
     /// <summary>Clock for timestamps and backoff.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

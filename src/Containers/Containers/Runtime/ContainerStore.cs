@@ -131,12 +131,57 @@ internal sealed class ContainerStore
         };
     }
 
+    /// <summary>
+    /// Removes a container: its directory is renamed into <c>trash/</c> at once (atomic: the container is gone for
+    /// every reader) and deleted in the background; <see cref="EmptyTrash"/> finishes what a crash interrupted.
+    /// </summary>
     public void Delete(string id)
     {
         var dir = Dir(id);
-        if (Directory.Exists(dir))
+        if (!Directory.Exists(dir))
+        {
+            return;
+        }
+
+        var trash = Path.Combine(Root, "trash", id + "-" + NewId()[..8]);
+        Directory.CreateDirectory(Path.Combine(Root, "trash"));
+        try
+        {
+            Directory.Move(dir, trash);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return; // removed concurrently
+        }
+
+        _ = Task.Run(() => DeleteQuietly(trash));
+    }
+
+    /// <summary>Deletes what is left in <c>trash/</c> (the start-up sweep).</summary>
+    public void EmptyTrash()
+    {
+        var trash = Path.Combine(Root, "trash");
+        if (Directory.Exists(trash))
+        {
+            foreach (var d in Directory.EnumerateDirectories(trash))
+            {
+                DeleteQuietly(d);
+            }
+        }
+    }
+
+    private static void DeleteQuietly(string dir)
+    {
+        try
         {
             Directory.Delete(dir, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+        catch (IOException)
+        {
+            // another process empties the trash at the same time, or a file is busy: the next sweep retries
         }
     }
 

@@ -208,7 +208,10 @@ internal sealed class ContainerSupervisor
                 ctx.Sys.SetWindowSize(ptyMaster, 24, 80);
             }
 
-            shim = await ctx.Spawner.SpawnInitAsync(flags, new StdioOptions(ptySlave, spec.OpenStdin && !spec.Tty)).ConfigureAwait(false);
+            var stdio = new StdioOptions(ptySlave, spec.OpenStdin && !spec.Tty);
+            shim = ctx.Pool is { } pool
+                ? await pool.TakeAsync(flags, stdio).ConfigureAwait(false)
+                : await ctx.Spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
             // The first migration into a v1 cgroup waits for an RCU grace period (about 10 ms here): overlap it
             // with the network setup; the shim waits for its configuration until both are done.
             var pid = shim.Pid;

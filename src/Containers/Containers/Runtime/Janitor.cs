@@ -57,5 +57,6 @@ internal static class Janitor
             return 0;
         });
         ctx.Bridge.Ipam.ReleaseDead();
+        ctx.Store.EmptyTrash();
     }
 }

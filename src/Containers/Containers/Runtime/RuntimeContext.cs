@@ -12,5 +12,6 @@ internal sealed record RuntimeContext(
     ICgroupManager Cgroups,
     BridgeNetwork Bridge,
     ShimSpawner Spawner,
+    ShimPool? Pool,
     TimeProvider Time,
     ILogger Logger);
