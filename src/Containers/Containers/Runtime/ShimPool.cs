@@ -17,7 +17,7 @@ internal sealed class ShimPool(ShimSpawner spawner) : IAsyncDisposable
     /// <summary>A shim for <paramref name="flags"/> and <paramref name="stdio"/>: the pooled one when it fits, else a fresh one.</summary>
     public async Task<SpawnedShim> TakeAsync(int flags, StdioOptions stdio)
     {
-        if (flags != PooledFlags || stdio != default)
+        if (flags != PooledFlags || stdio != StdioOptions.Plain)
         {
             return await spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
         }
@@ -26,7 +26,7 @@ internal sealed class ShimPool(ShimSpawner spawner) : IAsyncDisposable
         lock (gate)
         {
             ready = next;
-            next = disposed ? null : Task.Run(() => spawner.SpawnInitAsync(PooledFlags, default));
+            next = disposed ? null : Task.Run(() => spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain));
         }
 
         if (ready is not null)

@@ -242,4 +242,8 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath)
 /// <summary>How the shim's stdio is wired.</summary>
 /// <param name="TerminalSlave">The pty slave to pass to the shim, or -1.</param>
 /// <param name="KeepStdin">Keep the stdin pipe open for the caller to write to.</param>
-internal readonly record struct StdioOptions(int TerminalSlave = -1, bool KeepStdin = false);
+internal readonly record struct StdioOptions(int TerminalSlave, bool KeepStdin)
+{
+    /// <summary>No terminal, stdin closed. (Not <c>default</c>: that would name fd 0 as the terminal.)</summary>
+    public static StdioOptions Plain { get; } = new(-1, false);
+}
