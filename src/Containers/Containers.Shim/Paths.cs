@@ -5,66 +5,17 @@ namespace Containers.Shim;
 /// <summary>Path resolution confined to a root: symlinks are followed as if the root were "/".</summary>
 internal static class Paths
 {
-    /// <summary>
-    /// Joins <paramref name="path"/> onto <paramref name="root"/>, resolving every symlink inside the root,
-    /// so that the result never lies outside it (the filepath-securejoin algorithm).
-    /// </summary>
+    /// <summary>See <see cref="RootedPath.Join"/>; a symlink loop becomes ELOOP.</summary>
     public static string SecureJoin(string root, string path)
     {
-        var pending = new Stack<string>(path.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse());
-        var resolved = new List<string>();
-        var links = 0;
-        while (pending.Count > 0)
+        try
         {
-            var part = pending.Pop();
-            if (part == ".")
-            {
-                continue;
-            }
-
-            if (part == "..")
-            {
-                if (resolved.Count > 0)
-                {
-                    resolved.RemoveAt(resolved.Count - 1);
-                }
-
-                continue;
-            }
-
-            var candidate = root + "/" + string.Join('/', resolved.Append(part));
-            string? target = null;
-            try
-            {
-                target = new FileInfo(candidate).LinkTarget;
-            }
-            catch (IOException)
-            {
-            }
-
-            if (target is null)
-            {
-                resolved.Add(part);
-                continue;
-            }
-
-            if (++links > 255)
-            {
-                throw new ShimException("resolve path", 40, path);
-            }
-
-            if (target.StartsWith('/'))
-            {
-                resolved.Clear();
-            }
-
-            foreach (var t in target.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse())
-            {
-                pending.Push(t);
-            }
+            return RootedPath.Join(root, path);
         }
-
-        return resolved.Count == 0 ? root : root + "/" + string.Join('/', resolved);
+        catch (IOException e)
+        {
+            throw new ShimException("resolve path", 40, e.Message);
+        }
     }
 
     /// <summary>Creates a directory and its parents (already resolved by <see cref="SecureJoin"/>).</summary>

@@ -68,7 +68,17 @@ internal static class UserResolver
     {
         foreach (var layer in layers)
         {
-            var path = Path.Combine(layer, file);
+            // resolved inside the layer: an /etc/passwd that is a symlink to the host's must not be read
+            string path;
+            try
+            {
+                path = Containers.Shim.RootedPath.Join(layer, file);
+            }
+            catch (IOException e)
+            {
+                throw new InvalidContainerSpecException($"cannot read /{file} of {layer}: {e.Message}");
+            }
+
             if (File.Exists(path))
             {
                 return File.ReadLines(path)
