@@ -52,6 +52,18 @@ public static class TestRootfs
             {
             }
 
+            // The containers-dotnet parents are made on demand: remove them when the run leaves them empty.
+            foreach (var hierarchy in Directory.EnumerateDirectories("/sys/fs/cgroup"))
+            {
+                try
+                {
+                    Directory.Delete(System.IO.Path.Combine(hierarchy, "containers-dotnet"));
+                }
+                catch (IOException)
+                {
+                }
+            }
+
             // The tests' bridge (cdtest0) is made on demand by the engine; remove it with the run.
             if (Directory.Exists("/sys/class/net/cdtest0"))
             {

@@ -86,6 +86,9 @@ public sealed class CliTests : IAsyncLifetime
             RedirectStandardInput = true,
         };
         psi.Environment["CONTAINERS_ROOT"] = t.Root;
+        psi.Environment["CONTAINERS_BRIDGE"] = t.Options.BridgeName;
+        psi.Environment["CONTAINERS_BRIDGE_SUBNET"] = t.Options.BridgeSubnet;
+        psi.Environment["CONTAINERS_MACHINE_STATE"] = t.Options.MachineStateDirectory;
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(t.Root);
         foreach (var a in args)

@@ -4,16 +4,16 @@ namespace Containers;
 public sealed record EngineOptions
 {
     /// <summary>The root directory holding containers (and later images). Default: CONTAINERS_ROOT or /var/lib/containers-dotnet.</summary>
-    public string Root { get; init; } = Environment.GetEnvironmentVariable("CONTAINERS_ROOT") is { Length: > 0 } r ? r : "/var/lib/containers-dotnet";
+    public string Root { get; init; } = Env("CONTAINERS_ROOT") ?? "/var/lib/containers-dotnet";
 
-    /// <summary>Machine-wide state shared by every root (the bridge's address allocations). Default /run/containers-dotnet.</summary>
-    public string MachineStateDirectory { get; init; } = "/run/containers-dotnet";
+    /// <summary>Machine-wide state shared by every root (the bridge's address allocations). Default: CONTAINERS_MACHINE_STATE or /run/containers-dotnet.</summary>
+    public string MachineStateDirectory { get; init; } = Env("CONTAINERS_MACHINE_STATE") ?? "/run/containers-dotnet";
 
-    /// <summary>Name of the default bridge interface.</summary>
-    public string BridgeName { get; init; } = "cdnet0";
+    /// <summary>Name of the default bridge interface. Default: CONTAINERS_BRIDGE or cdnet0.</summary>
+    public string BridgeName { get; init; } = Env("CONTAINERS_BRIDGE") ?? "cdnet0";
 
-    /// <summary>Subnet of the default bridge, CIDR. Pick one that clashes with no route on the machine.</summary>
-    public string BridgeSubnet { get; init; } = "10.213.0.0/16";
+    /// <summary>Subnet of the default bridge, CIDR; pick one that clashes with no route on the machine. Default: CONTAINERS_BRIDGE_SUBNET or 10.213.0.0/16.</summary>
+    public string BridgeSubnet { get; init; } = Env("CONTAINERS_BRIDGE_SUBNET") ?? "10.213.0.0/16";
 
     /// <summary>Path of the NativeAOT shim; found next to the Containers assembly when null.</summary>
     public string? ShimPath { get; init; }
@@ -36,4 +36,6 @@ public sealed record EngineOptions
 
     /// <summary>Clock for timestamps and backoff.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
 }
