@@ -122,7 +122,6 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
         {
             try
             {
-                sys.Unshare(0x200); // CLONE_FS is not needed for net, but a private fs keeps the thread self-contained
                 sys.Setns(nsfd, CLONE_NEWNET);
                 action();
             }

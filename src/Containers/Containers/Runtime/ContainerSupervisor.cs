@@ -159,8 +159,8 @@ internal sealed class ContainerSupervisor
             throw new InvalidContainerSpecException($"rootfs '{spec.Rootfs}' does not exist or is not a directory");
         }
 
-        ImmutableLayers layers = new([spec.Rootfs, .. spec.LowerLayers]);
-        var user = UserResolver.Resolve(spec.User, spec.GroupAdd, layers.All);
+        string[] layers = [spec.Rootfs, .. spec.LowerLayers];
+        var user = UserResolver.Resolve(spec.User, spec.GroupAdd, layers);
         var caps = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
         var rlimits = spec.Ulimits.Select(u => new ShimRlimit { Resource = u.Resource, Soft = u.Soft, Hard = u.Hard }).ToList();
         var mounts = BuildMounts(spec, dir);
@@ -237,7 +237,7 @@ internal sealed class ContainerSupervisor
             {
                 Mode = ShimMode.Init,
                 RootfsMountPoint = rootfs,
-                LowerDirs = [.. layers.All],
+                LowerDirs = [.. layers],
                 UpperDir = upper,
                 WorkDir = work,
                 Volatile = spec.AutoRemove,
@@ -424,8 +424,6 @@ internal sealed class ContainerSupervisor
 
         Write("resolv.conf", resolv);
     }
-
-    private sealed record ImmutableLayers(IReadOnlyList<string> All);
 
     /// <summary>One run of the container process.</summary>
     private sealed class Run(Process process, ICgroup cgroup, string? ipOwner, string? hostVeth, int ptyMaster, DateTimeOffset started, bool keepStdin)
