@@ -237,7 +237,7 @@ namespace Containers.Cli
             {
                 _ = Task.Run(async () =>
                 {
-                    using var stdin = Console.OpenStandardInput();
+                    using var stdin = StdinStream(); // not Console.OpenStandardInput: that initialises .NET's terminal handling, which undoes raw mode
                     try
                     {
                         await stdin.CopyToAsync(input).ConfigureAwait(false);
@@ -364,7 +364,7 @@ namespace Containers.Cli
                 var input = exec.Terminal ?? exec.StandardInput;
                 _ = Task.Run(async () =>
                 {
-                    using var stdin = Console.OpenStandardInput();
+                    using var stdin = StdinStream(); // not Console.OpenStandardInput: that initialises .NET's terminal handling, which undoes raw mode
                     await CopyQuietly(stdin, input).ConfigureAwait(false);
                     if (exec.Terminal is null)
                     {
@@ -445,6 +445,8 @@ namespace Containers.Cli
             rows.Add([c.Id[..12], c.Name, cpu.ToString("0.00", CultureInfo.InvariantCulture) + "%", $"{Human(s.MemoryUsageBytes)} / {Human(limit)}",
                 (100.0 * s.MemoryUsageBytes / limit).ToString("0.00", CultureInfo.InvariantCulture) + "%", s.Pids.ToString(CultureInfo.InvariantCulture)]);
         }
+
+        private static FileStream StdinStream() => new(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1);
 
         private static async Task CopyQuietly(Stream from, Stream to)
         {

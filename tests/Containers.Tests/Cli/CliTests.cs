@@ -77,6 +77,28 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal("", (await Cli("ps", "-a", "-q")).Stdout);
     }
 
+    [Fact]
+    public async Task Run_it_gives_an_interactive_terminal_in_raw_mode()
+    {
+        // script(1) gives the CLI a terminal, as a user's shell would
+        var cli = Path.Combine(AppContext.BaseDirectory, "containers-cli");
+        var psi = new ProcessStartInfo("script", ["-qec", $"{cli} --root {t.Root} run -it --rm --network none --rootfs {TestRootfs.Path} sh", "/dev/null"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        };
+        psi.Environment["CONTAINERS_BRIDGE"] = t.Options.BridgeName;
+        psi.Environment["CONTAINERS_MACHINE_STATE"] = t.Options.MachineStateDirectory;
+        using var p = Process.Start(psi)!;
+        await p.StandardInput.WriteAsync("test -t 0 && echo in-a-tty; exit 5\n");
+        await p.StandardInput.FlushAsync();
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.Equal(5, p.ExitCode);
+        Assert.Contains("in-a-tty\r\n", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("\r\r\n", output, StringComparison.Ordinal); // our side is raw: no second CR
+    }
+
     private async Task<(int Code, string Stdout, string Stderr)> Cli(params string[] args)
     {
         var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "containers-cli"))
