@@ -15,6 +15,9 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
 
     public string BridgeName => bridgeName;
 
+    /// <summary>The host-side veth of container <paramref name="id"/> (15 characters at most, as the kernel wants).</summary>
+    public static string HostVeth(string id) => "vcd" + id[..11];
+
     /// <summary>Creates the bridge and its gateway address when missing (safe against a concurrent creator).</summary>
     public int EnsureBridge()
     {
@@ -49,9 +52,10 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
         return index;
     }
 
-    /// <summary>Connects the network namespace of <paramref name="pid"/> to the bridge with <paramref name="address"/>.</summary>
-    public void Attach(int pid, string hostVeth, IPAddress address)
+    /// <summary>Connects the network namespace of <paramref name="pid"/> (container <paramref name="id"/>) to the bridge with <paramref name="address"/>.</summary>
+    public void Attach(int pid, string id, IPAddress address)
     {
+        var hostVeth = HostVeth(id);
         var bridge = EnsureBridge();
         var nsfd = sys.Open($"/proc/{pid}/ns/net", 0x80000);
         try
@@ -98,18 +102,23 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
         }
     }
 
-    /// <summary>Deletes a host-side veth if it still exists (its namespace normally takes it down with it).</summary>
-    public void RemoveVeth(string hostVeth)
+    /// <summary>
+    /// Disconnects container <paramref name="id"/>: deletes its host-side veth if it still exists (its namespace
+    /// would take the pair down with it, but asynchronously) and releases its address. Idempotent.
+    /// </summary>
+    public void Detach(string id)
     {
         try
         {
-            var index = sys.NameToIndex(hostVeth);
+            var index = sys.NameToIndex(HostVeth(id));
             using var nl = new Netlink(sys);
             nl.DeleteLink(index);
         }
         catch (SyscallException)
         {
         }
+
+        ipam.Release(id);
     }
 
     private void InNamespace(int nsfd, Action action) => InNamespace(sys, nsfd, action);

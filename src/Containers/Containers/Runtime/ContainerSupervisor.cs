@@ -184,7 +184,6 @@ internal sealed class ContainerSupervisor
         int ptyMaster = -1, ptySlave = -1;
         string? ptyPath = null;
         SpawnedShim? shim = null;
-        var hostVeth = "vcd" + Id[..11];
         try
         {
             cgroup = ctx.Cgroups.Create(Id);
@@ -220,7 +219,7 @@ internal sealed class ContainerSupervisor
             {
                 if (ip is not null)
                 {
-                    ctx.Bridge.Attach(pid, hostVeth, ip);
+                    ctx.Bridge.Attach(pid, Id, ip);
                 }
                 else if (spec.NetworkMode == "none")
                 {
@@ -231,7 +230,6 @@ internal sealed class ContainerSupervisor
             {
                 await attach.ConfigureAwait(false);
             }
-
 
             var config = new ShimConfig
             {
@@ -294,7 +292,7 @@ internal sealed class ContainerSupervisor
                 proxy?.Start(ip);
             }
 
-            var run = new Run(shim.Process, cgroup, ip is null ? null : Id, ip is null ? null : hostVeth, ptyMaster, started, spec.OpenStdin && !spec.Tty);
+            var run = new Run(shim.Process, cgroup, ip is null ? null : Id, ptyMaster, started, spec.OpenStdin && !spec.Tty);
             run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
             return run;
         }
@@ -320,8 +318,7 @@ internal sealed class ContainerSupervisor
             cgroup?.Delete();
             if (ip is not null)
             {
-                ctx.Bridge.RemoveVeth(hostVeth);
-                ctx.Bridge.Ipam.Release(Id);
+                ctx.Bridge.Detach(Id);
             }
 
             throw;
@@ -426,7 +423,7 @@ internal sealed class ContainerSupervisor
     }
 
     /// <summary>One run of the container process.</summary>
-    private sealed class Run(Process process, ICgroup cgroup, string? ipOwner, string? hostVeth, int ptyMaster, DateTimeOffset started, bool keepStdin)
+    private sealed class Run(Process process, ICgroup cgroup, string? bridgedId, int ptyMaster, DateTimeOffset started, bool keepStdin)
     {
         private readonly List<Task> pumps = [];
         private JsonLogWriter? log;
@@ -462,15 +459,9 @@ internal sealed class ContainerSupervisor
         {
             var oom = cgroup.ReadOomKills() > 0;
             cgroup.Delete();
-            if (hostVeth is not null)
+            if (bridgedId is not null)
             {
-                // the namespace would take the pair down with it, but asynchronously: do it now
-                ctx.Bridge.RemoveVeth(hostVeth);
-            }
-
-            if (ipOwner is not null)
-            {
-                ctx.Bridge.Ipam.Release(ipOwner);
+                ctx.Bridge.Detach(bridgedId);
             }
 
             Terminal?.Dispose();

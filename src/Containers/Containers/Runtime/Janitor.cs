@@ -23,7 +23,7 @@ internal static class Janitor
                 {
                     // never started, or its starter died mid-start: release what a start may have made, keep the record
                     ctx.Cgroups.Open(s.Id).Delete();
-                    ctx.Bridge.RemoveVeth("vcd" + s.Id[..11]);
+                    ctx.Bridge.Detach(s.Id);
                     if (s.Spec.AutoRemove)
                     {
                         ctx.Store.Delete(s.Id);
@@ -35,7 +35,7 @@ internal static class Janitor
                 var container = new ProcessIdentity(s.Pid, s.PidStartTime);
                 var killed = container.IsAlive && ctx.Sys.Kill(s.Pid, 9);
                 ctx.Cgroups.Open(s.Id).Delete();
-                ctx.Bridge.RemoveVeth("vcd" + s.Id[..11]);
+                ctx.Bridge.Detach(s.Id);
                 ctx.Logger.LogWarning("swept container {Name}: its monitor {Pid} is gone", s.Name, s.MonitorPid);
                 if (s.Spec.AutoRemove)
                 {
