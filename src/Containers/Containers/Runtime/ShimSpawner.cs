@@ -106,14 +106,12 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath)
             return env;
         }
 
-        foreach (var dir in new[] { AppContext.BaseDirectory })
+        var dir = AppContext.BaseDirectory;
+        foreach (var candidate in new[] { Path.Combine(dir, "containers-shim"), Path.Combine(dir, "runtimes", "linux-x64", "native", "containers-shim") })
         {
-            foreach (var candidate in new[] { Path.Combine(dir, "containers-shim"), Path.Combine(dir, "runtimes", "linux-x64", "native", "containers-shim") })
+            if (File.Exists(candidate))
             {
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
+                return candidate;
             }
         }
 
