@@ -10,7 +10,7 @@ public class ContainerException : Exception
     }
 
     /// <summary>Creates the exception with a message and the exception that caused it.</summary>
-    public ContainerException(string message, Exception inner)
+    public ContainerException(string message, Exception? inner)
         : base(message, inner)
     {
     }

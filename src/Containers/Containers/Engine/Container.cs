@@ -106,7 +106,7 @@ public sealed class Container : IAsyncDisposable
             return new ContainerExit(s.ExitCode, s.OomKilled);
         }
 
-        Signal(s, Signals.Parse(s.Spec.StopSignal));
+        Signal(s, Signals.Parse(s.Spec.StopSignal ?? "SIGTERM"));
         if (s.Status == ContainerStatus.Paused)
         {
             Thaw(s);

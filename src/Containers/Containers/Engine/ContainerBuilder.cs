@@ -12,16 +12,20 @@ public sealed class ContainerBuilder
     private readonly ContainerEngine engine;
     private readonly ContainerSpec spec;
 
-    internal ContainerBuilder(ContainerEngine engine, string rootfs)
-        : this(engine, new ContainerSpec { Rootfs = Path.GetFullPath(rootfs) })
-    {
-    }
-
-    private ContainerBuilder(ContainerEngine engine, ContainerSpec spec)
+    internal ContainerBuilder(ContainerEngine engine, ContainerSpec spec)
     {
         this.engine = engine;
         this.spec = spec;
     }
+
+    /// <summary>Overrides the image's entrypoint (and drops its Cmd, as docker does).</summary>
+    public ContainerBuilder WithEntrypoint(params string[] entrypoint) => With(spec with { Entrypoint = [.. entrypoint] });
+
+    /// <summary>Sets the health check (see <see cref="HealthCheck"/>; <see cref="HealthCheck.None"/> disables the image's).</summary>
+    public ContainerBuilder WithHealthCheck(HealthCheck check) => With(spec with { HealthCheck = check });
+
+    /// <summary>Publishes every exposed port on an ephemeral host port (<c>-P</c>).</summary>
+    public ContainerBuilder WithPublishAllPorts(bool publish = true) => With(spec with { PublishAllPorts = publish });
 
     /// <summary>The command and arguments.</summary>
     public ContainerBuilder WithCommand(params string[] command) => With(spec with { Command = [.. command] });

@@ -39,7 +39,12 @@ public sealed class ContainerEngine : IAsyncDisposable
             this.options.TimeProvider,
             logger);
         Janitor.Sweep(Context);
+        Images = new Images.ImageService(new Images.ImageStore(this.options.Root, sys), this.options.Registry, () => Context.Store.List(), this.options.TimeProvider);
+        Images.Store.Sweep();
     }
+
+    /// <summary>The images of this root: pull, push, list, tag, remove, save, load, import.</summary>
+    public Images.ImageService Images { get; }
 
     /// <summary>The root directory.</summary>
     public string Root => Context.Store.Root;
@@ -50,7 +55,31 @@ public sealed class ContainerEngine : IAsyncDisposable
     internal RuntimeContext Context { get; }
 
     /// <summary>Starts building a container whose root filesystem is <paramref name="rootfs"/> (never modified: an overlay keeps the changes).</summary>
-    public ContainerBuilder FromRootfs(string rootfs) => new(this, rootfs);
+    public ContainerBuilder FromRootfs(string rootfs) => new(this, new ContainerSpec { Rootfs = Path.GetFullPath(rootfs) });
+
+    /// <summary>
+    /// Starts building a container from an image (pulled on start when missing, per <see cref="EngineOptions.PullPolicy"/>):
+    /// its Entrypoint, Cmd, Env, WorkingDir, User, ExposedPorts, StopSignal, Healthcheck and Labels apply unless overridden.
+    /// </summary>
+    public ContainerBuilder FromImage(string image)
+        => new(this, new ContainerSpec { Image = image });
+
+    /// <summary>
+    /// Fills a spec made from an image: its snapshots as the rootfs layers, and its config where the spec is silent
+    /// (docker's rules: <c>--entrypoint</c> drops the image's Cmd; environment merged by name). Pulls per the policy.
+    /// A spec with a rootfs is returned unchanged.
+    /// </summary>
+    public async Task<ContainerSpec> ResolveAsync(ContainerSpec spec, IProgress<Containers.Images.LayerProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Rootfs.Length > 0 || spec.Image is null)
+        {
+            return ImageDefaults.PublishAll(spec);
+        }
+
+        var image = await Images.EnsureAsync(spec.Image, options.PullPolicy, progress, cancellationToken).ConfigureAwait(false);
+        return ImageDefaults.Apply(spec, image, Images.Store.LowerDirs(image));
+    }
 
     /// <summary>
     /// Creates a container without starting it (docker create): the name is reserved and the spec validated and
@@ -59,6 +88,13 @@ public sealed class ContainerEngine : IAsyncDisposable
     public Container Create(ContainerSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Rootfs.Length == 0 && spec.Image is { } name)
+        {
+            var image = Images.Get(name); // no pull here: CreateAsync pulls
+            spec = ImageDefaults.Apply(spec, image, Images.Store.LowerDirs(image));
+        }
+
+        spec = ImageDefaults.PublishAll(spec);
         Validate(spec);
         var state = Context.Store.Create(spec, Context.Time);
         return new Container(this, state.Id, state.Name, owned: false);
@@ -71,6 +107,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// </summary>
     public async Task<Container> StartAsync(ContainerSpec spec, Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
     {
+        spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
         Validate(spec);
         var state = Context.Store.Create(spec, Context.Time);
         await RunAttachedAsync(state.Id, output, cancellationToken).ConfigureAwait(false);
@@ -104,6 +141,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// </summary>
     public async Task<Container> StartDetachedAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
     {
+        spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
         Validate(spec);
         var state = Context.Store.Create(spec, Context.Time);
         await RunDetachedAsync(state.Id, cancellationToken).ConfigureAwait(false);
@@ -160,6 +198,8 @@ public sealed class ContainerEngine : IAsyncDisposable
         {
             await pool.DisposeAsync().ConfigureAwait(false);
         }
+
+        Images.Dispose();
     }
 
     internal ContainerSupervisor? Supervisor(string id) => supervisors.GetValueOrDefault(id);

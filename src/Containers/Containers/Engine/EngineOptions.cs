@@ -34,6 +34,12 @@ public sealed record EngineOptions
     /// </summary>
     public bool PrespawnShim { get; init; } = true;
 
+    /// <summary>Registry access: insecure registries, credentials, certificates, concurrency.</summary>
+    public Images.Registry.RegistryOptions Registry { get; init; } = new();
+
+    /// <summary>When starting a container from an image pulls it (default: when missing).</summary>
+    public Images.PullPolicy PullPolicy { get; init; } = Images.PullPolicy.Missing;
+
     /// <summary>Clock for timestamps and backoff.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -28,4 +28,40 @@ internal interface ISyscalls
     void SetSid();
     string ReadLink(string path);
     void RedirectStdioToNull();
+
+    // Files (layer unpacking and commit): path-based calls never follow a final symlink unless they say so.
+    /// <summary>lstat-like: the file's mode (type and permission bits), uid, gid and size; null when it does not exist.</summary>
+    FileStatus? LStat(string path);
+    void MkDir(string path, int mode);
+    void Symlink(string target, string path);
+    void Link(string existing, string path);
+    void MkNod(string path, int mode, ulong device);
+    void LChown(string path, int uid, int gid);
+    void FChown(int fd, int uid, int gid);
+    void FChmod(int fd, int mode);
+    void Chmod(string path, int mode);
+    /// <summary>Sets atime and mtime (nanoseconds since the epoch) without following a final symlink.</summary>
+    void SetTimes(string path, long atimeNs, long mtimeNs);
+    void FSetTimes(int fd, long atimeNs, long mtimeNs);
+    void LSetXattr(string path, string name, ReadOnlySpan<byte> value);
+    /// <summary>The value of an xattr, or null when the file has none by that name.</summary>
+    byte[]? LGetXattr(string path, string name);
+    /// <summary>The names of a file's xattrs.</summary>
+    IReadOnlyList<string> LListXattr(string path);
+    void Unlink(string path);
+    void RmDir(string path);
+    void FSync(int fd);
+    void SyncFs(int fd);
+}
+
+/// <summary>What lstat says of a file.</summary>
+internal readonly record struct FileStatus(int Mode, int Uid, int Gid, long Size, ulong Device, long MtimeNs, ulong Inode, int LinkCount)
+{
+    public const int TypeMask = 0xF000, Directory = 0x4000, Regular = 0x8000, Symlink = 0xA000, CharDevice = 0x2000, BlockDevice = 0x6000, Fifo = 0x1000, Socket = 0xC000;
+
+    public int Type => Mode & TypeMask;
+
+    public bool IsDirectory => Type == Directory;
+
+    public int Permissions => Mode & 0xFFF;
 }

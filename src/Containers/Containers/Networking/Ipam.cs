@@ -81,16 +81,7 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
     private T Locked<T>(Func<T> action)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        var fd = sys.Open(file + ".lock", 0x40 | 2 | 0x80000, 0x180);
-        try
-        {
-            sys.Flock(fd, exclusive: true);
-            return action();
-        }
-        finally
-        {
-            sys.Close(fd);
-        }
+        return FileLock.Run(sys, file + ".lock", action);
     }
 
     private IPAddress Offset(long i)

@@ -9,8 +9,11 @@ namespace Containers.Runtime;
 /// </summary>
 public sealed record ContainerSpec
 {
-    /// <summary>The root filesystem directory (the overlay's lower layer; never modified).</summary>
-    public required string Rootfs { get; init; }
+    /// <summary>
+    /// The root filesystem directory (the overlay's top lower layer; never modified). Empty when the container is
+    /// made from <see cref="Image"/>: the engine fills it (and <see cref="LowerLayers"/>) from the image's snapshots.
+    /// </summary>
+    public string Rootfs { get; init; } = "";
 
     /// <summary>Further lower layers below <see cref="Rootfs"/>, topmost first (image layers).</summary>
     public ImmutableArray<string> LowerLayers { get; init; } = [];
@@ -18,8 +21,26 @@ public sealed record ContainerSpec
     /// <summary>The image reference the container was made from, or null when run from a rootfs directory.</summary>
     public string? Image { get; init; }
 
-    /// <summary>The command and its arguments (argv).</summary>
+    /// <summary>The ID (config digest) of the image the container was made from, filled in by the engine.</summary>
+    public string? ImageId { get; init; }
+
+    /// <summary>
+    /// The entrypoint, overriding the image's (<c>--entrypoint</c>); null keeps the image's. Setting it drops the
+    /// image's Cmd, as docker does. The process run is Entrypoint + <see cref="Command"/>.
+    /// </summary>
+    public ImmutableArray<string>? Entrypoint { get; init; }
+
+    /// <summary>The command and its arguments (argv); for an image, the arguments after the entrypoint (empty: the image's Cmd).</summary>
     public ImmutableArray<string> Command { get; init; } = [];
+
+    /// <summary>Ports the image or the user exposes (<c>80/tcp</c>), published by <see cref="PublishAllPorts"/>.</summary>
+    public ImmutableArray<string> ExposedPorts { get; init; } = [];
+
+    /// <summary>Publish every exposed port on an ephemeral host port (<c>-P</c>).</summary>
+    public bool PublishAllPorts { get; init; }
+
+    /// <summary>The health check (the image's unless set; <see cref="HealthCheck.None"/> disables it).</summary>
+    public HealthCheck? HealthCheck { get; init; }
 
     /// <summary>Container name; a random one is chosen when null.</summary>
     public string? Name { get; init; }
@@ -78,8 +99,8 @@ public sealed record ContainerSpec
     /// <summary>Restart policy (<c>--restart</c>).</summary>
     public RestartPolicy Restart { get; init; } = RestartPolicy.No;
 
-    /// <summary>The signal <see cref="Container.StopAsync"/> sends first (default SIGTERM).</summary>
-    public string StopSignal { get; init; } = "SIGTERM";
+    /// <summary>The signal <see cref="Container.StopAsync"/> sends first (null: the image's, else SIGTERM).</summary>
+    public string? StopSignal { get; init; }
 
     /// <summary>How long stop waits after the stop signal before SIGKILL (default 10 s).</summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -84,6 +84,9 @@ public sealed record ContainerState
     /// <summary>Published ports with the host ports actually bound.</summary>
     public ImmutableArray<PortBinding> Ports { get; init; } = [];
 
-    /// <summary>True when the container is running or paused.</summary>
+    /// <summary>The health check's state, when the container has one.</summary>
+    public HealthState? Health { get; init; }
+
+    /// <summary>True while the container runs (running, paused or restarting).</summary>
     public bool IsActive => Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting;
 }

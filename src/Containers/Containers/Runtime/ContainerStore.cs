@@ -35,19 +35,7 @@ internal sealed class ContainerStore
     public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>Runs <paramref name="action"/> holding the root's exclusive lock (across processes).</summary>
-    public T Locked<T>(Func<T> action)
-    {
-        var fd = sys.Open(Path.Combine(Root, "lock"), 0x40 | 2 | 0x80000, 0x180); // O_CREAT|O_RDWR|O_CLOEXEC, 0600
-        try
-        {
-            sys.Flock(fd, exclusive: true);
-            return action();
-        }
-        finally
-        {
-            sys.Close(fd); // releases the lock
-        }
-    }
+    public T Locked<T>(Func<T> action) => FileLock.Run(sys, Path.Combine(Root, "lock"), action);
 
     /// <summary>Creates the directory and first state of a new container; refuses a name in use.</summary>
     public ContainerState Create(ContainerSpec spec, TimeProvider time)
