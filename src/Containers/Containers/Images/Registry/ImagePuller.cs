@@ -155,6 +155,11 @@ internal sealed class ImagePuller(ImageStore store, RegistryClient client, Regis
                 }
 
                 store.Snapshots.Delete(chainId);
+                if (e is UnsafeLayerException && ingest.Written < layer.Size)
+                {
+                    throw new DigestMismatchException($"layer {digest}: the download ended after {ingest.Written} of {layer.Size} bytes (truncated); discarded");
+                }
+
                 throw;
             }
         }, ct).ConfigureAwait(false);

@@ -434,7 +434,7 @@ internal sealed class RegistryClient : IDisposable
         }
 
         var host = registry.StartsWith('[') ? registry[1..registry.IndexOf(']', StringComparison.Ordinal)] : registry.Split(':')[0];
-        return host == "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+        return options.LoopbackIsInsecure && (host == "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip)));
     }
 
     private RegistryCredentials? FindCredentials(string registry) =>

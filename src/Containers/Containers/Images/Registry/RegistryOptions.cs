@@ -7,9 +7,12 @@ public sealed record RegistryOptions
 {
     /// <summary>
     /// Registries spoken to over plain HTTP when HTTPS fails, and whose certificates are not verified (docker's
-    /// <c>insecure-registries</c>). localhost, 127.0.0.0/8 and ::1 are always insecure, as in docker.
+    /// <c>insecure-registries</c>). localhost, 127.0.0.0/8 and ::1 are insecure too unless <see cref="LoopbackIsInsecure"/> is false.
     /// </summary>
     public ImmutableArray<string> InsecureRegistries { get; init; } = [];
+
+    /// <summary>Treat localhost, 127.0.0.0/8 and ::1 as insecure, as docker does (default true).</summary>
+    public bool LoopbackIsInsecure { get; init; } = true;
 
     /// <summary>Credentials by registry host, tried before <see cref="DockerConfigPath"/>.</summary>
     public ImmutableDictionary<string, RegistryCredentials> Credentials { get; init; } = ImmutableDictionary<string, RegistryCredentials>.Empty;

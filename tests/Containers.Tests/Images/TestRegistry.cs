@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Containers.Tests.Images;
+
+/// <summary>
+/// Debian's docker-registry (the distribution server) on 127.0.0.1 with its own storage, optionally with
+/// htpasswd auth over TLS (a self-signed certificate made here). Stopped by PID when disposed.
+/// </summary>
+public sealed class TestRegistry : IDisposable
+{
+    private readonly Process process;
+
+    public TestRegistry(bool auth = false)
+    {
+        Dir = Path.Combine(Path.GetTempPath(), "containers-tests-registry-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Dir);
+        Port = FreePort();
+        var config = $"""
+            version: 0.1
+            log:
+              level: error
+              accesslog:
+                disabled: true
+            storage:
+              filesystem:
+                rootdirectory: {Dir}/data
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:{Port}
+
+            """;
+        if (auth)
+        {
+            Run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", $"{Dir}/key.pem", "-out", $"{Dir}/cert.pem", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1");
+            File.WriteAllText($"{Dir}/htpasswd", Run("htpasswd", "-Bbn", User, Password));
+            config += $"""
+                  tls:
+                    certificate: {Dir}/cert.pem
+                    key: {Dir}/key.pem
+                auth:
+                  htpasswd:
+                    realm: test-registry
+                    path: {Dir}/htpasswd
+
+                """;
+        }
+
+        File.WriteAllText($"{Dir}/config.yml", config);
+        process = Process.Start(new ProcessStartInfo("docker-registry", ["serve", $"{Dir}/config.yml"]) { RedirectStandardError = true, RedirectStandardOutput = true })
+            ?? throw new InvalidOperationException("docker-registry did not start (apt-get install docker-registry)");
+        process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        WaitUntilUp(auth);
+    }
+
+    private readonly System.Text.StringBuilder log = new();
+
+    public const string User = "tester";
+    public const string Password = "s3cret-pass";
+
+    public string Dir { get; }
+
+    public int Port { get; }
+
+    /// <summary>The registry as image references name it.</summary>
+    public string Host => $"127.0.0.1:{Port}";
+
+    public string CertificatePath => $"{Dir}/cert.pem";
+
+    /// <summary>The file that holds a blob in the registry's storage (to corrupt it on purpose).</summary>
+    public string BlobData(string digestHex) => $"{Dir}/data/docker/registry/v2/blobs/sha256/{digestHex[..2]}/{digestHex}/data";
+
+    public void Dispose()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill();
+            process.WaitForExit();
+        }
+
+        process.Dispose();
+        Directory.Delete(Dir, true);
+    }
+
+    public static string Run(string file, params string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return p.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {stderr}");
+    }
+
+    private void WaitUntilUp(bool tls)
+    {
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        using var http = new HttpClient(handler);
+        for (var i = 0; i < 200; i++)
+        {
+            if (process.HasExited)
+            {
+                break;
+            }
+
+            try
+            {
+                using var r = http.GetAsync(new Uri($"{(tls ? "https" : "http")}://127.0.0.1:{Port}/v2/")).GetAwaiter().GetResult();
+                return;
+            }
+            catch (HttpRequestException)
+            {
+                Thread.Sleep(25);
+            }
+        }
+
+        lock (log)
+        {
+            throw new InvalidOperationException("docker-registry did not come up: " + log);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
