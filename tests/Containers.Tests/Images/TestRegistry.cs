@@ -12,7 +12,9 @@ public sealed class TestRegistry : IDisposable
 {
     private readonly Process process;
 
-    public TestRegistry(bool auth = false)
+    /// <param name="auth">htpasswd auth over TLS.</param>
+    /// <param name="token">Bearer token auth by this token server (plain HTTP).</param>
+    public TestRegistry(bool auth = false, TestTokenServer? token = null)
     {
         Dir = Path.Combine(Path.GetTempPath(), "containers-tests-registry-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Dir);
@@ -44,6 +46,20 @@ public sealed class TestRegistry : IDisposable
                   htpasswd:
                     realm: test-registry
                     path: {Dir}/htpasswd
+
+                """;
+        }
+
+        if (token is not null)
+        {
+            File.WriteAllText($"{Dir}/token-root.pem", token.CertificatePem);
+            config += $"""
+                auth:
+                  token:
+                    realm: {token.Realm}
+                    service: {TestTokenServer.Service}
+                    issuer: {TestTokenServer.Issuer}
+                    rootcertbundle: {Dir}/token-root.pem
 
                 """;
         }
