@@ -78,7 +78,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
 
         var image = await Images.EnsureAsync(spec.Image, options.PullPolicy, progress, cancellationToken).ConfigureAwait(false);
-        return ImageDefaults.Apply(spec, image, Images.Store.LowerDirs(image));
+        return ImageDefaults.PublishAll(ImageDefaults.Apply(spec, image, Images.Store.LowerDirs(image)));
     }
 
     /// <summary>
@@ -167,6 +167,37 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
 
         throw line is null ? new ContainerException($"containers-monitor exited before starting the container: {stderr.Trim()}") : MonitorError.Parse(line);
+    }
+
+    /// <summary>
+    /// docker commit: makes an image of a container's changes over its image (or over its rootfs directory), named
+    /// <paramref name="reference"/> when given. A running container is frozen meanwhile unless <see cref="Images.CommitOptions.Pause"/> is false.
+    /// Throws <see cref="ContainerNotFoundException"/> or <see cref="Images.ImageException"/>.
+    /// </summary>
+    public async Task<Images.LocalImage> CommitAsync(string container, string? reference = null, Images.CommitOptions? commit = null, CancellationToken cancellationToken = default)
+    {
+        commit ??= new Images.CommitOptions();
+        var handle = Get(container);
+        var name = reference is null ? null : Containers.Images.ImageReference.Parse(reference);
+        var state = handle.State;
+        var freeze = commit.Pause && state.Status == ContainerStatus.Running;
+        if (freeze)
+        {
+            await handle.PauseAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var upper = Path.Combine(Context.Store.Dir(state.Id), "upper");
+            return await new Images.ImageCommitter(Images.Store, Context.Time).CommitAsync(state, upper, name, commit, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (freeze)
+            {
+                await handle.UnpauseAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>The containers of this root (only running ones unless <paramref name="all"/>), newest first.</summary>

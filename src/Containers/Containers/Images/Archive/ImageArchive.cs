@@ -108,9 +108,9 @@ internal sealed class ImageArchive(ImageStore store)
     }
 
     /// <summary>Makes a manifest for <paramref name="config"/> over stored layer blobs and names it. The layers' snapshots must exist.</summary>
-    public LocalImage Commit(ImageConfig config, IReadOnlyList<(Digest Blob, long Size, LayerCompression Compression)> layers, ImageReference? name)
+    public LocalImage Commit(ImageConfig config, IReadOnlyList<(Digest Blob, long Size, LayerCompression Compression)> layers, ImageReference? name, byte[]? configBytes = null)
     {
-        var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Default.ImageConfig);
+        configBytes ??= JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Default.ImageConfig);
         var configDescriptor = store.Content.Write(MediaTypes.OciConfig, configBytes);
         var manifest = new ImageManifest
         {
@@ -244,7 +244,6 @@ internal sealed class ImageArchive(ImageStore store)
                 throw new ImageException($"archive member {m.Config} lists {config.RootFs.DiffIds.Length} layers, manifest.json {m.Layers.Length}");
             }
 
-            store.Content.Write(MediaTypes.OciConfig, configBytes);
             var layers = new List<(Digest, long, LayerCompression)>();
             Digest? parent = null;
             for (var i = 0; i < m.Layers.Length; i++)
@@ -264,7 +263,7 @@ internal sealed class ImageArchive(ImageStore store)
             }
 
             var names = (m.RepoTags ?? []).Select(ImageReference.Parse).ToArray();
-            var image = Commit(config, layers, names.FirstOrDefault());
+            var image = Commit(config, layers, names.FirstOrDefault(), configBytes);
             foreach (var extra in names.Skip(1))
             {
                 store.SetName(image.ManifestDescriptor, extra);

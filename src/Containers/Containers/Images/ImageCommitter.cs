@@ -1,0 +1,132 @@
+using System.Collections.Immutable;
+using System.IO.Compression;
+using Containers.Images.Archive;
+using Containers.Images.Oci;
+using Containers.Images.Snapshots;
+using Containers.Runtime;
+
+namespace Containers.Images;
+
+/// <summary>
+/// docker commit: a container's overlay upper directory becomes a new layer (whiteouts for deletions) over its
+/// image's layers; a container run from a plain rootfs directory gets that directory as its base layer.
+/// </summary>
+internal sealed class ImageCommitter(ImageStore store, TimeProvider time)
+{
+    /// <summary>Files the runtime bind-mounts over the rootfs: their placeholders are not the container's changes.</summary>
+    private static readonly HashSet<string> RuntimeFiles = ["etc/hostname", "etc/hosts", "etc/resolv.conf"];
+
+    public async Task<LocalImage> CommitAsync(ContainerState state, string upperDir, ImageReference? name, CommitOptions options, CancellationToken ct)
+    {
+        using var gc = store.Content.GcLock(exclusive: false);
+        var spec = state.Spec;
+        var parent = spec.ImageId is { } id ? store.Find(id) : null;
+        var diffIds = ImmutableArray.CreateBuilder<string>();
+        var layers = new List<(Digest, long, LayerCompression)>();
+        var history = ImmutableArray.CreateBuilder<HistoryEntry>();
+        Digest? chain = null;
+        if (parent is not null)
+        {
+            diffIds.AddRange(parent.Config.RootFs.DiffIds);
+            layers.AddRange(parent.Manifest.Layers.Select(l => (l.ParsedDigest, l.Size, MediaTypes.CompressionOf(l.MediaType))));
+            history.AddRange(parent.Config.History ?? []);
+            chain = parent.ChainIds.IsEmpty ? null : parent.ChainIds[^1];
+        }
+        else
+        {
+            var (blob, size, diff) = await AddLayerAsync(spec.Rootfs, overlay: false, chain, ct).ConfigureAwait(false);
+            diffIds.Add(diff.ToString());
+            layers.Add((blob, size, LayerCompression.Gzip));
+            chain = Digest.Chain(chain, diff);
+            history.Add(new HistoryEntry { Created = time.GetUtcNow(), CreatedBy = $"rootfs {spec.Rootfs}" });
+        }
+
+        var (upperBlob, upperSize, upperDiff) = await AddLayerAsync(upperDir, overlay: true, chain, ct).ConfigureAwait(false);
+        diffIds.Add(upperDiff.ToString());
+        layers.Add((upperBlob, upperSize, LayerCompression.Gzip));
+        var now = time.GetUtcNow();
+        history.Add(new HistoryEntry { Created = now, CreatedBy = string.Join(' ', spec.Command), Comment = options.Message, Author = options.Author });
+        var config = RunConfig(spec, parent?.Config.Config);
+        if (options.Changes is { } change)
+        {
+            config = change(config);
+        }
+
+        var imageConfig = new ImageConfig
+        {
+            Created = now,
+            Author = options.Author,
+            Architecture = parent?.Config.Architecture ?? Platform.Current.Architecture,
+            Os = "linux",
+            Config = config,
+            RootFs = new RootFs { DiffIds = diffIds.ToImmutable() },
+            History = history.ToImmutable(),
+        };
+        return new ImageArchive(store).Commit(imageConfig, layers, name);
+    }
+
+    /// <summary>Tars <paramref name="dir"/>, stores it gzipped, unpacks it as the snapshot over <paramref name="parentChain"/>.</summary>
+    private async Task<(Digest Blob, long Size, Digest DiffId)> AddLayerAsync(string dir, bool overlay, Digest? parentChain, CancellationToken ct)
+    {
+        var tarPath = Path.Combine(store.Content.IngestDir, "commit-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Digest diffId;
+            await using (var file = new FileStream(tarPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
+            {
+                new LayerWriter(store.Sys).Write(dir, file, overlay, overlay ? RuntimeFiles : null);
+                file.Position = 0;
+                diffId = Digest.FromHash(await System.Security.Cryptography.SHA256.HashDataAsync(file, ct).ConfigureAwait(false));
+                var chain = Digest.Chain(parentChain, diffId);
+                if (!store.Snapshots.Exists(chain))
+                {
+                    file.Position = 0;
+                    store.Snapshots.Create(chain, file, diffId, "commit");
+                }
+
+                file.Position = 0;
+                var gz = tarPath + ".gz";
+                try
+                {
+                    await using (var output = new FileStream(gz, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                    await using (var zip = new GZipStream(output, CompressionLevel.Fastest))
+                    {
+                        await file.CopyToAsync(zip, ct).ConfigureAwait(false);
+                    }
+
+                    await using var compressed = File.OpenRead(gz);
+                    var (blob, size) = await store.Content.IngestUnknownAsync(compressed, ct).ConfigureAwait(false);
+                    return (blob, size, diffId);
+                }
+                finally
+                {
+                    File.Delete(gz);
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(tarPath);
+        }
+    }
+
+    /// <summary>The container's run configuration as an image config (what docker commit records).</summary>
+    private static ContainerConfig RunConfig(ContainerSpec spec, ContainerConfig? image)
+    {
+        var entrypoint = spec.Entrypoint ?? [];
+        var cmd = spec.Command.Length >= entrypoint.Length && spec.Command.Take(entrypoint.Length).SequenceEqual(entrypoint)
+            ? spec.Command[entrypoint.Length..]
+            : spec.Command;
+        return (image ?? new ContainerConfig()) with
+        {
+            Entrypoint = entrypoint.IsEmpty ? null : entrypoint,
+            Cmd = cmd,
+            Env = spec.Environment,
+            WorkingDir = spec.WorkingDirectory,
+            User = spec.User,
+            StopSignal = spec.StopSignal,
+            ExposedPorts = spec.ExposedPorts.IsEmpty ? image?.ExposedPorts : spec.ExposedPorts.ToImmutableSortedDictionary(p => p.Contains('/', StringComparison.Ordinal) ? p : p + "/tcp", _ => EmptyObject.Instance),
+            Labels = spec.Labels.IsEmpty ? image?.Labels : spec.Labels.ToImmutableSortedDictionary(),
+        };
+    }
+}
