@@ -63,6 +63,7 @@ try
         "pause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.PauseAsync()).ConfigureAwait(false),
         "unpause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.UnpauseAsync()).ConfigureAwait(false),
         "inspect" => Commands.Inspect(engine, rest),
+        _ when ImageCommands.Handles(cmd) => await ImageCommands.DispatchAsync(engine, cmd, rest).ConfigureAwait(false),
         "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
         _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
     };
@@ -92,7 +93,8 @@ namespace Containers.Cli
             Usage: containers [--root DIR] COMMAND
 
             Commands:
-              run [OPTIONS] --rootfs DIR COMMAND [ARG...]   run a command in a new container
+              run [OPTIONS] IMAGE [COMMAND] [ARG...]        run a command in a new container from an image
+              run [OPTIONS] --rootfs DIR COMMAND [ARG...]   ... or from a root filesystem directory
               ps [-a] [--format json]                       list containers
               logs [-f] [--tail N] [-t] CONTAINER           show a container's output
               exec [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]
@@ -102,12 +104,15 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
+            """ + "\n" + ImageCommands.Usage + "\n" + """
 
             run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC:DST[:ro]
               --tmpfs DST[:OPTS] --memory 64m --memory-swap 128m --cpus 0.5 --cpu-shares N --pids-limit N
               --hostname H --network none|host|bridge --user U -w DIR --read-only --cap-add C --cap-drop C
               --restart no|on-failure[:N]|always|unless-stopped --ulimit name=soft[:hard] --stop-signal S
-              --stop-timeout S --security-opt no-new-privileges --group-add G --label K=V
+              --stop-timeout S --security-opt no-new-privileges --group-add G --label K=V --entrypoint CMD
+              -P (publish exposed ports) --expose PORT --pull missing|always|never --platform OS/ARCH
+              --health-cmd CMD --health-interval D --health-timeout D --health-retries N --health-start-period D --no-healthcheck
             """;
 
         private static readonly string[] RunValued =
@@ -115,30 +120,37 @@ namespace Containers.Cli
             "--name", "-e|--env", "--env-file", "-p|--publish", "-v|--volume", "--tmpfs", "-m|--memory", "--memory-swap", "--cpus", "--cpu-shares",
             "--pids-limit", "-h|--hostname", "--network|--net", "-u|--user", "-w|--workdir", "--cap-add", "--cap-drop", "--restart", "--rootfs",
             "--ulimit", "--stop-signal", "--stop-timeout", "--security-opt", "--group-add", "-l|--label", "--entrypoint",
+            "--expose", "--pull", "--platform", "--health-cmd", "--health-interval", "--health-timeout", "--health-retries", "--health-start-period",
         ];
 
-        private static readonly string[] RunBoolean = ["--rm", "-d|--detach", "-i|--interactive", "-t|--tty", "--read-only", "--privileged"];
+        private static readonly string[] RunBoolean = ["--rm", "-d|--detach", "-i|--interactive", "-t|--tty", "--read-only", "--privileged", "-P|--publish-all", "--no-healthcheck"];
 
         public static ContainerSpec ParseRun(IReadOnlyList<string> argv, out Args a)
         {
             a = Args.Parse(argv, RunValued, RunBoolean);
             var rootfs = a.Get("rootfs");
             var command = a.Positionals;
+            string? image = null;
             if (rootfs is null)
             {
-                throw new UsageException(command.Count > 0
-                    ? $"image '{command[0]}': running images arrives with the image store; use --rootfs DIR for now"
-                    : "\"run\" requires --rootfs DIR and a command");
-            }
+                if (command.Count == 0)
+                {
+                    throw new UsageException("\"run\" requires at least 1 argument: an image (or --rootfs DIR and a command)");
+                }
 
-            if (command.Count == 0)
+                image = command[0];
+                command.RemoveAt(0);
+            }
+            else if (command.Count == 0 && a.Get("entrypoint") is null)
             {
                 throw new UsageException("no command specified");
             }
 
-            if (a.Get("entrypoint") is { } entrypoint)
+            ImmutableArray<string>? entrypoint = a.Get("entrypoint") is { } ep ? (ep.Length == 0 ? [] : [ep]) : null;
+            if (rootfs is not null && entrypoint is { } e)
             {
-                command.Insert(0, entrypoint);
+                command.InsertRange(0, e); // no image config: the entrypoint is just the command's head
+                entrypoint = null;
             }
 
             var env = new List<string>();
@@ -171,7 +183,19 @@ namespace Containers.Cli
             var mounts = a.All("volume").Select(MountSpec.ParseVolume).Concat(a.All("tmpfs").Select(MountSpec.ParseTmpfs)).ToImmutableArray();
             return new ContainerSpec
             {
-                Rootfs = Path.GetFullPath(rootfs),
+                Rootfs = rootfs is null ? "" : Path.GetFullPath(rootfs),
+                Image = image,
+                Entrypoint = entrypoint,
+                ExposedPorts = [.. a.All("expose").Select(p => p.Contains('/', StringComparison.Ordinal) ? p : p + "/tcp")],
+                PublishAllPorts = a.Has("publish-all"),
+                HealthCheck = a.Has("no-healthcheck") ? HealthCheck.None : a.Get("health-cmd") is { } hc ? new HealthCheck
+                {
+                    Test = ["CMD-SHELL", hc],
+                    Interval = a.Get("health-interval") is { } hi ? Duration(hi, "--health-interval") : TimeSpan.FromSeconds(30),
+                    Timeout = a.Get("health-timeout") is { } ht ? Duration(ht, "--health-timeout") : TimeSpan.FromSeconds(30),
+                    StartPeriod = a.Get("health-start-period") is { } hs ? Duration(hs, "--health-start-period") : TimeSpan.Zero,
+                    Retries = a.Get("health-retries") is { } hr ? (int)Number(hr, "--health-retries") : 3,
+                } : null,
                 Command = [.. command],
                 Name = a.Get("name"),
                 Environment = [.. env],
@@ -192,7 +216,7 @@ namespace Containers.Cli
                 NoNewPrivileges = security.Count > 0,
                 Ulimits = [.. a.All("ulimit").Select(Ulimit.Parse)],
                 Restart = a.Get("restart") is { } r ? RestartPolicy.Parse(r) : RestartPolicy.No,
-                StopSignal = a.Get("stop-signal") is { } sig ? "SIG" + Signals.Parse(sig) switch { var n => ((PosixSignalName)n).ToString() } : "SIGTERM",
+                StopSignal = a.Get("stop-signal") is { } sig ? "SIG" + Signals.Parse(sig) switch { var n => ((PosixSignalName)n).ToString() } : null,
                 StopTimeout = a.Get("stop-timeout") is { } st ? TimeSpan.FromSeconds(Number(st, "--stop-timeout")) : TimeSpan.FromSeconds(10),
                 Labels = labels,
             };
@@ -201,7 +225,24 @@ namespace Containers.Cli
         public static async Task<int> RunAsync(EngineOptions options, IReadOnlyList<string> argv)
         {
             var spec = ParseRun(argv, out var a);
-            await using var engine = new ContainerEngine(options);
+            var pull = a.Get("pull") switch
+            {
+                null or "missing" => Containers.Images.PullPolicy.Missing,
+                "always" => Containers.Images.PullPolicy.Always,
+                "never" => Containers.Images.PullPolicy.Never,
+                var p => throw new UsageException($"invalid --pull '{p}': missing, always or never"),
+            };
+            await using var engine = new ContainerEngine(options with { PullPolicy = Containers.Images.PullPolicy.Never });
+            if (spec.Image is { } image && (pull == Containers.Images.PullPolicy.Always || (pull == Containers.Images.PullPolicy.Missing && engine.Images.Find(image) is null)))
+            {
+                if (pull == Containers.Images.PullPolicy.Missing)
+                {
+                    await Console.Error.WriteLineAsync($"Unable to find image '{image}' locally").ConfigureAwait(false);
+                }
+
+                await ImageCommands.PullWithProgressAsync(engine, image, a.Get("platform") is { } pf ? Containers.Images.Oci.Platform.Parse(pf) : null, quiet: false, printName: false).ConfigureAwait(false);
+            }
+
             if (a.Has("detach"))
             {
                 var detached = await engine.StartDetachedAsync(spec).ConfigureAwait(false);
@@ -406,8 +447,10 @@ namespace Containers.Cli
 
         public static int Inspect(ContainerEngine engine, IReadOnlyList<string> argv)
         {
-            var a = Args.Parse(argv, ["-f|--format"], []);
-            var docs = new System.Text.Json.Nodes.JsonArray([.. a.Positionals.Select(n => Inspection.Of(engine, engine.Get(n).State))]);
+            var a = Args.Parse(argv, ["-f|--format", "--type"], []);
+            var docs = new System.Text.Json.Nodes.JsonArray([.. a.Positionals.Select(n => a.Get("type") == "image" || (a.Get("type") != "container" && !engine.List(all: true).Any(s => s.Name == n || s.Id.StartsWith(n, StringComparison.Ordinal)))
+                ? (System.Text.Json.Nodes.JsonNode)ImageCommands.Document(engine.Images.Get(n))
+                : Inspection.Of(engine, engine.Get(n).State))]);
             Console.WriteLine(docs.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() }));
             return 0;
         }
@@ -470,6 +513,20 @@ namespace Containers.Cli
 
         private static long Number(string s, string flag) =>
             long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidContainerSpecException($"invalid {flag} '{s}': not a number");
+
+        private static TimeSpan Duration(string s, string flag)
+        {
+            var units = new (string Suffix, double Seconds)[] { ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600) };
+            foreach (var (suffix, seconds) in units)
+            {
+                if (s.EndsWith(suffix, StringComparison.Ordinal) && double.TryParse(s[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && !(suffix == "s" && s.EndsWith("ms", StringComparison.Ordinal)))
+                {
+                    return TimeSpan.FromSeconds(v * seconds);
+                }
+            }
+
+            throw new InvalidContainerSpecException($"invalid {flag} '{s}': expected a duration like 500ms, 30s, 1m");
+        }
 
         private static string ExpandEnv(string e) => e.Contains('=', StringComparison.Ordinal) ? e : $"{e}={Environment.GetEnvironmentVariable(e)}";
 

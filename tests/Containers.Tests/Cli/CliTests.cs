@@ -99,30 +99,5 @@ public sealed class CliTests : IAsyncLifetime
         Assert.DoesNotContain("\r\r\n", output, StringComparison.Ordinal); // our side is raw: no second CR
     }
 
-    private async Task<(int Code, string Stdout, string Stderr)> Cli(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "containers-cli"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        psi.Environment["CONTAINERS_ROOT"] = t.Root;
-        psi.Environment["CONTAINERS_BRIDGE"] = t.Options.BridgeName;
-        psi.Environment["CONTAINERS_BRIDGE_SUBNET"] = t.Options.BridgeSubnet;
-        psi.Environment["CONTAINERS_MACHINE_STATE"] = t.Options.MachineStateDirectory;
-        psi.ArgumentList.Add("--root");
-        psi.ArgumentList.Add(t.Root);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private Task<(int Code, string Stdout, string Stderr)> Cli(params string[] args) => CliRunner.RunAsync(t, args);
 }

@@ -37,8 +37,11 @@ public sealed class ImageService : IDisposable
     /// (unknown repository or tag, naming registry and repository), <see cref="RegistryException"/> (auth, HTTP),
     /// <see cref="DigestMismatchException"/>, <see cref="UnsafeLayerException"/>; the store keeps nothing partial.
     /// </summary>
-    public Task<LocalImage> PullAsync(string reference, PullOptions? pullOptions = null, IProgress<LayerProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        new ImagePuller(Store, client, options).PullAsync(ImageReference.Parse(reference), pullOptions?.Platform ?? Platform.Current, progress, cancellationToken);
+    public Task<LocalImage> PullAsync(string reference, PullOptions? pullOptions = null, IProgress<LayerProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var parsed = ImageReference.Parse(reference);
+        return Network(parsed, "pull", () => new ImagePuller(Store, client, options).PullAsync(parsed, pullOptions?.Platform ?? Platform.Current, progress, cancellationToken));
+    }
 
     /// <summary>
     /// Pushes the local image <paramref name="source"/> to <paramref name="target"/> (default: its own name).
@@ -49,12 +52,28 @@ public sealed class ImageService : IDisposable
         var image = Store.Get(source);
         var destination = ImageReference.Parse(target ?? (ImageReference.TryParse(source) is { } r && image.Names.Contains(r.ToString()) ? r.ToString()
             : image.Names.FirstOrDefault() ?? throw new ImageException($"image {source} has no name to push it under; give a target")));
-        return new ImagePusher(Store, client, options).PushAsync(image, destination, progress, cancellationToken);
+        return Network(destination, "push", () => new ImagePusher(Store, client, options).PushAsync(image, destination, progress, cancellationToken));
+    }
+
+    /// <summary>Network failures that outlived the retries become a <see cref="RegistryException"/> naming the registry.</summary>
+    private static async Task<T> Network<T>(ImageReference reference, string what, Func<Task<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or (IOException and not FileNotFoundException and not DirectoryNotFoundException))
+        {
+            throw new RegistryException($"{what} {reference}: cannot talk to registry {reference.Registry}: {e.Message}", (int?)(e as HttpRequestException)?.StatusCode ?? 0, e);
+        }
     }
 
     /// <summary>The tags of a repository in its registry.</summary>
-    public Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken = default) =>
-        client.ListTagsAsync(ImageReference.Parse(repository), cancellationToken);
+    public Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken = default)
+    {
+        var parsed = ImageReference.Parse(repository);
+        return Network(parsed, "list tags of", () => client.ListTagsAsync(parsed, cancellationToken));
+    }
 
     /// <summary>Every local image.</summary>
     public IReadOnlyList<LocalImage> List() => Store.List();

@@ -7,6 +7,7 @@ namespace Containers.Images.Oci;
 [JsonSerializable(typeof(ImageManifest))]
 [JsonSerializable(typeof(ImageIndex))]
 [JsonSerializable(typeof(ImageConfig))]
+[JsonSerializable(typeof(ContainerConfig))]
 [JsonSerializable(typeof(Descriptor))]
 [JsonSerializable(typeof(ManifestProbe))]
 [JsonSerializable(typeof(OciLayoutFile))]
@@ -33,4 +34,21 @@ internal sealed record OciLayoutFile
 {
     [JsonPropertyName("imageLayoutVersion")]
     public string ImageLayoutVersion { get; init; } = "1.0.0";
+}
+
+/// <summary>JSON text of the OCI types, as stored (for inspect output and tools).</summary>
+public static class OciJson
+{
+    /// <summary>An image config as JSON.</summary>
+    public static string Serialize(ImageConfig config) => System.Text.Json.JsonSerializer.Serialize(config, OciJsonContext.Default.ImageConfig);
+
+    /// <summary>A run configuration as JSON.</summary>
+    public static string Serialize(ContainerConfig config) => System.Text.Json.JsonSerializer.Serialize(config, OciJsonContext.Default.ContainerConfig);
+
+    /// <summary>A manifest as JSON.</summary>
+    public static string Serialize(ImageManifest manifest) => System.Text.Json.JsonSerializer.Serialize(manifest, OciJsonContext.Default.ImageManifest);
+
+    /// <summary>Parses a run configuration (docker's Config object). Throws <see cref="System.Text.Json.JsonException"/>.</summary>
+    public static ContainerConfig DeserializeContainerConfig(string json) =>
+        System.Text.Json.JsonSerializer.Deserialize(json, OciJsonContext.Default.ContainerConfig) ?? new ContainerConfig();
 }

@@ -1,0 +1,34 @@
+using System.Diagnostics;
+
+namespace Containers.Tests.Cli;
+
+/// <summary>Runs the <c>containers</c> command over a test engine's root, as a separate process.</summary>
+public static class CliRunner
+{
+    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(TestEngine t, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "containers-cli"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        psi.Environment["CONTAINERS_ROOT"] = t.Root;
+        psi.Environment["CONTAINERS_BRIDGE"] = t.Options.BridgeName;
+        psi.Environment["CONTAINERS_BRIDGE_SUBNET"] = t.Options.BridgeSubnet;
+        psi.Environment["CONTAINERS_MACHINE_STATE"] = t.Options.MachineStateDirectory;
+        psi.ArgumentList.Add("--root");
+        psi.ArgumentList.Add(t.Root);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}
