@@ -27,8 +27,14 @@ internal static class Inspection
             ["Error"] = s.Error ?? "",
             ["StartedAt"] = Time(s.StartedAt),
             ["FinishedAt"] = Time(s.FinishedAt),
+            ["Health"] = s.Health is { } h ? new JsonObject
+            {
+                ["Status"] = h.Status,
+                ["FailingStreak"] = h.FailingStreak,
+                ["Log"] = new JsonArray([.. h.Log.Select(l => (JsonNode)new JsonObject { ["Start"] = Time(l.Start), ["End"] = Time(l.End), ["ExitCode"] = l.ExitCode, ["Output"] = l.Output })]),
+            } : null,
         },
-        ["Image"] = s.Spec.Image ?? "",
+        ["Image"] = s.Spec.ImageId ?? s.Spec.Image ?? "",
         ["Name"] = "/" + s.Name,
         ["RestartCount"] = s.RestartCount,
         ["LogPath"] = Path.Combine(engine.Root, "containers", s.Id, s.Id + "-json.log"),

@@ -532,7 +532,7 @@ namespace Containers.Cli
 
         private static string Status(ContainerState s) => s.Status switch
         {
-            ContainerStatus.Running => "Up " + Duration(DateTimeOffset.UtcNow - (s.StartedAt ?? s.Created)),
+            ContainerStatus.Running => "Up " + Duration(DateTimeOffset.UtcNow - (s.StartedAt ?? s.Created)) + (s.Health is { } h ? $" ({(h.Status == "starting" ? "health: starting" : h.Status)})" : ""),
             ContainerStatus.Paused => "Up " + Duration(DateTimeOffset.UtcNow - (s.StartedAt ?? s.Created)) + " (Paused)",
             ContainerStatus.Restarting => $"Restarting ({s.ExitCode})",
             ContainerStatus.Exited => $"Exited ({s.ExitCode}) {Duration(DateTimeOffset.UtcNow - (s.FinishedAt ?? s.Created))} ago",

@@ -116,7 +116,7 @@ public sealed class ContainerEngine : IAsyncDisposable
 
     internal async Task RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken)
     {
-        var supervisor = new ContainerSupervisor(Context, id, output);
+        var supervisor = new ContainerSupervisor(Context, id, output, HealthMonitor.Companion(Context));
         if (!supervisors.TryAdd(id, supervisor))
         {
             throw new ContainerConflictException($"container {id} is already running in this process");

@@ -29,7 +29,7 @@ public static class ContainerMonitorHost
                 ShimPath = Opt("--shim"),
                 PrespawnShim = false,
             });
-            supervisor = new ContainerSupervisor(engine.Context, id);
+            supervisor = new ContainerSupervisor(engine.Context, id, null, HealthMonitor.Companion(engine.Context));
             await supervisor.StartAsync(CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)

@@ -24,14 +24,21 @@ internal sealed class ContainerSupervisor
     private readonly RuntimeContext ctx;
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<string, ReadOnlyMemory<byte>>? output;
+    private readonly Func<string, CancellationToken, Task>? companion;
     private PortProxy? proxy;
     private Run? current;
+    private (CancellationTokenSource Cancel, Task Task)? running;
 
-    public ContainerSupervisor(RuntimeContext ctx, string id, Action<string, ReadOnlyMemory<byte>>? output = null)
+    /// <param name="ctx">The runtime.</param>
+    /// <param name="id">The container.</param>
+    /// <param name="output">Live output, when attached.</param>
+    /// <param name="companion">Work that runs beside each run of the container (its health checks), cancelled when the run ends.</param>
+    public ContainerSupervisor(RuntimeContext ctx, string id, Action<string, ReadOnlyMemory<byte>>? output = null, Func<string, CancellationToken, Task>? companion = null)
     {
         this.ctx = ctx;
         Id = id;
         this.output = output;
+        this.companion = companion;
     }
 
     public string Id { get; }
@@ -62,6 +69,7 @@ internal sealed class ContainerSupervisor
 
             ct.ThrowIfCancellationRequested();
             current = await StartRunAsync(state).ConfigureAwait(false);
+            StartCompanion();
         }
         catch (Exception)
         {
@@ -87,6 +95,7 @@ internal sealed class ContainerSupervisor
             while (current is { } run)
             {
                 var exitCode = await run.WaitAsync().ConfigureAwait(false);
+                await StopCompanionAsync().ConfigureAwait(false);
                 var oom = run.Cleanup(ctx);
                 LastExit = new ContainerExit(exitCode, oom);
                 var ranFor = ctx.Time.GetUtcNow() - run.Started;
@@ -121,6 +130,7 @@ internal sealed class ContainerSupervisor
                 {
                     ctx.Store.Update(Id, s => s with { RestartCount = s.RestartCount + 1 });
                     current = await StartRunAsync(ctx.Store.Read(Id)!).ConfigureAwait(false);
+                    StartCompanion();
                 }
                 catch (ContainerException e)
                 {
@@ -148,6 +158,41 @@ internal sealed class ContainerSupervisor
             ctx.Logger.LogError(e, "supervisor of container {Id} failed", Id);
             completion.TrySetException(e);
         }
+    }
+
+    private void StartCompanion()
+    {
+        if (companion is null)
+        {
+            return;
+        }
+
+        var cancel = new CancellationTokenSource();
+        running = (cancel, Task.Run(() => companion(Id, cancel.Token), CancellationToken.None));
+    }
+
+    private async Task StopCompanionAsync()
+    {
+        if (running is not { } r)
+        {
+            return;
+        }
+
+        running = null;
+        await r.Cancel.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await r.Task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            ctx.Logger.LogWarning(e, "health checks of container {Id} failed", Id);
+        }
+
+        r.Cancel.Dispose();
     }
 
     private async Task<Run> StartRunAsync(ContainerState state)
@@ -281,6 +326,7 @@ internal sealed class ContainerSupervisor
                 MonitorPid = self.Pid,
                 MonitorStartTime = self.StartTime,
                 StartedAt = started,
+                Health = s.Spec.HealthCheck is { IsDisabled: false } ? new HealthState() : null, // "starting" on every (re)start
                 StopRequested = s.StopRequested && s.Status == ContainerStatus.Restarting,
                 Error = null,
                 IPAddress = ip?.ToString(),
