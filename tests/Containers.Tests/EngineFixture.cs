@@ -5,9 +5,10 @@ namespace Containers.Tests;
 /// <summary>An engine over a fresh root per test, and the checks that a test left nothing behind.</summary>
 public sealed class TestEngine : IAsyncDisposable
 {
-    public TestEngine()
+    /// <param name="root">The root directory (default: a fresh one under /tmp).</param>
+    public TestEngine(string? root = null)
     {
-        Root = Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
+        Root = root ?? Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
         Options = new EngineOptions { Root = Root, MachineStateDirectory = Path.Combine(Path.GetTempPath(), "containers-tests-machine"), BridgeName = "cdtest0", BridgeSubnet = "10.214.0.0/16" };
         Engine = new ContainerEngine(Options);
         watcher = new FileSystemWatcher(Path.Combine(Root, "containers")) { EnableRaisingEvents = true };

@@ -145,6 +145,102 @@ public sealed class RegistryTests(RegistryFixture fixture) : IClassFixture<Regis
         }
     }
 
+    [Fact]
+    public async Task A_full_disk_fails_the_pull_clearly_and_leaves_the_store_consistent()
+    {
+        var name = $"{registry.Host}/big/layer:1";
+        await using (var a = new TestEngine())
+        {
+            await a.Engine.Images.ImportAsync(UniqueTar(3_000_000), name);
+            await a.Engine.Images.PushAsync(name);
+        }
+
+        var mount = Path.Combine(Path.GetTempPath(), "containers-tests-full-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(mount);
+        TestRegistry.Run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mount);
+        try
+        {
+            await using var b = new TestEngine(Path.Combine(mount, "root"));
+            var e = await Assert.ThrowsAsync<ImageException>(() => b.Engine.Images.PullAsync(name));
+            Assert.Contains("No space left on device", e.Message, StringComparison.Ordinal);
+            Assert.Contains(name, e.Message, StringComparison.Ordinal);
+            Assert.Empty(b.Engine.Images.List());
+            Assert.Empty(Directory.GetFiles(Path.Combine(b.Engine.Images.LayoutDirectory, "blobs/sha256")));
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(b.Root, "snapshots")));
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(b.Engine.Images.LayoutDirectory, "ingest")));
+        }
+        finally
+        {
+            TestRegistry.Run("umount", mount);
+            Directory.Delete(mount);
+        }
+    }
+
+    [Fact]
+    public async Task Zstd_layers_push_pull_and_run()
+    {
+        var zst = Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..8] + ".tar.zst");
+        TestRegistry.Run("zstd", "-q", "-f", TestImages.BusyboxTar, "-o", zst);
+        try
+        {
+            var name = $"{registry.Host}/zstd/busybox:1";
+            await using (var a = new TestEngine())
+            {
+                await using (var f = File.OpenRead(zst))
+                {
+                    var image = await a.Engine.Images.ImportAsync(f, name, new Containers.Images.Oci.ContainerConfig { Env = ["PATH=/bin"] });
+                    Assert.Equal(Containers.Images.Oci.MediaTypes.OciLayerZstd, image.Manifest.Layers[0].MediaType);
+                }
+
+                await a.Engine.Images.PushAsync(name);
+            }
+
+            await using var b = new TestEngine();
+            await b.Engine.Images.PullAsync(name);
+            Assert.Equal("zstd\n", (await b.RunAsync(b.Engine.FromImage(name).WithCommand("echo", "zstd"))).Stdout);
+        }
+        finally
+        {
+            File.Delete(zst);
+        }
+    }
+
+    [Fact]
+    public async Task An_index_gives_the_manifest_of_the_platform_asked_for()
+    {
+        await using var a = new TestEngine();
+        var amd = await TestImages.ImportBusyboxAsync(a.Engine, $"{registry.Host}/multi/image:amd64");
+        await a.Engine.Images.PushAsync($"{registry.Host}/multi/image:amd64");
+        // an "arm64" image: same layer, a config that says arm64 (pulled, never run)
+        var armConfig = amd.Config with { Architecture = "arm64", Variant = "v8" };
+        var armBytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(armConfig, Containers.Images.Oci.OciJsonContext.Default.ImageConfig);
+        var armImage = new Containers.Images.Archive.ImageArchive(a.Engine.Images.Store).Commit(armConfig, [(amd.Manifest.Layers[0].ParsedDigest, amd.Manifest.Layers[0].Size, Containers.Images.Oci.LayerCompression.None)], Containers.Images.ImageReference.Parse($"{registry.Host}/multi/image:arm64"), armBytes);
+        await a.Engine.Images.PushAsync($"{registry.Host}/multi/image:arm64");
+        var index = new Containers.Images.Oci.ImageIndex
+        {
+            MediaType = Containers.Images.Oci.MediaTypes.OciIndex,
+            Manifests =
+            [
+                armImage.ManifestDescriptor with { Annotations = null, Platform = new() { Os = "linux", Architecture = "arm64", Variant = "v8" } },
+                amd.ManifestDescriptor with { Annotations = null, Platform = new() { Os = "linux", Architecture = "amd64" } },
+            ],
+        };
+        using (var http = new HttpClient())
+        {
+            var body = new ByteArrayContent(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(index, Containers.Images.Oci.OciJsonContext.Default.ImageIndex));
+            body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Containers.Images.Oci.MediaTypes.OciIndex);
+            (await http.PutAsync(new Uri($"http://{registry.Host}/v2/multi/image/manifests/both"), body)).EnsureSuccessStatusCode();
+        }
+
+        await using var b = new TestEngine();
+        var pulled = await b.Engine.Images.PullAsync($"{registry.Host}/multi/image:both");
+        Assert.Equal(amd.ManifestDigest, pulled.ManifestDigest);
+        var arm = await b.Engine.Images.PullAsync($"{registry.Host}/multi/image:both", new PullOptions { Platform = Containers.Images.Oci.Platform.Parse("linux/arm64") });
+        Assert.Equal(armImage.ManifestDigest, arm.ManifestDigest);
+        var none = await Assert.ThrowsAsync<ImageNotFoundException>(() => b.Engine.Images.PullAsync($"{registry.Host}/multi/image:both", new PullOptions { Platform = Containers.Images.Oci.Platform.Parse("linux/s390x") }));
+        Assert.Contains("linux/arm64/v8, linux/amd64", none.Message, StringComparison.Ordinal);
+    }
+
     private static MemoryStream UniqueTar(int size)
     {
         var ms = new MemoryStream();

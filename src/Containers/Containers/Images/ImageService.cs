@@ -62,9 +62,13 @@ public sealed class ImageService : IDisposable
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or (IOException and not FileNotFoundException and not DirectoryNotFoundException))
+        catch (Exception e) when (e is HttpRequestException or HttpIOException)
         {
             throw new RegistryException($"{what} {reference}: cannot talk to registry {reference.Registry}: {e.Message}", (int?)(e as HttpRequestException)?.StatusCode ?? 0, e);
+        }
+        catch (IOException e)
+        {
+            throw new ImageException($"{what} {reference}: {e.Message}", e); // the local disk (full, read-only): nothing was committed
         }
     }
 

@@ -52,7 +52,7 @@ internal sealed class RegistryClient : IDisposable
             MaxRetryAttempts = Math.Max(1, options.MaxRetries),
             BackoffType = DelayBackoffType.Exponential,
             Delay = TimeSpan.FromMilliseconds(200),
-            ShouldHandle = new PredicateBuilder().Handle<HttpRequestException>().Handle<IOException>(e => e is not FileNotFoundException),
+            ShouldHandle = new PredicateBuilder().Handle<HttpRequestException>().Handle<HttpIOException>(), // not disk errors
         })
         .Build();
 
