@@ -241,6 +241,56 @@ public sealed class RegistryTests(RegistryFixture fixture) : IClassFixture<Regis
         Assert.Contains("linux/arm64/v8, linux/amd64", none.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Blobs_pulled_from_one_repository_are_mounted_when_pushed_to_another()
+    {
+        var source = $"{registry.Host}/mount/source:1";
+        await using (var a = new TestEngine())
+        {
+            await a.Engine.Images.ImportAsync(UniqueTar(100_000), source);
+            await a.Engine.Images.PushAsync(source);
+        }
+
+        await using var b = new TestEngine();
+        await b.Engine.Images.PullAsync(source);
+        b.Engine.Images.Tag(source, $"{registry.Host}/mount/target:1");
+        var progress = new List<LayerProgress>();
+        await b.Engine.Images.PushAsync($"{registry.Host}/mount/target:1", progress: new SyncProgress<LayerProgress>(progress.Add));
+        Assert.Contains(progress, p => p.Phase == LayerPhase.Mounted);
+        Assert.DoesNotContain(progress, p => p.Phase == LayerPhase.Transferring);
+        Assert.Contains("target", Skopeo("inspect", "--tls-verify=false", $"docker://{registry.Host}/mount/target:1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Engines_sharing_a_root_pull_the_same_image_at_once()
+    {
+        var name = $"{registry.Host}/shared/root:1";
+        await using (var a = new TestEngine())
+        {
+            await a.Engine.Images.ImportAsync(UniqueTar(4_000_000), name);
+            await a.Engine.Images.PushAsync(name);
+        }
+
+        await using var t = new TestEngine();
+        var engines = Enumerable.Range(0, 3).Select(_ => new ContainerEngine(t.Options)).ToArray();
+        try
+        {
+            var pulled = await Task.WhenAll(engines.Select(e => Task.Run(() => e.Images.PullAsync(name))));
+            Assert.Single(pulled.Select(p => p.Id).Distinct());
+            var image = Assert.Single(t.Engine.Images.List());
+            Assert.Equal([name], image.Names.ToArray());
+            Assert.Single(Directory.GetDirectories(Path.Combine(t.Root, "snapshots")), d => !d.EndsWith("empty", StringComparison.Ordinal));
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(t.Engine.Images.LayoutDirectory, "ingest")));
+        }
+        finally
+        {
+            foreach (var e in engines)
+            {
+                await e.DisposeAsync();
+            }
+        }
+    }
+
     private static MemoryStream UniqueTar(int size)
     {
         var ms = new MemoryStream();
