@@ -54,6 +54,7 @@ if [ "${TMPFS:-1}" = 1 ]; then
   mkdir -p "$WORK/run" && mount -t tmpfs -o size=4g tmpfs "$WORK/run"
   trap 'kill $REGPID 2>/dev/null || true; wait $REGPID 2>/dev/null || true; umount "$WORK/run" || true; rm -rf "$WORK/run" "$REG" "$WORK/seed"' EXIT
 fi
+mkdir -p "$WORK/run"
 declare -A times
 run() { # name, command...
   local name=$1; shift
