@@ -296,6 +296,7 @@ namespace Containers.Cli
             var exit = await container.WaitAsync().ConfigureAwait(false);
             if (!spec.AutoRemove)
             {
+                container.Keep();
                 // The container stays (exited) for logs and inspect, as with docker run without --rm.
                 return exit.ExitCode;
             }

@@ -16,7 +16,7 @@ public sealed record ContainerExit(int ExitCode, bool OomKilled);
 public sealed class Container : IAsyncDisposable
 {
     private readonly ContainerEngine engine;
-    private readonly bool owned;
+    private bool owned;
 
     internal Container(ContainerEngine engine, string id, string name, bool owned)
     {
@@ -243,6 +243,16 @@ public sealed class Container : IAsyncDisposable
         }
 
         Ctx.Store.Delete(Id);
+    }
+
+    /// <summary>
+    /// Stops owning the container: neither disposing this handle nor disposing the engine removes it; it stays
+    /// (running, or exited for logs and inspect) like <c>docker run</c> without <c>--rm</c>.
+    /// </summary>
+    public void Keep()
+    {
+        owned = false;
+        engine.Disown(Id);
     }
 
     /// <summary>For containers this handle started attached: kills and removes them. Otherwise does nothing.</summary>

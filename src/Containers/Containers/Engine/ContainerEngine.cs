@@ -18,6 +18,7 @@ namespace Containers;
 public sealed class ContainerEngine : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ContainerSupervisor> supervisors = new();
+    private readonly ConcurrentDictionary<string, byte> disowned = new();
     private readonly EngineOptions options;
 
     /// <summary>Creates an engine over <see cref="EngineOptions.Root"/>. Throws <see cref="ContainerException"/> when the machine lacks cgroups or the shim.</summary>
@@ -214,7 +215,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// <summary>Kills and removes every container this process started attached, and ends the pre-spawned shim.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var id in supervisors.Keys.ToArray())
+        foreach (var id in supervisors.Keys.Where(k => !disowned.ContainsKey(k)).ToArray())
         {
             try
             {
@@ -234,6 +235,9 @@ public sealed class ContainerEngine : IAsyncDisposable
     }
 
     internal ContainerSupervisor? Supervisor(string id) => supervisors.GetValueOrDefault(id);
+
+    /// <summary>Leaves a container out of what <see cref="DisposeAsync"/> removes.</summary>
+    internal void Disown(string id) => disowned[id] = 0;
 
     private static void Validate(ContainerSpec spec)
     {
