@@ -13,7 +13,7 @@ internal static unsafe partial class Libc
     public const int PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
     public const uint S_IFCHR = 0x2000;
     public const ulong TIOCSCTTY = 0x540E;
-    public const int SYS_pivot_root = 155, SYS_capset = 126;
+    public const int SYS_pivot_root = 155, SYS_capset = 126, SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119; // x86_64
 
     [LibraryImport("libc", SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
     [LibraryImport("libc", SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
@@ -34,9 +34,7 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial nint syscall(nint number, string a1, string a2);
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] public static partial nint syscall_ptr(nint number, void* a1, void* a2);
     [LibraryImport("libc", SetLastError = true)] public static partial int setrlimit(int resource, ulong* rlim);
-    [LibraryImport("libc", SetLastError = true)] public static partial int setgroups(nint size, uint* list);
-    [LibraryImport("libc", SetLastError = true)] public static partial int setresgid(uint r, uint e, uint s);
-    [LibraryImport("libc", SetLastError = true)] public static partial int setresuid(uint r, uint e, uint s);
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] public static partial nint syscall3(nint number, nint a1, nint a2, nint a3);
     [LibraryImport("libc", SetLastError = true)] public static partial int setsid();
     [LibraryImport("libc", SetLastError = true)] public static partial int ioctl(int fd, ulong request, nint arg);
     [LibraryImport("libc", SetLastError = true)] public static partial int dup2(int oldfd, int newfd);

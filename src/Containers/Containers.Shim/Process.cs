@@ -62,14 +62,17 @@ internal static unsafe class Process
 
         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         Program.Check(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "keep capabilities");
+        // Raw system calls, not glibc's wrappers: those broadcast the change to every thread of the process with a
+        // signal (setxid), and the NativeAOT runtime's threads made that cost milliseconds. Credentials are per
+        // thread in the kernel and this thread execs next, which ends the others.
         var groups = c.AdditionalGids.ToArray();
         fixed (uint* g = groups)
         {
-            Program.Check(setgroups(groups.Length, g), "setgroups");
+            Program.Check((int)syscall3(SYS_setgroups, groups.Length, (nint)g, 0), "setgroups");
         }
 
-        Program.Check(setresgid(c.Gid, c.Gid, c.Gid), "setgid", c.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Program.Check(setresuid(c.Uid, c.Uid, c.Uid), "setuid", c.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Program.Check((int)syscall3(SYS_setresgid, (nint)c.Gid, (nint)c.Gid, (nint)c.Gid), "setgid", c.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Program.Check((int)syscall3(SYS_setresuid, (nint)c.Uid, (nint)c.Uid, (nint)c.Uid), "setuid", c.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Program.Check(prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "clear keep capabilities");
 
         // Root gets the set in effective, permitted and inheritable; other users keep only the bounding set, as in Docker.
