@@ -63,6 +63,7 @@ try
         "pause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.PauseAsync()).ConfigureAwait(false),
         "unpause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.UnpauseAsync()).ConfigureAwait(false),
         "inspect" => Commands.Inspect(engine, rest),
+        "build" => await BuildCommand.RunAsync(engine, rest).ConfigureAwait(false),
         _ when ImageCommands.Handles(cmd) => await ImageCommands.DispatchAsync(engine, cmd, rest).ConfigureAwait(false),
         "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
         _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
@@ -104,7 +105,7 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + ImageCommands.Usage + "\n" + """
+            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + "\n" + """
 
             run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC:DST[:ro]
               --tmpfs DST[:OPTS] --memory 64m --memory-swap 128m --cpus 0.5 --cpu-shares N --pids-limit N

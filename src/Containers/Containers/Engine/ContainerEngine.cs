@@ -201,6 +201,14 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// docker build: builds the Dockerfile of <see cref="Build.BuildOptions.ContextDirectory"/> (RUN steps in containers of this
+    /// engine), names the result per the tags and returns it. Each step is reported to <paramref name="progress"/>.
+    /// Throws <see cref="Build.DockerfileException"/> (file:line) for bad Dockerfiles and failing steps; nothing half-built is named.
+    /// </summary>
+    public Task<Build.BuildResult> BuildAsync(Build.BuildOptions build, IProgress<Build.BuildEvent>? progress = null, CancellationToken cancellationToken = default) =>
+        new Build.ImageBuilder(this, build ?? throw new ArgumentNullException(nameof(build)), progress).BuildAsync(cancellationToken);
+
     /// <summary>The containers of this root (only running ones unless <paramref name="all"/>), newest first.</summary>
     public IReadOnlyList<ContainerState> List(bool all = false) =>
         Context.Store.List().Where(s => all || s.IsActive).ToArray();

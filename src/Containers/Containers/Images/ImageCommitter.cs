@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.IO.Compression;
 using Containers.Images.Archive;
 using Containers.Images.Oci;
 using Containers.Images.Snapshots;
@@ -13,9 +12,6 @@ namespace Containers.Images;
 /// </summary>
 internal sealed class ImageCommitter(ImageStore store, TimeProvider time)
 {
-    /// <summary>Files the runtime bind-mounts over the rootfs: their placeholders are not the container's changes.</summary>
-    private static readonly HashSet<string> RuntimeFiles = ["etc/hostname", "etc/hosts", "etc/resolv.conf"];
-
     public async Task<LocalImage> CommitAsync(ContainerState state, string upperDir, ImageReference? name, CommitOptions options, CancellationToken ct)
     {
         using var gc = store.Content.GcLock(exclusive: false);
@@ -65,50 +61,8 @@ internal sealed class ImageCommitter(ImageStore store, TimeProvider time)
         return new ImageArchive(store).Commit(imageConfig, layers, name);
     }
 
-    /// <summary>Tars <paramref name="dir"/>, stores it gzipped, unpacks it as the snapshot over <paramref name="parentChain"/>.</summary>
-    private async Task<(Digest Blob, long Size, Digest DiffId)> AddLayerAsync(string dir, bool overlay, Digest? parentChain, CancellationToken ct)
-    {
-        var tarPath = Path.Combine(store.Content.IngestDir, "commit-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            Digest diffId;
-            await using (var file = new FileStream(tarPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
-            {
-                new LayerWriter(store.Sys).Write(dir, file, overlay, overlay ? RuntimeFiles : null);
-                file.Position = 0;
-                diffId = Digest.FromHash(await System.Security.Cryptography.SHA256.HashDataAsync(file, ct).ConfigureAwait(false));
-                var chain = Digest.Chain(parentChain, diffId);
-                if (!store.Snapshots.Exists(chain))
-                {
-                    file.Position = 0;
-                    store.Snapshots.Create(chain, file, diffId, "commit");
-                }
-
-                file.Position = 0;
-                var gz = tarPath + ".gz";
-                try
-                {
-                    await using (var output = new FileStream(gz, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-                    await using (var zip = new GZipStream(output, CompressionLevel.Fastest))
-                    {
-                        await file.CopyToAsync(zip, ct).ConfigureAwait(false);
-                    }
-
-                    await using var compressed = File.OpenRead(gz);
-                    var (blob, size) = await store.Content.IngestUnknownAsync(compressed, ct).ConfigureAwait(false);
-                    return (blob, size, diffId);
-                }
-                finally
-                {
-                    File.Delete(gz);
-                }
-            }
-        }
-        finally
-        {
-            File.Delete(tarPath);
-        }
-    }
+    private Task<(Digest Blob, long Size, Digest DiffId)> AddLayerAsync(string dir, bool overlay, Digest? parentChain, CancellationToken ct) =>
+        new LayerStore(store).AddAsync(tar => new LayerWriter(store.Sys).Write(dir, tar, overlay, overlay ? LayerWriter.RuntimePlaceholders : null), parentChain, "commit", ct);
 
     /// <summary>The container's run configuration as an image config (what docker commit records).</summary>
     private static ContainerConfig RunConfig(ContainerSpec spec, ContainerConfig? image)

@@ -10,30 +10,36 @@ namespace Containers.Images.Snapshots;
 /// </summary>
 internal sealed class LayerWriter(ISyscalls sys)
 {
+    /// <summary>
+    /// What the runtime creates in a container's upper directory only as mount points (for /etc/hostname, /etc/hosts,
+    /// /etc/resolv.conf, /proc, /sys, /dev): not the container's changes when empty.
+    /// </summary>
+    public static Func<string, FileStatus, bool> RuntimePlaceholders { get; } = (rel, st) =>
+        (rel is "etc/hostname" or "etc/hosts" or "etc/resolv.conf" && st.Type == FileStatus.Regular && st.Size == 0) ||
+        (rel is "proc" or "sys" or "dev" && st.IsDirectory);
+
     /// <summary>Writes <paramref name="root"/> to <paramref name="output"/> (left open). <paramref name="overlay"/>: convert overlay whiteouts.</summary>
-    public void Write(string root, Stream output, bool overlay, IReadOnlySet<string>? exclude = null)
+    public void Write(string root, Stream output, bool overlay, Func<string, FileStatus, bool>? skip = null, long? clampMtime = null)
     {
         using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
         var inodes = new Dictionary<(ulong, ulong), string>();
-        Walk(tar, root, "", overlay, inodes, exclude ?? new HashSet<string>());
+        this.clamp = clampMtime;
+        Walk(tar, root, "", overlay, inodes, skip ?? ((_, _) => false));
     }
 
-    private void Walk(TarWriter tar, string root, string rel, bool overlay, Dictionary<(ulong, ulong), string> inodes, IReadOnlySet<string> exclude)
+    private long? clamp;
+
+    private void Walk(TarWriter tar, string root, string rel, bool overlay, Dictionary<(ulong, ulong), string> inodes, Func<string, FileStatus, bool> skip)
     {
         var dir = rel.Length == 0 ? root : Path.Combine(root, rel);
         var names = Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal);
         foreach (var name in names)
         {
             var childRel = rel.Length == 0 ? name : rel + "/" + name;
-            if (exclude.Contains(childRel))
-            {
-                continue;
-            }
-
             var path = Path.Combine(root, childRel);
-            if (sys.LStat(path) is not { } st)
+            if (sys.LStat(path) is not { } st || skip(childRel, st))
             {
-                continue; // vanished meanwhile
+                continue; // vanished meanwhile, or a runtime placeholder
             }
 
             if (overlay && st.Type == FileStatus.CharDevice && st.Device == 0)
@@ -51,7 +57,7 @@ internal sealed class LayerWriter(ISyscalls sys)
                         tar.WriteEntry(Meta(new PaxTarEntry(TarEntryType.RegularFile, childRel + "/.wh..wh..opq"), st));
                     }
 
-                    Walk(tar, root, childRel, overlay, inodes, exclude);
+                    Walk(tar, root, childRel, overlay, inodes, skip);
                     break;
                 case FileStatus.Regular:
                     if (st.LinkCount > 1 && inodes.TryGetValue((st.Device, st.Inode), out var first))
@@ -110,12 +116,13 @@ internal sealed class LayerWriter(ISyscalls sys)
         return result;
     }
 
-    private static TarEntry Meta(PaxTarEntry entry, FileStatus st)
+    private TarEntry Meta(PaxTarEntry entry, FileStatus st)
     {
         entry.Uid = st.Uid;
         entry.Gid = st.Gid;
         entry.Mode = (UnixFileMode)(st.Permissions & 0xFFF);
-        entry.ModificationTime = DateTimeOffset.FromUnixTimeMilliseconds(st.MtimeNs / 1_000_000);
+        var ms = st.MtimeNs / 1_000_000;
+        entry.ModificationTime = DateTimeOffset.FromUnixTimeMilliseconds(clamp is { } c && ms > c * 1000 ? c * 1000 : ms);
         return entry;
     }
 
