@@ -141,6 +141,38 @@ public sealed class BuildTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task What_buildah_builds_from_the_same_dockerfile_loads_and_runs_here()
+    {
+        using var buildah = new TestPodman();
+        var baseArchive = Path.Combine(t.Root, "base.tar");
+        await using (var f = File.Create(baseArchive))
+        {
+            await t.Engine.Images.SaveAsync(["localhost/busybox:1"], f);
+        }
+
+        buildah.Buildah("pull", "-q", $"docker-archive:{baseArchive}");
+        Write("Dockerfile", """
+            FROM localhost/busybox:1
+            ARG GREETING
+            RUN echo "$GREETING from buildah" > /msg
+            CMD ["cat", "/msg"]
+            """);
+        buildah.Buildah("bud", "--isolation", "chroot", "--pull=never", "-q", "--build-arg", "GREETING=hello", "-t", "localhost/bybuildah:1", context);
+        var archive = Path.Combine(t.Root, "bybuildah.tar");
+        buildah.Buildah("push", "-q", "localhost/bybuildah:1", $"docker-archive:{archive}:localhost/bybuildah:1");
+        await using (var f = File.OpenRead(archive))
+        {
+            await t.Engine.Images.LoadAsync(f);
+        }
+
+        Assert.Equal("hello from buildah\n", (await t.RunAsync(t.Engine.FromImage("localhost/bybuildah:1").WithNetwork("none"))).Stdout);
+
+        // and ours from the same Dockerfile says the same
+        await BuildAsync("localhost/byus:1");
+        Assert.Equal("hello from buildah\n", (await t.RunAsync(t.Engine.FromImage("localhost/byus:1").WithNetwork("none"))).Stdout);
+    }
+
+    [Fact]
     public async Task Podman_runs_an_image_we_built()
     {
         using var podman = new TestPodman();

@@ -188,6 +188,7 @@ internal sealed partial class ImageBuilder
 
     private async Task<StageState> FromAsync(Stage stage, CancellationToken ct)
     {
+        CheckFlags(stage.From);
         var name = Words(stage.From, globalArgs).First();
         var n = Report($"[stage-{stage.Index}] {stage.From.Original}");
         if (FindStage(name) is { } parent && parent != stage)
@@ -224,8 +225,29 @@ internal sealed partial class ImageBuilder
         return state;
     }
 
+    private static readonly Dictionary<string, string[]> AllowedFlags = new(StringComparer.Ordinal)
+    {
+        ["RUN"] = ["mount", "network"],
+        ["COPY"] = ["from", "chown", "chmod", "link", "exclude"],
+        ["ADD"] = ["chown", "chmod", "link", "exclude", "checksum", "keep-git-dir"],
+        ["HEALTHCHECK"] = ["interval", "timeout", "start-period", "start-interval", "retries"],
+        ["FROM"] = ["platform"],
+    };
+
+    private void CheckFlags(Instruction ins)
+    {
+        foreach (var (flag, _) in ins.Flags)
+        {
+            if (!AllowedFlags.TryGetValue(ins.Keyword, out var allowed) || !allowed.Contains(flag))
+            {
+                throw Error(ins, $"{ins.Keyword} --{flag} is not supported" + (allowed is null ? "" : $" (supported: {string.Join(", ", allowed.Select(a => "--" + a))})"));
+            }
+        }
+    }
+
     private async Task StepAsync(Stage stage, StageState state, Instruction ins, CancellationToken ct)
     {
+        CheckFlags(ins);
         var n = Report($"[stage-{stage.Index}] {FirstLine(ins.Original)}");
         var sw = Stopwatch.StartNew();
         try
