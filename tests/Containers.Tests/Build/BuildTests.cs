@@ -131,6 +131,31 @@ public sealed class BuildTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Run_mounts_copy_parents_and_onbuild_work()
+    {
+        Write("Dockerfile", """
+            FROM localhost/busybox:1 AS tools
+            RUN mkdir -p /opt/tools && echo tool-data > /opt/tools/data
+            ONBUILD RUN echo triggered > /onbuild
+            FROM tools AS uses
+            FROM localhost/busybox:1
+            RUN --mount=type=bind,from=tools,source=/opt/tools,target=/mnt/tools cat /mnt/tools/data > /from-stage
+            RUN --mount=type=bind,source=conf,target=/mnt/conf cat /mnt/conf/app.conf > /from-context
+            RUN --mount=type=cache,target=/var/cache/app sh -c 'echo run >> /var/cache/app/count; wc -l < /var/cache/app/count > /cache-count'
+            COPY --parents conf/app.conf /parents/
+            COPY --from=uses /onbuild /onbuild
+            CMD ["sh", "-c", "cat /from-stage /from-context /cache-count /parents/conf/app.conf /onbuild; test -e /mnt/tools/data || echo unmounted"]
+            """);
+        Write("conf/app.conf", "conf-data");
+        await BuildAsync("localhost/mounts:1");
+        Assert.Equal("tool-data\nconf-data1\nconf-datatriggered\nunmounted\n", (await t.RunAsync(t.Engine.FromImage("localhost/mounts:1").WithNetwork("none"))).Stdout);
+
+        // the cache mount outlives the build: a rebuild without the layer cache counts a second run
+        await BuildAsync("localhost/mounts:2", noCache: true);
+        Assert.Contains("2\n", (await t.RunAsync(t.Engine.FromImage("localhost/mounts:2").WithNetwork("none"))).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_reproducible_build_gives_the_same_digest_twice()
     {
         Write("Dockerfile", "FROM localhost/busybox:1\nCOPY app.txt /app.txt\nRUN echo built > /built\n");

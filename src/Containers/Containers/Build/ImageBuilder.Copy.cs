@@ -30,6 +30,7 @@ internal sealed partial class ImageBuilder
         var dest = IgnoreMatcher.Clean(rawDest.StartsWith('/') ? rawDest : workdir.TrimEnd('/') + "/" + rawDest);
         var (uid, gid) = Chown(ins, state);
         int? chmod = ins.Flag("chmod") is { } cm ? (int.TryParse(cm, NumberStyles.None, CultureInfo.InvariantCulture, out _) ? Convert.ToInt32(cm, 8) : throw Error(ins, $"invalid --chmod '{cm}': expected octal like 755")) : null;
+        var parents = ins.Flag("parents") is "true" or "";
         var excludes = ins.FlagValues("exclude").Select(e => new Regex("^" + IgnoreMatcher.ToRegex(IgnoreMatcher.Clean(e)) + "(/.*)?$")).ToList();
         var from = ins.Flag("from");
         MergedView? source = null;
@@ -62,10 +63,11 @@ internal sealed partial class ImageBuilder
                 var st = store.Sys.LStat(host)!.Value;
                 if (st.IsDirectory)
                 {
-                    // a directory's contents are copied, not the directory itself
-                    if (!destDir && matches.Count == 1)
+                    // a directory's contents are copied, not the directory itself (with --parents, under its path)
+                    var into = parents && rel.Length > 0 ? dest + "/" + rel : dest;
+                    if ((!destDir && matches.Count == 1) || (parents && rel.Length > 0))
                     {
-                        items.Add(Item(dest, host, st, chmod, uid, gid));
+                        items.Add(Item(into, host, st, chmod, uid, gid));
                     }
 
                     Walk(host, rel, source, (childRel, childHost, childSt) =>
@@ -73,14 +75,14 @@ internal sealed partial class ImageBuilder
                         var under = childRel[(rel.Length == 0 ? 0 : rel.Length + 1)..];
                         if (!excludes.Any(x => x.IsMatch(under)))
                         {
-                            items.Add(Item(dest + "/" + under, childHost, childSt, chmod, uid, gid));
+                            items.Add(Item(into + "/" + under, childHost, childSt, chmod, uid, gid));
                         }
                     });
                     continue;
                 }
 
-                var target = destDir ? dest + "/" + Path.GetFileName(host) : dest;
-                if (add && source is null && st.Type == FileStatus.Regular && IsArchive(host))
+                var target = parents ? dest + "/" + rel : destDir ? dest + "/" + Path.GetFileName(host) : dest;
+                if (add && source is null && st.Type == FileStatus.Regular && IsArchive(ins, host))
                 {
                     items.AddRange(Extract(ins, host, destDir || rawDest.EndsWith('/') ? dest : dest));
                     continue;
@@ -224,17 +226,18 @@ internal sealed partial class ImageBuilder
 
     private static bool HasGlob(string s) => s.IndexOfAny(['*', '?', '[']) >= 0;
 
-    private static bool IsArchive(string path)
+    private bool IsArchive(Instruction ins, string path)
     {
         using var f = File.OpenRead(path);
-        var compression = LayerStreams.Sniff(f);
-        if (compression != LayerCompression.None)
+        var header = new byte[262];
+        var n = f.ReadAtLeast(header, 262, throwOnEndOfStream: false);
+        if ((n >= 3 && header[0] == 'B' && header[1] == 'Z' && header[2] == 'h') || (n >= 6 && header.AsSpan(0, 6).SequenceEqual(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 })))
         {
-            return true;
+            throw Error(ins, $"ADD {Path.GetFileName(path)}: bzip2 and xz archives are not supported yet (gzip, zstd and plain tar are); unpack it in a RUN step");
         }
 
-        var header = new byte[262];
-        return f.ReadAtLeast(header, 262, throwOnEndOfStream: false) == 262 && Encoding.ASCII.GetString(header, 257, 5) == "ustar";
+        f.Position = 0;
+        return LayerStreams.Sniff(f) != LayerCompression.None || (n == 262 && Encoding.ASCII.GetString(header, 257, 5) == "ustar");
     }
 
     /// <summary>ADD of a local archive: its entries, under <paramref name="dest"/>.</summary>

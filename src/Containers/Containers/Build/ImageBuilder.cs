@@ -228,7 +228,7 @@ internal sealed partial class ImageBuilder
     private static readonly Dictionary<string, string[]> AllowedFlags = new(StringComparer.Ordinal)
     {
         ["RUN"] = ["mount", "network"],
-        ["COPY"] = ["from", "chown", "chmod", "link", "exclude"],
+        ["COPY"] = ["from", "chown", "chmod", "link", "exclude", "parents"],
         ["ADD"] = ["chown", "chmod", "link", "exclude", "checksum", "keep-git-dir"],
         ["HEALTHCHECK"] = ["interval", "timeout", "start-period", "start-interval", "retries"],
         ["FROM"] = ["platform"],
@@ -395,7 +395,13 @@ internal sealed partial class ImageBuilder
             .OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}").ToArray();
         var network = ins.Flag("network") ?? options.Network;
         var mounts = ins.FlagValues("mount").ToArray();
-        var key = Hash($"{state.Key}\nRUN\n{string.Join('\0', command)}\n{string.Join('\0', argEnv)}\n{network}\n{string.Join('\0', mounts)}");
+        var bound = new List<string>();
+        foreach (var m in mounts)
+        {
+            bound.Add(await BindKeyAsync(m, ct).ConfigureAwait(false));
+        }
+
+        var key = Hash($"{state.Key}\nRUN\n{string.Join('\0', command)}\n{string.Join('\0', argEnv)}\n{network}\n{string.Join('\0', mounts)}\n{string.Join('\0', bound)}");
         if (!options.NoCache && cache.Get(key) is { Layer: { } cachedLayer } hit)
         {
             Report(n, "CACHED");
@@ -404,13 +410,30 @@ internal sealed partial class ImageBuilder
             return;
         }
 
+        var lower = LowerDirs(state);
+        var temps = new List<string>();
+        try
+        {
+            await RunInContainerAsync(state, ins, n, command, argEnv, network, mounts, key, lower, temps, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var temp in temps)
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+        }
+    }
+
+    private async Task RunInContainerAsync(StageState state, Instruction ins, int n, ImmutableArray<string> command, string[] argEnv, string network, string[] mounts, string key, IReadOnlyList<string> lower, List<string> temps, CancellationToken ct)
+    {
+        var run = state.Run;
         var env = (run.Env ?? []).Concat(argEnv).ToList();
         if (!env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal)))
         {
             env.Insert(0, DefaultPath);
         }
 
-        var lower = LowerDirs(state);
         var spec = new ContainerSpec
         {
             Rootfs = lower[0],
@@ -426,7 +449,7 @@ internal sealed partial class ImageBuilder
                 _ => throw Error(ins, $"RUN --network={network}: expected default, none or host"),
             },
             Hostname = "buildkitsandbox",
-            Mounts = [.. mounts.Select(m => RunMount(ins, m))],
+            Mounts = [.. await Task.WhenAll(mounts.Select(m => RunMountAsync(ins, m, temps, ct))).ConfigureAwait(false)],
             Labels = ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.build", "1"),
         };
 
@@ -488,7 +511,7 @@ internal sealed partial class ImageBuilder
             }
 
             var upper = Path.Combine(engine.Context.Store.Dir(container.Id), "upper");
-            var targets = mounts.Select(m => RunMount(ins, m).Target.Trim('/')).ToHashSet(StringComparer.Ordinal);
+            var targets = spec.Mounts.Select(m => m.Target.Trim('/')).ToHashSet(StringComparer.Ordinal);
             var (blob, size, diffId) = await new LayerStore(store).AddAsync(
                 tar => new LayerWriter(store.Sys).Write(upper, tar, overlay: true, (rel, st) => LayerWriter.RuntimePlaceholders(rel, st) || (st.IsDirectory && targets.Contains(rel)), options.SourceDateEpoch),
                 state.Chain,
@@ -505,7 +528,7 @@ internal sealed partial class ImageBuilder
         }
     }
 
-    private MountSpec RunMount(Instruction ins, string mount)
+    private async Task<MountSpec> RunMountAsync(Instruction ins, string mount, List<string> temps, CancellationToken ct)
     {
         var parts = mount.Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "true", StringComparer.Ordinal);
         var type = parts.GetValueOrDefault("type", "bind");
@@ -535,9 +558,107 @@ internal sealed partial class ImageBuilder
                 }
 
                 return new MountSpec(MountType.Bind, source, target ?? "/run/secrets/" + secretId, ReadOnly: true);
+            case "bind":
+                if (target is null)
+                {
+                    throw Error(ins, "RUN --mount=type=bind needs target=");
+                }
+
+                var path = IgnoreMatcher.Clean(parts.GetValueOrDefault("source") ?? parts.GetValueOrDefault("src") ?? "");
+                var readWrite = parts.ContainsKey("rw") || parts.GetValueOrDefault("readwrite") == "true";
+                if (parts.GetValueOrDefault("from") is not { } from)
+                {
+                    var host = Path.Combine(Path.GetFullPath(options.ContextDirectory), path);
+                    return store.Sys.LStat(host) is null ? throw Error(ins, $"RUN --mount=type=bind: {path} not found in the build context") : Materialize(host, null, path, readWrite, target, temps);
+                }
+
+                var view = FindStage(from) is { } stage
+                    ? new MergedView(LowerDirs(await BuildStageAsync(stage.Index, ct).ConfigureAwait(false)), store.Sys)
+                    : new MergedView(store.LowerDirs(await engine.Images.EnsureAsync(from, PullPolicy.Missing, null, ct).ConfigureAwait(false)), store.Sys);
+                var resolved = view.Resolve(path) ?? throw Error(ins, $"RUN --mount=type=bind,from={from}: {path} not found there");
+                return Materialize(resolved, view, path, readWrite, target, temps);
             default:
-                throw Error(ins, $"RUN --mount=type={type} is not supported (cache and secret are)");
+                throw Error(ins, $"RUN --mount=type={type} is not supported (bind, cache and secret are)");
         }
+    }
+
+    /// <summary>What a bind mount brings in, for the cache key: the source stage's key, or the context files' checksum.</summary>
+    private async Task<string> BindKeyAsync(string mount, CancellationToken ct)
+    {
+        var parts = mount.Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "true", StringComparer.Ordinal);
+        if (parts.GetValueOrDefault("type", "bind") != "bind")
+        {
+            return "";
+        }
+
+        if (parts.GetValueOrDefault("from") is { } from)
+        {
+            return FindStage(from) is { } stage ? (await BuildStageAsync(stage.Index, ct).ConfigureAwait(false)).Key : from;
+        }
+
+        var rel = IgnoreMatcher.Clean(parts.GetValueOrDefault("source") ?? parts.GetValueOrDefault("src") ?? "");
+        var host = Path.Combine(Path.GetFullPath(options.ContextDirectory), rel);
+        if (store.Sys.LStat(host) is not { } st)
+        {
+            return "";
+        }
+
+        var items = new List<CopyItem>();
+        if (st.IsDirectory)
+        {
+            Walk(host, rel, null, (childRel, childHost, childSt) => items.Add(Item(childRel, childHost, childSt, null, null, null)));
+        }
+        else
+        {
+            items.Add(Item(rel, host, st, null, null, null));
+        }
+
+        return Checksum(items);
+    }
+
+    /// <summary>
+    /// A bind mount's source as one directory: a stage's path is spread over its layers, so it is copied out (and
+    /// deleted after the step); writes to a read-write bind are discarded, as BuildKit does.
+    /// </summary>
+    private MountSpec Materialize(string host, MergedView? view, string rel, bool readWrite, string target, List<string> temps)
+    {
+        if (view is null && !readWrite)
+        {
+            return new MountSpec(MountType.Bind, host, target, ReadOnly: true);
+        }
+
+        var temp = Path.Combine(cache.Dir, "tmp-" + Guid.NewGuid().ToString("N"));
+        temps.Add(temp);
+        var st = store.Sys.LStat(host)!.Value;
+        if (!st.IsDirectory)
+        {
+            Directory.CreateDirectory(temp);
+            var file = Path.Combine(temp, Path.GetFileName(host));
+            File.Copy(host, file);
+            return new MountSpec(MountType.Bind, file, target, ReadOnly: !readWrite);
+        }
+
+        Directory.CreateDirectory(temp);
+        Walk(host, rel.Trim('/'), view, (childRel, childHost, childSt) =>
+        {
+            var under = childRel[(rel.Trim('/').Length == 0 ? 0 : rel.Trim('/').Length + 1)..];
+            var dest = Path.Combine(temp, under);
+            switch (childSt.Type)
+            {
+                case Linux.FileStatus.Directory:
+                    Directory.CreateDirectory(dest);
+                    break;
+                case Linux.FileStatus.Symlink:
+                    File.CreateSymbolicLink(dest, store.Sys.ReadLink(childHost));
+                    break;
+                case Linux.FileStatus.Regular:
+                    File.Copy(childHost, dest);
+                    break;
+                default:
+                    break;
+            }
+        });
+        return new MountSpec(MountType.Bind, temp, target, ReadOnly: !readWrite);
     }
 
     private static void Apply(StageState state, CacheEntry entry, string key, LayerRef layer)
