@@ -19,6 +19,11 @@ internal static class BuildCommand
             throw new UsageException("\"build\" requires exactly 1 argument: the context directory");
         }
 
+        if (a.Get("progress") is { } mode && mode is not ("plain" or "tty" or "auto"))
+        {
+            throw new UsageException($"invalid --progress '{mode}': plain, tty or auto (all print docker's plain progress)");
+        }
+
         var context = a.Positionals[0];
         var buildArgs = a.All("build-arg").Select(kv => kv.Split('=', 2)).ToImmutableDictionary(p => p[0], p => p.Length > 1 ? p[1] : Environment.GetEnvironmentVariable(p[0]) ?? "");
         var secrets = a.All("secret").Select(s => s.Split(',').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : ""))

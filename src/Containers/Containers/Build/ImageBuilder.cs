@@ -189,6 +189,15 @@ internal sealed partial class ImageBuilder
     private async Task<StageState> FromAsync(Stage stage, CancellationToken ct)
     {
         CheckFlags(stage.From);
+        if (stage.From.Flag("platform") is { } platformFlag)
+        {
+            var wanted = new ShellWords(n => globalArgs.GetValueOrDefault(n) ?? Predefined(n, new StageState(stage)), dockerfile.EscapeChar).Single(platformFlag);
+            if (!Platform.Parse(wanted).Matches(Platform.Current))
+            {
+                throw Error(stage.From, $"FROM --platform={wanted}: this builder runs RUN steps natively and builds only for {Platform.Current}");
+            }
+        }
+
         var name = Words(stage.From, globalArgs).First();
         var n = Report($"[stage-{stage.Index}] {stage.From.Original}");
         if (FindStage(name) is { } parent && parent != stage)
