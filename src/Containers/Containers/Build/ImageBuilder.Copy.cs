@@ -84,7 +84,7 @@ internal sealed partial class ImageBuilder
                 var target = parents ? dest + "/" + rel : destDir ? dest + "/" + Path.GetFileName(host) : dest;
                 if (add && source is null && st.Type == FileStatus.Regular && IsArchive(ins, host))
                 {
-                    items.AddRange(Extract(ins, host, destDir || rawDest.EndsWith('/') ? dest : dest));
+                    items.AddRange(Extract(ins, host, dest)); // an archive always unpacks into the destination directory
                     continue;
                 }
 
@@ -94,11 +94,8 @@ internal sealed partial class ImageBuilder
 
         var checksum = Checksum(items);
         var key = Hash($"{state.Key}\n{ins.Keyword}\n{dest}\n{uid}:{gid}:{chmod}\n{checksum}");
-        if (!options.NoCache && cache.Get(key) is { Layer: { } cachedLayer } hit)
+        if (FromCache(state, key, n))
         {
-            Report(n, "CACHED");
-            Interlocked.Increment(ref cached);
-            Apply(state, hit, key, cachedLayer);
             return;
         }
 
@@ -124,7 +121,7 @@ internal sealed partial class ImageBuilder
         try
         {
             var user = UserResolver.Resolve(chown, [], state.Layers.Count == 0 ? [store.Snapshots.Empty] : LowerDirs(state));
-            return ((int)user.Uid, chown.Contains(':', StringComparison.Ordinal) ? (int)user.Gid : (int)user.Gid);
+            return ((int)user.Uid, (int)user.Gid); // user alone: the user's primary group, as docker
         }
         catch (InvalidContainerSpecException e)
         {
@@ -247,7 +244,6 @@ internal sealed partial class ImageBuilder
         using var file = File.OpenRead(archive);
         using var stream = LayerStreams.Decompress(file, LayerStreams.Sniff(file));
         using var reader = new TarReader(stream);
-        var tempDir = Path.Combine(store.Content.IngestDir, "add-" + Guid.NewGuid().ToString("N"));
         while (reader.GetNextEntry(copyData: true) is { } e)
         {
             var name = IgnoreMatcher.Clean(e.Name);
@@ -280,7 +276,6 @@ internal sealed partial class ImageBuilder
             }
         }
 
-        _ = tempDir;
         return items;
     }
 

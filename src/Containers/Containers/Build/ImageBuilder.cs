@@ -338,7 +338,7 @@ internal sealed partial class ImageBuilder
                 run = run with { Shell = ins.IsJson && ins.Args.Length > 0 ? ins.Args : throw Error(ins, "SHELL requires the arguments to be in JSON form") };
                 break;
             case "HEALTHCHECK":
-                run = run with { Healthcheck = Healthcheck(ins, run) };
+                run = run with { Healthcheck = Healthcheck(ins) };
                 break;
             case "ONBUILD":
                 var trigger = ins.Raw.Trim();
@@ -411,11 +411,8 @@ internal sealed partial class ImageBuilder
         }
 
         var key = Hash($"{state.Key}\nRUN\n{string.Join('\0', command)}\n{string.Join('\0', argEnv)}\n{network}\n{string.Join('\0', mounts)}\n{string.Join('\0', bound)}");
-        if (!options.NoCache && cache.Get(key) is { Layer: { } cachedLayer } hit)
+        if (FromCache(state, key, n))
         {
-            Report(n, "CACHED");
-            Interlocked.Increment(ref cached);
-            Apply(state, hit, key, cachedLayer);
             return;
         }
 
@@ -670,6 +667,20 @@ internal sealed partial class ImageBuilder
         return new MountSpec(MountType.Bind, temp, target, ReadOnly: !readWrite);
     }
 
+    /// <summary>Takes a layer step from the cache when it is there (and reports CACHED).</summary>
+    private bool FromCache(StageState state, string key, int n)
+    {
+        if (options.NoCache || cache.Get(key) is not { Layer: { } layer } hit)
+        {
+            return false;
+        }
+
+        Report(n, "CACHED");
+        Interlocked.Increment(ref cached);
+        Apply(state, hit, key, layer);
+        return true;
+    }
+
     private static void Apply(StageState state, CacheEntry entry, string key, LayerRef layer)
     {
         state.Layers.Add(layer);
@@ -725,7 +736,7 @@ internal sealed partial class ImageBuilder
     private ImmutableArray<string> Command(Instruction ins, ContainerConfig run) =>
         ins.IsJson ? ins.Args : [.. run.Shell ?? [.. DefaultShell], ins.Raw];
 
-    private HealthcheckConfig? Healthcheck(Instruction ins, ContainerConfig run)
+    private HealthcheckConfig? Healthcheck(Instruction ins)
     {
         var words = ins.Raw.Trim();
         if (words.Equals("NONE", StringComparison.OrdinalIgnoreCase))
@@ -741,7 +752,6 @@ internal sealed partial class ImageBuilder
         var rest = words[3..].Trim();
         var test = rest.StartsWith('[') && JsonArray(rest) is { } json ? ImmutableArray.Create("CMD").AddRange(json) : ["CMD-SHELL", rest];
         long Ns(string flag, long fallback) => ins.Flag(flag) is { } v ? (long)(ParseDuration(ins, flag, v).TotalMilliseconds * 1_000_000) : fallback;
-        _ = run;
         return new HealthcheckConfig
         {
             Test = test,

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.IO.Pipelines;
 using System.Text.Json;
 using Containers.Images.Oci;
@@ -261,18 +260,5 @@ internal sealed class ImagePuller(ImageStore store, RegistryClient client, Regis
         {
             throw new ImageException($"{reference}: invalid {typeof(T).Name}: {e.Message}", e);
         }
-    }
-
-    internal static ImmutableArray<Digest> ChainOf(ImageConfig config)
-    {
-        var builder = ImmutableArray.CreateBuilder<Digest>();
-        Digest? parent = null;
-        foreach (var d in config.RootFs.DiffIds)
-        {
-            parent = Digest.Chain(parent, Digest.Parse(d));
-            builder.Add(parent.Value);
-        }
-
-        return builder.ToImmutable();
     }
 }
