@@ -53,35 +53,38 @@ internal sealed class ImageStore
     public LocalImage? Find(string nameOrId)
     {
         var images = List();
-        var hex = nameOrId.StartsWith("sha256:", StringComparison.Ordinal) ? nameOrId[7..] : nameOrId;
-        if (hex.Length >= 4 && hex.All(char.IsAsciiHexDigitLower))
-        {
-            var byId = images.Where(i => i.Id.Hex.StartsWith(hex, StringComparison.Ordinal)).ToArray();
-            if (byId.Length == 1)
-            {
-                return byId[0];
-            }
 
-            if (byId.Length > 1)
+        // a name first, then an ID (docker's order: "cafe" is the image named cafe before an ID starting cafe)
+        if (ImageReference.TryParse(nameOrId) is { } reference)
+        {
+            if (reference.Digest is { } digest)
             {
-                throw new ImageException($"image ID prefix '{nameOrId}' is ambiguous: it matches {byId.Length} images");
+                var pinned = images.FirstOrDefault(i => i.ManifestDigest == digest && i.Names.Any(n => ImageReference.Parse(n).Name == reference.Name))
+                    ?? images.FirstOrDefault(i => i.ManifestDigest == digest);
+                if (pinned is not null)
+                {
+                    return pinned;
+                }
+            }
+            else if (images.FirstOrDefault(i => i.Names.Contains(reference.ToString())) is { } named)
+            {
+                return named;
             }
         }
 
-        var reference = ImageReference.TryParse(nameOrId);
-        if (reference is null)
+        var hex = nameOrId.StartsWith("sha256:", StringComparison.Ordinal) ? nameOrId[7..] : nameOrId;
+        if (hex.Length < 4 || !hex.All(char.IsAsciiHexDigitLower))
         {
             return null;
         }
 
-        if (reference.Digest is { } digest)
+        var byId = images.Where(i => i.Id.Hex.StartsWith(hex, StringComparison.Ordinal)).ToArray();
+        return byId.Length switch
         {
-            return images.FirstOrDefault(i => i.ManifestDigest == digest && i.Names.Any(n => ImageReference.Parse(n).Name == reference.Name))
-                ?? images.FirstOrDefault(i => i.ManifestDigest == digest);
-        }
-
-        var full = reference.ToString();
-        return images.FirstOrDefault(i => i.Names.Contains(full));
+            0 => null,
+            1 => byId[0],
+            _ => throw new ImageException($"image ID prefix '{nameOrId}' is ambiguous: it matches {byId.Length} images"),
+        };
     }
 
     /// <summary>Like <see cref="Find"/>, but throws <see cref="ImageNotFoundException"/>.</summary>
