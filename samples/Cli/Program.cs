@@ -64,6 +64,7 @@ try
         "unpause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.UnpauseAsync()).ConfigureAwait(false),
         "inspect" => Commands.Inspect(engine, rest),
         "build" => await BuildCommand.RunAsync(engine, rest).ConfigureAwait(false),
+        "volume" => VolumeCommands.Run(engine, rest),
         _ when ImageCommands.Handles(cmd) => await ImageCommands.DispatchAsync(engine, cmd, rest).ConfigureAwait(false),
         "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
         _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
@@ -105,9 +106,10 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + "\n" + """
+            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + "\n" + """
 
-            run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC:DST[:ro]
+            run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC|VOLUME:DST[:ro] -v DST
+              --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]
               --tmpfs DST[:OPTS] --memory 64m --memory-swap 128m --cpus 0.5 --cpu-shares N --pids-limit N
               --hostname H --network none|host|bridge --user U -w DIR --read-only --cap-add C --cap-drop C
               --restart no|on-failure[:N]|always|unless-stopped --ulimit name=soft[:hard] --stop-signal S
@@ -121,7 +123,7 @@ namespace Containers.Cli
             "--name", "-e|--env", "--env-file", "-p|--publish", "-v|--volume", "--tmpfs", "-m|--memory", "--memory-swap", "--cpus", "--cpu-shares",
             "--pids-limit", "-h|--hostname", "--network|--net", "-u|--user", "-w|--workdir", "--cap-add", "--cap-drop", "--restart", "--rootfs",
             "--ulimit", "--stop-signal", "--stop-timeout", "--security-opt", "--group-add", "-l|--label", "--entrypoint",
-            "--expose", "--pull", "--platform", "--health-cmd", "--health-interval", "--health-timeout", "--health-retries", "--health-start-period",
+            "--expose", "--pull", "--platform", "--mount", "--health-cmd", "--health-interval", "--health-timeout", "--health-retries", "--health-start-period",
         ];
 
         private static readonly string[] RunBoolean = ["--rm", "-d|--detach", "-i|--interactive", "-t|--tty", "--read-only", "--privileged", "-P|--publish-all", "--no-healthcheck"];
@@ -181,7 +183,7 @@ namespace Containers.Cli
                 throw new UsageException($"--security-opt {opt} is not supported (only no-new-privileges)");
             }
 
-            var mounts = a.All("volume").Select(MountSpec.ParseVolume).Concat(a.All("tmpfs").Select(MountSpec.ParseTmpfs)).ToImmutableArray();
+            var mounts = a.All("volume").Select(MountSpec.ParseVolume).Concat(a.All("tmpfs").Select(MountSpec.ParseTmpfs)).Concat(a.All("mount").Select(MountSpec.ParseMount)).ToImmutableArray();
             return new ContainerSpec
             {
                 Rootfs = rootfs is null ? "" : Path.GetFullPath(rootfs),

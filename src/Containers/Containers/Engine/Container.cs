@@ -16,14 +16,16 @@ public sealed record ContainerExit(int ExitCode, bool OomKilled);
 public sealed class Container : IAsyncDisposable
 {
     private readonly ContainerEngine engine;
+    private readonly ContainerSupervisor? supervisor;
     private bool owned;
 
-    internal Container(ContainerEngine engine, string id, string name, bool owned)
+    internal Container(ContainerEngine engine, string id, string name, bool owned, ContainerSupervisor? supervisor = null)
     {
         this.engine = engine;
         Id = id;
         Name = name;
         this.owned = owned;
+        this.supervisor = supervisor;
     }
 
     /// <summary>The 64-hex-digit id.</summary>
@@ -69,7 +71,8 @@ public sealed class Container : IAsyncDisposable
     /// <summary>Waits until the container has exited for good (after any restarts) and returns how it ended.</summary>
     public async Task<ContainerExit> WaitAsync(CancellationToken cancellationToken = default)
     {
-        if (engine.Supervisor(Id) is { } sup)
+        // the handle keeps the supervisor it started with: a --rm container's state is gone once it ends
+        if ((supervisor ?? engine.Supervisor(Id)) is { } sup)
         {
             await sup.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
             var s = Ctx.Store.Read(Id);

@@ -57,6 +57,10 @@ public sealed class ContainerBuilder
     public ContainerBuilder WithBindMount(string hostPath, string containerPath, bool readOnly = false) =>
         With(spec with { Mounts = spec.Mounts.Add(new MountSpec(MountType.Bind, hostPath, containerPath, readOnly)) });
 
+    /// <summary>Mounts the named volume <paramref name="volume"/> (created when missing; filled from the image on first use).</summary>
+    public ContainerBuilder WithVolume(string volume, string containerPath, bool readOnly = false) =>
+        With(spec with { Mounts = spec.Mounts.Add(new MountSpec(MountType.Volume, volume, containerPath, readOnly)) });
+
     /// <summary>Mounts a tmpfs.</summary>
     public ContainerBuilder WithTmpfs(string containerPath, string? options = null) =>
         With(spec with { Mounts = spec.Mounts.Add(new MountSpec(MountType.Tmpfs, "tmpfs", containerPath, false, options)) });

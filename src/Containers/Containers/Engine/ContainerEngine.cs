@@ -47,6 +47,9 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// <summary>The images of this root: pull, push, list, tag, remove, save, load, import.</summary>
     public Images.ImageService Images { get; }
 
+    /// <summary>The named volumes of this root.</summary>
+    public VolumeService Volumes => new(Context);
+
     /// <summary>The root directory.</summary>
     public string Root => Context.Store.Root;
 
@@ -97,7 +100,7 @@ public sealed class ContainerEngine : IAsyncDisposable
 
         spec = ImageDefaults.PublishAll(spec);
         Validate(spec);
-        var state = Context.Store.Create(spec, Context.Time);
+        var state = CreateState(spec);
         return new Container(this, state.Id, state.Name, owned: false);
     }
 
@@ -110,12 +113,34 @@ public sealed class ContainerEngine : IAsyncDisposable
     {
         spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
         Validate(spec);
-        var state = Context.Store.Create(spec, Context.Time);
-        await RunAttachedAsync(state.Id, output, cancellationToken).ConfigureAwait(false);
-        return new Container(this, state.Id, state.Name, owned: true);
+        var state = CreateState(spec);
+        var supervisor = await RunAttachedAsync(state.Id, output, cancellationToken).ConfigureAwait(false);
+        return new Container(this, state.Id, state.Name, owned: true, supervisor);
     }
 
-    internal async Task RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken)
+    /// <summary>Stores a new container with its volumes prepared; a failure leaves no anonymous volume behind.</summary>
+    private ContainerState CreateState(ContainerSpec spec)
+    {
+        var prepared = Volumes.Prepare(spec);
+        try
+        {
+            return Context.Store.Create(prepared, Context.Time);
+        }
+        catch
+        {
+            foreach (var (before, after) in spec.Mounts.Zip(prepared.Mounts))
+            {
+                if (before.Type == MountType.Volume && before.Source.Length == 0)
+                {
+                    Context.Volumes.Delete(after.Source);
+                }
+            }
+
+            throw;
+        }
+    }
+
+    internal async Task<ContainerSupervisor> RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken)
     {
         var supervisor = new ContainerSupervisor(Context, id, output, HealthMonitor.Companion(Context));
         if (!supervisors.TryAdd(id, supervisor))
@@ -134,6 +159,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
 
         _ = supervisor.Completion.ContinueWith(_ => supervisors.TryRemove(id, out var _), TaskScheduler.Default);
+        return supervisor;
     }
 
     /// <summary>
@@ -144,7 +170,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     {
         spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
         Validate(spec);
-        var state = Context.Store.Create(spec, Context.Time);
+        var state = CreateState(spec);
         await RunDetachedAsync(state.Id, cancellationToken).ConfigureAwait(false);
         return new Container(this, state.Id, state.Name, owned: false);
     }
@@ -164,7 +190,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         await monitor.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         if (line is null)
         {
-            Context.Store.Delete(id);
+            Context.Store.Delete(id, withAnonymousVolumes: true);
         }
 
         throw line is null ? new ContainerException($"containers-monitor exited before starting the container: {stderr.Trim()}") : MonitorError.Parse(line);

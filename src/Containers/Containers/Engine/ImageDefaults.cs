@@ -21,6 +21,8 @@ internal static class ImageDefaults
         }
 
         var labels = (c.Labels ?? ImmutableSortedDictionary<string, string>.Empty).ToImmutableDictionary().SetItems(spec.Labels);
+        var mounts = spec.Mounts.AddRange((c.Volumes?.Keys ?? []).Where(v => !spec.Mounts.Any(m => m.Target.TrimEnd('/') == v.TrimEnd('/')))
+            .Select(v => new MountSpec(MountType.Volume, "", v))); // the image's VOLUMEs: anonymous volumes
         return spec with
         {
             Rootfs = lowerDirs[0],
@@ -35,6 +37,7 @@ internal static class ImageDefaults
             ExposedPorts = [.. spec.ExposedPorts.Union(c.ExposedPorts?.Keys ?? [])],
             HealthCheck = spec.HealthCheck ?? (c.Healthcheck is { } h ? FromImage(h) : null),
             Labels = labels,
+            Mounts = mounts,
         };
     }
 

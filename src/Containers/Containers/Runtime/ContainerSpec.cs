@@ -179,6 +179,9 @@ public enum MountType
 
     /// <summary>A tmpfs.</summary>
     Tmpfs,
+
+    /// <summary>A named volume of the root (<see cref="MountSpec.Source"/> is its name; empty for a new anonymous one).</summary>
+    Volume,
 }
 
 /// <summary>A mount in the container.</summary>
@@ -189,18 +192,28 @@ public enum MountType
 /// <param name="TmpfsOptions">tmpfs options (e.g. <c>size=64m,mode=1777</c>).</param>
 public sealed record MountSpec(MountType Type, string Source, string Target, bool ReadOnly = false, string? TmpfsOptions = null)
 {
-    /// <summary>Parses <c>-v SRC:DST[:ro|rw]</c> (bind mounts; SRC must be an absolute host path).</summary>
+    /// <summary>
+    /// Parses <c>-v</c>: <c>/host:/dst[:ro|rw]</c> (bind), <c>name:/dst[:ro|rw]</c> (named volume, created when missing)
+    /// or <c>/dst</c> (a new anonymous volume). Throws <see cref="InvalidContainerSpecException"/> naming the spec.
+    /// </summary>
     public static MountSpec ParseVolume(string spec)
     {
+        ArgumentNullException.ThrowIfNull(spec);
         var parts = spec.Split(':');
+        if (parts.Length == 1 && spec.StartsWith('/'))
+        {
+            return new MountSpec(MountType.Volume, "", spec);
+        }
+
         if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
         {
             throw new InvalidContainerSpecException($"invalid volume spec '{spec}': expected SRC:DST[:ro]");
         }
 
-        if (!parts[0].StartsWith('/'))
+        var isVolume = !parts[0].StartsWith('/');
+        if (isVolume && !VolumeNames.IsValid(parts[0]))
         {
-            throw new InvalidContainerSpecException($"invalid volume spec '{spec}': '{parts[0]}' is not an absolute path (named volumes arrive with 'Networks and volumes')");
+            throw new InvalidContainerSpecException($"invalid volume spec '{spec}': '{parts[0]}' is neither an absolute host path nor a valid volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)");
         }
 
         if (!parts[1].StartsWith('/'))
@@ -223,7 +236,51 @@ public sealed record MountSpec(MountType Type, string Source, string Target, boo
             }
         }
 
-        return new MountSpec(MountType.Bind, parts[0], parts[1], ro);
+        return new MountSpec(isVolume ? MountType.Volume : MountType.Bind, parts[0], parts[1], ro);
+    }
+
+    /// <summary>
+    /// Parses <c>--mount type=bind|volume|tmpfs,source=S,target=T[,readonly][,tmpfs-size=N][,tmpfs-mode=M]</c>.
+    /// Throws <see cref="InvalidContainerSpecException"/> naming the field.
+    /// </summary>
+    public static MountSpec ParseMount(string spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var field in spec.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = field.Split('=', 2);
+            fields[kv[0].Trim()] = kv.Length > 1 ? kv[1].Trim() : "true";
+        }
+
+        var type = fields.GetValueOrDefault("type", "volume");
+        var source = fields.GetValueOrDefault("source") ?? fields.GetValueOrDefault("src") ?? "";
+        var target = fields.GetValueOrDefault("target") ?? fields.GetValueOrDefault("dst") ?? fields.GetValueOrDefault("destination")
+            ?? throw new InvalidContainerSpecException($"invalid mount spec '{spec}': target is required");
+        if (!target.StartsWith('/'))
+        {
+            throw new InvalidContainerSpecException($"invalid mount spec '{spec}': target '{target}' must be an absolute path");
+        }
+
+        var ro = fields.TryGetValue("readonly", out var r) ? r is "true" or "1" : fields.TryGetValue("ro", out var r2) && r2 is "true" or "1";
+        foreach (var key in fields.Keys.Where(k => k is not ("type" or "source" or "src" or "target" or "dst" or "destination" or "readonly" or "ro" or "tmpfs-size" or "tmpfs-mode" or "bind-propagation" or "volume-nocopy")))
+        {
+            throw new InvalidContainerSpecException($"invalid mount spec '{spec}': unknown field '{key}'");
+        }
+
+        return type switch
+        {
+            "bind" when source.StartsWith('/') => new MountSpec(MountType.Bind, source, target, ro),
+            "bind" => throw new InvalidContainerSpecException($"invalid mount spec '{spec}': a bind source must be an absolute host path"),
+            "volume" when source.Length == 0 || VolumeNames.IsValid(source) => new MountSpec(MountType.Volume, source, target, ro),
+            "volume" => throw new InvalidContainerSpecException($"invalid mount spec '{spec}': '{source}' is not a valid volume name"),
+            "tmpfs" => new MountSpec(MountType.Tmpfs, "tmpfs", target, ro, string.Join(',', new[]
+            {
+                fields.TryGetValue("tmpfs-size", out var size) ? "size=" + size : null,
+                fields.TryGetValue("tmpfs-mode", out var mode) ? "mode=" + mode : null,
+            }.OfType<string>()) is { Length: > 0 } o ? o : null),
+            _ => throw new InvalidContainerSpecException($"invalid mount spec '{spec}': type must be bind, volume or tmpfs"),
+        };
     }
 
     /// <summary>Parses <c>--tmpfs DST[:OPTIONS]</c>.</summary>

@@ -123,12 +123,29 @@ internal sealed class ContainerStore
     /// Removes a container: its directory is renamed into <c>trash/</c> at once (atomic: the container is gone for
     /// every reader) and deleted in the background; <see cref="EmptyTrash"/> finishes what a crash interrupted.
     /// </summary>
-    public void Delete(string id)
+    /// <summary>
+    /// Moves the container's directory to the trash (deleted in the background). Its anonymous volumes go with it
+    /// when it was <c>--rm</c> or when <paramref name="withAnonymousVolumes"/> (a container that never started).
+    /// </summary>
+    public void Delete(string id, bool withAnonymousVolumes = false)
     {
         var dir = Dir(id);
         if (!Directory.Exists(dir))
         {
             return;
+        }
+
+        // --rm takes the container's anonymous volumes with it, as docker does
+        if (Read(id) is { } state && (state.Spec.AutoRemove || withAnonymousVolumes))
+        {
+            var volumes = new VolumeStore(Root, sys);
+            foreach (var name in VolumeStore.UsedBy(state.Spec))
+            {
+                if (volumes.Get(name) is { Anonymous: true })
+                {
+                    volumes.Delete(name);
+                }
+            }
         }
 
         var trash = Path.Combine(Root, "trash", id + "-" + NewId()[..8]);

@@ -79,7 +79,7 @@ internal sealed class ContainerSupervisor
             }
 
             // A container that never started is not kept: the caller gets the error and nothing to clean up.
-            ctx.Store.Delete(Id);
+            ctx.Store.Delete(Id, withAnonymousVolumes: true);
             completion.TrySetResult();
             throw;
         }
@@ -208,7 +208,7 @@ internal sealed class ContainerSupervisor
         var user = UserResolver.Resolve(spec.User, spec.GroupAdd, layers);
         var caps = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
         var rlimits = spec.Ulimits.Select(u => new ShimRlimit { Resource = u.Resource, Soft = u.Soft, Hard = u.Hard }).ToList();
-        var mounts = BuildMounts(spec, dir);
+        var mounts = BuildMounts(spec, dir, ctx.Volumes);
         var hostname = spec.Hostname ?? Id[..12];
         var env = BuildEnvironment(spec, hostname, user);
 
@@ -416,7 +416,7 @@ internal sealed class ContainerSupervisor
         return env;
     }
 
-    private static List<ShimMount> BuildMounts(ContainerSpec spec, string dir)
+    private static List<ShimMount> BuildMounts(ContainerSpec spec, string dir, VolumeStore volumes)
     {
         var mounts = new List<ShimMount>();
         foreach (var file in new[] { "hostname", "hosts", "resolv.conf" })
@@ -436,9 +436,18 @@ internal sealed class ContainerSupervisor
 
                 mounts.Add(new ShimMount { Source = source, Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IsFile = File.Exists(source) });
             }
+            else if (m.Type == MountType.Volume)
+            {
+                if (volumes.Get(m.Source) is null)
+                {
+                    throw new InvalidContainerSpecException($"volume '{m.Source}' for {m.Target} does not exist (create it, or let the engine create it on start)");
+                }
+
+                mounts.Add(new ShimMount { Source = volumes.DataPath(m.Source), Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly });
+            }
             else
             {
-                mounts.Add(new ShimMount { Source = "tmpfs", Destination = m.Target, Type = "tmpfs", Flags = MS_NOSUID | MS_NODEV | MS_NOEXEC, Data = m.TmpfsOptions });
+                mounts.Add(new ShimMount { Source = "tmpfs", Destination = m.Target, Type = "tmpfs", Flags = MS_NOSUID | MS_NODEV | MS_NOEXEC, Data = m.TmpfsOptions, ReadOnly = m.ReadOnly });
             }
         }
 

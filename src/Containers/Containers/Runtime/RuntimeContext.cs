@@ -14,4 +14,8 @@ internal sealed record RuntimeContext(
     ShimSpawner Spawner,
     ShimPool? Pool,
     TimeProvider Time,
-    ILogger Logger);
+    ILogger Logger)
+{
+    /// <summary>The root's named volumes.</summary>
+    public VolumeStore Volumes { get; } = new(Store.Root, Sys);
+}

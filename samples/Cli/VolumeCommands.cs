@@ -1,0 +1,113 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Containers.Runtime;
+
+namespace Containers.Cli;
+
+/// <summary><c>containers volume create|ls|rm|inspect|prune</c>.</summary>
+internal static class VolumeCommands
+{
+    public const string Usage = """
+          volume create [--label K=V] [NAME] | ls [-q] | rm [-f] NAME... | inspect NAME... | prune [-a] [-f]
+        """;
+
+    public static int Run(ContainerEngine engine, List<string> argv)
+    {
+        if (argv.Count == 0)
+        {
+            throw new UsageException("\"volume\" requires a subcommand: create, ls, rm, inspect, prune");
+        }
+
+        var rest = argv.Skip(1).ToList();
+        switch (argv[0])
+        {
+            case "create":
+            {
+                var a = Args.Parse(rest, ["-l|--label", "-d|--driver", "-o|--opt"], []);
+                if (a.Get("driver") is { } d && d != "local")
+                {
+                    throw new UsageException($"volume driver '{d}' is not supported (only local)");
+                }
+
+                var labels = a.All("label").Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+                Console.WriteLine(engine.Volumes.Create(a.Positionals.FirstOrDefault(), labels).Name);
+                return 0;
+            }
+
+            case "ls" or "list":
+            {
+                var a = Args.Parse(rest, ["-f|--filter", "--format"], ["-q|--quiet"]);
+                if (!a.Has("quiet"))
+                {
+                    Console.WriteLine("DRIVER    VOLUME NAME");
+                }
+
+                foreach (var v in engine.Volumes.List())
+                {
+                    Console.WriteLine(a.Has("quiet") ? v.Name : $"local     {v.Name}");
+                }
+
+                return 0;
+            }
+
+            case "rm" or "remove":
+            {
+                var a = Args.Parse(rest, [], ["-f|--force"]);
+                var failed = false;
+                foreach (var name in a.Positionals)
+                {
+                    try
+                    {
+                        engine.Volumes.Remove(name, a.Has("force"));
+                        Console.WriteLine(name);
+                    }
+                    catch (ContainerException e)
+                    {
+                        Console.Error.WriteLine("containers: " + e.Message);
+                        failed = true;
+                    }
+                }
+
+                return failed ? 1 : 0;
+            }
+
+            case "inspect":
+            {
+                var a = Args.Parse(rest, ["-f|--format"], []);
+                var docs = new JsonArray([.. a.Positionals.Select(n => (JsonNode)Document(engine.Volumes.Get(n)))]);
+                Console.WriteLine(docs.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() }));
+                return 0;
+            }
+
+            case "prune":
+            {
+                var a = Args.Parse(rest, ["--filter"], ["-a|--all", "-f|--force"]);
+                var removed = engine.Volumes.Prune(a.Has("all"));
+                if (removed.Count > 0)
+                {
+                    Console.WriteLine("Deleted Volumes:");
+                    foreach (var n in removed)
+                    {
+                        Console.WriteLine(n);
+                    }
+                }
+
+                return 0;
+            }
+
+            default:
+                throw new UsageException($"unknown volume command '{argv[0]}'");
+        }
+    }
+
+    private static JsonObject Document(VolumeInfo v) => new()
+    {
+        ["CreatedAt"] = v.CreatedAt.ToString("o", System.Globalization.CultureInfo.InvariantCulture),
+        ["Driver"] = v.Driver,
+        ["Labels"] = new JsonObject([.. v.Labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
+        ["Mountpoint"] = v.Mountpoint,
+        ["Name"] = v.Name,
+        ["Options"] = new JsonObject(),
+        ["Scope"] = "local",
+    };
+}
