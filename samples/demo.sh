@@ -50,4 +50,26 @@ c stop -t 1 demo-web
 c logs demo-web || true
 c rm demo-web
 c ps -a
+
+echo "== images: the rootfs imported as an image, a Dockerfile built on it (cached the second time), run by name"
+tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+c import -c 'ENV PATH=/bin' "$work/busybox.tar" localhost/busybox:demo
+mkdir -p "$work/app"
+echo 'built from a Dockerfile' > "$work/app/message.txt"
+cat > "$work/app/Dockerfile" <<'DOCKERFILE'
+FROM localhost/busybox:demo AS build
+WORKDIR /src
+COPY message.txt .
+RUN tr a-z A-Z < message.txt > shout.txt
+FROM localhost/busybox:demo
+COPY --from=build /src/shout.txt /app/
+RUN echo "size: $(wc -c < /app/shout.txt)" > /app/meta.txt
+CMD ["sh", "-c", "cat /app/shout.txt /app/meta.txt"]
+DOCKERFILE
+c build -t localhost/demo-app:1 "$work/app"
+c build -t localhost/demo-app:1 "$work/app" 2>&1 | grep -c CACHED | sed 's/^/cached steps: /'
+c run --rm localhost/demo-app:1
+c images
+c save -o "$work/demo-app.tar" localhost/demo-app:1 && ls -l "$work/demo-app.tar"
+c rmi localhost/demo-app:1 localhost/busybox:demo
 echo "== done"

@@ -19,7 +19,7 @@ internal static class Paths
     }
 
     /// <summary>Creates a directory and its parents (already resolved by <see cref="SecureJoin"/>).</summary>
-    public static void MkdirAll(string path)
+    public static void MkdirAll(string path, string step = "create mount point")
     {
         try
         {
@@ -27,7 +27,8 @@ internal static class Paths
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ShimException("create mount point", 17, path + ": " + e.Message);
+            // NativeAOT has no resource strings: say what the kernel would
+            throw new ShimException(step, 17, path + (File.Exists(path) ? ": exists and is not a directory" : ": cannot be created (" + e.GetType().Name + ")"));
         }
     }
 

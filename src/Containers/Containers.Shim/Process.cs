@@ -40,7 +40,7 @@ internal static unsafe class Process
         {
             if (!Directory.Exists(cwd))
             {
-                Paths.MkdirAll(Paths.SecureJoin("/", cwd));
+                Paths.MkdirAll(Paths.SecureJoin("/", cwd), "chdir to working directory");
             }
         }
 

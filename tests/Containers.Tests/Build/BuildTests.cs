@@ -36,7 +36,7 @@ public sealed class BuildTests : IAsyncLifetime
         FROM ${BASE} AS build
         ARG GREETING=unset
         WORKDIR /src
-        COPY app.txt ./
+        COPY app.txt .
         RUN echo "$GREETING $(cat app.txt)" > out.txt && mkdir -p /out && cp out.txt /out/
         FROM ${BASE}
         RUN echo 'runner:x:1234:1234::/home/runner:/bin/sh' >> /etc/passwd
@@ -88,6 +88,8 @@ public sealed class BuildTests : IAsyncLifetime
     {
         Write("Dockerfile", """
             FROM localhost/busybox:1 AS one
+            COPY keep.log /var/www
+            RUN test -f /var/www/keep.log
             COPY . /ctx/
             RUN ls -R /ctx | sort > /list
             FROM localhost/busybox:1 AS two

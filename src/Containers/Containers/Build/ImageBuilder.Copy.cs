@@ -26,8 +26,11 @@ internal sealed partial class ImageBuilder
 
         var workdir = state.Run.WorkingDir is { Length: > 0 } w ? w : "/";
         var rawDest = args[^1];
-        var destDir = rawDest.EndsWith('/') || args.Count > 2 || args[..^1].Any(HasGlob);
         var dest = IgnoreMatcher.Clean(rawDest.StartsWith('/') ? rawDest : workdir.TrimEnd('/') + "/" + rawDest);
+
+        // a directory when it says so ("dir/", ".", "dir/."), when several sources go there, or when it is one already
+        var destDir = rawDest.EndsWith('/') || rawDest is "." or ".." || rawDest.EndsWith("/.", StringComparison.Ordinal) || args.Count > 2 || args[..^1].Any(HasGlob)
+            || (state.Layers.Count > 0 && new MergedView(LowerDirs(state), store.Sys).Resolve(dest) is { } existing && store.Sys.LStat(existing) is { IsDirectory: true });
         var (uid, gid) = Chown(ins, state);
         int? chmod = ins.Flag("chmod") is { } cm ? (int.TryParse(cm, NumberStyles.None, CultureInfo.InvariantCulture, out _) ? Convert.ToInt32(cm, 8) : throw Error(ins, $"invalid --chmod '{cm}': expected octal like 755")) : null;
         var parents = ins.Flag("parents") is "true" or "";
