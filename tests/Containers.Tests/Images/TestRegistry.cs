@@ -10,7 +10,7 @@ namespace Containers.Tests.Images;
 /// </summary>
 public sealed class TestRegistry : IDisposable
 {
-    private readonly Process process;
+    private readonly Process process = null!;
 
     /// <param name="auth">htpasswd auth over TLS.</param>
     /// <param name="token">Bearer token auth by this token server (plain HTTP).</param>
@@ -18,7 +18,23 @@ public sealed class TestRegistry : IDisposable
     {
         Dir = Path.Combine(Path.GetTempPath(), "containers-tests-registry-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Dir);
-        Port = FreePort();
+        for (var attempt = 0; ; attempt++)
+        {
+            Port = FreePort();
+            try
+            {
+                process = Start(auth, token);
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                // the port was taken between the probe and the registry's bind: try another
+            }
+        }
+    }
+
+    private Process Start(bool auth, TestTokenServer? token)
+    {
         var config = $"""
             version: 0.1
             log:
@@ -65,13 +81,29 @@ public sealed class TestRegistry : IDisposable
         }
 
         File.WriteAllText($"{Dir}/config.yml", config);
-        process = Process.Start(new ProcessStartInfo("docker-registry", ["serve", $"{Dir}/config.yml"]) { RedirectStandardError = true, RedirectStandardOutput = true })
-            ?? throw new InvalidOperationException("docker-registry did not start (apt-get install docker-registry)");
-        process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        WaitUntilUp(auth);
+        var started = Process.Start(new ProcessStartInfo("docker-registry", ["serve", $"{Dir}/config.yml"]) { RedirectStandardError = true, RedirectStandardOutput = true })
+            ?? throw new FileNotFoundException("docker-registry did not start (apt-get install docker-registry)");
+        started.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        started.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        started.BeginErrorReadLine();
+        started.BeginOutputReadLine();
+        try
+        {
+            WaitUntilUp(started, auth);
+        }
+        catch (InvalidOperationException)
+        {
+            if (!started.HasExited)
+            {
+                started.Kill();
+            }
+
+            started.WaitForExit();
+            started.Dispose();
+            throw;
+        }
+
+        return started;
     }
 
     private readonly System.Text.StringBuilder log = new();
@@ -81,7 +113,7 @@ public sealed class TestRegistry : IDisposable
 
     public string Dir { get; }
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
     /// <summary>The registry as image references name it.</summary>
     public string Host => $"127.0.0.1:{Port}";
@@ -112,13 +144,13 @@ public sealed class TestRegistry : IDisposable
         return p.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {stderr}");
     }
 
-    private void WaitUntilUp(bool tls)
+    private void WaitUntilUp(Process started, bool tls)
     {
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
         using var http = new HttpClient(handler);
         for (var i = 0; i < 200; i++)
         {
-            if (process.HasExited)
+            if (started.HasExited)
             {
                 break;
             }

@@ -26,17 +26,30 @@ public sealed class TestTokenServer : IDisposable
     {
         var request = new CertificateRequest("CN=test-token-issuer", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        Realm = $"http://127.0.0.1:{port}/token";
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            try
+            {
+                listener.Prefixes.Clear();
+                listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+                listener.Start();
+                Realm = $"http://127.0.0.1:{port}/token";
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                // the port was taken between the probe and the bind: take another
+            }
+        }
+
         loop = Task.Run(ServeAsync);
     }
 
-    public string Realm { get; }
+    public string Realm { get; } = "";
 
     public string CertificatePem => certificate.ExportCertificatePem();
 
@@ -45,8 +58,14 @@ public sealed class TestTokenServer : IDisposable
 
     public void Dispose()
     {
-        listener.Stop();
-        listener.Close();
+        try
+        {
+            listener.Close(); // the managed listener may try to re-bind its port while removing prefixes: ignore that
+        }
+        catch (HttpListenerException)
+        {
+        }
+
         try
         {
             loop.GetAwaiter().GetResult();

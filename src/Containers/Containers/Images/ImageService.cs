@@ -66,7 +66,7 @@ public sealed class ImageService : IDisposable
         {
             throw new RegistryException($"{what} {reference}: cannot talk to registry {reference.Registry}: {e.Message}", (int?)(e as HttpRequestException)?.StatusCode ?? 0, e);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or Linux.SyscallException)
         {
             throw new ImageException($"{what} {reference}: {e.Message}", e); // the local disk (full, read-only): nothing was committed
         }
