@@ -158,6 +158,33 @@ public sealed class BuildTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Add_unpacks_local_tar_archives_of_every_compression_and_copies_other_files()
+    {
+        var src = Path.Combine(t.Root, "archive-src");
+        Directory.CreateDirectory(Path.Combine(src, "dir"));
+        File.WriteAllText(Path.Combine(src, "dir/inside.txt"), "inside");
+        foreach (var (name, flag) in new[] { ("a.tar.gz", "-z"), ("b.tar.bz2", "-j"), ("c.tar.xz", "-J"), ("d.tar.zst", "--zstd"), ("e.tar", "") })
+        {
+            TestRegistry.Run("tar", [.. new[] { "-C", src, "-c", "-f", Path.Combine(context, name) }.Concat(flag.Length > 0 ? [flag] : []), "dir"]);
+        }
+
+        File.WriteAllText(Path.Combine(context, "note.txt"), "not an archive");
+        TestRegistry.Run("gzip", "-k", Path.Combine(context, "note.txt"));
+        Write("Dockerfile", """
+            FROM localhost/busybox:1
+            ADD a.tar.gz /gz/
+            ADD b.tar.bz2 /bz/
+            ADD c.tar.xz /xz/
+            ADD d.tar.zst /zst/
+            ADD e.tar /plain/
+            ADD note.txt.gz /notes/
+            CMD ["sh", "-c", "cat /gz/dir/inside.txt /bz/dir/inside.txt /xz/dir/inside.txt /zst/dir/inside.txt /plain/dir/inside.txt; ls /notes"]
+            """);
+        await BuildAsync("localhost/add:1");
+        Assert.Equal("insideinsideinsideinsideinsidenote.txt.gz\n", (await t.RunAsync(t.Engine.FromImage("localhost/add:1").WithNetwork("none"))).Stdout);
+    }
+
+    [Fact]
     public async Task A_reproducible_build_gives_the_same_digest_twice()
     {
         Write("Dockerfile", "FROM localhost/busybox:1\nCOPY app.txt /app.txt\nRUN echo built > /built\n");

@@ -85,7 +85,7 @@ internal sealed partial class ImageBuilder
                 }
 
                 var target = parents ? dest + "/" + rel : destDir ? dest + "/" + Path.GetFileName(host) : dest;
-                if (add && source is null && st.Type == FileStatus.Regular && IsArchive(ins, host))
+                if (add && source is null && st.Type == FileStatus.Regular && IsArchive(host))
                 {
                     items.AddRange(Extract(ins, host, dest)); // an archive always unpacks into the destination directory
                     continue;
@@ -226,18 +226,41 @@ internal sealed partial class ImageBuilder
 
     private static bool HasGlob(string s) => s.IndexOfAny(['*', '?', '[']) >= 0;
 
-    private bool IsArchive(Instruction ins, string path)
+    private static readonly byte[] XzMagic = [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0];
+
+    /// <summary>True for a tar, plain or compressed (gzip, bzip2, xz, zstd): ADD unpacks those.</summary>
+    private static bool IsArchive(string path)
     {
         using var f = File.OpenRead(path);
-        var header = new byte[262];
-        var n = f.ReadAtLeast(header, 262, throwOnEndOfStream: false);
-        if ((n >= 3 && header[0] == 'B' && header[1] == 'Z' && header[2] == 'h') || (n >= 6 && header.AsSpan(0, 6).SequenceEqual(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 })))
+        using var tar = OpenArchive(f);
+        var header = new byte[512];
+        try
         {
-            throw Error(ins, $"ADD {Path.GetFileName(path)}: bzip2 and xz archives are not supported yet (gzip, zstd and plain tar are); unpack it in a RUN step");
+            return tar.ReadAtLeast(header, 512, throwOnEndOfStream: false) == 512 && Encoding.ASCII.GetString(header, 257, 5) == "ustar";
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or SharpCompress.Common.SharpCompressException)
+        {
+            return false; // compressed, but not a tar: copied as a file, as docker does
+        }
+    }
+
+    /// <summary>The decompressed stream of an archive, by its magic bytes.</summary>
+    private static Stream OpenArchive(FileStream file)
+    {
+        Span<byte> magic = stackalloc byte[6];
+        var n = file.ReadAtLeast(magic, 6, throwOnEndOfStream: false);
+        file.Position = 0;
+        if (n >= 3 && magic[0] == 'B' && magic[1] == 'Z' && magic[2] == 'h')
+        {
+            return SharpCompress.Compressors.BZip2.BZip2Stream.Create(file, SharpCompress.Compressors.CompressionMode.Decompress, decompressConcatenated: true, leaveOpen: true, tolerateTruncatedStream: false);
         }
 
-        f.Position = 0;
-        return LayerStreams.Sniff(f) != LayerCompression.None || (n == 262 && Encoding.ASCII.GetString(header, 257, 5) == "ustar");
+        if (n == 6 && magic.SequenceEqual(XzMagic))
+        {
+            return new SharpCompress.Compressors.Xz.XZStream(file);
+        }
+
+        return LayerStreams.Decompress(file, LayerStreams.Sniff(file));
     }
 
     /// <summary>ADD of a local archive: its entries, under <paramref name="dest"/>.</summary>
@@ -245,7 +268,7 @@ internal sealed partial class ImageBuilder
     {
         var items = new List<CopyItem>();
         using var file = File.OpenRead(archive);
-        using var stream = LayerStreams.Decompress(file, LayerStreams.Sniff(file));
+        using var stream = OpenArchive(file);
         using var reader = new TarReader(stream);
         while (reader.GetNextEntry(copyData: true) is { } e)
         {
