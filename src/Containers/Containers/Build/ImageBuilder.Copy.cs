@@ -102,7 +102,9 @@ internal sealed partial class ImageBuilder
             return;
         }
 
-        var base_ = new MergedView(state.Layers.Count == 0 ? [] : LowerDirs(state), store.Sys);
+        // --link: the layer stands alone (parents made fresh, nothing read from the layers below), as BuildKit's
+        var linked = ins.Flag("link") is "true" or "";
+        var base_ = new MergedView(state.Layers.Count == 0 || linked ? [] : LowerDirs(state), store.Sys);
         var (blob, size, diffId) = await new LayerStore(store).AddAsync(
             tar => WriteTar(tar, items, base_, uid, gid),
             state.Chain,
