@@ -28,37 +28,18 @@ public sealed class TestPodman : IDisposable
     public string Dir { get; }
 
     /// <summary>Runs podman with this instance's storage; returns stdout, throws with stderr on failure.</summary>
-    public string Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo("podman", ["--root", Path.Combine(Dir, "root"), "--runroot", Path.Combine(Dir, "run"), "--tmpdir", Path.Combine(Dir, "tmp"), "--storage-driver", "vfs", .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["CONTAINERS_CONF"] = Path.Combine(Dir, "containers.conf");
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return p.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"podman {string.Join(' ', args)} exited {p.ExitCode}: {stderr}");
-    }
+    public string Run(params string[] args) =>
+        TestRegistry.Run("podman", ["--root", Path.Combine(Dir, "root"), "--runroot", Path.Combine(Dir, "run"), "--tmpdir", Path.Combine(Dir, "tmp"), "--storage-driver", "vfs", .. args], Environment);
 
     /// <summary>Runs buildah over the same storage (RUN steps with chroot isolation: no cgroups, no network setup).</summary>
-    public string Buildah(params string[] args)
+    public string Buildah(params string[] args) =>
+        TestRegistry.Run("buildah", ["--root", Path.Combine(Dir, "root"), "--runroot", Path.Combine(Dir, "run"), "--storage-driver", "vfs", .. args], Environment);
+
+    private Dictionary<string, string> Environment => new()
     {
-        var psi = new ProcessStartInfo("buildah", ["--root", Path.Combine(Dir, "root"), "--runroot", Path.Combine(Dir, "run"), "--storage-driver", "vfs", .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["CONTAINERS_CONF"] = Path.Combine(Dir, "containers.conf");
-        psi.Environment["BUILDAH_ISOLATION"] = "chroot";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return p.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"buildah {string.Join(' ', args)} exited {p.ExitCode}: {stderr}");
-    }
+        ["CONTAINERS_CONF"] = Path.Combine(Dir, "containers.conf"),
+        ["BUILDAH_ISOLATION"] = "chroot",
+    };
 
     /// <summary>podman run --rm with no network, its cgroups under containers-dotnet (runc needs cgroups; crun 1.8 refuses this hybrid).</summary>
     public string RunContainer(string image, params string[] command) =>

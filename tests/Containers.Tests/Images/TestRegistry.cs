@@ -135,13 +135,22 @@ public sealed class TestRegistry : IDisposable
         Directory.Delete(Dir, true);
     }
 
-    public static string Run(string file, params string[] args)
+    public static string Run(string file, params string[] args) => Run(file, args, null);
+
+    /// <summary>Runs a tool to its end; returns its stdout, or throws with its stderr when it fails.</summary>
+    public static string Run(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment)
     {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+
+        using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        return p.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {stderr}");
+        return p.ExitCode == 0 ? stdout.Result : throw new InvalidOperationException($"{file} {string.Join(' ', psi.ArgumentList)} exited {p.ExitCode}: {stderr}");
     }
 
     private void WaitUntilUp(Process started, bool tls)

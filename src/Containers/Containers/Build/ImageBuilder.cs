@@ -303,24 +303,8 @@ internal sealed partial class ImageBuilder
         state.Key = key;
     }
 
-    private IReadOnlyList<string> LowerDirs(StageState state)
-    {
-        if (state.Layers.Count == 0)
-        {
-            return [store.Snapshots.Empty];
-        }
-
-        var dirs = new List<string>();
-        Digest? chain = null;
-        foreach (var l in state.Layers)
-        {
-            chain = Digest.Chain(chain, Digest.Parse(l.DiffId));
-            dirs.Add(store.Snapshots.PathOf(chain.Value));
-        }
-
-        dirs.Reverse();
-        return dirs;
-    }
+    private IReadOnlyList<string> LowerDirs(StageState state) =>
+        store.Snapshots.LowerDirs(Digest.Chains(state.Layers.Select(l => l.DiffId)), $"{dockerfile.File} stage {state.Stage.Name ?? state.Stage.Index.ToString(CultureInfo.InvariantCulture)}");
 
     private LocalImage Finish(StageState state)
     {

@@ -19,6 +19,7 @@ public sealed class ContainerEngine : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ContainerSupervisor> supervisors = new();
     private readonly ConcurrentDictionary<string, byte> disowned = new();
+    private VolumeService? volumes;
     private readonly EngineOptions options;
 
     /// <summary>Creates an engine over <see cref="EngineOptions.Root"/>. Throws <see cref="ContainerException"/> when the machine lacks cgroups or the shim.</summary>
@@ -48,7 +49,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     public Images.ImageService Images { get; }
 
     /// <summary>The named volumes of this root.</summary>
-    public VolumeService Volumes => new(Context);
+    public VolumeService Volumes => volumes ??= new(Context);
 
     /// <summary>The root directory.</summary>
     public string Root => Context.Store.Root;

@@ -62,6 +62,21 @@ public readonly record struct Digest
     public static Digest Chain(Digest? parent, Digest diffId) =>
         parent is { } p ? Of(Encoding.ASCII.GetBytes($"{p} {diffId}")) : diffId;
 
+    /// <summary>The chain IDs of a stack of layers given by their diff IDs, base first.</summary>
+    public static System.Collections.Immutable.ImmutableArray<Digest> Chains(IEnumerable<string> diffIds)
+    {
+        ArgumentNullException.ThrowIfNull(diffIds);
+        var builder = System.Collections.Immutable.ImmutableArray.CreateBuilder<Digest>();
+        Digest? parent = null;
+        foreach (var diff in diffIds)
+        {
+            parent = Chain(parent, Parse(diff));
+            builder.Add(parent.Value);
+        }
+
+        return builder.ToImmutable();
+    }
+
     /// <summary>A hash object for this digest's algorithm.</summary>
     internal IncrementalHash CreateHash() =>
         IncrementalHash.CreateHash(Algorithm == "sha512" ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256);

@@ -187,12 +187,7 @@ internal sealed class ImageStore
             var (manifest, config) = Read(d);
             keepBlobs.Add(manifest.Config.ParsedDigest);
             keepBlobs.UnionWith(manifest.Layers.Select(l => l.ParsedDigest));
-            Digest? parent = null;
-            foreach (var diff in config.RootFs.DiffIds)
-            {
-                parent = Digest.Chain(parent, Digest.Parse(diff));
-                keepSnapshots.Add(parent.Value);
-            }
+            keepSnapshots.UnionWith(Digest.Chains(config.RootFs.DiffIds));
         }
 
         long freed = 0;
@@ -211,27 +206,7 @@ internal sealed class ImageStore
     }
 
     /// <summary>The snapshot directories of an image, topmost first (overlay lowerdir order). Throws when one is missing.</summary>
-    public IReadOnlyList<string> LowerDirs(LocalImage image)
-    {
-        var chain = image.ChainIds;
-        if (chain.IsEmpty)
-        {
-            return [Snapshots.Empty];
-        }
-
-        var dirs = new List<string>(chain.Length);
-        for (var i = chain.Length - 1; i >= 0; i--)
-        {
-            if (!Snapshots.Exists(chain[i]))
-            {
-                throw new ImageException($"image {image.Id.Short}: layer {i + 1} of {chain.Length} (chain {chain[i].Short}) is not unpacked; pull or load the image again");
-            }
-
-            dirs.Add(Snapshots.PathOf(chain[i]));
-        }
-
-        return dirs;
-    }
+    public IReadOnlyList<string> LowerDirs(LocalImage image) => Snapshots.LowerDirs(image.ChainIds, $"image {image.Id.Short}");
 
     internal static string? NameOf(Descriptor d) =>
         d.Annotations?.GetValueOrDefault(ContentStore.ImageNameAnnotation) is { } full

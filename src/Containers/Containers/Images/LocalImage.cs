@@ -30,19 +30,5 @@ public sealed record LocalImage(
     public DateTimeOffset? Created => Config.Created;
 
     /// <summary>The layers' chain IDs, base first.</summary>
-    public ImmutableArray<Digest> ChainIds
-    {
-        get
-        {
-            var builder = ImmutableArray.CreateBuilder<Digest>(Config.RootFs.DiffIds.Length);
-            Digest? parent = null;
-            foreach (var diff in Config.RootFs.DiffIds)
-            {
-                parent = Digest.Chain(parent, Digest.Parse(diff));
-                builder.Add(parent.Value);
-            }
-
-            return builder.MoveToImmutable();
-        }
-    }
+    public ImmutableArray<Digest> ChainIds => Digest.Chains(Config.RootFs.DiffIds);
 }

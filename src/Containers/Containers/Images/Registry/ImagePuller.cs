@@ -51,13 +51,7 @@ internal sealed class ImagePuller(ImageStore store, RegistryClient client, Regis
             throw new ImageException($"{reference}: the image is for {config.Os}/{config.Architecture}, not {platform}");
         }
 
-        var chain = new Digest[manifest.Layers.Length];
-        Digest? parent = null;
-        for (var i = 0; i < chain.Length; i++)
-        {
-            parent = Digest.Chain(parent, Digest.Parse(config.RootFs.DiffIds[i]));
-            chain[i] = parent.Value;
-        }
+        var chain = Digest.Chains(config.RootFs.DiffIds);
 
         using var slots = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentDownloads));
         await Task.WhenAll(manifest.Layers.Select((layer, i) => Task.Run(async () =>

@@ -37,6 +37,31 @@ internal sealed class Snapshotter
 
     public string PathOf(Digest chainId) => Path.Combine(Dir, chainId.Hex);
 
+    /// <summary>
+    /// The overlay lower directories of a stack of layers given by chain IDs (base first): topmost first, the empty
+    /// layer for no layers. Throws <see cref="ImageException"/> naming <paramref name="what"/> when one is not unpacked.
+    /// </summary>
+    public IReadOnlyList<string> LowerDirs(IReadOnlyList<Digest> chain, string what)
+    {
+        if (chain.Count == 0)
+        {
+            return [Empty];
+        }
+
+        var dirs = new List<string>(chain.Count);
+        for (var i = chain.Count - 1; i >= 0; i--)
+        {
+            if (!Exists(chain[i]))
+            {
+                throw new ImageException($"{what}: layer {i + 1} of {chain.Count} (chain {chain[i].Short}) is not unpacked; pull or load the image again");
+            }
+
+            dirs.Add(PathOf(chain[i]));
+        }
+
+        return dirs;
+    }
+
     public bool Exists(Digest chainId) => Directory.Exists(PathOf(chainId));
 
     /// <summary>
