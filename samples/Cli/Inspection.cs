@@ -71,6 +71,7 @@ internal static class Inspection
         {
             ["IPAddress"] = s.IPAddress ?? "",
             ["Gateway"] = s.Gateway ?? "",
+            ["Networks"] = new JsonObject(s.Spec.EffectiveNetworks().Select(n => KeyValuePair.Create(n.Network, (JsonNode?)NetworkCommands.Endpoint(n, s.Networks.FirstOrDefault(e => e.Network == n.Network))))),
             ["Ports"] = new JsonObject(s.Ports.GroupBy(p => $"{p.ContainerPort}/{p.Protocol}").Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonArray(
                 [.. g.Select(p => (JsonNode?)new JsonObject { ["HostIp"] = p.HostIp, ["HostPort"] = p.HostPort.ToString(CultureInfo.InvariantCulture) })])))),
         },

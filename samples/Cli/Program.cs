@@ -65,6 +65,7 @@ try
         "inspect" => Commands.Inspect(engine, rest),
         "build" => await BuildCommand.RunAsync(engine, rest).ConfigureAwait(false),
         "volume" => VolumeCommands.Run(engine, rest),
+        "network" => NetworkCommands.Run(engine, rest),
         _ when ImageCommands.Handles(cmd) => await ImageCommands.DispatchAsync(engine, cmd, rest).ConfigureAwait(false),
         "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
         _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
@@ -106,12 +107,12 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + "\n" + """
+            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + "\n" + """
 
             run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC|VOLUME:DST[:ro] -v DST
               --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]
               --tmpfs DST[:OPTS] --memory 64m --memory-swap 128m --cpus 0.5 --cpu-shares N --pids-limit N
-              --hostname H --network none|host|bridge --user U -w DIR --read-only --cap-add C --cap-drop C
+              --hostname H --network none|host|bridge|NAME (repeatable) --network-alias A --ip A --user U -w DIR --read-only --cap-add C --cap-drop C
               --restart no|on-failure[:N]|always|unless-stopped --ulimit name=soft[:hard] --stop-signal S
               --stop-timeout S --security-opt no-new-privileges --group-add G --label K=V --entrypoint CMD
               -P (publish exposed ports) --expose PORT --pull missing|always|never --platform OS/ARCH
@@ -121,7 +122,7 @@ namespace Containers.Cli
         private static readonly string[] RunValued =
         [
             "--name", "-e|--env", "--env-file", "-p|--publish", "-v|--volume", "--tmpfs", "-m|--memory", "--memory-swap", "--cpus", "--cpu-shares",
-            "--pids-limit", "-h|--hostname", "--network|--net", "-u|--user", "-w|--workdir", "--cap-add", "--cap-drop", "--restart", "--rootfs",
+            "--pids-limit", "-h|--hostname", "--net|--network", "--net-alias|--network-alias", "--ip", "-u|--user", "-w|--workdir", "--cap-add", "--cap-drop", "--restart", "--rootfs",
             "--ulimit", "--stop-signal", "--stop-timeout", "--security-opt", "--group-add", "-l|--label", "--entrypoint",
             "--expose", "--pull", "--platform", "--mount", "--health-cmd", "--health-interval", "--health-timeout", "--health-retries", "--health-start-period",
         ];
@@ -206,7 +207,8 @@ namespace Containers.Cli
                 User = a.Get("user"),
                 GroupAdd = [.. a.All("group-add")],
                 Hostname = a.Get("hostname"),
-                NetworkMode = a.Get("network") ?? "bridge",
+                NetworkMode = a.All("network").FirstOrDefault() ?? "bridge",
+                Networks = NetworkCommands.Attachments(a.All("network"), a.All("network-alias"), a.Get("ip")),
                 Ports = [.. a.All("publish").Select(PortBinding.Parse)],
                 Mounts = mounts,
                 Resources = resources,

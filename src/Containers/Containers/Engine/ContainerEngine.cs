@@ -20,6 +20,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ContainerSupervisor> supervisors = new();
     private readonly ConcurrentDictionary<string, byte> disowned = new();
     private VolumeService? volumes;
+    private NetworkService? networks;
     private readonly EngineOptions options;
 
     /// <summary>Creates an engine over <see cref="EngineOptions.Root"/>. Throws <see cref="ContainerException"/> when the machine lacks cgroups or the shim.</summary>
@@ -28,7 +29,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         this.options = options ?? new EngineOptions();
         var sys = LinuxSyscalls.Instance;
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ContainerEngine>();
-        var (subnet, prefix) = ParseCidr(this.options.BridgeSubnet);
+        var (subnet, prefix) = NetworkStore.ParseCidr(this.options.BridgeSubnet);
         var ipam = new Ipam(Path.Combine(this.options.MachineStateDirectory, "networks", this.options.BridgeName + ".json"), subnet, prefix, sys);
         var spawner = new ShimSpawner(sys, this.options.ShimPath ?? ShimSpawner.DefaultShimPath());
         Context = new RuntimeContext(
@@ -39,7 +40,10 @@ public sealed class ContainerEngine : IAsyncDisposable
             spawner,
             this.options.PrespawnShim ? new ShimPool(spawner) : null,
             this.options.TimeProvider,
-            logger);
+            logger)
+        {
+            DnsUpstreams = DnsUpstreams(this.options.DnsUpstreams),
+        };
         Janitor.Sweep(Context);
         Images = new Images.ImageService(new Images.ImageStore(this.options.Root, sys), this.options.Registry, () => Context.Store.List(), this.options.TimeProvider);
         Images.Store.Sweep();
@@ -47,6 +51,9 @@ public sealed class ContainerEngine : IAsyncDisposable
 
     /// <summary>The images of this root: pull, push, list, tag, remove, save, load, import.</summary>
     public Images.ImageService Images { get; }
+
+    /// <summary>The networks of this root: create, list, inspect, remove, connect, and reach containers by name from this process.</summary>
+    public NetworkService Networks => networks ??= new(this);
 
     /// <summary>The named volumes of this root.</summary>
     public VolumeService Volumes => volumes ??= new(Context);
@@ -274,16 +281,25 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// <summary>Leaves a container out of what <see cref="DisposeAsync"/> removes.</summary>
     internal void Disown(string id) => disowned[id] = 0;
 
-    private static void Validate(ContainerSpec spec)
+    private void Validate(ContainerSpec spec)
     {
         if (spec.Command.IsDefaultOrEmpty)
         {
             throw new InvalidContainerSpecException("no command specified");
         }
 
-        if (spec.NetworkMode is not ("bridge" or "none" or "host"))
+        if (spec.NetworkMode is "host" or "none" && !spec.Networks.IsDefaultOrEmpty && spec.Networks.Any(n => n.Network != spec.NetworkMode))
         {
-            throw new InvalidContainerSpecException($"network mode '{spec.NetworkMode}' is not one of bridge, none, host");
+            throw new InvalidContainerSpecException($"network mode {spec.NetworkMode} cannot be combined with other networks");
+        }
+
+        foreach (var n in spec.EffectiveNetworks())
+        {
+            var network = Context.Networks.Get(n.Network) ?? throw new ContainerNotFoundException($"network {n.Network} not found");
+            if (network.IsDefault && !n.Aliases.IsDefaultOrEmpty)
+            {
+                throw new InvalidContainerSpecException("network-scoped aliases are only supported for user-defined networks");
+            }
         }
 
         _ = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
@@ -323,12 +339,23 @@ public sealed class ContainerEngine : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in prefix.Skip(1).Concat(["--root", Root, "--machine-state", options.MachineStateDirectory, "--bridge", options.BridgeName, "--subnet", options.BridgeSubnet, "--shim", Context.Spawner.ShimPath, id]))
+        foreach (var a in prefix.Skip(1).Concat(["--root", Root, "--machine-state", options.MachineStateDirectory, "--bridge", options.BridgeName, "--subnet", options.BridgeSubnet, "--dns-upstream", string.Join(',', Context.DnsUpstreams), "--shim", Context.Spawner.ShimPath, id]))
         {
             psi.ArgumentList.Add(a);
         }
 
         return psi;
+    }
+
+    private static IPEndPoint[] DnsUpstreams(System.Collections.Immutable.ImmutableArray<string> configured)
+    {
+        var servers = configured.IsDefaultOrEmpty
+            ? (File.Exists("/etc/resolv.conf") ? File.ReadLines("/etc/resolv.conf") : [])
+                .Select(l => l.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length >= 2 && f[0] == "nameserver")
+                .Select(f => f[1])
+            : configured;
+        return [.. servers.Select(s => IPEndPoint.TryParse(s, out var ep) ? new IPEndPoint(ep.Address, ep.Port == 0 ? 53 : ep.Port) : null).OfType<IPEndPoint>()];
     }
 
     private static string DotnetHost()
@@ -353,14 +380,6 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
 
         return Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root ? Path.Combine(root, "dotnet") : "dotnet";
-    }
-
-    internal static (IPAddress Subnet, int Prefix) ParseCidr(string cidr)
-    {
-        var parts = cidr.Split('/');
-        return parts.Length == 2 && IPAddress.TryParse(parts[0], out var ip) && int.TryParse(parts[1], out var prefix) && prefix is >= 8 and <= 30
-            ? (ip, prefix)
-            : throw new InvalidContainerSpecException($"invalid subnet '{cidr}': expected a.b.c.d/N with N between 8 and 30");
     }
 }
 

@@ -27,6 +27,7 @@ public static class ContainerMonitorHost
                 BridgeName = Opt("--bridge") ?? "cdnet0",
                 BridgeSubnet = Opt("--subnet") ?? "10.213.0.0/16",
                 ShimPath = Opt("--shim"),
+                DnsUpstreams = Opt("--dns-upstream") is { } dns ? [.. dns.Split(',', StringSplitOptions.RemoveEmptyEntries)] : [],
                 PrespawnShim = false,
             });
             supervisor = new ContainerSupervisor(engine.Context, id, null, HealthMonitor.Companion(engine.Context));

@@ -15,6 +15,14 @@ public sealed record EngineOptions
     /// <summary>Subnet of the default bridge, CIDR; pick one that clashes with no route on the machine. Default: CONTAINERS_BRIDGE_SUBNET or 10.213.0.0/16.</summary>
     public string BridgeSubnet { get; init; } = Env("CONTAINERS_BRIDGE_SUBNET") ?? "10.213.0.0/16";
 
+    /// <summary>
+    /// Where the embedded DNS servers of user-defined networks send names that are not containers' (<c>ip</c> or
+    /// <c>ip:port</c>). Default: CONTAINERS_DNS_UPSTREAM (comma-separated), else the nameservers of the host's
+    /// /etc/resolv.conf (loopback ones included: the servers run in the host's namespace).
+    /// </summary>
+    public System.Collections.Immutable.ImmutableArray<string> DnsUpstreams { get; init; } =
+        Env("CONTAINERS_DNS_UPSTREAM") is { } dns ? [.. dns.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] : [];
+
     /// <summary>Path of the NativeAOT shim; found next to the Containers assembly when null.</summary>
     public string? ShimPath { get; init; }
 

@@ -7,7 +7,7 @@ namespace Containers.Networking;
 /// The default bridge: a Linux bridge with the gateway address, and per container a veth pair whose peer is
 /// created directly inside the container's network namespace. All through rtnetlink.
 /// </summary>
-internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
+internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam, bool isInternal = false)
 {
     private const int CLONE_NEWNET = 0x40000000;
 
@@ -15,8 +15,12 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
 
     public string BridgeName => bridgeName;
 
-    /// <summary>The host-side veth of container <paramref name="id"/> (15 characters at most, as the kernel wants).</summary>
+    /// <summary>The host-side veth of container <paramref name="id"/> on the default bridge (15 characters at most, as the kernel wants).</summary>
     public static string HostVeth(string id) => "vcd" + id[..11];
+
+    /// <summary>The host-side veth of container <paramref name="id"/> on the network <paramref name="networkId"/>.</summary>
+    public static string HostVeth(string id, string networkId) =>
+        "vcn" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(id + "/" + networkId)))[..12];
 
     /// <summary>Creates the bridge and its gateway address when missing (safe against a concurrent creator).</summary>
     public int EnsureBridge()
@@ -49,20 +53,36 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
         }
 
         nl.SetUp(index);
+        // Packets that enter through the bridge are never routed on: containers on different networks cannot reach
+        // each other through the host, whatever the host's ip_forward says (the host itself stays reachable).
+        try
+        {
+            File.WriteAllText($"/proc/sys/net/ipv4/conf/{bridgeName}/forwarding", "0");
+        }
+        catch (IOException)
+        {
+        }
+
         return index;
     }
 
     /// <summary>Connects the network namespace of <paramref name="pid"/> (container <paramref name="id"/>) to the bridge with <paramref name="address"/>.</summary>
-    public void Attach(int pid, string id, IPAddress address)
+    public void Attach(int pid, string id, IPAddress address) => Attach(pid, HostVeth(id), "eth0", address);
+
+    /// <summary>
+    /// Connects the network namespace of <paramref name="pid"/> to the bridge: <paramref name="hostVeth"/> on the host,
+    /// <paramref name="ifName"/> with <paramref name="address"/> inside; the default route goes through the gateway
+    /// when <paramref name="ifName"/> is eth0 and the network is not internal.
+    /// </summary>
+    public void Attach(int pid, string hostVeth, string ifName, IPAddress address)
     {
-        var hostVeth = HostVeth(id);
         var bridge = EnsureBridge();
         var nsfd = sys.Open($"/proc/{pid}/ns/net", 0x80000);
         try
         {
             using (var nl = new Netlink(sys))
             {
-                nl.CreateVeth(hostVeth, "eth0", nsfd);
+                nl.CreateVeth(hostVeth, ifName, nsfd);
                 var index = sys.NameToIndex(hostVeth);
                 nl.SetMaster(index, bridge);
                 nl.SetUp(index);
@@ -72,10 +92,13 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
             {
                 using var nl = new Netlink(sys);
                 nl.SetUp(1);
-                var eth0 = sys.NameToIndex("eth0");
-                nl.AddAddress(eth0, address, ipam.PrefixLength);
-                nl.SetUp(eth0);
-                nl.AddDefaultRoute(ipam.Gateway, eth0);
+                var eth = sys.NameToIndex(ifName);
+                nl.AddAddress(eth, address, ipam.PrefixLength);
+                nl.SetUp(eth);
+                if (ifName == "eth0" && !isInternal)
+                {
+                    nl.AddDefaultRoute(ipam.Gateway, eth);
+                }
             });
         }
         finally
@@ -106,19 +129,30 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam)
     /// Disconnects container <paramref name="id"/>: deletes its host-side veth if it still exists (its namespace
     /// would take the pair down with it, but asynchronously) and releases its address. Idempotent.
     /// </summary>
-    public void Detach(string id)
+    public void Detach(string id) => Detach(id, HostVeth(id));
+
+    /// <summary>Deletes <paramref name="hostVeth"/> if it exists and releases the address of container <paramref name="id"/>. Idempotent.</summary>
+    public void Detach(string id, string hostVeth)
+    {
+        DeleteLink(hostVeth);
+        ipam.Release(id);
+    }
+
+    /// <summary>Deletes the bridge interface if it exists.</summary>
+    public void DeleteBridge() => DeleteLink(bridgeName);
+
+    /// <summary>Deletes the interface <paramref name="name"/> if it exists.</summary>
+    public void DeleteLink(string name)
     {
         try
         {
-            var index = sys.NameToIndex(HostVeth(id));
+            var index = sys.NameToIndex(name);
             using var nl = new Netlink(sys);
             nl.DeleteLink(index);
         }
         catch (SyscallException)
         {
         }
-
-        ipam.Release(id);
     }
 
     private void InNamespace(int nsfd, Action action) => InNamespace(sys, nsfd, action);

@@ -11,9 +11,41 @@ namespace Containers.Networking;
 /// because the bridge is shared by every root on the machine. Each address records the container id and the
 /// process that owns it, so any process can release what a crashed one held.
 /// </summary>
-internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISyscalls sys)
+internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISyscalls sys, IPAddress? gateway = null)
 {
-    public IPAddress Gateway => Offset(1);
+    public IPAddress Gateway => gateway ?? Offset(1);
+
+    public string File => file;
+
+    public string Subnet => $"{subnet}/{prefixLength}";
+
+    /// <summary>True when <paramref name="ip"/> is a host address of the subnet (not its network or broadcast address).</summary>
+    public bool Contains(IPAddress ip)
+    {
+        var size = 1L << (32 - prefixLength);
+        var offset = (long)ToUInt(ip) - ToUInt(subnet);
+        return ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && offset > 0 && offset < size - 1;
+    }
+
+    /// <summary>Reserves <paramref name="requested"/> for container <paramref name="id"/>; throws when it is outside the subnet or taken.</summary>
+    public IPAddress Allocate(string id, IPAddress requested) => Locked(() =>
+    {
+        if (!Contains(requested) || requested.Equals(Gateway))
+        {
+            throw new InvalidContainerSpecException($"address {requested} is not a free host address of {Subnet}");
+        }
+
+        var map = Load();
+        if (map.TryGetValue(requested.ToString(), out var owner) && owner.Split(' ')[0] != id)
+        {
+            throw new ContainerConflictException($"address {requested} is already in use on {Path.GetFileName(Path.GetDirectoryName(file))}");
+        }
+
+        var self = ProcessIdentity.Self;
+        map[requested.ToString()] = $"{id} {self.Pid} {self.StartTime}";
+        Save(map);
+        return requested;
+    });
 
     public int PrefixLength => prefixLength;
 
@@ -33,7 +65,7 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
         for (long i = 2; i < size - 1; i++)
         {
             var ip = Offset(i);
-            if (!map.ContainsKey(ip.ToString()))
+            if (!map.ContainsKey(ip.ToString()) && !ip.Equals(Gateway))
             {
                 map[ip.ToString()] = owner;
                 Save(map);
@@ -87,9 +119,11 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
     private IPAddress Offset(long i)
     {
         var b = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(b, (uint)(BinaryPrimitives.ReadUInt32BigEndian(subnet.GetAddressBytes()) + i));
+        BinaryPrimitives.WriteUInt32BigEndian(b, (uint)(ToUInt(subnet) + i));
         return new IPAddress(b);
     }
+
+    private static uint ToUInt(IPAddress ip) => BinaryPrimitives.ReadUInt32BigEndian(ip.MapToIPv4().GetAddressBytes());
 
     private Dictionary<string, string> Load()
     {

@@ -60,8 +60,14 @@ public sealed record ContainerSpec
     /// <summary>Hostname; the first 12 characters of the id when null.</summary>
     public string? Hostname { get; init; }
 
-    /// <summary>Network mode: <c>bridge</c> (default), <c>none</c> or <c>host</c>.</summary>
+    /// <summary>
+    /// Network mode: <c>bridge</c> (the default bridge, the default), <c>none</c>, <c>host</c>, or the name of a
+    /// user-defined network (with DNS for container names and aliases).
+    /// </summary>
     public string NetworkMode { get; init; } = "bridge";
+
+    /// <summary>The networks to join with their aliases and addresses; when empty, <see cref="NetworkMode"/> alone decides.</summary>
+    public ImmutableArray<Networking.NetworkAttachment> Networks { get; init; } = [];
 
     /// <summary>Published ports.</summary>
     public ImmutableArray<PortBinding> Ports { get; init; } = [];
@@ -107,6 +113,12 @@ public sealed record ContainerSpec
 
     /// <summary>Labels.</summary>
     public ImmutableDictionary<string, string> Labels { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>The networks the container joins, in order (its first is eth0 and carries the default route).</summary>
+    public ImmutableArray<Networking.NetworkAttachment> EffectiveNetworks() =>
+        NetworkMode is "host" or "none" ? []
+        : !Networks.IsDefaultOrEmpty ? Networks
+        : [new Networking.NetworkAttachment(NetworkMode)];
 }
 
 /// <summary>A published port: <c>[HostIp:][HostPort:]ContainerPort[/Protocol]</c>. HostPort 0 picks a free port.</summary>

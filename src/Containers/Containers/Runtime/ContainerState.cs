@@ -81,6 +81,9 @@ public sealed record ContainerState
     /// <summary>The bridge gateway, if any.</summary>
     public string? Gateway { get; init; }
 
+    /// <summary>Where the running container is on each of its networks (empty when it is not running).</summary>
+    public ImmutableArray<Networking.NetworkEndpoint> Networks { get; init; } = [];
+
     /// <summary>Published ports with the host ports actually bound.</summary>
     public ImmutableArray<PortBinding> Ports { get; init; } = [];
 

@@ -62,7 +62,7 @@ internal sealed class ContainerSupervisor
         var state = ctx.Store.Update(Id, s => s with { MonitorPid = self.Pid, MonitorStartTime = self.StartTime }); // claim it before making anything
         try
         {
-            if (state.Spec.NetworkMode == "bridge" && state.Spec.Ports.Length > 0)
+            if (state.Spec.EffectiveNetworks().Length > 0 && state.Spec.Ports.Length > 0)
             {
                 proxy = PortProxy.Bind(state.Spec.Ports);
             }
@@ -107,6 +107,7 @@ internal sealed class ContainerSupervisor
                     FinishedAt = ctx.Time.GetUtcNow(),
                     Pid = 0,
                     PidStartTime = 0,
+                    Networks = [],
                 });
                 ctx.Logger.LogInformation("container {Name} exited with {ExitCode}{Oom}", state.Name, exitCode, oom ? " (OOM killed)" : "");
                 current = null;
@@ -225,7 +226,7 @@ internal sealed class ContainerSupervisor
         Directory.CreateDirectory(rootfs);
 
         ICgroup? cgroup = null;
-        IPAddress? ip = null;
+        var endpoints = new List<NetworkEndpoint>();
         int ptyMaster = -1, ptySlave = -1;
         string? ptyPath = null;
         SpawnedShim? shim = null;
@@ -239,12 +240,22 @@ internal sealed class ContainerSupervisor
                 flags |= ShimSpawner.CLONE_NEWNET;
             }
 
-            if (spec.NetworkMode == "bridge")
+            var plan = new List<(BridgeNetwork Bridge, IPAddress Ip)>();
+            foreach (var attachment in spec.EffectiveNetworks())
             {
-                ip = ctx.Bridge.Ipam.Allocate(Id);
+                var network = ctx.Networks.Get(attachment.Network) ?? throw new InvalidContainerSpecException($"network {attachment.Network} not found");
+                var bridge = ctx.Networks.Bridge(network);
+                var address = attachment.IPv4Address is { } fixedIp
+                    ? bridge.Ipam.Allocate(Id, IPAddress.TryParse(fixedIp, out var parsed) ? parsed : throw new InvalidContainerSpecException($"invalid IPv4 address '{fixedIp}' for network {network.Name}"))
+                    : bridge.Ipam.Allocate(Id);
+                var hostVeth = network.IsDefault ? BridgeNetwork.HostVeth(Id) : BridgeNetwork.HostVeth(Id, network.Id);
+                endpoints.Add(new NetworkEndpoint(network.Name, network.Id, address.ToString(), bridge.Ipam.PrefixLength, network.Gateway, "eth" + endpoints.Count, hostVeth, [.. attachment.Aliases]));
+                plan.Add((bridge, address));
             }
 
-            WriteEtcFiles(ctx.Sys, dir, hostname, ip, spec.NetworkMode);
+            var ip = plan.Count > 0 ? plan[0].Ip : null;
+            var dnsServer = endpoints.Count > 0 && endpoints[0].Network != NetworkInfo.DefaultName ? endpoints[0].Gateway : null;
+            WriteEtcFiles(ctx.Sys, dir, hostname, [.. endpoints.Select(e => e.IPAddress)], spec.NetworkMode, dnsServer);
             if (spec.Tty)
             {
                 (ptyMaster, ptySlave) = ctx.Sys.OpenPty();
@@ -262,11 +273,12 @@ internal sealed class ContainerSupervisor
             var attach = Task.Run(() => cgroup.AddProcess(pid));
             try
             {
-                if (ip is not null)
+                for (var i = 0; i < plan.Count; i++)
                 {
-                    ctx.Bridge.Attach(pid, Id, ip);
+                    plan[i].Bridge.Attach(pid, endpoints[i].HostInterface, endpoints[i].Interface, plan[i].Ip);
                 }
-                else if (spec.NetworkMode == "none")
+
+                if (spec.NetworkMode == "none")
                 {
                     BridgeNetwork.LoopbackUp(ctx.Sys, pid);
                 }
@@ -330,7 +342,8 @@ internal sealed class ContainerSupervisor
                 StopRequested = s.StopRequested && s.Status == ContainerStatus.Restarting,
                 Error = null,
                 IPAddress = ip?.ToString(),
-                Gateway = ip is null ? null : ctx.Bridge.Ipam.Gateway.ToString(),
+                Gateway = endpoints.FirstOrDefault()?.Gateway,
+                Networks = [.. endpoints],
                 Ports = proxy is null ? [] : [.. proxy.Bound],
             });
             if (ip is not null)
@@ -338,7 +351,12 @@ internal sealed class ContainerSupervisor
                 proxy?.Start(ip);
             }
 
-            var run = new Run(shim.Process, cgroup, ip is null ? null : Id, ptyMaster, started, spec.OpenStdin && !spec.Tty);
+            if (dnsServer is not null || endpoints.Count > 1)
+            {
+                ctx.Dns.Track(Id);
+            }
+
+            var run = new Run(shim.Process, cgroup, Id, [.. endpoints], ptyMaster, started, spec.OpenStdin && !spec.Tty);
             run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
             return run;
         }
@@ -362,9 +380,9 @@ internal sealed class ContainerSupervisor
             }
 
             cgroup?.Delete();
-            if (ip is not null)
+            foreach (var e in endpoints)
             {
-                ctx.Bridge.Detach(Id);
+                ctx.Release(Id, e);
             }
 
             throw;
@@ -454,20 +472,26 @@ internal sealed class ContainerSupervisor
         return mounts;
     }
 
-    private static void WriteEtcFiles(Linux.ISyscalls sys, string dir, string hostname, IPAddress? ip, string networkMode)
+    private static void WriteEtcFiles(Linux.ISyscalls sys, string dir, string hostname, string[] ips, string networkMode, string? dnsServer)
     {
         void Write(string file, string text) => Linux.RawFile.Write(sys, Path.Combine(dir, file), System.Text.Encoding.UTF8.GetBytes(text), create: true);
 
         Write("hostname", hostname + "\n");
         var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
-        if (ip is not null)
+        foreach (var ip in ips)
         {
             hosts += $"{ip}\t{hostname}\n";
         }
 
         Write("hosts", networkMode == "host" && File.Exists("/etc/hosts") ? File.ReadAllText("/etc/hosts") : hosts);
         var resolv = "";
-        if (networkMode != "none" && File.Exists("/etc/resolv.conf"))
+        if (dnsServer is not null)
+        {
+            // the network's embedded DNS server (on its gateway) answers container names and forwards the rest
+            var host = File.Exists("/etc/resolv.conf") ? File.ReadAllLines("/etc/resolv.conf") : [];
+            resolv = string.Join('\n', [$"nameserver {dnsServer}", .. host.Where(l => l.StartsWith("search ", StringComparison.Ordinal) || l.StartsWith("options ", StringComparison.Ordinal))]) + "\n";
+        }
+        else if (networkMode != "none" && File.Exists("/etc/resolv.conf"))
         {
             // Loopback resolvers of the host are unreachable from a container's own namespace; docker drops them too.
             resolv = string.Join('\n', File.ReadAllLines("/etc/resolv.conf")
@@ -478,7 +502,7 @@ internal sealed class ContainerSupervisor
     }
 
     /// <summary>One run of the container process.</summary>
-    private sealed class Run(Process process, ICgroup cgroup, string? bridgedId, int ptyMaster, DateTimeOffset started, bool keepStdin)
+    private sealed class Run(Process process, ICgroup cgroup, string id, NetworkEndpoint[] endpoints, int ptyMaster, DateTimeOffset started, bool keepStdin)
     {
         private readonly List<Task> pumps = [];
         private JsonLogWriter? log;
@@ -514,9 +538,11 @@ internal sealed class ContainerSupervisor
         {
             var oom = cgroup.ReadOomKills() > 0;
             cgroup.Delete();
-            if (bridgedId is not null)
+            ctx.Dns.Untrack(id);
+            // endpoints connected or disconnected while it ran are in the state; the start's are here
+            foreach (var e in (ctx.Store.Read(id)?.Networks ?? []).Concat(endpoints).DistinctBy(e => e.HostInterface))
             {
-                ctx.Bridge.Detach(bridgedId);
+                ctx.Release(id, e);
             }
 
             Terminal?.Dispose();

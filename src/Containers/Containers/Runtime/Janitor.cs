@@ -23,7 +23,7 @@ internal static class Janitor
                 {
                     // never started, or its starter died mid-start: release what a start may have made, keep the record
                     ctx.Cgroups.Open(s.Id).Delete();
-                    ctx.Bridge.Detach(s.Id);
+                    Release(ctx, s);
                     if (s.Spec.AutoRemove)
                     {
                         ctx.Store.Delete(s.Id);
@@ -35,7 +35,7 @@ internal static class Janitor
                 var container = new ProcessIdentity(s.Pid, s.PidStartTime);
                 var killed = container.IsAlive && ctx.Sys.Kill(s.Pid, 9);
                 ctx.Cgroups.Open(s.Id).Delete();
-                ctx.Bridge.Detach(s.Id);
+                Release(ctx, s);
                 ctx.Logger.LogWarning("swept container {Name}: its monitor {Pid} is gone", s.Name, s.MonitorPid);
                 if (s.Spec.AutoRemove)
                 {
@@ -49,6 +49,7 @@ internal static class Janitor
                     ExitCode = killed ? 137 : 255,
                     Error = "the process supervising this container exited unexpectedly",
                     Pid = 0,
+                    Networks = [],
                     FinishedAt = ctx.Time.GetUtcNow(),
                 };
                 Linux.RawFile.Replace(ctx.Sys, Path.Combine(ctx.Store.Dir(s.Id), "state.json"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(updated, ContainerStore.StateJson));
@@ -56,7 +57,20 @@ internal static class Janitor
 
             return 0;
         });
-        ctx.Bridge.Ipam.ReleaseDead();
+        foreach (var n in ctx.Networks.List())
+        {
+            ctx.Networks.Bridge(n).Ipam.ReleaseDead();
+        }
+
         ctx.Store.EmptyTrash();
+    }
+
+    private static void Release(RuntimeContext ctx, ContainerState s)
+    {
+        ctx.Bridge.Detach(s.Id);
+        foreach (var e in s.Networks)
+        {
+            ctx.Release(s.Id, e);
+        }
     }
 }

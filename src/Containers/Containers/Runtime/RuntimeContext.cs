@@ -16,6 +16,39 @@ internal sealed record RuntimeContext(
     TimeProvider Time,
     ILogger Logger)
 {
+    private DnsHost? dns;
+
     /// <summary>The root's named volumes.</summary>
     public VolumeStore Volumes { get; } = new(Store.Root, Sys);
+
+    /// <summary>The root's networks (and the default bridge).</summary>
+    public NetworkStore Networks { get; } = new(Store.Root, Sys, Bridge);
+
+    /// <summary>Where names that are not containers' go: the host's resolvers unless configured.</summary>
+    public IReadOnlyList<System.Net.IPEndPoint> DnsUpstreams { get; init; } = [];
+
+    /// <summary>This process's embedded DNS servers.</summary>
+    public DnsHost Dns
+    {
+        get
+        {
+            lock (Volumes)
+            {
+                return dns ??= new DnsHost(Store, Networks, DnsUpstreams, Logger);
+            }
+        }
+    }
+
+    /// <summary>Releases a container's place on a network (its veth and address); idempotent, and fine when the network is gone.</summary>
+    public void Release(string containerId, NetworkEndpoint e)
+    {
+        if (Networks.Get(e.Network) is { } n && n.Id == e.NetworkId)
+        {
+            Networks.Bridge(n).Detach(containerId, e.HostInterface);
+        }
+        else
+        {
+            Bridge.DeleteLink(e.HostInterface);
+        }
+    }
 }
