@@ -9,7 +9,7 @@ public sealed class TestEngine : IAsyncDisposable
     public TestEngine(string? root = null)
     {
         Root = root ?? Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
-        Options = new EngineOptions { Root = Root, MachineStateDirectory = Path.Combine(Path.GetTempPath(), "containers-tests-machine"), BridgeName = "cdtest0", BridgeSubnet = "10.214.0.0/16" };
+        Options = new EngineOptions { Root = Root, MachineStateDirectory = Path.Combine(Path.GetTempPath(), "containers-tests-machine"), BridgeName = "cdtest0", BridgeSubnet = "10.214.0.0/16", DnsUpstreams = [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()] };
         Engine = new ContainerEngine(Options);
         watcher = new FileSystemWatcher(Path.Combine(Root, "containers")) { EnableRaisingEvents = true };
         watcher.Created += (_, e) =>
@@ -58,6 +58,17 @@ public sealed class TestEngine : IAsyncDisposable
         foreach (var s in Engine.List(all: true))
         {
             await Engine.Get(s.Id).RemoveAsync(force: true);
+        }
+
+        var networks = Engine.Networks.List().Where(n => !n.IsDefault).ToArray();
+        Engine.Networks.Prune();
+        foreach (var n in networks)
+        {
+            Assert.False(LinkExists(n.BridgeName), $"bridge of network {n.Name} left behind");
+            foreach (var id in SeenIds)
+            {
+                Assert.False(LinkExists(Containers.Networking.BridgeNetwork.HostVeth(id, n.Id)), $"veth of {id} on {n.Name} left behind");
+            }
         }
 
         AssertNothingLeft();

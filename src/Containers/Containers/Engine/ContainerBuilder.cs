@@ -46,8 +46,27 @@ public sealed class ContainerBuilder
     /// <summary>The hostname.</summary>
     public ContainerBuilder WithHostname(string hostname) => With(spec with { Hostname = hostname });
 
-    /// <summary>Network mode: bridge, none or host.</summary>
-    public ContainerBuilder WithNetwork(string mode) => With(spec with { NetworkMode = mode });
+    /// <summary>
+    /// Network mode: <c>bridge</c>, <c>none</c>, <c>host</c>, or a user-defined network (the only one, replacing any
+    /// set before) on which the container also answers to <paramref name="aliases"/>.
+    /// </summary>
+    public ContainerBuilder WithNetwork(string mode, params string[] aliases) => With(spec with
+    {
+        NetworkMode = mode,
+        Networks = aliases.Length > 0 ? [new Networking.NetworkAttachment(mode) { Aliases = [.. aliases] }] : [],
+    });
+
+    /// <summary>
+    /// Joins one more user-defined network (the first one replaces the default bridge), answering there to
+    /// <paramref name="aliases"/> besides its name.
+    /// </summary>
+    public ContainerBuilder AddNetwork(string network, params string[] aliases)
+    {
+        var attachment = new Networking.NetworkAttachment(network) { Aliases = [.. aliases] };
+        return spec.Networks.IsDefaultOrEmpty && spec.NetworkMode == "bridge"
+            ? With(spec with { NetworkMode = network, Networks = [attachment] })
+            : With(spec with { Networks = [.. spec.EffectiveNetworks(), attachment] });
+    }
 
     /// <summary>Publishes <paramref name="containerPort"/> on <paramref name="hostPort"/> (0 = ephemeral) of <paramref name="hostIp"/>.</summary>
     public ContainerBuilder WithPortBinding(int hostPort, int containerPort, string hostIp = "0.0.0.0", string protocol = "tcp") =>
