@@ -90,10 +90,12 @@ public sealed class TestEngine : IAsyncDisposable
     /// <summary>Every container this root ever had: its cgroups and host-side veth are gone too.</summary>
     private void AssertNoCgroupOrVeth()
     {
+        var nat = NatRules();
         foreach (var id in SeenIds)
         {
             Assert.False(CgroupExists(id), $"cgroup of {id} left behind");
             Assert.False(LinkExists("vcd" + id[..11]), $"veth of {id} left behind");
+            Assert.DoesNotContain("containers-dotnet:" + id, nat, StringComparison.Ordinal);
         }
     }
 
@@ -125,6 +127,20 @@ public sealed class TestEngine : IAsyncDisposable
         Directory.EnumerateDirectories("/sys/fs/cgroup").Any(h => Directory.Exists(Path.Combine(h, "containers-dotnet", id)));
 
     public static bool LinkExists(string name) => Directory.Exists("/sys/class/net/" + name);
+
+    /// <summary>The local port forwarding rules (empty without iptables).</summary>
+    public static string NatRules()
+    {
+        if (!File.Exists("/usr/sbin/iptables"))
+        {
+            return "";
+        }
+
+        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-S"]) { RedirectStandardOutput = true })!;
+        var text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return text;
+    }
 
     /// <summary>GETs <paramref name="url"/>, retrying while the server in the container is still starting.</summary>
     public static async Task<string?> GetWhenUpAsync(string url)

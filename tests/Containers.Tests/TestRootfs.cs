@@ -70,6 +70,12 @@ public static class TestRootfs
                 using var ip = Process.Start("ip", ["link", "del", "cdtest0"]);
                 ip.WaitForExit();
             }
+
+            if (File.Exists("/usr/sbin/iptables"))
+            {
+                using var nat = Process.Start(new ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-D", "CONTAINERS-DOTNET-POST", "-s", "127.0.0.0/8", "-o", "cdtest0", "-j", "MASQUERADE"]) { RedirectStandardError = true })!;
+                nat.WaitForExit();
+            }
         };
         return dir;
     }

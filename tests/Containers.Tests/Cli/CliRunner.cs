@@ -17,6 +17,7 @@ public static class CliRunner
         psi.Environment["CONTAINERS_BRIDGE"] = t.Options.BridgeName;
         psi.Environment["CONTAINERS_BRIDGE_SUBNET"] = t.Options.BridgeSubnet;
         psi.Environment["CONTAINERS_MACHINE_STATE"] = t.Options.MachineStateDirectory;
+        psi.Environment["CONTAINERS_DNS_UPSTREAM"] = string.Join(',', t.Options.DnsUpstreams);
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(t.Root);
         foreach (var a in args)

@@ -111,6 +111,29 @@ public sealed class UserNetworkTests
     }
 
     [Fact]
+    public async Task Published_ports_serve_local_clients_through_the_kernel_and_containers_elsewhere_through_the_proxy()
+    {
+        await using var t = new TestEngine();
+        t.Engine.Networks.Create("pub");
+        var other = t.Engine.Networks.Create("elsewhere");
+        await using var web = await t.Busybox("sh", "-c", Httpd).WithNetwork("pub").WithPortBinding(0, 8080).StartAsync();
+        var port = web.GetHostPort(8080);
+
+        Assert.Equal("hello from busybox httpd\n", await TestEngine.GetWhenUpAsync($"http://127.0.0.1:{port}/index.html"));
+        if (Containers.Networking.LocalPortForwarding.Available)
+        {
+            Assert.Contains($"containers-dotnet:{web.Id}", TestEngine.NatRules(), StringComparison.Ordinal);
+        }
+
+        // from another network the host is its gateway: that connection is not rewritten, the proxy serves it
+        var client = await t.RunAsync(t.Busybox("wget", "-qO-", $"http://{other.Gateway}:{port}/index.html").WithNetwork("elsewhere"));
+        Assert.Equal("hello from busybox httpd\n", client.Stdout);
+
+        await web.StopAsync(TimeSpan.FromSeconds(1));
+        Assert.DoesNotContain($"containers-dotnet:{web.Id}", TestEngine.NatRules(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_network_requests_give_clear_errors_and_leave_nothing()
     {
         await using var t = new TestEngine();

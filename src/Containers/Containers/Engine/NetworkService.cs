@@ -73,6 +73,7 @@ public sealed class NetworkService
             }
 
             Ctx.Networks.Delete(network);
+            Ctx.PortForwarding.RemoveBridge(network.BridgeName);
             return 0;
         });
     }
@@ -87,6 +88,7 @@ public sealed class NetworkService
             foreach (var n in List().Where(n => !n.IsDefault && !states.Any(s => UsesNetwork(s, n))))
             {
                 Ctx.Networks.Delete(n);
+                Ctx.PortForwarding.RemoveBridge(n.BridgeName);
                 removed.Add(n.Name);
             }
 

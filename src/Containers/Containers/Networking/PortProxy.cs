@@ -13,6 +13,7 @@ internal sealed class PortProxy : IAsyncDisposable
     private readonly List<(PortBinding Binding, Socket Socket)> listeners = [];
     private readonly CancellationTokenSource cts = new();
     private readonly List<Task> loops = [];
+    private readonly HashSet<(Socket Client, Socket Upstream)> connections = [];
 
     /// <summary>The bindings with the host ports actually bound.</summary>
     public IReadOnlyList<PortBinding> Bound => listeners.Select(l => l.Binding).ToArray();
@@ -75,6 +76,15 @@ internal sealed class PortProxy : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await cts.CancelAsync().ConfigureAwait(false);
+        lock (connections)
+        {
+            foreach (var (c, u) in connections)
+            {
+                Splice.Abort(c);
+                Splice.Abort(u);
+            }
+        }
+
         foreach (var (_, s) in listeners)
         {
             s.Dispose();
@@ -91,7 +101,7 @@ internal sealed class PortProxy : IAsyncDisposable
         cts.Dispose();
     }
 
-    private static async Task AcceptLoop(Socket listener, IPEndPoint to, CancellationToken ct)
+    private async Task AcceptLoop(Socket listener, IPEndPoint to, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
         {
@@ -105,51 +115,67 @@ internal sealed class PortProxy : IAsyncDisposable
                 return;
             }
 
-            _ = Task.Run(() => Forward(client, to, ct), ct);
+            _ = Task.Run(() => Forward(client, to, ct), CancellationToken.None);
         }
     }
 
-    private static async Task Forward(Socket client, IPEndPoint to, CancellationToken ct)
+    private async Task Forward(Socket client, IPEndPoint to, CancellationToken ct)
     {
-        using var c = client;
-        using var upstream = new Socket(to.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var upstream = new Socket(to.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             await upstream.ConnectAsync(to, ct).ConfigureAwait(false);
-            await Task.WhenAll(Pump(c, upstream, ct), Pump(upstream, c, ct)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
+            client.Dispose();
+            upstream.Dispose();
+            return;
         }
-    }
 
-    private static async Task Pump(Socket from, Socket to, CancellationToken ct)
-    {
-        var buf = new byte[65536];
-        try
+        client.NoDelay = true;
+        Splice.MakeBlocking(client);
+        Splice.MakeBlocking(upstream);
+        var pair = (client, upstream);
+        lock (connections)
         {
-            while (true)
+            if (ct.IsCancellationRequested)
             {
-                var n = await from.ReceiveAsync(buf, SocketFlags.None, ct).ConfigureAwait(false);
-                if (n == 0)
+                client.Dispose();
+                upstream.Dispose();
+                return;
+            }
+
+            connections.Add(pair);
+        }
+
+        var done = 0;
+        void Run(Socket from, Socket dest)
+        {
+            try
+            {
+                Splice.Pump(from, dest);
+            }
+            catch (SocketException)
+            {
+                Splice.Abort(from);
+                Splice.Abort(dest);
+            }
+
+            if (Interlocked.Increment(ref done) == 2)
+            {
+                lock (connections)
                 {
-                    break;
+                    connections.Remove(pair);
                 }
 
-                await to.SendAsync(buf.AsMemory(0, n), SocketFlags.None, ct).ConfigureAwait(false);
+                client.Dispose();
+                upstream.Dispose();
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
 
-        try
-        {
-            to.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
+        new Thread(() => Run(client, upstream), 128 * 1024) { IsBackground = true, Name = "proxy" }.Start();
+        new Thread(() => Run(upstream, client), 128 * 1024) { IsBackground = true, Name = "proxy" }.Start();
     }
 
     private static async Task UdpLoop(Socket listener, IPEndPoint to, CancellationToken ct)

@@ -346,9 +346,11 @@ internal sealed class ContainerSupervisor
                 Networks = [.. endpoints],
                 Ports = proxy is null ? [] : [.. proxy.Bound],
             });
-            if (ip is not null)
+            IReadOnlyList<string[]> natRules = [];
+            if (ip is not null && proxy is not null)
             {
-                proxy?.Start(ip);
+                proxy.Start(ip);
+                natRules = ctx.PortForwarding.Add(Id, plan[0].Bridge.BridgeName, ip, proxy.Bound);
             }
 
             if (dnsServer is not null || endpoints.Count > 1)
@@ -356,7 +358,7 @@ internal sealed class ContainerSupervisor
                 ctx.Dns.Track(Id);
             }
 
-            var run = new Run(shim.Process, cgroup, Id, [.. endpoints], ptyMaster, started, spec.OpenStdin && !spec.Tty);
+            var run = new Run(shim.Process, cgroup, Id, [.. endpoints], natRules, ptyMaster, started, spec.OpenStdin && !spec.Tty);
             run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
             return run;
         }
@@ -502,7 +504,7 @@ internal sealed class ContainerSupervisor
     }
 
     /// <summary>One run of the container process.</summary>
-    private sealed class Run(Process process, ICgroup cgroup, string id, NetworkEndpoint[] endpoints, int ptyMaster, DateTimeOffset started, bool keepStdin)
+    private sealed class Run(Process process, ICgroup cgroup, string id, NetworkEndpoint[] endpoints, IReadOnlyList<string[]> natRules, int ptyMaster, DateTimeOffset started, bool keepStdin)
     {
         private readonly List<Task> pumps = [];
         private JsonLogWriter? log;
@@ -538,6 +540,7 @@ internal sealed class ContainerSupervisor
         {
             var oom = cgroup.ReadOomKills() > 0;
             cgroup.Delete();
+            ctx.PortForwarding.Remove(natRules);
             ctx.Dns.Untrack(id);
             // endpoints connected or disconnected while it ran are in the state; the start's are here
             foreach (var e in (ctx.Store.Read(id)?.Networks ?? []).Concat(endpoints).DistinctBy(e => e.HostInterface))

@@ -67,6 +67,11 @@ internal static class Janitor
 
     private static void Release(RuntimeContext ctx, ContainerState s)
     {
+        if (!s.Ports.IsDefaultOrEmpty)
+        {
+            ctx.PortForwarding.RemoveAll(s.Id);
+        }
+
         ctx.Bridge.Detach(s.Id);
         foreach (var e in s.Networks)
         {

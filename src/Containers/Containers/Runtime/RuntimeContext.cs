@@ -21,6 +21,9 @@ internal sealed record RuntimeContext(
     /// <summary>The root's named volumes.</summary>
     public VolumeStore Volumes { get; } = new(Store.Root, Sys);
 
+    /// <summary>Kernel forwarding of published ports for local clients.</summary>
+    public LocalPortForwarding PortForwarding { get; } = new(Logger);
+
     /// <summary>The root's networks (and the default bridge).</summary>
     public NetworkStore Networks { get; } = new(Store.Root, Sys, Bridge);
 
