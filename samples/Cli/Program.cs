@@ -258,6 +258,7 @@ namespace Containers.Cli
             using var stdout = Console.OpenStandardOutput();
             using var stderr = Console.OpenStandardError();
             var gate = new Lock();
+            using var raw = spec.Tty && spec.OpenStdin ? new RawTerminal() : null; // before the first output, or it gets cooked
             var container = await engine.StartAsync(spec, (stream, bytes) =>
             {
                 lock (gate)
@@ -268,7 +269,6 @@ namespace Containers.Cli
                 }
             }).ConfigureAwait(false);
 
-            using var raw = spec.Tty && spec.OpenStdin ? new RawTerminal() : null;
             using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
             {
                 ctx.Cancel = true;
@@ -520,19 +520,7 @@ namespace Containers.Cli
         private static long Number(string s, string flag) =>
             long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidContainerSpecException($"invalid {flag} '{s}': not a number");
 
-        private static TimeSpan Duration(string s, string flag)
-        {
-            var units = new (string Suffix, double Seconds)[] { ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600) };
-            foreach (var (suffix, seconds) in units)
-            {
-                if (s.EndsWith(suffix, StringComparison.Ordinal) && double.TryParse(s[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && !(suffix == "s" && s.EndsWith("ms", StringComparison.Ordinal)))
-                {
-                    return TimeSpan.FromSeconds(v * seconds);
-                }
-            }
-
-            throw new InvalidContainerSpecException($"invalid {flag} '{s}': expected a duration like 500ms, 30s, 1m");
-        }
+        private static TimeSpan Duration(string s, string flag) => GoDuration.Parse(s, flag);
 
         private static string ExpandEnv(string e) => e.Contains('=', StringComparison.Ordinal) ? e : $"{e}={Environment.GetEnvironmentVariable(e)}";
 

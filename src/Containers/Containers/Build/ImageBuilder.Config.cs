@@ -133,25 +133,8 @@ internal sealed partial class ImageBuilder
         };
     }
 
-    private TimeSpan ParseDuration(Instruction ins, string flag, string value)
-    {
-        var total = TimeSpan.Zero;
-        foreach (var m in DurationPart().Matches(value).Cast<System.Text.RegularExpressions.Match>())
-        {
-            var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-            total += m.Groups[2].Value switch
-            {
-                "ns" => TimeSpan.FromTicks((long)(n / 100)),
-                "us" or "µs" => TimeSpan.FromTicks((long)(n * 10)),
-                "ms" => TimeSpan.FromMilliseconds(n),
-                "s" => TimeSpan.FromSeconds(n),
-                "m" => TimeSpan.FromMinutes(n),
-                _ => TimeSpan.FromHours(n),
-            };
-        }
-
-        return DurationPart().Replace(value, "").Length == 0 && value.Length > 0 ? total : throw Error(ins, $"invalid --{flag} '{value}': expected a duration like 30s or 1m30s");
-    }
+    private TimeSpan ParseDuration(Instruction ins, string flag, string value) =>
+        Runtime.GoDuration.TryParse(value, out var d) ? d : throw Error(ins, $"invalid --{flag} '{value}': expected a duration like 30s or 1m30s");
 
     private static ImmutableArray<string>? JsonArray(string text)
     {

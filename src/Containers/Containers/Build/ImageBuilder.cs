@@ -371,9 +371,6 @@ internal sealed partial class ImageBuilder
     [System.Text.RegularExpressions.GeneratedRegex(@"^<<-?(['""]?)[A-Za-z_][A-Za-z0-9_]*\1$")]
     private static partial System.Text.RegularExpressions.Regex HeredocOnly();
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")]
-    private static partial System.Text.RegularExpressions.Regex DurationPart();
-
     /// <summary>A stage of the Dockerfile.</summary>
     private sealed record Stage(int Index, string? Name, Instruction From, List<Instruction> Steps);
 
