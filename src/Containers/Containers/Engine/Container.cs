@@ -53,8 +53,9 @@ public sealed class Container : IAsyncDisposable
         State.Ports.FirstOrDefault(p => p.ContainerPort == containerPort && p.Protocol == protocol)?.HostPort
         ?? throw new ContainerNotFoundException($"port {containerPort}/{protocol} of container {Name} is not published");
 
-    /// <summary>Starts a created (never started) container in this process. Throws <see cref="ContainerConflictException"/>
-    /// when it has already run, and as <see cref="ContainerEngine.StartAsync"/> does when it cannot start (the container is then removed).</summary>
+    /// <summary>Starts a created or exited container in this process (docker start: an exited one keeps its filesystem changes).
+    /// Throws <see cref="ContainerConflictException"/> when it is running, and as <see cref="ContainerEngine.StartAsync"/> does when it
+    /// cannot start (a never-started container is then removed; an exited one is kept with the error).</summary>
     public Task StartAsync(Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
     {
         EnsureCreated();
@@ -271,9 +272,15 @@ public sealed class Container : IAsyncDisposable
 
     private void EnsureCreated()
     {
-        if (State.Status != ContainerStatus.Created)
+        var s = State;
+        if (s.IsActive)
         {
-            throw new ContainerConflictException($"container {Name} has already been started (restarting an exited container is not supported yet; create a new one)");
+            throw new ContainerConflictException($"container {Name} is already running");
+        }
+
+        if (s.Status == ContainerStatus.Exited)
+        {
+            Ctx.Store.Update(Id, x => x with { StopRequested = false, RestartCount = 0, Error = null });
         }
     }
 

@@ -59,6 +59,7 @@ internal sealed class ContainerSupervisor
     public async Task StartAsync(CancellationToken ct)
     {
         var self = ProcessIdentity.Self;
+        var fresh = ctx.Store.Read(Id)?.Status == ContainerStatus.Created;
         var state = ctx.Store.Update(Id, s => s with { MonitorPid = self.Pid, MonitorStartTime = self.StartTime }); // claim it before making anything
         try
         {
@@ -71,15 +72,24 @@ internal sealed class ContainerSupervisor
             current = await StartRunAsync(state).ConfigureAwait(false);
             StartCompanion();
         }
-        catch (Exception)
+        catch (Exception e)
         {
             if (proxy is not null)
             {
                 await proxy.DisposeAsync().ConfigureAwait(false);
             }
 
-            // A container that never started is not kept: the caller gets the error and nothing to clean up.
-            ctx.Store.Delete(Id, withAnonymousVolumes: true);
+            // A container that never started is not kept: the caller gets the error and nothing to clean up;
+            // an exited one that fails to start again stays exited, with the error.
+            if (fresh)
+            {
+                ctx.Store.Delete(Id, withAnonymousVolumes: true);
+            }
+            else
+            {
+                ctx.Store.Update(Id, s => s with { Error = e.Message });
+            }
+
             completion.TrySetResult();
             throw;
         }

@@ -1,0 +1,191 @@
+using Containers.Compose;
+using Containers.Runtime;
+using Containers.Tests.Images;
+
+namespace Containers.Tests.Compose;
+
+/// <summary>up/down of real stacks: conditions, builds, scale with DNS round-robin, idempotency, failures that leave nothing.</summary>
+public sealed class ComposeUpTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("compose-up-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, true);
+
+    private void Write(string name, string text)
+    {
+        var path = Path.Combine(dir, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+    }
+
+    private const string Stack = """
+        name: shop
+        services:
+          db:
+            image: localhost/busybox:compose
+            command: sh -c "sleep 0.3; echo ready > /tmp/ready; echo $${DB_NAME} > /tmp/name; exec sleep 300"
+            environment:
+              DB_NAME: ${DB_NAME:-orders}
+            volumes: [dbdata:/data]
+            healthcheck:
+              test: ["CMD", "test", "-f", "/tmp/ready"]
+              interval: 100ms
+              retries: 50
+          migrate:
+            image: localhost/busybox:compose
+            command: sh -c "echo migrated > /data/migrated"
+            volumes: [dbdata:/data]
+            depends_on:
+              db: {condition: service_healthy}
+          web:
+            build: ./web
+            command: httpd -f -p 8080 -h /var/www
+            ports: ["127.0.0.1::8080"]
+            deploy: {replicas: 3}
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+        volumes:
+          dbdata:
+        """;
+
+    [Fact]
+    public async Task Course_stack_comes_up_in_order_scales_with_round_robin_dns_and_a_second_up_touches_nothing()
+    {
+        await using var t = new TestEngine();
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:compose");
+        Write("compose.yaml", Stack);
+        Write("web/Dockerfile", "FROM localhost/busybox:compose\nCOPY index.html /var/www/index.html\n");
+        Write("web/index.html", "hello from web\n");
+        var compose = new ComposeEngine(t.Engine);
+        var project = ComposeLoader.Load(new ComposeOptions { WorkingDirectory = dir, Environment = new Dictionary<string, string>() });
+        var events = new List<string>();
+
+        await compose.UpAsync(project, progress: new SyncProgress<string>(events.Add));
+
+        var ps = compose.Ps("shop");
+        Assert.Equal(["shop-db-1", "shop-migrate-1", "shop-web-1", "shop-web-2", "shop-web-3"], ps.Select(c => c.Name).Order());
+        Assert.Equal(0, Assert.Single(ps, c => c.Name == "shop-migrate-1").ExitCode);
+        Assert.True(events.IndexOf("Container shop-db-1  Healthy") < events.IndexOf("Container shop-migrate-1  Started"));
+        Assert.True(events.IndexOf("Container shop-migrate-1  Exited") < events.IndexOf("Container shop-web-1  Started"));
+        Assert.All(ps, c => Assert.Equal("shop", c.Spec.Labels[ComposeEngine.ProjectLabel]));
+
+        // by service name from the test process, and round-robin DNS over the three replicas from a container
+        using var http = new HttpClient(t.Engine.Networks.CreateHttpHandler("shop_default"));
+        Assert.Equal("hello from web\n", await GetWhenUpAsync(http, "http://web:8080/index.html"));
+        var lookup = await t.RunAsync(t.Busybox("nslookup", "web").WithNetwork("shop_default"));
+        Assert.Equal(3, lookup.Stdout.Split('\n').Count(l => l.StartsWith("Address: 10.", StringComparison.Ordinal)));
+        var migrated = await t.RunAsync(t.Busybox("cat", "/data/migrated").WithVolume("shop_dbdata", "/data").WithNetwork("none"));
+        Assert.Equal("migrated\n", migrated.Stdout);
+
+        // unchanged: nothing is recreated; a changed variable recreates that service alone
+        var plan = await compose.PlanAsync(project);
+        Assert.All(plan.Where(s => s.Service != "migrate"), s => Assert.Equal("keep", s.Action));
+        var changed = ComposeLoader.Load(new ComposeOptions { WorkingDirectory = dir, Environment = new Dictionary<string, string> { ["DB_NAME"] = "billing" } });
+        var diff = await compose.PlanAsync(changed);
+        Assert.Equal("recreate", Assert.Single(diff, s => s.Service == "db").Action);
+        Assert.Contains("environment", Assert.Single(diff, s => s.Service == "db").Reason, StringComparison.Ordinal);
+        Assert.All(diff.Where(s => s.Service == "web"), s => Assert.Equal("keep", s.Action));
+        var webIds = compose.Ps("shop").Where(c => c.Name.StartsWith("shop-web", StringComparison.Ordinal)).Select(c => c.Id).Order().ToArray();
+        await compose.UpAsync(changed);
+        Assert.Equal(webIds, compose.Ps("shop").Where(c => c.Name.StartsWith("shop-web", StringComparison.Ordinal)).Select(c => c.Id).Order().ToArray());
+        Assert.Equal("billing\n", (await t.Engine.Get("shop-db-1").ExecAsync(["cat", "/tmp/name"])).Stdout);
+
+        // scale down to 1
+        await compose.UpAsync(changed, new UpOptions { Scale = ImmutableDictionaryOf("web", 1) });
+        Assert.Single(compose.Ps("shop"), c => c.Name.StartsWith("shop-web", StringComparison.Ordinal));
+
+        await compose.DownAsync(changed, volumes: true);
+        Assert.Empty(compose.Ps("shop"));
+        Assert.DoesNotContain(t.Engine.Networks.List(), n => n.Name == "shop_default");
+        Assert.DoesNotContain(t.Engine.Volumes.List(), v => v.Name == "shop_dbdata");
+    }
+
+    [Fact]
+    public async Task A_dependency_that_never_gets_healthy_fails_up_naming_it_and_leaves_nothing()
+    {
+        await using var t = new TestEngine();
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:compose");
+        Write("compose.yaml", """
+            services:
+              db:
+                image: localhost/busybox:compose
+                command: sleep 300
+                healthcheck:
+                  test: ["CMD-SHELL", "echo database is not ready; exit 1"]
+                  interval: 100ms
+                  retries: 2
+              web:
+                image: localhost/busybox:compose
+                command: sleep 300
+                depends_on:
+                  db: {condition: service_healthy}
+            """);
+        var compose = new ComposeEngine(t.Engine);
+        var project = ComposeLoader.Load(new ComposeOptions { WorkingDirectory = dir, Environment = new Dictionary<string, string>(), ProjectName = "broken" });
+
+        var e = await Assert.ThrowsAsync<ComposeException>(() => compose.UpAsync(project));
+
+        Assert.Contains("broken-db-1 is unhealthy", e.Message, StringComparison.Ordinal);
+        Assert.Contains("database is not ready", e.Message, StringComparison.Ordinal);
+        Assert.Empty(compose.Ps("broken"));
+        Assert.DoesNotContain(t.Engine.Networks.List(), n => n.Name == "broken_default");
+    }
+
+    [Fact]
+    public async Task A_port_clash_fails_up_and_a_crashing_service_is_restarted_by_its_policy()
+    {
+        await using var t = new TestEngine();
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:compose");
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        Write("compose.yaml", $$"""
+            services:
+              flaky:
+                image: localhost/busybox:compose
+                command: sh -c "sleep 0.2; exit 3"
+                restart: on-failure
+              web:
+                image: localhost/busybox:compose
+                command: sleep 300
+                ports: ["127.0.0.1:{{port}}:80"]
+            """);
+        var compose = new ComposeEngine(t.Engine);
+        var project = ComposeLoader.Load(new ComposeOptions { WorkingDirectory = dir, Environment = new Dictionary<string, string>(), ProjectName = "clash" });
+
+        var e = await Assert.ThrowsAsync<ComposeException>(() => compose.UpAsync(project));
+        Assert.Contains($"127.0.0.1:{port}", e.Message, StringComparison.Ordinal);
+        Assert.Empty(compose.Ps("clash"));
+
+        taken.Stop();
+        await compose.UpAsync(project, new UpOptions { Services = ["flaky"] });
+        ContainerState? flaky = null;
+        for (var i = 0; i < 100 && (flaky = t.Engine.Get("clash-flaky-1").State).RestartCount < 2; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(flaky!.RestartCount >= 2, $"restarted {flaky.RestartCount} times");
+        await compose.DownAsync(project, volumes: true);
+    }
+
+    private static System.Collections.Immutable.ImmutableDictionary<string, int> ImmutableDictionaryOf(string k, int v) =>
+        System.Collections.Immutable.ImmutableDictionary<string, int>.Empty.Add(k, v);
+
+    private static async Task<string?> GetWhenUpAsync(HttpClient http, string url)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                return await http.GetStringAsync(new Uri(url));
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        return null;
+    }
+}
