@@ -66,6 +66,7 @@ try
         "build" => await BuildCommand.RunAsync(engine, rest).ConfigureAwait(false),
         "volume" => VolumeCommands.Run(engine, rest),
         "network" => NetworkCommands.Run(engine, rest),
+        "compose" => await ComposeCommands.RunAsync(engine, rest).ConfigureAwait(false),
         _ when ImageCommands.Handles(cmd) => await ImageCommands.DispatchAsync(engine, cmd, rest).ConfigureAwait(false),
         "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
         _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
@@ -107,7 +108,7 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + "\n" + """
+            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + ComposeCommands.Usage + "\n" + """
 
             run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC|VOLUME:DST[:ro] -v DST
               --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]
@@ -524,7 +525,7 @@ namespace Containers.Cli
 
         private static string ExpandEnv(string e) => e.Contains('=', StringComparison.Ordinal) ? e : $"{e}={Environment.GetEnvironmentVariable(e)}";
 
-        private static string Status(ContainerState s) => s.Status switch
+        internal static string Status(ContainerState s) => s.Status switch
         {
             ContainerStatus.Running => "Up " + Duration(DateTimeOffset.UtcNow - (s.StartedAt ?? s.Created)) + (s.Health is { } h ? $" ({(h.Status == "starting" ? "health: starting" : h.Status)})" : ""),
             ContainerStatus.Paused => "Up " + Duration(DateTimeOffset.UtcNow - (s.StartedAt ?? s.Created)) + " (Paused)",
@@ -544,7 +545,7 @@ namespace Containers.Cli
 
         private static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
 
-        private static void PrintTable(List<string[]> rows)
+        internal static void PrintTable(List<string[]> rows)
         {
             var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
             foreach (var r in rows)

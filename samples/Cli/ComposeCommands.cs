@@ -1,0 +1,461 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Containers.Compose;
+using Containers.Runtime;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace Containers.Cli;
+
+/// <summary><c>containers compose [-f FILE]... [-p NAME] [--profile P] [--env-file F] [--project-directory D] VERB ...</c>.</summary>
+internal static class ComposeCommands
+{
+    public const string Usage = """
+          compose [-f FILE]... [-p NAME] [--profile P] [--env-file F] [--project-directory D] VERB
+            up [-d] [--build] [--force-recreate] [--no-deps] [--remove-orphans] [--scale S=N] [--wait] [--abort-on-container-exit] [--exit-code-from S] [SERVICE...]
+            down [-v] [--remove-orphans] | ps [-a] [--format json] [-q] | logs [-f] [--tail N] [--no-color] [SERVICE...]
+            config [--format json] [--services] | build [SERVICE...] | pull [SERVICE...] | push [SERVICE...]
+            start|stop|restart|kill|rm [-f] [SERVICE...] | exec [-T] [--index N] SERVICE CMD... | run [--rm] SERVICE [CMD...]
+        """;
+
+    private static readonly string[] Colors = ["\u001b[36m", "\u001b[33m", "\u001b[32m", "\u001b[35m", "\u001b[34m", "\u001b[96m", "\u001b[93m", "\u001b[92m"];
+
+    public static async Task<int> RunAsync(ContainerEngine engine, List<string> argv)
+    {
+        var top = Args.Parse(argv, ["-f|--file", "-p|--project-name", "--profile", "--env-file", "--project-directory"], []);
+        if (top.Positionals.Count == 0)
+        {
+            throw new UsageException("\"compose\" requires a command\n\n" + Usage);
+        }
+
+        var verb = top.Positionals[0];
+        var rest = top.Positionals.Skip(1).ToList();
+        var project = ComposeLoader.Load(new ComposeOptions
+        {
+            Files = [.. top.All("file")],
+            ProjectName = top.Get("project-name"),
+            Profiles = [.. top.All("profile")],
+            EnvFiles = [.. top.All("env-file")],
+            WorkingDirectory = top.Get("project-directory"),
+        });
+        foreach (var w in project.Warnings)
+        {
+            await Console.Error.WriteLineAsync("WARN[0000] " + w).ConfigureAwait(false);
+        }
+
+        var compose = new ComposeEngine(engine);
+        var progress = new Progress(Console.Error);
+        switch (verb)
+        {
+            case "config":
+            {
+                var a = Args.Parse(rest, ["--format"], ["--services", "-q|--quiet"]);
+                if (a.Has("quiet"))
+                {
+                    return 0;
+                }
+
+                if (a.Has("services"))
+                {
+                    foreach (var s in project.Services.Keys.Order(StringComparer.Ordinal))
+                    {
+                        Console.WriteLine(s);
+                    }
+
+                    return 0;
+                }
+
+                Console.Write(a.Get("format") == "json" ? project.Model.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n" : ToYaml(project.Model));
+                return 0;
+            }
+
+            case "up":
+            {
+                var a = Args.Parse(rest, ["--scale", "--exit-code-from", "--timeout|--wait-timeout"], ["-d|--detach", "--build", "--force-recreate", "--no-deps", "--remove-orphans", "--wait", "--abort-on-container-exit", "--no-build", "--quiet-pull", "--no-color"]);
+                var scale = a.All("scale").Select(s => s.Split('=', 2)).ToImmutableDictionary(
+                    p => p[0], p => p.Length == 2 && int.TryParse(p[1], CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new UsageException($"invalid --scale '{string.Join('=', p)}': expected SERVICE=NUMBER"));
+                var options = new UpOptions
+                {
+                    Services = [.. a.Positionals],
+                    Build = a.Has("build"),
+                    ForceRecreate = a.Has("force-recreate"),
+                    NoDeps = a.Has("no-deps"),
+                    RemoveOrphans = a.Has("remove-orphans"),
+                    Scale = scale,
+                    Wait = a.Has("wait"),
+                    Timeout = a.Get("timeout") is { } t ? TimeSpan.FromSeconds(int.Parse(t, CultureInfo.InvariantCulture)) : TimeSpan.FromMinutes(5),
+                };
+                await compose.UpAsync(project, options, progress).ConfigureAwait(false);
+                if (a.Has("detach") || a.Has("wait"))
+                {
+                    return 0;
+                }
+
+                return await AttachAsync(compose, project, a.Has("abort-on-container-exit") || a.Get("exit-code-from") is not null, a.Get("exit-code-from"), !a.Has("no-color")).ConfigureAwait(false);
+            }
+
+            case "down":
+            {
+                var a = Args.Parse(rest, ["--rmi", "-t|--timeout"], ["-v|--volumes", "--remove-orphans"]);
+                await compose.DownAsync(project, a.Has("volumes"), a.Has("remove-orphans"), progress).ConfigureAwait(false);
+                if (a.Get("rmi") is { } rmi)
+                {
+                    foreach (var s in project.Services.Values.Where(s => rmi == "all" || s.Image is null))
+                    {
+                        try
+                        {
+                            engine.Images.Remove(ComposeEngine.ImageName(project, s));
+                        }
+                        catch (ContainerException)
+                        {
+                        }
+                    }
+                }
+
+                return 0;
+            }
+
+            case "ps":
+            {
+                var a = Args.Parse(rest, ["--format", "--status"], ["-a|--all", "-q|--quiet", "--services"]);
+                var list = compose.Ps(project.Name, a.Has("all")).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
+                if (a.Has("quiet"))
+                {
+                    list.ForEach(c => Console.WriteLine(c.Id));
+                }
+                else if (a.Has("services"))
+                {
+                    foreach (var s in list.Select(Service).Distinct())
+                    {
+                        Console.WriteLine(s);
+                    }
+                }
+                else if (a.Get("format") == "json")
+                {
+                    Console.WriteLine(new JsonArray([.. list.Select(c => (JsonNode)new JsonObject
+                    {
+                        ["ID"] = c.Id[..12],
+                        ["Name"] = c.Name,
+                        ["Image"] = c.Spec.Image,
+                        ["Project"] = project.Name,
+                        ["Service"] = Service(c),
+                        ["State"] = c.Status.ToString().ToLowerInvariant(),
+                        ["Health"] = c.Health?.Status ?? "",
+                        ["ExitCode"] = c.ExitCode,
+                        ["Status"] = Commands.Status(c),
+                        ["Publishers"] = new JsonArray([.. c.Ports.Select(p => (JsonNode)new JsonObject { ["URL"] = p.HostIp, ["TargetPort"] = p.ContainerPort, ["PublishedPort"] = p.HostPort, ["Protocol"] = p.Protocol })]),
+                    })]).ToJsonString());
+                }
+                else
+                {
+                    var rows = list.Select(c => new[] { c.Name, c.Spec.Image ?? "", Service(c), Commands.Status(c), string.Join(", ", c.Ports.Select(p => $"{p.HostIp}:{p.HostPort}->{p.ContainerPort}/{p.Protocol}")) }).ToList();
+                    rows.Insert(0, ["NAME", "IMAGE", "SERVICE", "STATUS", "PORTS"]);
+                    Commands.PrintTable(rows);
+                }
+
+                return 0;
+            }
+
+            case "logs":
+            {
+                var a = Args.Parse(rest, ["-n|--tail"], ["-f|--follow", "--no-color", "-t|--timestamps", "--no-log-prefix"]);
+                var containers = compose.Ps(project.Name).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
+                await PrintLogsAsync(engine, project, containers, a.Has("follow"), a.Get("tail") is { } n && n != "all" ? int.Parse(n, CultureInfo.InvariantCulture) : null, !a.Has("no-color"), !a.Has("no-log-prefix"), CancellationToken.None).ConfigureAwait(false);
+                return 0;
+            }
+
+            case "start" or "stop" or "restart" or "kill" or "rm":
+            {
+                var a = Args.Parse(rest, ["-t|--timeout", "-s|--signal"], ["-f|--force", "-s|--stop", "-v|--volumes"]);
+                var containers = compose.Ps(project.Name).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
+                var timeout = a.Get("timeout") is { } t ? TimeSpan.FromSeconds(int.Parse(t, CultureInfo.InvariantCulture)) : (TimeSpan?)null;
+                foreach (var c in verb is "start" ? containers.OrderBy(c => Order(project, c)) : containers.OrderByDescending(c => Order(project, c)))
+                {
+                    var h = engine.Get(c.Id);
+                    switch (verb)
+                    {
+                        case "start" when !c.IsActive:
+                            await h.StartDetachedAsync().ConfigureAwait(false);
+                            progress.Report($"Container {c.Name}  Started");
+                            break;
+                        case "stop" when c.IsActive:
+                            await h.StopAsync(timeout).ConfigureAwait(false);
+                            progress.Report($"Container {c.Name}  Stopped");
+                            break;
+                        case "restart":
+                            if (c.IsActive)
+                            {
+                                await h.StopAsync(timeout).ConfigureAwait(false);
+                            }
+
+                            await h.StartDetachedAsync().ConfigureAwait(false);
+                            progress.Report($"Container {c.Name}  Started");
+                            break;
+                        case "kill" when c.IsActive:
+                            await h.KillAsync(a.Get("signal") ?? "SIGKILL").ConfigureAwait(false);
+                            progress.Report($"Container {c.Name}  Killed");
+                            break;
+                        case "rm" when !c.IsActive || a.Has("stop"):
+                            await h.RemoveAsync(force: true).ConfigureAwait(false);
+                            progress.Report($"Container {c.Name}  Removed");
+                            break;
+                    }
+                }
+
+                return 0;
+            }
+
+            case "exec":
+            {
+                var a = Args.Parse(rest, ["--index", "-e|--env", "-u|--user", "-w|--workdir"], ["-T|--no-TTY", "-d|--detach", "-i|--interactive", "-t|--tty"]);
+                if (a.Positionals.Count < 2)
+                {
+                    throw new UsageException("\"compose exec\" requires a service and a command");
+                }
+
+                var index = a.Get("index") ?? "1";
+                var c = compose.Ps(project.Name, all: false).FirstOrDefault(x => Service(x) == a.Positionals[0] && x.Spec.Labels.GetValueOrDefault(ComposeEngine.NumberLabel) == index)
+                    ?? throw new ContainerNotFoundException($"service \"{a.Positionals[0]}\" is not running");
+                var args = new List<string>();
+                if (!a.Has("no-TTY") && !Console.IsInputRedirected)
+                {
+                    args.AddRange(["-i", "-t"]);
+                }
+
+                args.AddRange(a.All("env").SelectMany(e => new[] { "-e", e }));
+                args.AddRange([c.Name, .. a.Positionals.Skip(1)]);
+                return await Commands.ExecAsync(engine, args).ConfigureAwait(false);
+            }
+
+            case "run":
+            {
+                var a = Args.Parse(rest, ["-e|--env", "--name", "-u|--user", "-w|--workdir", "--entrypoint"], ["--rm", "-d|--detach", "-T|--no-TTY", "--no-deps", "--build"]);
+                if (a.Positionals.Count < 1 || !project.Services.TryGetValue(a.Positionals[0], out var svc))
+                {
+                    throw new UsageException("\"compose run\" requires a service of the project");
+                }
+
+                if (!a.Has("no-deps") && svc.DependsOn.Count > 0)
+                {
+                    await compose.UpAsync(project, new UpOptions { Services = [.. svc.DependsOn.Keys.Where(project.Services.ContainsKey)] }, progress).ConfigureAwait(false);
+                }
+
+                await compose.EnsureImageAsync(project, svc, a.Has("build"), progress, CancellationToken.None).ConfigureAwait(false);
+                var spec = compose.Spec(project, svc, 1, "");
+                spec = spec with
+                {
+                    Name = a.Get("name") ?? $"{project.Name}-{svc.Name}-run-{Guid.NewGuid().ToString("N")[..12]}",
+                    Command = a.Positionals.Count > 1 ? [.. a.Positionals.Skip(1)] : spec.Command,
+                    Entrypoint = a.Get("entrypoint") is { } ep ? [ep] : spec.Entrypoint,
+                    Environment = spec.Environment.AddRange(a.All("env")),
+                    User = a.Get("user") ?? spec.User,
+                    WorkingDirectory = a.Get("workdir") ?? spec.WorkingDirectory,
+                    Ports = [],
+                    Restart = RestartPolicy.No,
+                    AutoRemove = a.Has("rm"),
+                    Labels = spec.Labels.SetItem(ComposeEngine.OneOffLabel, "True").Remove(ComposeEngine.HashLabel),
+                };
+                if (a.Has("detach"))
+                {
+                    Console.WriteLine((await engine.StartDetachedAsync(spec).ConfigureAwait(false)).Name);
+                    return 0;
+                }
+
+                using var stdout = Console.OpenStandardOutput();
+                using var stderr = Console.OpenStandardError();
+                var gate = new Lock();
+                var c = await engine.StartAsync(spec, (stream, bytes) =>
+                {
+                    lock (gate)
+                    {
+                        (stream == "stderr" ? stderr : stdout).Write(bytes.Span);
+                    }
+                }).ConfigureAwait(false);
+                await using (c)
+                {
+                    var exit = await c.WaitAsync().ConfigureAwait(false);
+                    if (!a.Has("rm"))
+                    {
+                        c.Keep();
+                    }
+
+                    return exit.ExitCode;
+                }
+            }
+
+            case "build" or "pull":
+            {
+                var a = Args.Parse(rest, ["--build-arg"], ["--no-cache", "-q|--quiet", "--pull", "--ignore-pull-failures"]);
+                foreach (var svc in project.StartOrder().Where(s => a.Positionals.Count == 0 || a.Positionals.Contains(s.Name)))
+                {
+                    if (verb == "build" && svc.Build is not null)
+                    {
+                        await compose.EnsureImageAsync(project, svc, force: true, progress, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    else if (verb == "pull" && svc.Image is not null && svc.Build is null)
+                    {
+                        await ImageCommands.PullWithProgressAsync(engine, svc.Image, null, a.Has("quiet")).ConfigureAwait(false);
+                    }
+                }
+
+                return 0;
+            }
+
+            case "push":
+            {
+                foreach (var svc in project.Services.Values.Where(s => s.Image is not null && (rest.Count == 0 || rest.Contains(s.Name))))
+                {
+                    await engine.Images.PushAsync(svc.Image!).ConfigureAwait(false);
+                    progress.Report($"Image {svc.Image}  Pushed");
+                }
+
+                return 0;
+            }
+
+            default:
+                throw new UsageException($"unknown compose command '{verb}'\n\n{Usage}");
+        }
+    }
+
+    private static string Service(ContainerState c) => c.Spec.Labels.GetValueOrDefault(ComposeEngine.ServiceLabel) ?? "";
+
+    private static int Order(ComposeProject project, ContainerState c) =>
+        project.StartOrder().Select(s => s.Name).ToList().IndexOf(Service(c));
+
+    /// <summary>Follows every container's output with coloured <c>name  | </c> prefixes until they all exit (or one does, with <paramref name="abortOnExit"/>), or Ctrl+C stops the stack.</summary>
+    private static async Task<int> AttachAsync(ComposeEngine compose, ComposeProject project, bool abortOnExit, string? exitCodeFrom, bool color)
+    {
+        using var cts = new CancellationTokenSource();
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
+        {
+            ctx.Cancel = true;
+            cts.Cancel();
+        });
+        var containers = compose.Ps(project.Name).Where(c => c.Spec.Labels.GetValueOrDefault(ComposeEngine.OneOffLabel) != "True").ToList();
+        var logs = PrintLogsAsync(compose.Engine, project, containers, follow: true, tail: null, color, prefix: true, cts.Token);
+        var waits = containers.Select(c => compose.Engine.Get(c.Id).WaitAsync(cts.Token)).ToList();
+        try
+        {
+            if (abortOnExit)
+            {
+                await Task.WhenAny(waits).ConfigureAwait(false);
+            }
+            else
+            {
+                await Task.WhenAll(waits).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await Console.Error.WriteLineAsync(cts.IsCancellationRequested ? "Gracefully stopping... (press Ctrl+C again to force)" : "Aborting on container exit...").ConfigureAwait(false);
+        await cts.CancelAsync().ConfigureAwait(false);
+        foreach (var c in containers)
+        {
+            var h = compose.Engine.Get(c.Id);
+            if (h.State.IsActive)
+            {
+                await h.StopAsync().ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"Container {c.Name}  Stopped").ConfigureAwait(false);
+            }
+        }
+
+        try
+        {
+            await logs.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (exitCodeFrom is not null)
+        {
+            return compose.Ps(project.Name).FirstOrDefault(c => Service(c) == exitCodeFrom)?.ExitCode ?? 1;
+        }
+
+        return compose.Ps(project.Name).Where(c => containers.Any(x => x.Id == c.Id)).Select(c => c.ExitCode).FirstOrDefault(code => code != 0);
+    }
+
+    private static async Task PrintLogsAsync(ContainerEngine engine, ComposeProject project, List<ContainerState> containers, bool follow, int? tail, bool color, bool prefix, CancellationToken ct)
+    {
+        var width = containers.Count == 0 ? 0 : containers.Max(c => c.Name.Length);
+        var gate = new Lock();
+        var services = project.Services.Keys.Order(StringComparer.Ordinal).ToList();
+        await Task.WhenAll(containers.Select(async c =>
+        {
+            var colour = color && !Console.IsOutputRedirected ? Colors[Math.Max(0, services.IndexOf(Service(c))) % Colors.Length] : "";
+            var reset = colour.Length > 0 ? "\u001b[0m" : "";
+            var head = prefix ? $"{colour}{c.Name.PadRight(width)}  | {reset}" : "";
+            try
+            {
+                await foreach (var line in engine.Get(c.Id).GetLogsAsync(follow, tail, ct).ConfigureAwait(false))
+                {
+                    lock (gate)
+                    {
+                        Console.Out.Write(head + line.Text.TrimEnd('\n') + "\n");
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        })).ConfigureAwait(false);
+        await Console.Out.FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The resolved model as YAML, written event by event (no reflection: NativeAOT-safe).</summary>
+    private static string ToYaml(JsonNode node)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        var emitter = new Emitter(writer);
+        emitter.Emit(new StreamStart());
+        emitter.Emit(new DocumentStart());
+        Emit(emitter, node);
+        emitter.Emit(new DocumentEnd(true));
+        emitter.Emit(new StreamEnd());
+        return writer.ToString();
+    }
+
+    private static void Emit(IEmitter e, JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                e.Emit(new MappingStart());
+                foreach (var (k, v) in o)
+                {
+                    e.Emit(new Scalar(k));
+                    Emit(e, v);
+                }
+
+                e.Emit(new MappingEnd());
+                break;
+            case JsonArray a:
+                e.Emit(new SequenceStart(null, null, false, SequenceStyle.Block));
+                foreach (var v in a)
+                {
+                    Emit(e, v);
+                }
+
+                e.Emit(new SequenceEnd());
+                break;
+            case null:
+                e.Emit(new Scalar(null, null, "null", ScalarStyle.Plain, true, false));
+                break;
+            case JsonValue v when v.TryGetValue<string>(out var s):
+                e.Emit(new Scalar(null, null, s, ScalarStyle.Any, true, true));
+                break;
+            default:
+                e.Emit(new Scalar(null, null, node.ToJsonString(), ScalarStyle.Plain, true, false));
+                break;
+        }
+    }
+
+    /// <summary>docker compose's progress lines on stderr.</summary>
+    private sealed class Progress(TextWriter writer) : IProgress<string>
+    {
+        public void Report(string value) => writer.WriteLine(" ✔ " + value);
+    }
+}
