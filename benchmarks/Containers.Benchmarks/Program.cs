@@ -1,3 +1,9 @@
 using BenchmarkDotNet.Running;
 
+if (args.Length >= 5 && args[0] == "compose-cycle")
+{
+    return await Containers.Benchmarks.ComposeCycle.RunAsync(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args[3], args[4]).ConfigureAwait(false);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Containers.Benchmarks.RunTrueBenchmark).Assembly).Run(args);
+return 0;

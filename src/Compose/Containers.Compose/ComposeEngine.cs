@@ -34,6 +34,12 @@ public sealed record UpOptions
     /// <summary>How long a dependency condition or <see cref="Wait"/> may take.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Supervise the containers in this process (they end with it, and start without a monitor process each: the
+    /// choice of test fixtures and app hosts) instead of under detached monitors that outlive it (the CLI's <c>up -d</c>).
+    /// </summary>
+    public bool InProcess { get; init; }
+
     /// <summary>Keep what a failed up started (default: a failed up removes the containers, networks and volumes it made).</summary>
     public bool KeepOnFailure { get; init; }
 }
@@ -163,7 +169,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
 
                 foreach (var step in plan.Where(s => s.Service == svc.Name && s.Action != "remove"))
                 {
-                    await ApplyAsync(project, svc, step, made, progress, cancellationToken).ConfigureAwait(false);
+                    await ApplyAsync(project, svc, step, options.InProcess, made, progress, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -337,7 +343,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         };
     }
 
-    private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, Made made, IProgress<string>? progress, CancellationToken ct)
+    private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, bool inProcess, Made made, IProgress<string>? progress, CancellationToken ct)
     {
         switch (step.Action)
         {
@@ -346,7 +352,15 @@ public sealed class ComposeEngine(ContainerEngine engine)
                 return;
             case "start":
                 progress?.Report($"Container {step.Container}  Starting");
-                await engine.Get(step.Container).StartDetachedAsync(ct).ConfigureAwait(false);
+                if (inProcess)
+                {
+                    await engine.Get(step.Container).StartAsync(null, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await engine.Get(step.Container).StartDetachedAsync(ct).ConfigureAwait(false);
+                }
+
                 progress?.Report($"Container {step.Container}  Started");
                 return;
             case "recreate":
@@ -363,7 +377,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         var number = int.Parse(step.Container == svc.ContainerName ? "1" : step.Container[(step.Container.LastIndexOf('-') + 1)..], CultureInfo.InvariantCulture);
         var image = engine.Images.Find(ImageName(project, svc));
         var spec = Spec(project, svc, number, Hash(project, svc, image?.Id.ToString()));
-        var container = await engine.StartDetachedAsync(spec, ct).ConfigureAwait(false);
+        var container = inProcess ? await engine.StartAsync(spec, null, ct).ConfigureAwait(false) : await engine.StartDetachedAsync(spec, ct).ConfigureAwait(false);
         made.Containers.Add(container.Id);
         progress?.Report($"Container {step.Container}  Started");
     }

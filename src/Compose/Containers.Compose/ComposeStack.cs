@@ -92,7 +92,7 @@ public sealed class ComposeStackBuilder
     private ComposeOptions options;
     private readonly Dictionary<string, string> environment = [];
     private ContainerEngine? engine;
-    private UpOptions up = new();
+    private UpOptions up = new() { InProcess = true };
 
     internal ComposeStackBuilder(ComposeOptions options) => this.options = options;
 
@@ -131,7 +131,7 @@ public sealed class ComposeStackBuilder
         return this;
     }
 
-    /// <summary>Sets how up behaves (build, scale, wait, timeout).</summary>
+    /// <summary>Sets how up behaves (build, scale, wait, timeout; in process by default here: the stack ends with this process).</summary>
     public ComposeStackBuilder WithUpOptions(UpOptions upOptions)
     {
         up = upOptions;
