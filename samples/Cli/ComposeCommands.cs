@@ -17,6 +17,7 @@ internal static class ComposeCommands
             down [-v] [--remove-orphans] | ps [-a] [--format json] [-q] | logs [-f] [--tail N] [--no-color] [SERVICE...]
             config [--format json] [--services] | build [SERVICE...] | pull [SERVICE...] | push [SERVICE...]
             start|stop|restart|kill|rm [-f] [SERVICE...] | exec [-T] [--index N] SERVICE CMD... | run [--rm] SERVICE [CMD...]
+            scale SERVICE=N... | wait [SERVICE...] | events [--json]
         """;
 
     private static readonly string[] Colors = ["\u001b[36m", "\u001b[33m", "\u001b[32m", "\u001b[35m", "\u001b[34m", "\u001b[96m", "\u001b[93m", "\u001b[92m"];
@@ -302,6 +303,70 @@ internal static class ComposeCommands
                 return 0;
             }
 
+            case "scale":
+            {
+                var a = Args.Parse(rest, [], ["--no-deps"]);
+                var scale = a.Positionals.Select(x => x.Split('=', 2)).ToImmutableDictionary(
+                    p => p[0], p => p.Length == 2 && int.TryParse(p[1], CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new UsageException($"invalid scale '{string.Join('=', p)}': expected SERVICE=NUMBER"));
+                await compose.UpAsync(project, new UpOptions { Services = [.. scale.Keys], Scale = scale, NoDeps = a.Has("no-deps") }, progress).ConfigureAwait(false);
+                return 0;
+            }
+
+            case "wait":
+            {
+                var a = Args.Parse(rest, [], ["--down-project"]);
+                var containers = compose.Ps(project.Name).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
+                var exits = await Task.WhenAll(containers.Select(c => engine.Get(c.Id).WaitAsync())).ConfigureAwait(false);
+                if (a.Has("down-project"))
+                {
+                    await compose.DownAsync(project, false, false, progress).ConfigureAwait(false);
+                }
+
+                return exits.Select(e => e.ExitCode).FirstOrDefault(code => code != 0);
+            }
+
+            case "events":
+            {
+                var a = Args.Parse(rest, [], ["--json"]);
+                using var cts = new CancellationTokenSource();
+                Console.CancelKeyPress += (_, e) =>
+                {
+                    e.Cancel = true;
+                    cts.Cancel();
+                };
+                var last = new Dictionary<string, string>();
+                while (!cts.IsCancellationRequested)
+                {
+                    var now = compose.Ps(project.Name).ToDictionary(c => c.Id, c => c);
+                    foreach (var (id, c) in now)
+                    {
+                        var status = c.Status.ToString().ToLowerInvariant() + (c.Health is { } h ? "/" + h.Status : "");
+                        if (last.GetValueOrDefault(id) != status)
+                        {
+                            var action = last.ContainsKey(id) ? c.Status switch { ContainerStatus.Running => c.Health is { } hh && last[id].StartsWith("running", StringComparison.Ordinal) ? "health_status: " + hh.Status : "start", ContainerStatus.Exited => "die", _ => status } : "create";
+                            Event(a.Has("json"), c, action);
+                            last[id] = status;
+                        }
+                    }
+
+                    foreach (var gone in last.Keys.Where(k => !now.ContainsKey(k)).ToList())
+                    {
+                        Console.WriteLine(a.Has("json") ? new JsonObject { ["time"] = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture), ["type"] = "container", ["action"] = "destroy", ["id"] = gone }.ToJsonString() : $"{DateTimeOffset.UtcNow:o} container destroy {gone}");
+                        last.Remove(gone);
+                    }
+
+                    try
+                    {
+                        await Task.Delay(200, cts.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+
+                return 0;
+            }
+
             case "push":
             {
                 foreach (var svc in project.Services.Values.Where(s => s.Image is not null && (rest.Count == 0 || rest.Contains(s.Name))))
@@ -317,6 +382,18 @@ internal static class ComposeCommands
                 throw new UsageException($"unknown compose command '{verb}'\n\n{Usage}");
         }
     }
+
+    private static void Event(bool json, ContainerState c, string action) => Console.WriteLine(json
+        ? new JsonObject
+        {
+            ["time"] = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            ["type"] = "container",
+            ["action"] = action,
+            ["id"] = c.Id,
+            ["service"] = Service(c),
+            ["attributes"] = new JsonObject { ["name"] = c.Name, ["image"] = c.Spec.Image },
+        }.ToJsonString()
+        : $"{DateTimeOffset.UtcNow:o} container {action} {c.Id} (image={c.Spec.Image}, name={c.Name})");
 
     private static string Service(ContainerState c) => c.Spec.Labels.GetValueOrDefault(ComposeEngine.ServiceLabel) ?? "";
 

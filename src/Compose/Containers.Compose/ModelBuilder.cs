@@ -41,6 +41,14 @@ internal static class ModelBuilder
         foreach (var svcName in active)
         {
             var s = (JsonObject)all[svcName]!;
+            foreach (var unsupported in new[] { "init", "privileged", "devices", "pid", "ipc", "userns_mode", "cgroup_parent", "links", "external_links", "volumes_from", "gpus", "runtime", "platform" })
+            {
+                if (s.ContainsKey(unsupported) && !(unsupported == "init" && !IsTrue(s["init"])))
+                {
+                    ctx.Warnings.Add($"services.{svcName}.{unsupported} is not supported by this engine yet and is ignored ({ctx.Where($"services.{svcName}.{unsupported}")})");
+                }
+            }
+
             var service = Service(svcName, s, projectDir, name, env, ctx, volumes, secrets, configs);
             if (service.NetworkMode is null && service.Networks.Count == 0)
             {

@@ -108,7 +108,7 @@ public sealed class ComposeLoaderTests : IDisposable
     }
 
     [Theory]
-    [InlineData("services:\n  web:\n    image: busybox\n    imagee: x\n", "compose.yaml:4", "services.web: additional property imagee is not allowed")]
+    [InlineData("services:\n  web:\n    image: busybox\n    imagee: x\n", "compose.yaml:4", "services.web.imagee: additional property imagee is not allowed")]
     [InlineData("services:\n  web:\n    image: busybox\n    ports:\n      - 80\n      - {target: nope}\n", "compose.yaml:6", "services.web.ports[1]")]
     [InlineData("services:\n  web:\n    image: busybox\n    depends_on: [api]\n  api:\n    image: busybox\n    depends_on: [web]\n", "", "dependency cycle detected")]
     [InlineData("services:\n  web:\n    extends: web\n", "compose.yaml:3", "circular reference")]
@@ -120,7 +120,6 @@ public sealed class ComposeLoaderTests : IDisposable
     {
         Write("compose.yaml", yaml);
         var e = Assert.Throws<ComposeException>(() => Load());
-        Console.WriteLine(e.Message);
         Assert.Contains(where, e.Message, StringComparison.Ordinal);
         Assert.Contains(what, e.Message, StringComparison.Ordinal);
     }

@@ -169,6 +169,64 @@ public sealed class ComposeUpTests : IDisposable
         await compose.DownAsync(project, volumes: true);
     }
 
+    [Fact]
+    public async Task Course_backend_with_database_named_network_bind_volume_container_name_and_hostname_through_the_fluent_api()
+    {
+        await using var t = new TestEngine();
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:compose");
+        Write("backend/Dockerfile", "FROM localhost/busybox:compose\nRUN mkdir -p /srv && echo '{\"orders\": 3}' > /srv/api.json\nEXPOSE 3000\nCMD [\"httpd\", \"-f\", \"-p\", \"3000\", \"-h\", \"/srv\"]\n");
+        Write("seed/init.sql", "create table orders;\n");
+        Write("compose.yaml", """
+            services:
+              database:
+                image: localhost/busybox:compose
+                container_name: course-db
+                hostname: dbhost
+                command: sh -c "cp /seed/init.sql /tmp/loaded && exec sleep 300"
+                environment:
+                  POSTGRES_PASSWORD: ${DB_PASSWORD:?the database needs DB_PASSWORD}
+                volumes:
+                  - ./seed:/seed:ro
+                networks: [backnet]
+                restart: unless-stopped
+              backend:
+                build: ./backend
+                ports: ["127.0.0.1::3000"]
+                networks: [backnet, frontnet]
+                depends_on: [database]
+              frontend:
+                image: localhost/busybox:compose
+                command: sh -c "sleep 300"
+                networks: [frontnet]
+                depends_on: [backend]
+            networks:
+              backnet:
+              frontnet:
+            """);
+
+        var missing = await Assert.ThrowsAsync<ComposeException>(() => ComposeStack.FromFile(Path.Combine(dir, "compose.yaml")).WithEngine(t.Engine).UpAsync());
+        Assert.Contains("the database needs DB_PASSWORD", missing.Message, StringComparison.Ordinal);
+
+        await using var stack = await ComposeStack.FromFile(Path.Combine(dir, "compose.yaml")).WithEngine(t.Engine).WithEnvironment("DB_PASSWORD", "s3cret").WithProjectName("course").UpAsync();
+
+        var db = stack.Services["database"].Container;
+        Assert.Equal("course-db", db.Name);
+        Assert.Equal("dbhost\n", (await db.ExecAsync(["hostname"])).Stdout);
+        Assert.Equal("create table orders;\n", (await db.ExecAsync(["cat", "/tmp/loaded"])).Stdout);
+        Assert.NotEqual(0, (await db.ExecAsync(["sh", "-c", "echo x > /seed/new"])).ExitCode); // read-only bind
+
+        // the frontend reaches the backend by name on their shared network; the database is not on it
+        var front = stack.Services["frontend"];
+        var lookup = await front.ExecAsync(["sh", "-c", "ip=$(nslookup backend | sed -n 's/^Address: \\(10\\..*\\)/\\1/p'); wget -qO- http://$ip:3000/api.json; nslookup database >/dev/null || echo no-database"]);
+        Assert.Contains("{\"orders\": 3}", lookup.Stdout, StringComparison.Ordinal);
+        Assert.Contains("no-database", lookup.Stdout, StringComparison.Ordinal);
+
+        // and the test process reaches it by name with no port, or through its published port
+        using var http = new HttpClient(stack.Services["backend"].CreateHttpHandler());
+        Assert.Equal("{\"orders\": 3}\n", await GetWhenUpAsync(http, "http://backend:3000/api.json"));
+        Assert.Equal("{\"orders\": 3}\n", await TestEngine.GetWhenUpAsync($"http://127.0.0.1:{stack.Services["backend"].GetHostPort(3000)}/api.json"));
+    }
+
     private static System.Collections.Immutable.ImmutableDictionary<string, int> ImmutableDictionaryOf(string k, int v) =>
         System.Collections.Immutable.ImmutableDictionary<string, int>.Empty.Add(k, v);
 
