@@ -150,15 +150,22 @@ public sealed class ComposeEngine(ContainerEngine engine)
                 await EnsureImageAsync(project, svc, options.Build, progress, cancellationToken).ConfigureAwait(false);
             }
 
-            var plan = await PlanAsync(project, options, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<PlanStep> plan = await PlanAsync(project, options, cancellationToken).ConfigureAwait(false);
             foreach (var step in plan.Where(s => s.Action == "remove"))
             {
                 progress?.Report($"Container {step.Container}  Removing");
                 await engine.Get(step.Container).RemoveAsync(force: true, cancellationToken).ConfigureAwait(false);
             }
 
+            var changed = new HashSet<string>(plan.Where(s => s.Action is "create" or "recreate").Select(s => s.Service), StringComparer.Ordinal);
             foreach (var svc in services)
             {
+                // depends_on.restart: a service whose dependency was (re)created is restarted even when it is unchanged
+                if (svc.DependsOn.Any(d => d.Value.Restart && changed.Contains(d.Key)))
+                {
+                    plan = [.. plan.Select(s => s.Service == svc.Name && s.Action is "keep" or "start" ? s with { Action = "restart", Reason = "a dependency was recreated (depends_on.restart)" } : s)];
+                }
+
                 foreach (var (dep, condition) in svc.DependsOn)
                 {
                     if (project.Services.ContainsKey(dep) && (!options.NoDeps || services.Any(s => s.Name == dep)))
@@ -359,6 +366,25 @@ public sealed class ComposeEngine(ContainerEngine engine)
                 else
                 {
                     await engine.Get(step.Container).StartDetachedAsync(ct).ConfigureAwait(false);
+                }
+
+                progress?.Report($"Container {step.Container}  Started");
+                return;
+            case "restart":
+                progress?.Report($"Container {step.Container}  Restarting");
+                var running = engine.Get(step.Container);
+                if (running.State.IsActive)
+                {
+                    await running.StopAsync(svc.StopGracePeriod, ct).ConfigureAwait(false);
+                }
+
+                if (inProcess)
+                {
+                    await running.StartAsync(null, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await running.StartDetachedAsync(ct).ConfigureAwait(false);
                 }
 
                 progress?.Report($"Container {step.Container}  Started");
