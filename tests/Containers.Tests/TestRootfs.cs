@@ -37,6 +37,18 @@ public static class TestRootfs
             File.CreateSymbolicLink(System.IO.Path.Combine(dir, "bin", a), "busybox");
         }
 
+        // busybox-static resolves names through glibc's NSS modules, loaded at run time: ship the host's (same glibc)
+        // so wget http://service:port works in the test containers as in any Debian image
+        foreach (var lib in new[] { "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libnss_dns.so.2", "/lib/x86_64-linux-gnu/libnss_files.so.2", "/lib/x86_64-linux-gnu/libresolv.so.2", "/lib64/ld-linux-x86-64.so.2" })
+        {
+            if (File.Exists(lib))
+            {
+                Directory.CreateDirectory(dir + System.IO.Path.GetDirectoryName(lib));
+                File.Copy(lib, dir + lib);
+            }
+        }
+
+        File.WriteAllText(System.IO.Path.Combine(dir, "etc/nsswitch.conf"), "hosts: files dns\n");
         File.WriteAllText(System.IO.Path.Combine(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
         File.WriteAllText(System.IO.Path.Combine(dir, "etc/group"), "root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n");
         File.WriteAllText(System.IO.Path.Combine(dir, "var/www/index.html"), "hello from busybox httpd\n");

@@ -217,7 +217,7 @@ public sealed class ComposeUpTests : IDisposable
 
         // the frontend reaches the backend by name on their shared network; the database is not on it
         var front = stack.Services["frontend"];
-        var lookup = await front.ExecAsync(["sh", "-c", "ip=$(nslookup backend | sed -n 's/^Address: \\(10\\..*\\)/\\1/p'); wget -qO- http://$ip:3000/api.json; nslookup database >/dev/null || echo no-database"]);
+        var lookup = await front.ExecAsync(["sh", "-c", "wget -qO- http://backend:3000/api.json; nslookup database >/dev/null || echo no-database"]);
         Assert.Contains("{\"orders\": 3}", lookup.Stdout, StringComparison.Ordinal);
         Assert.Contains("no-database", lookup.Stdout, StringComparison.Ordinal);
 
