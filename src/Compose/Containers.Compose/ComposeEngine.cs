@@ -40,6 +40,9 @@ public sealed record UpOptions
     /// </summary>
     public bool InProcess { get; init; }
 
+    /// <summary>Labels added to every container, network and volume this up makes (a test run's label, say).</summary>
+    public ImmutableDictionary<string, string> ExtraLabels { get; init; } = ImmutableDictionary<string, string>.Empty;
+
     /// <summary>Keep what a failed up started (default: a failed up removes the containers, networks and volumes it made).</summary>
     public bool KeepOnFailure { get; init; }
 }
@@ -142,8 +145,8 @@ public sealed class ComposeEngine(ContainerEngine engine)
         var made = new Made();
         try
         {
-            EnsureNetworks(project, made, progress);
-            EnsureVolumes(project, made, progress);
+            EnsureNetworks(project, options.ExtraLabels, made, progress);
+            EnsureVolumes(project, options.ExtraLabels, made, progress);
             var services = Selected(project, options);
             foreach (var svc in services)
             {
@@ -176,7 +179,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
 
                 foreach (var step in plan.Where(s => s.Service == svc.Name && s.Action != "remove"))
                 {
-                    await ApplyAsync(project, svc, step, options.InProcess, made, progress, cancellationToken).ConfigureAwait(false);
+                    await ApplyAsync(project, svc, step, options.InProcess, options.ExtraLabels, made, progress, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -350,7 +353,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         };
     }
 
-    private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, bool inProcess, Made made, IProgress<string>? progress, CancellationToken ct)
+    private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, bool inProcess, ImmutableDictionary<string, string> extraLabels, Made made, IProgress<string>? progress, CancellationToken ct)
     {
         switch (step.Action)
         {
@@ -403,6 +406,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         var number = int.Parse(step.Container == svc.ContainerName ? "1" : step.Container[(step.Container.LastIndexOf('-') + 1)..], CultureInfo.InvariantCulture);
         var image = engine.Images.Find(ImageName(project, svc));
         var spec = Spec(project, svc, number, Hash(project, svc, image?.Id.ToString()));
+        spec = spec with { Labels = spec.Labels.SetItems(extraLabels) };
         var container = inProcess ? await engine.StartAsync(spec, null, ct).ConfigureAwait(false) : await engine.StartDetachedAsync(spec, ct).ConfigureAwait(false);
         made.Containers.Add(container.Id);
         progress?.Report($"Container {step.Container}  Started");
@@ -512,7 +516,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         return [.. project.StartOrder().Where(s => wanted.Contains(s.Name))];
     }
 
-    private void EnsureNetworks(ComposeProject project, Made made, IProgress<string>? progress)
+    private void EnsureNetworks(ComposeProject project, ImmutableDictionary<string, string> extraLabels, Made made, IProgress<string>? progress)
     {
         foreach (var (key, n) in project.Networks)
         {
@@ -535,7 +539,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
                     Subnet = n.Subnet,
                     Gateway = n.Gateway,
                     Internal = n.Internal,
-                    Labels = n.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.network", key),
+                    Labels = n.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.network", key).SetItems(extraLabels),
                 });
                 made.Networks.Add(n.Name);
                 progress?.Report($"Network {n.Name}  Created");
@@ -543,7 +547,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         }
     }
 
-    private void EnsureVolumes(ComposeProject project, Made made, IProgress<string>? progress)
+    private void EnsureVolumes(ComposeProject project, ImmutableDictionary<string, string> extraLabels, Made made, IProgress<string>? progress)
     {
         foreach (var (key, v) in project.Volumes)
         {
@@ -556,7 +560,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
             if (!exists)
             {
                 progress?.Report($"Volume {v.Name}  Creating");
-                engine.Volumes.Create(v.Name, v.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.volume", key));
+                engine.Volumes.Create(v.Name, v.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.volume", key).SetItems(extraLabels));
                 made.Volumes.Add(v.Name);
             }
         }

@@ -6,8 +6,15 @@ namespace Containers.Runtime;
 /// (own network namespace, no terminal, stdin closed); the pool fills after the first start, so an engine that never
 /// runs two containers never pays for it. A pooled shim that is never used exits when its sync pipe closes.
 /// </summary>
-internal sealed class ShimPool(ShimSpawner spawner) : IAsyncDisposable
+internal sealed partial class ShimPool(ShimSpawner spawner) : IAsyncDisposable
 {
+    private const short POLLPRI = 2, POLLERR = 8;
+
+    // A pooled shim's mount namespace is a copy of the host's taken when it spawned (the host's mounts are private
+    // here, nothing propagates): when the host's mount table changes (a volume mounted by a test fixture, say) the
+    // pooled shim would not see it, so it is dropped. The kernel flags /proc/self/mountinfo for poll on any change.
+    private readonly FileStream mounts = new("/proc/self/mountinfo", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+
     public const int PooledFlags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWUTS | ShimSpawner.CLONE_NEWIPC | ShimSpawner.CLONE_NEWPID | ShimSpawner.CLONE_NEWNET;
 
     private readonly Lock gate = new();
@@ -26,6 +33,12 @@ internal sealed class ShimPool(ShimSpawner spawner) : IAsyncDisposable
         lock (gate)
         {
             ready = next;
+            if (ready is not null && MountsChanged())
+            {
+                ready = null;
+                next!.ContinueWith(t => { if (t.IsCompletedSuccessfully) { t.Result.Abort(); t.Result.Process.Dispose(); } }, TaskScheduler.Default);
+            }
+
             next = disposed ? null : Task.Run(() => spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain));
         }
 
@@ -51,9 +64,38 @@ internal sealed class ShimPool(ShimSpawner spawner) : IAsyncDisposable
         return await spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
     }
 
+    /// <summary>True (once per change) when the mount table changed since the last look.</summary>
+    private bool MountsChanged()
+    {
+        var fds = new PollFd { Fd = (int)mounts.SafeFileHandle.DangerousGetHandle(), Events = POLLPRI | POLLERR };
+        if (poll(ref fds, 1, 0) <= 0 || (fds.Revents & (POLLPRI | POLLERR)) == 0)
+        {
+            return false;
+        }
+
+        mounts.Position = 0; // reading re-arms the event
+        var buffer = new byte[65536];
+        while (mounts.Read(buffer) > 0)
+        {
+        }
+
+        return true;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(ref PollFd fds, nuint count, int timeout);
+
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
     /// <summary>Ends the pooled shim, if any.</summary>
     public async ValueTask DisposeAsync()
     {
+        mounts.Dispose();
         Task<SpawnedShim>? pending;
         lock (gate)
         {

@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace Containers.Testing;
+
+/// <summary>
+/// The test run: one engine shared by every fixture of the process (images stay cached between test classes), one
+/// label on everything the run makes, and a sweep at start-up that removes what a killed run (kill -9) left behind.
+/// </summary>
+public static class TestRun
+{
+    /// <summary>The label every container, network and volume of a run carries: <c>pid-starttime</c> of the test process.</summary>
+    public const string Label = "org.containers-dotnet.test-run";
+
+    private static readonly Lazy<ContainerEngine> SharedEngine = new(() =>
+    {
+        var engine = new ContainerEngine(Options);
+        Sweep(engine);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return engine;
+    });
+
+    /// <summary>This run's id: the process id and its start time (unique across pid reuse).</summary>
+    public static string Id { get; } = $"{Environment.ProcessId}-{StartTime(Environment.ProcessId)}";
+
+    /// <summary>The engine options of the shared engine: root CONTAINERS_TEST_ROOT or /var/lib/containers-dotnet-tests, the rest as <see cref="EngineOptions"/>' defaults.</summary>
+    public static EngineOptions Options { get; set; } = new() { Root = Environment.GetEnvironmentVariable("CONTAINERS_TEST_ROOT") ?? "/var/lib/containers-dotnet-tests" };
+
+    /// <summary>The engine every fixture uses unless it brings its own.</summary>
+    public static ContainerEngine Engine => SharedEngine.Value;
+
+    /// <summary>Removes the containers, networks and volumes of runs whose process is gone. Returns how many things it removed.</summary>
+    public static int Sweep(ContainerEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        var removed = 0;
+        foreach (var c in engine.List(all: true).Where(c => Dead(c.Spec.Labels.GetValueOrDefault(Label))))
+        {
+            engine.Get(c.Id).RemoveAsync(force: true).GetAwaiter().GetResult();
+            removed++;
+        }
+
+        foreach (var n in engine.Networks.List().Where(n => Dead(n.Labels.GetValueOrDefault(Label))))
+        {
+            engine.Networks.Remove(n.Name);
+            removed++;
+        }
+
+        foreach (var v in engine.Volumes.List().Where(v => Dead(v.Labels.GetValueOrDefault(Label))))
+        {
+            SeededVolume.Release(v.Mountpoint);
+            engine.Volumes.Remove(v.Name, force: true);
+            removed++;
+        }
+
+        return removed;
+    }
+
+    private static bool Dead(string? id)
+    {
+        if (id is null || id == Id)
+        {
+            return false;
+        }
+
+        var parts = id.Split('-');
+        return parts.Length != 2 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out var pid) || StartTime(pid) != parts[1];
+    }
+
+    private static string StartTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19];
+        }
+        catch (IOException)
+        {
+            return "gone";
+        }
+    }
+}
