@@ -22,8 +22,16 @@ public static class TestRun
     /// <summary>This run's id: the process id and its start time (unique across pid reuse).</summary>
     public static string Id { get; } = $"{Environment.ProcessId}-{StartTime(Environment.ProcessId)}";
 
-    /// <summary>The engine options of the shared engine: root CONTAINERS_TEST_ROOT or /var/lib/containers-dotnet-tests, the rest as <see cref="EngineOptions"/>' defaults.</summary>
-    public static EngineOptions Options { get; set; } = new() { Root = Environment.GetEnvironmentVariable("CONTAINERS_TEST_ROOT") ?? "/var/lib/containers-dotnet-tests" };
+    /// <summary>
+    /// The engine options of the shared engine: root CONTAINERS_TEST_ROOT or /var/lib/containers-dotnet-tests; names that
+    /// are not containers' go to CONTAINERS_DNS_UPSTREAM, else nowhere (127.0.0.1:9, the discard port): tests stay on
+    /// this machine unless they ask; the rest as <see cref="EngineOptions"/>' defaults. Set it before the first fixture.
+    /// </summary>
+    public static EngineOptions Options { get; set; } = new()
+    {
+        Root = Environment.GetEnvironmentVariable("CONTAINERS_TEST_ROOT") ?? "/var/lib/containers-dotnet-tests",
+        DnsUpstreams = Environment.GetEnvironmentVariable("CONTAINERS_DNS_UPSTREAM") is { Length: > 0 } dns ? [.. dns.Split(',')] : ["127.0.0.1:9"],
+    };
 
     /// <summary>The engine every fixture uses unless it brings its own.</summary>
     public static ContainerEngine Engine => SharedEngine.Value;

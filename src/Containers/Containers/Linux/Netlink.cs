@@ -12,7 +12,7 @@ internal sealed class Netlink : IDisposable
     private const int AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0x80000, NETLINK_ROUTE = 0, AF_INET = 2;
     private const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_NEWROUTE = 24, NLMSG_ERROR = 2;
     private const ushort NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
-    private const ushort IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
+    private const ushort IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
     private const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, VETH_INFO_PEER = 1;
     private const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4;
     private const ushort RTA_GATEWAY = 5, RTA_OIF = 4;
@@ -49,8 +49,12 @@ internal sealed class Netlink : IDisposable
         Execute(m, $"create bridge {name}");
     }
 
-    /// <summary>Creates a veth pair; the peer is created directly in the namespace <paramref name="peerNetnsFd"/>.</summary>
-    public void CreateVeth(string hostName, string peerName, int peerNetnsFd, int mtu = 1500)
+    /// <summary>
+    /// Creates a veth pair; the peer is created directly in the namespace <paramref name="peerNetnsFd"/>, with the MAC
+    /// address <paramref name="peerMac"/> when given (docker derives it from the IP, so a container recreated on the
+    /// same address is not hidden behind its predecessor's entry in its neighbours' ARP caches).
+    /// </summary>
+    public void CreateVeth(string hostName, string peerName, int peerNetnsFd, byte[]? peerMac = null, int mtu = 1500)
     {
         var m = Begin(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
         m.IfInfo(0, 0, 0);
@@ -63,6 +67,11 @@ internal sealed class Netlink : IDisposable
         m.IfInfo(0, 0, 0);
         m.Attr(IFLA_IFNAME, peerName);
         m.Attr(IFLA_MTU, (uint)mtu);
+        if (peerMac is not null)
+        {
+            m.Attr(IFLA_ADDRESS, peerMac);
+        }
+
         m.Attr(IFLA_NET_NS_FD, (uint)peerNetnsFd);
         m.End(peer);
         m.End(data);

@@ -82,7 +82,7 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam,
         {
             using (var nl = new Netlink(sys))
             {
-                nl.CreateVeth(hostVeth, ifName, nsfd);
+                nl.CreateVeth(hostVeth, ifName, nsfd, [0x02, 0x42, .. address.GetAddressBytes()]);
                 var index = sys.NameToIndex(hostVeth);
                 nl.SetMaster(index, bridge);
                 nl.SetUp(index);
