@@ -228,13 +228,13 @@ public static class ContainersServiceCollectionExtensions
 
     private static void AddValues(IHostApplicationBuilder builder)
     {
-        if (builder.Services.Any(d => d.ServiceType == typeof(ResourceValues)))
+        if (((IConfigurationBuilder)builder.Configuration).Sources.OfType<ResourceValues>().Any())
         {
             return;
         }
 
         var values = new ResourceValues();
-        builder.Services.AddSingleton(values);
+        builder.Services.Replace(ServiceDescriptor.Singleton(values));
         ((IConfigurationBuilder)builder.Configuration).Add(values);
     }
 }
