@@ -1,75 +1,67 @@
 #!/usr/bin/env bash
-# The main demo: containers from the CLI with no daemon. Installs what it needs on a fresh Debian 12 machine.
+# The main demo: the course's three-service stack (frontend, backend API, database), each image built from its
+# Dockerfile on a base image made locally from Debian packages, brought up by `containers compose` with no daemon
+# and no registry. Prints the URLs, follows the logs, and takes everything down on Ctrl+C.
+# Installs what it needs on a fresh Debian 12 machine. DEMO_SECONDS=N stops by itself after N seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-if [ ! -x /bin/busybox ] || ! command -v curl >/dev/null; then
-  apt-get update -q && apt-get install -y -q --no-install-recommends busybox-static curl
-fi
+need=()
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v curl >/dev/null || need+=(curl)
+command -v ip >/dev/null || need+=(iproute2)
+[ -x /usr/sbin/iptables ] || need+=(iptables)
+if [ ${#need[@]} -gt 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends "${need[@]}"; fi
+
 work=$(mktemp -d /tmp/containers-demo-XXXXXX)
-root="$work/root"
-had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
-had_state=$([ -e /sys/fs/cgroup/memory/containers-dotnet ] || [ -e /run/containers-dotnet ] && echo 1 || echo 0)
+root=${CONTAINERS_ROOT:-/var/lib/containers-dotnet-demo}
+stack="$here/samples/CourseStack/compose.yaml"
+cli="$work/cli/containers"
+c() { "$cli" --root "$root" "$@"; }
 cleanup() {
-  [ -x "$work/cli/containers" ] && "$work/cli/containers" --root "$root" rm -f demo-web >/dev/null 2>&1 || true
+  trap - EXIT INT TERM
+  echo; echo "== taking the stack down"
+  [ -x "$cli" ] && c compose -f "$stack" down -v || true
   rm -rf "$work"
-  # leave the machine as we found it: the default bridge goes if the demo made it
-  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
-  if [ "$had_state" = 0 ]; then
-    for h in /sys/fs/cgroup/*/containers-dotnet; do rmdir "$h" 2>/dev/null || true; done
-    rm -rf /run/containers-dotnet
-  fi
 }
 trap cleanup EXIT
+trap 'exit 0' INT TERM
 
 echo "== publishing the containers CLI (NativeAOT)"
 dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
-c() { echo "+ containers $*"; "$work/cli/containers" --root "$root" "$@"; }
 
-echo "== a busybox root filesystem from Debian's busybox-static"
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/www"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/rootfs/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' > "$work/rootfs/etc/passwd"
-printf 'root:x:0:\napp:x:1000:\n' > "$work/rootfs/etc/group"
-echo '<h1>Hello from a container</h1>' > "$work/rootfs/www/index.html"
+echo "== the base image, from Debian's busybox-static and libc6 (cached in $root)"
+if ! c images -q localhost/course-base:1 2>/dev/null | grep -q .; then
+  base="$work/base"
+  mkdir -p "$base/bin" "$base/etc" "$base/tmp" "$base/root" "$base/usr/local/bin" "$base/lib/x86_64-linux-gnu" "$base/lib64"
+  cp /bin/busybox "$base/bin/"
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$base/bin/$a"; done
+  cp /lib/x86_64-linux-gnu/{libc.so.6,libnss_dns.so.2,libnss_files.so.2,libresolv.so.2} "$base/lib/x86_64-linux-gnu/"
+  cp /lib64/ld-linux-x86-64.so.2 "$base/lib64/"
+  echo 'hosts: files dns' > "$base/etc/nsswitch.conf"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$base/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$base/etc/group"
+  chmod 1777 "$base/tmp"
+  tar -C "$base" -c . | c import -c 'ENV PATH=/usr/local/bin:/bin' -c 'CMD ["/bin/sh"]' - localhost/course-base:1
+fi
 
-echo "== isolation: PID 1, own hostname, dropped capabilities, a user from /etc/passwd"
-c run --rm --hostname demo --rootfs "$work/rootfs" sh -c 'echo "pid=$$ host=$(hostname)"; grep CapEff /proc/self/status'
-c run --rm --user app --rootfs "$work/rootfs" id
-echo "== limits: 16 MiB of memory, and the OOM killer reports 137"
-c run --rm --memory 16m --rootfs "$work/rootfs" tail /dev/zero || echo "exit code: $?"
-echo "== a detached web server with a published port"
-c run -d --name demo-web -p 127.0.0.1:18080:80 --rootfs "$work/rootfs" httpd -f -p 80 -h /www
-sleep 0.5
-echo "+ curl http://127.0.0.1:18080/"; curl -s http://127.0.0.1:18080/
-c ps
-c exec demo-web sh -c 'echo "exec sees: $(ps -o pid,comm | tr "\n" " ")"'
-c stats --no-stream demo-web
-c stop -t 1 demo-web
-c logs demo-web || true
-c rm demo-web
-c ps -a
+echo "== building and starting the stack"
+c compose -f "$stack" up -d --build --wait
+front=$(c compose -f "$stack" port frontend 8080)
+back=$(c compose -f "$stack" port backend 3000)
+curl -s -X POST --data 'first order' "http://$back/cgi-bin/orders" >/dev/null
+cat <<MSG
 
-echo "== images: the rootfs imported as an image, a Dockerfile built on it (cached the second time), run by name"
-tar -C "$work/rootfs" -cf "$work/busybox.tar" .
-c import -c 'ENV PATH=/bin' "$work/busybox.tar" localhost/busybox:demo
-mkdir -p "$work/app"
-echo 'built from a Dockerfile' > "$work/app/message.txt"
-cat > "$work/app/Dockerfile" <<'DOCKERFILE'
-FROM localhost/busybox:demo AS build
-WORKDIR /src
-COPY message.txt .
-RUN tr a-z A-Z < message.txt > shout.txt
-FROM localhost/busybox:demo
-COPY --from=build /src/shout.txt /app/
-RUN echo "size: $(wc -c < /app/shout.txt)" > /app/meta.txt
-CMD ["sh", "-c", "cat /app/shout.txt /app/meta.txt"]
-DOCKERFILE
-c build -t localhost/demo-app:1 "$work/app"
-c build -t localhost/demo-app:1 "$work/app" 2>&1 | grep -c CACHED | sed 's/^/cached steps: /'
-c run --rm localhost/demo-app:1
-c images
-c save -o "$work/demo-app.tar" localhost/demo-app:1 && ls -l "$work/demo-app.tar"
-c rmi localhost/demo-app:1 localhost/busybox:demo
-echo "== done"
+  frontend   http://$front/                  (the shop page; it calls the backend by service name)
+  backend    http://$back/cgi-bin/orders    (JSON; POST an item to add one)
+  health     http://$back/cgi-bin/health
+
+  orders now: $(curl -s "http://$front/cgi-bin/orders")
+
+== following the logs (Ctrl+C takes everything down)
+MSG
+if [ -n "${DEMO_SECONDS:-}" ]; then
+  timeout "$DEMO_SECONDS" "$cli" --root "$root" compose -f "$stack" logs -f || true
+else
+  c compose -f "$stack" logs -f || true
+fi

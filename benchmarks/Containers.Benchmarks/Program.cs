@@ -5,5 +5,10 @@ if (args.Length >= 5 && args[0] == "compose-cycle")
     return await Containers.Benchmarks.ComposeCycle.RunAsync(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args[3], args[4]).ConfigureAwait(false);
 }
 
+if (args.Length >= 4 && args[0] == "fixture-cycle")
+{
+    return await Containers.Benchmarks.FixtureCycle.RunAsync(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args[3]).ConfigureAwait(false);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Containers.Benchmarks.RunTrueBenchmark).Assembly).Run(args);
 return 0;

@@ -17,7 +17,7 @@ internal static class ComposeCommands
             down [-v] [--remove-orphans] | ps [-a] [--format json] [-q] | logs [-f] [--tail N] [--no-color] [SERVICE...]
             config [--format json] [--services] | build [SERVICE...] | pull [SERVICE...] | push [SERVICE...]
             start|stop|restart|kill|rm [-f] [SERVICE...] | exec [-T] [--index N] SERVICE CMD... | run [--rm] SERVICE [CMD...]
-            scale SERVICE=N... | wait [SERVICE...] | events [--json]
+            scale SERVICE=N... | wait [SERVICE...] | events [--json] | port SERVICE PORT
         """;
 
     private static readonly string[] Colors = ["\u001b[36m", "\u001b[33m", "\u001b[32m", "\u001b[35m", "\u001b[34m", "\u001b[96m", "\u001b[93m", "\u001b[92m"];
@@ -300,6 +300,23 @@ internal static class ComposeCommands
                     }
                 }
 
+                return 0;
+            }
+
+            case "port":
+            {
+                var a = Args.Parse(rest, ["--index", "--protocol"], []);
+                if (a.Positionals.Count != 2 || !int.TryParse(a.Positionals[1], CultureInfo.InvariantCulture, out var port))
+                {
+                    throw new UsageException("\"compose port\" requires SERVICE PRIVATE_PORT");
+                }
+
+                var index = a.Get("index") ?? "1";
+                var c = compose.Ps(project.Name, all: false).FirstOrDefault(x => Service(x) == a.Positionals[0] && x.Spec.Labels.GetValueOrDefault(ComposeEngine.NumberLabel) == index)
+                    ?? throw new ContainerNotFoundException($"service \"{a.Positionals[0]}\" is not running");
+                var binding = c.Ports.FirstOrDefault(p => p.ContainerPort == port && p.Protocol == (a.Get("protocol") ?? "tcp"))
+                    ?? throw new ContainerNotFoundException($"no port {port} is published by {c.Name}");
+                Console.WriteLine($"{binding.HostIp}:{binding.HostPort}");
                 return 0;
             }
 

@@ -277,7 +277,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
                     Tags = [name],
                     BuildArgs = b.Args.ToImmutableDictionary(),
                     Target = b.Target,
-                }, null, cancellationToken).ConfigureAwait(false);
+                }, progress is null ? null : new BuildProgress(svc.Name, progress), cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -604,6 +604,16 @@ public sealed class ComposeEngine(ContainerEngine engine)
         Check("restart", c.Spec.Restart, want.Restart);
         Check("healthcheck", c.Spec.HealthCheck?.Test.Length, want.HealthCheck?.Test.Length);
         return diffs.Count > 0 ? string.Join(", ", diffs) : "definition";
+    }
+
+    /// <summary>Build steps as progress lines of the service.</summary>
+    private sealed class BuildProgress(string service, IProgress<string> progress) : IProgress<Build.BuildEvent>
+    {
+        public void Report(Build.BuildEvent value)
+        {
+            var text = value.Text.Split('\n')[0];
+            progress.Report($"Service {service}  {(text.Length > 90 ? text[..90] + "…" : text)}");
+        }
     }
 
     /// <summary>What one up made, to undo on failure.</summary>
