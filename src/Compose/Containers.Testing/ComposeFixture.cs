@@ -161,10 +161,11 @@ public abstract class ComposeFixture : IAsyncLifetime
 
     private async Task FreezeAsync(string service)
     {
+        // a graceful stop (the service's stop_grace_period) so the seed is flushed to the volume
         var containers = this[service].Containers;
         foreach (var c in containers)
         {
-            await c.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await c.StopAsync(this[service].Config.StopGracePeriod).ConfigureAwait(false);
         }
 
         var names = containers.SelectMany(c => c.State.Spec.Mounts).Where(m => m.Type == MountType.Volume).Select(m => m.Source).Distinct().ToList();
