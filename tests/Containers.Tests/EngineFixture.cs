@@ -146,6 +146,12 @@ public sealed class TestEngine : IAsyncDisposable
     public static async Task<string?> GetWhenUpAsync(string url)
     {
         using var http = new HttpClient();
+        return await GetWhenUpAsync(http, url);
+    }
+
+    /// <summary>GETs <paramref name="url"/> with <paramref name="http"/> (a handler reaching containers by name, say), retrying while the server starts.</summary>
+    public static async Task<string?> GetWhenUpAsync(HttpClient http, string url)
+    {
         for (var i = 0; i < 100; i++)
         {
             try

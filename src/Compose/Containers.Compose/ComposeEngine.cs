@@ -362,14 +362,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
                 return;
             case "start":
                 progress?.Report($"Container {step.Container}  Starting");
-                if (inProcess)
-                {
-                    await engine.Get(step.Container).StartAsync(null, ct).ConfigureAwait(false);
-                }
-                else
-                {
-                    await engine.Get(step.Container).StartDetachedAsync(ct).ConfigureAwait(false);
-                }
+                await StartExistingAsync(engine.Get(step.Container), inProcess, ct).ConfigureAwait(false);
 
                 progress?.Report($"Container {step.Container}  Started");
                 return;
@@ -381,14 +374,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
                     await running.StopAsync(svc.StopGracePeriod, ct).ConfigureAwait(false);
                 }
 
-                if (inProcess)
-                {
-                    await running.StartAsync(null, ct).ConfigureAwait(false);
-                }
-                else
-                {
-                    await running.StartDetachedAsync(ct).ConfigureAwait(false);
-                }
+                await StartExistingAsync(running, inProcess, ct).ConfigureAwait(false);
 
                 progress?.Report($"Container {step.Container}  Started");
                 return;
@@ -411,6 +397,9 @@ public sealed class ComposeEngine(ContainerEngine engine)
         made.Containers.Add(container.Id);
         progress?.Report($"Container {step.Container}  Started");
     }
+
+    private static Task StartExistingAsync(Container container, bool inProcess, CancellationToken ct) =>
+        inProcess ? container.StartAsync(null, ct) : container.StartDetachedAsync(ct);
 
     private bool HasImageHealthCheck(string project, string service) =>
         Ps(project).Any(c => c.Spec.Labels.GetValueOrDefault(ServiceLabel) == service && c.Spec.HealthCheck is { IsDisabled: false });

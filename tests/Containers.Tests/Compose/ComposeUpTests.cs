@@ -71,7 +71,7 @@ public sealed class ComposeUpTests : IDisposable
 
         // by service name from the test process, and round-robin DNS over the three replicas from a container
         using var http = new HttpClient(t.Engine.Networks.CreateHttpHandler("shop_default"));
-        Assert.Equal("hello from web\n", await GetWhenUpAsync(http, "http://web:8080/index.html"));
+        Assert.Equal("hello from web\n", await TestEngine.GetWhenUpAsync(http, "http://web:8080/index.html"));
         var lookup = await t.RunAsync(t.Busybox("nslookup", "web").WithNetwork("shop_default"));
         Assert.Equal(3, lookup.Stdout.Split('\n').Count(l => l.StartsWith("Address: 10.", StringComparison.Ordinal)));
         var migrated = await t.RunAsync(t.Busybox("cat", "/data/migrated").WithVolume("shop_dbdata", "/data").WithNetwork("none"));
@@ -223,27 +223,10 @@ public sealed class ComposeUpTests : IDisposable
 
         // and the test process reaches it by name with no port, or through its published port
         using var http = new HttpClient(stack.Services["backend"].CreateHttpHandler());
-        Assert.Equal("{\"orders\": 3}\n", await GetWhenUpAsync(http, "http://backend:3000/api.json"));
+        Assert.Equal("{\"orders\": 3}\n", await TestEngine.GetWhenUpAsync(http, "http://backend:3000/api.json"));
         Assert.Equal("{\"orders\": 3}\n", await TestEngine.GetWhenUpAsync($"http://127.0.0.1:{stack.Services["backend"].GetHostPort(3000)}/api.json"));
     }
 
     private static System.Collections.Immutable.ImmutableDictionary<string, int> ImmutableDictionaryOf(string k, int v) =>
         System.Collections.Immutable.ImmutableDictionary<string, int>.Empty.Add(k, v);
-
-    private static async Task<string?> GetWhenUpAsync(HttpClient http, string url)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                return await http.GetStringAsync(new Uri(url));
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(20);
-            }
-        }
-
-        return null;
-    }
 }

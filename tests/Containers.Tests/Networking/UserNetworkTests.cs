@@ -101,8 +101,8 @@ public sealed class UserNetworkTests
 
         using var httpA = new HttpClient(t.Engine.Networks.CreateHttpHandler("stack-a"));
         using var httpB = new HttpClient(t.Engine.Networks.CreateHttpHandler("stack-b"));
-        Assert.Equal("stack-a\n", await GetWhenUpAsync(httpA, "http://api:8080/id"));
-        Assert.Equal("stack-b\n", await GetWhenUpAsync(httpB, "http://api:8080/id"));
+        Assert.Equal("stack-a\n", await TestEngine.GetWhenUpAsync(httpA, "http://api:8080/id"));
+        Assert.Equal("stack-b\n", await TestEngine.GetWhenUpAsync(httpB, "http://api:8080/id"));
 
         using var raw = await t.Engine.Networks.ConnectAsync("stack-a", "api-a", 8080);
         Assert.True(raw.Connected);
@@ -196,22 +196,5 @@ public sealed class UserNetworkTests
             Assert.Contains("eth0    inet 10.231.20.9/24", output.ToString(), StringComparison.Ordinal);
             Assert.Contains("eth1    inet " + extra.Subnet.Split('/')[0][..^1], output.ToString(), StringComparison.Ordinal);
         }
-    }
-
-    private static async Task<string?> GetWhenUpAsync(HttpClient http, string url)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                return await http.GetStringAsync(new Uri(url));
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(20);
-            }
-        }
-
-        return null;
     }
 }

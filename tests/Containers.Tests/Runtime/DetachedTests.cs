@@ -64,7 +64,7 @@ public sealed class DetachedTests
 public sealed class CreateStartTests
 {
     [Fact]
-    public async Task Create_reserves_the_name_and_start_runs_it_once()
+    public async Task Create_reserves_the_name_and_an_exited_container_starts_again_but_a_running_one_does_not()
     {
         await using var t = new TestEngine();
         var created = t.Engine.Create(t.Busybox("sh", "-c", "echo created-then-started").WithName("later").ToSpec());
@@ -78,7 +78,19 @@ public sealed class CreateStartTests
         await created.StartAsync();
         Assert.Equal(0, (await created.WaitAsync()).ExitCode);
         await LifecycleTests.WaitForLog(created, "created-then-started");
-        await Assert.ThrowsAsync<ContainerConflictException>(() => created.StartAsync());
+
+        // docker start: an exited container runs again, keeping its filesystem changes and its log
+        await created.StartAsync();
+        Assert.Equal(0, (await created.WaitAsync()).ExitCode);
+        for (var i = 0; i < 100 && (await created.GetLogsAsync().ToListAsync()).Count < 2; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(2, (await created.GetLogsAsync().ToListAsync()).Count(l => l.Text.Contains("created-then-started", StringComparison.Ordinal)));
         await created.RemoveAsync();
+
+        await using var running = await t.Busybox("sleep", "60").StartAsync();
+        await Assert.ThrowsAsync<ContainerConflictException>(() => running.StartAsync());
     }
 }
