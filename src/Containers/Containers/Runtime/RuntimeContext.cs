@@ -16,6 +16,7 @@ internal sealed record RuntimeContext(
     TimeProvider Time,
     ILogger Logger)
 {
+    private readonly Lock dnsGate = new();
     private DnsHost? dns;
 
     /// <summary>The root's named volumes.</summary>
@@ -35,7 +36,7 @@ internal sealed record RuntimeContext(
     {
         get
         {
-            lock (Volumes)
+            lock (dnsGate)
             {
                 return dns ??= new DnsHost(Store, Networks, DnsUpstreams, Logger);
             }
