@@ -151,6 +151,11 @@ public sealed class ContainerEngine : IAsyncDisposable
     internal async Task<ContainerSupervisor> RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken)
     {
         var supervisor = new ContainerSupervisor(Context, id, output, HealthMonitor.Companion(Context));
+        if (supervisors.TryGetValue(id, out var previous) && previous.Completion.IsCompleted)
+        {
+            supervisors.TryRemove(KeyValuePair.Create(id, previous)); // its run ended: the container may start again
+        }
+
         if (!supervisors.TryAdd(id, supervisor))
         {
             throw new ContainerConflictException($"container {id} is already running in this process");
@@ -166,7 +171,7 @@ public sealed class ContainerEngine : IAsyncDisposable
             throw;
         }
 
-        _ = supervisor.Completion.ContinueWith(_ => supervisors.TryRemove(id, out var _), TaskScheduler.Default);
+        _ = supervisor.Completion.ContinueWith(_ => supervisors.TryRemove(KeyValuePair.Create(id, supervisor)), TaskScheduler.Default);
         return supervisor;
     }
 

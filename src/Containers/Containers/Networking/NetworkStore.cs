@@ -98,8 +98,9 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
             }
         }
 
-        var machineLock = Path.Combine(Path.GetDirectoryName(defaultBridge.Ipam.File)!, "create.lock");
-        Directory.CreateDirectory(Path.GetDirectoryName(machineLock)!);
+        // one lock for the whole machine whatever the roots and state directories: two engines choosing a subnet at
+        // the same moment would otherwise both see it free (the route appears when the bridge gets its address)
+        var machineLock = Directory.Exists("/run/lock") ? "/run/lock/containers-dotnet-networks.lock" : Path.Combine(Path.GetTempPath(), "containers-dotnet-networks.lock");
         return FileLock.Run(sys, Path.Combine(root, "lock"), () => FileLock.Run(sys, machineLock, () =>
         {
             if (Get(name) is not null)
