@@ -37,12 +37,22 @@ internal sealed class Netlink : IDisposable
         }
     }
 
-    public void CreateBridge(string name, int mtu = 1500)
+    /// <summary>
+    /// Creates a bridge. With <paramref name="mac"/> its address is fixed: otherwise the kernel gives it the lowest
+    /// address of its ports, which changes as containers come and go and leaves their ARP entries for the gateway
+    /// (their DNS server) stale for seconds.
+    /// </summary>
+    public void CreateBridge(string name, byte[]? mac = null, int mtu = 1500)
     {
         var m = Begin(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
         m.IfInfo(0, 0, 0);
         m.Attr(IFLA_IFNAME, name);
         m.Attr(IFLA_MTU, (uint)mtu);
+        if (mac is not null)
+        {
+            m.Attr(IFLA_ADDRESS, mac);
+        }
+
         var info = m.Nest(IFLA_LINKINFO);
         m.Attr(IFLA_INFO_KIND, "bridge");
         m.End(info);

@@ -35,7 +35,7 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam,
         {
             try
             {
-                nl.CreateBridge(bridgeName);
+                nl.CreateBridge(bridgeName, [0x02, 0x42, .. ipam.Gateway.GetAddressBytes()]);
             }
             catch (SyscallException e) when (e.Errno == 17)
             {
