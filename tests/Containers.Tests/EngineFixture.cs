@@ -124,7 +124,8 @@ public sealed class TestEngine : IAsyncDisposable
 
     /// <summary>True when a cgroup of <paramref name="id"/> exists in any hierarchy.</summary>
     public static bool CgroupExists(string id) =>
-        Directory.EnumerateDirectories("/sys/fs/cgroup").Any(h => Directory.Exists(Path.Combine(h, "containers-dotnet", id)));
+        Directory.EnumerateDirectories("/sys/fs/cgroup").Select(h => Path.Combine(h, "containers-dotnet")).Where(Directory.Exists)
+            .Any(p => Directory.Exists(Path.Combine(p, id)) || Directory.EnumerateDirectories(p).Any(g => Directory.Exists(Path.Combine(g, id))));
 
     public static bool LinkExists(string name) => Directory.Exists("/sys/class/net/" + name);
 

@@ -40,6 +40,9 @@ public sealed record UpOptions
     /// </summary>
     public bool InProcess { get; init; }
 
+    /// <summary>A cgroup parent for every container this up makes, over the services' own (a test run's subtree, say).</summary>
+    public string? CgroupParent { get; init; }
+
     /// <summary>Labels added to every container, network and volume this up makes (a test run's label, say).</summary>
     public ImmutableDictionary<string, string> ExtraLabels { get; init; } = ImmutableDictionary<string, string>.Empty;
 
@@ -179,7 +182,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
 
                 foreach (var step in plan.Where(s => s.Service == svc.Name && s.Action != "remove"))
                 {
-                    await ApplyAsync(project, svc, step, options.InProcess, options.ExtraLabels, made, progress, cancellationToken).ConfigureAwait(false);
+                    await ApplyAsync(project, svc, step, options.InProcess, options.ExtraLabels, options.CgroupParent, made, progress, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -340,6 +343,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
             Mounts = svc.Mounts,
             Resources = svc.Resources,
             ReadOnlyRootfs = svc.ReadOnly,
+            CgroupParent = svc.CgroupParent,
             Tty = svc.Tty,
             OpenStdin = svc.StdinOpen,
             CapAdd = svc.CapAdd,
@@ -353,7 +357,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         };
     }
 
-    private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, bool inProcess, ImmutableDictionary<string, string> extraLabels, Made made, IProgress<string>? progress, CancellationToken ct)
+    private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, bool inProcess, ImmutableDictionary<string, string> extraLabels, string? cgroupParent, Made made, IProgress<string>? progress, CancellationToken ct)
     {
         switch (step.Action)
         {
@@ -392,7 +396,7 @@ public sealed class ComposeEngine(ContainerEngine engine)
         var number = int.Parse(step.Container == svc.ContainerName ? "1" : step.Container[(step.Container.LastIndexOf('-') + 1)..], CultureInfo.InvariantCulture);
         var image = engine.Images.Find(ImageName(project, svc));
         var spec = Spec(project, svc, number, Hash(project, svc, image?.Id.ToString()));
-        spec = spec with { Labels = spec.Labels.SetItems(extraLabels) };
+        spec = spec with { Labels = spec.Labels.SetItems(extraLabels), CgroupParent = cgroupParent ?? spec.CgroupParent };
         var container = inProcess ? await engine.StartAsync(spec, null, ct).ConfigureAwait(false) : await engine.StartDetachedAsync(spec, ct).ConfigureAwait(false);
         made.Containers.Add(container.Id);
         progress?.Report($"Container {step.Container}  Started");

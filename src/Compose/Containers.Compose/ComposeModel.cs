@@ -172,6 +172,9 @@ public sealed record ServiceConfig
     /// <summary>Capabilities dropped.</summary>
     public ImmutableArray<string> CapDrop { get; init; } = [];
 
+    /// <summary>The cgroup parent (relative, under containers-dotnet).</summary>
+    public string? CgroupParent { get; init; }
+
     /// <summary>Read-only root filesystem.</summary>
     public bool ReadOnly { get; init; }
 

@@ -41,7 +41,7 @@ internal static class ModelBuilder
         foreach (var svcName in active)
         {
             var s = (JsonObject)all[svcName]!;
-            foreach (var unsupported in new[] { "init", "privileged", "devices", "pid", "ipc", "userns_mode", "cgroup_parent", "links", "external_links", "volumes_from", "gpus", "runtime", "platform" })
+            foreach (var unsupported in new[] { "init", "privileged", "devices", "pid", "ipc", "userns_mode", "links", "external_links", "volumes_from", "gpus", "runtime", "platform" })
             {
                 if (s.ContainsKey(unsupported) && !(unsupported == "init" && !IsTrue(s["init"])))
                 {
@@ -370,6 +370,7 @@ internal static class ModelBuilder
             CapAdd = [.. Strings(s["cap_add"])],
             CapDrop = [.. Strings(s["cap_drop"])],
             ReadOnly = IsTrue(s["read_only"]),
+            CgroupParent = (string?)s["cgroup_parent"],
             Ulimits = [.. ulimits],
             Profiles = [.. Strings(s["profiles"])],
             PullPolicy = (string?)s["pull_policy"] ?? "missing",

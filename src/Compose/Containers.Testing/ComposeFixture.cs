@@ -53,7 +53,7 @@ public abstract class ComposeFixture : IAsyncLifetime
         var engine = Engine;
         var name = ComposeLoader.Normalize(GetType().Name) + "-" + Guid.NewGuid().ToString("N")[..6];
         var builder = ComposeStack.FromFile(Path.GetFullPath(ComposeFile)).WithEngine(engine).WithProjectName(name)
-            .WithUpOptions(new UpOptions { InProcess = true, Timeout = StartTimeout, ExtraLabels = ImmutableDictionary<string, string>.Empty.Add(TestRun.Label, TestRun.Id) });
+            .WithUpOptions(new UpOptions { InProcess = true, Timeout = StartTimeout, ExtraLabels = ImmutableDictionary<string, string>.Empty.Add(TestRun.Label, TestRun.Id), CgroupParent = TestRun.CgroupParent });
         foreach (var (k, v) in Environment)
         {
             builder = builder.WithEnvironment(k, v);
@@ -182,6 +182,7 @@ public abstract class ComposeFixture : IAsyncLifetime
             ForceRecreate = true,
             InProcess = true,
             ExtraLabels = ImmutableDictionary<string, string>.Empty.Add(TestRun.Label, TestRun.Id),
+            CgroupParent = TestRun.CgroupParent,
         }, null, cancellationToken).ConfigureAwait(false);
         await WaitReadyAsync([service], cancellationToken).ConfigureAwait(false);
     }
@@ -211,7 +212,7 @@ public abstract class ContainerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var engine = Engine;
-        container = await engine.StartAsync(Configure(engine).WithLabel(TestRun.Label, TestRun.Id).ToSpec()).ConfigureAwait(false);
+        container = await engine.StartAsync(Configure(engine).WithLabel(TestRun.Label, TestRun.Id).WithCgroupParent(TestRun.CgroupParent).ToSpec()).ConfigureAwait(false);
         if (Wait is not { } wait)
         {
             return;

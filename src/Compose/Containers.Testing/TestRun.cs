@@ -19,6 +19,9 @@ public static class TestRun
         return engine;
     });
 
+    /// <summary>The cgroup subtree of this run under containers-dotnet: every fixture's containers live in it.</summary>
+    public static string CgroupParent => "test-run-" + Id;
+
     /// <summary>This run's id: the process id and its start time (unique across pid reuse).</summary>
     public static string Id { get; } = $"{Environment.ProcessId}-{StartTime(Environment.ProcessId)}";
 
@@ -60,7 +63,57 @@ public static class TestRun
             removed++;
         }
 
+        // whatever is still in a dead run's cgroup subtree (a container whose record is gone, say) is killed, the subtree removed
+        foreach (var group in CgroupRoots().SelectMany(r => Directory.Exists(r) ? Directory.EnumerateDirectories(r, "test-run-*") : []))
+        {
+            if (Dead(Path.GetFileName(group)["test-run-".Length..]))
+            {
+                RemoveGroup(group);
+            }
+        }
+
         return removed;
+    }
+
+    private static IEnumerable<string> CgroupRoots() =>
+        Directory.Exists("/sys/fs/cgroup") ? Directory.EnumerateDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup").Select(h => Path.Combine(h, "containers-dotnet")) : [];
+
+    private static void RemoveGroup(string dir)
+    {
+        foreach (var child in Directory.EnumerateDirectories(dir))
+        {
+            RemoveGroup(child);
+        }
+
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            foreach (var pid in File.Exists(Path.Combine(dir, "cgroup.procs")) ? File.ReadAllLines(Path.Combine(dir, "cgroup.procs")) : [])
+            {
+                if (int.TryParse(pid, CultureInfo.InvariantCulture, out var p))
+                {
+                    try
+                    {
+                        System.Diagnostics.Process.GetProcessById(p).Kill();
+                    }
+                    catch (ArgumentException)
+                    {
+                    }
+                    catch (InvalidOperationException)
+                    {
+                    }
+                }
+            }
+
+            try
+            {
+                Directory.Delete(dir);
+                return;
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(20);
+            }
+        }
     }
 
     private static bool Dead(string? id)

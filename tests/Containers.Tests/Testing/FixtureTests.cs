@@ -100,16 +100,22 @@ public sealed class FixtureTests : IDisposable
     public async Task The_sweep_removes_what_a_killed_run_left_and_keeps_its_own()
     {
         await using var t = new TestEngine();
-        var dead = await t.Busybox("sleep", "60").WithLabel(TestRun.Label, "1-0").StartAsync();   // pid 1 never started at tick 0
-        var mine = await t.Busybox("sleep", "60").WithLabel(TestRun.Label, TestRun.Id).StartAsync();
+        var dead = await t.Busybox("sleep", "60").WithLabel(TestRun.Label, "1-0").WithCgroupParent("test-run-1-0").StartAsync();   // pid 1 never started at tick 0
+        var mine = await t.Busybox("sleep", "60").WithLabel(TestRun.Label, TestRun.Id).WithCgroupParent(TestRun.CgroupParent).StartAsync();
+        var groups = Directory.EnumerateDirectories("/sys/fs/cgroup").Select(h => Path.Combine(h, "containers-dotnet")).Where(Directory.Exists).ToArray();
+        Assert.Contains(groups, g => Directory.Exists(Path.Combine(g, "test-run-1-0", dead.Id)));
+        Assert.Contains(groups, g => Directory.Exists(Path.Combine(g, TestRun.CgroupParent, mine.Id)));
         t.Engine.Networks.Create("leftover", new Containers.Networking.NetworkCreateOptions { Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add(TestRun.Label, "1-0") });
 
         Assert.Equal(2, TestRun.Sweep(t.Engine));
 
         Assert.Equal([mine.Id], t.Engine.List(all: true).Select(c => c.Id));
+        Assert.DoesNotContain(groups, g => Directory.Exists(Path.Combine(g, "test-run-1-0")));
         Assert.DoesNotContain(t.Engine.Networks.List(), n => n.Name == "leftover");
         await dead.DisposeAsync();
         await mine.DisposeAsync();
+        Assert.DoesNotContain(groups, g => Directory.Exists(Path.Combine(g, TestRun.CgroupParent))); // the last container takes its run's subtree along
+        Assert.Throws<InvalidContainerSpecException>(() => t.Engine.Create(t.Busybox("true").WithCgroupParent("../escape").ToSpec()));
     }
 
     private sealed class NeverReady(ContainerEngine engine, string file) : ComposeFixture

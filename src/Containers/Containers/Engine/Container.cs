@@ -164,7 +164,7 @@ public sealed class Container : IAsyncDisposable
             throw new ContainerConflictException($"container {Name} is not running");
         }
 
-        Ctx.Cgroups.Open(Id).SetFrozen(true);
+        Ctx.Cgroups.Open(State.Spec.CgroupKey(Id)).SetFrozen(true);
         Ctx.Store.Update(Id, x => x with { Status = ContainerStatus.Paused });
         return Task.CompletedTask;
     }
@@ -187,7 +187,7 @@ public sealed class Container : IAsyncDisposable
     {
         var s = State;
         return s.IsActive
-            ? Task.FromResult(Ctx.Cgroups.Open(Id).ReadStats())
+            ? Task.FromResult(Ctx.Cgroups.Open(State.Spec.CgroupKey(Id)).ReadStats())
             : throw new ContainerConflictException($"container {Name} is not running");
     }
 
@@ -296,7 +296,7 @@ public sealed class Container : IAsyncDisposable
 
     private void Thaw(ContainerState s)
     {
-        Ctx.Cgroups.Open(Id).SetFrozen(false);
+        Ctx.Cgroups.Open(s.Spec.CgroupKey(Id)).SetFrozen(false);
         if (s.Status == ContainerStatus.Paused)
         {
             Ctx.Store.Update(Id, x => x.Status == ContainerStatus.Paused ? x with { Status = ContainerStatus.Running } : x);

@@ -68,6 +68,9 @@ public sealed class ContainerBuilder
             : With(spec with { Networks = [.. spec.EffectiveNetworks(), attachment] });
     }
 
+    /// <summary>Puts the container's cgroup in a group under <c>containers-dotnet</c> (docker's <c>--cgroup-parent</c>, relative).</summary>
+    public ContainerBuilder WithCgroupParent(string parent) => With(spec with { CgroupParent = parent });
+
     /// <summary>Publishes <paramref name="containerPort"/> on <paramref name="hostPort"/> (0 = ephemeral) of <paramref name="hostIp"/>.</summary>
     public ContainerBuilder WithPortBinding(int hostPort, int containerPort, string hostIp = "0.0.0.0", string protocol = "tcp") =>
         With(spec with { Ports = spec.Ports.Add(new PortBinding(containerPort, hostPort, hostIp, protocol)) });

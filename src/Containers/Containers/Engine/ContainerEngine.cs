@@ -307,6 +307,11 @@ public sealed class ContainerEngine : IAsyncDisposable
             }
         }
 
+        if (spec.CgroupParent is { Length: > 0 } cp && (cp.StartsWith('/') || cp.Split('/').Any(p => p.Length == 0 || p is "." or ".." || !p.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))))
+        {
+            throw new InvalidContainerSpecException($"invalid cgroup parent '{cp}': a relative path of [A-Za-z0-9_.-] names under containers-dotnet");
+        }
+
         _ = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
         foreach (var u in spec.Ulimits)
         {

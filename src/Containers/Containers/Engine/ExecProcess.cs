@@ -122,7 +122,7 @@ public sealed class ExecProcess : IAsyncDisposable
         try
         {
             shim = await ctx.Spawner.SpawnExecAsync(state.Pid, new StdioOptions(slave, options.OpenStdin && !options.Tty)).ConfigureAwait(false);
-            ctx.Cgroups.Open(state.Id).AddProcess(shim.Pid);
+            ctx.Cgroups.Open(state.Spec.CgroupKey(state.Id)).AddProcess(shim.Pid);
             var failure = await shim.ReleaseAsync(new ShimConfig
             {
                 Mode = ShimMode.Exec,

@@ -66,6 +66,12 @@ public sealed record ContainerSpec
     /// </summary>
     public string NetworkMode { get; init; } = "bridge";
 
+    /// <summary>
+    /// A group under the <c>containers-dotnet</c> cgroup parent that holds this container's cgroup (docker's
+    /// <c>--cgroup-parent</c>, relative: <c>a/b</c>): one subtree for everything a test run starts, say. Null: directly under it.
+    /// </summary>
+    public string? CgroupParent { get; init; }
+
     /// <summary>The networks to join with their aliases and addresses; when empty, <see cref="NetworkMode"/> alone decides.</summary>
     public ImmutableArray<Networking.NetworkAttachment> Networks { get; init; } = [];
 
@@ -113,6 +119,9 @@ public sealed record ContainerSpec
 
     /// <summary>Labels.</summary>
     public ImmutableDictionary<string, string> Labels { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>The container's cgroup below the <c>containers-dotnet</c> parent: <see cref="CgroupParent"/>/id.</summary>
+    internal string CgroupKey(string id) => CgroupParent is { Length: > 0 } p ? p.Trim('/') + "/" + id : id;
 
     /// <summary>The networks the container joins, in order (its first is eth0 and carries the default route).</summary>
     public ImmutableArray<Networking.NetworkAttachment> EffectiveNetworks() =>

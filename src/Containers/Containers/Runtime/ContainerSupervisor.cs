@@ -242,7 +242,7 @@ internal sealed class ContainerSupervisor
         SpawnedShim? shim = null;
         try
         {
-            cgroup = ctx.Cgroups.Create(Id);
+            cgroup = ctx.Cgroups.Create(spec.CgroupKey(Id));
             cgroup.Apply(spec.Resources);
             var flags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWUTS | ShimSpawner.CLONE_NEWIPC | ShimSpawner.CLONE_NEWPID;
             if (spec.NetworkMode != "host")

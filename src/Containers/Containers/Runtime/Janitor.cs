@@ -22,7 +22,7 @@ internal static class Janitor
                 if (s.Status == ContainerStatus.Created)
                 {
                     // never started, or its starter died mid-start: release what a start may have made, keep the record
-                    ctx.Cgroups.Open(s.Id).Delete();
+                    ctx.Cgroups.Open(s.Spec.CgroupKey(s.Id)).Delete();
                     Release(ctx, s);
                     if (s.Spec.AutoRemove)
                     {
@@ -34,7 +34,7 @@ internal static class Janitor
 
                 var container = new ProcessIdentity(s.Pid, s.PidStartTime);
                 var killed = container.IsAlive && ctx.Sys.Kill(s.Pid, 9);
-                ctx.Cgroups.Open(s.Id).Delete();
+                ctx.Cgroups.Open(s.Spec.CgroupKey(s.Id)).Delete();
                 Release(ctx, s);
                 ctx.Logger.LogWarning("swept container {Name}: its monitor {Pid} is gone", s.Name, s.MonitorPid);
                 if (s.Spec.AutoRemove)

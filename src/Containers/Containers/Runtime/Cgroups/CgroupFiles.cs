@@ -99,4 +99,20 @@ internal static class CgroupFiles
     }
 
     public static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Removes the groups between <paramref name="dir"/> and the <see cref="Parent"/> that are left empty (a --cgroup-parent's levels).</summary>
+    public static void RemoveEmptyParents(string dir)
+    {
+        for (var p = Path.GetDirectoryName(dir); p is not null && Path.GetFileName(p) != Parent && p.Contains("/" + Parent + "/", StringComparison.Ordinal); p = Path.GetDirectoryName(p))
+        {
+            try
+            {
+                Directory.Delete(p); // only an empty group goes (rmdir); a busy or populated one stays
+            }
+            catch (IOException)
+            {
+                return;
+            }
+        }
+    }
 }

@@ -166,6 +166,7 @@ internal sealed class CgroupV1Manager : ICgroupManager
             foreach (var dir in Dirs.Values.Distinct())
             {
                 CgroupFiles.Remove(sys, dir, pid => sys.Kill(pid, 9));
+                CgroupFiles.RemoveEmptyParents(dir);
             }
         }
     }

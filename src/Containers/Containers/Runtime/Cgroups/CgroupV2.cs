@@ -11,15 +11,19 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
 
     public ICgroup Create(string id)
     {
-        Directory.CreateDirectory(ParentDir);
-        var available = (CgroupFiles.Read(sys, ParentDir, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var enable = string.Join(' ', new[] { "memory", "cpu", "pids" }.Where(available.Contains).Select(c => "+" + c));
-        if (enable.Length > 0)
+        // every level above the container's group delegates the controllers (a --cgroup-parent adds levels)
+        var dir = Path.Combine(ParentDir, id);
+        for (var level = ParentDir; level.Length < dir.Length; level = Path.Combine(level, dir[(level.Length + 1)..].Split('/')[0]))
         {
-            CgroupFiles.Write(sys, ParentDir, "cgroup.subtree_control", enable);
+            Directory.CreateDirectory(level);
+            var available = (CgroupFiles.Read(sys, level, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var enable = string.Join(' ', new[] { "memory", "cpu", "pids" }.Where(available.Contains).Select(c => "+" + c));
+            if (enable.Length > 0)
+            {
+                CgroupFiles.Write(sys, level, "cgroup.subtree_control", enable);
+            }
         }
 
-        var dir = Path.Combine(ParentDir, id);
         Directory.CreateDirectory(dir);
         return new CgroupV2(id, dir, sys);
     }
@@ -112,6 +116,7 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
             }
 
             CgroupFiles.Remove(sys, dir, pid => sys.Kill(pid, 9));
+            CgroupFiles.RemoveEmptyParents(dir);
         }
     }
 }
