@@ -11,6 +11,7 @@ need=()
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends "${need[@]}"; fi
 
 work=$(mktemp -d /tmp/containers-demo-XXXXXX)
@@ -30,8 +31,20 @@ trap 'exit 0' INT TERM
 echo "== publishing the containers CLI (NativeAOT)"
 dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
 
-echo "== the base image, from Debian's busybox-static and libc6 (cached in $root)"
-if ! c images -q localhost/course-base:1 2>/dev/null | grep -q .; then
+echo "== the base image: busybox-static, libc6, base-files and netbase from Debian's archive (mmdebstrap; cached in $root)"
+if ! c images -q localhost/course-base:1 2>/dev/null | grep -q . && command -v mmdebstrap >/dev/null; then
+  mmdebstrap --variant=extract --include=busybox-static,libc6,base-files,netbase --mode=root --format=tar --quiet bookworm - \
+    | c import - localhost/course-debian:bookworm
+  mkdir -p "$work/base-context"
+  cat > "$work/base-context/Dockerfile" <<'DOCKERFILE'
+FROM localhost/course-debian:bookworm
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin && printf 'hosts: files dns\\n' > /etc/nsswitch.conf && printf 'root:x:0:0:root:/root:/bin/sh\\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\\n' > /etc/passwd && printf 'root:x:0:\\nnogroup:x:65534:\\n' > /etc/group && mkdir -p /tmp /root /usr/local/bin && chmod 1777 /tmp"]
+ENV PATH=/usr/local/bin:/usr/bin:/bin
+CMD ["/bin/sh"]
+DOCKERFILE
+  c build -t localhost/course-base:1 "$work/base-context"
+fi
+if ! c images -q localhost/course-base:1 2>/dev/null | grep -q .; then   # no archive: the same files from the installed packages
   base="$work/base"
   mkdir -p "$base/bin" "$base/etc" "$base/tmp" "$base/root" "$base/usr/local/bin" "$base/lib/x86_64-linux-gnu" "$base/lib64"
   cp /bin/busybox "$base/bin/"

@@ -13,9 +13,21 @@ public static class TestRun
 
     private static readonly Lazy<ContainerEngine> SharedEngine = new(() =>
     {
+        var options = Options!;
+        var bridge = "/sys/class/net/" + options.BridgeName;
+        var hadBridge = Directory.Exists(bridge);
         var engine = new ContainerEngine(Options);
         Sweep(engine);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            // the default bridge (made by a build's RUN step, say) goes with the run that made it, unless something uses it
+            if (!hadBridge && Directory.Exists(bridge) && !Directory.EnumerateFileSystemEntries(Path.Combine(bridge, "brif")).Any())
+            {
+                using var ip = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ip", ["link", "del", options.BridgeName]) { RedirectStandardError = true });
+                ip?.WaitForExit();
+            }
+        };
         return engine;
     });
 
