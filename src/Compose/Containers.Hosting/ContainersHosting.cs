@@ -54,6 +54,9 @@ public abstract class ContainerResource
     /// <summary>Its name (the key of its configuration values: <c>Containers:Resources:NAME:...</c>).</summary>
     public required string Name { get; init; }
 
+    /// <summary>Resources that must be up (and healthy) before this one starts.</summary>
+    public ImmutableArray<string> DependsOn { get; init; } = [];
+
     internal abstract Task StartAsync(ContainerEngine engine, ContainersOptions options, ILogger logger, CancellationToken ct);
 
     internal abstract Task StopAsync(CancellationToken ct);
@@ -184,7 +187,7 @@ public static class ContainersServiceCollectionExtensions
     }
 
     /// <summary>A compose stack that comes up (healthy) with the app and goes down with it.</summary>
-    public static IServiceCollection AddComposeStack(this IServiceCollection services, string composeFile, string? name = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static IServiceCollection AddComposeStack(this IServiceCollection services, string composeFile, string? name = null, IReadOnlyDictionary<string, string>? environment = null, params string[] dependsOn)
     {
         services.AddContainers();
         services.AddSingleton<ContainerResource>(new ComposeStackResource
@@ -192,37 +195,38 @@ public static class ContainersServiceCollectionExtensions
             Name = name ?? Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(composeFile))) ?? "stack",
             File = Path.GetFullPath(composeFile),
             Environment = environment?.ToImmutableDictionary() ?? ImmutableDictionary<string, string>.Empty,
+            DependsOn = [.. dependsOn],
         });
         return services;
     }
 
     /// <summary>A container that comes up (healthy, when it has a health check) with the app and goes away with it.</summary>
-    public static IServiceCollection AddContainer(this IServiceCollection services, string name, Func<ContainerEngine, ContainerBuilder> configure)
+    public static IServiceCollection AddContainer(this IServiceCollection services, string name, Func<ContainerEngine, ContainerBuilder> configure, params string[] dependsOn)
     {
         services.AddContainers();
-        services.AddSingleton<ContainerResource>(new SingleContainerResource { Name = name, Configure = configure });
+        services.AddSingleton<ContainerResource>(new SingleContainerResource { Name = name, Configure = configure, DependsOn = [.. dependsOn] });
         return services;
     }
 
     /// <summary>
-    /// As <see cref="AddComposeStack(IServiceCollection, string, string?, IReadOnlyDictionary{string, string}?)"/>, and the started
+    /// As <see cref="AddComposeStack(IServiceCollection, string, string?, IReadOnlyDictionary{string, string}?, string[])"/>, and the started
     /// services' addresses become configuration values of the app: <c>Containers:Resources:NAME:SERVICE:Address</c> (its IP),
     /// <c>...:Ports:PORT</c> (the published host port) and <c>...:Url</c> (<c>http://127.0.0.1:PORT</c> for the first published port).
     /// </summary>
-    public static IHostApplicationBuilder AddComposeStack(this IHostApplicationBuilder builder, string composeFile, string? name = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static IHostApplicationBuilder AddComposeStack(this IHostApplicationBuilder builder, string composeFile, string? name = null, IReadOnlyDictionary<string, string>? environment = null, params string[] dependsOn)
     {
         ArgumentNullException.ThrowIfNull(builder);
         AddValues(builder);
-        builder.Services.AddComposeStack(composeFile, name, environment);
+        builder.Services.AddComposeStack(composeFile, name, environment, dependsOn);
         return builder;
     }
 
-    /// <summary>As <see cref="AddContainer(IServiceCollection, string, Func{ContainerEngine, ContainerBuilder})"/>, with its address in the configuration.</summary>
-    public static IHostApplicationBuilder AddContainer(this IHostApplicationBuilder builder, string name, Func<ContainerEngine, ContainerBuilder> configure)
+    /// <summary>As <see cref="AddContainer(IServiceCollection, string, Func{ContainerEngine, ContainerBuilder}, string[])"/>, with its address in the configuration.</summary>
+    public static IHostApplicationBuilder AddContainer(this IHostApplicationBuilder builder, string name, Func<ContainerEngine, ContainerBuilder> configure, params string[] dependsOn)
     {
         ArgumentNullException.ThrowIfNull(builder);
         AddValues(builder);
-        builder.Services.AddContainer(name, configure);
+        builder.Services.AddContainer(name, configure, dependsOn);
         return builder;
     }
 
@@ -246,7 +250,7 @@ internal sealed class ContainerResourcesHostedService(ContainerEngine engine, IE
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var r in resources)
+        foreach (var r in InDependencyOrder(resources.ToList()))
         {
             logger.LogInformation("starting {Resource}", r.Name);
             try
@@ -263,6 +267,42 @@ internal sealed class ContainerResourcesHostedService(ContainerEngine engine, IE
             started.Add(r);
             values.Publish(r);
         }
+    }
+
+    /// <summary>Dependencies first, otherwise registration order; unknown dependencies and cycles are refused.</summary>
+    internal static List<ContainerResource> InDependencyOrder(List<ContainerResource> all)
+    {
+        var byName = all.ToDictionary(r => r.Name);
+        var order = new List<ContainerResource>();
+        var state = new Dictionary<string, int>();
+        void Visit(ContainerResource r, List<string> path)
+        {
+            if (state.GetValueOrDefault(r.Name) == 2)
+            {
+                return;
+            }
+
+            if (state.GetValueOrDefault(r.Name) == 1)
+            {
+                throw new ContainerException($"container resources depend on each other in a cycle: {string.Join(" -> ", path.Append(r.Name))}");
+            }
+
+            state[r.Name] = 1;
+            foreach (var d in r.DependsOn)
+            {
+                Visit(byName.GetValueOrDefault(d) ?? throw new ContainerException($"container resource {r.Name} depends on {d}, which is not registered"), [.. path, r.Name]);
+            }
+
+            state[r.Name] = 2;
+            order.Add(r);
+        }
+
+        foreach (var r in all)
+        {
+            Visit(r, []);
+        }
+
+        return order;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

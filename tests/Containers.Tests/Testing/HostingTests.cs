@@ -46,3 +46,18 @@ public sealed class HostingTests
         await engine.DisposeAsync();
     }
 }
+
+/// <summary>The order resources come up in.</summary>
+public sealed class HostingOrderTests
+{
+    private static SingleContainerResource R(string name, params string[] deps) => new() { Name = name, Configure = e => e.FromRootfs("/"), DependsOn = [.. deps] };
+
+    [Fact]
+    public void Dependencies_come_first_otherwise_registration_order_and_cycles_are_refused()
+    {
+        var order = ContainerResourcesHostedService.InDependencyOrder([R("app", "db", "cache"), R("cache"), R("db", "cache"), R("extra")]);
+        Assert.Equal(["cache", "db", "app", "extra"], order.Select(r => r.Name));
+        Assert.Contains("cycle", Assert.Throws<ContainerException>(() => ContainerResourcesHostedService.InDependencyOrder([R("a", "b"), R("b", "a")])).Message, StringComparison.Ordinal);
+        Assert.Contains("not registered", Assert.Throws<ContainerException>(() => ContainerResourcesHostedService.InDependencyOrder([R("a", "zzz")])).Message, StringComparison.Ordinal);
+    }
+}
