@@ -19,11 +19,14 @@ root=${CONTAINERS_ROOT:-/var/lib/containers-dotnet-demo}
 stack="$here/samples/CourseStack/compose.yaml"
 cli="$work/cli/containers"
 c() { "$cli" --root "$root" "$@"; }
+had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
 cleanup() {
   trap - EXIT INT TERM
   echo; echo "== taking the stack down"
   [ -x "$cli" ] && c compose -f "$stack" down -v || true
   rm -rf "$work"
+  # the default bridge (the builds' RUN steps use it) goes if the demo made it
+  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
