@@ -75,6 +75,32 @@ public sealed class CliComposeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Attached_up_follows_the_logs_and_exits_with_the_code_of_the_named_service()
+    {
+        File.WriteAllText(Path.Combine(dir, "compose.yaml"), """
+            name: attached
+            services:
+              server:
+                image: localhost/busybox:cli-compose
+                command: sh -c "echo serving; exec sleep 300"
+                stop_grace_period: 1s
+              tests:
+                image: localhost/busybox:cli-compose
+                command: sh -c "sleep 0.5; echo running tests; exit 7"
+                depends_on: [server]
+            """);
+
+        var up = await Cli("up", "--abort-on-container-exit", "--exit-code-from", "tests", "--no-color");
+
+        Assert.Equal(7, up.Code);
+        Assert.Contains("attached-tests-1   | running tests", up.Stdout, StringComparison.Ordinal);
+        Assert.Contains("attached-server-1  | serving", up.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Aborting on container exit", up.Stderr, StringComparison.Ordinal);
+        Assert.All(t.Engine.List(all: true), c => Assert.False(c.IsActive, c.Name + " still runs"));
+        Assert.Equal(0, (await Cli("down")).Code);
+    }
+
+    [Fact]
     public async Task A_bad_file_is_reported_with_file_line_and_path()
     {
         File.WriteAllText(Path.Combine(dir, "compose.yaml"), "services:\n  web:\n    image: busybox\n    ports: [{target: 80, published: 1, bogus: x}]\n");

@@ -227,6 +227,46 @@ public sealed class ComposeUpTests : IDisposable
         Assert.Equal("{\"orders\": 3}\n", await TestEngine.GetWhenUpAsync($"http://127.0.0.1:{stack.Services["backend"].GetHostPort(3000)}/api.json"));
     }
 
+    [Fact]
+    public async Task A_dependent_with_depends_on_restart_is_restarted_when_its_dependency_is_recreated()
+    {
+        await using var t = new TestEngine();
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:compose");
+        string Yaml(string version) => $$"""
+            services:
+              db:
+                image: localhost/busybox:compose
+                command: sleep 300
+                environment: {VERSION: "{{version}}"}
+                stop_grace_period: 0s
+              api:
+                image: localhost/busybox:compose
+                command: sleep 300
+                stop_grace_period: 0s
+                depends_on:
+                  db: {condition: service_started, restart: true}
+              worker:
+                image: localhost/busybox:compose
+                command: sleep 300
+                stop_grace_period: 0s
+                depends_on: [db]
+            """;
+        Write("compose.yaml", Yaml("1"));
+        var compose = new ComposeEngine(t.Engine);
+        var options = new ComposeOptions { WorkingDirectory = dir, Environment = new Dictionary<string, string>(), ProjectName = "restarts" };
+        await compose.UpAsync(ComposeLoader.Load(options), new UpOptions { InProcess = true });
+        var started = compose.Ps("restarts").ToDictionary(c => c.Name, c => c.StartedAt);
+
+        Write("compose.yaml", Yaml("2"));
+        await compose.UpAsync(ComposeLoader.Load(options), new UpOptions { InProcess = true });
+
+        var after = compose.Ps("restarts").ToDictionary(c => c.Name, c => c);
+        Assert.True(after["restarts-api-1"].StartedAt > started["restarts-api-1"], "api was not restarted");
+        Assert.Equal(started["restarts-worker-1"], after["restarts-worker-1"].StartedAt); // no restart: true, left alone
+        Assert.Equal(ContainerStatus.Running, after["restarts-api-1"].Status);
+        await compose.DownAsync(ComposeLoader.Load(options));
+    }
+
     private static System.Collections.Immutable.ImmutableDictionary<string, int> ImmutableDictionaryOf(string k, int v) =>
         System.Collections.Immutable.ImmutableDictionary<string, int>.Empty.Add(k, v);
 }
