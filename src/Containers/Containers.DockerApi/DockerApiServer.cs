@@ -10,9 +10,9 @@ namespace Containers.DockerApi;
 
 /// <summary>
 /// The Docker Engine API over a <see cref="ContainerEngine"/>, on a unix socket, so the docker CLI and Docker clients
-/// work with DOCKER_HOST=unix://PATH. This first slice serves <c>_ping</c>, <c>version</c>, <c>info</c> and the lists of
-/// containers, images, networks and volumes (with or without a <c>/v1.NN</c> prefix); anything else answers in Docker's
-/// JSON error format naming what is not served yet.
+/// work with DOCKER_HOST=unix://PATH. This first slice serves <c>_ping</c>, <c>version</c>, <c>info</c>, the lists of
+/// containers, images, networks and volumes, and containers create, start, wait, stop, kill, inspect and delete (with or
+/// without a <c>/v1.NN</c> prefix); anything else answers in Docker's JSON error format naming what is not served yet.
 /// </summary>
 public sealed partial class DockerApiServer : IAsyncDisposable
 {
@@ -110,6 +110,15 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             })]),
             ["Warnings"] = new JsonArray(),
         }));
+        var lifecycle = new ContainerEndpoints(engine);
+        app.MapPost("/containers/create", lifecycle.CreateAsync);
+        app.MapPost("/containers/{id}/start", lifecycle.StartAsync);
+        app.MapPost("/containers/{id}/attach", lifecycle.AttachAsync);
+        app.MapPost("/containers/{id}/wait", lifecycle.WaitAsync);
+        app.MapPost("/containers/{id}/stop", lifecycle.StopAsync);
+        app.MapPost("/containers/{id}/kill", lifecycle.KillAsync);
+        app.MapDelete("/containers/{id}", lifecycle.RemoveAsync);
+        app.MapGet("/containers/{id}/json", lifecycle.InspectAsync);
         app.MapFallback(ctx => Error(ctx, StatusCodes.Status404NotFound, $"{ctx.Request.Method} {ctx.Request.Path} is not served by containers-dotnet yet"));
     }
 
@@ -216,15 +225,15 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         ["Labels"] = Map(n.Labels),
     };
 
-    private static JsonObject Map(IEnumerable<KeyValuePair<string, string>> labels) => new([.. labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]);
+    internal static JsonObject Map(IEnumerable<KeyValuePair<string, string>> labels) => new([.. labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]);
 
-    private static Task Json(HttpContext ctx, JsonNode node)
+    internal static Task Json(HttpContext ctx, JsonNode node)
     {
         ctx.Response.ContentType = "application/json";
         return ctx.Response.WriteAsync(node.ToJsonString(Relaxed));
     }
 
-    private static Task Error(HttpContext ctx, int status, string message)
+    internal static Task Error(HttpContext ctx, int status, string message)
     {
         ctx.Response.StatusCode = status;
         return Json(ctx, new JsonObject { ["message"] = message });

@@ -20,7 +20,17 @@ public sealed class DockerCliTests
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await p.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill();
+            throw new TimeoutException($"docker {string.Join(' ', args)} hung: {await stdout} {await stderr}");
+        }
+
         return (p.ExitCode, await stdout, await stderr);
     }
 
@@ -68,6 +78,17 @@ public sealed class DockerCliTests
         Assert.Contains("apivol", volumes.Stdout, StringComparison.Ordinal);
         var info = await Docker(server.SocketPath, "info", "--format", "{{.OSType}} {{.Driver}} {{.ContainersRunning}}");
         Assert.Equal("linux overlay 1\n", info.Stdout);
+
+        // docker run -d: create, start; inspect, stop, rm; a missing container is Docker's 404
+        var detached = await Docker(server.SocketPath, "run", "-d", "--name", "apiweb", "-p", "127.0.0.1::8080", "busybox", "httpd", "-f", "-p", "8080", "-h", "/var/www");
+        Assert.True(detached.Code == 0, detached.Stderr);
+        Assert.Equal("hello from busybox httpd\n", await TestEngine.GetWhenUpAsync($"http://127.0.0.1:{t.Engine.Get("apiweb").GetHostPort(8080)}/index.html"));
+        var inspect = await Docker(server.SocketPath, "inspect", "--format", "{{.State.Status}}", "apiweb");
+        Assert.Equal("running\n", inspect.Stdout);
+        Assert.Equal(0, (await Docker(server.SocketPath, "stop", "-t", "1", "apiweb")).Code);
+        Assert.Equal(0, (await Docker(server.SocketPath, "rm", "apiweb")).Code);
+        var missing = await Docker(server.SocketPath, "rm", "apiweb");
+        Assert.Contains("No such container: apiweb", missing.Stderr, StringComparison.Ordinal);
 
         // what is not served yet says so in Docker's error format, never a hang or an empty 200
         var unserved = await Docker(server.SocketPath, "pause", "apitest");
