@@ -445,7 +445,6 @@ internal static class ComposeCommands
         }
 
         await Console.Error.WriteLineAsync(cts.IsCancellationRequested ? "Gracefully stopping... (press Ctrl+C again to force)" : "Aborting on container exit...").ConfigureAwait(false);
-        await cts.CancelAsync().ConfigureAwait(false);
         foreach (var c in containers)
         {
             var h = compose.Engine.Get(c.Id);
@@ -456,13 +455,16 @@ internal static class ComposeCommands
             }
         }
 
+        // every follower ends by itself once its container has exited and its log is drained; then the rest is cut
         try
         {
-            await logs.ConfigureAwait(false);
+            await logs.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
         {
         }
+
+        await cts.CancelAsync().ConfigureAwait(false);
 
         if (exitCodeFrom is not null)
         {
