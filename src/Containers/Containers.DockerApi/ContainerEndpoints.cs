@@ -214,12 +214,11 @@ internal sealed class ContainerEndpoints(ContainerEngine engine)
             ContainerState? s;
             try
             {
-                s = engine.List(all: true).FirstOrDefault(x => x.Id == c.Id);
+                s = c.State;
             }
-            catch (IOException)
+            catch (ContainerNotFoundException)
             {
-                await Task.Delay(10, ctx.RequestAborted).ConfigureAwait(false); // a container directory moved away while listed
-                continue;
+                s = null;
             }
 
             if (s is null)

@@ -116,10 +116,21 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
         return FileLock.Run(sys, file + ".lock", action);
     }
 
-    private IPAddress Offset(long i)
+    private IPAddress Offset(long i) => Offset(subnet, i);
+
+    /// <summary>The address <paramref name="i"/> places after <paramref name="ip"/> (IPv4).</summary>
+    internal static IPAddress Offset(IPAddress ip, long i)
     {
         var b = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(b, (uint)(ToUInt(subnet) + i));
+        BinaryPrimitives.WriteUInt32BigEndian(b, (uint)(ToUInt(ip) + i));
+        return new IPAddress(b);
+    }
+
+    /// <summary><paramref name="ip"/> with the bits beyond /<paramref name="prefix"/> cleared (its network address).</summary>
+    internal static IPAddress Mask(IPAddress ip, int prefix)
+    {
+        var b = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(b, ToUInt(ip) & (prefix == 0 ? 0u : uint.MaxValue << (32 - prefix)));
         return new IPAddress(b);
     }
 

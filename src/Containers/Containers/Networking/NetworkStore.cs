@@ -76,7 +76,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
         if (options.Subnet is { } s)
         {
             var (ip, prefix) = ParseCidr(s);
-            var network = Mask(ip, prefix);
+            var network = Ipam.Mask(ip, prefix);
             if (!network.Equals(ip))
             {
                 throw new InvalidContainerSpecException($"invalid subnet '{s}': the address has bits set beyond /{prefix} (did you mean {network}/{prefix}?)");
@@ -124,7 +124,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
                 chosen = FreeSubnet(taken) ?? throw new ContainerConflictException("no free /24 subnet left in 10.220.0.0/14; give --subnet");
             }
 
-            var gateway = requestedGateway ?? Offset(chosen.Net, 1);
+            var gateway = requestedGateway ?? Ipam.Offset(chosen.Net, 1);
             var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
             var info = new NetworkInfo(name, id, $"{chosen.Net}/{chosen.Prefix}", gateway.ToString(), options.Internal, now, options.Labels, "cd-" + id[..12]);
             var bridge = Bridge(info);
@@ -185,7 +185,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
         foreach (var n in List())
         {
             var (net, prefix) = ParseCidr(n.Subnet);
-            taken.Add((Mask(net, prefix), prefix, "network " + n.Name));
+            taken.Add((Ipam.Mask(net, prefix), prefix, "network " + n.Name));
         }
 
         foreach (var line in File.Exists("/proc/net/route") ? File.ReadLines("/proc/net/route").Skip(1) : [])
@@ -208,7 +208,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
     {
         for (var i = 0; i < 1024; i++)
         {
-            var candidate = Offset(Pool, (long)i << 8);
+            var candidate = Ipam.Offset(Pool, (long)i << 8);
             if (!taken.Any(t => Overlaps(t.Net, t.Prefix, candidate, 24)))
             {
                 return (candidate, 24);
@@ -221,23 +221,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
     private static bool Overlaps(IPAddress a, int pa, IPAddress b, int pb)
     {
         var p = Math.Min(pa, pb);
-        return Mask(a, p).Equals(Mask(b, p));
-    }
-
-    private static IPAddress Mask(IPAddress ip, int prefix)
-    {
-        var v = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ip.GetAddressBytes());
-        var m = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
-        var b = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(b, v & m);
-        return new IPAddress(b);
-    }
-
-    private static IPAddress Offset(IPAddress ip, long i)
-    {
-        var b = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(b, (uint)(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ip.GetAddressBytes()) + i));
-        return new IPAddress(b);
+        return Ipam.Mask(a, p).Equals(Ipam.Mask(b, p));
     }
 }
 
