@@ -69,6 +69,7 @@ try
         "compose" => await ComposeCommands.RunAsync(engine, rest).ConfigureAwait(false),
         _ when ImageCommands.Handles(cmd) => await ImageCommands.DispatchAsync(engine, cmd, rest).ConfigureAwait(false),
         "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
+        "system" => await SystemCommands.RunAsync(engine, rest).ConfigureAwait(false),
         _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
     };
 }
@@ -108,7 +109,7 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + ComposeCommands.Usage + "\n" + """
+            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + ComposeCommands.Usage + SystemCommands.Usage + "\n" + """
 
             run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC|VOLUME:DST[:ro] -v DST
               --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]

@@ -9,10 +9,12 @@ using Microsoft.Extensions.Logging;
 namespace Containers.DockerApi;
 
 /// <summary>
-/// The Docker Engine API over a <see cref="ContainerEngine"/>, on a unix socket, so the docker CLI and Docker clients
-/// work with DOCKER_HOST=unix://PATH. This first slice serves <c>_ping</c>, <c>version</c>, <c>info</c>, the lists of
-/// containers, images, networks and volumes, and containers create, start, wait, stop, kill, inspect and delete (with or
-/// without a <c>/v1.NN</c> prefix); anything else answers in Docker's JSON error format naming what is not served yet.
+/// The Docker Engine API over a <see cref="ContainerEngine"/>, on a unix socket, so the docker CLI, Docker.DotNet and
+/// Testcontainers work with DOCKER_HOST=unix://PATH: ping, version, info, events, system df; containers (create, start,
+/// stop, restart, kill, wait, remove, inspect, list with filters, logs, attach, exec, top, stats, archive, rename, pause,
+/// unpause, update, prune); images (create = pull or import, list, inspect, history, tag, push, remove, save, load,
+/// build, prune); networks and volumes (create, list, inspect, remove, connect, disconnect, prune). Paths are served
+/// with or without a <c>/v1.NN</c> prefix; anything else answers in Docker's JSON error format.
 /// </summary>
 public sealed partial class DockerApiServer : IAsyncDisposable
 {
@@ -25,17 +27,23 @@ public sealed partial class DockerApiServer : IAsyncDisposable
     private static readonly System.Text.Json.JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly WebApplication app;
 
-    private DockerApiServer(WebApplication app, string socketPath)
+    private readonly EventHub events;
+
+    private DockerApiServer(WebApplication app, string socketPath, EventHub events)
     {
         this.app = app;
+        this.events = events;
         SocketPath = socketPath;
     }
 
     /// <summary>The socket it listens on.</summary>
     public string SocketPath { get; }
 
-    /// <summary>Starts serving <paramref name="engine"/> on <paramref name="socketPath"/> (a stale socket file is replaced).</summary>
-    public static async Task<DockerApiServer> StartAsync(ContainerEngine engine, string socketPath, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts serving <paramref name="engine"/> on <paramref name="socketPath"/> (a stale socket file is replaced), and
+    /// also on 127.0.0.1:<paramref name="tcpPort"/> when one is given (never on other addresses: the API has no auth).
+    /// </summary>
+    public static async Task<DockerApiServer> StartAsync(ContainerEngine engine, string socketPath, int? tcpPort = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
         if (File.Exists(socketPath))
@@ -43,18 +51,41 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             File.Delete(socketPath);
         }
 
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(socketPath))!);
+        var events = new EventHub(engine);
+        var streams = new StreamEndpoints(engine, events);
+        var hijack = HijackMiddleware.Create(req => Hijacked(req, streams));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.ListenUnixSocket(socketPath));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = null; // image loads and build contexts
+            k.ListenUnixSocket(socketPath, lo => lo.Use(hijack));
+            if (tcpPort is { } port)
+            {
+                k.Listen(System.Net.IPAddress.Loopback, port, lo => lo.Use(hijack));
+            }
+        });
         var app = builder.Build();
-        Map(app, engine);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        return new DockerApiServer(app, socketPath);
+        Map(app, engine, streams, events);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            events.Dispose();
+            throw;
+        }
+
+        return new DockerApiServer(app, socketPath, events);
     }
 
     /// <summary>Stops serving and removes the socket.</summary>
     public async ValueTask DisposeAsync()
     {
+        events.Dispose();
         await app.StopAsync().ConfigureAwait(false);
         await app.DisposeAsync().ConfigureAwait(false);
         if (File.Exists(SocketPath))
@@ -63,7 +94,26 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         }
     }
 
-    private static void Map(WebApplication app, ContainerEngine engine)
+    private static async Task<bool> Hijacked(HijackedRequest req, StreamEndpoints streams)
+    {
+        var parts = req.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts is ["containers", var id, "attach"])
+        {
+            await streams.AttachAsync(req, id).ConfigureAwait(false);
+        }
+        else if (parts is ["exec", var execId, "start"])
+        {
+            await streams.ExecStartAsync(req, execId).ConfigureAwait(false);
+        }
+        else
+        {
+            await req.ErrorAsync(404, $"{req.Method} {req.Path} is not served").ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    private static void Map(WebApplication app, ContainerEngine engine, StreamEndpoints streams, EventHub events)
     {
         // /v1.44/containers/json and /containers/json are the same endpoint
         app.Use((ctx, next) =>
@@ -80,11 +130,27 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             ctx.Response.Headers["Server"] = "containers-dotnet (linux)";
             return next(ctx);
         });
+        app.Use(async (ctx, next) =>
+        {
+            try
+            {
+                await next(ctx).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException && !ctx.Response.HasStarted)
+            {
+                await Error(ctx, 400, e.Message).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ContainerException or Images.ImageException or IOException && !ctx.Response.HasStarted)
+            {
+                await Error(ctx, e is ContainerNotFoundException or Images.ImageNotFoundException ? 404 : e is ContainerConflictException ? 409 : 500, e.Message).ConfigureAwait(false);
+            }
+        });
         app.UseRouting(); // after the prefix is gone: routes match the unversioned paths
 
         app.MapMethods("/_ping", ["GET", "HEAD"], async ctx =>
         {
             ctx.Response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
+            ctx.Response.Headers["Builder-Version"] = "1"; // the classic builder API (POST /build); BuildKit's session is not served
             ctx.Response.ContentType = "text/plain; charset=utf-8";
             if (ctx.Request.Method == "GET")
             {
@@ -93,33 +159,57 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         });
         app.MapGet("/version", ctx => Json(ctx, Version()));
         app.MapGet("/info", ctx => Json(ctx, Info(engine)));
-        app.MapGet("/containers/json", ctx => Json(ctx, Containers(engine, ctx.Request.Query["all"] is var all && (all == "1" || all == "true"))));
-        app.MapGet("/images/json", ctx => Json(ctx, Images(engine)));
-        app.MapGet("/networks", ctx => Json(ctx, new JsonArray([.. engine.Networks.List().Select(n => (JsonNode)Network(engine, n))])));
-        app.MapGet("/volumes", ctx => Json(ctx, new JsonObject
-        {
-            ["Volumes"] = new JsonArray([.. engine.Volumes.List().Select(v => (JsonNode)new JsonObject
-            {
-                ["Name"] = v.Name,
-                ["Driver"] = v.Driver,
-                ["Mountpoint"] = v.Mountpoint,
-                ["CreatedAt"] = v.CreatedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture),
-                ["Labels"] = Map(v.Labels),
-                ["Scope"] = "local",
-                ["Options"] = new JsonObject(),
-            })]),
-            ["Warnings"] = new JsonArray(),
-        }));
-        var lifecycle = new ContainerEndpoints(engine);
-        app.MapPost("/containers/create", lifecycle.CreateAsync);
-        app.MapPost("/containers/{id}/start", lifecycle.StartAsync);
-        app.MapPost("/containers/{id}/attach", lifecycle.AttachAsync);
-        app.MapPost("/containers/{id}/wait", lifecycle.WaitAsync);
-        app.MapPost("/containers/{id}/stop", lifecycle.StopAsync);
-        app.MapPost("/containers/{id}/kill", lifecycle.KillAsync);
-        app.MapDelete("/containers/{id}", lifecycle.RemoveAsync);
-        app.MapGet("/containers/{id}/json", lifecycle.InspectAsync);
-        app.MapFallback(ctx => Error(ctx, StatusCodes.Status404NotFound, $"{ctx.Request.Method} {ctx.Request.Path} is not served by containers-dotnet yet"));
+        app.MapGet("/events", events.StreamAsync);
+
+        var containers = new ContainerEndpoints(engine, streams, events);
+        app.MapGet("/containers/json", containers.ListAsync);
+        app.MapPost("/containers/create", containers.CreateAsync);
+        app.MapPost("/containers/prune", containers.PruneAsync);
+        app.MapPost("/containers/{id}/start", containers.StartAsync);
+        app.MapPost("/containers/{id}/wait", containers.WaitAsync);
+        app.MapPost("/containers/{id}/stop", containers.StopAsync);
+        app.MapPost("/containers/{id}/restart", containers.RestartAsync);
+        app.MapPost("/containers/{id}/kill", containers.KillAsync);
+        app.MapPost("/containers/{id}/pause", containers.PauseAsync);
+        app.MapPost("/containers/{id}/unpause", containers.UnpauseAsync);
+        app.MapPost("/containers/{id}/rename", containers.RenameAsync);
+        app.MapPost("/containers/{id}/update", containers.UpdateAsync);
+        app.MapPost("/containers/{id}/resize", (HttpContext ctx, string id) => Results.Ok());
+        app.MapPost("/containers/{id}/exec", streams.ExecCreateAsync);
+        app.MapDelete("/containers/{id}", containers.RemoveAsync);
+        app.MapGet("/containers/{id}/json", containers.InspectAsync);
+        app.MapGet("/containers/{id}/logs", containers.LogsAsync);
+        app.MapGet("/containers/{id}/top", containers.TopAsync);
+        app.MapGet("/containers/{id}/stats", containers.StatsAsync);
+        app.MapMethods("/containers/{id}/archive", ["GET", "HEAD"], containers.ArchiveGetAsync);
+        app.MapPut("/containers/{id}/archive", containers.ArchivePutAsync);
+        app.MapGet("/exec/{id}/json", streams.ExecInspectAsync);
+        app.MapPost("/exec/{id}/resize", (HttpContext ctx, string id) => Results.Ok());
+
+        var images = new ImageEndpoints(engine, events);
+        app.MapGet("/images/json", images.ListAsync);
+        app.MapPost("/images/create", images.CreateAsync);
+        app.MapPost("/images/load", images.LoadAsync);
+        app.MapGet("/images/get", images.SaveManyAsync);
+        app.MapPost("/images/prune", images.PruneAsync);
+        app.MapMethods("/images/{**rest}", ["GET", "POST", "DELETE"], images.DispatchAsync);
+        app.MapPost("/build", images.BuildAsync);
+
+        var nv = new NetworkVolumeEndpoints(engine, events);
+        app.MapGet("/networks", nv.ListNetworksAsync);
+        app.MapPost("/networks/create", nv.CreateNetworkAsync);
+        app.MapPost("/networks/prune", nv.PruneNetworksAsync);
+        app.MapGet("/networks/{id}", nv.InspectNetworkAsync);
+        app.MapDelete("/networks/{id}", nv.RemoveNetworkAsync);
+        app.MapPost("/networks/{id}/connect", nv.ConnectAsync);
+        app.MapPost("/networks/{id}/disconnect", nv.DisconnectAsync);
+        app.MapGet("/volumes", nv.ListVolumesAsync);
+        app.MapPost("/volumes/create", nv.CreateVolumeAsync);
+        app.MapPost("/volumes/prune", nv.PruneVolumesAsync);
+        app.MapGet("/volumes/{name}", nv.InspectVolumeAsync);
+        app.MapDelete("/volumes/{name}", nv.RemoveVolumeAsync);
+        app.MapGet("/system/df", nv.DiskUsageAsync);
+        app.MapFallback(ctx => Error(ctx, StatusCodes.Status404NotFound, $"{ctx.Request.Method} {ctx.Request.Path} is not served by containers-dotnet"));
     }
 
     private static JsonObject Version() => new()
@@ -164,65 +254,50 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             ["ServerVersion"] = EngineVersion,
             ["Labels"] = new JsonArray(),
             ["Warnings"] = new JsonArray(),
+            ["Runtimes"] = new JsonObject { ["containers-dotnet"] = new JsonObject { ["path"] = "in-process" } },
+            ["DefaultRuntime"] = "containers-dotnet",
+            ["SecurityOptions"] = new JsonArray("name=seccomp,profile=unconfined"),
         };
     }
 
-    private static JsonArray Containers(ContainerEngine engine, bool all) => new([.. engine.List(all).Select(c => (JsonNode)new JsonObject
-    {
-        ["Id"] = c.Id,
-        ["Names"] = new JsonArray("/" + c.Name),
-        ["Image"] = c.Spec.Image ?? c.Spec.Rootfs,
-        ["ImageID"] = c.Spec.ImageId ?? "",
-        ["Command"] = string.Join(' ', [.. c.Spec.Entrypoint ?? [], .. c.Spec.Command]),
-        ["Created"] = c.Created.ToUnixTimeSeconds(),
-        ["State"] = c.Status.ToString().ToLowerInvariant(),
-        ["Status"] = c.Status switch
-        {
-            Runtime.ContainerStatus.Running => "Up",
-            Runtime.ContainerStatus.Exited => $"Exited ({c.ExitCode})",
-            _ => c.Status.ToString(),
-        },
-        ["Ports"] = new JsonArray([.. c.Ports.Select(p => (JsonNode)new JsonObject { ["IP"] = p.HostIp, ["PrivatePort"] = p.ContainerPort, ["PublicPort"] = p.HostPort, ["Type"] = p.Protocol })]),
-        ["Labels"] = Map(c.Spec.Labels),
-        ["HostConfig"] = new JsonObject { ["NetworkMode"] = c.Spec.NetworkMode },
-        ["NetworkSettings"] = new JsonObject
-        {
-            ["Networks"] = new JsonObject([.. c.Networks.Select(e => KeyValuePair.Create(e.Network, (JsonNode?)new JsonObject { ["NetworkID"] = e.NetworkId, ["IPAddress"] = e.IPAddress, ["Gateway"] = e.Gateway, ["IPPrefixLen"] = e.PrefixLength }))]),
-        },
-        ["Mounts"] = new JsonArray([.. c.Spec.Mounts.Select(m => (JsonNode)new JsonObject { ["Type"] = m.Type.ToString().ToLowerInvariant(), ["Name"] = m.Type == Runtime.MountType.Volume ? m.Source : null, ["Source"] = m.Source, ["Destination"] = m.Target, ["RW"] = !m.ReadOnly })]),
-    })]);
-
-    private static JsonArray Images(ContainerEngine engine) => new([.. engine.Images.List().Select(i => (JsonNode)new JsonObject
-    {
-        ["Id"] = i.Id.ToString(),
-        ["ParentId"] = "",
-        ["RepoTags"] = new JsonArray([.. i.Names.Select(n => (JsonNode)Short(n))]),
-        ["RepoDigests"] = new JsonArray([.. i.RepoDigests.Select(n => (JsonNode)n)]),
-        ["Created"] = i.Created?.ToUnixTimeSeconds() ?? 0,
-        ["Size"] = i.Size,
-        ["SharedSize"] = -1,
-        ["Labels"] = Map(i.Config.Config?.Labels ?? System.Collections.Immutable.ImmutableSortedDictionary<string, string>.Empty),
-        ["Containers"] = -1,
-    })]);
-
     /// <summary>docker's short form: docker.io/library/busybox:1 → busybox:1.</summary>
-    private static string Short(string name) => name.StartsWith("docker.io/library/", StringComparison.Ordinal) ? name[18..] : name.StartsWith("docker.io/", StringComparison.Ordinal) ? name[10..] : name;
+    internal static string Short(string name) => name.StartsWith("docker.io/library/", StringComparison.Ordinal) ? name[18..] : name.StartsWith("docker.io/", StringComparison.Ordinal) ? name[10..] : name;
 
-    private static JsonObject Network(ContainerEngine engine, Networking.NetworkInfo n) => new()
+    /// <summary>
+    /// The <c>filters</c> query parameter: <c>{"label":["a=b"]}</c> or the older <c>{"label":{"a=b":true}}</c>. Throws
+    /// <see cref="FormatException"/> when it is not JSON of either shape.
+    /// </summary>
+    internal static IReadOnlyDictionary<string, IReadOnlyList<string>> Filters(string? json)
     {
-        ["Name"] = n.Name,
-        ["Id"] = n.Id,
-        ["Created"] = n.Created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture),
-        ["Scope"] = "local",
-        ["Driver"] = n.Driver,
-        ["EnableIPv6"] = false,
-        ["IPAM"] = new JsonObject { ["Driver"] = "default", ["Config"] = new JsonArray(new JsonObject { ["Subnet"] = n.Subnet, ["Gateway"] = n.Gateway }) },
-        ["Internal"] = n.Internal,
-        ["Attachable"] = false,
-        ["Ingress"] = false,
-        ["Containers"] = new JsonObject([.. engine.Networks.Containers(n.Id).Select(c => KeyValuePair.Create(c.Container.Id, (JsonNode?)new JsonObject { ["Name"] = c.Container.Name, ["IPv4Address"] = $"{c.Endpoint.IPAddress}/{c.Endpoint.PrefixLength}" }))]),
-        ["Options"] = new JsonObject { ["com.docker.network.bridge.name"] = n.BridgeName },
-        ["Labels"] = Map(n.Labels),
+        if (string.IsNullOrEmpty(json))
+        {
+            return new Dictionary<string, IReadOnlyList<string>>();
+        }
+
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(json) as JsonObject ?? throw new FormatException("filters: expected a JSON object");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new FormatException("filters: invalid JSON: " + e.Message, e);
+        }
+
+        return o.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)(kv.Value switch
+        {
+            JsonArray a => [.. a.Select(x => x?.ToString() ?? "")],
+            JsonObject m => [.. m.Where(x => x.Value is JsonValue v && v.TryGetValue<bool>(out var b) && b).Select(x => x.Key)],
+            JsonValue v => [v.ToString()],
+            _ => throw new FormatException($"filters.{kv.Key}: expected a list"),
+        }));
+    }
+
+    internal static IEnumerable<string> Strings(JsonNode? node) => node switch
+    {
+        JsonArray a => a.Select(x => (string?)x ?? ""),
+        JsonValue v when v.TryGetValue<string>(out var s) => [s],
+        _ => [],
     };
 
     internal static JsonObject Map(IEnumerable<KeyValuePair<string, string>> labels) => new([.. labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]);
@@ -240,7 +315,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
     }
 
     [GeneratedRegex(@"^/v[0-9]+\.[0-9]+(/.*)$")]
-    private static partial Regex VersionPrefix();
+    internal static partial Regex VersionPrefix();
 }
 
 /// <summary>Hosting: the Docker Engine API as a hosted service of any app (<c>services.AddDockerApi("/run/app/docker.sock")</c>).</summary>
@@ -262,7 +337,7 @@ public static class DockerApiServiceCollectionExtensions
     {
         private DockerApiServer? server;
 
-        public async Task StartAsync(CancellationToken cancellationToken) => server = await DockerApiServer.StartAsync(engine, socketPath, cancellationToken).ConfigureAwait(false);
+        public async Task StartAsync(CancellationToken cancellationToken) => server = await DockerApiServer.StartAsync(engine, socketPath, null, cancellationToken).ConfigureAwait(false);
 
         public async Task StopAsync(CancellationToken cancellationToken)
         {

@@ -13,7 +13,7 @@ public sealed record ContainerExit(int ExitCode, bool OomKilled);
 /// A handle on a container of an engine's root. Disposing a handle returned by <see cref="ContainerEngine.StartAsync"/>
 /// kills and removes the container; handles of detached or found containers leave it alone.
 /// </summary>
-public sealed class Container : IAsyncDisposable
+public sealed partial class Container : IAsyncDisposable
 {
     private readonly ContainerEngine engine;
     private readonly ContainerSupervisor? supervisor;
@@ -180,6 +180,50 @@ public sealed class Container : IAsyncDisposable
 
         Thaw(s);
         return Task.CompletedTask;
+    }
+
+    /// <summary>The processes of the container (host pids), from its cgroup; empty when it is not running.</summary>
+    public IReadOnlyList<int> GetProcesses() =>
+        State is { IsActive: true } s ? Ctx.Cgroups.Open(s.Spec.CgroupKey(Id)).ReadProcesses() : [];
+
+    /// <summary>docker rename: gives the container a new name. Throws <see cref="ContainerConflictException"/> when another
+    /// container has it and <see cref="InvalidContainerSpecException"/> when it is not a valid name.</summary>
+    public void Rename(string newName)
+    {
+        ArgumentNullException.ThrowIfNull(newName);
+        newName = newName.TrimStart('/');
+        if (!NameGenerator.IsValid(newName))
+        {
+            throw new InvalidContainerSpecException($"invalid container name '{newName}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+        }
+
+        Ctx.Store.Update(Id, x => Ctx.Store.List().FirstOrDefault(o => o.Name == newName && o.Id != Id) is { } clash
+            ? throw new ContainerConflictException($"the container name \"/{newName}\" is already in use by container \"{clash.Id}\"")
+            : x with { Name = newName, Spec = x.Spec with { Name = newName } }); // under the store's lock
+    }
+
+    /// <summary>docker update: changes the resource limits (applied at once to a running container's cgroup, kept for its
+    /// next start) and, when given, the restart policy.</summary>
+    public void Update(ResourceLimits limits, RestartPolicy? restart = null)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        var s = Ctx.Store.Update(Id, x => x with
+        {
+            Spec = x.Spec with
+            {
+                Resources = new ResourceLimits(
+                    limits.MemoryBytes ?? x.Spec.Resources.MemoryBytes,
+                    limits.MemorySwapBytes ?? x.Spec.Resources.MemorySwapBytes,
+                    limits.NanoCpus ?? x.Spec.Resources.NanoCpus,
+                    limits.CpuShares ?? x.Spec.Resources.CpuShares,
+                    limits.PidsLimit ?? x.Spec.Resources.PidsLimit),
+                Restart = restart ?? x.Spec.Restart,
+            },
+        });
+        if (s.IsActive)
+        {
+            Ctx.Cgroups.Open(s.Spec.CgroupKey(Id)).Apply(s.Spec.Resources);
+        }
     }
 
     /// <summary>Memory, CPU and pids usage from the container's cgroup. Throws <see cref="ContainerConflictException"/> when not running.</summary>

@@ -1,0 +1,48 @@
+using Containers.DockerApi;
+
+namespace Containers.Cli;
+
+/// <summary><c>containers system service</c>: the Docker Engine API in the foreground, for docker, Docker.DotNet and Testcontainers.</summary>
+internal static class SystemCommands
+{
+    public const string Usage = """
+          system service [--socket PATH] [--tcp PORT]     serve the Docker Engine API (default socket ROOT/docker.sock) until Ctrl+C
+        """;
+
+    public static async Task<int> RunAsync(ContainerEngine engine, List<string> argv)
+    {
+        if (argv.Count == 0 || argv[0] != "service")
+        {
+            throw new UsageException("\"system\" requires a subcommand: service");
+        }
+
+        var a = Args.Parse([.. argv.Skip(1)], ["--socket", "--tcp"], []);
+        var socket = a.Get("socket") ?? Path.Combine(engine.Root, "docker.sock");
+        int? tcp = a.Get("tcp") is { } t ? int.TryParse(t, out var port) && port is > 0 and < 65536 ? port : throw new UsageException($"--tcp: '{t}' is not a port") : null;
+        using var stop = new CancellationTokenSource();
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        });
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        });
+        await using (var server = await DockerApiServer.StartAsync(engine, socket, tcp).ConfigureAwait(false))
+        {
+            await Console.Error.WriteLineAsync($"serving the Docker Engine API {DockerApiServer.ApiVersion} on unix://{socket}{(tcp is { } p ? $" and tcp://127.0.0.1:{p}" : "")}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"  export DOCKER_HOST=unix://{socket}").ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,225 @@
+using System.Collections.Immutable;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Containers.Runtime;
+using Microsoft.AspNetCore.Http;
+
+namespace Containers.DockerApi;
+
+/// <summary>
+/// GET /events: what the API does (container, image, network and volume actions) as it happens, and what other
+/// processes on the same root do to containers, seen by comparing the store every 250 ms while someone listens.
+/// </summary>
+internal sealed class EventHub(ContainerEngine engine) : IDisposable
+{
+    private readonly Lock gate = new();
+    private readonly Queue<JsonObject> recent = new();
+    private readonly Dictionary<string, ContainerStatus> known = [];
+    private ImmutableList<Channel<JsonObject>> subscribers = [];
+    private CancellationTokenSource? watcher;
+
+    public void Publish(string type, string action, string id, string? name = null, params (string Key, string Value)[] attributes)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var attrs = new JsonObject();
+        if (name is not null)
+        {
+            attrs["name"] = name;
+        }
+
+        foreach (var (k, v) in attributes)
+        {
+            attrs[k] = v;
+        }
+
+        var e = new JsonObject
+        {
+            ["Type"] = type,
+            ["Action"] = action,
+            ["Actor"] = new JsonObject { ["ID"] = id, ["Attributes"] = attrs },
+            ["scope"] = "local",
+            ["time"] = now.ToUnixTimeSeconds(),
+            ["timeNano"] = now.ToUnixTimeMilliseconds() * 1_000_000,
+        };
+        if (type == "container")
+        {
+            e["status"] = action;
+            e["id"] = id;
+            lock (gate)
+            {
+                if (action == "destroy")
+                {
+                    known.Remove(id);
+                }
+                else if (StatusOf(action) is { } s)
+                {
+                    known[id] = s;
+                }
+            }
+        }
+
+        lock (gate)
+        {
+            recent.Enqueue(e);
+            while (recent.Count > 512)
+            {
+                recent.Dequeue();
+            }
+        }
+
+        foreach (var ch in subscribers)
+        {
+            ch.Writer.TryWrite(e);
+        }
+    }
+
+    /// <summary>Streams events as JSON lines until the client goes, or <c>until</c> passes.</summary>
+    public async Task StreamAsync(HttpContext ctx)
+    {
+        var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
+        var since = Seconds(ctx.Request.Query["since"]);
+        var until = Seconds(ctx.Request.Query["until"]);
+        var channel = Channel.CreateUnbounded<JsonObject>();
+        lock (gate)
+        {
+            subscribers = subscribers.Add(channel);
+            if (since is { } from)
+            {
+                foreach (var old in recent.Where(e => (long)e["time"]! >= from))
+                {
+                    channel.Writer.TryWrite(old);
+                }
+            }
+
+            if (watcher is null)
+            {
+                watcher = new CancellationTokenSource();
+                _ = WatchAsync(watcher.Token);
+            }
+        }
+
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.StartAsync().ConfigureAwait(false);
+        await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
+        using var limit = until is { } u ? new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(0, u - DateTimeOffset.UtcNow.ToUnixTimeSeconds()))) : new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, ctx.RequestAborted);
+        try
+        {
+            await foreach (var e in channel.Reader.ReadAllAsync(linked.Token).ConfigureAwait(false))
+            {
+                if (until is { } end && (long)e["time"]! > end)
+                {
+                    break;
+                }
+
+                if (Matches(e, filters))
+                {
+                    await ctx.Response.WriteAsync(e.ToJsonString() + "\n", linked.Token).ConfigureAwait(false);
+                    await ctx.Response.Body.FlushAsync(linked.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            lock (gate)
+            {
+                subscribers = subscribers.Remove(channel);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        watcher?.Cancel();
+        watcher?.Dispose();
+    }
+
+    private static bool Matches(JsonObject e, IReadOnlyDictionary<string, IReadOnlyList<string>> filters)
+    {
+        foreach (var (key, values) in filters)
+        {
+            var attrs = e["Actor"]!["Attributes"]!.AsObject();
+            var ok = key switch
+            {
+                "type" => values.Contains((string)e["Type"]!),
+                "event" => values.Any(v => ((string)e["Action"]!).StartsWith(v, StringComparison.Ordinal)),
+                "container" or "image" or "network" or "volume" => (string)e["Type"]! == key && values.Any(v => ((string)e["Actor"]!["ID"]!).StartsWith(v, StringComparison.Ordinal) || (string?)attrs["name"] == v),
+                "label" => values.All(v => v.Split('=', 2) is var kv && attrs.TryGetPropertyValue(kv[0], out var val) && (kv.Length == 1 || (string?)val == kv[1])),
+                _ => true,
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static long? Seconds(string? value) =>
+        double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) ? (long)s : null;
+
+    private static ContainerStatus? StatusOf(string action) => action switch
+    {
+        "create" => ContainerStatus.Created,
+        "start" or "unpause" => ContainerStatus.Running,
+        "die" or "stop" or "kill" => ContainerStatus.Exited,
+        "pause" => ContainerStatus.Paused,
+        _ => null,
+    };
+
+    private async Task WatchAsync(CancellationToken ct)
+    {
+        lock (gate)
+        {
+            foreach (var c in engine.List(all: true))
+            {
+                known.TryAdd(c.Id, c.Status);
+            }
+        }
+
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                var now = engine.List(all: true).ToDictionary(c => c.Id);
+                List<(string Action, ContainerState? State, string Id)> changes = [];
+                lock (gate)
+                {
+                    foreach (var (id, c) in now)
+                    {
+                        if (!known.TryGetValue(id, out var was))
+                        {
+                            changes.Add(("create", c, id));
+                            if (c.Status != ContainerStatus.Created)
+                            {
+                                changes.Add((c.IsActive ? "start" : "die", c, id));
+                            }
+                        }
+                        else if (was != c.Status && (c.Status is ContainerStatus.Running or ContainerStatus.Exited or ContainerStatus.Paused))
+                        {
+                            changes.Add((c.Status switch { ContainerStatus.Running => was == ContainerStatus.Paused ? "unpause" : "start", ContainerStatus.Paused => "pause", _ => "die" }, c, id));
+                        }
+                    }
+
+                    foreach (var gone in known.Keys.Where(k => !now.ContainsKey(k)).ToList())
+                    {
+                        changes.Add(("destroy", null, gone));
+                    }
+                }
+
+                foreach (var (action, c, id) in changes)
+                {
+                    Publish("container", action, id, c?.Name, c is null ? [] : [("image", c.Spec.Image ?? "")]);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

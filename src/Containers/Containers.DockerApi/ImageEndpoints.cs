@@ -1,0 +1,669 @@
+using System.Collections.Immutable;
+using System.Formats.Tar;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Containers.Build;
+using Containers.Images;
+using Containers.Images.Oci;
+using Microsoft.AspNetCore.Http;
+
+namespace Containers.DockerApi;
+
+/// <summary>
+/// The image endpoints: create (pull, or import with fromSrc), list, inspect, history, tag, push, remove, save (get),
+/// load, prune, and build (a tar context through our Dockerfile builder). Progress is Docker's JSON-lines stream, and a
+/// failure after the stream has begun is its <c>errorDetail</c> line.
+/// </summary>
+internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub events)
+{
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>GET /images/json with filters reference, label, dangling, before, since.</summary>
+    public Task ListAsync(HttpContext ctx)
+    {
+        var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
+        IEnumerable<LocalImage> images = engine.Images.List();
+        foreach (var (key, values) in filters)
+        {
+            images = key switch
+            {
+                "reference" => images.Where(i => i.Names.Any(n => values.Any(v => Matches(n, v)))),
+                "dangling" => images.Where(i => values.Contains(i.Names.IsEmpty ? "true" : "false")),
+                "label" => images.Where(i => values.All(v => v.Split('=', 2) is var kv && (i.Config.Config?.Labels ?? ImmutableSortedDictionary<string, string>.Empty).TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1]))),
+                _ => images,
+            };
+        }
+
+        return DockerApiServer.Json(ctx, new JsonArray([.. images.Select(i => (JsonNode)new JsonObject
+        {
+            ["Id"] = i.Id.ToString(),
+            ["ParentId"] = "",
+            ["RepoTags"] = new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]),
+            ["RepoDigests"] = new JsonArray([.. i.RepoDigests.Select(n => (JsonNode)DockerApiServer.Short(n))]),
+            ["Created"] = i.Created?.ToUnixTimeSeconds() ?? 0,
+            ["Size"] = i.Size,
+            ["SharedSize"] = -1,
+            ["VirtualSize"] = i.Size,
+            ["Labels"] = DockerApiServer.Map(i.Config.Config?.Labels ?? ImmutableSortedDictionary<string, string>.Empty),
+            ["Containers"] = -1,
+        })]));
+    }
+
+    /// <summary>docker images' reference filter: <c>busybox</c>, <c>busybox:*</c>, <c>*/app:1</c>.</summary>
+    private static bool Matches(string name, string pattern)
+    {
+        var familiar = DockerApiServer.Short(name);
+        var p = pattern.Contains(':', StringComparison.Ordinal) && !pattern.EndsWith(':') ? pattern : pattern + ":*";
+        var regex = "^" + System.Text.RegularExpressions.Regex.Escape(p).Replace("\\*", "[^/]*", StringComparison.Ordinal) + "$";
+        return System.Text.RegularExpressions.Regex.IsMatch(familiar, regex) || System.Text.RegularExpressions.Regex.IsMatch(name, regex);
+    }
+
+    /// <summary>GET|POST|DELETE /images/{name}[/json|/history|/get|/tag|/push]: the name may hold slashes.</summary>
+    public async Task DispatchAsync(HttpContext ctx, string rest)
+    {
+        var method = ctx.Request.Method;
+        if (method == "DELETE")
+        {
+            await RemoveAsync(ctx, rest).ConfigureAwait(false);
+            return;
+        }
+
+        var slash = rest.LastIndexOf('/');
+        var (name, verb) = slash < 0 ? (rest, "") : (rest[..slash], rest[(slash + 1)..]);
+        switch (method, verb)
+        {
+            case ("GET", "json"):
+                await InspectAsync(ctx, name).ConfigureAwait(false);
+                break;
+            case ("GET", "history"):
+                await HistoryAsync(ctx, name).ConfigureAwait(false);
+                break;
+            case ("GET", "get"):
+                await SaveAsync(ctx, [name]).ConfigureAwait(false);
+                break;
+            case ("POST", "tag"):
+                await TagAsync(ctx, name).ConfigureAwait(false);
+                break;
+            case ("POST", "push"):
+                await PushAsync(ctx, name).ConfigureAwait(false);
+                break;
+            default:
+                await DockerApiServer.Error(ctx, 404, $"{method} /images/{rest} is not served by containers-dotnet").ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private LocalImage? Find(string name) => engine.Images.Find(name);
+
+    private static Task NoSuchImage(HttpContext ctx, string name) => DockerApiServer.Error(ctx, 404, $"No such image: {name}");
+
+    private async Task InspectAsync(HttpContext ctx, string name)
+    {
+        if (Find(name) is not { } i)
+        {
+            await NoSuchImage(ctx, name).ConfigureAwait(false);
+            return;
+        }
+
+        var config = i.Config.Config is { } cc ? JsonSerializer.SerializeToNode(cc, OciJsonContext.Default.ContainerConfig) : new JsonObject();
+        await DockerApiServer.Json(ctx, new JsonObject
+        {
+            ["Id"] = i.Id.ToString(),
+            ["RepoTags"] = new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]),
+            ["RepoDigests"] = new JsonArray([.. i.RepoDigests.Select(n => (JsonNode)DockerApiServer.Short(n))]),
+            ["Parent"] = "",
+            ["Comment"] = "",
+            ["Created"] = ContainerEndpoints.Time(i.Created),
+            ["DockerVersion"] = "",
+            ["Author"] = i.Config.Author ?? "",
+            ["Config"] = config,
+            ["Architecture"] = i.Config.Architecture,
+            ["Variant"] = i.Config.Variant,
+            ["Os"] = i.Config.Os,
+            ["Size"] = i.Size,
+            ["VirtualSize"] = i.Size,
+            ["GraphDriver"] = new JsonObject { ["Name"] = "overlay", ["Data"] = new JsonObject() },
+            ["RootFS"] = new JsonObject { ["Type"] = "layers", ["Layers"] = new JsonArray([.. i.Config.RootFs.DiffIds.Select(d => (JsonNode)d)]) },
+            ["Metadata"] = new JsonObject { ["LastTagTime"] = "0001-01-01T00:00:00Z" },
+        }).ConfigureAwait(false);
+    }
+
+    private async Task HistoryAsync(HttpContext ctx, string name)
+    {
+        if (Find(name) is not { } i)
+        {
+            await NoSuchImage(ctx, name).ConfigureAwait(false);
+            return;
+        }
+
+        var history = engine.Images.History(name);
+        var layers = i.Manifest.Layers.Reverse().ToList();
+        var layer = 0;
+        var rows = new JsonArray();
+        foreach (var (h, index) in history.Select((h, n) => (h, n)))
+        {
+            var size = h.EmptyLayer || layer >= layers.Count ? 0 : layers[layer++].Size;
+            rows.Add((JsonNode)new JsonObject
+            {
+                ["Id"] = index == 0 ? i.Id.ToString() : "<missing>",
+                ["Created"] = h.Created?.ToUnixTimeSeconds() ?? 0,
+                ["CreatedBy"] = h.CreatedBy ?? "",
+                ["Tags"] = index == 0 ? new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]) : null,
+                ["Size"] = size,
+                ["Comment"] = h.Comment ?? "",
+            });
+        }
+
+        await DockerApiServer.Json(ctx, rows).ConfigureAwait(false);
+    }
+
+    private async Task TagAsync(HttpContext ctx, string name)
+    {
+        var repo = ctx.Request.Query["repo"].ToString();
+        var tag = ctx.Request.Query["tag"].ToString();
+        if (repo.Length == 0)
+        {
+            await DockerApiServer.Error(ctx, 400, "repo: a repository name is required").ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            var target = tag.Length > 0 ? repo + ":" + tag : repo;
+            engine.Images.Tag(name, target);
+            events.Publish("image", "tag", Find(target)?.Id.ToString() ?? name, target);
+            ctx.Response.StatusCode = 201;
+        }
+        catch (ImageNotFoundException)
+        {
+            await NoSuchImage(ctx, name).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ImageException or FormatException or ArgumentException)
+        {
+            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RemoveAsync(HttpContext ctx, string name)
+    {
+        try
+        {
+            var force = ctx.Request.Query["force"] is var f && (f == "1" || f == "true");
+            var lines = engine.Images.Remove(name, force);
+            var result = new JsonArray();
+            foreach (var line in lines)
+            {
+                var colon = line.IndexOf(':', StringComparison.Ordinal);
+                var (kind, what) = (line[..colon], line[(colon + 1)..].Trim());
+                result.Add((JsonNode)new JsonObject { [kind] = what });
+                events.Publish("image", kind == "Untagged" ? "untag" : "delete", what, what);
+            }
+
+            await DockerApiServer.Json(ctx, result).ConfigureAwait(false);
+        }
+        catch (ImageNotFoundException)
+        {
+            await NoSuchImage(ctx, name).ConfigureAwait(false);
+        }
+        catch (ContainerConflictException e)
+        {
+            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>POST /images/prune (filters: dangling=false prunes every unused image).</summary>
+    public async Task PruneAsync(HttpContext ctx)
+    {
+        var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
+        var all = filters.TryGetValue("dangling", out var d) && d.Contains("false");
+        var (deleted, reclaimed) = engine.Images.Prune(all);
+        await DockerApiServer.Json(ctx, new JsonObject
+        {
+            ["ImagesDeleted"] = new JsonArray([.. deleted.Select(x => (JsonNode)new JsonObject { ["Deleted"] = x })]),
+            ["SpaceReclaimed"] = reclaimed,
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>GET /images/get?names=A&amp;names=B: docker save of several images.</summary>
+    public Task SaveManyAsync(HttpContext ctx) => SaveAsync(ctx, [.. ctx.Request.Query["names"].OfType<string>()]);
+
+    private async Task SaveAsync(HttpContext ctx, IReadOnlyList<string> names)
+    {
+        if (names.FirstOrDefault(n => Find(n) is null) is { } missing)
+        {
+            await NoSuchImage(ctx, missing).ConfigureAwait(false);
+            return;
+        }
+
+        ctx.Response.ContentType = "application/x-tar";
+        // the archive is written to a temporary file first: a failure then is still a proper error, not a cut tar
+        var temp = Path.GetTempFileName();
+        try
+        {
+            await using (var file = File.Create(temp))
+            {
+                await engine.Images.SaveAsync(names, file, ctx.RequestAborted).ConfigureAwait(false);
+            }
+
+            await using var read = File.OpenRead(temp);
+            ctx.Response.ContentLength = read.Length;
+            await read.CopyToAsync(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>POST /images/load: a docker-save or OCI archive in the body.</summary>
+    public async Task LoadAsync(HttpContext ctx)
+    {
+        var quiet = ctx.Request.Query["quiet"] is var q && (q == "1" || q == "true");
+        IReadOnlyList<LocalImage> loaded;
+        var temp = Path.GetTempFileName();
+        try
+        {
+            await using (var file = File.Create(temp))
+            {
+                await ctx.Request.Body.CopyToAsync(file, ctx.RequestAborted).ConfigureAwait(false);
+            }
+
+            await using var read = File.OpenRead(temp);
+            loaded = await engine.Images.LoadAsync(read, ctx.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ImageException or InvalidDataException or JsonException or FormatException or IOException)
+        {
+            await DockerApiServer.Error(ctx, 400, "loading the image archive failed: " + e.Message).ConfigureAwait(false);
+            return;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+
+        ctx.Response.ContentType = "application/json";
+        foreach (var image in loaded)
+        {
+            events.Publish("image", "load", image.Id.ToString(), image.Names.FirstOrDefault() ?? image.Id.ToString());
+            foreach (var line in image.Names.IsEmpty ? [$"Loaded image ID: {image.Id}"] : image.Names.Select(n => $"Loaded image: {DockerApiServer.Short(n)}"))
+            {
+                await Line(ctx, new JsonObject { ["stream"] = line + "\n" }).ConfigureAwait(false);
+            }
+        }
+
+        _ = quiet;
+    }
+
+    /// <summary>POST /images/create: fromImage (+tag) pulls; fromSrc=- imports the body as a root filesystem.</summary>
+    public async Task CreateAsync(HttpContext ctx)
+    {
+        var q = ctx.Request.Query;
+        var fromImage = q["fromImage"].ToString();
+        var fromSrc = q["fromSrc"].ToString();
+        var tag = q["tag"].ToString();
+        if (fromSrc.Length > 0)
+        {
+            await ImportAsync(ctx, fromSrc, q["repo"].ToString(), tag).ConfigureAwait(false);
+            return;
+        }
+
+        if (fromImage.Length == 0)
+        {
+            await DockerApiServer.Error(ctx, 400, "fromImage or fromSrc: one is required").ConfigureAwait(false);
+            return;
+        }
+
+        var reference = tag.Length == 0 ? fromImage : tag.StartsWith("sha256:", StringComparison.Ordinal) ? fromImage + "@" + tag : fromImage + ":" + tag;
+        ImageReference parsed;
+        try
+        {
+            parsed = ImageReference.Parse(reference);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or ImageException)
+        {
+            await DockerApiServer.Error(ctx, 400, $"invalid reference format: {reference}: {e.Message}").ConfigureAwait(false);
+            return;
+        }
+
+        ctx.Response.ContentType = "application/json";
+        var gate = new SemaphoreSlim(1, 1);
+        var started = false;
+        var shown = new HashSet<Digest>();
+        async Task Send(JsonObject line)
+        {
+            await gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                started = true;
+                await Line(ctx, line).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+
+        try
+        {
+            var progress = new Inline<LayerProgress>(p =>
+            {
+                var id = p.Digest.ToString()[7..19];
+                JsonObject? line = p.Phase switch
+                {
+                    LayerPhase.Waiting => new JsonObject { ["status"] = "Waiting", ["id"] = id },
+                    LayerPhase.AlreadyExists => new JsonObject { ["status"] = "Already exists", ["id"] = id },
+                    LayerPhase.Transferring when shown.Add(p.Digest) => new JsonObject { ["status"] = "Downloading", ["id"] = id, ["progressDetail"] = new JsonObject { ["current"] = p.Current, ["total"] = p.Total } },
+                    LayerPhase.Complete => new JsonObject { ["status"] = "Pull complete", ["id"] = id },
+                    _ => null,
+                };
+                if (line is not null)
+                {
+                    Send(line).GetAwaiter().GetResult();
+                }
+            });
+            await Send(new JsonObject { ["status"] = $"Pulling from {(parsed.Registry == ImageReference.DockerHub ? parsed.Repository : parsed.Name)}", ["id"] = parsed.Tag ?? parsed.Digest?.ToString() ?? "latest" }).ConfigureAwait(false);
+            var image = await engine.Images.PullAsync(reference, null, progress, ctx.RequestAborted).ConfigureAwait(false);
+            await Send(new JsonObject { ["status"] = $"Digest: {image.ManifestDigest}" }).ConfigureAwait(false);
+            await Send(new JsonObject { ["status"] = $"Status: Downloaded newer image for {parsed.ToFamiliarString()}" }).ConfigureAwait(false);
+            events.Publish("image", "pull", parsed.ToString(), parsed.ToString());
+        }
+        catch (Exception e) when (e is ImageException or ContainerException or HttpRequestException or IOException)
+        {
+            var status = e is ImageNotFoundException ? 404 : 500;
+            if (!started)
+            {
+                await DockerApiServer.Error(ctx, status, e.Message).ConfigureAwait(false);
+                return;
+            }
+
+            await Line(ctx, new JsonObject { ["errorDetail"] = new JsonObject { ["message"] = e.Message }, ["error"] = e.Message }).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ImportAsync(HttpContext ctx, string fromSrc, string repo, string tag)
+    {
+        if (fromSrc != "-")
+        {
+            await DockerApiServer.Error(ctx, 400, $"fromSrc: only '-' (the request body) is served, not {fromSrc}").ConfigureAwait(false);
+            return;
+        }
+
+        var temp = Path.GetTempFileName();
+        try
+        {
+            await using (var file = File.Create(temp))
+            {
+                await ctx.Request.Body.CopyToAsync(file, ctx.RequestAborted).ConfigureAwait(false);
+            }
+
+            await using var read = File.OpenRead(temp);
+            var image = await engine.Images.ImportAsync(read, repo.Length == 0 ? null : tag.Length == 0 ? repo : repo + ":" + tag, null, ctx.RequestAborted).ConfigureAwait(false);
+            events.Publish("image", "import", image.Id.ToString(), image.Names.FirstOrDefault() ?? image.Id.ToString());
+            ctx.Response.ContentType = "application/json";
+            await Line(ctx, new JsonObject { ["status"] = image.Id.ToString() }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ImageException or InvalidDataException or FormatException)
+        {
+            await DockerApiServer.Error(ctx, 400, "import failed: " + e.Message).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>POST /images/{name}/push?tag=: pushes to the name's registry.</summary>
+    private async Task PushAsync(HttpContext ctx, string name)
+    {
+        var tag = ctx.Request.Query["tag"].ToString();
+        var reference = tag.Length > 0 ? name + ":" + tag : name;
+        if (Find(reference) is null)
+        {
+            await DockerApiServer.Error(ctx, 404, $"An image does not exist locally with the tag: {reference}").ConfigureAwait(false);
+            return;
+        }
+
+        ctx.Response.ContentType = "application/json";
+        try
+        {
+            await Line(ctx, new JsonObject { ["status"] = $"The push refers to repository [{ImageReference.Parse(reference).Name}]" }).ConfigureAwait(false);
+            var digest = await engine.Images.PushAsync(reference, null, null, ctx.RequestAborted).ConfigureAwait(false);
+            var image = Find(reference)!;
+            await Line(ctx, new JsonObject { ["status"] = $"{ImageReference.Parse(reference).Tag ?? "latest"}: digest: {digest} size: {image.ManifestDescriptor.Size}" }).ConfigureAwait(false);
+            await Line(ctx, new JsonObject { ["progressDetail"] = new JsonObject(), ["aux"] = new JsonObject { ["Tag"] = ImageReference.Parse(reference).Tag ?? "latest", ["Digest"] = digest.ToString(), ["Size"] = image.ManifestDescriptor.Size } }).ConfigureAwait(false);
+            events.Publish("image", "push", reference, reference);
+        }
+        catch (Exception e) when (e is ImageException or ContainerException or HttpRequestException or IOException)
+        {
+            await Line(ctx, new JsonObject { ["errorDetail"] = new JsonObject { ["message"] = e.Message }, ["error"] = e.Message }).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>POST /build: the body is the context as a tar (optionally gzip), built by our Dockerfile builder.</summary>
+    public async Task BuildAsync(HttpContext ctx)
+    {
+        var q = ctx.Request.Query;
+        var context = Path.Combine(Path.GetTempPath(), "containers-build-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(context);
+        try
+        {
+            try
+            {
+                await ExtractContextAsync(ctx.Request.Body, context, ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or FormatException or UnauthorizedAccessException)
+            {
+                await DockerApiServer.Error(ctx, 400, "the build context is not a valid tar archive: " + e.Message).ConfigureAwait(false);
+                return;
+            }
+
+            ImmutableDictionary<string, string> buildArgs;
+            try
+            {
+                buildArgs = q["buildargs"].ToString() is { Length: > 0 } ba
+                    ? (JsonNode.Parse(ba) as JsonObject ?? []).Where(kv => kv.Value is not null).ToImmutableDictionary(kv => kv.Key, kv => (string)kv.Value!)
+                    : ImmutableDictionary<string, string>.Empty;
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
+            {
+                await DockerApiServer.Error(ctx, 400, "buildargs: expected a JSON object of strings: " + e.Message).ConfigureAwait(false);
+                return;
+            }
+
+            var dockerfile = q["dockerfile"].ToString() is { Length: > 0 } df ? df : "Dockerfile";
+            var options = new BuildOptions
+            {
+                ContextDirectory = context,
+                DockerfilePath = Path.Combine(context, dockerfile),
+                Tags = [.. q["t"].OfType<string>().Where(t => t.Length > 0)],
+                BuildArgs = buildArgs,
+                Target = q["target"].ToString() is { Length: > 0 } target ? target : null,
+                NoCache = q["nocache"] is var nc && (nc == "1" || nc == "true"),
+                Network = q["networkmode"].ToString() is { Length: > 0 } nm && nm != "default" ? nm : "default",
+            };
+            ctx.Response.ContentType = "application/json";
+            var quiet = q["q"] is var qq && (qq == "1" || qq == "true");
+            var lines = System.Threading.Channels.Channel.CreateUnbounded<JsonObject>();
+            var seen = new HashSet<int>();
+            var progress = new Inline<BuildEvent>(ev => lines.Writer.TryWrite(new JsonObject
+            {
+                // the classic builder's look: "Step N : INSTRUCTION", then the step's output and " ---> " results
+                ["stream"] = seen.Add(ev.Step) ? $"Step {ev.Step} : {StagePrefix().Replace(ev.Text, "")}\n"
+                    : ev.Text.StartsWith("DONE", StringComparison.Ordinal) || ev.Text == "CACHED" ? $" ---> {(ev.Text == "CACHED" ? "Using cache" : ev.Text.ToLowerInvariant())}\n"
+                    : ev.Text.EndsWith('\n') ? ev.Text : ev.Text + "\n",
+            }));
+            var build = Task.Run(() => engine.BuildAsync(options, progress, ctx.RequestAborted));
+            _ = build.ContinueWith(_ => lines.Writer.TryComplete(), TaskScheduler.Default);
+            await foreach (var line in lines.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                if (!quiet)
+                {
+                    await Line(ctx, line).ConfigureAwait(false);
+                }
+            }
+
+            try
+            {
+                var result = await build.ConfigureAwait(false);
+                foreach (var w in result.Warnings)
+                {
+                    await Line(ctx, new JsonObject { ["stream"] = "WARNING: " + w + "\n" }).ConfigureAwait(false);
+                }
+
+                await Line(ctx, new JsonObject { ["aux"] = new JsonObject { ["ID"] = result.Image.Id.ToString() } }).ConfigureAwait(false);
+                await Line(ctx, new JsonObject { ["stream"] = quiet ? result.Image.Id + "\n" : $"Successfully built {result.Image.Id.ToString()[7..19]}\n" }).ConfigureAwait(false);
+                foreach (var t in options.Tags)
+                {
+                    await Line(ctx, new JsonObject { ["stream"] = $"Successfully tagged {DockerApiServer.Short(ImageReference.Parse(t).ToString())}\n" }).ConfigureAwait(false);
+                    events.Publish("image", "tag", result.Image.Id.ToString(), t);
+                }
+            }
+            catch (Exception e) when (e is DockerfileException or ImageException or ContainerException or IOException or FormatException)
+            {
+                await Line(ctx, new JsonObject { ["errorDetail"] = new JsonObject { ["message"] = e.Message }, ["error"] = e.Message }).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Directory.Delete(context, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Unpacks a build context into <paramref name="dir"/>: gzip is detected, names are confined (no absolute paths, no
+    /// "..", nothing written through a symlink the archive made), devices are skipped.
+    /// </summary>
+    internal static async Task ExtractContextAsync(Stream body, string dir, CancellationToken ct)
+    {
+        var buffered = new BufferedStream(body, 64 * 1024);
+        var head = new byte[2];
+        var peek = new MemoryStream();
+        var n = await buffered.ReadAsync(head, ct).ConfigureAwait(false);
+        peek.Write(head, 0, n);
+        peek.Position = 0;
+        Stream input = new ConcatStream(peek, buffered);
+        if (n == 2 && head[0] == 0x1f && head[1] == 0x8b)
+        {
+            input = new System.IO.Compression.GZipStream(input, System.IO.Compression.CompressionMode.Decompress);
+        }
+
+        var root = Path.GetFullPath(dir);
+        var reader = new TarReader(input);
+        while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } e)
+        {
+            var parts = e.Name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToArray();
+            if (parts.Length == 0)
+            {
+                continue;
+            }
+
+            if (parts.Contains(".."))
+            {
+                throw new InvalidDataException($"entry {e.Name} climbs out of the context");
+            }
+
+            var path = root;
+            for (var i = 0; i < parts.Length - 1; i++)
+            {
+                path = Path.Combine(path, parts[i]);
+                var info = new DirectoryInfo(path);
+                if (info.LinkTarget is not null)
+                {
+                    throw new InvalidDataException($"entry {e.Name} goes through the symlink {string.Join('/', parts[..(i + 1)])}");
+                }
+
+                Directory.CreateDirectory(path);
+            }
+
+            var target = Path.Combine(path, parts[^1]);
+            if (File.Exists(target) || new FileInfo(target).LinkTarget is not null)
+            {
+                File.Delete(target);
+            }
+
+            switch (e.EntryType)
+            {
+                case TarEntryType.Directory:
+                    Directory.CreateDirectory(target);
+                    break;
+                case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                    await using (var f = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
+                    {
+                        if (e.DataStream is { } data)
+                        {
+                            await data.CopyToAsync(f, ct).ConfigureAwait(false);
+                        }
+                    }
+
+                    File.SetUnixFileMode(target, (UnixFileMode)((int)e.Mode & 0x1FF));
+                    File.SetLastWriteTimeUtc(target, e.ModificationTime.UtcDateTime);
+                    break;
+                case TarEntryType.SymbolicLink:
+                    File.CreateSymbolicLink(target, e.LinkName);
+                    break;
+                case TarEntryType.HardLink:
+                    var source = Path.Combine(root, Path.Combine(e.LinkName.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p is not "." and not "..").ToArray()));
+                    if (File.Exists(source) && new FileInfo(source).LinkTarget is null)
+                    {
+                        File.Copy(source, target);
+                    }
+
+                    break;
+                default:
+                    break;
+            }
+        }
+    }
+
+    private static async Task Line(HttpContext ctx, JsonObject line)
+    {
+        await ctx.Response.WriteAsync(line.ToJsonString(Relaxed) + "\r\n").ConfigureAwait(false);
+        await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Reports synchronously, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Inline<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    /// <summary>Two streams one after the other (the peeked bytes, then the rest).</summary>
+    private sealed class ConcatStream(Stream first, Stream second) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = first.Read(buffer, offset, count);
+            return n > 0 ? n : second.Read(buffer, offset, count);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var n = await first.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return n > 0 ? n : await second.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\[stage-[^\]]*\] ")]
+    private static partial System.Text.RegularExpressions.Regex StagePrefix();
+}

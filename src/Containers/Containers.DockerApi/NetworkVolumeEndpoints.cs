@@ -1,0 +1,343 @@
+using System.Collections.Immutable;
+using System.Text.Json.Nodes;
+using Containers.Networking;
+using Microsoft.AspNetCore.Http;
+
+namespace Containers.DockerApi;
+
+/// <summary>Networks (create, list, inspect, remove, connect, disconnect, prune), volumes (create, list, inspect, remove, prune) and system df.</summary>
+internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub events)
+{
+    public Task ListNetworksAsync(HttpContext ctx)
+    {
+        var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
+        IEnumerable<NetworkInfo> list = engine.Networks.List();
+        foreach (var (key, values) in filters)
+        {
+            list = key switch
+            {
+                "name" => list.Where(n => values.Any(v => n.Name.Contains(v, StringComparison.Ordinal))),
+                "id" => list.Where(n => values.Any(v => n.Id.StartsWith(v, StringComparison.Ordinal))),
+                "label" => list.Where(n => values.All(v => v.Split('=', 2) is var kv && n.Labels.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1]))),
+                "driver" => list.Where(n => values.Contains(n.Driver)),
+                "type" => list.Where(n => values.Contains(n.IsDefault ? "builtin" : "custom")),
+                _ => list,
+            };
+        }
+
+        return DockerApiServer.Json(ctx, new JsonArray([.. list.Select(n => (JsonNode)Network(n))]));
+    }
+
+    private JsonObject Network(NetworkInfo n) => new()
+    {
+        ["Name"] = n.Name,
+        ["Id"] = n.Id,
+        ["Created"] = ContainerEndpoints.Time(n.Created),
+        ["Scope"] = "local",
+        ["Driver"] = n.Driver,
+        ["EnableIPv6"] = false,
+        ["IPAM"] = new JsonObject { ["Driver"] = "default", ["Options"] = new JsonObject(), ["Config"] = new JsonArray(new JsonObject { ["Subnet"] = n.Subnet, ["Gateway"] = n.Gateway }) },
+        ["Internal"] = n.Internal,
+        ["Attachable"] = false,
+        ["Ingress"] = false,
+        ["ConfigFrom"] = new JsonObject { ["Network"] = "" },
+        ["ConfigOnly"] = false,
+        ["Containers"] = new JsonObject([.. engine.Networks.Containers(n.Id).Select(c => KeyValuePair.Create(c.Container.Id, (JsonNode?)new JsonObject
+        {
+            ["Name"] = c.Container.Name,
+            ["EndpointID"] = c.Endpoint.HostInterface,
+            ["IPv4Address"] = $"{c.Endpoint.IPAddress}/{c.Endpoint.PrefixLength}",
+            ["IPv6Address"] = "",
+        }))]),
+        ["Options"] = new JsonObject { ["com.docker.network.bridge.name"] = n.BridgeName },
+        ["Labels"] = DockerApiServer.Map(n.Labels),
+    };
+
+    public async Task InspectNetworkAsync(HttpContext ctx, string id)
+    {
+        try
+        {
+            await DockerApiServer.Json(ctx, Network(engine.Networks.Get(id))).ConfigureAwait(false);
+        }
+        catch (ContainerNotFoundException)
+        {
+            await DockerApiServer.Error(ctx, 404, $"network {id} not found").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>POST /networks/create: Name, Driver (bridge only), Internal, Labels, IPAM.Config[0].Subnet/Gateway, CheckDuplicate.</summary>
+    public async Task CreateNetworkAsync(HttpContext ctx)
+    {
+        try
+        {
+            var body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+            var name = Body.Str(body, "Name", "") is { Length: > 0 } nm ? nm : throw new FormatException("Name: a network name is required");
+            var driver = Body.Str(body, "Driver", "") ?? "bridge";
+            if (driver is not ("bridge" or ""))
+            {
+                await DockerApiServer.Error(ctx, 400, $"Driver: only the bridge driver is served, not {driver}").ConfigureAwait(false);
+                return;
+            }
+
+            var ipam = Body.Obj(body, "IPAM", "") is { } i && i["Config"] is JsonArray { Count: > 0 } cfg ? cfg[0] as JsonObject : null;
+            var created = engine.Networks.Create(name, new NetworkCreateOptions
+            {
+                Subnet = ipam is null ? null : Body.Str(ipam, "Subnet", "IPAM.Config[0]."),
+                Gateway = ipam is null ? null : Body.Str(ipam, "Gateway", "IPAM.Config[0]."),
+                Internal = Body.Bool(body, "Internal", "") ?? false,
+                Labels = Body.Map(body, "Labels", "").ToImmutableDictionary(),
+            });
+            events.Publish("network", "create", created.Id, created.Name, ("type", "bridge"));
+            ctx.Response.StatusCode = 201;
+            await DockerApiServer.Json(ctx, new JsonObject { ["Id"] = created.Id, ["Warning"] = "" }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            await DockerApiServer.Error(ctx, 400, "invalid network config: " + e.Message).ConfigureAwait(false);
+        }
+        catch (ContainerConflictException e)
+        {
+            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
+        }
+        catch (ContainerException e)
+        {
+            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
+        }
+    }
+
+    public Task RemoveNetworkAsync(HttpContext ctx, string id) => Net(ctx, id, () =>
+    {
+        var n = engine.Networks.Get(id);
+        engine.Networks.Remove(id);
+        events.Publish("network", "destroy", n.Id, n.Name);
+        ctx.Response.StatusCode = 204;
+    });
+
+    /// <summary>POST /networks/{id}/connect: Container, EndpointConfig.Aliases, EndpointConfig.IPAMConfig.IPv4Address.</summary>
+    public async Task ConnectAsync(HttpContext ctx, string id)
+    {
+        JsonObject body;
+        try
+        {
+            body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            await DockerApiServer.Error(ctx, 400, "invalid connect request: " + e.Message).ConfigureAwait(false);
+            return;
+        }
+
+        await Net(ctx, id, () =>
+        {
+            var container = Body.Str(body, "Container", "") ?? throw new FormatException("Container: required");
+            var endpoint = Body.Obj(body, "EndpointConfig", "") ?? [];
+            var ip = Body.Obj(endpoint, "IPAMConfig", "EndpointConfig.") is { } ipam ? Body.Str(ipam, "IPv4Address", "EndpointConfig.IPAMConfig.") : null;
+            engine.Networks.Connect(id, container, Body.Strs(endpoint, "Aliases", "EndpointConfig."), string.IsNullOrEmpty(ip) ? null : ip);
+            events.Publish("network", "connect", engine.Networks.Get(id).Id, engine.Networks.Get(id).Name, ("container", engine.Get(container).Id));
+            ctx.Response.StatusCode = 200;
+        }).ConfigureAwait(false);
+    }
+
+    public async Task DisconnectAsync(HttpContext ctx, string id)
+    {
+        JsonObject body;
+        try
+        {
+            body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            await DockerApiServer.Error(ctx, 400, "invalid disconnect request: " + e.Message).ConfigureAwait(false);
+            return;
+        }
+
+        await Net(ctx, id, () =>
+        {
+            var container = Body.Str(body, "Container", "") ?? throw new FormatException("Container: required");
+            engine.Networks.Disconnect(id, container, Body.Bool(body, "Force", "") ?? false);
+            events.Publish("network", "disconnect", engine.Networks.Get(id).Id, engine.Networks.Get(id).Name);
+            ctx.Response.StatusCode = 200;
+        }).ConfigureAwait(false);
+    }
+
+    public Task PruneNetworksAsync(HttpContext ctx)
+    {
+        var removed = engine.Networks.Prune();
+        foreach (var n in removed)
+        {
+            events.Publish("network", "destroy", n, n);
+        }
+
+        return DockerApiServer.Json(ctx, new JsonObject { ["NetworksDeleted"] = new JsonArray([.. removed.Select(n => (JsonNode)n)]) });
+    }
+
+    private static async Task Net(HttpContext ctx, string id, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (ContainerNotFoundException e)
+        {
+            await DockerApiServer.Error(ctx, 404, e.Message).ConfigureAwait(false);
+        }
+        catch (ContainerConflictException e)
+        {
+            await DockerApiServer.Error(ctx, e.Message.Contains("pre-defined", StringComparison.Ordinal) ? 403 : 409, e.Message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ContainerException or FormatException)
+        {
+            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
+        }
+    }
+
+    internal static JsonObject Volume(Runtime.VolumeInfo v, long? size = null, int? refs = null) => new()
+    {
+        ["Name"] = v.Name,
+        ["Driver"] = v.Driver,
+        ["Mountpoint"] = v.Mountpoint,
+        ["CreatedAt"] = ContainerEndpoints.Time(v.CreatedAt),
+        ["Labels"] = DockerApiServer.Map(v.Labels),
+        ["Scope"] = "local",
+        ["Options"] = new JsonObject(),
+        ["UsageData"] = size is null ? null : new JsonObject { ["Size"] = size, ["RefCount"] = refs ?? 0 },
+    };
+
+    public Task ListVolumesAsync(HttpContext ctx)
+    {
+        var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
+        IEnumerable<Runtime.VolumeInfo> list = engine.Volumes.List();
+        var used = engine.List(all: true).SelectMany(c => c.Spec.Mounts.Where(m => m.Type == Runtime.MountType.Volume).Select(m => m.Source)).ToHashSet(StringComparer.Ordinal);
+        foreach (var (key, values) in filters)
+        {
+            list = key switch
+            {
+                "name" => list.Where(v => values.Any(x => v.Name.Contains(x, StringComparison.Ordinal))),
+                "label" => list.Where(v => values.All(x => x.Split('=', 2) is var kv && v.Labels.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1]))),
+                "dangling" => list.Where(v => values.Contains(used.Contains(v.Name) ? "false" : "true")),
+                "driver" => list.Where(v => values.Contains(v.Driver)),
+                _ => list,
+            };
+        }
+
+        return DockerApiServer.Json(ctx, new JsonObject { ["Volumes"] = new JsonArray([.. list.Select(v => (JsonNode)Volume(v))]), ["Warnings"] = new JsonArray() });
+    }
+
+    public async Task CreateVolumeAsync(HttpContext ctx)
+    {
+        try
+        {
+            var body = ctx.Request.ContentLength == 0 ? [] : await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+            var driver = Body.Str(body, "Driver", "") ?? "local";
+            if (driver is not ("local" or ""))
+            {
+                await DockerApiServer.Error(ctx, 400, $"Driver: only the local driver is served, not {driver}").ConfigureAwait(false);
+                return;
+            }
+
+            var v = engine.Volumes.Create(Body.Str(body, "Name", "") is { Length: > 0 } n ? n : null, Body.Map(body, "Labels", ""));
+            events.Publish("volume", "create", v.Name, v.Name, ("driver", "local"));
+            ctx.Response.StatusCode = 201;
+            await DockerApiServer.Json(ctx, Volume(v)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or ContainerException)
+        {
+            await DockerApiServer.Error(ctx, 400, "invalid volume config: " + e.Message).ConfigureAwait(false);
+        }
+    }
+
+    public async Task InspectVolumeAsync(HttpContext ctx, string name)
+    {
+        try
+        {
+            await DockerApiServer.Json(ctx, Volume(engine.Volumes.Get(name))).ConfigureAwait(false);
+        }
+        catch (ContainerNotFoundException)
+        {
+            await DockerApiServer.Error(ctx, 404, $"get {name}: no such volume").ConfigureAwait(false);
+        }
+    }
+
+    public async Task RemoveVolumeAsync(HttpContext ctx, string name)
+    {
+        try
+        {
+            engine.Volumes.Remove(name, ctx.Request.Query["force"] is var f && (f == "1" || f == "true"));
+            events.Publish("volume", "destroy", name, name);
+            ctx.Response.StatusCode = 204;
+        }
+        catch (ContainerNotFoundException)
+        {
+            await DockerApiServer.Error(ctx, 404, $"get {name}: no such volume").ConfigureAwait(false);
+        }
+        catch (ContainerConflictException e)
+        {
+            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
+        }
+    }
+
+    public Task PruneVolumesAsync(HttpContext ctx)
+    {
+        var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
+        var removed = engine.Volumes.Prune(all: filters.TryGetValue("all", out var all) && all.Any(a => a is "1" or "true"));
+        foreach (var v in removed)
+        {
+            events.Publish("volume", "destroy", v, v);
+        }
+
+        return DockerApiServer.Json(ctx, new JsonObject { ["VolumesDeleted"] = new JsonArray([.. removed.Select(v => (JsonNode)v)]), ["SpaceReclaimed"] = 0 });
+    }
+
+    /// <summary>GET /system/df: images, containers, volumes with their sizes (build cache: none reported).</summary>
+    public Task DiskUsageAsync(HttpContext ctx)
+    {
+        var containers = engine.List(all: true);
+        var images = engine.Images.List();
+        var volumes = engine.Volumes.List();
+        return DockerApiServer.Json(ctx, new JsonObject
+        {
+            ["LayersSize"] = images.SelectMany(i => i.Manifest.Layers).DistinctBy(l => l.Digest).Sum(l => l.Size),
+            ["Images"] = new JsonArray([.. images.Select(i => (JsonNode)new JsonObject
+            {
+                ["Id"] = i.Id.ToString(),
+                ["ParentId"] = "",
+                ["RepoTags"] = new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]),
+                ["RepoDigests"] = new JsonArray(),
+                ["Created"] = i.Created?.ToUnixTimeSeconds() ?? 0,
+                ["Size"] = i.Size,
+                ["SharedSize"] = 0,
+                ["Containers"] = containers.Count(c => c.Spec.ImageId == i.Id.ToString()),
+                ["Labels"] = new JsonObject(),
+            })]),
+            ["Containers"] = new JsonArray([.. containers.Select(c => (JsonNode)new JsonObject
+            {
+                ["Id"] = c.Id,
+                ["Names"] = new JsonArray("/" + c.Name),
+                ["Image"] = c.Spec.Image ?? "",
+                ["ImageID"] = c.Spec.ImageId ?? "",
+                ["Command"] = string.Join(' ', c.Spec.Command),
+                ["Created"] = c.Created.ToUnixTimeSeconds(),
+                ["State"] = ContainerEndpoints.Status(c),
+                ["Status"] = ContainerEndpoints.Status(c),
+                ["SizeRw"] = DirSize(Path.Combine(engine.Root, "containers", c.Id, "upper")),
+                ["SizeRootFs"] = 0,
+                ["Labels"] = DockerApiServer.Map(c.Spec.Labels),
+                ["Mounts"] = new JsonArray(),
+            })]),
+            ["Volumes"] = new JsonArray([.. volumes.Select(v => (JsonNode)Volume(v, DirSize(v.Mountpoint), containers.Count(c => c.Spec.Mounts.Any(m => m.Type == Runtime.MountType.Volume && m.Source == v.Name))))]),
+            ["BuildCache"] = new JsonArray(),
+        });
+    }
+
+    private static long DirSize(string dir)
+    {
+        try
+        {
+            return Directory.Exists(dir) ? new DirectoryInfo(dir).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true }).Sum(f => f.Length) : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

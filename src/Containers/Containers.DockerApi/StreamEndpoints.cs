@@ -1,0 +1,415 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Containers.Runtime;
+using Microsoft.AspNetCore.Http;
+
+namespace Containers.DockerApi;
+
+/// <summary>Docker's stream framing: with a TTY the raw bytes; without, an 8-byte header (stream, 0, 0, 0, big-endian length) per frame.</summary>
+internal sealed class FrameWriter(Stream output, bool tty)
+{
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    public async Task WriteAsync(int stream, ReadOnlyMemory<byte> data, CancellationToken ct = default)
+    {
+        if (data.Length == 0)
+        {
+            return;
+        }
+
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (!tty)
+            {
+                var header = new byte[8];
+                header[0] = (byte)stream;
+                BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(4), (uint)data.Length);
+                await output.WriteAsync(header, ct).ConfigureAwait(false);
+            }
+
+            await output.WriteAsync(data, ct).ConfigureAwait(false);
+            await output.FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Copies <paramref name="source"/> into frames of <paramref name="stream"/> until it ends.</summary>
+    public async Task PumpAsync(int stream, Stream source, CancellationToken ct = default)
+    {
+        var buffer = new byte[32 * 1024];
+        try
+        {
+            int n;
+            while ((n = await source.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+            {
+                await WriteAsync(stream, buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+            }
+        }
+        catch (IOException)
+        {
+            // a pty master reads EIO once the last slave is closed: that is its end
+        }
+    }
+}
+
+/// <summary>
+/// What streams a container's or an exec's output: attach (the live output of containers this process supervises, or
+/// the followed log of others), exec create/start/inspect/resize, and the live output hub <see cref="StartAsync"/> feeds.
+/// </summary>
+internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
+{
+    private readonly ConcurrentDictionary<string, ImmutableList<Channel<(int Stream, byte[] Data)>>> attached = new();
+    private readonly ConcurrentDictionary<string, int> exits = new();
+    private readonly ConcurrentDictionary<string, ExecRecord> execs = new();
+
+    /// <summary>The exit code a removed (--rm) container ended with, recorded when its supervisor finished.</summary>
+    public bool TryTakeExit(string id, out int code) => exits.TryRemove(id, out code);
+
+    public bool HasExit(string id) => exits.ContainsKey(id);
+
+    /// <summary>Starts <paramref name="c"/> supervised by this process, feeding attached clients.</summary>
+    public async Task StartAsync(Container c)
+    {
+        await c.StartAsync((stream, bytes) =>
+        {
+            var copy = bytes.ToArray();
+            foreach (var ch in attached.GetValueOrDefault(c.Id) ?? [])
+            {
+                ch.Writer.TryWrite((stream == "stderr" ? 2 : 1, copy));
+            }
+        }).ConfigureAwait(false);
+        events.Publish("container", "start", c.Id, c.Name);
+        _ = c.WaitAsync().ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+            {
+                exits[c.Id] = t.Result.ExitCode;
+                events.Publish("container", "die", c.Id, c.Name, ("exitCode", t.Result.ExitCode.ToString(CultureInfo.InvariantCulture)));
+            }
+
+            if (attached.TryRemove(c.Id, out var channels))
+            {
+                foreach (var ch in channels)
+                {
+                    ch.Writer.TryComplete();
+                }
+            }
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>POST /containers/{id}/attach, on the hijacked connection.</summary>
+    public async Task AttachAsync(HijackedRequest req, string id)
+    {
+        Container c;
+        ContainerState state;
+        try
+        {
+            c = engine.Get(id);
+            state = c.State;
+        }
+        catch (ContainerNotFoundException)
+        {
+            await req.ErrorAsync(404, $"No such container: {id}").ConfigureAwait(false);
+            return;
+        }
+
+        var tty = state.Spec.Tty;
+        var supervised = engine.Supervisor(c.Id) is not null;
+        Channel<(int Stream, byte[] Data)>? channel = null;
+        if (state.Status == ContainerStatus.Created || supervised)
+        {
+            channel = Channel.CreateUnbounded<(int Stream, byte[] Data)>();
+            attached.AddOrUpdate(c.Id, _ => [channel], (_, list) => list.Add(channel));
+        }
+
+        await req.UpgradeAsync(tty).ConfigureAwait(false);
+        var frames = new FrameWriter(req.Output.AsStream(leaveOpen: true), tty);
+        var wantOut = !req.Query.ContainsKey("stdout") || req.Flag("stdout");
+        var wantErr = !req.Query.ContainsKey("stderr") || req.Flag("stderr");
+        if (req.Flag("stdin"))
+        {
+            _ = PumpStdinAsync(req.Input, c, state.Spec);
+        }
+
+        if (req.Flag("logs"))
+        {
+            await foreach (var e in c.GetLogsAsync(follow: false).ConfigureAwait(false))
+            {
+                await WriteEntryAsync(frames, e, wantOut, wantErr, timestamps: false).ConfigureAwait(false);
+            }
+        }
+
+        if (channel is not null)
+        {
+            await foreach (var (stream, data) in channel.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                if (stream == 1 ? wantOut : wantErr)
+                {
+                    await frames.WriteAsync(stream, data).ConfigureAwait(false);
+                }
+            }
+        }
+        else if (req.Flag("stream") && state.IsActive)
+        {
+            // supervised by another process: its log is the live output
+            await foreach (var e in c.GetLogsAsync(follow: true, tail: 0).ConfigureAwait(false))
+            {
+                await WriteEntryAsync(frames, e, wantOut, wantErr, timestamps: false).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task PumpStdinAsync(PipeReader input, Container c, ContainerSpec spec)
+    {
+        // the container's stdin exists once it has started: attach comes before start in docker run -i
+        Stream? target = null;
+        for (var i = 0; i < 500 && target is null; i++)
+        {
+            target = c.Terminal ?? c.StandardInput;
+            if (target is null)
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+        }
+
+        if (target is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await input.CopyToAsync(target).ConfigureAwait(false);
+            if (!spec.Tty)
+            {
+                target.Close(); // StdinOnce: the client's end of input is the container's
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
+
+    internal static async Task WriteEntryAsync(FrameWriter frames, LogEntry e, bool wantOut, bool wantErr, bool timestamps, CancellationToken ct = default)
+    {
+        var stream = e.Stream == "stderr" ? 2 : 1;
+        if (stream == 1 ? !wantOut : !wantErr)
+        {
+            return;
+        }
+
+        var text = timestamps ? e.Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture) + " " + e.Text : e.Text;
+        await frames.WriteAsync(stream, System.Text.Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>POST /containers/{id}/exec.</summary>
+    public async Task ExecCreateAsync(HttpContext ctx, string id)
+    {
+        JsonObject body;
+        try
+        {
+            body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new JsonException("expected an object");
+        }
+        catch (JsonException e)
+        {
+            await DockerApiServer.Error(ctx, 400, "invalid exec config: " + e.Message).ConfigureAwait(false);
+            return;
+        }
+
+        ContainerState state;
+        try
+        {
+            state = engine.Get(id).State;
+        }
+        catch (ContainerNotFoundException)
+        {
+            await DockerApiServer.Error(ctx, 404, $"No such container: {id}").ConfigureAwait(false);
+            return;
+        }
+
+        if (state.Status != ContainerStatus.Running)
+        {
+            await DockerApiServer.Error(ctx, 409, $"container {state.Id} is not running").ConfigureAwait(false);
+            return;
+        }
+
+        var cmd = DockerApiServer.Strings(body["Cmd"]).ToImmutableArray();
+        if (cmd.IsEmpty)
+        {
+            await DockerApiServer.Error(ctx, 400, "Cmd: no exec command specified").ConfigureAwait(false);
+            return;
+        }
+
+        var record = new ExecRecord(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), state.Id, new ExecOptions
+        {
+            Command = cmd,
+            Environment = [.. DockerApiServer.Strings(body["Env"])],
+            User = (string?)body["User"] is { Length: > 0 } u ? u : null,
+            WorkingDirectory = (string?)body["WorkingDir"] is { Length: > 0 } wd ? wd : null,
+            Tty = (bool?)body["Tty"] ?? false,
+            OpenStdin = (bool?)body["AttachStdin"] ?? false,
+        })
+        {
+            AttachStdout = (bool?)body["AttachStdout"] ?? false,
+            AttachStderr = (bool?)body["AttachStderr"] ?? false,
+        };
+        execs[record.Id] = record;
+        ctx.Response.StatusCode = 201;
+        await DockerApiServer.Json(ctx, new JsonObject { ["Id"] = record.Id }).ConfigureAwait(false);
+    }
+
+    /// <summary>POST /exec/{id}/start, on the hijacked connection (or answered at once when detached).</summary>
+    public async Task ExecStartAsync(HijackedRequest req, string id)
+    {
+        if (!execs.TryGetValue(id, out var record))
+        {
+            await req.ErrorAsync(404, $"No such exec instance: {id}").ConfigureAwait(false);
+            return;
+        }
+
+        var body = req.JsonBody();
+        var detach = (bool?)body?["Detach"] ?? false;
+        var options = record.Options with { Tty = (bool?)body?["Tty"] ?? record.Options.Tty };
+        if (record.Started)
+        {
+            await req.ErrorAsync(409, $"exec {id} has already been started").ConfigureAwait(false);
+            return;
+        }
+
+        ExecProcess exec;
+        try
+        {
+            exec = await engine.Get(record.ContainerId).StartExecAsync(detach ? options with { OpenStdin = false } : options).ConfigureAwait(false);
+        }
+        catch (ContainerNotFoundException)
+        {
+            await req.ErrorAsync(404, $"No such container: {record.ContainerId}").ConfigureAwait(false);
+            return;
+        }
+        catch (ContainerException e)
+        {
+            // docker answers a command that cannot start on the stream itself (exit code 126/127 in inspect)
+            record.Started = true;
+            record.ExitCode = e.Message.Contains("not found", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("No such file", StringComparison.OrdinalIgnoreCase) ? 127 : 126;
+            if (detach)
+            {
+                await req.ErrorAsync(e is ContainerConflictException ? 409 : 500, e.Message).ConfigureAwait(false);
+                return;
+            }
+
+            await req.UpgradeAsync(options.Tty).ConfigureAwait(false);
+            await new FrameWriter(req.Output.AsStream(leaveOpen: true), options.Tty).WriteAsync(2, System.Text.Encoding.UTF8.GetBytes("OCI runtime exec failed: " + e.Message + "\n")).ConfigureAwait(false);
+            return;
+        }
+
+        record.Started = true;
+        record.Pid = exec.Pid;
+        record.Running = true;
+        var done = FinishAsync(record, exec);
+        if (detach)
+        {
+            await req.RespondAsync(200, "OK", "").ConfigureAwait(false);
+            return;
+        }
+
+        await req.UpgradeAsync(options.Tty).ConfigureAwait(false);
+        var frames = new FrameWriter(req.Output.AsStream(leaveOpen: true), options.Tty);
+        if (options.OpenStdin)
+        {
+            _ = Task.Run(async () =>
+            {
+                var target = exec.Terminal ?? exec.StandardInput;
+                try
+                {
+                    await req.Input.CopyToAsync(target).ConfigureAwait(false);
+                    if (exec.Terminal is null)
+                    {
+                        target.Close();
+                    }
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+                {
+                }
+            });
+        }
+
+        if (exec.Terminal is { } terminal)
+        {
+            await Task.WhenAll(frames.PumpAsync(1, terminal), done).ConfigureAwait(false);
+        }
+        else
+        {
+            await Task.WhenAll(frames.PumpAsync(1, exec.StandardOutput), frames.PumpAsync(2, exec.StandardError)).ConfigureAwait(false);
+            await done.ConfigureAwait(false);
+        }
+    }
+
+    private static async Task FinishAsync(ExecRecord record, ExecProcess exec)
+    {
+        record.ExitCode = await exec.WaitAsync().ConfigureAwait(false);
+        record.Running = false;
+        if (exec.Terminal is not null)
+        {
+            await Task.Delay(50).ConfigureAwait(false); // the pty's last output, then EIO
+        }
+
+        await exec.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>GET /exec/{id}/json.</summary>
+    public Task ExecInspectAsync(HttpContext ctx, string id)
+    {
+        if (!execs.TryGetValue(id, out var r))
+        {
+            return DockerApiServer.Error(ctx, 404, $"No such exec instance: {id}");
+        }
+
+        return DockerApiServer.Json(ctx, new JsonObject
+        {
+            ["ID"] = r.Id,
+            ["ContainerID"] = r.ContainerId,
+            ["Running"] = r.Running,
+            ["ExitCode"] = r.Started && !r.Running ? r.ExitCode : null,
+            ["Pid"] = r.Pid,
+            ["OpenStdin"] = r.Options.OpenStdin,
+            ["OpenStdout"] = r.AttachStdout,
+            ["OpenStderr"] = r.AttachStderr,
+            ["CanRemove"] = false,
+            ["DetachKeys"] = "",
+            ["ProcessConfig"] = new JsonObject
+            {
+                ["tty"] = r.Options.Tty,
+                ["entrypoint"] = r.Options.Command[0],
+                ["arguments"] = new JsonArray([.. r.Options.Command.Skip(1).Select(a => (JsonNode)a)]),
+                ["privileged"] = false,
+                ["user"] = r.Options.User ?? "",
+            },
+        });
+    }
+
+    /// <summary>An exec instance (docker keeps them until the container goes).</summary>
+    private sealed record ExecRecord(string Id, string ContainerId, ExecOptions Options)
+    {
+        public bool AttachStdout { get; init; }
+
+        public bool AttachStderr { get; init; }
+
+        public bool Started { get; set; }
+
+        public bool Running { get; set; }
+
+        public int ExitCode { get; set; }
+
+        public int Pid { get; set; }
+    }
+}
