@@ -7,9 +7,11 @@ namespace Containers.Tests.DockerApi;
 /// <summary>The real docker CLI (/usr/local/bin/docker, 28.x) against our Docker Engine API on a unix socket.</summary>
 public sealed class DockerCliTests
 {
-    private static async Task<(int Code, string Stdout, string Stderr)> Docker(string socket, params string[] args)
+    private static Task<(int Code, string Stdout, string Stderr)> Docker(string socket, params string[] args) => DockerWithInput(socket, null, args);
+
+    private static async Task<(int Code, string Stdout, string Stderr)> DockerWithInput(string socket, string? stdin, params string[] args)
     {
-        var psi = new ProcessStartInfo(File.Exists("/usr/local/bin/docker") ? "/usr/local/bin/docker" : "docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(File.Exists("/usr/local/bin/docker") ? "/usr/local/bin/docker" : "docker") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         psi.Environment["DOCKER_HOST"] = "unix://" + socket;
         psi.Environment["DOCKER_CONFIG"] = Path.GetDirectoryName(socket);
         foreach (var a in args)
@@ -18,6 +20,12 @@ public sealed class DockerCliTests
         }
 
         using var p = Process.Start(psi)!;
+        if (stdin is not null)
+        {
+            await p.StandardInput.WriteAsync(stdin);
+        }
+
+        p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -90,10 +98,97 @@ public sealed class DockerCliTests
         var missing = await Docker(server.SocketPath, "rm", "apiweb");
         Assert.Contains("No such container: apiweb", missing.Stderr, StringComparison.Ordinal);
 
-        // what is not served yet says so in Docker's error format, never a hang or an empty 200
-        var unserved = await Docker(server.SocketPath, "pause", "apitest");
+        // what is not served says so in Docker's error format, never a hang or an empty 200
+        var unserved = await Docker(server.SocketPath, "plugin", "ls");
         Assert.NotEqual(0, unserved.Code);
-        Assert.Contains("is not served by containers-dotnet yet", unserved.Stderr, StringComparison.Ordinal);
+        Assert.Contains("GET /plugins is not served by containers-dotnet", unserved.Stderr, StringComparison.Ordinal);
         t.Engine.Networks.Remove("apinet");
+    }
+
+    [Fact]
+    public async Task The_docker_cli_runs_attaches_execs_copies_builds_saves_and_loads()
+    {
+        await using var t = new TestEngine();
+        await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
+        var sock = server.SocketPath;
+        await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
+
+        // docker run attaches before it starts: output arrives through the hijacked connection, the exit code through wait
+        var hi = await Docker(sock, "run", "--rm", "busybox", "echo", "hi");
+        Assert.True(hi.Code == 0, hi.Stderr);
+        Assert.Equal("hi\n", hi.Stdout);
+        var failing = await Docker(sock, "run", "--rm", "busybox", "sh", "-c", "echo to-stderr >&2; exit 3");
+        Assert.Equal(3, failing.Code);
+        Assert.Equal("to-stderr\n", failing.Stderr);
+        var piped = await DockerWithInput(sock, "through stdin\n", "run", "--rm", "-i", "busybox", "cat");
+        Assert.Equal("through stdin\n", piped.Stdout);
+        var missing = await Docker(sock, "run", "--rm", "busybox", "no-such-command");
+        Assert.Equal(127, missing.Code);
+        Assert.Empty(t.Engine.List(all: true));
+
+        // a detached server: ports, exec (output, exit code, stdin), logs -f, top, cp both ways
+        Assert.Equal(0, (await Docker(sock, "run", "-d", "--name", "web", "-p", "127.0.0.1::8080", "busybox", "sh", "-c", "echo serving; exec httpd -f -p 8080 -h /var/www")).Code);
+        var port = (await Docker(sock, "port", "web", "8080")).Stdout.Trim();
+        Assert.Equal("hello from busybox httpd\n", await TestEngine.GetWhenUpAsync($"http://{port}/index.html"));
+        var exec = await Docker(sock, "exec", "web", "sh", "-c", "echo in-exec; exit 4");
+        Assert.Equal((4, "in-exec\n"), (exec.Code, exec.Stdout));
+        Assert.Equal("exec stdin\n", (await DockerWithInput(sock, "exec stdin\n", "exec", "-i", "web", "cat")).Stdout);
+        Assert.Equal("serving\n", (await Docker(sock, "logs", "web")).Stdout);
+        Assert.Contains("httpd -f -p 8080", (await Docker(sock, "top", "web")).Stdout, StringComparison.Ordinal);
+        var local = Path.Combine(t.Root, "upload.txt");
+        await File.WriteAllTextAsync(local, "uploaded\n");
+        Assert.Equal(0, (await Docker(sock, "cp", local, "web:/tmp/")).Code);
+        Assert.Equal("uploaded\n", (await Docker(sock, "exec", "web", "cat", "/tmp/upload.txt")).Stdout);
+        var download = Path.Combine(t.Root, "www");
+        Assert.Equal(0, (await Docker(sock, "cp", "web:/var/www", download)).Code);
+        Assert.Equal("hello from busybox httpd\n", await File.ReadAllTextAsync(Path.Combine(download, "index.html")));
+        var follow = Docker(sock, "logs", "-f", "web");
+        await Task.Delay(300);
+        Assert.Equal(0, (await Docker(sock, "stop", "-t", "1", "web")).Code);
+        Assert.Equal("serving\n", (await follow).Stdout); // -f ends with the container
+        Assert.Equal(0, (await Docker(sock, "cp", local, "web:/root/after-stop.txt")).Code); // a stopped container's files too
+        Assert.Equal(0, (await Docker(sock, "start", "web")).Code);
+        Assert.Equal("uploaded\n", (await Docker(sock, "exec", "web", "cat", "/root/after-stop.txt")).Stdout);
+        Assert.Equal(0, (await Docker(sock, "rm", "-f", "web")).Code);
+
+        // build from a context, run it, save, remove, load, run again
+        var context = Path.Combine(t.Root, "ctx");
+        Directory.CreateDirectory(context);
+        await File.WriteAllTextAsync(Path.Combine(context, "Dockerfile"), "FROM busybox\nARG GREETING=hello\nCOPY msg.txt /msg.txt\nRUN echo \"$GREETING built\" > /built.txt\nCMD [\"cat\", \"/msg.txt\", \"/built.txt\"]\n");
+        await File.WriteAllTextAsync(Path.Combine(context, "msg.txt"), "from the context\n");
+        var build = await Docker(sock, "build", "-t", "app:1", "--build-arg", "GREETING=hey", context);
+        Assert.True(build.Code == 0, build.Stdout + build.Stderr);
+        Assert.Contains("Successfully tagged app:1", build.Stdout, StringComparison.Ordinal);
+        Assert.Equal("from the context\nhey built\n", (await Docker(sock, "run", "--rm", "app:1")).Stdout);
+        var brokenContext = Path.Combine(t.Root, "broken");
+        Directory.CreateDirectory(brokenContext);
+        await File.WriteAllTextAsync(Path.Combine(brokenContext, "Dockerfile"), "FROM busybox\nRUN exit 7\n");
+        var broken = await Docker(sock, "build", brokenContext);
+        Assert.NotEqual(0, broken.Code);
+        Assert.Contains("Dockerfile:2", broken.Stderr + broken.Stdout, StringComparison.Ordinal);
+        var archive = Path.Combine(t.Root, "app.tar");
+        Assert.Equal(0, (await Docker(sock, "save", "-o", archive, "app:1")).Code);
+        Assert.Equal(0, (await Docker(sock, "rmi", "app:1")).Code);
+        Assert.Null(t.Engine.Images.Find("app:1"));
+        var load = await Docker(sock, "load", "-i", archive);
+        Assert.Contains("Loaded image: app:1", load.Stdout, StringComparison.Ordinal);
+        Assert.Equal("from the context\nhey built\n", (await Docker(sock, "run", "--rm", "app:1")).Stdout);
+
+        // networks and volumes made through the API: names resolve, data stays
+        Assert.Equal(0, (await Docker(sock, "network", "create", "apinet")).Code);
+        Assert.Equal(0, (await Docker(sock, "volume", "create", "apivol")).Code);
+        Assert.Equal(0, (await Docker(sock, "run", "-d", "--name", "db", "--network", "apinet", "--network-alias", "database", "-v", "apivol:/data", "busybox", "sh", "-c", "echo kept > /data/f; sleep 60")).Code);
+        var lookup = await Docker(sock, "run", "--rm", "--network", "apinet", "busybox", "nslookup", "database");
+        Assert.Contains("Address: 10.", lookup.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, (await Docker(sock, "rm", "-f", "db")).Code);
+        Assert.Equal("kept\n", (await Docker(sock, "run", "--rm", "-v", "apivol:/data", "busybox", "cat", "/data/f")).Stdout);
+        Assert.Equal(0, (await Docker(sock, "volume", "rm", "apivol")).Code);
+        Assert.Equal(0, (await Docker(sock, "network", "rm", "apinet")).Code);
+
+        // events replay what happened
+        var events = await Docker(sock, "events", "--since", "0", "--until", DateTimeOffset.UtcNow.AddSeconds(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}");
+        Assert.Contains("create apinet", events.Stdout, StringComparison.Ordinal);
+        Assert.Contains("destroy apinet", events.Stdout, StringComparison.Ordinal);
+        Assert.Empty(t.Engine.List(all: true));
     }
 }

@@ -318,9 +318,12 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         var done = FinishAsync(record, exec);
         if (detach)
         {
+            _ = done.ContinueWith(_ => exec.DisposeAsync().AsTask(), TaskScheduler.Default);
             await req.RespondAsync(200, "OK", "").ConfigureAwait(false);
             return;
         }
+
+        await using var owned = exec; // disposed after the output is drained: disposing closes its pipes
 
         await req.UpgradeAsync(options.Tty).ConfigureAwait(false);
         var frames = new FrameWriter(req.Output.AsStream(leaveOpen: true), options.Tty);
@@ -345,6 +348,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
 
         if (exec.Terminal is { } terminal)
         {
+            // a pty reads EIO once the process and its children have closed it: that ends the pump
             await Task.WhenAll(frames.PumpAsync(1, terminal), done).ConfigureAwait(false);
         }
         else
@@ -358,12 +362,6 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
     {
         record.ExitCode = await exec.WaitAsync().ConfigureAwait(false);
         record.Running = false;
-        if (exec.Terminal is not null)
-        {
-            await Task.Delay(50).ConfigureAwait(false); // the pty's last output, then EIO
-        }
-
-        await exec.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>GET /exec/{id}/json.</summary>

@@ -215,7 +215,12 @@ public sealed partial class Container
     private static string Resolve(string root, string path, bool followLast = false)
     {
         var clean = Clean(path);
-        if (followLast || clean.Length == 0 || path.EndsWith("/.", StringComparison.Ordinal) || path.EndsWith('/'))
+        if (clean.Length == 0)
+        {
+            return root + "/"; // the root itself (/proc/PID/root is a link: the slash goes through it)
+        }
+
+        if (followLast || path.EndsWith("/.", StringComparison.Ordinal) || path.EndsWith('/'))
         {
             return RootedPath.Join(root, "/" + clean);
         }
