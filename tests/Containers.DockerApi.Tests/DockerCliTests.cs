@@ -191,4 +191,33 @@ public sealed class DockerCliTests
         Assert.Contains("destroy apinet", events.Stdout, StringComparison.Ordinal);
         Assert.Empty(t.Engine.List(all: true));
     }
+
+    [Fact]
+    public async Task Docker_push_and_pull_go_through_a_local_registry()
+    {
+        using var registry = new TestRegistry();
+        await using var t = new TestEngine();
+        await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
+        await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
+        var remote = $"{registry.Host}/team/busybox:1";
+
+        Assert.Equal(0, (await Docker(server.SocketPath, "tag", "busybox:latest", remote)).Code);
+        var push = await Docker(server.SocketPath, "push", remote);
+        Assert.True(push.Code == 0, push.Stdout + push.Stderr);
+        Assert.Contains("1: digest: sha256:", push.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, (await Docker(server.SocketPath, "rmi", remote)).Code);
+        Assert.Null(t.Engine.Images.Find(remote));
+
+        var pull = await Docker(server.SocketPath, "pull", remote);
+        Assert.True(pull.Code == 0, pull.Stdout + pull.Stderr);
+        Assert.Contains($"Status: Downloaded newer image for {remote}", pull.Stdout, StringComparison.Ordinal);
+        Assert.Equal("pulled\n", (await Docker(server.SocketPath, "run", "--rm", remote, "echo", "pulled")).Stdout);
+
+        // docker run pulls what is missing; a missing tag is the registry's 404, named
+        Assert.Equal(0, (await Docker(server.SocketPath, "rmi", remote)).Code);
+        Assert.Equal("again\n", (await Docker(server.SocketPath, "run", "--rm", remote, "echo", "again")).Stdout);
+        var missing = await Docker(server.SocketPath, "pull", $"{registry.Host}/team/busybox:nope");
+        Assert.NotEqual(0, missing.Code);
+        Assert.Contains("team/busybox", missing.Stderr, StringComparison.Ordinal);
+    }
 }
