@@ -5,10 +5,37 @@ namespace Containers.Shim;
 /// <summary>Init-mode setup: the container's filesystem view, hostname and namespaces left to the shim.</summary>
 internal static class Container
 {
+    private static string? staged;
+
+    /// <summary>
+    /// What needs no configuration, done while the shim waits for it (a pooled shim does it ahead of the start): the
+    /// mount table made private, and /proc, /dev (devices, devpts, shm, mqueue) and /sys mounted in a staging tmpfs
+    /// with runc's masks, ready to be moved under the root filesystem. proc, mqueue and sysfs belong to the
+    /// namespaces the shim already has.
+    /// </summary>
+    public static void Stage(string stage)
+    {
+        Program.Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "make / rprivate");
+        Program.Check(mount("tmpfs", stage, "tmpfs", MS_NOSUID, "mode=700,size=64k"), "mount staging tmpfs", stage);
+        MountAt(stage, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+        MountAt(stage, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+        MakeDevices(stage + "/dev");
+        MountAt(stage, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+        symlink("pts/ptmx", stage + "/dev/ptmx");
+        MountAt(stage, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
+        MountAt(stage, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+        MountAt(stage, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
+        Protect(stage, ShimDefaults.MaskedPaths, ShimDefaults.ReadOnlyPaths);
+        staged = stage;
+    }
+
     public static void SetUp(ShimConfig c)
     {
         var root = c.RootfsMountPoint;
-        Program.Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "make / rprivate");
+        if (staged is null)
+        {
+            Program.Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "make / rprivate");
+        }
 
         var data = $"lowerdir={string.Join(':', c.LowerDirs)}";
         if (c.UpperDir is not null)
@@ -22,14 +49,27 @@ internal static class Container
 
         Program.Check(mount("overlay", root, "overlay", 0, data), "mount rootfs overlay", root);
 
-        MountAt(root, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-        MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-        MakeDevices(root + "/dev");
-        MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-        symlink("pts/ptmx", root + "/dev/ptmx");
-        MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
-        MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-        MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
+        if (staged is { } stage)
+        {
+            foreach (var dir in new[] { "/proc", "/dev", "/sys" })
+            {
+                var target = Paths.SecureJoin(root, dir);
+                Paths.MkdirAll(target);
+                Program.Check(mount(stage + dir, target, null, MS_MOVE, null), "move staged " + dir, target);
+            }
+        }
+        else
+        {
+            MountAt(root, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+            MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+            MakeDevices(root + "/dev");
+            MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+            symlink("pts/ptmx", root + "/dev/ptmx");
+            MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
+            MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+            MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
+        }
+
         if (c.Terminal && c.TerminalPath is { } pty)
         {
             var console = Paths.SecureJoin(root, "/dev/console");
@@ -67,18 +107,9 @@ internal static class Container
         Program.Check(umount2(".", MNT_DETACH), "detach old root");
         Program.Check(chdir("/"), "chdir /");
 
-        foreach (var p in c.MaskedPaths)
+        if (staged is null || !c.MaskedPaths.SequenceEqual(ShimDefaults.MaskedPaths) || !c.ReadOnlyPaths.SequenceEqual(ShimDefaults.ReadOnlyPaths))
         {
-            Mask(p);
-        }
-
-        foreach (var p in c.ReadOnlyPaths)
-        {
-            if (Exists(p))
-            {
-                Program.Check(mount(p, p, null, MS_BIND | MS_REC, null), "bind read-only path", p);
-                Program.Check(mount(null, p, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null), "remount read-only path", p);
-            }
+            Protect("", c.MaskedPaths, c.ReadOnlyPaths);
         }
 
         if (c.ReadOnlyRootfs)
@@ -87,6 +118,25 @@ internal static class Container
         }
 
         Program.Check(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
+    }
+
+    /// <summary>Masks and read-only binds of /proc and /sys paths under <paramref name="prefix"/> ("" once pivoted).</summary>
+    private static void Protect(string prefix, IEnumerable<string> masked, IEnumerable<string> readOnly)
+    {
+        foreach (var p in masked)
+        {
+            Mask(prefix + p);
+        }
+
+        foreach (var path in readOnly)
+        {
+            var p = prefix + path;
+            if (Exists(p))
+            {
+                Program.Check(mount(p, p, null, MS_BIND | MS_REC, null), "bind read-only path", path);
+                Program.Check(mount(null, p, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null), "remount read-only path", path);
+            }
+        }
     }
 
     private static bool Exists(string p) => Path.Exists(p) || new FileInfo(p).LinkTarget is not null;

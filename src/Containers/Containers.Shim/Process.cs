@@ -7,6 +7,21 @@ namespace Containers.Shim;
 /// <summary>The process side: terminal, limits, identity, capabilities, working directory and execve.</summary>
 internal static unsafe class Process
 {
+    private static int lastCap = -1;
+
+    /// <summary>What Prepare reads from the host, read ahead while a staged shim waits for its configuration.</summary>
+    public static void Warm() => LastCap();
+
+    private static int LastCap()
+    {
+        if (lastCap < 0)
+        {
+            lastCap = int.TryParse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), out var lc) ? lc : 40;
+        }
+
+        return lastCap;
+    }
+
     public static void Prepare(ShimConfig c)
     {
         if (c.Terminal && c.TerminalFd >= 0)
@@ -45,11 +60,7 @@ internal static unsafe class Process
         }
 
         // Identity and capabilities: drop the bounding set, keep the capabilities across setuid, then set them.
-        var lastCap = 40;
-        if (int.TryParse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), out var lc))
-        {
-            lastCap = lc;
-        }
+        var lastCap = LastCap();
 
         var keep = new HashSet<int>(c.Capabilities);
         for (var cap = 0; cap <= lastCap; cap++)

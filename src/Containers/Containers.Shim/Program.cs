@@ -16,13 +16,29 @@ internal static unsafe class Program
 
     private static int Main(string[] args)
     {
-        if (args.Length != 3 || !int.TryParse(args[1], out var syncFd) || !int.TryParse(args[2], out statusFd))
+        if (args.Length is not (3 or 4) || !int.TryParse(args[1], out var syncFd) || !int.TryParse(args[2], out statusFd))
         {
             Console.Error.WriteLine("containers-shim is started by the Containers library, not by hand.");
             return 125;
         }
 
         Libc.fcntl(statusFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+        ShimException? stageFailure = null;
+        if (args[0] == "init" && args.Length == 4)
+        {
+            try
+            {
+                Container.Stage(args[3]);
+                // the first deserialization pages in and initialises the JSON code (milliseconds): pay it while waiting
+                JsonSerializer.Deserialize("""{"Mode":"Init","LowerDirs":["/"],"Mounts":[{"Source":"s","Destination":"d"}],"Rlimits":[{"Resource":7}],"Args":["a"],"Env":["A=B"],"Capabilities":[0],"AdditionalGids":[0]}"""u8, ShimJsonContext.Default.ShimConfig);
+                Process.Warm();
+            }
+            catch (ShimException e)
+            {
+                stageFailure = e; // reported once the configuration has been read: the parent is listening then
+            }
+        }
+
         ShimConfig config;
         try
         {
@@ -36,6 +52,11 @@ internal static unsafe class Program
         catch (JsonException e)
         {
             return Fail(new ShimException("read config", 0, e.Message));
+        }
+
+        if (stageFailure is not null)
+        {
+            return Fail(stageFailure);
         }
 
         try

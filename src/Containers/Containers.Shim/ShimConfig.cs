@@ -4,6 +4,15 @@ using System.Text.Json.Serialization;
 
 namespace Containers.Shim;
 
+/// <summary>runc's default masked and read-only paths: the library sends them, and a staged shim applies them ahead.</summary>
+internal static class ShimDefaults
+{
+    public static readonly string[] MaskedPaths =
+        ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
+
+    public static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+}
+
 /// <summary>What the shim does with the process it becomes.</summary>
 internal enum ShimMode
 {

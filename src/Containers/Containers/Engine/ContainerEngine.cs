@@ -31,14 +31,17 @@ public sealed class ContainerEngine : IAsyncDisposable
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ContainerEngine>();
         var (subnet, prefix) = NetworkStore.ParseCidr(this.options.BridgeSubnet);
         var ipam = new Ipam(Path.Combine(this.options.MachineStateDirectory, "networks", this.options.BridgeName + ".json"), subnet, prefix, sys);
-        var spawner = new ShimSpawner(sys, this.options.ShimPath ?? ShimSpawner.DefaultShimPath());
+        var stage = Path.Combine(this.options.Root, "stage"); // an empty directory each shim covers with its own staging tmpfs
+        Directory.CreateDirectory(stage);
+        var spawner = new ShimSpawner(sys, this.options.ShimPath ?? ShimSpawner.DefaultShimPath(), stage);
+        var cgroups = CgroupManagers.Detect(sys);
         Context = new RuntimeContext(
             sys,
             new ContainerStore(this.options.Root, sys),
-            CgroupManagers.Detect(sys),
+            cgroups,
             new BridgeNetwork(sys, this.options.BridgeName, ipam),
             spawner,
-            this.options.PrespawnShim ? new ShimPool(spawner) : null,
+            this.options.PrespawnShim ? new ShimPool(spawner, cgroups, sys) : null,
             this.options.TimeProvider,
             logger)
         {

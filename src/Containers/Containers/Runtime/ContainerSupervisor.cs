@@ -16,11 +16,6 @@ internal sealed class ContainerSupervisor
 {
     private const ulong MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_BIND = 4096, MS_REC = 16384;
 
-    private static readonly string[] MaskedPaths =
-        ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
-
-    private static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-
     private readonly RuntimeContext ctx;
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<string, ReadOnlyMemory<byte>>? output;
@@ -59,8 +54,11 @@ internal sealed class ContainerSupervisor
     public async Task StartAsync(CancellationToken ct)
     {
         var self = ProcessIdentity.Self;
-        var fresh = ctx.Store.Read(Id)?.Status == ContainerStatus.Created;
-        var state = ctx.Store.Update(Id, s => s with { MonitorPid = self.Pid, MonitorStartTime = self.StartTime }); // claim it before making anything
+        var current0 = ctx.Store.Read(Id) ?? throw new ContainerNotFoundException($"no such container: {Id}");
+        var fresh = current0.Status == ContainerStatus.Created;
+        var state = current0.MonitorPid == self.Pid && current0.MonitorStartTime == self.StartTime
+            ? current0 // created by this process: already ours
+            : ctx.Store.Update(Id, s => s with { MonitorPid = self.Pid, MonitorStartTime = self.StartTime }); // claim it before making anything
         try
         {
             if (state.Spec.EffectiveNetworks().Length > 0 && state.Spec.Ports.Length > 0)
@@ -242,8 +240,6 @@ internal sealed class ContainerSupervisor
         SpawnedShim? shim = null;
         try
         {
-            cgroup = ctx.Cgroups.Create(spec.CgroupKey(Id));
-            cgroup.Apply(spec.Resources);
             var flags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWUTS | ShimSpawner.CLONE_NEWIPC | ShimSpawner.CLONE_NEWPID;
             if (spec.NetworkMode != "host")
             {
@@ -275,12 +271,27 @@ internal sealed class ContainerSupervisor
 
             var stdio = new StdioOptions(ptySlave, spec.OpenStdin && !spec.Tty);
             shim = ctx.Pool is { } pool
-                ? await pool.TakeAsync(flags, stdio).ConfigureAwait(false)
+                ? await pool.TakeAsync(flags, stdio, spec.CgroupParent).ConfigureAwait(false)
                 : await ctx.Spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
-            // The first migration into a v1 cgroup waits for an RCU grace period (about 10 ms here): overlap it
-            // with the network setup; the shim waits for its configuration until both are done.
             var pid = shim.Pid;
-            var attach = Task.Run(() => cgroup.AddProcess(pid));
+            Task attach;
+            if (shim.Cgroup is { } pooled && shim.CgroupParent == spec.CgroupParent)
+            {
+                // a pooled shim already sits in a cgroup of its own under the same parent: it becomes the container's
+                cgroup = pooled.Rename(spec.CgroupKey(Id));
+                shim.Cgroup = null;
+                attach = Task.CompletedTask;
+            }
+            else
+            {
+                cgroup = ctx.Cgroups.Create(spec.CgroupKey(Id));
+                // The first migration into a v1 cgroup waits for an RCU grace period (about 10 ms here): overlap it
+                // with the network setup; the shim waits for its configuration until both are done.
+                var target = cgroup;
+                attach = Task.Run(() => target.AddProcess(pid));
+            }
+
+            cgroup.Apply(spec.Resources);
             try
             {
                 for (var i = 0; i < plan.Count; i++)
@@ -288,7 +299,7 @@ internal sealed class ContainerSupervisor
                     plan[i].Bridge.Attach(pid, endpoints[i].HostInterface, endpoints[i].Interface, plan[i].Ip);
                 }
 
-                if (spec.NetworkMode == "none")
+                if (spec.NetworkMode == "none" && !shim.LoopbackUp)
                 {
                     BridgeNetwork.LoopbackUp(ctx.Sys, pid);
                 }
@@ -296,6 +307,11 @@ internal sealed class ContainerSupervisor
             finally
             {
                 await attach.ConfigureAwait(false);
+                if (shim.Cgroup is { } left)
+                {
+                    left.Delete(); // the pooled group it was moved out of (empty now)
+                    shim.Cgroup = null;
+                }
             }
 
             var config = new ShimConfig
@@ -309,8 +325,8 @@ internal sealed class ContainerSupervisor
                 ReadOnlyRootfs = spec.ReadOnlyRootfs,
                 Hostname = hostname,
                 Mounts = mounts,
-                MaskedPaths = [.. MaskedPaths],
-                ReadOnlyPaths = [.. ReadOnlyPaths],
+                MaskedPaths = [.. ShimDefaults.MaskedPaths],
+                ReadOnlyPaths = [.. ShimDefaults.ReadOnlyPaths],
                 Args = [.. spec.Command],
                 Env = env,
                 Cwd = spec.WorkingDirectory ?? "/",
@@ -326,6 +342,7 @@ internal sealed class ContainerSupervisor
                 OpenStdin = spec.OpenStdin,
             };
             var failure = await shim.ReleaseAsync(config).ConfigureAwait(false);
+            ctx.Pool?.Replenish(spec.CgroupParent);
             if (failure is { } f)
             {
                 throw StartFailure(f.Step, f.Errno, f.Detail, spec);
@@ -378,6 +395,7 @@ internal sealed class ContainerSupervisor
             if (shim is not null)
             {
                 await shim.Process.WaitForExitAsync().ConfigureAwait(false);
+                shim.Cgroup?.Delete();
                 shim.Process.Dispose();
             }
 

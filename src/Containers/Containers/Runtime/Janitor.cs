@@ -8,8 +8,39 @@ namespace Containers.Runtime;
 /// </summary>
 internal static class Janitor
 {
+    /// <summary>Removes the cgroups of pooled shims whose process died (<c>pool-PID-STARTTIME-N</c>).</summary>
+    private static void SweepPoolCgroups(RuntimeContext ctx)
+    {
+        IReadOnlyList<string> names;
+        try
+        {
+            names = ctx.Cgroups.List();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (var name in names.Where(n => n.StartsWith(ShimPool.PoolPrefix, StringComparison.Ordinal)))
+        {
+            var parts = name[ShimPool.PoolPrefix.Length..].Split('-');
+            if (parts.Length == 3 && int.TryParse(parts[0], out var pid) && long.TryParse(parts[1], out var start) && !new ProcessIdentity(pid, start).IsAlive)
+            {
+                try
+                {
+                    ctx.Cgroups.Open(name).Delete();
+                }
+                catch (ContainerException e)
+                {
+                    ctx.Logger.LogWarning("could not remove the stale cgroup {Name}: {Error}", name, e.Message);
+                }
+            }
+        }
+    }
+
     public static void Sweep(RuntimeContext ctx)
     {
+        SweepPoolCgroups(ctx);
         ctx.Store.Locked(() =>
         {
             foreach (var s in ctx.Store.List())

@@ -1,3 +1,5 @@
+using Containers.Linux;
+
 namespace Containers.Runtime;
 
 /// <summary>
@@ -6,8 +8,9 @@ namespace Containers.Runtime;
 /// (own network namespace, no terminal, stdin closed); the pool fills after the first start, so an engine that never
 /// runs two containers never pays for it. A pooled shim that is never used exits when its sync pipe closes.
 /// </summary>
-internal sealed partial class ShimPool(ShimSpawner spawner) : IAsyncDisposable
+internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManager? cgroups = null, ISyscalls? sys = null) : IAsyncDisposable
 {
+    private static long counter;
     private const short POLLPRI = 2, POLLERR = 8;
 
     // A pooled shim's mount namespace is a copy of the host's taken when it spawned (the host's mounts are private
@@ -22,7 +25,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner) : IAsyncDisposable
     private bool disposed;
 
     /// <summary>A shim for <paramref name="flags"/> and <paramref name="stdio"/>: the pooled one when it fits, else a fresh one.</summary>
-    public async Task<SpawnedShim> TakeAsync(int flags, StdioOptions stdio)
+    public async Task<SpawnedShim> TakeAsync(int flags, StdioOptions stdio, string? cgroupParent = null)
     {
         if (flags != PooledFlags || stdio != StdioOptions.Plain)
         {
@@ -36,10 +39,10 @@ internal sealed partial class ShimPool(ShimSpawner spawner) : IAsyncDisposable
             if (ready is not null && MountsChanged())
             {
                 ready = null;
-                next!.ContinueWith(t => { if (t.IsCompletedSuccessfully) { t.Result.Abort(); t.Result.Process.Dispose(); } }, TaskScheduler.Default);
+                next!.ContinueWith(t => { if (t.IsCompletedSuccessfully) { _ = DiscardAsync(t.Result); } }, TaskScheduler.Default);
             }
 
-            next = disposed ? null : Task.Run(() => spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain));
+            next = null; // refilled by Replenish once this start is through: spawning now would compete with it for the CPUs
         }
 
         if (ready is not null)
@@ -52,8 +55,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner) : IAsyncDisposable
                     return shim;
                 }
 
-                shim.Abort();
-                shim.Process.Dispose();
+                await DiscardAsync(shim).ConfigureAwait(false);
             }
             catch (ContainerException)
             {
@@ -62,6 +64,76 @@ internal sealed partial class ShimPool(ShimSpawner spawner) : IAsyncDisposable
         }
 
         return await spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Spawns the next pooled shim in the background unless one is pooled already; made for the cgroup parent of the
+    /// start that just went through (a test run or an app keeps using one).
+    /// </summary>
+    public void Replenish(string? cgroupParent)
+    {
+        lock (gate)
+        {
+            if (next is null && !disposed)
+            {
+                next = Task.Run(() => SpawnPooledAsync(cgroupParent));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Spawns a shim and, while nobody waits for it, does what every start would: puts it in a cgroup of its own under
+    /// <paramref name="cgroupParent"/> (joining a v1 cgroup waits for an RCU grace period) and brings its loopback up.
+    /// </summary>
+    private async Task<SpawnedShim> SpawnPooledAsync(string? cgroupParent)
+    {
+        var shim = await spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain).ConfigureAwait(false);
+        if (sys is not null)
+        {
+            try
+            {
+                Networking.BridgeNetwork.LoopbackUp(sys, shim.Pid);
+                shim.LoopbackUp = true;
+            }
+            catch (ContainerException)
+            {
+                // the start brings it up
+            }
+        }
+
+        // only at the top of our hierarchy: a group under a --cgroup-parent would keep that subtree alive after its
+        // last container (and a crash would leave it where the sweep does not look)
+        if (cgroups is not null && string.IsNullOrEmpty(cgroupParent))
+        {
+            var self = ProcessIdentity.Self;
+            var name = $"{PoolPrefix}{self.Pid}-{self.StartTime}-{Interlocked.Increment(ref counter)}";
+            Cgroups.ICgroup? group = null;
+            try
+            {
+                group = cgroups.Create(name);
+                group.AddProcess(shim.Pid);
+                shim.Cgroup = group;
+                shim.CgroupParent = cgroupParent;
+            }
+            catch (Exception e) when (e is ContainerException or IOException or UnauthorizedAccessException)
+            {
+                group?.Delete(); // the start makes the container's cgroup itself
+            }
+        }
+
+        return shim;
+    }
+
+    /// <summary>The name prefix of pooled shims' cgroups: <c>pool-PID-STARTTIME-N</c> (the sweep removes those of dead processes).</summary>
+    public const string PoolPrefix = "pool-";
+
+    /// <summary>Ends a pooled shim that will not be used, and its cgroup once it has exited.</summary>
+    private static async Task DiscardAsync(SpawnedShim shim)
+    {
+        shim.Abort();
+        await shim.Process.WaitForExitAsync().ConfigureAwait(false);
+        shim.Cgroup?.Delete();
+        shim.Process.Dispose();
     }
 
     /// <summary>True (once per change) when the mount table changed since the last look.</summary>
@@ -111,10 +183,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner) : IAsyncDisposable
 
         try
         {
-            var shim = await pending.ConfigureAwait(false);
-            shim.Abort();
-            await shim.Process.WaitForExitAsync().ConfigureAwait(false);
-            shim.Process.Dispose();
+            await DiscardAsync(await pending.ConfigureAwait(false)).ConfigureAwait(false);
         }
         catch (ContainerException)
         {

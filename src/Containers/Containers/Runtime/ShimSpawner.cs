@@ -18,6 +18,18 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
 
     public int Pid => Process.Id;
 
+    /// <summary>
+    /// A pooled shim's own cgroup, made and joined while it waited (under <see cref="CgroupParent"/>): the start renames
+    /// it to the container's instead of creating one and migrating into it. Null for a shim spawned on demand.
+    /// </summary>
+    public Cgroups.ICgroup? Cgroup { get; set; }
+
+    /// <summary>The cgroup parent <see cref="Cgroup"/> was made under.</summary>
+    public string? CgroupParent { get; set; }
+
+    /// <summary>Whether the loopback of its network namespace is already up.</summary>
+    public bool LoopbackUp { get; set; }
+
     /// <summary>Sends the configuration and waits until the payload is exec'd (EOF on the status pipe) or the shim reports a failure.</summary>
     public async Task<(string Step, int Errno, string Detail)?> ReleaseAsync(ShimConfig config)
     {
@@ -88,7 +100,7 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
 /// Starts the NativeAOT shim in new (or joined) namespaces, per DESIGN.md: a fresh dedicated thread unshares or
 /// setns-es, then starts the shim, and ends (a thread that made a pid namespace cannot make threads or another one).
 /// </summary>
-internal sealed class ShimSpawner(ISyscalls sys, string shimPath)
+internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageDirectory = null)
 {
     public string ShimPath => shimPath;
 
@@ -181,6 +193,10 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath)
         psi.ArgumentList.Add(mode);
         psi.ArgumentList.Add(sync.Read.ToString(System.Globalization.CultureInfo.InvariantCulture));
         psi.ArgumentList.Add(status.Write.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (mode == "init" && stageDirectory is not null)
+        {
+            psi.ArgumentList.Add(stageDirectory); // mounts that need no configuration are made while it waits for one
+        }
         psi.Environment.Clear();
         psi.Environment["DOTNET_GCHeapHardLimit"] = "0x2000000"; // a 32 MiB heap reserves less and starts faster
         Process process;

@@ -77,7 +77,8 @@ internal static class CgroupFiles
 
         for (var attempt = 0; ; attempt++)
         {
-            foreach (var pid in ReadPids(sys, dir))
+            // the first try is a bare rmdir: a group whose processes have all exited (the usual case) just goes
+            foreach (var pid in attempt == 0 ? [] : ReadPids(sys, dir))
             {
                 kill(pid);
             }
@@ -89,7 +90,10 @@ internal static class CgroupFiles
             }
             catch (IOException) when (attempt < 200)
             {
-                Thread.Sleep(10);
+                if (attempt > 0)
+                {
+                    Thread.Sleep(10);
+                }
             }
             catch (DirectoryNotFoundException)
             {

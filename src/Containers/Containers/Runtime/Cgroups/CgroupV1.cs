@@ -149,6 +149,17 @@ internal sealed class CgroupV1Manager : ICgroupManager
             throw new ContainerException($"cgroup: {dir} did not reach {want}");
         }
 
+        public ICgroup Rename(string newId)
+        {
+            var renamed = Dirs.ToDictionary(kv => kv.Key, kv => kv.Value[..^Id.Length] + newId);
+            foreach (var dir in Dirs.Values.Distinct())
+            {
+                Directory.Move(dir, dir[..^Id.Length] + newId);
+            }
+
+            return new CgroupV1(newId, renamed, sys);
+        }
+
         public IReadOnlyList<int> ReadProcesses() => Dirs.TryGetValue("pids", out var d) ? CgroupFiles.ReadPids(sys, d) : CgroupFiles.ReadPids(sys, Dirs.Values.First());
 
         public void Delete()

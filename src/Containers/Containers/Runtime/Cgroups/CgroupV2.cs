@@ -101,6 +101,13 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
 
         public IReadOnlyList<int> ReadProcesses() => CgroupFiles.ReadPids(sys, dir);
 
+        public ICgroup Rename(string newId)
+        {
+            var target = dir[..^Id.Length] + newId;
+            Directory.Move(dir, target);
+            return new CgroupV2(newId, target, sys);
+        }
+
         public void Delete()
         {
             if (File.Exists(Path.Combine(dir, "cgroup.kill")))

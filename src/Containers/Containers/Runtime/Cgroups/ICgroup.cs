@@ -26,6 +26,9 @@ public interface ICgroup
 
     /// <summary>Kills what is left in the group and removes it (retrying while the kernel reports it busy).</summary>
     void Delete();
+
+    /// <summary>Renames the group (with its processes and settings) to <paramref name="newId"/>, which has the same parent.</summary>
+    ICgroup Rename(string newId);
 }
 
 /// <summary>Creates and finds the cgroups of containers; every group lives under one <c>containers-dotnet</c> parent.</summary>
