@@ -50,9 +50,10 @@ public sealed class VolumeTests
         Assert.True(File.Exists(Path.Combine(t.Engine.Volumes.Get("site").Mountpoint, "index.html")));
 
         // the image's VOLUME becomes an anonymous volume, filled the same way; --rm takes it along
-        var c = await t.Engine.StartAsync(t.Engine.FromImage("localhost/withvolume:1").WithNetwork("none").WithAutoRemove().WithCommand("sh", "-c", "cat /var/www/index.html; echo more > /var/www/new").ToSpec());
-        var anonymous = Assert.Single(t.Engine.Volumes.List(), v => v.Anonymous);
+        var c = await t.Engine.StartAsync(t.Engine.FromImage("localhost/withvolume:1").WithNetwork("none").WithAutoRemove().WithCommand("sh", "-c", "cat /var/www/index.html; echo more > /var/www/new; sleep 60").ToSpec());
+        var anonymous = Assert.Single(t.Engine.Volumes.List(), v => v.Anonymous); // (it would be gone already had the container ended)
         Assert.Equal(64, anonymous.Name.Length);
+        await c.KillAsync();
         await c.WaitAsync();
         for (var i = 0; i < 100 && t.Engine.Volumes.List().Any(v => v.Anonymous); i++)
         {

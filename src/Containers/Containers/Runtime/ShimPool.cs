@@ -42,7 +42,8 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
                 next!.ContinueWith(t => { if (t.IsCompletedSuccessfully) { _ = DiscardAsync(t.Result); } }, TaskScheduler.Default);
             }
 
-            next = null; // refilled by Replenish once this start is through: spawning now would compete with it for the CPUs
+            // the next one at once (back-to-back starts overlap with it), for the same cgroup parent as this start
+            next = disposed ? null : Task.Run(() => SpawnPooledAsync(cgroupParent));
         }
 
         if (ready is not null)
@@ -67,8 +68,8 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     }
 
     /// <summary>
-    /// Spawns the next pooled shim in the background unless one is pooled already; made for the cgroup parent of the
-    /// start that just went through (a test run or an app keeps using one).
+    /// Spawns the next pooled shim in the background unless one is pooled or on its way (after a start that found the
+    /// pool empty, or whose pooled shim did not fit).
     /// </summary>
     public void Replenish(string? cgroupParent)
     {
