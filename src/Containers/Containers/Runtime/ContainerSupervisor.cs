@@ -165,6 +165,26 @@ internal sealed class ContainerSupervisor
         catch (Exception e)
         {
             ctx.Logger.LogError(e, "supervisor of container {Id} failed", Id);
+            try
+            {
+                // whoever waits for it (docker wait, a --rm run) must see it end
+                if (ctx.Store.Read(Id) is { } left)
+                {
+                    if (left.Spec.AutoRemove)
+                    {
+                        ctx.Store.Delete(Id);
+                    }
+                    else if (left.IsActive)
+                    {
+                        ctx.Store.Update(Id, x => x with { Status = ContainerStatus.Exited, Pid = 0, PidStartTime = 0, Error = e.Message, FinishedAt = ctx.Time.GetUtcNow() });
+                    }
+                }
+            }
+            catch (Exception inner) when (inner is ContainerException or IOException)
+            {
+                ctx.Logger.LogError(inner, "container {Id} could not be marked as exited", Id);
+            }
+
             completion.TrySetException(e);
         }
     }
@@ -564,22 +584,40 @@ internal sealed class ContainerSupervisor
         }
 
         /// <summary>Releases what the run held; returns whether the kernel OOM-killed something in it.</summary>
+        /// <summary>
+        /// Releases what the run held; returns whether the kernel OOM-killed something in it. Each step runs whatever
+        /// the others do: one that fails is logged (the crash sweep retries it) and never keeps the container from
+        /// being recorded as exited (and removed, with --rm), which waiters depend on.
+        /// </summary>
         public bool Cleanup(RuntimeContext ctx)
         {
-            var oom = cgroup.ReadOomKills() > 0;
-            cgroup.Delete();
-            ctx.PortForwarding.Remove(natRules);
-            ctx.Dns.Untrack(id);
+            var oom = false;
+            Step(ctx, "read the OOM count", () => oom = cgroup.ReadOomKills() > 0);
+            Step(ctx, "remove the cgroup", cgroup.Delete);
+            Step(ctx, "remove the port forwarding rules", () => ctx.PortForwarding.Remove(natRules));
+            Step(ctx, "stop serving DNS", () => ctx.Dns.Untrack(id));
             // endpoints connected or disconnected while it ran are in the state; the start's are here
             foreach (var e in (ctx.Store.Read(id)?.Networks ?? []).Concat(endpoints).DistinctBy(e => e.HostInterface))
             {
-                ctx.Release(id, e);
+                Step(ctx, $"release its address on {e.Network}", () => ctx.Release(id, e));
             }
 
             Terminal?.Dispose();
             log?.Dispose();
             process.Dispose();
             return oom;
+        }
+
+        private void Step(RuntimeContext ctx, string what, Action action)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e) when (e is ContainerException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException)
+            {
+                ctx.Logger.LogWarning(e, "container {Id}: could not {What}", id, what);
+            }
         }
     }
 }
