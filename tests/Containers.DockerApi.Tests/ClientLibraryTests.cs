@@ -150,4 +150,38 @@ public sealed class ClientLibraryTests
         Assert.Equal((404, """{"message":"GET /swarm is not served by containers-dotnet"}"""), ((int)unserved.StatusCode, await unserved.Content.ReadAsStringAsync()));
         Assert.Empty(t.Engine.List(all: true));
     }
+
+    [Fact]
+    public async Task A_hostile_archive_stays_inside_the_container()
+    {
+        await using var t = new TestEngine();
+        await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
+        await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
+        using var client = new DockerClientBuilder().WithEndpoint(new Uri("unix://" + server.SocketPath)).Build();
+        var c = await client.Containers.CreateContainerAsync(new CreateContainerParameters { Image = "busybox:latest", Cmd = ["sleep", "60"] });
+        await client.Containers.StartContainerAsync(c.ID, new ContainerStartParameters());
+        var tag = Guid.NewGuid().ToString("N")[..8];
+
+        // ".." climbing out (it cannot climb above the destination), and a symlink to "/" followed by a file through it
+        // (resolved inside the container): both land inside the container, nothing on the host
+        var tar = new MemoryStream();
+        await using (var w = new System.Formats.Tar.TarWriter(tar, leaveOpen: true))
+        {
+            await w.WriteEntryAsync(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, $"../../../../climbed-{tag}.txt") { DataStream = new MemoryStream("up\n"u8.ToArray()) });
+            await w.WriteEntryAsync(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.SymbolicLink, "evil") { LinkName = "/" });
+            await w.WriteEntryAsync(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, $"evil/tmp/through-{tag}.txt") { DataStream = new MemoryStream("in\n"u8.ToArray()) });
+        }
+
+        tar.Position = 0;
+        await client.Containers.ExtractArchiveToContainerAsync(c.ID, new CopyToContainerParameters { Path = "/tmp" }, tar);
+        Assert.False(File.Exists($"/climbed-{tag}.txt") || File.Exists($"/tmp/climbed-{tag}.txt"));
+        Assert.False(File.Exists($"/tmp/through-{tag}.txt"));
+        var exec = await client.Exec.CreateContainerExecAsync(c.ID, new ContainerExecCreateParameters { Cmd = ["cat", $"/tmp/climbed-{tag}.txt", $"/tmp/through-{tag}.txt"], AttachStdout = true, AttachStderr = true });
+        using (var stream = await client.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters()))
+        {
+            Assert.Equal("up\nin\n", (await stream.ReadOutputToEndAsync(CancellationToken.None)).stdout);
+        }
+
+        await client.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true });
+    }
 }

@@ -531,8 +531,8 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
     }
 
     /// <summary>
-    /// Unpacks a build context into <paramref name="dir"/>: gzip is detected, names are confined (no absolute paths, no
-    /// "..", nothing written through a symlink the archive made), devices are skipped.
+    /// Unpacks a build context into <paramref name="dir"/>: gzip is detected, names are confined (absolute paths and
+    /// ".." stay inside, symlinks resolve inside, nothing is written through one), devices are skipped.
     /// </summary>
     internal static async Task ExtractContextAsync(Stream body, string dir, CancellationToken ct)
     {
@@ -548,72 +548,8 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             input = new System.IO.Compression.GZipStream(input, System.IO.Compression.CompressionMode.Decompress);
         }
 
-        var root = Path.GetFullPath(dir);
-        var reader = new TarReader(input);
-        while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } e)
-        {
-            var parts = e.Name.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToArray();
-            if (parts.Length == 0)
-            {
-                continue;
-            }
-
-            if (parts.Contains(".."))
-            {
-                throw new InvalidDataException($"entry {e.Name} climbs out of the context");
-            }
-
-            var path = root;
-            for (var i = 0; i < parts.Length - 1; i++)
-            {
-                path = Path.Combine(path, parts[i]);
-                var info = new DirectoryInfo(path);
-                if (info.LinkTarget is not null)
-                {
-                    throw new InvalidDataException($"entry {e.Name} goes through the symlink {string.Join('/', parts[..(i + 1)])}");
-                }
-
-                Directory.CreateDirectory(path);
-            }
-
-            var target = Path.Combine(path, parts[^1]);
-            if (File.Exists(target) || new FileInfo(target).LinkTarget is not null)
-            {
-                File.Delete(target);
-            }
-
-            switch (e.EntryType)
-            {
-                case TarEntryType.Directory:
-                    Directory.CreateDirectory(target);
-                    break;
-                case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                    await using (var f = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
-                    {
-                        if (e.DataStream is { } data)
-                        {
-                            await data.CopyToAsync(f, ct).ConfigureAwait(false);
-                        }
-                    }
-
-                    File.SetUnixFileMode(target, (UnixFileMode)((int)e.Mode & 0x1FF));
-                    File.SetLastWriteTimeUtc(target, e.ModificationTime.UtcDateTime);
-                    break;
-                case TarEntryType.SymbolicLink:
-                    File.CreateSymbolicLink(target, e.LinkName);
-                    break;
-                case TarEntryType.HardLink:
-                    var source = Path.Combine(root, Path.Combine(e.LinkName.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p is not "." and not "..").ToArray()));
-                    if (File.Exists(source) && new FileInfo(source).LinkTarget is null)
-                    {
-                        File.Copy(source, target);
-                    }
-
-                    break;
-                default:
-                    break;
-            }
-        }
+        // the container's docker cp extraction: names and symlinks confined to the context directory
+        await Container.ExtractConfinedAsync(Linux.LinuxSyscalls.Instance, Path.GetFullPath(dir), "/", input, $"{dir} is missing", ct).ConfigureAwait(false);
     }
 
     private static async Task Line(HttpContext ctx, JsonObject line)

@@ -116,14 +116,8 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     /// <summary>POST /networks/{id}/connect: Container, EndpointConfig.Aliases, EndpointConfig.IPAMConfig.IPv4Address.</summary>
     public async Task ConnectAsync(HttpContext ctx, string id)
     {
-        JsonObject body;
-        try
+        if (await ReadBodyAsync(ctx, "connect").ConfigureAwait(false) is not { } body)
         {
-            body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
-        }
-        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
-        {
-            await DockerApiServer.Error(ctx, 400, "invalid connect request: " + e.Message).ConfigureAwait(false);
             return;
         }
 
@@ -140,14 +134,8 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
 
     public async Task DisconnectAsync(HttpContext ctx, string id)
     {
-        JsonObject body;
-        try
+        if (await ReadBodyAsync(ctx, "disconnect").ConfigureAwait(false) is not { } body)
         {
-            body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
-        }
-        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
-        {
-            await DockerApiServer.Error(ctx, 400, "invalid disconnect request: " + e.Message).ConfigureAwait(false);
             return;
         }
 
@@ -158,6 +146,20 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
             events.Publish("network", "disconnect", engine.Networks.Get(id).Id, engine.Networks.Get(id).Name);
             ctx.Response.StatusCode = 200;
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>The request's JSON object, or null after answering 400.</summary>
+    private static async Task<JsonObject?> ReadBodyAsync(HttpContext ctx, string what)
+    {
+        try
+        {
+            return await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            await DockerApiServer.Error(ctx, 400, $"invalid {what} request: " + e.Message).ConfigureAwait(false);
+            return null;
+        }
     }
 
     public Task PruneNetworksAsync(HttpContext ctx)

@@ -54,84 +54,93 @@ public sealed partial class Container
     /// <see cref="FileNotFoundException"/> when the directory does not exist, <see cref="InvalidDataException"/> for a bad tar.
     /// </summary>
     public Task CopyToAsync(string directory, Stream tar, CancellationToken cancellationToken = default) =>
-        WithRoot(write: true, async root =>
+        WithRoot(write: true, root => ExtractConfinedAsync(Ctx.Sys, root, directory, tar, $"Could not find the file {directory} in container {Name}", cancellationToken));
+
+    /// <summary>
+    /// Extracts <paramref name="tar"/> into <paramref name="directory"/> of the tree at <paramref name="root"/> as if
+    /// <paramref name="root"/> were "/": ".." and absolute names cannot leave it, symlinks (the tree's or the archive's
+    /// own) are resolved inside it, and nothing is written through what was at a name before. Modes, owners and times
+    /// are kept; devices and fifos are skipped. Throws <see cref="FileNotFoundException"/> (<paramref name="missing"/>)
+    /// when the directory does not exist, <see cref="InvalidDataException"/> for a bad tar.
+    /// </summary>
+    internal static async Task ExtractConfinedAsync(ISyscalls sys, string root, string directory, Stream tar, string missing, CancellationToken ct)
+    {
+        var dest = Resolve(root, directory, followLast: true);
+        if (sys.LStat(dest) is not { IsDirectory: true })
         {
-            var dest = Resolve(root, directory, followLast: true);
-            if (Ctx.Sys.LStat(dest) is not { IsDirectory: true })
+            throw new FileNotFoundException(missing);
+        }
+
+        var rel = directory.Trim('/');
+        var reader = new TarReader(tar, leaveOpen: true);
+        var links = new List<(string Path, string Target)>();
+        while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } e)
+        {
+            var clean = Clean(e.Name);
+            if (clean.Length == 0)
             {
-                throw new FileNotFoundException($"Could not find the file {directory} in container {Name}");
+                continue;
             }
 
-            var rel = directory.Trim('/');
-            var reader = new TarReader(tar, leaveOpen: true);
-            var links = new List<(string Path, string Target)>();
-            while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } e)
+            var parent = Path.GetDirectoryName(clean) ?? "";
+            var dir = Resolve(root, "/" + rel + "/" + parent, followLast: true);
+            Directory.CreateDirectory(dir);
+            var target = Path.Combine(dir, Path.GetFileName(clean));
+            var existing = sys.LStat(target);
+            if (existing is { IsDirectory: false } && e.EntryType is TarEntryType.Directory)
             {
-                var clean = Clean(e.Name);
-                if (clean.Length == 0)
+                throw new IOException($"cannot overwrite non-directory {clean} with a directory");
+            }
+
+            if (existing is { IsDirectory: false } || (existing is { IsDirectory: true } && e.EntryType is not TarEntryType.Directory))
+            {
+                if (existing.Value.IsDirectory)
                 {
-                    continue;
+                    throw new IOException($"cannot overwrite directory {clean} with a non-directory");
                 }
 
-                var parent = Path.GetDirectoryName(clean) ?? "";
-                var dir = Resolve(root, "/" + rel + "/" + parent, followLast: true);
-                Directory.CreateDirectory(dir);
-                var target = Path.Combine(dir, Path.GetFileName(clean));
-                var existing = Ctx.Sys.LStat(target);
-                if (existing is { IsDirectory: false } && e.EntryType is TarEntryType.Directory)
-                {
-                    throw new IOException($"cannot overwrite non-directory {clean} with a directory");
-                }
+                File.Delete(target); // never write through what was there (a symlink above all)
+            }
 
-                if (existing is { IsDirectory: false } || (existing is { IsDirectory: true } && e.EntryType is not TarEntryType.Directory))
-                {
-                    if (existing.Value.IsDirectory)
+            switch (e.EntryType)
+            {
+                case TarEntryType.Directory:
+                    Directory.CreateDirectory(target);
+                    break;
+                case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                    await using (var f = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
                     {
-                        throw new IOException($"cannot overwrite directory {clean} with a non-directory");
+                        if (e.DataStream is { } data)
+                        {
+                            await data.CopyToAsync(f, ct).ConfigureAwait(false);
+                        }
                     }
 
-                    File.Delete(target); // never write through what was there (a symlink above all)
-                }
-
-                switch (e.EntryType)
-                {
-                    case TarEntryType.Directory:
-                        Directory.CreateDirectory(target);
-                        break;
-                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                        await using (var f = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
-                        {
-                            if (e.DataStream is { } data)
-                            {
-                                await data.CopyToAsync(f, cancellationToken).ConfigureAwait(false);
-                            }
-                        }
-
-                        break;
-                    case TarEntryType.SymbolicLink:
-                        Ctx.Sys.Symlink(e.LinkName, target);
-                        break;
-                    case TarEntryType.HardLink:
-                        links.Add((target, Resolve(root, "/" + rel + "/" + Clean(e.LinkName))));
-                        continue;
-                    default:
-                        continue; // devices, fifos: not copied
-                }
-
-                Ctx.Sys.LChown(target, e.Uid, e.Gid);
-                if (e.EntryType != TarEntryType.SymbolicLink)
-                {
-                    File.SetUnixFileMode(target, (UnixFileMode)((int)e.Mode & 0xFFF));
-                    var ns = (e.ModificationTime.ToUnixTimeMilliseconds() * 1_000_000L);
-                    Ctx.Sys.SetTimes(target, ns, ns);
-                }
+                    break;
+                case TarEntryType.SymbolicLink:
+                    sys.Symlink(e.LinkName, target);
+                    break;
+                case TarEntryType.HardLink:
+                    links.Add((target, Resolve(root, "/" + rel + "/" + Clean(e.LinkName))));
+                    continue;
+                default:
+                    continue; // devices, fifos: not copied
             }
 
-            foreach (var (path, target) in links)
+            sys.LChown(target, e.Uid, e.Gid);
+            if (e.EntryType != TarEntryType.SymbolicLink)
             {
-                Ctx.Sys.Link(target, path);
+                File.SetUnixFileMode(target, (UnixFileMode)((int)e.Mode & 0xFFF));
+                var ns = e.ModificationTime.ToUnixTimeMilliseconds() * 1_000_000L;
+                sys.SetTimes(target, ns, ns);
             }
-        });
+        }
+
+        foreach (var (path, target) in links)
+        {
+            sys.Link(target, path);
+        }
+    }
 
     private T WithRoot<T>(bool write, Func<string, T> action)
     {
