@@ -17,14 +17,7 @@ internal static class Container
     {
         Program.Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "make / rprivate");
         Program.Check(mount("tmpfs", stage, "tmpfs", MS_NOSUID, "mode=700,size=64k"), "mount staging tmpfs", stage);
-        MountAt(stage, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-        MountAt(stage, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-        MakeDevices(stage + "/dev");
-        MountAt(stage, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-        symlink("pts/ptmx", stage + "/dev/ptmx");
-        MountAt(stage, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
-        MountAt(stage, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-        MountAt(stage, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
+        MountKernelFilesystems(stage);
         Protect(stage, ShimDefaults.MaskedPaths, ShimDefaults.ReadOnlyPaths);
         staged = stage;
     }
@@ -60,14 +53,7 @@ internal static class Container
         }
         else
         {
-            MountAt(root, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-            MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-            MakeDevices(root + "/dev");
-            MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-            symlink("pts/ptmx", root + "/dev/ptmx");
-            MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
-            MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-            MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
+            MountKernelFilesystems(root);
         }
 
         if (c.Terminal && c.TerminalPath is { } pty)
@@ -118,6 +104,19 @@ internal static class Container
         }
 
         Program.Check(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
+    }
+
+    /// <summary>/proc, /dev (devices, devpts, shm, mqueue) and a read-only /sys under <paramref name="root"/>.</summary>
+    private static void MountKernelFilesystems(string root)
+    {
+        MountAt(root, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+        MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+        MakeDevices(root + "/dev");
+        MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+        symlink("pts/ptmx", root + "/dev/ptmx");
+        MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
+        MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
+        MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
     }
 
     /// <summary>Masks and read-only binds of /proc and /sys paths under <paramref name="prefix"/> ("" once pivoted).</summary>
