@@ -800,6 +800,7 @@ internal sealed partial class ContainerEndpoints
             {
                 await engine.Get(s.Id).RemoveAsync().ConfigureAwait(false);
                 events.Publish("container", "destroy", s.Id, s.Name);
+                streams.ForgetExecs(s.Id);
                 deleted.Add((JsonNode)s.Id);
             }
             catch (ContainerException)

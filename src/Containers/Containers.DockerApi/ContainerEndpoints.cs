@@ -223,6 +223,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
         {
             await c.RemoveAsync(force: ctx.Request.Query["force"] is var f && (f == "1" || f == "true")).ConfigureAwait(false);
             events.Publish("container", "destroy", c.Id, c.Name);
+            streams.ForgetExecs(c.Id);
             ctx.Response.StatusCode = 204;
         }
         catch (ContainerException e)

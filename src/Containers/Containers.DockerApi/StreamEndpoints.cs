@@ -212,6 +212,18 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         await frames.WriteAsync(stream, System.Text.Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
     }
 
+    /// <summary>Drops the exec instances of a removed container (docker keeps them only as long as their container).</summary>
+    public void ForgetExecs(string containerId)
+    {
+        foreach (var (id, record) in execs)
+        {
+            if (record.ContainerId == containerId)
+            {
+                execs.TryRemove(id, out _);
+            }
+        }
+    }
+
     /// <summary>POST /containers/{id}/exec.</summary>
     public async Task ExecCreateAsync(HttpContext ctx, string id)
     {
