@@ -1,5 +1,11 @@
 using BenchmarkDotNet.Running;
 
+if (args.Length >= 2 && args[0] == "store-fill")
+{
+    await Containers.Benchmarks.StoreFill.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : null);
+    return 0;
+}
+
 if (args.Length >= 2 && args[0] == "run-true")
 {
     await Containers.Benchmarks.RunTrueMedian.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : null);

@@ -1,0 +1,344 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace Containers.Orchestration.Storage;
+
+/// <summary>
+/// The default <see cref="IObjectStore"/>: every object in memory (as its JSON bytes), every write appended to one log
+/// file (<c>objects.log</c>, a JSON line per write) that is replayed at open, so a restarted control plane has every
+/// object back at its revision. The log is rewritten as a snapshot of the live objects when it holds more than twice
+/// their number of lines (compaction); a torn last line (a crash mid-write) is dropped at open. Watches replay from a
+/// window of the last <see cref="EmbeddedStoreOptions.WatchWindow"/> changes. One process owns a store directory at a
+/// time (an exclusive lock file).
+/// </summary>
+public sealed class EmbeddedObjectStore : IObjectStore
+{
+    private readonly Lock gate = new();
+    private readonly Dictionary<ObjectKey, StoredObject> objects = [];
+    private readonly Dictionary<string, SortedSet<ObjectKey>> byResource = new(StringComparer.Ordinal);
+    private readonly Queue<WatchEvent> window = new();
+    private readonly List<Watcher> watchers = [];
+    private readonly EmbeddedStoreOptions options;
+    private readonly string logPath;
+    private readonly FileStream lockFile;
+    private FileStream log;
+    private long logLines;
+    private long oldestWindowRevision = 1;
+
+    private EmbeddedObjectStore(string directory, EmbeddedStoreOptions options)
+    {
+        this.options = options;
+        Directory.CreateDirectory(directory);
+        lockFile = new FileStream(Path.Combine(directory, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        logPath = Path.Combine(directory, "objects.log");
+        log = null!;
+    }
+
+    /// <inheritdoc/>
+    public long Revision { get; private set; }
+
+    /// <summary>
+    /// Opens (or creates) the store in <paramref name="directory"/>, replaying its log. Throws <see cref="IOException"/>
+    /// when another process has it open.
+    /// </summary>
+    public static EmbeddedObjectStore Open(string directory, EmbeddedStoreOptions? options = null)
+    {
+        var store = new EmbeddedObjectStore(directory, options ?? new EmbeddedStoreOptions());
+        store.Replay();
+        return store;
+    }
+
+    /// <inheritdoc/>
+    public StoredObject? Get(ObjectKey key)
+    {
+        lock (gate)
+        {
+            return objects.GetValueOrDefault(key);
+        }
+    }
+
+    /// <inheritdoc/>
+    public (IReadOnlyList<StoredObject> Items, long Revision) List(string resource, string? ns = null)
+    {
+        lock (gate)
+        {
+            if (!byResource.TryGetValue(resource, out var keys))
+            {
+                return ([], Revision);
+            }
+
+            var items = ns is null
+                ? keys.Select(k => objects[k]).ToArray()
+                : keys.GetViewBetween(new ObjectKey(resource, ns, ""), new ObjectKey(resource, ns, "\uffff")).Select(k => objects[k]).ToArray();
+            return (items, Revision);
+        }
+    }
+
+    /// <inheritdoc/>
+    public StoredObject Create(ObjectKey key, ReadOnlyMemory<byte> json)
+    {
+        lock (gate)
+        {
+            if (objects.ContainsKey(key))
+            {
+                throw new StoreConflictException($"{key} already exists");
+            }
+
+            return Write(WatchEventType.Added, key, json);
+        }
+    }
+
+    /// <inheritdoc/>
+    public StoredObject Update(ObjectKey key, ReadOnlyMemory<byte> json, long? expectedRevision = null)
+    {
+        lock (gate)
+        {
+            Check(key, expectedRevision);
+            return Write(WatchEventType.Modified, key, json);
+        }
+    }
+
+    /// <inheritdoc/>
+    public StoredObject Delete(ObjectKey key, long? expectedRevision = null)
+    {
+        lock (gate)
+        {
+            var current = Check(key, expectedRevision);
+            return Write(WatchEventType.Deleted, key, current.Json);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<WatchEvent> WatchAsync(string resource, string? ns, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var channel = Channel.CreateUnbounded<WatchEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var watcher = new Watcher(resource, ns, channel);
+        lock (gate)
+        {
+            if (fromRevision + 1 < oldestWindowRevision && fromRevision < Revision)
+            {
+                throw new StoreGoneException($"too old resource version: {fromRevision} ({oldestWindowRevision - 1})");
+            }
+
+            foreach (var e in window.Where(e => e.Object.Revision > fromRevision && watcher.Wants(e.Object.Key)))
+            {
+                channel.Writer.TryWrite(e);
+            }
+
+            watchers.Add(watcher);
+        }
+
+        try
+        {
+            await foreach (var e in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return e;
+            }
+        }
+        finally
+        {
+            lock (gate)
+            {
+                watchers.Remove(watcher);
+            }
+        }
+    }
+
+    /// <summary>Closes the log and ends every watch.</summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (gate)
+        {
+            foreach (var w in watchers)
+            {
+                w.Channel.Writer.TryComplete();
+            }
+
+            watchers.Clear();
+            log.Dispose();
+            lockFile.Dispose();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private StoredObject Check(ObjectKey key, long? expectedRevision)
+    {
+        var current = objects.GetValueOrDefault(key) ?? throw new StoreNotFoundException($"{key} not found");
+        if (expectedRevision is { } rv && rv != current.Revision)
+        {
+            throw new StoreConflictException($"{key} has been modified (revision {current.Revision}, not {rv}); read it again and retry");
+        }
+
+        return current;
+    }
+
+    /// <summary>Logs, applies and announces one write (under the lock).</summary>
+    private StoredObject Write(WatchEventType type, ObjectKey key, ReadOnlyMemory<byte> json)
+    {
+        var stored = new StoredObject(key, Revision + 1, json.ToArray());
+        Append(log, type == WatchEventType.Deleted ? "del" : "put", stored);
+        if (options.Durable)
+        {
+            log.Flush(flushToDisk: true);
+        }
+
+        logLines++;
+        Revision = stored.Revision;
+        Apply(type, stored);
+        var e = new WatchEvent(type, stored);
+        window.Enqueue(e);
+        while (window.Count > options.WatchWindow)
+        {
+            oldestWindowRevision = window.Dequeue().Object.Revision + 1;
+        }
+
+        foreach (var w in watchers)
+        {
+            if (w.Wants(key))
+            {
+                w.Channel.Writer.TryWrite(e);
+            }
+        }
+
+        if (logLines > 1000 && logLines > 2 * objects.Count)
+        {
+            Compact();
+        }
+
+        return stored;
+    }
+
+    private void Apply(WatchEventType type, StoredObject stored)
+    {
+        if (type == WatchEventType.Deleted)
+        {
+            objects.Remove(stored.Key);
+            byResource.GetValueOrDefault(stored.Key.Resource)?.Remove(stored.Key);
+            return;
+        }
+
+        objects[stored.Key] = stored;
+        if (!byResource.TryGetValue(stored.Key.Resource, out var keys))
+        {
+            byResource[stored.Key.Resource] = keys = new SortedSet<ObjectKey>(KeyOrder.Instance);
+        }
+
+        keys.Add(stored.Key);
+    }
+
+    /// <summary>One log line: <c>{"op":"put","rv":7,"r":"pods","ns":"default","n":"web","o":{...}}</c>.</summary>
+    private static void Append(Stream to, string op, StoredObject o)
+    {
+        using var writer = new Utf8JsonWriter(to);
+        writer.WriteStartObject();
+        writer.WriteString("op", op);
+        writer.WriteNumber("rv", o.Revision);
+        writer.WriteString("r", o.Key.Resource);
+        if (o.Key.Namespace is { } ns)
+        {
+            writer.WriteString("ns", ns);
+        }
+
+        writer.WriteString("n", o.Key.Name);
+        writer.WritePropertyName("o");
+        writer.WriteRawValue(o.Json.Span, skipInputValidation: true);
+        writer.WriteEndObject();
+        writer.Flush();
+        to.WriteByte((byte)'\n');
+        to.Flush();
+    }
+
+    private void Replay()
+    {
+        long good = 0;
+        if (File.Exists(logPath))
+        {
+            var bytes = File.ReadAllBytes(logPath);
+            var start = 0;
+            while (start < bytes.Length)
+            {
+                var end = Array.IndexOf(bytes, (byte)'\n', start);
+                if (end < 0 || !TryApply(bytes.AsMemory(start, end - start)))
+                {
+                    break; // a torn or unreadable tail: everything before it stands
+                }
+
+                logLines++;
+                start = end + 1;
+                good = start;
+            }
+        }
+
+        log = new FileStream(logPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read);
+        log.SetLength(good); // drop the torn tail
+        log.Seek(0, SeekOrigin.End);
+        oldestWindowRevision = Revision + 1;
+    }
+
+    private bool TryApply(ReadOnlyMemory<byte> line)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement;
+            var key = new ObjectKey(r.GetProperty("r").GetString()!, r.TryGetProperty("ns", out var ns) ? ns.GetString() : null, r.GetProperty("n").GetString()!);
+            var stored = new StoredObject(key, r.GetProperty("rv").GetInt64(), System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(r.GetProperty("o")).ToArray());
+            Apply(r.GetProperty("op").GetString() == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored);
+            Revision = Math.Max(Revision, stored.Revision);
+            return true;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Rewrites the log as the live objects (a temporary file renamed over it: a crash keeps one or the other).</summary>
+    private void Compact()
+    {
+        var tmp = logPath + ".compact";
+        using (var fresh = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            foreach (var o in objects.Values.OrderBy(o => o.Revision))
+            {
+                Append(fresh, "put", o);
+            }
+
+            fresh.Flush(flushToDisk: true);
+        }
+
+        log.Dispose();
+        File.Move(tmp, logPath, overwrite: true);
+        log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        logLines = objects.Count;
+    }
+
+    private sealed record Watcher(string Resource, string? Namespace, Channel<WatchEvent> Channel)
+    {
+        public bool Wants(ObjectKey key) => key.Resource == Resource && (Namespace is null || key.Namespace == Namespace);
+    }
+
+    /// <summary>Keys of one resource by namespace, then name (ordinal), so a namespace's objects are one contiguous range.</summary>
+    private sealed class KeyOrder : IComparer<ObjectKey>
+    {
+        public static readonly KeyOrder Instance = new();
+
+        public int Compare(ObjectKey x, ObjectKey y)
+        {
+            var c = string.CompareOrdinal(x.Namespace ?? "", y.Namespace ?? "");
+            return c != 0 ? c : string.CompareOrdinal(x.Name, y.Name);
+        }
+    }
+}
+
+/// <summary>How an <see cref="EmbeddedObjectStore"/> keeps its data.</summary>
+public sealed record EmbeddedStoreOptions
+{
+    /// <summary>fsync the log after every write (power-loss safe, slower); by default writes reach the OS at once, which survives a crash of the process.</summary>
+    public bool Durable { get; init; }
+
+    /// <summary>How many of the latest changes a watch can start from (older revisions get 410 Gone).</summary>
+    public int WatchWindow { get; init; } = 10_000;
+}

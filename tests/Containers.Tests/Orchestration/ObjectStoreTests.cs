@@ -1,0 +1,133 @@
+using System.Text;
+using Containers.Orchestration.Storage;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>The embedded object store: etcd's contract (revisions, compare-and-swap, watch from a revision), kept on disk.</summary>
+public sealed class ObjectStoreTests : IDisposable
+{
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "containers-tests-store-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private static ReadOnlyMemory<byte> Json(string s) => Encoding.UTF8.GetBytes(s);
+
+    private static string Text(StoredObject? o) => o is null ? "" : Encoding.UTF8.GetString(o.Json.Span);
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public async Task Writes_get_increasing_revisions_and_lose_races_with_a_conflict()
+    {
+        await using var store = EmbeddedObjectStore.Open(dir);
+        var web = new ObjectKey("pods", "default", "web");
+        var a = store.Create(web, Json("""{"spec":1}"""));
+        var b = store.Create(new ObjectKey("pods", "other", "web"), Json("""{"spec":2}"""));
+        var node = store.Create(new ObjectKey("nodes", null, "n1"), Json("""{}"""));
+        Assert.Equal([1L, 2L, 3L], [a.Revision, b.Revision, node.Revision]);
+        Assert.Throws<StoreConflictException>(() => store.Create(web, Json("{}")));
+
+        var updated = store.Update(web, Json("""{"spec":3}"""), expectedRevision: 1);
+        Assert.Equal(4, updated.Revision);
+        var stale = Assert.Throws<StoreConflictException>(() => store.Update(web, Json("""{"spec":4}"""), expectedRevision: 1));
+        Assert.Contains("pods/default/web has been modified", stale.Message, StringComparison.Ordinal);
+        Assert.Equal("""{"spec":3}""", Text(store.Get(web)));
+
+        Assert.Equal(["default", "other"], store.List("pods").Items.Select(o => o.Key.Namespace));
+        Assert.Equal(["other"], store.List("pods", "other").Items.Select(o => o.Key.Namespace));
+        Assert.Equal(4, store.List("pods").Revision);
+        Assert.Empty(store.List("services").Items);
+
+        var deleted = store.Delete(web);
+        Assert.Equal((5L, """{"spec":3}"""), (deleted.Revision, Text(deleted)));
+        Assert.Null(store.Get(web));
+        Assert.Throws<StoreNotFoundException>(() => store.Delete(web));
+        Assert.Throws<StoreNotFoundException>(() => store.Update(web, Json("{}")));
+    }
+
+    [Fact]
+    public async Task A_reopened_store_has_every_object_at_its_revision_and_drops_a_torn_last_write()
+    {
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            store.Create(new ObjectKey("configmaps", "default", "a"), Json("""{"data":{"k":"v1"}}"""));
+            store.Create(new ObjectKey("configmaps", "default", "b"), Json("""{"data":{}}"""));
+            store.Update(new ObjectKey("configmaps", "default", "a"), Json("""{"data":{"k":"v2"}}"""));
+            store.Delete(new ObjectKey("configmaps", "default", "b"));
+            Assert.Throws<IOException>(() => EmbeddedObjectStore.Open(dir)); // one owner at a time
+        }
+
+        await File.AppendAllTextAsync(Path.Combine(dir, "objects.log"), """{"op":"put","rv":5,"r":"configmaps","ns":"default","n":"c","o":{"da"""); // a crash mid-write
+
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            Assert.Equal(4, store.Revision);
+            Assert.Equal("""{"data":{"k":"v2"}}""", Text(store.Get(new ObjectKey("configmaps", "default", "a"))));
+            Assert.Equal(3, store.Get(new ObjectKey("configmaps", "default", "a"))!.Revision);
+            Assert.Null(store.Get(new ObjectKey("configmaps", "default", "b")));
+            Assert.Null(store.Get(new ObjectKey("configmaps", "default", "c")));
+            Assert.Equal(5, store.Create(new ObjectKey("configmaps", "default", "c"), Json("{}")).Revision);
+        }
+
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            Assert.Equal(["a", "c"], store.List("configmaps").Items.Select(o => o.Key.Name));
+        }
+    }
+
+    [Fact]
+    public async Task A_watch_replays_the_changes_after_its_revision_then_follows_live_ones()
+    {
+        await using var store = EmbeddedObjectStore.Open(dir, new EmbeddedStoreOptions { WatchWindow = 3 });
+        store.Create(new ObjectKey("pods", "default", "a"), Json("{}"));                 // 1
+        store.Create(new ObjectKey("pods", "kube-system", "dns"), Json("{}"));           // 2
+        store.Create(new ObjectKey("services", "default", "a"), Json("{}"));             // 3
+        store.Update(new ObjectKey("pods", "default", "a"), Json("""{"v":2}"""));        // 4
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var seen = new List<(WatchEventType, string, long)>();
+        var watch = Task.Run(async () =>
+        {
+            await foreach (var e in store.WatchAsync("pods", "default", 1, cts.Token))
+            {
+                seen.Add((e.Type, e.Object.Key.Name, e.Object.Revision));
+                if (seen.Count == 3)
+                {
+                    break;
+                }
+            }
+        });
+        await Task.Delay(100);
+        store.Create(new ObjectKey("pods", "other", "x"), Json("{}"));                   // 5: another namespace
+        store.Delete(new ObjectKey("pods", "default", "a"));                             // 6
+        store.Create(new ObjectKey("pods", "default", "b"), Json("{}"));                 // 7
+        await watch;
+        Assert.Equal([(WatchEventType.Modified, "a", 4L), (WatchEventType.Deleted, "a", 6L), (WatchEventType.Added, "b", 7L)], seen);
+
+        // changes older than the window: the client must list again
+        await Assert.ThrowsAsync<StoreGoneException>(async () =>
+        {
+            await foreach (var unused in store.WatchAsync("pods", null, 1, cts.Token))
+            {
+            }
+        });
+    }
+
+    [Fact]
+    public async Task Compaction_keeps_the_live_objects_only()
+    {
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            var key = new ObjectKey("leases", "default", "leader");
+            store.Create(key, Json("""{"n":0}"""));
+            for (var i = 1; i <= 3000; i++)
+            {
+                store.Update(key, Json($$"""{"n":{{i}}}"""));
+            }
+        }
+
+        Assert.True(File.ReadAllLines(Path.Combine(dir, "objects.log")).Length < 1100);
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            Assert.Equal((3001L, """{"n":3000}"""), (store.Revision, Text(store.Get(new ObjectKey("leases", "default", "leader")))));
+        }
+    }
+}
