@@ -8,7 +8,8 @@ namespace Containers.DockerApi;
 
 /// <summary>
 /// GET /events: what the API does (container, image, network and volume actions) as it happens, and what other
-/// processes on the same root do to containers, seen by comparing the store every 250 ms while someone listens.
+/// processes on the same root do to containers, seen by comparing the store every 250 ms while someone listens
+/// (the comparison stops with the last listener).
 /// </summary>
 internal sealed class EventHub(ContainerEngine engine) : IDisposable
 {
@@ -127,6 +128,14 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
             lock (gate)
             {
                 subscribers = subscribers.Remove(channel);
+                if (subscribers.IsEmpty && watcher is not null)
+                {
+                    // nobody listens: stop reading the store four times a second
+                    watcher.Cancel();
+                    watcher.Dispose();
+                    watcher = null;
+                    known.Clear();
+                }
             }
         }
     }
@@ -173,9 +182,10 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
 
     private async Task WatchAsync(CancellationToken ct)
     {
+        var initial = engine.List(all: true);
         lock (gate)
         {
-            foreach (var c in engine.List(all: true))
+            foreach (var c in initial)
             {
                 known.TryAdd(c.Id, c.Status);
             }
