@@ -277,19 +277,67 @@ public sealed class EmbeddedObjectStore : IObjectStore
         oldestWindowRevision = Revision + 1;
     }
 
+    /// <summary>Applies one log line (read with a forward-only reader: the object's bytes are sliced, not re-encoded).</summary>
     private bool TryApply(ReadOnlyMemory<byte> line)
     {
         try
         {
-            using var doc = JsonDocument.Parse(line);
-            var r = doc.RootElement;
-            var key = new ObjectKey(r.GetProperty("r").GetString()!, r.TryGetProperty("ns", out var ns) ? ns.GetString() : null, r.GetProperty("n").GetString()!);
-            var stored = new StoredObject(key, r.GetProperty("rv").GetInt64(), System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(r.GetProperty("o")).ToArray());
-            Apply(r.GetProperty("op").GetString() == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored);
-            Revision = Math.Max(Revision, stored.Revision);
+            var reader = new Utf8JsonReader(line.Span);
+            string? op = null, resource = null, ns = null, name = null;
+            long rv = 0;
+            ReadOnlyMemory<byte> json = default;
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var property = reader.GetString();
+                if (!reader.Read())
+                {
+                    return false;
+                }
+
+                switch (property)
+                {
+                    case "op":
+                        op = reader.GetString();
+                        break;
+                    case "rv":
+                        rv = reader.GetInt64();
+                        break;
+                    case "r":
+                        resource = reader.GetString();
+                        break;
+                    case "ns":
+                        ns = reader.GetString();
+                        break;
+                    case "n":
+                        name = reader.GetString();
+                        break;
+                    case "o":
+                        var start = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        json = line[start..(int)reader.BytesConsumed].ToArray();
+                        break;
+                    default:
+                        reader.Skip();
+                        break;
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject || op is null || resource is null || name is null || json.IsEmpty || rv <= 0)
+            {
+                return false;
+            }
+
+            var stored = new StoredObject(new ObjectKey(resource, ns, name), rv, json);
+            Apply(op == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored);
+            Revision = Math.Max(Revision, rv);
             return true;
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
             return false;
         }
