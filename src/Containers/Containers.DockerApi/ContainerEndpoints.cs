@@ -246,5 +246,4 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 
     private static Task NotFound(HttpContext ctx, string id) => DockerApiServer.Error(ctx, 404, $"No such container: {id}");
 
-    private static IEnumerable<string> Strings(JsonNode? node) => DockerApiServer.Strings(node);
 }

@@ -293,13 +293,6 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         }));
     }
 
-    internal static IEnumerable<string> Strings(JsonNode? node) => node switch
-    {
-        JsonArray a => a.Select(x => (string?)x ?? ""),
-        JsonValue v when v.TryGetValue<string>(out var s) => [s],
-        _ => [],
-    };
-
     internal static JsonObject Map(IEnumerable<KeyValuePair<string, string>> labels) => new([.. labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]);
 
     internal static Task Json(HttpContext ctx, JsonNode node)

@@ -259,8 +259,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
     /// <summary>POST /images/load: a docker-save or OCI archive in the body.</summary>
     public async Task LoadAsync(HttpContext ctx)
     {
-        var quiet = ctx.Request.Query["quiet"] is var q && (q == "1" || q == "true");
-        IReadOnlyList<LocalImage> loaded;
+        IReadOnlyList<LocalImage> loaded; // quiet or not, docker prints what it loaded: no progress is streamed here anyway
         var temp = Path.GetTempFileName();
         try
         {
@@ -292,7 +291,6 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             }
         }
 
-        _ = quiet;
     }
 
     /// <summary>POST /images/create: fromImage (+tag) pulls; fromSrc=- imports the body as a root filesystem.</summary>

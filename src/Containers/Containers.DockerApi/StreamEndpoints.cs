@@ -255,7 +255,18 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
             return;
         }
 
-        var cmd = DockerApiServer.Strings(body["Cmd"]).ToImmutableArray();
+        ImmutableArray<string> cmd, env;
+        try
+        {
+            cmd = [.. Body.Strs(body, "Cmd", "")];
+            env = [.. Body.Strs(body, "Env", "")];
+        }
+        catch (FormatException e)
+        {
+            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
+            return;
+        }
+
         if (cmd.IsEmpty)
         {
             await DockerApiServer.Error(ctx, 400, "Cmd: no exec command specified").ConfigureAwait(false);
@@ -265,7 +276,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         var record = new ExecRecord(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), state.Id, new ExecOptions
         {
             Command = cmd,
-            Environment = [.. DockerApiServer.Strings(body["Env"])],
+            Environment = env,
             User = (string?)body["User"] is { Length: > 0 } u ? u : null,
             WorkingDirectory = (string?)body["WorkingDir"] is { Length: > 0 } wd ? wd : null,
             Tty = (bool?)body["Tty"] ?? false,

@@ -295,9 +295,9 @@ internal sealed class ContainerSupervisor
                 : await ctx.Spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
             var pid = shim.Pid;
             Task attach;
-            if (shim.Cgroup is { } pooled && shim.CgroupParent == spec.CgroupParent)
+            if (shim.Cgroup is { } pooled && string.IsNullOrEmpty(spec.CgroupParent))
             {
-                // a pooled shim already sits in a cgroup of its own under the same parent: it becomes the container's
+                // a pooled shim already sits in a cgroup of its own (made only for starts without a cgroup parent): it becomes the container's
                 cgroup = pooled.Rename(spec.CgroupKey(Id));
                 shim.Cgroup = null;
                 attach = Task.CompletedTask;

@@ -114,7 +114,6 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
                 group = cgroups.Create(name);
                 group.AddProcess(shim.Pid);
                 shim.Cgroup = group;
-                shim.CgroupParent = cgroupParent;
             }
             catch (Exception e) when (e is ContainerException or IOException or UnauthorizedAccessException)
             {

@@ -19,13 +19,11 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
     public int Pid => Process.Id;
 
     /// <summary>
-    /// A pooled shim's own cgroup, made and joined while it waited (under <see cref="CgroupParent"/>): the start renames
-    /// it to the container's instead of creating one and migrating into it. Null for a shim spawned on demand.
+    /// A pooled shim's own cgroup, made and joined while it waited (at the top of our hierarchy, so only for starts
+    /// without a cgroup parent): the start renames it to the container's instead of creating one and migrating into
+    /// it. Null for a shim spawned on demand.
     /// </summary>
     public Cgroups.ICgroup? Cgroup { get; set; }
-
-    /// <summary>The cgroup parent <see cref="Cgroup"/> was made under.</summary>
-    public string? CgroupParent { get; set; }
 
     /// <summary>Whether the loopback of its network namespace is already up.</summary>
     public bool LoopbackUp { get; set; }
