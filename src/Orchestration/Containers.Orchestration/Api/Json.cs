@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Containers.Orchestration.Api;
+
+/// <summary>Small helpers over <see cref="JsonNode"/> trees, the form objects take in the control plane.</summary>
+public static class Json
+{
+    /// <summary>The string at a path, or null.</summary>
+    public static string? Str(JsonNode? node, params string[] path) => At(node, path) is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+
+    /// <summary>The integer at a path, or null.</summary>
+    public static long? Int(JsonNode? node, params string[] path)
+    {
+        if (At(node, path) is not JsonValue v)
+        {
+            return null;
+        }
+
+        if (v.TryGetValue(out long l))
+        {
+            return l;
+        }
+
+        if (v.TryGetValue(out int i))
+        {
+            return i;
+        }
+
+        if (v.TryGetValue(out double d))
+        {
+            return (long)d;
+        }
+
+        return v.GetValueKind() == JsonValueKind.Number ? (long)v.GetValue<decimal>() : null;
+    }
+
+    /// <summary>The boolean at a path, or null.</summary>
+    public static bool? Bool(JsonNode? node, params string[] path) => At(node, path) is JsonValue v && v.TryGetValue(out bool b) ? b : null;
+
+    /// <summary>The node at a path, or null.</summary>
+    public static JsonNode? At(JsonNode? node, params string[] path)
+    {
+        foreach (string p in path)
+        {
+            if (node is not JsonObject o || !o.TryGetPropertyValue(p, out node))
+            {
+                return null;
+            }
+        }
+
+        return node;
+    }
+
+    /// <summary>The object at a path, created (with every object on the way) when missing.</summary>
+    public static JsonObject Obj(JsonObject node, params string[] path)
+    {
+        foreach (string p in path)
+        {
+            if (node[p] is not JsonObject child)
+            {
+                child = [];
+                node[p] = child;
+            }
+
+            node = child;
+        }
+
+        return node;
+    }
+
+    /// <summary>The array at a path, or an empty sequence.</summary>
+    public static IEnumerable<JsonObject> Items(JsonNode? node, params string[] path) =>
+        At(node, path) is JsonArray a ? a.OfType<JsonObject>() : [];
+
+    /// <summary>The string map at a path (labels, annotations, data).</summary>
+    public static Dictionary<string, string> Map(JsonNode? node, params string[] path)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (At(node, path) is JsonObject o)
+        {
+            foreach (var (k, v) in o)
+            {
+                if (v is JsonValue value && value.TryGetValue(out string? s))
+                {
+                    map[k] = s;
+                }
+            }
+        }
+
+        return map;
+    }
+
+    /// <summary>metadata.name.</summary>
+    public static string Name(JsonNode o) => Str(o, "metadata", "name") ?? "";
+
+    /// <summary>metadata.namespace.</summary>
+    public static string? Namespace(JsonNode o) => Str(o, "metadata", "namespace");
+
+    /// <summary>metadata.uid.</summary>
+    public static string Uid(JsonNode o) => Str(o, "metadata", "uid") ?? "";
+
+    /// <summary>metadata.labels.</summary>
+    public static Dictionary<string, string> Labels(JsonNode o) => Map(o, "metadata", "labels");
+
+    /// <summary>An RFC 3339 timestamp as Kubernetes writes them (seconds).</summary>
+    public static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Parses a timestamp written by <see cref="Time"/> (or any RFC 3339 one).</summary>
+    public static DateTimeOffset? ParseTime(string? s) =>
+        s is not null && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+
+    /// <summary>Parses UTF-8 JSON into an object (400 when it is not one).</summary>
+    public static JsonObject Parse(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            return JsonNode.Parse(utf8) as JsonObject ?? throw ApiException.BadRequest("the body is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.BadRequest($"the body is not valid JSON: {e.Message}");
+        }
+    }
+
+    /// <summary>Serializes to UTF-8.</summary>
+    public static byte[] Bytes(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node, JsonContext.Default.JsonNode);
+
+    /// <summary>A deep copy.</summary>
+    public static JsonObject Clone(JsonObject o) => (JsonObject)o.DeepClone();
+
+    /// <summary>How long ago, the way kubectl prints ages (5s, 3m2s, 4h, 2d).</summary>
+    public static string Age(DateTimeOffset since, DateTimeOffset now)
+    {
+        var d = now - since;
+        if (d < TimeSpan.Zero)
+        {
+            d = TimeSpan.Zero;
+        }
+
+        int s = (int)d.TotalSeconds;
+        return s switch
+        {
+            < 120 => $"{s}s",
+            < 600 => s % 60 == 0 ? $"{s / 60}m" : $"{s / 60}m{s % 60}s",
+            < 3 * 3600 => $"{s / 60}m",
+            < 8 * 3600 => (s / 60 % 60) == 0 ? $"{s / 3600}h" : $"{s / 3600}h{s / 60 % 60}m",
+            < 48 * 3600 => $"{s / 3600}h",
+            < 8 * 86400 => (s / 3600 % 24) == 0 ? $"{s / 86400}d" : $"{s / 86400}d{s / 3600 % 24}h",
+            _ => $"{s / 86400}d",
+        };
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(JsonNode))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(JsonObject))]
+internal sealed partial class JsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,595 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Orchestration.Api;
+
+/// <summary>Where pods' logs come from (the node agents).</summary>
+public interface IPodLogSource
+{
+    /// <summary>Writes the log of <paramref name="container"/> of a pod to <paramref name="output"/> (following while it runs when <paramref name="follow"/>).</summary>
+    Task WriteLogAsync(JsonObject pod, string container, bool follow, long? tailLines, bool timestamps, bool previous, Stream output, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Kubernetes' HTTP API over an <see cref="ObjectApi"/> on 127.0.0.1: discovery (/version, /api, /apis and group
+/// versions), get/list/watch/create/update/patch/delete/deletecollection with label and field selectors, the status and
+/// scale subresources, pods/log and pods/eviction, and Table output for <c>kubectl get</c>. Errors are Status objects.
+/// </summary>
+public sealed class KubeApiServer : IAsyncDisposable
+{
+    /// <summary>The Kubernetes version announced.</summary>
+    public const string KubernetesVersion = "v1.32.0";
+
+    private readonly WebApplication app;
+
+    private KubeApiServer(WebApplication app, int port)
+    {
+        this.app = app;
+        Port = port;
+    }
+
+    /// <summary>The port it listens on (127.0.0.1).</summary>
+    public int Port { get; }
+
+    /// <summary>The URL kubectl points at.</summary>
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    /// <summary>Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port).</summary>
+    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodLogSource? logs = null, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+        var app = builder.Build();
+        var handler = new Handler(api, logs);
+        app.Run(handler.HandleAsync);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = app.Urls.First();
+        int bound = new Uri(address).Port;
+        return new KubeApiServer(app, bound);
+    }
+
+    /// <summary>Writes a kubeconfig for this server to <paramref name="path"/> (context <paramref name="contextName"/>, no credentials: the API listens on loopback only).</summary>
+    public string WriteKubeconfig(string path, string contextName = "containers-dotnet")
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        string text = $"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: {contextName}
+              cluster:
+                server: {Url}
+            users:
+            - name: {contextName}
+              user: {"{}"}
+            contexts:
+            - name: {contextName}
+              context:
+                cluster: {contextName}
+                user: {contextName}
+                namespace: default
+            current-context: {contextName}
+            preferences: {"{}"}
+
+            """;
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    /// <summary>Stops serving (open watches end).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private sealed class Handler(ObjectApi api, IPodLogSource? logs)
+    {
+        public async Task HandleAsync(HttpContext http)
+        {
+            try
+            {
+                await RouteAsync(http).ConfigureAwait(false);
+            }
+            catch (ApiException e)
+            {
+                await WriteAsync(http, e.Code, e.ToStatus()).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                if (!http.Response.HasStarted)
+                {
+                    await WriteAsync(http, 500, new ApiException(500, "InternalError", e.Message).ToStatus()).ConfigureAwait(false);
+                }
+            }
+        }
+
+        private async Task RouteAsync(HttpContext http)
+        {
+            string path = http.Request.Path.Value?.TrimEnd('/') ?? "";
+            var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            switch (path)
+            {
+                case "/version":
+                    await WriteAsync(http, 200, new JsonObject
+                    {
+                        ["major"] = "1",
+                        ["minor"] = "32",
+                        ["gitVersion"] = KubernetesVersion,
+                        ["gitCommit"] = "containers-dotnet",
+                        ["gitTreeState"] = "clean",
+                        ["buildDate"] = "2026-01-01T00:00:00Z",
+                        ["goVersion"] = "n/a (.NET " + Environment.Version + ")",
+                        ["compiler"] = "dotnet",
+                        ["platform"] = "linux/amd64",
+                    }).ConfigureAwait(false);
+                    return;
+                case "/healthz" or "/livez" or "/readyz":
+                    http.Response.ContentType = "text/plain";
+                    await http.Response.WriteAsync("ok").ConfigureAwait(false);
+                    return;
+                case "/api":
+                    await WriteAsync(http, 200, new JsonObject
+                    {
+                        ["kind"] = "APIVersions",
+                        ["versions"] = new JsonArray("v1"),
+                        ["serverAddressByClientCIDRs"] = new JsonArray(new JsonObject { ["clientCIDR"] = "0.0.0.0/0", ["serverAddress"] = http.Request.Host.Value }),
+                    }).ConfigureAwait(false);
+                    return;
+                case "/apis":
+                    await WriteAsync(http, 200, new JsonObject
+                    {
+                        ["kind"] = "APIGroupList",
+                        ["apiVersion"] = "v1",
+                        ["groups"] = new JsonArray([.. ResourceType.Groups.Select(g => (JsonNode)Group(g))]),
+                    }).ConfigureAwait(false);
+                    return;
+                case "/api/v1":
+                    await WriteAsync(http, 200, Resources("", "v1")).ConfigureAwait(false);
+                    return;
+                case "/openapi/v3":
+                    await WriteAsync(http, 200, OpenApi.Index()).ConfigureAwait(false);
+                    return;
+            }
+
+            if (path.StartsWith("/openapi/v3/", StringComparison.Ordinal))
+            {
+                await WriteAsync(http, 200, OpenApi.Document(path["/openapi/v3/".Length..]) ?? throw new ApiException(404, "NotFound", "the server could not find the requested resource")).ConfigureAwait(false);
+                return;
+            }
+
+            if (parts.Length == 2 && parts[0] == "apis" && ResourceType.Groups.Contains(parts[1]))
+            {
+                await WriteAsync(http, 200, Group(parts[1])).ConfigureAwait(false);
+                return;
+            }
+
+            if (parts.Length == 3 && parts[0] == "apis" && ResourceType.Groups.Contains(parts[1]) && parts[2] == "v1")
+            {
+                await WriteAsync(http, 200, Resources(parts[1], "v1")).ConfigureAwait(false);
+                return;
+            }
+
+            // /api/v1/... or /apis/{group}/v1/...
+            int at;
+            string group;
+            if (parts.Length >= 3 && parts[0] == "api" && parts[1] == "v1")
+            {
+                group = "";
+                at = 2;
+            }
+            else if (parts.Length >= 4 && parts[0] == "apis" && parts[2] == "v1" && ResourceType.Groups.Contains(parts[1]))
+            {
+                group = parts[1];
+                at = 3;
+            }
+            else
+            {
+                throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+            }
+
+            string? ns = null;
+            var rest = parts[at..];
+            if (rest.Length >= 3 && rest[0] == "namespaces" && ResourceType.Find(group, rest[2]) is { Namespaced: true })
+            {
+                ns = rest[1];
+                rest = rest[2..];
+            }
+
+            var type = ResourceType.Find(group, rest[0]) ?? throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+            string? name = rest.Length > 1 ? rest[1] : null;
+            string? sub = rest.Length > 2 ? rest[2] : null;
+            if (rest.Length > 3)
+            {
+                throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+            }
+
+            await ServeAsync(http, type, ns, name, sub).ConfigureAwait(false);
+        }
+
+        private async Task ServeAsync(HttpContext http, ResourceType type, string? ns, string? name, string? sub)
+        {
+            var q = http.Request.Query;
+            bool dryRun = q["dryRun"].Count > 0;
+            string method = http.Request.Method;
+            if (type.Namespaced && ns is null && method is "POST" && name is null)
+            {
+                ns = "default";
+            }
+
+            if (name is null)
+            {
+                switch (method)
+                {
+                    case "GET" when q["watch"] is { Count: > 0 } w && w[0] is "1" or "true":
+                        await WatchAsync(http, type, ns).ConfigureAwait(false);
+                        return;
+                    case "GET":
+                    {
+                        var (items, revision) = api.List(type, ns, LabelSelector.Parse(q["labelSelector"]), FieldSelector.Parse(q["fieldSelector"]));
+                        string rv = revision.ToString(CultureInfo.InvariantCulture);
+                        if (WantsTable(http))
+                        {
+                            await WriteAsync(http, 200, Tables.Build(type, items, rv, api.Time.GetUtcNow(), q["includeObject"] == "Object")).ConfigureAwait(false);
+                            return;
+                        }
+
+                        await WriteAsync(http, 200, new JsonObject
+                        {
+                            ["kind"] = type.Kind + "List",
+                            ["apiVersion"] = type.ApiVersion,
+                            ["metadata"] = new JsonObject { ["resourceVersion"] = rv },
+                            ["items"] = new JsonArray([.. items]),
+                        }).ConfigureAwait(false);
+                        return;
+                    }
+
+                    case "POST":
+                    {
+                        var body = await ReadObjectAsync(http).ConfigureAwait(false);
+                        CheckKind(type, body);
+                        var created = api.Create(type, ns, body, dryRun);
+                        await WriteAsync(http, 201, created).ConfigureAwait(false);
+                        return;
+                    }
+
+                    case "DELETE":
+                    {
+                        var options = await DeleteOptionsAsync(http).ConfigureAwait(false);
+                        var (items, revision) = api.List(type, ns, LabelSelector.Parse(q["labelSelector"]), FieldSelector.Parse(q["fieldSelector"]));
+                        var deleted = new JsonArray();
+                        foreach (var item in items)
+                        {
+                            try
+                            {
+                                deleted.Add((JsonNode)api.Delete(type, Json.Namespace(item), Json.Name(item), options).Object);
+                            }
+                            catch (ApiException e) when (e.Code == 404)
+                            {
+                            }
+                        }
+
+                        await WriteAsync(http, 200, new JsonObject
+                        {
+                            ["kind"] = type.Kind + "List",
+                            ["apiVersion"] = type.ApiVersion,
+                            ["metadata"] = new JsonObject { ["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture) },
+                            ["items"] = deleted,
+                        }).ConfigureAwait(false);
+                        return;
+                    }
+                }
+
+                throw new ApiException(405, "MethodNotAllowed", $"the server does not allow this method on the requested resource");
+            }
+
+            if (type.Kind == "Namespace" && sub == "finalize")
+            {
+                sub = null;
+            }
+
+            switch (method, sub)
+            {
+                case ("GET", null):
+                    await WriteObjectAsync(http, type, api.Get(type, ns, name)).ConfigureAwait(false);
+                    return;
+                case ("GET", "status") when type.HasStatus:
+                    await WriteObjectAsync(http, type, api.Get(type, ns, name)).ConfigureAwait(false);
+                    return;
+                case ("GET", "scale") when type.HasScale:
+                    await WriteAsync(http, 200, api.GetScale(type, ns, name)).ConfigureAwait(false);
+                    return;
+                case ("PUT", "scale") when type.HasScale:
+                    await WriteAsync(http, 200, api.UpdateScale(type, ns, name, await ReadObjectAsync(http).ConfigureAwait(false))).ConfigureAwait(false);
+                    return;
+                case ("PATCH", "scale") when type.HasScale:
+                    api.Patch(type, ns, name, http.Request.ContentType ?? "", await ReadBytesAsync(http).ConfigureAwait(false), "scale", dryRun);
+                    await WriteAsync(http, 200, api.GetScale(type, ns, name)).ConfigureAwait(false);
+                    return;
+                case ("PUT", null):
+                case ("PUT", "status") when type.HasStatus:
+                {
+                    var body = await ReadObjectAsync(http).ConfigureAwait(false);
+                    CheckKind(type, body);
+                    await WriteObjectAsync(http, type, api.Update(type, ns, name, body, sub, dryRun)).ConfigureAwait(false);
+                    return;
+                }
+
+                case ("PATCH", null):
+                case ("PATCH", "status") when type.HasStatus:
+                    await WriteObjectAsync(http, type, api.Patch(type, ns, name, http.Request.ContentType ?? "", await ReadBytesAsync(http).ConfigureAwait(false), sub, dryRun)).ConfigureAwait(false);
+                    return;
+                case ("DELETE", null):
+                {
+                    var (obj, _) = api.Delete(type, ns, name, await DeleteOptionsAsync(http).ConfigureAwait(false));
+                    await WriteObjectAsync(http, type, obj).ConfigureAwait(false);
+                    return;
+                }
+
+                case ("POST", "eviction") when type.Kind == "Pod":
+                {
+                    var eviction = await ReadObjectAsync(http).ConfigureAwait(false);
+                    var options = ParseDeleteOptions(Json.At(eviction, "deleteOptions") as JsonObject, http);
+                    api.Delete(type, ns, name, options);
+                    await WriteAsync(http, 201, new JsonObject
+                    {
+                        ["kind"] = "Status",
+                        ["apiVersion"] = "v1",
+                        ["metadata"] = new JsonObject(),
+                        ["status"] = "Success",
+                    }).ConfigureAwait(false);
+                    return;
+                }
+
+                case ("GET", "log") when type.Kind == "Pod":
+                    await LogAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
+                    return;
+            }
+
+            throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+        }
+
+        private async Task LogAsync(HttpContext http, JsonObject pod)
+        {
+            var q = http.Request.Query;
+            var containers = Json.Items(pod, "spec", "containers").Select(c => Json.Str(c, "name")!).ToList();
+            string container = q["container"].FirstOrDefault() ?? (containers.Count == 1 ? containers[0]
+                : throw ApiException.BadRequest($"a container name must be specified for pod {Json.Name(pod)}, choose one of: [{string.Join(" ", containers)}]"));
+            if (!containers.Contains(container) && !Json.Items(pod, "spec", "initContainers").Any(c => Json.Str(c, "name") == container))
+            {
+                throw ApiException.BadRequest($"container {container} is not valid for pod {Json.Name(pod)}");
+            }
+
+            if (logs is null || Json.Str(pod, "spec", "nodeName") is null)
+            {
+                throw ApiException.BadRequest($"container \"{container}\" in pod \"{Json.Name(pod)}\" is waiting to start: ContainerCreating");
+            }
+
+            http.Response.ContentType = "text/plain";
+            long? tail = long.TryParse(q["tailLines"], out long t) ? t : null;
+            await http.Response.StartAsync(http.RequestAborted).ConfigureAwait(false);
+            await logs.WriteLogAsync(pod, container, q["follow"] == "true", tail, q["timestamps"] == "true", q["previous"] == "true", http.Response.Body, http.RequestAborted).ConfigureAwait(false);
+        }
+
+        private async Task WatchAsync(HttpContext http, ResourceType type, string? ns)
+        {
+            var q = http.Request.Query;
+            var labels = LabelSelector.Parse(q["labelSelector"]);
+            var fields = FieldSelector.Parse(q["fieldSelector"]);
+            bool table = WantsTable(http);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            if (int.TryParse(q["timeoutSeconds"], out int seconds) && seconds > 0)
+            {
+                timeout.CancelAfter(TimeSpan.FromSeconds(seconds));
+            }
+
+            long from;
+            var initial = new List<JsonObject>();
+            if (long.TryParse(q["resourceVersion"], out long rv) && rv > 0)
+            {
+                from = rv;
+            }
+            else
+            {
+                (initial, from) = api.List(type, ns, labels, fields);
+            }
+
+            var events = api.WatchAsync(type, ns, from, timeout.Token);
+            http.Response.StatusCode = 200;
+            http.Response.ContentType = "application/json";
+            await http.Response.StartAsync(http.RequestAborted).ConfigureAwait(false);
+            bool headers = true;
+            var body = http.Response.Body;
+            async Task SendAsync(string kind, JsonObject obj)
+            {
+                JsonNode payload = table ? Tables.Build(type, [obj], Json.Str(obj, "metadata", "resourceVersion"), api.Time.GetUtcNow(), q["includeObject"] == "Object", headers) : obj;
+                headers = false;
+                var line = Json.Bytes(new JsonObject { ["type"] = kind, ["object"] = payload });
+                await body.WriteAsync(line, timeout.Token).ConfigureAwait(false);
+                await body.WriteAsync("\n"u8.ToArray(), timeout.Token).ConfigureAwait(false);
+                await body.FlushAsync(timeout.Token).ConfigureAwait(false);
+            }
+
+            try
+            {
+                foreach (var obj in initial)
+                {
+                    await SendAsync("ADDED", obj).ConfigureAwait(false);
+                }
+
+                await foreach (var (kind, obj) in events.ConfigureAwait(false))
+                {
+                    bool match = labels.Matches(obj) && fields.Matches(obj);
+                    if (match)
+                    {
+                        await SendAsync(kind switch { Storage.WatchEventType.Added => "ADDED", Storage.WatchEventType.Modified => "MODIFIED", _ => "DELETED" }, obj).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (ApiException e)
+            {
+                await SendAsync("ERROR", e.ToStatus()).ConfigureAwait(false);
+            }
+        }
+
+        private static bool WantsTable(HttpContext http) =>
+            http.Request.Headers.Accept.ToString().Contains("as=Table", StringComparison.Ordinal);
+
+        private static void CheckKind(ResourceType type, JsonObject body)
+        {
+            if (Json.Str(body, "kind") is { } kind && kind != type.Kind)
+            {
+                throw ApiException.BadRequest($"the body is a {kind}, not a {type.Kind}");
+            }
+        }
+
+        private async Task<DeleteOptions> DeleteOptionsAsync(HttpContext http)
+        {
+            var bytes = await ReadBytesAsync(http).ConfigureAwait(false);
+            var body = bytes.Length > 0 ? Json.Parse(bytes) : null;
+            return ParseDeleteOptions(body, http);
+        }
+
+        private static DeleteOptions ParseDeleteOptions(JsonObject? body, HttpContext http)
+        {
+            var q = http.Request.Query;
+            long? grace = Json.Int(body, "gracePeriodSeconds") ?? (long.TryParse(q["gracePeriodSeconds"], out long g) ? g : null);
+            string? policy = Json.Str(body, "propagationPolicy") ?? q["propagationPolicy"].FirstOrDefault();
+            if (Json.Bool(body, "orphanDependents") == true || q["orphanDependents"] == "true")
+            {
+                policy = "Orphan";
+            }
+
+            bool dryRun = q["dryRun"].Count > 0 || Json.At(body, "dryRun") is JsonArray { Count: > 0 };
+            return new DeleteOptions(grace, policy, Json.Str(body, "preconditions", "uid"), dryRun);
+        }
+
+        private async Task WriteObjectAsync(HttpContext http, ResourceType type, JsonObject obj)
+        {
+            if (WantsTable(http))
+            {
+                await WriteAsync(http, 200, Tables.Build(type, [obj], Json.Str(obj, "metadata", "resourceVersion"), api.Time.GetUtcNow(), http.Request.Query["includeObject"] == "Object")).ConfigureAwait(false);
+                return;
+            }
+
+            await WriteAsync(http, 200, obj).ConfigureAwait(false);
+        }
+
+        private static async Task<byte[]> ReadBytesAsync(HttpContext http)
+        {
+            using var ms = new MemoryStream();
+            await http.Request.Body.CopyToAsync(ms, http.RequestAborted).ConfigureAwait(false);
+            return ms.ToArray();
+        }
+
+        private static async Task<JsonObject> ReadObjectAsync(HttpContext http)
+        {
+            var bytes = await ReadBytesAsync(http).ConfigureAwait(false);
+            if (bytes.Length == 0)
+            {
+                throw ApiException.BadRequest("the request has no body");
+            }
+
+            if (http.Request.ContentType?.Contains("yaml", StringComparison.Ordinal) == true)
+            {
+                return Manifests.ParseDocuments(Encoding.UTF8.GetString(bytes), "request body").FirstOrDefault()
+                    ?? throw ApiException.BadRequest("the request has no body");
+            }
+
+            return Json.Parse(bytes);
+        }
+
+        private static async Task WriteAsync(HttpContext http, int code, JsonNode body)
+        {
+            http.Response.StatusCode = code;
+            http.Response.ContentType = "application/json";
+            await http.Response.Body.WriteAsync(Json.Bytes(body), http.RequestAborted).ConfigureAwait(false);
+        }
+
+        private static JsonObject Group(string name) => new()
+        {
+            ["kind"] = "APIGroup",
+            ["apiVersion"] = "v1",
+            ["name"] = name,
+            ["versions"] = new JsonArray(new JsonObject { ["groupVersion"] = $"{name}/v1", ["version"] = "v1" }),
+            ["preferredVersion"] = new JsonObject { ["groupVersion"] = $"{name}/v1", ["version"] = "v1" },
+        };
+
+        private static JsonObject Resources(string group, string version)
+        {
+            var list = new JsonArray();
+            foreach (var t in ResourceType.All.Where(t => t.Group == group && t.Version == version))
+            {
+                string[] verbs = t.Kind == "Event" || t.Kind != "Namespace"
+                    ? ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+                    : ["create", "delete", "get", "list", "patch", "update", "watch"];
+                var entry = new JsonObject
+                {
+                    ["name"] = t.Plural,
+                    ["singularName"] = t.Singular,
+                    ["namespaced"] = t.Namespaced,
+                    ["kind"] = t.Kind,
+                    ["verbs"] = new JsonArray([.. verbs.Select(v => (JsonNode)v)]),
+                };
+                if (t.ShortNames.Count > 0)
+                {
+                    entry["shortNames"] = new JsonArray([.. t.ShortNames.Select(s => (JsonNode)s)]);
+                }
+
+                if (t.Kind is "Pod" or "Service" or "Deployment" or "ReplicaSet")
+                {
+                    entry["categories"] = new JsonArray("all");
+                }
+
+                list.Add((JsonNode)entry);
+                if (t.HasStatus)
+                {
+                    list.Add((JsonNode)Sub(t, "status", t.Kind, ["get", "patch", "update"]));
+                }
+
+                if (t.HasScale)
+                {
+                    var scale = Sub(t, "scale", "Scale", ["get", "patch", "update"]);
+                    scale["group"] = "autoscaling";
+                    scale["version"] = "v1";
+                    list.Add((JsonNode)scale);
+                }
+
+                if (t.Kind == "Pod")
+                {
+                    list.Add((JsonNode)Sub(t, "log", "Pod", ["get"]));
+                    var eviction = Sub(t, "eviction", "Eviction", ["create"]);
+                    eviction["group"] = "policy";
+                    eviction["version"] = "v1";
+                    list.Add((JsonNode)eviction);
+                }
+            }
+
+            return new JsonObject
+            {
+                ["kind"] = "APIResourceList",
+                ["apiVersion"] = "v1",
+                ["groupVersion"] = group.Length == 0 ? version : $"{group}/{version}",
+                ["resources"] = list,
+            };
+
+            static JsonObject Sub(ResourceType t, string name, string kind, string[] verbs) => new()
+            {
+                ["name"] = $"{t.Plural}/{name}",
+                ["singularName"] = "",
+                ["namespaced"] = t.Namespaced,
+                ["kind"] = kind,
+                ["verbs"] = new JsonArray([.. verbs.Select(v => (JsonNode)v)]),
+            };
+        }
+    }
+}

@@ -1,0 +1,794 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Storage;
+
+namespace Containers.Orchestration.Api;
+
+/// <summary>Options of a delete (Kubernetes' DeleteOptions).</summary>
+/// <param name="GracePeriodSeconds">Overrides the pod's terminationGracePeriodSeconds (0 = now).</param>
+/// <param name="PropagationPolicy">Background (default), Foreground or Orphan.</param>
+/// <param name="ExpectedUid">Preconditions.uid.</param>
+/// <param name="DryRun">Validate only.</param>
+public sealed record DeleteOptions(long? GracePeriodSeconds = null, string? PropagationPolicy = null, string? ExpectedUid = null, bool DryRun = false);
+
+/// <summary>
+/// The API server's semantics over an <see cref="IObjectStore"/>, for the HTTP front and for the controllers in
+/// process alike: uid, creationTimestamp, generation, resourceVersion with optimistic concurrency (409), defaults and
+/// validation (422 naming the field), status and scale subresources, patches, finalizers and graceful deletion,
+/// ownerReference-based orphaning, cluster IP and node port allocation, events.
+/// </summary>
+public sealed class ObjectApi
+{
+    private readonly IObjectStore store;
+    private readonly Lock allocation = new();
+
+    /// <summary>Creates the API over <paramref name="store"/>; creates the built-in namespaces when missing.</summary>
+    public ObjectApi(IObjectStore store, TimeProvider? time = null, string serviceCidr = "10.96.0.0/16", long defaultTolerationSeconds = 300)
+    {
+        this.store = store;
+        Time = time ?? TimeProvider.System;
+        DefaultTolerationSeconds = defaultTolerationSeconds;
+        var parts = serviceCidr.Split('/');
+        ServiceNetwork = (IPAddress.Parse(parts[0]), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        foreach (string ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
+        {
+            if (TryGet(ResourceType.Namespaces, null, ns) is null)
+            {
+                Create(ResourceType.Namespaces, null, new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
+            }
+        }
+    }
+
+    /// <summary>How long pods tolerate a not-ready or unreachable node before eviction (kube-apiserver's --default-unreachable-toleration-seconds).</summary>
+    public long DefaultTolerationSeconds { get; }
+
+    /// <summary>The clock.</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>The range cluster IPs come from.</summary>
+    public (IPAddress Network, int PrefixLength) ServiceNetwork { get; }
+
+    /// <summary>The store's current revision.</summary>
+    public long Revision => store.Revision;
+
+    /// <summary>The first address of the service range (the kubernetes Service's address in Kubernetes; here the cluster DNS).</summary>
+    public IPAddress DnsAddress => Offset(ServiceNetwork.Network, 10);
+
+    /// <summary>Creates an object (name from generateName when empty).</summary>
+    public JsonObject Create(ResourceType type, string? ns, JsonObject obj, bool dryRun = false)
+    {
+        obj = Json.Clone(obj);
+        obj["apiVersion"] = type.ApiVersion;
+        obj["kind"] = type.Kind;
+        var meta = Json.Obj(obj, "metadata");
+        ns = Scope(type, ns, meta);
+        if (string.IsNullOrEmpty(Json.Str(meta, "name")) && Json.Str(meta, "generateName") is { Length: > 0 } prefix)
+        {
+            meta["name"] = prefix + RandomSuffix();
+        }
+
+        meta["uid"] = Guid.NewGuid().ToString();
+        meta["creationTimestamp"] = Json.Time(Time.GetUtcNow());
+        meta.Remove("resourceVersion");
+        meta.Remove("deletionTimestamp");
+        meta.Remove("deletionGracePeriodSeconds");
+        meta.Remove("managedFields");
+        if (type.HasGeneration || type.Kind == "Pod")
+        {
+            meta["generation"] = 1;
+        }
+
+        if (type.HasStatus && type.Kind != "Node")
+        {
+            obj.Remove("status");
+        }
+
+        Admission.Default(type, obj, DefaultTolerationSeconds);
+        InitialStatus(type, obj);
+        Admission.Validate(type, obj, null);
+        if (ns is not null && type.Kind != "Event" && TryGet(ResourceType.Namespaces, null, ns) is { } nsObj)
+        {
+            if (Json.At(nsObj, "metadata", "deletionTimestamp") is not null)
+            {
+                throw new ApiException(403, "Forbidden", $"{type.Plural} \"{Json.Name(obj)}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated");
+            }
+        }
+        else if (ns is not null && type.Kind != "Event")
+        {
+            throw new ApiException(404, "NotFound", $"namespaces \"{ns}\" not found", details: new JsonObject { ["name"] = ns, ["kind"] = "namespaces" });
+        }
+
+        var key = new ObjectKey(type.StoreName, ns, Json.Name(obj));
+        lock (allocation)
+        {
+            if (type.Kind == "Service")
+            {
+                AllocateServiceAddresses(obj, null);
+            }
+
+            if (dryRun)
+            {
+                return obj;
+            }
+
+            try
+            {
+                return Read(store.Create(key, Json.Bytes(obj)));
+            }
+            catch (StoreConflictException)
+            {
+                throw ApiException.AlreadyExists(type, key.Name);
+            }
+        }
+    }
+
+    /// <summary>The object, or 404.</summary>
+    public JsonObject Get(ResourceType type, string? ns, string name) =>
+        TryGet(type, ns, name) ?? throw ApiException.NotFound(type, name);
+
+    /// <summary>The object, or null.</summary>
+    public JsonObject? TryGet(ResourceType type, string? ns, string name) =>
+        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? Read(stored) : null;
+
+    /// <summary>The objects of a kind (in <paramref name="ns"/>, or everywhere when null) that match the selectors, and the revision of the list.</summary>
+    public (List<JsonObject> Items, long Revision) List(ResourceType type, string? ns = null, LabelSelector? labels = null, FieldSelector? fields = null)
+    {
+        var (items, revision) = store.List(type.StoreName, type.Namespaced ? ns : null);
+        var result = new List<JsonObject>(items.Count);
+        foreach (var item in items)
+        {
+            var obj = Read(item);
+            if ((labels is null || labels.Matches(obj)) && (fields is null || fields.IsEmpty || fields.Matches(obj)))
+            {
+                result.Add(obj);
+            }
+        }
+
+        return (result, revision);
+    }
+
+    /// <summary>
+    /// Replaces an object (PUT). Through the main resource the status is kept; through <c>status</c> only the status
+    /// changes. A resourceVersion in the body must be current (409 otherwise).
+    /// </summary>
+    public JsonObject Update(ResourceType type, string? ns, string name, JsonObject obj, string? subresource = null, bool dryRun = false)
+    {
+        var current = Get(type, ns, name);
+        if (Json.Name(obj) is { Length: > 0 } bodyName && bodyName != name)
+        {
+            throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
+        }
+
+        long? expected = long.TryParse(Json.Str(obj, "metadata", "resourceVersion"), out long rv) ? rv : null;
+        if (expected is { } e && e != Rev(current))
+        {
+            throw ApiException.Conflict(type, name);
+        }
+
+        return Store(type, current, Merge(type, current, Json.Clone(obj), subresource), expected ?? Rev(current), dryRun);
+    }
+
+    /// <summary>Applies a patch (JSON merge, strategic merge or JSON patch) to the current object, retrying when it changed meanwhile.</summary>
+    public JsonObject Patch(ResourceType type, string? ns, string name, string contentType, byte[] patch, string? subresource = null, bool dryRun = false)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var current = Get(type, ns, name);
+            var patched = Patches.Apply(current, contentType, patch);
+            if (Json.Str(patched, "metadata", "resourceVersion") is { } prv && prv != Json.Str(current, "metadata", "resourceVersion"))
+            {
+                throw ApiException.Conflict(type, name);
+            }
+
+            if (subresource == "scale")
+            {
+                patched = ScaleToObject(current, patched);
+                subresource = null;
+            }
+
+            try
+            {
+                return Store(type, current, Merge(type, current, patched, subresource), Rev(current), dryRun);
+            }
+            catch (ApiException e) when (e.Reason == "Conflict" && attempt < 10)
+            {
+            }
+        }
+    }
+
+    /// <summary>Reads, changes and writes an object until the write wins (controllers' read-modify-write). <paramref name="change"/> returns false to write nothing.</summary>
+    public JsonObject? Mutate(ResourceType type, string? ns, string name, Func<JsonObject, bool> change, string? subresource = null)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var current = TryGet(type, ns, name);
+            if (current is null)
+            {
+                return null;
+            }
+
+            var copy = Json.Clone(current);
+            if (!change(copy))
+            {
+                return current;
+            }
+
+            try
+            {
+                return Store(type, current, Merge(type, current, copy, subresource), Rev(current), false);
+            }
+            catch (ApiException e) when (e.Reason == "Conflict" && attempt < 20)
+            {
+            }
+        }
+    }
+
+    /// <summary>The scale subresource of a Deployment or ReplicaSet.</summary>
+    public JsonObject GetScale(ResourceType type, string? ns, string name)
+    {
+        var obj = Get(type, ns, name);
+        return new JsonObject
+        {
+            ["kind"] = "Scale",
+            ["apiVersion"] = "autoscaling/v1",
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = name,
+                ["namespace"] = ns,
+                ["uid"] = Json.Uid(obj),
+                ["resourceVersion"] = Json.Str(obj, "metadata", "resourceVersion"),
+                ["creationTimestamp"] = Json.Str(obj, "metadata", "creationTimestamp"),
+            },
+            ["spec"] = new JsonObject { ["replicas"] = Json.Int(obj, "spec", "replicas") ?? 0 },
+            ["status"] = new JsonObject
+            {
+                ["replicas"] = Json.Int(obj, "status", "replicas") ?? 0,
+                ["selector"] = Json.At(obj, "spec", "selector") is { } sel ? LabelSelector.FromObject(sel).ToString() : "",
+            },
+        };
+    }
+
+    /// <summary>Writes a Scale (PUT on the scale subresource).</summary>
+    public JsonObject UpdateScale(ResourceType type, string? ns, string name, JsonObject scale)
+    {
+        long replicas = Json.Int(scale, "spec", "replicas") ?? throw ApiException.Invalid(type, name, [("spec.replicas", "Required value")]);
+        string? rv = Json.Str(scale, "metadata", "resourceVersion");
+        var current = Get(type, ns, name);
+        if (rv is { Length: > 0 } && rv != Json.Str(current, "metadata", "resourceVersion"))
+        {
+            throw ApiException.Conflict(type, name);
+        }
+
+        var copy = Json.Clone(current);
+        Json.Obj(copy, "spec")["replicas"] = replicas;
+        Store(type, current, Merge(type, current, copy, null), Rev(current), false);
+        return GetScale(type, ns, name);
+    }
+
+    /// <summary>
+    /// Deletes an object. With finalizers (or a pod still running on a node) it is only marked (deletionTimestamp) and
+    /// goes when they are done; Orphan takes the owner reference off its dependents first. Returns the object's last
+    /// state, and whether it is gone.
+    /// </summary>
+    public (JsonObject Object, bool Gone) Delete(ResourceType type, string? ns, string name, DeleteOptions? options = null)
+    {
+        options ??= new();
+        for (int attempt = 0; ; attempt++)
+        {
+            var current = Get(type, ns, name);
+            if (options.ExpectedUid is { } uid && uid != Json.Uid(current))
+            {
+                throw ApiException.Conflict(type, name);
+            }
+
+            if (options.DryRun)
+            {
+                return (current, false);
+            }
+
+            var copy = Json.Clone(current);
+            var meta = Json.Obj(copy, "metadata");
+            bool marked = meta["deletionTimestamp"] is not null;
+            var finalizers = (meta["finalizers"] as JsonArray)?.Select(f => f?.GetValue<string>()).ToList() ?? [];
+            bool graceful = false;
+            if (type.Kind == "Pod" && Json.Str(copy, "spec", "nodeName") is not null && Json.Str(copy, "status", "phase") is not ("Succeeded" or "Failed"))
+            {
+                long grace = options.GracePeriodSeconds ?? Json.Int(copy, "spec", "terminationGracePeriodSeconds") ?? 30;
+                long? markedGrace = Json.Int(meta, "deletionGracePeriodSeconds");
+                graceful = grace > 0 && (markedGrace is null || grace < markedGrace);
+                if (graceful || (grace > 0 && markedGrace is not null))
+                {
+                    if (graceful)
+                    {
+                        meta["deletionTimestamp"] = Json.Time(Time.GetUtcNow().AddSeconds(grace));
+                        meta["deletionGracePeriodSeconds"] = grace;
+                    }
+                    else
+                    {
+                        return (current, false); // already terminating with a shorter grace period
+                    }
+                }
+            }
+
+            if (type.Kind == "Namespace")
+            {
+                if (marked)
+                {
+                    return (current, false);
+                }
+
+                meta["deletionTimestamp"] = Json.Time(Time.GetUtcNow());
+                Json.Obj(copy, "status")["phase"] = "Terminating";
+                graceful = true;
+            }
+
+            if (options.PropagationPolicy == "Orphan")
+            {
+                Orphan(type, ns, Json.Uid(current));
+            }
+            else if (options.PropagationPolicy == "Foreground" && !finalizers.Contains("foregroundDeletion"))
+            {
+                finalizers.Add("foregroundDeletion");
+                meta["finalizers"] = new JsonArray([.. finalizers.Select(f => (JsonNode?)f)]);
+            }
+
+            if (finalizers.Count > 0 || graceful)
+            {
+                if (!marked || graceful)
+                {
+                    meta["deletionTimestamp"] ??= Json.Time(Time.GetUtcNow());
+                    meta["deletionGracePeriodSeconds"] ??= 0;
+                    try
+                    {
+                        return (Read(store.Update(Key(type, current), Json.Bytes(copy), Rev(current))), false);
+                    }
+                    catch (StoreConflictException) when (attempt < 10)
+                    {
+                        continue;
+                    }
+                }
+
+                return (current, false);
+            }
+
+            try
+            {
+                var last = store.Delete(Key(type, current), Rev(current));
+                return (Read(last), true);
+            }
+            catch (StoreConflictException) when (attempt < 10)
+            {
+            }
+            catch (StoreNotFoundException)
+            {
+                throw ApiException.NotFound(type, name);
+            }
+        }
+    }
+
+    /// <summary>Removes a namespace whose contents are gone (the namespace controller's last step).</summary>
+    internal void FinalizeNamespace(string name)
+    {
+        if (store.Get(new ObjectKey(ResourceType.Namespaces.StoreName, null, name)) is { } stored)
+        {
+            store.Delete(stored.Key, stored.Revision);
+        }
+    }
+
+    /// <summary>The changes to a kind after <paramref name="fromRevision"/>, then live ones (410 Gone when that revision is no longer kept).</summary>
+    public async IAsyncEnumerable<(WatchEventType Type, JsonObject Object)> WatchAsync(ResourceType type, string? ns, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        IAsyncEnumerable<WatchEvent> events;
+        try
+        {
+            events = store.WatchAsync(type.StoreName, type.Namespaced ? ns : null, fromRevision, cancellationToken);
+        }
+        catch (StoreGoneException e)
+        {
+            throw new ApiException(410, "Expired", e.Message);
+        }
+
+        await foreach (var e in events.ConfigureAwait(false))
+        {
+            yield return (e.Type, Read(e.Object));
+        }
+    }
+
+    /// <summary>
+    /// Records an Event about <paramref name="involved"/> (repeats of the same reason and message bump count and lastTimestamp).
+    /// </summary>
+    public void RecordEvent(JsonObject involved, string type, string reason, string message, string component, string? host = null)
+    {
+        string ns = Json.Namespace(involved) ?? "default";
+        string name = $"{Json.Name(involved)}.{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Json.Uid(involved) + reason + message)))[..16]}";
+        string now = Json.Time(Time.GetUtcNow());
+        try
+        {
+            if (Mutate(ResourceType.Events, ns, name, e =>
+            {
+                e["count"] = (Json.Int(e, "count") ?? 1) + 1;
+                e["lastTimestamp"] = now;
+                return true;
+            }) is not null)
+            {
+                return;
+            }
+
+            var source = new JsonObject { ["component"] = component };
+            if (host is not null)
+            {
+                source["host"] = host;
+            }
+
+            Create(ResourceType.Events, ns, new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+                ["involvedObject"] = new JsonObject
+                {
+                    ["kind"] = Json.Str(involved, "kind"),
+                    ["namespace"] = Json.Namespace(involved),
+                    ["name"] = Json.Name(involved),
+                    ["uid"] = Json.Uid(involved),
+                    ["apiVersion"] = Json.Str(involved, "apiVersion"),
+                    ["resourceVersion"] = Json.Str(involved, "metadata", "resourceVersion"),
+                },
+                ["reason"] = reason,
+                ["message"] = message,
+                ["source"] = source,
+                ["firstTimestamp"] = now,
+                ["lastTimestamp"] = now,
+                ["count"] = 1,
+                ["type"] = type,
+                ["reportingComponent"] = component,
+                ["reportingInstance"] = host ?? "",
+            });
+        }
+        catch (ApiException)
+        {
+            // events are best effort (a racing duplicate, a namespace going away)
+        }
+    }
+
+    private static string RandomSuffix()
+    {
+        const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+        return string.Create(5, 0, (span, _) =>
+        {
+            for (int i = 0; i < span.Length; i++)
+            {
+                span[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
+            }
+        });
+    }
+
+    private static string? Scope(ResourceType type, string? ns, JsonObject meta)
+    {
+        if (!type.Namespaced)
+        {
+            meta.Remove("namespace");
+            return null;
+        }
+
+        string? bodyNs = Json.Str(meta, "namespace");
+        ns ??= bodyNs ?? "default";
+        if (bodyNs is not null && bodyNs != ns)
+        {
+            throw ApiException.BadRequest($"the namespace of the provided object ({bodyNs}) does not match the namespace sent on the request ({ns})");
+        }
+
+        meta["namespace"] = ns;
+        return ns;
+    }
+
+    private static long Rev(JsonObject obj) => long.Parse(Json.Str(obj, "metadata", "resourceVersion") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static ObjectKey Key(ResourceType type, JsonObject obj) => new(type.StoreName, type.Namespaced ? Json.Namespace(obj) : null, Json.Name(obj));
+
+    private static JsonObject Read(StoredObject stored)
+    {
+        var obj = Json.Parse(stored.Json.Span);
+        Json.Obj(obj, "metadata")["resourceVersion"] = stored.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return obj;
+    }
+
+    private static void InitialStatus(ResourceType type, JsonObject obj)
+    {
+        switch (type.Kind)
+        {
+            case "Pod":
+                obj["status"] = new JsonObject { ["phase"] = "Pending", ["qosClass"] = QosClass(obj) };
+                break;
+            case "Namespace":
+                obj["status"] = new JsonObject { ["phase"] = "Active" };
+                break;
+            case "PersistentVolumeClaim":
+                obj["status"] = new JsonObject { ["phase"] = "Pending" };
+                break;
+            case "PersistentVolume":
+                obj["status"] = new JsonObject { ["phase"] = "Available" };
+                break;
+            case "Service":
+                obj["status"] = new JsonObject { ["loadBalancer"] = new JsonObject() };
+                break;
+        }
+    }
+
+    private static string QosClass(JsonObject pod)
+    {
+        var containers = Json.Items(pod, "spec", "containers").ToList();
+        bool any = containers.Any(c => Json.At(c, "resources", "requests") is JsonObject { Count: > 0 } || Json.At(c, "resources", "limits") is JsonObject { Count: > 0 });
+        if (!any)
+        {
+            return "BestEffort";
+        }
+
+        bool guaranteed = containers.All(c =>
+            Json.At(c, "resources", "limits") is JsonObject limits && limits["cpu"] is not null && limits["memory"] is not null &&
+            (Json.At(c, "resources", "requests") is not JsonObject req || ((req["cpu"] is null || Quantity.Of(req["cpu"]) == Quantity.Of(limits["cpu"])) && (req["memory"] is null || Quantity.Of(req["memory"]) == Quantity.Of(limits["memory"])))));
+        return guaranteed ? "Guaranteed" : "Burstable";
+    }
+
+    private static JsonObject ScaleToObject(JsonObject current, JsonObject patchedScale)
+    {
+        // a patch against the scale subresource was applied to the object itself: carry spec.replicas only
+        var copy = Json.Clone(current);
+        if (Json.Int(patchedScale, "spec", "replicas") is { } replicas)
+        {
+            Json.Obj(copy, "spec")["replicas"] = replicas;
+        }
+
+        return copy;
+    }
+
+    private JsonObject Merge(ResourceType type, JsonObject current, JsonObject incoming, string? subresource)
+    {
+        JsonObject result;
+        if (subresource == "status")
+        {
+            result = Json.Clone(current);
+            if (incoming["status"] is { } status)
+            {
+                result["status"] = status.DeepClone();
+            }
+
+            // controllers may also move labels and annotations with a status write (as kubelets and controllers do through the object)
+            return result;
+        }
+
+        if (subresource is not null)
+        {
+            throw new ApiException(404, "NotFound", $"the server could not find the requested resource ({subresource})");
+        }
+
+        result = incoming;
+        result["apiVersion"] = type.ApiVersion;
+        result["kind"] = type.Kind;
+        var meta = Json.Obj(result, "metadata");
+        var oldMeta = (JsonObject)current["metadata"]!;
+        foreach (string keep in new[] { "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name", "generation" })
+        {
+            if (oldMeta[keep] is { } v)
+            {
+                meta[keep] = v.DeepClone();
+            }
+            else
+            {
+                meta.Remove(keep);
+            }
+        }
+
+        if (type.HasStatus && type.Kind != "Namespace")
+        {
+            if (current["status"] is { } status)
+            {
+                result["status"] = status.DeepClone();
+            }
+            else
+            {
+                result.Remove("status");
+            }
+        }
+
+        Admission.Default(type, result, DefaultTolerationSeconds);
+        if (type.HasGeneration || type.Kind == "Pod")
+        {
+            if (!JsonNode.DeepEquals(result["spec"], current["spec"]))
+            {
+                meta["generation"] = (Json.Int(oldMeta, "generation") ?? 1) + 1;
+            }
+        }
+
+        if (type.Kind == "Service")
+        {
+            lock (allocation)
+            {
+                AllocateServiceAddresses(result, current);
+            }
+        }
+
+        Admission.Validate(type, result, current);
+        return result;
+    }
+
+    private JsonObject Store(ResourceType type, JsonObject current, JsonObject updated, long expected, bool dryRun)
+    {
+        updated["metadata"]!.AsObject().Remove("resourceVersion");
+        var meta = (JsonObject)updated["metadata"]!;
+        if (dryRun)
+        {
+            return updated;
+        }
+
+        if (meta["deletionTimestamp"] is not null && meta["finalizers"] is not JsonArray { Count: > 0 } && type.Kind != "Namespace"
+            && !(type.Kind == "Pod" && Json.Int(meta, "deletionGracePeriodSeconds") is > 0))
+        {
+            // the last finalizer went: the object goes
+            try
+            {
+                return Read(store.Delete(Key(type, current), expected));
+            }
+            catch (StoreConflictException)
+            {
+                throw ApiException.Conflict(type, Json.Name(current));
+            }
+        }
+
+        if (JsonNode.DeepEquals(Strip(updated), Strip(current)))
+        {
+            return current; // no-op writes do not bump the resourceVersion (as kube-apiserver)
+        }
+
+        try
+        {
+            return Read(store.Update(Key(type, current), Json.Bytes(updated), expected));
+        }
+        catch (StoreConflictException)
+        {
+            throw ApiException.Conflict(type, Json.Name(current));
+        }
+        catch (StoreNotFoundException)
+        {
+            throw ApiException.NotFound(type, Json.Name(current));
+        }
+
+        static JsonObject Strip(JsonObject o)
+        {
+            var c = Json.Clone(o);
+            Json.Obj(c, "metadata").Remove("resourceVersion");
+            return c;
+        }
+    }
+
+    private void Orphan(ResourceType owner, string? ns, string uid)
+    {
+        foreach (var type in ResourceType.All.Where(t => t.Namespaced == owner.Namespaced || t.Namespaced))
+        {
+            foreach (var dependent in List(type, ns).Items.Where(o => Json.Items(o, "metadata", "ownerReferences").Any(r => Json.Str(r, "uid") == uid)))
+            {
+                Mutate(type, Json.Namespace(dependent), Json.Name(dependent), o =>
+                {
+                    var refs = (JsonArray)o["metadata"]!["ownerReferences"]!;
+                    foreach (var r in refs.Where(r => Json.Str(r, "uid") == uid).ToList())
+                    {
+                        refs.Remove(r);
+                    }
+
+                    return true;
+                });
+            }
+        }
+    }
+
+    private void AllocateServiceAddresses(JsonObject service, JsonObject? current)
+    {
+        var spec = Json.Obj(service, "spec");
+        string type = Json.Str(spec, "type") ?? "ClusterIP";
+        var others = List(ResourceType.Services).Items.Where(s => current is null || Json.Uid(s) != Json.Uid(current)).ToList();
+        if (type == "ExternalName")
+        {
+            spec.Remove("clusterIP");
+            spec.Remove("clusterIPs");
+        }
+        else
+        {
+            string? ip = Json.Str(spec, "clusterIP") is { Length: > 0 } given ? given : current is null ? null : Json.Str(current, "spec", "clusterIP");
+            if (current is not null && Json.Str(current, "spec", "clusterIP") is { } old && ip != old)
+            {
+                throw ApiException.Invalid(ResourceType.Services, Json.Name(service), [("spec.clusterIPs[0]", $"Invalid value: \"{ip}\": field is immutable")]);
+            }
+
+            var used = others.Select(s => Json.Str(s, "spec", "clusterIP")).Where(s => s is not null).ToHashSet(StringComparer.Ordinal);
+            if (ip is null)
+            {
+                uint size = 1u << (32 - ServiceNetwork.PrefixLength);
+                for (uint i = 11; i < size - 1 && ip is null; i++)
+                {
+                    string candidate = Offset(ServiceNetwork.Network, i).ToString();
+                    if (!used.Contains(candidate))
+                    {
+                        ip = candidate;
+                    }
+                }
+
+                if (ip is null)
+                {
+                    throw new ApiException(500, "InternalError", "the service IP range is full");
+                }
+            }
+            else if (ip != "None")
+            {
+                if (!IPAddress.TryParse(ip, out var parsed) || !InRange(parsed))
+                {
+                    throw ApiException.Invalid(ResourceType.Services, Json.Name(service), [("spec.clusterIPs", $"Invalid value: \"{ip}\": failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {ServiceNetwork.Network}/{ServiceNetwork.PrefixLength}")]);
+                }
+
+                if (used.Contains(ip))
+                {
+                    throw ApiException.Invalid(ResourceType.Services, Json.Name(service), [("spec.clusterIPs", $"Invalid value: [\"{ip}\"]: failed to allocate IP {ip}: provided IP is already allocated")]);
+                }
+            }
+
+            spec["clusterIP"] = ip;
+            spec["clusterIPs"] = new JsonArray(ip);
+        }
+
+        var usedPorts = others.SelectMany(s => Json.Items(s, "spec", "ports")).Select(p => Json.Int(p, "nodePort")).Where(p => p is not null).ToHashSet();
+        int index = 0;
+        foreach (var port in Json.Items(spec, "ports"))
+        {
+            if (type is "NodePort" or "LoadBalancer")
+            {
+                long? nodePort = Json.Int(port, "nodePort");
+                if (nodePort is null && current is not null)
+                {
+                    nodePort = Json.Items(current, "spec", "ports").FirstOrDefault(p => Json.Int(p, "port") == Json.Int(port, "port")) is { } prev ? Json.Int(prev, "nodePort") : null;
+                }
+
+                if (nodePort is null)
+                {
+                    for (int candidate = 30000 + RandomNumberGenerator.GetInt32(2768), n = 0; n < 2768; n++, candidate = candidate == 32767 ? 30000 : candidate + 1)
+                    {
+                        if (!usedPorts.Contains(candidate))
+                        {
+                            nodePort = candidate;
+                            break;
+                        }
+                    }
+                }
+                else if (usedPorts.Contains(nodePort))
+                {
+                    throw ApiException.Invalid(ResourceType.Services, Json.Name(service), [($"spec.ports[{index}].nodePort", $"Invalid value: {nodePort}: provided port is already allocated")]);
+                }
+
+                port["nodePort"] = nodePort;
+                usedPorts.Add(nodePort);
+            }
+            else
+            {
+                port.Remove("nodePort");
+            }
+
+            index++;
+        }
+    }
+
+    private bool InRange(IPAddress ip)
+    {
+        uint mask = ServiceNetwork.PrefixLength == 0 ? 0 : uint.MaxValue << (32 - ServiceNetwork.PrefixLength);
+        return (ToUInt(ip) & mask) == (ToUInt(ServiceNetwork.Network) & mask);
+    }
+
+    private static uint ToUInt(IPAddress ip)
+    {
+        var b = ip.GetAddressBytes();
+        return (uint)(b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
+    }
+
+    private static IPAddress Offset(IPAddress network, uint offset)
+    {
+        uint v = ToUInt(network) + offset;
+        return new IPAddress(new[] { (byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v });
+    }
+}

@@ -1,0 +1,101 @@
+namespace Containers.Orchestration.Api;
+
+/// <summary>A kind the API server serves: where it lives in the URL space and how it behaves.</summary>
+/// <param name="Group">API group ("" for the core group).</param>
+/// <param name="Version">API version (v1).</param>
+/// <param name="Kind">The kind (Pod).</param>
+/// <param name="Plural">The resource name in URLs (pods).</param>
+/// <param name="Namespaced">Whether objects live in a namespace.</param>
+public sealed record ResourceType(string Group, string Version, string Kind, string Plural, bool Namespaced)
+{
+    /// <summary>Short names kubectl accepts (po, deploy).</summary>
+    public IReadOnlyList<string> ShortNames { get; init; } = [];
+
+    /// <summary>Whether the object has a status subresource (status is written only through it).</summary>
+    public bool HasStatus { get; init; }
+
+    /// <summary>Whether the object has a scale subresource (spec.replicas).</summary>
+    public bool HasScale { get; init; }
+
+    /// <summary>Whether a spec change bumps metadata.generation.</summary>
+    public bool HasGeneration { get; init; }
+
+    /// <summary>The lower-case singular name.</summary>
+    public string Singular => Kind.ToLowerInvariant();
+
+    /// <summary>group/version, or just the version for the core group.</summary>
+    public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
+
+    /// <summary>The name the store files objects under (pods, deployments.apps).</summary>
+    public string StoreName => Group.Length == 0 ? Plural : $"{Plural}.{Group}";
+
+    /// <summary>The kinds served.</summary>
+    public static IReadOnlyList<ResourceType> All { get; } =
+    [
+        new("", "v1", "Namespace", "namespaces", false) { ShortNames = ["ns"], HasStatus = true },
+        new("", "v1", "Pod", "pods", true) { ShortNames = ["po"], HasStatus = true },
+        new("", "v1", "Service", "services", true) { ShortNames = ["svc"], HasStatus = true },
+        new("", "v1", "Endpoints", "endpoints", true) { ShortNames = ["ep"] },
+        new("", "v1", "ConfigMap", "configmaps", true) { ShortNames = ["cm"] },
+        new("", "v1", "Secret", "secrets", true),
+        new("", "v1", "Node", "nodes", false) { ShortNames = ["no"], HasStatus = true },
+        new("", "v1", "Event", "events", true) { ShortNames = ["ev"] },
+        new("", "v1", "PersistentVolume", "persistentvolumes", false) { ShortNames = ["pv"], HasStatus = true },
+        new("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true) { ShortNames = ["pvc"], HasStatus = true },
+        new("", "v1", "ServiceAccount", "serviceaccounts", true) { ShortNames = ["sa"] },
+        new("apps", "v1", "Deployment", "deployments", true) { ShortNames = ["deploy"], HasStatus = true, HasScale = true, HasGeneration = true },
+        new("apps", "v1", "ReplicaSet", "replicasets", true) { ShortNames = ["rs"], HasStatus = true, HasScale = true, HasGeneration = true },
+        new("apps", "v1", "ControllerRevision", "controllerrevisions", true),
+    ];
+
+    /// <summary>The groups served besides the core group, with their one version.</summary>
+    public static IReadOnlyList<string> Groups { get; } = ["apps", "policy", "autoscaling"];
+
+    /// <summary>The served kind with that group and plural (or kind), or null.</summary>
+    public static ResourceType? Find(string group, string pluralOrKind) =>
+        All.FirstOrDefault(t => t.Group == group && (t.Plural == pluralOrKind || t.Kind == pluralOrKind));
+
+    /// <summary>The kind for an apiVersion + kind pair as in a manifest, or null.</summary>
+    public static ResourceType? ForKind(string apiVersion, string kind)
+    {
+        string group = apiVersion.Contains('/', StringComparison.Ordinal) ? apiVersion[..apiVersion.IndexOf('/', StringComparison.Ordinal)] : "";
+        string version = apiVersion[(apiVersion.IndexOf('/', StringComparison.Ordinal) + 1)..];
+        return All.FirstOrDefault(t => t.Group == group && t.Version == version && t.Kind == kind);
+    }
+
+    /// <summary>Well-known kinds.</summary>
+    public static ResourceType Pods => Find("", "pods")!;
+
+    /// <summary>Namespaces.</summary>
+    public static ResourceType Namespaces => Find("", "namespaces")!;
+
+    /// <summary>Nodes.</summary>
+    public static ResourceType Nodes => Find("", "nodes")!;
+
+    /// <summary>Services.</summary>
+    public static ResourceType Services => Find("", "services")!;
+
+    /// <summary>Endpoints.</summary>
+    public static ResourceType Endpoints => Find("", "endpoints")!;
+
+    /// <summary>Events.</summary>
+    public static ResourceType Events => Find("", "events")!;
+
+    /// <summary>ConfigMaps.</summary>
+    public static ResourceType ConfigMaps => Find("", "configmaps")!;
+
+    /// <summary>Secrets.</summary>
+    public static ResourceType Secrets => Find("", "secrets")!;
+
+    /// <summary>PersistentVolumeClaims.</summary>
+    public static ResourceType Claims => Find("", "persistentvolumeclaims")!;
+
+    /// <summary>PersistentVolumes.</summary>
+    public static ResourceType Volumes => Find("", "persistentvolumes")!;
+
+    /// <summary>Deployments.</summary>
+    public static ResourceType Deployments => Find("apps", "deployments")!;
+
+    /// <summary>ReplicaSets.</summary>
+    public static ResourceType ReplicaSets => Find("apps", "replicasets")!;
+}
