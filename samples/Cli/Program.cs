@@ -51,6 +51,11 @@ try
         return await Commands.RunAsync(options, rest).ConfigureAwait(false);
     }
 
+    if (cmd == "cluster")
+    {
+        return await ClusterCommands.RunAsync(options, rest).ConfigureAwait(false);
+    }
+
     await using var engine = new ContainerEngine(options);
     return cmd switch
     {
@@ -109,7 +114,7 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + ComposeCommands.Usage + SystemCommands.Usage + "\n" + """
+            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + ComposeCommands.Usage + SystemCommands.Usage + ClusterCommands.Usage + "\n" + """
 
             run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC|VOLUME:DST[:ro] -v DST
               --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]

@@ -301,6 +301,21 @@ public sealed class ContainerEngine : IAsyncDisposable
             throw new InvalidContainerSpecException($"network mode {spec.NetworkMode} cannot be combined with other networks");
         }
 
+        if (spec.JoinedContainer is { } joined)
+        {
+            var target = Context.Store.Read(joined) ?? Context.Store.List().FirstOrDefault(s => s.Name == joined)
+                ?? throw new ContainerNotFoundException($"network mode container:{joined}: no such container");
+            if (target.Status != ContainerStatus.Running)
+            {
+                throw new ContainerConflictException($"network mode container:{joined}: the container is not running");
+            }
+
+            if (!spec.Ports.IsDefaultOrEmpty || !spec.Networks.IsDefaultOrEmpty)
+            {
+                throw new InvalidContainerSpecException("a container that joins another's network (container:ID) cannot publish ports or join networks");
+            }
+        }
+
         foreach (var n in spec.EffectiveNetworks())
         {
             var network = Context.Networks.Get(n.Network) ?? throw new ContainerNotFoundException($"network {n.Network} not found");

@@ -10,7 +10,7 @@ namespace Containers.Linux;
 internal sealed class Netlink : IDisposable
 {
     private const int AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0x80000, NETLINK_ROUTE = 0, AF_INET = 2;
-    private const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_NEWROUTE = 24, NLMSG_ERROR = 2;
+    private const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_NEWROUTE = 24, NLMSG_ERROR = 2;
     private const ushort NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
     private const ushort IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
     private const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, VETH_INFO_PEER = 1;
@@ -124,6 +124,17 @@ internal sealed class Netlink : IDisposable
         BinaryPrimitives.WriteUInt32BigEndian(b, bcast);
         m.Attr(IFA_BROADCAST, b);
         Execute(m, $"add address {address}/{prefixLength}");
+    }
+
+    public void DeleteAddress(int index, IPAddress address, int prefixLength)
+    {
+        var m = Begin(RTM_DELADDR, 0);
+        m.Bytes([AF_INET, (byte)prefixLength, 0, 0]);
+        m.U32((uint)index);
+        var bytes = address.GetAddressBytes();
+        m.Attr(IFA_LOCAL, bytes);
+        m.Attr(IFA_ADDRESS, bytes);
+        Execute(m, $"delete address {address}/{prefixLength}");
     }
 
     public void AddDefaultRoute(IPAddress gateway, int index)

@@ -123,9 +123,12 @@ public sealed record ContainerSpec
     /// <summary>The container's cgroup below the <c>containers-dotnet</c> parent: <see cref="CgroupParent"/>/id.</summary>
     internal string CgroupKey(string id) => CgroupParent is { Length: > 0 } p ? p.Trim('/') + "/" + id : id;
 
+    /// <summary>With network mode <c>container:ID</c>: the container whose network, ipc and uts namespaces this one joins (a pod's containers share them); else null.</summary>
+    public string? JoinedContainer => NetworkMode.StartsWith("container:", StringComparison.Ordinal) ? NetworkMode["container:".Length..] : null;
+
     /// <summary>The networks the container joins, in order (its first is eth0 and carries the default route).</summary>
     public ImmutableArray<Networking.NetworkAttachment> EffectiveNetworks() =>
-        NetworkMode is "host" or "none" ? []
+        NetworkMode is "host" or "none" || JoinedContainer is not null ? []
         : !Networks.IsDefaultOrEmpty ? Networks
         : [new Networking.NetworkAttachment(NetworkMode)];
 }

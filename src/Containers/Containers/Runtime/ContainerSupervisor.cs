@@ -266,6 +266,18 @@ internal sealed class ContainerSupervisor
                 flags |= ShimSpawner.CLONE_NEWNET;
             }
 
+            ContainerState? joined = null;
+            if (spec.JoinedContainer is { } joinedId)
+            {
+                joined = ctx.Store.Read(joinedId) ?? ctx.Store.List().FirstOrDefault(s => s.Name == joinedId);
+                if (joined is not { Status: ContainerStatus.Running, Pid: > 0 })
+                {
+                    throw new ContainerConflictException($"network mode container:{joinedId}: the container is not running");
+                }
+
+                flags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWPID;
+            }
+
             var plan = new List<(BridgeNetwork Bridge, IPAddress Ip)>();
             foreach (var attachment in spec.EffectiveNetworks())
             {
@@ -279,9 +291,24 @@ internal sealed class ContainerSupervisor
                 plan.Add((bridge, address));
             }
 
-            var ip = plan.Count > 0 ? plan[0].Ip : null;
+            var ip = plan.Count > 0 ? plan[0].Ip : joined?.IPAddress is { } joinedIp ? IPAddress.Parse(joinedIp) : null;
             var dnsServer = endpoints.Count > 0 && endpoints[0].Network != NetworkInfo.DefaultName ? endpoints[0].Gateway : null;
-            WriteEtcFiles(ctx.Sys, dir, hostname, [.. endpoints.Select(e => e.IPAddress)], spec.NetworkMode, dnsServer);
+            if (joined is not null)
+            {
+                // the joined container's network, so its hosts and resolv.conf
+                var joinedDir = ctx.Store.Dir(joined.Id);
+                foreach (var file in new[] { "hosts", "resolv.conf" })
+                {
+                    var from = Path.Combine(joinedDir, file);
+                    Linux.RawFile.Write(ctx.Sys, Path.Combine(dir, file), File.Exists(from) ? File.ReadAllBytes(from) : [], create: true);
+                }
+
+                Linux.RawFile.Write(ctx.Sys, Path.Combine(dir, "hostname"), System.Text.Encoding.UTF8.GetBytes(hostname + "\n"), create: true);
+            }
+            else
+            {
+                WriteEtcFiles(ctx.Sys, dir, hostname, [.. endpoints.Select(e => e.IPAddress)], spec.NetworkMode, dnsServer);
+            }
             if (spec.Tty)
             {
                 (ptyMaster, ptySlave) = ctx.Sys.OpenPty();
@@ -290,7 +317,9 @@ internal sealed class ContainerSupervisor
             }
 
             var stdio = new StdioOptions(ptySlave, spec.OpenStdin && !spec.Tty);
-            shim = ctx.Pool is { } pool
+            shim = joined is not null
+                ? await ctx.Spawner.SpawnJoinedAsync(joined.Pid, flags, stdio).ConfigureAwait(false)
+                : ctx.Pool is { } pool
                 ? await pool.TakeAsync(flags, stdio, spec.CgroupParent).ConfigureAwait(false)
                 : await ctx.Spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
             var pid = shim.Pid;
@@ -343,7 +372,7 @@ internal sealed class ContainerSupervisor
                 WorkDir = work,
                 Volatile = spec.AutoRemove,
                 ReadOnlyRootfs = spec.ReadOnlyRootfs,
-                Hostname = hostname,
+                Hostname = joined is null ? hostname : null, // the joined uts namespace keeps its name
                 Mounts = mounts,
                 MaskedPaths = [.. ShimDefaults.MaskedPaths],
                 ReadOnlyPaths = [.. ShimDefaults.ReadOnlyPaths],

@@ -132,6 +132,26 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
     public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio) =>
         SpawnAsync("init", () => sys.Unshare(unshareFlags), stdio);
 
+    /// <summary>Starts a shim in the network, ipc and uts namespaces of <paramref name="targetPid"/> and new ones of the rest (<paramref name="unshareFlags"/>): a pod's second container.</summary>
+    public Task<SpawnedShim> SpawnJoinedAsync(int targetPid, int unshareFlags, StdioOptions stdio) =>
+        SpawnAsync("init", () =>
+        {
+            foreach (var (ns, flag) in new[] { ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET) })
+            {
+                var fd = sys.Open($"/proc/{targetPid}/ns/{ns}", 0x80000);
+                try
+                {
+                    sys.Setns(fd, flag);
+                }
+                finally
+                {
+                    sys.Close(fd);
+                }
+            }
+
+            sys.Unshare(unshareFlags);
+        }, stdio);
+
     /// <summary>Starts a shim in the ipc, uts, net, pid and cgroup namespaces of <paramref name="targetPid"/> (it joins the mount namespace itself).</summary>
     public Task<SpawnedShim> SpawnExecAsync(int targetPid, StdioOptions stdio) =>
         SpawnAsync("exec", () =>

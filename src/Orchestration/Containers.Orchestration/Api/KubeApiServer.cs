@@ -373,7 +373,6 @@ public sealed class KubeApiServer : IAsyncDisposable
 
             http.Response.ContentType = "text/plain";
             long? tail = long.TryParse(q["tailLines"], out long t) ? t : null;
-            await http.Response.StartAsync(http.RequestAborted).ConfigureAwait(false);
             await logs.WriteLogAsync(pod, container, q["follow"] == "true", tail, q["timestamps"] == "true", q["previous"] == "true", http.Response.Body, http.RequestAborted).ConfigureAwait(false);
         }
 

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using Containers.Orchestration;
+
+namespace Containers.Cli;
+
+/// <summary><c>containers cluster up|down|status</c>: a Kubernetes-compatible cluster for kubectl.</summary>
+internal static class ClusterCommands
+{
+    public const string Usage = """
+          cluster up [--nodes N] [--port P] [-d]          run the control plane and N nodes (foreground, or detached with -d); writes ROOT/kubeconfig
+          cluster down                                    stop a detached cluster (its state and pods are kept for the next up)
+          cluster status                                  whether a cluster runs on this root, its API URL and nodes
+        """;
+
+    public static async Task<int> RunAsync(EngineOptions options, List<string> argv)
+    {
+        string sub = argv.Count > 0 ? argv[0] : throw new UsageException("\"cluster\" requires a subcommand: up, down or status");
+        string dir = Path.Combine(options.Root, "cluster");
+        string pidFile = Path.Combine(dir, "pid");
+        switch (sub)
+        {
+            case "up":
+            {
+                var a = Args.Parse([.. argv.Skip(1)], ["--nodes", "--port"], ["-d|--detach"]);
+                int nodes = a.Get("nodes") is { } n ? int.TryParse(n, CultureInfo.InvariantCulture, out int nn) && nn is > 0 and <= 100 ? nn : throw new UsageException($"--nodes: '{n}' is not a number from 1 to 100") : 1;
+                int port = a.Get("port") is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out int pp) && pp is > 0 and < 65536 ? pp : throw new UsageException($"--port: '{p}' is not a port") : 6443;
+                if (Running(pidFile) is { } pid)
+                {
+                    throw new UsageException($"a cluster already runs on {options.Root} (pid {pid}); \"containers cluster down\" stops it");
+                }
+
+                return a.Has("detach") ? await DetachAsync(options, nodes, port, dir).ConfigureAwait(false) : await ForegroundAsync(options, nodes, port, pidFile).ConfigureAwait(false);
+            }
+
+            case "down":
+            {
+                if (Running(pidFile) is not { } pid)
+                {
+                    await Console.Error.WriteLineAsync($"no cluster runs on {options.Root}").ConfigureAwait(false);
+                    return 0;
+                }
+
+                using var process = Process.GetProcessById(pid);
+                _ = Kill(pid, 15); // SIGTERM: the cluster stops its nodes, proxy, controllers and API server
+                if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+                {
+                    throw new ContainerException($"the cluster (pid {pid}) did not stop within 30 s");
+                }
+
+                await Console.Out.WriteLineAsync("cluster stopped (state kept in " + dir + ")").ConfigureAwait(false);
+                return 0;
+            }
+
+            case "status":
+            {
+                string kubeconfig = Path.Combine(options.Root, "kubeconfig");
+                if (Running(pidFile) is not { } pid)
+                {
+                    await Console.Out.WriteLineAsync("stopped").ConfigureAwait(false);
+                    return 1;
+                }
+
+                string url = File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
+                await Console.Out.WriteLineAsync($"running (pid {pid}), API {url}, kubeconfig {kubeconfig}").ConfigureAwait(false);
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+                var table = await http.GetStringAsync(url + "/api/v1/nodes").ConfigureAwait(false);
+                var doc = System.Text.Json.Nodes.JsonNode.Parse(table);
+                foreach (var node in doc?["items"]?.AsArray() ?? [])
+                {
+                    var ready = node?["status"]?["conditions"]?.AsArray().FirstOrDefault(c => (string?)c?["type"] == "Ready");
+                    await Console.Out.WriteLineAsync($"  node {(string?)node?["metadata"]?["name"]}: Ready={(string?)ready?["status"]}").ConfigureAwait(false);
+                }
+
+                return 0;
+            }
+
+            default:
+                throw new UsageException($"unknown cluster subcommand '{sub}': up, down or status");
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    private static int? Running(string pidFile)
+    {
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture, out int pid))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return p.HasExited ? null : pid;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<int> ForegroundAsync(EngineOptions options, int nodes, int port, string pidFile)
+    {
+        using var stop = new CancellationTokenSource();
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        });
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        });
+        await using (var cluster = await Cluster.StartAsync(new ClusterOptions { Root = options.Root, Engine = options, Nodes = nodes, Port = port }).ConfigureAwait(false))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
+            await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"cluster up: API {cluster.Url}, {nodes} node(s)").ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"  export KUBECONFIG={cluster.KubeconfigPath}").ConfigureAwait(false);
+            await Console.Out.FlushAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            File.Delete(pidFile);
+        }
+
+        return 0;
+    }
+
+    private static async Task<int> DetachAsync(EngineOptions options, int nodes, int port, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        string log = Path.Combine(dir, "cluster.log");
+        long from = File.Exists(log) ? new FileInfo(log).Length : 0;
+        static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        string command = string.Join(' ', new[] { Environment.ProcessPath!, "--root", options.Root, "cluster", "up", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--port", port.ToString(CultureInfo.InvariantCulture) }.Select(Quote));
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add($"exec setsid {command} </dev/null >>{Quote(log)} 2>&1");
+        using var child = Process.Start(psi) ?? throw new ContainerException("cannot start the cluster process");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100).ConfigureAwait(false);
+            string text = ReadFrom(log, from);
+            if (text.Contains("export KUBECONFIG=", StringComparison.Ordinal))
+            {
+                await Console.Out.WriteAsync(text).ConfigureAwait(false);
+                return 0;
+            }
+
+            if (child.HasExited)
+            {
+                throw new ContainerException("the cluster did not start: " + text.Trim());
+            }
+        }
+
+        throw new ContainerException($"the cluster did not start within 60 s (see {log})");
+    }
+
+    private static string ReadFrom(string path, long offset)
+    {
+        if (!File.Exists(path))
+        {
+            return "";
+        }
+
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        f.Seek(offset, SeekOrigin.Begin);
+        using var r = new StreamReader(f);
+        return r.ReadToEnd();
+    }
+}

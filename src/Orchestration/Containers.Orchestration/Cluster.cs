@@ -1,0 +1,291 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Api;
+using Containers.Orchestration.Controllers;
+using Containers.Orchestration.Nodes;
+using Containers.Orchestration.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Containers.Orchestration;
+
+/// <summary>What a cluster is made of.</summary>
+public sealed record ClusterOptions
+{
+    /// <summary>The engine root; the cluster keeps its store in ROOT/cluster and writes ROOT/kubeconfig.</summary>
+    public required string Root { get; init; }
+
+    /// <summary>How many nodes this process runs (node-1 ... node-N).</summary>
+    public int Nodes { get; init; } = 1;
+
+    /// <summary>The API server's port on 127.0.0.1 (0 = any free port).</summary>
+    public int Port { get; init; } = 6443;
+
+    /// <summary>The range cluster IPs come from (the DNS server takes .10).</summary>
+    public string ServiceCidr { get; init; } = "10.96.0.0/16";
+
+    /// <summary>The pod network's subnet.</summary>
+    public string PodSubnet { get; init; } = "10.244.0.0/16";
+
+    /// <summary>The engine network (and bridge) pods join.</summary>
+    public string PodNetwork { get; init; } = "k8s-pods";
+
+    /// <summary>Each node's allocatable cpu.</summary>
+    public string NodeCpu { get; init; } = "2";
+
+    /// <summary>Each node's allocatable memory.</summary>
+    public string NodeMemory { get; init; } = "4Gi";
+
+    /// <summary>How often nodes post status.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a silent node stays Ready (Kubernetes: 40 s).</summary>
+    public TimeSpan NodeMonitorGracePeriod { get; init; } = TimeSpan.FromSeconds(40);
+
+    /// <summary>How long pods tolerate an unreachable or not-ready node before eviction (Kubernetes: 300 s).</summary>
+    public long DefaultTolerationSeconds { get; init; } = 300;
+
+    /// <summary>The engine's options (its Root must be <see cref="Root"/>); defaults with that root when null.</summary>
+    public EngineOptions? Engine { get; init; }
+
+    /// <summary>Loggers (none by default).</summary>
+    public ILoggerFactory? Loggers { get; init; }
+}
+
+/// <summary>Builds and starts a <see cref="Cluster"/>: <c>await new ClusterBuilder().WithNodes(3).StartAsync(ct)</c>.</summary>
+public sealed class ClusterBuilder
+{
+    private readonly ClusterOptions options;
+
+    /// <summary>A builder for a cluster on the engine root <paramref name="root"/> (CONTAINERS_ROOT or /var/lib/containers-dotnet by default).</summary>
+    public ClusterBuilder(string? root = null) =>
+        options = new ClusterOptions { Root = root ?? new EngineOptions().Root };
+
+    private ClusterBuilder(ClusterOptions options) => this.options = options;
+
+    /// <summary>Runs <paramref name="count"/> nodes in this process.</summary>
+    public ClusterBuilder WithNodes(int count) => new(options with { Nodes = count });
+
+    /// <summary>Serves the API on 127.0.0.1:<paramref name="port"/> (0 = any).</summary>
+    public ClusterBuilder WithPort(int port) => new(options with { Port = port });
+
+    /// <summary>Each node's allocatable cpu and memory (Kubernetes quantities).</summary>
+    public ClusterBuilder WithNodeCapacity(string cpu, string memory) => new(options with { NodeCpu = cpu, NodeMemory = memory });
+
+    /// <summary>The pod network subnet and the service range.</summary>
+    public ClusterBuilder WithNetworks(string podSubnet, string serviceCidr) => new(options with { PodSubnet = podSubnet, ServiceCidr = serviceCidr });
+
+    /// <summary>How fast node loss is noticed and acted on (heartbeat, grace period, pods' default toleration).</summary>
+    public ClusterBuilder WithNodeTimings(TimeSpan heartbeat, TimeSpan gracePeriod, long tolerationSeconds) =>
+        new(options with { HeartbeatInterval = heartbeat, NodeMonitorGracePeriod = gracePeriod, DefaultTolerationSeconds = tolerationSeconds });
+
+    /// <summary>Logs through <paramref name="loggers"/>.</summary>
+    public ClusterBuilder WithLogging(ILoggerFactory loggers) => new(options with { Loggers = loggers });
+
+    /// <summary>The options as built.</summary>
+    public ClusterOptions ToOptions() => options;
+
+    /// <summary>Starts the control plane and the nodes.</summary>
+    public Task<Cluster> StartAsync(CancellationToken cancellationToken = default) => Cluster.StartAsync(options, cancellationToken);
+}
+
+/// <summary>
+/// A Kubernetes-compatible cluster in this process: the persistent object store, the API server (for kubectl, on
+/// 127.0.0.1), the controllers and scheduler, the service proxy with cluster DNS, and N node agents running pods as
+/// engine containers on one pod network. Disposing stops it; state stays on disk and pods' containers keep running,
+/// to be taken over by the next start on the same root (<see cref="RemoveWorkloadsAsync"/> removes them).
+/// </summary>
+public sealed class Cluster : IAsyncDisposable
+{
+    private readonly List<NodeAgent> agents = [];
+    private readonly ContainerEngine engine;
+    private readonly EmbeddedObjectStore store;
+    private KubeApiServer? server;
+    private ControllerManager? controllers;
+    private ServiceProxy? proxy;
+
+    private Cluster(ClusterOptions options, ContainerEngine engine, EmbeddedObjectStore store, ObjectApi api)
+    {
+        Options = options;
+        this.engine = engine;
+        this.store = store;
+        Api = api;
+    }
+
+    /// <summary>The options it runs with.</summary>
+    public ClusterOptions Options { get; }
+
+    /// <summary>The API, in process (typed access to every object).</summary>
+    public ObjectApi Api { get; }
+
+    /// <summary>The API server's URL.</summary>
+    public string Url => server!.Url;
+
+    /// <summary>The kubeconfig written for kubectl.</summary>
+    public string KubeconfigPath => Path.Combine(Options.Root, "kubeconfig");
+
+    /// <summary>The node agents running here.</summary>
+    public IReadOnlyList<NodeAgent> NodeAgents => agents;
+
+    /// <summary>Starts a cluster per <paramref name="options"/>.</summary>
+    public static async Task<Cluster> StartAsync(ClusterOptions options, CancellationToken cancellationToken = default)
+    {
+        var loggers = options.Loggers ?? NullLoggerFactory.Instance;
+        var engine = new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, loggers);
+        EmbeddedObjectStore? store = null;
+        Cluster? cluster = null;
+        try
+        {
+            store = EmbeddedObjectStore.Open(Path.Combine(options.Root, "cluster", "store"));
+            var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
+            cluster = new Cluster(options, engine, store, api);
+            var logs = new NodeLogs(cluster);
+            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken).ConfigureAwait(false);
+            cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
+            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod }, loggers, cancellationToken).ConfigureAwait(false);
+            var network = engine.Networks.List().FirstOrDefault(n => n.Name == options.PodNetwork)
+                ?? engine.Networks.Create(options.PodNetwork, new Networking.NetworkCreateOptions
+                {
+                    Subnet = options.PodSubnet,
+                    Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.cluster", "pods"),
+                });
+            engine.Context.Networks.Bridge(network).EnsureBridge();
+            cluster.proxy = await ServiceProxy.StartAsync(api, cluster.controllers.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
+            var runtime = new EnginePodRuntime(engine);
+            for (int i = 1; i <= options.Nodes; i++)
+            {
+                await cluster.AddNodeAsync($"node-{i}", runtime, network.Gateway, loggers, cancellationToken).ConfigureAwait(false);
+            }
+
+            return cluster;
+        }
+        catch
+        {
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                if (store is not null)
+                {
+                    await store.DisposeAsync().ConfigureAwait(false);
+                }
+
+                await engine.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Creates or updates every object in the manifests at <paramref name="path"/> (a file or folder), as <c>kubectl apply</c>; returns them as stored.</summary>
+    public Task<IReadOnlyList<JsonObject>> ApplyAsync(string path, CancellationToken cancellationToken = default) => ApplyAsync([path], cancellationToken);
+
+    /// <summary>Creates or updates every object in the manifests at <paramref name="paths"/>.</summary>
+    public Task<IReadOnlyList<JsonObject>> ApplyAsync(IEnumerable<string> paths, CancellationToken cancellationToken = default)
+    {
+        var result = new List<JsonObject>();
+        foreach (var (file, obj) in Manifests.Load(paths))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var type = ResourceType.ForKind(Json.Str(obj, "apiVersion") ?? "", Json.Str(obj, "kind") ?? "")
+                ?? throw new ApiException(404, "NotFound", $"{file}: no matches for kind \"{Json.Str(obj, "kind")}\" in version \"{Json.Str(obj, "apiVersion")}\"");
+            string? ns = type.Namespaced ? Json.Namespace(obj) ?? "default" : null;
+            var existing = Api.TryGet(type, ns, Json.Name(obj));
+            if (existing is null)
+            {
+                result.Add(Api.Create(type, ns, obj));
+            }
+            else
+            {
+                result.Add(Api.Patch(type, ns, Json.Name(obj), Patches.StrategicMergePatch, Json.Bytes(obj)));
+            }
+        }
+
+        return Task.FromResult<IReadOnlyList<JsonObject>>(result);
+    }
+
+    /// <summary>The changes to a kind (in a namespace, or all when null) from now on, as they happen.</summary>
+    public async IAsyncEnumerable<(string Type, JsonObject Object)> WatchAsync(ResourceType type, string? ns = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var (kind, obj) in Api.WatchAsync(type, ns, Api.Revision, cancellationToken).ConfigureAwait(false))
+        {
+            yield return (kind.ToString().ToUpperInvariant(), obj);
+        }
+    }
+
+    /// <summary>Stops a node's agent (as if the machine went away): its heartbeats stop, and after the grace period its pods are evicted. Its containers keep running until <see cref="RemoveWorkloadsAsync"/>.</summary>
+    public async Task StopNodeAsync(string name)
+    {
+        var agent = agents.FirstOrDefault(a => a.Name == name) ?? throw new ArgumentException($"no node {name} runs here", nameof(name));
+        agents.Remove(agent);
+        await agent.DisposeAsync().ConfigureAwait(false);
+        stoppedAgents.Add(agent);
+    }
+
+    private readonly List<NodeAgent> stoppedAgents = [];
+
+    /// <summary>Stops and removes every pod container of this cluster's nodes (the cluster's objects stay in the store).</summary>
+    public async Task RemoveWorkloadsAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var agent in agents.Concat(stoppedAgents))
+        {
+            await agent.RemoveAllContainersAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the nodes, the proxy, the controllers and the API server; the store is closed (state kept).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var agent in agents)
+        {
+            await agent.DisposeAsync().ConfigureAwait(false);
+        }
+
+        agents.Clear();
+        if (proxy is not null)
+        {
+            await proxy.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (controllers is not null)
+        {
+            await controllers.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (server is not null)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await store.DisposeAsync().ConfigureAwait(false);
+        await engine.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task AddNodeAsync(string name, IPodRuntime runtime, string internalIp, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var agent = await NodeAgent.StartAsync(Api, controllers!.Informers, runtime, new NodeOptions
+        {
+            Name = name,
+            DataDirectory = Path.Combine(Options.Root, "cluster", "nodes", name),
+            Network = Options.PodNetwork,
+            Cpu = Options.NodeCpu,
+            Memory = Options.NodeMemory,
+            HeartbeatInterval = Options.HeartbeatInterval,
+            InternalIP = internalIp,
+            DnsServer = proxy!.DnsAddress.ToString(),
+        }, loggers.CreateLogger("kubelet-" + name), cancellationToken).ConfigureAwait(false);
+        agents.Add(agent);
+    }
+
+    private sealed class NodeLogs(Cluster cluster) : IPodLogSource
+    {
+        public Task WriteLogAsync(JsonObject pod, string container, bool follow, long? tailLines, bool timestamps, bool previous, Stream output, CancellationToken cancellationToken)
+        {
+            var agent = cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))
+                ?? throw ApiException.BadRequest($"node {Json.Str(pod, "spec", "nodeName")} is not reachable for logs");
+            return agent.WriteLogAsync(pod, container, follow, tailLines, timestamps, previous, output, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using Containers.Orchestration.Api;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Orchestration.Controllers;
+
+/// <summary>Options of the controllers.</summary>
+public sealed record ControllerOptions
+{
+    /// <summary>How long a node may go without posting status before it is Unknown and tainted unreachable (Kubernetes: 40 s).</summary>
+    public TimeSpan NodeMonitorGracePeriod { get; init; } = TimeSpan.FromSeconds(40);
+
+    /// <summary>Workers per controller.</summary>
+    public int Workers { get; init; } = 2;
+}
+
+/// <summary>
+/// The kube-controller-manager and kube-scheduler of a control plane: ReplicaSet, Deployment, Endpoints, garbage
+/// collector, node lifecycle and namespace controllers and the scheduler, each a reconciler on its own work queue,
+/// over one set of informers. Workers start once the caches are filled.
+/// </summary>
+public sealed class ControllerManager : IAsyncDisposable
+{
+    private readonly CancellationTokenSource stop = new();
+    private readonly List<Task> running = [];
+
+    private ControllerManager()
+    {
+    }
+
+    /// <summary>The shared informers.</summary>
+    public InformerSet Informers { get; private set; } = null!;
+
+    /// <summary>Starts the controllers over <paramref name="api"/>.</summary>
+    public static async Task<ControllerManager> StartAsync(ObjectApi api, ControllerOptions? options, ILoggerFactory loggers, CancellationToken cancellationToken = default)
+    {
+        options ??= new();
+        var manager = new ControllerManager { Informers = new InformerSet(api) };
+        var informers = manager.Informers;
+        var rs = new ReplicaSetController(api, informers);
+        var deployments = new DeploymentController(api, informers);
+        var endpoints = new EndpointsController(api, informers);
+        var scheduler = new Scheduler(api, informers);
+        var gc = new GarbageCollector(api, informers);
+        var nodes = new NodeLifecycleController(api, informers, options.NodeMonitorGracePeriod);
+        var namespaces = new NamespaceController(api, informers);
+        informers.For(ResourceType.Namespaces);
+        var token = manager.stop.Token;
+        manager.running.Add(await informers.StartAsync(token).WaitAsync(cancellationToken).ConfigureAwait(false));
+        manager.running.Add(rs.Queue.RunAsync(rs, options.Workers, loggers.CreateLogger("replicaset-controller"), token));
+        manager.running.Add(deployments.Queue.RunAsync(deployments, options.Workers, loggers.CreateLogger("deployment-controller"), token));
+        manager.running.Add(endpoints.Queue.RunAsync(endpoints, options.Workers, loggers.CreateLogger("endpoints-controller"), token));
+        manager.running.Add(scheduler.Queue.RunAsync(scheduler, 1, loggers.CreateLogger("default-scheduler"), token));
+        manager.running.Add(gc.Queue.RunAsync(gc, options.Workers, loggers.CreateLogger("garbage-collector"), token));
+        manager.running.Add(nodes.Queue.RunAsync(nodes, 1, loggers.CreateLogger("node-controller"), token));
+        manager.running.Add(namespaces.Queue.RunAsync(namespaces, 1, loggers.CreateLogger("namespace-controller"), token));
+
+        // a restarted control plane looks at everything once (dependents of owners deleted while it was down)
+        foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()))
+        {
+            foreach (var r in Json.Items(o, "metadata", "ownerReferences"))
+            {
+                gc.Queue.Add(Json.Str(r, "uid") ?? "");
+            }
+        }
+
+        return manager;
+    }
+
+    /// <summary>Stops every controller.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(running).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        stop.Dispose();
+    }
+}

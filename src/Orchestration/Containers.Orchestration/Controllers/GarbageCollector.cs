@@ -1,0 +1,131 @@
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Api;
+
+namespace Containers.Orchestration.Controllers;
+
+/// <summary>
+/// Deletes objects whose owners are gone (ownerReferences naming a uid that no longer exists, checked for the kinds
+/// that are owned here: ReplicaSets, Pods, ControllerRevisions, Endpoints), and completes foreground deletion (an owner
+/// with the foregroundDeletion finalizer goes once its blocking dependents are gone).
+/// </summary>
+internal sealed class GarbageCollector : IReconciler<string>
+{
+    private readonly ObjectApi api;
+    private readonly List<Informer> owners;
+    private readonly List<Informer> dependents;
+
+    public GarbageCollector(ObjectApi api, InformerSet informers)
+    {
+        this.api = api;
+        owners = [.. new[] { ResourceType.Deployments, ResourceType.ReplicaSets, ResourceType.Services, ResourceType.Pods }.Select(informers.For)];
+        dependents = [.. new[] { ResourceType.ReplicaSets, ResourceType.Pods }.Select(informers.For)];
+        Queue = new WorkQueue<string>(api.Time);
+        foreach (var informer in owners)
+        {
+            informer.OnChange((old, obj) =>
+            {
+                if (obj is null && old is not null)
+                {
+                    Queue.Add(Json.Uid(old)); // the owner went: look at what it owned
+                }
+                else if (obj is not null && Json.At(obj, "metadata", "deletionTimestamp") is not null
+                    && Json.At(obj, "metadata", "finalizers") is JsonArray f && f.Any(x => x?.GetValue<string>() == "foregroundDeletion"))
+                {
+                    Queue.Add(Json.Uid(obj));
+                }
+            });
+        }
+
+        foreach (var informer in dependents)
+        {
+            informer.OnChange((_, obj) =>
+            {
+                if (obj is not null)
+                {
+                    foreach (var r in Json.Items(obj, "metadata", "ownerReferences"))
+                    {
+                        if (Json.Str(r, "uid") is { } uid && !OwnerExists(uid, Json.Str(r, "kind"), Json.Namespace(obj), Json.Str(r, "name")))
+                        {
+                            Queue.Add(uid);
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    public WorkQueue<string> Queue { get; }
+
+    public Task<ReconcileResult> ReconcileAsync(string uid, CancellationToken cancellationToken)
+    {
+        // foreground: the owner still exists and waits for its dependents
+        var owner = owners.Select(i => i.List().FirstOrDefault(o => Json.Uid(o) == uid)).FirstOrDefault(o => o is not null);
+        var children = dependents.SelectMany(i => i.OwnedBy(uid).Select(o => (i.Type, Object: o))).ToList();
+        if (owner is not null)
+        {
+            bool foreground = Json.At(owner, "metadata", "deletionTimestamp") is not null
+                && (Json.At(owner, "metadata", "finalizers") as JsonArray)?.Any(f => f?.GetValue<string>() == "foregroundDeletion") == true;
+            if (!foreground)
+            {
+                return Task.FromResult(default(ReconcileResult));
+            }
+
+            foreach (var (type, child) in children.Where(c => Json.At(c.Object, "metadata", "deletionTimestamp") is null))
+            {
+                Delete(type, child, "Foreground");
+            }
+
+            if (children.Count == 0)
+            {
+                var type = ResourceType.ForKind(Json.Str(owner, "apiVersion") ?? "", Json.Str(owner, "kind") ?? "")!;
+                api.Mutate(type, Json.Namespace(owner), Json.Name(owner), o =>
+                {
+                    var f = (JsonArray)o["metadata"]!["finalizers"]!;
+                    foreach (var x in f.Where(x => x?.GetValue<string>() == "foregroundDeletion").ToList())
+                    {
+                        f.Remove(x);
+                    }
+
+                    return true;
+                });
+                return Task.FromResult(default(ReconcileResult));
+            }
+
+            return Task.FromResult(new ReconcileResult(TimeSpan.FromSeconds(1)));
+        }
+
+        foreach (var (type, child) in children)
+        {
+            // only when no other owner of the child is alive
+            bool otherOwner = Json.Items(child, "metadata", "ownerReferences").Any(r => Json.Str(r, "uid") != uid && OwnerExists(Json.Str(r, "uid")!, Json.Str(r, "kind"), Json.Namespace(child), Json.Str(r, "name")));
+            if (!otherOwner && Json.At(child, "metadata", "deletionTimestamp") is null)
+            {
+                Delete(type, child, "Background");
+            }
+        }
+
+        return Task.FromResult(default(ReconcileResult));
+    }
+
+    private bool OwnerExists(string uid, string? kind, string? ns, string? name)
+    {
+        var informer = owners.FirstOrDefault(i => i.Type.Kind == kind);
+        if (informer is null)
+        {
+            return true; // not a kind we track: never collect on its account
+        }
+
+        return informer.Get(ns, name ?? "") is { } o && Json.Uid(o) == uid;
+    }
+
+    private void Delete(ResourceType type, JsonObject obj, string policy)
+    {
+        try
+        {
+            api.Delete(type, Json.Namespace(obj), Json.Name(obj), new DeleteOptions(PropagationPolicy: policy, ExpectedUid: Json.Uid(obj)));
+        }
+        catch (ApiException e) when (e.Code is 404 or 409)
+        {
+        }
+    }
+}

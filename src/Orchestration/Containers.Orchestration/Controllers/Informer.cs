@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Api;
+using Containers.Orchestration.Storage;
+
+namespace Containers.Orchestration.Controllers;
+
+/// <summary>
+/// A cache of one kind kept current by list + watch (relisting when the watch falls out of the store's window), with
+/// change notifications and an index by owner uid. Cached objects are shared: copy before changing one.
+/// </summary>
+public sealed class Informer
+{
+    private readonly ObjectApi api;
+    private readonly ConcurrentDictionary<(string? Ns, string Name), JsonObject> cache = new();
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), byte>> byOwner = new(StringComparer.Ordinal);
+    private readonly List<Action<JsonObject?, JsonObject?>> handlers = [];
+    private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal Informer(ObjectApi api, ResourceType type)
+    {
+        this.api = api;
+        Type = type;
+    }
+
+    /// <summary>The kind cached.</summary>
+    public ResourceType Type { get; }
+
+    /// <summary>Completes when the first list is in the cache.</summary>
+    public Task Synced => synced.Task;
+
+    /// <summary>Registers a handler called with (old, new) on every change: (null, obj) added, (obj, null) deleted.</summary>
+    public void OnChange(Action<JsonObject?, JsonObject?> handler)
+    {
+        lock (handlers)
+        {
+            handlers.Add(handler);
+        }
+    }
+
+    /// <summary>The cached object, or null.</summary>
+    public JsonObject? Get(string? ns, string name) => cache.GetValueOrDefault((Type.Namespaced ? ns : null, name));
+
+    /// <summary>The cached objects (of one namespace when given).</summary>
+    public IEnumerable<JsonObject> List(string? ns = null) =>
+        ns is null || !Type.Namespaced ? cache.Values : cache.Where(kv => kv.Key.Ns == ns).Select(kv => kv.Value);
+
+    /// <summary>The cached objects whose ownerReferences name <paramref name="ownerUid"/>.</summary>
+    public IEnumerable<JsonObject> OwnedBy(string ownerUid) =>
+        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<JsonObject>() : [];
+
+    /// <summary>How many objects are cached.</summary>
+    public int Count => cache.Count;
+
+    internal async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var (items, revision) = api.List(Type);
+            var seen = new HashSet<(string?, string)>();
+            foreach (var item in items)
+            {
+                var key = (Json.Namespace(item), Json.Name(item));
+                seen.Add(key);
+                Apply(key, item);
+            }
+
+            foreach (var gone in cache.Keys.Where(k => !seen.Contains(k)).ToList())
+            {
+                Apply(gone, null);
+            }
+
+            synced.TrySetResult();
+            try
+            {
+                await foreach (var (type, obj) in api.WatchAsync(Type, null, revision, cancellationToken).ConfigureAwait(false))
+                {
+                    Apply((Json.Namespace(obj), Json.Name(obj)), type == WatchEventType.Deleted ? null : obj);
+                }
+            }
+            catch (ApiException e) when (e.Code == 410)
+            {
+                // fell out of the window: list again
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Apply((string? Ns, string Name) key, JsonObject? obj)
+    {
+        cache.TryGetValue(key, out var old);
+        if (old is not null && obj is not null && Json.Str(old, "metadata", "resourceVersion") == Json.Str(obj, "metadata", "resourceVersion"))
+        {
+            return;
+        }
+
+        if (old is not null)
+        {
+            foreach (var r in Json.Items(old, "metadata", "ownerReferences"))
+            {
+                if (byOwner.TryGetValue(Json.Str(r, "uid") ?? "", out var set))
+                {
+                    set.TryRemove(key, out _);
+                }
+            }
+        }
+
+        if (obj is null)
+        {
+            cache.TryRemove(key, out _);
+        }
+        else
+        {
+            cache[key] = obj;
+            foreach (var r in Json.Items(obj, "metadata", "ownerReferences"))
+            {
+                byOwner.GetOrAdd(Json.Str(r, "uid") ?? "", _ => new())[key] = 0;
+            }
+        }
+
+        Action<JsonObject?, JsonObject?>[] snapshot;
+        lock (handlers)
+        {
+            snapshot = [.. handlers];
+        }
+
+        foreach (var h in snapshot)
+        {
+            h(old, obj);
+        }
+    }
+}
+
+/// <summary>The informers of a control plane, one per kind, shared by every controller.</summary>
+public sealed class InformerSet
+{
+    private readonly ObjectApi api;
+    private readonly ConcurrentDictionary<ResourceType, Informer> informers = new();
+    private readonly List<Task> runs = [];
+    private CancellationToken? started;
+
+    /// <summary>Creates the set over <paramref name="api"/>.</summary>
+    public InformerSet(ObjectApi api) => this.api = api;
+
+    /// <summary>The informer of <paramref name="type"/> (created on first use; started at once when the set already runs).</summary>
+    public Informer For(ResourceType type)
+    {
+        lock (runs)
+        {
+            if (informers.TryGetValue(type, out var existing))
+            {
+                return existing;
+            }
+
+            var informer = new Informer(api, type);
+            informers[type] = informer;
+            if (started is { } token)
+            {
+                runs.Add(Task.Run(() => informer.RunAsync(token), CancellationToken.None));
+            }
+
+            return informer;
+        }
+    }
+
+    /// <summary>Starts every informer asked for so far (later ones start when asked for) and waits until their caches are filled; returns the task of their runs.</summary>
+    public async Task<Task> StartAsync(CancellationToken cancellationToken)
+    {
+        lock (runs)
+        {
+            started = cancellationToken;
+            runs.AddRange(informers.Values.Select(i => Task.Run(() => i.RunAsync(cancellationToken), CancellationToken.None)));
+        }
+
+        await Task.WhenAll(informers.Values.Select(i => i.Synced)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return Task.Run(async () =>
+        {
+            while (true)
+            {
+                Task[] current;
+                lock (runs)
+                {
+                    current = [.. runs];
+                }
+
+                await Task.WhenAll(current).ConfigureAwait(false);
+                lock (runs)
+                {
+                    if (runs.Count == current.Length)
+                    {
+                        return;
+                    }
+                }
+            }
+        }, CancellationToken.None);
+    }
+}

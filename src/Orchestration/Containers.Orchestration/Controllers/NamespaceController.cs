@@ -1,0 +1,62 @@
+using Containers.Orchestration.Api;
+
+namespace Containers.Orchestration.Controllers;
+
+/// <summary>Empties a namespace being deleted (every namespaced object in it), then removes it.</summary>
+internal sealed class NamespaceController : IReconciler<string>
+{
+    private readonly ObjectApi api;
+    private readonly Informer namespaces;
+
+    public NamespaceController(ObjectApi api, InformerSet informers)
+    {
+        this.api = api;
+        namespaces = informers.For(ResourceType.Namespaces);
+        Queue = new WorkQueue<string>(api.Time);
+        namespaces.OnChange((_, ns) =>
+        {
+            if (ns is not null && Json.At(ns, "metadata", "deletionTimestamp") is not null)
+            {
+                Queue.Add(Json.Name(ns));
+            }
+        });
+    }
+
+    public WorkQueue<string> Queue { get; }
+
+    public Task<ReconcileResult> ReconcileAsync(string name, CancellationToken cancellationToken)
+    {
+        var ns = namespaces.Get(null, name);
+        if (ns is null || Json.At(ns, "metadata", "deletionTimestamp") is null)
+        {
+            return Task.FromResult(default(ReconcileResult));
+        }
+
+        int remaining = 0;
+        foreach (var type in ResourceType.All.Where(t => t.Namespaced))
+        {
+            foreach (var obj in api.List(type, name).Items)
+            {
+                remaining++;
+                if (Json.At(obj, "metadata", "deletionTimestamp") is null)
+                {
+                    try
+                    {
+                        api.Delete(type, name, Json.Name(obj), new DeleteOptions(PropagationPolicy: "Background"));
+                    }
+                    catch (ApiException e) when (e.Code == 404)
+                    {
+                    }
+                }
+            }
+        }
+
+        if (remaining == 0)
+        {
+            api.FinalizeNamespace(name);
+            return Task.FromResult(default(ReconcileResult));
+        }
+
+        return Task.FromResult(new ReconcileResult(TimeSpan.FromSeconds(1)));
+    }
+}

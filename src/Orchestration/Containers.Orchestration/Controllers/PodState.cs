@@ -1,0 +1,101 @@
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Api;
+
+namespace Containers.Orchestration.Controllers;
+
+/// <summary>What controllers read off pods and owner references.</summary>
+public static class PodState
+{
+    /// <summary>Not terminating and not finished: counts toward a ReplicaSet's replicas.</summary>
+    public static bool IsActive(JsonObject pod) =>
+        Json.At(pod, "metadata", "deletionTimestamp") is null && Json.Str(pod, "status", "phase") is not ("Succeeded" or "Failed");
+
+    /// <summary>Whether the pod's Ready condition is True.</summary>
+    public static bool IsReady(JsonObject pod) =>
+        Json.Items(pod, "status", "conditions").Any(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
+
+    /// <summary>Ready for at least <paramref name="minReadySeconds"/>.</summary>
+    public static bool IsAvailable(JsonObject pod, long minReadySeconds, DateTimeOffset now)
+    {
+        var ready = Json.Items(pod, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
+        if (ready is null)
+        {
+            return false;
+        }
+
+        return minReadySeconds == 0 || (Json.ParseTime(Json.Str(ready, "lastTransitionTime")) is { } t && t.AddSeconds(minReadySeconds) <= now);
+    }
+
+    /// <summary>The owner reference with controller: true, or null.</summary>
+    public static JsonObject? ControllerOf(JsonObject obj) =>
+        Json.Items(obj, "metadata", "ownerReferences").FirstOrDefault(r => Json.Bool(r, "controller") == true);
+
+    /// <summary>An owner reference to <paramref name="owner"/> marking it as the controller.</summary>
+    public static JsonObject ControllerReference(JsonObject owner) => new()
+    {
+        ["apiVersion"] = Json.Str(owner, "apiVersion"),
+        ["kind"] = Json.Str(owner, "kind"),
+        ["name"] = Json.Name(owner),
+        ["uid"] = Json.Uid(owner),
+        ["controller"] = true,
+        ["blockOwnerDeletion"] = true,
+    };
+
+    /// <summary>"ns/name".</summary>
+    public static string Key(JsonObject obj) => $"{Json.Namespace(obj)}/{Json.Name(obj)}";
+
+    /// <summary>Splits "ns/name".</summary>
+    public static (string Ns, string Name) Split(string key)
+    {
+        int slash = key.IndexOf('/', StringComparison.Ordinal);
+        return (key[..slash], key[(slash + 1)..]);
+    }
+
+    /// <summary>Sets (or replaces) a condition, keeping lastTransitionTime when the status did not change.</summary>
+    public static void SetCondition(JsonObject status, string type, string value, string? reason, string? message, DateTimeOffset now, bool probeTimes = false)
+    {
+        var conditions = status["conditions"] as JsonArray ?? [];
+        status["conditions"] = conditions;
+        var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => Json.Str(c, "type") == type);
+        string time = Json.Time(now);
+        if (existing is null)
+        {
+            existing = new JsonObject { ["type"] = type };
+            conditions.Add((JsonNode)existing);
+        }
+
+        if (Json.Str(existing, "status") != value)
+        {
+            existing["lastTransitionTime"] = time;
+        }
+
+        existing["status"] = value;
+        if (probeTimes)
+        {
+            existing["lastProbeTime"] = null;
+        }
+
+        if (type is "Progressing" or "Available" && (Json.Str(existing, "reason") != reason || Json.Str(existing, "status") != value || existing["lastUpdateTime"] is null))
+        {
+            existing["lastUpdateTime"] = time;
+        }
+
+        if (reason is null)
+        {
+            existing.Remove("reason");
+        }
+        else
+        {
+            existing["reason"] = reason;
+        }
+
+        if (message is null)
+        {
+            existing.Remove("message");
+        }
+        else
+        {
+            existing["message"] = message;
+        }
+    }
+}

@@ -1,0 +1,286 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Api;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Orchestration.Controllers;
+
+/// <summary>
+/// Keeps each ReplicaSet's active pods at spec.replicas: creates pods from the template (owned by the set), deletes the
+/// surplus in Kubernetes' order (unscheduled, pending, not ready, most restarts, newest first), adopts matching orphans
+/// and releases pods whose labels no longer match, and writes status (replicas, ready, available, observedGeneration).
+/// Expectations keep it from acting twice on a change its cache has not seen yet.
+/// </summary>
+internal sealed class ReplicaSetController : IReconciler<string>
+{
+    private readonly ObjectApi api;
+    private readonly Informer sets;
+    private readonly Informer pods;
+    private readonly ConcurrentDictionary<string, Expectation> expectations = new(StringComparer.Ordinal);
+
+    public ReplicaSetController(ObjectApi api, InformerSet informers)
+    {
+        this.api = api;
+        sets = informers.For(ResourceType.ReplicaSets);
+        pods = informers.For(ResourceType.Pods);
+        Queue = new WorkQueue<string>(api.Time);
+        sets.OnChange((_, rs) =>
+        {
+            if (rs is not null)
+            {
+                Queue.Add(PodState.Key(rs));
+            }
+        });
+        pods.OnChange(PodChanged);
+    }
+
+    public WorkQueue<string> Queue { get; }
+
+    public Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
+    {
+        var (ns, name) = PodState.Split(key);
+        var rs = sets.Get(ns, name);
+        if (rs is null)
+        {
+            expectations.TryRemove(key, out _);
+            return Task.FromResult(default(ReconcileResult));
+        }
+
+        string uid = Json.Uid(rs);
+        var selector = LabelSelector.FromObject(Json.At(rs, "spec", "selector"));
+        bool deleting = Json.At(rs, "metadata", "deletionTimestamp") is not null;
+        var owned = new List<JsonObject>();
+        foreach (var pod in pods.OwnedBy(uid).ToList())
+        {
+            if (PodState.ControllerOf(pod) is { } owner && Json.Str(owner, "uid") == uid)
+            {
+                if (selector.Matches(pod) || !PodState.IsActive(pod))
+                {
+                    owned.Add(pod);
+                }
+                else if (!deleting)
+                {
+                    Release(pod, uid);
+                }
+            }
+        }
+
+        if (!deleting)
+        {
+            foreach (var orphan in pods.List(ns).Where(p => PodState.ControllerOf(p) is null && PodState.IsActive(p) && selector.Matches(p)).ToList())
+            {
+                if (Adopt(orphan, rs) is { } adopted)
+                {
+                    owned.Add(adopted);
+                }
+            }
+        }
+
+        var active = owned.Where(PodState.IsActive).ToList();
+        long replicas = Json.Int(rs, "spec", "replicas") ?? 1;
+        if (!deleting && Satisfied(key))
+        {
+            long diff = replicas - active.Count;
+            if (diff > 0)
+            {
+                int n = (int)Math.Min(diff, 500);
+                expectations[key] = new Expectation(n, 0, api.Time.GetUtcNow());
+                var template = Json.At(rs, "spec", "template") as JsonObject ?? [];
+                for (int i = 0; i < n; i++)
+                {
+                    try
+                    {
+                        api.Create(ResourceType.Pods, ns, NewPod(rs, template));
+                    }
+                    catch (ApiException e)
+                    {
+                        Lower(key, adds: n - i);
+                        api.RecordEvent(rs, "Warning", "FailedCreate", $"Error creating: {e.Message}", "replicaset-controller");
+                        throw;
+                    }
+                }
+
+                api.RecordEvent(rs, "Normal", "SuccessfulCreate", n == 1 ? "Created pod" : $"Created {n} pods", "replicaset-controller");
+            }
+            else if (diff < 0)
+            {
+                var victims = active.OrderBy(Rank).Take((int)Math.Min(-diff, 500)).ToList();
+                expectations[key] = new Expectation(0, victims.Count, api.Time.GetUtcNow());
+                foreach (var victim in victims)
+                {
+                    try
+                    {
+                        api.Delete(ResourceType.Pods, ns, Json.Name(victim));
+                    }
+                    catch (ApiException e) when (e.Code == 404)
+                    {
+                        Lower(key, dels: 1);
+                    }
+                }
+
+                api.RecordEvent(rs, "Normal", "SuccessfulDelete", victims.Count == 1 ? $"Deleted pod: {Json.Name(victims[0])}" : $"Deleted {victims.Count} pods", "replicaset-controller");
+            }
+        }
+
+        var now = api.Time.GetUtcNow();
+        long minReady = Json.Int(rs, "spec", "minReadySeconds") ?? 0;
+        var templateLabels = Json.Map(rs, "spec", "template", "metadata", "labels");
+        var status = new JsonObject
+        {
+            ["replicas"] = active.Count,
+            ["fullyLabeledReplicas"] = active.Count(p => templateLabels.All(kv => Json.Labels(p).GetValueOrDefault(kv.Key) == kv.Value)),
+            ["readyReplicas"] = active.Count(PodState.IsReady),
+            ["availableReplicas"] = active.Count(p => PodState.IsAvailable(p, minReady, now)),
+            ["observedGeneration"] = Json.Int(rs, "metadata", "generation") ?? 1,
+        };
+        if (!JsonNode.DeepEquals(Strip(Json.At(rs, "status")), status))
+        {
+            api.Mutate(ResourceType.ReplicaSets, ns, name, o =>
+            {
+                var s = Json.Obj(o, "status");
+                foreach (var (k, v) in status)
+                {
+                    s[k] = v?.DeepClone();
+                }
+
+                return true;
+            }, "status");
+        }
+
+        bool waitingAvailability = minReady > 0 && active.Any(p => PodState.IsReady(p) && !PodState.IsAvailable(p, minReady, now));
+        return Task.FromResult(new ReconcileResult(waitingAvailability ? TimeSpan.FromSeconds(1) : null));
+    }
+
+    private static JsonObject? Strip(JsonNode? status)
+    {
+        if (status is not JsonObject s)
+        {
+            return null;
+        }
+
+        var copy = Json.Clone(s);
+        copy.Remove("conditions");
+        return copy;
+    }
+
+    private static JsonObject NewPod(JsonObject rs, JsonObject template)
+    {
+        var meta = new JsonObject
+        {
+            ["generateName"] = Json.Name(rs) + "-",
+            ["namespace"] = Json.Namespace(rs),
+            ["ownerReferences"] = new JsonArray(PodState.ControllerReference(rs)),
+        };
+        if (Json.At(template, "metadata", "labels") is JsonObject labels)
+        {
+            meta["labels"] = labels.DeepClone();
+        }
+
+        if (Json.At(template, "metadata", "annotations") is JsonObject annotations)
+        {
+            meta["annotations"] = annotations.DeepClone();
+        }
+
+        return new JsonObject { ["metadata"] = meta, ["spec"] = template["spec"]?.DeepClone() };
+    }
+
+    private static (int, int, int, int, long, long) Rank(JsonObject pod)
+    {
+        int scheduled = Json.Str(pod, "spec", "nodeName") is null ? 0 : 1;
+        int phase = Json.Str(pod, "status", "phase") switch { "Pending" => 0, "Unknown" => 1, _ => 2 };
+        int ready = PodState.IsReady(pod) ? 1 : 0;
+        long restarts = Json.Items(pod, "status", "containerStatuses").Sum(c => Json.Int(c, "restartCount") ?? 0);
+        long created = Json.ParseTime(Json.Str(pod, "metadata", "creationTimestamp"))?.ToUnixTimeSeconds() ?? 0;
+        return (scheduled, phase, ready, 0, -restarts, -created);
+    }
+
+    private void PodChanged(JsonObject? old, JsonObject? pod)
+    {
+        var current = pod ?? old!;
+        if (PodState.ControllerOf(current) is { } owner && Json.Str(owner, "kind") == "ReplicaSet")
+        {
+            string key = $"{Json.Namespace(current)}/{Json.Str(owner, "name")}";
+            if (old is null)
+            {
+                Lower(key, adds: 1);
+            }
+            else if (pod is null || (Json.At(old, "metadata", "deletionTimestamp") is null && Json.At(pod, "metadata", "deletionTimestamp") is not null))
+            {
+                Lower(key, dels: 1);
+            }
+
+            Queue.Add(key);
+            if (old is not null && PodState.ControllerOf(old) is { } oldOwner && Json.Str(oldOwner, "name") != Json.Str(owner, "name"))
+            {
+                Queue.Add($"{Json.Namespace(old)}/{Json.Str(oldOwner, "name")}");
+            }
+
+            return;
+        }
+
+        if (pod is not null && PodState.IsActive(pod))
+        {
+            foreach (var rs in sets.List(Json.Namespace(pod)).Where(rs => LabelSelector.FromObject(Json.At(rs, "spec", "selector")).Matches(pod)))
+            {
+                Queue.Add(PodState.Key(rs));
+            }
+        }
+    }
+
+    private bool Satisfied(string key) =>
+        !expectations.TryGetValue(key, out var e) || (e.Adds <= 0 && e.Dels <= 0) || api.Time.GetUtcNow() - e.At > TimeSpan.FromMinutes(5);
+
+    private void Lower(string key, int adds = 0, int dels = 0)
+    {
+        expectations.AddOrUpdate(key, _ => new Expectation(0, 0, api.Time.GetUtcNow()), (_, e) => e with { Adds = e.Adds - adds, Dels = e.Dels - dels });
+    }
+
+    private JsonObject? Adopt(JsonObject pod, JsonObject rs)
+    {
+        try
+        {
+            return api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p =>
+            {
+                if (PodState.ControllerOf(p) is not null)
+                {
+                    return false;
+                }
+
+                var refs = Json.Obj(p, "metadata")["ownerReferences"] as JsonArray ?? [];
+                refs.Add((JsonNode)PodState.ControllerReference(rs));
+                p["metadata"]!["ownerReferences"] = refs.Parent is null ? refs : refs.DeepClone();
+                return true;
+            });
+        }
+        catch (ApiException)
+        {
+            return null;
+        }
+    }
+
+    private void Release(JsonObject pod, string uid)
+    {
+        try
+        {
+            api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p =>
+            {
+                if (Json.At(p, "metadata", "ownerReferences") is not JsonArray refs)
+                {
+                    return false;
+                }
+
+                foreach (var r in refs.Where(r => Json.Str(r, "uid") == uid).ToList())
+                {
+                    refs.Remove(r);
+                }
+
+                return true;
+            });
+        }
+        catch (ApiException)
+        {
+        }
+    }
+
+    private sealed record Expectation(int Adds, int Dels, DateTimeOffset At);
+}

@@ -1,0 +1,190 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using Containers.Runtime;
+
+namespace Containers.Orchestration.Nodes;
+
+/// <summary>The node agent's runtime on a <see cref="ContainerEngine"/>: pods' containers are detached engine containers (they outlive the hosting process and are found again by label).</summary>
+public sealed class EnginePodRuntime : IPodRuntime
+{
+    /// <summary>The label naming the node that runs a container.</summary>
+    public const string NodeLabel = "io.kubernetes.node";
+
+    private readonly ContainerEngine engine;
+
+    /// <summary>Creates the runtime over <paramref name="engine"/>.</summary>
+    public EnginePodRuntime(ContainerEngine engine) => this.engine = engine;
+
+    /// <summary>Called when an Always pull failed and the local copy of the image is used.</summary>
+    public Action<string>? LocalCopyUsed { get; set; }
+
+    /// <inheritdoc/>
+    public async Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (pullPolicy == "Never")
+            {
+                _ = engine.Images.Find(image) ?? throw new ImagePullException($"Container image \"{image}\" is not present with pull policy of Never");
+                return;
+            }
+
+            try
+            {
+                await engine.Images.EnsureAsync(image, pullPolicy == "Always" ? Images.PullPolicy.Always : Images.PullPolicy.Missing, null, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ContainerException) when (pullPolicy == "Always" && engine.Images.Find(image) is not null)
+            {
+                // offline with the image at hand (built or loaded here): run it rather than fail as the kubelet would
+                LocalCopyUsed?.Invoke(image);
+            }
+        }
+        catch (ContainerException e) when (e is not ImagePullException)
+        {
+            throw new ImagePullException($"failed to pull image \"{image}\": {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<string> StartAsync(PodContainerSpec spec, CancellationToken cancellationToken)
+    {
+        string name = $"k8s_{spec.ContainerName}_{spec.PodName}_{spec.Namespace}_{spec.PodUid[..8]}_{spec.Attempt}";
+        var builder = engine.FromImage(spec.Image).WithName(name).WithHostname(spec.Hostname);
+        builder = spec.JoinContainer is { } join ? builder.WithNetwork("container:" + join) : builder.WithNetwork(spec.Network);
+        if (spec.Command is { } command)
+        {
+            builder = builder.WithEntrypoint([.. command]);
+        }
+
+        if (spec.Args is { } args)
+        {
+            builder = builder.WithCommand([.. args]);
+        }
+
+        foreach (var (k, v) in spec.Environment)
+        {
+            builder = builder.WithEnvironment(k, v);
+        }
+
+        if (spec.WorkingDirectory is { } wd)
+        {
+            builder = builder.WithWorkingDirectory(wd);
+        }
+
+        if (spec.User is { } user)
+        {
+            builder = builder.WithUser(user);
+        }
+
+        foreach (var (host, path, ro) in spec.Mounts)
+        {
+            builder = builder.WithBindMount(host, path, ro);
+        }
+
+        if (spec.MemoryLimit is { } memory)
+        {
+            builder = builder.WithMemoryLimit(memory);
+        }
+
+        if (spec.CpuLimit is { } cpu)
+        {
+            builder = builder.WithCpus(cpu);
+        }
+
+        foreach (var (k, v) in spec.Labels)
+        {
+            builder = builder.WithLabel(k, v);
+        }
+
+        builder = builder.WithLabel(NodeLabel, spec.NodeName).WithStop("SIGTERM", TimeSpan.FromSeconds(30));
+        var existing = engine.List(all: true).FirstOrDefault(s => s.Name == name);
+        if (existing is not null)
+        {
+            await engine.Get(existing.Id).RemoveAsync(force: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        var container = await builder.StartDetachedAsync(cancellationToken).ConfigureAwait(false);
+        return container.Id;
+    }
+
+    /// <inheritdoc/>
+    public RuntimeContainerStatus? Inspect(string id)
+    {
+        var s = engine.List(all: true).FirstOrDefault(c => c.Id == id);
+        return s is null ? null : ToStatus(s);
+    }
+
+    /// <inheritdoc/>
+    public async Task WaitAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await engine.Get(id).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContainerNotFoundException)
+        {
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await engine.Get(id).StopAsync(grace, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContainerNotFoundException)
+        {
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await engine.Get(id).RemoveAsync(force: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContainerNotFoundException)
+        {
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        var result = await engine.Get(id).ExecAsync(command, cts.Token).ConfigureAwait(false);
+        return (result.ExitCode, result.Stdout + result.Stderr);
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<RuntimeContainerStatus> List(string nodeName) =>
+        [.. engine.List(all: true).Where(s => s.Spec.Labels.GetValueOrDefault(NodeLabel) == nodeName).Select(ToStatus)];
+
+    /// <inheritdoc/>
+    public async Task WriteLogAsync(string id, bool follow, long? tailLines, bool timestamps, Stream output, CancellationToken cancellationToken)
+    {
+        Container container;
+        try
+        {
+            container = engine.Get(id);
+        }
+        catch (ContainerNotFoundException)
+        {
+            return;
+        }
+
+        await foreach (var entry in container.GetLogsAsync(follow, tailLines is { } t ? (int)t : null, cancellationToken).ConfigureAwait(false))
+        {
+            string line = timestamps ? entry.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z' ", CultureInfo.InvariantCulture) + entry.Text : entry.Text;
+            await output.WriteAsync(Encoding.UTF8.GetBytes(line), cancellationToken).ConfigureAwait(false);
+            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static RuntimeContainerStatus ToStatus(ContainerState s) =>
+        new(s.Id, s.IsActive, s.ExitCode, s.OomKilled, s.StartedAt, s.FinishedAt, s.IPAddress, s.Spec.Labels);
+}

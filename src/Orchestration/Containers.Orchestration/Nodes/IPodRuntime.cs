@@ -1,0 +1,115 @@
+using System.Collections.Immutable;
+
+namespace Containers.Orchestration.Nodes;
+
+/// <summary>One container of a pod, as the node agent asks the runtime to run it.</summary>
+public sealed record PodContainerSpec
+{
+    /// <summary>The pod's uid.</summary>
+    public required string PodUid { get; init; }
+
+    /// <summary>The pod's namespace.</summary>
+    public required string Namespace { get; init; }
+
+    /// <summary>The pod's name (also its hostname unless <see cref="Hostname"/> says otherwise).</summary>
+    public required string PodName { get; init; }
+
+    /// <summary>The container's name in the pod.</summary>
+    public required string ContainerName { get; init; }
+
+    /// <summary>The node running it.</summary>
+    public required string NodeName { get; init; }
+
+    /// <summary>How many times it ran before (part of its runtime name).</summary>
+    public int Attempt { get; init; }
+
+    /// <summary>The image.</summary>
+    public required string Image { get; init; }
+
+    /// <summary>Kubernetes' command (replaces the image's entrypoint), or null.</summary>
+    public ImmutableArray<string>? Command { get; init; }
+
+    /// <summary>Kubernetes' args (replace the image's cmd), or null.</summary>
+    public ImmutableArray<string>? Args { get; init; }
+
+    /// <summary>Environment variables, in order.</summary>
+    public ImmutableArray<KeyValuePair<string, string>> Environment { get; init; } = [];
+
+    /// <summary>The working directory, or null for the image's.</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>The user (uid[:gid]) or null for the image's.</summary>
+    public string? User { get; init; }
+
+    /// <summary>Host paths mounted into the container.</summary>
+    public ImmutableArray<(string HostPath, string ContainerPath, bool ReadOnly)> Mounts { get; init; } = [];
+
+    /// <summary>The memory limit in bytes, or null.</summary>
+    public long? MemoryLimit { get; init; }
+
+    /// <summary>The cpu limit in cores, or null.</summary>
+    public double? CpuLimit { get; init; }
+
+    /// <summary>The pod's hostname.</summary>
+    public required string Hostname { get; init; }
+
+    /// <summary>The network pods are on.</summary>
+    public required string Network { get; init; }
+
+    /// <summary>The runtime id of the container whose network, ipc and uts namespaces this one joins (the pod's first), or null to get the pod's own.</summary>
+    public string? JoinContainer { get; init; }
+
+    /// <summary>The image pull policy (Always, IfNotPresent, Never).</summary>
+    public string PullPolicy { get; init; } = "IfNotPresent";
+
+    /// <summary>Labels put on the runtime container (pod uid, names), used to find it again.</summary>
+    public ImmutableDictionary<string, string> Labels { get; init; } = ImmutableDictionary<string, string>.Empty;
+}
+
+/// <summary>What the runtime says about a container.</summary>
+/// <param name="Id">The runtime id.</param>
+/// <param name="Running">Whether it runs.</param>
+/// <param name="ExitCode">Its exit code once exited.</param>
+/// <param name="OomKilled">Whether the memory limit killed it.</param>
+/// <param name="StartedAt">When it started.</param>
+/// <param name="FinishedAt">When it exited.</param>
+/// <param name="IPAddress">Its address on the pod network.</param>
+/// <param name="Labels">Its labels.</param>
+public sealed record RuntimeContainerStatus(string Id, bool Running, int ExitCode, bool OomKilled, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? IPAddress, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>A pull that failed (the node agent shows ErrImagePull, then ImagePullBackOff).</summary>
+public sealed class ImagePullException(string message, Exception? inner = null) : ContainerException(message, inner);
+
+/// <summary>
+/// The node agent's seam to a container runtime: the engine (<see cref="EnginePodRuntime"/>) in a cluster, a double
+/// that only records in benchmarks.
+/// </summary>
+public interface IPodRuntime
+{
+    /// <summary>Makes the image present per the pull policy. Throws <see cref="ImagePullException"/>.</summary>
+    Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken);
+
+    /// <summary>Creates and starts a container; returns its id. It keeps running when the hosting process ends.</summary>
+    Task<string> StartAsync(PodContainerSpec spec, CancellationToken cancellationToken);
+
+    /// <summary>The container's status, or null when it no longer exists.</summary>
+    RuntimeContainerStatus? Inspect(string id);
+
+    /// <summary>Completes when the container exits (or no longer exists).</summary>
+    Task WaitAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Stops it: SIGTERM, then SIGKILL after <paramref name="grace"/>.</summary>
+    Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken);
+
+    /// <summary>Removes it (stopped or not).</summary>
+    Task RemoveAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Runs a command in it (exec probes, preStop hooks); returns the exit code and output.</summary>
+    Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>The containers labelled as run for <paramref name="nodeName"/> (to take them over after a restart).</summary>
+    IReadOnlyList<RuntimeContainerStatus> List(string nodeName);
+
+    /// <summary>Writes a container's log (stdout and stderr, in order).</summary>
+    Task WriteLogAsync(string id, bool follow, long? tailLines, bool timestamps, Stream output, CancellationToken cancellationToken);
+}

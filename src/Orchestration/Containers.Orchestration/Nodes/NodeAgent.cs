@@ -1,0 +1,455 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Api;
+using Containers.Orchestration.Controllers;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Orchestration.Nodes;
+
+/// <summary>
+/// The kubelet's job for one node: registers the Node (capacity, allocatable, addresses, nodeInfo) and posts its Ready
+/// heartbeat; runs the pods bound to it through an <see cref="IPodRuntime"/> (init containers in order, then the
+/// containers; env and volumes; restartPolicy with CrashLoopBackOff 10 s doubling to 5 min, reset after 10 min
+/// running; startup, liveness and readiness probes with exec, httpGet and tcpSocket; ErrImagePull/ImagePullBackOff;
+/// preStop and terminationGracePeriodSeconds on deletion) and writes their status. Containers outlive the agent and
+/// are taken over again (by label) when it starts.
+/// </summary>
+public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
+{
+    private const string PodUidLabel = "io.kubernetes.pod.uid";
+    private const string ContainerLabel = "io.kubernetes.container.name";
+    private const string AttemptLabel = "io.kubernetes.container.restartCount";
+    private readonly ObjectApi api;
+    private readonly IPodRuntime runtime;
+    private readonly ILogger logger;
+    private readonly Informer pods;
+    private readonly Informer services;
+    private readonly ConcurrentDictionary<string, PodRecord> records = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource stop = new();
+    private readonly HttpClient http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
+    private Task running = Task.CompletedTask;
+
+    private NodeAgent(ObjectApi api, InformerSet informers, IPodRuntime runtime, NodeOptions options, ILogger logger)
+    {
+        this.api = api;
+        this.runtime = runtime;
+        this.logger = logger;
+        Options = options;
+        pods = informers.For(ResourceType.Pods);
+        services = informers.For(ResourceType.Services);
+        Queue = new WorkQueue<string>(api.Time);
+        pods.OnChange((old, pod) =>
+        {
+            var p = pod ?? old!;
+            if (Json.Str(p, "spec", "nodeName") == Name || (old is not null && Json.Str(old, "spec", "nodeName") == Name))
+            {
+                Queue.Add(PodState.Key(p));
+            }
+        });
+    }
+
+    /// <summary>The node's options.</summary>
+    public NodeOptions Options { get; }
+
+    /// <summary>The node's name.</summary>
+    public string Name => Options.Name;
+
+    /// <summary>The pod work queue.</summary>
+    internal WorkQueue<string> Queue { get; }
+
+    /// <summary>Registers the node, takes over its running containers and starts serving its pods.</summary>
+    public static async Task<NodeAgent> StartAsync(ObjectApi api, InformerSet informers, IPodRuntime runtime, NodeOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        var agent = new NodeAgent(api, informers, runtime, options, logger);
+        agent.Register();
+        await informers.For(ResourceType.Pods).Synced.WaitAsync(cancellationToken).ConfigureAwait(false);
+        agent.Adopt();
+        var token = agent.stop.Token;
+        agent.running = Task.WhenAll(
+            agent.Queue.RunAsync(agent, options.Workers, logger, token),
+            Task.Run(() => agent.HeartbeatAsync(token), CancellationToken.None));
+        foreach (var pod in agent.pods.List().Where(p => Json.Str(p, "spec", "nodeName") == options.Name))
+        {
+            agent.Queue.Add(PodState.Key(pod));
+        }
+
+        return agent;
+    }
+
+    /// <summary>Writes a container's log (for pods/log).</summary>
+    public Task WriteLogAsync(JsonObject pod, string container, bool follow, long? tailLines, bool timestamps, bool previous, Stream output, CancellationToken cancellationToken)
+    {
+        if (!records.TryGetValue(PodState.Key(pod), out var rec) || rec.Uid != Json.Uid(pod) || !rec.Containers.TryGetValue(container, out var c))
+        {
+            throw ApiException.BadRequest($"container \"{container}\" in pod \"{Json.Name(pod)}\" is waiting to start: ContainerCreating");
+        }
+
+        string? id;
+        lock (c.Runs)
+        {
+            id = previous ? (c.Runs.Count > 1 ? c.Runs[^2] : null) : c.Runs.LastOrDefault();
+        }
+
+        if (id is null)
+        {
+            throw ApiException.BadRequest(previous ? $"previous terminated container \"{container}\" in pod \"{Json.Name(pod)}\" not found" : $"container \"{container}\" in pod \"{Json.Name(pod)}\" is waiting to start: {c.WaitingReason ?? "ContainerCreating"}");
+        }
+
+        return runtime.WriteLogAsync(id, follow && !previous, tailLines, timestamps, output, cancellationToken);
+    }
+
+    /// <summary>Stops posting status and serving pods; the pods' containers keep running (as when a kubelet stops).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await running.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        http.Dispose();
+        stop.Dispose();
+    }
+
+    /// <summary>Stops and removes every container this node runs (a test's or a cluster's teardown).</summary>
+    public async Task RemoveAllContainersAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var c in runtime.List(Name))
+        {
+            await runtime.RemoveAsync(c.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        records.Clear();
+    }
+
+    /// <inheritdoc/>
+    public async Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
+    {
+        var (ns, name) = PodState.Split(key);
+        var pod = pods.Get(ns, name);
+        records.TryGetValue(key, out var rec);
+        if (pod is null || Json.Str(pod, "spec", "nodeName") != Name || (rec is not null && rec.Uid != Json.Uid(pod)))
+        {
+            if (rec is not null)
+            {
+                await KillAsync(rec, null, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                records.TryRemove(key, out _);
+            }
+
+            if (pod is null || Json.Str(pod, "spec", "nodeName") != Name)
+            {
+                return default;
+            }
+
+            rec = null;
+        }
+
+        rec ??= records.GetOrAdd(key, _ => new PodRecord(Json.Uid(pod), Path.Combine(Options.DataDirectory, "pods", Json.Uid(pod))));
+        var now = api.Time.GetUtcNow();
+        if (Json.At(pod, "metadata", "deletionTimestamp") is not null)
+        {
+            long grace = Json.Int(pod, "metadata", "deletionGracePeriodSeconds") ?? 30;
+            await KillAsync(rec, pod, TimeSpan.FromSeconds(grace), cancellationToken).ConfigureAwait(false);
+            records.TryRemove(key, out _);
+            try
+            {
+                api.Delete(ResourceType.Pods, ns, name, new DeleteOptions(GracePeriodSeconds: 0, ExpectedUid: rec.Uid));
+            }
+            catch (ApiException e) when (e.Code is 404 or 409)
+            {
+            }
+
+            return default;
+        }
+
+        if (Json.Str(pod, "status", "phase") is "Succeeded" or "Failed" && rec.Containers.Values.All(c => c.Id is null || runtime.Inspect(c.Id) is not { Running: true }))
+        {
+            return default;
+        }
+
+        rec.StartTime ??= now;
+        TimeSpan next = TimeSpan.FromSeconds(10);
+        Dictionary<string, string>? volumes = null;
+        string? podError = null;
+        try
+        {
+            volumes = PodVolumes.Prepare(pod, rec.Directory, api);
+        }
+        catch (Exception e) when (e is PodVolumeException or IOException or UnauthorizedAccessException)
+        {
+            podError = e.Message;
+            if (rec.LastMountError != e.Message)
+            {
+                rec.LastMountError = e.Message;
+                api.RecordEvent(pod, "Warning", "FailedMount", e.Message, "kubelet", Name);
+            }
+        }
+
+        string policy = Json.Str(pod, "spec", "restartPolicy") ?? "Always";
+        bool initialized = true;
+        if (volumes is not null)
+        {
+            foreach (var c in Json.Items(pod, "spec", "initContainers"))
+            {
+                var cr = rec.Get(Json.Str(c, "name")!, init: true);
+                if (cr.Succeeded)
+                {
+                    continue;
+                }
+
+                initialized = false;
+                var step = await SyncContainerAsync(pod, rec, cr, c, volumes, init: true, policy == "Always" ? "OnFailure" : policy, now, cancellationToken).ConfigureAwait(false);
+                next = Min(next, step);
+                break;
+            }
+
+            if (initialized)
+            {
+                foreach (var c in Json.Items(pod, "spec", "containers"))
+                {
+                    var cr = rec.Get(Json.Str(c, "name")!, init: false);
+                    var step = await SyncContainerAsync(pod, rec, cr, c, volumes, init: false, policy, now, cancellationToken).ConfigureAwait(false);
+                    next = Min(next, step);
+                }
+            }
+        }
+
+        WriteStatus(pod, rec, initialized && volumes is not null, podError, now);
+        return new ReconcileResult(next);
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private void Register()
+    {
+        var node = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = Name,
+                ["labels"] = NodeLabels(),
+                ["annotations"] = new JsonObject { ["node.alpha.kubernetes.io/ttl"] = "0" },
+            },
+            ["spec"] = new JsonObject(),
+            ["status"] = NodeStatus(api.Time.GetUtcNow()),
+        };
+        if (api.TryGet(ResourceType.Nodes, null, Name) is null)
+        {
+            try
+            {
+                api.Create(ResourceType.Nodes, null, node);
+                return;
+            }
+            catch (ApiException e) when (e.Reason == "AlreadyExists")
+            {
+            }
+        }
+
+        api.Mutate(ResourceType.Nodes, null, Name, n =>
+        {
+            var labels = Json.Obj(n, "metadata", "labels");
+            foreach (var (k, v) in NodeLabels())
+            {
+                labels[k] = v?.DeepClone();
+            }
+
+            return true;
+        });
+        api.Mutate(ResourceType.Nodes, null, Name, n =>
+        {
+            n["status"] = NodeStatus(api.Time.GetUtcNow());
+            return true;
+        }, "status");
+    }
+
+    private JsonObject NodeLabels()
+    {
+        var labels = new JsonObject
+        {
+            ["kubernetes.io/hostname"] = Name,
+            ["kubernetes.io/os"] = "linux",
+            ["kubernetes.io/arch"] = "amd64",
+            ["beta.kubernetes.io/os"] = "linux",
+            ["beta.kubernetes.io/arch"] = "amd64",
+        };
+        foreach (var (k, v) in Options.Labels)
+        {
+            labels[k] = v;
+        }
+
+        return labels;
+    }
+
+    private JsonObject NodeStatus(DateTimeOffset now)
+    {
+        var resources = new JsonObject { ["cpu"] = Options.Cpu, ["memory"] = Options.Memory, ["pods"] = Options.MaxPods.ToString(CultureInfo.InvariantCulture), ["ephemeral-storage"] = "100Gi" };
+        string time = Json.Time(now);
+        JsonObject Condition(string type, string status, string reason, string message) => new()
+        {
+            ["type"] = type,
+            ["status"] = status,
+            ["lastHeartbeatTime"] = time,
+            ["lastTransitionTime"] = time,
+            ["reason"] = reason,
+            ["message"] = message,
+        };
+        string kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "";
+        return new JsonObject
+        {
+            ["capacity"] = resources.DeepClone(),
+            ["allocatable"] = resources,
+            ["conditions"] = new JsonArray(
+                Condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                Condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                Condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                Condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")),
+            ["addresses"] = new JsonArray(
+                new JsonObject { ["type"] = "InternalIP", ["address"] = Options.InternalIP },
+                new JsonObject { ["type"] = "Hostname", ["address"] = Name }),
+            ["daemonEndpoints"] = new JsonObject { ["kubeletEndpoint"] = new JsonObject { ["Port"] = 10250 } },
+            ["nodeInfo"] = new JsonObject
+            {
+                ["machineID"] = "",
+                ["systemUUID"] = "",
+                ["bootID"] = "",
+                ["kernelVersion"] = kernel,
+                ["osImage"] = OsImage(),
+                ["containerRuntimeVersion"] = "containers-dotnet://" + typeof(ContainerEngine).Assembly.GetName().Version,
+                ["kubeletVersion"] = KubeApiServer.KubernetesVersion,
+                ["kubeProxyVersion"] = KubeApiServer.KubernetesVersion,
+                ["operatingSystem"] = "linux",
+                ["architecture"] = "amd64",
+            },
+        };
+    }
+
+    private static string OsImage()
+    {
+        try
+        {
+            var line = File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal));
+            return line?["PRETTY_NAME=".Length..].Trim('"') ?? "Linux";
+        }
+        catch (IOException)
+        {
+            return "Linux";
+        }
+    }
+
+    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Options.HeartbeatInterval, api.Time, cancellationToken).ConfigureAwait(false);
+                string now = Json.Time(api.Time.GetUtcNow());
+                if (api.Mutate(ResourceType.Nodes, null, Name, n =>
+                {
+                    foreach (var c in Json.Items(n, "status", "conditions"))
+                    {
+                        c["lastHeartbeatTime"] = now;
+                        if (Json.Str(c, "type") == "Ready" && Json.Str(c, "status") != "True")
+                        {
+                            c["status"] = "True";
+                            c["reason"] = "KubeletReady";
+                            c["message"] = "kubelet is posting ready status";
+                            c["lastTransitionTime"] = now;
+                        }
+                        else if (Json.Str(c, "type") != "Ready" && Json.Str(c, "status") == "Unknown")
+                        {
+                            c["status"] = "False";
+                            c["lastTransitionTime"] = now;
+                        }
+                    }
+
+                    return true;
+                }, "status") is null)
+                {
+                    Register(); // the node object was deleted: register again, as the kubelet does
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ApiException e)
+            {
+                logger.LogWarning(e, "node {Node}: heartbeat failed", Name);
+            }
+        }
+    }
+
+    private void Adopt()
+    {
+        foreach (var c in runtime.List(Name))
+        {
+            if (!c.Labels.TryGetValue(PodUidLabel, out string? uid) || !c.Labels.TryGetValue(ContainerLabel, out string? name))
+            {
+                continue;
+            }
+
+            var pod = pods.List().FirstOrDefault(p => Json.Uid(p) == uid);
+            if (pod is null)
+            {
+                _ = runtime.RemoveAsync(c.Id, CancellationToken.None); // its pod is gone
+                continue;
+            }
+
+            var rec = records.GetOrAdd(PodState.Key(pod), _ => new PodRecord(uid, Path.Combine(Options.DataDirectory, "pods", uid)));
+            bool init = Json.Items(pod, "spec", "initContainers").Any(i => Json.Str(i, "name") == name);
+            var cr = rec.Get(name, init);
+            int attempt = int.TryParse(c.Labels.GetValueOrDefault(AttemptLabel), out int a) ? a : 0;
+            if (cr.Id is null || attempt >= cr.RestartCount)
+            {
+                cr.Id = c.Id;
+                lock (cr.Runs)
+                {
+                    cr.Runs.Add(c.Id);
+                }
+
+                cr.RestartCount = attempt;
+                cr.StartedAt = c.StartedAt;
+                cr.Started = true;
+                cr.Ready = c.Running && Json.At(FindContainer(pod, name), "readinessProbe") is null;
+                if (init && !c.Running && c.ExitCode == 0)
+                {
+                    cr.Succeeded = true;
+                }
+            }
+
+            if (c.Running)
+            {
+                Watch(PodState.Key(pod), cr, c.Id);
+            }
+        }
+    }
+
+    private static JsonObject? FindContainer(JsonObject pod, string name) =>
+        Json.Items(pod, "spec", "containers").Concat(Json.Items(pod, "spec", "initContainers")).FirstOrDefault(c => Json.Str(c, "name") == name);
+
+    private void Watch(string podKey, ContainerRecord cr, string id)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await runtime.WaitAsync(id, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (cr.Id == id)
+            {
+                Queue.Add(podKey);
+            }
+        });
+    }
+}

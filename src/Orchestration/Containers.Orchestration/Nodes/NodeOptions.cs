@@ -1,0 +1,43 @@
+using System.Collections.Immutable;
+
+namespace Containers.Orchestration.Nodes;
+
+/// <summary>A node's identity and capacity.</summary>
+public sealed record NodeOptions
+{
+    /// <summary>The node's name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Where its pods' volumes live.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>The engine network pods join.</summary>
+    public string Network { get; init; } = "k8s-pods";
+
+    /// <summary>Allocatable cpu (Kubernetes quantity).</summary>
+    public string Cpu { get; init; } = "2";
+
+    /// <summary>Allocatable memory (Kubernetes quantity).</summary>
+    public string Memory { get; init; } = "4Gi";
+
+    /// <summary>How many pods it takes.</summary>
+    public int MaxPods { get; init; } = 110;
+
+    /// <summary>How often it posts its status.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Its address (status.addresses InternalIP; pods' status.hostIP).</summary>
+    public string InternalIP { get; init; } = "127.0.0.1";
+
+    /// <summary>The cluster DNS server pods use (resolv.conf), or null for the network's.</summary>
+    public string? DnsServer { get; init; }
+
+    /// <summary>The cluster domain.</summary>
+    public string ClusterDomain { get; init; } = "cluster.local";
+
+    /// <summary>Extra node labels.</summary>
+    public ImmutableDictionary<string, string> Labels { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>Pod workers.</summary>
+    public int Workers { get; init; } = 4;
+}

@@ -1,0 +1,226 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Containers.Orchestration.Api;
+
+namespace Containers.Orchestration.Nodes;
+
+/// <summary>A volume the node cannot provide (FailedMount).</summary>
+public sealed class PodVolumeException(string message) : ContainerException(message);
+
+/// <summary>
+/// A pod's volumes on the node: emptyDir (a directory of the pod's), hostPath (created for DirectoryOrCreate and
+/// FileOrCreate), configMap and secret (files written as the kubelet's atomic writer does: a timestamped directory,
+/// <c>..data</c> pointing at it, a symlink per key, swapped in one rename on every change) and persistentVolumeClaim
+/// (the bound volume's hostPath or local path).
+/// </summary>
+internal static class PodVolumes
+{
+    /// <summary>Makes every volume present and current; returns volume name → host path.</summary>
+    public static Dictionary<string, string> Prepare(JsonObject pod, string podDirectory, ObjectApi api)
+    {
+        string ns = Json.Namespace(pod) ?? "default";
+        var paths = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var v in Json.Items(pod, "spec", "volumes"))
+        {
+            string name = Json.Str(v, "name") ?? "";
+            string dir = Path.Combine(podDirectory, "volumes", name);
+            if (Json.At(v, "emptyDir") is not null)
+            {
+                Directory.CreateDirectory(dir);
+                paths[name] = dir;
+            }
+            else if (Json.At(v, "hostPath") is JsonObject hp)
+            {
+                string path = Json.Str(hp, "path") ?? throw new PodVolumeException($"volume {name}: hostPath.path is required");
+                switch (Json.Str(hp, "type") ?? "")
+                {
+                    case "DirectoryOrCreate":
+                        Directory.CreateDirectory(path);
+                        break;
+                    case "FileOrCreate":
+                        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                        if (!File.Exists(path))
+                        {
+                            File.WriteAllBytes(path, []);
+                        }
+
+                        break;
+                    case "Directory" when !Directory.Exists(path):
+                        throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{name}\" : hostPath type check failed: {path} is not a directory");
+                    case "File" when !File.Exists(path):
+                        throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{name}\" : hostPath type check failed: {path} is not a file");
+                    case "" when !File.Exists(path) && !Directory.Exists(path):
+                        Directory.CreateDirectory(path);
+                        break;
+                }
+
+                paths[name] = path;
+            }
+            else if (Json.At(v, "configMap") is JsonObject cmv)
+            {
+                var cm = api.TryGet(ResourceType.ConfigMaps, ns, Json.Str(cmv, "name") ?? "");
+                if (cm is null && Json.Bool(cmv, "optional") != true)
+                {
+                    throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{name}\" : configmap \"{Json.Str(cmv, "name")}\" not found");
+                }
+
+                var files = Json.Map(cm, "data").ToDictionary(kv => kv.Key, kv => Encoding.UTF8.GetBytes(kv.Value), StringComparer.Ordinal);
+                foreach (var (k, b64) in Json.Map(cm, "binaryData"))
+                {
+                    files[k] = Convert.FromBase64String(b64);
+                }
+
+                WriteAtomic(dir, Select(files, cmv, name));
+                paths[name] = dir;
+            }
+            else if (Json.At(v, "secret") is JsonObject sv)
+            {
+                var secret = api.TryGet(ResourceType.Secrets, ns, Json.Str(sv, "secretName") ?? "");
+                if (secret is null && Json.Bool(sv, "optional") != true)
+                {
+                    throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{name}\" : secret \"{Json.Str(sv, "secretName")}\" not found");
+                }
+
+                var files = Json.Map(secret, "data").ToDictionary(kv => kv.Key, kv => Convert.FromBase64String(kv.Value), StringComparer.Ordinal);
+                WriteAtomic(dir, Select(files, sv, name));
+                paths[name] = dir;
+            }
+            else if (Json.At(v, "persistentVolumeClaim") is JsonObject pvc)
+            {
+                string claim = Json.Str(pvc, "claimName") ?? "";
+                var c = api.TryGet(ResourceType.Claims, ns, claim) ?? throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" not found");
+                string? volumeName = Json.Str(c, "spec", "volumeName");
+                var pv = volumeName is null ? null : api.TryGet(ResourceType.Volumes, null, volumeName);
+                if (pv is null || Json.Str(c, "status", "phase") != "Bound")
+                {
+                    throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" is not bound");
+                }
+
+                string path = Json.Str(pv, "spec", "hostPath", "path") ?? Json.Str(pv, "spec", "local", "path")
+                    ?? throw new PodVolumeException($"persistentvolume \"{volumeName}\" is neither hostPath nor local");
+                Directory.CreateDirectory(path);
+                paths[name] = path;
+            }
+            else
+            {
+                throw new PodVolumeException($"volume \"{name}\": this volume type is not supported on this node (emptyDir, hostPath, configMap, secret, persistentVolumeClaim are)");
+            }
+        }
+
+        return paths;
+    }
+
+    /// <summary>The mounts of one container: (host path, container path, read-only), subPath resolved inside the volume.</summary>
+    public static List<(string, string, bool)> Mounts(JsonObject container, IReadOnlyDictionary<string, string> volumes)
+    {
+        var mounts = new List<(string, string, bool)>();
+        foreach (var m in Json.Items(container, "volumeMounts"))
+        {
+            string name = Json.Str(m, "name") ?? "";
+            string host = volumes.GetValueOrDefault(name) ?? throw new PodVolumeException($"volume \"{name}\" is not prepared");
+            if (Json.Str(m, "subPath") is { Length: > 0 } sub)
+            {
+                if (sub.Split('/').Contains("..") || Path.IsPathRooted(sub))
+                {
+                    throw new PodVolumeException($"subPath \"{sub}\" must be a relative path without '..'");
+                }
+
+                host = Path.Combine(host, sub);
+                if (!File.Exists(host))
+                {
+                    Directory.CreateDirectory(host);
+                }
+            }
+
+            mounts.Add((host, Json.Str(m, "mountPath") ?? "/", Json.Bool(m, "readOnly") == true));
+        }
+
+        return mounts;
+    }
+
+    private static Dictionary<string, byte[]> Select(Dictionary<string, byte[]> files, JsonObject source, string volume)
+    {
+        if (Json.At(source, "items") is not JsonArray items)
+        {
+            return files;
+        }
+
+        var selected = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var item in items.OfType<JsonObject>())
+        {
+            string key = Json.Str(item, "key") ?? "";
+            string path = Json.Str(item, "path") ?? key;
+            if (path.Split('/').Contains("..") || Path.IsPathRooted(path))
+            {
+                throw new PodVolumeException($"volume \"{volume}\": item path \"{path}\" must be relative without '..'");
+            }
+
+            if (files.TryGetValue(key, out var data))
+            {
+                selected[path] = data;
+            }
+            else if (Json.Bool(source, "optional") != true)
+            {
+                throw new PodVolumeException($"volume \"{volume}\": key \"{key}\" not found");
+            }
+        }
+
+        return selected;
+    }
+
+    /// <summary>The kubelet's atomic writer: files in a fresh ..TIMESTAMP directory, ..data swapped to it by rename, a symlink per top-level name.</summary>
+    internal static void WriteAtomic(string dir, Dictionary<string, byte[]> files)
+    {
+        Directory.CreateDirectory(dir);
+        string dataLink = Path.Combine(dir, "..data");
+        if (Directory.Exists(dataLink))
+        {
+            // unchanged: nothing to do
+            var current = Directory.EnumerateFiles(dataLink, "*", SearchOption.AllDirectories)
+                .ToDictionary(f => Path.GetRelativePath(dataLink, f), File.ReadAllBytes, StringComparer.Ordinal);
+            if (current.Count == files.Count && files.All(f => current.TryGetValue(f.Key, out var b) && b.AsSpan().SequenceEqual(f.Value)))
+            {
+                return;
+            }
+        }
+
+        string stamp = $"..{DateTime.UtcNow:yyyy_MM_dd_HH_mm_ss.fffffff}";
+        string target = Path.Combine(dir, stamp);
+        Directory.CreateDirectory(target);
+        foreach (var (path, data) in files)
+        {
+            string file = Path.Combine(target, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllBytes(file, data);
+        }
+
+        string old = Directory.Exists(dataLink) ? new FileInfo(dataLink).LinkTarget ?? "" : "";
+        string tmp = Path.Combine(dir, "..data_tmp");
+        if (File.Exists(tmp) || Directory.Exists(tmp))
+        {
+            File.Delete(tmp);
+        }
+
+        File.CreateSymbolicLink(tmp, stamp);
+        File.Move(tmp, dataLink, overwrite: true);
+        foreach (string top in files.Keys.Select(k => k.Split('/')[0]).Distinct(StringComparer.Ordinal))
+        {
+            string link = Path.Combine(dir, top);
+            if (!File.Exists(link) && !Directory.Exists(link))
+            {
+                File.CreateSymbolicLink(link, Path.Combine("..data", top));
+            }
+        }
+
+        // names no longer present go, then the old version
+        foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos().Where(e => !e.Name.StartsWith("..", StringComparison.Ordinal) && !files.Keys.Any(k => k.Split('/')[0] == e.Name)))
+        {
+            entry.Delete();
+        }
+
+        if (old.Length > 0 && old != stamp && Directory.Exists(Path.Combine(dir, old)))
+        {
+            Directory.Delete(Path.Combine(dir, old), recursive: true);
+        }
+    }
+}
