@@ -50,6 +50,12 @@ public sealed record ClusterOptions
 
     /// <summary>Loggers (none by default).</summary>
     public ILoggerFactory? Loggers { get; init; }
+
+    /// <summary>
+    /// Runs pods through this runtime instead of the engine (a test or benchmark double); then no pod network, service
+    /// proxy or DNS is set up (Services still get cluster IPs and Endpoints).
+    /// </summary>
+    public IPodRuntime? Runtime { get; init; }
 }
 
 /// <summary>Builds and starts a <see cref="Cluster"/>: <c>await new ClusterBuilder().WithNodes(3).StartAsync(ct)</c>.</summary>
@@ -79,6 +85,9 @@ public sealed class ClusterBuilder
     public ClusterBuilder WithNodeTimings(TimeSpan heartbeat, TimeSpan gracePeriod, long tolerationSeconds) =>
         new(options with { HeartbeatInterval = heartbeat, NodeMonitorGracePeriod = gracePeriod, DefaultTolerationSeconds = tolerationSeconds });
 
+    /// <summary>Runs pods through <paramref name="runtime"/> instead of the engine (no pod network, proxy or DNS): for tests and benchmarks of the control plane.</summary>
+    public ClusterBuilder WithRuntime(IPodRuntime runtime) => new(options with { Runtime = runtime });
+
     /// <summary>Logs through <paramref name="loggers"/>.</summary>
     public ClusterBuilder WithLogging(ILoggerFactory loggers) => new(options with { Loggers = loggers });
 
@@ -98,13 +107,13 @@ public sealed class ClusterBuilder
 public sealed class Cluster : IAsyncDisposable
 {
     private readonly List<NodeAgent> agents = [];
-    private readonly ContainerEngine engine;
+    private readonly ContainerEngine? engine;
     private readonly EmbeddedObjectStore store;
     private KubeApiServer? server;
     private ControllerManager? controllers;
     private ServiceProxy? proxy;
 
-    private Cluster(ClusterOptions options, ContainerEngine engine, EmbeddedObjectStore store, ObjectApi api)
+    private Cluster(ClusterOptions options, ContainerEngine? engine, EmbeddedObjectStore store, ObjectApi api)
     {
         Options = options;
         this.engine = engine;
@@ -124,6 +133,10 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>The kubeconfig written for kubectl.</summary>
     public string KubeconfigPath => Path.Combine(Options.Root, "kubeconfig");
 
+    /// <summary>Adds one more node (named <paramref name="name"/>) run by this process.</summary>
+    public Task AddNodeAsync(string name, CancellationToken cancellationToken = default) =>
+        AddNodeAsync(name, Options.Runtime ?? new EnginePodRuntime(engine!), proxy is null ? "127.0.0.1" : agents.FirstOrDefault()?.Options.InternalIP ?? "127.0.0.1", Options.Loggers ?? NullLoggerFactory.Instance, cancellationToken);
+
     /// <summary>The node agents running here.</summary>
     public IReadOnlyList<NodeAgent> NodeAgents => agents;
 
@@ -131,7 +144,7 @@ public sealed class Cluster : IAsyncDisposable
     public static async Task<Cluster> StartAsync(ClusterOptions options, CancellationToken cancellationToken = default)
     {
         var loggers = options.Loggers ?? NullLoggerFactory.Instance;
-        var engine = new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, loggers);
+        var engine = options.Runtime is null ? new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, loggers) : null;
         EmbeddedObjectStore? store = null;
         Cluster? cluster = null;
         try
@@ -143,6 +156,16 @@ public sealed class Cluster : IAsyncDisposable
             cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
             cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod }, loggers, cancellationToken).ConfigureAwait(false);
+            if (engine is null)
+            {
+                for (int i = 1; i <= options.Nodes; i++)
+                {
+                    await cluster.AddNodeAsync($"node-{i}", options.Runtime!, "127.0.0.1", loggers, cancellationToken).ConfigureAwait(false);
+                }
+
+                return cluster;
+            }
+
             var network = engine.Networks.List().FirstOrDefault(n => n.Name == options.PodNetwork)
                 ?? engine.Networks.Create(options.PodNetwork, new Networking.NetworkCreateOptions
                 {
@@ -172,7 +195,10 @@ public sealed class Cluster : IAsyncDisposable
                     await store.DisposeAsync().ConfigureAwait(false);
                 }
 
-                await engine.DisposeAsync().ConfigureAwait(false);
+                if (engine is not null)
+                {
+                    await engine.DisposeAsync().ConfigureAwait(false);
+                }
             }
 
             throw;
@@ -260,7 +286,10 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         await store.DisposeAsync().ConfigureAwait(false);
-        await engine.DisposeAsync().ConfigureAwait(false);
+        if (engine is not null)
+        {
+            await engine.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private async Task AddNodeAsync(string name, IPodRuntime runtime, string internalIp, ILoggerFactory loggers, CancellationToken cancellationToken)
@@ -274,7 +303,7 @@ public sealed class Cluster : IAsyncDisposable
             Memory = Options.NodeMemory,
             HeartbeatInterval = Options.HeartbeatInterval,
             InternalIP = internalIp,
-            DnsServer = proxy!.DnsAddress.ToString(),
+            DnsServer = proxy?.DnsAddress.ToString(),
         }, loggers.CreateLogger("kubelet-" + name), cancellationToken).ConfigureAwait(false);
         agents.Add(agent);
     }

@@ -485,6 +485,12 @@ public sealed class KubeApiServer : IAsyncDisposable
 
         private static async Task<byte[]> ReadBytesAsync(HttpContext http)
         {
+            if (http.Request.ContentType?.Contains("protobuf", StringComparison.Ordinal) == true || http.Request.ContentType?.Contains("cbor", StringComparison.Ordinal) == true)
+            {
+                // clients that tried protobuf (kubectl's typed commands) fall back to JSON on 415
+                throw new ApiException(415, "UnsupportedMediaType", $"the body's media type \"{http.Request.ContentType}\" is not supported: send application/json");
+            }
+
             using var ms = new MemoryStream();
             await http.Request.Body.CopyToAsync(ms, http.RequestAborted).ConfigureAwait(false);
             return ms.ToArray();

@@ -159,7 +159,8 @@ public sealed partial class NodeAgent
                     .Add(ContainerLabel, cr.Name)
                     .Add(AttemptLabel, cr.RestartCount.ToString(CultureInfo.InvariantCulture))
                     .Add("io.kubernetes.pod.name", Json.Name(pod))
-                    .Add("io.kubernetes.pod.namespace", Json.Namespace(pod) ?? "default"),
+                    .Add("io.kubernetes.pod.namespace", Json.Namespace(pod) ?? "default")
+                    .AddRange(join is null ? [] : [new KeyValuePair<string, string>(JoinsLabel, join)]),
             };
         }
         catch (Exception e) when (e is PodConfigException or PodVolumeException)

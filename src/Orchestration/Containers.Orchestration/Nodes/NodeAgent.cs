@@ -21,6 +21,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     private const string PodUidLabel = "io.kubernetes.pod.uid";
     private const string ContainerLabel = "io.kubernetes.container.name";
     private const string AttemptLabel = "io.kubernetes.container.restartCount";
+    private const string JoinsLabel = "io.containers-dotnet.joins";
     private readonly ObjectApi api;
     private readonly IPodRuntime runtime;
     private readonly ILogger logger;
@@ -420,6 +421,15 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 if (init && !c.Running && c.ExitCode == 0)
                 {
                     cr.Succeeded = true;
+                }
+            }
+
+            if (c.Running && !init)
+            {
+                rec.PodIP ??= c.IPAddress;
+                if (!c.Labels.ContainsKey(JoinsLabel))
+                {
+                    rec.NetworkId = c.Id;
                 }
             }
 

@@ -1,0 +1,344 @@
+using System.Net;
+using System.Text;
+using Containers.Orchestration;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>
+/// The control plane through the real kubectl, with the recording runtime double on the nodes (no containers): apply,
+/// get, describe, scale, rollouts and rollbacks, drain, node loss, errors in Kubernetes' format, restarts.
+/// </summary>
+public sealed class ControlPlaneTests : IAsyncLifetime
+{
+    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-k8s-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly RecordingPodRuntime runtime = new();
+
+    public Task InitializeAsync()
+    {
+        Directory.CreateDirectory(root);
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(root, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    private Task<Cluster> StartAsync(int nodes = 2, Func<ClusterBuilder, ClusterBuilder>? configure = null)
+    {
+        var builder = new ClusterBuilder(root).WithNodes(nodes).WithPort(0).WithRuntime(runtime);
+        return (configure?.Invoke(builder) ?? builder).StartAsync(CancellationToken.None);
+    }
+
+    private string Manifests(string name, string yaml)
+    {
+        var dir = Path.Combine(root, "manifests-" + name);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, name + ".yaml"), yaml);
+        return dir;
+    }
+
+    private const string Webapp = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: webapp-config
+        data:
+          db-url: mongo-service
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: mongo-secret
+        type: Opaque
+        data:
+          mongo-user: bW9uZ291c2Vy
+          mongo-password: bW9uZ29wYXNzd29yZA==
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: webapp
+          labels:
+            app: webapp
+        spec:
+          replicas: 2
+          selector:
+            matchLabels:
+              app: webapp
+          template:
+            metadata:
+              labels:
+                app: webapp
+            spec:
+              containers:
+              - name: webapp
+                image: web:v1
+                ports:
+                - containerPort: 3000
+                env:
+                - name: USER_NAME
+                  valueFrom:
+                    secretKeyRef:
+                      name: mongo-secret
+                      key: mongo-user
+                - name: DB_URL
+                  valueFrom:
+                    configMapKeyRef:
+                      name: webapp-config
+                      key: db-url
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: webapp-service
+        spec:
+          type: NodePort
+          selector:
+            app: webapp
+          ports:
+          - protocol: TCP
+            port: 3000
+            targetPort: 3000
+            nodePort: 30100
+        """;
+
+    private static string Deployment(string name, int replicas) => $"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {name}
+        spec:
+          replicas: {replicas}
+          selector:
+            matchLabels:
+              app: {name}
+          template:
+            metadata:
+              labels:
+                app: {name}
+            spec:
+              containers:
+              - name: {name}
+                image: web:v1
+        """;
+
+    [Fact]
+    public async Task Apply_scale_rolling_update_history_and_undo_through_kubectl()
+    {
+        await using var cluster = await StartAsync();
+        var k = new Kubectl(cluster.KubeconfigPath);
+        var dir = Manifests("webapp", Webapp);
+        var applied = await k.RunAsync("apply", "-f", dir);
+        Assert.Contains("configmap/webapp-config created", applied, StringComparison.Ordinal);
+        Assert.Contains("deployment.apps/webapp created", applied, StringComparison.Ordinal);
+        Assert.Contains("service/webapp-service created", applied, StringComparison.Ordinal);
+        await k.WaitForAsync("2", TimeSpan.FromSeconds(30), "get", "deploy", "webapp", "-o", "jsonpath={.status.readyReplicas}");
+
+        // the pods got their env from the Secret and the ConfigMap
+        var env = runtime.Running.First(s => s.PodName.StartsWith("webapp-", StringComparison.Ordinal)).Environment;
+        Assert.Contains(new KeyValuePair<string, string>("USER_NAME", "mongouser"), env);
+        Assert.Contains(new KeyValuePair<string, string>("DB_URL", "mongo-service"), env);
+
+        var services = await k.RunAsync("get", "svc", "webapp-service");
+        Assert.Contains("3000:30100/TCP", services, StringComparison.Ordinal);
+        Assert.Contains("unchanged", await k.RunAsync("apply", "-f", dir), StringComparison.Ordinal);
+
+        await k.RunAsync("scale", "deployment", "webapp", "--replicas=5");
+        await k.WaitForAsync("5", TimeSpan.FromSeconds(30), "get", "deploy", "webapp", "-o", "jsonpath={.status.readyReplicas}");
+        var pods = await k.RunAsync("get", "pods", "-l", "app=webapp", "-o", "wide", "--no-headers");
+        Assert.Equal(5, pods.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Contains("node-1", pods, StringComparison.Ordinal);
+        Assert.Contains("node-2", pods, StringComparison.Ordinal); // spread over both nodes
+
+        // pods started after the Service get its variables (as in Kubernetes, not the ones started before it)
+        Assert.Contains(runtime.Running, s => s.Environment.Contains(new KeyValuePair<string, string>("WEBAPP_SERVICE_SERVICE_PORT", "3000")));
+
+        await k.RunAsync("set", "image", "deployment/webapp", "webapp=web:v2");
+        var status = await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        Assert.Contains("successfully rolled out", status, StringComparison.Ordinal);
+        var rs = await k.RunAsync("get", "rs", "-l", "app=webapp", "--no-headers");
+        var rsLines = rs.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, rsLines.Length);
+        Assert.Contains(rsLines, l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] == "5");
+        Assert.Contains(rsLines, l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] == "0");
+        Assert.All(runtime.Running.Where(s => s.PodName.StartsWith("webapp-", StringComparison.Ordinal)), s => Assert.Equal("web:v2", s.Image));
+
+        var history = await k.RunAsync("rollout", "history", "deployment/webapp");
+        Assert.Contains("1 ", history, StringComparison.Ordinal);
+        Assert.Contains("2 ", history, StringComparison.Ordinal);
+        await k.RunAsync("rollout", "undo", "deployment/webapp");
+        await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        Assert.Equal("web:v1", (await k.RunAsync("get", "deploy", "webapp", "-o", "jsonpath={.spec.template.spec.containers[0].image}")).Trim());
+        history = await k.RunAsync("rollout", "history", "deployment/webapp");
+        Assert.DoesNotContain("\n1 ", history, StringComparison.Ordinal); // revision 1 came back as 3
+        Assert.Contains("3 ", history, StringComparison.Ordinal);
+
+        // restart makes a new revision; pause holds a template change back until resume
+        await k.RunAsync("rollout", "restart", "deployment/webapp");
+        await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        await k.RunAsync("rollout", "pause", "deployment/webapp");
+        await k.RunAsync("set", "image", "deployment/webapp", "webapp=web:v3");
+        await Task.Delay(500);
+        Assert.DoesNotContain(runtime.Running, s => s.Image == "web:v3");
+        await k.RunAsync("rollout", "resume", "deployment/webapp");
+        await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        Assert.Contains(runtime.Running, s => s.Image == "web:v3");
+
+        var describe = await k.RunAsync("describe", "deployment", "webapp");
+        Assert.Contains("5 desired | 5 updated | 5 total | 5 available", describe, StringComparison.Ordinal);
+        Assert.Contains("ScalingReplicaSet", describe, StringComparison.Ordinal);
+        Assert.Contains("ScalingReplicaSet", await k.RunAsync("get", "events"), StringComparison.Ordinal);
+        Assert.Contains("log of", await k.RunAsync("logs", "deployment/webapp"), StringComparison.Ordinal);
+
+        var yaml = await k.RunAsync("get", "deploy", "webapp", "-o", "yaml");
+        Assert.Contains("maxSurge: 25%", yaml, StringComparison.Ordinal);
+        Assert.Contains("revisionHistoryLimit: 10", yaml, StringComparison.Ordinal);
+        Assert.Contains("progressDeadlineSeconds: 600", yaml, StringComparison.Ordinal);
+
+        await k.RunAsync("delete", "-f", dir);
+        await k.WaitForAsync("", TimeSpan.FromSeconds(30), "get", "pods,rs", "-l", "app=webapp", "-o", "name");
+        Assert.Empty(runtime.Running);
+    }
+
+    [Fact]
+    public async Task Bad_input_gets_kubernetes_errors_naming_the_field()
+    {
+        await using var cluster = await StartAsync(nodes: 1);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        var dir = Manifests("bad", """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: broken
+            spec:
+              selector:
+                matchLabels:
+                  app: a
+              template:
+                metadata:
+                  labels:
+                    app: b
+                spec:
+                  containers:
+                  - name: c
+            """);
+        var (exit, _, err) = await k.TryAsync("apply", "-f", dir);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("spec.template.spec.containers[0].image: Required value", err, StringComparison.Ordinal);
+        Assert.Contains("`selector` does not match template `labels`", err, StringComparison.Ordinal);
+
+        var unknown = Manifests("unknown", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n");
+        (exit, _, err) = await k.TryAsync("apply", "-f", unknown);
+        Assert.NotEqual(0, exit); // kubectl finds no schema for it
+        (exit, _, err) = await k.TryAsync("apply", "--validate=false", "-f", unknown);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("no matches for kind \"Widget\"", err, StringComparison.Ordinal);
+
+        (exit, _, err) = await k.TryAsync("get", "pod", "nope");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("pods \"nope\" not found", err, StringComparison.Ordinal);
+
+        // a write with a stale resourceVersion: 409 Conflict as a Status
+        await k.RunAsync("apply", "-f", Manifests("c1", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\ndata:\n  a: \"1\"\n"));
+        using var http = new HttpClient();
+        var cm = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync($"{cluster.Url}/api/v1/namespaces/default/configmaps/c1", CancellationToken.None))!;
+        await k.RunAsync("patch", "configmap", "c1", "--type=merge", "-p", "{\"data\":{\"a\":\"2\"}}");
+        using var stale = await http.PutAsync($"{cluster.Url}/api/v1/namespaces/default/configmaps/c1", new StringContent(cm.ToJsonString(), Encoding.UTF8, "application/json"), CancellationToken.None);
+        Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
+        var body = System.Text.Json.Nodes.JsonNode.Parse(await stale.Content.ReadAsStringAsync(CancellationToken.None))!;
+        Assert.Equal("Status", (string?)body["kind"]);
+        Assert.Equal("Conflict", (string?)body["reason"]);
+
+        // JSON patch and strategic merge too; then a namespace and what is in it go together
+        await k.RunAsync("patch", "configmap", "c1", "--type=json", "-p", "[{\"op\":\"add\",\"path\":\"/data/b\",\"value\":\"3\"}]");
+        Assert.Equal("2 3", (await k.RunAsync("get", "cm", "c1", "-o", "jsonpath={.data.a} {.data.b}")).Trim());
+        await k.RunAsync("apply", "-f", Manifests("team", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c2\n  namespace: team\ndata:\n  x: y\n"));
+        await k.RunAsync("delete", "namespace", "team", "--timeout=30s");
+        var (gone, _, goneErr) = await k.TryAsync("get", "cm", "c2", "-n", "team");
+        Assert.NotEqual(0, gone);
+        Assert.Contains("not found", goneErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Drain_moves_pods_and_a_lost_node_has_its_pods_rescheduled()
+    {
+        await using var cluster = await StartAsync(nodes: 3, b => b.WithNodeTimings(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2), 1));
+        var k = new Kubectl(cluster.KubeconfigPath);
+        await k.RunAsync("apply", "-f", Manifests("web", Deployment("web", 6)));
+        await k.WaitForAsync("6", TimeSpan.FromSeconds(30), "get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}");
+        string OnNode(string output, string node) => string.Join('\n', output.Split('\n').Where(l => l.Contains(node, StringComparison.Ordinal)));
+
+        await k.RunAsync("drain", "node-1", "--ignore-daemonsets", "--timeout=60s");
+        Assert.Contains("SchedulingDisabled", await k.RunAsync("get", "node", "node-1"), StringComparison.Ordinal);
+        await k.WaitForAsync("6", TimeSpan.FromSeconds(30), "get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}");
+        var pods = await k.RunAsync("get", "pods", "-o", "wide", "--no-headers");
+        Assert.Empty(OnNode(pods, "node-1"));
+        await k.RunAsync("uncordon", "node-1");
+
+        // node-2 goes silent: NotReady, tainted, its pods evicted after their toleration and replaced elsewhere
+        await cluster.StopNodeAsync("node-2");
+        await k.WaitForAsync("Unknown", TimeSpan.FromSeconds(30), "get", "node", "node-2", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}");
+        Assert.Contains("NotReady", await k.RunAsync("get", "nodes"), StringComparison.Ordinal);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            pods = await k.RunAsync("get", "pods", "-o", "wide", "--no-headers");
+            int running = pods.Split('\n').Count(l => l.Contains("Running", StringComparison.Ordinal) && !l.Contains("node-2", StringComparison.Ordinal));
+            if (OnNode(pods, "node-2").Length == 0 && running == 6)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the lost node's pods were not rescheduled:\n" + pods);
+            await Task.Delay(300);
+        }
+
+        Assert.Contains("TaintManagerEviction", await k.RunAsync("get", "events"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_crashed_container_restarts_and_an_unpullable_image_backs_off()
+    {
+        await using var cluster = await StartAsync(nodes: 1);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        await k.RunAsync("run", "app", "--image=web:v1");
+        await k.WaitForAsync("Running", TimeSpan.FromSeconds(30), "get", "pod", "app", "-o", "jsonpath={.status.phase}");
+        runtime.Exit(runtime.Find("app", "app")!, 2);
+        await k.WaitForAsync("1", TimeSpan.FromSeconds(30), "get", "pod", "app", "-o", "jsonpath={.status.containerStatuses[0].restartCount}");
+        Assert.Equal("2", (await k.RunAsync("get", "pod", "app", "-o", "jsonpath={.status.containerStatuses[0].lastState.terminated.exitCode}")).Trim());
+
+        await k.RunAsync("run", "nopull", "--image=missing:v1");
+        await k.WaitForAsync("ImagePullBackOff", TimeSpan.FromSeconds(30), "get", "pod", "nopull", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}");
+        Assert.Contains("ImagePullBackOff", await k.RunAsync("get", "pods"), StringComparison.Ordinal);
+
+        await k.RunAsync("run", "big", "--image=web:v1", "--overrides={\"spec\":{\"containers\":[{\"name\":\"big\",\"image\":\"web:v1\",\"resources\":{\"requests\":{\"cpu\":\"64\"}}}]}}");
+        await k.WaitForAsync("Unschedulable", TimeSpan.FromSeconds(30), "get", "pod", "big", "-o", "jsonpath={.status.conditions[?(@.type==\"PodScheduled\")].reason}");
+        Assert.Contains("Insufficient cpu", await k.RunAsync("get", "events", "--field-selector", "reason=FailedScheduling"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_restarted_control_plane_has_every_object_and_takes_its_pods_back()
+    {
+        string uid;
+        int started;
+        await using (var cluster = await StartAsync(nodes: 1))
+        {
+            var k = new Kubectl(cluster.KubeconfigPath);
+            await k.RunAsync("apply", "-f", Manifests("keep", Deployment("keep", 3)));
+            await k.WaitForAsync("3", TimeSpan.FromSeconds(30), "get", "deploy", "keep", "-o", "jsonpath={.status.readyReplicas}");
+            uid = (await k.RunAsync("get", "deploy", "keep", "-o", "jsonpath={.metadata.uid}")).Trim();
+            started = runtime.Started;
+        }
+
+        await using (var cluster = await StartAsync(nodes: 1))
+        {
+            var k = new Kubectl(cluster.KubeconfigPath);
+            Assert.Equal(uid, (await k.RunAsync("get", "deploy", "keep", "-o", "jsonpath={.metadata.uid}")).Trim());
+            await k.WaitForAsync("3", TimeSpan.FromSeconds(30), "get", "deploy", "keep", "-o", "jsonpath={.status.readyReplicas}");
+            await Task.Delay(500);
+            Assert.Equal(started, runtime.Started); // the running containers were adopted, none started again
+        }
+    }
+}

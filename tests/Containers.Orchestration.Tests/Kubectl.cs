@@ -1,0 +1,53 @@
+using System.Diagnostics;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>The real kubectl against a test cluster's kubeconfig.</summary>
+public sealed class Kubectl(string kubeconfig)
+{
+    public async Task<(int Exit, string Out, string Err)> TryAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.Environment["KUBECONFIG"] = kubeconfig;
+        psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!; // its discovery cache stays in the test's root
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await p.WaitForExitAsync(timeout.Token);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Runs kubectl and fails the test when it fails; returns its output.</summary>
+    public async Task<string> RunAsync(params string[] args)
+    {
+        var (exit, output, error) = await TryAsync(args);
+        Assert.True(exit == 0, $"kubectl {string.Join(' ', args)} exited {exit}: {error}{output}");
+        return output;
+    }
+
+    /// <summary>Polls <c>kubectl get ... -o jsonpath=</c> until it prints <paramref name="expected"/>.</summary>
+    public async Task WaitForAsync(string expected, TimeSpan timeout, params string[] args)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            var (exit, output, error) = await TryAsync(args);
+            last = exit == 0 ? output : error;
+            if (exit == 0 && output.Trim() == expected)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail($"kubectl {string.Join(' ', args)}: waited {timeout.TotalSeconds}s for '{expected}', last saw '{last.Trim()}'");
+    }
+}

@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using Containers.Orchestration.Nodes;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>
+/// A test and benchmark double of the container runtime: it only records. "Containers" start at once and run until
+/// <see cref="Exit"/>; images whose name contains "missing" fail to pull. Used to test the control plane and to
+/// measure it without the cost of real containers (the benchmarks project compiles this same file).
+/// </summary>
+public sealed class RecordingPodRuntime : IPodRuntime
+{
+    private readonly ConcurrentDictionary<string, Entry> containers = new(StringComparer.Ordinal);
+    private int next;
+
+    /// <summary>How many containers were started.</summary>
+    public int Started => Volatile.Read(ref next);
+
+    /// <summary>The specs of the running containers.</summary>
+    public IReadOnlyList<PodContainerSpec> Running => [.. containers.Values.Where(e => e.Running).Select(e => e.Spec)];
+
+    public Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken) =>
+        image.Contains("missing", StringComparison.Ordinal) ? Task.FromException(new ImagePullException($"pull {image}: manifest unknown")) : Task.CompletedTask;
+
+    public Task<string> StartAsync(PodContainerSpec spec, CancellationToken cancellationToken)
+    {
+        int n = Interlocked.Increment(ref next);
+        string id = n.ToString("x64", System.Globalization.CultureInfo.InvariantCulture);
+        containers[id] = new Entry(spec, $"10.250.{(n >> 8) & 255}.{n & 255}");
+        return Task.FromResult(id);
+    }
+
+    public RuntimeContainerStatus? Inspect(string id) =>
+        containers.TryGetValue(id, out var e)
+            ? new RuntimeContainerStatus(id, e.Running, e.ExitCode, false, e.StartedAt, e.Running ? null : e.FinishedAt, e.Ip, e.Spec.Labels.Add(EnginePodRuntime.NodeLabel, e.Spec.NodeName))
+            : null;
+
+    public Task WaitAsync(string id, CancellationToken cancellationToken) =>
+        containers.TryGetValue(id, out var e) ? e.Exited.Task.WaitAsync(cancellationToken) : Task.CompletedTask;
+
+    public Task StopAsync(string id, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        Exit(id, 143);
+        return Task.CompletedTask;
+    }
+
+    public Task RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        Exit(id, 137);
+        containers.TryRemove(id, out _);
+        return Task.CompletedTask;
+    }
+
+    public Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Task.FromResult((0, ""));
+
+    public IReadOnlyList<RuntimeContainerStatus> List(string nodeName) =>
+        [.. containers.Where(kv => kv.Value.Spec.NodeName == nodeName).Select(kv => Inspect(kv.Key)!)];
+
+    public Task WriteLogAsync(string id, bool follow, long? tailLines, bool timestamps, Stream output, CancellationToken cancellationToken) =>
+        output.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"log of {id[^8..]}\n"), cancellationToken).AsTask();
+
+    /// <summary>Makes a container exit with <paramref name="exitCode"/> (a crash, or a kill).</summary>
+    public void Exit(string id, int exitCode)
+    {
+        if (containers.TryGetValue(id, out var e) && e.Running)
+        {
+            e.ExitCode = exitCode;
+            e.FinishedAt = DateTimeOffset.UtcNow;
+            e.Running = false;
+            e.Exited.TrySetResult();
+        }
+    }
+
+    /// <summary>The id of the running container named <paramref name="container"/> of pod <paramref name="pod"/>.</summary>
+    public string? Find(string pod, string container) =>
+        containers.FirstOrDefault(kv => kv.Value.Running && kv.Value.Spec.PodName == pod && kv.Value.Spec.ContainerName == container).Key;
+
+    private sealed class Entry(PodContainerSpec spec, string ip)
+    {
+        public PodContainerSpec Spec { get; } = spec;
+
+        public string Ip { get; } = ip;
+
+        public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+        public DateTimeOffset FinishedAt { get; set; }
+
+        public bool Running { get; set; } = true;
+
+        public int ExitCode { get; set; }
+
+        public TaskCompletionSource Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
