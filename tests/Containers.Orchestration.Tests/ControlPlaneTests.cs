@@ -124,6 +124,14 @@ public sealed class ControlPlaneTests : IAsyncLifetime
                 image: web:v1
         """;
 
+    /// <summary><c>kubectl rollout status</c>, watching the rollout until it prints its verdict.</summary>
+    private static async Task<string> RolloutStatusAsync(Kubectl k, string name, int replicas)
+    {
+        var status = await k.RunUntilAsync("successfully rolled out", "rollout", "status", "deployment/" + name, "--timeout=60s");
+        Assert.Equal($"{replicas} {replicas} {replicas}", (await k.RunAsync("get", "deploy", name, "-o", "jsonpath={.status.replicas} {.status.updatedReplicas} {.status.availableReplicas}")).Trim());
+        return status;
+    }
+
     [Fact]
     public async Task Apply_scale_rolling_update_history_and_undo_through_kubectl()
     {
@@ -156,7 +164,7 @@ public sealed class ControlPlaneTests : IAsyncLifetime
         Assert.Contains(runtime.Running, s => s.Environment.Contains(new KeyValuePair<string, string>("WEBAPP_SERVICE_SERVICE_PORT", "3000")));
 
         await k.RunAsync("set", "image", "deployment/webapp", "webapp=web:v2");
-        var status = await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        var status = await RolloutStatusAsync(k, "webapp", 5);
         Assert.Contains("successfully rolled out", status, StringComparison.Ordinal);
         var rs = await k.RunAsync("get", "rs", "-l", "app=webapp", "--no-headers");
         var rsLines = rs.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -169,7 +177,7 @@ public sealed class ControlPlaneTests : IAsyncLifetime
         Assert.Contains("1 ", history, StringComparison.Ordinal);
         Assert.Contains("2 ", history, StringComparison.Ordinal);
         await k.RunAsync("rollout", "undo", "deployment/webapp");
-        await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        await RolloutStatusAsync(k, "webapp", 5);
         Assert.Equal("web:v1", (await k.RunAsync("get", "deploy", "webapp", "-o", "jsonpath={.spec.template.spec.containers[0].image}")).Trim());
         history = await k.RunAsync("rollout", "history", "deployment/webapp");
         Assert.DoesNotContain("\n1 ", history, StringComparison.Ordinal); // revision 1 came back as 3
@@ -177,13 +185,13 @@ public sealed class ControlPlaneTests : IAsyncLifetime
 
         // restart makes a new revision; pause holds a template change back until resume
         await k.RunAsync("rollout", "restart", "deployment/webapp");
-        await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        await RolloutStatusAsync(k, "webapp", 5);
         await k.RunAsync("rollout", "pause", "deployment/webapp");
         await k.RunAsync("set", "image", "deployment/webapp", "webapp=web:v3");
         await Task.Delay(500);
         Assert.DoesNotContain(runtime.Running, s => s.Image == "web:v3");
         await k.RunAsync("rollout", "resume", "deployment/webapp");
-        await k.RunAsync("rollout", "status", "deployment/webapp", "--timeout=60s");
+        await RolloutStatusAsync(k, "webapp", 5);
         Assert.Contains(runtime.Running, s => s.Image == "web:v3");
 
         var describe = await k.RunAsync("describe", "deployment", "webapp");
