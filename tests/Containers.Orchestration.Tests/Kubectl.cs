@@ -105,6 +105,8 @@ public sealed class Kubectl(string kubeconfig)
             await Task.Delay(200);
         }
 
-        Assert.Fail($"kubectl {string.Join(' ', args)}: waited {timeout.TotalSeconds}s for '{expected}', last saw '{last.Trim()}'");
+        var pods = await TryAsync("get", "pods", "-A", "-o", "wide");
+        var events = await TryAsync("get", "events", "-A");
+        Assert.Fail($"kubectl {string.Join(' ', args)}: waited {timeout.TotalSeconds}s for '{expected}', last saw '{last.Trim()}'\n{pods.Out}{pods.Err}\n{events.Out}{events.Err}");
     }
 }

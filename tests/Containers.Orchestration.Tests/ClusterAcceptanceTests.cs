@@ -1,0 +1,246 @@
+using System.Formats.Tar;
+using System.Net.Http;
+using Containers.Orchestration;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>
+/// The course's story on real containers, through the real kubectl: a ConfigMap and a Secret feeding a Deployment
+/// (with a sidecar sharing its localhost) behind a NodePort Service, cluster DNS, scaling 2 to 5, a rolling update
+/// under load with zero failed requests, undo, a killed container restarted, an unpullable image backing off, and
+/// nothing left behind.
+/// </summary>
+public sealed class ClusterAcceptanceTests
+{
+    private const string App = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: web-config
+        data:
+          greeting: hello
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: web-secret
+        type: Opaque
+        data:
+          user: bW9uZ291c2Vy
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+          labels:
+            app: web
+        spec:
+          replicas: 2
+          selector:
+            matchLabels:
+              app: web
+          template:
+            metadata:
+              labels:
+                app: web
+            spec:
+              terminationGracePeriodSeconds: 5
+              containers:
+              - name: web
+                image: web:v1
+                command: ["sh", "-c", "echo \"$GREETING $USER_NAME\" > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]
+                ports:
+                - containerPort: 8080
+                  name: http
+                env:
+                - name: GREETING
+                  valueFrom:
+                    configMapKeyRef:
+                      name: web-config
+                      key: greeting
+                - name: USER_NAME
+                  valueFrom:
+                    secretKeyRef:
+                      name: web-secret
+                      key: user
+                readinessProbe:
+                  httpGet:
+                    path: /
+                    port: http
+                  periodSeconds: 1
+                lifecycle:
+                  preStop:
+                    sleep:
+                      seconds: 1
+              - name: sidecar
+                image: web:v1
+                command: ["sh", "-c", "sleep 1; wget -qO- http://127.0.0.1:8080/; exec sleep 3600"]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+        spec:
+          type: NodePort
+          selector:
+            app: web
+          ports:
+          - port: 80
+            targetPort: http
+            nodePort: 30100
+        """;
+
+    [Fact]
+    public async Task The_course_story_on_real_containers_through_kubectl()
+    {
+        await using var te = new TestEngine();
+        await ImportImagesAsync(te);
+        var options = new ClusterOptions
+        {
+            Root = te.Root,
+            // pods run detached under containers-monitor; here it runs with this test's runtime configuration, whose
+            // ASP.NET Core framework provides the logging abstractions it loads
+            Engine = te.Options with { MonitorCommand = MonitorCommand() },
+            Nodes = 2,
+            Port = 0,
+            PodSubnet = "10.216.0.0/16",
+            ServiceCidr = "10.217.0.0/16",
+        };
+        var cluster = await Cluster.StartAsync(options);
+        try
+        {
+            var k = new Kubectl(cluster.KubeconfigPath);
+            string dir = Path.Combine(te.Root, "manifests");
+            Directory.CreateDirectory(dir);
+            await File.WriteAllTextAsync(Path.Combine(dir, "app.yaml"), App);
+            await k.RunAsync("apply", "-f", dir);
+            await k.WaitForAsync("2", TimeSpan.FromSeconds(60), "get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}");
+
+            using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(5) };
+            Assert.Equal("hello mongouser", (await http.GetStringAsync("http://127.0.0.1:30100/")).Trim());
+
+            // the sidecar reached the web container on the pod's localhost
+            string pod = (await k.RunAsync("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")).Trim();
+            await WaitForLogAsync(k, "hello mongouser", pod, "-c", "sidecar");
+
+            // cluster DNS and the service's virtual IP from inside a pod
+            await k.RunAsync("run", "client", "--image=web:v1", "--restart=Never", "--command", "--", "sh", "-c", "nslookup web.default.svc.cluster.local; wget -qO- http://web/");
+            await k.WaitForAsync("Succeeded", TimeSpan.FromSeconds(60), "get", "pod", "client", "-o", "jsonpath={.status.phase}");
+            var client = await k.RunAsync("logs", "client");
+            Assert.Contains("10.217.", client, StringComparison.Ordinal);
+            Assert.Contains("hello mongouser", client, StringComparison.Ordinal);
+
+            await k.RunAsync("scale", "deployment", "web", "--replicas=5");
+            await k.WaitForAsync("5", TimeSpan.FromSeconds(60), "get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}");
+
+            // a rolling update while a client hammers the NodePort (a new connection per request)
+            int ok = 0, failed = 0;
+            var errors = new List<string>();
+            using var stopHammer = new CancellationTokenSource();
+            var hammer = Task.Run(async () =>
+            {
+                while (!stopHammer.IsCancellationRequested)
+                {
+                    try
+                    {
+                        var body = await http.GetStringAsync("http://127.0.0.1:30100/");
+                        if (body.Trim() == "hello mongouser")
+                        {
+                            ok++;
+                        }
+                        else
+                        {
+                            failed++;
+                            errors.Add("body: " + body);
+                        }
+                    }
+                    catch (HttpRequestException e)
+                    {
+                        failed++;
+                        errors.Add(e.Message);
+                    }
+                    catch (TaskCanceledException e) when (!stopHammer.IsCancellationRequested)
+                    {
+                        failed++;
+                        errors.Add(e.Message);
+                    }
+                }
+            });
+            await k.RunAsync("set", "image", "deployment/web", "web=web:v2", "sidecar=web:v2");
+            await k.RunUntilAsync("successfully rolled out", "rollout", "status", "deployment/web", "--timeout=120s");
+            await Task.Delay(1000);
+            await stopHammer.CancelAsync();
+            await hammer;
+            Assert.True(failed == 0, $"{failed} of {ok + failed} requests failed during the rolling update: {string.Join("; ", errors.Take(5))}");
+            Assert.True(ok > 20, $"only {ok} requests went through");
+            var rs = await k.RunAsync("get", "rs", "-l", "app=web", "--no-headers");
+            Assert.Equal(2, rs.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+            Assert.Equal("web:v2", (await k.RunAsync("get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")).Trim());
+            Assert.Contains("web:v2", await k.RunAsync("get", "rs", "-l", "app=web", "-o", "wide"), StringComparison.Ordinal);
+
+            await k.RunAsync("rollout", "undo", "deployment/web");
+            await k.RunUntilAsync("successfully rolled out", "rollout", "status", "deployment/web", "--timeout=120s");
+            Assert.Equal("web:v1", (await k.RunAsync("get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")).Trim());
+
+            // a killed container comes back (restartCount 1, lastState terminated by SIGKILL)
+            await k.WaitForAsync("5", TimeSpan.FromSeconds(60), "get", "pods", "-l", "app=web", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}", "--no-headers", "-o", "go-template={{len .items}}");
+            pod = (await k.RunAsync("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")).Trim();
+            var victim = te.Engine.List().First(s => s.Spec.Labels.GetValueOrDefault("io.kubernetes.pod.name") == pod && s.Spec.Labels.GetValueOrDefault("io.kubernetes.container.name") == "web");
+            await te.Engine.Get(victim.Id).KillAsync("SIGKILL");
+            await k.WaitForAsync("1", TimeSpan.FromSeconds(60), "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[?(@.name==\"web\")].restartCount}");
+            Assert.Equal("137", (await k.RunAsync("get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[?(@.name==\"web\")].lastState.terminated.exitCode}")).Trim());
+
+            // an image that cannot be pulled (a closed port on loopback): ErrImagePull, then ImagePullBackOff, no crash
+            await k.RunAsync("run", "nopull", "--image=127.0.0.1:9/nope:v1");
+            await k.WaitForAsync("ImagePullBackOff", TimeSpan.FromSeconds(60), "get", "pod", "nopull", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}");
+        }
+        finally
+        {
+            await cluster.RemoveWorkloadsAsync();
+            await cluster.DisposeAsync();
+        }
+
+        // the service proxy let go of its ports and addresses
+        using var probe = new System.Net.Sockets.TcpClient();
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => probe.ConnectAsync("127.0.0.1", 30100));
+    }
+
+    private static System.Collections.Immutable.ImmutableArray<string> MonitorCommand()
+    {
+        string dir = AppContext.BaseDirectory;
+        string self = Path.Combine(dir, "Containers.Orchestration.Tests");
+        return [Path.Combine(Path.GetDirectoryName(Environment.ProcessPath!)!, "dotnet") is var d && File.Exists(d) ? d : "dotnet", "exec", "--runtimeconfig", self + ".runtimeconfig.json", "--depsfile", self + ".deps.json", Path.Combine(dir, "containers-monitor.dll")];
+    }
+
+    private static async Task WaitForLogAsync(Kubectl k, string expected, params string[] args)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            var (exit, output, error) = await k.TryAsync(["logs", .. args]);
+            last = output + error;
+            if (exit == 0 && output.Contains(expected, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await Task.Delay(300);
+        }
+
+        Assert.Fail($"kubectl logs {string.Join(' ', args)} never showed '{expected}': {last}");
+    }
+
+    private static async Task ImportImagesAsync(TestEngine te)
+    {
+        var tar = Path.Combine(te.Root, "rootfs.tar");
+        await TarFile.CreateFromDirectoryAsync(TestRootfs.Path, tar, includeBaseDirectory: false);
+        await using (var stream = File.OpenRead(tar))
+        {
+            await te.Engine.Images.ImportAsync(stream, "web:v1", new Containers.Images.Oci.ContainerConfig { Env = ["PATH=/bin"], Cmd = ["sh"] });
+        }
+
+        te.Engine.Images.Tag("web:v1", "web:v2");
+        File.Delete(tar);
+    }
+}
