@@ -406,44 +406,47 @@ public sealed class ObjectApi
         string now = Json.Time(Time.GetUtcNow());
         try
         {
-            if (Mutate(ResourceType.Events, ns, name, e =>
-            {
-                e["count"] = (Json.Int(e, "count") ?? 1) + 1;
-                e["lastTimestamp"] = now;
-                return true;
-            }) is not null)
-            {
-                return;
-            }
-
             var source = new JsonObject { ["component"] = component };
             if (host is not null)
             {
                 source["host"] = host;
             }
 
-            Create(ResourceType.Events, ns, new JsonObject
+            try
             {
-                ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
-                ["involvedObject"] = new JsonObject
+                Create(ResourceType.Events, ns, new JsonObject
                 {
-                    ["kind"] = Json.Str(involved, "kind"),
-                    ["namespace"] = Json.Namespace(involved),
-                    ["name"] = Json.Name(involved),
-                    ["uid"] = Json.Uid(involved),
-                    ["apiVersion"] = Json.Str(involved, "apiVersion"),
-                    ["resourceVersion"] = Json.Str(involved, "metadata", "resourceVersion"),
-                },
-                ["reason"] = reason,
-                ["message"] = message,
-                ["source"] = source,
-                ["firstTimestamp"] = now,
-                ["lastTimestamp"] = now,
-                ["count"] = 1,
-                ["type"] = type,
-                ["reportingComponent"] = component,
-                ["reportingInstance"] = host ?? "",
-            });
+                    ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+                    ["involvedObject"] = new JsonObject
+                    {
+                        ["kind"] = Json.Str(involved, "kind"),
+                        ["namespace"] = Json.Namespace(involved),
+                        ["name"] = Json.Name(involved),
+                        ["uid"] = Json.Uid(involved),
+                        ["apiVersion"] = Json.Str(involved, "apiVersion"),
+                        ["resourceVersion"] = Json.Str(involved, "metadata", "resourceVersion"),
+                    },
+                    ["reason"] = reason,
+                    ["message"] = message,
+                    ["source"] = source,
+                    ["firstTimestamp"] = now,
+                    ["lastTimestamp"] = now,
+                    ["count"] = 1,
+                    ["type"] = type,
+                    ["reportingComponent"] = component,
+                    ["reportingInstance"] = host ?? "",
+                });
+            }
+            catch (ApiException e) when (e.Reason == "AlreadyExists")
+            {
+                // a repeat: count it
+                Mutate(ResourceType.Events, ns, name, e =>
+                {
+                    e["count"] = (Json.Int(e, "count") ?? 1) + 1;
+                    e["lastTimestamp"] = now;
+                    return true;
+                });
+            }
         }
         catch (ApiException)
         {

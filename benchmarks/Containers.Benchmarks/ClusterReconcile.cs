@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Containers.Orchestration;
+using Containers.Orchestration.Api;
+using KJson = Containers.Orchestration.Api.Json;
+using Containers.Tests.Orchestration;
+
+namespace Containers.Benchmarks;
+
+/// <summary>
+/// <c>cluster-reconcile PODS NODES [DIR]</c>: the control plane (store, API, controllers, scheduler) and NODES node
+/// agents on <see cref="RecordingPodRuntime"/>, the benchmark double of the container runtime (it only records), apply
+/// Deployments totalling PODS replicas (100 per Deployment) and time until every pod reports Running. Prints the time,
+/// the pods' stored size, and the process's peak working set.
+/// </summary>
+internal static class ClusterReconcile
+{
+    public static async Task<int> RunAsync(int pods, int nodes, string? dir)
+    {
+        string root = Path.Combine(dir ?? "/dev/shm", "cluster-reconcile-" + Environment.ProcessId);
+        var runtime = new RecordingPodRuntime();
+        try
+        {
+            await using var cluster = await new ClusterBuilder(root).WithNodes(nodes).WithPort(0).WithRuntime(runtime)
+                .WithNodeCapacity("64", "256Gi").StartAsync().ConfigureAwait(false);
+            int running = 0;
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            using var stop = new CancellationTokenSource();
+            var watch = Task.Run(async () =>
+            {
+                await foreach (var (_, pod) in cluster.WatchAsync(ResourceType.Pods, null, stop.Token).ConfigureAwait(false))
+                {
+                    if (KJson.Str(pod, "status", "phase") == "Running" && seen.Add(KJson.Uid(pod)) && ++running == pods)
+                    {
+                        done.TrySetResult();
+                    }
+                }
+            });
+            var sw = Stopwatch.StartNew();
+            int perDeployment = Math.Min(100, pods);
+            for (int d = 0; d * perDeployment < pods; d++)
+            {
+                int replicas = Math.Min(perDeployment, pods - (d * perDeployment));
+                const string Template = """
+                    {"metadata":{"name":"app-D"},"spec":{"replicas":R,"selector":{"matchLabels":{"app":"app-D"}},
+                     "template":{"metadata":{"labels":{"app":"app-D"}},"spec":{"containers":[{"name":"app","image":"web:v1","resources":{"requests":{"cpu":"10m","memory":"16Mi"}}}]}}}}
+                    """;
+                string json = Template.Replace("app-D", $"app-{d}", StringComparison.Ordinal).Replace("\"replicas\":R", $"\"replicas\":{replicas}", StringComparison.Ordinal);
+                cluster.Api.Create(ResourceType.Deployments, "default", JsonNode.Parse(json)!.AsObject());
+            }
+
+            var applied = sw.Elapsed;
+            if (await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromMinutes(5))).ConfigureAwait(false) != done.Task)
+            {
+                Console.WriteLine($"timed out: {running} of {pods} pods running after {sw.Elapsed.TotalSeconds:F1} s");
+                return 1;
+            }
+
+            var elapsed = sw.Elapsed;
+            await stop.CancelAsync().ConfigureAwait(false);
+            var (items, _) = cluster.Api.List(ResourceType.Pods);
+            long bytes = items.Sum(p => (long)KJson.Bytes(p).Length);
+            var perNode = items.GroupBy(p => KJson.Str(p, "spec", "nodeName")).Select(g => g.Count()).ToList();
+            Console.WriteLine($"{pods} pods on {nodes} nodes: applied in {applied.TotalMilliseconds:F0} ms, all Running after {elapsed.TotalMilliseconds:F0} ms");
+            Console.WriteLine($"pod object: {bytes / Math.Max(1, items.Count)} bytes on average (JSON as stored, with status); pods per node {perNode.Min()}-{perNode.Max()}");
+            Console.WriteLine($"containers started by the double: {runtime.Started}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+            return 0;
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+    }
+}
