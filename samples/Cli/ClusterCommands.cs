@@ -103,17 +103,7 @@ internal static class ClusterCommands
 
     private static async Task<int> ForegroundAsync(EngineOptions options, int nodes, int port, string pidFile)
     {
-        using var stop = new CancellationTokenSource();
-        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
-        {
-            ctx.Cancel = true;
-            stop.Cancel();
-        });
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
-        {
-            ctx.Cancel = true;
-            stop.Cancel();
-        });
+        using var stop = new StopSignal();
         await using (var cluster = await Cluster.StartAsync(new ClusterOptions { Root = options.Root, Engine = options, Nodes = nodes, Port = port }).ConfigureAwait(false))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
@@ -121,13 +111,7 @@ internal static class ClusterCommands
             await Console.Out.WriteLineAsync($"cluster up: API {cluster.Url}, {nodes} node(s)").ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"  export KUBECONFIG={cluster.KubeconfigPath}").ConfigureAwait(false);
             await Console.Out.FlushAsync().ConfigureAwait(false);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await stop.WaitAsync().ConfigureAwait(false);
 
             File.Delete(pidFile);
         }

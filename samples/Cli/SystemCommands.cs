@@ -19,28 +19,12 @@ internal static class SystemCommands
         var a = Args.Parse([.. argv.Skip(1)], ["--socket", "--tcp"], []);
         var socket = a.Get("socket") ?? Path.Combine(engine.Root, "docker.sock");
         int? tcp = a.Get("tcp") is { } t ? int.TryParse(t, out var port) && port is > 0 and < 65536 ? port : throw new UsageException($"--tcp: '{t}' is not a port") : null;
-        using var stop = new CancellationTokenSource();
-        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
-        {
-            ctx.Cancel = true;
-            stop.Cancel();
-        });
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
-        {
-            ctx.Cancel = true;
-            stop.Cancel();
-        });
+        using var stop = new StopSignal();
         await using (var server = await DockerApiServer.StartAsync(engine, socket, tcp).ConfigureAwait(false))
         {
             await Console.Error.WriteLineAsync($"serving the Docker Engine API {DockerApiServer.ApiVersion} on unix://{socket}{(tcp is { } p ? $" and tcp://127.0.0.1:{p}" : "")}").ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"  export DOCKER_HOST=unix://{socket}").ConfigureAwait(false);
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await stop.WaitAsync().ConfigureAwait(false);
         }
 
         return 0;
