@@ -200,6 +200,25 @@ public sealed class ClusterAcceptanceTests
             await cluster.DisposeAsync();
         }
 
+        // the pod network goes with its last container (the test engine then checks that nothing is left)
+        for (int i = 0; ; i++)
+        {
+            foreach (var c in te.Engine.List(all: true))
+            {
+                await te.Engine.Get(c.Id).RemoveAsync(force: true);
+            }
+
+            try
+            {
+                te.Engine.Networks.Remove(options.PodNetwork);
+                break;
+            }
+            catch (ContainerConflictException) when (i < 50)
+            {
+                await Task.Delay(100);
+            }
+        }
+
         // the service proxy let go of its ports and addresses
         using var probe = new System.Net.Sockets.TcpClient();
         await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => probe.ConnectAsync("127.0.0.1", 30100));

@@ -252,10 +252,20 @@ public sealed class Cluster : IAsyncDisposable
 
     private readonly List<NodeAgent> stoppedAgents = [];
 
-    /// <summary>Stops and removes every pod container of this cluster's nodes (the cluster's objects stay in the store).</summary>
+    /// <summary>
+    /// Stops this process's node agents (so nothing starts again) and removes every pod container they ran (the
+    /// cluster's objects stay in the store; a later start on this root recreates the pods).
+    /// </summary>
     public async Task RemoveWorkloadsAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var agent in agents.Concat(stoppedAgents))
+        foreach (var agent in agents)
+        {
+            await agent.DisposeAsync().ConfigureAwait(false);
+            stoppedAgents.Add(agent);
+        }
+
+        agents.Clear();
+        foreach (var agent in stoppedAgents)
         {
             await agent.RemoveAllContainersAsync(cancellationToken).ConfigureAwait(false);
         }
