@@ -99,6 +99,12 @@ public sealed class NetworkTests
         var veth = "vcd" + server.Id[..11];
         Assert.True(TestEngine.LinkExists(veth));
         await server.StopAsync(TimeSpan.FromSeconds(1));
+        // the kernel tears a network namespace (and the veth end in it) down from a work queue: under load that takes a moment
+        for (var i = 0; i < 100 && TestEngine.LinkExists(veth); i++)
+        {
+            await Task.Delay(20);
+        }
+
         Assert.False(TestEngine.LinkExists(veth));
     }
 
