@@ -327,6 +327,76 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claims_bind_to_volumes_or_get_one_provisioned_and_pods_mount_them()
+    {
+        await using var cluster = await StartAsync(nodes: 1);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        string data = Path.Combine(root, "pv-data");
+        await k.RunAsync("apply", "-f", Manifests("storage", $$"""
+            apiVersion: v1
+            kind: PersistentVolume
+            metadata:
+              name: local-pv
+            spec:
+              capacity:
+                storage: 2Gi
+              accessModes: [ReadWriteOnce]
+              storageClassName: ""
+              hostPath:
+                path: {{data}}
+            ---
+            apiVersion: v1
+            kind: PersistentVolumeClaim
+            metadata:
+              name: static-claim
+            spec:
+              storageClassName: ""
+              accessModes: [ReadWriteOnce]
+              resources:
+                requests:
+                  storage: 1Gi
+            ---
+            apiVersion: v1
+            kind: PersistentVolumeClaim
+            metadata:
+              name: dynamic-claim
+            spec:
+              accessModes: [ReadWriteOnce]
+              resources:
+                requests:
+                  storage: 500Mi
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: db
+            spec:
+              containers:
+              - name: db
+                image: web:v1
+                volumeMounts:
+                - name: data
+                  mountPath: /data
+              volumes:
+              - name: data
+                persistentVolumeClaim:
+                  claimName: static-claim
+            """));
+        await k.WaitForAsync("Bound Bound", TimeSpan.FromSeconds(30), "get", "pvc", "static-claim", "dynamic-claim", "-o", "jsonpath={.items[*].status.phase}");
+        Assert.Equal("local-pv", (await k.RunAsync("get", "pvc", "static-claim", "-o", "jsonpath={.spec.volumeName}")).Trim());
+        string provisioned = (await k.RunAsync("get", "pvc", "dynamic-claim", "-o", "jsonpath={.spec.volumeName}")).Trim();
+        Assert.StartsWith("pvc-", provisioned, StringComparison.Ordinal);
+        Assert.Contains("Bound", await k.RunAsync("get", "pv", "local-pv"), StringComparison.Ordinal);
+        await k.WaitForAsync("Running", TimeSpan.FromSeconds(30), "get", "pod", "db", "-o", "jsonpath={.status.phase}");
+        Assert.Contains(runtime.Running.Single(s => s.PodName == "db").Mounts, m => m.HostPath == data && m.ContainerPath == "/data");
+
+        await k.RunAsync("delete", "pod", "db");
+        await k.RunAsync("delete", "pvc", "static-claim", "dynamic-claim");
+        await k.WaitForAsync("Released", TimeSpan.FromSeconds(30), "get", "pv", "local-pv", "-o", "jsonpath={.status.phase}");
+        await k.WaitForAsync("local-pv", TimeSpan.FromSeconds(30), "get", "pv", "-o", "jsonpath={.items[*].metadata.name}"); // the provisioned one went
+    }
+
+    [Fact]
     public async Task A_restarted_control_plane_has_every_object_and_takes_its_pods_back()
     {
         string uid;

@@ -155,7 +155,7 @@ public sealed class Cluster : IAsyncDisposable
             var logs = new NodeLogs(cluster);
             cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
-            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod }, loggers, cancellationToken).ConfigureAwait(false);
+            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)
             {
                 for (int i = 1; i <= options.Nodes; i++)

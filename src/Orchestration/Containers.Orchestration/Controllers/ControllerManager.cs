@@ -9,6 +9,9 @@ public sealed record ControllerOptions
     /// <summary>How long a node may go without posting status before it is Unknown and tainted unreachable (Kubernetes: 40 s).</summary>
     public TimeSpan NodeMonitorGracePeriod { get; init; } = TimeSpan.FromSeconds(40);
 
+    /// <summary>Where volumes for claims without a storage class are provisioned (none when null).</summary>
+    public string? VolumeDirectory { get; init; }
+
     /// <summary>Workers per controller.</summary>
     public int Workers { get; init; } = 2;
 }
@@ -43,6 +46,7 @@ public sealed class ControllerManager : IAsyncDisposable
         var gc = new GarbageCollector(api, informers);
         var nodes = new NodeLifecycleController(api, informers, options.NodeMonitorGracePeriod);
         var namespaces = new NamespaceController(api, informers);
+        var persistentVolumes = new PersistentVolumeController(api, informers, options.VolumeDirectory);
         informers.For(ResourceType.Namespaces);
         var token = manager.stop.Token;
         manager.running.Add(await informers.StartAsync(token).WaitAsync(cancellationToken).ConfigureAwait(false));
@@ -53,6 +57,7 @@ public sealed class ControllerManager : IAsyncDisposable
         manager.running.Add(gc.Queue.RunAsync(gc, options.Workers, loggers.CreateLogger("garbage-collector"), token));
         manager.running.Add(nodes.Queue.RunAsync(nodes, 1, loggers.CreateLogger("node-controller"), token));
         manager.running.Add(namespaces.Queue.RunAsync(namespaces, 1, loggers.CreateLogger("namespace-controller"), token));
+        manager.running.Add(persistentVolumes.Queue.RunAsync(persistentVolumes, 1, loggers.CreateLogger("persistentvolume-controller"), token));
 
         // a restarted control plane looks at everything once (dependents of owners deleted while it was down)
         foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()))
