@@ -638,9 +638,15 @@ public sealed class ObjectApi
             }
         }
 
-        if (JsonNode.DeepEquals(Strip(updated), Strip(current)))
+        // no-op writes do not bump the resourceVersion (as kube-apiserver); updated has none, so compare without current's
+        var currentMeta = Json.Obj(current, "metadata");
+        var version = currentMeta["resourceVersion"];
+        currentMeta.Remove("resourceVersion");
+        bool unchanged = JsonNode.DeepEquals(updated, current);
+        currentMeta["resourceVersion"] = version;
+        if (unchanged)
         {
-            return current; // no-op writes do not bump the resourceVersion (as kube-apiserver)
+            return current;
         }
 
         try
@@ -654,13 +660,6 @@ public sealed class ObjectApi
         catch (StoreNotFoundException)
         {
             throw ApiException.NotFound(type, Json.Name(current));
-        }
-
-        static JsonObject Strip(JsonObject o)
-        {
-            var c = Json.Clone(o);
-            Json.Obj(c, "metadata").Remove("resourceVersion");
-            return c;
         }
     }
 

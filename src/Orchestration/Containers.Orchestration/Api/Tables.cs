@@ -111,7 +111,7 @@ internal static class Tables
             new("Container-Runtime", "string", 1, (o, _) => Json.Str(o, "status", "nodeInfo", "containerRuntimeVersion") ?? ""),
         ],
         "Namespace" => [NameColumn, new("Status", "string", 0, (o, _) => Json.Str(o, "status", "phase")), AgeColumn],
-        "ConfigMap" => [NameColumn, new("Data", "integer", 0, (o, _) => (Json.At(o, "data") as JsonObject)?.Count + (Json.At(o, "binaryData") as JsonObject)?.Count ?? (Json.At(o, "data") as JsonObject)?.Count ?? 0), AgeColumn],
+        "ConfigMap" => [NameColumn, new("Data", "integer", 0, (o, _) => ((Json.At(o, "data") as JsonObject)?.Count ?? 0) + ((Json.At(o, "binaryData") as JsonObject)?.Count ?? 0)), AgeColumn],
         "Secret" => [NameColumn, new("Type", "string", 0, (o, _) => Json.Str(o, "type")), new("Data", "integer", 0, (o, _) => (Json.At(o, "data") as JsonObject)?.Count ?? 0), AgeColumn],
         "Endpoints" =>
         [

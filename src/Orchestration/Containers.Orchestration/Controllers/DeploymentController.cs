@@ -91,18 +91,7 @@ internal sealed class DeploymentController : IReconciler<string>
         var owned = sets.OwnedBy(uid).Where(rs => Json.Str(PodState.ControllerOf(rs), "uid") == uid).ToList();
         foreach (var orphan in sets.List(ns).Where(rs => PodState.ControllerOf(rs) is null && Json.At(rs, "metadata", "deletionTimestamp") is null && selector.Matches(Json.Map(rs, "spec", "template", "metadata", "labels"))).ToList())
         {
-            if (api.Mutate(ResourceType.ReplicaSets, ns, Json.Name(orphan), o =>
-            {
-                if (PodState.ControllerOf(o) is not null)
-                {
-                    return false;
-                }
-
-                var refs = Json.Obj(o, "metadata")["ownerReferences"] as JsonArray ?? [];
-                refs.Add((JsonNode)PodState.ControllerReference(d));
-                o["metadata"]!["ownerReferences"] = refs.Parent is null ? refs : refs.DeepClone();
-                return true;
-            }) is { } adopted)
+            if (api.Mutate(ResourceType.ReplicaSets, ns, Json.Name(orphan), o => PodState.TakeOwnership(o, d)) is { } adopted)
             {
                 owned.Add(adopted);
             }

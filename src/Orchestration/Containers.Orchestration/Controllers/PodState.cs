@@ -41,6 +41,25 @@ public static class PodState
         ["blockOwnerDeletion"] = true,
     };
 
+    /// <summary>Makes <paramref name="owner"/> the controller of <paramref name="obj"/> (adoption); false when it already has one.</summary>
+    public static bool TakeOwnership(JsonObject obj, JsonObject owner)
+    {
+        if (ControllerOf(obj) is not null)
+        {
+            return false;
+        }
+
+        var meta = Json.Obj(obj, "metadata");
+        if (meta["ownerReferences"] is not JsonArray refs)
+        {
+            refs = [];
+            meta["ownerReferences"] = refs;
+        }
+
+        refs.Add((JsonNode)ControllerReference(owner));
+        return true;
+    }
+
     /// <summary>"ns/name".</summary>
     public static string Key(JsonObject obj) => $"{Json.Namespace(obj)}/{Json.Name(obj)}";
 

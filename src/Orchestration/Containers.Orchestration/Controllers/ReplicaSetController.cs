@@ -239,18 +239,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
     {
         try
         {
-            return api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p =>
-            {
-                if (PodState.ControllerOf(p) is not null)
-                {
-                    return false;
-                }
-
-                var refs = Json.Obj(p, "metadata")["ownerReferences"] as JsonArray ?? [];
-                refs.Add((JsonNode)PodState.ControllerReference(rs));
-                p["metadata"]!["ownerReferences"] = refs.Parent is null ? refs : refs.DeepClone();
-                return true;
-            });
+            return api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p => PodState.TakeOwnership(p, rs));
         }
         catch (ApiException)
         {

@@ -42,7 +42,6 @@ public sealed partial class NodeAgent
                 ["containerID"] = "containers-dotnet://" + cr.Id,
             };
             cr.Ready = false;
-            cr.PreviousId = cr.Id;
             var ranFor = (status?.FinishedAt ?? now) - (status?.StartedAt ?? now);
             cr.Id = null;
             if (init && exit == 0)
@@ -372,7 +371,7 @@ public sealed partial class NodeAgent
             return rec.NamedPorts.GetValueOrDefault(name);
         }
 
-        return port is JsonValue n && n.TryGetValue(out string? s) ? long.Parse(s, CultureInfo.InvariantCulture) : Json.Int(new JsonObject { ["p"] = port?.DeepClone() }, "p") ?? 0;
+        return port is JsonValue n && n.TryGetValue(out string? s) ? long.Parse(s, CultureInfo.InvariantCulture) : Json.Int(port) ?? 0;
     }
 
     private async Task KillAsync(PodRecord rec, JsonObject? pod, TimeSpan grace, CancellationToken cancellationToken)
@@ -415,12 +414,15 @@ public sealed partial class NodeAgent
 
         foreach (var c in rec.Containers.Values)
         {
-            foreach (string? id in new[] { c.Id, c.PreviousId }.Distinct())
+            string[] runs;
+            lock (c.Runs)
             {
-                if (id is not null)
-                {
-                    await runtime.RemoveAsync(id, cancellationToken).ConfigureAwait(false);
-                }
+                runs = [.. c.Runs];
+            }
+
+            foreach (string id in runs)
+            {
+                await runtime.RemoveAsync(id, cancellationToken).ConfigureAwait(false);
             }
 
             c.Id = null;
@@ -481,7 +483,7 @@ public sealed partial class NodeAgent
                     ["imageID"] = "",
                     ["started"] = running is { Running: true } && cr.Started,
                 };
-                if ((running?.Id ?? cr.PreviousId) is { } cid)
+                if ((running?.Id ?? cr.LastRun) is { } cid)
                 {
                     s["containerID"] = "containers-dotnet://" + cid;
                 }
@@ -596,7 +598,17 @@ public sealed partial class NodeAgent
 
         public string? Id { get; set; }
 
-        public string? PreviousId { get; set; }
+        /// <summary>The runtime id of its last run, or null.</summary>
+        public string? LastRun
+        {
+            get
+            {
+                lock (Runs)
+                {
+                    return Runs.LastOrDefault();
+                }
+            }
+        }
 
         /// <summary>The runtime ids of its runs, oldest first (logs and logs --previous).</summary>
         public List<string> Runs { get; } = [];

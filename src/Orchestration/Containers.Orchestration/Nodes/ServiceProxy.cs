@@ -41,7 +41,6 @@ public sealed class ServiceProxy : IAsyncDisposable
         services = informers.For(ResourceType.Services);
         endpoints = informers.For(ResourceType.Endpoints);
         services.OnChange((_, _) => Sync());
-        endpoints.OnChange((_, _) => { });
     }
 
     /// <summary>The cluster DNS address.</summary>
