@@ -390,8 +390,9 @@ public sealed class ControlPlaneTests : IAsyncLifetime
         await k.WaitForAsync("Running", TimeSpan.FromSeconds(30), "get", "pod", "db", "-o", "jsonpath={.status.phase}");
         Assert.Contains(runtime.Running.Single(s => s.PodName == "db").Mounts, m => m.HostPath == data && m.ContainerPath == "/data");
 
-        await k.RunAsync("delete", "pod", "db");
-        await k.RunAsync("delete", "pvc", "static-claim", "dynamic-claim");
+        // --wait=false: the kubectl here prints "deleted" and then sometimes does not exit while it waits (as rollout status)
+        await k.RunAsync("delete", "pod", "db", "--wait=false");
+        await k.RunAsync("delete", "pvc", "static-claim", "dynamic-claim", "--wait=false");
         await k.WaitForAsync("Released", TimeSpan.FromSeconds(30), "get", "pv", "local-pv", "-o", "jsonpath={.status.phase}");
         await k.WaitForAsync("local-pv", TimeSpan.FromSeconds(30), "get", "pv", "-o", "jsonpath={.items[*].metadata.name}"); // the provisioned one went
     }
