@@ -26,18 +26,32 @@ internal static class ClusterReconcile
             int running = 0;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var seen = new HashSet<string>(StringComparer.Ordinal);
+            var created = new HashSet<string>(StringComparer.Ordinal);
+            var bound = new HashSet<string>(StringComparer.Ordinal);
+            TimeSpan allCreated = default, allBound = default;
+            var sw = new Stopwatch();
             using var stop = new CancellationTokenSource();
             var watch = Task.Run(async () =>
             {
                 await foreach (var (_, pod) in cluster.WatchAsync(ResourceType.Pods, null, stop.Token).ConfigureAwait(false))
                 {
+                    if (created.Add(KJson.Uid(pod)) && created.Count == pods)
+                    {
+                        allCreated = sw.Elapsed;
+                    }
+
+                    if (KJson.Str(pod, "spec", "nodeName") is not null && bound.Add(KJson.Uid(pod)) && bound.Count == pods)
+                    {
+                        allBound = sw.Elapsed;
+                    }
+
                     if (KJson.Str(pod, "status", "phase") == "Running" && seen.Add(KJson.Uid(pod)) && ++running == pods)
                     {
                         done.TrySetResult();
                     }
                 }
             });
-            var sw = Stopwatch.StartNew();
+            sw.Start();
             int perDeployment = Math.Min(100, pods);
             for (int d = 0; d * perDeployment < pods; d++)
             {
@@ -60,9 +74,19 @@ internal static class ClusterReconcile
             var elapsed = sw.Elapsed;
             await stop.CancelAsync().ConfigureAwait(false);
             var (items, _) = cluster.Api.List(ResourceType.Pods);
+            if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_SHOW_POD") is not null)
+            {
+                Console.WriteLine(items[0].ToJsonString());
+            }
+
             long bytes = items.Sum(p => (long)KJson.Bytes(p).Length);
             var perNode = items.GroupBy(p => KJson.Str(p, "spec", "nodeName")).Select(g => g.Count()).ToList();
-            Console.WriteLine($"{pods} pods on {nodes} nodes: applied in {applied.TotalMilliseconds:F0} ms, all Running after {elapsed.TotalMilliseconds:F0} ms");
+            if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_SHOW_POD") is not null)
+            {
+                Console.WriteLine(string.Join(" ", items.GroupBy(p => KJson.Str(p, "spec", "nodeName")).Select(g => $"{g.Key}={g.Count()}")));
+            }
+
+            Console.WriteLine($"{pods} pods on {nodes} nodes: applied in {applied.TotalMilliseconds:F0} ms, all created after {allCreated.TotalMilliseconds:F0} ms, all scheduled after {allBound.TotalMilliseconds:F0} ms, all Running after {elapsed.TotalMilliseconds:F0} ms");
             Console.WriteLine($"pod object: {bytes / Math.Max(1, items.Count)} bytes on average (JSON as stored, with status); pods per node {perNode.Min()}-{perNode.Max()}");
             Console.WriteLine($"containers started by the double: {runtime.Started}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
             return 0;

@@ -409,8 +409,18 @@ public sealed class KubeApiServer : IAsyncDisposable
             {
                 JsonNode payload = table ? Tables.Build(type, [obj], Json.Str(obj, "metadata", "resourceVersion"), api.Time.GetUtcNow(), q["includeObject"] == "Object", headers) : obj;
                 headers = false;
-                var line = Json.Bytes(new JsonObject { ["type"] = kind, ["object"] = payload });
-                await body.WriteAsync(line, timeout.Token).ConfigureAwait(false);
+                // written around the object, not by attaching it to a new parent: watched objects are shared
+                var line = new System.Buffers.ArrayBufferWriter<byte>();
+                using (var writer = new System.Text.Json.Utf8JsonWriter(line))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("type", kind);
+                    writer.WritePropertyName("object");
+                    payload.WriteTo(writer);
+                    writer.WriteEndObject();
+                }
+
+                await body.WriteAsync(line.WrittenMemory, timeout.Token).ConfigureAwait(false);
                 await body.WriteAsync("\n"u8.ToArray(), timeout.Token).ConfigureAwait(false);
                 await body.FlushAsync(timeout.Token).ConfigureAwait(false);
             }

@@ -57,15 +57,19 @@ public sealed class ObjectApi
     public IPAddress DnsAddress => Offset(ServiceNetwork.Network, 10);
 
     /// <summary>Creates an object (name from generateName when empty).</summary>
-    public JsonObject Create(ResourceType type, string? ns, JsonObject obj, bool dryRun = false)
+    public JsonObject Create(ResourceType type, string? ns, JsonObject obj, bool dryRun = false) => CreateOwned(type, ns, Json.Clone(obj), dryRun);
+
+    /// <summary>Creates an object the caller made for this call and hands over (it is changed and returned, not copied).</summary>
+    internal JsonObject CreateOwned(ResourceType type, string? ns, JsonObject obj, bool dryRun = false)
     {
-        obj = Json.Clone(obj);
         obj["apiVersion"] = type.ApiVersion;
         obj["kind"] = type.Kind;
         var meta = Json.Obj(obj, "metadata");
         ns = Scope(type, ns, meta);
+        string? generated = null;
         if (string.IsNullOrEmpty(Json.Str(meta, "name")) && Json.Str(meta, "generateName") is { Length: > 0 } prefix)
         {
+            generated = prefix;
             meta["name"] = prefix + RandomSuffix();
         }
 
@@ -88,7 +92,7 @@ public sealed class ObjectApi
         Admission.Default(type, obj, DefaultTolerationSeconds);
         InitialStatus(type, obj);
         Admission.Validate(type, obj, null);
-        if (ns is not null && type.Kind != "Event" && TryGet(ResourceType.Namespaces, null, ns) is { } nsObj)
+        if (ns is not null && type.Kind != "Event" && Peek(ResourceType.Namespaces, null, ns) is { } nsObj)
         {
             if (Json.At(nsObj, "metadata", "deletionTimestamp") is not null)
             {
@@ -100,26 +104,36 @@ public sealed class ObjectApi
             throw new ApiException(404, "NotFound", $"namespaces \"{ns}\" not found", details: new JsonObject { ["name"] = ns, ["kind"] = "namespaces" });
         }
 
-        var key = new ObjectKey(type.StoreName, ns, Json.Name(obj));
-        lock (allocation)
+        if (type.Kind == "Service")
         {
-            if (type.Kind == "Service")
+            lock (allocation)
             {
                 AllocateServiceAddresses(obj, null);
+                return dryRun ? obj : Insert(type, ns, obj, generated);
             }
+        }
 
-            if (dryRun)
-            {
-                return obj;
-            }
+        return dryRun ? obj : Insert(type, ns, obj, generated);
+    }
 
+    /// <summary>Stores a new object; a name made from generateName that is taken is made again (up to 8 tries, as kube-apiserver).</summary>
+    private JsonObject Insert(ResourceType type, string? ns, JsonObject obj, string? generateName)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var key = new ObjectKey(type.StoreName, ns, Json.Name(obj));
             try
             {
-                return Read(store.Create(key, Json.Bytes(obj)));
+                return WithRevision(obj, store.Create(key, Json.Bytes(obj)));
             }
             catch (StoreConflictException)
             {
-                throw ApiException.AlreadyExists(type, key.Name);
+                if (generateName is null || attempt == 8)
+                {
+                    throw ApiException.AlreadyExists(type, key.Name);
+                }
+
+                Json.Obj(obj, "metadata")["name"] = generateName + RandomSuffix();
             }
         }
     }
@@ -131,6 +145,17 @@ public sealed class ObjectApi
     /// <summary>The object, or null.</summary>
     public JsonObject? TryGet(ResourceType type, string? ns, string name) =>
         store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? Read(stored) : null;
+
+    /// <summary>The object as stored, shared with every other reader (parsed once per revision): never change it; null when absent.</summary>
+    internal JsonObject? Peek(ResourceType type, string? ns, string name) =>
+        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? Shared(stored) : null;
+
+    /// <summary>Like <see cref="List"/>, but the objects are shared with every other reader (parsed once per revision): never change them.</summary>
+    internal (List<JsonObject> Items, long Revision) ListShared(ResourceType type)
+    {
+        var (items, revision) = store.List(type.StoreName);
+        return ([.. items.Select(Shared)], revision);
+    }
 
     /// <summary>The objects of a kind (in <paramref name="ns"/>, or everywhere when null) that match the selectors, and the revision of the list.</summary>
     public (List<JsonObject> Items, long Revision) List(ResourceType type, string? ns = null, LabelSelector? labels = null, FieldSelector? fields = null)
@@ -203,7 +228,7 @@ public sealed class ObjectApi
     {
         for (int attempt = 0; ; attempt++)
         {
-            var current = TryGet(type, ns, name);
+            var current = Peek(type, ns, name);
             if (current is null)
             {
                 return null;
@@ -212,7 +237,7 @@ public sealed class ObjectApi
             var copy = Json.Clone(current);
             if (!change(copy))
             {
-                return current;
+                return Json.Clone(current);
             }
 
             try
@@ -377,7 +402,10 @@ public sealed class ObjectApi
         }
     }
 
-    /// <summary>The changes to a kind after <paramref name="fromRevision"/>, then live ones (410 Gone when that revision is no longer kept).</summary>
+    /// <summary>
+    /// The changes to a kind after <paramref name="fromRevision"/>, then live ones (410 Gone when that revision is no
+    /// longer kept). The objects are shared with every other watcher (parsed once per write): copy one before changing it.
+    /// </summary>
     public async IAsyncEnumerable<(WatchEventType Type, JsonObject Object)> WatchAsync(ResourceType type, string? ns, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         IAsyncEnumerable<WatchEvent> events;
@@ -392,7 +420,7 @@ public sealed class ObjectApi
 
         await foreach (var e in events.ConfigureAwait(false))
         {
-            yield return (e.Type, Read(e.Object));
+            yield return (e.Type, Shared(e.Object));
         }
     }
 
@@ -406,38 +434,51 @@ public sealed class ObjectApi
         string now = Json.Time(Time.GetUtcNow());
         try
         {
-            var source = new JsonObject { ["component"] = component };
-            if (host is not null)
+            // the common case (a new event) is written straight to bytes: events are many and nothing here reads them back
+            var bytes = new System.Buffers.ArrayBufferWriter<byte>(1024);
+            using (var w = new System.Text.Json.Utf8JsonWriter(bytes))
             {
-                source["host"] = host;
+                w.WriteStartObject();
+                w.WriteString("apiVersion", ResourceType.Events.ApiVersion);
+                w.WriteString("kind", ResourceType.Events.Kind);
+                w.WriteStartObject("metadata");
+                w.WriteString("name", name);
+                w.WriteString("namespace", ns);
+                w.WriteString("uid", Guid.NewGuid().ToString());
+                w.WriteString("creationTimestamp", now);
+                w.WriteEndObject();
+                w.WriteStartObject("involvedObject");
+                w.WriteString("kind", Json.Str(involved, "kind"));
+                w.WriteString("namespace", Json.Namespace(involved));
+                w.WriteString("name", Json.Name(involved));
+                w.WriteString("uid", Json.Uid(involved));
+                w.WriteString("apiVersion", Json.Str(involved, "apiVersion"));
+                w.WriteString("resourceVersion", Json.Str(involved, "metadata", "resourceVersion"));
+                w.WriteEndObject();
+                w.WriteString("reason", reason);
+                w.WriteString("message", message);
+                w.WriteStartObject("source");
+                w.WriteString("component", component);
+                if (host is not null)
+                {
+                    w.WriteString("host", host);
+                }
+
+                w.WriteEndObject();
+                w.WriteString("firstTimestamp", now);
+                w.WriteString("lastTimestamp", now);
+                w.WriteNumber("count", 1);
+                w.WriteString("type", type);
+                w.WriteString("reportingComponent", component);
+                w.WriteString("reportingInstance", host ?? "");
+                w.WriteEndObject();
             }
 
             try
             {
-                Create(ResourceType.Events, ns, new JsonObject
-                {
-                    ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
-                    ["involvedObject"] = new JsonObject
-                    {
-                        ["kind"] = Json.Str(involved, "kind"),
-                        ["namespace"] = Json.Namespace(involved),
-                        ["name"] = Json.Name(involved),
-                        ["uid"] = Json.Uid(involved),
-                        ["apiVersion"] = Json.Str(involved, "apiVersion"),
-                        ["resourceVersion"] = Json.Str(involved, "metadata", "resourceVersion"),
-                    },
-                    ["reason"] = reason,
-                    ["message"] = message,
-                    ["source"] = source,
-                    ["firstTimestamp"] = now,
-                    ["lastTimestamp"] = now,
-                    ["count"] = 1,
-                    ["type"] = type,
-                    ["reportingComponent"] = component,
-                    ["reportingInstance"] = host ?? "",
-                });
+                store.Create(new ObjectKey(ResourceType.Events.StoreName, ns, name), bytes.WrittenMemory);
             }
-            catch (ApiException e) when (e.Reason == "AlreadyExists")
+            catch (StoreConflictException)
             {
                 // a repeat: count it
                 Mutate(ResourceType.Events, ns, name, e =>
@@ -488,6 +529,16 @@ public sealed class ObjectApi
     private static long Rev(JsonObject obj) => long.Parse(Json.Str(obj, "metadata", "resourceVersion") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 
     private static ObjectKey Key(ResourceType type, JsonObject obj) => new(type.StoreName, type.Namespaced ? Json.Namespace(obj) : null, Json.Name(obj));
+
+    /// <summary>The stored object's shared parse (made once per revision, see <see cref="StoredObject.Parsed"/>).</summary>
+    private static JsonObject Shared(StoredObject stored) => stored.Parsed(Read);
+
+    /// <summary>Sets the stored revision as resourceVersion on the object just written (the caller's own copy: no parse).</summary>
+    private static JsonObject WithRevision(JsonObject written, StoredObject stored)
+    {
+        Json.Obj(written, "metadata")["resourceVersion"] = stored.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return written;
+    }
 
     private static JsonObject Read(StoredObject stored)
     {
@@ -550,13 +601,35 @@ public sealed class ObjectApi
         JsonObject result;
         if (subresource == "status")
         {
-            result = Json.Clone(current);
-            if (incoming["status"] is { } status)
+            // everything but the status stays as stored: take the incoming copy (the caller's own) and put back what differs
+            foreach (var name in incoming.Select(p => p.Key).Where(k => k != "status" && !current.ContainsKey(k)).ToList())
             {
-                result["status"] = status.DeepClone();
+                incoming.Remove(name);
             }
 
-            // controllers may also move labels and annotations with a status write (as kubelets and controllers do through the object)
+            foreach (var (name, value) in current)
+            {
+                if (name != "status" && !JsonNode.DeepEquals(incoming[name], value))
+                {
+                    incoming[name] = value?.DeepClone();
+                }
+            }
+
+            if (!incoming.ContainsKey("status") && current["status"] is { } status)
+            {
+                incoming["status"] = status.DeepClone();
+            }
+
+            return incoming;
+        }
+
+        if (subresource == "binding" && type.Kind == "Pod")
+        {
+            // the scheduler's one write: spec.nodeName and the PodScheduled condition together (pods/binding)
+            var status = incoming["status"];
+            incoming.Remove("status");
+            result = Merge(type, current, incoming, null);
+            result["status"] = status;
             return result;
         }
 
@@ -639,19 +712,14 @@ public sealed class ObjectApi
         }
 
         // no-op writes do not bump the resourceVersion (as kube-apiserver); updated has none, so compare without current's
-        var currentMeta = Json.Obj(current, "metadata");
-        var version = currentMeta["resourceVersion"];
-        currentMeta.Remove("resourceVersion");
-        bool unchanged = JsonNode.DeepEquals(updated, current);
-        currentMeta["resourceVersion"] = version;
-        if (unchanged)
+        if (SameIgnoringVersion(updated, current))
         {
-            return current;
+            return Json.Clone(current);
         }
 
         try
         {
-            return Read(store.Update(Key(type, current), Json.Bytes(updated), expected));
+            return WithRevision(updated, store.Update(Key(type, current), Json.Bytes(updated), expected));
         }
         catch (StoreConflictException)
         {
@@ -661,6 +729,52 @@ public sealed class ObjectApi
         {
             throw ApiException.NotFound(type, Json.Name(current));
         }
+    }
+
+    /// <summary>Deep equality of two objects, ignoring metadata.resourceVersion (neither is changed).</summary>
+    private static bool SameIgnoringVersion(JsonObject a, JsonObject b)
+    {
+        if (a.Count != b.Count)
+        {
+            return false;
+        }
+
+        foreach (var (name, value) in a)
+        {
+            if (!b.TryGetPropertyValue(name, out var other))
+            {
+                return false;
+            }
+
+            if (name == "metadata" && value is JsonObject ma && other is JsonObject mb)
+            {
+                int count = 0;
+                foreach (var (k, v) in ma)
+                {
+                    if (k == "resourceVersion")
+                    {
+                        continue;
+                    }
+
+                    count++;
+                    if (!mb.TryGetPropertyValue(k, out var w) || !JsonNode.DeepEquals(v, w))
+                    {
+                        return false;
+                    }
+                }
+
+                if (count != mb.Count(p => p.Key != "resourceVersion"))
+                {
+                    return false;
+                }
+            }
+            else if (!JsonNode.DeepEquals(value, other))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void Orphan(ResourceType owner, string? ns, string uid)

@@ -64,38 +64,38 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     }
 
     /// <summary>Well-known kinds.</summary>
-    public static ResourceType Pods => Find("", "pods")!;
+    public static ResourceType Pods { get; } = Find("", "pods")!;
 
     /// <summary>Namespaces.</summary>
-    public static ResourceType Namespaces => Find("", "namespaces")!;
+    public static ResourceType Namespaces { get; } = Find("", "namespaces")!;
 
     /// <summary>Nodes.</summary>
-    public static ResourceType Nodes => Find("", "nodes")!;
+    public static ResourceType Nodes { get; } = Find("", "nodes")!;
 
     /// <summary>Services.</summary>
-    public static ResourceType Services => Find("", "services")!;
+    public static ResourceType Services { get; } = Find("", "services")!;
 
     /// <summary>Endpoints.</summary>
-    public static ResourceType Endpoints => Find("", "endpoints")!;
+    public static ResourceType Endpoints { get; } = Find("", "endpoints")!;
 
     /// <summary>Events.</summary>
-    public static ResourceType Events => Find("", "events")!;
+    public static ResourceType Events { get; } = Find("", "events")!;
 
     /// <summary>ConfigMaps.</summary>
-    public static ResourceType ConfigMaps => Find("", "configmaps")!;
+    public static ResourceType ConfigMaps { get; } = Find("", "configmaps")!;
 
     /// <summary>Secrets.</summary>
-    public static ResourceType Secrets => Find("", "secrets")!;
+    public static ResourceType Secrets { get; } = Find("", "secrets")!;
 
     /// <summary>PersistentVolumeClaims.</summary>
-    public static ResourceType Claims => Find("", "persistentvolumeclaims")!;
+    public static ResourceType Claims { get; } = Find("", "persistentvolumeclaims")!;
 
     /// <summary>PersistentVolumes.</summary>
-    public static ResourceType Volumes => Find("", "persistentvolumes")!;
+    public static ResourceType Volumes { get; } = Find("", "persistentvolumes")!;
 
     /// <summary>Deployments.</summary>
-    public static ResourceType Deployments => Find("apps", "deployments")!;
+    public static ResourceType Deployments { get; } = Find("apps", "deployments")!;
 
     /// <summary>ReplicaSets.</summary>
-    public static ResourceType ReplicaSets => Find("apps", "replicasets")!;
+    public static ResourceType ReplicaSets { get; } = Find("apps", "replicasets")!;
 }

@@ -26,7 +26,7 @@ internal sealed class DeploymentController : IReconciler<string>
     {
         this.api = api;
         deployments = informers.For(ResourceType.Deployments);
-        sets = informers.For(ResourceType.ReplicaSets);
+        sets = informers.For(ResourceType.ReplicaSets).IndexOrphans();
         pods = informers.For(ResourceType.Pods);
         Queue = new WorkQueue<string>(api.Time);
         deployments.OnChange((_, d) =>
@@ -89,7 +89,7 @@ internal sealed class DeploymentController : IReconciler<string>
         var selector = LabelSelector.FromObject(Json.At(d, "spec", "selector"));
         string uid = Json.Uid(d);
         var owned = sets.OwnedBy(uid).Where(rs => Json.Str(PodState.ControllerOf(rs), "uid") == uid).ToList();
-        foreach (var orphan in sets.List(ns).Where(rs => PodState.ControllerOf(rs) is null && Json.At(rs, "metadata", "deletionTimestamp") is null && selector.Matches(Json.Map(rs, "spec", "template", "metadata", "labels"))).ToList())
+        foreach (var orphan in sets.ByIndex(PodState.OrphanIndex, ns).Where(rs => Json.At(rs, "metadata", "deletionTimestamp") is null && selector.Matches(Json.Map(rs, "spec", "template", "metadata", "labels"))).ToList())
         {
             if (api.Mutate(ResourceType.ReplicaSets, ns, Json.Name(orphan), o => PodState.TakeOwnership(o, d)) is { } adopted)
             {

@@ -15,6 +15,8 @@ public sealed class Informer
     private readonly ConcurrentDictionary<(string? Ns, string Name), JsonObject> cache = new();
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), byte>> byOwner = new(StringComparer.Ordinal);
     private readonly List<Action<JsonObject?, JsonObject?>> handlers = [];
+    private readonly ConcurrentDictionary<string, Index> indexes = new(StringComparer.Ordinal);
+    private readonly Lock applying = new();
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal Informer(ObjectApi api, ResourceType type)
@@ -49,6 +51,45 @@ public sealed class Informer
     public IEnumerable<JsonObject> OwnedBy(string ownerUid) =>
         byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<JsonObject>() : [];
 
+    /// <summary>
+    /// Adds an index: <paramref name="keyOf"/> gives an object's index value (null: not indexed). Objects already
+    /// cached are indexed at once. Adding an index by a name that exists keeps the existing one.
+    /// </summary>
+    public void AddIndex(string name, Func<JsonObject, string?> keyOf)
+    {
+        lock (applying)
+        {
+            if (indexes.ContainsKey(name))
+            {
+                return;
+            }
+
+            var index = new Index(keyOf);
+            foreach (var (key, obj) in cache)
+            {
+                index.Add(key, obj);
+            }
+
+            indexes[name] = index;
+        }
+    }
+
+    /// <summary>The cached objects whose value in index <paramref name="name"/> is <paramref name="value"/>.</summary>
+    public IEnumerable<JsonObject> ByIndex(string name, string value) =>
+        indexes[name].Items.TryGetValue(value, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<JsonObject>() : [];
+
+    /// <summary>
+    /// Registers a handler called with (old, new) on changes of objects whose value in index <paramref name="name"/>
+    /// is <paramref name="value"/> before or after the change (so a node's agent hears about its pods only).
+    /// </summary>
+    public void OnChange(string name, string value, Action<JsonObject?, JsonObject?> handler)
+    {
+        lock (applying)
+        {
+            indexes[name].Handlers.AddOrUpdate(value, _ => [handler], (_, list) => [.. list, handler]);
+        }
+    }
+
     /// <summary>How many objects are cached.</summary>
     public int Count => cache.Count;
 
@@ -56,7 +97,7 @@ public sealed class Informer
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var (items, revision) = api.List(Type);
+            var (items, revision) = api.ListShared(Type);
             var seen = new HashSet<(string?, string)>();
             foreach (var item in items)
             {
@@ -90,6 +131,14 @@ public sealed class Informer
     }
 
     private void Apply((string? Ns, string Name) key, JsonObject? obj)
+    {
+        lock (applying)
+        {
+            ApplyLocked(key, obj);
+        }
+    }
+
+    private void ApplyLocked((string? Ns, string Name) key, JsonObject? obj)
     {
         cache.TryGetValue(key, out var old);
         if (old is not null && obj is not null && Json.Str(old, "metadata", "resourceVersion") == Json.Str(obj, "metadata", "resourceVersion"))
@@ -130,6 +179,63 @@ public sealed class Informer
         foreach (var h in snapshot)
         {
             h(old, obj);
+        }
+
+        foreach (var index in indexes.Values)
+        {
+            string? before = old is null ? null : index.KeyOf(old);
+            string? after = obj is null ? null : index.KeyOf(obj);
+            if (before is not null)
+            {
+                index.Remove(key, before);
+            }
+
+            if (after is not null)
+            {
+                index.Add(key, after);
+            }
+
+            if (!index.Handlers.IsEmpty)
+            {
+                string?[] values = before == after || before is null ? [after] : [before, after];
+                foreach (var value in values)
+                {
+                    if (value is not null && index.Handlers.TryGetValue(value, out var list))
+                    {
+                        foreach (var h in list)
+                        {
+                            h(old, obj);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private sealed class Index(Func<JsonObject, string?> keyOf)
+    {
+        public Func<JsonObject, string?> KeyOf { get; } = keyOf;
+
+        public ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), byte>> Items { get; } = new(StringComparer.Ordinal);
+
+        public ConcurrentDictionary<string, Action<JsonObject?, JsonObject?>[]> Handlers { get; } = new(StringComparer.Ordinal);
+
+        public void Add((string? Ns, string Name) key, JsonObject obj)
+        {
+            if (KeyOf(obj) is { } value)
+            {
+                Add(key, value);
+            }
+        }
+
+        public void Add((string? Ns, string Name) key, string value) => Items.GetOrAdd(value, _ => new())[key] = 0;
+
+        public void Remove((string? Ns, string Name) key, string value)
+        {
+            if (Items.TryGetValue(value, out var set))
+            {
+                set.TryRemove(key, out _);
+            }
         }
     }
 }

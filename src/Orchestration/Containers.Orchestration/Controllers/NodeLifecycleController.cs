@@ -22,7 +22,7 @@ internal sealed class NodeLifecycleController : IReconciler<string>
         this.api = api;
         GracePeriod = gracePeriod;
         nodes = informers.For(ResourceType.Nodes);
-        pods = informers.For(ResourceType.Pods);
+        pods = informers.For(ResourceType.Pods).IndexByNode();
         Queue = new WorkQueue<string>(api.Time);
         nodes.OnChange((old, node) =>
         {
@@ -80,7 +80,7 @@ internal sealed class NodeLifecycleController : IReconciler<string>
         TimeSpan next = status == "True" ? heartbeat + GracePeriod - now : TimeSpan.FromSeconds(1);
         if (taint is not null)
         {
-            foreach (var pod in pods.List().Where(p => Json.Str(p, "spec", "nodeName") == name && Json.At(p, "metadata", "deletionTimestamp") is null).ToList())
+            foreach (var pod in pods.ByIndex(PodState.NodeIndex, name).Where(p => Json.At(p, "metadata", "deletionTimestamp") is null).ToList())
             {
                 MarkNotReady(pod, now);
                 long? seconds = Json.Items(pod, "spec", "tolerations").Where(t => (Json.Str(t, "key") == taint || (Json.Str(t, "key") is null && Json.Str(t, "operator") == "Exists"))

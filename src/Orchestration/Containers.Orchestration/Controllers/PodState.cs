@@ -6,6 +6,26 @@ namespace Containers.Orchestration.Controllers;
 /// <summary>What controllers read off pods and owner references.</summary>
 public static class PodState
 {
+    /// <summary>The name of the pod informer's index by <c>spec.nodeName</c> (see <see cref="IndexByNode"/>).</summary>
+    public const string NodeIndex = "spec.nodeName";
+
+    /// <summary>The name of an informer's index of objects without a controller, by namespace (see <see cref="IndexOrphans"/>).</summary>
+    public const string OrphanIndex = "orphans";
+
+    /// <summary>Adds (once) the index of pods by the node they are bound to.</summary>
+    public static Informer IndexByNode(this Informer pods)
+    {
+        pods.AddIndex(NodeIndex, p => Json.Str(p, "spec", "nodeName"));
+        return pods;
+    }
+
+    /// <summary>Adds (once) the index of objects that have no controller owner reference, by namespace (candidates for adoption).</summary>
+    public static Informer IndexOrphans(this Informer informer)
+    {
+        informer.AddIndex(OrphanIndex, o => ControllerOf(o) is null ? Json.Namespace(o) ?? "" : null);
+        return informer;
+    }
+
     /// <summary>Not terminating and not finished: counts toward a ReplicaSet's replicas.</summary>
     public static bool IsActive(JsonObject pod) =>
         Json.At(pod, "metadata", "deletionTimestamp") is null && Json.Str(pod, "status", "phase") is not ("Succeeded" or "Failed");
@@ -58,6 +78,59 @@ public static class PodState
 
         refs.Add((JsonNode)ControllerReference(owner));
         return true;
+    }
+
+    /// <summary>
+    /// What controllers read off an informer's cached object, computed once per object: cached objects are never
+    /// changed (a change replaces them), so the facts stay true for the object's lifetime. Never use it on a copy
+    /// being edited.
+    /// </summary>
+    internal static Facts Of(JsonObject cached) => FactsTable.GetValue(cached, static o => new Facts(o));
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<JsonObject, Facts> FactsTable = [];
+
+    /// <summary>See <see cref="Of"/>.</summary>
+    internal sealed class Facts
+    {
+        public Facts(JsonObject obj)
+        {
+            var controller = ControllerOf(obj);
+            ControllerUid = Json.Str(controller, "uid");
+            ControllerKind = Json.Str(controller, "kind");
+            ControllerName = Json.Str(controller, "name");
+            Labels = Json.Labels(obj);
+            Deleting = Json.At(obj, "metadata", "deletionTimestamp") is not null;
+            Phase = Json.Str(obj, "status", "phase");
+            NodeName = Json.Str(obj, "spec", "nodeName");
+            Active = IsActive(obj);
+            var ready = Json.Items(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
+            Ready = ready is not null;
+            ReadySince = Json.ParseTime(Json.Str(ready, "lastTransitionTime"));
+        }
+
+        public string? ControllerUid { get; }
+
+        public string? ControllerKind { get; }
+
+        public string? ControllerName { get; }
+
+        public IReadOnlyDictionary<string, string> Labels { get; }
+
+        public bool Deleting { get; }
+
+        public string? Phase { get; }
+
+        public string? NodeName { get; }
+
+        public bool Active { get; }
+
+        public bool Ready { get; }
+
+        public DateTimeOffset? ReadySince { get; }
+
+        /// <summary>Ready for at least <paramref name="minReadySeconds"/> (as <see cref="IsAvailable"/>).</summary>
+        public bool Available(long minReadySeconds, DateTimeOffset now) =>
+            Ready && (minReadySeconds == 0 || (ReadySince is { } t && t.AddSeconds(minReadySeconds) <= now));
     }
 
     /// <summary>"ns/name".</summary>

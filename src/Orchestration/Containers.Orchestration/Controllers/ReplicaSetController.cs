@@ -22,7 +22,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
     {
         this.api = api;
         sets = informers.For(ResourceType.ReplicaSets);
-        pods = informers.For(ResourceType.Pods);
+        pods = informers.For(ResourceType.Pods).IndexOrphans();
         Queue = new WorkQueue<string>(api.Time);
         sets.OnChange((_, rs) =>
         {
@@ -52,9 +52,10 @@ internal sealed class ReplicaSetController : IReconciler<string>
         var owned = new List<JsonObject>();
         foreach (var pod in pods.OwnedBy(uid).ToList())
         {
-            if (PodState.ControllerOf(pod) is { } owner && Json.Str(owner, "uid") == uid)
+            var facts = PodState.Of(pod);
+            if (facts.ControllerUid == uid)
             {
-                if (selector.Matches(pod) || !PodState.IsActive(pod))
+                if (!facts.Active || selector.Matches(facts.Labels))
                 {
                     owned.Add(pod);
                 }
@@ -67,7 +68,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
 
         if (!deleting)
         {
-            foreach (var orphan in pods.List(ns).Where(p => PodState.ControllerOf(p) is null && PodState.IsActive(p) && selector.Matches(p)).ToList())
+            foreach (var orphan in pods.ByIndex(PodState.OrphanIndex, ns).Where(p => PodState.Of(p).Active && selector.Matches(PodState.Of(p).Labels)).ToList())
             {
                 if (Adopt(orphan, rs) is { } adopted)
                 {
@@ -76,7 +77,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
             }
         }
 
-        var active = owned.Where(PodState.IsActive).ToList();
+        var active = owned.Where(p => PodState.Of(p).Active).ToList();
         long replicas = Json.Int(rs, "spec", "replicas") ?? 1;
         if (!deleting && Satisfied(key))
         {
@@ -90,7 +91,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
                 {
                     try
                     {
-                        api.Create(ResourceType.Pods, ns, NewPod(rs, template));
+                        api.CreateOwned(ResourceType.Pods, ns, NewPod(rs, template));
                     }
                     catch (ApiException e)
                     {
@@ -128,9 +129,9 @@ internal sealed class ReplicaSetController : IReconciler<string>
         var status = new JsonObject
         {
             ["replicas"] = active.Count,
-            ["fullyLabeledReplicas"] = active.Count(p => templateLabels.All(kv => Json.Labels(p).GetValueOrDefault(kv.Key) == kv.Value)),
-            ["readyReplicas"] = active.Count(PodState.IsReady),
-            ["availableReplicas"] = active.Count(p => PodState.IsAvailable(p, minReady, now)),
+            ["fullyLabeledReplicas"] = active.Count(p => templateLabels.All(kv => PodState.Of(p).Labels.GetValueOrDefault(kv.Key) == kv.Value)),
+            ["readyReplicas"] = active.Count(p => PodState.Of(p).Ready),
+            ["availableReplicas"] = active.Count(p => PodState.Of(p).Available(minReady, now)),
             ["observedGeneration"] = Json.Int(rs, "metadata", "generation") ?? 1,
         };
         if (!JsonNode.DeepEquals(Strip(Json.At(rs, "status")), status))
@@ -147,7 +148,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
             }, "status");
         }
 
-        bool waitingAvailability = minReady > 0 && active.Any(p => PodState.IsReady(p) && !PodState.IsAvailable(p, minReady, now));
+        bool waitingAvailability = minReady > 0 && active.Any(p => PodState.Of(p).Ready && !PodState.Of(p).Available(minReady, now));
         return Task.FromResult(new ReconcileResult(waitingAvailability ? TimeSpan.FromSeconds(1) : null));
     }
 
@@ -196,31 +197,32 @@ internal sealed class ReplicaSetController : IReconciler<string>
 
     private void PodChanged(JsonObject? old, JsonObject? pod)
     {
-        var current = pod ?? old!;
-        if (PodState.ControllerOf(current) is { } owner && Json.Str(owner, "kind") == "ReplicaSet")
+        var current = PodState.Of(pod ?? old!);
+        string ns = Json.Namespace(pod ?? old!) ?? "";
+        if (current.ControllerKind == "ReplicaSet")
         {
-            string key = $"{Json.Namespace(current)}/{Json.Str(owner, "name")}";
+            string key = $"{ns}/{current.ControllerName}";
             if (old is null)
             {
                 Lower(key, adds: 1);
             }
-            else if (pod is null || (Json.At(old, "metadata", "deletionTimestamp") is null && Json.At(pod, "metadata", "deletionTimestamp") is not null))
+            else if (pod is null || (!PodState.Of(old).Deleting && current.Deleting))
             {
                 Lower(key, dels: 1);
             }
 
             Queue.Add(key);
-            if (old is not null && PodState.ControllerOf(old) is { } oldOwner && Json.Str(oldOwner, "name") != Json.Str(owner, "name"))
+            if (old is not null && PodState.Of(old) is { ControllerKind: not null } was && was.ControllerName != current.ControllerName)
             {
-                Queue.Add($"{Json.Namespace(old)}/{Json.Str(oldOwner, "name")}");
+                Queue.Add($"{ns}/{was.ControllerName}");
             }
 
             return;
         }
 
-        if (pod is not null && PodState.IsActive(pod))
+        if (pod is not null && current.Active)
         {
-            foreach (var rs in sets.List(Json.Namespace(pod)).Where(rs => LabelSelector.FromObject(Json.At(rs, "spec", "selector")).Matches(pod)))
+            foreach (var rs in sets.List(ns).Where(rs => LabelSelector.FromObject(Json.At(rs, "spec", "selector")).Matches(current.Labels)))
             {
                 Queue.Add(PodState.Key(rs));
             }

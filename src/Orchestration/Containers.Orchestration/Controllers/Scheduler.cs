@@ -19,6 +19,7 @@ internal sealed class Scheduler : IReconciler<string>
     private readonly ConcurrentDictionary<string, Usage> usage = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Node, decimal Cpu, decimal Memory, string? Owner)> placed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> unschedulable = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, NodeInfo> nodeInfos = new(StringComparer.Ordinal);
     private readonly Lock gate = new();
 
     public Scheduler(ObjectApi api, InformerSet informers)
@@ -50,35 +51,38 @@ internal sealed class Scheduler : IReconciler<string>
             return Task.FromResult(default(ReconcileResult));
         }
 
-        var (cpu, memory) = Requests(pod);
+        if (placed.ContainsKey(key))
+        {
+            return Task.FromResult(default(ReconcileResult)); // assumed on a node: its binding is in flight
+        }
+
+        var facts = PodFacts.Of(pod);
+        var (cpu, memory) = (facts.Cpu, facts.Memory);
         string? owner = Json.Str(PodState.ControllerOf(pod), "uid");
         var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
         string? best = null;
         lock (gate)
         {
             double bestScore = double.MinValue;
-            var candidates = nodes.List().ToList();
-            foreach (var node in candidates)
+            foreach (var node in nodes.List())
             {
-                string? why = Filter(pod, node, cpu, memory);
+                var info = Info(node);
+                var u = usage.GetValueOrDefault(info.Name) ?? Usage.None;
+                string? why = Filter(facts, info, u);
                 if (why is not null)
                 {
                     reasons[why] = reasons.GetValueOrDefault(why) + 1;
                     continue;
                 }
 
-                string nodeName = Json.Name(node);
-                var u = usage.GetValueOrDefault(nodeName) ?? new Usage();
-                decimal allocCpu = Quantity.Of(Json.At(node, "status", "allocatable", "cpu"), 1);
-                decimal allocMem = Quantity.Of(Json.At(node, "status", "allocatable", "memory"), 1);
                 // least allocated (cpu and memory, as fractions free), then spread a controller's pods
-                double free = (double)(((allocCpu - u.Cpu - cpu) / Math.Max(allocCpu, 0.001m)) + ((allocMem - u.Memory - memory) / Math.Max(allocMem, 1m))) / 2;
+                double free = (double)(((info.ScoreCpu - u.Cpu - cpu) / Math.Max(info.ScoreCpu, 0.001m)) + ((info.ScoreMemory - u.Memory - memory) / Math.Max(info.ScoreMemory, 1m))) / 2;
                 int siblings = owner is null ? 0 : u.Owners.GetValueOrDefault(owner);
                 double score = (free * 100) - (siblings * 10) - (u.Pods * 0.01);
-                if (score > bestScore || (score == bestScore && string.CompareOrdinal(nodeName, best) < 0))
+                if (score > bestScore || (score == bestScore && string.CompareOrdinal(info.Name, best) < 0))
                 {
                     bestScore = score;
-                    best = nodeName;
+                    best = info.Name;
                 }
             }
 
@@ -111,79 +115,87 @@ internal sealed class Scheduler : IReconciler<string>
         }
 
         unschedulable.TryRemove(key, out _);
+        _ = Task.Run(() => Bind(key, best), CancellationToken.None); // as kube-scheduler: the next pod is scheduled while this one's binding is written
+        return Task.FromResult(default(ReconcileResult));
+    }
+
+    /// <summary>Writes the binding of an assumed pod (spec.nodeName and PodScheduled in one write); on failure the pod is forgotten and scheduled again.</summary>
+    private void Bind(string key, string node)
+    {
+        var (ns, name) = PodState.Split(key);
         try
         {
+            bool assigned = false;
             var bound = api.Mutate(ResourceType.Pods, ns, name, p =>
             {
+                assigned = false;
                 if (Json.Str(p, "spec", "nodeName") is not null)
                 {
                     return false;
                 }
 
-                Json.Obj(p, "spec")["nodeName"] = best;
+                Json.Obj(p, "spec")["nodeName"] = node;
+                PodState.SetCondition(Json.Obj(p, "status"), "PodScheduled", "True", null, null, api.Time.GetUtcNow(), probeTimes: true);
+                assigned = true;
                 return true;
-            });
-            if (bound is not null)
+            }, "binding");
+            if (bound is null)
             {
-                api.Mutate(ResourceType.Pods, ns, name, p =>
-                {
-                    PodState.SetCondition(Json.Obj(p, "status"), "PodScheduled", "True", null, null, api.Time.GetUtcNow(), probeTimes: true);
-                    return true;
-                }, "status");
-                api.RecordEvent(bound, "Normal", "Scheduled", $"Successfully assigned {ns}/{name} to {best}", "default-scheduler");
+                Forget(key); // the pod went
+            }
+            else if (assigned)
+            {
+                api.RecordEvent(bound, "Normal", "Scheduled", $"Successfully assigned {ns}/{name} to {node}", "default-scheduler");
             }
         }
-        catch
+#pragma warning disable CA1031 // a failed binding is retried, as any failed reconcile
+        catch (Exception)
+#pragma warning restore CA1031
         {
             Forget(key);
-            throw;
+            Queue.AddRateLimited(key);
         }
-
-        return Task.FromResult(default(ReconcileResult));
     }
 
-    private string? Filter(JsonObject pod, JsonObject node, decimal cpu, decimal memory)
+    private static string? Filter(PodFacts pod, NodeInfo node, Usage u)
     {
-        if (Json.Items(node, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready") is not { } ready || Json.Str(ready, "status") != "True")
+        if (!node.Ready)
         {
             return "node(s) were not ready";
         }
 
-        if (Json.Bool(node, "spec", "unschedulable") == true && !Tolerates(pod, "node.kubernetes.io/unschedulable", null, "NoSchedule"))
+        if (node.Unschedulable && !pod.Tolerates("node.kubernetes.io/unschedulable", null, "NoSchedule"))
         {
             return "node(s) were unschedulable";
         }
 
-        foreach (var taint in Json.Items(node, "spec", "taints"))
+        foreach (var taint in node.Taints)
         {
-            string effect = Json.Str(taint, "effect") ?? "";
-            if (effect is "NoSchedule" or "NoExecute" && !Tolerates(pod, Json.Str(taint, "key") ?? "", Json.Str(taint, "value"), effect))
+            if (taint.Effect is "NoSchedule" or "NoExecute" && !pod.Tolerates(taint.Key, taint.Value, taint.Effect))
             {
-                return $"node(s) had untolerated taint {{{Json.Str(taint, "key")}: {Json.Str(taint, "value")}}}";
+                return $"node(s) had untolerated taint {{{taint.Key}: {taint.Value}}}";
             }
         }
 
-        var labels = Json.Labels(node);
-        foreach (var (k, v) in Json.Map(pod, "spec", "nodeSelector"))
+        foreach (var (k, v) in pod.NodeSelector)
         {
-            if (labels.GetValueOrDefault(k) != v)
+            if (node.Labels.GetValueOrDefault(k) != v)
             {
                 return "node(s) didn't match Pod's node affinity/selector";
             }
         }
 
-        var u = usage.GetValueOrDefault(Json.Name(node)) ?? new Usage();
-        if (u.Pods + 1 > Quantity.Of(Json.At(node, "status", "allocatable", "pods"), 110))
+        if (u.Pods + 1 > node.Pods)
         {
             return "Too many pods";
         }
 
-        if (cpu > 0 && u.Cpu + cpu > Quantity.Of(Json.At(node, "status", "allocatable", "cpu")))
+        if (pod.Cpu > 0 && u.Cpu + pod.Cpu > node.Cpu)
         {
             return "Insufficient cpu";
         }
 
-        if (memory > 0 && u.Memory + memory > Quantity.Of(Json.At(node, "status", "allocatable", "memory")))
+        if (pod.Memory > 0 && u.Memory + pod.Memory > node.Memory)
         {
             return "Insufficient memory";
         }
@@ -191,11 +203,30 @@ internal sealed class Scheduler : IReconciler<string>
         return null;
     }
 
-    private static bool Tolerates(JsonObject pod, string key, string? value, string effect) =>
-        Json.Items(pod, "spec", "tolerations").Any(t =>
-            (Json.Str(t, "effect") is null or "" || Json.Str(t, "effect") == effect)
-            && (Json.Str(t, "key") is null or "" ? Json.Str(t, "operator") == "Exists" : Json.Str(t, "key") == key)
-            && (Json.Str(t, "operator") == "Exists" || Json.Str(t, "value") == value));
+    /// <summary>What filtering needs of a node, read once per version of the node object (the informer replaces it on change).</summary>
+    private NodeInfo Info(JsonObject node)
+    {
+        string name = Json.Name(node);
+        if (nodeInfos.TryGetValue(name, out var cached) && ReferenceEquals(cached.Source, node))
+        {
+            return cached;
+        }
+
+        var info = new NodeInfo(
+            node,
+            name,
+            Json.Items(node, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready") is { } ready && Json.Str(ready, "status") == "True",
+            Json.Bool(node, "spec", "unschedulable") == true,
+            [.. Json.Items(node, "spec", "taints").Select(t => (Json.Str(t, "key") ?? "", Json.Str(t, "value"), Json.Str(t, "effect") ?? ""))],
+            Json.Labels(node),
+            Quantity.Of(Json.At(node, "status", "allocatable", "cpu")),
+            Quantity.Of(Json.At(node, "status", "allocatable", "memory")),
+            Quantity.Of(Json.At(node, "status", "allocatable", "pods"), 110),
+            Quantity.Of(Json.At(node, "status", "allocatable", "cpu"), 1),
+            Quantity.Of(Json.At(node, "status", "allocatable", "memory"), 1));
+        nodeInfos[name] = info;
+        return info;
+    }
 
     private static (decimal Cpu, decimal Memory) Requests(JsonObject pod)
     {
@@ -286,8 +317,43 @@ internal sealed class Scheduler : IReconciler<string>
         }
     }
 
+    private sealed record NodeInfo(
+        JsonObject Source,
+        string Name,
+        bool Ready,
+        bool Unschedulable,
+        (string Key, string? Value, string Effect)[] Taints,
+        IReadOnlyDictionary<string, string> Labels,
+        decimal Cpu,
+        decimal Memory,
+        decimal Pods,
+        decimal ScoreCpu,
+        decimal ScoreMemory);
+
+    /// <summary>What filtering needs of a pod, read once per scheduling attempt.</summary>
+    private sealed record PodFacts(decimal Cpu, decimal Memory, (string? Key, string? Operator, string? Value, string? Effect)[] Tolerations, IReadOnlyDictionary<string, string> NodeSelector)
+    {
+        public static PodFacts Of(JsonObject pod)
+        {
+            var (cpu, memory) = Requests(pod);
+            return new PodFacts(
+                cpu,
+                memory,
+                [.. Json.Items(pod, "spec", "tolerations").Select(t => (Json.Str(t, "key"), Json.Str(t, "operator"), Json.Str(t, "value"), Json.Str(t, "effect")))],
+                Json.Map(pod, "spec", "nodeSelector"));
+        }
+
+        public bool Tolerates(string key, string? value, string effect) =>
+            Tolerations.Any(t =>
+                (t.Effect is null or "" || t.Effect == effect)
+                && (t.Key is null or "" ? t.Operator == "Exists" : t.Key == key)
+                && (t.Operator == "Exists" || t.Value == value));
+    }
+
     private sealed class Usage
     {
+        public static readonly Usage None = new();
+
         public decimal Cpu { get; set; }
 
         public decimal Memory { get; set; }

@@ -511,13 +511,8 @@ public sealed partial class NodeAgent
         string podIP = rec.PodIP ?? "";
         string? hostIP = Options.InternalIP;
         string startTime = Json.Time(rec.StartTime ?? now);
-        api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p =>
+        bool Update(JsonObject p)
         {
-            if (Json.Uid(p) != rec.Uid)
-            {
-                return false;
-            }
-
             var before = p["status"]?.DeepClone();
             var status = Json.Obj(p, "status");
             status["phase"] = phase;
@@ -542,10 +537,28 @@ public sealed partial class NodeAgent
 
             status["containerStatuses"] = statuses.DeepClone();
             var order = new[] { "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled" };
-            var sorted = ((JsonArray)status["conditions"]!).OfType<JsonObject>().OrderBy(c => Array.IndexOf(order, Json.Str(c, "type"))).Select(c => c.DeepClone()).ToList();
-            status["conditions"] = new JsonArray([.. sorted]);
+            var conditions = (JsonArray)status["conditions"]!;
+            var sorted = conditions.OfType<JsonObject>().OrderBy(c => Array.IndexOf(order, Json.Str(c, "type"))).ToList();
+            while (conditions.Count > 0)
+            {
+                conditions.RemoveAt(conditions.Count - 1);
+            }
+
+            foreach (var c in sorted)
+            {
+                conditions.Add((JsonNode)c);
+            }
+
             return !JsonNode.DeepEquals(before, status);
-        }, "status");
+        }
+
+        // most syncs change nothing: try on a copy of the cached status first, and write only when it differs
+        if (Json.Uid(pod) == rec.Uid && !Update(new JsonObject { ["status"] = pod["status"]?.DeepClone() }))
+        {
+            return;
+        }
+
+        api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p => Json.Uid(p) == rec.Uid && Update(p), "status");
     }
 
     private sealed class PodRecord(string uid, string directory)

@@ -38,17 +38,10 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         this.runtime = runtime;
         this.logger = logger;
         Options = options;
-        pods = informers.For(ResourceType.Pods);
+        pods = informers.For(ResourceType.Pods).IndexByNode();
         services = informers.For(ResourceType.Services);
         Queue = new WorkQueue<string>(api.Time);
-        pods.OnChange((old, pod) =>
-        {
-            var p = pod ?? old!;
-            if (Json.Str(p, "spec", "nodeName") == Name || (old is not null && Json.Str(old, "spec", "nodeName") == Name))
-            {
-                Queue.Add(PodState.Key(p));
-            }
-        });
+        pods.OnChange(PodState.NodeIndex, Name, (old, pod) => Queue.Add(PodState.Key(pod ?? old!)));
     }
 
     /// <summary>The node's options.</summary>
@@ -71,7 +64,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         agent.running = Task.WhenAll(
             agent.Queue.RunAsync(agent, options.Workers, logger, token),
             Task.Run(() => agent.HeartbeatAsync(token), CancellationToken.None));
-        foreach (var pod in agent.pods.List().Where(p => Json.Str(p, "spec", "nodeName") == options.Name))
+        foreach (var pod in agent.pods.ByIndex(PodState.NodeIndex, options.Name))
         {
             agent.Queue.Add(PodState.Key(pod));
         }
@@ -395,7 +388,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 continue;
             }
 
-            var pod = pods.List().FirstOrDefault(p => Json.Uid(p) == uid);
+            var pod = pods.ByIndex(PodState.NodeIndex, Name).FirstOrDefault(p => Json.Uid(p) == uid);
             if (pod is null)
             {
                 _ = runtime.RemoveAsync(c.Id, CancellationToken.None); // its pod is gone

@@ -188,7 +188,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
         Revision = stored.Revision;
         Apply(type, stored);
         var e = new WatchEvent(type, stored);
-        window.Enqueue(e);
+        window.Enqueue(new WatchEvent(type, stored with { })); // its own instance: the window does not keep what live readers parse
         while (window.Count > options.WatchWindow)
         {
             oldestWindowRevision = window.Dequeue().Object.Revision + 1;

@@ -14,7 +14,26 @@ public readonly record struct ObjectKey(string Resource, string? Namespace, stri
 /// <param name="Key">Where it lives.</param>
 /// <param name="Revision">The store revision of its last write.</param>
 /// <param name="Json">Its serialized form (UTF-8 JSON), as the API layer handed it over.</param>
-public sealed record StoredObject(ObjectKey Key, long Revision, ReadOnlyMemory<byte> Json);
+public sealed record StoredObject(ObjectKey Key, long Revision, ReadOnlyMemory<byte> Json)
+{
+    private object? parsed;
+
+    /// <summary>
+    /// The reader's parsed form of <see cref="Json"/>, made by <paramref name="parse"/> on first use and then shared by
+    /// every reader of this revision (so a write seen by many watchers is parsed once). Readers must not change it.
+    /// </summary>
+    public T Parsed<T>(Func<StoredObject, T> parse)
+        where T : class
+    {
+        if (Volatile.Read(ref parsed) is T done)
+        {
+            return done;
+        }
+
+        var made = parse(this);
+        return Interlocked.CompareExchange(ref parsed, made, null) as T ?? made;
+    }
+}
 
 /// <summary>What a watch reports.</summary>
 public enum WatchEventType
