@@ -84,10 +84,12 @@ internal static class ClusterReconcile
             if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_SHOW_POD") is not null)
             {
                 Console.WriteLine(string.Join(" ", items.GroupBy(p => KJson.Str(p, "spec", "nodeName")).Select(g => $"{g.Key}={g.Count()}")));
+                Console.WriteLine(string.Join(" ", items.GroupBy(p => (KJson.At(p, "metadata", "ownerReferences") as System.Text.Json.Nodes.JsonArray)?[0]?["name"]?.ToString()).Select(g => $"owner:{g.Key}={g.Count()}")));
             }
 
             Console.WriteLine($"{pods} pods on {nodes} nodes: applied in {applied.TotalMilliseconds:F0} ms, all created after {allCreated.TotalMilliseconds:F0} ms, all scheduled after {allBound.TotalMilliseconds:F0} ms, all Running after {elapsed.TotalMilliseconds:F0} ms");
             Console.WriteLine($"pod object: {bytes / Math.Max(1, items.Count)} bytes on average (JSON as stored, with status); pods per node {perNode.Min()}-{perNode.Max()}");
+            Console.WriteLine($"store writes: {cluster.Api.Revision} ({(double)cluster.Api.Revision / pods:F1} per pod)");
             Console.WriteLine($"containers started by the double: {runtime.Started}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
             return 0;
         }

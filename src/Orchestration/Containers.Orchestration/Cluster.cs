@@ -295,6 +295,17 @@ public sealed class Cluster : IAsyncDisposable
             await server.DisposeAsync().ConfigureAwait(false);
         }
 
+        using (var flush = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            try
+            {
+                await Api.FlushEventsAsync(flush.Token).ConfigureAwait(false); // the events still queued reach the store
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
         await store.DisposeAsync().ConfigureAwait(false);
         if (engine is not null)
         {

@@ -8,10 +8,10 @@ namespace Containers.Orchestration.Api;
 public static class Json
 {
     /// <summary>The string at a path, or null.</summary>
-    public static string? Str(JsonNode? node, params string[] path) => At(node, path) is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+    public static string? Str(JsonNode? node, params ReadOnlySpan<string> path) => At(node, path) is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 
     /// <summary>The integer at a path, or null.</summary>
-    public static long? Int(JsonNode? node, params string[] path)
+    public static long? Int(JsonNode? node, params ReadOnlySpan<string> path)
     {
         if (At(node, path) is not JsonValue v)
         {
@@ -37,10 +37,10 @@ public static class Json
     }
 
     /// <summary>The boolean at a path, or null.</summary>
-    public static bool? Bool(JsonNode? node, params string[] path) => At(node, path) is JsonValue v && v.TryGetValue(out bool b) ? b : null;
+    public static bool? Bool(JsonNode? node, params ReadOnlySpan<string> path) => At(node, path) is JsonValue v && v.TryGetValue(out bool b) ? b : null;
 
     /// <summary>The node at a path, or null.</summary>
-    public static JsonNode? At(JsonNode? node, params string[] path)
+    public static JsonNode? At(JsonNode? node, params ReadOnlySpan<string> path)
     {
         foreach (string p in path)
         {
@@ -54,7 +54,7 @@ public static class Json
     }
 
     /// <summary>The object at a path, created (with every object on the way) when missing.</summary>
-    public static JsonObject Obj(JsonObject node, params string[] path)
+    public static JsonObject Obj(JsonObject node, params ReadOnlySpan<string> path)
     {
         foreach (string p in path)
         {
@@ -71,11 +71,11 @@ public static class Json
     }
 
     /// <summary>The array at a path, or an empty sequence.</summary>
-    public static IEnumerable<JsonObject> Items(JsonNode? node, params string[] path) =>
+    public static IEnumerable<JsonObject> Items(JsonNode? node, params ReadOnlySpan<string> path) =>
         At(node, path) is JsonArray a ? a.OfType<JsonObject>() : [];
 
     /// <summary>The string map at a path (labels, annotations, data).</summary>
-    public static Dictionary<string, string> Map(JsonNode? node, params string[] path)
+    public static Dictionary<string, string> Map(JsonNode? node, params ReadOnlySpan<string> path)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         if (At(node, path) is JsonObject o)

@@ -23,6 +23,8 @@ public sealed class ObjectApi
 {
     private readonly IObjectStore store;
     private readonly Lock allocation = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<PendingEvent> pendingEvents = new();
+    private int eventWriterRunning;
 
     /// <summary>Creates the API over <paramref name="store"/>; creates the built-in namespaces when missing.</summary>
     public ObjectApi(IObjectStore store, TimeProvider? time = null, string serviceCidr = "10.96.0.0/16", long defaultTolerationSeconds = 300)
@@ -425,13 +427,61 @@ public sealed class ObjectApi
     }
 
     /// <summary>
-    /// Records an Event about <paramref name="involved"/> (repeats of the same reason and message bump count and lastTimestamp).
+    /// Records an Event about <paramref name="involved"/> (repeats of the same reason and message bump count and
+    /// lastTimestamp). As client-go's event broadcaster, the write happens in the background, in order: callers (the
+    /// kubelet's sync, the scheduler) do not wait for it; <see cref="FlushEventsAsync"/> waits for what is queued.
     /// </summary>
     public void RecordEvent(JsonObject involved, string type, string reason, string message, string component, string? host = null)
     {
-        string ns = Json.Namespace(involved) ?? "default";
-        string name = $"{Json.Name(involved)}.{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Json.Uid(involved) + reason + message)))[..16]}";
-        string now = Json.Time(Time.GetUtcNow());
+        pendingEvents.Enqueue(new PendingEvent(
+            Json.Str(involved, "kind"),
+            Json.Namespace(involved) ?? "default",
+            Json.Name(involved),
+            Json.Uid(involved),
+            Json.Str(involved, "apiVersion"),
+            Json.Str(involved, "metadata", "resourceVersion"),
+            type,
+            reason,
+            message,
+            component,
+            host,
+            Json.Time(Time.GetUtcNow())));
+        if (Interlocked.CompareExchange(ref eventWriterRunning, 1, 0) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(_ => DrainEvents(), null);
+        }
+    }
+
+    /// <summary>Waits until every event recorded so far is written.</summary>
+    public async Task FlushEventsAsync(CancellationToken cancellationToken = default)
+    {
+        while (!pendingEvents.IsEmpty || Volatile.Read(ref eventWriterRunning) != 0)
+        {
+            await Task.Delay(5, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void DrainEvents()
+    {
+        while (true)
+        {
+            while (pendingEvents.TryDequeue(out var e))
+            {
+                WriteEvent(e);
+            }
+
+            Volatile.Write(ref eventWriterRunning, 0);
+            if (pendingEvents.IsEmpty || Interlocked.CompareExchange(ref eventWriterRunning, 1, 0) != 0)
+            {
+                return; // nothing left, or another drain took over
+            }
+        }
+    }
+
+    private void WriteEvent(PendingEvent e)
+    {
+        var (kind, ns, involvedName, uid, apiVersion, resourceVersion, type, reason, message, component, host, now) = e;
+        string name = $"{involvedName}.{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(uid + reason + message)))[..16]}";
         try
         {
             // the common case (a new event) is written straight to bytes: events are many and nothing here reads them back
@@ -448,12 +498,12 @@ public sealed class ObjectApi
                 w.WriteString("creationTimestamp", now);
                 w.WriteEndObject();
                 w.WriteStartObject("involvedObject");
-                w.WriteString("kind", Json.Str(involved, "kind"));
-                w.WriteString("namespace", Json.Namespace(involved));
-                w.WriteString("name", Json.Name(involved));
-                w.WriteString("uid", Json.Uid(involved));
-                w.WriteString("apiVersion", Json.Str(involved, "apiVersion"));
-                w.WriteString("resourceVersion", Json.Str(involved, "metadata", "resourceVersion"));
+                w.WriteString("kind", kind);
+                w.WriteString("namespace", ns);
+                w.WriteString("name", involvedName);
+                w.WriteString("uid", uid);
+                w.WriteString("apiVersion", apiVersion);
+                w.WriteString("resourceVersion", resourceVersion);
                 w.WriteEndObject();
                 w.WriteString("reason", reason);
                 w.WriteString("message", message);
@@ -489,11 +539,14 @@ public sealed class ObjectApi
                 });
             }
         }
-        catch (ApiException)
+#pragma warning disable CA1031 // events are best effort (a racing duplicate, a namespace going away, a store closed meanwhile)
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            // events are best effort (a racing duplicate, a namespace going away)
         }
     }
+
+    private sealed record PendingEvent(string? Kind, string Namespace, string Name, string Uid, string? ApiVersion, string? ResourceVersion, string Type, string Reason, string Message, string Component, string? Host, string Time);
 
     private static string RandomSuffix()
     {

@@ -146,17 +146,9 @@ public sealed class Informer
             return;
         }
 
-        if (old is not null)
-        {
-            foreach (var r in Json.Items(old, "metadata", "ownerReferences"))
-            {
-                if (byOwner.TryGetValue(Json.Str(r, "uid") ?? "", out var set))
-                {
-                    set.TryRemove(key, out _);
-                }
-            }
-        }
-
+        // readers on other threads must never see an object missing from an index it stays in (a ReplicaSet counting
+        // its pods would create one too many): add to the new entries first, then drop the stale ones
+        var owners = obj is null ? [] : Json.Items(obj, "metadata", "ownerReferences").Select(r => Json.Str(r, "uid") ?? "").ToHashSet(StringComparer.Ordinal);
         if (obj is null)
         {
             cache.TryRemove(key, out _);
@@ -164,9 +156,20 @@ public sealed class Informer
         else
         {
             cache[key] = obj;
-            foreach (var r in Json.Items(obj, "metadata", "ownerReferences"))
+            foreach (var uid in owners)
             {
-                byOwner.GetOrAdd(Json.Str(r, "uid") ?? "", _ => new())[key] = 0;
+                byOwner.GetOrAdd(uid, _ => new())[key] = 0;
+            }
+        }
+
+        if (old is not null)
+        {
+            foreach (var uid in Json.Items(old, "metadata", "ownerReferences").Select(r => Json.Str(r, "uid") ?? ""))
+            {
+                if (!owners.Contains(uid) && byOwner.TryGetValue(uid, out var set))
+                {
+                    set.TryRemove(key, out _);
+                }
             }
         }
 
@@ -185,14 +188,14 @@ public sealed class Informer
         {
             string? before = old is null ? null : index.KeyOf(old);
             string? after = obj is null ? null : index.KeyOf(obj);
-            if (before is not null)
-            {
-                index.Remove(key, before);
-            }
-
             if (after is not null)
             {
                 index.Add(key, after);
+            }
+
+            if (before is not null && before != after)
+            {
+                index.Remove(key, before);
             }
 
             if (!index.Handlers.IsEmpty)

@@ -92,20 +92,23 @@ public static class PodState
     /// <summary>See <see cref="Of"/>.</summary>
     internal sealed class Facts
     {
+        private readonly JsonObject obj;
+        private IReadOnlyDictionary<string, string>? labels;
+        private DateTimeOffset? readySince;
+        private bool readySinceRead;
+
         public Facts(JsonObject obj)
         {
+            this.obj = obj;
             var controller = ControllerOf(obj);
             ControllerUid = Json.Str(controller, "uid");
             ControllerKind = Json.Str(controller, "kind");
             ControllerName = Json.Str(controller, "name");
-            Labels = Json.Labels(obj);
             Deleting = Json.At(obj, "metadata", "deletionTimestamp") is not null;
             Phase = Json.Str(obj, "status", "phase");
             NodeName = Json.Str(obj, "spec", "nodeName");
-            Active = IsActive(obj);
-            var ready = Json.Items(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
-            Ready = ready is not null;
-            ReadySince = Json.ParseTime(Json.Str(ready, "lastTransitionTime"));
+            Active = !Deleting && Phase is not ("Succeeded" or "Failed");
+            Ready = ReadyCondition(obj) is not null;
         }
 
         public string? ControllerUid { get; }
@@ -114,7 +117,7 @@ public static class PodState
 
         public string? ControllerName { get; }
 
-        public IReadOnlyDictionary<string, string> Labels { get; }
+        public IReadOnlyDictionary<string, string> Labels => labels ??= Json.Labels(obj);
 
         public bool Deleting { get; }
 
@@ -126,7 +129,22 @@ public static class PodState
 
         public bool Ready { get; }
 
-        public DateTimeOffset? ReadySince { get; }
+        public DateTimeOffset? ReadySince
+        {
+            get
+            {
+                if (!readySinceRead)
+                {
+                    readySince = Json.ParseTime(Json.Str(ReadyCondition(obj), "lastTransitionTime"));
+                    readySinceRead = true;
+                }
+
+                return readySince;
+            }
+        }
+
+        private static JsonObject? ReadyCondition(JsonObject obj) =>
+            Json.Items(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
 
         /// <summary>Ready for at least <paramref name="minReadySeconds"/> (as <see cref="IsAvailable"/>).</summary>
         public bool Available(long minReadySeconds, DateTimeOffset now) =>

@@ -16,7 +16,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
 {
     private readonly Lock gate = new();
     private readonly Dictionary<ObjectKey, StoredObject> objects = [];
-    private readonly Dictionary<string, SortedSet<ObjectKey>> byResource = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, Dictionary<string, StoredObject>>> byResource = new(StringComparer.Ordinal);
     private readonly Queue<WatchEvent> window = new();
     private readonly List<Watcher> watchers = [];
     private readonly EmbeddedStoreOptions options;
@@ -63,14 +63,21 @@ public sealed class EmbeddedObjectStore : IObjectStore
     {
         lock (gate)
         {
-            if (!byResource.TryGetValue(resource, out var keys))
+            if (!byResource.TryGetValue(resource, out var namespaces))
             {
                 return ([], Revision);
             }
 
-            var items = ns is null
-                ? keys.Select(k => objects[k]).ToArray()
-                : keys.GetViewBetween(new ObjectKey(resource, ns, ""), new ObjectKey(resource, ns, "\uffff")).Select(k => objects[k]).ToArray();
+            var items = new List<StoredObject>();
+            foreach (var (name, objs) in namespaces)
+            {
+                if (ns is null || name == ns)
+                {
+                    items.AddRange(objs.Values);
+                }
+            }
+
+            items.Sort((x, y) => KeyOrder.Instance.Compare(x.Key, y.Key));
             return (items, Revision);
         }
     }
@@ -212,20 +219,31 @@ public sealed class EmbeddedObjectStore : IObjectStore
 
     private void Apply(WatchEventType type, StoredObject stored)
     {
+        // by resource, then namespace (cluster-scoped ones under ""), then name: a namespace's list is one lookup away
+        var key = stored.Key;
         if (type == WatchEventType.Deleted)
         {
-            objects.Remove(stored.Key);
-            byResource.GetValueOrDefault(stored.Key.Resource)?.Remove(stored.Key);
+            objects.Remove(key);
+            if (byResource.TryGetValue(key.Resource, out var inResource) && inResource.TryGetValue(key.Namespace ?? "", out var inNamespace))
+            {
+                inNamespace.Remove(key.Name);
+            }
+
             return;
         }
 
-        objects[stored.Key] = stored;
-        if (!byResource.TryGetValue(stored.Key.Resource, out var keys))
+        objects[key] = stored;
+        if (!byResource.TryGetValue(key.Resource, out var namespaces))
         {
-            byResource[stored.Key.Resource] = keys = new SortedSet<ObjectKey>(KeyOrder.Instance);
+            byResource[key.Resource] = namespaces = new(StringComparer.Ordinal);
         }
 
-        keys.Add(stored.Key);
+        if (!namespaces.TryGetValue(key.Namespace ?? "", out var names))
+        {
+            namespaces[key.Namespace ?? ""] = names = new(StringComparer.Ordinal);
+        }
+
+        names[key.Name] = stored;
     }
 
     /// <summary>One log line: <c>{"op":"put","rv":7,"r":"pods","ns":"default","n":"web","o":{...}}</c>.</summary>
@@ -368,7 +386,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
         public bool Wants(ObjectKey key) => key.Resource == Resource && (Namespace is null || key.Namespace == Namespace);
     }
 
-    /// <summary>Keys of one resource by namespace, then name (ordinal), so a namespace's objects are one contiguous range.</summary>
+    /// <summary>Lists come ordered by namespace, then name (ordinal), as etcd's key order gives them to kube-apiserver.</summary>
     private sealed class KeyOrder : IComparer<ObjectKey>
     {
         public static readonly KeyOrder Instance = new();
