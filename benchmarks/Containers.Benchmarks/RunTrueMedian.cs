@@ -42,7 +42,7 @@ internal static class RunTrueMedian
                 }
 
                 times.Sort();
-                Console.WriteLine($"/bin/true, --network none, {mode}, root {root}: median {times[times.Count / 2]:0.00} ms, mean {times.Average():0.00} ms, min {times[0]:0.00} ms ({runs} runs)");
+                Console.WriteLine($"/bin/true, --network none, {mode}, root {root}: median {times[times.Count / 2]:0.00} ms, mean {times.Average():0.00} ms, min {times[0]:0.00} ms, p10/p25/p75/p90 {times[times.Count / 10]:0.0}/{times[times.Count / 4]:0.0}/{times[times.Count * 3 / 4]:0.0}/{times[times.Count * 9 / 10]:0.0} ms ({runs} runs)");
             }
         }
         finally

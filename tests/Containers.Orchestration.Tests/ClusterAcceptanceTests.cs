@@ -123,6 +123,22 @@ public sealed class ClusterAcceptanceTests
             string pod = (await k.RunAsync("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")).Trim();
             await WaitForLogAsync(k, "hello mongouser", pod, "-c", "sidecar");
 
+            // kubectl exec (WebSocket, v5.channel.k8s.io): stdout and stderr apart, the exit code, stdin to its end
+            var (code, execOut, execErr) = await k.TryAsync("exec", pod, "-c", "web", "--", "sh", "-c", "echo out; echo err >&2; hostname; exit 3");
+            Assert.True(code == 3, $"kubectl exec exited {code}: {execOut} {execErr}");
+            Assert.Equal(["out", pod], execOut.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("err", execErr, StringComparison.Ordinal);
+            var (catCode, catOut, catErr) = await k.TryWithInputAsync("line one\nline two\n", "exec", "-i", pod, "-c", "web", "--", "sh", "-c", "cat; echo done");
+            Assert.True(catCode == 0, $"kubectl exec -i exited {catCode}: {catErr}");
+            Assert.Equal("line one\nline two\ndone\n", catOut);
+            string local = Path.Combine(te.Root, "copied.txt");
+            await File.WriteAllTextAsync(local, "copied through exec and tar\n");
+            await k.RunAsync("cp", local, $"{pod}:/tmp/copied.txt", "-c", "web");
+            Assert.Equal("copied through exec and tar\n", await k.RunAsync("exec", pod, "-c", "web", "--", "cat", "/tmp/copied.txt"));
+            var (missingCode, _, missingErr) = await k.TryAsync("exec", pod, "-c", "nope", "--", "true");
+            Assert.NotEqual(0, missingCode);
+            Assert.Contains("container nope is not valid", missingErr, StringComparison.Ordinal);
+
             // cluster DNS and the service's virtual IP from inside a pod
             await k.RunAsync("run", "client", "--image=web:v1", "--restart=Never", "--command", "--", "sh", "-c", "nslookup web.default.svc.cluster.local; wget -qO- http://web/");
             await k.WaitForAsync("Succeeded", TimeSpan.FromSeconds(60), "get", "pod", "client", "-o", "jsonpath={.status.phase}");

@@ -5,9 +5,12 @@ namespace Containers.Tests.Orchestration;
 /// <summary>The real kubectl against a test cluster's kubeconfig.</summary>
 public sealed class Kubectl(string kubeconfig)
 {
-    public async Task<(int Exit, string Out, string Err)> TryAsync(params string[] args)
+    public Task<(int Exit, string Out, string Err)> TryAsync(params string[] args) => TryWithInputAsync(null, args);
+
+    /// <summary>Runs kubectl with <paramref name="input"/> on its standard input (closed after it; none when null).</summary>
+    public async Task<(int Exit, string Out, string Err)> TryWithInputAsync(string? input, params string[] args)
     {
-        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
         psi.Environment["KUBECONFIG"] = kubeconfig;
         psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!; // its discovery cache stays in the test's root
         foreach (var a in args)
@@ -16,6 +19,12 @@ public sealed class Kubectl(string kubeconfig)
         }
 
         using var p = Process.Start(psi)!;
+        if (input is not null)
+        {
+            await p.StandardInput.WriteAsync(input);
+            p.StandardInput.Close();
+        }
+
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));

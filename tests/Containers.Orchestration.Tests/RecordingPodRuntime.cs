@@ -51,6 +51,10 @@ public sealed class RecordingPodRuntime : IPodRuntime
         return Task.CompletedTask;
     }
 
+    public Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken) =>
+        throw new ContainerException("the recording runtime double runs no processes: exec needs a real runtime");
+
+    /// <inheritdoc/>
     public Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) =>
         Task.FromResult((0, ""));
 

@@ -337,5 +337,12 @@ public sealed class Cluster : IAsyncDisposable
                 ?? throw ApiException.BadRequest($"node {Json.Str(pod, "spec", "nodeName")} is not reachable for logs");
             return agent.WriteLogAsync(pod, container, follow, tailLines, timestamps, previous, output, cancellationToken);
         }
+
+        public Task<ExecProcess> StartExecAsync(JsonObject pod, string container, ExecOptions options, CancellationToken cancellationToken)
+        {
+            var agent = cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))
+                ?? throw ApiException.BadRequest($"node {Json.Str(pod, "spec", "nodeName")} is not reachable for exec");
+            return agent.StartExecAsync(pod, container, options, cancellationToken);
+        }
     }
 }

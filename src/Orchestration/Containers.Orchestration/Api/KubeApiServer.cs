@@ -8,11 +8,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Containers.Orchestration.Api;
 
-/// <summary>Where pods' logs come from (the node agents).</summary>
+/// <summary>Where pods' logs come from and where exec goes (the node agents).</summary>
 public interface IPodLogSource
 {
     /// <summary>Writes the log of <paramref name="container"/> of a pod to <paramref name="output"/> (following while it runs when <paramref name="follow"/>).</summary>
     Task WriteLogAsync(JsonObject pod, string container, bool follow, long? tailLines, bool timestamps, bool previous, Stream output, CancellationToken cancellationToken);
+
+    /// <summary>Starts a process in a running container of a pod (pods/exec).</summary>
+    Task<ExecProcess> StartExecAsync(JsonObject pod, string container, ExecOptions options, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -47,6 +50,7 @@ public sealed class KubeApiServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
         var app = builder.Build();
         var handler = new Handler(api, logs);
+        app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
         app.Run(handler.HandleAsync);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = app.Urls.First();
@@ -350,14 +354,17 @@ public sealed class KubeApiServer : IAsyncDisposable
                 case ("GET", "log") when type.Kind == "Pod":
                     await LogAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
                     return;
+                case ("GET" or "POST", "exec") when type.Kind == "Pod":
+                    await ExecAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
+                    return;
             }
 
             throw new ApiException(404, "NotFound", "the server could not find the requested resource");
         }
 
-        private async Task LogAsync(HttpContext http, JsonObject pod)
+        /// <summary>The container a pods/log or pods/exec request names (the only one when it names none).</summary>
+        private static string ContainerOf(JsonObject pod, IQueryCollection q)
         {
-            var q = http.Request.Query;
             var containers = Json.Items(pod, "spec", "containers").Select(c => Json.Str(c, "name")!).ToList();
             string container = q["container"].FirstOrDefault() ?? (containers.Count == 1 ? containers[0]
                 : throw ApiException.BadRequest($"a container name must be specified for pod {Json.Name(pod)}, choose one of: [{string.Join(" ", containers)}]"));
@@ -365,6 +372,148 @@ public sealed class KubeApiServer : IAsyncDisposable
             {
                 throw ApiException.BadRequest($"container {container} is not valid for pod {Json.Name(pod)}");
             }
+
+            return container;
+        }
+
+        /// <summary>
+        /// pods/exec over a WebSocket with Kubernetes' remote command protocol (v5.channel.k8s.io, or v4): each binary
+        /// message starts with its channel (0 stdin, 1 stdout, 2 stderr, 3 the final Status, 4 terminal size; v5's
+        /// 255 closes a channel, so stdin's end reaches the process). kubectl 1.30+ speaks it first; SPDY is not served.
+        /// </summary>
+        private async Task ExecAsync(HttpContext http, JsonObject pod)
+        {
+            var q = http.Request.Query;
+            string container = ContainerOf(pod, q);
+            string[] command = [.. q["command"].Select(c => c ?? "")];
+            if (command.Length == 0)
+            {
+                throw ApiException.BadRequest("you must specify at least 1 command");
+            }
+
+            if (!http.WebSockets.IsWebSocketRequest)
+            {
+                throw ApiException.BadRequest("pods/exec is served over WebSockets (v5.channel.k8s.io, as kubectl 1.30 and later use); SPDY is not supported");
+            }
+
+            string? protocol = http.WebSockets.WebSocketRequestedProtocols.FirstOrDefault(p => p is "v5.channel.k8s.io" or "v4.channel.k8s.io")
+                ?? throw ApiException.BadRequest($"none of the requested subprotocols is served ({string.Join(", ", http.WebSockets.WebSocketRequestedProtocols)}): use v5.channel.k8s.io or v4.channel.k8s.io");
+            if (logs is null || Json.Str(pod, "spec", "nodeName") is null)
+            {
+                throw ApiException.BadRequest($"pod {Json.Name(pod)} does not have a host assigned");
+            }
+
+            bool tty = q["tty"] == "true", stdin = q["stdin"] == "true", stdout = q["stdout"] == "true", stderr = q["stderr"] == "true";
+            await using var process = await logs.StartExecAsync(pod, container, new ExecOptions { Command = [.. command], Tty = tty, OpenStdin = stdin }, http.RequestAborted).ConfigureAwait(false);
+            using var ws = await http.WebSockets.AcceptWebSocketAsync(protocol).ConfigureAwait(false);
+            using var sending = new SemaphoreSlim(1, 1);
+            var ct = http.RequestAborted;
+
+            async Task SendAsync(byte channel, ReadOnlyMemory<byte> data)
+            {
+                var message = new byte[data.Length + 1];
+                message[0] = channel;
+                data.CopyTo(message.AsMemory(1));
+                await sending.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    await ws.SendAsync(message, System.Net.WebSockets.WebSocketMessageType.Binary, true, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    sending.Release();
+                }
+            }
+
+            async Task PumpAsync(Stream from, byte channel, bool forward)
+            {
+                var buffer = new byte[16 * 1024];
+                try
+                {
+                    int n;
+                    while ((n = await from.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                    {
+                        if (forward)
+                        {
+                            await SendAsync(channel, buffer.AsMemory(0, n)).ConfigureAwait(false);
+                        }
+                    }
+                }
+                catch (IOException)
+                {
+                    // a terminal's master reads EIO once the process is gone
+                }
+            }
+
+            var input = tty ? process.Terminal! : process.StandardInput;
+            var reading = Task.Run(async () =>
+            {
+                var buffer = new byte[16 * 1024];
+                using var message = new MemoryStream();
+                try
+                {
+                    while (ws.State == System.Net.WebSockets.WebSocketState.Open)
+                    {
+                        message.SetLength(0);
+                        System.Net.WebSockets.WebSocketReceiveResult r;
+                        do
+                        {
+                            r = await ws.ReceiveAsync(buffer, ct).ConfigureAwait(false);
+                            message.Write(buffer, 0, r.Count);
+                        }
+                        while (!r.EndOfMessage && r.MessageType != System.Net.WebSockets.WebSocketMessageType.Close);
+                        if (r.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                        {
+                            break;
+                        }
+
+                        var data = message.GetBuffer().AsMemory(0, (int)message.Length);
+                        if (data.Length == 0)
+                        {
+                            continue;
+                        }
+
+                        switch (data.Span[0])
+                        {
+                            case 0 when stdin:
+                                await input.WriteAsync(data[1..], ct).ConfigureAwait(false);
+                                await input.FlushAsync(ct).ConfigureAwait(false);
+                                break;
+                            case 255 when data.Length > 1 && data.Span[1] == 0 && stdin && !tty:
+                                input.Close(); // v5: the client's stdin ended
+                                break;
+                        }
+                    }
+                }
+                catch (Exception e) when (e is IOException or System.Net.WebSockets.WebSocketException or OperationCanceledException or ObjectDisposedException)
+                {
+                }
+            }, CancellationToken.None);
+
+            var pumps = tty
+                ? new[] { PumpAsync(process.Terminal!, 1, stdout) }
+                : new[] { PumpAsync(process.StandardOutput, 1, stdout), PumpAsync(process.StandardError, 2, stderr) };
+            int exit = await process.WaitAsync(ct).ConfigureAwait(false);
+            await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(TimeSpan.FromSeconds(2), ct)).ConfigureAwait(false);
+            var status = exit == 0
+                ? new JsonObject { ["metadata"] = new JsonObject(), ["status"] = "Success" }
+                : new JsonObject
+                {
+                    ["metadata"] = new JsonObject(),
+                    ["status"] = "Failure",
+                    ["message"] = $"command terminated with non-zero exit code: error executing command [{string.Join(" ", command)}], exit code {exit}",
+                    ["reason"] = "NonZeroExitCode",
+                    ["details"] = new JsonObject { ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ExitCode", ["message"] = exit.ToString(CultureInfo.InvariantCulture) }) },
+                };
+            await SendAsync(3, Json.Bytes(status)).ConfigureAwait(false);
+            await ws.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "", ct).ConfigureAwait(false);
+            await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(5), ct)).ConfigureAwait(false);
+        }
+
+        private async Task LogAsync(HttpContext http, JsonObject pod)
+        {
+            var q = http.Request.Query;
+            string container = ContainerOf(pod, q);
 
             if (logs is null || Json.Str(pod, "spec", "nodeName") is null)
             {
@@ -582,6 +731,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 if (t.Kind == "Pod")
                 {
                     list.Add((JsonNode)Sub(t, "log", "Pod", ["get"]));
+                    list.Add((JsonNode)Sub(t, "exec", "PodExecOptions", ["create", "get"]));
                     var eviction = Sub(t, "eviction", "Eviction", ["create"]);
                     eviction["group"] = "policy";
                     eviction["version"] = "v1";

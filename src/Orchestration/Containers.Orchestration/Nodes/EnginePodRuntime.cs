@@ -161,6 +161,10 @@ public sealed class EnginePodRuntime : IPodRuntime
     }
 
     /// <inheritdoc/>
+    public Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken) =>
+        engine.Get(id).StartExecAsync(options, cancellationToken);
+
+    /// <inheritdoc/>
     public IReadOnlyList<RuntimeContainerStatus> List(string nodeName) =>
         [.. engine.List(all: true).Where(s => s.Spec.Labels.GetValueOrDefault(NodeLabel) == nodeName).Select(ToStatus)];
 

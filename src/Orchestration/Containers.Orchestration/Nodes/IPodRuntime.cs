@@ -107,6 +107,9 @@ public interface IPodRuntime
     /// <summary>Runs a command in it (exec probes, preStop hooks); returns the exit code and output.</summary>
     Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken);
 
+    /// <summary>Starts an interactive process in a running container (kubectl exec); its streams are the caller's to pump.</summary>
+    Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken);
+
     /// <summary>The containers labelled as run for <paramref name="nodeName"/> (to take them over after a restart).</summary>
     IReadOnlyList<RuntimeContainerStatus> List(string nodeName);
 

@@ -94,6 +94,18 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         return runtime.WriteLogAsync(id, follow && !previous, tailLines, timestamps, output, cancellationToken);
     }
 
+    /// <summary>Starts a process in a running container of a pod (kubectl exec).</summary>
+    public Task<ExecProcess> StartExecAsync(JsonObject pod, string container, ExecOptions options, CancellationToken cancellationToken)
+    {
+        if (!records.TryGetValue(PodState.Key(pod), out var rec) || rec.Uid != Json.Uid(pod) || !rec.Containers.TryGetValue(container, out var c)
+            || c.Id is not { } id || runtime.Inspect(id) is not { Running: true })
+        {
+            throw ApiException.BadRequest($"unable to upgrade connection: container not found (\"{container}\")");
+        }
+
+        return runtime.StartExecAsync(id, options, cancellationToken);
+    }
+
     /// <summary>Stops posting status and serving pods; the pods' containers keep running (as when a kubelet stops).</summary>
     public async ValueTask DisposeAsync()
     {
