@@ -211,6 +211,35 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Kubectl_create_and_expose_work_though_they_send_protobuf()
+    {
+        await using var cluster = await StartAsync(nodes: 1);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        await k.RunAsync("create", "namespace", "course");
+        await k.RunAsync("create", "configmap", "settings", "-n", "course", "--from-literal=mode=dev", "--from-literal=level=3");
+        await k.RunAsync("create", "secret", "generic", "creds", "-n", "course", "--from-literal=password=s3cret");
+        await k.RunAsync("create", "deployment", "web", "-n", "course", "--image=web:v1", "--port=8080", "--replicas=3");
+        await k.RunAsync("expose", "deployment", "web", "-n", "course", "--port=80", "--target-port=8080", "--type=NodePort");
+        await k.RunAsync("create", "deployment", "sleeper", "-n", "course", "--image=web:v1", "--", "sleep", "3600");
+        await k.RunAsync("create", "serviceaccount", "robot", "-n", "course");
+
+        Assert.Equal("dev 3", (await k.RunAsync("get", "cm", "settings", "-n", "course", "-o", "jsonpath={.data.mode} {.data.level}")).Trim());
+        Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes("s3cret")) + " Opaque", (await k.RunAsync("get", "secret", "creds", "-n", "course", "-o", "jsonpath={.data.password} {.type}")).Trim());
+        await k.WaitForAsync("3", TimeSpan.FromSeconds(30), "get", "deploy", "web", "-n", "course", "-o", "jsonpath={.status.readyReplicas}");
+        Assert.Equal("8080 web", (await k.RunAsync("get", "deploy", "web", "-n", "course", "-o", "jsonpath={.spec.template.spec.containers[0].ports[0].containerPort} {.spec.selector.matchLabels.app}")).Trim());
+        var svc = await k.RunAsync("get", "svc", "web", "-n", "course", "-o", "jsonpath={.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.selector.app}");
+        Assert.Equal("NodePort 80 8080 web", svc.Trim());
+        await k.WaitForAsync("3", TimeSpan.FromSeconds(30), "get", "endpoints", "web", "-n", "course", "-o", "go-template={{len (index .subsets 0).addresses}}");
+        Assert.Equal("[\"sleep\",\"3600\"]", (await k.RunAsync("get", "deploy", "sleeper", "-n", "course", "-o", "jsonpath={.spec.template.spec.containers[0].command}")).Trim());
+        Assert.Equal("serviceaccount/robot", (await k.RunAsync("get", "sa", "robot", "-n", "course", "-o", "name")).Trim());
+
+        // what the protobuf reader does not know is refused with a reason, never half read
+        var (exit, _, err) = await k.TryAsync("create", "job", "once", "-n", "course", "--image=web:v1");
+        Assert.NotEqual(0, exit);
+        Assert.NotEmpty(err);
+    }
+
+    [Fact]
     public async Task Bad_input_gets_kubernetes_errors_naming_the_field()
     {
         await using var cluster = await StartAsync(nodes: 1);

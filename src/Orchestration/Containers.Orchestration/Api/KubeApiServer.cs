@@ -642,12 +642,11 @@ public sealed class KubeApiServer : IAsyncDisposable
             await WriteAsync(http, 200, obj).ConfigureAwait(false);
         }
 
-        private static async Task<byte[]> ReadBytesAsync(HttpContext http)
+        private static async Task<byte[]> ReadBytesAsync(HttpContext http, bool protobuf = false)
         {
-            if (http.Request.ContentType?.Contains("protobuf", StringComparison.Ordinal) == true || http.Request.ContentType?.Contains("cbor", StringComparison.Ordinal) == true)
+            if ((!protobuf && http.Request.ContentType?.Contains("protobuf", StringComparison.Ordinal) == true) || http.Request.ContentType?.Contains("cbor", StringComparison.Ordinal) == true)
             {
-                // clients that tried protobuf (kubectl's typed commands) fall back to JSON on 415
-                throw new ApiException(415, "UnsupportedMediaType", $"the body's media type \"{http.Request.ContentType}\" is not supported: send application/json");
+                throw new ApiException(415, "UnsupportedMediaType", $"the body's media type \"{http.Request.ContentType}\" is not supported here: send application/json");
             }
 
             using var ms = new MemoryStream();
@@ -657,10 +656,16 @@ public sealed class KubeApiServer : IAsyncDisposable
 
         private static async Task<JsonObject> ReadObjectAsync(HttpContext http)
         {
-            var bytes = await ReadBytesAsync(http).ConfigureAwait(false);
+            bool protobuf = Protobuf.Is(http.Request.ContentType);
+            var bytes = await ReadBytesAsync(http, protobuf).ConfigureAwait(false);
             if (bytes.Length == 0)
             {
                 throw ApiException.BadRequest("the request has no body");
+            }
+
+            if (protobuf)
+            {
+                return Protobuf.Decode(bytes);
             }
 
             if (http.Request.ContentType?.Contains("yaml", StringComparison.Ordinal) == true)
