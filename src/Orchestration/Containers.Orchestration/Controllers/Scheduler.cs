@@ -17,9 +17,10 @@ internal sealed class Scheduler : IReconciler<string>
     private readonly Informer pods;
     private readonly Informer nodes;
     private readonly ConcurrentDictionary<string, Usage> usage = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (string Node, decimal Cpu, decimal Memory, string? Owner)> placed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Node, long Cpu, long Memory, string? Owner)> placed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> unschedulable = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, NodeInfo> nodeInfos = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeInfo> nodeInfos = new(StringComparer.Ordinal); // under the gate
+    private NodeInfo[] nodeList = [];
     private readonly Lock gate = new();
 
     public Scheduler(ObjectApi api, InformerSet informers)
@@ -29,8 +30,28 @@ internal sealed class Scheduler : IReconciler<string>
         nodes = informers.For(ResourceType.Nodes);
         Queue = new WorkQueue<string>(api.Time);
         pods.OnChange(PodChanged);
-        nodes.OnChange((_, node) =>
+        foreach (var node in nodes.List())
         {
+            nodeInfos[Json.Name(node)] = Info(node); // nodes cached before this scheduler registered (later changes come below)
+        }
+
+        nodeList = [.. nodeInfos.Values];
+        nodes.OnChange((old, node) =>
+        {
+            lock (gate)
+            {
+                if (node is null)
+                {
+                    nodeInfos.Remove(Json.Name(old!));
+                }
+                else
+                {
+                    nodeInfos[Json.Name(node)] = Info(node);
+                }
+
+                nodeList = [.. nodeInfos.Values];
+            }
+
             foreach (string key in unschedulable.Keys)
             {
                 Queue.Add(key);
@@ -64,9 +85,8 @@ internal sealed class Scheduler : IReconciler<string>
         lock (gate)
         {
             double bestScore = double.MinValue;
-            foreach (var node in nodes.List())
+            foreach (var info in nodeList)
             {
-                var info = Info(node);
                 var u = usage.GetValueOrDefault(info.Name) ?? Usage.None;
                 string? why = Filter(facts, info, u);
                 if (why is not null)
@@ -76,7 +96,7 @@ internal sealed class Scheduler : IReconciler<string>
                 }
 
                 // least allocated (cpu and memory, as fractions free), then spread a controller's pods
-                double free = (double)(((info.ScoreCpu - u.Cpu - cpu) / Math.Max(info.ScoreCpu, 0.001m)) + ((info.ScoreMemory - u.Memory - memory) / Math.Max(info.ScoreMemory, 1m))) / 2;
+                double free = (((info.ScoreCpu - u.Cpu - cpu) / Math.Max(info.ScoreCpu, 1)) + ((info.ScoreMemory - u.Memory - memory) / Math.Max(info.ScoreMemory, 1))) / 2;
                 int siblings = owner is null ? 0 : u.Owners.GetValueOrDefault(owner);
                 double score = (free * 100) - (siblings * 10) - (u.Pods * 0.01);
                 if (score > bestScore || (score == bestScore && string.CompareOrdinal(info.Name, best) < 0))
@@ -203,45 +223,44 @@ internal sealed class Scheduler : IReconciler<string>
         return null;
     }
 
-    /// <summary>What filtering needs of a node, read once per version of the node object (the informer replaces it on change).</summary>
-    private NodeInfo Info(JsonObject node)
+    /// <summary>What filtering needs of a node, read once per version of the node object (as the informer hands it over).</summary>
+    private static NodeInfo Info(JsonObject node)
     {
-        string name = Json.Name(node);
-        if (nodeInfos.TryGetValue(name, out var cached) && ReferenceEquals(cached.Source, node))
-        {
-            return cached;
-        }
-
-        var info = new NodeInfo(
+        return new NodeInfo(
             node,
-            name,
+            Json.Name(node),
             Json.Items(node, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready") is { } ready && Json.Str(ready, "status") == "True",
             Json.Bool(node, "spec", "unschedulable") == true,
             [.. Json.Items(node, "spec", "taints").Select(t => (Json.Str(t, "key") ?? "", Json.Str(t, "value"), Json.Str(t, "effect") ?? ""))],
             Json.Labels(node),
-            Quantity.Of(Json.At(node, "status", "allocatable", "cpu")),
-            Quantity.Of(Json.At(node, "status", "allocatable", "memory")),
-            Quantity.Of(Json.At(node, "status", "allocatable", "pods"), 110),
-            Quantity.Of(Json.At(node, "status", "allocatable", "cpu"), 1),
-            Quantity.Of(Json.At(node, "status", "allocatable", "memory"), 1));
-        nodeInfos[name] = info;
-        return info;
+            Milli(Quantity.Of(Json.At(node, "status", "allocatable", "cpu"))),
+            Whole(Quantity.Of(Json.At(node, "status", "allocatable", "memory"))),
+            Whole(Quantity.Of(Json.At(node, "status", "allocatable", "pods"), 110)),
+            Milli(Quantity.Of(Json.At(node, "status", "allocatable", "cpu"), 1)),
+            Whole(Quantity.Of(Json.At(node, "status", "allocatable", "memory"), 1)));
     }
 
-    private static (decimal Cpu, decimal Memory) Requests(JsonObject pod)
+    /// <summary>Cores as millicores (rounded up, as Kubernetes does).</summary>
+    private static long Milli(decimal cores) => (long)Math.Ceiling(cores * 1000);
+
+    /// <summary>Bytes (or a count), rounded up.</summary>
+    private static long Whole(decimal value) => (long)Math.Ceiling(value);
+
+    /// <summary>The pod's requests: cpu in millicores, memory in bytes (integers: filtering and sums stay exact and cheap).</summary>
+    private static (long Cpu, long Memory) Requests(JsonObject pod)
     {
-        decimal cpu = 0, memory = 0;
+        long cpu = 0, memory = 0;
         foreach (var c in Json.Items(pod, "spec", "containers"))
         {
             // requests default to limits when only limits are given
-            cpu += Quantity.Of(Json.At(c, "resources", "requests", "cpu") ?? Json.At(c, "resources", "limits", "cpu"));
-            memory += Quantity.Of(Json.At(c, "resources", "requests", "memory") ?? Json.At(c, "resources", "limits", "memory"));
+            cpu += Milli(Quantity.Of(Json.At(c, "resources", "requests", "cpu") ?? Json.At(c, "resources", "limits", "cpu")));
+            memory += Whole(Quantity.Of(Json.At(c, "resources", "requests", "memory") ?? Json.At(c, "resources", "limits", "memory")));
         }
 
         foreach (var c in Json.Items(pod, "spec", "initContainers"))
         {
-            cpu = Math.Max(cpu, Quantity.Of(Json.At(c, "resources", "requests", "cpu")));
-            memory = Math.Max(memory, Quantity.Of(Json.At(c, "resources", "requests", "memory")));
+            cpu = Math.Max(cpu, Milli(Quantity.Of(Json.At(c, "resources", "requests", "cpu"))));
+            memory = Math.Max(memory, Whole(Quantity.Of(Json.At(c, "resources", "requests", "memory"))));
         }
 
         return (cpu, memory);
@@ -279,7 +298,7 @@ internal sealed class Scheduler : IReconciler<string>
         }
     }
 
-    private void Assume(string key, string node, decimal cpu, decimal memory, string? owner)
+    private void Assume(string key, string node, long cpu, long memory, string? owner)
     {
         lock (gate)
         {
@@ -324,14 +343,14 @@ internal sealed class Scheduler : IReconciler<string>
         bool Unschedulable,
         (string Key, string? Value, string Effect)[] Taints,
         IReadOnlyDictionary<string, string> Labels,
-        decimal Cpu,
-        decimal Memory,
-        decimal Pods,
-        decimal ScoreCpu,
-        decimal ScoreMemory);
+        long Cpu,
+        long Memory,
+        long Pods,
+        double ScoreCpu,
+        double ScoreMemory);
 
     /// <summary>What filtering needs of a pod, read once per scheduling attempt.</summary>
-    private sealed record PodFacts(decimal Cpu, decimal Memory, (string? Key, string? Operator, string? Value, string? Effect)[] Tolerations, IReadOnlyDictionary<string, string> NodeSelector)
+    private sealed record PodFacts(long Cpu, long Memory, (string? Key, string? Operator, string? Value, string? Effect)[] Tolerations, IReadOnlyDictionary<string, string> NodeSelector)
     {
         public static PodFacts Of(JsonObject pod)
         {
@@ -354,9 +373,9 @@ internal sealed class Scheduler : IReconciler<string>
     {
         public static readonly Usage None = new();
 
-        public decimal Cpu { get; set; }
+        public long Cpu { get; set; }
 
-        public decimal Memory { get; set; }
+        public long Memory { get; set; }
 
         public int Pods { get; set; }
 

@@ -41,7 +41,33 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         pods = informers.For(ResourceType.Pods).IndexByNode();
         services = informers.For(ResourceType.Services);
         Queue = new WorkQueue<string>(api.Time);
-        pods.OnChange(PodState.NodeIndex, Name, (old, pod) => Queue.Add(PodState.Key(pod ?? old!)));
+        pods.OnChange(PodState.NodeIndex, Name, (old, pod) =>
+        {
+            // as the kubelet, a change of the status alone (its own writes, mostly) needs no sync: the status is ours
+            if (old is null || pod is null || !OnlyStatusChanged(old, pod))
+            {
+                Queue.Add(PodState.Key(pod ?? old!));
+            }
+        });
+    }
+
+    /// <summary>Whether two versions of a pod differ in their status (and resourceVersion) only (a spec change bumps metadata.generation).</summary>
+    private static bool OnlyStatusChanged(JsonObject old, JsonObject pod)
+    {
+        if (old["metadata"] is not JsonObject a || pod["metadata"] is not JsonObject b || a.Count != b.Count)
+        {
+            return false;
+        }
+
+        foreach (var (name, value) in a)
+        {
+            if (name != "resourceVersion" && !JsonNode.DeepEquals(value, b[name]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The node's options.</summary>
