@@ -232,7 +232,10 @@ public sealed class Cluster : IAsyncDisposable
         return Task.FromResult<IReadOnlyList<JsonObject>>(result);
     }
 
-    /// <summary>The changes to a kind (in a namespace, or all when null) from now on, as they happen.</summary>
+    /// <summary>
+    /// The changes to a kind (in a namespace, or all when null) from now on, as they happen. The objects are shared with
+    /// the control plane's other readers (one parse per write): copy one (<c>DeepClone</c>) before changing it.
+    /// </summary>
     public async IAsyncEnumerable<(string Type, JsonObject Object)> WatchAsync(ResourceType type, string? ns = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await foreach (var (kind, obj) in Api.WatchAsync(type, ns, Api.Revision, cancellationToken).ConfigureAwait(false))
