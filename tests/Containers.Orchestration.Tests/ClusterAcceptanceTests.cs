@@ -1,3 +1,4 @@
+using System.Text;
 using System.Formats.Tar;
 using System.Net.Http;
 using Containers.Orchestration;
@@ -135,6 +136,42 @@ public sealed class ClusterAcceptanceTests
             await File.WriteAllTextAsync(local, "copied through exec and tar\n");
             await k.RunAsync("cp", local, $"{pod}:/tmp/copied.txt", "-c", "web");
             Assert.Equal("copied through exec and tar\n", await k.RunAsync("exec", pod, "-c", "web", "--", "cat", "/tmp/copied.txt"));
+            // kubectl port-forward (SPDY inside a WebSocket): a local port reaches the pod's 8080, a connection at a time
+            int forwardPort;
+            using (var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                free.Start();
+                forwardPort = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
+            }
+
+            var forwardOutput = new StringBuilder();
+            using (var forward = k.Start(forwardOutput, "port-forward", $"pod/{pod}", $"{forwardPort}:8080"))
+            {
+                try
+                {
+                    string? forwarded = null;
+                    for (int i = 0; i < 100 && forwarded is null; i++)
+                    {
+                        try
+                        {
+                            forwarded = await http.GetStringAsync($"http://127.0.0.1:{forwardPort}/");
+                        }
+                        catch (HttpRequestException)
+                        {
+                            await Task.Delay(100);
+                        }
+                    }
+
+                    Assert.True(forwarded?.Trim() == "hello mongouser", $"port-forward gave '{forwarded}'; kubectl said: {forwardOutput}");
+                    Assert.Equal("hello mongouser", (await http.GetStringAsync($"http://127.0.0.1:{forwardPort}/")).Trim()); // a second connection
+                }
+                finally
+                {
+                    forward.Kill();
+                    await forward.WaitForExitAsync();
+                }
+            }
+
             var (missingCode, _, missingErr) = await k.TryAsync("exec", pod, "-c", "nope", "--", "true");
             Assert.NotEqual(0, missingCode);
             Assert.Contains("container nope is not valid", missingErr, StringComparison.Ordinal);

@@ -7,6 +7,25 @@ public sealed class Kubectl(string kubeconfig)
 {
     public Task<(int Exit, string Out, string Err)> TryAsync(params string[] args) => TryWithInputAsync(null, args);
 
+    /// <summary>Starts kubectl without waiting for it (port-forward); the caller kills it. <paramref name="output"/> collects what it prints.</summary>
+    public Process Start(System.Text.StringBuilder output, params string[] args)
+    {
+        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.Environment["KUBECONFIG"] = kubeconfig;
+        psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!;
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        p.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
     /// <summary>Runs kubectl with <paramref name="input"/> on its standard input (closed after it; none when null).</summary>
     public async Task<(int Exit, string Out, string Err)> TryWithInputAsync(string? input, params string[] args)
     {

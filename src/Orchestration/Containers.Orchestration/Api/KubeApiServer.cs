@@ -357,6 +357,9 @@ public sealed class KubeApiServer : IAsyncDisposable
                 case ("GET" or "POST", "exec") when type.Kind == "Pod":
                     await ExecAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
                     return;
+                case ("GET" or "POST", "portforward") when type.Kind == "Pod":
+                    await PortForwardAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
+                    return;
             }
 
             throw new ApiException(404, "NotFound", "the server could not find the requested resource");
@@ -508,6 +511,25 @@ public sealed class KubeApiServer : IAsyncDisposable
             await SendAsync(3, Json.Bytes(status)).ConfigureAwait(false);
             await ws.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "", ct).ConfigureAwait(false);
             await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(5), ct)).ConfigureAwait(false);
+        }
+
+        /// <summary>pods/portforward: SPDY tunnelled in a WebSocket, as kubectl 1.31 and later speak it (see <see cref="PortForward"/>).</summary>
+        private static async Task PortForwardAsync(HttpContext http, JsonObject pod)
+        {
+            if (!http.WebSockets.IsWebSocketRequest || !http.WebSockets.WebSocketRequestedProtocols.Contains(PortForward.Protocol))
+            {
+                throw ApiException.BadRequest($"pods/portforward is served as SPDY inside a WebSocket ({PortForward.Protocol}, as kubectl 1.31 and later use); plain SPDY is not supported");
+            }
+
+            if (Json.Str(pod, "status", "podIP") is not { } ip || !System.Net.IPAddress.TryParse(ip, out var address) || Json.Str(pod, "status", "phase") != "Running")
+            {
+                throw ApiException.BadRequest($"unable to forward ports to pod {Json.Name(pod)}: it is not running");
+            }
+
+            // .NET refuses '/' in a subprotocol it is handed (RFC 6455 tokens); Kubernetes' name has one: answered as a header
+            http.Response.Headers["Sec-WebSocket-Protocol"] = PortForward.Protocol;
+            using var ws = await http.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
+            await new PortForward(ws, address, http.RequestAborted).RunAsync().ConfigureAwait(false);
         }
 
         private async Task LogAsync(HttpContext http, JsonObject pod)
@@ -737,6 +759,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 {
                     list.Add((JsonNode)Sub(t, "log", "Pod", ["get"]));
                     list.Add((JsonNode)Sub(t, "exec", "PodExecOptions", ["create", "get"]));
+                    list.Add((JsonNode)Sub(t, "portforward", "PodPortForwardOptions", ["create", "get"]));
                     var eviction = Sub(t, "eviction", "Eviction", ["create"]);
                     eviction["group"] = "policy";
                     eviction["version"] = "v1";
