@@ -220,28 +220,18 @@ internal sealed class PortForward(WebSocket socket, IPAddress podIp, Cancellatio
         return Frame(SynReply, 0, body);
     }
 
-    private static byte[] Frame(int type, byte flags, byte[] body)
-    {
-        var frame = new byte[8 + body.Length];
-        frame[0] = 0x80;
-        frame[1] = 3;
-        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)type);
-        frame[4] = flags;
-        frame[5] = (byte)(body.Length >> 16);
-        frame[6] = (byte)(body.Length >> 8);
-        frame[7] = (byte)body.Length;
-        body.CopyTo(frame, 8);
-        return frame;
-    }
+    /// <summary>A control frame: version 3, <paramref name="type"/>.</summary>
+    private static byte[] Frame(int type, byte flags, byte[] body) => Pack(0x80030000u | (uint)type, flags, body);
 
-    private static byte[] Data(uint id, byte flags, byte[] payload)
+    /// <summary>A data frame of stream <paramref name="id"/>.</summary>
+    private static byte[] Data(uint id, byte flags, byte[] payload) => Pack(id & 0x7fffffff, flags, payload);
+
+    /// <summary>SPDY's 8-byte frame header (a first word, flags, a 24-bit length) and the payload.</summary>
+    private static byte[] Pack(uint first, byte flags, byte[] payload)
     {
         var frame = new byte[8 + payload.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(frame, id & 0x7fffffff);
-        frame[4] = flags;
-        frame[5] = (byte)(payload.Length >> 16);
-        frame[6] = (byte)(payload.Length >> 8);
-        frame[7] = (byte)payload.Length;
+        BinaryPrimitives.WriteUInt32BigEndian(frame, first);
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), ((uint)flags << 24) | (uint)payload.Length);
         payload.CopyTo(frame, 8);
         return frame;
     }
