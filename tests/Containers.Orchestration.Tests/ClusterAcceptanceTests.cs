@@ -162,13 +162,59 @@ public sealed class ClusterAcceptanceTests
                         }
                     }
 
-                    Assert.True(forwarded?.Trim() == "hello mongouser", $"port-forward gave '{forwarded}'; kubectl said: {forwardOutput}");
+                    string said;
+                    lock (forwardOutput)
+                    {
+                        said = forwardOutput.ToString();
+                    }
+
+                    Assert.True(forwarded?.Trim() == "hello mongouser", $"port-forward gave '{forwarded}'; kubectl said: {said}");
                     Assert.Equal("hello mongouser", (await http.GetStringAsync($"http://127.0.0.1:{forwardPort}/")).Trim()); // a second connection
                 }
                 finally
                 {
                     forward.Kill();
                     await forward.WaitForExitAsync();
+                }
+            }
+
+            // a port nothing listens on: the pod's refusal comes back on the error stream, and kubectl says so
+            var refusedOutput = new StringBuilder();
+            using (var refused = k.Start(refusedOutput, "port-forward", $"pod/{pod}", $"{forwardPort}:8081"))
+            {
+                try
+                {
+                    string Said()
+                    {
+                        lock (refusedOutput)
+                        {
+                            return refusedOutput.ToString();
+                        }
+                    }
+
+                    for (int i = 0; i < 100 && !Said().Contains("error forwarding port 8081", StringComparison.Ordinal); i++)
+                    {
+                        try
+                        {
+                            await http.GetStringAsync($"http://127.0.0.1:{forwardPort}/");
+                        }
+                        catch (HttpRequestException)
+                        {
+                        }
+
+                        await Task.Delay(100);
+                    }
+
+                    Assert.Contains("error forwarding port 8081", Said(), StringComparison.Ordinal);
+                }
+                finally
+                {
+                    if (!refused.HasExited)
+                    {
+                        refused.Kill();
+                    }
+
+                    await refused.WaitForExitAsync();
                 }
             }
 
