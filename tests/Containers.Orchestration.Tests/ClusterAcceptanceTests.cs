@@ -218,6 +218,39 @@ public sealed class ClusterAcceptanceTests
                 }
             }
 
+            // kubectl run -i: a pod whose container takes stdin, attached to (pods/attach) with stdin to its end
+            // (the dispatcher kubectl here may not exit after its output, as with rollout status: the pod's end is checked instead)
+            var runOutput = new StringBuilder();
+            using (var run = k.StartWithInput(runOutput, "hello\n", "run", "reader", "-i", "--restart=Never", "--image=web:v1", "--", "sh", "-c", "read line; echo got $line"))
+            {
+                try
+                {
+                    await k.WaitForAsync("Succeeded", TimeSpan.FromSeconds(60), "get", "pod", "reader", "-o", "jsonpath={.status.phase}");
+                    string said = "";
+                    for (int i = 0; i < 50 && !said.Contains("got hello", StringComparison.Ordinal); i++)
+                    {
+                        await Task.Delay(100);
+                        lock (runOutput)
+                        {
+                            said = runOutput.ToString();
+                        }
+                    }
+
+                    Assert.Contains("got hello", said, StringComparison.Ordinal);
+                }
+                finally
+                {
+                    if (!run.HasExited)
+                    {
+                        run.Kill();
+                    }
+
+                    await run.WaitForExitAsync();
+                }
+            }
+
+            await k.RunAsync("delete", "pod", "reader", "--wait=false");
+
             var (missingCode, _, missingErr) = await k.TryAsync("exec", pod, "-c", "nope", "--", "true");
             Assert.NotEqual(0, missingCode);
             Assert.Contains("container nope is not valid", missingErr, StringComparison.Ordinal);

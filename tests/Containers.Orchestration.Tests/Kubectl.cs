@@ -8,9 +8,12 @@ public sealed class Kubectl(string kubeconfig)
     public Task<(int Exit, string Out, string Err)> TryAsync(params string[] args) => TryWithInputAsync(null, args);
 
     /// <summary>Starts kubectl without waiting for it (port-forward); the caller kills it. <paramref name="output"/> collects what it prints.</summary>
-    public Process Start(System.Text.StringBuilder output, params string[] args)
+    public Process Start(System.Text.StringBuilder output, params string[] args) => StartWithInput(output, null, args);
+
+    /// <summary>As <see cref="Start"/>, with <paramref name="input"/> written to its standard input (then closed).</summary>
+    public Process StartWithInput(System.Text.StringBuilder output, string? input, params string[] args)
     {
-        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
         psi.Environment["KUBECONFIG"] = kubeconfig;
         psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!;
         foreach (var a in args)
@@ -23,6 +26,12 @@ public sealed class Kubectl(string kubeconfig)
         p.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
+        if (input is not null)
+        {
+            p.StandardInput.Write(input);
+            p.StandardInput.Close();
+        }
+
         return p;
     }
 

@@ -51,6 +51,8 @@ public sealed class RecordingPodRuntime : IPodRuntime
         return Task.CompletedTask;
     }
 
+    public Stream? AttachInput(string id) => null;
+
     public Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken) =>
         throw new ContainerException("the recording runtime double runs no processes: exec needs a real runtime");
 

@@ -341,6 +341,13 @@ public sealed class Cluster : IAsyncDisposable
             return agent.WriteLogAsync(pod, container, follow, tailLines, timestamps, previous, output, cancellationToken);
         }
 
+        public (Stream? Input, Task Output) Attach(JsonObject pod, string container, Stream output, CancellationToken cancellationToken)
+        {
+            var agent = cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))
+                ?? throw ApiException.BadRequest($"node {Json.Str(pod, "spec", "nodeName")} is not reachable for attach");
+            return agent.Attach(pod, container, output, cancellationToken);
+        }
+
         public Task<ExecProcess> StartExecAsync(JsonObject pod, string container, ExecOptions options, CancellationToken cancellationToken)
         {
             var agent = cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))

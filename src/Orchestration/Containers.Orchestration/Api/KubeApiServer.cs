@@ -16,6 +16,9 @@ public interface IPodLogSource
 
     /// <summary>Starts a process in a running container of a pod (pods/exec).</summary>
     Task<ExecProcess> StartExecAsync(JsonObject pod, string container, ExecOptions options, CancellationToken cancellationToken);
+
+    /// <summary>Attaches to a running container (pods/attach): its output from now on to <paramref name="output"/> until it stops, and its stdin when it takes input.</summary>
+    (Stream? Input, Task Output) Attach(JsonObject pod, string container, Stream output, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -357,6 +360,9 @@ public sealed class KubeApiServer : IAsyncDisposable
                 case ("GET" or "POST", "exec") when type.Kind == "Pod":
                     await ExecAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
                     return;
+                case ("GET" or "POST", "attach") when type.Kind == "Pod":
+                    await AttachAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
+                    return;
                 case ("GET" or "POST", "portforward") when type.Kind == "Pod":
                     await PortForwardAsync(http, api.Get(type, ns, name)).ConfigureAwait(false);
                     return;
@@ -394,20 +400,108 @@ public sealed class KubeApiServer : IAsyncDisposable
                 throw ApiException.BadRequest("you must specify at least 1 command");
             }
 
-            if (!http.WebSockets.IsWebSocketRequest)
+            string protocol = RemoteCommandProtocol(http, pod, "exec");
+            bool tty = q["tty"] == "true", stdin = q["stdin"] == "true", stdout = q["stdout"] == "true", stderr = q["stderr"] == "true";
+            await using var process = await logs!.StartExecAsync(pod, container, new ExecOptions { Command = [.. command], Tty = tty, OpenStdin = stdin }, http.RequestAborted).ConfigureAwait(false);
+            var input = tty ? process.Terminal! : process.StandardInput;
+            await RemoteCommandAsync(http, protocol, stdin ? input : null, closeInput: !tty, async (send, ct) =>
             {
-                throw ApiException.BadRequest("pods/exec is served over WebSockets (v5.channel.k8s.io, as kubectl 1.30 and later use); SPDY is not supported");
+                async Task PumpAsync(Stream from, byte channel, bool forward)
+                {
+                    var buffer = new byte[16 * 1024];
+                    try
+                    {
+                        int n;
+                        while ((n = await from.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                        {
+                            if (forward)
+                            {
+                                await send(channel, buffer.AsMemory(0, n)).ConfigureAwait(false);
+                            }
+                        }
+                    }
+                    catch (IOException)
+                    {
+                        // a terminal's master reads EIO once the process is gone
+                    }
+                }
+
+                var pumps = tty
+                    ? new[] { PumpAsync(process.Terminal!, 1, stdout) }
+                    : new[] { PumpAsync(process.StandardOutput, 1, stdout), PumpAsync(process.StandardError, 2, stderr) };
+                int exit = await process.WaitAsync(ct).ConfigureAwait(false);
+                await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(TimeSpan.FromSeconds(2), ct)).ConfigureAwait(false);
+                return exit == 0
+                    ? new JsonObject { ["metadata"] = new JsonObject(), ["status"] = "Success" }
+                    : new JsonObject
+                    {
+                        ["metadata"] = new JsonObject(),
+                        ["status"] = "Failure",
+                        ["message"] = $"command terminated with non-zero exit code: error executing command [{string.Join(" ", command)}], exit code {exit}",
+                        ["reason"] = "NonZeroExitCode",
+                        ["details"] = new JsonObject { ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ExitCode", ["message"] = exit.ToString(CultureInfo.InvariantCulture) }) },
+                    };
+            }).ConfigureAwait(false);
+        }
+
+        /// <summary>pods/attach (kubectl attach, run -i) over the same WebSocket protocol as exec: the container's output from now on, its stdin when it takes input.</summary>
+        private async Task AttachAsync(HttpContext http, JsonObject pod)
+        {
+            var q = http.Request.Query;
+            string container = ContainerOf(pod, q);
+            string protocol = RemoteCommandProtocol(http, pod, "attach");
+            bool stdin = q["stdin"] == "true";
+            using var attached = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            var output = new ChannelStream();
+            var (input, pump) = logs!.Attach(pod, container, output, attached.Token);
+            if (stdin && input is null)
+            {
+                attached.Cancel();
+                throw ApiException.BadRequest($"unable to attach to container {container}: it does not take stdin (set stdin: true in the pod's spec)");
             }
 
-            string? protocol = http.WebSockets.WebSocketRequestedProtocols.FirstOrDefault(p => p is "v5.channel.k8s.io" or "v4.channel.k8s.io")
+            // the client's end of stdin closes the container's (stdinOnce, as kubectl run -i sets)
+            await RemoteCommandAsync(http, protocol, stdin ? input : null, closeInput: true, async (send, ct) =>
+            {
+                output.Send = send;
+                try
+                {
+                    await pump.WaitAsync(ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                return new JsonObject { ["metadata"] = new JsonObject(), ["status"] = "Success" };
+            }).ConfigureAwait(false);
+            await attached.CancelAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>Checks a remote command request (a WebSocket asking for v5 or v4 of channel.k8s.io, a pod on a node) and returns the protocol to answer.</summary>
+        private string RemoteCommandProtocol(HttpContext http, JsonObject pod, string what)
+        {
+            if (!http.WebSockets.IsWebSocketRequest)
+            {
+                throw ApiException.BadRequest($"pods/{what} is served over WebSockets (v5.channel.k8s.io, as kubectl 1.30 and later use); SPDY is not supported");
+            }
+
+            string protocol = http.WebSockets.WebSocketRequestedProtocols.FirstOrDefault(p => p is "v5.channel.k8s.io" or "v4.channel.k8s.io")
                 ?? throw ApiException.BadRequest($"none of the requested subprotocols is served ({string.Join(", ", http.WebSockets.WebSocketRequestedProtocols)}): use v5.channel.k8s.io or v4.channel.k8s.io");
             if (logs is null || Json.Str(pod, "spec", "nodeName") is null)
             {
                 throw ApiException.BadRequest($"pod {Json.Name(pod)} does not have a host assigned");
             }
 
-            bool tty = q["tty"] == "true", stdin = q["stdin"] == "true", stdout = q["stdout"] == "true", stderr = q["stderr"] == "true";
-            await using var process = await logs.StartExecAsync(pod, container, new ExecOptions { Command = [.. command], Tty = tty, OpenStdin = stdin }, http.RequestAborted).ConfigureAwait(false);
+            return protocol;
+        }
+
+        /// <summary>
+        /// One remote command session: accepts the WebSocket, copies channel 0 to <paramref name="input"/> (closing it on
+        /// v5's close signal when <paramref name="closeInput"/>), runs <paramref name="run"/> with a sender of output
+        /// channels, then sends the Status it returns on channel 3 and closes.
+        /// </summary>
+        private static async Task RemoteCommandAsync(HttpContext http, string protocol, Stream? input, bool closeInput, Func<Func<byte, ReadOnlyMemory<byte>, Task>, CancellationToken, Task<JsonObject>> run)
+        {
             using var ws = await http.WebSockets.AcceptWebSocketAsync(protocol).ConfigureAwait(false);
             using var sending = new SemaphoreSlim(1, 1);
             var ct = http.RequestAborted;
@@ -428,27 +522,6 @@ public sealed class KubeApiServer : IAsyncDisposable
                 }
             }
 
-            async Task PumpAsync(Stream from, byte channel, bool forward)
-            {
-                var buffer = new byte[16 * 1024];
-                try
-                {
-                    int n;
-                    while ((n = await from.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-                    {
-                        if (forward)
-                        {
-                            await SendAsync(channel, buffer.AsMemory(0, n)).ConfigureAwait(false);
-                        }
-                    }
-                }
-                catch (IOException)
-                {
-                    // a terminal's master reads EIO once the process is gone
-                }
-            }
-
-            var input = tty ? process.Terminal! : process.StandardInput;
             var reading = Task.Run(async () =>
             {
                 var buffer = new byte[16 * 1024];
@@ -471,18 +544,18 @@ public sealed class KubeApiServer : IAsyncDisposable
                         }
 
                         var data = message.GetBuffer().AsMemory(0, (int)message.Length);
-                        if (data.Length == 0)
+                        if (data.Length == 0 || input is null)
                         {
                             continue;
                         }
 
                         switch (data.Span[0])
                         {
-                            case 0 when stdin:
+                            case 0:
                                 await input.WriteAsync(data[1..], ct).ConfigureAwait(false);
                                 await input.FlushAsync(ct).ConfigureAwait(false);
                                 break;
-                            case 255 when data.Length > 1 && data.Span[1] == 0 && stdin && !tty:
+                            case 255 when data.Length > 1 && data.Span[1] == 0 && closeInput:
                                 input.Close(); // v5: the client's stdin ended
                                 break;
                         }
@@ -493,24 +566,48 @@ public sealed class KubeApiServer : IAsyncDisposable
                 }
             }, CancellationToken.None);
 
-            var pumps = tty
-                ? new[] { PumpAsync(process.Terminal!, 1, stdout) }
-                : new[] { PumpAsync(process.StandardOutput, 1, stdout), PumpAsync(process.StandardError, 2, stderr) };
-            int exit = await process.WaitAsync(ct).ConfigureAwait(false);
-            await Task.WhenAny(Task.WhenAll(pumps), Task.Delay(TimeSpan.FromSeconds(2), ct)).ConfigureAwait(false);
-            var status = exit == 0
-                ? new JsonObject { ["metadata"] = new JsonObject(), ["status"] = "Success" }
-                : new JsonObject
-                {
-                    ["metadata"] = new JsonObject(),
-                    ["status"] = "Failure",
-                    ["message"] = $"command terminated with non-zero exit code: error executing command [{string.Join(" ", command)}], exit code {exit}",
-                    ["reason"] = "NonZeroExitCode",
-                    ["details"] = new JsonObject { ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ExitCode", ["message"] = exit.ToString(CultureInfo.InvariantCulture) }) },
-                };
+            var status = await run(SendAsync, ct).ConfigureAwait(false);
             await SendAsync(3, Json.Bytes(status)).ConfigureAwait(false);
             await ws.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "", ct).ConfigureAwait(false);
             await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(5), ct)).ConfigureAwait(false);
+        }
+
+        /// <summary>A write-only stream whose writes go out on channel 1 once <see cref="Send"/> is set (a container's output to an attached client).</summary>
+        private sealed class ChannelStream : Stream
+        {
+            public Func<byte, ReadOnlyMemory<byte>, Task>? Send { get; set; }
+
+            public override bool CanRead => false;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => true;
+
+            public override long Length => throw new NotSupportedException();
+
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+            public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                if (Send is { } send)
+                {
+                    await send(1, buffer).ConfigureAwait(false);
+                }
+            }
+
+            public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+            public override void Flush()
+            {
+            }
+
+            public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
         }
 
         /// <summary>pods/portforward: SPDY tunnelled in a WebSocket, as kubectl 1.31 and later speak it (see <see cref="PortForward"/>).</summary>
@@ -760,6 +857,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                     list.Add((JsonNode)Sub(t, "log", "Pod", ["get"]));
                     list.Add((JsonNode)Sub(t, "exec", "PodExecOptions", ["create", "get"]));
                     list.Add((JsonNode)Sub(t, "portforward", "PodPortForwardOptions", ["create", "get"]));
+                    list.Add((JsonNode)Sub(t, "attach", "PodAttachOptions", ["create", "get"]));
                     var eviction = Sub(t, "eviction", "Eviction", ["create"]);
                     eviction["group"] = "policy";
                     eviction["version"] = "v1";

@@ -12,6 +12,7 @@ public sealed class EnginePodRuntime : IPodRuntime
     public const string NodeLabel = "io.kubernetes.node";
 
     private readonly ContainerEngine engine;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Container> interactive = new(StringComparer.Ordinal);
 
     /// <summary>Creates the runtime over <paramref name="engine"/>.</summary>
     public EnginePodRuntime(ContainerEngine engine) => this.engine = engine;
@@ -104,9 +105,22 @@ public sealed class EnginePodRuntime : IPodRuntime
             await engine.Get(existing.Id).RemoveAsync(force: true, cancellationToken).ConfigureAwait(false);
         }
 
+        if (spec.Stdin)
+        {
+            // stdin lives with the process that started the container: one that takes input runs in this process
+            // (as docker run -i), not under a detached monitor
+            var attached = await builder.WithOpenStdin().WithTty(spec.Tty).StartAsync(cancellationToken).ConfigureAwait(false);
+            interactive[attached.Id] = attached;
+            return attached.Id;
+        }
+
         var container = await builder.StartDetachedAsync(cancellationToken).ConfigureAwait(false);
         return container.Id;
     }
+
+    /// <inheritdoc/>
+    public Stream? AttachInput(string id) =>
+        interactive.TryGetValue(id, out var c) ? c.Terminal ?? c.StandardInput : null;
 
     /// <inheritdoc/>
     public RuntimeContainerStatus? Inspect(string id)
@@ -148,6 +162,11 @@ public sealed class EnginePodRuntime : IPodRuntime
         }
         catch (ContainerNotFoundException)
         {
+        }
+
+        if (interactive.TryRemove(id, out var attached))
+        {
+            await attached.DisposeAsync().ConfigureAwait(false);
         }
     }
 

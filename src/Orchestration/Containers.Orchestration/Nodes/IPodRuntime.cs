@@ -56,6 +56,12 @@ public sealed record PodContainerSpec
     /// <summary>The network pods are on.</summary>
     public required string Network { get; init; }
 
+    /// <summary>Keep the container's stdin open for attaching (Kubernetes' <c>stdin: true</c>, as <c>kubectl run -i</c> asks).</summary>
+    public bool Stdin { get; init; }
+
+    /// <summary>Give the container a terminal (Kubernetes' <c>tty: true</c>).</summary>
+    public bool Tty { get; init; }
+
     /// <summary>The runtime id of the container whose network, ipc and uts namespaces this one joins (the pod's first), or null to get the pod's own.</summary>
     public string? JoinContainer { get; init; }
 
@@ -106,6 +112,9 @@ public interface IPodRuntime
 
     /// <summary>Runs a command in it (exec probes, preStop hooks); returns the exit code and output.</summary>
     Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>The stdin (or terminal) of a running container started with <see cref="PodContainerSpec.Stdin"/>, for kubectl attach; null otherwise.</summary>
+    Stream? AttachInput(string id);
 
     /// <summary>Starts an interactive process in a running container (kubectl exec); its streams are the caller's to pump.</summary>
     Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken);

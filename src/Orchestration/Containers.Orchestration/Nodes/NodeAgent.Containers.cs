@@ -153,6 +153,8 @@ public sealed partial class NodeAgent
                 Network = Options.Network,
                 JoinContainer = join,
                 PullPolicy = Json.Str(spec, "imagePullPolicy") ?? "IfNotPresent",
+                Stdin = Json.Bool(spec, "stdin") == true,
+                Tty = Json.Bool(spec, "tty") == true,
                 Labels = ImmutableDictionary<string, string>.Empty
                     .Add(PodUidLabel, rec.Uid)
                     .Add(ContainerLabel, cr.Name)

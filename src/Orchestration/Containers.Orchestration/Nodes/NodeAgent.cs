@@ -120,6 +120,21 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         return runtime.WriteLogAsync(id, follow && !previous, tailLines, timestamps, output, cancellationToken);
     }
 
+    /// <summary>
+    /// Attaches to a running container of a pod (kubectl attach, run -i): its output from now on goes to
+    /// <paramref name="output"/> until it stops; returns its stdin (or terminal) when it was started with stdin, else null.
+    /// </summary>
+    public (Stream? Input, Task Output) Attach(JsonObject pod, string container, Stream output, CancellationToken cancellationToken)
+    {
+        if (!records.TryGetValue(PodState.Key(pod), out var rec) || rec.Uid != Json.Uid(pod) || !rec.Containers.TryGetValue(container, out var c)
+            || c.Id is not { } id || runtime.Inspect(id) is not { Running: true })
+        {
+            throw ApiException.BadRequest($"unable to upgrade connection: container {container} not found in pod {Json.Name(pod)}");
+        }
+
+        return (runtime.AttachInput(id), runtime.WriteLogAsync(id, follow: true, tailLines: 0, timestamps: false, output, cancellationToken));
+    }
+
     /// <summary>Starts a process in a running container of a pod (kubectl exec).</summary>
     public Task<ExecProcess> StartExecAsync(JsonObject pod, string container, ExecOptions options, CancellationToken cancellationToken)
     {
