@@ -118,7 +118,11 @@ internal static partial class Admission
         spec["schedulerName"] ??= "default-scheduler";
         spec["securityContext"] ??= new JsonObject();
         spec["enableServiceLinks"] ??= true;
-        spec["priority"] ??= 0;
+        if (pod)
+        {
+            spec["priority"] ??= 0; // the Priority admission plugin sets it on pods, never on templates
+        }
+
         foreach (string list in new[] { "containers", "initContainers" })
         {
             foreach (var c in Json.Items(spec, list))
