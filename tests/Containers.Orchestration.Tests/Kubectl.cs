@@ -7,21 +7,27 @@ public sealed class Kubectl(string kubeconfig)
 {
     public Task<(int Exit, string Out, string Err)> TryAsync(params string[] args) => TryWithInputAsync(null, args);
 
+    /// <summary>kubectl with this cluster's kubeconfig, its output redirected (and its input when <paramref name="input"/>).</summary>
+    private ProcessStartInfo StartInfo(bool input, string[] args)
+    {
+        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input, UseShellExecute = false };
+        psi.Environment["KUBECONFIG"] = kubeconfig;
+        psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!; // its discovery cache stays in the test's root
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return psi;
+    }
+
     /// <summary>Starts kubectl without waiting for it (port-forward); the caller kills it. <paramref name="output"/> collects what it prints.</summary>
     public Process Start(System.Text.StringBuilder output, params string[] args) => StartWithInput(output, null, args);
 
     /// <summary>As <see cref="Start"/>, with <paramref name="input"/> written to its standard input (then closed).</summary>
     public Process StartWithInput(System.Text.StringBuilder output, string? input, params string[] args)
     {
-        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
-        psi.Environment["KUBECONFIG"] = kubeconfig;
-        psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!;
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var p = Process.Start(psi)!;
+        var p = Process.Start(StartInfo(input is not null, args))!;
         p.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         p.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         p.BeginOutputReadLine();
@@ -38,15 +44,7 @@ public sealed class Kubectl(string kubeconfig)
     /// <summary>Runs kubectl with <paramref name="input"/> on its standard input (closed after it; none when null).</summary>
     public async Task<(int Exit, string Out, string Err)> TryWithInputAsync(string? input, params string[] args)
     {
-        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
-        psi.Environment["KUBECONFIG"] = kubeconfig;
-        psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!; // its discovery cache stays in the test's root
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
+        using var p = Process.Start(StartInfo(input is not null, args))!;
         if (input is not null)
         {
             await p.StandardInput.WriteAsync(input);
@@ -77,15 +75,7 @@ public sealed class Kubectl(string kubeconfig)
     /// </summary>
     public async Task<string> RunUntilAsync(string expected, params string[] args)
     {
-        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.Environment["KUBECONFIG"] = kubeconfig;
-        psi.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!;
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
+        using var p = Process.Start(StartInfo(false, args))!;
         var stderr = p.StandardError.ReadToEndAsync();
         var output = new System.Text.StringBuilder();
         var deadline = DateTime.UtcNow.AddSeconds(120);

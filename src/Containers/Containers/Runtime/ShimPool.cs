@@ -95,7 +95,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// netlink and cgroups (a refill at once made a lone start 2-3 ms slower here): it waits until that start is done.
     /// Starts closer together than this refill at once.
     /// </summary>
-    internal static TimeSpan RefillDelay { get; set; } = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan RefillDelay = TimeSpan.FromMilliseconds(25);
 
     /// <summary>Starts the next pooled spawn, after <paramref name="delay"/> or when a start wants it (under the gate).</summary>
     private void StartNext(string? cgroupParent, TimeSpan delay)
