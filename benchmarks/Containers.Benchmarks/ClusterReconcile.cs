@@ -90,7 +90,13 @@ internal static class ClusterReconcile
             Console.WriteLine($"{pods} pods on {nodes} nodes: applied in {applied.TotalMilliseconds:F0} ms, all created after {allCreated.TotalMilliseconds:F0} ms, all scheduled after {allBound.TotalMilliseconds:F0} ms, all Running after {elapsed.TotalMilliseconds:F0} ms");
             Console.WriteLine($"pod object: {bytes / Math.Max(1, items.Count)} bytes on average (JSON as stored, with status); pods per node {perNode.Min()}-{perNode.Max()}");
             Console.WriteLine($"store writes: {cluster.Api.Revision} ({(double)cluster.Api.Revision / pods:F1} per pod)");
-            Console.WriteLine($"containers started by the double: {runtime.Started}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+            Console.WriteLine($"pods created in all: {created.Count}; containers started by the double: {runtime.Started}, running {runtime.Running.Count}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+            if (created.Count != pods || runtime.Started != pods)
+            {
+                Console.WriteLine($"FAILED: {created.Count} pods created and {runtime.Started} containers started for {pods} replicas (a controller acted twice)");
+                return 1;
+            }
+
             return 0;
         }
         finally

@@ -46,6 +46,9 @@ internal sealed class ReplicaSetController : IReconciler<string>
             return Task.FromResult(default(ReconcileResult));
         }
 
+        // expectations first, then the cache (as syncReplicaSet): checked after counting, the cache could catch up in
+        // between and satisfy them while the count is stale, and the set would create (or delete) too many
+        bool satisfied = Satisfied(key);
         string uid = Json.Uid(rs);
         var selector = LabelSelector.FromObject(Json.At(rs, "spec", "selector"));
         bool deleting = Json.At(rs, "metadata", "deletionTimestamp") is not null;
@@ -79,7 +82,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
 
         var active = owned.Where(p => PodState.Of(p).Active).ToList();
         long replicas = Json.Int(rs, "spec", "replicas") ?? 1;
-        if (!deleting && Satisfied(key))
+        if (!deleting && satisfied)
         {
             long diff = replicas - active.Count;
             if (diff > 0)
