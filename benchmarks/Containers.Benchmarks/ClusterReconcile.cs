@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using System.Text.Json.Nodes;
 using Containers.Orchestration;
 using Containers.Orchestration.Api;
@@ -91,6 +92,7 @@ internal static class ClusterReconcile
             Console.WriteLine($"pod object: {bytes / Math.Max(1, items.Count)} bytes on average (JSON as stored, with status); pods per node {perNode.Min()}-{perNode.Max()}");
             Console.WriteLine($"store writes: {cluster.Api.Revision} ({(double)cluster.Api.Revision / pods:F1} per pod)");
             Console.WriteLine($"pods created in all: {created.Count}; containers started by the double: {runtime.Started}, running {runtime.Running.Count}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+            Console.WriteLine($"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms, allocated {GC.GetTotalAllocatedBytes() / (1024 * 1024)} MiB; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F1} s ({(GCSettings.IsServerGC ? "server" : "workstation")} GC)");
             if (created.Count != pods || runtime.Started != pods)
             {
                 Console.WriteLine($"FAILED: {created.Count} pods created and {runtime.Started} containers started for {pods} replicas (a controller acted twice)");
