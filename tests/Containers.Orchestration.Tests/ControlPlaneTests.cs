@@ -266,6 +266,40 @@ public sealed class ControlPlaneTests : IAsyncLifetime
         Assert.Contains("spec.template.spec.containers[0].image: Required value", err, StringComparison.Ordinal);
         Assert.Contains("`selector` does not match template `labels`", err, StringComparison.Ordinal);
 
+        // a misspelt field: kubectl asks for fieldValidation=Strict, and nothing is created
+        var typo = Manifests("typo", """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: typo
+            spec:
+              replica: 2
+              selector:
+                matchLabels:
+                  app: t
+              template:
+                metadata:
+                  labels:
+                    app: t
+                spec:
+                  containers:
+                  - name: c
+                    image: web:v1
+                    imagePullPolcy: Never
+            """);
+        (exit, _, err) = await k.TryAsync("apply", "-f", typo);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("strict decoding error: unknown field \"spec.replica\", unknown field \"spec.template.spec.containers[0].imagePullPolcy\"", err, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await k.TryAsync("get", "deployment", "typo")).Exit);
+
+        // --validate=warn: the fields are dropped and named in warnings
+        (exit, _, err) = await k.TryAsync("apply", "--validate=warn", "-f", typo);
+        Assert.Equal(0, exit);
+        Assert.Contains("Warning: unknown field \"spec.replica\"", err, StringComparison.Ordinal);
+        Assert.Equal("1 IfNotPresent", (await k.RunAsync("get", "deployment", "typo", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].imagePullPolicy}")).Trim());
+        Assert.Equal("", (await k.RunAsync("get", "deployment", "typo", "-o", "jsonpath={.spec.replica}{.spec.template.spec.containers[0].imagePullPolcy}")).Trim());
+        await k.RunAsync("delete", "deployment", "typo", "--wait=false");
+
         var unknown = Manifests("unknown", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n");
         (exit, _, err) = await k.TryAsync("apply", "-f", unknown);
         Assert.NotEqual(0, exit); // kubectl finds no schema for it

@@ -205,7 +205,11 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Creates or updates every object in the manifests at <paramref name="path"/> (a file or folder), as <c>kubectl apply</c>; returns them as stored.</summary>
+    /// <summary>
+    /// Creates or updates every object in the manifests at <paramref name="path"/> (a file or folder), as <c>kubectl
+    /// apply</c>; returns them as stored. A field its kind does not have is refused (400 naming the file and the field's
+    /// path), as kubectl's default strict validation does.
+    /// </summary>
     public Task<IReadOnlyList<JsonObject>> ApplyAsync(string path, CancellationToken cancellationToken = default) => ApplyAsync([path], cancellationToken);
 
     /// <summary>Creates or updates every object in the manifests at <paramref name="paths"/>.</summary>
@@ -218,6 +222,15 @@ public sealed class Cluster : IAsyncDisposable
             var type = ResourceType.ForKind(Json.Str(obj, "apiVersion") ?? "", Json.Str(obj, "kind") ?? "")
                 ?? throw new ApiException(404, "NotFound", $"{file}: no matches for kind \"{Json.Str(obj, "kind")}\" in version \"{Json.Str(obj, "apiVersion")}\"");
             string? ns = type.Namespaced ? Json.Namespace(obj) ?? "default" : null;
+            try
+            {
+                FieldSchema.Enforce(type, obj, FieldValidation.Strict); // as kubectl apply (--validate=strict)
+            }
+            catch (ApiException e)
+            {
+                throw new ApiException(e.Code, e.Reason, $"{file}: {e.Message}");
+            }
+
             var existing = Api.TryGet(type, ns, Json.Name(obj));
             if (existing is null)
             {

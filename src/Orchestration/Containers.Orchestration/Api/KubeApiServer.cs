@@ -261,6 +261,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                     {
                         var body = await ReadObjectAsync(http).ConfigureAwait(false);
                         CheckKind(type, body);
+                        Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
                         var created = api.Create(type, ns, body, dryRun);
                         await WriteAsync(http, 201, created).ConfigureAwait(false);
                         return;
@@ -324,14 +325,21 @@ public sealed class KubeApiServer : IAsyncDisposable
                 {
                     var body = await ReadObjectAsync(http).ConfigureAwait(false);
                     CheckKind(type, body);
+                    Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
                     await WriteObjectAsync(http, type, api.Update(type, ns, name, body, sub, dryRun)).ConfigureAwait(false);
                     return;
                 }
 
                 case ("PATCH", null):
                 case ("PATCH", "status") when type.HasStatus:
-                    await WriteObjectAsync(http, type, api.Patch(type, ns, name, http.Request.ContentType ?? "", await ReadBytesAsync(http).ConfigureAwait(false), sub, dryRun)).ConfigureAwait(false);
+                {
+                    var warnings = new List<string>();
+                    var patched = api.Patch(type, ns, name, http.Request.ContentType ?? "", await ReadBytesAsync(http).ConfigureAwait(false), sub, dryRun, FieldSchema.ParseMode(q["fieldValidation"]), warnings);
+                    Warn(http, warnings);
+                    await WriteObjectAsync(http, type, patched).ConfigureAwait(false);
                     return;
+                }
+
                 case ("DELETE", null):
                 {
                     var (obj, _) = api.Delete(type, ns, name, await DeleteOptionsAsync(http).ConfigureAwait(false));
@@ -794,6 +802,15 @@ public sealed class KubeApiServer : IAsyncDisposable
             }
 
             return Json.Parse(bytes);
+        }
+
+        /// <summary>Reports dropped unknown fields as kube-apiserver does: a <c>Warning: 299 - "unknown field \"path\""</c> header each (kubectl prints them).</summary>
+        private static void Warn(HttpContext http, IReadOnlyList<string> unknown)
+        {
+            foreach (var field in unknown)
+            {
+                http.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{field}\\\"\"");
+            }
         }
 
         private static async Task WriteAsync(HttpContext http, int code, JsonNode body)

@@ -198,12 +198,32 @@ public sealed class ObjectApi
     }
 
     /// <summary>Applies a patch (JSON merge, strategic merge or JSON patch) to the current object, retrying when it changed meanwhile.</summary>
-    public JsonObject Patch(ResourceType type, string? ns, string name, string contentType, byte[] patch, string? subresource = null, bool dryRun = false)
+    /// <param name="type">The kind.</param>
+    /// <param name="ns">The namespace (null for cluster-scoped kinds).</param>
+    /// <param name="name">The object's name.</param>
+    /// <param name="contentType">The patch's media type (merge, strategic merge or JSON patch).</param>
+    /// <param name="patch">The patch.</param>
+    /// <param name="subresource">"status" or "scale" for those subresources.</param>
+    /// <param name="dryRun">Write nothing.</param>
+    /// <param name="fields">How fields the kind does not have in the patched object are treated (null: not checked).</param>
+    /// <param name="warnings">Receives the unknown fields dropped under <see cref="FieldValidation.Warn"/>.</param>
+    public JsonObject Patch(ResourceType type, string? ns, string name, string contentType, byte[] patch, string? subresource = null, bool dryRun = false, FieldValidation? fields = null, ICollection<string>? warnings = null)
     {
         for (int attempt = 0; ; attempt++)
         {
             var current = Get(type, ns, name);
             var patched = Patches.Apply(current, contentType, patch);
+            if (fields is { } mode && subresource != "scale")
+            {
+                foreach (var unknown in FieldSchema.Enforce(type, patched, mode))
+                {
+                    if (warnings?.Contains(unknown) == false)
+                    {
+                        warnings.Add(unknown);
+                    }
+                }
+            }
+
             if (Json.Str(patched, "metadata", "resourceVersion") is { } prv && prv != Json.Str(current, "metadata", "resourceVersion"))
             {
                 throw ApiException.Conflict(type, name);
