@@ -318,9 +318,14 @@ public sealed class ClusterAcceptanceTests
             await k.WaitForAsync("5", TimeSpan.FromSeconds(60), "get", "pods", "-l", "app=web", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}", "--no-headers", "-o", "go-template={{len .items}}");
             pod = (await k.RunAsync("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")).Trim();
             var victim = te.Engine.List().First(s => s.Spec.Labels.GetValueOrDefault("io.kubernetes.pod.name") == pod && s.Spec.Labels.GetValueOrDefault("io.kubernetes.container.name") == "web");
+            string podIP = (await k.RunAsync("get", "pod", pod, "-o", "jsonpath={.status.podIP}")).Trim();
             await te.Engine.Get(victim.Id).KillAsync("SIGKILL");
             await k.WaitForAsync("1", TimeSpan.FromSeconds(60), "get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[?(@.name==\"web\")].restartCount}");
             Assert.Equal("137", (await k.RunAsync("get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[?(@.name==\"web\")].lastState.terminated.exitCode}")).Trim());
+
+            // the pod's sandbox kept its namespaces: same IP, and the sidecar reaches the restarted web on localhost
+            Assert.Equal(podIP, (await k.RunAsync("get", "pod", pod, "-o", "jsonpath={.status.podIP}")).Trim());
+            await k.WaitForAsync("hello mongouser", TimeSpan.FromSeconds(30), "exec", pod, "-c", "sidecar", "--", "wget", "-qO-", "http://127.0.0.1:8080/");
 
             // an image that cannot be pulled (a closed port on loopback): ErrImagePull, then ImagePullBackOff, no crash
             await k.RunAsync("run", "nopull", "--image=127.0.0.1:9/nope:v1");

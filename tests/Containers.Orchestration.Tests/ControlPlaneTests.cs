@@ -390,6 +390,52 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Init_containers_run_first_and_every_container_joins_the_pod_sandbox()
+    {
+        await using var cluster = await StartAsync(nodes: 1);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        await k.RunAsync("apply", "-f", Manifests("init", """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: withinit
+            spec:
+              initContainers:
+              - name: setup
+                image: web:v1
+              containers:
+              - name: app
+                image: web:v1
+            """));
+        await k.WaitForAsync("setup", TimeSpan.FromSeconds(30), "get", "pod", "withinit", "-o", "jsonpath={.status.initContainerStatuses[?(@.state.running)].name}");
+        Assert.Equal("False", (await k.RunAsync("get", "pod", "withinit", "-o", "jsonpath={.status.conditions[?(@.type==\"Initialized\")].status}")).Trim());
+        Assert.Null(runtime.Find("withinit", "app"));
+        string sandbox = runtime.Find("withinit", "POD")!;
+        Assert.True(runtime.SpecOf(sandbox)!.Sandbox);
+        Assert.Equal(sandbox, runtime.SpecOf(runtime.Find("withinit", "setup")!)!.JoinContainer);
+
+        runtime.Exit(runtime.Find("withinit", "setup")!, 0);
+        await k.WaitForAsync("Running", TimeSpan.FromSeconds(30), "get", "pod", "withinit", "-o", "jsonpath={.status.phase}");
+        Assert.Equal(sandbox, runtime.SpecOf(runtime.Find("withinit", "app")!)!.JoinContainer);
+        Assert.Equal(runtime.Inspect(sandbox)!.IPAddress, (await k.RunAsync("get", "pod", "withinit", "-o", "jsonpath={.status.podIP}")).Trim());
+
+        // the sandbox dies: its namespaces went, so the app restarts in a new sandbox (as kubelet's SandboxChanged)
+        runtime.Exit(sandbox, 137);
+        await k.WaitForAsync("1", TimeSpan.FromSeconds(30), "get", "pod", "withinit", "-o", "jsonpath={.status.containerStatuses[0].restartCount}");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (runtime.Find("withinit", "app") is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        string renewed = runtime.Find("withinit", "POD")!;
+        Assert.NotEqual(sandbox, renewed);
+        Assert.Equal(renewed, runtime.SpecOf(runtime.Find("withinit", "app")!)!.JoinContainer);
+        Assert.Contains("Pod sandbox changed", await k.RunAsync("get", "events", "--field-selector", "involvedObject.name=withinit"), StringComparison.Ordinal);
+        await k.WaitForAsync(runtime.Inspect(renewed)!.IPAddress!, TimeSpan.FromSeconds(30), "get", "pod", "withinit", "-o", "jsonpath={.status.podIP}");
+    }
+
+    [Fact]
     public async Task Claims_bind_to_volumes_or_get_one_provisioned_and_pods_mount_them()
     {
         await using var cluster = await StartAsync(nodes: 1);

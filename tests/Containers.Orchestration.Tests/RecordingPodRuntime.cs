@@ -12,18 +12,27 @@ public sealed class RecordingPodRuntime : IPodRuntime
 {
     private readonly ConcurrentDictionary<string, Entry> containers = new(StringComparer.Ordinal);
     private int next;
+    private int sandboxes;
 
-    /// <summary>How many containers were started.</summary>
-    public int Started => Volatile.Read(ref next);
+    /// <summary>How many containers were started (pod sandboxes not counted).</summary>
+    public int Started => Volatile.Read(ref next) - Volatile.Read(ref sandboxes);
+
+    /// <summary>How many pod sandboxes were started.</summary>
+    public int SandboxesStarted => Volatile.Read(ref sandboxes);
 
     /// <summary>The specs of the running containers.</summary>
-    public IReadOnlyList<PodContainerSpec> Running => [.. containers.Values.Where(e => e.Running).Select(e => e.Spec)];
+    public IReadOnlyList<PodContainerSpec> Running => [.. containers.Values.Where(e => e.Running && !e.Spec.Sandbox).Select(e => e.Spec)];
 
     public Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken) =>
         image.Contains("missing", StringComparison.Ordinal) ? Task.FromException(new ImagePullException($"pull {image}: manifest unknown")) : Task.CompletedTask;
 
     public Task<string> StartAsync(PodContainerSpec spec, CancellationToken cancellationToken)
     {
+        if (spec.Sandbox)
+        {
+            Interlocked.Increment(ref sandboxes);
+        }
+
         int n = Interlocked.Increment(ref next);
         string id = n.ToString("x64", System.Globalization.CultureInfo.InvariantCulture);
         containers[id] = new Entry(spec, $"10.250.{(n >> 8) & 255}.{n & 255}");
@@ -77,6 +86,9 @@ public sealed class RecordingPodRuntime : IPodRuntime
             e.Exited.TrySetResult();
         }
     }
+
+    /// <summary>What container <paramref name="id"/> was started with, or null.</summary>
+    public PodContainerSpec? SpecOf(string id) => containers.TryGetValue(id, out var e) ? e.Spec : null;
 
     /// <summary>The id of the running container named <paramref name="container"/> of pod <paramref name="pod"/>.</summary>
     public string? Find(string pod, string container) =>

@@ -51,7 +51,9 @@ public sealed class EnginePodRuntime : IPodRuntime
     public async Task<string> StartAsync(PodContainerSpec spec, CancellationToken cancellationToken)
     {
         string name = $"k8s_{spec.ContainerName}_{spec.PodName}_{spec.Namespace}_{spec.PodUid[..8]}_{spec.Attempt}";
-        var builder = engine.FromImage(spec.Image).WithName(name).WithHostname(spec.Hostname);
+        var builder = spec.Sandbox
+            ? engine.FromRootfs(SandboxRootfs()).WithCommand(["/pause"]).WithReadOnlyRootfs().WithName(name).WithHostname(spec.Hostname)
+            : engine.FromImage(spec.Image).WithName(name).WithHostname(spec.Hostname);
         builder = spec.JoinContainer is { } join ? builder.WithNetwork("container:" + join) : builder.WithNetwork(spec.Network);
         if (spec.Command is { } command)
         {
@@ -98,7 +100,7 @@ public sealed class EnginePodRuntime : IPodRuntime
             builder = builder.WithLabel(k, v);
         }
 
-        builder = builder.WithLabel(NodeLabel, spec.NodeName).WithStop("SIGTERM", TimeSpan.FromSeconds(30));
+        builder = builder.WithLabel(NodeLabel, spec.NodeName).WithStop(spec.Sandbox ? "SIGKILL" : "SIGTERM", spec.Sandbox ? TimeSpan.Zero : TimeSpan.FromSeconds(30));
         var existing = engine.List(all: true).FirstOrDefault(s => s.Name == name);
         if (existing is not null)
         {
@@ -117,6 +119,37 @@ public sealed class EnginePodRuntime : IPodRuntime
         var container = await builder.StartDetachedAsync(cancellationToken).ConfigureAwait(false);
         return container.Id;
     }
+
+    /// <summary>
+    /// The sandbox's root filesystem: one static x86-64 program, <c>/pause</c>, that calls pause(2) forever (no libc, no
+    /// image to pull; as PID 1 of its pid namespace it ignores every signal but SIGKILL, which is how sandboxes end).
+    /// </summary>
+    private string SandboxRootfs()
+    {
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
+        {
+            throw new ContainerException($"pod sandboxes run a static x86-64 pause program; {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture} is not supported");
+        }
+
+        string dir = Path.Combine(engine.Root, "pod-sandbox");
+        string pause = Path.Combine(dir, "pause");
+        if (!File.Exists(pause) || new FileInfo(pause).Length != PauseProgram.Length)
+        {
+            Directory.CreateDirectory(dir);
+            string tmp = pause + "." + Environment.ProcessId;
+            File.WriteAllBytes(tmp, PauseProgram);
+            File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            File.Move(tmp, pause, overwrite: true);
+        }
+
+        return dir;
+    }
+
+    /// <summary>An ELF64 executable: its header, one PT_LOAD program header (r-x, the whole 129 bytes at 0x400000), then <c>loop: mov eax, 34 (pause); syscall; jmp loop</c>.</summary>
+    private static readonly byte[] PauseProgram = Convert.FromHexString(
+        "7f454c46020101000000000000000000" + "02003e00010000007800400000000000" + "40000000000000000000000000000000" + "00000000400038000100000000000000"
+        + "01000000050000000000000000000000" + "00004000000000000000400000000000" + "81000000000000008100000000000000" + "0010000000000000"
+        + "b8220000000f05ebf7");
 
     /// <inheritdoc/>
     public Stream? AttachInput(string id) =>

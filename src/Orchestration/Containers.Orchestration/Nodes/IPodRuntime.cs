@@ -23,8 +23,15 @@ public sealed record PodContainerSpec
     /// <summary>How many times it ran before (part of its runtime name).</summary>
     public int Attempt { get; init; }
 
-    /// <summary>The image.</summary>
+    /// <summary>The image (ignored for the <see cref="Sandbox"/>).</summary>
     public required string Image { get; init; }
+
+    /// <summary>
+    /// Whether this is the pod's sandbox (Kubernetes' pause container), started before the pod's containers: it holds
+    /// the pod's network, ipc and uts namespaces (so the pod keeps its IP, hostname and localhost when a container
+    /// restarts) and runs no image, only a process that waits. The pod's containers name it as <see cref="JoinContainer"/>.
+    /// </summary>
+    public bool Sandbox { get; init; }
 
     /// <summary>Kubernetes' command (replaces the image's entrypoint), or null.</summary>
     public ImmutableArray<string>? Command { get; init; }

@@ -131,7 +131,7 @@ public sealed partial class NodeAgent
             string? user = runAsUser is { } u ? u.ToString(CultureInfo.InvariantCulture) + (runAsGroup is { } g ? ":" + g.ToString(CultureInfo.InvariantCulture) : "") : null;
             var mounts = PodVolumes.Mounts(spec, volumes);
             mounts.AddRange(EtcFiles(pod, rec));
-            string? join = init ? null : rec.NetworkOwner(cr);
+            string? join = rec.SandboxId;
             runSpec = new PodContainerSpec
             {
                 PodUid = rec.Uid,
@@ -193,16 +193,6 @@ public sealed partial class NodeAgent
             cr.Started = Json.At(spec, "startupProbe") is null;
             cr.Ready = false;
             cr.Probes.Clear();
-            if (runSpec.JoinContainer is null && !init)
-            {
-                rec.NetworkId = id;
-            }
-
-            if (!init && rec.PodIP is null || runSpec.JoinContainer is null && !init)
-            {
-                rec.PodIP = runtime.Inspect(id)?.IPAddress ?? rec.PodIP;
-            }
-
             api.RecordEvent(pod, "Normal", "Created", $"Created container {cr.Name}", "kubelet", Name);
             api.RecordEvent(pod, "Normal", "Started", $"Started container {cr.Name}", "kubelet", Name);
             Watch(key, cr, id);
@@ -430,6 +420,12 @@ public sealed partial class NodeAgent
             c.Id = null;
         }
 
+        if (rec.SandboxId is { } sandbox)
+        {
+            await runtime.RemoveAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            rec.SandboxId = null;
+        }
+
         try
         {
             if (Directory.Exists(rec.Directory))
@@ -577,7 +573,11 @@ public sealed partial class NodeAgent
 
         public string? PodIP { get; set; }
 
-        public string? NetworkId { get; set; }
+        /// <summary>The running sandbox holding the pod's namespaces, or null.</summary>
+        public string? SandboxId { get; set; }
+
+        /// <summary>How many sandboxes the pod had (part of the next one's runtime name).</summary>
+        public int SandboxAttempt { get; set; }
 
         public string? LastMountError { get; set; }
 
@@ -593,16 +593,6 @@ public sealed partial class NodeAgent
                 }
 
                 return c;
-            }
-        }
-
-        /// <summary>The running container holding the pod's network (the first container started), unless it is <paramref name="self"/>.</summary>
-        public string? NetworkOwner(ContainerRecord self)
-        {
-            lock (Containers)
-            {
-                var owner = Containers.Where(kv => !kv.Key.StartsWith("init:", StringComparison.Ordinal)).Select(kv => kv.Value).FirstOrDefault(c => c.Id is not null && c.Id == NetworkId);
-                return owner is null || owner == self ? null : owner.Id;
             }
         }
     }

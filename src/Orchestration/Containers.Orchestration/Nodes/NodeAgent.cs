@@ -22,6 +22,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     private const string ContainerLabel = "io.kubernetes.container.name";
     private const string AttemptLabel = "io.kubernetes.container.restartCount";
     private const string JoinsLabel = "io.containers-dotnet.joins";
+    private const string SandboxName = "POD"; // the sandbox's container name label, as the kubelet's dockershim named it
     private readonly ObjectApi api;
     private readonly IPodRuntime runtime;
     private readonly ILogger logger;
@@ -216,6 +217,12 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
         if (Json.Str(pod, "status", "phase") is "Succeeded" or "Failed" && rec.Containers.Values.All(c => c.Id is null || runtime.Inspect(c.Id) is not { Running: true }))
         {
+            if (rec.SandboxId is { } sandbox)
+            {
+                rec.SandboxId = null; // a finished pod's namespaces go (its containers stay for logs until the pod is deleted)
+                await runtime.RemoveAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            }
+
             return default;
         }
 
@@ -239,6 +246,21 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
         string policy = Json.Str(pod, "spec", "restartPolicy") ?? "Always";
         bool initialized = true;
+        if (volumes is not null && podError is null)
+        {
+            try
+            {
+                await EnsureSandboxAsync(key, pod, rec, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ContainerException e)
+            {
+                podError = $"Failed to create pod sandbox: {e.Message}";
+                api.RecordEvent(pod, "Warning", "FailedCreatePodSandBox", podError, "kubelet", Name);
+                volumes = null;
+                next = TimeSpan.FromSeconds(5);
+            }
+        }
+
         if (volumes is not null)
         {
             foreach (var c in Json.Items(pod, "spec", "initContainers"))
@@ -449,6 +471,24 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
             }
 
             var rec = records.GetOrAdd(PodState.Key(pod), _ => new PodRecord(uid, Path.Combine(Options.DataDirectory, "pods", uid)));
+            if (name == SandboxName)
+            {
+                int sandboxAttempt = int.TryParse(c.Labels.GetValueOrDefault(AttemptLabel), out int sa) ? sa : 0;
+                rec.SandboxAttempt = Math.Max(rec.SandboxAttempt, sandboxAttempt + 1);
+                if (c.Running)
+                {
+                    rec.SandboxId = c.Id;
+                    rec.PodIP = c.IPAddress;
+                    WatchSandbox(PodState.Key(pod), rec, c.Id);
+                }
+                else
+                {
+                    _ = runtime.RemoveAsync(c.Id, CancellationToken.None);
+                }
+
+                continue;
+            }
+
             bool init = Json.Items(pod, "spec", "initContainers").Any(i => Json.Str(i, "name") == name);
             var cr = rec.Get(name, init);
             int attempt = int.TryParse(c.Labels.GetValueOrDefault(AttemptLabel), out int a) ? a : 0;
@@ -470,15 +510,6 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 }
             }
 
-            if (c.Running && !init)
-            {
-                rec.PodIP ??= c.IPAddress;
-                if (!c.Labels.ContainsKey(JoinsLabel))
-                {
-                    rec.NetworkId = c.Id;
-                }
-            }
-
             if (c.Running)
             {
                 Watch(PodState.Key(pod), cr, c.Id);
@@ -488,6 +519,80 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
     private static JsonObject? FindContainer(JsonObject pod, string name) =>
         Json.Items(pod, "spec", "containers").Concat(Json.Items(pod, "spec", "initContainers")).FirstOrDefault(c => Json.Str(c, "name") == name);
+
+    /// <summary>
+    /// Starts the pod's sandbox unless it runs. One that died took the pod's namespaces with it: its containers are
+    /// stopped (and restart, as after a crash, in the new one), as the kubelet does when a pod sandbox changed.
+    /// </summary>
+    private async Task EnsureSandboxAsync(string key, JsonObject pod, PodRecord rec, CancellationToken cancellationToken)
+    {
+        if (rec.SandboxId is { } current && runtime.Inspect(current) is { Running: true })
+        {
+            return;
+        }
+
+        var running = rec.Containers.Values.Where(c => c.Id is not null && runtime.Inspect(c.Id) is { Running: true }).ToList();
+        if (rec.SandboxId is not null || running.Count > 0)
+        {
+            api.RecordEvent(pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.", "kubelet", Name);
+            foreach (var c in running)
+            {
+                await runtime.StopAsync(c.Id!, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (rec.SandboxId is { } dead)
+            {
+                await runtime.RemoveAsync(dead, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        rec.SandboxId = null;
+        rec.PodIP = null;
+        int attempt = rec.SandboxAttempt++;
+        var spec = new PodContainerSpec
+        {
+            PodUid = rec.Uid,
+            Namespace = Json.Namespace(pod) ?? "default",
+            PodName = Json.Name(pod),
+            ContainerName = SandboxName,
+            NodeName = Name,
+            Attempt = attempt,
+            Image = "",
+            Sandbox = true,
+            Hostname = Json.Str(pod, "spec", "hostname") ?? Json.Name(pod),
+            Network = Options.Network,
+            Labels = ImmutableDictionary<string, string>.Empty
+                .Add(PodUidLabel, rec.Uid)
+                .Add(ContainerLabel, SandboxName)
+                .Add(AttemptLabel, attempt.ToString(CultureInfo.InvariantCulture))
+                .Add("io.kubernetes.pod.name", Json.Name(pod))
+                .Add("io.kubernetes.pod.namespace", Json.Namespace(pod) ?? "default"),
+        };
+        string id = await runtime.StartAsync(spec, cancellationToken).ConfigureAwait(false);
+        rec.SandboxId = id;
+        rec.PodIP = runtime.Inspect(id)?.IPAddress;
+        WatchSandbox(key, rec, id);
+    }
+
+    private void WatchSandbox(string podKey, PodRecord rec, string id)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await runtime.WaitAsync(id, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (rec.SandboxId == id)
+            {
+                Queue.Add(podKey);
+            }
+        });
+    }
 
     private void Watch(string podKey, ContainerRecord cr, string id)
     {
