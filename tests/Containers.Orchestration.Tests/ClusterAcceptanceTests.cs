@@ -75,7 +75,7 @@ public sealed class ClusterAcceptanceTests
                       seconds: 1
               - name: sidecar
                 image: web:v1
-                command: ["sh", "-c", "sleep 1; wget -qO- http://127.0.0.1:8080/; exec sleep 3600"]
+                command: ["sh", "-c", "echo loopback only > /tmp/index.html; sleep 1; wget -qO- http://127.0.0.1:8080/; exec httpd -f -p 127.0.0.1:8082 -h /tmp"]
         ---
         apiVersion: v1
         kind: Service
@@ -137,15 +137,18 @@ public sealed class ClusterAcceptanceTests
             await k.RunAsync("cp", local, $"{pod}:/tmp/copied.txt", "-c", "web");
             Assert.Equal("copied through exec and tar\n", await k.RunAsync("exec", pod, "-c", "web", "--", "cat", "/tmp/copied.txt"));
             // kubectl port-forward (SPDY inside a WebSocket): a local port reaches the pod's 8080, a connection at a time
-            int forwardPort;
+            int forwardPort, loopbackPort;
             using (var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            using (var free2 = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
             {
                 free.Start();
+                free2.Start();
                 forwardPort = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
+                loopbackPort = ((System.Net.IPEndPoint)free2.LocalEndpoint).Port;
             }
 
             var forwardOutput = new StringBuilder();
-            using (var forward = k.Start(forwardOutput, "port-forward", $"pod/{pod}", $"{forwardPort}:8080"))
+            using (var forward = k.Start(forwardOutput, "port-forward", $"pod/{pod}", $"{forwardPort}:8080", $"{loopbackPort}:8082"))
             {
                 try
                 {
@@ -170,6 +173,12 @@ public sealed class ClusterAcceptanceTests
 
                     Assert.True(forwarded?.Trim() == "hello mongouser", $"port-forward gave '{forwarded}'; kubectl said: {said}");
                     Assert.Equal("hello mongouser", (await http.GetStringAsync($"http://127.0.0.1:{forwardPort}/")).Trim()); // a second connection
+
+                    // the sidecar's server listens on the pod's 127.0.0.1 only: forwarded ports reach the pod's own localhost
+                    Assert.Equal("loopback only", (await http.GetStringAsync($"http://127.0.0.1:{loopbackPort}/")).Trim());
+                    string podAddress = (await k.RunAsync("get", "pod", pod, "-o", "jsonpath={.status.podIP}")).Trim();
+                    using var direct = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                    await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () => await direct.ConnectAsync(System.Net.IPAddress.Parse(podAddress), 8082));
                 }
                 finally
                 {

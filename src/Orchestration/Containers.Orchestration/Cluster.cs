@@ -367,5 +367,12 @@ public sealed class Cluster : IAsyncDisposable
                 ?? throw ApiException.BadRequest($"node {Json.Str(pod, "spec", "nodeName")} is not reachable for exec");
             return agent.StartExecAsync(pod, container, options, cancellationToken);
         }
+
+        public Task<System.Net.Sockets.Socket> ConnectAsync(JsonObject pod, int port, CancellationToken cancellationToken)
+        {
+            var agent = cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))
+                ?? throw ApiException.BadRequest($"node {Json.Str(pod, "spec", "nodeName")} is not reachable for port-forward");
+            return agent.ConnectAsync(pod, port, cancellationToken);
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using Containers.Runtime;
 
 namespace Containers.Tests.Networking;
@@ -17,6 +18,47 @@ public sealed class NetworkTests
 
         Assert.Equal("hello from busybox httpd\n", body);
         Assert.StartsWith("10.214.", c.IPAddress, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_reaches_a_server_on_the_containers_own_loopback()
+    {
+        await using var t = new TestEngine();
+        await using var c = await t.Busybox("httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/var/www").StartAsync();
+        Socket? socket = null;
+        for (int i = 0; i < 50 && socket is null; i++)
+        {
+            try
+            {
+                socket = await c.ConnectAsync(8080);
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.NotNull(socket);
+        using (socket)
+        {
+            await socket.SendAsync("GET /index.html HTTP/1.0\r\n\r\n"u8.ToArray());
+            var reply = new StringBuilder();
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer)) > 0)
+            {
+                reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            }
+
+            Assert.Contains("hello from busybox httpd", reply.ToString(), StringComparison.Ordinal);
+        }
+
+        // the server is on the container's loopback only: not reachable at its address, refused on another port
+        using var direct = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await Assert.ThrowsAsync<SocketException>(async () => await direct.ConnectAsync(IPAddress.Parse(c.IPAddress!), 8080));
+        await Assert.ThrowsAsync<SocketException>(() => c.ConnectAsync(8081));
+        await c.StopAsync(TimeSpan.FromSeconds(1));
+        await Assert.ThrowsAsync<ContainerException>(() => c.ConnectAsync(8080));
     }
 
     [Fact]

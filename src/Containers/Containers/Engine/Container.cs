@@ -53,6 +53,67 @@ public sealed partial class Container : IAsyncDisposable
         State.Ports.FirstOrDefault(p => p.ContainerPort == containerPort && p.Protocol == protocol)?.HostPort
         ?? throw new ContainerNotFoundException($"port {containerPort}/{protocol} of container {Name} is not published");
 
+    /// <summary>
+    /// Opens a TCP connection to <paramref name="port"/> on the container's own loopback, inside its network namespace
+    /// (as <c>kubectl port-forward</c> reaches a pod): a server bound to 127.0.0.1 in the container is reachable, with
+    /// no published port. Throws <see cref="ContainerException"/> when the container is not running and
+    /// <see cref="System.Net.Sockets.SocketException"/> when nothing listens there.
+    /// </summary>
+    public async Task<System.Net.Sockets.Socket> ConnectAsync(int port, CancellationToken cancellationToken = default)
+    {
+        var state = State;
+        if (state.Status != ContainerStatus.Running || state.Pid <= 0)
+        {
+            throw new ContainerException($"container {Name} is not running");
+        }
+
+        var socket = SocketInNetworkNamespace(state.Pid);
+        try
+        {
+            await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port), cancellationToken).ConfigureAwait(false);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A TCP socket made in the network namespace of <paramref name="pid"/> (a socket stays in the namespace it was made in).</summary>
+    private System.Net.Sockets.Socket SocketInNetworkNamespace(int pid)
+    {
+        // setns is per thread: a thread of its own enters the namespace, makes the socket and ends (no pooled thread is moved)
+        System.Net.Sockets.Socket? made = null;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                int fd = Ctx.Sys.Open($"/proc/{pid}/ns/net", 0x80000);
+                try
+                {
+                    Ctx.Sys.Setns(fd, ShimSpawner.CLONE_NEWNET);
+                }
+                finally
+                {
+                    Ctx.Sys.Close(fd);
+                }
+
+                made = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+            }
+#pragma warning disable CA1031 // handed to the caller's thread
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                error = e;
+            }
+        }) { IsBackground = true, Name = "netns-socket" };
+        thread.Start();
+        thread.Join();
+        return made ?? throw new ContainerException($"cannot open a socket in the network namespace of container {Name}: {error?.Message}", error);
+    }
+
     /// <summary>Starts a created or exited container in this process (docker start: an exited one keeps its filesystem changes).
     /// Throws <see cref="ContainerConflictException"/> when it is running, and as <see cref="ContainerEngine.StartAsync"/> does when it
     /// cannot start (a never-started container is then removed; an exited one is kept with the error).</summary>

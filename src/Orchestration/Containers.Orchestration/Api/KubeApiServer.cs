@@ -19,6 +19,30 @@ public interface IPodLogSource
 
     /// <summary>Attaches to a running container (pods/attach): its output from now on to <paramref name="output"/> until it stops, and its stdin when it takes input.</summary>
     (Stream? Input, Task Output) Attach(JsonObject pod, string container, Stream output, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens a TCP connection to <paramref name="port"/> of a pod (pods/portforward): on the pod's own localhost, as the
+    /// kubelet does. By default, to the pod's IP (a server bound to the pod's loopback only is then not reached).
+    /// </summary>
+    async Task<System.Net.Sockets.Socket> ConnectAsync(JsonObject pod, int port, CancellationToken cancellationToken)
+    {
+        if (Json.Str(pod, "status", "podIP") is not { } ip || !System.Net.IPAddress.TryParse(ip, out var address))
+        {
+            throw ApiException.BadRequest($"unable to forward ports to pod {Json.Name(pod)}: it has no IP");
+        }
+
+        var socket = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(new System.Net.IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 }
 
 /// <summary>
@@ -619,14 +643,14 @@ public sealed class KubeApiServer : IAsyncDisposable
         }
 
         /// <summary>pods/portforward: SPDY tunnelled in a WebSocket, as kubectl 1.31 and later speak it (see <see cref="PortForward"/>).</summary>
-        private static async Task PortForwardAsync(HttpContext http, JsonObject pod)
+        private async Task PortForwardAsync(HttpContext http, JsonObject pod)
         {
             if (!http.WebSockets.IsWebSocketRequest || !http.WebSockets.WebSocketRequestedProtocols.Contains(PortForward.Protocol))
             {
                 throw ApiException.BadRequest($"pods/portforward is served as SPDY inside a WebSocket ({PortForward.Protocol}, as kubectl 1.31 and later use); plain SPDY is not supported");
             }
 
-            if (Json.Str(pod, "status", "podIP") is not { } ip || !System.Net.IPAddress.TryParse(ip, out var address) || Json.Str(pod, "status", "phase") != "Running")
+            if (Json.Str(pod, "status", "phase") != "Running" || logs is null)
             {
                 throw ApiException.BadRequest($"unable to forward ports to pod {Json.Name(pod)}: it is not running");
             }
@@ -634,7 +658,8 @@ public sealed class KubeApiServer : IAsyncDisposable
             // .NET refuses '/' in a subprotocol it is handed (RFC 6455 tokens); Kubernetes' name has one: answered as a header
             http.Response.Headers["Sec-WebSocket-Protocol"] = PortForward.Protocol;
             using var ws = await http.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
-            await new PortForward(ws, address, http.RequestAborted).RunAsync().ConfigureAwait(false);
+            var source = logs;
+            await new PortForward(ws, Json.Name(pod), (port, ct) => source.ConnectAsync(pod, port, ct), http.RequestAborted).RunAsync().ConfigureAwait(false);
         }
 
         private async Task LogAsync(HttpContext http, JsonObject pod)

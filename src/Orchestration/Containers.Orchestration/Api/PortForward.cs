@@ -11,11 +11,11 @@ namespace Containers.Orchestration.Api;
 /// pods/portforward as kubectl 1.31 and later speak it: SPDY/3.1 tunnelled in a WebSocket (subprotocol
 /// <c>SPDY/3.1+portforward.k8s.io</c>). For each local connection kubectl opens an error stream and a data stream
 /// (headers <c>streamType</c>, <c>port</c>, <c>requestID</c>); the data stream is joined to a TCP connection to the
-/// pod's IP and port, and a failure to connect is written to the error stream. Header blocks are zlib with SPDY/3's
+/// port on the pod's own localhost (made in its network namespace, as the kubelet does), and a failure to connect is written to the error stream. Header blocks are zlib with SPDY/3's
 /// dictionary (read by priming a raw inflater with the dictionary as a stored block); replies carry empty header
 /// blocks. Flow control is not enforced (kubectl does not send window updates it waits for).
 /// </summary>
-internal sealed class PortForward(WebSocket socket, IPAddress podIp, CancellationToken cancellationToken)
+internal sealed class PortForward(WebSocket socket, string podName, Func<int, CancellationToken, Task<Socket>> connect, CancellationToken cancellationToken)
 {
     /// <summary>The WebSocket subprotocol of the tunnel.</summary>
     public const string Protocol = "SPDY/3.1+portforward.k8s.io";
@@ -104,14 +104,12 @@ internal sealed class PortForward(WebSocket socket, IPAddress podIp, Cancellatio
         byStream[pair.Data] = connection;
         try
         {
-            var tcp = new Socket(podIp.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await tcp.ConnectAsync(new IPEndPoint(podIp, pair.Port), cancellationToken).ConfigureAwait(false);
-            connection.Socket = tcp;
+            connection.Socket = await connect(pair.Port, cancellationToken).ConfigureAwait(false);
             _ = Task.Run(() => PumpAsync(connection), CancellationToken.None);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or ContainerException or ApiException)
         {
-            string message = $"error forwarding port {pair.Port} to pod {podIp}: {e.Message}";
+            string message = $"error forwarding port {pair.Port} to pod {podName}: {e.Message}";
             await WriteAsync(Data(pair.Error, FlagFin, Encoding.UTF8.GetBytes(message))).ConfigureAwait(false);
             await WriteAsync(Data(pair.Data, FlagFin, [])).ConfigureAwait(false);
         }

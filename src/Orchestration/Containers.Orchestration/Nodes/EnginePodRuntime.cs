@@ -152,6 +152,10 @@ public sealed class EnginePodRuntime : IPodRuntime
         + "b8220000000f05ebf7");
 
     /// <inheritdoc/>
+    public Task<System.Net.Sockets.Socket> ConnectAsync(string id, int port, CancellationToken cancellationToken) =>
+        engine.Get(id).ConnectAsync(port, cancellationToken);
+
+    /// <inheritdoc/>
     public Stream? AttachInput(string id) =>
         interactive.TryGetValue(id, out var c) ? c.Terminal ?? c.StandardInput : null;
 

@@ -126,6 +126,13 @@ public interface IPodRuntime
     /// <summary>Starts an interactive process in a running container (kubectl exec); its streams are the caller's to pump.</summary>
     Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Opens a TCP connection to <paramref name="port"/> on the loopback of container <paramref name="id"/>'s network
+    /// namespace (pods/portforward). A runtime that cannot fails with <see cref="ContainerException"/>.
+    /// </summary>
+    Task<System.Net.Sockets.Socket> ConnectAsync(string id, int port, CancellationToken cancellationToken) =>
+        Task.FromException<System.Net.Sockets.Socket>(new ContainerException("this container runtime cannot reach a container's loopback"));
+
     /// <summary>The containers labelled as run for <paramref name="nodeName"/> (to take them over after a restart).</summary>
     IReadOnlyList<RuntimeContainerStatus> List(string nodeName);
 

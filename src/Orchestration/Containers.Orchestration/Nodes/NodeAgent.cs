@@ -148,6 +148,17 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         return runtime.StartExecAsync(id, options, cancellationToken);
     }
 
+    /// <summary>Opens a TCP connection to <paramref name="port"/> on the pod's own localhost, in its sandbox's network namespace (pods/portforward, as the kubelet does).</summary>
+    public Task<System.Net.Sockets.Socket> ConnectAsync(JsonObject pod, int port, CancellationToken cancellationToken)
+    {
+        if (!records.TryGetValue(PodState.Key(pod), out var rec) || rec.Uid != Json.Uid(pod) || rec.SandboxId is not { } sandbox)
+        {
+            throw ApiException.BadRequest($"unable to forward ports to pod {Json.Name(pod)}: its sandbox is not running");
+        }
+
+        return runtime.ConnectAsync(sandbox, port, cancellationToken);
+    }
+
     /// <summary>Stops posting status and serving pods; the pods' containers keep running (as when a kubelet stops).</summary>
     public async ValueTask DisposeAsync()
     {
