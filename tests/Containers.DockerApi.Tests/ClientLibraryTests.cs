@@ -99,6 +99,17 @@ public sealed class ClientLibraryTests
         var execInspect = await client.Exec.InspectContainerExecAsync(execCreated.ID);
         Assert.Equal(3L, execInspect.ExitCode);
 
+        // an exec with a TTY sees the size the client resizes it to (as docker exec -it sends right after start)
+        var ttyExec = await client.Exec.CreateContainerExecAsync(sleeper.ID, new ContainerExecCreateParameters { Cmd = ["sh", "-c", "sleep 1; stty size"], AttachStdout = true, TTY = true });
+        using (var stream = await client.Exec.StartContainerExecAsync(ttyExec.ID, new ContainerExecStartParameters { TTY = true }))
+        {
+            await client.Exec.ResizeExecTtyAsync(ttyExec.ID, new ContainerResizeParameters { Height = 40, Width = 100 });
+            var (stdout, _) = await stream.ReadOutputToEndAsync(CancellationToken.None);
+            Assert.Equal("40 100", stdout.Trim());
+        }
+
+        await Assert.ThrowsAnyAsync<DockerApiException>(() => client.Exec.ResizeExecTtyAsync("nosuchexec", new ContainerResizeParameters { Height = 40, Width = 100 }));
+
         // networks and volumes
         var network = await client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = "dotnet-net" });
         await client.Networks.ConnectNetworkAsync(network.ID, new NetworkConnectParameters { Container = sleeper.ID });

@@ -132,6 +132,32 @@ public sealed class ClusterAcceptanceTests
             var (catCode, catOut, catErr) = await k.TryWithInputAsync("line one\nline two\n", "exec", "-i", pod, "-c", "web", "--", "sh", "-c", "cat; echo done");
             Assert.True(catCode == 0, $"kubectl exec -i exited {catCode}: {catErr}");
             Assert.Equal("line one\nline two\ndone\n", catOut);
+            // exec -t: the client's terminal size (resize channel 4, as kubectl sends it) is the process's terminal size
+            using (var ws = new System.Net.WebSockets.ClientWebSocket())
+            {
+                ws.Options.AddSubProtocol("v5.channel.k8s.io");
+                string script = Uri.EscapeDataString("sleep 1; stty size");
+                await ws.ConnectAsync(new Uri($"{cluster.Url.Replace("http://", "ws://", StringComparison.Ordinal)}/api/v1/namespaces/default/pods/{pod}/exec?container=web&command=sh&command=-c&command={script}&stdout=true&tty=true"), CancellationToken.None);
+                await ws.SendAsync((byte[])[4, .. "{\"Width\":100,\"Height\":40}"u8], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+                var terminal = new StringBuilder();
+                var buffer = new byte[4096];
+                while (true)
+                {
+                    var r = await ws.ReceiveAsync(buffer, CancellationToken.None);
+                    if (r.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                    {
+                        break;
+                    }
+
+                    if (r.Count > 1 && buffer[0] == 1)
+                    {
+                        terminal.Append(Encoding.UTF8.GetString(buffer, 1, r.Count - 1));
+                    }
+                }
+
+                Assert.Equal("40 100", terminal.ToString().Trim());
+            }
+
             string local = Path.Combine(te.Root, "copied.txt");
             await File.WriteAllTextAsync(local, "copied through exec and tar\n");
             await k.RunAsync("cp", local, $"{pod}:/tmp/copied.txt", "-c", "web");

@@ -761,7 +761,7 @@ internal sealed partial class ContainerEndpoints
 
         try
         {
-            var body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+            var body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
             var restart = Body.Obj(body, "RestartPolicy", "");
             c.Update(
                 new ResourceLimits(

@@ -23,7 +23,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
         JsonObject body;
         try
         {
-            body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new JsonException("expected an object");
+            body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new JsonException("expected an object");
         }
         catch (JsonException e)
         {

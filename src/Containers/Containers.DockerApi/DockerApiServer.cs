@@ -18,6 +18,53 @@ namespace Containers.DockerApi;
 /// </summary>
 public sealed partial class DockerApiServer : IAsyncDisposable
 {
+    private static readonly JsonNodeOptions CaseInsensitive = new() { PropertyNameCaseInsensitive = true };
+
+    /// <summary>
+    /// Reads a request body: property names match whatever their case, as Go's JSON decoder (dockerd) matches them
+    /// (Docker.DotNet sends <c>TTY</c>, the API documents <c>Tty</c>). A body whose maps hold keys that differ only in
+    /// case (labels "a" and "A") is read with exact names instead.
+    /// </summary>
+    internal static async Task<JsonNode?> ParseBodyAsync(Stream body)
+    {
+        using var buffer = new MemoryStream();
+        await body.CopyToAsync(buffer).ConfigureAwait(false);
+        return ParseBody(buffer.ToArray());
+    }
+
+    /// <inheritdoc cref="ParseBodyAsync"/>
+    internal static JsonNode? ParseBody(byte[] body)
+    {
+        var node = JsonNode.Parse(body, CaseInsensitive);
+        try
+        {
+            Walk(node); // objects fill their (case-insensitive) dictionaries lazily: a clash shows here, not later
+            return node;
+        }
+        catch (ArgumentException)
+        {
+            return JsonNode.Parse(body);
+        }
+
+        static void Walk(JsonNode? n)
+        {
+            if (n is JsonObject o)
+            {
+                foreach (var (_, v) in o)
+                {
+                    Walk(v);
+                }
+            }
+            else if (n is JsonArray a)
+            {
+                foreach (var v in a)
+                {
+                    Walk(v);
+                }
+            }
+        }
+    }
+
     /// <summary>The API version announced (clients negotiate down to it).</summary>
     public const string ApiVersion = "1.47";
 
@@ -174,7 +221,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         app.MapPost("/containers/{id}/unpause", containers.UnpauseAsync);
         app.MapPost("/containers/{id}/rename", containers.RenameAsync);
         app.MapPost("/containers/{id}/update", containers.UpdateAsync);
-        app.MapPost("/containers/{id}/resize", (HttpContext ctx, string id) => Results.Ok());
+        app.MapPost("/containers/{id}/resize", streams.ContainerResizeAsync);
         app.MapPost("/containers/{id}/exec", streams.ExecCreateAsync);
         app.MapDelete("/containers/{id}", containers.RemoveAsync);
         app.MapGet("/containers/{id}/json", containers.InspectAsync);
@@ -184,7 +231,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         app.MapMethods("/containers/{id}/archive", ["GET", "HEAD"], containers.ArchiveGetAsync);
         app.MapPut("/containers/{id}/archive", containers.ArchivePutAsync);
         app.MapGet("/exec/{id}/json", streams.ExecInspectAsync);
-        app.MapPost("/exec/{id}/resize", (HttpContext ctx, string id) => Results.Ok());
+        app.MapPost("/exec/{id}/resize", streams.ExecResizeAsync);
 
         var images = new ImageEndpoints(engine, events);
         app.MapGet("/images/json", images.ListAsync);

@@ -35,7 +35,7 @@ internal sealed class HijackedRequest
     {
         try
         {
-            return Body.Length == 0 ? null : JsonNode.Parse(Body) as JsonObject;
+            return Body.Length == 0 ? null : DockerApiServer.ParseBody(Body) as JsonObject;
         }
         catch (System.Text.Json.JsonException)
         {

@@ -70,7 +70,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     {
         try
         {
-            var body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+            var body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
             var name = Body.Str(body, "Name", "") is { Length: > 0 } nm ? nm : throw new FormatException("Name: a network name is required");
             var driver = Body.Str(body, "Driver", "") ?? "bridge";
             if (driver is not ("bridge" or ""))
@@ -153,7 +153,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     {
         try
         {
-            return await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+            return await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
         }
         catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
         {
@@ -229,7 +229,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     {
         try
         {
-            var body = ctx.Request.ContentLength == 0 ? [] : await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+            var body = ctx.Request.ContentLength == 0 ? [] : await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
             var driver = Body.Str(body, "Driver", "") ?? "local";
             if (driver is not ("local" or ""))
             {

@@ -230,7 +230,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         JsonObject body;
         try
         {
-            body = await JsonNode.ParseAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new JsonException("expected an object");
+            body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new JsonException("expected an object");
         }
         catch (JsonException e)
         {
@@ -338,6 +338,15 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         record.Started = true;
         record.Pid = exec.Pid;
         record.Running = true;
+        lock (record)
+        {
+            record.Process = exec;
+            if (record.Size is { } size)
+            {
+                exec.ResizeTerminal(size.Rows, size.Columns); // asked for before the process was there
+            }
+        }
+
         var done = FinishAsync(record, exec);
         if (detach)
         {
@@ -385,6 +394,61 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
     {
         record.ExitCode = await exec.WaitAsync().ConfigureAwait(false);
         record.Running = false;
+        lock (record)
+        {
+            record.Process = null;
+        }
+    }
+
+    /// <summary>POST /exec/{id}/resize?h=&amp;w=: the size of the exec's terminal (kept for a process not started yet, as docker exec -it resizes right after start).</summary>
+    public Task ExecResizeAsync(HttpContext ctx, string id)
+    {
+        if (!execs.TryGetValue(id, out var record))
+        {
+            return DockerApiServer.Error(ctx, 404, $"No such exec instance: {id}");
+        }
+
+        if (!TerminalSize(ctx, out int rows, out int columns))
+        {
+            return DockerApiServer.Error(ctx, 400, "h and w must be positive integers");
+        }
+
+        lock (record)
+        {
+            record.Size = (rows, columns);
+            record.Process?.ResizeTerminal(rows, columns);
+        }
+
+        ctx.Response.StatusCode = 200;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>POST /containers/{id}/resize?h=&amp;w=: the size of a container's terminal (one whose TTY this process holds).</summary>
+    public Task ContainerResizeAsync(HttpContext ctx, string id)
+    {
+        if (!TerminalSize(ctx, out int rows, out int columns))
+        {
+            return DockerApiServer.Error(ctx, 400, "h and w must be positive integers");
+        }
+
+        try
+        {
+            engine.Get(id).ResizeTerminal(rows, columns);
+        }
+        catch (ContainerNotFoundException)
+        {
+            return DockerApiServer.Error(ctx, 404, $"No such container: {id}");
+        }
+
+        ctx.Response.StatusCode = 200;
+        return Task.CompletedTask;
+    }
+
+    private static bool TerminalSize(HttpContext ctx, out int rows, out int columns)
+    {
+        columns = 0;
+        return int.TryParse(ctx.Request.Query["h"], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out rows) && rows > 0
+            && int.TryParse(ctx.Request.Query["w"], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out columns) && columns > 0;
     }
 
     /// <summary>GET /exec/{id}/json.</summary>
@@ -432,5 +496,11 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         public int ExitCode { get; set; }
 
         public int Pid { get; set; }
+
+        /// <summary>The running process (under the record's lock).</summary>
+        public ExecProcess? Process { get; set; }
+
+        /// <summary>The terminal size last asked for (under the record's lock).</summary>
+        public (int Rows, int Columns)? Size { get; set; }
     }
 }

@@ -48,6 +48,21 @@ public sealed partial class Container : IAsyncDisposable
 
     private RuntimeContext Ctx => engine.Context;
 
+    /// <summary>
+    /// Sets the size of the container's terminal (docker resize) when it was started with a TTY in this process; a
+    /// detached container's terminal belongs to its monitor and is left as it is.
+    /// </summary>
+    public void ResizeTerminal(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
+        _ = State; // a removed container is a ContainerNotFoundException
+        if (Terminal is FileStream pty)
+        {
+            Linux.Pty.Resize(Ctx.Sys, pty, rows, columns);
+        }
+    }
+
     /// <summary>The host port bound for <paramref name="containerPort"/>. Throws <see cref="ContainerNotFoundException"/> when it is not published.</summary>
     public int GetHostPort(int containerPort, string protocol = "tcp") =>
         State.Ports.FirstOrDefault(p => p.ContainerPort == containerPort && p.Protocol == protocol)?.HostPort

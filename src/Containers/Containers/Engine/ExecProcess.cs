@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Containers.Linux;
 using Containers.Runtime;
 using Containers.Shim;
 
@@ -31,12 +32,28 @@ public sealed class ExecProcess : IAsyncDisposable
 {
     private readonly System.Diagnostics.Process process;
     private readonly FileStream? terminal;
+    private readonly ISyscalls? sys;
 
-    private ExecProcess(System.Diagnostics.Process process, FileStream? terminal, bool openStdin)
+    private ExecProcess(System.Diagnostics.Process process, FileStream? terminal, bool openStdin, ISyscalls? sys = null)
     {
         this.process = process;
         this.terminal = terminal;
+        this.sys = sys;
         StandardInput = openStdin && terminal is null ? process.StandardInput.BaseStream : Stream.Null;
+    }
+
+    /// <summary>
+    /// Sets the size of its terminal (docker exec resize, kubectl exec -t): the process gets SIGWINCH and sees the new
+    /// size (<c>stty size</c>). Without a TTY it does nothing.
+    /// </summary>
+    public void ResizeTerminal(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
+        if (terminal is not null && sys is not null)
+        {
+            Pty.Resize(sys, terminal, rows, columns);
+        }
     }
 
     /// <summary>Host pid of the process.</summary>
@@ -154,7 +171,7 @@ public sealed class ExecProcess : IAsyncDisposable
             }
 
             var term = master >= 0 ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(master, ownsHandle: true), FileAccess.ReadWrite, 1) : null;
-            return new ExecProcess(shim.Process, term, options.OpenStdin);
+            return new ExecProcess(shim.Process, term, options.OpenStdin, ctx.Sys);
         }
         catch
         {

@@ -65,3 +65,29 @@ internal readonly record struct FileStatus(int Mode, int Uid, int Gid, long Size
 
     public int Permissions => Mode & 0xFFF;
 }
+
+/// <summary>Terminal sizes on a pty master held by a <see cref="FileStream"/>.</summary>
+internal static class Pty
+{
+    /// <summary>Sets the window size (TIOCSWINSZ); a master already closed, or a failing ioctl, changes nothing.</summary>
+    public static void Resize(ISyscalls sys, FileStream master, int rows, int columns)
+    {
+        var handle = master.SafeFileHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            sys.SetWindowSize((int)handle.DangerousGetHandle(), (ushort)Math.Min(rows, ushort.MaxValue), (ushort)Math.Min(columns, ushort.MaxValue));
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SyscallException)
+        {
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+}

@@ -473,7 +473,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                         ["reason"] = "NonZeroExitCode",
                         ["details"] = new JsonObject { ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ExitCode", ["message"] = exit.ToString(CultureInfo.InvariantCulture) }) },
                     };
-            }).ConfigureAwait(false);
+            }, tty ? process.ResizeTerminal : null).ConfigureAwait(false);
         }
 
         /// <summary>pods/attach (kubectl attach, run -i) over the same WebSocket protocol as exec: the container's output from now on, its stdin when it takes input.</summary>
@@ -509,6 +509,22 @@ public sealed class KubeApiServer : IAsyncDisposable
             await attached.CancelAsync().ConfigureAwait(false);
         }
 
+        private static void Resize(ReadOnlyMemory<byte> json, Action<int, int>? resize)
+        {
+            try
+            {
+                if (resize is not null && JsonNode.Parse(json.Span) is JsonObject size
+                    && Json.Int(size, "Width") is > 0 and <= ushort.MaxValue and var width && Json.Int(size, "Height") is > 0 and <= ushort.MaxValue and var height)
+                {
+                    resize((int)height, (int)width);
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // not a size: ignored, as the kubelet logs and ignores it
+            }
+        }
+
         /// <summary>Checks a remote command request (a WebSocket asking for v5 or v4 of channel.k8s.io, a pod on a node) and returns the protocol to answer.</summary>
         private string RemoteCommandProtocol(HttpContext http, JsonObject pod, string what)
         {
@@ -532,7 +548,7 @@ public sealed class KubeApiServer : IAsyncDisposable
         /// v5's close signal when <paramref name="closeInput"/>), runs <paramref name="run"/> with a sender of output
         /// channels, then sends the Status it returns on channel 3 and closes.
         /// </summary>
-        private static async Task RemoteCommandAsync(HttpContext http, string protocol, Stream? input, bool closeInput, Func<Func<byte, ReadOnlyMemory<byte>, Task>, CancellationToken, Task<JsonObject>> run)
+        private static async Task RemoteCommandAsync(HttpContext http, string protocol, Stream? input, bool closeInput, Func<Func<byte, ReadOnlyMemory<byte>, Task>, CancellationToken, Task<JsonObject>> run, Action<int, int>? resize = null)
         {
             using var ws = await http.WebSockets.AcceptWebSocketAsync(protocol).ConfigureAwait(false);
             using var sending = new SemaphoreSlim(1, 1);
@@ -576,6 +592,12 @@ public sealed class KubeApiServer : IAsyncDisposable
                         }
 
                         var data = message.GetBuffer().AsMemory(0, (int)message.Length);
+                        if (data.Length > 1 && data.Span[0] == 4)
+                        {
+                            Resize(data[1..], resize); // {"Width":W,"Height":H}: the client's terminal size
+                            continue;
+                        }
+
                         if (data.Length == 0 || input is null)
                         {
                             continue;
