@@ -286,6 +286,39 @@ public sealed class ClusterAcceptanceTests
 
             await k.RunAsync("delete", "pod", "reader", "--wait=false");
 
+            // attach -t: a container with a terminal gets the client's size (resize channel 4) before its input
+            string sizedYaml = Path.Combine(te.Root, "sized.yaml");
+            await File.WriteAllTextAsync(sizedYaml, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sized\nspec:\n  restartPolicy: Never\n  containers:\n  - name: sized\n    image: web:v1\n    stdin: true\n    tty: true\n    command: [\"sh\", \"-c\", \"read x; stty size\"]\n");
+            await k.RunAsync("apply", "-f", sizedYaml);
+            await k.WaitForAsync("Running", TimeSpan.FromSeconds(60), "get", "pod", "sized", "-o", "jsonpath={.status.phase}");
+            using (var ws = new System.Net.WebSockets.ClientWebSocket())
+            {
+                ws.Options.AddSubProtocol("v5.channel.k8s.io");
+                await ws.ConnectAsync(new Uri($"{cluster.Url.Replace("http://", "ws://", StringComparison.Ordinal)}/api/v1/namespaces/default/pods/sized/attach?container=sized&stdin=true&stdout=true&tty=true"), CancellationToken.None);
+                await ws.SendAsync((byte[])[4, .. "{\"Width\":90,\"Height\":30}"u8], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+                await ws.SendAsync((byte[])[0, .. "go\n"u8], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+                var attachedOutput = new StringBuilder();
+                var buffer = new byte[4096];
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                while (!attachedOutput.ToString().Contains("30 90", StringComparison.Ordinal))
+                {
+                    var r = await ws.ReceiveAsync(buffer, limit.Token);
+                    if (r.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                    {
+                        break;
+                    }
+
+                    if (r.Count > 1 && buffer[0] == 1)
+                    {
+                        attachedOutput.Append(Encoding.UTF8.GetString(buffer, 1, r.Count - 1));
+                    }
+                }
+
+                Assert.Contains("30 90", attachedOutput.ToString(), StringComparison.Ordinal);
+            }
+
+            await k.RunAsync("delete", "pod", "sized", "--wait=false");
+
             var (missingCode, _, missingErr) = await k.TryAsync("exec", pod, "-c", "nope", "--", "true");
             Assert.NotEqual(0, missingCode);
             Assert.Contains("container nope is not valid", missingErr, StringComparison.Ordinal);

@@ -368,6 +368,9 @@ public sealed class Cluster : IAsyncDisposable
             return agent.StartExecAsync(pod, container, options, cancellationToken);
         }
 
+        public void ResizeTerminal(JsonObject pod, string container, int rows, int columns) =>
+            cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))?.ResizeTerminal(pod, container, rows, columns);
+
         public Task<System.Net.Sockets.Socket> ConnectAsync(JsonObject pod, int port, CancellationToken cancellationToken)
         {
             var agent = cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))

@@ -20,6 +20,11 @@ public interface IPodLogSource
     /// <summary>Attaches to a running container (pods/attach): its output from now on to <paramref name="output"/> until it stops, and its stdin when it takes input.</summary>
     (Stream? Input, Task Output) Attach(JsonObject pod, string container, Stream output, CancellationToken cancellationToken);
 
+    /// <summary>Sets the terminal size of an attached container started with tty (pods/attach's resize channel); by default nothing.</summary>
+    void ResizeTerminal(JsonObject pod, string container, int rows, int columns)
+    {
+    }
+
     /// <summary>
     /// Opens a TCP connection to <paramref name="port"/> of a pod (pods/portforward): on the pod's own localhost, as the
     /// kubelet does. By default, to the pod's IP (a server bound to the pod's loopback only is then not reached).
@@ -482,7 +487,7 @@ public sealed class KubeApiServer : IAsyncDisposable
             var q = http.Request.Query;
             string container = ContainerOf(pod, q);
             string protocol = RemoteCommandProtocol(http, pod, "attach");
-            bool stdin = q["stdin"] == "true";
+            bool stdin = q["stdin"] == "true", tty = q["tty"] == "true";
             using var attached = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
             var output = new ChannelStream();
             var (input, pump) = logs!.Attach(pod, container, output, attached.Token);
@@ -505,7 +510,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 }
 
                 return new JsonObject { ["metadata"] = new JsonObject(), ["status"] = "Success" };
-            }).ConfigureAwait(false);
+            }, tty ? (rows, columns) => logs.ResizeTerminal(pod, container, rows, columns) : null).ConfigureAwait(false);
             await attached.CancelAsync().ConfigureAwait(false);
         }
 

@@ -156,6 +156,15 @@ public sealed class EnginePodRuntime : IPodRuntime
         engine.Get(id).ConnectAsync(port, cancellationToken);
 
     /// <inheritdoc/>
+    public void ResizeTerminal(string id, int rows, int columns)
+    {
+        if (interactive.TryGetValue(id, out var c))
+        {
+            c.ResizeTerminal(rows, columns);
+        }
+    }
+
+    /// <inheritdoc/>
     public Stream? AttachInput(string id) =>
         interactive.TryGetValue(id, out var c) ? c.Terminal ?? c.StandardInput : null;
 

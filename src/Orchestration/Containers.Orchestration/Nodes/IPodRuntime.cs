@@ -123,6 +123,11 @@ public interface IPodRuntime
     /// <summary>The stdin (or terminal) of a running container started with <see cref="PodContainerSpec.Stdin"/>, for kubectl attach; null otherwise.</summary>
     Stream? AttachInput(string id);
 
+    /// <summary>Sets the terminal size of a running container started with <see cref="PodContainerSpec.Tty"/> (kubectl attach -t); by default nothing.</summary>
+    void ResizeTerminal(string id, int rows, int columns)
+    {
+    }
+
     /// <summary>Starts an interactive process in a running container (kubectl exec); its streams are the caller's to pump.</summary>
     Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken);
 

@@ -136,6 +136,15 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         return (runtime.AttachInput(id), runtime.WriteLogAsync(id, follow: true, tailLines: 0, timestamps: false, output, cancellationToken));
     }
 
+    /// <summary>Sets the terminal size of a pod's container started with tty (kubectl attach -t).</summary>
+    public void ResizeTerminal(JsonObject pod, string container, int rows, int columns)
+    {
+        if (records.TryGetValue(PodState.Key(pod), out var rec) && rec.Uid == Json.Uid(pod) && rec.Containers.TryGetValue(container, out var c) && c.Id is { } id)
+        {
+            runtime.ResizeTerminal(id, rows, columns);
+        }
+    }
+
     /// <summary>Starts a process in a running container of a pod (kubectl exec).</summary>
     public Task<ExecProcess> StartExecAsync(JsonObject pod, string container, ExecOptions options, CancellationToken cancellationToken)
     {
