@@ -171,11 +171,20 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
 
     private async Task PumpStdinAsync(PipeReader input, Container c, ContainerSpec spec)
     {
-        // the container's stdin exists once it has started: attach comes before start in docker run -i
+        // the container's stdin exists once it has started: attach comes before start in docker run -i; a detached
+        // container's is reached through its monitor
         Stream? target = null;
-        for (var i = 0; i < 500 && target is null; i++)
+        for (var i = 0; i < 500 && target is null && spec.OpenStdin; i++)
         {
-            target = c.Terminal ?? c.StandardInput;
+            try
+            {
+                target = c.OpenInput();
+            }
+            catch (ContainerNotFoundException)
+            {
+                return;
+            }
+
             if (target is null)
             {
                 await Task.Delay(10).ConfigureAwait(false);
@@ -189,13 +198,12 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
 
         try
         {
-            await input.CopyToAsync(target).ConfigureAwait(false);
-            if (!spec.Tty)
+            await using (target.ConfigureAwait(false))
             {
-                target.Close(); // StdinOnce: the client's end of input is the container's
-            }
+                await input.CopyToAsync(target).ConfigureAwait(false);
+            } // the session's end closes the container's stdin when it was created with StdinOnce (docker run -i)
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or System.Net.Sockets.SocketException)
         {
         }
     }

@@ -33,6 +33,41 @@ public sealed class DetachedTests
     }
 
     [Fact]
+    public async Task A_detached_containers_stdin_and_terminal_are_reached_from_another_engine_through_its_monitor()
+    {
+        await using var t = new TestEngine();
+        var reader = await t.Busybox("sh", "-c", "read a; echo got-$a; read b; echo got-$b; cat; echo stdin-closed").WithOpenStdin().WithStdinOnce().StartDetachedAsync();
+        var sized = await t.Busybox("sh", "-c", "read x; stty size; sleep 100").WithOpenStdin().WithTty().StartDetachedAsync();
+        await t.Engine.DisposeAsync();
+
+        var other = new ContainerEngine(t.Options); // as another process would: the monitors hold stdin and the terminal
+        var found = other.Get(reader.Id);
+        using (var input = found.OpenInput())
+        {
+            Assert.NotNull(input);
+            await input.WriteAsync("one\ntwo\n"u8.ToArray());
+            await LifecycleTests.WaitForLog(found, "got-two");
+        }
+
+        // the first session's end closed its stdin (StdinOnce): cat ends and the container exits
+        Assert.Equal(0, (await found.WaitAsync()).ExitCode);
+        await LifecycleTests.WaitForLog(found, "stdin-closed");
+
+        var tty = other.Get(sized.Id);
+        tty.ResizeTerminal(33, 77);
+        using (var input = tty.OpenInput())
+        {
+            await input!.WriteAsync("go\n"u8.ToArray());
+            await LifecycleTests.WaitForLog(tty, "33 77");
+        }
+
+        Assert.Equal(ContainerStatus.Running, tty.State.Status); // no StdinOnce: the session's end closes nothing
+        Assert.Null(other.Get(reader.Id).OpenInput()); // it no longer runs
+        await tty.RemoveAsync(force: true);
+        await found.RemoveAsync();
+    }
+
+    [Fact]
     public async Task A_detached_start_failure_comes_back_as_the_same_error()
     {
         await using var t = new TestEngine();

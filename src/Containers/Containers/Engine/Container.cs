@@ -49,18 +49,44 @@ public sealed partial class Container : IAsyncDisposable
     private RuntimeContext Ctx => engine.Context;
 
     /// <summary>
-    /// Sets the size of the container's terminal (docker resize) when it was started with a TTY in this process; a
-    /// detached container's terminal belongs to its monitor and is left as it is.
+    /// Sets the size of the container's terminal (docker resize) when it was started with a TTY: directly when this
+    /// process holds it, else through its monitor's attach socket.
     /// </summary>
     public void ResizeTerminal(int rows, int columns)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
-        _ = State; // a removed container is a ContainerNotFoundException
+        var state = State; // a removed container is a ContainerNotFoundException
         if (Terminal is FileStream pty)
         {
             Linux.Pty.Resize(Ctx.Sys, pty, rows, columns);
         }
+        else if (state.Spec.Tty && state.Status == ContainerStatus.Running)
+        {
+            AttachServer.SendResize(Ctx.Store.Root, Id, rows, columns);
+        }
+    }
+
+    /// <summary>
+    /// Opens the container's input (docker attach, kubectl attach): what is written goes to its stdin, or to its
+    /// terminal when it has one. Works for a container this process runs and for a detached one (through its monitor,
+    /// so from any process). Disposing the stream closes the container's stdin only when its spec says StdinOnce.
+    /// Null when the container keeps no stdin open or does not run.
+    /// </summary>
+    public Stream? OpenInput()
+    {
+        var state = State;
+        if ((!state.Spec.OpenStdin && !state.Spec.Tty) || state.Status != ContainerStatus.Running)
+        {
+            return null;
+        }
+
+        if (engine.Supervisor(Id) is { } running)
+        {
+            return (running.Terminal ?? running.Stdin) is { } target ? new SharedInput(target, state.Spec.StdinOnce && !state.Spec.Tty) : null;
+        }
+
+        return AttachServer.ConnectInput(Ctx.Store.Root, Id);
     }
 
     /// <summary>The host port bound for <paramref name="containerPort"/>. Throws <see cref="ContainerNotFoundException"/> when it is not published.</summary>
@@ -429,3 +455,43 @@ public sealed partial class Container : IAsyncDisposable
 /// <param name="Stdout">Its standard output.</param>
 /// <param name="Stderr">Its standard error.</param>
 public sealed record ExecResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>A container's own stdin or terminal handed to one client: disposing it closes the target only when asked to (StdinOnce).</summary>
+internal sealed class SharedInput(Stream target, bool closeOnDispose) : Stream
+{
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => target.Write(buffer, offset, count);
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => target.WriteAsync(buffer, cancellationToken);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => target.WriteAsync(buffer, offset, count, cancellationToken);
+
+    public override void Flush() => target.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => target.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && closeOnDispose)
+        {
+            target.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

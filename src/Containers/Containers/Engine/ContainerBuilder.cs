@@ -127,6 +127,9 @@ public sealed class ContainerBuilder
     /// <summary>Keeps stdin open.</summary>
     public ContainerBuilder WithOpenStdin(bool open = true) => With(spec with { OpenStdin = open });
 
+    /// <summary>Closes stdin when the first attached client's input ends (<see cref="Container.OpenInput"/>).</summary>
+    public ContainerBuilder WithStdinOnce(bool once = true) => With(spec with { StdinOnce = once });
+
     /// <summary>Removes the container when it exits.</summary>
     public ContainerBuilder WithAutoRemove(bool remove = true) => With(spec with { AutoRemove = remove });
 

@@ -40,10 +40,29 @@ public static class ContainerMonitorHost
             return 125;
         }
 
+        // other processes reach a container's stdin and terminal through the monitor that holds them
+        AttachServer? attach = null;
+        try
+        {
+            if (engine.Context.Store.Read(id) is { } state)
+            {
+                attach = AttachServer.Start(engine.Context, supervisor, state.Spec, id);
+            }
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"containers-monitor: no attach socket: {e.Message}").ConfigureAwait(false);
+        }
+
         await Console.Out.WriteLineAsync("ok").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
         Linux.LinuxSyscalls.Instance.RedirectStdioToNull();
         await supervisor.Completion.ConfigureAwait(false);
+        if (attach is not null)
+        {
+            await attach.DisposeAsync().ConfigureAwait(false);
+        }
+
         return 0;
     }
 }

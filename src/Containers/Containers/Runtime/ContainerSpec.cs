@@ -93,6 +93,9 @@ public sealed record ContainerSpec
     /// <summary>Keep stdin open (<c>-i</c>); otherwise stdin is /dev/null.</summary>
     public bool OpenStdin { get; init; }
 
+    /// <summary>Close stdin when the first attached client's input ends (Docker's StdinOnce, Kubernetes' stdinOnce).</summary>
+    public bool StdinOnce { get; init; }
+
     /// <summary>Remove the container when it exits (<c>--rm</c>).</summary>
     public bool AutoRemove { get; init; }
 

@@ -497,7 +497,8 @@ public sealed class KubeApiServer : IAsyncDisposable
                 throw ApiException.BadRequest($"unable to attach to container {container}: it does not take stdin (set stdin: true in the pod's spec)");
             }
 
-            // the client's end of stdin closes the container's (stdinOnce, as kubectl run -i sets)
+            // the client's end of stdin ends this session's input: the container's stdin closes under stdinOnce (kubectl run -i)
+            using var session = input;
             await RemoteCommandAsync(http, protocol, stdin ? input : null, closeInput: true, async (send, ct) =>
             {
                 output.Send = send;

@@ -12,7 +12,6 @@ public sealed class EnginePodRuntime : IPodRuntime
     public const string NodeLabel = "io.kubernetes.node";
 
     private readonly ContainerEngine engine;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Container> interactive = new(StringComparer.Ordinal);
 
     /// <summary>Creates the runtime over <paramref name="engine"/>.</summary>
     public EnginePodRuntime(ContainerEngine engine) => this.engine = engine;
@@ -107,13 +106,10 @@ public sealed class EnginePodRuntime : IPodRuntime
             await engine.Get(existing.Id).RemoveAsync(force: true, cancellationToken).ConfigureAwait(false);
         }
 
-        if (spec.Stdin)
+        if (spec.Stdin || spec.Tty)
         {
-            // stdin lives with the process that started the container: one that takes input runs in this process
-            // (as docker run -i), not under a detached monitor
-            var attached = await builder.WithOpenStdin().WithTty(spec.Tty).StartAsync(cancellationToken).ConfigureAwait(false);
-            interactive[attached.Id] = attached;
-            return attached.Id;
+            // its monitor holds stdin and the terminal and serves them to attaching processes: it survives this one
+            builder = builder.WithOpenStdin(spec.Stdin).WithTty(spec.Tty).WithStdinOnce(spec.StdinOnce);
         }
 
         var container = await builder.StartDetachedAsync(cancellationToken).ConfigureAwait(false);
@@ -158,15 +154,27 @@ public sealed class EnginePodRuntime : IPodRuntime
     /// <inheritdoc/>
     public void ResizeTerminal(string id, int rows, int columns)
     {
-        if (interactive.TryGetValue(id, out var c))
+        try
         {
-            c.ResizeTerminal(rows, columns);
+            engine.Get(id).ResizeTerminal(rows, columns);
+        }
+        catch (ContainerNotFoundException)
+        {
         }
     }
 
     /// <inheritdoc/>
-    public Stream? AttachInput(string id) =>
-        interactive.TryGetValue(id, out var c) ? c.Terminal ?? c.StandardInput : null;
+    public Stream? AttachInput(string id)
+    {
+        try
+        {
+            return engine.Get(id).OpenInput();
+        }
+        catch (ContainerNotFoundException)
+        {
+            return null;
+        }
+    }
 
     /// <inheritdoc/>
     public RuntimeContainerStatus? Inspect(string id)
@@ -210,10 +218,6 @@ public sealed class EnginePodRuntime : IPodRuntime
         {
         }
 
-        if (interactive.TryRemove(id, out var attached))
-        {
-            await attached.DisposeAsync().ConfigureAwait(false);
-        }
     }
 
     /// <inheritdoc/>

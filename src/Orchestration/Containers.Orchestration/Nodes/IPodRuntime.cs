@@ -69,7 +69,10 @@ public sealed record PodContainerSpec
     /// <summary>Give the container a terminal (Kubernetes' <c>tty: true</c>).</summary>
     public bool Tty { get; init; }
 
-    /// <summary>The runtime id of the container whose network, ipc and uts namespaces this one joins (the pod's first), or null to get the pod's own.</summary>
+    /// <summary>Close its stdin when the first attach session's input ends (Kubernetes' <c>stdinOnce</c>, as <c>kubectl run -i</c> sets).</summary>
+    public bool StdinOnce { get; init; }
+
+    /// <summary>The runtime id of the container whose network, ipc and uts namespaces this one joins (the pod's sandbox), or null to get its own.</summary>
     public string? JoinContainer { get; init; }
 
     /// <summary>The image pull policy (Always, IfNotPresent, Never).</summary>
@@ -120,7 +123,10 @@ public interface IPodRuntime
     /// <summary>Runs a command in it (exec probes, preStop hooks); returns the exit code and output.</summary>
     Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken);
 
-    /// <summary>The stdin (or terminal) of a running container started with <see cref="PodContainerSpec.Stdin"/>, for kubectl attach; null otherwise.</summary>
+    /// <summary>
+    /// The stdin (or terminal) of a running container started with <see cref="PodContainerSpec.Stdin"/>, for kubectl
+    /// attach (dispose it when the session ends: that closes the container's stdin under stdinOnce); null otherwise.
+    /// </summary>
     Stream? AttachInput(string id);
 
     /// <summary>Sets the terminal size of a running container started with <see cref="PodContainerSpec.Tty"/> (kubectl attach -t); by default nothing.</summary>

@@ -154,6 +154,7 @@ public sealed partial class NodeAgent
                 JoinContainer = join,
                 PullPolicy = Json.Str(spec, "imagePullPolicy") ?? "IfNotPresent",
                 Stdin = Json.Bool(spec, "stdin") == true,
+                StdinOnce = Json.Bool(spec, "stdinOnce") == true,
                 Tty = Json.Bool(spec, "tty") == true,
                 Labels = ImmutableDictionary<string, string>.Empty
                     .Add(PodUidLabel, rec.Uid)
