@@ -120,6 +120,79 @@ public sealed class ClusterAcceptanceTests
             using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(5) };
             Assert.Equal("hello mongouser", (await http.GetStringAsync("http://127.0.0.1:30100/")).Trim());
 
+            // a UDP Service (NodePort, no selector, its Endpoints written by hand) relays datagrams both ways: to an echo
+            // server on the host's pod-network address, from the node port and from the cluster IP
+            var bridgeAddress = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(a => a.Address).First(a => a.ToString().StartsWith("10.216.", StringComparison.Ordinal));
+            using var echo = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(bridgeAddress, 0));
+            using var stopEcho = new CancellationTokenSource();
+            var echoing = Task.Run(async () =>
+            {
+                try
+                {
+                    while (true)
+                    {
+                        var got = await echo.ReceiveAsync(stopEcho.Token);
+                        byte[] answer = [.. "got-"u8, .. got.Buffer];
+                        await echo.SendAsync(answer.AsMemory(), got.RemoteEndPoint, stopEcho.Token);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            });
+            int echoPort = ((System.Net.IPEndPoint)echo.Client.LocalEndPoint!).Port;
+            await File.WriteAllTextAsync(Path.Combine(te.Root, "udp.yaml"), $"""
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: udp-echo
+                spec:
+                  type: NodePort
+                  ports:
+                  - name: echo
+                    protocol: UDP
+                    port: 9999
+                    nodePort: 30199
+                ---
+                apiVersion: v1
+                kind: Endpoints
+                metadata:
+                  name: udp-echo
+                subsets:
+                - addresses:
+                  - ip: {bridgeAddress}
+                  ports:
+                  - name: echo
+                    port: {echoPort}
+                    protocol: UDP
+                """);
+            await k.RunAsync("apply", "-f", Path.Combine(te.Root, "udp.yaml"));
+            string udpClusterIp = (await k.RunAsync("get", "svc", "udp-echo", "-o", "jsonpath={.spec.clusterIP}")).Trim();
+            foreach (var (target, text) in new[] { (new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 30199), "via-node-port"), (new System.Net.IPEndPoint(System.Net.IPAddress.Parse(udpClusterIp), 9999), "via-cluster-ip") })
+            {
+                using var udp = new System.Net.Sockets.UdpClient();
+                string? reply = null;
+                for (int i = 0; i < 50 && reply is null; i++)
+                {
+                    await udp.SendAsync(Encoding.UTF8.GetBytes(text).AsMemory(), target);
+                    using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+                    try
+                    {
+                        reply = Encoding.UTF8.GetString((await udp.ReceiveAsync(wait.Token)).Buffer);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+
+                Assert.Equal("got-" + text, reply);
+            }
+
+            await stopEcho.CancelAsync();
+            await echoing;
+            await k.RunAsync("delete", "svc", "udp-echo");
+
             // the sidecar reached the web container on the pod's localhost
             string pod = (await k.RunAsync("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")).Trim();
             await WaitForLogAsync(k, "hello mongouser", pod, "-c", "sidecar");

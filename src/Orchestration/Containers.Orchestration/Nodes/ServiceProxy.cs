@@ -12,9 +12,9 @@ namespace Containers.Orchestration.Nodes;
 
 /// <summary>
 /// kube-proxy in userspace mode, plus the cluster DNS: every ClusterIP Service gets its virtual IP on the pod network's
-/// bridge and a listener per TCP port there; NodePort Services also listen on the host's port (all addresses); each
-/// connection goes round-robin to a ready endpoint (sessionAffinity ClientIP keeps a client on one), trying the next
-/// when one refuses. The DNS server (on the service range's .10 address) answers
+/// bridge and a listener per TCP or UDP port there; NodePort Services also listen on the host's port (all addresses);
+/// each TCP connection goes round-robin to a ready endpoint (sessionAffinity ClientIP keeps a client on one), trying
+/// the next when one refuses; each UDP client gets a session relayed to one endpoint. The DNS server (on the service range's .10 address) answers
 /// <c>SVC.NS.svc.cluster.local</c> (and the short names through the pods' search path) with the cluster IP, or the
 /// ready endpoints' IPs for a headless Service; other names get no answer from upstream (none is configured).
 /// </summary>
@@ -25,7 +25,7 @@ public sealed class ServiceProxy : IAsyncDisposable
     private readonly Informer endpoints;
     private readonly string bridge;
     private readonly ILogger logger;
-    private readonly ConcurrentDictionary<(string Ip, int Port), Listener> listeners = new();
+    private readonly ConcurrentDictionary<(string Ip, int Port, string Protocol), Listener> listeners = new();
     private readonly ConcurrentDictionary<string, byte> vips = new(StringComparer.Ordinal);
     private readonly Lock gate = new();
     private readonly CancellationTokenSource stop = new();
@@ -65,7 +65,7 @@ public sealed class ServiceProxy : IAsyncDisposable
         dns?.Dispose();
         foreach (var l in listeners.Values)
         {
-            l.Socket.Dispose();
+            l.Dispose();
         }
 
         listeners.Clear();
@@ -112,7 +112,7 @@ public sealed class ServiceProxy : IAsyncDisposable
     {
         lock (gate)
         {
-            var wanted = new Dictionary<(string, int), (string Ns, string Name, JsonObject Port, bool NodePort)>();
+            var wanted = new Dictionary<(string, int, string), (string Ns, string Name, JsonObject Port, bool NodePort)>();
             foreach (var svc in services.List())
             {
                 string? ip = Json.Str(svc, "spec", "clusterIP");
@@ -121,12 +121,18 @@ public sealed class ServiceProxy : IAsyncDisposable
                     continue;
                 }
 
-                foreach (var port in Json.Items(svc, "spec", "ports").Where(p => (Json.Str(p, "protocol") ?? "TCP") == "TCP"))
+                foreach (var port in Json.Items(svc, "spec", "ports"))
                 {
-                    wanted[(ip, (int)(Json.Int(port, "port") ?? 0))] = (Json.Namespace(svc)!, Json.Name(svc), port, false);
+                    string protocol = Json.Str(port, "protocol") ?? "TCP";
+                    if (protocol is not ("TCP" or "UDP"))
+                    {
+                        continue; // SCTP is not proxied
+                    }
+
+                    wanted[(ip, (int)(Json.Int(port, "port") ?? 0), protocol)] = (Json.Namespace(svc)!, Json.Name(svc), port, false);
                     if (Json.Int(port, "nodePort") is { } nodePort)
                     {
-                        wanted[("0.0.0.0", (int)nodePort)] = (Json.Namespace(svc)!, Json.Name(svc), port, true);
+                        wanted[("0.0.0.0", (int)nodePort, protocol)] = (Json.Namespace(svc)!, Json.Name(svc), port, true);
                     }
                 }
             }
@@ -135,7 +141,7 @@ public sealed class ServiceProxy : IAsyncDisposable
             {
                 if (listeners.TryRemove(key, out var l))
                 {
-                    l.Socket.Dispose();
+                    l.Dispose();
                 }
             }
 
@@ -154,13 +160,26 @@ public sealed class ServiceProxy : IAsyncDisposable
                         AddVip(key.Item1);
                     }
 
-                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    bool udp = key.Item3 == "UDP";
+                    var socket = udp ? new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) : new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                     socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-                    socket.Bind(new IPEndPoint(IPAddress.Parse(key.Item1), key.Item2));
-                    socket.Listen(512);
+                    try
+                    {
+                        socket.Bind(new IPEndPoint(IPAddress.Parse(key.Item1), key.Item2));
+                        if (!udp)
+                        {
+                            socket.Listen(512);
+                        }
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
+
                     var listener = new Listener(socket) { Target = target };
                     listeners[key] = listener;
-                    _ = Task.Run(() => AcceptAsync(listener, stop.Token));
+                    _ = Task.Run(() => udp ? RelayDatagramsAsync(listener, stop.Token) : AcceptAsync(listener, stop.Token));
                 }
                 catch (Exception e) when (e is SocketException or ContainerException)
                 {
@@ -197,11 +216,11 @@ public sealed class ServiceProxy : IAsyncDisposable
         }
     }
 
-    private async Task ForwardAsync(Socket client, Listener listener, CancellationToken cancellationToken)
+    /// <summary>The ready endpoints of a listener's Service port, and where in them this client starts (round robin, or its own with ClientIP affinity).</summary>
+    private (List<IPEndPoint> Backends, int Start) Backends(Listener listener, string clientIp)
     {
         var (ns, name, port, _) = listener.Target;
         var svc = services.Get(ns, name);
-        string clientIp = (client.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "";
         var backends = Json.Items(endpoints.Get(ns, name), "subsets")
             .SelectMany(s => Json.Items(s, "addresses").Select(a => (Ip: Json.Str(a, "ip"), Port: Json.Items(s, "ports").FirstOrDefault(p => Json.Str(p, "name") == Json.Str(port, "name") || Json.Items(s, "ports").Count() == 1))))
             .Where(b => b.Ip is not null && b.Port is not null)
@@ -209,18 +228,121 @@ public sealed class ServiceProxy : IAsyncDisposable
             .ToList();
         if (backends.Count == 0)
         {
-            client.Dispose(); // no ready endpoint: refused, as kube-proxy rejects
-            return;
+            return (backends, 0);
         }
 
-        int start;
-        if (Json.Str(svc, "spec", "sessionAffinity") == "ClientIP")
+        int start = Json.Str(svc, "spec", "sessionAffinity") == "ClientIP"
+            ? listener.Affinity.GetOrAdd(clientIp, _ => Interlocked.Increment(ref listener.Next)) % backends.Count
+            : (int)((uint)Interlocked.Increment(ref listener.Next) % (uint)backends.Count);
+        return (backends, start);
+    }
+
+    /// <summary>
+    /// A UDP Service port, as kube-proxy's userspace mode relays it: each client address gets a session, a socket
+    /// connected to one ready endpoint (round robin, or by ClientIP affinity); replies go back to the client from the
+    /// Service's address and port; a session idle for <see cref="UdpIdle"/> ends.
+    /// </summary>
+    private async Task RelayDatagramsAsync(Listener listener, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[65536];
+        while (!cancellationToken.IsCancellationRequested)
         {
-            start = listener.Affinity.GetOrAdd(clientIp, _ => Interlocked.Increment(ref listener.Next)) % backends.Count;
+            SocketReceiveFromResult r;
+            try
+            {
+                r = await listener.Socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // an ICMP error from an earlier send: the listener goes on
+            }
+
+            var client = (IPEndPoint)r.RemoteEndPoint;
+            if (!listener.Sessions.TryGetValue(client, out var session))
+            {
+                var (backends, start) = Backends(listener, client.Address.ToString());
+                if (backends.Count == 0)
+                {
+                    continue; // no ready endpoint: dropped
+                }
+
+                var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                upstream.Connect(backends[start]);
+                session = new UdpSession(upstream);
+                listener.Sessions[client] = session;
+                _ = Task.Run(() => RepliesAsync(listener, client, session, cancellationToken), CancellationToken.None);
+            }
+
+            session.Touch();
+            try
+            {
+                await session.Socket.SendAsync(buffer.AsMemory(0, r.ReceivedBytes), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
         }
-        else
+    }
+
+    private static readonly TimeSpan UdpIdle = TimeSpan.FromSeconds(30);
+
+    private static async Task RepliesAsync(Listener listener, IPEndPoint client, UdpSession session, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[65536];
+        try
         {
-            start = (int)((uint)Interlocked.Increment(ref listener.Next) % (uint)backends.Count);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                idle.CancelAfter(UdpIdle);
+                int n;
+                try
+                {
+                    n = await session.Socket.ReceiveAsync(buffer, SocketFlags.None, idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !session.ActiveWithin(UdpIdle))
+                {
+                    return;
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    continue; // the client sent within the idle time: the session stays
+                }
+                catch (SocketException)
+                {
+                    continue; // the endpoint refused one datagram (ICMP): later ones may be answered
+                }
+
+                session.Touch();
+                await listener.Socket.SendToAsync(buffer.AsMemory(0, n), SocketFlags.None, client, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+        }
+        finally
+        {
+            listener.Sessions.TryRemove(client, out _);
+            session.Socket.Dispose();
+        }
+    }
+
+    private async Task ForwardAsync(Socket client, Listener listener, CancellationToken cancellationToken)
+    {
+        string clientIp = (client.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "";
+        var (backends, start) = Backends(listener, clientIp);
+        if (backends.Count == 0)
+        {
+            client.Dispose(); // no ready endpoint: refused, as kube-proxy rejects
+            return;
         }
 
         Socket? upstream = null;
@@ -294,7 +416,7 @@ public sealed class ServiceProxy : IAsyncDisposable
 
     private int IfIndex() => int.Parse(File.ReadAllText($"/sys/class/net/{bridge}/ifindex").Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
-    private sealed class Listener(Socket socket)
+    private sealed class Listener(Socket socket) : IDisposable
     {
         public int Next;
 
@@ -303,5 +425,28 @@ public sealed class ServiceProxy : IAsyncDisposable
         public (string Ns, string Name, JsonObject Port, bool NodePort) Target { get; set; }
 
         public ConcurrentDictionary<string, int> Affinity { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>A UDP port's client sessions.</summary>
+        public ConcurrentDictionary<IPEndPoint, UdpSession> Sessions { get; } = new();
+
+        public void Dispose()
+        {
+            Socket.Dispose();
+            foreach (var session in Sessions.Values)
+            {
+                session.Socket.Dispose();
+            }
+        }
+    }
+
+    private sealed class UdpSession(Socket socket)
+    {
+        private long lastTicks = Environment.TickCount64;
+
+        public Socket Socket { get; } = socket;
+
+        public void Touch() => Volatile.Write(ref lastTicks, Environment.TickCount64);
+
+        public bool ActiveWithin(TimeSpan span) => Environment.TickCount64 - Volatile.Read(ref lastTicks) < span.TotalMilliseconds;
     }
 }
