@@ -594,7 +594,12 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         WatchSandbox(key, rec, id);
     }
 
-    private void WatchSandbox(string podKey, PodRecord rec, string id)
+    private void WatchSandbox(string podKey, PodRecord rec, string id) => SyncWhenExits(podKey, id, () => rec.SandboxId == id);
+
+    private void Watch(string podKey, ContainerRecord cr, string id) => SyncWhenExits(podKey, id, () => cr.Id == id);
+
+    /// <summary>Queues the pod's sync when container <paramref name="id"/> exits, if it is still the one <paramref name="current"/> says.</summary>
+    private void SyncWhenExits(string podKey, string id, Func<bool> current)
     {
         _ = Task.Run(async () =>
         {
@@ -607,27 +612,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 return;
             }
 
-            if (rec.SandboxId == id)
-            {
-                Queue.Add(podKey);
-            }
-        });
-    }
-
-    private void Watch(string podKey, ContainerRecord cr, string id)
-    {
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await runtime.WaitAsync(id, stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            if (cr.Id == id)
+            if (current())
             {
                 Queue.Add(podKey);
             }
