@@ -99,7 +99,7 @@ namespace Containers.Cli
     /// <summary>The subcommands.</summary>
     internal static class Commands
     {
-        public const string Usage = """
+        public static readonly string Usage = """
             Usage: containers [--root DIR] COMMAND
 
             Commands:
@@ -114,7 +114,7 @@ namespace Containers.Cli
               inspect CONTAINER...                          show details as JSON
               stats --no-stream [CONTAINER...]              show resource usage
               pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + ImageCommands.Usage + BuildCommand.Usage + VolumeCommands.Usage + NetworkCommands.Usage + ComposeCommands.Usage + SystemCommands.Usage + ClusterCommands.Usage + "\n" + """
+            """ + "\n" + string.Join("\n", ImageCommands.Usage, BuildCommand.Usage, VolumeCommands.Usage, NetworkCommands.Usage, ComposeCommands.Usage, SystemCommands.Usage, ClusterCommands.Usage) + "\n" + """
 
             run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC|VOLUME:DST[:ro] -v DST
               --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]
