@@ -419,16 +419,26 @@ public sealed class ControlPlaneTests : IAsyncLifetime
         Assert.Equal(sandbox, runtime.SpecOf(runtime.Find("withinit", "app")!)!.JoinContainer);
         Assert.Equal(runtime.Inspect(sandbox)!.IPAddress, (await k.RunAsync("get", "pod", "withinit", "-o", "jsonpath={.status.podIP}")).Trim());
 
-        // the sandbox dies: its namespaces went, so the app restarts in a new sandbox (as kubelet's SandboxChanged)
+        // the sandbox dies: its namespaces went, so the init container runs again in a new sandbox, then the app
+        // restarts there (as kubelet's SandboxChanged)
         runtime.Exit(sandbox, 137);
-        await k.WaitForAsync("1", TimeSpan.FromSeconds(30), "get", "pod", "withinit", "-o", "jsonpath={.status.containerStatuses[0].restartCount}");
         var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (runtime.Find("withinit", "setup") is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        string renewed = runtime.Find("withinit", "POD")!;
+        Assert.Equal(renewed, runtime.SpecOf(runtime.Find("withinit", "setup")!)!.JoinContainer);
+        Assert.Null(runtime.Find("withinit", "app"));
+        runtime.Exit(runtime.Find("withinit", "setup")!, 0);
+        await k.WaitForAsync("1", TimeSpan.FromSeconds(30), "get", "pod", "withinit", "-o", "jsonpath={.status.containerStatuses[0].restartCount}");
+        deadline = DateTime.UtcNow.AddSeconds(30);
         while (runtime.Find("withinit", "app") is null && DateTime.UtcNow < deadline)
         {
             await Task.Delay(200);
         }
 
-        string renewed = runtime.Find("withinit", "POD")!;
         Assert.NotEqual(sandbox, renewed);
         Assert.Equal(renewed, runtime.SpecOf(runtime.Find("withinit", "app")!)!.JoinContainer);
         Assert.Contains("Pod sandbox changed", await k.RunAsync("get", "events", "--field-selector", "involvedObject.name=withinit"), StringComparison.Ordinal);

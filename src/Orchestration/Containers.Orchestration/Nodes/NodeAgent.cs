@@ -542,7 +542,8 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
     /// <summary>
     /// Starts the pod's sandbox unless it runs. One that died took the pod's namespaces with it: its containers are
-    /// stopped (and restart, as after a crash, in the new one), as the kubelet does when a pod sandbox changed.
+    /// stopped, its init containers run again in the new one and then its containers restart (as after a crash), as
+    /// the kubelet does when a pod sandbox changed.
     /// </summary>
     private async Task EnsureSandboxAsync(string key, JsonObject pod, PodRecord rec, CancellationToken cancellationToken)
     {
@@ -558,6 +559,17 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
             foreach (var c in running)
             {
                 await runtime.StopAsync(c.Id!, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            }
+
+            lock (rec.Containers)
+            {
+                foreach (var (name, c) in rec.Containers)
+                {
+                    if (name.StartsWith("init:", StringComparison.Ordinal))
+                    {
+                        c.Succeeded = false; // a new sandbox is initialized again, as the kubelet runs init containers again
+                    }
+                }
             }
 
             if (rec.SandboxId is { } dead)
