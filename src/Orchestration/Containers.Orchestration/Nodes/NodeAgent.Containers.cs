@@ -131,7 +131,6 @@ public sealed partial class NodeAgent
             string? user = runAsUser is { } u ? u.ToString(CultureInfo.InvariantCulture) + (runAsGroup is { } g ? ":" + g.ToString(CultureInfo.InvariantCulture) : "") : null;
             var mounts = PodVolumes.Mounts(spec, volumes);
             mounts.AddRange(EtcFiles(pod, rec));
-            string? join = rec.SandboxId;
             runSpec = new PodContainerSpec
             {
                 PodUid = rec.Uid,
@@ -151,7 +150,7 @@ public sealed partial class NodeAgent
                 CpuLimit = cpu,
                 Hostname = Json.Str(pod, "spec", "hostname") ?? Json.Name(pod),
                 Network = Options.Network,
-                JoinContainer = join,
+                JoinContainer = rec.SandboxId,
                 PullPolicy = Json.Str(spec, "imagePullPolicy") ?? "IfNotPresent",
                 Stdin = Json.Bool(spec, "stdin") == true,
                 StdinOnce = Json.Bool(spec, "stdinOnce") == true,
@@ -161,8 +160,7 @@ public sealed partial class NodeAgent
                     .Add(ContainerLabel, cr.Name)
                     .Add(AttemptLabel, cr.RestartCount.ToString(CultureInfo.InvariantCulture))
                     .Add("io.kubernetes.pod.name", Json.Name(pod))
-                    .Add("io.kubernetes.pod.namespace", Json.Namespace(pod) ?? "default")
-                    .AddRange(join is null ? [] : [new KeyValuePair<string, string>(JoinsLabel, join)]),
+                    .Add("io.kubernetes.pod.namespace", Json.Namespace(pod) ?? "default"),
             };
         }
         catch (Exception e) when (e is PodConfigException or PodVolumeException)

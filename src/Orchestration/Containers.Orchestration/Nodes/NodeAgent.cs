@@ -21,7 +21,6 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     private const string PodUidLabel = "io.kubernetes.pod.uid";
     private const string ContainerLabel = "io.kubernetes.container.name";
     private const string AttemptLabel = "io.kubernetes.container.restartCount";
-    private const string JoinsLabel = "io.containers-dotnet.joins";
     private const string SandboxName = "POD"; // the sandbox's container name label, as the kubelet's dockershim named it
     private readonly ObjectApi api;
     private readonly IPodRuntime runtime;
