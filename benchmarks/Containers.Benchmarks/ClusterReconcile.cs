@@ -93,6 +93,7 @@ internal static class ClusterReconcile
             Console.WriteLine($"store writes: {cluster.Api.Revision} ({(double)cluster.Api.Revision / pods:F1} per pod)");
             Console.WriteLine($"pods created in all: {created.Count}; containers started by the double: {runtime.Started}, running {runtime.Running.Count}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
             Console.WriteLine($"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms, allocated {GC.GetTotalAllocatedBytes() / (1024 * 1024)} MiB; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F1} s ({(GCSettings.IsServerGC ? "server" : "workstation")} GC)");
+            Console.WriteLine($"live heap after a full collection: {GC.GetTotalMemory(forceFullCollection: true) / (1024 * 1024)} MiB ({GC.GetTotalMemory(false) / pods} bytes per pod)");
             if (created.Count != pods || runtime.Started != pods)
             {
                 Console.WriteLine($"FAILED: {created.Count} pods created and {runtime.Started} containers started for {pods} replicas (a controller acted twice)");

@@ -40,6 +40,16 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)] public static partial int dup2(int oldfd, int newfd);
     [LibraryImport("libc", SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
     [LibraryImport("libc", SetLastError = true)] public static partial int access(byte* path, int mode);
+    [LibraryImport("libc", SetLastError = true)] public static partial int sched_setscheduler(int pid, int policy, int* param);
+
+    public const int SCHED_OTHER = 0, SCHED_IDLE = 5;
+
+    /// <summary>Sets this thread's scheduling policy (priority 0); false (errno set) when refused.</summary>
+    public static bool SetPolicy(int policy)
+    {
+        int priority = 0;
+        return sched_setscheduler(0, policy, &priority) == 0;
+    }
 
     public static ulong Makedev(uint major, uint minor) =>
         ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);

@@ -24,6 +24,13 @@ internal static unsafe class Program
 
         Libc.fcntl(statusFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
         ShimException? stageFailure = null;
+        bool pooled = Environment.GetEnvironmentVariable("CONTAINERS_SHIM_POOLED") == "1";
+        if (pooled)
+        {
+            // a pooled shim warms up while nobody waits for it: only on idle CPU time, never slowing the start it follows
+            _ = Libc.SetPolicy(Libc.SCHED_IDLE); // if refused it warms up at normal priority
+        }
+
         if (args[0] == "init" && args.Length == 4)
         {
             try
@@ -42,7 +49,14 @@ internal static unsafe class Program
         ShimConfig config;
         try
         {
-            config = JsonSerializer.Deserialize(ReadAll(syncFd), ShimJsonContext.Default.ShimConfig)
+            var bytes = ReadAll(syncFd);
+            if (pooled && !Libc.SetPolicy(Libc.SCHED_OTHER))
+            {
+                // the payload must not inherit SCHED_IDLE (the taker has normally reset it already)
+                throw new ShimException("restore the scheduling policy", Marshal.GetLastPInvokeError(), "sched_setscheduler(SCHED_OTHER)");
+            }
+
+            config = JsonSerializer.Deserialize(bytes, ShimJsonContext.Default.ShimConfig)
                 ?? throw new ShimException("read config", 0, "empty configuration");
         }
         catch (ShimException e)

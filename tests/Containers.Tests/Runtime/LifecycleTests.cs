@@ -276,6 +276,15 @@ public sealed class ShimPoolTests
         }
 
         Assert.Equal(1, ShimChildren());
+
+        // it warms up under SCHED_IDLE (5), so it never slows a start; the container it serves runs under SCHED_OTHER (0)
+        for (var i = 0; i < 100 && ShimPolicies().FirstOrDefault() != "5"; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(["5"], ShimPolicies());
+        Assert.Equal("0\n", (await t.RunAsync(t.Busybox("sh", "-c", "cut -d' ' -f41 /proc/self/stat"))).Stdout);
         var tty = await t.RunAsync(t.Busybox("sh", "-c", "test -t 1 && echo tty").WithTty()); // not pooled: spawned fresh
         Assert.Contains("tty", tty.Stdout, StringComparison.Ordinal);
         await t.DisposeAsync();
@@ -283,10 +292,16 @@ public sealed class ShimPoolTests
     }
 
     /// <summary>Shims waiting for a configuration: children of this process still running containers-shim.</summary>
-    private static int ShimChildren() => Directory.EnumerateDirectories("/proc")
+    private static int ShimChildren() => ShimPids().Count();
+
+    /// <summary>The scheduling policy of each waiting shim (field 41 of its stat).</summary>
+    private static string[] ShimPolicies() =>
+        [.. ShimPids().Select(pid => { var stat = File.ReadAllText($"/proc/{pid}/stat"); return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[38]; })];
+
+    private static IEnumerable<string> ShimPids() => Directory.EnumerateDirectories("/proc")
         .Select(Path.GetFileName)
         .Where(n => n!.All(char.IsAsciiDigit))
-        .Count(pid =>
+        .Where(pid =>
         {
             try
             {
@@ -299,5 +314,7 @@ public sealed class ShimPoolTests
             {
                 return false;
             }
-        });
+        })
+        .Select(pid => pid!)
+        .ToList();
 }

@@ -60,6 +60,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
                 var shim = await ready.ConfigureAwait(false);
                 if (!shim.Process.HasExited)
                 {
+                    NormalPriority(shim.Pid); // it warmed up under SCHED_IDLE; its container runs as everything else
                     return shim;
                 }
 
@@ -125,7 +126,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// </summary>
     private async Task<SpawnedShim> SpawnPooledAsync(string? cgroupParent)
     {
-        var shim = await spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain).ConfigureAwait(false);
+        var shim = await spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain, pooled: true).ConfigureAwait(false);
         if (sys is not null)
         {
             try
@@ -193,6 +194,16 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
 
     [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
     private static partial int poll(ref PollFd fds, nuint count, int timeout);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int sched_setscheduler(int pid, int policy, ref int priority);
+
+    /// <summary>Back to SCHED_OTHER (the shim does it too once it has its configuration; this one does not wait for it to be scheduled).</summary>
+    private static void NormalPriority(int pid)
+    {
+        int priority = 0;
+        _ = sched_setscheduler(pid, 0, ref priority);
+    }
 
     private struct PollFd
     {

@@ -128,9 +128,12 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         throw new ContainerException($"containers-shim was not found next to {AppContext.BaseDirectory}; set CONTAINERS_SHIM to its path");
     }
 
-    /// <summary>Starts a shim in new namespaces (<paramref name="unshareFlags"/>).</summary>
-    public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio) =>
-        SpawnAsync("init", () => sys.Unshare(unshareFlags), stdio);
+    /// <summary>
+    /// Starts a shim in new namespaces (<paramref name="unshareFlags"/>) with <paramref name="stdio"/>; a
+    /// <paramref name="pooled"/> one warms up under SCHED_IDLE (its taker sets it back).
+    /// </summary>
+    public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio, bool pooled = false) =>
+        SpawnAsync("init", () => sys.Unshare(unshareFlags), stdio, pooled);
 
     /// <summary>Starts a shim in the network, ipc and uts namespaces of <paramref name="targetPid"/> and new ones of the rest (<paramref name="unshareFlags"/>): a pod's second container.</summary>
     public Task<SpawnedShim> SpawnJoinedAsync(int targetPid, int unshareFlags, StdioOptions stdio) =>
@@ -170,7 +173,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
             }
         }, stdio);
 
-    private Task<SpawnedShim> SpawnAsync(string mode, Action enterNamespaces, StdioOptions stdio)
+    private Task<SpawnedShim> SpawnAsync(string mode, Action enterNamespaces, StdioOptions stdio, bool pooled = false)
     {
         EnsureSignalHandling();
         SpawnedShim? result = null;
@@ -183,7 +186,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         {
             try
             {
-                result = SpawnOnThisThread(mode, enterNamespaces, stdio);
+                result = SpawnOnThisThread(mode, enterNamespaces, stdio, pooled);
             }
             catch (Exception e)
             {
@@ -196,7 +199,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         return error is null ? Task.FromResult(result!) : Task.FromException<SpawnedShim>(error);
     }
 
-    private SpawnedShim SpawnOnThisThread(string mode, Action enterNamespaces, StdioOptions stdio)
+    private SpawnedShim SpawnOnThisThread(string mode, Action enterNamespaces, StdioOptions stdio, bool pooled)
     {
         enterNamespaces();
         var sync = sys.Pipe(closeOnExec: true);
@@ -217,6 +220,11 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         }
         psi.Environment.Clear();
         psi.Environment["DOTNET_GCHeapHardLimit"] = "0x2000000"; // a 32 MiB heap reserves less and starts faster
+        if (pooled)
+        {
+            psi.Environment["CONTAINERS_SHIM_POOLED"] = "1";
+        }
+
         Process process;
         lock (SpawnLock)
         {
