@@ -6,7 +6,10 @@ namespace Containers.Benchmarks;
 /// <c>run-true N [ROOT]</c>: /bin/true start to exit and removal through the API, N times after 5 warm-ups, with the
 /// engine root in ROOT (say a tmpfs, to take the disk out): from an idle engine (50 ms between runs, so its pooled shim
 /// is ready, as when an app or a test starts a container now and then) and back to back (each start also waits for
-/// the pool's refill); prints medians and means.
+/// the pool's refill); prints medians and means. When <c>crun</c> is installed, a third round runs each API start
+/// right after a <c>crun run</c> of the same rootfs (side by side, interleaved, so both see the machine in the same
+/// state) and prints both medians and their ratio; crun's figure includes .NET's Process.Start of it (about as
+/// long as hyperfine's fork and exec).
 /// </summary>
 internal static class RunTrueMedian
 {
@@ -41,8 +44,41 @@ internal static class RunTrueMedian
                     }
                 }
 
-                times.Sort();
-                Console.WriteLine($"/bin/true, --network none, {mode}, root {root}: median {times[times.Count / 2]:0.00} ms, mean {times.Average():0.00} ms, min {times[0]:0.00} ms, p10/p25/p75/p90 {times[times.Count / 10]:0.0}/{times[times.Count / 4]:0.0}/{times[times.Count * 3 / 4]:0.0}/{times[times.Count * 9 / 10]:0.0} ms ({runs} runs)");
+                Console.WriteLine($"/bin/true, --network none, {mode}, root {root}: {Describe(times)}");
+            }
+
+            if (await CrunBundleAsync(root, rootfs) is { } bundle)
+            {
+                var api = new List<double>();
+                var crun = new List<double>();
+                for (var i = 0; i < runs + 5; i++)
+                {
+                    var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    using (var p = System.Diagnostics.Process.Start("crun", ["--root", Path.Combine(root, "crun-state"), "run", "--bundle", bundle, $"bench-{i}"]))
+                    {
+                        await p.WaitForExitAsync();
+                        if (p.ExitCode != 0)
+                        {
+                            Console.WriteLine($"crun run exited with {p.ExitCode}: no side-by-side round");
+                            return;
+                        }
+                    }
+
+                    var crunMs = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var c = await engine.StartAsync(spec);
+                    await c.WaitAsync();
+                    var apiMs = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    if (i >= 5)
+                    {
+                        crun.Add(crunMs);
+                        api.Add(apiMs);
+                    }
+                }
+
+                Console.WriteLine($"side by side, interleaved: crun run {Describe(crun)}");
+                Console.WriteLine($"side by side, interleaved: API       {Describe(api)}");
+                Console.WriteLine($"API / crun: {Median(api) / Median(crun):0.00}x by median, {api.Average() / crun.Average():0.00}x by mean");
             }
         }
         finally
@@ -50,5 +86,40 @@ internal static class RunTrueMedian
             Directory.Delete(root, true);
             Directory.Delete(rootfs, true);
         }
+    }
+
+    private static double Median(List<double> times) => times.Order().ElementAt(times.Count / 2);
+
+    private static string Describe(List<double> times)
+    {
+        var s = times.Order().ToList();
+        return $"median {s[s.Count / 2]:0.00} ms, mean {s.Average():0.00} ms, min {s[0]:0.00} ms, p10/p25/p75/p90 {s[s.Count / 10]:0.0}/{s[s.Count / 4]:0.0}/{s[s.Count * 3 / 4]:0.0}/{s[s.Count * 9 / 10]:0.0} ms ({s.Count} runs)";
+    }
+
+    /// <summary>A crun bundle running /bin/true on <paramref name="rootfs"/> (crun's default spec: its own pid, mount, uts, ipc, net and cgroup namespaces), or null without crun.</summary>
+    private static async Task<string?> CrunBundleAsync(string root, string rootfs)
+    {
+        var bundle = Directory.CreateDirectory(Path.Combine(root, "crun-bundle")).FullName;
+        try
+        {
+            using var spec = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("crun", ["spec"]) { WorkingDirectory = bundle, RedirectStandardError = true });
+            await spec!.WaitForExitAsync();
+            if (spec.ExitCode != 0)
+            {
+                return null;
+            }
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            Console.WriteLine("crun is not installed: no side-by-side round");
+            return null;
+        }
+
+        var config = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(bundle, "config.json")))!;
+        config["process"]!["terminal"] = false;
+        config["process"]!["args"] = new System.Text.Json.Nodes.JsonArray("/bin/true");
+        config["root"]!["path"] = rootfs;
+        await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        return bundle;
     }
 }

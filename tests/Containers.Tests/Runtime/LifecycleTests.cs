@@ -291,6 +291,81 @@ public sealed class ShimPoolTests
         Assert.Equal(0, ShimChildren());
     }
 
+    [Fact]
+    public async Task A_mount_undone_keeps_the_pooled_shim_and_a_lasting_one_replaces_it()
+    {
+        var t = new TestEngine();
+        var dir = Directory.CreateTempSubdirectory("containers-pool-mount-").FullName;
+        try
+        {
+            await t.RunAsync(t.Busybox("true"));
+            await t.RunAsync(t.Busybox("true"));
+            var pooled = await PooledShimAsync();
+
+            // another runtime's transient mount (each crun run makes one): the table is the same again
+            Mount(dir);
+            Unmount(dir);
+            await using (var c = await t.Engine.StartAsync(t.Busybox("true").ToSpec()))
+            {
+                Assert.Equal(pooled, c.State.Pid); // the pooled shim became the container
+                await c.WaitAsync();
+            }
+
+            // a lasting mount made after the pooled shim copied the table: that copy would not show it
+            pooled = await PooledShimAsync();
+            Mount(dir);
+            File.WriteAllText(Path.Combine(dir, "marker"), "on the tmpfs\n");
+            var spec = t.Busybox("cat", "/data/marker").WithBindMount(dir, "/data").ToSpec();
+            var output = new System.Text.StringBuilder();
+            await using (var c = await t.Engine.StartAsync(spec, (_, bytes) => { lock (output) { output.Append(System.Text.Encoding.UTF8.GetString(bytes.Span)); } }))
+            {
+                Assert.NotEqual(pooled, c.State.Pid);
+                await c.WaitAsync();
+            }
+
+            lock (output)
+            {
+                Assert.Equal("on the tmpfs\n", output.ToString());
+            }
+        }
+        finally
+        {
+            if (File.ReadAllText("/proc/self/mountinfo").Contains(" " + dir + " ", StringComparison.Ordinal))
+            {
+                Unmount(dir);
+            }
+
+            await t.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+
+        Assert.Equal(0, ShimChildren());
+    }
+
+    private static async Task<int> PooledShimAsync()
+    {
+        for (var i = 0; i < 200 && ShimChildren() != 1; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        return int.Parse(Assert.Single(ShimPids()), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static void Mount(string dir)
+    {
+        using var p = System.Diagnostics.Process.Start("mount", ["-t", "tmpfs", "containers-pool-test", dir])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    private static void Unmount(string dir)
+    {
+        using var p = System.Diagnostics.Process.Start("umount", [dir])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
     /// <summary>Shims waiting for a configuration: children of this process still running containers-shim.</summary>
     private static int ShimChildren() => ShimPids().Count();
 

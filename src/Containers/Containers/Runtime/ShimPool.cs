@@ -14,8 +14,9 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     private const short POLLPRI = 2, POLLERR = 8;
 
     // A pooled shim's mount namespace is a copy of the host's taken when it spawned (the host's mounts are private
-    // here, nothing propagates): when the host's mount table changes (a volume mounted by a test fixture, say) the
-    // pooled shim would not see it, so it is dropped. The kernel flags /proc/self/mountinfo for poll on any change.
+    // here, nothing propagates): when the host's mount table differs from that copy (a volume mounted by a test
+    // fixture since, say) the pooled shim would not see it, so it is dropped. The kernel flags /proc/self/mountinfo
+    // for poll on any change; the table is compared only then.
     private readonly FileStream mounts = new("/proc/self/mountinfo", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
 
     public const int PooledFlags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWUTS | ShimSpawner.CLONE_NEWIPC | ShimSpawner.CLONE_NEWPID | ShimSpawner.CLONE_NEWNET;
@@ -24,6 +25,8 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     private Task<SpawnedShim>? next;
     private TaskCompletionSource? wanted;
     private long lastTake;
+    private bool refillOnExec;
+    private string? mountTable;
     private bool disposed;
 
     /// <summary>A shim for <paramref name="flags"/> and <paramref name="stdio"/>: the pooled one when it fits, else a fresh one.</summary>
@@ -39,18 +42,15 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
         {
             ready = next;
             wanted?.TrySetResult(); // a refill still waiting for quiet: this start needs it now
-            if (ready is not null && MountsChanged())
-            {
-                ready = null;
-                next!.ContinueWith(t => { if (t.IsCompletedSuccessfully) { _ = DiscardAsync(t.Result); } }, TaskScheduler.Default);
-            }
 
             // the next one for the same cgroup parent as this start: when starts come in quick succession, at once
-            // (overlapping this start costs it less than the next start waiting); a lone start gets quiet first
+            // (overlapping this start costs it less than the next start waiting); after a lone start, once its
+            // payload is exec'd (Replenish), or after RefillDelay if that never comes
             long now = System.Diagnostics.Stopwatch.GetTimestamp();
             bool busy = System.Diagnostics.Stopwatch.GetElapsedTime(lastTake, now) < RefillDelay;
             lastTake = now;
             StartNext(cgroupParent, busy ? TimeSpan.Zero : RefillDelay);
+            refillOnExec = !busy;
         }
 
         if (ready is not null)
@@ -58,7 +58,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
             try
             {
                 var shim = await ready.ConfigureAwait(false);
-                if (!shim.Process.HasExited)
+                if (!shim.Process.HasExited && shim.MountTable is { } table && table == CurrentMountTable())
                 {
                     NormalPriority(shim.Pid); // it warmed up under SCHED_IDLE; its container runs as everything else
                     return shim;
@@ -87,14 +87,19 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
             {
                 StartNext(cgroupParent, RefillDelay);
             }
+            else if (refillOnExec)
+            {
+                wanted?.TrySetResult(); // the start it follows has exec'd its payload: the kernel locks are free
+            }
         }
     }
 
     /// <summary>
-    /// How long a refill after a lone start waits before spawning, unless a start asks for it sooner. Spawning makes a
-    /// mount and a network namespace, which takes the kernel locks the start it follows needs for its own mounts,
-    /// netlink and cgroups (a refill at once made a lone start 2-3 ms slower here): it waits until that start is done.
-    /// Starts closer together than this refill at once.
+    /// How long a refill after a lone start waits at most before spawning. Spawning makes a mount and a network
+    /// namespace, which takes the kernel locks the start it follows needs for its own mounts, netlink and cgroups (a
+    /// refill at once made a lone start 2-3 ms slower here): it waits until that start has exec'd its payload
+    /// (<see cref="Replenish"/>). Waiting this long instead left starts 20-30 ms apart (say, each after a crun run)
+    /// waiting for a whole spawn: 13-14 ms against 7-8 ms. Starts closer together than this refill at once.
     /// </summary>
     private static readonly TimeSpan RefillDelay = TimeSpan.FromMilliseconds(25);
 
@@ -126,7 +131,11 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// </summary>
     private async Task<SpawnedShim> SpawnPooledAsync(string? cgroupParent)
     {
-        var shim = await spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain, pooled: true).ConfigureAwait(false);
+        // the table its mount namespace copies: the one read just before, unless a change came before the copy was made
+        var before = CurrentMountTable();
+        bool changed = false;
+        var shim = await spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain, pooled: true, unshared: () => changed = MountEventPending()).ConfigureAwait(false);
+        shim.MountTable = changed ? null : before;
         if (sys is not null)
         {
             try
@@ -174,22 +183,32 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
         shim.Process.Dispose();
     }
 
-    /// <summary>True (once per change) when the mount table changed since the last look.</summary>
-    private bool MountsChanged()
+    /// <summary>
+    /// The host's mount table now (<c>/proc/self/mountinfo</c>), read again only when the kernel flagged a change since
+    /// the last read. A pooled shim fits a start only when the table is what it was when the shim copied it: a
+    /// change that was undone since (another runtime's transient mount: each <c>crun run</c> makes one) keeps it.
+    /// </summary>
+    private string CurrentMountTable()
+    {
+        lock (mounts)
+        {
+            if (mountTable is not null && !MountEventPending())
+            {
+                return mountTable;
+            }
+
+            mounts.Position = 0; // reading re-arms the event
+            using var text = new MemoryStream();
+            mounts.CopyTo(text);
+            return mountTable = System.Text.Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
+        }
+    }
+
+    /// <summary>Whether the mount table changed since it was last read (the kernel's flag; nothing is read).</summary>
+    private bool MountEventPending()
     {
         var fds = new PollFd { Fd = (int)mounts.SafeFileHandle.DangerousGetHandle(), Events = POLLPRI | POLLERR };
-        if (poll(ref fds, 1, 0) <= 0 || (fds.Revents & (POLLPRI | POLLERR)) == 0)
-        {
-            return false;
-        }
-
-        mounts.Position = 0; // reading re-arms the event
-        var buffer = new byte[65536];
-        while (mounts.Read(buffer) > 0)
-        {
-        }
-
-        return true;
+        return poll(ref fds, 1, 0) > 0 && (fds.Revents & (POLLPRI | POLLERR)) != 0;
     }
 
     [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]

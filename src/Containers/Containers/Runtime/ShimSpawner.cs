@@ -28,6 +28,9 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
     /// <summary>Whether the loopback of its network namespace is already up.</summary>
     public bool LoopbackUp { get; set; }
 
+    /// <summary>For a pooled shim: the host's mount table its mount namespace was copied from (null when it changed during the spawn).</summary>
+    public string? MountTable { get; set; }
+
     /// <summary>Sends the configuration and waits until the payload is exec'd (EOF on the status pipe) or the shim reports a failure.</summary>
     public async Task<(string Step, int Errno, string Detail)?> ReleaseAsync(ShimConfig config)
     {
@@ -130,10 +133,11 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
 
     /// <summary>
     /// Starts a shim in new namespaces (<paramref name="unshareFlags"/>) with <paramref name="stdio"/>; a
-    /// <paramref name="pooled"/> one warms up under SCHED_IDLE (its taker sets it back).
+    /// <paramref name="pooled"/> one warms up under SCHED_IDLE (its taker sets it back). <paramref name="unshared"/>
+    /// runs on the spawning thread right after the namespaces are made.
     /// </summary>
-    public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio, bool pooled = false) =>
-        SpawnAsync("init", () => sys.Unshare(unshareFlags), stdio, pooled);
+    public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio, bool pooled = false, Action? unshared = null) =>
+        SpawnAsync("init", () => { sys.Unshare(unshareFlags); unshared?.Invoke(); }, stdio, pooled);
 
     /// <summary>Starts a shim in the network, ipc and uts namespaces of <paramref name="targetPid"/> and new ones of the rest (<paramref name="unshareFlags"/>): a pod's second container.</summary>
     public Task<SpawnedShim> SpawnJoinedAsync(int targetPid, int unshareFlags, StdioOptions stdio) =>
