@@ -6,10 +6,10 @@ namespace Containers.Benchmarks;
 /// <c>run-true N [ROOT]</c>: /bin/true start to exit and removal through the API, N times after 5 warm-ups, with the
 /// engine root in ROOT (say a tmpfs, to take the disk out): from an idle engine (50 ms between runs, so its pooled shim
 /// is ready, as when an app or a test starts a container now and then) and back to back (each start also waits for
-/// the pool's refill); prints medians and means. When <c>crun</c> is installed, a third round runs each API start
-/// right after a <c>crun run</c> of the same rootfs (side by side, interleaved, so both see the machine in the same
-/// state) and prints both medians and their ratio; crun's figure includes .NET's Process.Start of it (about as
-/// long as hyperfine's fork and exec).
+/// the pool's refill); prints medians and means. When <c>crun</c> is installed, a third round alternates a
+/// <c>crun run</c> of the same rootfs and an API start, each 50 ms after the other ended (side by side in one run, both
+/// from a quiet machine, so a drift of the machine's speed hits both), and prints both and their ratio; crun's figure
+/// includes .NET's Process.Start of it (about as long as hyperfine's fork and exec).
 /// </summary>
 internal static class RunTrueMedian
 {
@@ -53,6 +53,7 @@ internal static class RunTrueMedian
                 var crun = new List<double>();
                 for (var i = 0; i < runs + 5; i++)
                 {
+                    await Task.Delay(50); // each from a quiet machine: the other's teardown and our pool's refill are done
                     var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                     using (var p = System.Diagnostics.Process.Start("crun", ["--root", Path.Combine(root, "crun-state"), "run", "--bundle", bundle, $"bench-{i}"]))
                     {
@@ -65,6 +66,7 @@ internal static class RunTrueMedian
                     }
 
                     var crunMs = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    await Task.Delay(50);
                     t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                     var c = await engine.StartAsync(spec);
                     await c.WaitAsync();
@@ -76,8 +78,8 @@ internal static class RunTrueMedian
                     }
                 }
 
-                Console.WriteLine($"side by side, interleaved: crun run {Describe(crun)}");
-                Console.WriteLine($"side by side, interleaved: API       {Describe(api)}");
+                Console.WriteLine($"side by side, alternating: crun run {Describe(crun)}");
+                Console.WriteLine($"side by side, alternating: API       {Describe(api)}");
                 Console.WriteLine($"API / crun: {Median(api) / Median(crun):0.00}x by median, {api.Average() / crun.Average():0.00}x by mean");
             }
         }

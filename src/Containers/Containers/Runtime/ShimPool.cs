@@ -87,9 +87,11 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
             {
                 StartNext(cgroupParent, RefillDelay);
             }
-            else if (refillOnExec)
+            else if (refillOnExec && wanted is { } want)
             {
-                wanted?.TrySetResult(); // the start it follows has exec'd its payload: the kernel locks are free
+                // the start it follows has exec'd its payload; a short-lived one (a test's /bin/true) is torn down
+                // within a few milliseconds, which also takes the kernel's mount and network locks: let it
+                _ = Task.Delay(ExecSettle).ContinueWith(_ => want.TrySetResult(), TaskScheduler.Default);
             }
         }
     }
@@ -98,10 +100,14 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// How long a refill after a lone start waits at most before spawning. Spawning makes a mount and a network
     /// namespace, which takes the kernel locks the start it follows needs for its own mounts, netlink and cgroups (a
     /// refill at once made a lone start 2-3 ms slower here): it waits until that start has exec'd its payload
-    /// (<see cref="Replenish"/>). Waiting this long instead left starts 20-30 ms apart (say, each after a crun run)
-    /// waiting for a whole spawn: 13-14 ms against 7-8 ms. Starts closer together than this refill at once.
+    /// (<see cref="Replenish"/>) and <see cref="ExecSettle"/> more. Waiting this long instead left starts 20-30 ms
+    /// apart (say, each after a crun run) waiting for a whole spawn: 13-14 ms against 7-8 ms. Starts closer together
+    /// than this refill at once.
     /// </summary>
     private static readonly TimeSpan RefillDelay = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>How long after a lone start's exec its refill spawns (see <see cref="RefillDelay"/>).</summary>
+    private static readonly TimeSpan ExecSettle = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Starts the next pooled spawn, after <paramref name="delay"/> or when a start wants it (under the gate).</summary>
     private void StartNext(string? cgroupParent, TimeSpan delay)
