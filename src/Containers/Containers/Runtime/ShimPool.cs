@@ -27,6 +27,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     private long lastTake;
     private bool refillOnExec;
     private string? mountTable;
+    private bool mountsClosed;
     private bool disposed;
 
     /// <summary>A shim for <paramref name="flags"/> and <paramref name="stdio"/>: the pooled one when it fits, else a fresh one.</summary>
@@ -127,6 +128,14 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
                 await Task.WhenAny(want.Task, Task.Delay(delay)).ConfigureAwait(false);
             }
 
+            lock (gate)
+            {
+                if (disposed)
+                {
+                    throw new ContainerException("the shim pool is disposed");
+                }
+            }
+
             return await SpawnPooledAsync(cgroupParent).ConfigureAwait(false);
         });
     }
@@ -198,6 +207,11 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     {
         lock (mounts)
         {
+            if (mountsClosed)
+            {
+                return ""; // disposed: no pooled shim fits
+            }
+
             if (mountTable is not null && !MountEventPending())
             {
                 return mountTable;
@@ -213,8 +227,16 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// <summary>Whether the mount table changed since it was last read (the kernel's flag; nothing is read).</summary>
     private bool MountEventPending()
     {
-        var fds = new PollFd { Fd = (int)mounts.SafeFileHandle.DangerousGetHandle(), Events = POLLPRI | POLLERR };
-        return poll(ref fds, 1, 0) > 0 && (fds.Revents & (POLLPRI | POLLERR)) != 0;
+        lock (mounts)
+        {
+            if (mountsClosed)
+            {
+                return true;
+            }
+
+            var fds = new PollFd { Fd = (int)mounts.SafeFileHandle.DangerousGetHandle(), Events = POLLPRI | POLLERR };
+            return poll(ref fds, 1, 0) > 0 && (fds.Revents & (POLLPRI | POLLERR)) != 0;
+        }
     }
 
     [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
@@ -240,26 +262,32 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// <summary>Ends the pooled shim, if any.</summary>
     public async ValueTask DisposeAsync()
     {
-        mounts.Dispose();
         Task<SpawnedShim>? pending;
         lock (gate)
         {
             disposed = true;
             pending = next;
             next = null;
-        }
-
-        if (pending is null)
-        {
-            return;
+            wanted?.TrySetResult(); // a refill still waiting ends now, without spawning
         }
 
         try
         {
-            await DiscardAsync(await pending.ConfigureAwait(false)).ConfigureAwait(false);
+            if (pending is not null)
+            {
+                await DiscardAsync(await pending.ConfigureAwait(false)).ConfigureAwait(false);
+            }
         }
         catch (ContainerException)
         {
+        }
+        finally
+        {
+            lock (mounts)
+            {
+                mountsClosed = true;
+                mounts.Dispose();
+            }
         }
     }
 }
