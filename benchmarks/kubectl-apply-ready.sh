@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `kubectl apply` of one real pod until it is Ready, on a one-node cluster of the NativeAOT CLI: a busybox httpd with
+# an httpGet readiness probe (period 1 s, as small as Kubernetes allows), from the apply until `kubectl wait` sees
+# Ready. Each run deletes the pod and waits for it to go. Prints every run and the median.
+# Needs: kubectl, busybox-static. Usage: benchmarks/kubectl-apply-ready.sh [runs] (CLI=path skips the publish)
+set -euo pipefail
+runs=${1:-7}
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/containers-apply-XXXXXX)
+root=$work/root
+cli=${CLI:-$work/cli/containers}
+port=$((20000 + RANDOM % 10000))
+cleanup() {
+  # the pod first (cluster down keeps pods running), then the control plane, then the pods' bridge
+  [ -f "$root/kubeconfig" ] && KUBECONFIG=$root/kubeconfig timeout 60 kubectl delete pod web --ignore-not-found --grace-period=1 --wait=true >/dev/null 2>&1 || true
+  "$cli" --root "$root" cluster down >/dev/null 2>&1 || true
+  # the pod network's bridge (pods are gone): through the engine, which knows which bridge is its own
+  "$cli" --root "$root" network rm k8s-pods >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+if [ -z "${CLI:-}" ]; then dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null; fi
+
+# a busybox image: /bin with every applet, an httpd document
+mkdir -p "$work/rootfs/bin" "$work/rootfs/www"
+cp /bin/busybox "$work/rootfs/bin/busybox"
+for a in $("$work/rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"; done
+echo ready > "$work/rootfs/www/index.html"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+"$cli" --root "$root" import -c 'ENV PATH=/bin' -c 'CMD ["sh"]' "$work/rootfs.tar" web:v1 >/dev/null
+
+"$cli" --root "$root" cluster up --nodes 1 --port "$port" -d >/dev/null
+export KUBECONFIG=$root/kubeconfig
+cat > "$work/pod.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: web
+    image: web:v1
+    imagePullPolicy: Never
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    readinessProbe:
+      httpGet: { path: /, port: 8080 }
+      periodSeconds: 1
+EOF
+
+times=()
+for i in $(seq "$runs"); do
+  t0=$(date +%s%N)
+  kubectl apply -f "$work/pod.yaml" >/dev/null
+  kubectl wait --for=condition=Ready pod/web --timeout=60s >/dev/null
+  t1=$(date +%s%N)
+  ms=$(( (t1 - t0) / 1000000 ))
+  times+=("$ms")
+  echo "run $i: ${ms} ms"
+  kubectl delete pod web --grace-period=1 --wait=true >/dev/null
+done
+median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "kubectl apply to Ready, one pod, ${runs} runs: median ${median} ms (each includes one kubectl apply and one kubectl wait process)"
