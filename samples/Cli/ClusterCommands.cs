@@ -8,7 +8,9 @@ namespace Containers.Cli;
 internal static class ClusterCommands
 {
     public const string Usage = """
-          cluster up [--nodes N] [--port P] [-d]          run the control plane and N nodes (foreground, or detached with -d); writes ROOT/kubeconfig
+          cluster up [--nodes N] [--port P] [--pod-subnet CIDR] [-d]
+                                                          run the control plane and N nodes (foreground, or detached with -d); writes
+                                                          ROOT/kubeconfig; pods get addresses from CIDR (default 10.244.0.0/16)
           cluster down                                    stop a detached cluster (its state and pods are kept for the next up)
           cluster status                                  whether a cluster runs on this root, its API URL and nodes
         """;
@@ -22,15 +24,16 @@ internal static class ClusterCommands
         {
             case "up":
             {
-                var a = Args.Parse([.. argv.Skip(1)], ["--nodes", "--port"], ["-d|--detach"]);
+                var a = Args.Parse([.. argv.Skip(1)], ["--nodes", "--port", "--pod-subnet"], ["-d|--detach"]);
                 int nodes = a.Get("nodes") is { } n ? int.TryParse(n, CultureInfo.InvariantCulture, out int nn) && nn is > 0 and <= 100 ? nn : throw new UsageException($"--nodes: '{n}' is not a number from 1 to 100") : 1;
                 int port = a.Get("port") is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out int pp) && pp is > 0 and < 65536 ? pp : throw new UsageException($"--port: '{p}' is not a port") : 6443;
+                string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var net) && net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? net.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.0.0/16") : null;
                 if (Running(pidFile) is { } pid)
                 {
                     throw new UsageException($"a cluster already runs on {options.Root} (pid {pid}); \"containers cluster down\" stops it");
                 }
 
-                return a.Has("detach") ? await DetachAsync(options, nodes, port, dir).ConfigureAwait(false) : await ForegroundAsync(options, nodes, port, pidFile).ConfigureAwait(false);
+                return a.Has("detach") ? await DetachAsync(options, nodes, port, podSubnet, dir).ConfigureAwait(false) : await ForegroundAsync(options, nodes, port, podSubnet, pidFile).ConfigureAwait(false);
             }
 
             case "down":
@@ -101,11 +104,11 @@ internal static class ClusterCommands
         }
     }
 
-    private static async Task<int> ForegroundAsync(EngineOptions options, int nodes, int port, string pidFile)
+    private static async Task<int> ForegroundAsync(EngineOptions options, int nodes, int port, string? podSubnet, string pidFile)
     {
         RunWithServerGc();
         using var stop = new StopSignal();
-        await using (var cluster = await Cluster.StartAsync(new ClusterOptions { Root = options.Root, Engine = options, Nodes = nodes, Port = port }).ConfigureAwait(false))
+        await using (var cluster = await Cluster.StartAsync(new ClusterOptions { Root = options.Root, Engine = options, Nodes = nodes, Port = port, PodSubnet = podSubnet }).ConfigureAwait(false))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
             await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
@@ -151,13 +154,14 @@ internal static class ClusterCommands
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "execve", SetLastError = true)]
     private static extern int Execve(nint path, nint[] argv, nint[] envp);
 
-    private static async Task<int> DetachAsync(EngineOptions options, int nodes, int port, string dir)
+    private static async Task<int> DetachAsync(EngineOptions options, int nodes, int port, string? podSubnet, string dir)
     {
         Directory.CreateDirectory(dir);
         string log = Path.Combine(dir, "cluster.log");
         long from = File.Exists(log) ? new FileInfo(log).Length : 0;
         static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-        string command = string.Join(' ', new[] { Environment.ProcessPath!, "--root", options.Root, "cluster", "up", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--port", port.ToString(CultureInfo.InvariantCulture) }.Select(Quote));
+        string[] args = [Environment.ProcessPath!, "--root", options.Root, "cluster", "up", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--port", port.ToString(CultureInfo.InvariantCulture), .. podSubnet is null ? Array.Empty<string>() : ["--pod-subnet", podSubnet]];
+        string command = string.Join(' ', args.Select(Quote));
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add($"exec setsid {command} </dev/null >>{Quote(log)} 2>&1");

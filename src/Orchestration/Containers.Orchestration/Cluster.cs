@@ -24,8 +24,11 @@ public sealed record ClusterOptions
     /// <summary>The range cluster IPs come from (the DNS server takes .10).</summary>
     public string ServiceCidr { get; init; } = "10.96.0.0/16";
 
-    /// <summary>The pod network's subnet.</summary>
-    public string PodSubnet { get; init; } = "10.244.0.0/16";
+    /// <summary>
+    /// The pod network's subnet: when the root's pod network exists already, it must be the one it was made with (a
+    /// start names both when it is not); null keeps that one, or makes 10.244.0.0/16.
+    /// </summary>
+    public string? PodSubnet { get; init; }
 
     /// <summary>The engine network (and bridge) pods join.</summary>
     public string PodNetwork { get; init; } = "k8s-pods";
@@ -166,12 +169,17 @@ public sealed class Cluster : IAsyncDisposable
                 return cluster;
             }
 
-            var network = engine.Networks.List().FirstOrDefault(n => n.Name == options.PodNetwork)
-                ?? engine.Networks.Create(options.PodNetwork, new Networking.NetworkCreateOptions
-                {
-                    Subnet = options.PodSubnet,
-                    Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.cluster", "pods"),
-                });
+            var network = engine.Networks.List().FirstOrDefault(n => n.Name == options.PodNetwork);
+            if (network is not null && options.PodSubnet is { } wanted && network.Subnet != wanted)
+            {
+                throw new ContainerException($"the pod network {options.PodNetwork} of {options.Root} has subnet {network.Subnet}, not {wanted}: start with that one, or remove the network (with no pods left) to change it");
+            }
+
+            network ??= engine.Networks.Create(options.PodNetwork, new Networking.NetworkCreateOptions
+            {
+                Subnet = options.PodSubnet ?? "10.244.0.0/16",
+                Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.cluster", "pods"),
+            });
             engine.Context.Networks.Bridge(network).EnsureBridge();
             cluster.proxy = await ServiceProxy.StartAsync(api, cluster.controllers.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
             var runtime = new EnginePodRuntime(engine);

@@ -38,6 +38,43 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cluster_up_runs_the_control_plane_with_server_gc_on_the_pod_subnet_asked_for()
+    {
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var up = await Cli("cluster", "up", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.219.0.0/16", "-d");
+        try
+        {
+            Assert.True(up.Code == 0, up.Stderr);
+            Assert.Contains("export KUBECONFIG=", up.Stdout, StringComparison.Ordinal);
+            var pid = int.Parse(File.ReadAllText(Path.Combine(t.Root, "cluster", "pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Contains("DOTNET_gcServer=1", File.ReadAllText($"/proc/{pid}/environ").Split('\0'));
+            Assert.Contains(Directory.EnumerateDirectories($"/proc/{pid}/task"), d => File.ReadAllText(Path.Combine(d, "comm")).Trim() == ".NET Server GC");
+            var status = await Cli("cluster", "status");
+            Assert.True(status.Code == 0, status.Stderr);
+            Assert.Contains("node node-1: Ready=True", status.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Assert.Equal(0, (await Cli("cluster", "down")).Code);
+        }
+
+        // the root's pod network keeps its subnet: another one is refused, naming both
+        var other = await Cli("cluster", "up", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.218.0.0/16", "-d");
+        Assert.NotEqual(0, other.Code);
+        Assert.Contains("has subnet 10.219.0.0/16, not 10.218.0.0/16", other.Stderr, StringComparison.Ordinal);
+        var bad = await Cli("cluster", "up", "--pod-subnet", "10.218.0.0/40");
+        Assert.Equal(125, bad.Code);
+        Assert.Contains("--pod-subnet: '10.218.0.0/40' is not an IPv4 network", bad.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, (await Cli("network", "rm", "k8s-pods")).Code); // its bridge goes with it
+    }
+
+    [Fact]
     public async Task Detached_lifecycle_through_the_cli()
     {
         var run = await Cli("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-e", "X=1", "--rootfs", TestRootfs.Path, "sh", "-c", "echo started; exec httpd -f -p 80 -h /var/www");
