@@ -74,6 +74,10 @@ internal static class ClusterReconcile
 
             var elapsed = sw.Elapsed;
             await stop.CancelAsync().ConfigureAwait(false);
+
+            // as of all Running: before the listing below adds its own 10,000 parsed pods
+            string gcLine = $"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms, allocated {GC.GetTotalAllocatedBytes() / (1024 * 1024)} MiB; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F1} s ({(GCSettings.IsServerGC ? "server" : "workstation")} GC)";
+            long live = GC.GetTotalMemory(forceFullCollection: true);
             var (items, _) = cluster.Api.List(ResourceType.Pods);
             if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_SHOW_POD") is not null)
             {
@@ -92,8 +96,8 @@ internal static class ClusterReconcile
             Console.WriteLine($"pod object: {bytes / Math.Max(1, items.Count)} bytes on average (JSON as stored, with status); pods per node {perNode.Min()}-{perNode.Max()}");
             Console.WriteLine($"store writes: {cluster.Api.Revision} ({(double)cluster.Api.Revision / pods:F1} per pod)");
             Console.WriteLine($"pods created in all: {created.Count}; containers started by the double: {runtime.Started}, running {runtime.Running.Count}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
-            Console.WriteLine($"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms, allocated {GC.GetTotalAllocatedBytes() / (1024 * 1024)} MiB; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F1} s ({(GCSettings.IsServerGC ? "server" : "workstation")} GC)");
-            Console.WriteLine($"live heap after a full collection: {GC.GetTotalMemory(forceFullCollection: true) / (1024 * 1024)} MiB ({GC.GetTotalMemory(false) / pods} bytes per pod)");
+            Console.WriteLine(gcLine);
+            Console.WriteLine($"live heap when all were Running, after a full collection: {live / (1024 * 1024)} MiB ({live / pods} bytes per pod; the store, the informers' parsed objects, the node agents and this benchmark's own sets of uids)");
             if (created.Count != pods || runtime.Started != pods)
             {
                 Console.WriteLine($"FAILED: {created.Count} pods created and {runtime.Started} containers started for {pods} replicas (a controller acted twice)");
