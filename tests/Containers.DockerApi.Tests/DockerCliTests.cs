@@ -189,6 +189,12 @@ public sealed class DockerCliTests
         var events = await Docker(sock, "events", "--since", "0", "--until", DateTimeOffset.UtcNow.AddSeconds(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}");
         Assert.Contains("create apinet", events.Stdout, StringComparison.Ordinal);
         Assert.Contains("destroy apinet", events.Stdout, StringComparison.Ordinal);
+
+        // an until already past when the request arrives (a slow client) still gets what happened before it
+        var until = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await Task.Delay(1100);
+        var past = await Docker(sock, "events", "--since", "0", "--until", until, "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}");
+        Assert.Contains("destroy apinet", past.Stdout, StringComparison.Ordinal);
         Assert.Empty(t.Engine.List(all: true));
     }
 

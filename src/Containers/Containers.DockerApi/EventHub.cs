@@ -102,6 +102,37 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         ctx.Response.ContentType = "application/json";
         await ctx.Response.StartAsync().ConfigureAwait(false);
         await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
+        try
+        {
+            // the replayed events first, whatever the time: an until already past (a slow client) still gets them, as
+            // from dockerd; then live ones until it passes
+            while (channel.Reader.TryRead(out var old))
+            {
+                if (until is { } end && (long)old["time"]! > end)
+                {
+                    return;
+                }
+
+                if (Matches(old, filters))
+                {
+                    await ctx.Response.WriteAsync(old.ToJsonString() + "\n", ctx.RequestAborted).ConfigureAwait(false);
+                }
+            }
+
+            await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+            await StreamLiveAsync(ctx, channel, filters, until).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            Unsubscribe(channel);
+        }
+    }
+
+    private static async Task StreamLiveAsync(HttpContext ctx, Channel<JsonObject> channel, IReadOnlyDictionary<string, IReadOnlyList<string>> filters, long? until)
+    {
         using var limit = until is { } u ? new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(0, u - DateTimeOffset.UtcNow.ToUnixTimeSeconds()))) : new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, ctx.RequestAborted);
         try
@@ -123,19 +154,20 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         catch (OperationCanceledException)
         {
         }
-        finally
+    }
+
+    private void Unsubscribe(Channel<JsonObject> channel)
+    {
+        lock (gate)
         {
-            lock (gate)
+            subscribers = subscribers.Remove(channel);
+            if (subscribers.IsEmpty && watcher is not null)
             {
-                subscribers = subscribers.Remove(channel);
-                if (subscribers.IsEmpty && watcher is not null)
-                {
-                    // nobody listens: stop reading the store four times a second
-                    watcher.Cancel();
-                    watcher.Dispose();
-                    watcher = null;
-                    known.Clear();
-                }
+                // nobody listens: stop reading the store four times a second
+                watcher.Cancel();
+                watcher.Dispose();
+                watcher = null;
+                known.Clear();
             }
         }
     }
