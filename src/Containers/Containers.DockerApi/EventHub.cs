@@ -102,72 +102,61 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         ctx.Response.ContentType = "application/json";
         await ctx.Response.StartAsync().ConfigureAwait(false);
         await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
+        // true while the event is not after until; written when it matches
+        async Task<bool> SendAsync(JsonObject e, CancellationToken token)
+        {
+            if (until is { } end && (long)e["time"]! > end)
+            {
+                return false;
+            }
+
+            if (Matches(e, filters))
+            {
+                await ctx.Response.WriteAsync(e.ToJsonString() + "\n", token).ConfigureAwait(false);
+                await ctx.Response.Body.FlushAsync(token).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+
         try
         {
             // the replayed events first, whatever the time: an until already past (a slow client) still gets them, as
             // from dockerd; then live ones until it passes
             while (channel.Reader.TryRead(out var old))
             {
-                if (until is { } end && (long)old["time"]! > end)
+                if (!await SendAsync(old, ctx.RequestAborted).ConfigureAwait(false))
                 {
                     return;
                 }
-
-                if (Matches(old, filters))
-                {
-                    await ctx.Response.WriteAsync(old.ToJsonString() + "\n", ctx.RequestAborted).ConfigureAwait(false);
-                }
             }
 
-            await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
-            await StreamLiveAsync(ctx, channel, filters, until).ConfigureAwait(false);
+            using var limit = until is { } u ? new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(0, u - DateTimeOffset.UtcNow.ToUnixTimeSeconds()))) : new CancellationTokenSource();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, ctx.RequestAborted);
+            await foreach (var e in channel.Reader.ReadAllAsync(linked.Token).ConfigureAwait(false))
+            {
+                if (!await SendAsync(e, linked.Token).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
         }
         catch (OperationCanceledException)
         {
         }
         finally
         {
-            Unsubscribe(channel);
-        }
-    }
-
-    private static async Task StreamLiveAsync(HttpContext ctx, Channel<JsonObject> channel, IReadOnlyDictionary<string, IReadOnlyList<string>> filters, long? until)
-    {
-        using var limit = until is { } u ? new CancellationTokenSource(TimeSpan.FromSeconds(Math.Max(0, u - DateTimeOffset.UtcNow.ToUnixTimeSeconds()))) : new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, ctx.RequestAborted);
-        try
-        {
-            await foreach (var e in channel.Reader.ReadAllAsync(linked.Token).ConfigureAwait(false))
+            lock (gate)
             {
-                if (until is { } end && (long)e["time"]! > end)
+                subscribers = subscribers.Remove(channel);
+                if (subscribers.IsEmpty && watcher is not null)
                 {
-                    break;
+                    // nobody listens: stop reading the store four times a second
+                    watcher.Cancel();
+                    watcher.Dispose();
+                    watcher = null;
+                    known.Clear();
                 }
-
-                if (Matches(e, filters))
-                {
-                    await ctx.Response.WriteAsync(e.ToJsonString() + "\n", linked.Token).ConfigureAwait(false);
-                    await ctx.Response.Body.FlushAsync(linked.Token).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private void Unsubscribe(Channel<JsonObject> channel)
-    {
-        lock (gate)
-        {
-            subscribers = subscribers.Remove(channel);
-            if (subscribers.IsEmpty && watcher is not null)
-            {
-                // nobody listens: stop reading the store four times a second
-                watcher.Cancel();
-                watcher.Dispose();
-                watcher = null;
-                known.Clear();
             }
         }
     }

@@ -303,8 +303,8 @@ public sealed class ShimPoolTests
             var pooled = await PooledShimAsync();
 
             // another runtime's transient mount (each crun run makes one): the table is the same again
-            Mount(dir);
-            Unmount(dir);
+            Images.TestRegistry.Run("mount", "-t", "tmpfs", "containers-pool-test", dir);
+            Images.TestRegistry.Run("umount", dir);
             await using (var c = await t.Engine.StartAsync(t.Busybox("true").ToSpec()))
             {
                 Assert.Equal(pooled, c.State.Pid); // the pooled shim became the container
@@ -313,7 +313,7 @@ public sealed class ShimPoolTests
 
             // a lasting mount made after the pooled shim copied the table: that copy would not show it
             pooled = await PooledShimAsync();
-            Mount(dir);
+            Images.TestRegistry.Run("mount", "-t", "tmpfs", "containers-pool-test", dir);
             File.WriteAllText(Path.Combine(dir, "marker"), "on the tmpfs\n");
             var spec = t.Busybox("cat", "/data/marker").WithBindMount(dir, "/data").ToSpec();
             var output = new System.Text.StringBuilder();
@@ -332,7 +332,7 @@ public sealed class ShimPoolTests
         {
             if (File.ReadAllText("/proc/self/mountinfo").Contains(" " + dir + " ", StringComparison.Ordinal))
             {
-                Unmount(dir);
+                Images.TestRegistry.Run("umount", dir);
             }
 
             await t.DisposeAsync();
@@ -350,20 +350,6 @@ public sealed class ShimPoolTests
         }
 
         return int.Parse(Assert.Single(ShimPids()), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static void Mount(string dir)
-    {
-        using var p = System.Diagnostics.Process.Start("mount", ["-t", "tmpfs", "containers-pool-test", dir])!;
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-    }
-
-    private static void Unmount(string dir)
-    {
-        using var p = System.Diagnostics.Process.Start("umount", [dir])!;
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
     }
 
     /// <summary>Shims waiting for a configuration: children of this process still running containers-shim.</summary>
