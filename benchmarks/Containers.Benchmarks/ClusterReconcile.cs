@@ -20,6 +20,7 @@ internal static class ClusterReconcile
     {
         string root = Path.Combine(dir ?? "/dev/shm", "cluster-reconcile-" + Environment.ProcessId);
         var runtime = new RecordingPodRuntime();
+        using var sampler = Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_ALLOCATIONS") is not null ? new AllocationSampler() : null;
         try
         {
             await using var cluster = await new ClusterBuilder(root).WithNodes(nodes).WithPort(0).WithRuntime(runtime)
@@ -78,6 +79,12 @@ internal static class ClusterReconcile
             // as of all Running: before the listing below adds its own 10,000 parsed pods
             string gcLine = $"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms, allocated {GC.GetTotalAllocatedBytes() / (1024 * 1024)} MiB; CPU {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds:F1} s ({(GCSettings.IsServerGC ? "server" : "workstation")} GC)";
             long live = GC.GetTotalMemory(forceFullCollection: true);
+            if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_HOLD") is not null)
+            {
+                Console.WriteLine($"holding for a heap dump (pid {Environment.ProcessId}): press Enter");
+                Console.ReadLine();
+            }
+
             var (items, _) = cluster.Api.List(ResourceType.Pods);
             if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_SHOW_POD") is not null)
             {
@@ -98,6 +105,14 @@ internal static class ClusterReconcile
             Console.WriteLine($"pods created in all: {created.Count}; containers started by the double: {runtime.Started}, running {runtime.Running.Count}; peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
             Console.WriteLine(gcLine);
             Console.WriteLine($"live heap when all were Running, after a full collection: {live / (1024 * 1024)} MiB ({live / pods} bytes per pod; the store, the informers' parsed objects, the node agents and this benchmark's own sets of uids)");
+            if (sampler is not null)
+            {
+                foreach (var (type, sampled) in sampler.Top(30))
+                {
+                    Console.WriteLine($"  allocated {sampled / (1024 * 1024),6} MiB  {type}");
+                }
+            }
+
             if (created.Count != pods || runtime.Started != pods)
             {
                 Console.WriteLine($"FAILED: {created.Count} pods created and {runtime.Started} containers started for {pods} replicas (a controller acted twice)");

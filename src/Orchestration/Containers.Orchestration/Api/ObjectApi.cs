@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Containers.Orchestration.Storage;
 
@@ -248,28 +249,63 @@ public sealed class ObjectApi
     /// <summary>Reads, changes and writes an object until the write wins (controllers' read-modify-write). <paramref name="change"/> returns false to write nothing.</summary>
     public JsonObject? Mutate(ResourceType type, string? ns, string name, Func<JsonObject, bool> change, string? subresource = null)
     {
+        var key = new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name);
         for (int attempt = 0; ; attempt++)
         {
-            var current = Peek(type, ns, name);
-            if (current is null)
+            if (store.Get(key) is not { } stored)
             {
                 return null;
             }
 
-            var copy = Json.Clone(current);
+            // the caller's own copy, parsed from the stored bytes: only what the change touches is built as nodes
+            var copy = Read(stored);
             if (!change(copy))
             {
-                return Json.Clone(current);
+                return Read(stored);
             }
 
             try
             {
-                return Store(type, current, Merge(type, current, copy, subresource), Rev(current), false);
+                var current = Shared(stored);
+                if (subresource == "status" || (subresource == "binding" && type.Kind == "Pod"))
+                {
+                    return Store(type, current, KeepAllBut(type, stored, copy, subresource), stored.Revision, false, changed: subresource);
+                }
+
+                return Store(type, current, Merge(type, current, copy, subresource), stored.Revision, false);
             }
             catch (ApiException e) when (e.Reason == "Conflict" && attempt < 20)
             {
             }
         }
+    }
+
+    /// <summary>
+    /// A status or binding write made from the stored bytes: the object as stored (parsed again, so nothing else the
+    /// change did survives) with the changed copy's status and, for a binding, its spec.nodeName (generation bumped when
+    /// that changes). Nothing else is compared or rebuilt, so a pod's status write costs its status, not the whole tree.
+    /// </summary>
+    private static JsonObject KeepAllBut(ResourceType type, StoredObject stored, JsonObject changed, string subresource)
+    {
+        var result = Read(stored);
+        if (changed["status"] is { } status)
+        {
+            changed.Remove("status");
+            result["status"] = status;
+        }
+        else if (type.HasStatus)
+        {
+            result.Remove("status");
+        }
+
+        if (subresource == "binding" && Json.Str(changed, "spec", "nodeName") is { } node && Json.Str(result, "spec", "nodeName") != node)
+        {
+            Json.Obj(result, "spec")["nodeName"] = node;
+            var meta = Json.Obj(result, "metadata");
+            meta["generation"] = (Json.Int(meta, "generation") ?? 1) + 1;
+        }
+
+        return result;
     }
 
     /// <summary>The scale subresource of a Deployment or ReplicaSet.</summary>
@@ -387,6 +423,7 @@ public sealed class ObjectApi
                 {
                     meta["deletionTimestamp"] ??= Json.Time(Time.GetUtcNow());
                     meta["deletionGracePeriodSeconds"] ??= 0;
+                    meta.Remove("resourceVersion"); // the store's revision is the version: the bytes never carry one
                     try
                     {
                         return (Read(store.Update(Key(type, current), Json.Bytes(copy), Rev(current))), false);
@@ -445,6 +482,34 @@ public sealed class ObjectApi
             yield return (e.Type, Shared(e.Object));
         }
     }
+
+    /// <summary>Like <see cref="WatchAsync"/>, but the changes as stored (for caches that keep them and hand out <see cref="View"/>s).</summary>
+    internal async IAsyncEnumerable<WatchEvent> WatchStoredAsync(ResourceType type, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var events = store.WatchAsync(type.StoreName, null, fromRevision, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using (events.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                try
+                {
+                    if (!await events.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        yield break;
+                    }
+                }
+                catch (StoreGoneException e)
+                {
+                    throw new ApiException(410, "Expired", e.Message);
+                }
+
+                yield return events.Current;
+            }
+        }
+    }
+
+    /// <summary>Every object of a kind as stored, and the revision of the list.</summary>
+    internal (IReadOnlyList<StoredObject> Items, long Revision) ListStored(ResourceType type) => store.List(type.StoreName);
 
     /// <summary>
     /// Records an Event about <paramref name="involved"/> (repeats of the same reason and message bump count and
@@ -603,8 +668,16 @@ public sealed class ObjectApi
 
     private static ObjectKey Key(ResourceType type, JsonObject obj) => new(type.StoreName, type.Namespaced ? Json.Namespace(obj) : null, Json.Name(obj));
 
-    /// <summary>The stored object's shared parse (made once per revision, see <see cref="StoredObject.Parsed"/>).</summary>
-    private static JsonObject Shared(StoredObject stored) => stored.Parsed(Read);
+    /// <summary>
+    /// A view of the stored object for readers that do not change it: a fresh <see cref="JsonObject"/> over the parse
+    /// every reader of this revision shares (made once, see <see cref="StoredObject.Parsed"/>). Nodes are built only
+    /// where the reader looks, and belong to this view, so the cost of what one reader looks at is garbage as soon as it
+    /// is done: a cache of 10,000 pods holds their parsed JSON, not 10,000 trees of nodes. Changing a view changes
+    /// nothing stored; copy it (<see cref="Json.Clone"/>) to build a write from it.
+    /// </summary>
+    internal static JsonObject View(StoredObject stored) => JsonObject.Create(stored.Parsed(ParsedJson.Of).Root)!;
+
+    private static JsonObject Shared(StoredObject stored) => View(stored);
 
     /// <summary>Sets the stored revision as resourceVersion on the object just written (the caller's own copy: no parse).</summary>
     private static JsonObject WithRevision(JsonObject written, StoredObject stored)
@@ -613,12 +686,11 @@ public sealed class ObjectApi
         return written;
     }
 
-    private static JsonObject Read(StoredObject stored)
-    {
-        var obj = Json.Parse(stored.Json.Span);
-        Json.Obj(obj, "metadata")["resourceVersion"] = stored.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return obj;
-    }
+    /// <summary>
+    /// The caller's own copy of a stored object: a view over the shared parse, which is copy-on-write (a change builds
+    /// nodes for this copy only; the parse never changes), so it costs what the caller touches, not a parse.
+    /// </summary>
+    private static JsonObject Read(StoredObject stored) => View(stored);
 
     private static void InitialStatus(ResourceType type, JsonObject obj)
     {
@@ -761,7 +833,12 @@ public sealed class ObjectApi
         return result;
     }
 
-    private JsonObject Store(ResourceType type, JsonObject current, JsonObject updated, long expected, bool dryRun)
+    /// <summary>
+    /// Writes <paramref name="updated"/> over <paramref name="current"/> (expected at revision <paramref name="expected"/>);
+    /// a no-op write is not stored. <paramref name="changed"/>: when the write changes only the status (<c>status</c>) or
+    /// the status and spec.nodeName (<c>binding</c>), the no-op check compares only those.
+    /// </summary>
+    private JsonObject Store(ResourceType type, JsonObject current, JsonObject updated, long expected, bool dryRun, string? changed = null)
     {
         updated["metadata"]!.AsObject().Remove("resourceVersion");
         var meta = (JsonObject)updated["metadata"]!;
@@ -785,9 +862,11 @@ public sealed class ObjectApi
         }
 
         // no-op writes do not bump the resourceVersion (as kube-apiserver); updated has none, so compare without current's
-        if (SameIgnoringVersion(updated, current))
+        if (changed is null ? SameIgnoringVersion(updated, current)
+            : JsonNode.DeepEquals(updated["status"], current["status"]) && (changed != "binding" || Json.Str(updated, "spec", "nodeName") == Json.Str(current, "spec", "nodeName")))
         {
-            return Json.Clone(current);
+            meta["resourceVersion"] = Json.Str(current, "metadata", "resourceVersion"); // the caller's copy, equal to what is stored
+            return updated;
         }
 
         try
@@ -979,5 +1058,128 @@ public sealed class ObjectApi
     {
         uint v = ToUInt(network) + offset;
         return new IPAddress(new[] { (byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v });
+    }
+}
+
+/// <summary>
+/// The parse of a stored object that every reader of its revision shares: its JSON with metadata.resourceVersion
+/// written in (the store's revision; the stored bytes carry none), parsed once into a JsonDocument-backed element.
+/// </summary>
+internal sealed class ParsedJson
+{
+    private static readonly byte[] ResourceVersionProperty = "\"resourceVersion\":\""u8.ToArray();
+
+    private ParsedJson(JsonElement root) => Root = root;
+
+    /// <summary>The object.</summary>
+    public JsonElement Root { get; }
+
+    /// <summary>What controllers derived from it, kept with the parse (set once; a race makes it twice, equal).</summary>
+    public object? Facts { get; set; }
+
+    /// <summary>metadata.uid of a stored object, read off its shared parse.</summary>
+    public static string? Uid(StoredObject stored) =>
+        stored.Parsed(Of).Root is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty("metadata", out var meta)
+        && meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("uid", out var uid) && uid.ValueKind == JsonValueKind.String ? uid.GetString() : null;
+
+    /// <summary>Parses <paramref name="stored"/> with its revision as metadata.resourceVersion.</summary>
+    public static ParsedJson Of(StoredObject stored)
+    {
+        var json = stored.Json.Span;
+        Span<byte> version = stackalloc byte[24];
+        stored.Revision.TryFormat(version, out int length, default, System.Globalization.CultureInfo.InvariantCulture);
+        version = version[..length];
+        var (start, end) = ResourceVersionSlot(json);
+        byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent(json.Length + ResourceVersionProperty.Length + version.Length + 32);
+        try
+        {
+            int n;
+            if (start < 0)
+            {
+                // no metadata object: parse as it is (a view then has no resourceVersion, as the bytes)
+                var plain = new Utf8JsonReader(json);
+                return new ParsedJson(JsonElement.ParseValue(ref plain));
+            }
+
+            var to = rented.AsSpan();
+            json[..start].CopyTo(to);
+            n = start;
+            if (end < 0)
+            {
+                // insert "resourceVersion":"N" as metadata's first property
+                ResourceVersionProperty.CopyTo(to[n..]);
+                n += ResourceVersionProperty.Length;
+                version.CopyTo(to[n..]);
+                n += version.Length;
+                to[n++] = (byte)'"';
+                if (json[start] != (byte)'}')
+                {
+                    to[n++] = (byte)',';
+                }
+
+                json[start..].CopyTo(to[n..]);
+                n += json.Length - start;
+            }
+            else
+            {
+                // replace a stale value (bytes written by an older version of this program may carry one)
+                to[n++] = (byte)'"';
+                version.CopyTo(to[n..]);
+                n += version.Length;
+                to[n++] = (byte)'"';
+                json[end..].CopyTo(to[n..]);
+                n += json.Length - end;
+            }
+
+            var reader = new Utf8JsonReader(to[..n]);
+            return new ParsedJson(JsonElement.ParseValue(ref reader));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Where the resourceVersion goes: (offset just inside the top-level metadata object, -1) to insert one, (start, end)
+    /// of an existing value to replace, or (-1, -1) when there is no metadata object.
+    /// </summary>
+    private static (int Start, int End) ResourceVersionSlot(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return (-1, -1);
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool metadata = reader.ValueTextEquals("metadata"u8);
+            reader.Read();
+            if (!metadata || reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            int inside = (int)reader.TokenStartIndex + 1;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool found = reader.ValueTextEquals("resourceVersion"u8);
+                reader.Read();
+                if (found)
+                {
+                    int valueStart = (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    return (valueStart, (int)reader.BytesConsumed);
+                }
+
+                reader.Skip();
+            }
+
+            return (inside, -1);
+        }
+
+        return (-1, -1);
     }
 }

@@ -115,7 +115,7 @@ internal sealed class GarbageCollector : IReconciler<string>
             return true; // not a kind we track: never collect on its account
         }
 
-        return informer.Get(ns, name ?? "") is { } o && Json.Uid(o) == uid;
+        return informer.Uid(ns, name ?? "") == uid;
     }
 
     private void Delete(ResourceType type, JsonObject obj, string policy)

@@ -7,12 +7,15 @@ namespace Containers.Orchestration.Controllers;
 
 /// <summary>
 /// A cache of one kind kept current by list + watch (relisting when the watch falls out of the store's window), with
-/// change notifications and an index by owner uid. Cached objects are shared: copy before changing one.
+/// change notifications and an index by owner uid. The cache keeps each object as stored (its bytes and their shared
+/// parse) and hands out a fresh view on every read (<see cref="ObjectApi.View"/>): nodes are built where a reader looks
+/// and are garbage once it is done, instead of every cached object growing into a full tree that lives as long as the
+/// object. Views are not the store's: copy one before building a write from it.
 /// </summary>
 public sealed class Informer
 {
     private readonly ObjectApi api;
-    private readonly ConcurrentDictionary<(string? Ns, string Name), JsonObject> cache = new();
+    private readonly ConcurrentDictionary<(string? Ns, string Name), StoredObject> cache = new();
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), byte>> byOwner = new(StringComparer.Ordinal);
     private readonly List<Action<JsonObject?, JsonObject?>> handlers = [];
     private readonly ConcurrentDictionary<string, Index> indexes = new(StringComparer.Ordinal);
@@ -41,15 +44,23 @@ public sealed class Informer
     }
 
     /// <summary>The cached object, or null.</summary>
-    public JsonObject? Get(string? ns, string name) => cache.GetValueOrDefault((Type.Namespaced ? ns : null, name));
+    public JsonObject? Get(string? ns, string name) => cache.GetValueOrDefault((Type.Namespaced ? ns : null, name)) is { } stored ? ObjectApi.View(stored) : null;
 
     /// <summary>The cached objects (of one namespace when given).</summary>
     public IEnumerable<JsonObject> List(string? ns = null) =>
-        ns is null || !Type.Namespaced ? cache.Values : cache.Where(kv => kv.Key.Ns == ns).Select(kv => kv.Value);
+        (ns is null || !Type.Namespaced ? cache.Values : cache.Where(kv => kv.Key.Ns == ns).Select(kv => kv.Value)).Select(ObjectApi.View);
 
     /// <summary>The cached objects whose ownerReferences name <paramref name="ownerUid"/>.</summary>
     public IEnumerable<JsonObject> OwnedBy(string ownerUid) =>
-        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<JsonObject>() : [];
+        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>().Select(ObjectApi.View) : [];
+
+    /// <summary>Like <see cref="OwnedBy"/>, as stored (for facts kept with each revision, see <see cref="PodState.Of(StoredObject)"/>).</summary>
+    internal IEnumerable<StoredObject> OwnedByStored(string ownerUid) =>
+        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>() : [];
+
+    /// <summary>Like <see cref="ByIndex"/>, as stored.</summary>
+    internal IEnumerable<StoredObject> ByIndexStored(string name, string value) =>
+        indexes[name].Items.TryGetValue(value, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>() : [];
 
     /// <summary>
     /// Adds an index: <paramref name="keyOf"/> gives an object's index value (null: not indexed). Objects already
@@ -65,9 +76,9 @@ public sealed class Informer
             }
 
             var index = new Index(keyOf);
-            foreach (var (key, obj) in cache)
+            foreach (var (key, stored) in cache)
             {
-                index.Add(key, obj);
+                index.Add(key, ObjectApi.View(stored));
             }
 
             indexes[name] = index;
@@ -76,7 +87,7 @@ public sealed class Informer
 
     /// <summary>The cached objects whose value in index <paramref name="name"/> is <paramref name="value"/>.</summary>
     public IEnumerable<JsonObject> ByIndex(string name, string value) =>
-        indexes[name].Items.TryGetValue(value, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<JsonObject>() : [];
+        indexes[name].Items.TryGetValue(value, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>().Select(ObjectApi.View) : [];
 
     /// <summary>
     /// Registers a handler called with (old, new) on changes of objects whose value in index <paramref name="name"/>
@@ -90,6 +101,20 @@ public sealed class Informer
         }
     }
 
+    /// <summary>The cached object's metadata.uid (read off its shared parse: no view built), or null when it is not cached.</summary>
+    public string? Uid(string? ns, string name) =>
+        cache.GetValueOrDefault((Type.Namespaced ? ns : null, name)) is { } stored ? ParsedJson.Uid(stored) : null;
+
+    /// <summary>
+    /// The stored object behind a view handed to change handlers, while they run on this thread (so what handlers
+    /// derive from it can be kept with its revision, see <see cref="PodState.Of(StoredObject)"/>); null for any other object.
+    /// </summary>
+    internal static StoredObject? StoredOf(JsonObject view) =>
+        ReferenceEquals(view, dispatching.New) ? dispatching.NewStored : ReferenceEquals(view, dispatching.Old) ? dispatching.OldStored : null;
+
+    [ThreadStatic]
+    private static (JsonObject? Old, StoredObject? OldStored, JsonObject? New, StoredObject? NewStored) dispatching;
+
     /// <summary>How many objects are cached.</summary>
     public int Count => cache.Count;
 
@@ -97,11 +122,11 @@ public sealed class Informer
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var (items, revision) = api.ListShared(Type);
+            var (items, revision) = api.ListStored(Type);
             var seen = new HashSet<(string?, string)>();
             foreach (var item in items)
             {
-                var key = (Json.Namespace(item), Json.Name(item));
+                var key = (item.Key.Namespace, item.Key.Name);
                 seen.Add(key);
                 Apply(key, item);
             }
@@ -114,9 +139,9 @@ public sealed class Informer
             synced.TrySetResult();
             try
             {
-                await foreach (var (type, obj) in api.WatchAsync(Type, null, revision, cancellationToken).ConfigureAwait(false))
+                await foreach (var e in api.WatchStoredAsync(Type, revision, cancellationToken).ConfigureAwait(false))
                 {
-                    Apply((Json.Namespace(obj), Json.Name(obj)), type == WatchEventType.Deleted ? null : obj);
+                    Apply((e.Object.Key.Namespace, e.Object.Key.Name), e.Type == WatchEventType.Deleted ? null : e.Object);
                 }
             }
             catch (ApiException e) when (e.Code == 410)
@@ -130,7 +155,7 @@ public sealed class Informer
         }
     }
 
-    private void Apply((string? Ns, string Name) key, JsonObject? obj)
+    private void Apply((string? Ns, string Name) key, StoredObject? obj)
     {
         lock (applying)
         {
@@ -138,13 +163,17 @@ public sealed class Informer
         }
     }
 
-    private void ApplyLocked((string? Ns, string Name) key, JsonObject? obj)
+    private void ApplyLocked((string? Ns, string Name) key, StoredObject? stored)
     {
-        cache.TryGetValue(key, out var old);
-        if (old is not null && obj is not null && Json.Str(old, "metadata", "resourceVersion") == Json.Str(obj, "metadata", "resourceVersion"))
+        cache.TryGetValue(key, out var oldStored);
+        if (oldStored is not null && stored is not null && oldStored.Revision == stored.Revision)
         {
             return;
         }
+
+        // one view of each for every handler and index: what one handler reads, the next finds built
+        var old = oldStored is null ? null : ObjectApi.View(oldStored);
+        var obj = stored is null ? null : ObjectApi.View(stored);
 
         // readers on other threads must never see an object missing from an index it stays in (a ReplicaSet counting
         // its pods would create one too many): add to the new entries first, then drop the stale ones
@@ -155,7 +184,7 @@ public sealed class Informer
         }
         else
         {
-            cache[key] = obj;
+            cache[key] = stored!;
             foreach (var uid in owners)
             {
                 byOwner.GetOrAdd(uid, _ => new())[key] = 0;
@@ -178,6 +207,21 @@ public sealed class Informer
         {
             snapshot = [.. handlers];
         }
+
+        var outer = dispatching;
+        dispatching = (old, oldStored, obj, stored);
+        try
+        {
+            Dispatch(key, old, obj, snapshot);
+        }
+        finally
+        {
+            dispatching = outer;
+        }
+    }
+
+    private void Dispatch((string? Ns, string Name) key, JsonObject? old, JsonObject? obj, Action<JsonObject?, JsonObject?>[] snapshot)
+    {
 
         foreach (var h in snapshot)
         {

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Containers.Orchestration.Api;
+using Containers.Orchestration.Storage;
 
 namespace Containers.Orchestration.Controllers;
 
@@ -85,14 +87,27 @@ public static class PodState
     /// changed (a change replaces them), so the facts stay true for the object's lifetime. Never use it on a copy
     /// being edited.
     /// </summary>
-    internal static Facts Of(JsonObject cached) => FactsTable.GetValue(cached, static o => new Facts(o));
+    internal static Facts Of(JsonObject cached) =>
+        Informer.StoredOf(cached) is { } stored ? Of(stored) : FactsTable.GetValue(cached, static o => new Facts(o));
+
+    /// <summary>
+    /// The facts of a stored object, read straight off its shared parse (no nodes built) and kept with it: every
+    /// controller that looks at this revision gets the same facts.
+    /// </summary>
+    internal static Facts Of(StoredObject stored)
+    {
+        var parsed = stored.Parsed(ParsedJson.Of);
+        return parsed.Facts as Facts ?? (Facts)(parsed.Facts = new Facts(stored, parsed.Root));
+    }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<JsonObject, Facts> FactsTable = [];
 
-    /// <summary>See <see cref="Of"/>.</summary>
+    /// <summary>See <see cref="Of(JsonObject)"/>.</summary>
     internal sealed class Facts
     {
-        private readonly JsonObject obj;
+        private readonly JsonObject? obj;
+        private readonly StoredObject? stored;
+        private readonly string? readyTransition;
         private IReadOnlyDictionary<string, string>? labels;
         private DateTimeOffset? readySince;
         private bool readySinceRead;
@@ -108,8 +123,50 @@ public static class PodState
             Phase = Json.Str(obj, "status", "phase");
             NodeName = Json.Str(obj, "spec", "nodeName");
             Active = !Deleting && Phase is not ("Succeeded" or "Failed");
-            Ready = ReadyCondition(obj) is not null;
+            var ready = Json.Items(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
+            Ready = ready is not null;
+            readyTransition = Json.Str(ready, "lastTransitionTime");
         }
+
+        public Facts(StoredObject stored, JsonElement root)
+        {
+            this.stored = stored;
+            var meta = Child(root, "metadata");
+            if (Child(meta, "ownerReferences") is { ValueKind: JsonValueKind.Array } refs)
+            {
+                foreach (var r in refs.EnumerateArray())
+                {
+                    if (Child(r, "controller") is { ValueKind: JsonValueKind.True })
+                    {
+                        ControllerUid = Text(r, "uid");
+                        ControllerKind = Text(r, "kind");
+                        ControllerName = Text(r, "name");
+                        break;
+                    }
+                }
+            }
+
+            Deleting = Child(meta, "deletionTimestamp") is { ValueKind: not JsonValueKind.Null };
+            var status = Child(root, "status");
+            Phase = Text(status, "phase");
+            NodeName = Text(Child(root, "spec"), "nodeName");
+            Active = !Deleting && Phase is not ("Succeeded" or "Failed");
+            if (Child(status, "conditions") is { ValueKind: JsonValueKind.Array } conditions)
+            {
+                foreach (var c in conditions.EnumerateArray())
+                {
+                    if (Text(c, "type") == "Ready" && Text(c, "status") == "True")
+                    {
+                        Ready = true;
+                        readyTransition = Text(c, "lastTransitionTime");
+                        break;
+                    }
+                }
+            }
+        }
+
+        /// <summary>The object (a fresh view when the facts were read off a stored one).</summary>
+        public JsonObject Object => obj ?? ObjectApi.View(stored!);
 
         public string? ControllerUid { get; }
 
@@ -117,7 +174,7 @@ public static class PodState
 
         public string? ControllerName { get; }
 
-        public IReadOnlyDictionary<string, string> Labels => labels ??= Json.Labels(obj);
+        public IReadOnlyDictionary<string, string> Labels => labels ??= obj is not null ? Json.Labels(obj) : LabelsOf(stored!.Parsed(ParsedJson.Of).Root);
 
         public bool Deleting { get; }
 
@@ -135,7 +192,7 @@ public static class PodState
             {
                 if (!readySinceRead)
                 {
-                    readySince = Json.ParseTime(Json.Str(ReadyCondition(obj), "lastTransitionTime"));
+                    readySince = Json.ParseTime(readyTransition);
                     readySinceRead = true;
                 }
 
@@ -143,12 +200,32 @@ public static class PodState
             }
         }
 
-        private static JsonObject? ReadyCondition(JsonObject obj) =>
-            Json.Items(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
-
         /// <summary>Ready for at least <paramref name="minReadySeconds"/> (as <see cref="IsAvailable"/>).</summary>
         public bool Available(long minReadySeconds, DateTimeOffset now) =>
             Ready && (minReadySeconds == 0 || (ReadySince is { } t && t.AddSeconds(minReadySeconds) <= now));
+
+        private static Dictionary<string, string> LabelsOf(JsonElement root)
+        {
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (Child(Child(root, "metadata"), "labels") is { ValueKind: JsonValueKind.Object } labels)
+            {
+                foreach (var p in labels.EnumerateObject())
+                {
+                    if (p.Value.ValueKind == JsonValueKind.String)
+                    {
+                        map[p.Name] = p.Value.GetString()!;
+                    }
+                }
+            }
+
+            return map;
+        }
+
+        private static JsonElement? Child(JsonElement? e, string name) =>
+            e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var child) ? child : null;
+
+        private static string? Text(JsonElement? e, string name) =>
+            Child(e, name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
     }
 
     /// <summary>"ns/name".</summary>

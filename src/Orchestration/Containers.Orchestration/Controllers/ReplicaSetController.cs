@@ -52,35 +52,35 @@ internal sealed class ReplicaSetController : IReconciler<string>
         string uid = Json.Uid(rs);
         var selector = LabelSelector.FromObject(Json.At(rs, "spec", "selector"));
         bool deleting = Json.At(rs, "metadata", "deletionTimestamp") is not null;
-        var owned = new List<JsonObject>();
-        foreach (var pod in pods.OwnedBy(uid).ToList())
+        var owned = new List<PodState.Facts>();
+        foreach (var pod in pods.OwnedByStored(uid).ToList())
         {
             var facts = PodState.Of(pod);
             if (facts.ControllerUid == uid)
             {
                 if (!facts.Active || selector.Matches(facts.Labels))
                 {
-                    owned.Add(pod);
+                    owned.Add(facts);
                 }
                 else if (!deleting)
                 {
-                    Release(pod, uid);
+                    Release(facts.Object, uid);
                 }
             }
         }
 
         if (!deleting)
         {
-            foreach (var orphan in pods.ByIndex(PodState.OrphanIndex, ns).Where(p => PodState.Of(p).Active && selector.Matches(PodState.Of(p).Labels)).ToList())
+            foreach (var orphan in pods.ByIndexStored(PodState.OrphanIndex, ns).Select(PodState.Of).Where(p => p.Active && selector.Matches(p.Labels)).ToList())
             {
-                if (Adopt(orphan, rs) is { } adopted)
+                if (Adopt(orphan.Object, rs) is { } adopted)
                 {
-                    owned.Add(adopted);
+                    owned.Add(PodState.Of(adopted));
                 }
             }
         }
 
-        var active = owned.Where(p => PodState.Of(p).Active).ToList();
+        var active = owned.Where(p => p.Active).ToList();
         long replicas = Json.Int(rs, "spec", "replicas") ?? 1;
         if (!deleting && satisfied)
         {
@@ -108,7 +108,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
             }
             else if (diff < 0)
             {
-                var victims = active.OrderBy(Rank).Take((int)Math.Min(-diff, 500)).ToList();
+                var victims = active.Select(p => p.Object).OrderBy(Rank).Take((int)Math.Min(-diff, 500)).ToList();
                 expectations[key] = new Expectation(0, victims.Count, api.Time.GetUtcNow());
                 foreach (var victim in victims)
                 {
@@ -132,9 +132,9 @@ internal sealed class ReplicaSetController : IReconciler<string>
         var status = new JsonObject
         {
             ["replicas"] = active.Count,
-            ["fullyLabeledReplicas"] = active.Count(p => templateLabels.All(kv => PodState.Of(p).Labels.GetValueOrDefault(kv.Key) == kv.Value)),
-            ["readyReplicas"] = active.Count(p => PodState.Of(p).Ready),
-            ["availableReplicas"] = active.Count(p => PodState.Of(p).Available(minReady, now)),
+            ["fullyLabeledReplicas"] = active.Count(p => templateLabels.All(kv => p.Labels.GetValueOrDefault(kv.Key) == kv.Value)),
+            ["readyReplicas"] = active.Count(p => p.Ready),
+            ["availableReplicas"] = active.Count(p => p.Available(minReady, now)),
             ["observedGeneration"] = Json.Int(rs, "metadata", "generation") ?? 1,
         };
         if (!JsonNode.DeepEquals(Strip(Json.At(rs, "status")), status))
@@ -151,7 +151,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
             }, "status");
         }
 
-        bool waitingAvailability = minReady > 0 && active.Any(p => PodState.Of(p).Ready && !PodState.Of(p).Available(minReady, now));
+        bool waitingAvailability = minReady > 0 && active.Any(p => p.Ready && !p.Available(minReady, now));
         return Task.FromResult(new ReconcileResult(waitingAvailability ? TimeSpan.FromSeconds(1) : null));
     }
 
