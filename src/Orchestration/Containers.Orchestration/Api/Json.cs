@@ -8,12 +8,26 @@ namespace Containers.Orchestration.Api;
 public static class Json
 {
     /// <summary>The string at a path, or null.</summary>
-    public static string? Str(JsonNode? node, params ReadOnlySpan<string> path) => At(node, path) is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+    public static string? Str(JsonNode? node, params ReadOnlySpan<string> path)
+    {
+        if (Locate(node, path, out var element) is { } found)
+        {
+            return found is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+        }
+
+        return element.ValueKind == JsonValueKind.String ? element.GetString() : null;
+    }
 
     /// <summary>The integer at a path, or null.</summary>
     public static long? Int(JsonNode? node, params ReadOnlySpan<string> path)
     {
-        if (At(node, path) is not JsonValue v)
+        if (Locate(node, path, out var element) is not { } found)
+        {
+            return element.ValueKind != JsonValueKind.Number ? null
+                : element.TryGetInt64(out long whole) ? whole : element.TryGetDecimal(out decimal exact) ? (long)exact : (long)element.GetDouble();
+        }
+
+        if (found is not JsonValue v)
         {
             return null;
         }
@@ -37,7 +51,94 @@ public static class Json
     }
 
     /// <summary>The boolean at a path, or null.</summary>
-    public static bool? Bool(JsonNode? node, params ReadOnlySpan<string> path) => At(node, path) is JsonValue v && v.TryGetValue(out bool b) ? b : null;
+    public static bool? Bool(JsonNode? node, params ReadOnlySpan<string> path)
+    {
+        if (Locate(node, path, out var element) is { } found)
+        {
+            return found is JsonValue v && v.TryGetValue(out bool b) ? b : null;
+        }
+
+        return element.ValueKind switch { JsonValueKind.True => true, JsonValueKind.False => false, _ => null };
+    }
+
+    /// <summary>
+    /// Follows a path for a reader of a leaf: through built nodes while there are any, then, from the first object
+    /// still backed by its parsed JSON (a view nobody has looked into there), through the JSON itself, so reading a
+    /// string off a view builds no nodes. Returns the node found, or null with <paramref name="element"/> set to the
+    /// element found (<see cref="JsonValueKind.Undefined"/> when the path does not exist).
+    /// </summary>
+    private static JsonNode? Locate(JsonNode? node, ReadOnlySpan<string> path, out JsonElement element)
+    {
+        element = default;
+        for (int i = 0; i < path.Length; i++)
+        {
+            if (node is not JsonObject o)
+            {
+                return null;
+            }
+
+            if (Unbuilt(o, out var backing))
+            {
+                foreach (string p in path[i..])
+                {
+                    if (backing.ValueKind != JsonValueKind.Object || !backing.TryGetProperty(p, out backing))
+                    {
+                        return null;
+                    }
+                }
+
+                element = backing;
+                return null;
+            }
+
+            if (!o.TryGetPropertyValue(path[i], out node))
+            {
+                return null;
+            }
+        }
+
+        return node;
+    }
+
+    /// <summary>
+    /// The parsed JSON behind an object whose properties have not been built as nodes yet (it cannot have been changed,
+    /// since any change builds them first). Read against a concurrent build: the element counts only when the
+    /// dictionary is still unbuilt after it was copied (the build publishes the dictionary before it drops the element).
+    /// </summary>
+    private static bool Unbuilt(JsonObject o, out JsonElement element)
+    {
+        element = default;
+        if (!ElementAccessWorks || Volatile.Read(ref DictionaryOf(o)) is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            JsonElement? copy = ElementOf(o);
+            Interlocked.MemoryBarrier();
+            if (copy is not { } e || Volatile.Read(ref DictionaryOf(o)) is not null)
+            {
+                return false;
+            }
+
+            element = e;
+            return true;
+        }
+        catch (MissingMemberException)
+        {
+            ElementAccessWorks = false; // another System.Text.Json: read through nodes
+            return false;
+        }
+    }
+
+    private static bool ElementAccessWorks = true;
+
+    [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_jsonElement")]
+    private static extern ref JsonElement? ElementOf(JsonObject o);
+
+    [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_dictionary")]
+    private static extern ref OrderedDictionary<string, JsonNode?>? DictionaryOf(JsonObject o);
 
     /// <summary>The node at a path, or null.</summary>
     public static JsonNode? At(JsonNode? node, params ReadOnlySpan<string> path)
