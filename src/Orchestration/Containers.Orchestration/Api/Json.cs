@@ -62,6 +62,64 @@ public static class Json
     }
 
     /// <summary>
+    /// Whether property <paramref name="name"/> of two objects is equal ignoring its resourceVersion, compared on the
+    /// parsed JSON itself when both objects are still as parsed (views); null when either has been built (compare the
+    /// nodes then).
+    /// </summary>
+    public static bool? SameIgnoringVersion(JsonObject a, JsonObject b, string name)
+    {
+        if (!Unbuilt(a, out var x) || !Unbuilt(b, out var y))
+        {
+            return null;
+        }
+
+        bool hasX = x.TryGetProperty(name, out x), hasY = y.TryGetProperty(name, out y);
+        if (!hasX || !hasY)
+        {
+            return hasX == hasY;
+        }
+
+        if (x.ValueKind != JsonValueKind.Object || y.ValueKind != JsonValueKind.Object)
+        {
+            return JsonElement.DeepEquals(x, y);
+        }
+
+        var ex = x.EnumerateObject();
+        var ey = y.EnumerateObject();
+        while (true)
+        {
+            bool more = Next(ref ex);
+            if (more != Next(ref ey))
+            {
+                return false;
+            }
+
+            if (!more)
+            {
+                return true;
+            }
+
+            if (!ex.Current.NameEquals(ey.Current.Name) || !JsonElement.DeepEquals(ex.Current.Value, ey.Current.Value))
+            {
+                return false;
+            }
+        }
+
+        static bool Next(ref JsonElement.ObjectEnumerator e)
+        {
+            while (e.MoveNext())
+            {
+                if (!e.Current.NameEquals("resourceVersion"u8))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Follows a path for a reader of a leaf: through built nodes while there are any, then, from the first object
     /// still backed by its parsed JSON (a view nobody has looked into there), through the JSON itself, so reading a
     /// string off a view builds no nodes. Returns the node found, or null with <paramref name="element"/> set to the
@@ -132,7 +190,41 @@ public static class Json
         }
     }
 
+    /// <summary>As <see cref="Unbuilt(JsonObject, out JsonElement)"/>, for an array whose items have not been built.</summary>
+    private static bool Unbuilt(JsonArray a, out JsonElement element)
+    {
+        element = default;
+        if (!ElementAccessWorks || Volatile.Read(ref ListOf(a)) is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            JsonElement? copy = ElementOf(a);
+            Interlocked.MemoryBarrier();
+            if (copy is not { } e || Volatile.Read(ref ListOf(a)) is not null)
+            {
+                return false;
+            }
+
+            element = e;
+            return true;
+        }
+        catch (MissingMemberException)
+        {
+            ElementAccessWorks = false;
+            return false;
+        }
+    }
+
     private static bool ElementAccessWorks = true;
+
+    [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_jsonElement")]
+    private static extern ref JsonElement? ElementOf(JsonArray a);
+
+    [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_list")]
+    private static extern ref List<JsonNode?>? ListOf(JsonArray a);
 
     [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_jsonElement")]
     private static extern ref JsonElement? ElementOf(JsonObject o);
@@ -225,8 +317,73 @@ public static class Json
         }
     }
 
-    /// <summary>Serializes to UTF-8.</summary>
-    public static byte[] Bytes(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node, JsonContext.Default.JsonNode);
+    /// <summary>
+    /// Serializes to UTF-8. What is still backed by parsed JSON (the parts of a view nobody changed) is copied as its
+    /// original bytes, not walked and re-encoded, so writing back a view with a changed status costs the status.
+    /// </summary>
+    public static byte[] Bytes(JsonNode node)
+    {
+        var (buffer, writer) = cachedWriter ??= (new System.Buffers.ArrayBufferWriter<byte>(4096), new Utf8JsonWriter(Stream.Null, new JsonWriterOptions { SkipValidation = true }));
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        try
+        {
+            Write(writer, node);
+            writer.Flush();
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            if (buffer.Capacity > 1 << 20)
+            {
+                cachedWriter = null; // one huge object does not pin a huge buffer
+            }
+        }
+    }
+
+    [ThreadStatic]
+    private static (System.Buffers.ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? cachedWriter;
+
+    private static void Write(Utf8JsonWriter w, JsonNode? node)
+    {
+        switch (node)
+        {
+            case null:
+                w.WriteNullValue();
+                break;
+            case JsonObject o when Unbuilt(o, out var element):
+                w.WriteRawValue(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element), skipInputValidation: true);
+                break;
+            case JsonObject o:
+                w.WriteStartObject();
+                foreach (var (name, value) in o)
+                {
+                    w.WritePropertyName(name);
+                    Write(w, value);
+                }
+
+                w.WriteEndObject();
+                break;
+            case JsonArray a when Unbuilt(a, out var element):
+                w.WriteRawValue(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element), skipInputValidation: true);
+                break;
+            case JsonArray a:
+                w.WriteStartArray();
+                foreach (var item in a)
+                {
+                    Write(w, item);
+                }
+
+                w.WriteEndArray();
+                break;
+            case JsonValue v when v.TryGetValue(out JsonElement element):
+                w.WriteRawValue(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element), skipInputValidation: true);
+                break;
+            default:
+                node.WriteTo(w);
+                break;
+        }
+    }
 
     /// <summary>A deep copy.</summary>
     public static JsonObject Clone(JsonObject o) => (JsonObject)o.DeepClone();

@@ -566,7 +566,7 @@ public sealed class ObjectApi
     private void WriteEvent(PendingEvent e)
     {
         var (kind, ns, involvedName, uid, apiVersion, resourceVersion, type, reason, message, component, host, now) = e;
-        string name = $"{involvedName}.{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(uid + reason + message)))[..16]}";
+        string name = $"{involvedName}.{EventHash(uid, reason, message):x16}";
         try
         {
             // the common case (a new event) is written straight to bytes: events are many and nothing here reads them back
@@ -629,6 +629,26 @@ public sealed class ObjectApi
 #pragma warning restore CA1031
         {
         }
+    }
+
+    /// <summary>
+    /// 64-bit FNV-1a of the event's identity (the same object, reason and message give the same name, so a repeat
+    /// finds its event, across restarts too); a cryptographic hash per event cost more than writing it.
+    /// </summary>
+    private static ulong EventHash(string uid, string reason, string message)
+    {
+        ulong hash = 14695981039346656037;
+        foreach (string part in (ReadOnlySpan<string>)[uid, reason, message])
+        {
+            foreach (char c in part)
+            {
+                hash = (hash ^ c) * 1099511628211;
+            }
+
+            hash = (hash ^ 0xffff) * 1099511628211; // a separator: ("ab", "c") and ("a", "bc") differ
+        }
+
+        return hash;
     }
 
     private sealed record PendingEvent(string? Kind, string Namespace, string Name, string Uid, string? ApiVersion, string? ResourceVersion, string Type, string Reason, string Message, string Component, string? Host, string Time);

@@ -42,9 +42,9 @@ internal sealed class GarbageCollector : IReconciler<string>
             {
                 if (obj is not null)
                 {
-                    foreach (var r in Json.Items(obj, "metadata", "ownerReferences"))
+                    foreach (var (uid, kind, name) in PodState.Of(obj).Owners)
                     {
-                        if (Json.Str(r, "uid") is { } uid && !OwnerExists(uid, Json.Str(r, "kind"), Json.Namespace(obj), Json.Str(r, "name")))
+                        if (uid.Length > 0 && !OwnerExists(uid, kind, Json.Namespace(obj), name))
                         {
                             Queue.Add(uid);
                         }

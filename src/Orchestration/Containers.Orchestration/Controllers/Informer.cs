@@ -177,7 +177,7 @@ public sealed class Informer
 
         // readers on other threads must never see an object missing from an index it stays in (a ReplicaSet counting
         // its pods would create one too many): add to the new entries first, then drop the stale ones
-        var owners = obj is null ? [] : Json.Items(obj, "metadata", "ownerReferences").Select(r => Json.Str(r, "uid") ?? "").ToHashSet(StringComparer.Ordinal);
+        var owners = stored is null ? [] : PodState.Of(stored).Owners.Select(r => r.Uid).ToHashSet(StringComparer.Ordinal);
         if (obj is null)
         {
             cache.TryRemove(key, out _);
@@ -193,7 +193,7 @@ public sealed class Informer
 
         if (old is not null)
         {
-            foreach (var uid in Json.Items(old, "metadata", "ownerReferences").Select(r => Json.Str(r, "uid") ?? ""))
+            foreach (var (uid, _, _) in PodState.Of(oldStored!).Owners)
             {
                 if (!owners.Contains(uid) && byOwner.TryGetValue(uid, out var set))
                 {

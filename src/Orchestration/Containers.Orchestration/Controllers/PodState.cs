@@ -24,7 +24,7 @@ public static class PodState
     /// <summary>Adds (once) the index of objects that have no controller owner reference, by namespace (candidates for adoption).</summary>
     public static Informer IndexOrphans(this Informer informer)
     {
-        informer.AddIndex(OrphanIndex, o => ControllerOf(o) is null ? Json.Namespace(o) ?? "" : null);
+        informer.AddIndex(OrphanIndex, o => Of(o).ControllerUid is null ? Json.Namespace(o) ?? "" : null);
         return informer;
     }
 
@@ -116,6 +116,7 @@ public static class PodState
         {
             this.obj = obj;
             var controller = ControllerOf(obj);
+            Owners = [.. Json.Items(obj, "metadata", "ownerReferences").Select(r => (Json.Str(r, "uid") ?? "", Json.Str(r, "kind"), Json.Str(r, "name")))];
             ControllerUid = Json.Str(controller, "uid");
             ControllerKind = Json.Str(controller, "kind");
             ControllerName = Json.Str(controller, "name");
@@ -132,19 +133,22 @@ public static class PodState
         {
             this.stored = stored;
             var meta = Child(root, "metadata");
+            var owners = new List<(string, string?, string?)>();
             if (Child(meta, "ownerReferences") is { ValueKind: JsonValueKind.Array } refs)
             {
                 foreach (var r in refs.EnumerateArray())
                 {
-                    if (Child(r, "controller") is { ValueKind: JsonValueKind.True })
+                    owners.Add((Text(r, "uid") ?? "", Text(r, "kind"), Text(r, "name")));
+                    if (ControllerUid is null && Child(r, "controller") is { ValueKind: JsonValueKind.True })
                     {
                         ControllerUid = Text(r, "uid");
                         ControllerKind = Text(r, "kind");
                         ControllerName = Text(r, "name");
-                        break;
                     }
                 }
             }
+
+            Owners = owners.Count == 0 ? [] : [.. owners];
 
             Deleting = Child(meta, "deletionTimestamp") is { ValueKind: not JsonValueKind.Null };
             var status = Child(root, "status");
@@ -167,6 +171,9 @@ public static class PodState
 
         /// <summary>The object (a fresh view when the facts were read off a stored one).</summary>
         public JsonObject Object => obj ?? ObjectApi.View(stored!);
+
+        /// <summary>Every owner reference: (uid, kind, name).</summary>
+        public (string Uid, string? Kind, string? Name)[] Owners { get; }
 
         public string? ControllerUid { get; }
 

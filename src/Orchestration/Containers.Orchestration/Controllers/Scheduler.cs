@@ -270,25 +270,26 @@ internal sealed class Scheduler : IReconciler<string>
     {
         var current = pod ?? old!;
         string key = PodState.Key(current);
+        var facts = pod is null ? null : PodState.Of(pod);
         lock (gate)
         {
-            if (pod is null || !PodState.IsActive(pod) && Json.Str(pod, "status", "phase") is "Succeeded" or "Failed")
+            if (facts is null || facts.Phase is "Succeeded" or "Failed")
             {
                 Forget(key);
             }
-            else if (Json.Str(pod, "spec", "nodeName") is { } node && (!placed.TryGetValue(key, out var p) || p.Node != node))
+            else if (facts.NodeName is { } node && (!placed.TryGetValue(key, out var p) || p.Node != node))
             {
-                var (cpu, memory) = Requests(pod);
+                var (cpu, memory) = Requests(pod!);
                 Forget(key);
-                Assume(key, node, cpu, memory, Json.Str(PodState.ControllerOf(pod), "uid"));
+                Assume(key, node, cpu, memory, facts.ControllerUid);
             }
         }
 
-        if (pod is not null && Json.Str(pod, "spec", "nodeName") is null && Json.At(pod, "metadata", "deletionTimestamp") is null)
+        if (facts is not null && facts.NodeName is null && !facts.Deleting)
         {
             Queue.Add(key);
         }
-        else if (pod is null || Json.Str(old, "spec", "nodeName") is not null)
+        else if (pod is null || (old is not null && PodState.Of(old).NodeName is not null))
         {
             // capacity freed somewhere: retry what did not fit
             foreach (string k in unschedulable.Keys)

@@ -508,9 +508,8 @@ public sealed partial class NodeAgent
         string podIP = rec.PodIP ?? "";
         string? hostIP = Options.InternalIP;
         string startTime = Json.Time(rec.StartTime ?? now);
-        bool Update(JsonObject p)
+        void Update(JsonObject p)
         {
-            var before = p["status"]?.DeepClone();
             var status = Json.Obj(p, "status");
             status["phase"] = phase;
             status["hostIP"] = hostIP;
@@ -545,17 +544,30 @@ public sealed partial class NodeAgent
             {
                 conditions.Add((JsonNode)c);
             }
-
-            return !JsonNode.DeepEquals(before, status);
         }
 
-        // most syncs change nothing: try on a copy of the cached status first, and write only when it differs
-        if (Json.Uid(pod) == rec.Uid && !Update(new JsonObject { ["status"] = pod["status"]?.DeepClone() }))
+        // most syncs change nothing: try on a copy of the cached status first, and write only when it differs (the
+        // write itself stores nothing when the status it makes equals the stored one)
+        if (Json.Uid(pod) == rec.Uid)
         {
-            return;
+            var trial = new JsonObject { ["status"] = pod["status"]?.DeepClone() };
+            Update(trial);
+            if (JsonNode.DeepEquals(trial["status"], pod["status"]))
+            {
+                return;
+            }
         }
 
-        api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p => Json.Uid(p) == rec.Uid && Update(p), "status");
+        api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p =>
+        {
+            if (Json.Uid(p) != rec.Uid)
+            {
+                return false;
+            }
+
+            Update(p);
+            return true;
+        }, "status");
     }
 
     private sealed class PodRecord(string uid, string directory)

@@ -54,6 +54,11 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     /// <summary>Whether two versions of a pod differ in their status (and resourceVersion) only (a spec change bumps metadata.generation).</summary>
     private static bool OnlyStatusChanged(JsonObject old, JsonObject pod)
     {
+        if (Json.SameIgnoringVersion(old, pod, "metadata") is { } same)
+        {
+            return same; // both still as parsed: compared as JSON, no nodes built
+        }
+
         if (old["metadata"] is not JsonObject a || pod["metadata"] is not JsonObject b || a.Count != b.Count)
         {
             return false;

@@ -12,6 +12,12 @@ namespace Containers.Orchestration.Storage;
 /// their number of lines (compaction); a torn last line (a crash mid-write) is dropped at open. Watches replay from a
 /// window of the last <see cref="EmbeddedStoreOptions.WatchWindow"/> changes. One process owns a store directory at a
 /// time (an exclusive lock file).
+/// <para>
+/// Log writes are group-committed: a write appends its line to a buffer under the store's lock, and after leaving
+/// the lock the writer makes sure the buffer up to its line has reached the file (one writer writes what every
+/// concurrent writer appended, in one system call). A write returns only once its line is in the file (in the OS,
+/// and on disk with <see cref="EmbeddedStoreOptions.Durable"/>); watchers inside the process may hear of it just before.
+/// </para>
 /// </summary>
 public sealed class EmbeddedObjectStore : IObjectStore
 {
@@ -26,6 +32,12 @@ public sealed class EmbeddedObjectStore : IObjectStore
     private FileStream log;
     private readonly Utf8JsonWriter lineWriter = new(Stream.Null);
     private ArrayBufferWriter<byte> lineBuffer = new(4096);
+    private readonly Lock flushGate = new();
+    private ArrayBufferWriter<byte> pending = new(1 << 16); // lines appended, not yet in the file (under the gate)
+    private ArrayBufferWriter<byte> spare = new(1 << 16); // the other buffer (under the flush gate)
+    private long appended; // bytes appended to the log since open (under the gate)
+    private long flushed; // of which in the file (written under the flush gate)
+    private bool compactDue;
     private long logLines;
     private long oldestWindowRevision = 1;
 
@@ -88,6 +100,8 @@ public sealed class EmbeddedObjectStore : IObjectStore
     /// <inheritdoc/>
     public StoredObject Create(ObjectKey key, ReadOnlyMemory<byte> json)
     {
+        StoredObject stored;
+        long upTo;
         lock (gate)
         {
             if (objects.ContainsKey(key))
@@ -95,28 +109,44 @@ public sealed class EmbeddedObjectStore : IObjectStore
                 throw new StoreConflictException($"{key} already exists");
             }
 
-            return Write(WatchEventType.Added, key, json);
+            stored = Write(WatchEventType.Added, key, json);
+            upTo = appended;
         }
+
+        FlushLog(upTo);
+        return stored;
     }
 
     /// <inheritdoc/>
     public StoredObject Update(ObjectKey key, ReadOnlyMemory<byte> json, long? expectedRevision = null)
     {
+        StoredObject stored;
+        long upTo;
         lock (gate)
         {
             Check(key, expectedRevision);
-            return Write(WatchEventType.Modified, key, json);
+            stored = Write(WatchEventType.Modified, key, json);
+            upTo = appended;
         }
+
+        FlushLog(upTo);
+        return stored;
     }
 
     /// <inheritdoc/>
     public StoredObject Delete(ObjectKey key, long? expectedRevision = null)
     {
+        StoredObject stored;
+        long upTo;
         lock (gate)
         {
             var current = Check(key, expectedRevision);
-            return Write(WatchEventType.Deleted, key, current.Json);
+            stored = Write(WatchEventType.Deleted, key, current.Json);
+            upTo = appended;
         }
+
+        FlushLog(upTo);
+        return stored;
     }
 
     /// <inheritdoc/>
@@ -158,8 +188,16 @@ public sealed class EmbeddedObjectStore : IObjectStore
     /// <summary>Closes the log and ends every watch.</summary>
     public ValueTask DisposeAsync()
     {
+        lock (flushGate)
         lock (gate)
         {
+            if (pending.WrittenCount > 0)
+            {
+                log.Write(pending.WrittenSpan);
+                log.Flush(flushToDisk: options.Durable);
+                pending.ResetWrittenCount();
+            }
+
             foreach (var w in watchers)
             {
                 w.Channel.Writer.TryComplete();
@@ -189,12 +227,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
     private StoredObject Write(WatchEventType type, ObjectKey key, ReadOnlyMemory<byte> json)
     {
         var stored = new StoredObject(key, Revision + 1, json.ToArray());
-        Append(log, type == WatchEventType.Deleted ? "del" : "put", stored);
-        if (options.Durable)
-        {
-            log.Flush(flushToDisk: true);
-        }
-
+        appended += Append(pending, type == WatchEventType.Deleted ? "del" : "put", stored);
         logLines++;
         Revision = stored.Revision;
         Apply(type, stored);
@@ -215,10 +248,60 @@ public sealed class EmbeddedObjectStore : IObjectStore
 
         if (logLines > 1000 && logLines > 2 * objects.Count)
         {
-            Compact();
+            compactDue = true; // by the writer that flushes next (the file is the flush gate's)
         }
 
         return stored;
+    }
+
+    /// <summary>
+    /// Makes sure the log holds every line up to byte <paramref name="upTo"/> (see the class remarks): the first writer
+    /// in takes the whole buffer and writes it with one system call; the others find their line written. Compacts the
+    /// log when a write asked for it.
+    /// </summary>
+    private void FlushLog(long upTo)
+    {
+        if (Volatile.Read(ref flushed) >= upTo)
+        {
+            return;
+        }
+
+        lock (flushGate)
+        {
+            if (flushed >= upTo)
+            {
+                return;
+            }
+
+            ArrayBufferWriter<byte> batch;
+            long end;
+            lock (gate)
+            {
+                if (compactDue)
+                {
+                    compactDue = false;
+                    pending.ResetWrittenCount(); // the snapshot holds everything appended so far
+                    Compact();
+                    Volatile.Write(ref flushed, appended);
+                    return;
+                }
+
+                batch = pending;
+                pending = spare;
+                end = appended;
+            }
+
+            log.Write(batch.WrittenSpan);
+            log.Flush(flushToDisk: options.Durable);
+            batch.ResetWrittenCount();
+            if (batch.Capacity > 1 << 22)
+            {
+                batch = new ArrayBufferWriter<byte>(1 << 16); // a burst does not pin a huge buffer
+            }
+
+            spare = batch;
+            Volatile.Write(ref flushed, end);
+        }
     }
 
     private void Apply(WatchEventType type, StoredObject stored)
@@ -250,8 +333,8 @@ public sealed class EmbeddedObjectStore : IObjectStore
         names[key.Name] = stored;
     }
 
-    /// <summary>One log line: <c>{"op":"put","rv":7,"r":"pods","ns":"default","n":"web","o":{...}}</c>.</summary>
-    private void Append(Stream to, string op, StoredObject o)
+    /// <summary>One log line: <c>{"op":"put","rv":7,"r":"pods","ns":"default","n":"web","o":{...}}</c>; returns its length.</summary>
+    private int Append(IBufferWriter<byte> to, string op, StoredObject o)
     {
         // under the gate: one buffer and writer for every line (a writer per line cost a fifth of the control plane's allocations)
         lineBuffer.ResetWrittenCount();
@@ -271,12 +354,14 @@ public sealed class EmbeddedObjectStore : IObjectStore
         lineWriter.WriteEndObject();
         lineWriter.Flush();
         lineBuffer.Write("\n"u8);
+        int length = lineBuffer.WrittenCount;
         to.Write(lineBuffer.WrittenSpan);
-        to.Flush();
         if (lineBuffer.Capacity > 1 << 20)
         {
             lineBuffer = new ArrayBufferWriter<byte>(4096); // one huge object does not pin a huge buffer
         }
+
+        return length;
     }
 
     private void Replay()
@@ -378,11 +463,18 @@ public sealed class EmbeddedObjectStore : IObjectStore
         var tmp = logPath + ".compact";
         using (var fresh = new FileStream(tmp, FileMode.Create, FileAccess.Write))
         {
+            var lines = new ArrayBufferWriter<byte>(1 << 16);
             foreach (var o in objects.Values.OrderBy(o => o.Revision))
             {
-                Append(fresh, "put", o);
+                Append(lines, "put", o);
+                if (lines.WrittenCount > 1 << 20)
+                {
+                    fresh.Write(lines.WrittenSpan);
+                    lines.ResetWrittenCount();
+                }
             }
 
+            fresh.Write(lines.WrittenSpan);
             fresh.Flush(flushToDisk: true);
         }
 
