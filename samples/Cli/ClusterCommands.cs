@@ -128,7 +128,10 @@ internal static class ClusterCommands
     /// collections (one thread) paused it for a third of a 10,000-pod reconcile; server GC (a heap and a GC thread per
     /// core, as ASP.NET Core apps run) halves those pauses. The CLI links the server GC but starts with workstation GC
     /// (short commands start faster), so <c>cluster up</c> re-executes itself with <c>DOTNET_gcServer=1</c>, before it
-    /// has made anything. <c>DOTNET_gcServer=0</c> keeps workstation GC.
+    /// has made anything. <c>DOTNET_gcServer=0</c> keeps workstation GC. It also turns off the server GC's dynamic
+    /// adaptation (DATAS, <c>DOTNET_GCDynamicAdaptationMode=0</c>, unless set): DATAS starts with one heap and grows
+    /// it slowly, and during a burst of reconciles it paused the control plane almost twice as long (10,000 pods: 0.75
+    /// against 0.41 s of pauses, 3.3 against 2.7 s in all).
     /// </summary>
     private static void RunWithServerGc()
     {
@@ -142,6 +145,11 @@ internal static class ClusterCommands
         string[] argv = Path.GetFileNameWithoutExtension(self) == "dotnet" ? [self, .. args] : [self, .. args[1..]];
         // .NET keeps its own copy of the environment: the child's is passed explicitly
         var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}").Append("DOTNET_gcServer=1");
+        if (Environment.GetEnvironmentVariable("DOTNET_GCDynamicAdaptationMode") is null)
+        {
+            env = env.Append("DOTNET_GCDynamicAdaptationMode=0");
+        }
+
         nint[] nativeArgv = [.. argv.Select(System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8), 0];
         nint[] nativeEnv = [.. env.Select(System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8), 0];
         _ = Execve(nativeArgv[0], nativeArgv, nativeEnv);

@@ -54,6 +54,7 @@ public sealed class CliTests : IAsyncLifetime
             Assert.Contains("export KUBECONFIG=", up.Stdout, StringComparison.Ordinal);
             var pid = int.Parse(File.ReadAllText(Path.Combine(t.Root, "cluster", "pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
             Assert.Contains("DOTNET_gcServer=1", File.ReadAllText($"/proc/{pid}/environ").Split('\0'));
+            Assert.Contains("DOTNET_GCDynamicAdaptationMode=0", File.ReadAllText($"/proc/{pid}/environ").Split('\0'));
             Assert.Contains(Directory.EnumerateDirectories($"/proc/{pid}/task"), d => File.ReadAllText(Path.Combine(d, "comm")).Trim() == ".NET Server GC");
             var status = await Cli("cluster", "status");
             Assert.True(status.Code == 0, status.Stderr);

@@ -99,11 +99,16 @@ public static class Json
                 return true;
             }
 
-            if (!ex.Current.NameEquals(ey.Current.Name) || !JsonElement.DeepEquals(ex.Current.Value, ey.Current.Value))
+            if (!ex.Current.NameEquals(ey.Current.Name) || !SameValue(ex.Current.Value, ey.Current.Value))
             {
                 return false;
             }
         }
+
+        // the same bytes are the same value; otherwise compare as JSON (another order or escaping can be equal)
+        static bool SameValue(JsonElement a, JsonElement b) =>
+            System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(a).SequenceEqual(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(b))
+            || JsonElement.DeepEquals(a, b);
 
         static bool Next(ref JsonElement.ObjectEnumerator e)
         {
@@ -231,6 +236,10 @@ public static class Json
 
     [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "_dictionary")]
     private static extern ref OrderedDictionary<string, JsonNode?>? DictionaryOf(JsonObject o);
+
+    /// <summary>Whether there is a value other than null at a path (read off the parsed JSON where nothing is built: no nodes made).</summary>
+    public static bool Has(JsonNode? node, params ReadOnlySpan<string> path) =>
+        Locate(node, path, out var element) is not null || element.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null);
 
     /// <summary>The node at a path, or null.</summary>
     public static JsonNode? At(JsonNode? node, params ReadOnlySpan<string> path)

@@ -97,7 +97,7 @@ public sealed class ObjectApi
         Admission.Validate(type, obj, null);
         if (ns is not null && type.Kind != "Event" && Peek(ResourceType.Namespaces, null, ns) is { } nsObj)
         {
-            if (Json.At(nsObj, "metadata", "deletionTimestamp") is not null)
+            if (Json.Has(nsObj, "metadata", "deletionTimestamp"))
             {
                 throw new ApiException(403, "Forbidden", $"{type.Plural} \"{Json.Name(obj)}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated");
             }

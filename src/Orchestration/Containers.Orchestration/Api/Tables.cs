@@ -218,7 +218,7 @@ internal static class Tables
             }
         }
 
-        if (Json.At(pod, "metadata", "deletionTimestamp") is not null)
+        if (Json.Has(pod, "metadata", "deletionTimestamp"))
         {
             reason = Json.Str(pod, "status", "reason") == "NodeLost" ? "Unknown" : "Terminating";
         }

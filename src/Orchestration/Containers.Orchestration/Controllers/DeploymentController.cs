@@ -81,7 +81,7 @@ internal sealed class DeploymentController : IReconciler<string>
     {
         var (ns, name) = PodState.Split(key);
         var d = deployments.Get(ns, name);
-        if (d is null || Json.At(d, "metadata", "deletionTimestamp") is not null)
+        if (d is null || Json.Has(d, "metadata", "deletionTimestamp"))
         {
             return Task.FromResult(default(ReconcileResult));
         }
@@ -89,7 +89,7 @@ internal sealed class DeploymentController : IReconciler<string>
         var selector = LabelSelector.FromObject(Json.At(d, "spec", "selector"));
         string uid = Json.Uid(d);
         var owned = sets.OwnedBy(uid).Where(rs => Json.Str(PodState.ControllerOf(rs), "uid") == uid).ToList();
-        foreach (var orphan in sets.ByIndex(PodState.OrphanIndex, ns).Where(rs => Json.At(rs, "metadata", "deletionTimestamp") is null && selector.Matches(Json.Map(rs, "spec", "template", "metadata", "labels"))).ToList())
+        foreach (var orphan in sets.ByIndex(PodState.OrphanIndex, ns).Where(rs => !Json.Has(rs, "metadata", "deletionTimestamp") && selector.Matches(Json.Map(rs, "spec", "template", "metadata", "labels"))).ToList())
         {
             if (api.Mutate(ResourceType.ReplicaSets, ns, Json.Name(orphan), o => PodState.TakeOwnership(o, d)) is { } adopted)
             {
@@ -97,7 +97,7 @@ internal sealed class DeploymentController : IReconciler<string>
             }
         }
 
-        owned = owned.Where(rs => Json.At(rs, "metadata", "deletionTimestamp") is null).ToList();
+        owned = owned.Where(rs => !Json.Has(rs, "metadata", "deletionTimestamp")).ToList();
         var template = (JsonObject)(Json.At(d, "spec", "template") ?? new JsonObject());
         var newRs = owned.FirstOrDefault(rs => SameTemplate(rs, template));
         var oldSets = owned.Where(rs => rs != newRs).ToList();

@@ -27,12 +27,14 @@ internal sealed class EndpointsController : IReconciler<string>
         {
             foreach (var p in new[] { old, pod }.OfType<JsonObject>())
             {
-                foreach (var svc in services.List(Json.Namespace(p)))
+                var labels = PodState.Of(p).Labels;
+                foreach (var svc in services.ListStored(Json.Namespace(p)))
                 {
-                    var selector = Json.Map(svc, "spec", "selector");
-                    if (selector.Count > 0 && LabelSelector.FromMap(selector).Matches(p))
+                    // each service's selector is read once per revision of the service, not once per pod event
+                    if (selectors.GetValue(svc, static s => Json.Map(ObjectApi.View(s), "spec", "selector") is { Count: > 0 } map ? LabelSelector.FromMap(map) : null) is { } selector
+                        && selector.Matches(labels))
                     {
-                        Queue.Add(PodState.Key(svc));
+                        Queue.Add($"{svc.Key.Namespace}/{svc.Key.Name}");
                     }
                 }
             }
@@ -40,6 +42,8 @@ internal sealed class EndpointsController : IReconciler<string>
     }
 
     public WorkQueue<string> Queue { get; }
+
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Storage.StoredObject, LabelSelector?> selectors = [];
 
     public Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
     {
@@ -65,7 +69,7 @@ internal sealed class EndpointsController : IReconciler<string>
         var matcher = LabelSelector.FromMap(selector);
         var subsets = new Dictionary<string, (JsonArray Ports, JsonArray Ready, JsonArray NotReady)>(StringComparer.Ordinal);
         bool publishNotReady = Json.Bool(svc, "spec", "publishNotReadyAddresses") == true;
-        foreach (var pod in pods.List(ns).Where(p => matcher.Matches(p) && Json.At(p, "metadata", "deletionTimestamp") is null && Json.Str(p, "status", "podIP") is not null)
+        foreach (var pod in pods.List(ns).Where(p => matcher.Matches(p) && !Json.Has(p, "metadata", "deletionTimestamp") && Json.Str(p, "status", "podIP") is not null)
                      .OrderBy(p => Json.Str(p, "status", "podIP"), StringComparer.Ordinal))
         {
             var ports = new JsonArray();

@@ -28,7 +28,7 @@ internal sealed class GarbageCollector : IReconciler<string>
                 {
                     Queue.Add(Json.Uid(old)); // the owner went: look at what it owned
                 }
-                else if (obj is not null && Json.At(obj, "metadata", "deletionTimestamp") is not null
+                else if (obj is not null && Json.Has(obj, "metadata", "deletionTimestamp")
                     && Json.At(obj, "metadata", "finalizers") is JsonArray f && f.Any(x => x?.GetValue<string>() == "foregroundDeletion"))
                 {
                     Queue.Add(Json.Uid(obj));
@@ -63,14 +63,14 @@ internal sealed class GarbageCollector : IReconciler<string>
         var children = dependents.SelectMany(i => i.OwnedBy(uid).Select(o => (i.Type, Object: o))).ToList();
         if (owner is not null)
         {
-            bool foreground = Json.At(owner, "metadata", "deletionTimestamp") is not null
+            bool foreground = Json.Has(owner, "metadata", "deletionTimestamp")
                 && (Json.At(owner, "metadata", "finalizers") as JsonArray)?.Any(f => f?.GetValue<string>() == "foregroundDeletion") == true;
             if (!foreground)
             {
                 return Task.FromResult(default(ReconcileResult));
             }
 
-            foreach (var (type, child) in children.Where(c => Json.At(c.Object, "metadata", "deletionTimestamp") is null))
+            foreach (var (type, child) in children.Where(c => !Json.Has(c.Object, "metadata", "deletionTimestamp")))
             {
                 Delete(type, child, "Foreground");
             }
@@ -98,7 +98,7 @@ internal sealed class GarbageCollector : IReconciler<string>
         {
             // only when no other owner of the child is alive
             bool otherOwner = Json.Items(child, "metadata", "ownerReferences").Any(r => Json.Str(r, "uid") != uid && OwnerExists(Json.Str(r, "uid")!, Json.Str(r, "kind"), Json.Namespace(child), Json.Str(r, "name")));
-            if (!otherOwner && Json.At(child, "metadata", "deletionTimestamp") is null)
+            if (!otherOwner && !Json.Has(child, "metadata", "deletionTimestamp"))
             {
                 Delete(type, child, "Background");
             }

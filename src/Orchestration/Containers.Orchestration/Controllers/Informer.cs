@@ -54,6 +54,10 @@ public sealed class Informer
     public IEnumerable<JsonObject> OwnedBy(string ownerUid) =>
         byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>().Select(ObjectApi.View) : [];
 
+    /// <summary>Like <see cref="List"/>, as stored.</summary>
+    internal IEnumerable<StoredObject> ListStored(string? ns = null) =>
+        ns is null || !Type.Namespaced ? cache.Values : cache.Where(kv => kv.Key.Ns == ns).Select(kv => kv.Value);
+
     /// <summary>Like <see cref="OwnedBy"/>, as stored (for facts kept with each revision, see <see cref="PodState.Of(StoredObject)"/>).</summary>
     internal IEnumerable<StoredObject> OwnedByStored(string ownerUid) =>
         byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>() : [];

@@ -15,7 +15,7 @@ internal sealed class NamespaceController : IReconciler<string>
         Queue = new WorkQueue<string>(api.Time);
         namespaces.OnChange((_, ns) =>
         {
-            if (ns is not null && Json.At(ns, "metadata", "deletionTimestamp") is not null)
+            if (ns is not null && Json.Has(ns, "metadata", "deletionTimestamp"))
             {
                 Queue.Add(Json.Name(ns));
             }
@@ -27,7 +27,7 @@ internal sealed class NamespaceController : IReconciler<string>
     public Task<ReconcileResult> ReconcileAsync(string name, CancellationToken cancellationToken)
     {
         var ns = namespaces.Get(null, name);
-        if (ns is null || Json.At(ns, "metadata", "deletionTimestamp") is null)
+        if (ns is null || !Json.Has(ns, "metadata", "deletionTimestamp"))
         {
             return Task.FromResult(default(ReconcileResult));
         }
@@ -38,7 +38,7 @@ internal sealed class NamespaceController : IReconciler<string>
             foreach (var obj in api.List(type, name).Items)
             {
                 remaining++;
-                if (Json.At(obj, "metadata", "deletionTimestamp") is null)
+                if (!Json.Has(obj, "metadata", "deletionTimestamp"))
                 {
                     try
                     {

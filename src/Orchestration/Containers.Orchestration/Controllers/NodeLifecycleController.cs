@@ -80,7 +80,7 @@ internal sealed class NodeLifecycleController : IReconciler<string>
         TimeSpan next = status == "True" ? heartbeat + GracePeriod - now : TimeSpan.FromSeconds(1);
         if (taint is not null)
         {
-            foreach (var pod in pods.ByIndex(PodState.NodeIndex, name).Where(p => Json.At(p, "metadata", "deletionTimestamp") is null).ToList())
+            foreach (var pod in pods.ByIndex(PodState.NodeIndex, name).Where(p => !Json.Has(p, "metadata", "deletionTimestamp")).ToList())
             {
                 MarkNotReady(pod, now);
                 long? seconds = Json.Items(pod, "spec", "tolerations").Where(t => (Json.Str(t, "key") == taint || (Json.Str(t, "key") is null && Json.Str(t, "operator") == "Exists"))

@@ -61,7 +61,7 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             return Task.FromResult(default(ReconcileResult));
         }
 
-        if (Json.Str(claim, "status", "phase") == "Bound" || Json.At(claim, "metadata", "deletionTimestamp") is not null)
+        if (Json.Str(claim, "status", "phase") == "Bound" || Json.Has(claim, "metadata", "deletionTimestamp"))
         {
             return Task.FromResult(default(ReconcileResult));
         }

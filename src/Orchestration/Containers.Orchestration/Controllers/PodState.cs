@@ -30,7 +30,7 @@ public static class PodState
 
     /// <summary>Not terminating and not finished: counts toward a ReplicaSet's replicas.</summary>
     public static bool IsActive(JsonObject pod) =>
-        Json.At(pod, "metadata", "deletionTimestamp") is null && Json.Str(pod, "status", "phase") is not ("Succeeded" or "Failed");
+        !Json.Has(pod, "metadata", "deletionTimestamp") && Json.Str(pod, "status", "phase") is not ("Succeeded" or "Failed");
 
     /// <summary>Whether the pod's Ready condition is True.</summary>
     public static bool IsReady(JsonObject pod) =>
@@ -120,7 +120,7 @@ public static class PodState
             ControllerUid = Json.Str(controller, "uid");
             ControllerKind = Json.Str(controller, "kind");
             ControllerName = Json.Str(controller, "name");
-            Deleting = Json.At(obj, "metadata", "deletionTimestamp") is not null;
+            Deleting = Json.Has(obj, "metadata", "deletionTimestamp");
             Phase = Json.Str(obj, "status", "phase");
             NodeName = Json.Str(obj, "spec", "nodeName");
             Active = !Deleting && Phase is not ("Succeeded" or "Failed");

@@ -51,7 +51,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
         bool satisfied = Satisfied(key);
         string uid = Json.Uid(rs);
         var selector = LabelSelector.FromObject(Json.At(rs, "spec", "selector"));
-        bool deleting = Json.At(rs, "metadata", "deletionTimestamp") is not null;
+        bool deleting = Json.Has(rs, "metadata", "deletionTimestamp");
         var owned = new List<PodState.Facts>();
         foreach (var pod in pods.OwnedByStored(uid).ToList())
         {

@@ -65,7 +65,7 @@ internal sealed class Scheduler : IReconciler<string>
     {
         var (ns, name) = PodState.Split(key);
         var pod = pods.Get(ns, name);
-        if (pod is null || Json.Str(pod, "spec", "nodeName") is not null || Json.At(pod, "metadata", "deletionTimestamp") is not null
+        if (pod is null || Json.Str(pod, "spec", "nodeName") is not null || Json.Has(pod, "metadata", "deletionTimestamp")
             || (Json.Str(pod, "spec", "schedulerName") ?? "default-scheduler") != "default-scheduler")
         {
             unschedulable.TryRemove(key, out _);

@@ -223,7 +223,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
         rec ??= records.GetOrAdd(key, _ => new PodRecord(Json.Uid(pod), Path.Combine(Options.DataDirectory, "pods", Json.Uid(pod))));
         var now = api.Time.GetUtcNow();
-        if (Json.At(pod, "metadata", "deletionTimestamp") is not null)
+        if (Json.Has(pod, "metadata", "deletionTimestamp"))
         {
             long grace = Json.Int(pod, "metadata", "deletionGracePeriodSeconds") ?? 30;
             await KillAsync(rec, pod, TimeSpan.FromSeconds(grace), cancellationToken).ConfigureAwait(false);
