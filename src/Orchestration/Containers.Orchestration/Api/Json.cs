@@ -276,10 +276,71 @@ public static class Json
     public static IEnumerable<JsonObject> Items(JsonNode? node, params ReadOnlySpan<string> path) =>
         At(node, path) is JsonArray a ? a.OfType<JsonObject>() : [];
 
+    /// <summary>
+    /// The objects of the array at a path, for reading only: where the array is still as parsed, each item is a fresh
+    /// view of its JSON (not attached to the array, so changing one changes nothing; use <see cref="Items"/> to edit).
+    /// </summary>
+    public static IEnumerable<JsonObject> ReadItems(JsonNode? node, params ReadOnlySpan<string> path)
+    {
+        if (Locate(node, path, out var element) is { } found)
+        {
+            return found is JsonArray a ? a.OfType<JsonObject>() : [];
+        }
+
+        return element.ValueKind == JsonValueKind.Array ? Views(element) : [];
+
+        static IEnumerable<JsonObject> Views(JsonElement array)
+        {
+            foreach (var item in array.EnumerateArray())
+            {
+                if (item.ValueKind == JsonValueKind.Object)
+                {
+                    yield return JsonObject.Create(item)!;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The node at a path, for reading only: where the path runs through JSON still as parsed, a fresh node of what is
+    /// there (not attached to the tree; use <see cref="At"/> or <see cref="Obj"/> to edit).
+    /// </summary>
+    public static JsonNode? Read(JsonNode? node, params ReadOnlySpan<string> path)
+    {
+        if (Locate(node, path, out var element) is { } found)
+        {
+            return found;
+        }
+
+        return element.ValueKind switch
+        {
+            JsonValueKind.Object => JsonObject.Create(element),
+            JsonValueKind.Array => JsonArray.Create(element),
+            JsonValueKind.Undefined or JsonValueKind.Null => null,
+            _ => JsonValue.Create(element),
+        };
+    }
+
     /// <summary>The string map at a path (labels, annotations, data).</summary>
     public static Dictionary<string, string> Map(JsonNode? node, params ReadOnlySpan<string> path)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (Locate(node, path, out var element) is null)
+        {
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in element.EnumerateObject())
+                {
+                    if (p.Value.ValueKind == JsonValueKind.String)
+                    {
+                        map[p.Name] = p.Value.GetString()!;
+                    }
+                }
+            }
+
+            return map;
+        }
+
         if (At(node, path) is JsonObject o)
         {
             foreach (var (k, v) in o)

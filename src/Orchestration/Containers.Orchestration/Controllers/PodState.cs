@@ -50,7 +50,7 @@ public static class PodState
 
     /// <summary>The owner reference with controller: true, or null.</summary>
     public static JsonObject? ControllerOf(JsonObject obj) =>
-        Json.Items(obj, "metadata", "ownerReferences").FirstOrDefault(r => Json.Bool(r, "controller") == true);
+        Json.ReadItems(obj, "metadata", "ownerReferences").FirstOrDefault(r => Json.Bool(r, "controller") == true);
 
     /// <summary>An owner reference to <paramref name="owner"/> marking it as the controller.</summary>
     public static JsonObject ControllerReference(JsonObject owner) => new()
@@ -83,12 +83,10 @@ public static class PodState
     }
 
     /// <summary>
-    /// What controllers read off an informer's cached object, computed once per object: cached objects are never
-    /// changed (a change replaces them), so the facts stay true for the object's lifetime. Never use it on a copy
-    /// being edited.
+    /// What controllers read off an object: kept with the stored revision for the views an informer hands its change
+    /// handlers (see <see cref="Of(StoredObject)"/>), read afresh (off the parsed JSON, building no nodes) for any other.
     /// </summary>
-    internal static Facts Of(JsonObject cached) =>
-        Informer.StoredOf(cached) is { } stored ? Of(stored) : FactsTable.GetValue(cached, static o => new Facts(o));
+    internal static Facts Of(JsonObject obj) => Informer.StoredOf(obj) is { } stored ? Of(stored) : new Facts(obj);
 
     /// <summary>
     /// The facts of a stored object, read straight off its shared parse (no nodes built) and kept with it: every
@@ -99,8 +97,6 @@ public static class PodState
         var parsed = stored.Parsed(ParsedJson.Of);
         return parsed.Facts as Facts ?? (Facts)(parsed.Facts = new Facts(stored, parsed.Root));
     }
-
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<JsonObject, Facts> FactsTable = [];
 
     /// <summary>See <see cref="Of(JsonObject)"/>.</summary>
     internal sealed class Facts
@@ -116,7 +112,7 @@ public static class PodState
         {
             this.obj = obj;
             var controller = ControllerOf(obj);
-            Owners = [.. Json.Items(obj, "metadata", "ownerReferences").Select(r => (Json.Str(r, "uid") ?? "", Json.Str(r, "kind"), Json.Str(r, "name")))];
+            Owners = [.. Json.ReadItems(obj, "metadata", "ownerReferences").Select(r => (Json.Str(r, "uid") ?? "", Json.Str(r, "kind"), Json.Str(r, "name")))];
             ControllerUid = Json.Str(controller, "uid");
             ControllerKind = Json.Str(controller, "kind");
             ControllerName = Json.Str(controller, "name");
@@ -124,7 +120,7 @@ public static class PodState
             Phase = Json.Str(obj, "status", "phase");
             NodeName = Json.Str(obj, "spec", "nodeName");
             Active = !Deleting && Phase is not ("Succeeded" or "Failed");
-            var ready = Json.Items(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
+            var ready = Json.ReadItems(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
             Ready = ready is not null;
             readyTransition = Json.Str(ready, "lastTransitionTime");
         }

@@ -250,17 +250,17 @@ internal sealed class Scheduler : IReconciler<string>
     private static (long Cpu, long Memory) Requests(JsonObject pod)
     {
         long cpu = 0, memory = 0;
-        foreach (var c in Json.Items(pod, "spec", "containers"))
+        foreach (var c in Json.ReadItems(pod, "spec", "containers"))
         {
             // requests default to limits when only limits are given
-            cpu += Milli(Quantity.Of(Json.At(c, "resources", "requests", "cpu") ?? Json.At(c, "resources", "limits", "cpu")));
-            memory += Whole(Quantity.Of(Json.At(c, "resources", "requests", "memory") ?? Json.At(c, "resources", "limits", "memory")));
+            cpu += Milli(Quantity.Of(Json.Read(c, "resources", "requests", "cpu") ?? Json.Read(c, "resources", "limits", "cpu")));
+            memory += Whole(Quantity.Of(Json.Read(c, "resources", "requests", "memory") ?? Json.Read(c, "resources", "limits", "memory")));
         }
 
-        foreach (var c in Json.Items(pod, "spec", "initContainers"))
+        foreach (var c in Json.ReadItems(pod, "spec", "initContainers"))
         {
-            cpu = Math.Max(cpu, Milli(Quantity.Of(Json.At(c, "resources", "requests", "cpu"))));
-            memory = Math.Max(memory, Whole(Quantity.Of(Json.At(c, "resources", "requests", "memory"))));
+            cpu = Math.Max(cpu, Milli(Quantity.Of(Json.Read(c, "resources", "requests", "cpu"))));
+            memory = Math.Max(memory, Whole(Quantity.Of(Json.Read(c, "resources", "requests", "memory"))));
         }
 
         return (cpu, memory);
@@ -359,7 +359,7 @@ internal sealed class Scheduler : IReconciler<string>
             return new PodFacts(
                 cpu,
                 memory,
-                [.. Json.Items(pod, "spec", "tolerations").Select(t => (Json.Str(t, "key"), Json.Str(t, "operator"), Json.Str(t, "value"), Json.Str(t, "effect")))],
+                [.. Json.ReadItems(pod, "spec", "tolerations").Select(t => (Json.Str(t, "key"), Json.Str(t, "operator"), Json.Str(t, "value"), Json.Str(t, "effect")))],
                 Json.Map(pod, "spec", "nodeSelector"));
         }
 
