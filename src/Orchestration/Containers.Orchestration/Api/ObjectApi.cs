@@ -550,9 +550,12 @@ public sealed class ObjectApi
     {
         while (true)
         {
-            while (pendingEvents.TryDequeue(out var e))
+            using (store.DeferDurability())
             {
-                WriteEvent(e);
+                while (pendingEvents.TryDequeue(out var e))
+                {
+                    WriteEvent(e); // events are best effort: the batch reaches the log in one write
+                }
             }
 
             Volatile.Write(ref eventWriterRunning, 0);

@@ -113,7 +113,15 @@ public sealed class EmbeddedObjectStore : IObjectStore
             upTo = appended;
         }
 
-        FlushLog(upTo);
+        if (deferred is { } scope && scope.Store == this)
+        {
+            scope.UpTo = upTo;
+        }
+        else
+        {
+            FlushLog(upTo);
+        }
+
         return stored;
     }
 
@@ -129,7 +137,15 @@ public sealed class EmbeddedObjectStore : IObjectStore
             upTo = appended;
         }
 
-        FlushLog(upTo);
+        if (deferred is { } scope && scope.Store == this)
+        {
+            scope.UpTo = upTo;
+        }
+        else
+        {
+            FlushLog(upTo);
+        }
+
         return stored;
     }
 
@@ -145,7 +161,15 @@ public sealed class EmbeddedObjectStore : IObjectStore
             upTo = appended;
         }
 
-        FlushLog(upTo);
+        if (deferred is { } scope && scope.Store == this)
+        {
+            scope.UpTo = upTo;
+        }
+        else
+        {
+            FlushLog(upTo);
+        }
+
         return stored;
     }
 
@@ -252,6 +276,40 @@ public sealed class EmbeddedObjectStore : IObjectStore
         }
 
         return stored;
+    }
+
+    /// <inheritdoc/>
+    public IDisposable DeferDurability()
+    {
+        if (deferred is not null)
+        {
+            return new Deferred(this, nested: true); // the outer scope flushes (or, for another store, writes flush as usual)
+        }
+
+        deferred = new Deferred(this, nested: false);
+        return deferred;
+    }
+
+    [ThreadStatic]
+    private static Deferred? deferred;
+
+    /// <summary>A thread's writes whose log flush waits for the scope's end (see <see cref="DeferDurability"/>).</summary>
+    private sealed class Deferred(EmbeddedObjectStore store, bool nested) : IDisposable
+    {
+        public EmbeddedObjectStore Store => store;
+
+        public long UpTo { get; set; }
+
+        public void Dispose()
+        {
+            if (nested || deferred != this)
+            {
+                return;
+            }
+
+            deferred = null;
+            store.FlushLog(UpTo);
+        }
     }
 
     /// <summary>

@@ -88,6 +88,23 @@ public interface IObjectStore : IAsyncDisposable
     /// changes after that revision are no longer kept.
     /// </summary>
     IAsyncEnumerable<WatchEvent> WatchAsync(string resource, string? ns, long fromRevision, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lets the writes this thread makes until the returned scope is disposed return before they are durable; disposing
+    /// it makes them all durable at once. For best-effort writes made in bulk (events): one log write for the batch.
+    /// By default (a store without the notion) every write is durable when it returns and the scope does nothing.
+    /// </summary>
+    IDisposable DeferDurability() => NoScope.Instance;
+
+    /// <summary>An <see cref="IDisposable"/> that does nothing.</summary>
+    private sealed class NoScope : IDisposable
+    {
+        public static readonly NoScope Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
 }
 
 /// <summary>A write lost a race or found its name taken (HTTP 409).</summary>
