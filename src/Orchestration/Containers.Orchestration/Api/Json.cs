@@ -168,19 +168,26 @@ public static class Json
     /// since any change builds them first). Read against a concurrent build: the element counts only when the
     /// dictionary is still unbuilt after it was copied (the build publishes the dictionary before it drops the element).
     /// </summary>
-    private static bool Unbuilt(JsonObject o, out JsonElement element)
+    private static bool Unbuilt(JsonObject o, out JsonElement element) =>
+        Unbuilt(o, static o => Volatile.Read(ref DictionaryOf(o)) is not null, static o => ElementOf(o), out element);
+
+    /// <summary>As <see cref="Unbuilt(JsonObject, out JsonElement)"/>, for an array whose items have not been built.</summary>
+    private static bool Unbuilt(JsonArray a, out JsonElement element) =>
+        Unbuilt(a, static a => Volatile.Read(ref ListOf(a)) is not null, static a => ElementOf(a), out element);
+
+    private static bool Unbuilt<T>(T node, Func<T, bool> built, Func<T, JsonElement?> parsed, out JsonElement element)
     {
         element = default;
-        if (!ElementAccessWorks || Volatile.Read(ref DictionaryOf(o)) is not null)
+        if (!ElementAccessWorks || built(node))
         {
             return false;
         }
 
         try
         {
-            JsonElement? copy = ElementOf(o);
+            JsonElement? copy = parsed(node);
             Interlocked.MemoryBarrier();
-            if (copy is not { } e || Volatile.Read(ref DictionaryOf(o)) is not null)
+            if (copy is not { } e || built(node))
             {
                 return false;
             }
@@ -191,34 +198,6 @@ public static class Json
         catch (MissingMemberException)
         {
             ElementAccessWorks = false; // another System.Text.Json: read through nodes
-            return false;
-        }
-    }
-
-    /// <summary>As <see cref="Unbuilt(JsonObject, out JsonElement)"/>, for an array whose items have not been built.</summary>
-    private static bool Unbuilt(JsonArray a, out JsonElement element)
-    {
-        element = default;
-        if (!ElementAccessWorks || Volatile.Read(ref ListOf(a)) is not null)
-        {
-            return false;
-        }
-
-        try
-        {
-            JsonElement? copy = ElementOf(a);
-            Interlocked.MemoryBarrier();
-            if (copy is not { } e || Volatile.Read(ref ListOf(a)) is not null)
-            {
-                return false;
-            }
-
-            element = e;
-            return true;
-        }
-        catch (MissingMemberException)
-        {
-            ElementAccessWorks = false;
             return false;
         }
     }

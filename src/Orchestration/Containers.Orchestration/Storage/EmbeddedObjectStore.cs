@@ -113,16 +113,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
             upTo = appended;
         }
 
-        if (deferred is { } scope && scope.Store == this)
-        {
-            scope.UpTo = upTo;
-        }
-        else
-        {
-            FlushLog(upTo);
-        }
-
-        return stored;
+        return Durable(stored, upTo);
     }
 
     /// <inheritdoc/>
@@ -137,16 +128,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
             upTo = appended;
         }
 
-        if (deferred is { } scope && scope.Store == this)
-        {
-            scope.UpTo = upTo;
-        }
-        else
-        {
-            FlushLog(upTo);
-        }
-
-        return stored;
+        return Durable(stored, upTo);
     }
 
     /// <inheritdoc/>
@@ -161,16 +143,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
             upTo = appended;
         }
 
-        if (deferred is { } scope && scope.Store == this)
-        {
-            scope.UpTo = upTo;
-        }
-        else
-        {
-            FlushLog(upTo);
-        }
-
-        return stored;
+        return Durable(stored, upTo);
     }
 
     /// <inheritdoc/>
@@ -273,6 +246,21 @@ public sealed class EmbeddedObjectStore : IObjectStore
         if (logLines > 1000 && logLines > 2 * objects.Count)
         {
             compactDue = true; // by the writer that flushes next (the file is the flush gate's)
+        }
+
+        return stored;
+    }
+
+    /// <summary>Returns <paramref name="stored"/> once its log line (ending at byte <paramref name="upTo"/>) is in the file, or at once inside a <see cref="DeferDurability"/> scope.</summary>
+    private StoredObject Durable(StoredObject stored, long upTo)
+    {
+        if (deferred is { } scope && scope.Store == this)
+        {
+            scope.UpTo = upTo;
+        }
+        else
+        {
+            FlushLog(upTo);
         }
 
         return stored;
