@@ -269,7 +269,7 @@ public sealed class ObjectApi
                 var current = Shared(stored);
                 if (subresource == "status" || (subresource == "binding" && type.Kind == "Pod"))
                 {
-                    return Store(type, current, KeepAllBut(type, stored, copy, subresource), stored.Revision, false, changed: subresource);
+                    return Store(type, current, KeepAllBut(type, stored, copy, subresource), stored.Revision, false, changed: subresource, currentStored: stored);
                 }
 
                 return Store(type, current, Merge(type, current, copy, subresource), stored.Revision, false);
@@ -859,9 +859,10 @@ public sealed class ObjectApi
     /// <summary>
     /// Writes <paramref name="updated"/> over <paramref name="current"/> (expected at revision <paramref name="expected"/>);
     /// a no-op write is not stored. <paramref name="changed"/>: when the write changes only the status (<c>status</c>) or
-    /// the status and spec.nodeName (<c>binding</c>), the no-op check compares only those.
+    /// the status and spec.nodeName (<c>binding</c>), the no-op check compares only those, first as bytes against
+    /// <paramref name="currentStored"/> (the stored form of <paramref name="current"/>) when given.
     /// </summary>
-    private JsonObject Store(ResourceType type, JsonObject current, JsonObject updated, long expected, bool dryRun, string? changed = null)
+    private JsonObject Store(ResourceType type, JsonObject current, JsonObject updated, long expected, bool dryRun, string? changed = null, StoredObject? currentStored = null)
     {
         updated["metadata"]!.AsObject().Remove("resourceVersion");
         var meta = (JsonObject)updated["metadata"]!;
@@ -884,9 +885,25 @@ public sealed class ObjectApi
             }
         }
 
-        // no-op writes do not bump the resourceVersion (as kube-apiserver); updated has none, so compare without current's
-        if (changed is null ? SameIgnoringVersion(updated, current)
-            : JsonNode.DeepEquals(updated["status"], current["status"]) && (changed != "binding" || Json.Str(updated, "spec", "nodeName") == Json.Str(current, "spec", "nodeName")))
+        // no-op writes do not bump the resourceVersion (as kube-apiserver); updated has none, so compare without current's.
+        // A status or binding write is made from the stored bytes, so its bytes match them when nothing changed (the
+        // same length with other bytes can still be equal as JSON: another order of the same properties)
+        byte[]? bytes = null;
+        bool same;
+        if (changed is null || currentStored is null)
+        {
+            same = changed is null ? SameIgnoringVersion(updated, current) : SameStatus();
+        }
+        else
+        {
+            bytes = Json.Bytes(updated);
+            same = bytes.AsSpan().SequenceEqual(currentStored.Json.Span) || (bytes.Length == currentStored.Json.Length && SameStatus());
+        }
+
+        bool SameStatus() => JsonNode.DeepEquals(updated["status"], current["status"])
+            && (changed != "binding" || Json.Str(updated, "spec", "nodeName") == Json.Str(current, "spec", "nodeName"));
+
+        if (same)
         {
             meta["resourceVersion"] = Json.Str(current, "metadata", "resourceVersion"); // the caller's copy, equal to what is stored
             return updated;
@@ -894,7 +911,7 @@ public sealed class ObjectApi
 
         try
         {
-            return WithRevision(updated, store.Update(Key(type, current), Json.Bytes(updated), expected));
+            return WithRevision(updated, store.Update(Key(type, current), bytes ?? Json.Bytes(updated), expected));
         }
         catch (StoreConflictException)
         {

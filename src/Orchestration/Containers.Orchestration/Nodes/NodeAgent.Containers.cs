@@ -548,6 +548,8 @@ public sealed partial class NodeAgent
 
         // most syncs change nothing: try on a copy of the cached status first, and write only when it differs (the
         // write itself stores nothing when the status it makes equals the stored one)
+        JsonNode? made = null;
+        string? madeFrom = null;
         if (Json.Uid(pod) == rec.Uid)
         {
             var trial = new JsonObject { ["status"] = pod["status"]?.DeepClone() };
@@ -556,6 +558,9 @@ public sealed partial class NodeAgent
             {
                 return;
             }
+
+            (made, madeFrom) = (trial["status"], Json.Str(pod, "metadata", "resourceVersion"));
+            trial.Remove("status");
         }
 
         api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p =>
@@ -565,7 +570,16 @@ public sealed partial class NodeAgent
                 return false;
             }
 
-            Update(p);
+            if (made is not null && Json.Str(p, "metadata", "resourceVersion") == madeFrom)
+            {
+                p["status"] = made; // the trial was made from this very version: it is the status to write
+                made = null;
+            }
+            else
+            {
+                Update(p); // the pod changed since (or a retry): make the status again from what is stored
+            }
+
             return true;
         }, "status");
     }
