@@ -44,6 +44,23 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Json_with_line_breaks_is_kept_on_one_log_line()
+    {
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            var pretty = store.Create(new ObjectKey("configmaps", "default", "pretty"), Json("{\n  \"data\": {\r\n    \"k\": \"a\\nb\"\n  }\n}"));
+            Assert.Equal("""{"data":{"k":"a\nb"}}""", Text(pretty));
+            store.Create(new ObjectKey("configmaps", "default", "after"), Json("{}"));
+        }
+
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            Assert.Equal("""{"data":{"k":"a\nb"}}""", Text(store.Get(new ObjectKey("configmaps", "default", "pretty"))));
+            Assert.NotNull(store.Get(new ObjectKey("configmaps", "default", "after")));
+        }
+    }
+
+    [Fact]
     public async Task A_reopened_store_has_every_object_at_its_revision_and_drops_a_torn_last_write()
     {
         await using (var store = EmbeddedObjectStore.Open(dir))

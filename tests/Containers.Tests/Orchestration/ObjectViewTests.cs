@@ -92,6 +92,17 @@ public sealed class ObjectViewTests : IDisposable
     }
 
     [Fact]
+    public void A_template_hashes_the_same_however_its_json_was_written()
+    {
+        const string Compact = """{"metadata":{"labels":{"app":"café<1>"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}""";
+        const string Written = "{ \"metadata\": {\"labels\": {\"app\": \"caf\\u00e9\\u003C1\\u003E\"}},\t\"spec\": {\"containers\": [ {\"name\": \"c\", \"image\": \"busybox\"} ]} }";
+        var built = Built(JsonNode.Parse(Compact)!.AsObject());
+        var asParsed = JsonNode.Parse(Written)!.AsObject();
+        Assert.Equal(Containers.Orchestration.Controllers.DeploymentController.TemplateHash(built), Containers.Orchestration.Controllers.DeploymentController.TemplateHash(asParsed));
+        Assert.NotEqual(KJson.Bytes(built), KJson.Bytes(asParsed)); // the fast form keeps what it was given
+    }
+
+    [Fact]
     public void Reads_of_a_view_build_nothing_and_agree_with_a_built_tree()
     {
         var stored = Stored(Pod);

@@ -390,6 +390,12 @@ public static class Json
         }
     }
 
+    /// <summary>
+    /// Serializes to UTF-8 in one canonical form (compact, every string escaped the same way), whether the tree was
+    /// built or is still as parsed: for hashing (a template's hash must not depend on how its JSON was first written).
+    /// </summary>
+    public static byte[] CanonicalBytes(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node, JsonContext.Default.JsonNode);
+
     [ThreadStatic]
     private static (System.Buffers.ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? cachedWriter;
 

@@ -68,7 +68,7 @@ internal sealed class DeploymentController : IReconciler<string>
     public static string TemplateHash(JsonNode? template)
     {
         uint hash = 2166136261;
-        foreach (byte b in Json.Bytes(template ?? new JsonObject()))
+        foreach (byte b in Json.CanonicalBytes(template ?? new JsonObject()))
         {
             hash = (hash ^ b) * 16777619;
         }

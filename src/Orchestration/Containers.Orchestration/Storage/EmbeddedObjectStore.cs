@@ -223,7 +223,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
     /// <summary>Logs, applies and announces one write (under the lock).</summary>
     private StoredObject Write(WatchEventType type, ObjectKey key, ReadOnlyMemory<byte> json)
     {
-        var stored = new StoredObject(key, Revision + 1, json.ToArray());
+        var stored = new StoredObject(key, Revision + 1, OneLine(json));
         appended += Append(pending, type == WatchEventType.Deleted ? "del" : "put", stored);
         logLines++;
         Revision = stored.Revision;
@@ -301,6 +301,27 @@ public sealed class EmbeddedObjectStore : IObjectStore
     }
 
     /// <summary>
+    /// The object's bytes to keep: a copy, on one line (the log is a line per write, and JSON written by hand or passed
+    /// through as parsed can hold line breaks between its tokens; inside strings they are always escaped).
+    /// </summary>
+    private static byte[] OneLine(ReadOnlyMemory<byte> json)
+    {
+        if (json.Span.IndexOfAny((byte)'\n', (byte)'\r') < 0)
+        {
+            return json.ToArray();
+        }
+
+        using var document = JsonDocument.Parse(json);
+        var compact = new ArrayBufferWriter<byte>(json.Length);
+        using (var writer = new Utf8JsonWriter(compact))
+        {
+            document.WriteTo(writer);
+        }
+
+        return compact.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
     /// Makes sure the log holds every line up to byte <paramref name="upTo"/> (see the class remarks): the first writer
     /// in takes the whole buffer and writes it with one system call; the others find their line written. Compacts the
     /// log when a write asked for it.
@@ -337,8 +358,27 @@ public sealed class EmbeddedObjectStore : IObjectStore
                 end = appended;
             }
 
-            log.Write(batch.WrittenSpan);
-            log.Flush(flushToDisk: options.Durable);
+            try
+            {
+                log.Write(batch.WrittenSpan);
+                log.Flush(flushToDisk: options.Durable);
+            }
+            catch (IOException)
+            {
+                // the lines go back in front of what was appended since: the next writer's flush tries them again
+                lock (gate)
+                {
+                    var retry = new ArrayBufferWriter<byte>(batch.WrittenCount + pending.WrittenCount + 1);
+                    retry.Write(batch.WrittenSpan);
+                    retry.Write(pending.WrittenSpan);
+                    pending = retry;
+                }
+
+                batch.ResetWrittenCount();
+                spare = batch;
+                throw;
+            }
+
             batch.ResetWrittenCount();
             if (batch.Capacity > 1 << 22)
             {
