@@ -147,18 +147,11 @@ public sealed class ObjectApi
 
     /// <summary>The object, or null.</summary>
     public JsonObject? TryGet(ResourceType type, string? ns, string name) =>
-        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? Read(stored) : null;
+        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? View(stored) : null;
 
-    /// <summary>The object as stored, shared with every other reader (parsed once per revision): never change it; null when absent.</summary>
+    /// <summary>The object as stored (a view: see <see cref="View"/>), or null when absent.</summary>
     internal JsonObject? Peek(ResourceType type, string? ns, string name) =>
-        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? Shared(stored) : null;
-
-    /// <summary>Like <see cref="List"/>, but the objects are shared with every other reader (parsed once per revision): never change them.</summary>
-    internal (List<JsonObject> Items, long Revision) ListShared(ResourceType type)
-    {
-        var (items, revision) = store.List(type.StoreName);
-        return ([.. items.Select(Shared)], revision);
-    }
+        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? View(stored) : null;
 
     /// <summary>The objects of a kind (in <paramref name="ns"/>, or everywhere when null) that match the selectors, and the revision of the list.</summary>
     public (List<JsonObject> Items, long Revision) List(ResourceType type, string? ns = null, LabelSelector? labels = null, FieldSelector? fields = null)
@@ -167,7 +160,7 @@ public sealed class ObjectApi
         var result = new List<JsonObject>(items.Count);
         foreach (var item in items)
         {
-            var obj = Read(item);
+            var obj = View(item);
             if ((labels is null || labels.Matches(obj)) && (fields is null || fields.IsEmpty || fields.Matches(obj)))
             {
                 result.Add(obj);
@@ -257,16 +250,16 @@ public sealed class ObjectApi
                 return null;
             }
 
-            // the caller's own copy, parsed from the stored bytes: only what the change touches is built as nodes
-            var copy = Read(stored);
+            // the caller's own copy: a view, so only what the change touches is built as nodes
+            var copy = View(stored);
             if (!change(copy))
             {
-                return Read(stored);
+                return View(stored);
             }
 
             try
             {
-                var current = Shared(stored);
+                var current = View(stored);
                 if (subresource == "status" || (subresource == "binding" && type.Kind == "Pod"))
                 {
                     return Store(type, current, KeepAllBut(type, stored, copy, subresource), stored.Revision, false, changed: subresource, currentStored: stored);
@@ -281,13 +274,13 @@ public sealed class ObjectApi
     }
 
     /// <summary>
-    /// A status or binding write made from the stored bytes: the object as stored (parsed again, so nothing else the
-    /// change did survives) with the changed copy's status and, for a binding, its spec.nodeName (generation bumped when
+    /// A status or binding write made from the stored revision: a fresh view of it (so nothing else the change did
+    /// survives) with the changed copy's status and, for a binding, its spec.nodeName (generation bumped when
     /// that changes). Nothing else is compared or rebuilt, so a pod's status write costs its status, not the whole tree.
     /// </summary>
     private static JsonObject KeepAllBut(ResourceType type, StoredObject stored, JsonObject changed, string subresource)
     {
-        var result = Read(stored);
+        var result = View(stored);
         if (changed["status"] is { } status)
         {
             changed.Remove("status");
@@ -426,7 +419,7 @@ public sealed class ObjectApi
                     meta.Remove("resourceVersion"); // the store's revision is the version: the bytes never carry one
                     try
                     {
-                        return (Read(store.Update(Key(type, current), Json.Bytes(copy), Rev(current))), false);
+                        return (View(store.Update(Key(type, current), Json.Bytes(copy), Rev(current))), false);
                     }
                     catch (StoreConflictException) when (attempt < 10)
                     {
@@ -440,7 +433,7 @@ public sealed class ObjectApi
             try
             {
                 var last = store.Delete(Key(type, current), Rev(current));
-                return (Read(last), true);
+                return (View(last), true);
             }
             catch (StoreConflictException) when (attempt < 10)
             {
@@ -479,7 +472,7 @@ public sealed class ObjectApi
 
         await foreach (var e in events.ConfigureAwait(false))
         {
-            yield return (e.Type, Shared(e.Object));
+            yield return (e.Type, View(e.Object));
         }
     }
 
@@ -695,12 +688,11 @@ public sealed class ObjectApi
     /// A view of the stored object for readers that do not change it: a fresh <see cref="JsonObject"/> over the parse
     /// every reader of this revision shares (made once, see <see cref="StoredObject.Parsed"/>). Nodes are built only
     /// where the reader looks, and belong to this view, so the cost of what one reader looks at is garbage as soon as it
-    /// is done: a cache of 10,000 pods holds their parsed JSON, not 10,000 trees of nodes. Changing a view changes
-    /// nothing stored; copy it (<see cref="Json.Clone"/>) to build a write from it.
+    /// is done: a cache of 10,000 pods holds their parsed JSON, not 10,000 trees of nodes. A view is also a private,
+    /// copy-on-write copy: changing it changes nothing stored or shared, so the API hands views out as the callers'
+    /// own copies (<see cref="Get"/>, <see cref="Mutate"/>) at the cost of what they touch, not a parse or a clone.
     /// </summary>
     internal static JsonObject View(StoredObject stored) => JsonObject.Create(stored.Parsed(ParsedJson.Of).Root)!;
-
-    private static JsonObject Shared(StoredObject stored) => View(stored);
 
     /// <summary>Sets the stored revision as resourceVersion on the object just written (the caller's own copy: no parse).</summary>
     private static JsonObject WithRevision(JsonObject written, StoredObject stored)
@@ -708,12 +700,6 @@ public sealed class ObjectApi
         Json.Obj(written, "metadata")["resourceVersion"] = stored.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return written;
     }
-
-    /// <summary>
-    /// The caller's own copy of a stored object: a view over the shared parse, which is copy-on-write (a change builds
-    /// nodes for this copy only; the parse never changes), so it costs what the caller touches, not a parse.
-    /// </summary>
-    private static JsonObject Read(StoredObject stored) => View(stored);
 
     private static void InitialStatus(ResourceType type, JsonObject obj)
     {
@@ -877,7 +863,7 @@ public sealed class ObjectApi
             // the last finalizer went: the object goes
             try
             {
-                return Read(store.Delete(Key(type, current), expected));
+                return View(store.Delete(Key(type, current), expected));
             }
             catch (StoreConflictException)
             {

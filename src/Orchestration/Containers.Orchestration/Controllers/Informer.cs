@@ -48,11 +48,11 @@ public sealed class Informer
 
     /// <summary>The cached objects (of one namespace when given).</summary>
     public IEnumerable<JsonObject> List(string? ns = null) =>
-        (ns is null || !Type.Namespaced ? cache.Values : cache.Where(kv => kv.Key.Ns == ns).Select(kv => kv.Value)).Select(ObjectApi.View);
+        ListStored(ns).Select(ObjectApi.View);
 
     /// <summary>The cached objects whose ownerReferences name <paramref name="ownerUid"/>.</summary>
     public IEnumerable<JsonObject> OwnedBy(string ownerUid) =>
-        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>().Select(ObjectApi.View) : [];
+        OwnedByStored(ownerUid).Select(ObjectApi.View);
 
     /// <summary>Like <see cref="List"/>, as stored.</summary>
     internal IEnumerable<StoredObject> ListStored(string? ns = null) =>
@@ -91,7 +91,7 @@ public sealed class Informer
 
     /// <summary>The cached objects whose value in index <paramref name="name"/> is <paramref name="value"/>.</summary>
     public IEnumerable<JsonObject> ByIndex(string name, string value) =>
-        indexes[name].Items.TryGetValue(value, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>().Select(ObjectApi.View) : [];
+        ByIndexStored(name, value).Select(ObjectApi.View);
 
     /// <summary>
     /// Registers a handler called with (old, new) on changes of objects whose value in index <paramref name="name"/>
