@@ -95,22 +95,26 @@ public static class PodState
     internal static Facts Of(StoredObject stored)
     {
         var parsed = stored.Parsed(ParsedJson.Of);
-        return parsed.Facts as Facts ?? (Facts)(parsed.Facts = new Facts(stored, parsed.Root));
+        return parsed.Facts as Facts ?? (Facts)(parsed.Facts = new Facts(ObjectApi.View(stored), stored));
     }
 
     /// <summary>See <see cref="Of(JsonObject)"/>.</summary>
     internal sealed class Facts
     {
-        private readonly JsonObject? obj;
+        private readonly JsonObject obj;
         private readonly StoredObject? stored;
         private readonly string? readyTransition;
         private IReadOnlyDictionary<string, string>? labels;
         private DateTimeOffset? readySince;
         private bool readySinceRead;
 
-        public Facts(JsonObject obj)
+        /// <summary>Reads the facts off <paramref name="obj"/> (a view reads them off its parsed JSON, building no nodes).</summary>
+        /// <param name="obj">The object (kept only for its labels).</param>
+        /// <param name="stored">The revision the facts are kept with, when they are: <see cref="Object"/> is then a fresh view of it.</param>
+        public Facts(JsonObject obj, StoredObject? stored = null)
         {
             this.obj = obj;
+            this.stored = stored;
             var controller = ControllerOf(obj);
             Owners = [.. Json.ReadItems(obj, "metadata", "ownerReferences").Select(r => (Json.Str(r, "uid") ?? "", Json.Str(r, "kind"), Json.Str(r, "name")))];
             ControllerUid = Json.Str(controller, "uid");
@@ -125,48 +129,8 @@ public static class PodState
             readyTransition = Json.Str(ready, "lastTransitionTime");
         }
 
-        public Facts(StoredObject stored, JsonElement root)
-        {
-            this.stored = stored;
-            var meta = Child(root, "metadata");
-            var owners = new List<(string, string?, string?)>();
-            if (Child(meta, "ownerReferences") is { ValueKind: JsonValueKind.Array } refs)
-            {
-                foreach (var r in refs.EnumerateArray())
-                {
-                    owners.Add((Text(r, "uid") ?? "", Text(r, "kind"), Text(r, "name")));
-                    if (ControllerUid is null && Child(r, "controller") is { ValueKind: JsonValueKind.True })
-                    {
-                        ControllerUid = Text(r, "uid");
-                        ControllerKind = Text(r, "kind");
-                        ControllerName = Text(r, "name");
-                    }
-                }
-            }
-
-            Owners = owners.Count == 0 ? [] : [.. owners];
-
-            Deleting = Child(meta, "deletionTimestamp") is { ValueKind: not JsonValueKind.Null };
-            var status = Child(root, "status");
-            Phase = Text(status, "phase");
-            NodeName = Text(Child(root, "spec"), "nodeName");
-            Active = !Deleting && Phase is not ("Succeeded" or "Failed");
-            if (Child(status, "conditions") is { ValueKind: JsonValueKind.Array } conditions)
-            {
-                foreach (var c in conditions.EnumerateArray())
-                {
-                    if (Text(c, "type") == "Ready" && Text(c, "status") == "True")
-                    {
-                        Ready = true;
-                        readyTransition = Text(c, "lastTransitionTime");
-                        break;
-                    }
-                }
-            }
-        }
-
         /// <summary>The object (a fresh view when the facts were read off a stored one).</summary>
-        public JsonObject Object => obj ?? ObjectApi.View(stored!);
+        public JsonObject Object => stored is null ? obj : ObjectApi.View(stored);
 
         /// <summary>Every owner reference: (uid, kind, name).</summary>
         public (string Uid, string? Kind, string? Name)[] Owners { get; }
@@ -177,7 +141,7 @@ public static class PodState
 
         public string? ControllerName { get; }
 
-        public IReadOnlyDictionary<string, string> Labels => labels ??= obj is not null ? Json.Labels(obj) : LabelsOf(stored!.Parsed(ParsedJson.Of).Root);
+        public IReadOnlyDictionary<string, string> Labels => labels ??= Json.Labels(obj);
 
         public bool Deleting { get; }
 
@@ -206,29 +170,6 @@ public static class PodState
         /// <summary>Ready for at least <paramref name="minReadySeconds"/> (as <see cref="IsAvailable"/>).</summary>
         public bool Available(long minReadySeconds, DateTimeOffset now) =>
             Ready && (minReadySeconds == 0 || (ReadySince is { } t && t.AddSeconds(minReadySeconds) <= now));
-
-        private static Dictionary<string, string> LabelsOf(JsonElement root)
-        {
-            var map = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (Child(Child(root, "metadata"), "labels") is { ValueKind: JsonValueKind.Object } labels)
-            {
-                foreach (var p in labels.EnumerateObject())
-                {
-                    if (p.Value.ValueKind == JsonValueKind.String)
-                    {
-                        map[p.Name] = p.Value.GetString()!;
-                    }
-                }
-            }
-
-            return map;
-        }
-
-        private static JsonElement? Child(JsonElement? e, string name) =>
-            e is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var child) ? child : null;
-
-        private static string? Text(JsonElement? e, string name) =>
-            Child(e, name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
     }
 
     /// <summary>"ns/name".</summary>
