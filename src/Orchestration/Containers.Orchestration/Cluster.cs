@@ -261,7 +261,7 @@ public sealed class Cluster : IAsyncDisposable
     {
         await foreach (var (kind, obj) in Api.WatchAsync(type, ns, Api.Revision, cancellationToken).ConfigureAwait(false))
         {
-            yield return (kind.ToString().ToUpperInvariant(), obj);
+            yield return (kind switch { Storage.WatchEventType.Added => "ADDED", Storage.WatchEventType.Modified => "MODIFIED", Storage.WatchEventType.Deleted => "DELETED", _ => kind.ToString().ToUpperInvariant() }, obj);
         }
     }
 

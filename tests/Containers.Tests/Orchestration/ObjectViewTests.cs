@@ -198,4 +198,30 @@ public sealed class ObjectViewTests : IDisposable
             Assert.Equal(["first", "second", "third"], store.List("events").Items.Select(o => o.Key.Name));
         }
     }
+
+    [Fact]
+    public void Strings_read_off_views_are_their_values_however_they_were_written()
+    {
+        // names and uids come from a cache of recent strings; escaped, non-ASCII and long values are decoded as they are
+        string longValue = new('x', 100);
+        var values = new[] { "web", "u1", @"caf\u00e9", @"a\""quoted\""", @"tab\there", longValue, "", "Running", "café" }; // as written in JSON
+        var expected = new[] { "web", "u1", "café", "a\"quoted\"", "tab\there", longValue, "", "Running", "café" };
+        for (int round = 0; round < 2; round++)
+        {
+            for (int i = 0; i < values.Length; i++)
+            {
+                var view = ObjectApi.View(Stored("{\"metadata\":{\"name\":\"" + values[i] + "\",\"labels\":{\"" + values[i] + "\":\"" + values[i] + "\"}}}"));
+                Assert.Equal(expected[i], KJson.Str(view, "metadata", "name"));
+                Assert.Equal(expected[i], Assert.Single(KJson.Labels(view)).Value);
+                Assert.Equal(expected[i], Assert.Single(KJson.Labels(view)).Key);
+            }
+        }
+
+        // thousands of distinct values share a bounded table: each read is still its own value
+        for (int i = 0; i < 40_000; i++)
+        {
+            var view = ObjectApi.View(Stored($$$"""{"metadata":{"name":"pod-{{{i}}}"}}"""));
+            Assert.Equal($"pod-{i}", KJson.Str(view, "metadata", "name"));
+        }
+    }
 }

@@ -15,7 +15,47 @@ public static class Json
             return found is JsonValue v && v.TryGetValue(out string? s) ? s : null;
         }
 
-        return element.ValueKind == JsonValueKind.String ? element.GetString() : null;
+        return element.ValueKind == JsonValueKind.String ? StringOf(element) : null;
+    }
+
+    /// <summary>
+    /// Strings read off parsed JSON, by their UTF-8 bytes: every reader of every revision of an object reads the same
+    /// names, namespaces, uids and phases, and a hit here is a comparison instead of a new string. Direct-mapped and
+    /// lock-free: a slot holds one string until a miss that maps there replaces it. Only ASCII values of up to 64
+    /// bytes without escapes are kept (what names, uids and phases are); others are decoded as usual.
+    /// </summary>
+    private static readonly string?[] RecentStrings = new string?[1 << 14];
+
+    /// <summary>A JSON string's value, from <see cref="RecentStrings"/> when it is one kept there.</summary>
+    internal static string StringOf(JsonElement element)
+    {
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element); // with its quotes
+        return raw.Length >= 2 && Recent(raw[1..^1]) is { } s ? s : element.GetString()!;
+    }
+
+    private static string NameOf(JsonProperty property) =>
+        Recent(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8PropertyName(property)) ?? property.Name;
+
+    /// <summary>The string of raw (still escaped) UTF-8 JSON string content, from <see cref="RecentStrings"/>; null when it is not one to keep there.</summary>
+    private static string? Recent(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > 64 || utf8.Contains((byte)'\\') || !System.Text.Ascii.IsValid(utf8))
+        {
+            return null;
+        }
+
+        var hash = default(HashCode);
+        hash.AddBytes(utf8);
+        ref string? slot = ref RecentStrings[hash.ToHashCode() & (RecentStrings.Length - 1)];
+        string? cached = Volatile.Read(ref slot);
+        if (cached is not null && System.Text.Ascii.Equals(utf8, cached))
+        {
+            return cached;
+        }
+
+        string made = System.Text.Encoding.ASCII.GetString(utf8);
+        Volatile.Write(ref slot, made);
+        return made;
     }
 
     /// <summary>The integer at a path, or null.</summary>
@@ -312,7 +352,7 @@ public static class Json
                 {
                     if (p.Value.ValueKind == JsonValueKind.String)
                     {
-                        map[p.Name] = p.Value.GetString()!;
+                        map[NameOf(p)] = StringOf(p.Value);
                     }
                 }
             }
@@ -370,7 +410,13 @@ public static class Json
     /// Serializes to UTF-8. What is still backed by parsed JSON (the parts of a view nobody changed) is copied as its
     /// original bytes, not walked and re-encoded, so writing back a view with a changed status costs the status.
     /// </summary>
-    public static byte[] Bytes(JsonNode node)
+    public static byte[] Bytes(JsonNode node) => Serialized(node).ToArray();
+
+    /// <summary>
+    /// As <see cref="Bytes"/>, in this thread's reusable buffer: valid until this thread serializes again, for a caller
+    /// that copies it at once (the store keeps its own copy of what it is handed).
+    /// </summary>
+    internal static ReadOnlyMemory<byte> Serialized(JsonNode node)
     {
         var (buffer, writer) = cachedWriter ??= (new System.Buffers.ArrayBufferWriter<byte>(4096), new Utf8JsonWriter(Stream.Null, new JsonWriterOptions { SkipValidation = true }));
         buffer.ResetWrittenCount();
@@ -379,7 +425,7 @@ public static class Json
         {
             Write(writer, node);
             writer.Flush();
-            return buffer.WrittenSpan.ToArray();
+            return buffer.WrittenMemory;
         }
         finally
         {

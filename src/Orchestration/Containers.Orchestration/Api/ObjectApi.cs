@@ -26,6 +26,8 @@ public sealed class ObjectApi
     private readonly Lock allocation = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<PendingEvent> pendingEvents = new();
     private int eventWriterRunning;
+    private readonly System.Buffers.ArrayBufferWriter<byte> eventBuffer = new(1024);
+    private readonly System.Text.Json.Utf8JsonWriter eventWriter = new(Stream.Null);
 
     /// <summary>Creates the API over <paramref name="store"/>; creates the built-in namespaces when missing.</summary>
     public ObjectApi(IObjectStore store, TimeProvider? time = null, string serviceCidr = "10.96.0.0/16", long defaultTolerationSeconds = 300)
@@ -127,7 +129,7 @@ public sealed class ObjectApi
             var key = new ObjectKey(type.StoreName, ns, Json.Name(obj));
             try
             {
-                return WithRevision(obj, store.Create(key, Json.Bytes(obj)));
+                return WithRevision(obj, store.Create(key, Json.Serialized(obj)));
             }
             catch (StoreConflictException)
             {
@@ -419,7 +421,7 @@ public sealed class ObjectApi
                     meta.Remove("resourceVersion"); // the store's revision is the version: the bytes never carry one
                     try
                     {
-                        return (View(store.Update(Key(type, current), Json.Bytes(copy), Rev(current))), false);
+                        return (View(store.Update(Key(type, current), Json.Serialized(copy), Rev(current))), false);
                     }
                     catch (StoreConflictException) when (attempt < 10)
                     {
@@ -566,8 +568,11 @@ public sealed class ObjectApi
         try
         {
             // the common case (a new event) is written straight to bytes: events are many and nothing here reads them back
-            var bytes = new System.Buffers.ArrayBufferWriter<byte>(1024);
-            using (var w = new System.Text.Json.Utf8JsonWriter(bytes))
+            // one buffer and writer for every event: the drain that calls this runs alone (eventWriterRunning)
+            var bytes = eventBuffer;
+            var w = eventWriter;
+            bytes.ResetWrittenCount();
+            w.Reset(bytes);
             {
                 w.WriteStartObject();
                 w.WriteString("apiVersion", ResourceType.Events.ApiVersion);
@@ -603,6 +608,7 @@ public sealed class ObjectApi
                 w.WriteString("reportingComponent", component);
                 w.WriteString("reportingInstance", host ?? "");
                 w.WriteEndObject();
+                w.Flush();
             }
 
             try
@@ -874,7 +880,7 @@ public sealed class ObjectApi
         // no-op writes do not bump the resourceVersion (as kube-apiserver); updated has none, so compare without current's.
         // A status or binding write is made from the stored bytes, so its bytes match them when nothing changed (the
         // same length with other bytes can still be equal as JSON: another order of the same properties)
-        byte[]? bytes = null;
+        ReadOnlyMemory<byte>? bytes = null; // this thread's serialization buffer (see Json.Serialized): the store copies it
         bool same;
         if (changed is null || currentStored is null)
         {
@@ -882,8 +888,8 @@ public sealed class ObjectApi
         }
         else
         {
-            bytes = Json.Bytes(updated);
-            same = bytes.AsSpan().SequenceEqual(currentStored.Json.Span) || (bytes.Length == currentStored.Json.Length && SameStatus());
+            bytes = Json.Serialized(updated);
+            same = bytes.Value.Span.SequenceEqual(currentStored.Json.Span) || (bytes.Value.Length == currentStored.Json.Length && SameStatus());
         }
 
         bool SameStatus() => JsonNode.DeepEquals(updated["status"], current["status"])
@@ -897,7 +903,7 @@ public sealed class ObjectApi
 
         try
         {
-            return WithRevision(updated, store.Update(Key(type, current), bytes ?? Json.Bytes(updated), expected));
+            return WithRevision(updated, store.Update(Key(type, current), bytes ?? Json.Serialized(updated), expected));
         }
         catch (StoreConflictException)
         {
@@ -1106,7 +1112,7 @@ internal sealed class ParsedJson
     /// <summary>metadata.uid of a stored object, read off its shared parse.</summary>
     public static string? Uid(StoredObject stored) =>
         stored.Parsed(Of).Root is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty("metadata", out var meta)
-        && meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("uid", out var uid) && uid.ValueKind == JsonValueKind.String ? uid.GetString() : null;
+        && meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("uid", out var uid) && uid.ValueKind == JsonValueKind.String ? Json.StringOf(uid) : null;
 
     /// <summary>Parses <paramref name="stored"/> with its revision as metadata.resourceVersion.</summary>
     public static ParsedJson Of(StoredObject stored)
@@ -1123,8 +1129,8 @@ internal sealed class ParsedJson
             if (start < 0)
             {
                 // no metadata object: parse as it is (a view then has no resourceVersion, as the bytes)
-                var plain = new Utf8JsonReader(json);
-                return new ParsedJson(JsonElement.ParseValue(ref plain));
+                using var plain = JsonDocument.Parse(stored.Json);
+                return new ParsedJson(plain.RootElement.Clone());
             }
 
             var to = rented.AsSpan();
@@ -1157,8 +1163,10 @@ internal sealed class ParsedJson
                 n += json.Length - end;
             }
 
-            var reader = new Utf8JsonReader(to[..n]);
-            return new ParsedJson(JsonElement.ParseValue(ref reader));
+            // parsed in one pass over the pooled buffer, then cloned to an exact copy of its bytes and index (parsing
+            // from a reader scans the value once more to find its end first)
+            using var document = JsonDocument.Parse(rented.AsMemory(0, n));
+            return new ParsedJson(document.RootElement.Clone());
         }
         finally
         {

@@ -380,9 +380,9 @@ public sealed class EmbeddedObjectStore : IObjectStore
             }
 
             batch.ResetWrittenCount();
-            if (batch.Capacity > 1 << 22)
+            if (batch.Capacity > 1 << 24)
             {
-                batch = new ArrayBufferWriter<byte>(1 << 16); // a burst does not pin a huge buffer
+                batch = new ArrayBufferWriter<byte>(1 << 16); // a burst does not pin a huge buffer (a few MiB are kept: regrowing them cost more)
             }
 
             spare = batch;

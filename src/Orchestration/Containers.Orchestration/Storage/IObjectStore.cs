@@ -70,12 +70,16 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>The objects of <paramref name="resource"/> (in <paramref name="ns"/>, or all namespaces when null), by key, with the revision they were read at.</summary>
     (IReadOnlyList<StoredObject> Items, long Revision) List(string resource, string? ns = null);
 
-    /// <summary>Stores a new object. Throws <see cref="StoreConflictException"/> (already exists).</summary>
+    /// <summary>
+    /// Stores a new object. Throws <see cref="StoreConflictException"/> (already exists). The store keeps its own copy of
+    /// <paramref name="json"/>: the caller may reuse that memory once this returns.
+    /// </summary>
     StoredObject Create(ObjectKey key, ReadOnlyMemory<byte> json);
 
     /// <summary>
     /// Replaces an object. When <paramref name="expectedRevision"/> is given it must be the object's current revision.
     /// Throws <see cref="StoreNotFoundException"/> or <see cref="StoreConflictException"/> (the object changed since).
+    /// As <see cref="Create"/>, the store keeps its own copy of <paramref name="json"/>.
     /// </summary>
     StoredObject Update(ObjectKey key, ReadOnlyMemory<byte> json, long? expectedRevision = null);
 
