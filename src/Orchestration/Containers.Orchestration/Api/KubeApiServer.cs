@@ -77,9 +77,10 @@ public sealed class KubeApiServer : IAsyncDisposable
     /// <summary>Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port).</summary>
     public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodLogSource? logs = null, CancellationToken cancellationToken = default)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+        // an empty builder: no appsettings.json or ASPNETCORE_ variables from the hosting process (whose Kestrel endpoints
+        // must not become the API server's), and no watch on the working directory for configuration changes
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
         var app = builder.Build();
         var handler = new Handler(api, logs);
         app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
