@@ -39,18 +39,37 @@ public static class Json
     /// <summary>The string of raw (still escaped) UTF-8 JSON string content, from <see cref="RecentStrings"/>; null when it is not one to keep there.</summary>
     private static string? Recent(ReadOnlySpan<byte> utf8)
     {
-        if (utf8.Length > 64 || utf8.Contains((byte)'\\') || !System.Text.Ascii.IsValid(utf8))
+        if (utf8.Length > 64)
         {
             return null;
         }
 
-        var hash = default(HashCode);
-        hash.AddBytes(utf8);
-        ref string? slot = ref RecentStrings[hash.ToHashCode() & (RecentStrings.Length - 1)];
+        // the slot: from the length and the first and last 8 bytes (names and uids differ there), mixed
+        ulong head, tail;
+        if (utf8.Length >= 8)
+        {
+            head = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8);
+            tail = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8[^8..]);
+        }
+        else
+        {
+            Span<byte> padded = stackalloc byte[8];
+            padded.Clear();
+            utf8.CopyTo(padded);
+            head = tail = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(padded);
+        }
+
+        ulong mixed = ((head * 0x9E3779B97F4A7C15UL) ^ (tail * 0xC2B2AE3D27D4EB4FUL) ^ (ulong)utf8.Length) * 0x165667B19E3779F9UL;
+        ref string? slot = ref RecentStrings[(int)(mixed >> 50)];
         string? cached = Volatile.Read(ref slot);
         if (cached is not null && System.Text.Ascii.Equals(utf8, cached))
         {
-            return cached;
+            return cached; // equal to a kept string: ASCII without escapes (only such are kept)
+        }
+
+        if (utf8.Contains((byte)'\\') || !System.Text.Ascii.IsValid(utf8))
+        {
+            return null;
         }
 
         string made = System.Text.Encoding.ASCII.GetString(utf8);

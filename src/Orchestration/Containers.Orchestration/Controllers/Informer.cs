@@ -16,7 +16,7 @@ public sealed class Informer
 {
     private readonly ObjectApi api;
     private readonly ConcurrentDictionary<(string? Ns, string Name), StoredObject> cache = new();
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), byte>> byOwner = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), StoredObject>> byOwner = new(StringComparer.Ordinal); // owner uid: the objects it owns, as cached
     private readonly List<Action<JsonObject?, JsonObject?>> handlers = [];
     private readonly ConcurrentDictionary<string, Index> indexes = new(StringComparer.Ordinal);
     private readonly Lock applying = new();
@@ -60,11 +60,11 @@ public sealed class Informer
 
     /// <summary>Like <see cref="OwnedBy"/>, as stored (for facts kept with each revision, see <see cref="PodState.Of(StoredObject)"/>).</summary>
     internal IEnumerable<StoredObject> OwnedByStored(string ownerUid) =>
-        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>() : [];
+        byOwner.TryGetValue(ownerUid, out var owned) ? owned.Select(kv => kv.Value) : []; // enumerated as it is (Keys and Values copy under every lock)
 
     /// <summary>Like <see cref="ByIndex"/>, as stored.</summary>
     internal IEnumerable<StoredObject> ByIndexStored(string name, string value) =>
-        indexes[name].Items.TryGetValue(value, out var keys) ? keys.Keys.Select(k => cache.GetValueOrDefault(k)).OfType<StoredObject>() : [];
+        indexes[name].Items.TryGetValue(value, out var keys) ? keys.Select(kv => cache.GetValueOrDefault(kv.Key)).OfType<StoredObject>() : [];
 
     /// <summary>
     /// Adds an index: <paramref name="keyOf"/> gives an object's index value (null: not indexed). Objects already
@@ -191,7 +191,7 @@ public sealed class Informer
             cache[key] = stored!;
             foreach (var uid in owners)
             {
-                byOwner.GetOrAdd(uid, _ => new())[key] = 0;
+                byOwner.GetOrAdd(uid, _ => new())[key] = stored!;
             }
         }
 
