@@ -279,6 +279,19 @@ public static class Json
     public static bool Has(JsonNode? node, params ReadOnlySpan<string> path) =>
         Locate(node, path, out var element) is not null || element.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null);
 
+    /// <summary>
+    /// A copy of <paramref name="node"/> to change: for an object still as parsed, a copy-on-write view over the same
+    /// (immutable) parse; otherwise a deep clone.
+    /// </summary>
+    public static JsonNode? Copy(JsonNode? node) =>
+        node is JsonObject o && Unbuilt(o, out var element) ? JsonObject.Create(element) : node?.DeepClone();
+
+    /// <summary>Whether <paramref name="o"/> has property <paramref name="name"/> with the value null (read off the parsed JSON when unbuilt).</summary>
+    public static bool HasNull(JsonObject o, string name) =>
+        Unbuilt(o, out var element)
+            ? element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Null
+            : o.TryGetPropertyValue(name, out var node) && node is null;
+
     /// <summary>The node at a path, or null.</summary>
     public static JsonNode? At(JsonNode? node, params ReadOnlySpan<string> path)
     {

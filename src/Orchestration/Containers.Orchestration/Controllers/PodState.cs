@@ -185,9 +185,22 @@ public static class PodState
     /// <summary>Sets (or replaces) a condition, keeping lastTransitionTime when the status did not change.</summary>
     public static void SetCondition(JsonObject status, string type, string value, string? reason, string? message, DateTimeOffset now, bool probeTimes = false)
     {
-        var conditions = status["conditions"] as JsonArray ?? [];
-        status["conditions"] = conditions;
-        var existing = conditions.OfType<JsonObject>().FirstOrDefault(c => Json.Str(c, "type") == type);
+        // only what differs is set: a condition that stays as it was is read off its parsed JSON, not built
+        if (status["conditions"] is not JsonArray conditions)
+        {
+            status["conditions"] = conditions = [];
+        }
+
+        JsonObject? existing = null;
+        foreach (var c in conditions)
+        {
+            if (c is JsonObject o && Json.Str(o, "type") == type)
+            {
+                existing = o;
+                break;
+            }
+        }
+
         string time = Json.Time(now);
         if (existing is null)
         {
@@ -195,38 +208,39 @@ public static class PodState
             conditions.Add((JsonNode)existing);
         }
 
-        if (Json.Str(existing, "status") != value)
+        string? was = Json.Str(existing, "status");
+        if (was != value)
         {
             existing["lastTransitionTime"] = time;
+            existing["status"] = value;
         }
 
-        existing["status"] = value;
-        if (probeTimes)
+        if (probeTimes && !Json.HasNull(existing, "lastProbeTime"))
         {
             existing["lastProbeTime"] = null;
         }
 
-        if (type is "Progressing" or "Available" && (Json.Str(existing, "reason") != reason || Json.Str(existing, "status") != value || existing["lastUpdateTime"] is null))
+        if (type is "Progressing" or "Available" && (Json.Str(existing, "reason") != reason || was != value || existing["lastUpdateTime"] is null))
         {
             existing["lastUpdateTime"] = time;
         }
 
-        if (reason is null)
-        {
-            existing.Remove("reason");
-        }
-        else
-        {
-            existing["reason"] = reason;
-        }
+        Set("reason", reason);
+        Set("message", message);
 
-        if (message is null)
+        void Set(string name, string? text)
         {
-            existing.Remove("message");
-        }
-        else
-        {
-            existing["message"] = message;
+            if (text is null)
+            {
+                if (Json.Has(existing, name) || Json.HasNull(existing, name))
+                {
+                    existing.Remove(name);
+                }
+            }
+            else if (Json.Str(existing, name) != text)
+            {
+                existing[name] = text;
+            }
         }
     }
 }

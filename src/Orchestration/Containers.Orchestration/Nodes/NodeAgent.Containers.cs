@@ -438,8 +438,12 @@ public sealed partial class NodeAgent
         }
     }
 
+    /// <summary>The order of a pod's conditions, as the kubelet writes them.</summary>
+    private static readonly string[] ConditionOrder = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
+
     private void WriteStatus(JsonObject pod, PodRecord rec, bool initialized, string? podError, DateTimeOffset now)
     {
+        bool statusesUsed = false;
         var statuses = new JsonArray();
         var initStatuses = new JsonArray();
         foreach (var (list, target, init) in new[] { ("initContainers", initStatuses, true), ("containers", statuses, false) })
@@ -526,24 +530,45 @@ public sealed partial class NodeAgent
             string notReady = string.Join(" ", containers.Where(c => Json.Bool(c, "ready") != true).Select(c => Json.Str(c, "name")));
             PodState.SetCondition(status, "ContainersReady", containersReady ? "True" : "False", containersReady ? null : "ContainersNotReady", containersReady ? null : $"containers with unready status: [{notReady}]", now, probeTimes: true);
             PodState.SetCondition(status, "Ready", containersReady ? "True" : "False", containersReady ? null : "ContainersNotReady", containersReady ? null : $"containers with unready status: [{notReady}]", now, probeTimes: true);
+            // the statuses made above go into the first status made; a second one (a retry) gets copies
             if (initStatuses.Count > 0)
             {
-                status["initContainerStatuses"] = initStatuses.DeepClone();
+                status["initContainerStatuses"] = statusesUsed ? initStatuses.DeepClone() : initStatuses;
             }
 
-            status["containerStatuses"] = statuses.DeepClone();
-            var order = new[] { "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled" };
+            status["containerStatuses"] = statusesUsed ? statuses.DeepClone() : statuses;
+            statusesUsed = true;
             var conditions = (JsonArray)status["conditions"]!;
-            var sorted = conditions.OfType<JsonObject>().OrderBy(c => Array.IndexOf(order, Json.Str(c, "type"))).ToList();
-            while (conditions.Count > 0)
+            if (!InOrder(conditions))
             {
-                conditions.RemoveAt(conditions.Count - 1);
+                var sorted = conditions.OfType<JsonObject>().OrderBy(c => Array.IndexOf(ConditionOrder, Json.Str(c, "type"))).ToList();
+                while (conditions.Count > 0)
+                {
+                    conditions.RemoveAt(conditions.Count - 1);
+                }
+
+                foreach (var c in sorted)
+                {
+                    conditions.Add((JsonNode)c);
+                }
+            }
+        }
+
+        static bool InOrder(JsonArray conditions)
+        {
+            int last = int.MinValue;
+            foreach (var c in conditions)
+            {
+                int at = c is JsonObject o ? Array.IndexOf(ConditionOrder, Json.Str(o, "type")) : int.MinValue;
+                if (at == int.MinValue || at < last)
+                {
+                    return false;
+                }
+
+                last = at;
             }
 
-            foreach (var c in sorted)
-            {
-                conditions.Add((JsonNode)c);
-            }
+            return true;
         }
 
         // most syncs change nothing: try on a copy of the cached status first, and write only when it differs (the
@@ -552,7 +577,7 @@ public sealed partial class NodeAgent
         string? madeFrom = null;
         if (Json.Uid(pod) == rec.Uid)
         {
-            var trial = new JsonObject { ["status"] = pod["status"]?.DeepClone() };
+            var trial = new JsonObject { ["status"] = Json.Copy(pod["status"]) };
             Update(trial);
             if (JsonNode.DeepEquals(trial["status"], pod["status"]))
             {
