@@ -37,17 +37,18 @@ internal static class ClusterReconcile
             {
                 await foreach (var (_, pod) in cluster.WatchAsync(ResourceType.Pods, null, stop.Token).ConfigureAwait(false))
                 {
-                    if (created.Add(KJson.Uid(pod)) && created.Count == pods)
+                    string uid = KJson.Uid(pod);
+                    if (created.Add(uid) && created.Count == pods)
                     {
                         allCreated = sw.Elapsed;
                     }
 
-                    if (KJson.Str(pod, "spec", "nodeName") is not null && bound.Add(KJson.Uid(pod)) && bound.Count == pods)
+                    if (KJson.Str(pod, "spec", "nodeName") is not null && bound.Add(uid) && bound.Count == pods)
                     {
                         allBound = sw.Elapsed;
                     }
 
-                    if (KJson.Str(pod, "status", "phase") == "Running" && seen.Add(KJson.Uid(pod)) && ++running == pods)
+                    if (KJson.Str(pod, "status", "phase") == "Running" && seen.Add(uid) && ++running == pods)
                     {
                         done.TrySetResult();
                     }
