@@ -15,6 +15,28 @@ public sealed class ObjectStoreTests : IDisposable
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
     [Fact]
+    public async Task What_the_store_keeps_carries_the_revision_of_its_last_write()
+    {
+        var web = new ObjectKey("pods", "default", "web");
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            Assert.Equal("""{"metadata":{"resourceVersion":"1","name":"web"},"spec":1}""", Text(store.Create(web, Json("""{"metadata":{"name":"web"},"spec":1}"""))));
+            Assert.Equal("""{"kind":"Pod","metadata":{"name":"web","resourceVersion":"2"}}""", Text(store.Update(web, Json("""{"kind":"Pod","metadata":{"name":"web","resourceVersion":"1"}}"""))));
+            Assert.Equal("""{"metadata":{"resourceVersion":"3"}}""", Text(store.Update(web, Json("""{"metadata":{}}"""))));
+            Assert.Equal("""{"metadata":{"resourceVersion":"4"}}""", Text(store.Delete(web))); // the deletion's revision
+            store.Create(web, Json("""{"metadata":{"name":"web"}}"""));
+        }
+
+        // a log written before the store kept revisions in objects: the revision is written in when it is read back
+        File.AppendAllText(Path.Combine(dir, "objects.log"), """{"op":"put","rv":9,"r":"pods","ns":"default","n":"old","o":{"metadata":{"name":"old"}}}""" + "\n");
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            Assert.Equal("""{"metadata":{"resourceVersion":"5","name":"web"}}""", Text(store.Get(web)));
+            Assert.Equal("""{"metadata":{"resourceVersion":"9","name":"old"}}""", Text(store.Get(new ObjectKey("pods", "default", "old"))));
+        }
+    }
+
+    [Fact]
     public async Task Writes_get_increasing_revisions_and_lose_races_with_a_conflict()
     {
         await using var store = EmbeddedObjectStore.Open(dir);

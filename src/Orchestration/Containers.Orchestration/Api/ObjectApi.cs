@@ -418,7 +418,7 @@ public sealed class ObjectApi
                 {
                     meta["deletionTimestamp"] ??= Json.Time(Time.GetUtcNow());
                     meta["deletionGracePeriodSeconds"] ??= 0;
-                    meta.Remove("resourceVersion"); // the store's revision is the version: the bytes never carry one
+                    meta.Remove("resourceVersion"); // the store writes its revision in
                     try
                     {
                         return (View(store.Update(Key(type, current), Json.Serialized(copy), Rev(current))), false);
@@ -856,14 +856,15 @@ public sealed class ObjectApi
     /// </summary>
     private JsonObject Store(ResourceType type, JsonObject current, JsonObject updated, long expected, bool dryRun, string? changed = null, StoredObject? currentStored = null)
     {
-        updated["metadata"]!.AsObject().Remove("resourceVersion");
+        // a resourceVersion in updated stays: the store writes the new revision over it (and a status write's bytes
+        // stay those of the stored object, whose metadata need not be built to drop one)
         var meta = (JsonObject)updated["metadata"]!;
         if (dryRun)
         {
             return updated;
         }
 
-        if (meta["deletionTimestamp"] is not null && meta["finalizers"] is not JsonArray { Count: > 0 } && type.Kind != "Namespace"
+        if (Json.Has(meta, "deletionTimestamp") && meta["finalizers"] is not JsonArray { Count: > 0 } && type.Kind != "Namespace"
             && !(type.Kind == "Pod" && Json.Int(meta, "deletionGracePeriodSeconds") is > 0))
         {
             // the last finalizer went: the object goes
@@ -1095,12 +1096,10 @@ public sealed class ObjectApi
 
 /// <summary>
 /// The parse of a stored object that every reader of its revision shares: its JSON with metadata.resourceVersion
-/// written in (the store's revision; the stored bytes carry none), parsed once into a JsonDocument-backed element.
+/// written in (the store writes its revision into what it keeps), parsed once into a JsonDocument-backed element.
 /// </summary>
 internal sealed class ParsedJson
 {
-    private static readonly byte[] ResourceVersionProperty = "\"resourceVersion\":\""u8.ToArray();
-
     private ParsedJson(JsonElement root) => Root = root;
 
     /// <summary>The object.</summary>
@@ -1114,106 +1113,17 @@ internal sealed class ParsedJson
         stored.Parsed(Of).Root is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty("metadata", out var meta)
         && meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("uid", out var uid) && uid.ValueKind == JsonValueKind.String ? Json.StringOf(uid) : null;
 
-    /// <summary>Parses <paramref name="stored"/> with its revision as metadata.resourceVersion.</summary>
+    /// <summary>
+    /// Parses <paramref name="stored"/> with its revision as metadata.resourceVersion: over the stored bytes themselves
+    /// when they carry it (as the store keeps them: nothing is copied), else over a copy with it written in.
+    /// </summary>
     public static ParsedJson Of(StoredObject stored)
     {
-        var json = stored.Json.Span;
-        Span<byte> version = stackalloc byte[24];
-        stored.Revision.TryFormat(version, out int length, default, System.Globalization.CultureInfo.InvariantCulture);
-        version = version[..length];
-        var (start, end) = ResourceVersionSlot(json);
-        byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent(json.Length + ResourceVersionProperty.Length + version.Length + 32);
-        try
-        {
-            int n;
-            if (start < 0)
-            {
-                // no metadata object: parse as it is (a view then has no resourceVersion, as the bytes)
-                using var plain = JsonDocument.Parse(stored.Json);
-                return new ParsedJson(plain.RootElement.Clone());
-            }
+        var json = Storage.ResourceVersion.Carries(stored.Json.Span, stored.Revision)
+            ? stored.Json
+            : Storage.ResourceVersion.Written(stored.Json.Span, stored.Revision);
 
-            var to = rented.AsSpan();
-            json[..start].CopyTo(to);
-            n = start;
-            if (end < 0)
-            {
-                // insert "resourceVersion":"N" as metadata's first property
-                ResourceVersionProperty.CopyTo(to[n..]);
-                n += ResourceVersionProperty.Length;
-                version.CopyTo(to[n..]);
-                n += version.Length;
-                to[n++] = (byte)'"';
-                if (json[start] != (byte)'}')
-                {
-                    to[n++] = (byte)',';
-                }
-
-                json[start..].CopyTo(to[n..]);
-                n += json.Length - start;
-            }
-            else
-            {
-                // replace a stale value (bytes written by an older version of this program may carry one)
-                to[n++] = (byte)'"';
-                version.CopyTo(to[n..]);
-                n += version.Length;
-                to[n++] = (byte)'"';
-                json[end..].CopyTo(to[n..]);
-                n += json.Length - end;
-            }
-
-            // parsed in one pass over the pooled buffer, then cloned to an exact copy of its bytes and index (parsing
-            // from a reader scans the value once more to find its end first)
-            using var document = JsonDocument.Parse(rented.AsMemory(0, n));
-            return new ParsedJson(document.RootElement.Clone());
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>
-    /// Where the resourceVersion goes: (offset just inside the top-level metadata object, -1) to insert one, (start, end)
-    /// of an existing value to replace, or (-1, -1) when there is no metadata object.
-    /// </summary>
-    private static (int Start, int End) ResourceVersionSlot(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-        {
-            return (-1, -1);
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            bool metadata = reader.ValueTextEquals("metadata"u8);
-            reader.Read();
-            if (!metadata || reader.TokenType != JsonTokenType.StartObject)
-            {
-                reader.Skip();
-                continue;
-            }
-
-            int inside = (int)reader.TokenStartIndex + 1;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                bool found = reader.ValueTextEquals("resourceVersion"u8);
-                reader.Read();
-                if (found)
-                {
-                    int valueStart = (int)reader.TokenStartIndex;
-                    reader.Skip();
-                    return (valueStart, (int)reader.BytesConsumed);
-                }
-
-                reader.Skip();
-            }
-
-            return (inside, -1);
-        }
-
-        return (-1, -1);
+        // one pass; the document is never disposed (its index is garbage with it, and the bytes are the store's)
+        return new ParsedJson(JsonDocument.Parse(json).RootElement);
     }
 }

@@ -223,7 +223,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
     /// <summary>Logs, applies and announces one write (under the lock).</summary>
     private StoredObject Write(WatchEventType type, ObjectKey key, ReadOnlyMemory<byte> json)
     {
-        var stored = new StoredObject(key, Revision + 1, OneLine(json));
+        var stored = new StoredObject(key, Revision + 1, Kept(json, Revision + 1));
         appended += Append(pending, type == WatchEventType.Deleted ? "del" : "put", stored);
         logLines++;
         Revision = stored.Revision;
@@ -301,14 +301,15 @@ public sealed class EmbeddedObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// The object's bytes to keep: a copy, on one line (the log is a line per write, and JSON written by hand or passed
-    /// through as parsed can hold line breaks between its tokens; inside strings they are always escaped).
+    /// The object's bytes to keep: a copy with the write's revision as metadata.resourceVersion (readers parse what is
+    /// kept as it is), on one line (the log is a line per write, and JSON written by hand or passed through as parsed can
+    /// hold line breaks between its tokens; inside strings they are always escaped).
     /// </summary>
-    private static byte[] OneLine(ReadOnlyMemory<byte> json)
+    private static byte[] Kept(ReadOnlyMemory<byte> json, long revision)
     {
         if (json.Span.IndexOfAny((byte)'\n', (byte)'\r') < 0)
         {
-            return json.ToArray();
+            return ResourceVersion.Written(json.Span, revision);
         }
 
         using var document = JsonDocument.Parse(json);
@@ -318,7 +319,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
             document.WriteTo(writer);
         }
 
-        return compact.WrittenSpan.ToArray();
+        return ResourceVersion.Written(compact.WrittenSpan, revision);
     }
 
     /// <summary>
@@ -519,7 +520,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
                     case "o":
                         var start = (int)reader.TokenStartIndex;
                         reader.Skip();
-                        json = line[start..(int)reader.BytesConsumed].ToArray();
+                        json = line[start..(int)reader.BytesConsumed]; // copied below, with its revision written in
                         break;
                     default:
                         reader.Skip();
@@ -532,7 +533,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
                 return false;
             }
 
-            var stored = new StoredObject(new ObjectKey(resource, ns, name), rv, json);
+            var stored = new StoredObject(new ObjectKey(resource, ns, name), rv, ResourceVersion.Written(json.Span, rv)); // logs of older versions kept none
             Apply(op == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored);
             Revision = Math.Max(Revision, rv);
             return true;

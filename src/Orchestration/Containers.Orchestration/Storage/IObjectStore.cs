@@ -13,7 +13,7 @@ public readonly record struct ObjectKey(string Resource, string? Namespace, stri
 /// <summary>An object as stored: its key, the revision of its last write (Kubernetes' resourceVersion) and its JSON.</summary>
 /// <param name="Key">Where it lives.</param>
 /// <param name="Revision">The store revision of its last write.</param>
-/// <param name="Json">Its serialized form (UTF-8 JSON), as the API layer handed it over.</param>
+/// <param name="Json">Its serialized form (UTF-8 JSON), as the API layer handed it over with the revision written in as metadata.resourceVersion (when it has a metadata object).</param>
 public sealed record StoredObject(ObjectKey Key, long Revision, ReadOnlyMemory<byte> Json)
 {
     private object? parsed;
@@ -57,7 +57,8 @@ public sealed record WatchEvent(WatchEventType Type, StoredObject Object);
 /// The control plane's storage, with etcd's contract: one revision counter for the whole store that every write
 /// increments, compare-and-swap on an object's revision (Kubernetes' optimistic concurrency, 409), and watches that
 /// replay every change after a given revision before following live ones (410 when that revision is compacted away).
-/// The store keeps bytes; the API layer owns the schema (and writes the revision into metadata.resourceVersion).
+/// The store keeps bytes; the API layer owns the schema. The one field the store writes is metadata.resourceVersion:
+/// what it keeps carries the revision of its last write there (so readers parse it as it is).
 /// </summary>
 public interface IObjectStore : IAsyncDisposable
 {
