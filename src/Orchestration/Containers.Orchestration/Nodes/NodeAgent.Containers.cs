@@ -323,7 +323,7 @@ public sealed partial class NodeAgent
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 cts.CancelAfter(timeout);
                 using var request = new HttpRequestMessage(HttpMethod.Get, $"{scheme}://{Json.Str(get, "host") ?? host}:{port}{Json.Str(get, "path") ?? "/"}");
-                foreach (var h in Json.Items(get, "httpHeaders"))
+                foreach (var h in Json.ReadItems(get, "httpHeaders"))
                 {
                     request.Headers.TryAddWithoutValidation(Json.Str(h, "name") ?? "", Json.Str(h, "value"));
                 }
@@ -448,7 +448,7 @@ public sealed partial class NodeAgent
         var initStatuses = new JsonArray();
         foreach (var (list, target, init) in new[] { ("initContainers", initStatuses, true), ("containers", statuses, false) })
         {
-            foreach (var spec in Json.Items(pod, "spec", list))
+            foreach (var spec in Json.ReadItems(pod, "spec", list))
             {
                 string name = Json.Str(spec, "name")!;
                 var cr = rec.Get(name, init);
@@ -490,7 +490,7 @@ public sealed partial class NodeAgent
                 }
 
                 target.Add((JsonNode)s);
-                foreach (var p in Json.Items(spec, "ports").Where(p => Json.Str(p, "name") is not null))
+                foreach (var p in Json.ReadItems(spec, "ports").Where(p => Json.Str(p, "name") is not null))
                 {
                     rec.NamedPorts[Json.Str(p, "name")!] = Json.Int(p, "containerPort") ?? 0;
                 }

@@ -287,7 +287,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
         if (volumes is not null)
         {
-            foreach (var c in Json.Items(pod, "spec", "initContainers"))
+            foreach (var c in Json.ReadItems(pod, "spec", "initContainers"))
             {
                 var cr = rec.Get(Json.Str(c, "name")!, init: true);
                 if (cr.Succeeded)
@@ -303,7 +303,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
             if (initialized)
             {
-                foreach (var c in Json.Items(pod, "spec", "containers"))
+                foreach (var c in Json.ReadItems(pod, "spec", "containers"))
                 {
                     var cr = rec.Get(Json.Str(c, "name")!, init: false);
                     var step = await SyncContainerAsync(pod, rec, cr, c, volumes, init: false, policy, now, cancellationToken).ConfigureAwait(false);
@@ -513,7 +513,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 continue;
             }
 
-            bool init = Json.Items(pod, "spec", "initContainers").Any(i => Json.Str(i, "name") == name);
+            bool init = Json.ReadItems(pod, "spec", "initContainers").Any(i => Json.Str(i, "name") == name);
             var cr = rec.Get(name, init);
             int attempt = int.TryParse(c.Labels.GetValueOrDefault(AttemptLabel), out int a) ? a : 0;
             if (cr.Id is null || attempt >= cr.RestartCount)
@@ -542,7 +542,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     }
 
     private static JsonObject? FindContainer(JsonObject pod, string name) =>
-        Json.Items(pod, "spec", "containers").Concat(Json.Items(pod, "spec", "initContainers")).FirstOrDefault(c => Json.Str(c, "name") == name);
+        Json.ReadItems(pod, "spec", "containers").Concat(Json.ReadItems(pod, "spec", "initContainers")).FirstOrDefault(c => Json.Str(c, "name") == name);
 
     /// <summary>
     /// Starts the pod's sandbox unless it runs. One that died took the pod's namespaces with it: its containers are

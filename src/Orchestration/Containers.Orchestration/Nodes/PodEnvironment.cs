@@ -38,7 +38,7 @@ internal static class PodEnvironment
             {
                 string prefix = Json.Name(svc).ToUpperInvariant().Replace('-', '_');
                 string ip = Json.Str(svc, "spec", "clusterIP")!;
-                var ports = Json.Items(svc, "spec", "ports").ToList();
+                var ports = Json.ReadItems(svc, "spec", "ports").ToList();
                 if (ports.Count == 0)
                 {
                     continue;
@@ -69,7 +69,7 @@ internal static class PodEnvironment
             }
         }
 
-        foreach (var from in Json.Items(container, "envFrom"))
+        foreach (var from in Json.ReadItems(container, "envFrom"))
         {
             string prefix = Json.Str(from, "prefix") ?? "";
             if (Json.At(from, "configMapRef") is JsonObject cmRef)
@@ -90,7 +90,7 @@ internal static class PodEnvironment
             }
         }
 
-        foreach (var e in Json.Items(container, "env"))
+        foreach (var e in Json.ReadItems(container, "env"))
         {
             string name = Json.Str(e, "name") ?? "";
             if (Json.At(e, "valueFrom") is JsonObject from)

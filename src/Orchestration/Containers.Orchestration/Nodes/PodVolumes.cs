@@ -20,7 +20,7 @@ internal static class PodVolumes
     {
         string ns = Json.Namespace(pod) ?? "default";
         var paths = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var v in Json.Items(pod, "spec", "volumes"))
+        foreach (var v in Json.ReadItems(pod, "spec", "volumes"))
         {
             string name = Json.Str(v, "name") ?? "";
             string dir = Path.Combine(podDirectory, "volumes", name);
@@ -114,7 +114,7 @@ internal static class PodVolumes
     public static List<(string, string, bool)> Mounts(JsonObject container, IReadOnlyDictionary<string, string> volumes)
     {
         var mounts = new List<(string, string, bool)>();
-        foreach (var m in Json.Items(container, "volumeMounts"))
+        foreach (var m in Json.ReadItems(container, "volumeMounts"))
         {
             string name = Json.Str(m, "name") ?? "";
             string host = volumes.GetValueOrDefault(name) ?? throw new PodVolumeException($"volume \"{name}\" is not prepared");
