@@ -18,6 +18,7 @@ public sealed class Informer
     private readonly ConcurrentDictionary<(string? Ns, string Name), StoredObject> cache = new();
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), StoredObject>> byOwner = new(StringComparer.Ordinal); // owner uid: the objects it owns, as cached
     private readonly List<Action<JsonObject?, JsonObject?>> handlers = [];
+    private Action<JsonObject?, JsonObject?>[] handlerArray = []; // the handlers as of the last registration, for dispatch without a copy per change
     private readonly ConcurrentDictionary<string, Index> indexes = new(StringComparer.Ordinal);
     private readonly Lock applying = new();
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -40,6 +41,7 @@ public sealed class Informer
         lock (handlers)
         {
             handlers.Add(handler);
+            Volatile.Write(ref handlerArray, [.. handlers]);
         }
     }
 
@@ -181,7 +183,7 @@ public sealed class Informer
 
         // readers on other threads must never see an object missing from an index it stays in (a ReplicaSet counting
         // its pods would create one too many): add to the new entries first, then drop the stale ones
-        var owners = stored is null ? [] : PodState.Of(stored).Owners.Select(r => r.Uid).ToHashSet(StringComparer.Ordinal);
+        var owners = stored is null ? [] : PodState.Of(stored).Owners;
         if (obj is null)
         {
             cache.TryRemove(key, out _);
@@ -189,7 +191,7 @@ public sealed class Informer
         else
         {
             cache[key] = stored!;
-            foreach (var uid in owners)
+            foreach (var (uid, _, _) in owners)
             {
                 byOwner.GetOrAdd(uid, _ => new())[key] = stored!;
             }
@@ -199,18 +201,14 @@ public sealed class Informer
         {
             foreach (var (uid, _, _) in PodState.Of(oldStored!).Owners)
             {
-                if (!owners.Contains(uid) && byOwner.TryGetValue(uid, out var set))
+                if (!Owns(owners, uid) && byOwner.TryGetValue(uid, out var set))
                 {
                     set.TryRemove(key, out _);
                 }
             }
         }
 
-        Action<JsonObject?, JsonObject?>[] snapshot;
-        lock (handlers)
-        {
-            snapshot = [.. handlers];
-        }
+        var snapshot = Volatile.Read(ref handlerArray);
 
         var outer = dispatching;
         dispatching = (old, oldStored, obj, stored);
@@ -222,6 +220,20 @@ public sealed class Informer
         {
             dispatching = outer;
         }
+    }
+
+    /// <summary>Whether <paramref name="owners"/> (an object's few owner references) hold <paramref name="uid"/>.</summary>
+    private static bool Owns((string Uid, string? Kind, string? Name)[] owners, string uid)
+    {
+        foreach (var owner in owners)
+        {
+            if (owner.Uid == uid)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void Dispatch((string? Ns, string Name) key, JsonObject? old, JsonObject? obj, Action<JsonObject?, JsonObject?>[] snapshot)
