@@ -224,4 +224,16 @@ public sealed class ObjectViewTests : IDisposable
             Assert.Equal($"pod-{i}", KJson.Str(view, "metadata", "name"));
         }
     }
+
+    [Fact]
+    public void Uids_are_random_version_4_uuids_that_do_not_repeat()
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < 10_000; i++)
+        {
+            string uid = ObjectApi.NewUid();
+            Assert.Matches("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", uid);
+            Assert.True(seen.Add(uid), uid);
+        }
+    }
 }
