@@ -115,16 +115,29 @@ public static class PodState
         {
             this.obj = obj;
             this.stored = stored;
-            var controller = ControllerOf(obj);
-            Owners = [.. Json.ReadItems(obj, "metadata", "ownerReferences").Select(r => (Json.Str(r, "uid") ?? "", Json.Str(r, "kind"), Json.Str(r, "name")))];
-            ControllerUid = Json.Str(controller, "uid");
-            ControllerKind = Json.Str(controller, "kind");
-            ControllerName = Json.Str(controller, "name");
-            Deleting = Json.Has(obj, "metadata", "deletionTimestamp");
-            Phase = Json.Str(obj, "status", "phase");
+
+            // metadata and status looked up once, each field then read inside them; the owner references walked once
+            var meta = Json.Read(obj, "metadata");
+            var owners = new List<(string Uid, string? Kind, string? Name)>(1);
+            bool controlled = false;
+            foreach (var r in Json.ReadItems(meta, "ownerReferences"))
+            {
+                string? uid = Json.Str(r, "uid");
+                var (kind, name) = (Json.Str(r, "kind"), Json.Str(r, "name"));
+                owners.Add((uid ?? "", kind, name));
+                if (!controlled && Json.Bool(r, "controller") == true)
+                {
+                    (ControllerUid, ControllerKind, ControllerName, controlled) = (uid, kind, name, true);
+                }
+            }
+
+            Owners = [.. owners];
+            Deleting = Json.Has(meta, "deletionTimestamp");
+            var status = Json.Read(obj, "status");
+            Phase = Json.Str(status, "phase");
             NodeName = Json.Str(obj, "spec", "nodeName");
             Active = !Deleting && Phase is not ("Succeeded" or "Failed");
-            var ready = Json.ReadItems(obj, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
+            var ready = Json.ReadItems(status, "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready" && Json.Str(c, "status") == "True");
             Ready = ready is not null;
             readyTransition = Json.Str(ready, "lastTransitionTime");
         }
