@@ -30,6 +30,12 @@ public static class Quantity
         return v.TryGetValue(out string? s) && TryParse(s, out value);
     }
 
+    private static readonly (string Suffix, decimal Factor)[] Suffixes =
+    [
+        ("Ki", 1024m), ("Mi", 1024m * 1024), ("Gi", 1024m * 1024 * 1024), ("Ti", 1024m * 1024 * 1024 * 1024), ("Pi", 1024m * 1024 * 1024 * 1024 * 1024),
+        ("n", 1e-9m), ("u", 1e-6m), ("m", 1e-3m), ("k", 1e3m), ("M", 1e6m), ("G", 1e9m), ("T", 1e12m), ("P", 1e15m),
+    ];
+
     /// <summary>Parses a quantity string in base units.</summary>
     public static bool TryParse(string? text, out decimal value)
     {
@@ -40,12 +46,7 @@ public static class Quantity
         }
 
         string s = text.Trim();
-        (string suffix, decimal factor)[] suffixes =
-        [
-            ("Ki", 1024m), ("Mi", 1024m * 1024), ("Gi", 1024m * 1024 * 1024), ("Ti", 1024m * 1024 * 1024 * 1024), ("Pi", 1024m * 1024 * 1024 * 1024 * 1024),
-            ("n", 1e-9m), ("u", 1e-6m), ("m", 1e-3m), ("k", 1e3m), ("M", 1e6m), ("G", 1e9m), ("T", 1e12m), ("P", 1e15m),
-        ];
-        foreach (var (suffix, factor) in suffixes)
+        foreach (var (suffix, factor) in Suffixes)
         {
             if (s.EndsWith(suffix, StringComparison.Ordinal) && decimal.TryParse(s[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out decimal n))
             {
