@@ -48,6 +48,9 @@ public sealed record ClusterOptions
     /// <summary>How long pods tolerate an unreachable or not-ready node before eviction (Kubernetes: 300 s).</summary>
     public long DefaultTolerationSeconds { get; init; } = 300;
 
+    /// <summary>How long an event is kept after it was last written (kube-apiserver's --event-ttl: 1 h); null keeps them.</summary>
+    public TimeSpan? EventTtl { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>The engine's options (its Root must be <see cref="Root"/>); defaults with that root when null.</summary>
     public EngineOptions? Engine { get; init; }
 
@@ -87,6 +90,9 @@ public sealed class ClusterBuilder
     /// <summary>How fast node loss is noticed and acted on (heartbeat, grace period, pods' default toleration).</summary>
     public ClusterBuilder WithNodeTimings(TimeSpan heartbeat, TimeSpan gracePeriod, long tolerationSeconds) =>
         new(options with { HeartbeatInterval = heartbeat, NodeMonitorGracePeriod = gracePeriod, DefaultTolerationSeconds = tolerationSeconds });
+
+    /// <summary>Keeps events for <paramref name="ttl"/> after they were last written (null: forever; 1 h by default, as Kubernetes).</summary>
+    public ClusterBuilder WithEventTtl(TimeSpan? ttl) => new(options with { EventTtl = ttl });
 
     /// <summary>Runs pods through <paramref name="runtime"/> instead of the engine (no pod network, proxy or DNS): for tests and benchmarks of the control plane.</summary>
     public ClusterBuilder WithRuntime(IPodRuntime runtime) => new(options with { Runtime = runtime });
@@ -158,7 +164,7 @@ public sealed class Cluster : IAsyncDisposable
             var logs = new NodeLogs(cluster);
             cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
-            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
+            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)
             {
                 for (int i = 1; i <= options.Nodes; i++)

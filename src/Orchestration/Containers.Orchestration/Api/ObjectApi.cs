@@ -532,6 +532,77 @@ public sealed class ObjectApi
         }
     }
 
+    /// <summary>
+    /// Deletes the events last written (recorded or repeated) more than <paramref name="ttl"/> ago, as kube-apiserver's
+    /// --event-ttl (1 h by default) has etcd expire them; returns how many went. Each event's time is read off its stored
+    /// bytes (lastTimestamp, else eventTime, else creationTimestamp) without parsing it for the readers' cache.
+    /// </summary>
+    public int ExpireEvents(TimeSpan ttl)
+    {
+        var cutoff = Time.GetUtcNow() - ttl;
+        int expired = 0;
+        foreach (var e in store.List(ResourceType.Events.StoreName).Items)
+        {
+            if (EventLastSeen(e.Json.Span) is { } seen && seen < cutoff)
+            {
+                try
+                {
+                    store.Delete(e.Key, e.Revision);
+                    expired++;
+                }
+                catch (Exception ex) when (ex is StoreConflictException or StoreNotFoundException)
+                {
+                    // repeated (so fresh again) or deleted meanwhile
+                }
+            }
+        }
+
+        return expired;
+    }
+
+    /// <summary>When an event was last written: its lastTimestamp, else eventTime, else metadata.creationTimestamp.</summary>
+    private static DateTimeOffset? EventLastSeen(ReadOnlySpan<byte> json)
+    {
+        string? last = null, eventTime = null, created = null;
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return null;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool isLast = reader.ValueTextEquals("lastTimestamp"u8), isEventTime = reader.ValueTextEquals("eventTime"u8), isMeta = reader.ValueTextEquals("metadata"u8);
+            reader.Read();
+            if ((isLast || isEventTime) && reader.TokenType == JsonTokenType.String)
+            {
+                (isLast ? ref last : ref eventTime) = reader.GetString();
+            }
+            else if (isMeta && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    bool isCreated = reader.ValueTextEquals("creationTimestamp"u8);
+                    reader.Read();
+                    if (isCreated && reader.TokenType == JsonTokenType.String)
+                    {
+                        created = reader.GetString();
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return Json.ParseTime(last) ?? Json.ParseTime(eventTime) ?? Json.ParseTime(created);
+    }
+
     /// <summary>Waits until every event recorded so far is written.</summary>
     public async Task FlushEventsAsync(CancellationToken cancellationToken = default)
     {

@@ -14,6 +14,9 @@ public sealed record ControllerOptions
 
     /// <summary>Workers per controller.</summary>
     public int Workers { get; init; } = 2;
+
+    /// <summary>How long an event is kept after it was last written (kube-apiserver's --event-ttl: 1 h); null keeps them.</summary>
+    public TimeSpan? EventTtl { get; init; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>
@@ -58,6 +61,10 @@ public sealed class ControllerManager : IAsyncDisposable
         manager.running.Add(nodes.Queue.RunAsync(nodes, 1, loggers.CreateLogger("node-controller"), token));
         manager.running.Add(namespaces.Queue.RunAsync(namespaces, 1, loggers.CreateLogger("namespace-controller"), token));
         manager.running.Add(persistentVolumes.Queue.RunAsync(persistentVolumes, 1, loggers.CreateLogger("persistentvolume-controller"), token));
+        if (options.EventTtl is { } ttl)
+        {
+            manager.running.Add(ExpireEventsAsync(api, ttl, loggers.CreateLogger("event-ttl"), token));
+        }
 
         // a restarted control plane looks at everything once (dependents of owners deleted while it was down)
         foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()))
@@ -69,6 +76,32 @@ public sealed class ControllerManager : IAsyncDisposable
         }
 
         return manager;
+    }
+
+    /// <summary>Deletes expired events every tenth of <paramref name="ttl"/> (between 1 s and 1 min), as etcd's leases on them do.</summary>
+    private static async Task ExpireEventsAsync(ObjectApi api, TimeSpan ttl, ILogger logger, CancellationToken cancellationToken)
+    {
+        var period = TimeSpan.FromTicks(Math.Clamp(ttl.Ticks / 10, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+        using var timer = new PeriodicTimer(period, api.Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    api.ExpireEvents(ttl);
+                }
+#pragma warning disable CA1031 // the next tick tries again (a store closing under it, a full disk)
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    logger.LogWarning(e, "expiring events failed");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Stops every controller.</summary>
