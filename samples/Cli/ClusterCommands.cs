@@ -8,9 +8,11 @@ namespace Containers.Cli;
 internal static class ClusterCommands
 {
     public const string Usage = """
-          cluster up [--nodes N] [--port P] [--pod-subnet CIDR] [-d]
+          cluster up [--nodes N] [--port P] [--pod-subnet CIDR] [--service-cidr CIDR] [--event-ttl DURATION] [-d]
                                                           run the control plane and N nodes (foreground, or detached with -d); writes
-                                                          ROOT/kubeconfig; pods get addresses from CIDR (default 10.244.0.0/16)
+                                                          ROOT/kubeconfig; pods get addresses from the pod subnet (default 10.244.0.0/16),
+                                                          services from the service CIDR (default 10.96.0.0/16); events are kept for
+                                                          DURATION after their last write (default 1h, as kube-apiserver's --event-ttl)
           cluster down                                    stop a detached cluster (its state and pods are kept for the next up)
           cluster status                                  whether a cluster runs on this root, its API URL and nodes
         """;
@@ -24,16 +26,21 @@ internal static class ClusterCommands
         {
             case "up":
             {
-                var a = Args.Parse([.. argv.Skip(1)], ["--nodes", "--port", "--pod-subnet"], ["-d|--detach"]);
+                var a = Args.Parse([.. argv.Skip(1)], ["--nodes", "--port", "--pod-subnet", "--service-cidr", "--event-ttl"], ["-d|--detach"]);
                 int nodes = a.Get("nodes") is { } n ? int.TryParse(n, CultureInfo.InvariantCulture, out int nn) && nn is > 0 and <= 100 ? nn : throw new UsageException($"--nodes: '{n}' is not a number from 1 to 100") : 1;
                 int port = a.Get("port") is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out int pp) && pp is > 0 and < 65536 ? pp : throw new UsageException($"--port: '{p}' is not a port") : 6443;
                 string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var net) && net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? net.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.0.0/16") : null;
+                string? serviceCidr = a.Get("service-cidr") is { } sc
+                    ? System.Net.IPNetwork.TryParse(sc, out var svc) && svc.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && svc.PrefixLength is >= 12 and <= 28 ? svc.ToString() : throw new UsageException($"--service-cidr: '{sc}' is not an IPv4 network from /12 to /28 such as 10.96.0.0/16")
+                    : null;
+                string? eventTtl = a.Get("event-ttl") is { } et ? Duration(et) is not null ? et : throw new UsageException($"--event-ttl: '{et}' is not a duration such as 1h, 30m or 1h30m0s") : null;
                 if (Running(pidFile) is { } pid)
                 {
                     throw new UsageException($"a cluster already runs on {options.Root} (pid {pid}); \"containers cluster down\" stops it");
                 }
 
-                return a.Has("detach") ? await DetachAsync(options, nodes, port, podSubnet, dir).ConfigureAwait(false) : await ForegroundAsync(options, nodes, port, podSubnet, pidFile).ConfigureAwait(false);
+                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl);
+                return a.Has("detach") ? await DetachAsync(options, up, dir).ConfigureAwait(false) : await ForegroundAsync(options, up, pidFile).ConfigureAwait(false);
             }
 
             case "down":
@@ -104,11 +111,56 @@ internal static class ClusterCommands
         }
     }
 
-    private static async Task<int> ForegroundAsync(EngineOptions options, int nodes, int port, string? podSubnet, string pidFile)
+    /// <summary>What <c>cluster up</c> was asked for (the optional ones null when not given).</summary>
+    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl)
+    {
+        /// <summary>The same options as command-line arguments (what a detached cluster is started with).</summary>
+        public IEnumerable<string> Args()
+        {
+            string[] all = ["--nodes", Nodes.ToString(CultureInfo.InvariantCulture), "--port", Port.ToString(CultureInfo.InvariantCulture)];
+            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl) })
+            {
+                if (value is not null)
+                {
+                    all = [.. all, name, value];
+                }
+            }
+
+            return all;
+        }
+    }
+
+    /// <summary>A duration as Kubernetes' flags write it (Go's form: 1h, 30m, 90s, 1h30m0s); null when it is not one or not positive.</summary>
+    private static TimeSpan? Duration(string text)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(text, "^(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        if (!m.Success || text.Length == 0)
+        {
+            return null;
+        }
+
+        long Part(int group) => m.Groups[group].Success ? long.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture) : 0;
+        var d = TimeSpan.FromHours(Part(1)) + TimeSpan.FromMinutes(Part(2)) + TimeSpan.FromSeconds(Part(3));
+        return d > TimeSpan.Zero ? d : null;
+    }
+
+    private static async Task<int> ForegroundAsync(EngineOptions options, Up up, string pidFile)
     {
         RunWithServerGc();
         using var stop = new StopSignal();
-        await using (var cluster = await Cluster.StartAsync(new ClusterOptions { Root = options.Root, Engine = options, Nodes = nodes, Port = port, PodSubnet = podSubnet }).ConfigureAwait(false))
+        var clusterOptions = new ClusterOptions { Root = options.Root, Engine = options, Nodes = up.Nodes, Port = up.Port, PodSubnet = up.PodSubnet };
+        if (up.ServiceCidr is not null)
+        {
+            clusterOptions = clusterOptions with { ServiceCidr = up.ServiceCidr };
+        }
+
+        if (up.EventTtl is not null)
+        {
+            clusterOptions = clusterOptions with { EventTtl = Duration(up.EventTtl) };
+        }
+
+        int nodes = up.Nodes;
+        await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
             await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
@@ -162,13 +214,13 @@ internal static class ClusterCommands
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "execve", SetLastError = true)]
     private static extern int Execve(nint path, nint[] argv, nint[] envp);
 
-    private static async Task<int> DetachAsync(EngineOptions options, int nodes, int port, string? podSubnet, string dir)
+    private static async Task<int> DetachAsync(EngineOptions options, Up up, string dir)
     {
         Directory.CreateDirectory(dir);
         string log = Path.Combine(dir, "cluster.log");
         long from = File.Exists(log) ? new FileInfo(log).Length : 0;
         static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-        string[] args = [Environment.ProcessPath!, "--root", options.Root, "cluster", "up", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--port", port.ToString(CultureInfo.InvariantCulture), .. podSubnet is null ? Array.Empty<string>() : ["--pod-subnet", podSubnet]];
+        string[] args = [Environment.ProcessPath!, "--root", options.Root, "cluster", "up", .. up.Args()];
         string command = string.Join(' ', args.Select(Quote));
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");

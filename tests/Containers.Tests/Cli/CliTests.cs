@@ -47,7 +47,7 @@ public sealed class CliTests : IAsyncLifetime
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        var up = await Cli("cluster", "up", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.219.0.0/16", "-d");
+        var up = await Cli("cluster", "up", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.219.0.0/16", "--service-cidr", "10.97.0.0/16", "--event-ttl", "2h", "-d");
         try
         {
             Assert.True(up.Code == 0, up.Stderr);
@@ -59,6 +59,15 @@ public sealed class CliTests : IAsyncLifetime
             var status = await Cli("cluster", "status");
             Assert.True(status.Code == 0, status.Stderr);
             Assert.Contains("node node-1: Ready=True", status.Stdout, StringComparison.Ordinal);
+
+            // services get their addresses from the service CIDR asked for
+            using var http = new HttpClient();
+            using var created = await http.PostAsync(
+                $"http://127.0.0.1:{port}/api/v1/namespaces/default/services",
+                new StringContent("""{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"ports":[{"port":80}]}}""", System.Text.Encoding.UTF8, "application/json"));
+            string service = await created.Content.ReadAsStringAsync();
+            Assert.True(created.IsSuccessStatusCode, service);
+            Assert.StartsWith("10.97.", (string?)System.Text.Json.Nodes.JsonNode.Parse(service)?["spec"]?["clusterIP"], StringComparison.Ordinal);
         }
         finally
         {
@@ -72,6 +81,12 @@ public sealed class CliTests : IAsyncLifetime
         var bad = await Cli("cluster", "up", "--pod-subnet", "10.218.0.0/40");
         Assert.Equal(125, bad.Code);
         Assert.Contains("--pod-subnet: '10.218.0.0/40' is not an IPv4 network", bad.Stderr, StringComparison.Ordinal);
+        var badCidr = await Cli("cluster", "up", "--service-cidr", "10.0.0.0/8");
+        Assert.Equal(125, badCidr.Code);
+        Assert.Contains("--service-cidr: '10.0.0.0/8' is not an IPv4 network from /12 to /28", badCidr.Stderr, StringComparison.Ordinal);
+        var badTtl = await Cli("cluster", "up", "--event-ttl", "soon");
+        Assert.Equal(125, badTtl.Code);
+        Assert.Contains("--event-ttl: 'soon' is not a duration", badTtl.Stderr, StringComparison.Ordinal);
         Assert.Equal(0, (await Cli("network", "rm", "k8s-pods")).Code); // its bridge goes with it
     }
 
