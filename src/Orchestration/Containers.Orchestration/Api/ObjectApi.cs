@@ -1217,7 +1217,7 @@ internal sealed class ParsedJson
     /// </summary>
     public static ParsedJson Of(StoredObject stored)
     {
-        var json = Storage.ResourceVersion.Carries(stored.Json.Span, stored.Revision)
+        var json = stored.RevisionWritten || Storage.ResourceVersion.Carries(stored.Json.Span, stored.Revision)
             ? stored.Json
             : Storage.ResourceVersion.Written(stored.Json.Span, stored.Revision);
 

@@ -223,7 +223,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
     /// <summary>Logs, applies and announces one write (under the lock).</summary>
     private StoredObject Write(WatchEventType type, ObjectKey key, ReadOnlyMemory<byte> json)
     {
-        var stored = new StoredObject(key, Revision + 1, Kept(json, Revision + 1));
+        var stored = new StoredObject(key, Revision + 1, Kept(json, Revision + 1)) { RevisionWritten = true };
         appended += Append(pending, type == WatchEventType.Deleted ? "del" : "put", stored);
         logLines++;
         Revision = stored.Revision;
@@ -533,7 +533,7 @@ public sealed class EmbeddedObjectStore : IObjectStore
                 return false;
             }
 
-            var stored = new StoredObject(new ObjectKey(resource, ns, name), rv, ResourceVersion.Written(json.Span, rv)); // logs of older versions kept none
+            var stored = new StoredObject(new ObjectKey(resource, ns, name), rv, ResourceVersion.Written(json.Span, rv)) { RevisionWritten = true }; // logs of older versions kept none
             Apply(op == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored);
             Revision = Math.Max(Revision, rv);
             return true;

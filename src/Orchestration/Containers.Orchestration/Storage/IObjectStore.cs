@@ -18,6 +18,9 @@ public sealed record StoredObject(ObjectKey Key, long Revision, ReadOnlyMemory<b
 {
     private object? parsed;
 
+    /// <summary>Whether <see cref="Json"/> is known to carry <see cref="Revision"/> as metadata.resourceVersion (the store wrote it in), so readers need not look.</summary>
+    internal bool RevisionWritten { get; init; }
+
     /// <summary>
     /// The reader's parsed form of <see cref="Json"/>, made by <paramref name="parse"/> on first use and then shared by
     /// every reader of this revision (so a write seen by many watchers is parsed once). Readers must not change it.
