@@ -117,16 +117,18 @@ internal static class ClusterCommands
         /// <summary>The same options as command-line arguments (what a detached cluster is started with).</summary>
         public IEnumerable<string> Args()
         {
-            string[] all = ["--nodes", Nodes.ToString(CultureInfo.InvariantCulture), "--port", Port.ToString(CultureInfo.InvariantCulture)];
+            yield return "--nodes";
+            yield return Nodes.ToString(CultureInfo.InvariantCulture);
+            yield return "--port";
+            yield return Port.ToString(CultureInfo.InvariantCulture);
             foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl) })
             {
                 if (value is not null)
                 {
-                    all = [.. all, name, value];
+                    yield return name;
+                    yield return value;
                 }
             }
-
-            return all;
         }
     }
 

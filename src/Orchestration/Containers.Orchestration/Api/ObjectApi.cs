@@ -418,7 +418,6 @@ public sealed class ObjectApi
                 {
                     meta["deletionTimestamp"] ??= Json.Time(Time.GetUtcNow());
                     meta["deletionGracePeriodSeconds"] ??= 0;
-                    meta.Remove("resourceVersion"); // the store writes its revision in
                     try
                     {
                         return (View(store.Update(Key(type, current), Json.Serialized(copy), Rev(current))), false);
@@ -976,7 +975,7 @@ public sealed class ObjectApi
             }
         }
 
-        // no-op writes do not bump the resourceVersion (as kube-apiserver); updated has none, so compare without current's.
+        // no-op writes do not bump the resourceVersion (as kube-apiserver): compared without either's resourceVersion.
         // A status or binding write is made from the stored bytes, so its bytes match them when nothing changed (the
         // same length with other bytes can still be equal as JSON: another order of the same properties)
         ReadOnlyMemory<byte>? bytes = null; // this thread's serialization buffer (see Json.Serialized): the store copies it

@@ -17,8 +17,8 @@ public sealed class Informer
     private readonly ObjectApi api;
     private readonly ConcurrentDictionary<(string? Ns, string Name), StoredObject> cache = new();
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<(string? Ns, string Name), StoredObject>> byOwner = new(StringComparer.Ordinal); // owner uid: the objects it owns, as cached
-    private readonly List<Action<JsonObject?, JsonObject?>> handlers = [];
-    private Action<JsonObject?, JsonObject?>[] handlerArray = []; // the handlers as of the last registration, for dispatch without a copy per change
+    private readonly Lock registering = new();
+    private Action<JsonObject?, JsonObject?>[] handlers = []; // replaced, never changed, on registration: dispatch reads it without a copy
     private readonly ConcurrentDictionary<string, Index> indexes = new(StringComparer.Ordinal);
     private readonly Lock applying = new();
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -38,10 +38,9 @@ public sealed class Informer
     /// <summary>Registers a handler called with (old, new) on every change: (null, obj) added, (obj, null) deleted.</summary>
     public void OnChange(Action<JsonObject?, JsonObject?> handler)
     {
-        lock (handlers)
+        lock (registering)
         {
-            handlers.Add(handler);
-            Volatile.Write(ref handlerArray, [.. handlers]);
+            Volatile.Write(ref handlers, [.. handlers, handler]);
         }
     }
 
@@ -208,7 +207,7 @@ public sealed class Informer
             }
         }
 
-        var snapshot = Volatile.Read(ref handlerArray);
+        var snapshot = Volatile.Read(ref handlers);
 
         var outer = dispatching;
         dispatching = (old, oldStored, obj, stored);
