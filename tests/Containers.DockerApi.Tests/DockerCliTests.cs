@@ -36,7 +36,9 @@ public sealed class DockerCliTests
         catch (OperationCanceledException)
         {
             p.Kill();
-            throw new TimeoutException($"docker {string.Join(' ', args)} hung: {await stdout} {await stderr}");
+            // what the engine says about its containers, for the failure's message
+            var ps = args is ["ps", ..] ? default : await DockerWithInput(socket, null, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}} {{.Networks}} {{.Command}}");
+            throw new TimeoutException($"docker {string.Join(' ', args)} hung: {await stdout} {await stderr}; docker ps -a: {ps.Stdout} {ps.Stderr}");
         }
 
         return (p.ExitCode, await stdout, await stderr);

@@ -2,6 +2,30 @@ using Containers.Runtime;
 
 namespace Containers.Tests;
 
+/// <summary>
+/// The default bridge, subnet and machine state of this test assembly's engines. Each test assembly has its own:
+/// <c>dotnet test</c> runs the assemblies at once, and each removes its bridge and machine state when its process
+/// exits, which must not pull them from under another assembly still running.
+/// </summary>
+public static class TestBridge
+{
+    private static readonly (string Name, string Subnet) Chosen = typeof(TestBridge).Assembly.GetName().Name switch
+    {
+        "Containers.DockerApi.Tests" => ("cdtest1", "10.212.0.0/16"),
+        "Containers.Orchestration.Tests" => ("cdtest2", "10.213.0.0/16"),
+        _ => ("cdtest0", "10.214.0.0/16"),
+    };
+
+    /// <summary>The bridge's interface name.</summary>
+    public static string Name => Chosen.Name;
+
+    /// <summary>The bridge's subnet.</summary>
+    public static string Subnet => Chosen.Subnet;
+
+    /// <summary>Where the engines keep machine-wide state (the bridge's address allocations).</summary>
+    public static string MachineState => Path.Combine(Path.GetTempPath(), "containers-tests-machine-" + Chosen.Name);
+}
+
 /// <summary>An engine over a fresh root per test, and the checks that a test left nothing behind.</summary>
 public sealed class TestEngine : IAsyncDisposable
 {
@@ -9,7 +33,7 @@ public sealed class TestEngine : IAsyncDisposable
     public TestEngine(string? root = null)
     {
         Root = root ?? Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
-        Options = new EngineOptions { Root = Root, MachineStateDirectory = Path.Combine(Path.GetTempPath(), "containers-tests-machine"), BridgeName = "cdtest0", BridgeSubnet = "10.214.0.0/16", DnsUpstreams = [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()] };
+        Options = new EngineOptions { Root = Root, MachineStateDirectory = TestBridge.MachineState, BridgeName = TestBridge.Name, BridgeSubnet = TestBridge.Subnet, DnsUpstreams = [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()] };
         Engine = new ContainerEngine(Options);
         watcher = new FileSystemWatcher(Path.Combine(Root, "containers")) { EnableRaisingEvents = true };
         watcher.Created += (_, e) =>

@@ -9,6 +9,12 @@ public static class TestRootfs
 
     public static string Path => Dir.Value;
 
+    /// <summary>
+    /// Where a tar of the rootfs goes when a test needs one (TestImages): removed with the rootfs, first thing at exit
+    /// (the test host may be stopped before later exit handlers run).
+    /// </summary>
+    public static string TarballPath { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"containers-tests-busybox-{Environment.ProcessId}.tar");
+
     private static string Build()
     {
         var busybox = "/bin/busybox";
@@ -55,10 +61,11 @@ public static class TestRootfs
         File.SetUnixFileMode(System.IO.Path.Combine(dir, "tmp"), (UnixFileMode)0x3ff);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
+            File.Delete(TarballPath);
             try
             {
                 Directory.Delete(dir, true);
-                Directory.Delete(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "containers-tests-machine"), true);
+                Directory.Delete(TestBridge.MachineState, true);
             }
             catch (IOException)
             {
@@ -76,16 +83,16 @@ public static class TestRootfs
                 }
             }
 
-            // The tests' bridge (cdtest0) is made on demand by the engine; remove it with the run.
-            if (Directory.Exists("/sys/class/net/cdtest0"))
+            // This assembly's bridge is made on demand by the engine; remove it with the run.
+            if (Directory.Exists("/sys/class/net/" + TestBridge.Name))
             {
-                using var ip = Process.Start("ip", ["link", "del", "cdtest0"]);
+                using var ip = Process.Start("ip", ["link", "del", TestBridge.Name]);
                 ip.WaitForExit();
             }
 
             if (File.Exists("/usr/sbin/iptables"))
             {
-                using var nat = Process.Start(new ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-D", "CONTAINERS-DOTNET-POST", "-s", "127.0.0.0/8", "-o", "cdtest0", "-j", "MASQUERADE"]) { RedirectStandardError = true })!;
+                using var nat = Process.Start(new ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-D", "CONTAINERS-DOTNET-POST", "-s", "127.0.0.0/8", "-o", TestBridge.Name, "-j", "MASQUERADE"]) { RedirectStandardError = true })!;
                 nat.WaitForExit();
             }
         };

@@ -8,13 +8,12 @@ public static class TestImages
 {
     private static readonly Lazy<string> Tarball = new(() =>
     {
-        var path = Path.Combine(Path.GetTempPath(), $"containers-tests-busybox-{Environment.ProcessId}.tar");
+        var path = TestRootfs.TarballPath;
         using (var p = Process.Start("tar", ["-C", TestRootfs.Path, "-cf", path, "."]))
         {
             p.WaitForExit();
         }
 
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => File.Delete(path);
         return path;
     });
 
