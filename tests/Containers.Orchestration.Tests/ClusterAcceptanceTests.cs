@@ -326,36 +326,12 @@ public sealed class ClusterAcceptanceTests
                 }
             }
 
-            // kubectl run -i: a pod whose container takes stdin, attached to (pods/attach) with stdin to its end
-            // (the dispatcher kubectl here may not exit after its output, as with rollout status: the pod's end is checked instead)
-            var runOutput = new StringBuilder();
-            using (var run = k.StartWithInput(runOutput, "hello\n", "run", "reader", "-i", "--restart=Never", "--image=web:v1", "--", "sh", "-c", "read line; echo got $line"))
-            {
-                try
-                {
-                    await k.WaitForAsync("Succeeded", TimeSpan.FromSeconds(60), "get", "pod", "reader", "-o", "jsonpath={.status.phase}");
-                    string said = "";
-                    for (int i = 0; i < 50 && !said.Contains("got hello", StringComparison.Ordinal); i++)
-                    {
-                        await Task.Delay(100);
-                        lock (runOutput)
-                        {
-                            said = runOutput.ToString();
-                        }
-                    }
-
-                    Assert.Contains("got hello", said, StringComparison.Ordinal);
-                }
-                finally
-                {
-                    if (!run.HasExited)
-                    {
-                        run.Kill();
-                    }
-
-                    await run.WaitForExitAsync();
-                }
-            }
+            // kubectl run -i: a pod whose container takes stdin, attached to (pods/attach) with stdin to its end; kubectl
+            // then watches the pod until it has finished, and ends by itself with the container's exit code
+            var (runExit, runOut, runErr) = await k.TryWithInputAsync("hello\n", "run", "reader", "-i", "--restart=Never", "--image=web:v1", "--", "sh", "-c", "read line; echo got $line");
+            Assert.True(runExit == 0, $"kubectl run -i exited {runExit}: {runErr}{runOut}");
+            Assert.Contains("got hello", runOut, StringComparison.Ordinal);
+            Assert.Equal("Succeeded", (await k.RunAsync("get", "pod", "reader", "-o", "jsonpath={.status.phase}")).Trim());
 
             await k.RunAsync("delete", "pod", "reader", "--wait=false");
 
@@ -440,7 +416,7 @@ public sealed class ClusterAcceptanceTests
                 }
             });
             await k.RunAsync("set", "image", "deployment/web", "web=web:v2", "sidecar=web:v2");
-            await k.RunUntilAsync("successfully rolled out", "rollout", "status", "deployment/web", "--timeout=120s");
+            Assert.Contains("successfully rolled out", await k.RunAsync("rollout", "status", "deployment/web", "--timeout=120s"), StringComparison.Ordinal);
             await Task.Delay(1000);
             await stopHammer.CancelAsync();
             await hammer;
@@ -452,7 +428,7 @@ public sealed class ClusterAcceptanceTests
             Assert.Contains("web:v2", await k.RunAsync("get", "rs", "-l", "app=web", "-o", "wide"), StringComparison.Ordinal);
 
             await k.RunAsync("rollout", "undo", "deployment/web");
-            await k.RunUntilAsync("successfully rolled out", "rollout", "status", "deployment/web", "--timeout=120s");
+            Assert.Contains("successfully rolled out", await k.RunAsync("rollout", "status", "deployment/web", "--timeout=120s"), StringComparison.Ordinal);
             Assert.Equal("web:v1", (await k.RunAsync("get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")).Trim());
 
             // a killed container comes back (restartCount 1, lastState terminated by SIGKILL)

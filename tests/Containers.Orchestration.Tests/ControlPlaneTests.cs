@@ -127,7 +127,11 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     /// <summary><c>kubectl rollout status</c>, watching the rollout until it prints its verdict.</summary>
     private static async Task<string> RolloutStatusAsync(Kubectl k, string name, int replicas)
     {
-        var status = await k.RunUntilAsync("successfully rolled out", "rollout", "status", "deployment/" + name, "--timeout=60s");
+        var status = await k.RunAsync("rollout", "status", "deployment/" + name, "--timeout=60s"); // it must end by itself
+        Assert.Contains("successfully rolled out", status, StringComparison.Ordinal);
+
+        // again, finished: its watch sees no change, and kubectl still ends (the watch's headers come at once)
+        Assert.Contains("successfully rolled out", await k.RunAsync("rollout", "status", "deployment/" + name, "--timeout=60s"), StringComparison.Ordinal);
         Assert.Equal($"{replicas} {replicas} {replicas}", (await k.RunAsync("get", "deploy", name, "-o", "jsonpath={.status.replicas} {.status.updatedReplicas} {.status.availableReplicas}")).Trim());
         return status;
     }

@@ -68,45 +68,6 @@ public sealed class Kubectl(string kubeconfig)
         return (p.ExitCode, await stdout, await stderr);
     }
 
-    /// <summary>
-    /// Runs kubectl until its standard output contains <paramref name="expected"/> (then ends it), failing the test when
-    /// it exits or 120 s pass first. For <c>kubectl rollout status</c>: the kubectl on these machines (v1.32.4-dispatcher)
-    /// prints its verdict and then sleeps in futex waits with no connection open, from a shell as from the tests.
-    /// </summary>
-    public async Task<string> RunUntilAsync(string expected, params string[] args)
-    {
-        using var p = Process.Start(StartInfo(false, args))!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        var output = new System.Text.StringBuilder();
-        var deadline = DateTime.UtcNow.AddSeconds(120);
-        var buffer = new char[4096];
-        while (DateTime.UtcNow < deadline)
-        {
-            var read = p.StandardOutput.ReadAsync(buffer, 0, buffer.Length);
-            if (await Task.WhenAny(read, Task.Delay(deadline - DateTime.UtcNow)) != read || await read == 0)
-            {
-                break;
-            }
-
-            output.Append(buffer, 0, read.Result);
-            if (output.ToString().Contains(expected, StringComparison.Ordinal))
-            {
-                p.Kill();
-                await p.WaitForExitAsync();
-                return output.ToString();
-            }
-        }
-
-        if (!p.HasExited)
-        {
-            p.Kill();
-        }
-
-        await p.WaitForExitAsync();
-        Assert.Fail($"kubectl {string.Join(' ', args)} did not print '{expected}': {output}{await stderr}");
-        return "";
-    }
-
     /// <summary>Runs kubectl and fails the test when it fails; returns its output.</summary>
     public async Task<string> RunAsync(params string[] args)
     {

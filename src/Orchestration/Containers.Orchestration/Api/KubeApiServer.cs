@@ -735,6 +735,11 @@ public sealed class KubeApiServer : IAsyncDisposable
             await http.Response.StartAsync(http.RequestAborted).ConfigureAwait(false);
             bool headers = true;
             var body = http.Response.Body;
+
+            // the headers go now, as kube-apiserver sends them, not with the first event: client-go's reflector cannot
+            // cancel a watch request still waiting for its response, so `kubectl rollout status` of a finished rollout
+            // (nothing changes, so no event comes) hung until the watch's timeoutSeconds
+            await body.FlushAsync(http.RequestAborted).ConfigureAwait(false);
             async Task SendAsync(string kind, JsonObject obj)
             {
                 JsonNode payload = table ? Tables.Build(type, [obj], Json.Str(obj, "metadata", "resourceVersion"), api.Time.GetUtcNow(), q["includeObject"] == "Object", headers) : obj;

@@ -1,0 +1,32 @@
+# Sourced by the demos: course_base makes the course's base image, localhost/course-base:1, in the demo's store
+# unless it is there: busybox-static, libc6, base-files and netbase extracted from Debian's archive by mmdebstrap,
+# one Dockerfile step installing busybox's applets; with no archive, the same files from the installed packages.
+# Expects $work (a scratch directory), $root (the store) and c (the CLI over that store).
+course_base() {
+  echo "== the base image: busybox-static, libc6, base-files and netbase from Debian's archive (mmdebstrap; cached in $root)"
+  if ! c images -q localhost/course-base:1 2>/dev/null | grep -q . && command -v mmdebstrap >/dev/null; then
+    mmdebstrap --variant=extract --include=busybox-static,libc6,base-files,netbase --mode=root --format=tar --quiet bookworm - \
+      | c import - localhost/course-debian:bookworm
+    mkdir -p "$work/base-context"
+    cat > "$work/base-context/Dockerfile" <<'DOCKERFILE'
+FROM localhost/course-debian:bookworm
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin && printf 'hosts: files dns\\n' > /etc/nsswitch.conf && printf 'root:x:0:0:root:/root:/bin/sh\\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\\n' > /etc/passwd && printf 'root:x:0:\\nnogroup:x:65534:\\n' > /etc/group && mkdir -p /tmp /root /usr/local/bin && chmod 1777 /tmp"]
+ENV PATH=/usr/local/bin:/usr/bin:/bin
+CMD ["/bin/sh"]
+DOCKERFILE
+    c build -t localhost/course-base:1 "$work/base-context"
+  fi
+  if ! c images -q localhost/course-base:1 2>/dev/null | grep -q .; then   # no archive: the same files from the installed packages
+    base="$work/base"
+    mkdir -p "$base/bin" "$base/etc" "$base/tmp" "$base/root" "$base/usr/local/bin" "$base/lib/x86_64-linux-gnu" "$base/lib64"
+    cp /bin/busybox "$base/bin/"
+    for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$base/bin/$a"; done
+    cp /lib/x86_64-linux-gnu/{libc.so.6,libnss_dns.so.2,libnss_files.so.2,libresolv.so.2} "$base/lib/x86_64-linux-gnu/"
+    cp /lib64/ld-linux-x86-64.so.2 "$base/lib64/"
+    echo 'hosts: files dns' > "$base/etc/nsswitch.conf"
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$base/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' > "$base/etc/group"
+    chmod 1777 "$base/tmp"
+    tar -C "$base" -c . | c import -c 'ENV PATH=/usr/local/bin:/bin' -c 'CMD ["/bin/sh"]' - localhost/course-base:1
+  fi
+}
