@@ -141,6 +141,12 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     {
         await using var cluster = await StartAsync();
         var k = new Kubectl(cluster.KubeconfigPath);
+
+        // discovery is complete: every group listed has its resources (kubectl fails on a group listed empty)
+        var resources = await k.RunAsync("api-resources");
+        Assert.Contains("deployments", resources, StringComparison.Ordinal);
+        Assert.Contains("pods", resources, StringComparison.Ordinal);
+
         var dir = Manifests("webapp", Webapp);
         var applied = await k.RunAsync("apply", "-f", dir);
         Assert.Contains("configmap/webapp-config created", applied, StringComparison.Ordinal);

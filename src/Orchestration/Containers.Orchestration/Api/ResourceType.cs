@@ -48,8 +48,13 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
         new("apps", "v1", "ControllerRevision", "controllerrevisions", true),
     ];
 
-    /// <summary>The groups served besides the core group, with their one version.</summary>
-    public static IReadOnlyList<string> Groups { get; } = ["apps", "policy", "autoscaling"];
+    /// <summary>
+    /// The groups served besides the core group, with their one version: those with a kind served. The Scale
+    /// (autoscaling/v1) and Eviction (policy/v1) of the scale and eviction subresources are named by their
+    /// subresources' discovery entries; a group listed with no resources fails kubectl's discovery ("received empty
+    /// response for: policy/v1"), so neither is listed.
+    /// </summary>
+    public static IReadOnlyList<string> Groups { get; } = ["apps"];
 
     /// <summary>The served kind with that group and plural (or kind), or null.</summary>
     public static ResourceType? Find(string group, string pluralOrKind) =>
