@@ -137,6 +137,40 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_course_stacks_manifests_wire_their_config_secret_volume_and_node_port()
+    {
+        await using var cluster = await StartAsync(nodes: 3);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        var applied = await k.RunAsync("apply", "-f", Path.Combine(AppContext.BaseDirectory, "CourseStack", "k8s"));
+        foreach (var made in new[] { "configmap/course-config", "secret/course-secret", "persistentvolumeclaim/database-data", "deployment.apps/database", "service/database", "deployment.apps/backend", "service/backend", "deployment.apps/frontend", "service/frontend" })
+        {
+            Assert.Contains(made + " created", applied, StringComparison.Ordinal);
+        }
+
+        await k.WaitForAsync("Bound", TimeSpan.FromSeconds(30), "get", "pvc", "database-data", "-o", "jsonpath={.status.phase}");
+        for (int i = 0; i < 300 && runtime.Running.Count < 5; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        var running = runtime.Running;
+        Assert.Equal(["backend", "backend", "database", "frontend", "frontend"], running.Select(s => s.ContainerName).Order(StringComparer.Ordinal));
+        foreach (var backend in running.Where(s => s.ContainerName == "backend"))
+        {
+            Assert.Contains(new KeyValuePair<string, string>("DB_HOST", "database"), backend.Environment);  // envFrom the ConfigMap
+            Assert.Contains(new KeyValuePair<string, string>("DB_PORT", "5432"), backend.Environment);
+            Assert.Contains(new KeyValuePair<string, string>("DB_PASSWORD", "course-password"), backend.Environment); // the Secret
+            Assert.Equal(64L * 1024 * 1024, backend.MemoryLimit);
+        }
+
+        var database = Assert.Single(running, s => s.ContainerName == "database");
+        Assert.Contains(new KeyValuePair<string, string>("DB_PASSWORD", "course-password"), database.Environment);
+        Assert.Contains(database.Mounts, m => m.ContainerPath == "/var/lib/db" && !m.ReadOnly);
+        Assert.True(running.Select(s => s.NodeName).Distinct().Count() > 1, "the pods were not spread over the nodes");
+        Assert.Equal("NodePort 30100", (await k.RunAsync("get", "svc", "frontend", "-o", "jsonpath={.spec.type} {.spec.ports[0].nodePort}")).Trim());
+    }
+
+    [Fact]
     public async Task Apply_scale_rolling_update_history_and_undo_through_kubectl()
     {
         await using var cluster = await StartAsync();
