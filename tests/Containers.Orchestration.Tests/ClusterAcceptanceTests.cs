@@ -434,6 +434,7 @@ public sealed class ClusterAcceptanceTests
             // a killed container comes back (restartCount 1, lastState terminated by SIGKILL)
             await k.WaitForAsync("5", TimeSpan.FromSeconds(60), "get", "pods", "-l", "app=web", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}", "--no-headers", "-o", "go-template={{len .items}}");
             pod = (await k.RunAsync("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")).Trim();
+            Assert.StartsWith("sha256:", (await k.RunAsync("get", "pod", pod, "-o", "jsonpath={.status.containerStatuses[0].imageID}")).Trim(), StringComparison.Ordinal); // the image's id, as the runtime reports it
             var victim = te.Engine.List().First(s => s.Spec.Labels.GetValueOrDefault("io.kubernetes.pod.name") == pod && s.Spec.Labels.GetValueOrDefault("io.kubernetes.container.name") == "web");
             string podIP = (await k.RunAsync("get", "pod", pod, "-o", "jsonpath={.status.podIP}")).Trim();
             await te.Engine.Get(victim.Id).KillAsync("SIGKILL");

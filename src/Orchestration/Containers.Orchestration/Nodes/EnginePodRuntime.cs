@@ -259,5 +259,5 @@ public sealed class EnginePodRuntime : IPodRuntime
     }
 
     private static RuntimeContainerStatus ToStatus(ContainerState s) =>
-        new(s.Id, s.IsActive, s.ExitCode, s.OomKilled, s.StartedAt, s.FinishedAt, s.IPAddress, s.Spec.Labels);
+        new(s.Id, s.IsActive, s.ExitCode, s.OomKilled, s.StartedAt, s.FinishedAt, s.IPAddress, s.Spec.Labels) { ImageId = s.Spec.ImageId };
 }

@@ -91,7 +91,11 @@ public sealed record PodContainerSpec
 /// <param name="FinishedAt">When it exited.</param>
 /// <param name="IPAddress">Its address on the pod network.</param>
 /// <param name="Labels">Its labels.</param>
-public sealed record RuntimeContainerStatus(string Id, bool Running, int ExitCode, bool OomKilled, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? IPAddress, IReadOnlyDictionary<string, string> Labels);
+public sealed record RuntimeContainerStatus(string Id, bool Running, int ExitCode, bool OomKilled, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? IPAddress, IReadOnlyDictionary<string, string> Labels)
+{
+    /// <summary>The id (config digest, <c>sha256:...</c>) of the image it runs, when the runtime knows it: the pod's containerStatuses[].imageID.</summary>
+    public string? ImageId { get; init; }
+}
 
 /// <summary>A pull that failed (the node agent shows ErrImagePull, then ImagePullBackOff).</summary>
 public sealed class ImagePullException(string message, Exception? inner = null) : ContainerException(message, inner);

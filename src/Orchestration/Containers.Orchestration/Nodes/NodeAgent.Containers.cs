@@ -481,7 +481,7 @@ public sealed partial class NodeAgent
                     ["ready"] = init ? cr.Succeeded : cr.Ready && running is { Running: true },
                     ["restartCount"] = cr.RestartCount,
                     ["image"] = Json.Str(spec, "image"),
-                    ["imageID"] = "",
+                    ["imageID"] = running?.ImageId ?? "",
                     ["started"] = running is { Running: true } && cr.Started,
                 };
                 if ((running?.Id ?? cr.LastRun) is { } cid)
