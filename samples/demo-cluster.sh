@@ -6,26 +6,11 @@
 # its undo (both ReplicaSets shown), a node drained and uncordoned, the events. Installs what it needs on a fresh
 # Debian 12 machine (kubectl must be there). DEMO_SECONDS=N ends by itself after N seconds; otherwise Ctrl+C. At the
 # end the objects are deleted, the cluster is stopped and its pod network removed.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 command -v kubectl >/dev/null || { echo "kubectl is needed (https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }
-need=()
-[ -x /bin/busybox ] || need+=(busybox-static)
-command -v curl >/dev/null || need+=(curl)
-command -v ip >/dev/null || need+=(iproute2)
-[ -x /usr/sbin/iptables ] || need+=(iptables)
-command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
-if [ ${#need[@]} -gt 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends "${need[@]}"; fi
-
-work=$(mktemp -d /tmp/containers-demo-XXXXXX)
-root=${CONTAINERS_ROOT:-/var/lib/containers-dotnet-demo}
+. "$(dirname "$0")/demo-common.sh"
 port=${KUBE_PORT:-6443}
 manifests="$here/samples/CourseStack/k8s"
-cli="$work/cli/containers"
-c() { "$cli" --root "$root" "$@"; }
 k() { echo "\$ kubectl $*"; kubectl --kubeconfig "$root/kubeconfig" "$@"; }
-had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
 started=0
 cleanup() {
   trap - EXIT INT TERM
@@ -38,16 +23,12 @@ cleanup() {
     c network rm k8s-pods >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
-  # the default bridge (the builds' RUN steps use it) goes if the demo made it
-  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
+  remove_default_bridge
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-echo "== publishing the containers CLI (NativeAOT)"
-dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
-
-. "$here/samples/course-base.sh"
+publish_cli
 course_base
 
 echo "== building the course's images"

@@ -3,38 +3,19 @@
 # Dockerfile on a base image made locally from Debian packages, brought up by `containers compose` with no daemon
 # and no registry. Prints the URLs, follows the logs, and takes everything down on Ctrl+C.
 # Installs what it needs on a fresh Debian 12 machine. DEMO_SECONDS=N stops by itself after N seconds.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-need=()
-[ -x /bin/busybox ] || need+=(busybox-static)
-command -v curl >/dev/null || need+=(curl)
-command -v ip >/dev/null || need+=(iproute2)
-[ -x /usr/sbin/iptables ] || need+=(iptables)
-command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
-if [ ${#need[@]} -gt 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends "${need[@]}"; fi
-
-work=$(mktemp -d /tmp/containers-demo-XXXXXX)
-root=${CONTAINERS_ROOT:-/var/lib/containers-dotnet-demo}
+. "$(dirname "$0")/demo-common.sh"
 stack="$here/samples/CourseStack/compose.yaml"
-cli="$work/cli/containers"
-c() { "$cli" --root "$root" "$@"; }
-had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
 cleanup() {
   trap - EXIT INT TERM
   echo; echo "== taking the stack down"
   [ -x "$cli" ] && c compose -f "$stack" down -v || true
   rm -rf "$work"
-  # the default bridge (the builds' RUN steps use it) goes if the demo made it
-  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
+  remove_default_bridge
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-echo "== publishing the containers CLI (NativeAOT)"
-dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
-
-. "$here/samples/course-base.sh"
+publish_cli
 course_base
 
 echo "== building and starting the stack"

@@ -1,7 +1,37 @@
-# Sourced by the demos: course_base makes the course's base image, localhost/course-base:1, in the demo's store
-# unless it is there: busybox-static, libc6, base-files and netbase extracted from Debian's archive by mmdebstrap,
-# one Dockerfile step installing busybox's applets; with no archive, the same files from the installed packages.
-# Expects $work (a scratch directory), $root (the store) and c (the CLI over that store).
+# Sourced by the course demos (demo.sh, demo-cluster.sh): installs what they need on a fresh Debian 12 machine, then
+# sets $here (the repository), $work (a scratch directory), $root (the store: CONTAINERS_ROOT, else
+# /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store), and defines publish_cli, course_base and
+# remove_default_bridge.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+need=()
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v curl >/dev/null || need+=(curl)
+command -v ip >/dev/null || need+=(iproute2)
+[ -x /usr/sbin/iptables ] || need+=(iptables)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+if [ ${#need[@]} -gt 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends "${need[@]}"; fi
+
+work=$(mktemp -d /tmp/containers-demo-XXXXXX)
+root=${CONTAINERS_ROOT:-/var/lib/containers-dotnet-demo}
+cli="$work/cli/containers"
+c() { "$cli" --root "$root" "$@"; }
+had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
+
+publish_cli() {
+  echo "== publishing the containers CLI (NativeAOT)"
+  dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
+}
+
+# The default bridge (the builds' RUN steps use it) goes if the demo made it.
+remove_default_bridge() {
+  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
+}
+
+# The course's base image, localhost/course-base:1, unless the store has it: busybox-static, libc6, base-files and
+# netbase extracted from Debian's archive by mmdebstrap, one Dockerfile step installing busybox's applets; with no
+# archive, the same files from the installed packages.
 course_base() {
   echo "== the base image: busybox-static, libc6, base-files and netbase from Debian's archive (mmdebstrap; cached in $root)"
   if ! c images -q localhost/course-base:1 2>/dev/null | grep -q . && command -v mmdebstrap >/dev/null; then
