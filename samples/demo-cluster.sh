@@ -12,8 +12,7 @@ port=${KUBE_PORT:-6443}
 manifests="$here/samples/CourseStack/k8s"
 k() { echo "\$ kubectl $*"; kubectl --kubeconfig "$root/kubeconfig" "$@"; }
 started=0
-cleanup() {
-  trap - EXIT INT TERM
+demo_cleanup() {
   echo; echo "== deleting the objects, stopping the cluster"
   if [ "$started" = 1 ]; then
     kubectl --kubeconfig "$root/kubeconfig" delete -f "$manifests" --ignore-not-found --wait --timeout=60s || true
@@ -22,11 +21,7 @@ cleanup() {
     c cluster down || true
     c network rm k8s-pods >/dev/null 2>&1 || true
   fi
-  rm -rf "$work"
-  remove_default_bridge
 }
-trap cleanup EXIT
-trap 'exit 0' INT TERM
 
 publish_cli
 course_base

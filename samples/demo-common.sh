@@ -1,7 +1,7 @@
 # Sourced by the course demos (demo.sh, demo-cluster.sh): installs what they need on a fresh Debian 12 machine, then
 # sets $here (the repository), $work (a scratch directory), $root (the store: CONTAINERS_ROOT, else
-# /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store), and defines publish_cli, course_base and
-# remove_default_bridge.
+# /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store), defines publish_cli and course_base, and on
+# exit calls the demo's demo_cleanup, then removes the scratch directory and the default bridge if the demo made it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -28,6 +28,16 @@ publish_cli() {
 remove_default_bridge() {
   if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
 }
+
+# On exit: the demo's own clean-up (its function demo_cleanup), then the scratch directory and the default bridge.
+on_exit() {
+  trap - EXIT INT TERM
+  demo_cleanup || true
+  rm -rf "$work"
+  remove_default_bridge
+}
+trap on_exit EXIT
+trap 'exit 0' INT TERM
 
 # The course's base image, localhost/course-base:1, unless the store has it: busybox-static, libc6, base-files and
 # netbase extracted from Debian's archive by mmdebstrap, one Dockerfile step installing busybox's applets; with no

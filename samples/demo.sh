@@ -5,15 +5,10 @@
 # Installs what it needs on a fresh Debian 12 machine. DEMO_SECONDS=N stops by itself after N seconds.
 . "$(dirname "$0")/demo-common.sh"
 stack="$here/samples/CourseStack/compose.yaml"
-cleanup() {
-  trap - EXIT INT TERM
+demo_cleanup() {
   echo; echo "== taking the stack down"
-  [ -x "$cli" ] && c compose -f "$stack" down -v || true
-  rm -rf "$work"
-  remove_default_bridge
+  [ -x "$cli" ] && c compose -f "$stack" down -v
 }
-trap cleanup EXIT
-trap 'exit 0' INT TERM
 
 publish_cli
 course_base
