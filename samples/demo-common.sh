@@ -1,7 +1,8 @@
 # Sourced by the course demos (demo.sh, demo-cluster.sh): installs what they need on a fresh Debian 12 machine, then
 # sets $here (the repository), $work (a scratch directory), $root (the store: CONTAINERS_ROOT, else
 # /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store), defines publish_cli and course_base, and on
-# exit calls the demo's demo_cleanup, then removes the scratch directory and the default bridge if the demo made it.
+# exit calls the demo's demo_cleanup, then removes the scratch directory, and the default bridge and the cgroup
+# parents if the demo made them.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -18,15 +19,19 @@ root=${CONTAINERS_ROOT:-/var/lib/containers-dotnet-demo}
 cli="$work/cli/containers"
 c() { "$cli" --root "$root" "$@"; }
 had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
+had_cgroups=$(compgen -G '/sys/fs/cgroup/*/containers-dotnet' >/dev/null && echo 1 || echo 0)
 
 publish_cli() {
   echo "== publishing the containers CLI (NativeAOT)"
   dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
 }
 
-# The default bridge (the builds' RUN steps use it) goes if the demo made it.
-remove_default_bridge() {
+# The default bridge (the builds' RUN steps use it) and the containers-dotnet cgroup parents go if the demo made them.
+remove_host_leftovers() {
   if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
+  if [ "$had_cgroups" = 0 ]; then
+    for h in /sys/fs/cgroup/*/containers-dotnet; do [ -d "$h" ] && rmdir "$h" 2>/dev/null || true; done
+  fi
 }
 
 # On exit: the demo's own clean-up (its function demo_cleanup), then the scratch directory and the default bridge.
@@ -34,7 +39,7 @@ on_exit() {
   trap - EXIT INT TERM
   demo_cleanup || true
   rm -rf "$work"
-  remove_default_bridge
+  remove_host_leftovers
 }
 trap on_exit EXIT
 trap 'exit 0' INT TERM
