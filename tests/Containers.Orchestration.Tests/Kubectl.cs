@@ -22,22 +22,13 @@ public sealed class Kubectl(string kubeconfig)
     }
 
     /// <summary>Starts kubectl without waiting for it (port-forward); the caller kills it. <paramref name="output"/> collects what it prints.</summary>
-    public Process Start(System.Text.StringBuilder output, params string[] args) => StartWithInput(output, null, args);
-
-    /// <summary>As <see cref="Start"/>, with <paramref name="input"/> written to its standard input (then closed).</summary>
-    public Process StartWithInput(System.Text.StringBuilder output, string? input, params string[] args)
+    public Process Start(System.Text.StringBuilder output, params string[] args)
     {
-        var p = Process.Start(StartInfo(input is not null, args))!;
+        var p = Process.Start(StartInfo(false, args))!;
         p.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         p.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        if (input is not null)
-        {
-            p.StandardInput.Write(input);
-            p.StandardInput.Close();
-        }
-
         return p;
     }
 
