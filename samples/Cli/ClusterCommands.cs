@@ -241,7 +241,7 @@ internal static class ClusterCommands
 
             if (child.HasExited)
             {
-                throw new ContainerException("the cluster did not start: " + text.Trim());
+                throw new ContainerException("the cluster did not start: " + text.Trim().Replace("containers: ", "", StringComparison.Ordinal));
             }
         }
 

@@ -137,6 +137,21 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_port_in_use_is_an_error_naming_it_and_leaves_the_store_free()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var e = await Assert.ThrowsAsync<ContainerConflictException>(() => new ClusterBuilder(root).WithNodes(1).WithPort(port).WithRuntime(runtime).StartAsync(CancellationToken.None));
+        Assert.Contains($"127.0.0.1:{port}", e.Message, StringComparison.Ordinal);
+        Assert.Contains("already in use", e.Message, StringComparison.Ordinal);
+
+        // nothing was left holding the store: the same root starts on a free port
+        await using var cluster = await StartAsync(nodes: 1);
+        Assert.Equal("node-1", (await new Kubectl(cluster.KubeconfigPath).RunAsync("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")).Trim());
+    }
+
+    [Fact]
     public async Task The_course_stacks_manifests_wire_their_config_secret_volume_and_node_port()
     {
         await using var cluster = await StartAsync(nodes: 3);

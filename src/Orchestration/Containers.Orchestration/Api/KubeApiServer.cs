@@ -74,7 +74,10 @@ public sealed class KubeApiServer : IAsyncDisposable
     /// <summary>The URL kubectl points at.</summary>
     public string Url => $"http://127.0.0.1:{Port}";
 
-    /// <summary>Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port).</summary>
+    /// <summary>
+    /// Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port). Throws
+    /// <see cref="ContainerConflictException"/> naming the port when something else listens there.
+    /// </summary>
     public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodLogSource? logs = null, CancellationToken cancellationToken = default)
     {
         // an empty builder: no appsettings.json or ASPNETCORE_ variables from the hosting process (whose Kestrel endpoints
@@ -85,7 +88,16 @@ public sealed class KubeApiServer : IAsyncDisposable
         var handler = new Handler(api, logs);
         app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
         app.Run(handler.HandleAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new ContainerConflictException($"cannot serve the Kubernetes API on 127.0.0.1:{port}: the port is already in use (choose another port)");
+        }
+
         var address = app.Urls.First();
         int bound = new Uri(address).Port;
         return new KubeApiServer(app, bound);
