@@ -34,7 +34,7 @@ remove_host_leftovers() {
   fi
 }
 
-# On exit: the demo's own clean-up (its function demo_cleanup), then the scratch directory and the default bridge.
+# On exit: the demo's own clean-up (its function demo_cleanup), then the scratch directory and the host leftovers.
 on_exit() {
   trap - EXIT INT TERM
   demo_cleanup || true

@@ -241,7 +241,8 @@ internal static class ClusterCommands
 
             if (child.HasExited)
             {
-                throw new ContainerException("the cluster did not start: " + text.Trim().Replace("containers: ", "", StringComparison.Ordinal));
+                string said = text.Trim();
+                throw new ContainerException("the cluster did not start: " + (said.StartsWith("containers: ", StringComparison.Ordinal) ? said["containers: ".Length..] : said));
             }
         }
 
