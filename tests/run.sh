@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need on a fresh Debian 12 machine (root, with only the .NET SDK),
+# then runs every test (`dotnet test Containers.sln`). Extra arguments go to dotnet test (for example --filter ...).
+# .ci/run calls exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+need=()
+[ -x /bin/busybox ] || need+=(busybox-static)   # the tests' container rootfs
+command -v ip >/dev/null || need+=(iproute2)     # the test run removes its bridge with it
+command -v gcc >/dev/null || need+=(gcc)         # links the NativeAOT shim
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
+command -v docker-registry >/dev/null || need+=(docker-registry) # the distribution server the image tests push to
+command -v skopeo >/dev/null || need+=(skopeo)   # interop cross-checks
+command -v umoci >/dev/null || need+=(umoci)
+command -v htpasswd >/dev/null || need+=(apache2-utils) # the auth registry's bcrypt htpasswd
+command -v openssl >/dev/null || need+=(openssl) # the auth registry's self-signed certificate
+command -v tar >/dev/null || need+=(tar)
+command -v zstd >/dev/null || need+=(zstd)     # makes the zstd layer of a test
+command -v bzip2 >/dev/null || need+=(bzip2)   # makes the archives ADD unpacks in a test
+command -v xz >/dev/null || need+=(xz-utils)
+command -v podman >/dev/null || need+=(podman) # save/load interop
+command -v runc >/dev/null || need+=(runc)     # podman's runtime in the tests (crun 1.8 refuses the cgroup hybrid)
+command -v buildah >/dev/null || need+=(buildah) # builds the same Dockerfile for the interop test
+[ -x /usr/sbin/iptables ] || need+=(iptables)    # NAT out of the bridges, forwarding rules, DNAT of published ports
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # base images from Debian's archive
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${need[*]}" >&2
+  apt-get update -q
+  # docker-registry's package would start a registry on :5000 on every interface: keep services from starting
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi
+  trap '[ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+  if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; made_policy=0; fi
+fi
+exec dotnet test Containers.sln "$@"
