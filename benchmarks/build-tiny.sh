@@ -18,8 +18,8 @@ rm -rf "$WORK"; mkdir -p "$WORK/rootfs/bin" "$WORK/ctx"
 # RUN steps use a bridge of the benchmark's own; everything it made goes at the end
 export CONTAINERS_BRIDGE=cdbench1 CONTAINERS_BRIDGE_SUBNET=10.216.0.0/16 CONTAINERS_MACHINE_STATE="$WORK/machine"
 cleanup() {
+  [ -x "$CLI" ] && "$CLI" --root "$WORK/root" network prune -f --default-bridge >/dev/null 2>&1 || true # the bridge and its NAT rules
   rm -rf "$WORK"
-  if [ -e /sys/class/net/cdbench1 ]; then ip link del cdbench1; fi
   for h in /sys/fs/cgroup/*/containers-dotnet; do rmdir "$h" 2>/dev/null || true; done
 }
 trap cleanup EXIT

@@ -25,8 +25,8 @@ cleanup() {
   "$CLI" --root "$ROOT" compose -f "$WORK/stack/compose.yaml" -p ours down >/dev/null 2>&1
   podman-compose -f "$WORK/stack/compose.yaml" -p theirs down >/dev/null 2>&1
   $P rm -af >/dev/null 2>&1; $P network rm -f theirs_default >/dev/null 2>&1
+  [ -x "$CLI" ] && "$CLI" --root "$WORK/root" network prune -f --default-bridge >/dev/null 2>&1 || true # the bridge and its NAT rules
   rm -rf "$WORK"
-  if [ -e /sys/class/net/cdbench2 ]; then ip link del cdbench2; fi
   for h in /sys/fs/cgroup/*/containers-dotnet; do rmdir "$h" 2>/dev/null || true; done
 }
 trap cleanup EXIT

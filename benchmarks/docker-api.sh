@@ -29,8 +29,8 @@ cleanup() {
   [ -n "$OURS_PID" ] && kill "$OURS_PID" && wait "$OURS_PID"
   [ -n "$THEIRS_PID" ] && kill "$THEIRS_PID" && wait "$THEIRS_PID"
   $P rm -af >/dev/null 2>&1
+  [ -x "$CLI" ] && "$CLI" --root "$WORK/root" network prune -f --default-bridge >/dev/null 2>&1 || true # the bridge and its NAT rules
   rm -rf "$WORK"
-  if [ -e /sys/class/net/cdbench3 ]; then ip link del cdbench3; fi
   for h in /sys/fs/cgroup/*/containers-dotnet; do rmdir "$h" 2>/dev/null || true; done
 }
 trap cleanup EXIT

@@ -1,8 +1,8 @@
 # Sourced by the course demos (demo.sh, demo-cluster.sh): installs what they need on a fresh Debian 12 machine, then
 # sets $here (the repository), $work (a scratch directory), $root (the store: CONTAINERS_ROOT, else
 # /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store), defines publish_cli and course_base, and on
-# exit calls the demo's demo_cleanup, then removes the scratch directory, and the default bridge and the cgroup
-# parents if the demo made them.
+# exit calls the demo's demo_cleanup, then removes the default bridge and the cgroup
+# parents if the demo made them, then the scratch directory.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -26,9 +26,10 @@ publish_cli() {
   dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
 }
 
-# The default bridge (the builds' RUN steps use it) and the containers-dotnet cgroup parents go if the demo made them.
+# The default bridge (the builds' RUN steps use it; with its NAT rules, through the CLI) and the containers-dotnet cgroup
+# parents go if the demo made them.
 remove_host_leftovers() {
-  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
+  if [ "$had_bridge" = 0 ] && [ -x "$cli" ]; then "$cli" --root "$root" network prune -f --default-bridge >/dev/null 2>&1 || true; fi # with its NAT rules
   if [ "$had_cgroups" = 0 ]; then
     for h in /sys/fs/cgroup/*/containers-dotnet; do [ -d "$h" ] && rmdir "$h" 2>/dev/null || true; done
   fi
@@ -38,8 +39,8 @@ remove_host_leftovers() {
 on_exit() {
   trap - EXIT INT TERM
   demo_cleanup || true
-  rm -rf "$work"
   remove_host_leftovers
+  rm -rf "$work"
 }
 trap on_exit EXIT
 trap 'exit 0' INT TERM

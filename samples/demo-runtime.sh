@@ -12,9 +12,9 @@ had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
 had_state=$([ -e /sys/fs/cgroup/memory/containers-dotnet ] || [ -e /run/containers-dotnet ] && echo 1 || echo 0)
 cleanup() {
   [ -x "$work/cli/containers" ] && "$work/cli/containers" --root "$root" rm -f demo-web >/dev/null 2>&1 || true
+  # leave the machine as we found it: the default bridge (with its NAT rules) goes if the demo made it
+  if [ "$had_bridge" = 0 ] && [ -x "$work/cli/containers" ]; then "$work/cli/containers" --root "$root" network prune -f --default-bridge >/dev/null 2>&1 || true; fi
   rm -rf "$work"
-  # leave the machine as we found it: the default bridge goes if the demo made it
-  if [ "$had_bridge" = 0 ] && [ -e /sys/class/net/cdnet0 ]; then ip link del cdnet0; fi
   if [ "$had_state" = 0 ]; then
     for h in /sys/fs/cgroup/*/containers-dotnet; do rmdir "$h" 2>/dev/null || true; done
     rm -rf /run/containers-dotnet

@@ -11,7 +11,8 @@ internal static class NetworkCommands
 {
     public const string Usage = """
           network create [--subnet CIDR] [--gateway IP] [--internal] [--label K=V] NAME | ls [-q] | rm NAME...
-          network inspect NAME... | connect [--alias A] [--ip IP] NET CONTAINER | disconnect [-f] NET CONTAINER | prune [-f]
+          network inspect NAME... | connect [--alias A] [--ip IP] NET CONTAINER | disconnect [-f] NET CONTAINER
+          network prune [-f] [--default-bridge]   (--default-bridge: also the default bridge's interface and rules, when unused)
         """;
 
     public static int Run(ContainerEngine engine, List<string> argv)
@@ -102,8 +103,13 @@ internal static class NetworkCommands
 
             case "prune":
             {
-                _ = Args.Parse(rest, ["--filter"], ["-f|--force"]);
+                var a = Args.Parse(rest, ["--filter"], ["-f|--force", "--default-bridge"]);
                 var removed = engine.Networks.Prune();
+                if (a.Has("default-bridge") && !engine.Networks.RemoveDefaultBridge())
+                {
+                    Console.Error.WriteLine("the default bridge stays: a container is on it");
+                }
+
                 if (removed.Count > 0)
                 {
                     Console.WriteLine("Deleted Networks:");

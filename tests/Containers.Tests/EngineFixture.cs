@@ -30,10 +30,11 @@ public static class TestBridge
 public sealed class TestEngine : IAsyncDisposable
 {
     /// <param name="root">The root directory (default: a fresh one under /tmp).</param>
-    public TestEngine(string? root = null)
+    /// <param name="hostResolvers">Forward names that are not containers' to the host's resolvers (for the tests that go out), not to the fake upstream.</param>
+    public TestEngine(string? root = null, bool hostResolvers = false)
     {
         Root = root ?? Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
-        Options = new EngineOptions { Root = Root, MachineStateDirectory = TestBridge.MachineState, BridgeName = TestBridge.Name, BridgeSubnet = TestBridge.Subnet, DnsUpstreams = [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()] };
+        Options = new EngineOptions { Root = Root, MachineStateDirectory = TestBridge.MachineState, BridgeName = TestBridge.Name, BridgeSubnet = TestBridge.Subnet, DnsUpstreams = hostResolvers ? [] : [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()] };
         Engine = new ContainerEngine(Options);
         watcher = new FileSystemWatcher(Path.Combine(Root, "containers")) { EnableRaisingEvents = true };
         watcher.Created += (_, e) =>
@@ -89,6 +90,7 @@ public sealed class TestEngine : IAsyncDisposable
         foreach (var n in networks)
         {
             Assert.False(LinkExists(n.BridgeName), $"bridge of network {n.Name} left behind");
+            Assert.False(HasBridgeRules(n.BridgeName), $"firewall rules of network {n.Name} left behind");
             foreach (var id in SeenIds)
             {
                 Assert.False(LinkExists(Containers.Networking.BridgeNetwork.HostVeth(id, n.Id)), $"veth of {id} on {n.Name} left behind");
@@ -154,18 +156,25 @@ public sealed class TestEngine : IAsyncDisposable
     public static bool LinkExists(string name) => Directory.Exists("/sys/class/net/" + name);
 
     /// <summary>The local port forwarding rules (empty without iptables).</summary>
-    public static string NatRules()
+    public static string NatRules() => Rules("nat");
+
+    /// <summary>Every rule of an iptables table (<c>iptables -S</c>), or empty without iptables.</summary>
+    public static string Rules(string table)
     {
         if (!File.Exists("/usr/sbin/iptables"))
         {
             return "";
         }
 
-        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-S"]) { RedirectStandardOutput = true })!;
+        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", table, "-S"]) { RedirectStandardOutput = true })!;
         var text = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         return text;
     }
+
+    /// <summary>Whether a rule of the bridge <paramref name="bridge"/> (its comment) is in the filter or nat table.</summary>
+    public static bool HasBridgeRules(string bridge) =>
+        (Rules("filter") + Rules("nat")).Contains("containers-dotnet-net:" + bridge + "\"", StringComparison.Ordinal);
 
     /// <summary>GETs <paramref name="url"/>, retrying while the server in the container is still starting.</summary>
     public static async Task<string?> GetWhenUpAsync(string url)

@@ -62,6 +62,20 @@ public static class TestRootfs
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             File.Delete(TarballPath);
+            // This assembly's bridge is made on demand by the engine; it and its NAT and forwarding rules go with the run.
+            if (Directory.Exists("/sys/class/net/" + TestBridge.Name))
+            {
+                using var ip = Process.Start("ip", ["link", "del", TestBridge.Name]);
+                ip.WaitForExit();
+            }
+
+            new Containers.Networking.BridgeFirewall(Containers.Linux.LinuxSyscalls.Instance, TestBridge.MachineState, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Remove(TestBridge.Name);
+            if (File.Exists("/usr/sbin/iptables"))
+            {
+                using var nat = Process.Start(new ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-D", "CONTAINERS-DOTNET-POST", "-s", "127.0.0.0/8", "-o", TestBridge.Name, "-j", "MASQUERADE"]) { RedirectStandardError = true })!;
+                nat.WaitForExit();
+            }
+
             try
             {
                 Directory.Delete(dir, true);
@@ -81,19 +95,6 @@ public static class TestRootfs
                 catch (IOException)
                 {
                 }
-            }
-
-            // This assembly's bridge is made on demand by the engine; remove it with the run.
-            if (Directory.Exists("/sys/class/net/" + TestBridge.Name))
-            {
-                using var ip = Process.Start("ip", ["link", "del", TestBridge.Name]);
-                ip.WaitForExit();
-            }
-
-            if (File.Exists("/usr/sbin/iptables"))
-            {
-                using var nat = Process.Start(new ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-D", "CONTAINERS-DOTNET-POST", "-s", "127.0.0.0/8", "-o", TestBridge.Name, "-j", "MASQUERADE"]) { RedirectStandardError = true })!;
-                nat.WaitForExit();
             }
         };
         return dir;

@@ -14,18 +14,16 @@ public static class TestRun
     private static readonly Lazy<ContainerEngine> SharedEngine = new(() =>
     {
         var options = Options!;
-        var bridge = "/sys/class/net/" + options.BridgeName;
-        var hadBridge = Directory.Exists(bridge);
+        var hadBridge = Directory.Exists("/sys/class/net/" + options.BridgeName);
         var engine = new ContainerEngine(Options);
         Sweep(engine);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            // the default bridge (made by a build's RUN step, say) goes with the run that made it, unless something uses it
-            if (!hadBridge && Directory.Exists(bridge) && !Directory.EnumerateFileSystemEntries(Path.Combine(bridge, "brif")).Any())
+            // the default bridge (made by a build's RUN step, say) and its rules go with the run that made it, unless something uses it
+            if (!hadBridge)
             {
-                using var ip = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ip", ["link", "del", options.BridgeName]) { RedirectStandardError = true });
-                ip?.WaitForExit();
+                _ = engine.Networks.RemoveDefaultBridge();
             }
         };
         return engine;

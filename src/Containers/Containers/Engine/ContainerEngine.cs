@@ -39,7 +39,7 @@ public sealed class ContainerEngine : IAsyncDisposable
             sys,
             new ContainerStore(this.options.Root, sys),
             cgroups,
-            new BridgeNetwork(sys, this.options.BridgeName, ipam),
+            new BridgeNetwork(sys, this.options.BridgeName, ipam, new BridgeFirewall(sys, this.options.MachineStateDirectory, logger)),
             spawner,
             this.options.PrespawnShim ? new ShimPool(spawner, cgroups, sys) : null,
             this.options.TimeProvider,
@@ -48,6 +48,7 @@ public sealed class ContainerEngine : IAsyncDisposable
             DnsUpstreams = DnsUpstreams(this.options.DnsUpstreams),
         };
         Janitor.Sweep(Context);
+        Context.Bridge.Firewall.Sweep();
         Images = new Images.ImageService(new Images.ImageStore(this.options.Root, sys), this.options.Registry, () => Context.Store.List(), this.options.TimeProvider);
         Images.Store.Sweep();
     }

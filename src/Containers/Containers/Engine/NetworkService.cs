@@ -78,6 +78,29 @@ public sealed class NetworkService
         });
     }
 
+    /// <summary>
+    /// Deletes the default bridge interface with its NAT and forwarding rules, when no container is attached to it (the
+    /// engine makes it again when a container needs it). For a test run or a script that leaves the machine as it found
+    /// it. Returns false, and changes nothing, when a container is still on it; when the interface is already gone, its
+    /// rules still go.
+    /// </summary>
+    public bool RemoveDefaultBridge()
+    {
+        var name = Ctx.Bridge.BridgeName;
+        var ports = $"/sys/class/net/{name}/brif";
+        return Ctx.Store.Locked(() =>
+        {
+            if (Directory.Exists(ports) && Directory.EnumerateFileSystemEntries(ports).Any())
+            {
+                return false;
+            }
+
+            Ctx.Bridge.DeleteBridge();
+            Ctx.PortForwarding.RemoveBridge(name);
+            return true;
+        });
+    }
+
     /// <summary>Removes the user-defined networks no container (running or not) is on. Returns their names.</summary>
     public IReadOnlyList<string> Prune()
     {

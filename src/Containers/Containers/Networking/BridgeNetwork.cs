@@ -5,15 +5,19 @@ namespace Containers.Networking;
 
 /// <summary>
 /// The default bridge: a Linux bridge with the gateway address, and per container a veth pair whose peer is
-/// created directly inside the container's network namespace. All through rtnetlink.
+/// created directly inside the container's network namespace. All through rtnetlink; the bridge's NAT and forwarding
+/// rules through <see cref="BridgeFirewall"/>.
 /// </summary>
-internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam, bool isInternal = false)
+internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam, BridgeFirewall firewall, bool isInternal = false)
 {
     private const int CLONE_NEWNET = 0x40000000;
 
     public Ipam Ipam => ipam;
 
     public string BridgeName => bridgeName;
+
+    /// <summary>The machine's bridge rules (shared by every bridge of the engine).</summary>
+    public BridgeFirewall Firewall => firewall;
 
     /// <summary>The host-side veth of container <paramref name="id"/> on the default bridge (15 characters at most, as the kernel wants).</summary>
     public static string HostVeth(string id) => "vcd" + id[..11];
@@ -53,16 +57,8 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam,
         }
 
         nl.SetUp(index);
-        // Packets that enter through the bridge are never routed on: containers on different networks cannot reach
-        // each other through the host, whatever the host's ip_forward says (the host itself stays reachable).
-        try
-        {
-            File.WriteAllText($"/proc/sys/net/ipv4/conf/{bridgeName}/forwarding", "0");
-        }
-        catch (IOException)
-        {
-        }
-
+        // outbound NAT unless internal; never to another of our bridges; nothing unsolicited in
+        firewall.Ensure(bridgeName, index, ipam.Subnet, isInternal);
         return index;
     }
 
@@ -138,8 +134,12 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam,
         ipam.Release(id);
     }
 
-    /// <summary>Deletes the bridge interface if it exists.</summary>
-    public void DeleteBridge() => DeleteLink(bridgeName);
+    /// <summary>Deletes the bridge interface if it exists, and its NAT and forwarding rules.</summary>
+    public void DeleteBridge()
+    {
+        DeleteLink(bridgeName);
+        firewall.Remove(bridgeName);
+    }
 
     /// <summary>Deletes the interface <paramref name="name"/> if it exists.</summary>
     public void DeleteLink(string name)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Containers.Runtime;
 using Microsoft.Extensions.Logging;
 
@@ -14,16 +13,15 @@ namespace Containers.Networking;
 internal sealed class LocalPortForwarding(ILogger logger)
 {
     public const string Chain = "CONTAINERS-DOTNET", PostChain = "CONTAINERS-DOTNET-POST";
-    private static readonly string? Iptables = new[] { "/usr/sbin/iptables", "/sbin/iptables", "/usr/bin/iptables" }.FirstOrDefault(File.Exists);
     private readonly Lock gate = new();
     private bool chainsReady;
 
-    public static bool Available => Iptables is not null;
+    public static bool Available => Iptables.Available;
 
     /// <summary>Adds the rules for <paramref name="bindings"/> of container <paramref name="id"/> at <paramref name="address"/> on <paramref name="bridge"/>; returns them for <see cref="Remove"/>.</summary>
     public IReadOnlyList<string[]> Add(string id, string bridge, System.Net.IPAddress address, IEnumerable<PortBinding> bindings)
     {
-        if (Iptables is null)
+        if (!Iptables.Available)
         {
             return [];
         }
@@ -33,10 +31,7 @@ internal sealed class LocalPortForwarding(ILogger logger)
         {
             EnsureChains();
             var masquerade = new[] { PostChain, "-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE" };
-            if (Run(["-C", .. masquerade]) != 0)
-            {
-                Check(Run(["-A", .. masquerade]), masquerade);
-            }
+            Iptables.Ensure("nat", masquerade);
 
             try
             {
@@ -50,7 +45,7 @@ internal sealed class LocalPortForwarding(ILogger logger)
             {
                 string[] rule = [Chain, "-p", b.Protocol, .. b.HostIp is "0.0.0.0" or "::" ? Array.Empty<string>() : ["-d", b.HostIp], "--dport", b.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     "-m", "comment", "--comment", "containers-dotnet:" + id, "-j", "DNAT", "--to-destination", $"{address}:{b.ContainerPort}"];
-                Check(Run(["-A", .. rule]), rule);
+                Iptables.Check("nat", ["-A", .. rule]);
                 added.Add(rule);
             }
 
@@ -70,32 +65,30 @@ internal sealed class LocalPortForwarding(ILogger logger)
     {
         foreach (var rule in rules)
         {
-            _ = Run(["-D", .. rule]);
+            _ = Iptables.Run("nat", ["-D", .. rule]);
         }
     }
 
     /// <summary>Deletes every rule of container <paramref name="id"/> (the sweep after a crash).</summary>
     public void RemoveAll(string id)
     {
-        if (Iptables is null || Output(["-S", Chain]) is not { } rules)
+        if (!Iptables.Available)
         {
             return;
         }
 
-        foreach (var line in rules.Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal) && l.Contains("containers-dotnet:" + id, StringComparison.Ordinal)))
+        foreach (var rule in Iptables.Rules("nat", Chain).Where(r => r.Contains("containers-dotnet:" + id)))
         {
-            // iptables -S prints a rule as it was added: -A CHAIN args; replay with -D, quotes removed
-            var args = line[3..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(a => a.Trim('"')).ToArray();
-            _ = Run(["-D", .. args]);
+            _ = Iptables.Run("nat", ["-D", .. rule]);
         }
     }
 
     /// <summary>Deletes the masquerade rule of a bridge that is going away.</summary>
     public void RemoveBridge(string bridge)
     {
-        if (Iptables is not null)
+        if (Iptables.Available)
         {
-            _ = Run(["-D", PostChain, "-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE"]);
+            _ = Iptables.Run("nat", ["-D", PostChain, "-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE"]);
         }
     }
 
@@ -110,43 +103,10 @@ internal sealed class LocalPortForwarding(ILogger logger)
 
             foreach (var (chain, parent, match) in new[] { (Chain, "OUTPUT", new[] { "-m", "addrtype", "--dst-type", "LOCAL" }), (PostChain, "POSTROUTING", Array.Empty<string>()) })
             {
-                _ = Run(["-N", chain]); // exists already: fine
-                string[] jump = [parent, .. match, "-j", chain];
-                if (Run(["-C", .. jump]) != 0)
-                {
-                    Check(Run(["-A", .. jump]), jump);
-                }
+                Iptables.EnsureChain("nat", chain, [parent, .. match, "-j", chain]);
             }
 
             chainsReady = true;
         }
-    }
-
-    private static void Check(int code, string[] rule)
-    {
-        if (code != 0)
-        {
-            throw new ContainerException($"iptables -t nat {string.Join(' ', rule)} failed ({code})");
-        }
-    }
-
-    private static int Run(string[] args) => Exec(args, out _);
-
-    private static string? Output(string[] args) => Exec(args, out var o) == 0 ? o : null;
-
-    private static int Exec(string[] args, out string output)
-    {
-        var psi = new ProcessStartInfo(Iptables!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])["-w", "-t", "nat", .. args])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        _ = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        output = stdout.Result;
-        return p.ExitCode;
     }
 }

@@ -60,7 +60,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
 
         var (subnet, prefix) = ParseCidr(network.Subnet);
         var ipam = new Ipam(Path.Combine(dir, network.Name, "ipam.json"), subnet, prefix, sys, IPAddress.Parse(network.Gateway));
-        return new BridgeNetwork(sys, network.BridgeName, ipam, network.Internal);
+        return new BridgeNetwork(sys, network.BridgeName, ipam, defaultBridge.Firewall, network.Internal);
     }
 
     /// <summary>Creates the network and its bridge. Throws <see cref="ContainerConflictException"/> for a taken name or an overlapping subnet.</summary>

@@ -572,9 +572,17 @@ internal sealed class ContainerSupervisor
         }
         else if (networkMode != "none" && File.Exists("/etc/resolv.conf"))
         {
-            // Loopback resolvers of the host are unreachable from a container's own namespace; docker drops them too.
-            resolv = string.Join('\n', File.ReadAllLines("/etc/resolv.conf")
-                .Where(l => networkMode == "host" || !(l.StartsWith("nameserver 127.", StringComparison.Ordinal) || l.StartsWith("nameserver ::1", StringComparison.Ordinal)))) + "\n";
+            // Loopback resolvers of the host are unreachable from a container's own namespace; docker drops them too,
+            // and reads systemd-resolved's list of upstreams when the host's file names only its local stub.
+            static bool Loopback(string l) => l.StartsWith("nameserver 127.", StringComparison.Ordinal) || l.StartsWith("nameserver ::1", StringComparison.Ordinal);
+            var lines = File.ReadAllLines("/etc/resolv.conf");
+            const string resolved = "/run/systemd/resolve/resolv.conf";
+            if (networkMode != "host" && !lines.Any(l => l.StartsWith("nameserver ", StringComparison.Ordinal) && !Loopback(l)) && File.Exists(resolved))
+            {
+                lines = File.ReadAllLines(resolved);
+            }
+
+            resolv = string.Join('\n', lines.Where(l => networkMode == "host" || !Loopback(l))) + "\n";
         }
 
         Write("resolv.conf", resolv);
