@@ -28,7 +28,7 @@ internal static partial class YamlReader
         var stream = new YamlStream();
         try
         {
-            stream.Load(new MergingParser(new Parser(new StringReader(text))));
+            stream.Load(new Parser(new StringReader(text))); // merge keys: YamlMerge
         }
         catch (YamlException e)
         {
@@ -63,7 +63,7 @@ internal static partial class YamlReader
             case YamlMappingNode map:
             {
                 var o = new JsonObject();
-                foreach (var (k, v) in map.Children)
+                foreach (var (k, v) in YamlMerge.Entries(map, n => new ComposeException($"{file}:{n.Start.Line}: {at}: a merge key (<<) takes a mapping or a list of mappings")))
                 {
                     var key = (k as YamlScalarNode)?.Value ?? throw new ComposeException($"{file}:{k.Start.Line}: a mapping key must be a scalar");
                     var child = at.Length == 0 ? key : at + "." + key;

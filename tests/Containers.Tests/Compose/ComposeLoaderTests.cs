@@ -107,7 +107,36 @@ public sealed class ComposeLoaderTests : IDisposable
         Assert.Equal("db", p.StartOrder()[0].Name);
     }
 
+    [Fact]
+    public void A_merge_key_yields_to_the_keys_set_beside_it_and_the_first_of_several_anchors_wins()
+    {
+        Write("compose.yaml", """
+            x-base: &base
+              image: busybox
+              restart: always
+              labels: {team: a}
+            x-more: &more
+              restart: on-failure
+              hostname: from-more
+            services:
+              web:
+                <<: *base
+                restart: unless-stopped
+              api:
+                <<: [*base, *more]
+                labels: {team: b}
+            """);
+        var p = Load();
+        Assert.Equal("unless-stopped", p.Services["web"].Restart.Name); // the explicit key wins, not "Duplicate key"
+        Assert.Equal("busybox", p.Services["web"].Image);
+        Assert.Equal("always", p.Services["api"].Restart.Name); // the first anchor wins over the second
+        Assert.Equal("from-more", p.Services["api"].Hostname);
+        Assert.Equal("b", p.Services["api"].Labels["team"]);
+    }
+
     [Theory]
+    [InlineData("services:\n  web:\n    <<: [1]\n    image: busybox\n", "compose.yaml:3", "services.web: a merge key (<<) takes a mapping or a list of mappings")]
+    [InlineData("services:\n  web:\n    image: busybox\n    image: other\n", "compose.yaml:4", "Duplicate key")]
     [InlineData("services:\n  web:\n    image: busybox\n    imagee: x\n", "compose.yaml:4", "services.web.imagee: additional property imagee is not allowed")]
     [InlineData("services:\n  web:\n    image: busybox\n    ports:\n      - 80\n      - {target: nope}\n", "compose.yaml:6", "services.web.ports[1]")]
     [InlineData("services:\n  web:\n    image: busybox\n    depends_on: [api]\n  api:\n    image: busybox\n    depends_on: [web]\n", "", "dependency cycle detected")]

@@ -14,7 +14,7 @@ public static class Manifests
         var stream = new YamlStream();
         try
         {
-            stream.Load(new MergingParser(new Parser(new StringReader(text))));
+            stream.Load(new Parser(new StringReader(text))); // merge keys: YamlMerge
         }
         catch (YamlException e)
         {
@@ -83,7 +83,7 @@ public static class Manifests
         {
             case YamlMappingNode map:
                 var o = new JsonObject();
-                foreach (var (k, v) in map.Children)
+                foreach (var (k, v) in Containers.Compose.YamlMerge.Entries(map, n => ApiException.BadRequest($"{source}:{n.Start.Line}: a merge key (<<) takes a mapping or a list of mappings")))
                 {
                     string key = (k as YamlScalarNode)?.Value ?? throw ApiException.BadRequest($"{source}:{k.Start.Line}: a mapping key must be a scalar");
                     if (o.ContainsKey(key))
