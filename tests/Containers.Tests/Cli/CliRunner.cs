@@ -7,6 +7,17 @@ public static class CliRunner
 {
     public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(TestEngine t, params string[] args)
     {
+        using var p = Start(t, args);
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Starts the command with its stdin, stdout and stderr redirected.</summary>
+    public static Process Start(TestEngine t, params string[] args)
+    {
         var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "containers-cli"))
         {
             RedirectStandardOutput = true,
@@ -25,11 +36,6 @@ public static class CliRunner
             psi.ArgumentList.Add(a);
         }
 
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout, await stderr);
+        return Process.Start(psi)!;
     }
 }

@@ -152,5 +152,35 @@ public sealed class CliTests : IAsyncLifetime
         Assert.DoesNotContain("\r\r\n", output, StringComparison.Ordinal); // our side is raw: no second CR
     }
 
+    [Fact]
+    public async Task A_build_killed_during_a_run_step_leaves_no_container_and_no_writes_behind()
+    {
+        await Images.TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:1");
+        var context = Directory.CreateTempSubdirectory("cli-build-killed-").FullName;
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), "FROM localhost/busybox:1\nRUN dd if=/dev/zero of=/big bs=1M count=20 && touch /written && sleep 60\n");
+        var containers = Path.Combine(t.Root, "containers");
+        using (var build = CliRunner.Start(t, "build", "--network", "none", "-t", "localhost/killed:1", context))
+        {
+            build.StandardInput.Close();
+            var written = "";
+            for (var i = 0; i < 300 && written.Length == 0; i++)
+            {
+                await Task.Delay(100);
+                written = Directory.GetDirectories(containers).Select(d => Path.Combine(d, "upper", "written")).FirstOrDefault(File.Exists) ?? "";
+            }
+
+            Assert.NotEqual("", written); // the step ran and wrote
+            build.Kill(); // SIGKILL, as kill -9 of the CLI
+            await build.WaitForExitAsync();
+        }
+
+        var ps = await Cli("ps", "-a", "-q"); // the next engine start sweeps the dead build's step
+        Assert.Equal(0, ps.Code);
+        Assert.Equal("", ps.Stdout);
+        Assert.Empty(Directory.GetDirectories(containers));
+        Assert.Empty(t.Engine.List(all: true));
+        Directory.Delete(context, true);
+    }
+
     private Task<(int Code, string Stdout, string Stderr)> Cli(params string[] args) => CliRunner.RunAsync(t, args);
 }

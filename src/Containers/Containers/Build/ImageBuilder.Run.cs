@@ -87,7 +87,7 @@ internal sealed partial class ImageBuilder
             },
             Hostname = "buildkitsandbox",
             Mounts = [.. await Task.WhenAll(mounts.Select(m => RunMountAsync(ins, m, temps, ct))).ConfigureAwait(false)],
-            Labels = ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.build", "1"),
+            Labels = ImmutableDictionary<string, string>.Empty.Add(ContainerSpec.BuildStepLabel, "1"),
         };
 
         var tail = new Queue<string>();

@@ -252,9 +252,9 @@ public sealed class ContainerEngine : IAsyncDisposable
     public Task<Build.BuildResult> BuildAsync(Build.BuildOptions build, IProgress<Build.BuildEvent>? progress = null, CancellationToken cancellationToken = default) =>
         new Build.ImageBuilder(this, build ?? throw new ArgumentNullException(nameof(build)), progress).BuildAsync(cancellationToken);
 
-    /// <summary>The containers of this root (only running ones unless <paramref name="all"/>), newest first.</summary>
+    /// <summary>The containers of this root (only running ones unless <paramref name="all"/>), newest first; a build's RUN steps are the build's, not listed.</summary>
     public IReadOnlyList<ContainerState> List(bool all = false) =>
-        Context.Store.List().Where(s => all || s.IsActive).ToArray();
+        Context.Store.List().Where(s => (all || s.IsActive) && !s.Spec.IsBuildStep).ToArray();
 
     /// <summary>A handle on a container of this root by name, id or unique id prefix. Throws <see cref="ContainerNotFoundException"/>.</summary>
     public Container Get(string idOrName)

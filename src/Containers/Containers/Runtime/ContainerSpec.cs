@@ -123,6 +123,12 @@ public sealed record ContainerSpec
     /// <summary>Labels.</summary>
     public ImmutableDictionary<string, string> Labels { get; init; } = ImmutableDictionary<string, string>.Empty;
 
+    /// <summary>The label of a build's RUN step containers: they belong to the build, are not listed, and go when their build dies.</summary>
+    internal const string BuildStepLabel = "io.containers-dotnet.build";
+
+    /// <summary>Whether this is a build's RUN step (<see cref="BuildStepLabel"/>).</summary>
+    internal bool IsBuildStep => Labels.ContainsKey(BuildStepLabel);
+
     /// <summary>The container's cgroup below the <c>containers-dotnet</c> parent: <see cref="CgroupParent"/>/id.</summary>
     internal string CgroupKey(string id) => CgroupParent is { Length: > 0 } p ? p.Trim('/') + "/" + id : id;
 

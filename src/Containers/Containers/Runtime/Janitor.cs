@@ -45,6 +45,17 @@ internal static class Janitor
         {
             foreach (var s in ctx.Store.List())
             {
+                if (s.Spec.IsBuildStep && !s.IsActive && s.Status != ContainerStatus.Created)
+                {
+                    // a build's step that ended but was not removed: its build died between the step's exit and its commit
+                    if (!new ProcessIdentity(s.MonitorPid, s.MonitorStartTime).IsAlive)
+                    {
+                        ctx.Store.Delete(s.Id);
+                    }
+
+                    continue;
+                }
+
                 if (!(s.IsActive || s.Status == ContainerStatus.Created) || new ProcessIdentity(s.MonitorPid, s.MonitorStartTime).IsAlive)
                 {
                     continue;
@@ -55,7 +66,7 @@ internal static class Janitor
                     // never started, or its starter died mid-start: release what a start may have made, keep the record
                     ctx.Cgroups.Open(s.Spec.CgroupKey(s.Id)).Delete();
                     Release(ctx, s);
-                    if (s.Spec.AutoRemove)
+                    if (s.Spec.AutoRemove || s.Spec.IsBuildStep)
                     {
                         ctx.Store.Delete(s.Id);
                     }
@@ -68,7 +79,7 @@ internal static class Janitor
                 ctx.Cgroups.Open(s.Spec.CgroupKey(s.Id)).Delete();
                 Release(ctx, s);
                 ctx.Logger.LogWarning("swept container {Name}: its monitor {Pid} is gone", s.Name, s.MonitorPid);
-                if (s.Spec.AutoRemove)
+                if (s.Spec.AutoRemove || s.Spec.IsBuildStep)
                 {
                     ctx.Store.Delete(s.Id);
                     continue;
