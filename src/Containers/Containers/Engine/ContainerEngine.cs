@@ -49,7 +49,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         };
         Janitor.Sweep(Context);
         Context.Bridge.Firewall.Sweep();
-        Images = new Images.ImageService(new Images.ImageStore(this.options.Root, sys), this.options.Registry, () => Context.Store.List(), this.options.TimeProvider);
+        Images = new Images.ImageService(new Images.ImageStore(this.options.Root, sys), this.options.Registry, () => Context.Store.List(), this.options.TimeProvider, logger);
         Images.Store.Sweep();
     }
 

@@ -11,19 +11,28 @@ namespace Containers.Images;
 /// </summary>
 public sealed class ImageService : IDisposable
 {
-    private readonly RegistryClient client;
+    private readonly Lazy<(RegistryClient Client, RegistrySources Sources)> registry;
     private readonly RegistryOptions options;
+    private readonly Microsoft.Extensions.Logging.ILogger logger;
     private readonly Func<IEnumerable<Runtime.ContainerState>> containers;
     private readonly TimeProvider time;
 
-    internal ImageService(ImageStore store, RegistryOptions options, Func<IEnumerable<Runtime.ContainerState>> containers, TimeProvider time)
+    internal ImageService(ImageStore store, RegistryOptions options, Func<IEnumerable<Runtime.ContainerState>> containers, TimeProvider time, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         Store = store;
         this.options = options;
         this.containers = containers;
         this.time = time;
-        client = new RegistryClient(options);
+        this.logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        // the mirror files are read at the first registry call, not by every engine that never talks to one
+        registry = new(() =>
+        {
+            var sources = RegistrySources.Load(options);
+            return (new RegistryClient(sources.Insecure.IsEmpty ? options : options with { InsecureRegistries = options.InsecureRegistries.AddRange(sources.Insecure) }), sources);
+        });
     }
+
+    private RegistryClient Client => registry.Value.Client;
 
     /// <summary>The OCI image layout directory (readable by skopeo and umoci as <c>oci:&lt;dir&gt;:&lt;name&gt;</c>).</summary>
     public string LayoutDirectory => Store.Content.Dir;
@@ -40,7 +49,32 @@ public sealed class ImageService : IDisposable
     public Task<LocalImage> PullAsync(string reference, PullOptions? pullOptions = null, IProgress<LayerProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var parsed = ImageReference.Parse(reference);
-        return Network(parsed, "pull", () => new ImagePuller(Store, client, options).PullAsync(parsed, pullOptions?.Platform ?? Platform.Current, progress, cancellationToken));
+        return PullFromSourcesAsync(parsed, pullOptions?.Platform ?? Platform.Current, progress, cancellationToken);
+    }
+
+    /// <summary>Tries the reference's mirrors in order, then its registry; names the image as asked whichever served it.</summary>
+    private async Task<LocalImage> PullFromSourcesAsync(ImageReference reference, Platform platform, IProgress<LayerProgress>? progress, CancellationToken ct)
+    {
+        var sources = registry.Value.Sources.For(reference);
+        var failures = new List<(ImageReference Source, ImageException Error)>();
+        foreach (var source in sources)
+        {
+            try
+            {
+                return await Network(source, "pull", () => new ImagePuller(Store, Client, options).PullAsync(reference, source, platform, progress, ct)).ConfigureAwait(false);
+            }
+            catch (ImageException e) when (sources.Count > 1 && e is RegistryException or ImageNotFoundException or DigestMismatchException)
+            {
+                failures.Add((source, e));
+                if (failures.Count < sources.Count)
+                {
+                    Microsoft.Extensions.Logging.LoggerExtensions.LogWarning(logger, "pull {Reference}: {Source} failed, trying the next source: {Error}", reference, source.Registry, e.Message);
+                }
+            }
+        }
+
+        var message = $"pull {reference}: every source failed: " + string.Join("; ", failures.Select(f => $"{f.Source.Registry}: {f.Error.Message}"));
+        throw failures.All(f => f.Error is ImageNotFoundException) ? new ImageNotFoundException(message) : new RegistryException(message, (failures[^1].Error as RegistryException)?.StatusCode ?? 0, failures[^1].Error);
     }
 
     /// <summary>
@@ -52,7 +86,7 @@ public sealed class ImageService : IDisposable
         var image = Store.Get(source);
         var destination = ImageReference.Parse(target ?? (ImageReference.TryParse(source) is { } r && image.Names.Contains(r.ToString()) ? r.ToString()
             : image.Names.FirstOrDefault() ?? throw new ImageException($"image {source} has no name to push it under; give a target")));
-        return Network(destination, "push", () => new ImagePusher(Store, client, options).PushAsync(image, destination, progress, cancellationToken));
+        return Network(destination, "push", () => new ImagePusher(Store, Client, options).PushAsync(image, destination, progress, cancellationToken));
     }
 
     /// <summary>Network failures that outlived the retries become a <see cref="RegistryException"/> naming the registry.</summary>
@@ -76,7 +110,7 @@ public sealed class ImageService : IDisposable
     public Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken = default)
     {
         var parsed = ImageReference.Parse(repository);
-        return Network(parsed, "list tags of", () => client.ListTagsAsync(parsed, cancellationToken));
+        return Network(parsed, "list tags of", () => Client.ListTagsAsync(parsed, cancellationToken));
     }
 
     /// <summary>Every local image.</summary>
@@ -194,7 +228,13 @@ public sealed class ImageService : IDisposable
     }
 
     /// <summary>Closes the registry connections.</summary>
-    public void Dispose() => client.Dispose();
+    public void Dispose()
+    {
+        if (registry.IsValueCreated)
+        {
+            registry.Value.Client.Dispose();
+        }
+    }
 
     private long Collect()
     {

@@ -12,10 +12,11 @@ namespace Containers.Images.Registry;
 /// </summary>
 internal sealed class ImagePuller(ImageStore store, RegistryClient client, RegistryOptions options)
 {
-    public async Task<LocalImage> PullAsync(ImageReference reference, Platform platform, IProgress<LayerProgress>? progress, CancellationToken ct)
+    /// <summary>Pulls <paramref name="reference"/> from <paramref name="from"/> (itself, or a mirror of it) and names it <paramref name="reference"/>.</summary>
+    public async Task<LocalImage> PullAsync(ImageReference reference, ImageReference from, Platform platform, IProgress<LayerProgress>? progress, CancellationToken ct)
     {
         using var gc = store.Content.GcLock(exclusive: false);
-        var (body, mediaType) = await client.GetManifestAsync(reference, reference.ManifestReference, ct).ConfigureAwait(false);
+        var (body, mediaType) = await client.GetManifestAsync(from, from.ManifestReference, ct).ConfigureAwait(false);
         if (reference.Digest is { } pinned && pinned.WithHash(HashOf(pinned, body)) != pinned)
         {
             throw new DigestMismatchException($"{reference}: the registry's manifest does not have the digest asked for");
@@ -28,7 +29,7 @@ internal sealed class ImagePuller(ImageStore store, RegistryClient client, Regis
             var chosen = index.Manifests.FirstOrDefault(m => MediaTypes.IsManifest(m.MediaType) && platform.Matches(m.Platform))
                 ?? throw new ImageNotFoundException($"{reference}: no manifest for platform {platform} (the image offers {string.Join(", ", index.Manifests.Select(m => m.Platform?.ToString() ?? "?"))})");
             var digest = chosen.ParsedDigest;
-            (body, mediaType) = await client.GetManifestAsync(reference, digest.ToString(), ct).ConfigureAwait(false);
+            (body, mediaType) = await client.GetManifestAsync(from, digest.ToString(), ct).ConfigureAwait(false);
             if (digest.WithHash(HashOf(digest, body)) != digest)
             {
                 throw new DigestMismatchException($"{reference}: manifest {digest} from the registry has another digest; discarded");
@@ -39,7 +40,7 @@ internal sealed class ImagePuller(ImageStore store, RegistryClient client, Regis
 
         var manifest = Deserialize(body, OciJsonContext.Default.ImageManifest, reference);
         var configDigest = manifest.Config.ParsedDigest;
-        var configBytes = await FetchSmallBlobAsync(reference, manifest.Config, ct).ConfigureAwait(false);
+        var configBytes = await FetchSmallBlobAsync(from, manifest.Config, ct).ConfigureAwait(false);
         var config = Deserialize(configBytes, OciJsonContext.Default.ImageConfig, reference);
         if (config.RootFs.DiffIds.Length != manifest.Layers.Length)
         {
@@ -60,7 +61,7 @@ internal sealed class ImagePuller(ImageStore store, RegistryClient client, Regis
             await slots.WaitAsync(ct).ConfigureAwait(false);
             try
             {
-                await EnsureLayerAsync(reference, layer, Digest.Parse(config.RootFs.DiffIds[i]), chain[i], progress, ct).ConfigureAwait(false);
+                await EnsureLayerAsync(from, layer, Digest.Parse(config.RootFs.DiffIds[i]), chain[i], progress, ct).ConfigureAwait(false);
             }
             finally
             {

@@ -23,6 +23,19 @@ public sealed record RegistryOptions
     /// <summary>Per-registry CA certificates, <c>&lt;dir&gt;/&lt;host:port&gt;/*.crt</c>, as docker's certs.d. Default: /etc/docker/certs.d.</summary>
     public string CertificatesDirectory { get; init; } = "/etc/docker/certs.d";
 
+    /// <summary>
+    /// Pull mirrors by prefix (a registry such as <c>docker.io</c>, or <c>registry/namespace</c>): locations
+    /// (<c>host[:port][/namespace]</c>, or an <c>http://</c> URL for a plain-HTTP one) tried in order before the registry
+    /// itself; a digest-pinned reference is verified whichever served it. Added to what the files below configure.
+    /// </summary>
+    public ImmutableDictionary<string, ImmutableArray<string>> Mirrors { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
+
+    /// <summary>containers/image's registries.conf (v2). Default: CONTAINERS_REGISTRIES_CONF, else /etc/containers/registries.conf; null for none.</summary>
+    public string? RegistriesConfPath { get; init; } = Environment.GetEnvironmentVariable("CONTAINERS_REGISTRIES_CONF") is { Length: > 0 } p ? p : "/etc/containers/registries.conf";
+
+    /// <summary>docker's daemon.json (<c>registry-mirrors</c>, <c>insecure-registries</c>). Default: /etc/docker/daemon.json; null for none.</summary>
+    public string? DaemonConfigPath { get; init; } = "/etc/docker/daemon.json";
+
     /// <summary>Layers downloaded (and unpacked) at once. Default 3, as docker.</summary>
     public int MaxConcurrentDownloads { get; init; } = 3;
 
