@@ -393,7 +393,7 @@ internal static class ModelBuilder
             var source = (string?)o["source"];
             return type switch
             {
-                "bind" => new MountSpec(MountType.Bind, source ?? throw error($"volumes[{i}]", "a bind mount needs a source"), target, ro),
+                "bind" => new MountSpec(MountType.Bind, source ?? throw error($"volumes[{i}]", "a bind mount needs a source"), target, ro) { CreateHostPath = IsTrue((o["bind"] as JsonObject)?["create_host_path"]) },
                 "volume" => new MountSpec(MountType.Volume, source is null ? "" : Named(source), target, ro),
                 "tmpfs" => new MountSpec(MountType.Tmpfs, "", target, ro, (o["tmpfs"] as JsonObject)?["size"] is { } size ? "size=" + Scalar(size) : null),
                 _ => throw error($"volumes[{i}]", $"volume type '{type}' is not supported (bind, volume, tmpfs)"),
@@ -414,7 +414,7 @@ internal static class ModelBuilder
         }
 
         return parts[0].StartsWith('/')
-            ? new MountSpec(MountType.Bind, parts[0], parts[1], readOnly)
+            ? new MountSpec(MountType.Bind, parts[0], parts[1], readOnly) { CreateHostPath = true } // as docker compose's short syntax
             : new MountSpec(MountType.Volume, Named(parts[0]), parts[1], readOnly);
     }
 

@@ -226,6 +226,12 @@ public enum MountType
 public sealed record MountSpec(MountType Type, string Source, string Target, bool ReadOnly = false, string? TmpfsOptions = null)
 {
     /// <summary>
+    /// For a bind mount: create a missing source directory on start, as docker does for <c>-v /host:/dst</c> and compose
+    /// for its short syntax (<c>bind.create_host_path</c>); when false a missing source is an error (<c>--mount</c>).
+    /// </summary>
+    public bool CreateHostPath { get; init; }
+
+    /// <summary>
     /// Parses <c>-v</c>: <c>/host:/dst[:ro|rw]</c> (bind), <c>name:/dst[:ro|rw]</c> (named volume, created when missing)
     /// or <c>/dst</c> (a new anonymous volume). Throws <see cref="InvalidContainerSpecException"/> naming the spec.
     /// </summary>
@@ -269,7 +275,7 @@ public sealed record MountSpec(MountType Type, string Source, string Target, boo
             }
         }
 
-        return new MountSpec(isVolume ? MountType.Volume : MountType.Bind, parts[0], parts[1], ro);
+        return new MountSpec(isVolume ? MountType.Volume : MountType.Bind, parts[0], parts[1], ro) { CreateHostPath = !isVolume };
     }
 
     /// <summary>

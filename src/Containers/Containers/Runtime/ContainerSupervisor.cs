@@ -526,6 +526,11 @@ internal sealed class ContainerSupervisor
             if (m.Type == MountType.Bind)
             {
                 var source = Path.GetFullPath(m.Source);
+                if (!Path.Exists(source) && m.CreateHostPath)
+                {
+                    Directory.CreateDirectory(source);
+                }
+
                 if (!Path.Exists(source))
                 {
                     throw new InvalidContainerSpecException($"invalid mount config for type \"bind\": bind source path does not exist: {source}");
