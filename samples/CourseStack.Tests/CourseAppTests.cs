@@ -21,7 +21,7 @@ public sealed class CourseAppTests
     private static async Task BuildBaseImagesAsync(ContainerEngine engine)
     {
         var options = TestRun.Options;
-        var psi = new ProcessStartInfo(Path.Combine(Samples, "images", "build.sh"), [Path.Combine(Samples, "containers"), engine.Root])
+        var psi = new ProcessStartInfo(Path.Combine(Samples, "images", "build.sh"), [Path.Combine(Samples, "containers-cli"), engine.Root])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
