@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The orchestration demo: the course's Kubernetes stories, driven by the real kubectl against `containers cluster up`
-# (a control plane and 3 nodes in one process; no kubelet, no container daemon). The course stack's three images are
-# built locally; samples/CourseStack/k8s holds ordinary manifests: a ConfigMap and a Secret, the database on a
-# persistent volume claim, the backend, and the frontend on NodePort 30100. Then: scale 2 to 5, a rolling update and
+# (a control plane and 3 nodes in one process; no kubelet, no container daemon). The course's real stack runs:
+# postgres:15 and the nginx and Node/Express images of samples/CourseApp, on base images made from Debian's packages;
+# samples/CourseApp/k8s holds ordinary manifests: a ConfigMap and a Secret, Postgres on a persistent volume claim, the
+# backend (3 replicas), and the frontend on NodePort 30100. Then: scale 3 to 5, a rolling update and
 # its undo (both ReplicaSets shown), a node drained and uncordoned, the events. Installs what it needs on a fresh
 # Debian 12 machine (kubectl must be there). DEMO_SECONDS=N ends by itself after N seconds; otherwise Ctrl+C. At the
 # end the objects are deleted, the cluster is stopped and its pod network removed.
 command -v kubectl >/dev/null || { echo "kubectl is needed (https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }
 . "$(dirname "$0")/demo-common.sh"
 port=${KUBE_PORT:-6443}
-manifests="$here/samples/CourseStack/k8s"
+manifests="$here/samples/CourseApp/k8s"
 k() { echo "\$ kubectl $*"; kubectl --kubeconfig "$root/kubeconfig" "$@"; }
 started=0
 demo_cleanup() {
@@ -24,14 +25,15 @@ demo_cleanup() {
 }
 
 publish_cli
-course_base
+echo "== the base images from Debian's packages (node:18, nginx:latest, postgres:15; cached in $root)"
+"$here/samples/images/build.sh" "$cli" "$root"
 
 echo "== building the course's images"
-for s in database backend frontend; do
-  c build -q -t "localhost/course-$s:1" "$here/samples/CourseStack/$s" >/dev/null
-  echo "localhost/course-$s:1"
+for s in backend frontend; do
+  c build -q -t "localhost/course-app-$s:1" "$here/samples/CourseApp/$s" >/dev/null
+  echo "localhost/course-app-$s:1"
 done
-c tag localhost/course-backend:1 localhost/course-backend:2   # the "new version" of the rolling update
+c tag localhost/course-app-backend:1 localhost/course-app-backend:2   # the "new version" of the rolling update
 
 echo "== a cluster of 3 nodes"
 c cluster up --nodes 3 --port "$port" -d
@@ -43,16 +45,16 @@ k apply -f "$manifests"
 for d in database backend frontend; do k rollout status "deploy/$d" --timeout=120s; done
 k get pods,svc -o wide
 front="http://127.0.0.1:30100"
-curl -sf -X POST --data 'first order' "$front/cgi-bin/orders" >/dev/null
-echo "orders through the NodePort: $(curl -sf "$front/cgi-bin/orders")"
+curl -sf -X POST -H 'Content-Type: application/json' -d '{"item": "first order"}' "$front/api/orders" >/dev/null
+echo "orders through the NodePort: $(curl -sf "$front/api/orders")"
 
-echo; echo "== scaling the backend from 2 to 5"
+echo; echo "== scaling the backend from 3 to 5"
 k scale deploy/backend --replicas=5
 k rollout status deploy/backend --timeout=120s
 k get pods -l app=backend -o wide
 
 echo; echo "== a rolling update of the backend, its history, and back"
-k set image deploy/backend backend=localhost/course-backend:2
+k set image deploy/backend backend=localhost/course-app-backend:2
 k rollout status deploy/backend --timeout=120s
 k rollout history deploy/backend
 k get rs -l app=backend
@@ -65,7 +67,7 @@ k drain node-1 --ignore-daemonsets --delete-emptydir-data --timeout=120s
 for d in database backend frontend; do k rollout status "deploy/$d" --timeout=120s; done
 k get pods -o wide
 k uncordon node-1
-echo "orders after the drain (kept on the database's volume): $(curl -sf "$front/cgi-bin/orders")"
+echo "orders after the drain (kept on the database's volume): $(curl -sf "$front/api/orders")"
 
 echo; echo "== what happened, as events"
 k get events --sort-by=.lastTimestamp | tail -n 15

@@ -186,6 +186,37 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_real_stacks_manifests_run_postgres_on_its_claim_and_three_backends_with_config_and_secret_refs()
+    {
+        await using var cluster = await StartAsync(nodes: 3);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        var applied = await k.RunAsync("apply", "-f", Path.Combine(AppContext.BaseDirectory, "CourseApp", "k8s"));
+        foreach (var made in new[] { "configmap/course-app-config", "secret/course-app-secret", "persistentvolumeclaim/postgres-data", "deployment.apps/database", "deployment.apps/backend", "deployment.apps/frontend", "service/frontend" })
+        {
+            Assert.Contains(made + " created", applied, StringComparison.Ordinal);
+        }
+
+        for (int i = 0; i < 300 && runtime.Running.Count < 6; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        var running = runtime.Running;
+        Assert.Equal(["backend", "backend", "backend", "frontend", "frontend", "postgres"], running.Select(s => s.ContainerName).Order(StringComparer.Ordinal));
+        foreach (var backend in running.Where(s => s.ContainerName == "backend"))
+        {
+            Assert.Contains(new KeyValuePair<string, string>("DB_HOST", "database"), backend.Environment); // configMapKeyRef
+            Assert.Contains(new KeyValuePair<string, string>("DB_PASSWORD", "course-secret"), backend.Environment); // secretKeyRef
+        }
+
+        var postgres = Assert.Single(running, s => s.ContainerName == "postgres");
+        Assert.Contains(new KeyValuePair<string, string>("POSTGRES_PASSWORD", "course-secret"), postgres.Environment);
+        Assert.Contains(new KeyValuePair<string, string>("POSTGRES_USER", "shop"), postgres.Environment);
+        Assert.Contains(postgres.Mounts, m => m.ContainerPath == "/var/lib/postgresql/data" && !m.ReadOnly);
+        Assert.Equal("NodePort 30100", (await k.RunAsync("get", "svc", "frontend", "-o", "jsonpath={.spec.type} {.spec.ports[0].nodePort}")).Trim());
+    }
+
+    [Fact]
     public async Task Apply_scale_rolling_update_history_and_undo_through_kubectl()
     {
         await using var cluster = await StartAsync();

@@ -16,6 +16,7 @@ internal sealed class DnsHost : IDisposable
     private readonly IReadOnlyList<IPEndPoint> upstreams;
     private readonly ILogger logger;
     private readonly HashSet<string> tracked = [];
+    private readonly Dictionary<string, NetworkEndpoint[]> starting = []; // tracked before the store says Running
     private readonly Dictionary<string, DnsResponder> responders = [];
     private readonly Lock gate = new();
     private Timer? timer;
@@ -31,12 +32,17 @@ internal sealed class DnsHost : IDisposable
     /// <summary>The port the servers listen on (53; tests of the responder itself may pick another).</summary>
     public int Port { get; init; } = 53;
 
-    /// <summary>Serves the networks of container <paramref name="id"/> while it runs here.</summary>
-    public void Track(string id)
+    /// <summary>
+    /// Serves the networks of container <paramref name="id"/> while it runs here. Called with its
+    /// <paramref name="endpoints"/> before its process runs, so its first query finds the server bound; the store is the
+    /// source once it records the container running.
+    /// </summary>
+    public void Track(string id, IReadOnlyList<NetworkEndpoint> endpoints)
     {
         lock (gate)
         {
             tracked.Add(id);
+            starting[id] = [.. endpoints];
             timer ??= new Timer(_ => Refresh(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
 
@@ -61,12 +67,20 @@ internal sealed class DnsHost : IDisposable
             var wanted = new Dictionary<string, NetworkEndpoint>();
             foreach (var id in tracked)
             {
+                IEnumerable<NetworkEndpoint> endpoints = [];
                 if (store.Read(id) is { Status: ContainerStatus.Running } s)
                 {
-                    foreach (var e in s.Networks.Where(e => e.Network != NetworkInfo.DefaultName))
-                    {
-                        wanted.TryAdd(e.NetworkId, e);
-                    }
+                    starting.Remove(id);
+                    endpoints = s.Networks;
+                }
+                else if (starting.TryGetValue(id, out var pending))
+                {
+                    endpoints = pending;
+                }
+
+                foreach (var e in endpoints.Where(e => e.Network != NetworkInfo.DefaultName))
+                {
+                    wanted.TryAdd(e.NetworkId, e);
                 }
             }
 

@@ -256,6 +256,7 @@ internal sealed class ContainerSupervisor
         ICgroup? cgroup = null;
         var endpoints = new List<NetworkEndpoint>();
         int ptyMaster = -1, ptySlave = -1;
+        var tracking = false;
         string? ptyPath = null;
         SpawnedShim? shim = null;
         try
@@ -390,6 +391,12 @@ internal sealed class ContainerSupervisor
                 TerminalPath = ptyPath,
                 OpenStdin = spec.OpenStdin,
             };
+            if (dnsServer is not null || endpoints.Count > 1)
+            {
+                ctx.Dns.Track(Id, endpoints); // bound before the payload runs: its first lookup must find the server
+                tracking = true;
+            }
+
             var failure = await shim.ReleaseAsync(config).ConfigureAwait(false);
             ctx.Pool?.Replenish(spec.CgroupParent);
             if (failure is { } f)
@@ -429,11 +436,6 @@ internal sealed class ContainerSupervisor
                 natRules = ctx.PortForwarding.Add(Id, plan[0].Bridge.BridgeName, ip, proxy.Bound);
             }
 
-            if (dnsServer is not null || endpoints.Count > 1)
-            {
-                ctx.Dns.Track(Id);
-            }
-
             var run = new Run(shim.Process, cgroup, Id, [.. endpoints], natRules, ptyMaster, started, spec.OpenStdin && !spec.Tty);
             run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
             return run;
@@ -459,6 +461,11 @@ internal sealed class ContainerSupervisor
             }
 
             cgroup?.Delete();
+            if (tracking)
+            {
+                ctx.Dns.Untrack(Id);
+            }
+
             foreach (var e in endpoints)
             {
                 ctx.Release(Id, e);
