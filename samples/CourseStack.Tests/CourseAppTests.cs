@@ -68,7 +68,20 @@ public sealed class CourseAppTests
             var port = frontend.GetHostPort(80);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
 
-            var page = await http.GetStringAsync(new Uri("/", UriKind.Relative));
+            // the frontend has no healthcheck (the image has no HTTP client): "up" is running, nginx may still be starting
+            string? page = null;
+            for (var i = 0; i < 100 && page is null; i++)
+            {
+                try
+                {
+                    page = await http.GetStringAsync(new Uri("/", UriKind.Relative));
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(200);
+                }
+            }
+
             using var order = new StringContent("""{"item": "course book"}""", System.Text.Encoding.UTF8, "application/json");
             var created = await http.PostAsync(new Uri("/api/orders", UriKind.Relative), order);
             var health = await http.GetStringAsync(new Uri("/api/health", UriKind.Relative));
