@@ -69,12 +69,9 @@ public static class TestRootfs
                 ip.WaitForExit();
             }
 
-            new Containers.Networking.BridgeFirewall(Containers.Linux.LinuxSyscalls.Instance, TestBridge.MachineState, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Remove(TestBridge.Name);
-            if (File.Exists("/usr/sbin/iptables"))
-            {
-                using var nat = Process.Start(new ProcessStartInfo("/usr/sbin/iptables", ["-w", "-t", "nat", "-D", "CONTAINERS-DOTNET-POST", "-s", "127.0.0.0/8", "-o", TestBridge.Name, "-j", "MASQUERADE"]) { RedirectStandardError = true })!;
-                nat.WaitForExit();
-            }
+            var quiet = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+            new Containers.Networking.BridgeFirewall(Containers.Linux.LinuxSyscalls.Instance, TestBridge.MachineState, quiet).Remove(TestBridge.Name);
+            new Containers.Networking.LocalPortForwarding(quiet).RemoveBridge(TestBridge.Name);
 
             try
             {
