@@ -13,13 +13,16 @@ internal static class ClusterCommands
                                                           ROOT/kubeconfig; pods get addresses from the pod subnet (default 10.244.0.0/16),
                                                           services from the service CIDR (default 10.96.0.0/16); events are kept for
                                                           DURATION after their last write (default 1h, as kube-apiserver's --event-ttl)
-          cluster down                                    stop a detached cluster (its state and pods are kept for the next up)
+          cluster down [--stop-pods]                      stop a detached cluster (its state is kept for the next up; its pods keep
+                                                          running unless --stop-pods, and the next up takes them over)
+          cluster delete                                  stop the cluster and remove everything it made: its pods, the pod network
+                                                          with its bridge and rules, its state and the kubeconfig
           cluster status                                  whether a cluster runs on this root, its API URL and nodes
         """;
 
     public static async Task<int> RunAsync(EngineOptions options, List<string> argv)
     {
-        string sub = argv.Count > 0 ? argv[0] : throw new UsageException("\"cluster\" requires a subcommand: up, down or status");
+        string sub = argv.Count > 0 ? argv[0] : throw new UsageException("\"cluster\" requires a subcommand: up, down, delete or status");
         string dir = Path.Combine(options.Root, "cluster");
         string pidFile = Path.Combine(dir, "pid");
         switch (sub)
@@ -45,20 +48,31 @@ internal static class ClusterCommands
 
             case "down":
             {
-                if (Running(pidFile) is not { } pid)
+                var a = Args.Parse([.. argv.Skip(1)], [], ["--stop-pods"]);
+                bool stopped = await StopAsync(pidFile).ConfigureAwait(false);
+                if (!stopped && !a.Has("stop-pods"))
                 {
                     await Console.Error.WriteLineAsync($"no cluster runs on {options.Root}").ConfigureAwait(false);
                     return 0;
                 }
 
-                using var process = Process.GetProcessById(pid);
-                _ = Kill(pid, 15); // SIGTERM: the cluster stops its nodes, proxy, controllers and API server
-                if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+                string pods = "";
+                if (a.Has("stop-pods"))
                 {
-                    throw new ContainerException($"the cluster (pid {pid}) did not stop within 30 s");
+                    int removed = await Cluster.StopPodsAsync(new ClusterOptions { Root = options.Root, Engine = options }).ConfigureAwait(false);
+                    pods = $", {removed} pod container(s) stopped";
                 }
 
-                await Console.Out.WriteLineAsync("cluster stopped (state kept in " + dir + ")").ConfigureAwait(false);
+                await Console.Out.WriteLineAsync((stopped ? "cluster stopped" : "no cluster runs") + pods + " (state kept in " + dir + ")").ConfigureAwait(false);
+                return 0;
+            }
+
+            case "delete":
+            {
+                Args.Parse([.. argv.Skip(1)], [], []);
+                await StopAsync(pidFile).ConfigureAwait(false);
+                await Cluster.DeleteAsync(new ClusterOptions { Root = options.Root, Engine = options }).ConfigureAwait(false);
+                await Console.Out.WriteLineAsync($"cluster on {options.Root} deleted").ConfigureAwait(false);
                 return 0;
             }
 
@@ -74,7 +88,17 @@ internal static class ClusterCommands
                 string url = File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
                 await Console.Out.WriteLineAsync($"running (pid {pid}), API {url}, kubeconfig {kubeconfig}").ConfigureAwait(false);
                 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-                var table = await http.GetStringAsync(url + "/api/v1/nodes").ConfigureAwait(false);
+                string table;
+                try
+                {
+                    table = await http.GetStringAsync(url + "/api/v1/nodes").ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or InvalidOperationException or UriFormatException)
+                {
+                    await Console.Out.WriteLineAsync($"  the API at {url} does not answer: {e.Message}").ConfigureAwait(false);
+                    return 1;
+                }
+
                 var doc = System.Text.Json.Nodes.JsonNode.Parse(table);
                 foreach (var node in doc?["items"]?.AsArray() ?? [])
                 {
@@ -86,8 +110,31 @@ internal static class ClusterCommands
             }
 
             default:
-                throw new UsageException($"unknown cluster subcommand '{sub}': up, down or status");
+                throw new UsageException($"unknown cluster subcommand '{sub}': up, down, delete or status");
         }
+    }
+
+    /// <summary>Stops the detached cluster of <paramref name="pidFile"/> (SIGTERM, then 30 s); false when none runs.</summary>
+    private static async Task<bool> StopAsync(string pidFile)
+    {
+        if (Running(pidFile) is not { } pid)
+        {
+            return false;
+        }
+
+        using var process = Process.GetProcessById(pid);
+        _ = Kill(pid, 15); // SIGTERM: the cluster stops its nodes, proxy, controllers and API server
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new ContainerException($"the cluster (pid {pid}) did not stop within 30 s");
+        }
+
+        return true;
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -301,6 +301,61 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops and removes every pod container a cluster on <paramref name="options"/>'s root ran, on every node (as
+    /// <c>cluster down --stop-pods</c>); its objects stay in the store, and the next start recreates the pods. The
+    /// cluster must not be running (its node agents would start them again). Returns how many containers went.
+    /// </summary>
+    public static async Task<int> StopPodsAsync(ClusterOptions options, CancellationToken cancellationToken = default)
+    {
+        await using var engine = new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, options.Loggers);
+        return await RemovePodContainersAsync(engine, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Removes everything a cluster on <paramref name="options"/>'s root made, as <c>kind delete cluster</c>: every pod
+    /// container, the pod network with its bridge and rules (and the service addresses on it), and the cluster's
+    /// state (its store, node data, provisioned volumes and the kubeconfig). The cluster must not be running.
+    /// </summary>
+    public static async Task DeleteAsync(ClusterOptions options, CancellationToken cancellationToken = default)
+    {
+        await using (var engine = new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, options.Loggers))
+        {
+            await RemovePodContainersAsync(engine, cancellationToken).ConfigureAwait(false);
+            if (engine.Networks.List().FirstOrDefault(n => n.Name == options.PodNetwork) is { } network)
+            {
+                engine.Networks.Remove(network.Id);
+            }
+        }
+
+        string state = Path.Combine(options.Root, "cluster");
+        if (Directory.Exists(state))
+        {
+            Directory.Delete(state, recursive: true);
+        }
+
+        File.Delete(Path.Combine(options.Root, "kubeconfig"));
+    }
+
+    private static async Task<int> RemovePodContainersAsync(ContainerEngine engine, CancellationToken cancellationToken)
+    {
+        int removed = 0;
+        foreach (var c in engine.List(all: true).Where(s => s.Spec.Labels.ContainsKey(EnginePodRuntime.NodeLabel)))
+        {
+            try
+            {
+                await engine.Get(c.Id).RemoveAsync(force: true, cancellationToken).ConfigureAwait(false);
+                removed++;
+            }
+            catch (ContainerNotFoundException)
+            {
+                // gone meanwhile
+            }
+        }
+
+        return removed;
+    }
+
     /// <summary>Stops the nodes, the proxy, the controllers and the API server; the store is closed (state kept).</summary>
     public async ValueTask DisposeAsync()
     {
@@ -359,7 +414,7 @@ public sealed class Cluster : IAsyncDisposable
         agents.Add(agent);
     }
 
-    private sealed class NodeLogs(Cluster cluster) : IPodLogSource
+    private sealed class NodeLogs(Cluster cluster) : IPodStreams
     {
         public Task WriteLogAsync(JsonObject pod, string container, bool follow, long? tailLines, bool timestamps, bool previous, Stream output, CancellationToken cancellationToken)
         {

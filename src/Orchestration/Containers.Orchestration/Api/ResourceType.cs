@@ -1,3 +1,5 @@
+using Containers.Orchestration.Api.Kinds;
+
 namespace Containers.Orchestration.Api;
 
 /// <summary>A kind the API server serves: where it lives in the URL space and how it behaves.</summary>
@@ -20,6 +22,9 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     /// <summary>Whether a spec change bumps metadata.generation.</summary>
     public bool HasGeneration { get; init; }
 
+    /// <summary>What the kind does in the generic store (defaults, validation, deletion, columns): see <see cref="KindStrategy"/>.</summary>
+    internal KindStrategy Strategy { get; init; } = KindStrategy.Plain;
+
     /// <summary>The lower-case singular name.</summary>
     public string Singular => Kind.ToLowerInvariant();
 
@@ -29,24 +34,8 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     /// <summary>The name the store files objects under (pods, deployments.apps).</summary>
     public string StoreName => Group.Length == 0 ? Plural : $"{Plural}.{Group}";
 
-    /// <summary>The kinds served.</summary>
-    public static IReadOnlyList<ResourceType> All { get; } =
-    [
-        new("", "v1", "Namespace", "namespaces", false) { ShortNames = ["ns"], HasStatus = true },
-        new("", "v1", "Pod", "pods", true) { ShortNames = ["po"], HasStatus = true },
-        new("", "v1", "Service", "services", true) { ShortNames = ["svc"], HasStatus = true },
-        new("", "v1", "Endpoints", "endpoints", true) { ShortNames = ["ep"] },
-        new("", "v1", "ConfigMap", "configmaps", true) { ShortNames = ["cm"] },
-        new("", "v1", "Secret", "secrets", true),
-        new("", "v1", "Node", "nodes", false) { ShortNames = ["no"], HasStatus = true },
-        new("", "v1", "Event", "events", true) { ShortNames = ["ev"] },
-        new("", "v1", "PersistentVolume", "persistentvolumes", false) { ShortNames = ["pv"], HasStatus = true },
-        new("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true) { ShortNames = ["pvc"], HasStatus = true },
-        new("", "v1", "ServiceAccount", "serviceaccounts", true) { ShortNames = ["sa"] },
-        new("apps", "v1", "Deployment", "deployments", true) { ShortNames = ["deploy"], HasStatus = true, HasScale = true, HasGeneration = true },
-        new("apps", "v1", "ReplicaSet", "replicasets", true) { ShortNames = ["rs"], HasStatus = true, HasScale = true, HasGeneration = true },
-        new("apps", "v1", "ControllerRevision", "controllerrevisions", true),
-    ];
+    /// <summary>The kinds served (see <see cref="KindRegistry"/>).</summary>
+    public static IReadOnlyList<ResourceType> All => KindRegistry.All;
 
     /// <summary>
     /// The groups served besides the core group, with their one version: those with a kind served. The Scale
@@ -54,7 +43,7 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     /// subresources' discovery entries; a group listed with no resources fails kubectl's discovery ("received empty
     /// response for: policy/v1"), so neither is listed.
     /// </summary>
-    public static IReadOnlyList<string> Groups { get; } = ["apps"];
+    public static IReadOnlyList<string> Groups { get; } = [.. KindRegistry.All.Select(t => t.Group).Where(g => g.Length > 0).Distinct()];
 
     /// <summary>The served kind with that group and plural (or kind), or null.</summary>
     public static ResourceType? Find(string group, string pluralOrKind) =>

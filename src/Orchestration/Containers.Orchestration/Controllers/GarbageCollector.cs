@@ -128,4 +128,28 @@ internal sealed class GarbageCollector : IReconciler<string>
         {
         }
     }
+
+    /// <summary>
+    /// Orphans the dependents of the owner with <paramref name="uid"/> (a delete with propagationPolicy Orphan): the
+    /// owner reference is taken off every object that names it, before the owner goes.
+    /// </summary>
+    internal static void Orphan(ObjectApi api, ResourceType owner, string? ns, string uid)
+    {
+        foreach (var type in ResourceType.All.Where(t => t.Namespaced == owner.Namespaced || t.Namespaced))
+        {
+            foreach (var dependent in api.List(type, ns).Items.Where(o => Json.Items(o, "metadata", "ownerReferences").Any(r => Json.Str(r, "uid") == uid)))
+            {
+                api.Mutate(type, Json.Namespace(dependent), Json.Name(dependent), o =>
+                {
+                    var refs = (JsonArray)o["metadata"]!["ownerReferences"]!;
+                    foreach (var r in refs.Where(r => Json.Str(r, "uid") == uid).ToList())
+                    {
+                        refs.Remove(r);
+                    }
+
+                    return true;
+                });
+            }
+        }
+    }
 }

@@ -1,0 +1,24 @@
+namespace Containers.Orchestration.Api.Kinds;
+
+/// <summary>The kinds served, in discovery's order: a new kind is its strategy's file and one line here.</summary>
+internal static class KindRegistry
+{
+    /// <summary>Every kind served.</summary>
+    public static IReadOnlyList<ResourceType> All { get; } =
+    [
+        NamespaceStrategy.Type,
+        PodStrategy.Type,
+        ServiceStrategy.Type,
+        EndpointsStrategy.Type,
+        ConfigMapStrategy.Type,
+        SecretStrategy.Type,
+        NodeStrategy.Type,
+        EventStrategy.Type,
+        PersistentVolumeStrategy.Type,
+        PersistentVolumeClaimStrategy.Type,
+        ServiceAccountStrategy.Type,
+        DeploymentStrategy.Type,
+        ReplicaSetStrategy.Type,
+        ControllerRevisionStrategy.Type,
+    ];
+}

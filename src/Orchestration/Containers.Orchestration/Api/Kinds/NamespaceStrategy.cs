@@ -1,0 +1,50 @@
+using System.Text.Json.Nodes;
+
+namespace Containers.Orchestration.Api.Kinds;
+
+/// <summary>Namespace (v1): the kubernetes finalizer, phase Active, and termination (a delete marks it Terminating; the namespace controller empties and removes it).</summary>
+internal sealed class NamespaceStrategy : KindStrategy
+{
+    /// <summary>The kind.</summary>
+    public static ResourceType Type { get; } = new("", "v1", "Namespace", "namespaces", false)
+    {
+        ShortNames = ["ns"], HasStatus = true, Strategy = new NamespaceStrategy(),
+    };
+
+    /// <inheritdoc/>
+    public override NameRule Names => NameRule.Label;
+
+    /// <inheritdoc/>
+    public override bool StatusWritableWithSpec => true;
+
+    /// <inheritdoc/>
+    public override bool DeleteCollection => false;
+
+    /// <inheritdoc/>
+    public override bool WritesMainResource(string subresource) => subresource == "finalize";
+
+    /// <inheritdoc/>
+    public override void Default(JsonObject obj, ObjectApi api) => Json.Obj(obj, "spec")["finalizers"] ??= new JsonArray("kubernetes");
+
+    /// <inheritdoc/>
+    public override JsonObject? InitialStatus(JsonObject obj) => new() { ["phase"] = "Active" };
+
+    /// <inheritdoc/>
+    public override DeleteMode OnDelete(JsonObject copy, JsonObject meta, DeleteOptions options, DateTimeOffset now)
+    {
+        if (meta["deletionTimestamp"] is not null)
+        {
+            return DeleteMode.Unchanged;
+        }
+
+        meta["deletionTimestamp"] = Json.Time(now);
+        Json.Obj(copy, "status")["phase"] = "Terminating";
+        return DeleteMode.Graceful;
+    }
+
+    /// <inheritdoc/>
+    public override bool GoesWhenFinalized(JsonObject meta) => false;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<TableColumn> Columns { get; } = [TableColumn.ObjectName, TableColumn.Text("Status", "status", "phase"), TableColumn.ObjectAge];
+}

@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Orchestration.Api;
+
+/// <summary>
+/// Kubernetes' HTTP API over an <see cref="ObjectApi"/> on 127.0.0.1: discovery (/version, /api, /apis and group
+/// versions), get/list/watch/create/update/patch/delete/deletecollection with label and field selectors, the status and
+/// scale subresources, pods/log and pods/eviction, and Table output for <c>kubectl get</c>. Errors are Status objects.
+/// </summary>
+public sealed class KubeApiServer : IAsyncDisposable
+{
+    /// <summary>The Kubernetes version announced.</summary>
+    public const string KubernetesVersion = "v1.32.0";
+
+    private readonly WebApplication app;
+
+    private KubeApiServer(WebApplication app, int port)
+    {
+        this.app = app;
+        Port = port;
+    }
+
+    /// <summary>The port it listens on (127.0.0.1).</summary>
+    public int Port { get; }
+
+    /// <summary>The URL kubectl points at.</summary>
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    /// <summary>
+    /// Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port). Throws
+    /// <see cref="ContainerConflictException"/> naming the port when something else listens there.
+    /// </summary>
+    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default)
+    {
+        // an empty builder: no appsettings.json or ASPNETCORE_ variables from the hosting process (whose Kestrel endpoints
+        // must not become the API server's), and no watch on the working directory for configuration changes
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+        builder.Services.AddRoutingCore();
+        var app = builder.Build();
+        app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
+        app.Use(StatusErrorsAsync);
+        app.UseRouting();
+        DiscoveryEndpoints.Map(app);
+        new PodStreamEndpoints(api, logs).Map(app);
+        new ResourceEndpoints(api).Map(app);
+        app.MapFallback(_ => throw ApiHttp.NotServed());
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new ContainerConflictException($"cannot serve the Kubernetes API on 127.0.0.1:{port}: the port is already in use (choose another port)");
+        }
+
+        var address = app.Urls.First();
+        int bound = new Uri(address).Port;
+        return new KubeApiServer(app, bound);
+    }
+
+    /// <summary>Writes a kubeconfig for this server to <paramref name="path"/> (context <paramref name="contextName"/>, no credentials: the API listens on loopback only).</summary>
+    public string WriteKubeconfig(string path, string contextName = "containers-dotnet")
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        string text = $"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: {contextName}
+              cluster:
+                server: {Url}
+            users:
+            - name: {contextName}
+              user: {"{}"}
+            contexts:
+            - name: {contextName}
+              context:
+                cluster: {contextName}
+                user: {contextName}
+                namespace: default
+            current-context: {contextName}
+            preferences: {"{}"}
+
+            """;
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    /// <summary>Answers errors as Kubernetes' Status objects: an <see cref="ApiException"/> with its code, anything else as 500.</summary>
+    private static async Task StatusErrorsAsync(HttpContext http, RequestDelegate next)
+    {
+        try
+        {
+            await next(http).ConfigureAwait(false);
+        }
+        catch (ApiException e) when (!http.Response.HasStarted)
+        {
+            await ApiHttp.WriteAsync(http, e.Code, e.ToStatus()).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && !http.Response.HasStarted)
+        {
+            await ApiHttp.WriteAsync(http, 500, new ApiException(500, "InternalError", e.Message).ToStatus()).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops serving (open watches end).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Containers.Orchestration.Api;
+
+/// <summary>
+/// The generic REST verbs on every kind served: get, list (or watch), create, update, patch, delete and
+/// deletecollection, the status and scale subresources, and the subresources a kind's strategy declares that write
+/// through the store (pods/eviction). Streams (logs, exec, attach, port-forward) are <see cref="PodStreamEndpoints"/>.
+/// </summary>
+internal sealed class ResourceEndpoints(ObjectApi api)
+{
+    /// <summary>The resource URLs, for the core group (<c>/api/{version}</c>) and the named groups (<c>/apis/{group}/{version}</c>).</summary>
+    public static readonly string[] Patterns =
+    [
+        "/api/{version}/namespaces/{namespace}/{resource}/{name?}/{subresource?}",
+        "/api/{version}/{resource}/{name?}/{subresource?}",
+        "/apis/{group}/{version}/namespaces/{namespace}/{resource}/{name?}/{subresource?}",
+        "/apis/{group}/{version}/{resource}/{name?}/{subresource?}",
+    ];
+
+    /// <summary>Maps the resource routes.</summary>
+    public void Map(IEndpointRouteBuilder app)
+    {
+        var watch = new WatchEndpoint(api);
+        foreach (string pattern in Patterns)
+        {
+            app.Map(pattern, http =>
+            {
+                var route = ResourceRoute.Of(http);
+                return route.Name is null ? CollectionAsync(http, route, watch) : ItemAsync(http, route);
+            });
+        }
+    }
+
+    private async Task CollectionAsync(HttpContext http, ResourceRoute route, WatchEndpoint watch)
+    {
+        var (type, ns, _, _) = route;
+        var q = http.Request.Query;
+        switch (http.Request.Method)
+        {
+            case "GET" when q["watch"] is { Count: > 0 } w && w[0] is "1" or "true":
+                await watch.ServeAsync(http, type, ns).ConfigureAwait(false);
+                return;
+            case "GET":
+            {
+                var (items, revision) = api.List(type, ns, LabelSelector.Parse(q["labelSelector"]), FieldSelector.Parse(q["fieldSelector"]));
+                string rv = revision.ToString(CultureInfo.InvariantCulture);
+                if (ApiHttp.WantsTable(http))
+                {
+                    await ApiHttp.WriteAsync(http, 200, Tables.Build(type, items, rv, api.Time.GetUtcNow(), q["includeObject"] == "Object")).ConfigureAwait(false);
+                    return;
+                }
+
+                await ApiHttp.WriteAsync(http, 200, List(type, rv, new JsonArray([.. items]))).ConfigureAwait(false);
+                return;
+            }
+
+            case "POST":
+            {
+                var body = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
+                ApiHttp.CheckKind(type, body);
+                ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
+                var created = api.Create(type, type.Namespaced ? ns ?? "default" : ns, body, DryRun(http));
+                await ApiHttp.WriteAsync(http, 201, created).ConfigureAwait(false);
+                return;
+            }
+
+            case "DELETE" when type.Strategy.DeleteCollection:
+            {
+                var options = await ApiHttp.DeleteOptionsAsync(http).ConfigureAwait(false);
+                var (items, revision) = api.List(type, ns, LabelSelector.Parse(q["labelSelector"]), FieldSelector.Parse(q["fieldSelector"]));
+                var deleted = new JsonArray();
+                foreach (var item in items)
+                {
+                    try
+                    {
+                        deleted.Add((JsonNode)api.Delete(type, Json.Namespace(item), Json.Name(item), options).Object);
+                    }
+                    catch (ApiException e) when (e.Code == 404)
+                    {
+                    }
+                }
+
+                await ApiHttp.WriteAsync(http, 200, List(type, revision.ToString(CultureInfo.InvariantCulture), deleted)).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        throw new ApiException(405, "MethodNotAllowed", $"the server does not allow this method on the requested resource");
+    }
+
+    private static JsonObject List(ResourceType type, string resourceVersion, JsonArray items) => new()
+    {
+        ["kind"] = type.Kind + "List",
+        ["apiVersion"] = type.ApiVersion,
+        ["metadata"] = new JsonObject { ["resourceVersion"] = resourceVersion },
+        ["items"] = items,
+    };
+
+    private static bool DryRun(HttpContext http) => http.Request.Query["dryRun"].Count > 0;
+
+    private async Task ItemAsync(HttpContext http, ResourceRoute route)
+    {
+        var (type, ns, name, sub) = route;
+        string n = name!;
+        var q = http.Request.Query;
+        bool dryRun = DryRun(http);
+        if (sub is not null && type.Strategy.WritesMainResource(sub))
+        {
+            sub = null;
+        }
+
+        switch (http.Request.Method, sub)
+        {
+            case ("GET", null):
+            case ("GET", "status") when type.HasStatus:
+                await ApiHttp.WriteObjectAsync(http, api, type, api.Get(type, ns, n)).ConfigureAwait(false);
+                return;
+            case ("GET", "scale") when type.HasScale:
+                await ApiHttp.WriteAsync(http, 200, api.GetScale(type, ns, n)).ConfigureAwait(false);
+                return;
+            case ("PUT", "scale") when type.HasScale:
+                await ApiHttp.WriteAsync(http, 200, api.UpdateScale(type, ns, n, await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false))).ConfigureAwait(false);
+                return;
+            case ("PATCH", "scale") when type.HasScale:
+                api.Patch(type, ns, n, http.Request.ContentType ?? "", await ApiHttp.ReadBytesAsync(http).ConfigureAwait(false), "scale", dryRun);
+                await ApiHttp.WriteAsync(http, 200, api.GetScale(type, ns, n)).ConfigureAwait(false);
+                return;
+            case ("PUT", null):
+            case ("PUT", "status") when type.HasStatus:
+            {
+                var body = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
+                ApiHttp.CheckKind(type, body);
+                ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
+                await ApiHttp.WriteObjectAsync(http, api, type, api.Update(type, ns, n, body, sub, dryRun)).ConfigureAwait(false);
+                return;
+            }
+
+            case ("PATCH", null):
+            case ("PATCH", "status") when type.HasStatus:
+            {
+                var warnings = new List<string>();
+                var patched = api.Patch(type, ns, n, http.Request.ContentType ?? "", await ApiHttp.ReadBytesAsync(http).ConfigureAwait(false), sub, dryRun, FieldSchema.ParseMode(q["fieldValidation"]), warnings);
+                ApiHttp.Warn(http, warnings);
+                await ApiHttp.WriteObjectAsync(http, api, type, patched).ConfigureAwait(false);
+                return;
+            }
+
+            case ("DELETE", null):
+            {
+                var (obj, _) = api.Delete(type, ns, n, await ApiHttp.DeleteOptionsAsync(http).ConfigureAwait(false));
+                await ApiHttp.WriteObjectAsync(http, api, type, obj).ConfigureAwait(false);
+                return;
+            }
+
+            case ("POST", "eviction") when type.Strategy.Subresources.Any(s => s.Name == "eviction"):
+            {
+                // the Eviction's deleteOptions, as a delete (no PodDisruptionBudget is served to refuse it)
+                var eviction = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
+                api.Delete(type, ns, n, ApiHttp.ParseDeleteOptions(Json.At(eviction, "deleteOptions") as JsonObject, http));
+                await ApiHttp.WriteAsync(http, 201, new JsonObject
+                {
+                    ["kind"] = "Status",
+                    ["apiVersion"] = "v1",
+                    ["metadata"] = new JsonObject(),
+                    ["status"] = "Success",
+                }).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        throw ApiHttp.NotServed();
+    }
+}
