@@ -140,6 +140,10 @@ internal static class ClusterCommands
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 
+    /// <summary>
+    /// The pid of the cluster process of <paramref name="pidFile"/> while it runs: null when the file is missing, the
+    /// process is gone or is a zombie (killed, not yet reaped by its parent), or the pid now belongs to another command.
+    /// </summary>
     private static int? Running(string pidFile)
     {
         if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture, out int pid))
@@ -149,12 +153,14 @@ internal static class ClusterCommands
 
         try
         {
-            using var p = Process.GetProcessById(pid);
-            return p.HasExited ? null : pid;
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            char state = stat[(stat.LastIndexOf(')') + 2)..].FirstOrDefault();
+            bool cluster = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').Contains("cluster");
+            return state is 'Z' or 'X' || !cluster ? null : pid;
         }
-        catch (ArgumentException)
+        catch (IOException)
         {
-            return null;
+            return null; // no such process
         }
     }
 
@@ -269,7 +275,7 @@ internal static class ClusterCommands
         string log = Path.Combine(dir, "cluster.log");
         long from = File.Exists(log) ? new FileInfo(log).Length : 0;
         static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-        string[] args = [Environment.ProcessPath!, "--root", options.Root, "cluster", "up", .. up.Args()];
+        string[] args = [.. SelfCommand.Prefix, "--root", options.Root, "cluster", "up", .. up.Args()];
         string command = string.Join(' ', args.Select(Quote));
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");

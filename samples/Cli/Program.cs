@@ -41,9 +41,7 @@ if (argv[0] == "__monitor")
 
 try
 {
-    // run as `dotnet containers-cli.dll` (the dotnet build output's script), the monitor is that same command
-    var self = Environment.ProcessPath ?? "containers";
-    var monitor = Path.GetFileName(self) == "dotnet" ? ImmutableArray.Create(self, Path.Combine(AppContext.BaseDirectory, "containers-cli.dll"), "__monitor") : ImmutableArray.Create(self, "__monitor");
+    ImmutableArray<string> monitor = [.. SelfCommand.Prefix, "__monitor"];
     var options = root is null ? new EngineOptions { MonitorCommand = monitor, PrespawnShim = false } : new EngineOptions { Root = root, MonitorCommand = monitor, PrespawnShim = false };
     var cmd = argv[0];
     var rest = argv.Skip(1).ToList();

@@ -11,7 +11,7 @@ internal sealed class Netlink : IDisposable
 {
     private const int AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0x80000, NETLINK_ROUTE = 0, AF_INET = 2;
     private const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_NEWROUTE = 24, NLMSG_ERROR = 2;
-    private const ushort NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
+    private const ushort NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_REPLACE = 0x100, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
     private const ushort IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
     private const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, VETH_INFO_PEER = 1;
     private const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4;
@@ -111,9 +111,14 @@ internal sealed class Netlink : IDisposable
         Execute(m, $"delete link {index}");
     }
 
+    /// <summary>
+    /// Adds an IPv4 address to a link. With <paramref name="ignoreExisting"/> an address already there is taken over
+    /// (NLM_F_REPLACE: IPv4 refuses a second add with EEXIST unless it replaces), as after a crash of the process that
+    /// added it; otherwise EEXIST is an error.
+    /// </summary>
     public void AddAddress(int index, IPAddress address, int prefixLength, bool ignoreExisting = false)
     {
-        var m = Begin(RTM_NEWADDR, (ushort)(NLM_F_CREATE | (ignoreExisting ? 0 : NLM_F_EXCL)));
+        var m = Begin(RTM_NEWADDR, (ushort)(NLM_F_CREATE | (ignoreExisting ? NLM_F_REPLACE : NLM_F_EXCL)));
         m.Bytes([AF_INET, (byte)prefixLength, 0, 0]);
         m.U32((uint)index);
         var bytes = address.GetAddressBytes();
