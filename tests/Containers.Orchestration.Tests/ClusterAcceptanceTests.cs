@@ -479,7 +479,7 @@ public sealed class ClusterAcceptanceTests
         await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => probe.ConnectAsync("127.0.0.1", 30100));
     }
 
-    private static System.Collections.Immutable.ImmutableArray<string> MonitorCommand()
+    internal static System.Collections.Immutable.ImmutableArray<string> MonitorCommand()
     {
         string dir = AppContext.BaseDirectory;
         string self = Path.Combine(dir, "Containers.Orchestration.Tests");
@@ -505,7 +505,7 @@ public sealed class ClusterAcceptanceTests
         Assert.Fail($"kubectl logs {string.Join(' ', args)} never showed '{expected}': {last}");
     }
 
-    private static async Task ImportImagesAsync(TestEngine te)
+    internal static async Task ImportImagesAsync(TestEngine te)
     {
         var tar = Path.Combine(te.Root, "rootfs.tar");
         await TarFile.CreateFromDirectoryAsync(TestRootfs.Path, tar, includeBaseDirectory: false);

@@ -8,8 +8,8 @@ namespace Containers.Tests.Cli;
 /// <summary><c>containers cluster delete</c> and a cluster's recovery from SIGKILL, through the CLI and the real kubectl, on real pods.</summary>
 public sealed class CliClusterTests : IAsyncLifetime
 {
-    private const string PodSubnet = "10.217.0.0/16";
-    private const string ServiceCidr = "10.95.0.0/16";
+    private const string PodSubnet = "10.221.0.0/16";
+    private const string ServiceCidr = "10.93.0.0/16";
     private readonly TestEngine t = new();
     private int port;
 
@@ -49,8 +49,8 @@ public sealed class CliClusterTests : IAsyncLifetime
         Assert.False(Directory.Exists(Path.Combine(t.Root, "cluster")), "the cluster's state is left");
         Assert.False(File.Exists(Path.Combine(t.Root, "kubeconfig")), "the kubeconfig is left");
         string addresses = Run("ip", "-4", "-o", "addr");
-        Assert.DoesNotContain("10.217.", addresses, StringComparison.Ordinal); // the pod bridge
-        Assert.DoesNotContain("10.95.", addresses, StringComparison.Ordinal); // the service addresses on it
+        Assert.DoesNotContain("10.221.", addresses, StringComparison.Ordinal); // the pod bridge
+        Assert.DoesNotContain("10.93.", addresses, StringComparison.Ordinal); // the service addresses on it
 
         // a second cluster on another root could now take the subnet; on this root, up starts afresh
         await UpAsync();

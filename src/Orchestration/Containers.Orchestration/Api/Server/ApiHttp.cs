@@ -27,6 +27,19 @@ internal static class ApiHttp
         await WriteAsync(http, 200, obj).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A boolean query parameter as kube-apiserver parses one (Go's strconv.ParseBool): 1, t, T, TRUE, true and True
+    /// are true; 0, f, F, FALSE, false, False and absence are false; anything else is a 400 naming the parameter.
+    /// KubernetesClient sends <c>stdout=1</c>, kubectl <c>stdout=true</c>.
+    /// </summary>
+    public static bool Flag(HttpContext http, string name) => http.Request.Query[name].FirstOrDefault() switch
+    {
+        null or "" => false,
+        "1" or "t" or "T" or "TRUE" or "true" or "True" => true,
+        "0" or "f" or "F" or "FALSE" or "false" or "False" => false,
+        var other => throw ApiException.BadRequest($"{name}: invalid boolean value \"{other}\""),
+    };
+
     /// <summary>Whether the client asked for server-side printing.</summary>
     public static bool WantsTable(HttpContext http) =>
         http.Request.Headers.Accept.ToString().Contains("as=Table", StringComparison.Ordinal);
@@ -54,7 +67,7 @@ internal static class ApiHttp
         var q = http.Request.Query;
         long? grace = Json.Int(body, "gracePeriodSeconds") ?? (long.TryParse(q["gracePeriodSeconds"], out long g) ? g : null);
         string? policy = Json.Str(body, "propagationPolicy") ?? q["propagationPolicy"].FirstOrDefault();
-        if (Json.Bool(body, "orphanDependents") == true || q["orphanDependents"] == "true")
+        if (Json.Bool(body, "orphanDependents") == true || Flag(http, "orphanDependents"))
         {
             policy = "Orphan";
         }

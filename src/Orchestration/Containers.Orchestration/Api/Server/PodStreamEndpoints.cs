@@ -61,7 +61,7 @@ internal sealed class PodStreamEndpoints(ObjectApi api, IPodStreams? streams)
         }
 
         string protocol = RemoteCommandProtocol(http, pod, "exec");
-        bool tty = q["tty"] == "true", stdin = q["stdin"] == "true", stdout = q["stdout"] == "true", stderr = q["stderr"] == "true";
+        bool tty = ApiHttp.Flag(http, "tty"), stdin = ApiHttp.Flag(http, "stdin"), stdout = ApiHttp.Flag(http, "stdout"), stderr = ApiHttp.Flag(http, "stderr");
         await using var process = await streams!.StartExecAsync(pod, container, new ExecOptions { Command = [.. command], Tty = tty, OpenStdin = stdin }, http.RequestAborted).ConfigureAwait(false);
         var input = tty ? process.Terminal! : process.StandardInput;
         await RemoteCommand.RunAsync(http, protocol, stdin ? input : null, closeInput: !tty, async (send, ct) =>
@@ -110,7 +110,7 @@ internal sealed class PodStreamEndpoints(ObjectApi api, IPodStreams? streams)
         var q = http.Request.Query;
         string container = ContainerOf(pod, q);
         string protocol = RemoteCommandProtocol(http, pod, "attach");
-        bool stdin = q["stdin"] == "true", tty = q["tty"] == "true";
+        bool stdin = ApiHttp.Flag(http, "stdin"), tty = ApiHttp.Flag(http, "tty");
         using var attached = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         var output = new RemoteCommand.ChannelStream();
         var (input, pump) = streams!.Attach(pod, container, output, attached.Token);
@@ -188,6 +188,6 @@ internal sealed class PodStreamEndpoints(ObjectApi api, IPodStreams? streams)
 
         http.Response.ContentType = "text/plain";
         long? tail = long.TryParse(q["tailLines"], out long t) ? t : null;
-        await streams.WriteLogAsync(pod, container, q["follow"] == "true", tail, q["timestamps"] == "true", q["previous"] == "true", http.Response.Body, http.RequestAborted).ConfigureAwait(false);
+        await streams.WriteLogAsync(pod, container, ApiHttp.Flag(http, "follow"), tail, ApiHttp.Flag(http, "timestamps"), ApiHttp.Flag(http, "previous"), http.Response.Body, http.RequestAborted).ConfigureAwait(false);
     }
 }

@@ -42,7 +42,7 @@ internal sealed class ResourceEndpoints(ObjectApi api)
         var q = http.Request.Query;
         switch (http.Request.Method)
         {
-            case "GET" when q["watch"] is { Count: > 0 } w && w[0] is "1" or "true":
+            case "GET" when ApiHttp.Flag(http, "watch"):
                 await watch.ServeAsync(http, type, ns).ConfigureAwait(false);
                 return;
             case "GET":
