@@ -31,6 +31,7 @@ public sealed class KubernetesClientTests
             using var client = new Kubernetes(new KubernetesClientConfiguration { Host = cluster.Url });
             await ConfigMapsAsync(client);
             await DeploymentAsync(client);
+            await StartErrorAsync(client);
         }
         finally
         {
@@ -126,6 +127,32 @@ public sealed class KubernetesClientTests
         var (code, stdout, stderr) = await ExecAsync(client, pod, "sh", "-c", "echo x; echo y >&2");
         Assert.Equal((0, "x\n", "y\n"), (code, stdout, stderr));
         Assert.Equal(3, (await ExecAsync(client, pod, "sh", "-c", "exit 3")).Code);
+    }
+
+    /// <summary>A command that is not in the image: the container's start fails with containerd's StartError (exit code 128), as the kubelet reports it.</summary>
+    private static async Task StartErrorAsync(Kubernetes client)
+    {
+        await client.CoreV1.CreateNamespacedPodAsync(
+            new V1Pod
+            {
+                Metadata = new V1ObjectMeta { Name = "broken" },
+                Spec = new V1PodSpec { RestartPolicy = "Never", Containers = [new V1Container { Name = "broken", Image = "web:v1", Command = ["no-such-command"] }] },
+            },
+            "default");
+        V1ContainerStatus? status = null;
+        V1Pod? pod = null;
+        for (int i = 0; i < 300 && (status?.State?.Terminated is null || pod?.Status?.Phase != "Failed"); i++)
+        {
+            await Task.Delay(100);
+            pod = await client.CoreV1.ReadNamespacedPodAsync("broken", "default");
+            status = pod.Status?.ContainerStatuses?.FirstOrDefault();
+        }
+
+        Assert.True(status?.State?.Terminated?.Reason == "StartError", KubernetesJson.Serialize(pod?.Status));
+        Assert.Equal(128, status?.State?.Terminated?.ExitCode);
+        Assert.Equal("Failed", pod?.Status?.Phase); // restartPolicy Never: not tried again
+        Assert.Equal(0, status?.RestartCount);
+        Assert.Contains("executable file not found", status?.State?.Terminated?.Message, StringComparison.Ordinal);
     }
 
     private static async Task<(int Code, string Stdout, string Stderr)> ExecAsync(Kubernetes client, string pod, params string[] command)

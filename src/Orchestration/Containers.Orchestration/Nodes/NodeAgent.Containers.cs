@@ -205,14 +205,26 @@ public sealed partial class NodeAgent
         }
         catch (ContainerException e)
         {
-            cr.WaitingReason = e.Message.Contains("not found", StringComparison.OrdinalIgnoreCase) && e.Message.Contains("executable", StringComparison.OrdinalIgnoreCase) ? "StartError" : "RunContainerError";
+            // the process itself could not be executed (not found, not executable): containerd's StartError; anything
+            // else that stopped the container's creation is the kubelet's RunContainerError
+            cr.WaitingReason = e is ContainerStartException { Step: "exec" } ? "StartError" : "RunContainerError";
             cr.WaitingMessage = e.Message;
-            cr.RestartCount++;
-            cr.Backoff = cr.Backoff == TimeSpan.Zero ? BackoffStart : TimeSpan.FromTicks(Math.Min(cr.Backoff.Ticks * 2, BackoffMax.Ticks));
-            cr.NextStart = now + cr.Backoff;
             cr.Terminated = new JsonObject { ["exitCode"] = 128, ["reason"] = "StartError", ["message"] = e.Message, ["startedAt"] = Json.Time(now), ["finishedAt"] = Json.Time(now) };
             api.RecordEvent(pod, "Warning", "Failed", "Error: " + e.Message, "kubelet", Name);
             logger.LogInformation(e, "pod {Pod}: container {Container} failed to start", key, cr.Name);
+            if (policy == "Never")
+            {
+                // a failed start is a failed run (exit code 128): under Never it is not tried again, and the pod fails
+                cr.WaitingReason = null;
+                cr.WaitingMessage = null;
+                cr.Finished = true;
+                Queue.Add(key);
+                return TimeSpan.FromSeconds(10);
+            }
+
+            cr.RestartCount++;
+            cr.Backoff = cr.Backoff == TimeSpan.Zero ? BackoffStart : TimeSpan.FromTicks(Math.Min(cr.Backoff.Ticks * 2, BackoffMax.Ticks));
+            cr.NextStart = now + cr.Backoff;
             return cr.Backoff;
         }
     }
