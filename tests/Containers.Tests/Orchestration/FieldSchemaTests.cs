@@ -10,8 +10,8 @@ public sealed class FieldSchemaTests
         {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","labels":{"any-key":"x"},"annotations":{"a/b":"c"}},
          "spec":{"replicas":2,SPEC_EXTRA"selector":{"matchLabels":{"app":"web"}},
           "template":{"metadata":{"labels":{"app":"web"}},"spec":{
-            "volumes":[{"name":"cfg","configMap":{"name":"c","items":[{"key":"k","path":"p"}]}},{"name":"n","nfs":{"server":"s","path":"/","anything":1}}],
-            "affinity":{"nodeAffinity":{"whatever":{}}},
+            "volumes":[{"name":"cfg","configMap":{"name":"c","items":[{"key":"k","path":"p"}]}},{"name":"n","nfs":{"server":"s","path":"/","readOnly":true}}],
+            "affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"k","operator":"Exists"}]}]}}},
             "containers":[{"name":"c","image":"web:v1","env":[{"name":"A","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}],
               "readinessProbe":{"httpGet":{"path":"/","port":80,"httpHeaders":[{"name":"h","value":"v"}]},"periodSeconds":5},
               "lifecycle":{"preStop":{"exec":{"command":["sleep","1"]}}}CONTAINER_EXTRA}]}}},
@@ -19,12 +19,36 @@ public sealed class FieldSchemaTests
         """.Replace("SPEC_EXTRA", specExtra, StringComparison.Ordinal).Replace("CONTAINER_EXTRA", containerExtra, StringComparison.Ordinal))!.AsObject();
 
     [Fact]
-    public void A_complete_object_passes_strict_and_wildcard_parts_are_not_checked()
+    public void A_complete_object_passes_strict_and_only_the_status_is_not_checked()
     {
         var obj = Deployment();
         string before = obj.ToJsonString();
         Assert.Empty(FieldSchema.Enforce(ResourceType.Deployments, obj, FieldValidation.Strict));
         Assert.Equal(before, obj.ToJsonString());
+    }
+
+    [Fact]
+    public void Deep_parts_are_checked_from_the_kinds_schemas()
+    {
+        // the schemas are the KubernetesClient models': volume sources, affinity and security contexts are known to the last field
+        var obj = Deployment(containerExtra: ""","securityContext":{"runAsUser":1,"privilegd":true}""");
+        Json(obj, "spec", "template", "spec", "volumes", 1, "nfs")["anything"] = 1;
+        Json(obj, "spec", "template", "spec", "affinity", "nodeAffinity")["whatever"] = new JsonObject();
+        var e = Assert.Throws<ApiException>(() => FieldSchema.Enforce(ResourceType.Deployments, obj, FieldValidation.Strict));
+        Assert.Contains("unknown field \"spec.template.spec.volumes[1].nfs.anything\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown field \"spec.template.spec.affinity.nodeAffinity.whatever\"", e.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown field \"spec.template.spec.containers[0].securityContext.privilegd\"", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("runAsUser", e.Message, StringComparison.Ordinal);
+    }
+
+    private static JsonObject Json(JsonNode node, params object[] path)
+    {
+        foreach (var step in path)
+        {
+            node = step is int i ? node[i]! : node[(string)step]!;
+        }
+
+        return node.AsObject();
     }
 
     [Fact]

@@ -18,7 +18,9 @@ public static class Patches
     /// <summary>The content type of a JSON patch.</summary>
     public const string JsonPatch = "application/json-patch+json";
 
-    // merge keys of the lists of the kinds served (k8s.io/api patchMergeKey tags); lists not named here are replaced
+    // merge keys of the lists of the kinds served (k8s.io/api patchMergeKey tags); lists not named here are replaced.
+    // Written here, not derived: the kinds' schemas come from the KubernetesClient models (see KindSchemas), which
+    // carry field names, types and descriptions but not the Go types' patchStrategy and patchMergeKey tags
     private static readonly Dictionary<string, string> MergeKeys = new(StringComparer.Ordinal)
     {
         ["containers"] = "name",
@@ -295,17 +297,33 @@ public static class Patches
         return doc as JsonObject ?? throw ApiException.BadRequest("the JSON patch replaced the object with something that is not an object");
     }
 
-    private static string[] Pointer(string path) =>
-        path.Length == 0 ? [] : path.TrimStart('/').Split('/').Select(p => p.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal)).ToArray();
-
-    private static JsonNode? Get(JsonNode? doc, string path)
+    /// <summary>The reference tokens of a JSON pointer (RFC 6901): "" is the whole document, "/a~1b" the key "a/b".</summary>
+    private static string[] Pointer(string path)
     {
-        foreach (string p in Pointer(path))
+        if (path.Length == 0)
+        {
+            return [];
+        }
+
+        if (path[0] != '/')
+        {
+            throw ApiException.BadRequest($"JSON patch: \"{path}\" is not a JSON pointer (it must start with '/')");
+        }
+
+        return [.. path[1..].Split('/').Select(p => p.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal))];
+    }
+
+    private static JsonNode? Get(JsonNode? doc, string path) => Resolve(doc, Pointer(path));
+
+    /// <summary>The node the tokens lead to, or null.</summary>
+    private static JsonNode? Resolve(JsonNode? doc, ReadOnlySpan<string> parts)
+    {
+        foreach (string p in parts)
         {
             doc = doc switch
             {
                 JsonObject o => o[p],
-                JsonArray a when int.TryParse(p, out int i) && i >= 0 && i < a.Count => a[i],
+                JsonArray a when int.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int i) && i < a.Count => a[i],
                 _ => null,
             };
         }
@@ -321,7 +339,7 @@ public static class Patches
             return value ?? throw ApiException.BadRequest("a JSON patch cannot replace the whole object with null");
         }
 
-        var parent = Get(doc, "/" + string.Join('/', parts[..^1].Select(p => p.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal))));
+        var parent = Resolve(doc, parts.AsSpan(0, parts.Length - 1));
         string last = parts[^1];
         switch (parent)
         {
@@ -352,7 +370,7 @@ public static class Patches
     private static void Remove(JsonNode doc, string path, int index)
     {
         var parts = Pointer(path);
-        var parent = parts.Length == 0 ? null : Get(doc, "/" + string.Join('/', parts[..^1]));
+        var parent = parts.Length == 0 ? null : Resolve(doc, parts.AsSpan(0, parts.Length - 1));
         bool removed = parent switch
         {
             JsonObject o => o.Remove(parts[^1]),

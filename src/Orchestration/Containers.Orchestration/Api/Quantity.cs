@@ -15,19 +15,13 @@ public static class Quantity
             return false;
         }
 
-        if (v.TryGetValue(out long l))
+        return v.GetValueKind() switch
         {
-            value = l;
-            return true;
-        }
-
-        if (v.TryGetValue(out double d))
-        {
-            value = (decimal)d;
-            return true;
-        }
-
-        return v.TryGetValue(out string? s) && TryParse(s, out value);
+            // a number, whether parsed or made in code (a JsonValue of an int is not read as a long)
+            System.Text.Json.JsonValueKind.Number => decimal.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out value),
+            System.Text.Json.JsonValueKind.String => TryParse(v.GetValue<string>(), out value),
+            _ => false,
+        };
     }
 
     private static readonly (string Suffix, decimal Factor)[] Suffixes =
@@ -45,17 +39,19 @@ public static class Quantity
             return false;
         }
 
-        string s = text.Trim();
+        // Kubernetes' grammar: a signed number, then a suffix or an exponent; no spaces anywhere
+        const NumberStyles number = NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent;
+        string s = text;
         foreach (var (suffix, factor) in Suffixes)
         {
-            if (s.EndsWith(suffix, StringComparison.Ordinal) && decimal.TryParse(s[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out decimal n))
+            if (s.EndsWith(suffix, StringComparison.Ordinal) && decimal.TryParse(s[..^suffix.Length], number, CultureInfo.InvariantCulture, out decimal n))
             {
                 value = n * factor;
                 return true;
             }
         }
 
-        return decimal.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        return decimal.TryParse(s, number, CultureInfo.InvariantCulture, out value);
     }
 
     /// <summary>The value, or <paramref name="fallback"/> when absent or malformed.</summary>

@@ -16,11 +16,11 @@ internal sealed class Scheduler : IReconciler<string>
     private readonly ObjectApi api;
     private readonly Informer pods;
     private readonly Informer nodes;
-    private readonly ConcurrentDictionary<string, Usage> usage = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, NodeUsage> usage = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Node, long Cpu, long Memory, string? Owner)> placed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> unschedulable = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, NodeInfo> nodeInfos = new(StringComparer.Ordinal); // under the gate
-    private NodeInfo[] nodeList = [];
+    private readonly Dictionary<string, SchedulingNode> nodeInfos = new(StringComparer.Ordinal); // under the gate
+    private SchedulingNode[] nodeList = [];
     private readonly Lock gate = new();
 
     public Scheduler(ObjectApi api, InformerSet informers)
@@ -32,7 +32,7 @@ internal sealed class Scheduler : IReconciler<string>
         pods.OnChange(PodChanged);
         foreach (var node in nodes.List())
         {
-            nodeInfos[Json.Name(node)] = Info(node); // nodes cached before this scheduler registered (later changes come below)
+            nodeInfos[Json.Name(node)] = SchedulingNode.Of(node); // nodes cached before this scheduler registered (later changes come below)
         }
 
         nodeList = [.. nodeInfos.Values];
@@ -46,7 +46,7 @@ internal sealed class Scheduler : IReconciler<string>
                 }
                 else
                 {
-                    nodeInfos[Json.Name(node)] = Info(node);
+                    nodeInfos[Json.Name(node)] = SchedulingNode.Of(node);
                 }
 
                 nodeList = [.. nodeInfos.Values];
@@ -77,7 +77,7 @@ internal sealed class Scheduler : IReconciler<string>
             return Task.FromResult(default(ReconcileResult)); // assumed on a node: its binding is in flight
         }
 
-        var facts = PodFacts.Of(pod);
+        var facts = SchedulingPod.Of(pod);
         var (cpu, memory) = (facts.Cpu, facts.Memory);
         string? owner = Json.Str(PodState.ControllerOf(pod), "uid");
         var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -87,18 +87,15 @@ internal sealed class Scheduler : IReconciler<string>
             double bestScore = double.MinValue;
             foreach (var info in nodeList)
             {
-                var u = usage.GetValueOrDefault(info.Name) ?? Usage.None;
-                string? why = Filter(facts, info, u);
+                var u = usage.GetValueOrDefault(info.Name) ?? NodeUsage.None;
+                string? why = SchedulingPolicy.Filter(facts, info, u);
                 if (why is not null)
                 {
                     reasons[why] = reasons.GetValueOrDefault(why) + 1;
                     continue;
                 }
 
-                // least allocated (cpu and memory, as fractions free), then spread a controller's pods
-                double free = (((info.ScoreCpu - u.Cpu - cpu) / Math.Max(info.ScoreCpu, 1)) + ((info.ScoreMemory - u.Memory - memory) / Math.Max(info.ScoreMemory, 1))) / 2;
-                int siblings = owner is null ? 0 : u.Owners.GetValueOrDefault(owner);
-                double score = (free * 100) - (siblings * 10) - (u.Pods * 0.01);
+                double score = SchedulingPolicy.Score(facts, owner, info, u);
                 if (score > bestScore || (score == bestScore && string.CompareOrdinal(info.Name, best) < 0))
                 {
                     bestScore = score;
@@ -177,95 +174,6 @@ internal sealed class Scheduler : IReconciler<string>
         }
     }
 
-    private static string? Filter(PodFacts pod, NodeInfo node, Usage u)
-    {
-        if (!node.Ready)
-        {
-            return "node(s) were not ready";
-        }
-
-        if (node.Unschedulable && !pod.Tolerates("node.kubernetes.io/unschedulable", null, "NoSchedule"))
-        {
-            return "node(s) were unschedulable";
-        }
-
-        foreach (var taint in node.Taints)
-        {
-            if (taint.Effect is "NoSchedule" or "NoExecute" && !pod.Tolerates(taint.Key, taint.Value, taint.Effect))
-            {
-                return $"node(s) had untolerated taint {{{taint.Key}: {taint.Value}}}";
-            }
-        }
-
-        foreach (var (k, v) in pod.NodeSelector)
-        {
-            if (node.Labels.GetValueOrDefault(k) != v)
-            {
-                return "node(s) didn't match Pod's node affinity/selector";
-            }
-        }
-
-        if (u.Pods + 1 > node.Pods)
-        {
-            return "Too many pods";
-        }
-
-        if (pod.Cpu > 0 && u.Cpu + pod.Cpu > node.Cpu)
-        {
-            return "Insufficient cpu";
-        }
-
-        if (pod.Memory > 0 && u.Memory + pod.Memory > node.Memory)
-        {
-            return "Insufficient memory";
-        }
-
-        return null;
-    }
-
-    /// <summary>What filtering needs of a node, read once per version of the node object (as the informer hands it over).</summary>
-    private static NodeInfo Info(JsonObject node)
-    {
-        return new NodeInfo(
-            node,
-            Json.Name(node),
-            Json.Items(node, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready") is { } ready && Json.Str(ready, "status") == "True",
-            Json.Bool(node, "spec", "unschedulable") == true,
-            [.. Json.Items(node, "spec", "taints").Select(t => (Json.Str(t, "key") ?? "", Json.Str(t, "value"), Json.Str(t, "effect") ?? ""))],
-            Json.Labels(node),
-            Milli(Quantity.Of(Json.At(node, "status", "allocatable", "cpu"))),
-            Whole(Quantity.Of(Json.At(node, "status", "allocatable", "memory"))),
-            Whole(Quantity.Of(Json.At(node, "status", "allocatable", "pods"), 110)),
-            Milli(Quantity.Of(Json.At(node, "status", "allocatable", "cpu"), 1)),
-            Whole(Quantity.Of(Json.At(node, "status", "allocatable", "memory"), 1)));
-    }
-
-    /// <summary>Cores as millicores (rounded up, as Kubernetes does).</summary>
-    private static long Milli(decimal cores) => (long)Math.Ceiling(cores * 1000);
-
-    /// <summary>Bytes (or a count), rounded up.</summary>
-    private static long Whole(decimal value) => (long)Math.Ceiling(value);
-
-    /// <summary>The pod's requests: cpu in millicores, memory in bytes (integers: filtering and sums stay exact and cheap).</summary>
-    private static (long Cpu, long Memory) Requests(JsonObject pod)
-    {
-        long cpu = 0, memory = 0;
-        foreach (var c in Json.ReadItems(pod, "spec", "containers"))
-        {
-            // requests default to limits when only limits are given
-            cpu += Milli(Quantity.Of(Json.Read(c, "resources", "requests", "cpu") ?? Json.Read(c, "resources", "limits", "cpu")));
-            memory += Whole(Quantity.Of(Json.Read(c, "resources", "requests", "memory") ?? Json.Read(c, "resources", "limits", "memory")));
-        }
-
-        foreach (var c in Json.ReadItems(pod, "spec", "initContainers"))
-        {
-            cpu = Math.Max(cpu, Milli(Quantity.Of(Json.Read(c, "resources", "requests", "cpu"))));
-            memory = Math.Max(memory, Whole(Quantity.Of(Json.Read(c, "resources", "requests", "memory"))));
-        }
-
-        return (cpu, memory);
-    }
-
     private void PodChanged(JsonObject? old, JsonObject? pod)
     {
         var current = pod ?? old!;
@@ -279,7 +187,7 @@ internal sealed class Scheduler : IReconciler<string>
             }
             else if (facts.NodeName is { } node && (!placed.TryGetValue(key, out var p) || p.Node != node))
             {
-                var (cpu, memory) = Requests(pod!);
+                var (cpu, memory) = SchedulingPod.Requests(pod!);
                 Forget(key);
                 Assume(key, node, cpu, memory, facts.ControllerUid);
             }
@@ -309,7 +217,7 @@ internal sealed class Scheduler : IReconciler<string>
             }
 
             placed[key] = (node, cpu, memory, owner);
-            var u = usage.GetOrAdd(node, _ => new Usage());
+            var u = usage.GetOrAdd(node, _ => new NodeUsage());
             u.Cpu += cpu;
             u.Memory += memory;
             u.Pods++;
@@ -335,51 +243,5 @@ internal sealed class Scheduler : IReconciler<string>
                 }
             }
         }
-    }
-
-    private sealed record NodeInfo(
-        JsonObject Source,
-        string Name,
-        bool Ready,
-        bool Unschedulable,
-        (string Key, string? Value, string Effect)[] Taints,
-        IReadOnlyDictionary<string, string> Labels,
-        long Cpu,
-        long Memory,
-        long Pods,
-        double ScoreCpu,
-        double ScoreMemory);
-
-    /// <summary>What filtering needs of a pod, read once per scheduling attempt.</summary>
-    private sealed record PodFacts(long Cpu, long Memory, (string? Key, string? Operator, string? Value, string? Effect)[] Tolerations, IReadOnlyDictionary<string, string> NodeSelector)
-    {
-        public static PodFacts Of(JsonObject pod)
-        {
-            var (cpu, memory) = Requests(pod);
-            return new PodFacts(
-                cpu,
-                memory,
-                [.. Json.ReadItems(pod, "spec", "tolerations").Select(t => (Json.Str(t, "key"), Json.Str(t, "operator"), Json.Str(t, "value"), Json.Str(t, "effect")))],
-                Json.Map(pod, "spec", "nodeSelector"));
-        }
-
-        public bool Tolerates(string key, string? value, string effect) =>
-            Tolerations.Any(t =>
-                (t.Effect is null or "" || t.Effect == effect)
-                && (t.Key is null or "" ? t.Operator == "Exists" : t.Key == key)
-                && (t.Operator == "Exists" || t.Value == value));
-    }
-
-    private sealed class Usage
-    {
-        public static readonly Usage None = new();
-
-        public long Cpu { get; set; }
-
-        public long Memory { get; set; }
-
-        public int Pods { get; set; }
-
-        public Dictionary<string, int> Owners { get; } = new(StringComparer.Ordinal);
     }
 }

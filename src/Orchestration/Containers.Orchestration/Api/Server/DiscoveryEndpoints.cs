@@ -37,7 +37,25 @@ internal static class DiscoveryEndpoints
         app.MapGet("/apis/{group}", http => ApiHttp.WriteAsync(http, 200, ResourceType.Groups.Contains(Value(http, "group")) ? Group(Value(http, "group")) : throw ApiHttp.NotServed()));
         app.MapGet("/apis/{group}/{version}", http => ApiHttp.WriteAsync(http, 200, Resources(Value(http, "group"), Value(http, "version"))));
         app.MapGet("/openapi/v3", http => ApiHttp.WriteAsync(http, 200, OpenApi.Index()));
-        app.MapGet("/openapi/v3/{**path}", http => ApiHttp.WriteAsync(http, 200, OpenApi.Document(Value(http, "path")) ?? throw ApiHttp.NotServed()));
+        app.MapGet("/openapi/v3/{**path}", http => WriteBytesAsync(http, OpenApi.Document(Value(http, "path")) ?? throw ApiHttp.NotServed()));
+        app.MapGet("/openapi/v2", http =>
+        {
+            // client-go asks for the protobuf form first, and falls back on 406; only JSON is served
+            string accept = http.Request.Headers.Accept.ToString();
+            if (accept.Length > 0 && !accept.Contains("json", StringComparison.Ordinal) && !accept.Contains("*/*", StringComparison.Ordinal))
+            {
+                throw new ApiException(406, "NotAcceptable", "only application/json is served for /openapi/v2");
+            }
+
+            return WriteBytesAsync(http, OpenApi.Swagger());
+        });
+    }
+
+    private static async Task WriteBytesAsync(HttpContext http, byte[] body)
+    {
+        http.Response.StatusCode = 200;
+        http.Response.ContentType = "application/json";
+        await http.Response.Body.WriteAsync(body, http.RequestAborted).ConfigureAwait(false);
     }
 
     private static string Value(HttpContext http, string name) => http.Request.RouteValues[name] as string ?? "";
