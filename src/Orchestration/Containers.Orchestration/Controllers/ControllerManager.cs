@@ -42,25 +42,32 @@ public sealed class ControllerManager : IAsyncDisposable
         options ??= new();
         var manager = new ControllerManager { Informers = new InformerSet(api) };
         var informers = manager.Informers;
-        var rs = new ReplicaSetController(api, informers);
-        var deployments = new DeploymentController(api, informers);
-        var endpoints = new EndpointsController(api, informers);
-        var scheduler = new Scheduler(api, informers);
-        var gc = new GarbageCollector(api, informers);
-        var nodes = new NodeLifecycleController(api, informers, options.NodeMonitorGracePeriod);
-        var namespaces = new NamespaceController(api, informers);
-        var persistentVolumes = new PersistentVolumeController(api, informers, options.VolumeDirectory);
+        var built = new List<(ControllerBuilder Builder, IReconciler<string> Reconciler)>();
+        T Add<T>(string name, Func<ControllerBuilder, T> create)
+            where T : IReconciler<string>
+        {
+            var builder = new ControllerBuilder(api, informers, name, options.Workers);
+            var controller = create(builder);
+            built.Add((builder, controller));
+            return controller;
+        }
+
+        Add("replicaset-controller", b => new ReplicaSetController(b));
+        Add("deployment-controller", b => new DeploymentController(b));
+        Add("endpoints-controller", b => new EndpointsController(b));
+        Add("default-scheduler", b => new Scheduler(b));
+        var gc = Add("garbage-collector", b => new GarbageCollector(b));
+        Add("node-controller", b => new NodeLifecycleController(b, options.NodeMonitorGracePeriod));
+        Add("namespace-controller", b => new NamespaceController(b));
+        Add("persistentvolume-controller", b => new PersistentVolumeController(b, options.VolumeDirectory));
         informers.For(ResourceType.Namespaces);
         var token = manager.stop.Token;
         manager.running.Add(await informers.StartAsync(token).WaitAsync(cancellationToken).ConfigureAwait(false));
-        manager.running.Add(rs.Queue.RunAsync(rs, options.Workers, loggers.CreateLogger("replicaset-controller"), token));
-        manager.running.Add(deployments.Queue.RunAsync(deployments, options.Workers, loggers.CreateLogger("deployment-controller"), token));
-        manager.running.Add(endpoints.Queue.RunAsync(endpoints, options.Workers, loggers.CreateLogger("endpoints-controller"), token));
-        manager.running.Add(scheduler.Queue.RunAsync(scheduler, 1, loggers.CreateLogger("default-scheduler"), token));
-        manager.running.Add(gc.Queue.RunAsync(gc, options.Workers, loggers.CreateLogger("garbage-collector"), token));
-        manager.running.Add(nodes.Queue.RunAsync(nodes, 1, loggers.CreateLogger("node-controller"), token));
-        manager.running.Add(namespaces.Queue.RunAsync(namespaces, 1, loggers.CreateLogger("namespace-controller"), token));
-        manager.running.Add(persistentVolumes.Queue.RunAsync(persistentVolumes, 1, loggers.CreateLogger("persistentvolume-controller"), token));
+        foreach (var (builder, controller) in built)
+        {
+            manager.running.Add(builder.Queue.RunAsync(controller, builder.Workers, loggers.CreateLogger(builder.Name), token));
+        }
+
         if (options.EventTtl is { } ttl)
         {
             manager.running.Add(ExpireEventsAsync(api, ttl, loggers.CreateLogger("event-ttl"), token));

@@ -22,45 +22,26 @@ internal sealed class DeploymentController : IReconciler<string>
     private readonly Informer sets;
     private readonly Informer pods;
 
-    public DeploymentController(ObjectApi api, InformerSet informers)
+    public DeploymentController(ControllerBuilder b)
     {
-        this.api = api;
-        deployments = informers.For(ResourceType.Deployments);
-        sets = informers.For(ResourceType.ReplicaSets).IndexOrphans();
-        pods = informers.For(ResourceType.Pods);
-        Queue = new WorkQueue<string>(api.Time);
-        deployments.OnChange((_, d) =>
-        {
-            if (d is not null)
-            {
-                Queue.Add(PodState.Key(d));
-            }
-        });
-        sets.OnChange((old, rs) =>
-        {
-            var current = rs ?? old!;
-            if (PodState.ControllerOf(current) is { } owner && Json.Str(owner, "kind") == "Deployment")
-            {
-                Queue.Add($"{Json.Namespace(current)}/{Json.Str(owner, "name")}");
-            }
-            else if (rs is not null)
-            {
-                foreach (var d in deployments.List(Json.Namespace(rs)).Where(d => LabelSelector.FromObject(Json.At(d, "spec", "selector")).Matches(Json.Map(rs, "spec", "template", "metadata", "labels"))))
-                {
-                    Queue.Add(PodState.Key(d));
-                }
-            }
-        });
-        pods.OnChange((old, pod) =>
-        {
+        api = b.Api;
+        Queue = b.Queue;
+        deployments = b.For(ResourceType.Deployments);
+        sets = b.Owns(ResourceType.ReplicaSets, ResourceType.Deployments).IndexOrphans();
+        b.Watches(ResourceType.ReplicaSets, (_, rs) => rs is not null && PodState.ControllerOf(rs) is null ? AdoptersOf(rs) : []);
+        pods = b.Watches(ResourceType.Pods, (old, pod) =>
             // Recreate waits for the old pods to be gone
-            if (pod is null && old is not null && PodState.ControllerOf(old) is { } owner && sets.Get(Json.Namespace(old), Json.Str(owner, "name") ?? "") is { } rs
-                && PodState.ControllerOf(rs) is { } dref)
-            {
-                Queue.Add($"{Json.Namespace(rs)}/{Json.Str(dref, "name")}");
-            }
-        });
+            pod is null && old is not null && PodState.ControllerOf(old) is { } owner && sets.Get(Json.Namespace(old), Json.Str(owner, "name") ?? "") is { } rs
+                && PodState.ControllerOf(rs) is { } dref
+                ? [$"{Json.Namespace(rs)}/{Json.Str(dref, "name")}"]
+                : []);
     }
+
+    /// <summary>The deployments whose selector matches an orphaned ReplicaSet's template (they may adopt it).</summary>
+    private IEnumerable<string> AdoptersOf(JsonObject rs) =>
+        deployments.List(Json.Namespace(rs))
+            .Where(d => LabelSelector.FromObject(Json.At(d, "spec", "selector")).Matches(Json.Map(rs, "spec", "template", "metadata", "labels")))
+            .Select(PodState.Key);
 
     public WorkQueue<string> Queue { get; }
 

@@ -15,30 +15,28 @@ internal sealed class EndpointsController : IReconciler<string>
     private readonly Informer pods;
     private readonly Informer endpoints;
 
-    public EndpointsController(ObjectApi api, InformerSet informers)
+    public EndpointsController(ControllerBuilder b)
     {
-        this.api = api;
-        services = informers.For(ResourceType.Services);
-        pods = informers.For(ResourceType.Pods);
-        endpoints = informers.For(ResourceType.Endpoints);
-        Queue = new WorkQueue<string>(api.Time);
-        services.OnChange((old, svc) => Queue.Add(PodState.Key(svc ?? old!)));
-        pods.OnChange((old, pod) =>
+        api = b.Api;
+        Queue = b.Queue;
+        services = b.Watches(ResourceType.Services, (old, svc) => [PodState.Key(svc ?? old!)]); // its deletion too: its Endpoints go
+        pods = b.Watches(ResourceType.Pods, (old, pod) => new[] { old, pod }.OfType<JsonObject>().SelectMany(ServicesOf));
+        endpoints = b.Reads(ResourceType.Endpoints);
+    }
+
+    /// <summary>The services whose selector matches a pod's labels.</summary>
+    private IEnumerable<string> ServicesOf(JsonObject pod)
+    {
+        var labels = PodState.Of(pod).Labels;
+        foreach (var svc in services.ListStored(Json.Namespace(pod)))
         {
-            foreach (var p in new[] { old, pod }.OfType<JsonObject>())
+            // each service's selector is read once per revision of the service, not once per pod event
+            if (selectors.GetValue(svc, static s => Json.Map(ObjectApi.View(s), "spec", "selector") is { Count: > 0 } map ? LabelSelector.FromMap(map) : null) is { } selector
+                && selector.Matches(labels))
             {
-                var labels = PodState.Of(p).Labels;
-                foreach (var svc in services.ListStored(Json.Namespace(p)))
-                {
-                    // each service's selector is read once per revision of the service, not once per pod event
-                    if (selectors.GetValue(svc, static s => Json.Map(ObjectApi.View(s), "spec", "selector") is { Count: > 0 } map ? LabelSelector.FromMap(map) : null) is { } selector
-                        && selector.Matches(labels))
-                    {
-                        Queue.Add($"{svc.Key.Namespace}/{svc.Key.Name}");
-                    }
-                }
+                yield return $"{svc.Key.Namespace}/{svc.Key.Name}";
             }
-        });
+        }
     }
 
     public WorkQueue<string> Queue { get; }

@@ -14,43 +14,36 @@ internal sealed class GarbageCollector : IReconciler<string>
     private readonly List<Informer> owners;
     private readonly List<Informer> dependents;
 
-    public GarbageCollector(ObjectApi api, InformerSet informers)
+    public GarbageCollector(ControllerBuilder b)
     {
-        this.api = api;
-        owners = [.. new[] { ResourceType.Deployments, ResourceType.ReplicaSets, ResourceType.Services, ResourceType.Pods }.Select(informers.For)];
-        dependents = [.. new[] { ResourceType.ReplicaSets, ResourceType.Pods }.Select(informers.For)];
-        Queue = new WorkQueue<string>(api.Time);
-        foreach (var informer in owners)
+        api = b.Api;
+        Queue = b.Queue;
+        // keyed by the owner's uid: an owner that went, or waits in foreground deletion, and dependents naming a missing owner
+        owners = [.. new[] { ResourceType.Deployments, ResourceType.ReplicaSets, ResourceType.Services, ResourceType.Pods }.Select(t => b.Watches(t, OwnerChanged))];
+        dependents = [.. new[] { ResourceType.ReplicaSets, ResourceType.Pods }.Select(t => b.Watches(t, (_, obj) => obj is null ? [] : MissingOwners(obj)))];
+    }
+
+    private static IEnumerable<string> OwnerChanged(JsonObject? old, JsonObject? obj)
+    {
+        if (obj is null && old is not null)
         {
-            informer.OnChange((old, obj) =>
-            {
-                if (obj is null && old is not null)
-                {
-                    Queue.Add(Json.Uid(old)); // the owner went: look at what it owned
-                }
-                else if (obj is not null && Json.Has(obj, "metadata", "deletionTimestamp")
-                    && Json.At(obj, "metadata", "finalizers") is JsonArray f && f.Any(x => x?.GetValue<string>() == "foregroundDeletion"))
-                {
-                    Queue.Add(Json.Uid(obj));
-                }
-            });
+            return [Json.Uid(old)]; // the owner went: look at what it owned
         }
 
-        foreach (var informer in dependents)
+        return obj is not null && Json.Has(obj, "metadata", "deletionTimestamp")
+            && Json.At(obj, "metadata", "finalizers") is JsonArray f && f.Any(x => x?.GetValue<string>() == "foregroundDeletion")
+            ? [Json.Uid(obj)]
+            : [];
+    }
+
+    private IEnumerable<string> MissingOwners(JsonObject obj)
+    {
+        foreach (var (uid, kind, name) in PodState.Of(obj).Owners)
         {
-            informer.OnChange((_, obj) =>
+            if (uid.Length > 0 && !OwnerExists(uid, kind, Json.Namespace(obj), name))
             {
-                if (obj is not null)
-                {
-                    foreach (var (uid, kind, name) in PodState.Of(obj).Owners)
-                    {
-                        if (uid.Length > 0 && !OwnerExists(uid, kind, Json.Namespace(obj), name))
-                        {
-                            Queue.Add(uid);
-                        }
-                    }
-                }
-            });
+                yield return uid;
+            }
         }
     }
 

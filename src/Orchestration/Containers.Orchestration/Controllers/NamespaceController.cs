@@ -8,18 +8,11 @@ internal sealed class NamespaceController : IReconciler<string>
     private readonly ObjectApi api;
     private readonly Informer namespaces;
 
-    public NamespaceController(ObjectApi api, InformerSet informers)
+    public NamespaceController(ControllerBuilder b)
     {
-        this.api = api;
-        namespaces = informers.For(ResourceType.Namespaces);
-        Queue = new WorkQueue<string>(api.Time);
-        namespaces.OnChange((_, ns) =>
-        {
-            if (ns is not null && Json.Has(ns, "metadata", "deletionTimestamp"))
-            {
-                Queue.Add(Json.Name(ns));
-            }
-        });
+        api = b.Api;
+        Queue = b.SingleWorker().Queue;
+        namespaces = b.For(ResourceType.Namespaces, (_, ns) => Json.Has(ns, "metadata", "deletionTimestamp"));
     }
 
     public WorkQueue<string> Queue { get; }

@@ -17,24 +17,13 @@ internal sealed class NodeLifecycleController : IReconciler<string>
     private readonly Informer nodes;
     private readonly Informer pods;
 
-    public NodeLifecycleController(ObjectApi api, InformerSet informers, TimeSpan gracePeriod)
+    public NodeLifecycleController(ControllerBuilder b, TimeSpan gracePeriod)
     {
-        this.api = api;
+        api = b.Api;
         GracePeriod = gracePeriod;
-        nodes = informers.For(ResourceType.Nodes);
-        pods = informers.For(ResourceType.Pods).IndexByNode();
-        Queue = new WorkQueue<string>(api.Time);
-        nodes.OnChange((old, node) =>
-        {
-            if (node is not null && old is null)
-            {
-                Queue.Add(Json.Name(node));
-            }
-            else if (node is not null && ReadyStatus(node) != ReadyStatus(old!))
-            {
-                Queue.Add(Json.Name(node));
-            }
-        });
+        Queue = b.SingleWorker().Queue;
+        nodes = b.For(ResourceType.Nodes, (old, node) => old is null || ReadyStatus(node) != ReadyStatus(old)); // new, or its readiness changed
+        pods = b.Reads(ResourceType.Pods).IndexByNode();
     }
 
     /// <summary>How long a node may go without posting status.</summary>

@@ -18,25 +18,15 @@ internal sealed class PersistentVolumeController : IReconciler<string>
     private readonly Informer volumes;
     private readonly string? directory;
 
-    public PersistentVolumeController(ObjectApi api, InformerSet informers, string? directory)
+    public PersistentVolumeController(ControllerBuilder b, string? directory)
     {
-        this.api = api;
+        api = b.Api;
         this.directory = directory;
-        claims = informers.For(ResourceType.Claims);
-        volumes = informers.For(ResourceType.Volumes);
-        Queue = new WorkQueue<string>(api.Time);
-        claims.OnChange((old, claim) => Queue.Add("claim:" + PodState.Key(claim ?? old!)));
-        volumes.OnChange((_, volume) =>
-        {
-            if (volume is not null)
-            {
-                Queue.Add("volume:" + Json.Name(volume));
-                foreach (var pending in claims.List().Where(c => Json.Str(c, "status", "phase") == "Pending"))
-                {
-                    Queue.Add("claim:" + PodState.Key(pending));
-                }
-            }
-        });
+        Queue = b.SingleWorker().Queue;
+        claims = b.Watches(ResourceType.Claims, (old, claim) => ["claim:" + PodState.Key(claim ?? old!)]);
+        // a new or changed volume may bind a pending claim
+        volumes = b.Watches(ResourceType.Volumes, (_, volume) => volume is null ? [] :
+            claims.List().Where(c => Json.Str(c, "status", "phase") == "Pending").Select(c => "claim:" + PodState.Key(c)).Prepend("volume:" + Json.Name(volume)));
     }
 
     public WorkQueue<string> Queue { get; }

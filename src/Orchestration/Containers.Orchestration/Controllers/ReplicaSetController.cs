@@ -18,20 +18,12 @@ internal sealed class ReplicaSetController : IReconciler<string>
     private readonly Informer pods;
     private readonly ConcurrentDictionary<string, Expectation> expectations = new(StringComparer.Ordinal);
 
-    public ReplicaSetController(ObjectApi api, InformerSet informers)
+    public ReplicaSetController(ControllerBuilder b)
     {
-        this.api = api;
-        sets = informers.For(ResourceType.ReplicaSets);
-        pods = informers.For(ResourceType.Pods).IndexOrphans();
-        Queue = new WorkQueue<string>(api.Time);
-        sets.OnChange((_, rs) =>
-        {
-            if (rs is not null)
-            {
-                Queue.Add(PodState.Key(rs));
-            }
-        });
-        pods.OnChange(PodChanged);
+        api = b.Api;
+        Queue = b.Queue;
+        sets = b.For(ResourceType.ReplicaSets);
+        pods = b.Watches(ResourceType.Pods, PodChanged).IndexOrphans(); // with the expectations it keeps
     }
 
     public WorkQueue<string> Queue { get; }

@@ -23,20 +23,19 @@ internal sealed class Scheduler : IReconciler<string>
     private SchedulingNode[] nodeList = [];
     private readonly Lock gate = new();
 
-    public Scheduler(ObjectApi api, InformerSet informers)
+    public Scheduler(ControllerBuilder b)
     {
-        this.api = api;
-        pods = informers.For(ResourceType.Pods);
-        nodes = informers.For(ResourceType.Nodes);
-        Queue = new WorkQueue<string>(api.Time);
-        pods.OnChange(PodChanged);
+        api = b.Api;
+        Queue = b.SingleWorker().Queue;
+        pods = b.Watches(ResourceType.Pods, PodChanged);
+        nodes = b.Reads(ResourceType.Nodes);
         foreach (var node in nodes.List())
         {
             nodeInfos[Json.Name(node)] = SchedulingNode.Of(node); // nodes cached before this scheduler registered (later changes come below)
         }
 
         nodeList = [.. nodeInfos.Values];
-        nodes.OnChange((old, node) =>
+        b.Watches(ResourceType.Nodes, (old, node) =>
         {
             lock (gate)
             {

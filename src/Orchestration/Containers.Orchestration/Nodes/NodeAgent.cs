@@ -29,7 +29,10 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     private readonly Informer services;
     private readonly ConcurrentDictionary<string, PodRecord> records = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stop = new();
-    private readonly HttpClient http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
+    private readonly Prober prober;
+    private readonly PodStatusWriter statusWriter;
+    private readonly NodeStatusReporter nodeStatus;
+    private readonly ImageManager images;
     private Task running = Task.CompletedTask;
 
     private NodeAgent(ObjectApi api, InformerSet informers, IPodRuntime runtime, NodeOptions options, ILogger logger)
@@ -38,9 +41,13 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         this.runtime = runtime;
         this.logger = logger;
         Options = options;
+        prober = new Prober(api, runtime, options.Name);
+        statusWriter = new PodStatusWriter(api, runtime, options.InternalIP);
+        nodeStatus = new NodeStatusReporter(api, options, logger);
         pods = informers.For(ResourceType.Pods).IndexByNode();
         services = informers.For(ResourceType.Services);
         Queue = new WorkQueue<string>(api.Time);
+        images = new ImageManager(api, runtime, options.Name, Queue);
         pods.OnChange(PodState.NodeIndex, Name, (old, pod) =>
         {
             // as the kubelet, a change of the status alone (its own writes, mostly) needs no sync: the status is ours
@@ -88,13 +95,13 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     public static async Task<NodeAgent> StartAsync(ObjectApi api, InformerSet informers, IPodRuntime runtime, NodeOptions options, ILogger logger, CancellationToken cancellationToken = default)
     {
         var agent = new NodeAgent(api, informers, runtime, options, logger);
-        agent.Register();
+        agent.nodeStatus.Register();
         await informers.For(ResourceType.Pods).Synced.WaitAsync(cancellationToken).ConfigureAwait(false);
         agent.Adopt();
         var token = agent.stop.Token;
         agent.running = Task.WhenAll(
             agent.Queue.RunAsync(agent, options.Workers, logger, token),
-            Task.Run(() => agent.HeartbeatAsync(token), CancellationToken.None));
+            Task.Run(() => agent.nodeStatus.HeartbeatAsync(token), CancellationToken.None));
         foreach (var pod in agent.pods.ByIndex(PodState.NodeIndex, options.Name))
         {
             agent.Queue.Add(PodState.Key(pod));
@@ -184,7 +191,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         {
         }
 
-        http.Dispose();
+        prober.Dispose();
         stop.Dispose();
     }
 
@@ -312,171 +319,11 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
             }
         }
 
-        WriteStatus(pod, rec, initialized && volumes is not null, podError, now);
+        statusWriter.Write(pod, rec, initialized && volumes is not null, podError, now);
         return new ReconcileResult(next);
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
-
-    private void Register()
-    {
-        var node = new JsonObject
-        {
-            ["metadata"] = new JsonObject
-            {
-                ["name"] = Name,
-                ["labels"] = NodeLabels(),
-                ["annotations"] = new JsonObject { ["node.alpha.kubernetes.io/ttl"] = "0" },
-            },
-            ["spec"] = new JsonObject(),
-            ["status"] = NodeStatus(api.Time.GetUtcNow()),
-        };
-        if (api.TryGet(ResourceType.Nodes, null, Name) is null)
-        {
-            try
-            {
-                api.Create(ResourceType.Nodes, null, node);
-                return;
-            }
-            catch (ApiException e) when (e.Reason == "AlreadyExists")
-            {
-            }
-        }
-
-        api.Mutate(ResourceType.Nodes, null, Name, n =>
-        {
-            var labels = Json.Obj(n, "metadata", "labels");
-            foreach (var (k, v) in NodeLabels())
-            {
-                labels[k] = v?.DeepClone();
-            }
-
-            return true;
-        });
-        api.Mutate(ResourceType.Nodes, null, Name, n =>
-        {
-            n["status"] = NodeStatus(api.Time.GetUtcNow());
-            return true;
-        }, "status");
-    }
-
-    private JsonObject NodeLabels()
-    {
-        var labels = new JsonObject
-        {
-            ["kubernetes.io/hostname"] = Name,
-            ["kubernetes.io/os"] = "linux",
-            ["kubernetes.io/arch"] = "amd64",
-            ["beta.kubernetes.io/os"] = "linux",
-            ["beta.kubernetes.io/arch"] = "amd64",
-        };
-        foreach (var (k, v) in Options.Labels)
-        {
-            labels[k] = v;
-        }
-
-        return labels;
-    }
-
-    private JsonObject NodeStatus(DateTimeOffset now)
-    {
-        var resources = new JsonObject { ["cpu"] = Options.Cpu, ["memory"] = Options.Memory, ["pods"] = Options.MaxPods.ToString(CultureInfo.InvariantCulture), ["ephemeral-storage"] = "100Gi" };
-        string time = Json.Time(now);
-        JsonObject Condition(string type, string status, string reason, string message) => new()
-        {
-            ["type"] = type,
-            ["status"] = status,
-            ["lastHeartbeatTime"] = time,
-            ["lastTransitionTime"] = time,
-            ["reason"] = reason,
-            ["message"] = message,
-        };
-        string kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "";
-        return new JsonObject
-        {
-            ["capacity"] = resources.DeepClone(),
-            ["allocatable"] = resources,
-            ["conditions"] = new JsonArray(
-                Condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                Condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                Condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                Condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")),
-            ["addresses"] = new JsonArray(
-                new JsonObject { ["type"] = "InternalIP", ["address"] = Options.InternalIP },
-                new JsonObject { ["type"] = "Hostname", ["address"] = Name }),
-            ["daemonEndpoints"] = new JsonObject { ["kubeletEndpoint"] = new JsonObject { ["Port"] = 10250 } },
-            ["nodeInfo"] = new JsonObject
-            {
-                ["machineID"] = "",
-                ["systemUUID"] = "",
-                ["bootID"] = "",
-                ["kernelVersion"] = kernel,
-                ["osImage"] = OsImage(),
-                ["containerRuntimeVersion"] = "containers-dotnet://" + typeof(ContainerEngine).Assembly.GetName().Version,
-                ["kubeletVersion"] = KubeApiServer.KubernetesVersion,
-                ["kubeProxyVersion"] = KubeApiServer.KubernetesVersion,
-                ["operatingSystem"] = "linux",
-                ["architecture"] = "amd64",
-            },
-        };
-    }
-
-    private static string OsImage()
-    {
-        try
-        {
-            var line = File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal));
-            return line?["PRETTY_NAME=".Length..].Trim('"') ?? "Linux";
-        }
-        catch (IOException)
-        {
-            return "Linux";
-        }
-    }
-
-    private async Task HeartbeatAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(Options.HeartbeatInterval, api.Time, cancellationToken).ConfigureAwait(false);
-                string now = Json.Time(api.Time.GetUtcNow());
-                if (api.Mutate(ResourceType.Nodes, null, Name, n =>
-                {
-                    foreach (var c in Json.Items(n, "status", "conditions"))
-                    {
-                        c["lastHeartbeatTime"] = now;
-                        if (Json.Str(c, "type") == "Ready" && Json.Str(c, "status") != "True")
-                        {
-                            c["status"] = "True";
-                            c["reason"] = "KubeletReady";
-                            c["message"] = "kubelet is posting ready status";
-                            c["lastTransitionTime"] = now;
-                        }
-                        else if (Json.Str(c, "type") != "Ready" && Json.Str(c, "status") == "Unknown")
-                        {
-                            c["status"] = "False";
-                            c["lastTransitionTime"] = now;
-                        }
-                    }
-
-                    return true;
-                }, "status") is null)
-                {
-                    Register(); // the node object was deleted: register again, as the kubelet does
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (ApiException e)
-            {
-                logger.LogWarning(e, "node {Node}: heartbeat failed", Name);
-            }
-        }
-    }
 
     private void Adopt()
     {

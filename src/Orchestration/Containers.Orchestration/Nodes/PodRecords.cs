@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+
+namespace Containers.Orchestration.Nodes;
+
+/// <summary>What a node agent knows of one pod it runs: its containers' records, its sandbox, its IP and named ports.</summary>
+internal sealed class PodRecord(string uid, string directory)
+{
+    public string Uid { get; } = uid;
+
+    public string Directory { get; } = directory;
+
+    public Dictionary<string, ContainerRecord> Containers { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, long> NamedPorts { get; } = new(StringComparer.Ordinal);
+
+    public DateTimeOffset? StartTime { get; set; }
+
+    public string? PodIP { get; set; }
+
+    /// <summary>The running sandbox holding the pod's namespaces, or null.</summary>
+    public string? SandboxId { get; set; }
+
+    /// <summary>How many sandboxes the pod had (part of the next one's runtime name).</summary>
+    public int SandboxAttempt { get; set; }
+
+    public string? LastMountError { get; set; }
+
+    public ContainerRecord Get(string name, bool init)
+    {
+        lock (Containers)
+        {
+            string key = (init ? "init:" : "") + name;
+            if (!Containers.TryGetValue(key, out var c))
+            {
+                c = new ContainerRecord(name);
+                Containers[key] = c;
+            }
+
+            return c;
+        }
+    }
+}
+
+/// <summary>What a node agent knows of one container of a pod: its runs, restarts and backoff, image pulls, probes and readiness.</summary>
+internal sealed class ContainerRecord(string name)
+{
+    public string Name { get; } = name;
+
+    public string? Id { get; set; }
+
+    /// <summary>The runtime id of its last run, or null.</summary>
+    public string? LastRun
+    {
+        get
+        {
+            lock (Runs)
+            {
+                return Runs.LastOrDefault();
+            }
+        }
+    }
+
+    /// <summary>The runtime ids of its runs, oldest first (logs and logs --previous).</summary>
+    public List<string> Runs { get; } = [];
+
+    public int RestartCount { get; set; }
+
+    public JsonObject? Terminated { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset NextStart { get; set; }
+
+    public TimeSpan Backoff { get; set; }
+
+    public bool BackoffEvent { get; set; }
+
+    public bool PulledEvent { get; set; }
+
+    public int PullFailures { get; set; }
+
+    public string? WaitingReason { get; set; }
+
+    public string? WaitingMessage { get; set; }
+
+    public string? LastConfigError { get; set; }
+
+    public bool Ready { get; set; }
+
+    public bool Started { get; set; }
+
+    public bool Succeeded { get; set; }
+
+    public bool Finished { get; set; }
+
+    public Dictionary<string, ProbeState> Probes { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>One probe's last run and its consecutive successes and failures.</summary>
+internal sealed class ProbeState
+{
+    public DateTimeOffset? Last { get; set; }
+
+    public int Failures { get; set; }
+
+    public int Successes { get; set; }
+}
