@@ -109,7 +109,7 @@ public sealed class ObjectApi
         Admission.Validate(type, obj, null);
         if (ns is not null && strategy.RequiresLiveNamespace)
         {
-            RequireLiveNamespace(type, ns, Json.Name(obj));
+            NamespaceStrategy.RequireLive(this, type, ns, Json.Name(obj));
         }
 
         if (strategy.Allocates)
@@ -122,21 +122,6 @@ public sealed class ObjectApi
         }
 
         return dryRun ? obj : Insert(type, ns, obj, generated);
-    }
-
-    /// <summary>Throws 404 when namespace <paramref name="ns"/> does not exist, 403 when it is being deleted.</summary>
-    private void RequireLiveNamespace(ResourceType type, string ns, string name)
-    {
-        var namespaces = ResourceType.Namespaces;
-        if (Peek(namespaces, null, ns) is not { } nsObj)
-        {
-            throw new ApiException(404, "NotFound", $"{namespaces.Plural} \"{ns}\" not found", details: new JsonObject { ["name"] = ns, ["kind"] = namespaces.Plural });
-        }
-
-        if (Json.Has(nsObj, "metadata", "deletionTimestamp"))
-        {
-            throw new ApiException(403, "Forbidden", $"{type.Plural} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated");
-        }
     }
 
     /// <summary>Stores a new object; a name made from generateName that is taken is made again (up to 8 tries, as kube-apiserver).</summary>
@@ -389,10 +374,10 @@ public sealed class ObjectApi
         }
     }
 
-    /// <summary>Removes a namespace whose contents are gone (the namespace controller's last step).</summary>
-    internal void FinalizeNamespace(string name)
+    /// <summary>Removes an object as stored, whatever its finalizers say (a controller's last step: a namespace whose contents are gone).</summary>
+    internal void Remove(ResourceType type, string? ns, string name)
     {
-        if (store.Get(new ObjectKey(ResourceType.Namespaces.StoreName, null, name)) is { } stored)
+        if (store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns : null, name)) is { } stored)
         {
             store.Delete(stored.Key, stored.Revision);
         }

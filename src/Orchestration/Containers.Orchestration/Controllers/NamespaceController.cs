@@ -46,7 +46,7 @@ internal sealed class NamespaceController : IReconciler<string>
 
         if (remaining == 0)
         {
-            api.FinalizeNamespace(name);
+            api.Remove(ResourceType.Namespaces, null, name);
             return Task.FromResult(default(ReconcileResult));
         }
 

@@ -47,4 +47,19 @@ internal sealed class NamespaceStrategy : KindStrategy
 
     /// <inheritdoc/>
     public override IReadOnlyList<TableColumn> Columns { get; } = [TableColumn.ObjectName, TableColumn.Text("Status", "status", "phase"), TableColumn.ObjectAge];
+
+    /// <summary>Throws 404 when namespace <paramref name="ns"/> does not exist, 403 when it is being deleted.</summary>
+    internal static void RequireLive(ObjectApi api, ResourceType type, string ns, string name)
+    {
+        var namespaces = Type;
+        if (api.Peek(namespaces, null, ns) is not { } nsObj)
+        {
+            throw new ApiException(404, "NotFound", $"{namespaces.Plural} \"{ns}\" not found", details: new JsonObject { ["name"] = ns, ["kind"] = namespaces.Plural });
+        }
+
+        if (Json.Has(nsObj, "metadata", "deletionTimestamp"))
+        {
+            throw new ApiException(403, "Forbidden", $"{type.Plural} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated");
+        }
+    }
 }
