@@ -46,16 +46,27 @@ internal sealed class ControllerBuilder
     /// (<c>namespace/name</c>, or the name of a cluster-scoped object), when <paramref name="when"/> (old, new) allows.
     /// </summary>
     public Informer For(ResourceType type, Func<JsonObject?, JsonObject, bool>? when = null) =>
-        Watches(type, (old, obj) => obj is not null && (when is null || when(old, obj)) ? [Key(obj)] : []);
+        Watches(type, (old, obj) =>
+        {
+            if (obj is not null && (when is null || when(old, obj)))
+            {
+                Queue.Add(Key(obj));
+            }
+        });
 
     /// <summary>
     /// A kind whose objects the controller owns: a change to one (its deletion too) enqueues the key of its controller
     /// owner when that is a <paramref name="owner"/>.
     /// </summary>
     public Informer Owns(ResourceType type, ResourceType owner) =>
-        Watches(type, (old, obj) => PodState.ControllerOf(obj ?? old!) is { } reference && Json.Str(reference, "kind") == owner.Kind
-            ? [$"{Json.Namespace(obj ?? old!)}/{Json.Str(reference, "name")}"]
-            : []);
+        Watches(type, (old, obj) =>
+        {
+            var current = obj ?? old!;
+            if (PodState.ControllerOf(current) is { } reference && Json.Str(reference, "kind") == owner.Kind)
+            {
+                Queue.Add($"{Json.Namespace(current)}/{Json.Str(reference, "name")}");
+            }
+        });
 
     /// <summary>A kind whose changes (old, new: either may be null) map to the keys <paramref name="map"/> gives.</summary>
     public Informer Watches(ResourceType type, Func<JsonObject?, JsonObject?, IEnumerable<string>> map)
@@ -71,7 +82,10 @@ internal sealed class ControllerBuilder
         return informer;
     }
 
-    /// <summary>A kind whose changes the controller handles itself (it keeps state of its own, as the scheduler's node list).</summary>
+    /// <summary>
+    /// A kind whose changes the controller handles itself: it adds keys to <see cref="Queue"/> (the kinds with many
+    /// changes, as pods: no sequence is made per change), or keeps state of its own (the scheduler's node list).
+    /// </summary>
     public Informer Watches(ResourceType type, Action<JsonObject?, JsonObject?> handler)
     {
         var informer = informers.For(type);

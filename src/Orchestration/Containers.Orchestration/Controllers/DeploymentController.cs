@@ -30,11 +30,14 @@ internal sealed partial class DeploymentController : IReconciler<string>
         sets = b.Owns(ResourceType.ReplicaSets, ResourceType.Deployments).IndexOrphans();
         b.Watches(ResourceType.ReplicaSets, (_, rs) => rs is not null && PodState.ControllerOf(rs) is null ? AdoptersOf(rs) : []);
         pods = b.Watches(ResourceType.Pods, (old, pod) =>
+        {
             // Recreate waits for the old pods to be gone
-            pod is null && old is not null && PodState.ControllerOf(old) is { } owner && sets.Get(Json.Namespace(old), Json.Str(owner, "name") ?? "") is { } rs
-                && PodState.ControllerOf(rs) is { } dref
-                ? [$"{Json.Namespace(rs)}/{Json.Str(dref, "name")}"]
-                : []);
+            if (pod is null && old is not null && PodState.ControllerOf(old) is { } owner && sets.Get(Json.Namespace(old), Json.Str(owner, "name") ?? "") is { } rs
+                && PodState.ControllerOf(rs) is { } dref)
+            {
+                Queue.Add($"{Json.Namespace(rs)}/{Json.Str(dref, "name")}");
+            }
+        });
     }
 
     /// <summary>The deployments whose selector matches an orphaned ReplicaSet's template (they may adopt it).</summary>

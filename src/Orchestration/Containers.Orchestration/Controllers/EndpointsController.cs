@@ -20,12 +20,23 @@ internal sealed class EndpointsController : IReconciler<string>
         api = b.Api;
         Queue = b.Queue;
         services = b.Watches(ResourceType.Services, (old, svc) => [PodState.Key(svc ?? old!)]); // its deletion too: its Endpoints go
-        pods = b.Watches(ResourceType.Pods, (old, pod) => new[] { old, pod }.OfType<JsonObject>().SelectMany(ServicesOf));
+        pods = b.Watches(ResourceType.Pods, (old, pod) =>
+        {
+            if (old is not null)
+            {
+                QueueServicesOf(old);
+            }
+
+            if (pod is not null)
+            {
+                QueueServicesOf(pod);
+            }
+        });
         endpoints = b.Reads(ResourceType.Endpoints);
     }
 
-    /// <summary>The services whose selector matches a pod's labels.</summary>
-    private IEnumerable<string> ServicesOf(JsonObject pod)
+    /// <summary>Queues the services whose selector matches a pod's labels.</summary>
+    private void QueueServicesOf(JsonObject pod)
     {
         var labels = PodState.Of(pod).Labels;
         foreach (var svc in services.ListStored(Json.Namespace(pod)))
@@ -34,7 +45,7 @@ internal sealed class EndpointsController : IReconciler<string>
             if (selectors.GetValue(svc, static s => Json.Map(ObjectApi.View(s), "spec", "selector") is { Count: > 0 } map ? LabelSelector.FromMap(map) : null) is { } selector
                 && selector.Matches(labels))
             {
-                yield return $"{svc.Key.Namespace}/{svc.Key.Name}";
+                Queue.Add($"{svc.Key.Namespace}/{svc.Key.Name}");
             }
         }
     }

@@ -20,7 +20,7 @@ internal sealed class GarbageCollector : IReconciler<string>
         Queue = b.Queue;
         // keyed by the owner's uid: an owner that went, or waits in foreground deletion, and dependents naming a missing owner
         owners = [.. new[] { ResourceType.Deployments, ResourceType.ReplicaSets, ResourceType.Services, ResourceType.Pods }.Select(t => b.Watches(t, OwnerChanged))];
-        dependents = [.. new[] { ResourceType.ReplicaSets, ResourceType.Pods }.Select(t => b.Watches(t, (_, obj) => obj is null ? [] : MissingOwners(obj)))];
+        dependents = [.. new[] { ResourceType.ReplicaSets, ResourceType.Pods }.Select(t => b.Watches(t, (Action<JsonObject?, JsonObject?>)((_, obj) => QueueMissingOwners(obj))))];
     }
 
     private static IEnumerable<string> OwnerChanged(JsonObject? old, JsonObject? obj)
@@ -36,13 +36,18 @@ internal sealed class GarbageCollector : IReconciler<string>
             : [];
     }
 
-    private IEnumerable<string> MissingOwners(JsonObject obj)
+    private void QueueMissingOwners(JsonObject? obj)
     {
+        if (obj is null)
+        {
+            return;
+        }
+
         foreach (var (uid, kind, name) in PodState.Of(obj).Owners)
         {
             if (uid.Length > 0 && !OwnerExists(uid, kind, Json.Namespace(obj), name))
             {
-                yield return uid;
+                Queue.Add(uid);
             }
         }
     }
