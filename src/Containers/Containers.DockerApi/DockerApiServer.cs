@@ -187,9 +187,9 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             {
                 await Error(ctx, 400, e.Message).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is ContainerException or Images.ImageException or IOException && !ctx.Response.HasStarted)
+            catch (Exception e) when (e is ContainerException or IOException && !ctx.Response.HasStarted)
             {
-                await Error(ctx, e is ContainerNotFoundException or Images.ImageNotFoundException ? 404 : e is ContainerConflictException ? 409 : 500, e.Message).ConfigureAwait(false);
+                await Error(ctx, ErrorKinds.HttpStatus(ErrorKinds.Of(e)), e.Message).ConfigureAwait(false); // one table, by kind
             }
         });
         app.UseRouting(); // after the prefix is gone: routes match the unversioned paths

@@ -183,9 +183,9 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         {
             await DockerApiServer.Error(ctx, 404, e.Message).ConfigureAwait(false);
         }
-        catch (ContainerConflictException e)
+        catch (Exception e) when (e is ContainerConflictException or ContainerForbiddenException)
         {
-            await DockerApiServer.Error(ctx, e.Message.Contains("pre-defined", StringComparison.Ordinal) ? 403 : 409, e.Message).ConfigureAwait(false);
+            await DockerApiServer.Error(ctx, ErrorKinds.HttpStatus(ErrorKinds.Of(e)), e.Message).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ContainerException or FormatException)
         {

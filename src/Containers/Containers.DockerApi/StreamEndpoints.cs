@@ -331,7 +331,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         {
             // docker answers a command that cannot start on the stream itself (exit code 126/127 in inspect)
             record.Started = true;
-            record.ExitCode = e.Message.Contains("not found", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("No such file", StringComparison.OrdinalIgnoreCase) ? 127 : 126;
+            record.ExitCode = e is ContainerStartException start ? start.ExitCode : 126; // 127 not found, 126 not executable
             if (detach)
             {
                 await req.ErrorAsync(e is ContainerConflictException ? 409 : 500, e.Message).ConfigureAwait(false);

@@ -17,10 +17,18 @@ public class ImageException : ContainerException
 }
 
 /// <summary>An image reference or digest that does not parse (the message says which part is wrong).</summary>
-public sealed class InvalidReferenceException(string message) : ImageException(message);
+public sealed class InvalidReferenceException(string message) : ImageException(message)
+{
+    /// <inheritdoc/>
+    public override ErrorKind Kind => ErrorKind.InvalidArgument;
+}
 
 /// <summary>An image, tag or blob that is neither in the store nor in the registry asked.</summary>
-public sealed class ImageNotFoundException(string message) : ImageException(message);
+public sealed class ImageNotFoundException(string message) : ImageException(message)
+{
+    /// <inheritdoc/>
+    public override ErrorKind Kind => ErrorKind.NotFound;
+}
 
 /// <summary>Content whose digest or size is not the one it was fetched or loaded under; nothing of it was kept.</summary>
 public sealed class DigestMismatchException(string message) : ImageException(message);

@@ -14,9 +14,18 @@ public sealed partial class NodeAgent
     private static readonly TimeSpan BackoffMax = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan BackoffReset = TimeSpan.FromMinutes(10);
 
-    private async Task<TimeSpan> SyncContainerAsync(JsonObject pod, PodRecord rec, ContainerRecord cr, JsonObject spec, Dictionary<string, string> volumes, bool init, string policy, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// One sync of one container of a pod: records how it exited and decides on a restart (restartPolicy, back-off),
+    /// probes it while it runs, or makes its image present and starts it. Returns when to look at it again.
+    /// </summary>
+    private async Task<TimeSpan> SyncContainerAsync(PodSync sync, ContainerRecord cr, JsonObject spec, bool init, CancellationToken cancellationToken)
     {
-        string key = PodState.Key(pod);
+        var (key, pod, rec, volumes, policy, now) = sync;
+        if (init && policy == "Always")
+        {
+            policy = "OnFailure"; // an init container restarts until it succeeds
+        }
+
         var status = cr.Id is null ? null : runtime.Inspect(cr.Id);
         if (status is { Running: true })
         {
@@ -289,4 +298,6 @@ public sealed partial class NodeAgent
         }
     }
 
+    /// <summary>What every container's sync of one pod shares: the pod, the node's record of it, its mounted volumes, its restart policy and the sync's time.</summary>
+    private sealed record PodSync(string Key, JsonObject Pod, PodRecord Record, Dictionary<string, string> Volumes, string RestartPolicy, DateTimeOffset Now);
 }

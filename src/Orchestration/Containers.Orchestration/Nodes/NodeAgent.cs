@@ -294,6 +294,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
 
         if (volumes is not null)
         {
+            var sync = new PodSync(PodState.Key(pod), pod, rec, volumes, policy, now);
             foreach (var c in Json.ReadItems(pod, "spec", "initContainers"))
             {
                 var cr = rec.Get(Json.Str(c, "name")!, init: true);
@@ -303,7 +304,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 }
 
                 initialized = false;
-                var step = await SyncContainerAsync(pod, rec, cr, c, volumes, init: true, policy == "Always" ? "OnFailure" : policy, now, cancellationToken).ConfigureAwait(false);
+                var step = await SyncContainerAsync(sync, cr, c, init: true, cancellationToken).ConfigureAwait(false);
                 next = Min(next, step);
                 break;
             }
@@ -313,7 +314,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 foreach (var c in Json.ReadItems(pod, "spec", "containers"))
                 {
                     var cr = rec.Get(Json.Str(c, "name")!, init: false);
-                    var step = await SyncContainerAsync(pod, rec, cr, c, volumes, init: false, policy, now, cancellationToken).ConfigureAwait(false);
+                    var step = await SyncContainerAsync(sync, cr, c, init: false, cancellationToken).ConfigureAwait(false);
                     next = Min(next, step);
                 }
             }

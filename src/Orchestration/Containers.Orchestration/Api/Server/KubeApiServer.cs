@@ -95,7 +95,7 @@ public sealed class KubeApiServer : IAsyncDisposable
         return path;
     }
 
-    /// <summary>Answers errors as Kubernetes' Status objects: an <see cref="ApiException"/> with its code, anything else as 500.</summary>
+    /// <summary>Answers errors as Kubernetes' Status objects: an <see cref="ApiException"/> with its code, the engine's errors by their <see cref="ErrorKind"/>, anything else as 500.</summary>
     private static async Task StatusErrorsAsync(HttpContext http, RequestDelegate next)
     {
         try
@@ -108,7 +108,10 @@ public sealed class KubeApiServer : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException && !http.Response.HasStarted)
         {
-            await ApiHttp.WriteAsync(http, 500, new ApiException(500, "InternalError", e.Message).ToStatus()).ConfigureAwait(false);
+            // the engine's errors by their kind, from the one table the Docker API uses too
+            var kind = ErrorKinds.Of(e);
+            int code = ErrorKinds.HttpStatus(kind);
+            await ApiHttp.WriteAsync(http, code, new ApiException(code, ErrorKinds.KubernetesReason(kind), e.Message).ToStatus()).ConfigureAwait(false);
         }
     }
 
