@@ -358,7 +358,7 @@ internal sealed partial class ContainerEndpoints
     public Task ListAsync(HttpContext ctx)
     {
         var q = ctx.Request.Query;
-        var all = q["all"] is var a && (a == "1" || a == "true");
+        var all = DockerApiServer.Flag(q, "all");
         IReadOnlyDictionary<string, IReadOnlyList<string>> filters;
         try
         {
@@ -443,7 +443,7 @@ internal sealed partial class ContainerEndpoints
         }
 
         var q = ctx.Request.Query;
-        bool Flag(string k) => q[k] is var v && (v == "1" || v == "true");
+        bool Flag(string k) => DockerApiServer.Flag(q, k);
         var wantOut = Flag("stdout");
         var wantErr = Flag("stderr");
         if (!wantOut && !wantErr)
@@ -543,8 +543,8 @@ internal sealed partial class ContainerEndpoints
         }
 
         var q = ctx.Request.Query;
-        var stream = !(q["stream"] is var st && (st == "0" || st == "false"));
-        var oneShot = q["one-shot"] is var os && (os == "1" || os == "true");
+        var stream = DockerApiServer.Flag(q, "stream", absent: true);
+        var oneShot = DockerApiServer.Flag(q, "one-shot");
         ctx.Response.ContentType = "application/json";
         (CgroupStats? Stats, long System, DateTimeOffset At) Sample()
         {

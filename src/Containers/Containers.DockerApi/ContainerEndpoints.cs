@@ -221,7 +221,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 
         try
         {
-            await c.RemoveAsync(force: ctx.Request.Query["force"] is var f && (f == "1" || f == "true")).ConfigureAwait(false);
+            await c.RemoveAsync(force: DockerApiServer.Flag(ctx.Request.Query, "force")).ConfigureAwait(false);
             events.Publish("container", "destroy", c.Id, c.Name);
             streams.ForgetExecs(c.Id);
             ctx.Response.StatusCode = 204;

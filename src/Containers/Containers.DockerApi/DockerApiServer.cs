@@ -348,6 +348,18 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         return ctx.Response.WriteAsync(node.ToJsonString(Relaxed));
     }
 
+    /// <summary>
+    /// A boolean query parameter as dockerd reads one (moby's httputils.BoolValueOrDefault): absent is
+    /// <paramref name="absent"/>; "", "0", "no", "false" and "none" are false in any case and with spaces around; anything
+    /// else is true (the Docker SDK for Python sends <c>force=True</c>, <c>stream=False</c>).
+    /// </summary>
+    internal static bool Flag(IQueryCollection query, string name, bool absent = false) =>
+        query.TryGetValue(name, out var values) ? Truthy(values.ToString()) : absent;
+
+    /// <summary>moby's BoolValue of one value.</summary>
+    internal static bool Truthy(string? value) =>
+        value?.Trim().ToLowerInvariant() is not (null or "" or "0" or "no" or "false" or "none");
+
     internal static Task Error(HttpContext ctx, int status, string message)
     {
         ctx.Response.StatusCode = status;

@@ -29,7 +29,7 @@ internal sealed class HijackedRequest
 
     public required PipeWriter Output { get; init; }
 
-    public bool Flag(string name) => Query.TryGetValue(name, out var v) && (v == "1" || v.Equals("true", StringComparison.OrdinalIgnoreCase));
+    public bool Flag(string name) => Query.TryGetValue(name, out var v) && DockerApiServer.Truthy(v);
 
     public JsonObject? JsonBody()
     {

@@ -189,7 +189,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
     {
         try
         {
-            var force = ctx.Request.Query["force"] is var f && (f == "1" || f == "true");
+            var force = DockerApiServer.Flag(ctx.Request.Query, "force");
             var lines = engine.Images.Remove(name, force);
             var result = new JsonArray();
             foreach (var line in lines)
@@ -477,11 +477,11 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
                 Tags = [.. q["t"].OfType<string>().Where(t => t.Length > 0)],
                 BuildArgs = buildArgs,
                 Target = q["target"].ToString() is { Length: > 0 } target ? target : null,
-                NoCache = q["nocache"] is var nc && (nc == "1" || nc == "true"),
+                NoCache = DockerApiServer.Flag(q, "nocache"),
                 Network = q["networkmode"].ToString() is { Length: > 0 } nm && nm != "default" ? nm : "default",
             };
             ctx.Response.ContentType = "application/json";
-            var quiet = q["q"] is var qq && (qq == "1" || qq == "true");
+            var quiet = DockerApiServer.Flag(q, "q");
             var lines = System.Threading.Channels.Channel.CreateUnbounded<JsonObject>();
             var seen = new HashSet<int>();
             var progress = new Inline<BuildEvent>(ev => lines.Writer.TryWrite(new JsonObject

@@ -264,7 +264,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     {
         try
         {
-            engine.Volumes.Remove(name, ctx.Request.Query["force"] is var f && (f == "1" || f == "true"));
+            engine.Volumes.Remove(name, DockerApiServer.Flag(ctx.Request.Query, "force"));
             events.Publish("volume", "destroy", name, name);
             ctx.Response.StatusCode = 204;
         }
@@ -281,7 +281,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     public Task PruneVolumesAsync(HttpContext ctx)
     {
         var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
-        var removed = engine.Volumes.Prune(all: filters.TryGetValue("all", out var all) && all.Any(a => a is "1" or "true"));
+        var removed = engine.Volumes.Prune(all: filters.TryGetValue("all", out var all) && all.Any(DockerApiServer.Truthy));
         foreach (var v in removed)
         {
             events.Publish("volume", "destroy", v, v);
