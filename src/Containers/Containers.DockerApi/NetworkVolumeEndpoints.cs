@@ -183,7 +183,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         {
             await DockerApiServer.Error(ctx, 404, e.Message).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ContainerConflictException or ContainerForbiddenException)
+        catch (ContainerConflictException e)
         {
             await DockerApiServer.Error(ctx, ErrorKinds.HttpStatus(ErrorKinds.Of(e)), e.Message).ConfigureAwait(false);
         }

@@ -90,18 +90,14 @@ public sealed class ContainerNotFoundException(string message) : ContainerExcept
     public override ErrorKind Kind => ErrorKind.NotFound;
 }
 
-/// <summary>A request that conflicts with the current state (a name in use, removing a running container, a port taken).</summary>
-public sealed class ContainerConflictException(string message) : ContainerException(message)
+/// <summary>
+/// A request that conflicts with the current state (a name in use, removing a running container, a port taken), or,
+/// with <see cref="ErrorKind.Forbidden"/>, one that no state would allow (removing the pre-defined bridge network).
+/// </summary>
+public sealed class ContainerConflictException(string message, ErrorKind kind = ErrorKind.Conflict) : ContainerException(message)
 {
     /// <inheritdoc/>
-    public override ErrorKind Kind => ErrorKind.Conflict;
-}
-
-/// <summary>A request refused whatever the state (removing the pre-defined bridge network).</summary>
-public sealed class ContainerForbiddenException(string message) : ContainerException(message)
-{
-    /// <inheritdoc/>
-    public override ErrorKind Kind => ErrorKind.Forbidden;
+    public override ErrorKind Kind { get; } = kind;
 }
 
 /// <summary>A specification that cannot be run as given (an invalid memory size, an unknown user, a bad port spec).</summary>

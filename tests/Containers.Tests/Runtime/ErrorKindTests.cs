@@ -10,7 +10,7 @@ public sealed class ErrorKindTests
         { new ContainerNotFoundException("x"), ErrorKind.NotFound, 404, "NotFound" },
         { new ImageNotFoundException("x"), ErrorKind.NotFound, 404, "NotFound" },
         { new ContainerConflictException("x"), ErrorKind.Conflict, 409, "Conflict" },
-        { new ContainerForbiddenException("x"), ErrorKind.Forbidden, 403, "Forbidden" },
+        { new ContainerConflictException("x", ErrorKind.Forbidden), ErrorKind.Forbidden, 403, "Forbidden" },
         { new InvalidContainerSpecException("x"), ErrorKind.InvalidArgument, 400, "BadRequest" },
         { new InvalidReferenceException("x"), ErrorKind.InvalidArgument, 400, "BadRequest" },
         { new FormatException("x"), ErrorKind.InvalidArgument, 400, "BadRequest" },
@@ -32,7 +32,7 @@ public sealed class ErrorKindTests
     public async Task Removing_the_default_bridge_is_forbidden_not_a_conflict()
     {
         await using var t = new TestEngine();
-        var e = Assert.Throws<ContainerForbiddenException>(() => t.Engine.Networks.Remove("bridge"));
+        var e = Assert.Throws<ContainerConflictException>(() => t.Engine.Networks.Remove("bridge"));
         Assert.Equal(ErrorKind.Forbidden, e.Kind);
     }
 }

@@ -54,14 +54,14 @@ public sealed class NetworkService
 
     /// <summary>
     /// Removes a network and its bridge. Throws <see cref="ContainerConflictException"/> when a running container is on
-    /// it (naming them), <see cref="ContainerForbiddenException"/> for the default bridge, <see cref="ContainerNotFoundException"/> when it does not exist.
+    /// it (naming them), <see cref="ContainerConflictException"/> of kind Forbidden for the default bridge, <see cref="ContainerNotFoundException"/> when it does not exist.
     /// </summary>
     public void Remove(string nameOrId)
     {
         var network = Get(nameOrId);
         if (network.IsDefault)
         {
-            throw new ContainerForbiddenException("bridge is a pre-defined network and cannot be removed");
+            throw new ContainerConflictException("bridge is a pre-defined network and cannot be removed", ErrorKind.Forbidden);
         }
 
         Ctx.Store.Locked(() =>
