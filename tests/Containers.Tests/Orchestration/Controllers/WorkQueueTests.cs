@@ -48,6 +48,20 @@ public sealed class WorkQueueTests
         }
     }
 
+    /// <summary>A fake clock that counts the timers made on it (a back-off's timer is made after the failing reconcile returns: the test waits for it before moving the clock).</summary>
+    private sealed class CountingTime : FakeTimeProvider
+    {
+        private int timers;
+
+        public int Timers => Volatile.Read(ref timers);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref timers);
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         for (int i = 0; i < 500 && !condition(); i++)
@@ -113,13 +127,14 @@ public sealed class WorkQueueTests
     [Fact]
     public async Task RequeueAfter_waits_on_the_clock()
     {
-        var time = new FakeTimeProvider();
+        var time = new CountingTime();
         var queue = new WorkQueue<string>(time);
         var r = new Recorder((_, n) => Task.FromResult(n == 1 ? new ReconcileResult(TimeSpan.FromSeconds(30)) : default));
         using var stop = new CancellationTokenSource();
         var run = queue.RunAsync(r, 1, NullLogger.Instance, stop.Token);
         queue.Add("a");
         await Until(() => r.Count("a") == 1);
+        await Until(() => time.Timers == 1); // the requeue is on the clock
         time.Advance(TimeSpan.FromSeconds(29));
         await Task.Delay(50);
         Assert.Equal(1, r.Count("a"));
@@ -132,7 +147,7 @@ public sealed class WorkQueueTests
     [Fact]
     public async Task Failures_back_off_per_key_doubling_from_5ms_and_a_success_resets_it()
     {
-        var time = new FakeTimeProvider();
+        var time = new CountingTime();
         var queue = new WorkQueue<string>(time);
         var r = new Recorder((_, n) => n <= 4 ? throw new InvalidOperationException("fails " + n) : Task.FromResult(default(ReconcileResult)));
         using var stop = new CancellationTokenSource();
@@ -141,8 +156,11 @@ public sealed class WorkQueueTests
         await Until(() => r.Count("a") == 1);
 
         // the n-th failure waits 5 ms * 2^n: 10, 20, 40, 80 ms
+        int timers = 0;
         foreach (var (wait, calls) in new[] { (10, 2), (20, 3), (40, 4), (80, 5) })
         {
+            await Until(() => time.Timers == timers + 1); // the back-off of the last failure is on the clock
+            timers++;
             time.Advance(TimeSpan.FromMilliseconds(wait - 1));
             await Task.Delay(30);
             Assert.Equal(calls - 1, r.Count("a"));
