@@ -27,6 +27,24 @@ internal static class RunTrueMedian
             foreach (var (mode, pause) in new[] { ("from idle", 50), ("back to back", 0) })
             {
                 var times = new List<double>();
+                var steps = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+                var order = new List<string>();
+                Containers.Runtime.StartSteps.Observer = timings =>
+                {
+                    lock (steps)
+                    {
+                        foreach (var (step, took) in timings)
+                        {
+                            if (!steps.TryGetValue(step, out var list))
+                            {
+                                steps[step] = list = [];
+                                order.Add(step);
+                            }
+
+                            list.Add(took.TotalMilliseconds);
+                        }
+                    }
+                };
                 for (var i = 0; i < runs + 5; i++)
                 {
                     if (pause > 0)
@@ -44,7 +62,13 @@ internal static class RunTrueMedian
                     }
                 }
 
+                Containers.Runtime.StartSteps.Observer = null;
                 Console.WriteLine($"/bin/true, --network none, {mode}, root {root}: {Describe(times)}");
+                Console.WriteLine("  the start's steps (medians, warm-ups included): " + string.Join("; ", order.Select(step =>
+                {
+                    var sorted = steps[step].Order().ToList();
+                    return $"{step} {sorted[sorted.Count / 2].ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} ms";
+                })));
             }
 
             if (await CrunBundleAsync(root, rootfs) is { } bundle)

@@ -1,0 +1,386 @@
+using System.Diagnostics;
+using System.Net;
+using Containers.Networking;
+using Containers.Runtime.Cgroups;
+using Containers.Shim;
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Runtime;
+
+/// <content>A run's start, as named steps with their undo.</content>
+internal sealed partial class ContainerSupervisor
+{
+    /// <summary>
+    /// Starts one run of the container as named steps (<see cref="StartSteps"/>): each step that makes something
+    /// pushes its undo, and a failure unwinds them in reverse, so a failed start leaves no address, terminal, shim,
+    /// cgroup or DNS entry behind.
+    /// </summary>
+    private async Task<Run> StartRunAsync(ContainerState state)
+    {
+        var spec = state.Spec;
+        var dir = ctx.Store.Dir(Id);
+        var prepared = Prepare(spec, dir);
+        var steps = new StartSteps(ctx.Logger, Id);
+        var endpoints = new List<NetworkEndpoint>();
+        var plan = new List<(BridgeNetwork Bridge, IPAddress Ip)>();
+        var terminal = new TerminalFds();
+        try
+        {
+            var joined = steps.Do("find the joined container", () => Joined(spec));
+            var flags = NamespaceFlags(spec, joined);
+            foreach (var attachment in spec.EffectiveNetworks())
+            {
+                var (endpoint, bridge, address) = steps.Do($"allocate an address on {attachment.Network}", () => Allocate(attachment, endpoints.Count), a => ctx.Release(Id, a.Endpoint));
+                endpoints.Add(endpoint);
+                plan.Add((bridge, address));
+            }
+
+            var ip = plan.Count > 0 ? plan[0].Ip : joined?.IPAddress is { } joinedIp ? IPAddress.Parse(joinedIp) : null;
+            var dnsServer = endpoints.Count > 0 && endpoints[0].Network != NetworkInfo.DefaultName ? endpoints[0].Gateway : null;
+            steps.Do("write /etc/hosts, /etc/resolv.conf and /etc/hostname", () => WriteEtc(spec, dir, prepared.Hostname, joined, endpoints, dnsServer));
+            if (spec.Tty)
+            {
+                steps.Do("open the terminal", () => terminal.Open(ctx.Sys), t => t.Close(ctx.Sys));
+            }
+
+            var shim = await steps.DoAsync("spawn the shim", () => SpawnAsync(spec, flags, joined, terminal), async s =>
+            {
+                await StopShimAsync(s).ConfigureAwait(false);
+                s.Process.Dispose();
+            }).ConfigureAwait(false);
+            var cgroup = await steps.DoAsync("create the cgroup and attach the network", () => CgroupAndNetworkAsync(spec, shim, endpoints, plan), async c =>
+            {
+                await StopShimAsync(shim).ConfigureAwait(false); // a cgroup with a process in it cannot be removed
+                c.Delete();
+            }).ConfigureAwait(false);
+            if (dnsServer is not null || endpoints.Count > 1)
+            {
+                // bound before the payload runs: its first lookup must find the server
+                steps.Do("serve DNS", () =>
+                {
+                    ctx.Dns.Track(Id, endpoints);
+                    return Id;
+                }, ctx.Dns.Untrack);
+            }
+
+            await steps.DoAsync("hand over the configuration", () => HandOverAsync(spec, prepared, joined, terminal, shim)).ConfigureAwait(false);
+            var started = ctx.Time.GetUtcNow();
+            steps.Do("record the container as running", () => RecordRunning(shim, started, ip, endpoints));
+            IReadOnlyList<string[]> natRules = [];
+            if (ip is not null && proxy is not null)
+            {
+                natRules = steps.Do("publish the ports", () =>
+                {
+                    proxy.Start(ip);
+                    return ctx.PortForwarding.Add(Id, plan[0].Bridge.BridgeName, ip, proxy.Bound);
+                });
+            }
+
+            var run = new Run(shim.Process, cgroup, Id, [.. endpoints], natRules, terminal.TakeMaster(), started, spec.OpenStdin && !spec.Tty);
+            run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
+            steps.Commit();
+            return run;
+        }
+        catch
+        {
+            await steps.UndoAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>What a run is made from, worked out before anything is made: the layers, user, capabilities, limits, mounts, environment, and the overlay's directories (made empty, in the container's own directory).</summary>
+    private Prepared Prepare(ContainerSpec spec, string dir)
+    {
+        if (!Directory.Exists(spec.Rootfs))
+        {
+            throw new InvalidContainerSpecException($"rootfs '{spec.Rootfs}' does not exist or is not a directory");
+        }
+
+        string[] layers = [spec.Rootfs, .. spec.LowerLayers];
+        var user = UserResolver.Resolve(spec.User, spec.GroupAdd, layers);
+        var hostname = spec.Hostname ?? Id[..12];
+        var prepared = new Prepared(
+            layers,
+            user,
+            Capabilities.Resolve(spec.CapAdd, spec.CapDrop),
+            [.. spec.Ulimits.Select(u => new ShimRlimit { Resource = u.Resource, Soft = u.Soft, Hard = u.Hard })],
+            BuildMounts(spec, dir, ctx.Volumes),
+            hostname,
+            BuildEnvironment(spec, hostname, user),
+            Path.Combine(dir, "upper"),
+            Path.Combine(dir, "work"),
+            Path.Combine(dir, "rootfs"));
+        Directory.CreateDirectory(prepared.Upper);
+        if (Directory.Exists(prepared.Work))
+        {
+            Directory.Delete(prepared.Work, recursive: true); // a volatile overlay refuses a work dir used before
+        }
+
+        Directory.CreateDirectory(prepared.Work);
+        Directory.CreateDirectory(prepared.Rootfs);
+        return prepared;
+    }
+
+    /// <summary>The running container whose namespaces a <c>container:</c> network mode joins, or null.</summary>
+    private ContainerState? Joined(ContainerSpec spec)
+    {
+        if (spec.JoinedContainer is not { } joinedId)
+        {
+            return null;
+        }
+
+        var joined = ctx.Store.Read(joinedId) ?? ctx.Store.List().FirstOrDefault(s => s.Name == joinedId);
+        return joined is { Status: ContainerStatus.Running, Pid: > 0 }
+            ? joined
+            : throw new ContainerConflictException($"network mode container:{joinedId}: the container is not running");
+    }
+
+    private static int NamespaceFlags(ContainerSpec spec, ContainerState? joined)
+    {
+        if (joined is not null)
+        {
+            return ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWPID;
+        }
+
+        var flags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWUTS | ShimSpawner.CLONE_NEWIPC | ShimSpawner.CLONE_NEWPID;
+        return spec.NetworkMode == "host" ? flags : flags | ShimSpawner.CLONE_NEWNET;
+    }
+
+    /// <summary>The address and endpoint of the container on one network (its fixed address, or the next free one).</summary>
+    private (NetworkEndpoint Endpoint, BridgeNetwork Bridge, IPAddress Address) Allocate(NetworkAttachment attachment, int index)
+    {
+        var network = ctx.Networks.Get(attachment.Network) ?? throw new InvalidContainerSpecException($"network {attachment.Network} not found");
+        var bridge = ctx.Networks.Bridge(network);
+        var address = attachment.IPv4Address is { } fixedIp
+            ? bridge.Ipam.Allocate(Id, IPAddress.TryParse(fixedIp, out var parsed) ? parsed : throw new InvalidContainerSpecException($"invalid IPv4 address '{fixedIp}' for network {network.Name}"))
+            : bridge.Ipam.Allocate(Id);
+        var hostVeth = network.IsDefault ? BridgeNetwork.HostVeth(Id) : BridgeNetwork.HostVeth(Id, network.Id);
+        return (new NetworkEndpoint(network.Name, network.Id, address.ToString(), bridge.Ipam.PrefixLength, network.Gateway, "eth" + index, hostVeth, [.. attachment.Aliases]), bridge, address);
+    }
+
+    private void WriteEtc(ContainerSpec spec, string dir, string hostname, ContainerState? joined, List<NetworkEndpoint> endpoints, string? dnsServer)
+    {
+        if (joined is null)
+        {
+            WriteEtcFiles(ctx.Sys, dir, hostname, [.. endpoints.Select(e => e.IPAddress)], spec.NetworkMode, dnsServer);
+            return;
+        }
+
+        // the joined container's network, so its hosts and resolv.conf
+        var joinedDir = ctx.Store.Dir(joined.Id);
+        foreach (var file in new[] { "hosts", "resolv.conf" })
+        {
+            var from = Path.Combine(joinedDir, file);
+            Linux.RawFile.Write(ctx.Sys, Path.Combine(dir, file), File.Exists(from) ? File.ReadAllBytes(from) : [], create: true);
+        }
+
+        Linux.RawFile.Write(ctx.Sys, Path.Combine(dir, "hostname"), System.Text.Encoding.UTF8.GetBytes(hostname + "\n"), create: true);
+    }
+
+    private async Task<SpawnedShim> SpawnAsync(ContainerSpec spec, int flags, ContainerState? joined, TerminalFds terminal)
+    {
+        var stdio = new StdioOptions(terminal.Slave, spec.OpenStdin && !spec.Tty);
+        return joined is not null
+            ? await ctx.Spawner.SpawnJoinedAsync(joined.Pid, flags, stdio).ConfigureAwait(false)
+            : ctx.Pool is { } pool
+            ? await pool.TakeAsync(flags, stdio, spec.CgroupParent).ConfigureAwait(false)
+            : await ctx.Spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops a start's shim (waiting for its configuration, or running a payload whose start is being undone) and removes a pooled shim's cgroup; safe to call twice.</summary>
+    private static async ValueTask StopShimAsync(SpawnedShim shim)
+    {
+        shim.Abort();
+        await shim.Process.WaitForExitAsync().ConfigureAwait(false);
+        shim.Cgroup?.Delete();
+        shim.Cgroup = null;
+    }
+
+    /// <summary>
+    /// Puts the shim in the container's cgroup (a pooled shim's own, renamed, or a new one) with its limits, and wires its
+    /// network meanwhile: the first move into a v1 cgroup waits for an RCU grace period (about 10 ms here), overlapped
+    /// with the veths; the shim waits for its configuration until both are done.
+    /// </summary>
+    private async Task<ICgroup> CgroupAndNetworkAsync(ContainerSpec spec, SpawnedShim shim, List<NetworkEndpoint> endpoints, List<(BridgeNetwork Bridge, IPAddress Ip)> plan)
+    {
+        var pid = shim.Pid;
+        ICgroup cgroup;
+        Task attach;
+        if (shim.Cgroup is { } pooled && string.IsNullOrEmpty(spec.CgroupParent))
+        {
+            // a pooled shim already sits in a cgroup of its own (made only for starts without a cgroup parent): it becomes the container's
+            cgroup = pooled.Rename(spec.CgroupKey(Id));
+            shim.Cgroup = null;
+            attach = Task.CompletedTask;
+        }
+        else
+        {
+            cgroup = ctx.Cgroups.Create(spec.CgroupKey(Id));
+            attach = Task.Run(() => cgroup.AddProcess(pid));
+        }
+
+        try
+        {
+            cgroup.Apply(spec.Resources);
+            for (var i = 0; i < plan.Count; i++)
+            {
+                plan[i].Bridge.Attach(pid, endpoints[i].HostInterface, endpoints[i].Interface, plan[i].Ip);
+            }
+
+            if (spec.NetworkMode == "none" && !shim.LoopbackUp)
+            {
+                BridgeNetwork.LoopbackUp(ctx.Sys, pid);
+            }
+        }
+        catch
+        {
+            await attach.ConfigureAwait(false);
+            await StopShimAsync(shim).ConfigureAwait(false);
+            cgroup.Delete(); // made by this step: its undo is not on the stack yet
+            throw;
+        }
+        finally
+        {
+            await attach.ConfigureAwait(false);
+            if (shim.Cgroup is { } left)
+            {
+                left.Delete(); // the pooled group it was moved out of (empty now)
+                shim.Cgroup = null;
+            }
+        }
+
+        return cgroup;
+    }
+
+    /// <summary>Hands the shim its configuration: it mounts, pivots and execs the payload, or reports the step that failed.</summary>
+    private async Task<bool> HandOverAsync(ContainerSpec spec, Prepared prepared, ContainerState? joined, TerminalFds terminal, SpawnedShim shim)
+    {
+        var config = new ShimConfig
+        {
+            Mode = ShimMode.Init,
+            RootfsMountPoint = prepared.Rootfs,
+            LowerDirs = [.. prepared.Layers],
+            UpperDir = prepared.Upper,
+            WorkDir = prepared.Work,
+            Volatile = spec.AutoRemove,
+            ReadOnlyRootfs = spec.ReadOnlyRootfs,
+            Hostname = joined is null ? prepared.Hostname : null, // the joined uts namespace keeps its name
+            Mounts = prepared.Mounts,
+            MaskedPaths = [.. ShimDefaults.MaskedPaths],
+            ReadOnlyPaths = [.. ShimDefaults.ReadOnlyPaths],
+            Args = [.. spec.Command],
+            Env = prepared.Environment,
+            Cwd = spec.WorkingDirectory ?? "/",
+            Uid = prepared.User.Uid,
+            Gid = prepared.User.Gid,
+            AdditionalGids = [.. prepared.User.AdditionalGids],
+            Capabilities = [.. prepared.Capabilities],
+            NoNewPrivileges = spec.NoNewPrivileges,
+            Rlimits = prepared.Rlimits,
+            Terminal = spec.Tty,
+            TerminalFd = terminal.Slave,
+            TerminalPath = terminal.Path,
+            OpenStdin = spec.OpenStdin,
+        };
+        var failure = await shim.ReleaseAsync(config).ConfigureAwait(false);
+        ctx.Pool?.Replenish(spec.CgroupParent);
+        if (failure is { } f)
+        {
+            throw StartFailure(f.Step, f.Errno, f.Detail, spec);
+        }
+
+        terminal.CloseSlave(ctx.Sys); // the payload holds it now
+        return true;
+    }
+
+    private void RecordRunning(SpawnedShim shim, DateTimeOffset started, IPAddress? ip, List<NetworkEndpoint> endpoints)
+    {
+        var identity = ProcessIdentity.Of(shim.Pid);
+        var self = ProcessIdentity.Self;
+        ctx.Store.Update(Id, s => s with
+        {
+            Status = ContainerStatus.Running,
+            Pid = shim.Pid,
+            PidStartTime = identity.StartTime,
+            MonitorPid = self.Pid,
+            MonitorStartTime = self.StartTime,
+            StartedAt = started,
+            Health = s.Spec.HealthCheck is { IsDisabled: false } ? new HealthState() : null, // "starting" on every (re)start
+            StopRequested = s.StopRequested && s.Status == ContainerStatus.Restarting,
+            Error = null,
+            IPAddress = ip?.ToString(),
+            Gateway = endpoints.FirstOrDefault()?.Gateway,
+            Networks = [.. endpoints],
+            Ports = proxy is null ? [] : [.. proxy.Bound],
+        });
+    }
+
+    /// <summary>What <see cref="Prepare"/> works out.</summary>
+    private sealed record Prepared(string[] Layers, ResolvedUser User, IReadOnlyList<int> Capabilities, List<ShimRlimit> Rlimits, List<ShimMount> Mounts, string Hostname, List<string> Environment, string Upper, string Work, string Rootfs);
+
+    /// <summary>A start's terminal: its master (handed to the run) and slave (the payload's, closed here once it runs).</summary>
+    private sealed class TerminalFds
+    {
+        public int Master { get; private set; } = -1;
+
+        public int Slave { get; private set; } = -1;
+
+        public string? Path { get; private set; }
+
+        public TerminalFds Open(Linux.ISyscalls sys)
+        {
+            (Master, Slave) = sys.OpenPty();
+            Path = sys.ReadLink($"/proc/self/fd/{Slave}");
+            sys.SetWindowSize(Master, 24, 80);
+            return this;
+        }
+
+        public void CloseSlave(Linux.ISyscalls sys)
+        {
+            if (Slave >= 0)
+            {
+                sys.Close(Slave);
+                Slave = -1;
+            }
+        }
+
+        public void Close(Linux.ISyscalls sys)
+        {
+            CloseSlave(sys);
+            if (Master >= 0)
+            {
+                sys.Close(Master);
+                Master = -1;
+            }
+        }
+
+        public int TakeMaster()
+        {
+            int master = Master;
+            Master = -1;
+            return master;
+        }
+    }
+
+    private static ContainerStartException StartFailure(string step, int errno, string detail, ContainerSpec spec)
+    {
+        var reason = errno == 0 ? detail : $"{detail}{(detail.Length > 0 ? ": " : "")}{System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
+        if (step == "exec")
+        {
+            var cmd = spec.Command.FirstOrDefault() ?? "";
+            return errno switch
+            {
+                2 => new ContainerStartException($"exec: \"{cmd}\": executable file not found in $PATH", step, errno, 127),
+                13 => new ContainerStartException($"exec: \"{cmd}\": permission denied", step, errno, 126),
+                _ => new ContainerStartException($"exec: \"{cmd}\": {reason}", step, errno, 126),
+            };
+        }
+
+        if (step == "chdir to working directory")
+        {
+            return new ContainerStartException($"the working directory '{detail}' is invalid: {reason}", step, errno, 125);
+        }
+
+        return new ContainerStartException($"container setup failed at '{step}': {reason}", step, errno, 125);
+    }
+}

@@ -1,0 +1,107 @@
+using Microsoft.Extensions.Logging;
+
+namespace Containers.Runtime;
+
+/// <summary>
+/// A container start as named steps, as youki's builder: each step that makes something pushes its undo, and when a
+/// later step fails the undos run in reverse, so nothing of the start is left (addresses, terminal, shim, cgroup,
+/// DNS). An undo that fails is logged and the others still run; the start's own error is the one thrown.
+/// </summary>
+internal sealed class StartSteps(ILogger logger, string containerId)
+{
+    private readonly Stack<(string Step, Func<ValueTask> Undo)> undos = new();
+    private readonly List<(string Step, TimeSpan Took)>? timings = Observer is null ? null : [];
+    private long stepStarted;
+
+    /// <summary>
+    /// Receives every successful start's steps and how long each took (the benchmarks' start-time breakdown); null,
+    /// as by default, times nothing.
+    /// </summary>
+    internal static Action<IReadOnlyList<(string Step, TimeSpan Took)>>? Observer { get; set; }
+
+    /// <summary>The step running, or the last one that ran (what a failure happened in).</summary>
+    public string Current { get; private set; } = "";
+
+    /// <summary>Runs step <paramref name="name"/>; its <paramref name="undo"/> (given its result) runs if a later step fails.</summary>
+    public T Do<T>(string name, Func<T> step, Action<T>? undo = null)
+    {
+        Begin(name);
+        var result = step();
+        End();
+        if (undo is not null)
+        {
+            undos.Push((name, () =>
+            {
+                undo(result);
+                return ValueTask.CompletedTask;
+            }));
+        }
+
+        return result;
+    }
+
+    /// <summary>Runs the asynchronous step <paramref name="name"/>; its <paramref name="undo"/> runs if a later step fails.</summary>
+    public async Task<T> DoAsync<T>(string name, Func<Task<T>> step, Func<T, ValueTask>? undo = null)
+    {
+        Begin(name);
+        var result = await step().ConfigureAwait(false);
+        End();
+        if (undo is not null)
+        {
+            undos.Push((name, () => undo(result)));
+        }
+
+        return result;
+    }
+
+    /// <summary>Runs step <paramref name="name"/>, which makes nothing to undo.</summary>
+    public void Do(string name, Action step)
+    {
+        Begin(name);
+        step();
+        End();
+    }
+
+    /// <summary>Undoes what the steps so far made, newest first.</summary>
+    public async ValueTask UndoAsync()
+    {
+        while (undos.TryPop(out var undo))
+        {
+            try
+            {
+                await undo.Undo().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ContainerException or IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                logger.LogWarning(e, "container {Id}: undoing '{Step}' of a failed start failed", containerId, undo.Step);
+            }
+        }
+    }
+
+    /// <summary>The start succeeded: what it made now belongs to the run.</summary>
+    public void Commit()
+    {
+        undos.Clear();
+        if (timings is not null)
+        {
+            Observer?.Invoke(timings);
+        }
+    }
+
+    private void Begin(string name)
+    {
+        Current = name;
+        if (timings is not null)
+        {
+            stepStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+    }
+
+    private void End()
+    {
+        if (timings is not null)
+        {
+            timings.Add((Current, System.Diagnostics.Stopwatch.GetElapsedTime(stepStarted)));
+        }
+    }
+}
