@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text;
 using Containers.DockerApi;
 using Containers.Tests.Images;
@@ -133,16 +132,7 @@ public sealed class ClientLibraryTests
         await using var t = new TestEngine();
         await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
         await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
-        using var http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(server.SocketPath), ct);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        })
-        { BaseAddress = new Uri("http://docker/v1.44/") };
+        using var http = DockerHttp.Client(server);
 
         async Task<(int Status, string Body)> Post(string path, string json)
         {
