@@ -319,7 +319,7 @@ public sealed class ContainerEngine : IAsyncDisposable
 
         foreach (var n in spec.EffectiveNetworks())
         {
-            var network = Context.Networks.Get(n.Network) ?? throw new ContainerNotFoundException($"network {n.Network} not found");
+            var network = Context.Networks.Find(n.Network) ?? throw new ContainerNotFoundException($"network {n.Network} not found");
             if (network.IsDefault && !n.Aliases.IsDefaultOrEmpty)
             {
                 throw new InvalidContainerSpecException("network-scoped aliases are only supported for user-defined networks");

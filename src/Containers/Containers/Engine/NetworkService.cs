@@ -36,13 +36,7 @@ public sealed class NetworkService
     public NetworkInfo Get(string nameOrId)
     {
         ArgumentNullException.ThrowIfNull(nameOrId);
-        if (Ctx.Networks.Get(nameOrId) is { } n)
-        {
-            return n;
-        }
-
-        var matches = nameOrId.Length >= 3 ? List().Where(x => x.Id.StartsWith(nameOrId, StringComparison.Ordinal)).ToArray() : [];
-        return matches.Length == 1 ? matches[0] : throw new ContainerNotFoundException($"network {nameOrId} not found");
+        return Ctx.Networks.Find(nameOrId) ?? throw new ContainerNotFoundException($"network {nameOrId} not found");
     }
 
     /// <summary>The running containers on a network with their addresses.</summary>

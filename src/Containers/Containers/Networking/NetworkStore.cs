@@ -46,6 +46,26 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
         return bytes is null ? null : JsonSerializer.Deserialize(bytes, NetworkJsonContext.Default.NetworkInfo);
     }
 
+    /// <summary>
+    /// The network named <paramref name="nameOrId"/>, as dockerd finds one: by name, by full ID, or by a unique prefix
+    /// of its ID (3 characters at least); null when none or more than one matches.
+    /// </summary>
+    public NetworkInfo? Find(string nameOrId)
+    {
+        if (Get(nameOrId) is { } byName)
+        {
+            return byName;
+        }
+
+        if (nameOrId.Length < 3 || !nameOrId.All(char.IsAsciiHexDigitLower))
+        {
+            return null;
+        }
+
+        var matches = List().Where(n => n.Id.StartsWith(nameOrId, StringComparison.Ordinal)).Take(2).ToArray();
+        return matches.Length == 1 ? matches[0] : null;
+    }
+
     /// <summary>The default bridge and every user-defined network, by name.</summary>
     public IReadOnlyList<NetworkInfo> List() =>
         [Default, .. (Directory.Exists(dir) ? Directory.EnumerateDirectories(dir).Select(d => Get(Path.GetFileName(d))).OfType<NetworkInfo>() : []).OrderBy(n => n.Name, StringComparer.Ordinal)];

@@ -149,7 +149,7 @@ internal sealed partial class ContainerSupervisor
     /// <summary>The address and endpoint of the container on one network (its fixed address, or the next free one).</summary>
     private (NetworkEndpoint Endpoint, BridgeNetwork Bridge, IPAddress Address) Allocate(NetworkAttachment attachment, int index)
     {
-        var network = ctx.Networks.Get(attachment.Network) ?? throw new InvalidContainerSpecException($"network {attachment.Network} not found");
+        var network = ctx.Networks.Find(attachment.Network) ?? throw new InvalidContainerSpecException($"network {attachment.Network} not found"); // by name, full ID or unique ID prefix
         var bridge = ctx.Networks.Bridge(network);
         var address = attachment.IPv4Address is { } fixedIp
             ? bridge.Ipam.Allocate(Id, IPAddress.TryParse(fixedIp, out var parsed) ? parsed : throw new InvalidContainerSpecException($"invalid IPv4 address '{fixedIp}' for network {network.Name}"))
