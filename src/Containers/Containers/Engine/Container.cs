@@ -16,7 +16,7 @@ public sealed record ContainerExit(int ExitCode, bool OomKilled);
 public sealed partial class Container : IAsyncDisposable
 {
     private readonly ContainerEngine engine;
-    private readonly ContainerSupervisor? supervisor;
+    private ContainerSupervisor? supervisor; // the run this handle started or was made with: WaitAsync follows it after the engine forgets it (--rm)
     private bool owned;
 
     internal Container(ContainerEngine engine, string id, string name, bool owned, ContainerSupervisor? supervisor = null)
@@ -158,10 +158,12 @@ public sealed partial class Container : IAsyncDisposable
     /// <summary>Starts a created or exited container in this process (docker start: an exited one keeps its filesystem changes).
     /// Throws <see cref="ContainerConflictException"/> when it is running, and as <see cref="ContainerEngine.StartAsync"/> does when it
     /// cannot start (a never-started container is then removed; an exited one is kept with the error).</summary>
-    public Task StartAsync(Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
+    public async Task StartAsync(Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
     {
         EnsureCreated();
-        return engine.RunAttachedAsync(Id, output, cancellationToken);
+        // kept: a --rm container that ends at once is gone from the engine (and the store) before a WaitAsync that
+        // follows could find its run, and that wait then lost its exit code (the Docker API's docker run --rm)
+        supervisor = await engine.RunAttachedAsync(Id, output, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Starts a created container under a detached monitor. Throws as <see cref="StartAsync"/> does.</summary>
