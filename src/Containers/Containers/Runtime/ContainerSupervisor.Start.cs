@@ -56,11 +56,7 @@ internal sealed partial class ContainerSupervisor
             if (dnsServer is not null || endpoints.Count > 1)
             {
                 // bound before the payload runs: its first lookup must find the server
-                steps.Do("serve DNS", () =>
-                {
-                    ctx.Dns.Track(Id, endpoints);
-                    return Id;
-                }, ctx.Dns.Untrack);
+                steps.Do("serve DNS", () => ctx.Dns.Track(Id, endpoints), () => ctx.Dns.Untrack(Id));
             }
 
             await steps.DoAsync("hand over the configuration", () => HandOverAsync(spec, prepared, joined, terminal, shim)).ConfigureAwait(false);
@@ -253,7 +249,7 @@ internal sealed partial class ContainerSupervisor
     }
 
     /// <summary>Hands the shim its configuration: it mounts, pivots and execs the payload, or reports the step that failed.</summary>
-    private async Task<bool> HandOverAsync(ContainerSpec spec, Prepared prepared, ContainerState? joined, TerminalFds terminal, SpawnedShim shim)
+    private async Task HandOverAsync(ContainerSpec spec, Prepared prepared, ContainerState? joined, TerminalFds terminal, SpawnedShim shim)
     {
         var config = new ShimConfig
         {
@@ -290,7 +286,6 @@ internal sealed partial class ContainerSupervisor
         }
 
         terminal.CloseSlave(ctx.Sys); // the payload holds it now
-        return true;
     }
 
     private void RecordRunning(SpawnedShim shim, DateTimeOffset started, IPAddress? ip, List<NetworkEndpoint> endpoints)

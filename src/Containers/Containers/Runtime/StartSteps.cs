@@ -54,11 +54,27 @@ internal sealed class StartSteps(ILogger logger, string containerId)
         return result;
     }
 
-    /// <summary>Runs step <paramref name="name"/>, which makes nothing to undo.</summary>
-    public void Do(string name, Action step)
+    /// <summary>Runs step <paramref name="name"/>; <paramref name="undo"/>, when given, runs if a later step fails.</summary>
+    public void Do(string name, Action step, Action? undo = null)
     {
         Begin(name);
         step();
+        End();
+        if (undo is not null)
+        {
+            undos.Push((name, () =>
+            {
+                undo();
+                return ValueTask.CompletedTask;
+            }));
+        }
+    }
+
+    /// <summary>Runs the asynchronous step <paramref name="name"/>, which makes nothing to undo.</summary>
+    public async Task DoAsync(string name, Func<Task> step)
+    {
+        Begin(name);
+        await step().ConfigureAwait(false);
         End();
     }
 
