@@ -6,14 +6,8 @@ namespace Containers.Cli;
 /// <summary><c>containers build</c>: docker's plain progress (step numbers, CACHED, RUN output, DONE).</summary>
 internal static class BuildCommand
 {
-    public const string Usage = """
-          build [-t TAG]... [-f FILE] [--build-arg K=V] [--target S] [--no-cache] [--network default|none|host]
-                [--secret id=ID,src=PATH] [--progress plain|tty] CONTEXT   build an image from a Dockerfile
-        """;
-
-    public static async Task<int> RunAsync(ContainerEngine engine, List<string> argv)
+    public static async Task<int> RunAsync(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["-t|--tag", "-f|--file", "--build-arg", "--target", "--network", "--secret", "--progress", "--platform"], ["--no-cache", "-q|--quiet", "--pull"]);
         if (a.Positionals.Count != 1)
         {
             throw new UsageException("\"build\" requires exactly 1 argument: the context directory");

@@ -7,29 +7,14 @@ namespace Containers.Cli;
 /// <summary><c>containers cluster up|down|status</c>: a Kubernetes-compatible cluster for kubectl.</summary>
 internal static class ClusterCommands
 {
-    public const string Usage = """
-          cluster up [--nodes N] [--port P] [--pod-subnet CIDR] [--service-cidr CIDR] [--event-ttl DURATION] [-d]
-                                                          run the control plane and N nodes (foreground, or detached with -d); writes
-                                                          ROOT/kubeconfig; pods get addresses from the pod subnet (default 10.244.0.0/16),
-                                                          services from the service CIDR (default 10.96.0.0/16); events are kept for
-                                                          DURATION after their last write (default 1h, as kube-apiserver's --event-ttl)
-          cluster down [--stop-pods]                      stop a detached cluster (its state is kept for the next up; its pods keep
-                                                          running unless --stop-pods, and the next up takes them over)
-          cluster delete                                  stop the cluster and remove everything it made: its pods, the pod network
-                                                          with its bridge and rules, its state and the kubeconfig
-          cluster status                                  whether a cluster runs on this root, its API URL and nodes
-        """;
-
-    public static async Task<int> RunAsync(EngineOptions options, List<string> argv)
+    public static async Task<int> RunAsync(EngineOptions options, Args a)
     {
-        string sub = argv.Count > 0 ? argv[0] : throw new UsageException("\"cluster\" requires a subcommand: up, down, delete or status");
         string dir = Path.Combine(options.Root, "cluster");
         string pidFile = Path.Combine(dir, "pid");
-        switch (sub)
+        switch (a.Name)
         {
             case "up":
             {
-                var a = Args.Parse([.. argv.Skip(1)], ["--nodes", "--port", "--pod-subnet", "--service-cidr", "--event-ttl"], ["-d|--detach"]);
                 int nodes = a.Get("nodes") is { } n ? int.TryParse(n, CultureInfo.InvariantCulture, out int nn) && nn is > 0 and <= 100 ? nn : throw new UsageException($"--nodes: '{n}' is not a number from 1 to 100") : 1;
                 int port = a.Get("port") is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out int pp) && pp is > 0 and < 65536 ? pp : throw new UsageException($"--port: '{p}' is not a port") : 6443;
                 string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var net) && net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? net.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.0.0/16") : null;
@@ -48,7 +33,6 @@ internal static class ClusterCommands
 
             case "down":
             {
-                var a = Args.Parse([.. argv.Skip(1)], [], ["--stop-pods"]);
                 bool stopped = await StopAsync(pidFile).ConfigureAwait(false);
                 if (!stopped && !a.Has("stop-pods"))
                 {
@@ -69,7 +53,6 @@ internal static class ClusterCommands
 
             case "delete":
             {
-                Args.Parse([.. argv.Skip(1)], [], []);
                 await StopAsync(pidFile).ConfigureAwait(false);
                 await Cluster.DeleteAsync(new ClusterOptions { Root = options.Root, Engine = options }).ConfigureAwait(false);
                 await Console.Out.WriteLineAsync($"cluster on {options.Root} deleted").ConfigureAwait(false);
@@ -110,7 +93,7 @@ internal static class ClusterCommands
             }
 
             default:
-                throw new UsageException($"unknown cluster subcommand '{sub}': up, down, delete or status");
+                throw new UsageException($"unknown cluster subcommand '{a.Name}'", a.Verb);
         }
     }
 

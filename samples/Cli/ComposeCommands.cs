@@ -11,34 +11,19 @@ namespace Containers.Cli;
 /// <summary><c>containers compose [-f FILE]... [-p NAME] [--profile P] [--env-file F] [--project-directory D] VERB ...</c>.</summary>
 internal static class ComposeCommands
 {
-    public const string Usage = """
-          compose [-f FILE]... [-p NAME] [--profile P] [--env-file F] [--project-directory D] VERB
-            up [-d] [--build] [--force-recreate] [--no-deps] [--remove-orphans] [--scale S=N] [--wait] [--abort-on-container-exit] [--exit-code-from S] [SERVICE...]
-            down [-v] [--remove-orphans] | ps [-a] [--format json] [-q] | logs [-f] [--tail N] [--no-color] [SERVICE...]
-            config [--format json] [--services] | build [SERVICE...] | pull [SERVICE...] | push [SERVICE...]
-            start|stop|restart|kill|rm [-f] [SERVICE...] | exec [-T] [--index N] SERVICE CMD... | run [--rm] SERVICE [CMD...]
-            scale SERVICE=N... | wait [SERVICE...] | events [--json] | port SERVICE PORT
-        """;
-
     private static readonly string[] Colors = ["\u001b[36m", "\u001b[33m", "\u001b[32m", "\u001b[35m", "\u001b[34m", "\u001b[96m", "\u001b[93m", "\u001b[92m"];
 
-    public static async Task<int> RunAsync(ContainerEngine engine, List<string> argv)
+    public static async Task<int> RunAsync(ContainerEngine engine, Args a)
     {
-        var top = Args.Parse(argv, ["-f|--file", "-p|--project-name", "--profile", "--env-file", "--project-directory"], []);
-        if (top.Positionals.Count == 0)
-        {
-            throw new UsageException("\"compose\" requires a command\n\n" + Usage);
-        }
-
-        var verb = top.Positionals[0];
-        var rest = top.Positionals.Skip(1).ToList();
+        var verb = a.Name;
+        var rest = a.Positionals;
         var project = ComposeLoader.Load(new ComposeOptions
         {
-            Files = [.. top.All("file")],
-            ProjectName = top.Get("project-name"),
-            Profiles = [.. top.All("profile")],
-            EnvFiles = [.. top.All("env-file")],
-            WorkingDirectory = top.Get("project-directory"),
+            Files = [.. a.All("file")],
+            ProjectName = a.Get("project-name"),
+            Profiles = [.. a.All("profile")],
+            EnvFiles = [.. a.All("env-file")],
+            WorkingDirectory = a.Get("project-directory"),
         });
         foreach (var w in project.Warnings)
         {
@@ -51,7 +36,6 @@ internal static class ComposeCommands
         {
             case "config":
             {
-                var a = Args.Parse(rest, ["--format"], ["--services", "-q|--quiet"]);
                 if (a.Has("quiet"))
                 {
                     return 0;
@@ -73,7 +57,6 @@ internal static class ComposeCommands
 
             case "up":
             {
-                var a = Args.Parse(rest, ["--scale", "--exit-code-from", "--timeout|--wait-timeout"], ["-d|--detach", "--build", "--force-recreate", "--no-deps", "--remove-orphans", "--wait", "--abort-on-container-exit", "--no-build", "--quiet-pull", "--no-color"]);
                 var scale = a.All("scale").Select(s => s.Split('=', 2)).ToImmutableDictionary(
                     p => p[0], p => p.Length == 2 && int.TryParse(p[1], CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new UsageException($"invalid --scale '{string.Join('=', p)}': expected SERVICE=NUMBER"));
                 var options = new UpOptions
@@ -85,7 +68,7 @@ internal static class ComposeCommands
                     RemoveOrphans = a.Has("remove-orphans"),
                     Scale = scale,
                     Wait = a.Has("wait"),
-                    Timeout = a.Get("timeout") is { } t ? TimeSpan.FromSeconds(int.Parse(t, CultureInfo.InvariantCulture)) : TimeSpan.FromMinutes(5),
+                    Timeout = a.Get("wait-timeout") is { } t ? TimeSpan.FromSeconds(int.Parse(t, CultureInfo.InvariantCulture)) : TimeSpan.FromMinutes(5),
                 };
                 await compose.UpAsync(project, options, progress).ConfigureAwait(false);
                 if (a.Has("detach") || a.Has("wait"))
@@ -98,7 +81,6 @@ internal static class ComposeCommands
 
             case "down":
             {
-                var a = Args.Parse(rest, ["--rmi", "-t|--timeout"], ["-v|--volumes", "--remove-orphans"]);
                 await compose.DownAsync(project, a.Has("volumes"), a.Has("remove-orphans"), progress).ConfigureAwait(false);
                 if (a.Get("rmi") is { } rmi)
                 {
@@ -119,7 +101,6 @@ internal static class ComposeCommands
 
             case "ps":
             {
-                var a = Args.Parse(rest, ["--format", "--status"], ["-a|--all", "-q|--quiet", "--services"]);
                 var list = compose.Ps(project.Name, a.Has("all")).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
                 if (a.Has("quiet"))
                 {
@@ -160,7 +141,6 @@ internal static class ComposeCommands
 
             case "logs":
             {
-                var a = Args.Parse(rest, ["-n|--tail"], ["-f|--follow", "--no-color", "-t|--timestamps", "--no-log-prefix"]);
                 var containers = compose.Ps(project.Name).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
                 await PrintLogsAsync(engine, project, containers, a.Has("follow"), a.Get("tail") is { } n && n != "all" ? int.Parse(n, CultureInfo.InvariantCulture) : null, !a.Has("no-color"), !a.Has("no-log-prefix"), CancellationToken.None).ConfigureAwait(false);
                 return 0;
@@ -168,7 +148,6 @@ internal static class ComposeCommands
 
             case "start" or "stop" or "restart" or "kill" or "rm":
             {
-                var a = Args.Parse(rest, ["-t|--timeout", "-s|--signal"], ["-f|--force", "-s|--stop", "-v|--volumes"]);
                 var containers = compose.Ps(project.Name).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
                 var timeout = a.Get("timeout") is { } t ? TimeSpan.FromSeconds(int.Parse(t, CultureInfo.InvariantCulture)) : (TimeSpan?)null;
                 foreach (var c in verb is "start" ? containers.OrderBy(c => Order(project, c)) : containers.OrderByDescending(c => Order(project, c)))
@@ -209,7 +188,6 @@ internal static class ComposeCommands
 
             case "exec":
             {
-                var a = Args.Parse(rest, ["--index", "-e|--env", "-u|--user", "-w|--workdir"], ["-T|--no-TTY", "-d|--detach", "-i|--interactive", "-t|--tty"]);
                 if (a.Positionals.Count < 2)
                 {
                     throw new UsageException("\"compose exec\" requires a service and a command");
@@ -218,20 +196,20 @@ internal static class ComposeCommands
                 var index = a.Get("index") ?? "1";
                 var c = compose.Ps(project.Name, all: false).FirstOrDefault(x => Service(x) == a.Positionals[0] && x.Spec.Labels.GetValueOrDefault(ComposeEngine.NumberLabel) == index)
                     ?? throw new ContainerNotFoundException($"service \"{a.Positionals[0]}\" is not running");
-                var args = new List<string>();
-                if (!a.Has("no-TTY") && !Console.IsInputRedirected)
+                var terminal = !a.Has("no-TTY") && !Console.IsInputRedirected;
+                return await Commands.ExecInAsync(engine, c.Name, new ExecOptions
                 {
-                    args.AddRange(["-i", "-t"]);
-                }
-
-                args.AddRange(a.All("env").SelectMany(e => new[] { "-e", e }));
-                args.AddRange([c.Name, .. a.Positionals.Skip(1)]);
-                return await Commands.ExecAsync(engine, args).ConfigureAwait(false);
+                    Command = [.. a.Positionals.Skip(1)],
+                    Environment = [.. a.All("env")],
+                    User = a.Get("user"),
+                    WorkingDirectory = a.Get("workdir"),
+                    Tty = terminal,
+                    OpenStdin = terminal,
+                }).ConfigureAwait(false);
             }
 
             case "run":
             {
-                var a = Args.Parse(rest, ["-e|--env", "--name", "-u|--user", "-w|--workdir", "--entrypoint"], ["--rm", "-d|--detach", "-T|--no-TTY", "--no-deps", "--build"]);
                 if (a.Positionals.Count < 1 || !project.Services.TryGetValue(a.Positionals[0], out var svc))
                 {
                     throw new UsageException("\"compose run\" requires a service of the project");
@@ -287,7 +265,6 @@ internal static class ComposeCommands
 
             case "build" or "pull":
             {
-                var a = Args.Parse(rest, ["--build-arg"], ["--no-cache", "-q|--quiet", "--pull", "--ignore-pull-failures"]);
                 foreach (var svc in project.StartOrder().Where(s => a.Positionals.Count == 0 || a.Positionals.Contains(s.Name)))
                 {
                     if (verb == "build" && svc.Build is not null)
@@ -305,7 +282,6 @@ internal static class ComposeCommands
 
             case "port":
             {
-                var a = Args.Parse(rest, ["--index", "--protocol"], []);
                 if (a.Positionals.Count != 2 || !int.TryParse(a.Positionals[1], CultureInfo.InvariantCulture, out var port))
                 {
                     throw new UsageException("\"compose port\" requires SERVICE PRIVATE_PORT");
@@ -322,7 +298,6 @@ internal static class ComposeCommands
 
             case "scale":
             {
-                var a = Args.Parse(rest, [], ["--no-deps"]);
                 var scale = a.Positionals.Select(x => x.Split('=', 2)).ToImmutableDictionary(
                     p => p[0], p => p.Length == 2 && int.TryParse(p[1], CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new UsageException($"invalid scale '{string.Join('=', p)}': expected SERVICE=NUMBER"));
                 await compose.UpAsync(project, new UpOptions { Services = [.. scale.Keys], Scale = scale, NoDeps = a.Has("no-deps") }, progress).ConfigureAwait(false);
@@ -331,7 +306,6 @@ internal static class ComposeCommands
 
             case "wait":
             {
-                var a = Args.Parse(rest, [], ["--down-project"]);
                 var containers = compose.Ps(project.Name).Where(c => a.Positionals.Count == 0 || a.Positionals.Contains(Service(c))).ToList();
                 var exits = await Task.WhenAll(containers.Select(c => engine.Get(c.Id).WaitAsync())).ConfigureAwait(false);
                 if (a.Has("down-project"))
@@ -344,7 +318,6 @@ internal static class ComposeCommands
 
             case "events":
             {
-                var a = Args.Parse(rest, [], ["--json"]);
                 using var cts = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) =>
                 {
@@ -396,7 +369,7 @@ internal static class ComposeCommands
             }
 
             default:
-                throw new UsageException($"unknown compose command '{verb}'\n\n{Usage}");
+                throw new UsageException($"unknown compose command '{verb}'", a.Verb);
         }
     }
 

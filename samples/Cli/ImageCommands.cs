@@ -9,61 +9,6 @@ namespace Containers.Cli;
 /// <summary>The image subcommands: pull, push, images, rmi, tag, history, save, load, import, commit, image prune/inspect.</summary>
 internal static class ImageCommands
 {
-    public const string Usage = """
-          pull [--platform OS/ARCH] [-q] NAME[:TAG|@DIGEST]  pull an image from a registry
-          push NAME[:TAG]                               push an image to its registry
-          images [-a] [-q] [--digests] [--format json]  list images (also: image ls)
-          rmi [-f] IMAGE...                             remove images (also: image rm)
-          tag SOURCE TARGET                             name an image
-          history [--no-trunc] IMAGE                    show an image's layers
-          save [-o FILE] IMAGE...                       write images as a docker-save tar (stdout without -o)
-          load [-i FILE] [-q]                           load a docker-save or OCI archive (stdin without -i)
-          import [-c CHANGE] FILE|- [NAME]              make a one-layer image from a rootfs tarball
-          commit [-a AUTHOR] [-m MSG] [-c CHANGE] CONTAINER [NAME]   make an image of a container's changes
-          image prune [-a] [-f]                         remove dangling (or all unused) images and their data
-          image inspect IMAGE...                        show an image as JSON
-        """;
-
-    public static async Task<int> DispatchAsync(ContainerEngine engine, string cmd, List<string> rest)
-    {
-        if (cmd == "image")
-        {
-            if (rest.Count == 0)
-            {
-                throw new UsageException("\"image\" requires a subcommand: ls, rm, inspect, history, pull, push, tag, save, load, import, prune");
-            }
-
-            var sub = rest[0];
-            rest = rest.Skip(1).ToList();
-            return sub switch
-            {
-                "ls" or "list" => Images(engine, rest),
-                "rm" => Remove(engine, rest),
-                "inspect" => Inspect(engine, rest),
-                "prune" => Prune(engine, rest),
-                "pull" or "push" or "tag" or "history" or "save" or "load" or "import" => await DispatchAsync(engine, sub, rest).ConfigureAwait(false),
-                _ => throw new UsageException($"unknown image command '{sub}'"),
-            };
-        }
-
-        return cmd switch
-        {
-            "pull" => await PullAsync(engine, rest).ConfigureAwait(false),
-            "push" => await PushAsync(engine, rest).ConfigureAwait(false),
-            "images" => Images(engine, rest),
-            "rmi" => Remove(engine, rest),
-            "tag" => Tag(engine, rest),
-            "history" => History(engine, rest),
-            "save" => await SaveAsync(engine, rest).ConfigureAwait(false),
-            "load" => await LoadAsync(engine, rest).ConfigureAwait(false),
-            "import" => await ImportAsync(engine, rest).ConfigureAwait(false),
-            "commit" => await CommitAsync(engine, rest).ConfigureAwait(false),
-            _ => -1,
-        };
-    }
-
-    public static bool Handles(string cmd) => cmd is "image" or "pull" or "push" or "images" or "rmi" or "tag" or "history" or "save" or "load" or "import" or "commit";
-
     /// <summary>Pulls with progress on stderr, as docker does (also used by run for a missing image).</summary>
     public static async Task<LocalImage> PullWithProgressAsync(ContainerEngine engine, string name, Platform? platform, bool quiet, bool printName = true)
     {
@@ -90,16 +35,14 @@ internal static class ImageCommands
         return image;
     }
 
-    private static async Task<int> PullAsync(ContainerEngine engine, List<string> argv)
+    internal static async Task<int> PullAsync(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["--platform"], ["-q|--quiet", "-a|--all-tags"]);
         await PullWithProgressAsync(engine, Single(a, "pull", "an image"), a.Get("platform") is { } p ? Platform.Parse(p) : null, a.Has("quiet")).ConfigureAwait(false);
         return 0;
     }
 
-    private static async Task<int> PushAsync(ContainerEngine engine, List<string> argv)
+    internal static async Task<int> PushAsync(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, [], ["-q|--quiet"]);
         var name = Single(a, "push", "an image");
         var reference = ImageReference.Parse(name);
         Console.Error.WriteLine($"The push refers to repository [{reference.Name}]");
@@ -111,9 +54,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static int Images(ContainerEngine engine, List<string> argv)
+    internal static int Images(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["--format", "-f|--filter"], ["-a|--all", "-q|--quiet", "--digests", "--no-trunc"]);
         var images = engine.Images.List().OrderByDescending(i => i.Created).ToList();
         if (a.Positionals.Count > 0)
         {
@@ -167,9 +109,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static int Remove(ContainerEngine engine, List<string> argv)
+    internal static int Remove(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, [], ["-f|--force", "--no-prune"]);
         if (a.Positionals.Count == 0)
         {
             throw new UsageException("\"rmi\" requires at least one image");
@@ -195,9 +136,8 @@ internal static class ImageCommands
         return failed ? 1 : 0;
     }
 
-    private static int Tag(ContainerEngine engine, List<string> argv)
+    internal static int Tag(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, [], []);
         if (a.Positionals.Count != 2)
         {
             throw new UsageException("\"tag\" requires exactly 2 arguments: SOURCE TARGET");
@@ -207,9 +147,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static int History(ContainerEngine engine, List<string> argv)
+    internal static int History(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["--format"], ["--no-trunc", "-q|--quiet", "-H|--human"]);
         var image = engine.Images.Get(Single(a, "history", "an image"));
         var rows = new List<string[]> { new[] { "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT" } };
         var layers = image.Manifest.Layers.Reverse().ToList();
@@ -231,9 +170,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static async Task<int> SaveAsync(ContainerEngine engine, List<string> argv)
+    internal static async Task<int> SaveAsync(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["-o|--output"], []);
         if (a.Positionals.Count == 0)
         {
             throw new UsageException("\"save\" requires at least one image");
@@ -269,9 +207,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static async Task<int> LoadAsync(ContainerEngine engine, List<string> argv)
+    internal static async Task<int> LoadAsync(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["-i|--input"], ["-q|--quiet"]);
         var path = a.Get("input");
         if (path is not null && !File.Exists(path))
         {
@@ -287,9 +224,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static async Task<int> ImportAsync(ContainerEngine engine, List<string> argv)
+    internal static async Task<int> ImportAsync(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["-c|--change", "-m|--message", "--platform"], []);
         if (a.Positionals.Count is < 1 or > 2)
         {
             throw new UsageException("\"import\" requires a file (or -) and optionally a name");
@@ -308,9 +244,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static async Task<int> CommitAsync(ContainerEngine engine, List<string> argv)
+    internal static async Task<int> CommitAsync(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["-a|--author", "-m|--message", "-c|--change"], ["-p|--pause"]);
         if (a.Positionals.Count is < 1 or > 2)
         {
             throw new UsageException("\"commit\" requires a container and optionally a name");
@@ -327,9 +262,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    private static int Prune(ContainerEngine engine, List<string> argv)
+    internal static int Prune(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["--filter"], ["-a|--all", "-f|--force"]);
         var (deleted, reclaimed) = engine.Images.Prune(a.Has("all"));
         if (deleted.Count > 0)
         {
@@ -346,9 +280,8 @@ internal static class ImageCommands
         return 0;
     }
 
-    public static int Inspect(ContainerEngine engine, List<string> argv)
+    internal static int Inspect(ContainerEngine engine, Args a)
     {
-        var a = Args.Parse(argv, ["-f|--format"], []);
         var docs = new JsonArray([.. a.Positionals.Select(n => (JsonNode)Document(engine.Images.Get(n)))]);
         Console.WriteLine(docs.ToJsonString(Indented));
         return 0;

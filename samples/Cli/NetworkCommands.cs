@@ -9,25 +9,12 @@ namespace Containers.Cli;
 /// <summary><c>containers network create|ls|rm|inspect|connect|disconnect|prune</c>.</summary>
 internal static class NetworkCommands
 {
-    public const string Usage = """
-          network create [--subnet CIDR] [--gateway IP] [--internal] [--label K=V] NAME | ls [-q] | rm NAME...
-          network inspect NAME... | connect [--alias A] [--ip IP] NET CONTAINER | disconnect [-f] NET CONTAINER
-          network prune [-f] [--default-bridge]   (--default-bridge: also the default bridge's interface and rules, when unused)
-        """;
-
-    public static int Run(ContainerEngine engine, List<string> argv)
+    public static int Run(ContainerEngine engine, Args a)
     {
-        if (argv.Count == 0)
-        {
-            throw new UsageException("\"network\" requires a subcommand: create, ls, rm, inspect, connect, disconnect, prune");
-        }
-
-        var rest = argv.Skip(1).ToList();
-        switch (argv[0])
+        switch (a.Name)
         {
             case "create":
             {
-                var a = Args.Parse(rest, ["--subnet", "--gateway", "-d|--driver", "-l|--label", "-o|--opt", "--ip-range"], ["--internal", "--attachable"]);
                 if (a.Get("driver") is { } d && d != "bridge")
                 {
                     throw new UsageException($"network driver '{d}' is not supported (only bridge)");
@@ -51,7 +38,6 @@ internal static class NetworkCommands
 
             case "ls" or "list":
             {
-                var a = Args.Parse(rest, ["-f|--filter", "--format"], ["-q|--quiet", "--no-trunc"]);
                 if (!a.Has("quiet"))
                 {
                     Console.WriteLine($"{"NETWORK ID",-14}{"NAME",-20}{"DRIVER",-10}{"SUBNET",-18}SCOPE");
@@ -67,11 +53,10 @@ internal static class NetworkCommands
             }
 
             case "rm" or "remove":
-                return ForEach(a => a.Positionals, Args.Parse(rest, [], ["-f|--force"]), name => engine.Networks.Remove(name));
+                return ForEach(x => x.Positionals, a, name => engine.Networks.Remove(name));
 
             case "inspect":
             {
-                var a = Args.Parse(rest, ["-f|--format"], ["-v|--verbose"]);
                 var docs = new JsonArray([.. a.Positionals.Select(n => (JsonNode)Document(engine, engine.Networks.Get(n)))]);
                 Console.WriteLine(docs.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() }));
                 return 0;
@@ -79,7 +64,6 @@ internal static class NetworkCommands
 
             case "connect":
             {
-                var a = Args.Parse(rest, ["--alias", "--ip", "--ip6", "--link", "--driver-opt"], []);
                 if (a.Positionals.Count != 2)
                 {
                     throw new UsageException("\"network connect\" requires exactly 2 arguments: NETWORK CONTAINER");
@@ -91,7 +75,6 @@ internal static class NetworkCommands
 
             case "disconnect":
             {
-                var a = Args.Parse(rest, [], ["-f|--force"]);
                 if (a.Positionals.Count != 2)
                 {
                     throw new UsageException("\"network disconnect\" requires exactly 2 arguments: NETWORK CONTAINER");
@@ -103,7 +86,6 @@ internal static class NetworkCommands
 
             case "prune":
             {
-                var a = Args.Parse(rest, ["--filter"], ["-f|--force", "--default-bridge"]);
                 var removed = engine.Networks.Prune();
                 if (a.Has("default-bridge") && !engine.Networks.RemoveDefaultBridge())
                 {
@@ -123,7 +105,7 @@ internal static class NetworkCommands
             }
 
             default:
-                throw new UsageException($"unknown network command '{argv[0]}'");
+                throw new UsageException($"unknown network command '{a.Name}'", a.Verb);
         }
     }
 

@@ -6,139 +6,23 @@ using Containers.Cli;
 using Containers.Runtime;
 using Containers.Runtime.Cgroups;
 
-// containers: a docker-like command line over the Containers SDK. Global: --root DIR (or CONTAINERS_ROOT).
-var argv = args.ToList();
-string? root = null;
-while (argv.Count > 0 && argv[0].StartsWith("--root", StringComparison.Ordinal))
-{
-    if (argv[0].Contains('=', StringComparison.Ordinal))
-    {
-        root = argv[0][7..];
-        argv.RemoveAt(0);
-    }
-    else if (argv.Count > 1)
-    {
-        root = argv[1];
-        argv.RemoveRange(0, 2);
-    }
-    else
-    {
-        break;
-    }
-}
-
-if (argv.Count == 0 || argv[0] is "-h" or "--help" or "help")
-{
-    Console.WriteLine(Commands.Usage);
-    return argv.Count == 0 ? 125 : 0;
-}
-
-if (argv[0] == "__monitor")
+// containers: a docker-like command line over the Containers SDK. The verbs are declared in Verbs.cs; CommandLineApp
+// parses them (System.CommandLine), prints their help and completions, and runs the one named.
+if (args.Length > 0 && args[0] == "__monitor")
 {
     // The detached monitor is this same program (NativeAOT: it starts in milliseconds).
-    return await ContainerMonitorHost.RunAsync([.. argv.Skip(1)]).ConfigureAwait(false);
+    return await ContainerMonitorHost.RunAsync([.. args.Skip(1)]).ConfigureAwait(false);
 }
 
-try
-{
-    ImmutableArray<string> monitor = [.. SelfCommand.Prefix, "__monitor"];
-    var options = root is null ? new EngineOptions { MonitorCommand = monitor, PrespawnShim = false } : new EngineOptions { Root = root, MonitorCommand = monitor, PrespawnShim = false };
-    var cmd = argv[0];
-    var rest = argv.Skip(1).ToList();
-    if (cmd == "run")
-    {
-        // parse before creating the engine so a usage error costs nothing
-        return await Commands.RunAsync(options, rest).ConfigureAwait(false);
-    }
-
-    if (cmd == "cluster")
-    {
-        return await ClusterCommands.RunAsync(options, rest).ConfigureAwait(false);
-    }
-
-    await using var engine = new ContainerEngine(options);
-    return cmd switch
-    {
-        "ps" => Commands.Ps(engine, rest),
-        "logs" => await Commands.LogsAsync(engine, rest).ConfigureAwait(false),
-        "exec" => await Commands.ExecAsync(engine, rest).ConfigureAwait(false),
-        "stop" => await Commands.ForEach(engine, rest, ["-t|--time"], [], async (c, a) => await c.StopAsync(a.Get("time") is { } t ? TimeSpan.FromSeconds(int.Parse(t, CultureInfo.InvariantCulture)) : null).ConfigureAwait(false)).ConfigureAwait(false),
-        "kill" => await Commands.ForEach(engine, rest, ["-s|--signal"], [], (c, a) => c.KillAsync(a.Get("signal") ?? "KILL")).ConfigureAwait(false),
-        "rm" => await Commands.ForEach(engine, rest, [], ["-f|--force"], (c, a) => c.RemoveAsync(a.Has("force"))).ConfigureAwait(false),
-        "pause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.PauseAsync()).ConfigureAwait(false),
-        "unpause" => await Commands.ForEach(engine, rest, [], [], (c, _) => c.UnpauseAsync()).ConfigureAwait(false),
-        "inspect" => Commands.Inspect(engine, rest),
-        "build" => await BuildCommand.RunAsync(engine, rest).ConfigureAwait(false),
-        "volume" => VolumeCommands.Run(engine, rest),
-        "network" => NetworkCommands.Run(engine, rest),
-        "compose" => await ComposeCommands.RunAsync(engine, rest).ConfigureAwait(false),
-        _ when ImageCommands.Handles(cmd) => await ImageCommands.DispatchAsync(engine, cmd, rest).ConfigureAwait(false),
-        "stats" => await Commands.StatsAsync(engine, rest).ConfigureAwait(false),
-        "system" => await SystemCommands.RunAsync(engine, rest).ConfigureAwait(false),
-        _ => throw new UsageException($"unknown command '{cmd}'\n\n{Commands.Usage}"),
-    };
-}
-catch (UsageException e)
-{
-    await Console.Error.WriteLineAsync("containers: " + e.Message).ConfigureAwait(false);
-    return 125;
-}
-catch (ContainerStartException e)
-{
-    await Console.Error.WriteLineAsync("containers: " + e.Message).ConfigureAwait(false);
-    return e.ExitCode;
-}
-catch (ContainerException e)
-{
-    await Console.Error.WriteLineAsync("containers: " + e.Message).ConfigureAwait(false);
-    return 125;
-}
+return await CommandLineApp.InvokeAsync(Verbs.Root(), args, Verbs.EngineOptionsFor, Verbs.ExitCode).ConfigureAwait(false);
 
 namespace Containers.Cli
 {
     /// <summary>The subcommands.</summary>
     internal static class Commands
     {
-        public static readonly string Usage = """
-            Usage: containers [--root DIR] COMMAND
-
-            Commands:
-              run [OPTIONS] IMAGE [COMMAND] [ARG...]        run a command in a new container from an image
-              run [OPTIONS] --rootfs DIR COMMAND [ARG...]   ... or from a root filesystem directory
-              ps [-a] [--format json]                       list containers
-              logs [-f] [--tail N] [-t] CONTAINER           show a container's output
-              exec [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]
-              stop [-t SECONDS] CONTAINER...                stop (stop signal, grace period, SIGKILL)
-              kill [-s SIGNAL] CONTAINER...                 send a signal
-              rm [-f] CONTAINER...                          remove
-              inspect CONTAINER...                          show details as JSON
-              stats --no-stream [CONTAINER...]              show resource usage
-              pause | unpause CONTAINER...                  freeze / thaw
-            """ + "\n" + string.Join("\n", ImageCommands.Usage, BuildCommand.Usage, VolumeCommands.Usage, NetworkCommands.Usage, ComposeCommands.Usage, SystemCommands.Usage, ClusterCommands.Usage) + "\n" + """
-
-            run options: --rm -d -i -t --name N -e K=V --env-file F -p [IP:][HOST:]PORT[/udp] -v SRC|VOLUME:DST[:ro] -v DST
-              --mount type=bind|volume|tmpfs,source=S,target=T[,readonly]
-              --tmpfs DST[:OPTS] --memory 64m --memory-swap 128m --cpus 0.5 --cpu-shares N --pids-limit N
-              --hostname H --network none|host|bridge|NAME (repeatable) --network-alias A --ip A --user U -w DIR --read-only --cap-add C --cap-drop C
-              --restart no|on-failure[:N]|always|unless-stopped --ulimit name=soft[:hard] --stop-signal S
-              --stop-timeout S --security-opt no-new-privileges --group-add G --label K=V --entrypoint CMD
-              -P (publish exposed ports) --expose PORT --pull missing|always|never --platform OS/ARCH
-              --health-cmd CMD --health-interval D --health-timeout D --health-retries N --health-start-period D --no-healthcheck
-            """;
-
-        private static readonly string[] RunValued =
-        [
-            "--name", "-e|--env", "--env-file", "-p|--publish", "-v|--volume", "--tmpfs", "-m|--memory", "--memory-swap", "--cpus", "--cpu-shares",
-            "--pids-limit", "-h|--hostname", "--net|--network", "--net-alias|--network-alias", "--ip", "-u|--user", "-w|--workdir", "--cap-add", "--cap-drop", "--restart", "--rootfs",
-            "--ulimit", "--stop-signal", "--stop-timeout", "--security-opt", "--group-add", "-l|--label", "--entrypoint",
-            "--expose", "--pull", "--platform", "--mount", "--health-cmd", "--health-interval", "--health-timeout", "--health-retries", "--health-start-period",
-        ];
-
-        private static readonly string[] RunBoolean = ["--rm", "-d|--detach", "-i|--interactive", "-t|--tty", "--read-only", "--privileged", "-P|--publish-all", "--no-healthcheck"];
-
-        public static ContainerSpec ParseRun(IReadOnlyList<string> argv, out Args a)
+        public static ContainerSpec ParseRun(Args a)
         {
-            a = Args.Parse(argv, RunValued, RunBoolean);
             var rootfs = a.Get("rootfs");
             var command = a.Positionals;
             string? image = null;
@@ -234,9 +118,9 @@ namespace Containers.Cli
             };
         }
 
-        public static async Task<int> RunAsync(EngineOptions options, IReadOnlyList<string> argv)
+        public static async Task<int> RunAsync(CliContext context, Args a)
         {
-            var spec = ParseRun(argv, out var a);
+            var spec = ParseRun(a);
             var pull = a.Get("pull") switch
             {
                 null or "missing" => Containers.Images.PullPolicy.Missing,
@@ -244,7 +128,7 @@ namespace Containers.Cli
                 "never" => Containers.Images.PullPolicy.Never,
                 var p => throw new UsageException($"invalid --pull '{p}': missing, always or never"),
             };
-            await using var engine = new ContainerEngine(options with { PullPolicy = Containers.Images.PullPolicy.Never });
+            await using var engine = new ContainerEngine(context.Options with { PullPolicy = Containers.Images.PullPolicy.Never });
             if (spec.Image is { } image && (pull == Containers.Images.PullPolicy.Always || (pull == Containers.Images.PullPolicy.Missing && engine.Images.Find(image) is null)))
             {
                 if (pull == Containers.Images.PullPolicy.Missing)
@@ -317,9 +201,8 @@ namespace Containers.Cli
             return exit.ExitCode;
         }
 
-        public static int Ps(ContainerEngine engine, IReadOnlyList<string> argv)
+        public static int Ps(ContainerEngine engine, Args a)
         {
-            var a = Args.Parse(argv, ["--format"], ["-a|--all", "-q|--quiet", "--no-trunc"]);
             var list = engine.List(a.Has("all"));
             if (a.Has("quiet"))
             {
@@ -362,9 +245,8 @@ namespace Containers.Cli
             return 0;
         }
 
-        public static async Task<int> LogsAsync(ContainerEngine engine, IReadOnlyList<string> argv)
+        public static async Task<int> LogsAsync(ContainerEngine engine, Args a)
         {
-            var a = Args.Parse(argv, ["-n|--tail"], ["-f|--follow", "-t|--timestamps"]);
             var c = engine.Get(Single(a, "logs"));
             int? tail = a.Get("tail") is { } t && t != "all" ? (int)Number(t, "--tail") : null;
             using var stdout = Console.OpenStandardOutput();
@@ -381,16 +263,14 @@ namespace Containers.Cli
             return 0;
         }
 
-        public static async Task<int> ExecAsync(ContainerEngine engine, IReadOnlyList<string> argv)
+        public static async Task<int> ExecAsync(ContainerEngine engine, Args a)
         {
-            var a = Args.Parse(argv, ["-e|--env", "-u|--user", "-w|--workdir"], ["-i|--interactive", "-t|--tty", "-d|--detach"]);
             if (a.Positionals.Count < 2)
             {
                 throw new UsageException("\"exec\" requires a container and a command");
             }
 
-            var c = engine.Get(a.Positionals[0]);
-            await using var exec = await c.StartExecAsync(new ExecOptions
+            return await ExecInAsync(engine, a.Positionals[0], new ExecOptions
             {
                 Command = [.. a.Positionals.Skip(1)],
                 Environment = [.. a.All("env").Select(ExpandEnv)],
@@ -399,9 +279,16 @@ namespace Containers.Cli
                 Tty = a.Has("tty"),
                 OpenStdin = a.Has("interactive"),
             }).ConfigureAwait(false);
+        }
+
+        /// <summary>Runs <paramref name="options"/> in <paramref name="container"/> with this process's terminal and
+        /// streams (docker exec; compose exec); returns the command's exit code.</summary>
+        public static async Task<int> ExecInAsync(ContainerEngine engine, string container, ExecOptions options)
+        {
+            await using var exec = await engine.Get(container).StartExecAsync(options).ConfigureAwait(false);
             using var stdout = Console.OpenStandardOutput();
             using var stderr = Console.OpenStandardError();
-            using var raw = a.Has("tty") && a.Has("interactive") ? new RawTerminal() : null;
+            using var raw = options.Tty && options.OpenStdin ? new RawTerminal() : null;
             var pumps = new List<Task>();
             if (exec.Terminal is { } term)
             {
@@ -413,7 +300,7 @@ namespace Containers.Cli
                 pumps.Add(CopyQuietly(exec.StandardError, stderr));
             }
 
-            if (a.Has("interactive"))
+            if (options.OpenStdin)
             {
                 var input = exec.Terminal ?? exec.StandardInput;
                 _ = Task.Run(async () =>
@@ -432,9 +319,8 @@ namespace Containers.Cli
             return code;
         }
 
-        public static async Task<int> ForEach(ContainerEngine engine, IReadOnlyList<string> argv, string[] valued, string[] boolean, Func<Container, Args, Task> action)
+        public static async Task<int> ForEach(ContainerEngine engine, Args a, Func<Container, Args, Task> action)
         {
-            var a = Args.Parse(argv, valued, boolean);
             if (a.Positionals.Count == 0)
             {
                 throw new UsageException("requires at least one container");
@@ -458,9 +344,8 @@ namespace Containers.Cli
             return failed ? 1 : 0;
         }
 
-        public static int Inspect(ContainerEngine engine, IReadOnlyList<string> argv)
+        public static int Inspect(ContainerEngine engine, Args a)
         {
-            var a = Args.Parse(argv, ["-f|--format", "--type"], []);
             var docs = new System.Text.Json.Nodes.JsonArray([.. a.Positionals.Select(n => a.Get("type") == "image" || (a.Get("type") != "container" && !engine.List(all: true).Any(s => s.Name == n || s.Id.StartsWith(n, StringComparison.Ordinal)))
                 ? (System.Text.Json.Nodes.JsonNode)ImageCommands.Document(engine.Images.Get(n))
                 : Inspection.Of(engine, engine.Get(n).State))]);
@@ -468,9 +353,8 @@ namespace Containers.Cli
             return 0;
         }
 
-        public static async Task<int> StatsAsync(ContainerEngine engine, IReadOnlyList<string> argv)
+        public static async Task<int> StatsAsync(ContainerEngine engine, Args a)
         {
-            var a = Args.Parse(argv, ["--format"], ["--no-stream", "-a|--all"]);
             var targets = a.Positionals.Count > 0 ? a.Positionals.Select(engine.Get).ToList() : engine.List().Select(s => engine.Get(s.Id)).ToList();
             do
             {

@@ -5,18 +5,8 @@ namespace Containers.Cli;
 /// <summary><c>containers system service</c>: the Docker Engine API in the foreground, for docker, Docker.DotNet and Testcontainers.</summary>
 internal static class SystemCommands
 {
-    public const string Usage = """
-          system service [--socket PATH] [--tcp PORT]     serve the Docker Engine API (default socket ROOT/docker.sock) until Ctrl+C
-        """;
-
-    public static async Task<int> RunAsync(ContainerEngine engine, List<string> argv)
+    public static async Task<int> ServiceAsync(ContainerEngine engine, Args a)
     {
-        if (argv.Count == 0 || argv[0] != "service")
-        {
-            throw new UsageException("\"system\" requires a subcommand: service");
-        }
-
-        var a = Args.Parse([.. argv.Skip(1)], ["--socket", "--tcp"], []);
         var socket = a.Get("socket") ?? Path.Combine(engine.Root, "docker.sock");
         int? tcp = a.Get("tcp") is { } t ? int.TryParse(t, out var port) && port is > 0 and < 65536 ? port : throw new UsageException($"--tcp: '{t}' is not a port") : null;
         using var stop = new StopSignal();

@@ -7,23 +7,12 @@ namespace Containers.Cli;
 /// <summary><c>containers volume create|ls|rm|inspect|prune</c>.</summary>
 internal static class VolumeCommands
 {
-    public const string Usage = """
-          volume create [--label K=V] [NAME] | ls [-q] | rm [-f] NAME... | inspect NAME... | prune [-a] [-f]
-        """;
-
-    public static int Run(ContainerEngine engine, List<string> argv)
+    public static int Run(ContainerEngine engine, Args a)
     {
-        if (argv.Count == 0)
-        {
-            throw new UsageException("\"volume\" requires a subcommand: create, ls, rm, inspect, prune");
-        }
-
-        var rest = argv.Skip(1).ToList();
-        switch (argv[0])
+        switch (a.Name)
         {
             case "create":
             {
-                var a = Args.Parse(rest, ["-l|--label", "-d|--driver", "-o|--opt"], []);
                 if (a.Get("driver") is { } d && d != "local")
                 {
                     throw new UsageException($"volume driver '{d}' is not supported (only local)");
@@ -36,7 +25,6 @@ internal static class VolumeCommands
 
             case "ls" or "list":
             {
-                var a = Args.Parse(rest, ["-f|--filter", "--format"], ["-q|--quiet"]);
                 if (!a.Has("quiet"))
                 {
                     Console.WriteLine("DRIVER    VOLUME NAME");
@@ -52,7 +40,6 @@ internal static class VolumeCommands
 
             case "rm" or "remove":
             {
-                var a = Args.Parse(rest, [], ["-f|--force"]);
                 var failed = false;
                 foreach (var name in a.Positionals)
                 {
@@ -73,7 +60,6 @@ internal static class VolumeCommands
 
             case "inspect":
             {
-                var a = Args.Parse(rest, ["-f|--format"], []);
                 var docs = new JsonArray([.. a.Positionals.Select(n => (JsonNode)Document(engine.Volumes.Get(n)))]);
                 Console.WriteLine(docs.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() }));
                 return 0;
@@ -81,7 +67,6 @@ internal static class VolumeCommands
 
             case "prune":
             {
-                var a = Args.Parse(rest, ["--filter"], ["-a|--all", "-f|--force"]);
                 var removed = engine.Volumes.Prune(a.Has("all"));
                 if (removed.Count > 0)
                 {
@@ -96,7 +81,7 @@ internal static class VolumeCommands
             }
 
             default:
-                throw new UsageException($"unknown volume command '{argv[0]}'");
+                throw new UsageException($"unknown volume command '{a.Name}'", a.Verb);
         }
     }
 

@@ -1,0 +1,347 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Containers.Runtime;
+
+namespace Containers.Cli;
+
+/// <summary>
+/// Every verb of the <c>containers</c> command line, with docker's names, options and help texts: the one place
+/// where a verb, its options and its handler are declared. <c>containers VERB --help</c> prints from here.
+/// </summary>
+internal static class Verbs
+{
+    /// <summary>The engine's options for a command line: <c>--root</c> (or CONTAINERS_ROOT), and the detached
+    /// monitor as this same program.</summary>
+    public static EngineOptions EngineOptionsFor(Args a)
+    {
+        ImmutableArray<string> monitor = [.. SelfCommand.Prefix, "__monitor"];
+        return a.Get("root") is { } root
+            ? new EngineOptions { Root = root, MonitorCommand = monitor, PrespawnShim = false }
+            : new EngineOptions { MonitorCommand = monitor, PrespawnShim = false };
+    }
+
+    /// <summary>The exit code for an error a verb threw (docker's: 125 for the engine's, a failed exec's own), or null
+    /// for one that is a bug.</summary>
+    public static int? ExitCode(Exception e) => e switch
+    {
+        ContainerStartException s => s.ExitCode,
+        ContainerException => 125,
+        _ => null,
+    };
+
+    /// <summary>The verb tree.</summary>
+    public static Verb Root() =>
+        new Verb("containers", "[OPTIONS] COMMAND", "A daemonless container engine: containers, images, builds, compose stacks and a Kubernetes-style cluster")
+            .Global("--root", "string", "The store's directory (default $CONTAINERS_ROOT, else /var/lib/containers-dotnet)")
+            .With(
+                Run(),
+                new Verb("ps", "[OPTIONS]", "List containers")
+                    .Flag("-a|--all", "Show all containers (default shows just running)")
+                    .Flag("-q|--quiet", "Only display container IDs")
+                    .Flag("--no-trunc", "Don't truncate output")
+                    .Value("--format", "string", "Format output: json")
+                    .Runs(Commands.Ps),
+                new Verb("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container")
+                    .Flag("-f|--follow", "Follow log output")
+                    .Value("-n|--tail", "string", "Number of lines to show from the end of the logs", "all")
+                    .Flag("-t|--timestamps", "Show timestamps")
+                    .Runs(Commands.LogsAsync),
+                new Verb("exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container")
+                    .StopsAtFirstArgument()
+                    .Flag("-d|--detach", "Detached mode: run command in the background")
+                    .Value("-e|--env", "list", "Set environment variables")
+                    .Flag("-i|--interactive", "Keep STDIN open even if not attached")
+                    .Flag("-t|--tty", "Allocate a pseudo-TTY")
+                    .Value("-u|--user", "string", "Username or UID (format: \"<name|uid>[:<group|gid>]\")")
+                    .Value("-w|--workdir", "string", "Working directory inside the container")
+                    .Runs(Commands.ExecAsync),
+                new Verb("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers")
+                    .Value("-t|--time", "int", "Seconds to wait before killing the container (default: its stop timeout)")
+                    .Runs((e, a) => Commands.ForEach(e, a, async (c, o) => await c.StopAsync(o.Get("time") is { } t ? TimeSpan.FromSeconds(Seconds(t, "--time")) : null).ConfigureAwait(false))),
+                new Verb("kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers")
+                    .Value("-s|--signal", "string", "Signal to send to the container", "KILL")
+                    .Runs((e, a) => Commands.ForEach(e, a, (c, o) => c.KillAsync(o.Get("signal") ?? "KILL"))),
+                new Verb("rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers")
+                    .Flag("-f|--force", "Force the removal of a running container (uses SIGKILL)")
+                    .Runs((e, a) => Commands.ForEach(e, a, (c, o) => c.RemoveAsync(o.Has("force")))),
+                new Verb("pause", "CONTAINER [CONTAINER...]", "Pause all processes within one or more containers")
+                    .Runs((e, a) => Commands.ForEach(e, a, (c, _) => c.PauseAsync())),
+                new Verb("unpause", "CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers")
+                    .Runs((e, a) => Commands.ForEach(e, a, (c, _) => c.UnpauseAsync())),
+                new Verb("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers and images, as JSON")
+                    .Value("-f|--format", "string", "Format output: json")
+                    .Value("--type", "string", "Only inspect objects of the given type: container or image")
+                    .Runs(Commands.Inspect),
+                new Verb("stats", "[OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage statistics")
+                    .Flag("-a|--all", "Show all containers (default shows just running)")
+                    .Flag("--no-stream", "Disable streaming stats and only pull the first result")
+                    .Value("--format", "string", "Format output")
+                    .Runs(Commands.StatsAsync),
+                Build(),
+                Pull(), Push(), ImagesList("images"), ImagesRemove("rmi"), Tag(), History(), Save(), Load(), Import(), Commit(),
+                new Verb("image", "COMMAND", "Manage images")
+                    .With(ImagesList("ls").Alias("list"), ImagesRemove("rm"), ImageInspect(), ImagePrune(), Pull(), Push(), Tag(), History(), Save(), Load(), Import()),
+                Network(),
+                Volume(),
+                ComposeVerbs.Compose(),
+                Cluster(),
+                new Verb("system", "COMMAND", "Manage the engine")
+                    .With(new Verb("service", "[OPTIONS]", "Serve the Docker Engine API until Ctrl+C, for docker, Docker.DotNet and Testcontainers")
+                        .Value("--socket", "string", "The unix socket to serve (default ROOT/docker.sock)")
+                        .Value("--tcp", "int", "Also serve on this TCP port of 127.0.0.1")
+                        .Runs(SystemCommands.ServiceAsync)),
+                new Verb("completion", "bash|zsh", "Print the shell completion script (bash: source <(containers completion bash))")
+                    .Runs((CliContext _, Args a) =>
+                    {
+                        Console.Out.Write(CommandLineApp.CompletionScript(a.Positionals.Count == 1 ? a.Positionals[0] : throw new UsageException("\"completion\" requires exactly 1 argument: bash or zsh", a.Verb)));
+                        return Task.FromResult(0);
+                    }),
+                new Verb("__complete", "WORDS...", "The completions of a command line's last word, for the completion scripts")
+                    .StopsAtFirstArgument()
+                    .Hide()
+                    .Runs((CliContext _, Args a) =>
+                    {
+                        foreach (var c in CommandLineApp.Complete(Root(), a.Positionals))
+                        {
+                            Console.Out.WriteLine(c);
+                        }
+
+                        return Task.FromResult(0);
+                    }));
+
+    private static Verb Run() =>
+        new Verb("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image (or from a root filesystem: --rootfs DIR COMMAND)")
+            .StopsAtFirstArgument()
+            .Value("--cap-add", "list", "Add Linux capabilities")
+            .Value("--cap-drop", "list", "Drop Linux capabilities")
+            .Value("--cpu-shares", "int", "CPU shares (relative weight)")
+            .Value("--cpus", "decimal", "Number of CPUs")
+            .Flag("-d|--detach", "Run container in background and print container ID")
+            .Value("--entrypoint", "string", "Overwrite the default ENTRYPOINT of the image")
+            .Value("-e|--env", "list", "Set environment variables")
+            .Value("--env-file", "list", "Read in a file of environment variables")
+            .Value("--expose", "list", "Expose a port or a range of ports")
+            .Value("--group-add", "list", "Add additional groups to join")
+            .Value("--health-cmd", "string", "Command to run to check health")
+            .Value("--health-interval", "duration", "Time between running the check (ms|s|m|h)", "30s")
+            .Value("--health-retries", "int", "Consecutive failures needed to report unhealthy", "3")
+            .Value("--health-start-period", "duration", "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)", "0s")
+            .Value("--health-timeout", "duration", "Maximum time to allow one check to run (ms|s|m|h)", "30s")
+            .Value("-h|--hostname", "string", "Container host name")
+            .Flag("-i|--interactive", "Keep STDIN open even if not attached")
+            .Value("--ip", "string", "IPv4 address (e.g., 172.30.100.104)")
+            .Value("-l|--label", "list", "Set meta data on a container")
+            .Value("-m|--memory", "bytes", "Memory limit")
+            .Value("--memory-swap", "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+            .Value("--mount", "mount", "Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=S,target=T[,readonly])")
+            .Value("--name", "string", "Assign a name to the container")
+            .Value("--net|--network", "network", "Connect a container to a network: none, host, bridge or a network's name (repeatable)", "bridge")
+            .Value("--net-alias|--network-alias", "list", "Add network-scoped alias for the container")
+            .Flag("--no-healthcheck", "Disable any container-specified HEALTHCHECK")
+            .Value("--pids-limit", "int", "Tune container pids limit (set -1 for unlimited)")
+            .Value("--platform", "string", "Set platform if server is multi-platform capable (os/arch)")
+            .Flag("--privileged", "Give extended privileges to this container (every capability)")
+            .Value("-p|--publish", "list", "Publish a container's port(s) to the host ([IP:][HOST:]PORT[/udp])")
+            .Flag("-P|--publish-all", "Publish all exposed ports to random ports")
+            .Value("--pull", "string", "Pull image before running (\"always\", \"missing\", \"never\")", "missing")
+            .Flag("--read-only", "Mount the container's root filesystem as read only")
+            .Value("--restart", "string", "Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)", "no")
+            .Flag("--rm", "Automatically remove the container and its associated anonymous volumes when it exits")
+            .Value("--rootfs", "string", "Run from this root filesystem directory instead of an image")
+            .Value("--security-opt", "list", "Security Options (no-new-privileges)")
+            .Value("--stop-signal", "string", "Signal to stop the container", "SIGTERM")
+            .Value("--stop-timeout", "int", "Timeout (in seconds) to stop a container", "10")
+            .Value("--tmpfs", "list", "Mount a tmpfs directory (DST[:OPTS])")
+            .Flag("-t|--tty", "Allocate a pseudo-TTY")
+            .Value("--ulimit", "ulimit", "Ulimit options (name=soft[:hard])")
+            .Value("-u|--user", "string", "Username or UID (format: <name|uid>[:<group|gid>])")
+            .Value("-v|--volume", "list", "Bind mount a volume (SRC|VOLUME:DST[:ro], or DST for an anonymous volume)")
+            .Value("-w|--workdir", "string", "Working directory inside the container")
+            .Runs(Commands.RunAsync);
+
+    private static Verb Build() =>
+        new Verb("build", "[OPTIONS] PATH", "Build an image from a Dockerfile")
+            .Value("--build-arg", "list", "Set build-time variables")
+            .Value("-f|--file", "string", "Name of the Dockerfile (default: \"PATH/Dockerfile\")")
+            .Value("--network", "string", "Set the networking mode for the RUN instructions during build (default, none, host)", "default")
+            .Flag("--no-cache", "Do not use cache when building the image")
+            .Value("--platform", "string", "Set platform if server is multi-platform capable")
+            .Value("--progress", "string", "Set type of progress output (auto, plain, tty): all print docker's plain progress", "auto")
+            .Flag("--pull", "Always attempt to pull a newer version of the image")
+            .Flag("-q|--quiet", "Suppress the build output and print image ID on success")
+            .Value("--secret", "stringArray", "Secret file to expose to the build (id=ID,src=PATH)")
+            .Value("-t|--tag", "list", "Name and optionally a tag in the \"name:tag\" format")
+            .Value("--target", "string", "Set the target build stage to build")
+            .Runs(BuildCommand.RunAsync);
+
+    private static Verb Pull() =>
+        new Verb("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry")
+            .Flag("-a|--all-tags", "Download all tagged images in the repository")
+            .Value("--platform", "string", "Set platform if server is multi-platform capable (os/arch)")
+            .Flag("-q|--quiet", "Suppress verbose output")
+            .Runs(ImageCommands.PullAsync);
+
+    private static Verb Push() =>
+        new Verb("push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry")
+            .Flag("-q|--quiet", "Suppress verbose output")
+            .Runs(ImageCommands.PushAsync);
+
+    private static Verb ImagesList(string name) =>
+        new Verb(name, "[OPTIONS] [REPOSITORY[:TAG]]", "List images")
+            .Flag("-a|--all", "Show all images (default hides intermediate images)")
+            .Flag("--digests", "Show digests")
+            .Value("-f|--filter", "filter", "Filter output based on conditions provided")
+            .Value("--format", "string", "Format output: json")
+            .Flag("--no-trunc", "Don't truncate output")
+            .Flag("-q|--quiet", "Only show image IDs")
+            .Runs(ImageCommands.Images);
+
+    private static Verb ImagesRemove(string name) =>
+        new Verb(name, "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images")
+            .Flag("-f|--force", "Force removal of the image")
+            .Flag("--no-prune", "Do not delete untagged parents")
+            .Runs(ImageCommands.Remove);
+
+    private static Verb ImageInspect() =>
+        new Verb("inspect", "[OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images")
+            .Value("-f|--format", "string", "Format output: json")
+            .Runs(ImageCommands.Inspect);
+
+    private static Verb ImagePrune() =>
+        new Verb("prune", "[OPTIONS]", "Remove unused images")
+            .Flag("-a|--all", "Remove all unused images, not just dangling ones")
+            .Value("--filter", "filter", "Provide filter values")
+            .Flag("-f|--force", "Do not prompt for confirmation")
+            .Runs(ImageCommands.Prune);
+
+    private static Verb Tag() =>
+        new Verb("tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
+            .Runs(ImageCommands.Tag);
+
+    private static Verb History() =>
+        new Verb("history", "[OPTIONS] IMAGE", "Show the history of an image")
+            .Value("--format", "string", "Format output: json")
+            .Flag("-H|--human", "Print sizes and dates in human readable format (default true)")
+            .Flag("--no-trunc", "Don't truncate output")
+            .Flag("-q|--quiet", "Only show image IDs")
+            .Runs(ImageCommands.History);
+
+    private static Verb Save() =>
+        new Verb("save", "[OPTIONS] IMAGE [IMAGE...]", "Save one or more images to a tar archive (streamed to STDOUT by default)")
+            .Value("-o|--output", "string", "Write to a file, instead of STDOUT")
+            .Runs(ImageCommands.SaveAsync);
+
+    private static Verb Load() =>
+        new Verb("load", "[OPTIONS]", "Load an image from a tar archive (docker save or OCI layout) or STDIN")
+            .Value("-i|--input", "string", "Read from tar archive file, instead of STDIN")
+            .Flag("-q|--quiet", "Suppress the load output")
+            .Runs(ImageCommands.LoadAsync);
+
+    private static Verb Import() =>
+        new Verb("import", "[OPTIONS] file|- [REPOSITORY[:TAG]]", "Import the contents from a tarball to create a filesystem image")
+            .Value("-c|--change", "list", "Apply Dockerfile instruction to the created image")
+            .Value("-m|--message", "string", "Set commit message for imported image")
+            .Value("--platform", "string", "Set platform if server is multi-platform capable")
+            .Runs(ImageCommands.ImportAsync);
+
+    private static Verb Commit() =>
+        new Verb("commit", "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "Create a new image from a container's changes")
+            .Value("-a|--author", "string", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+            .Value("-c|--change", "list", "Apply Dockerfile instruction to the created image")
+            .Value("-m|--message", "string", "Commit message")
+            .Flag("-p|--pause", "Pause container during commit (default true)")
+            .Runs(ImageCommands.CommitAsync);
+
+    private static Verb Network() =>
+        new Verb("network", "COMMAND", "Manage networks")
+            .With(
+                new Verb("connect", "[OPTIONS] NETWORK CONTAINER", "Connect a container to a network")
+                    .Value("--alias", "list", "Add network-scoped alias for the container")
+                    .Value("--driver-opt", "list", "driver options for the network")
+                    .Value("--ip", "string", "IPv4 address (e.g., \"172.30.100.104\")")
+                    .Value("--ip6", "string", "IPv6 address (not supported)")
+                    .Value("--link", "list", "Add link to another container")
+                    .Runs(NetworkCommands.Run),
+                new Verb("create", "[OPTIONS] NETWORK", "Create a network")
+                    .Flag("--attachable", "Enable manual container attachment")
+                    .Value("-d|--driver", "string", "Driver to manage the Network (only bridge)", "bridge")
+                    .Value("--gateway", "string", "IPv4 Gateway for the master subnet")
+                    .Flag("--internal", "Restrict external access to the network")
+                    .Value("--ip-range", "string", "Allocate container ip from a sub-range")
+                    .Value("-l|--label", "list", "Set metadata on a network")
+                    .Value("-o|--opt", "map", "Set driver specific options")
+                    .Value("--subnet", "string", "Subnet in CIDR format that represents a network segment")
+                    .Runs(NetworkCommands.Run),
+                new Verb("disconnect", "[OPTIONS] NETWORK CONTAINER", "Disconnect a container from a network")
+                    .Flag("-f|--force", "Force the container to disconnect from a network")
+                    .Runs(NetworkCommands.Run),
+                new Verb("inspect", "[OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks")
+                    .Value("-f|--format", "string", "Format output: json")
+                    .Flag("-v|--verbose", "Verbose output for diagnostics")
+                    .Runs(NetworkCommands.Run),
+                new Verb("ls", "[OPTIONS]", "List networks")
+                    .Alias("list")
+                    .Value("-f|--filter", "filter", "Provide filter values (e.g. \"driver=bridge\")")
+                    .Value("--format", "string", "Format output")
+                    .Flag("--no-trunc", "Do not truncate the output")
+                    .Flag("-q|--quiet", "Only display network IDs")
+                    .Runs(NetworkCommands.Run),
+                new Verb("prune", "[OPTIONS]", "Remove all unused networks")
+                    .Flag("--default-bridge", "Also remove the default bridge's interface and its rules, when no container uses it")
+                    .Value("--filter", "filter", "Provide filter values")
+                    .Flag("-f|--force", "Do not prompt for confirmation")
+                    .Runs(NetworkCommands.Run),
+                new Verb("rm", "[OPTIONS] NETWORK [NETWORK...]", "Remove one or more networks")
+                    .Alias("remove")
+                    .Flag("-f|--force", "Do not error if the network does not exist")
+                    .Runs(NetworkCommands.Run));
+
+    private static Verb Volume() =>
+        new Verb("volume", "COMMAND", "Manage volumes")
+            .With(
+                new Verb("create", "[OPTIONS] [VOLUME]", "Create a volume")
+                    .Value("-d|--driver", "string", "Specify volume driver name (only local)", "local")
+                    .Value("-l|--label", "list", "Set metadata for a volume")
+                    .Value("-o|--opt", "map", "Set driver specific options")
+                    .Runs(VolumeCommands.Run),
+                new Verb("inspect", "[OPTIONS] VOLUME [VOLUME...]", "Display detailed information on one or more volumes")
+                    .Value("-f|--format", "string", "Format output: json")
+                    .Runs(VolumeCommands.Run),
+                new Verb("ls", "[OPTIONS]", "List volumes")
+                    .Alias("list")
+                    .Value("-f|--filter", "filter", "Provide filter values (e.g. \"dangling=true\")")
+                    .Value("--format", "string", "Format output")
+                    .Flag("-q|--quiet", "Only display volume names")
+                    .Runs(VolumeCommands.Run),
+                new Verb("prune", "[OPTIONS]", "Remove unused local volumes")
+                    .Flag("-a|--all", "Remove all unused volumes, not just anonymous ones")
+                    .Value("--filter", "filter", "Provide filter values")
+                    .Flag("-f|--force", "Do not prompt for confirmation")
+                    .Runs(VolumeCommands.Run),
+                new Verb("rm", "[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes")
+                    .Alias("remove")
+                    .Flag("-f|--force", "Force the removal of one or more volumes")
+                    .Runs(VolumeCommands.Run));
+
+    private static Verb Cluster() =>
+        new Verb("cluster", "COMMAND", "Run a Kubernetes-compatible cluster for kubectl: a control plane and nodes in one process")
+            .With(
+                new Verb("up", "[OPTIONS]", "Run the control plane and N nodes (in the foreground, or detached with -d); writes ROOT/kubeconfig")
+                    .Flag("-d|--detach", "Run in the background; \"cluster down\" stops it")
+                    .Value("--event-ttl", "duration", "How long events are kept after their last write, as kube-apiserver's --event-ttl", "1h")
+                    .Value("--nodes", "int", "The number of nodes (1 to 100)", "1")
+                    .Value("--pod-subnet", "string", "The pods' IPv4 network", "10.244.0.0/16")
+                    .Value("--port", "int", "The Kubernetes API's port on 127.0.0.1", "6443")
+                    .Value("--service-cidr", "string", "The services' IPv4 network (/12 to /28)", "10.96.0.0/16")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("down", "[OPTIONS]", "Stop a detached cluster; its state is kept for the next up, and its pods keep running")
+                    .Flag("--stop-pods", "Also stop the pods' containers (the next up starts them again)")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("delete", "", "Stop the cluster and remove everything it made: its pods, the pod network with its bridge and rules, its state and the kubeconfig")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("status", "", "Whether a cluster runs on this root, its API's URL and its nodes")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)));
+
+    private static int Seconds(string s, string flag) =>
+        int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new UsageException($"invalid argument \"{s}\" for \"{flag}\" flag: not a number");
+}
