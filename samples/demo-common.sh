@@ -1,6 +1,7 @@
 # Sourced by the course demos (demo.sh, demo-cluster.sh): installs what they need on a fresh Debian 12 machine, then
 # sets $here (the repository), $work (a scratch directory), $root (the store: CONTAINERS_ROOT, else
-# /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store), defines publish_cli and course_base, and on
+# /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store; CONTAINERS_CLI=PATH uses a published one), defines
+# publish_cli and course_base, and on
 # exit calls the demo's demo_cleanup, then removes the default bridge and the cgroup
 # parents if the demo made them, then the scratch directory.
 set -euo pipefail
@@ -22,6 +23,10 @@ had_bridge=$([ -e /sys/class/net/cdnet0 ] && echo 1 || echo 0)
 had_cgroups=$(compgen -G '/sys/fs/cgroup/*/containers-dotnet' >/dev/null && echo 1 || echo 0)
 
 publish_cli() {
+  if [ -n "${CONTAINERS_CLI:-}" ]; then # a CLI published before: no second publish
+    mkdir -p "$work/cli" && ln -s "$(readlink -f "$CONTAINERS_CLI")" "$cli"
+    return
+  fi
   echo "== publishing the containers CLI (NativeAOT)"
   dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
 }

@@ -134,16 +134,13 @@ public sealed class SingleContainerResource : ContainerResource
         Container = await engine.StartAsync(spec, null, ct).ConfigureAwait(false);
         if (spec.HealthCheck is { IsDisabled: false })
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(options.StartTimeout);
-            while (Container.State.Health?.Status != "healthy")
+            try
             {
-                if (Container.State.Health?.Status == "unhealthy" || !Container.State.IsActive)
-                {
-                    throw new ContainerException($"container {Name} did not become healthy: {Container.State.Health?.Log.LastOrDefault()?.Output.Trim()}");
-                }
-
-                await Task.Delay(50, cts.Token).ConfigureAwait(false);
+                await WaitStrategy.ForHealthy().WithTimeout(options.StartTimeout).WithInterval(TimeSpan.FromMilliseconds(50)).WaitAsync(Container, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException e)
+            {
+                throw new ContainerException($"container {Name} did not become healthy: {e.Message}");
             }
         }
 

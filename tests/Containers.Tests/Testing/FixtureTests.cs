@@ -32,6 +32,21 @@ public sealed class FixtureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_builders_wait_strategy_holds_the_start_until_ready_and_removes_a_container_that_never_is()
+    {
+        await using var t = new TestEngine();
+        await using var c = await t.Busybox("sh", "-c", "sleep 0.3; echo server ready; exec httpd -f -p 8080 -h /var/www")
+            .WithWaitStrategy(WaitStrategy.ForLogMessage("server ready"))
+            .StartAsync();
+        Assert.Contains(await c.GetLogsAsync(false, null).Select(l => l.Text).ToListAsync(), l => l.Contains("server ready", StringComparison.Ordinal));
+
+        var never = await Assert.ThrowsAsync<TimeoutException>(() => t.Busybox("sleep", "30").WithName("never-ready")
+            .WithWaitStrategy(WaitStrategy.ForTcpPort(8080).WithTimeout(TimeSpan.FromMilliseconds(600))).StartAsync());
+        Assert.Contains("container never-ready: no TCP port 8080 within 0.6 s", never.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(t.Engine.List(all: true), s => s.Name == "never-ready");
+    }
+
+    [Fact]
     public async Task A_stack_that_never_gets_ready_fails_in_time_with_every_services_logs_and_leaves_nothing()
     {
         await using var t = new TestEngine();

@@ -11,12 +11,21 @@ public sealed class ContainerBuilder
 {
     private readonly ContainerEngine engine;
     private readonly ContainerSpec spec;
+    private readonly WaitStrategy? wait;
 
-    internal ContainerBuilder(ContainerEngine engine, ContainerSpec spec)
+    internal ContainerBuilder(ContainerEngine engine, ContainerSpec spec, WaitStrategy? wait = null)
     {
         this.engine = engine;
         this.spec = spec;
+        this.wait = wait;
     }
+
+    /// <summary>What <see cref="StartAsync"/> and <see cref="StartDetachedAsync"/> wait for before they return (a log
+    /// line, a port, an HTTP answer, healthy); when it does not come, the container is removed and the wait's error thrown.</summary>
+    public WaitStrategy? WaitStrategy => wait;
+
+    /// <summary>Waits for <paramref name="strategy"/> after the start (Testcontainers' <c>WithWaitStrategy</c>).</summary>
+    public ContainerBuilder WithWaitStrategy(WaitStrategy strategy) => new(engine, spec, strategy);
 
     /// <summary>Overrides the image's entrypoint (and drops its Cmd, as docker does).</summary>
     public ContainerBuilder WithEntrypoint(params string[] entrypoint) => With(spec with { Entrypoint = [.. entrypoint] });
@@ -139,11 +148,34 @@ public sealed class ContainerBuilder
     /// <summary>The spec this builder describes.</summary>
     public ContainerSpec ToSpec() => spec;
 
-    /// <summary>Starts the container in this process (see <see cref="ContainerEngine.StartAsync"/>).</summary>
-    public Task<Container> StartAsync(CancellationToken cancellationToken = default) => engine.StartAsync(spec, null, cancellationToken);
+    /// <summary>Starts the container in this process (see <see cref="ContainerEngine.StartAsync"/>), then waits for
+    /// its <see cref="WaitStrategy"/>.</summary>
+    public async Task<Container> StartAsync(CancellationToken cancellationToken = default) =>
+        await WaitedAsync(await engine.StartAsync(spec, null, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Starts the container under a detached monitor (see <see cref="ContainerEngine.StartDetachedAsync"/>).</summary>
-    public Task<Container> StartDetachedAsync(CancellationToken cancellationToken = default) => engine.StartDetachedAsync(spec, cancellationToken);
+    /// <summary>Starts the container under a detached monitor (see <see cref="ContainerEngine.StartDetachedAsync"/>),
+    /// then waits for its <see cref="WaitStrategy"/>.</summary>
+    public async Task<Container> StartDetachedAsync(CancellationToken cancellationToken = default) =>
+        await WaitedAsync(await engine.StartDetachedAsync(spec, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
 
-    private ContainerBuilder With(ContainerSpec s) => new(engine, s);
+    private async Task<Container> WaitedAsync(Container container, CancellationToken cancellationToken)
+    {
+        if (wait is null)
+        {
+            return container;
+        }
+
+        try
+        {
+            await wait.WaitAsync(container, cancellationToken).ConfigureAwait(false);
+            return container;
+        }
+        catch
+        {
+            await container.RemoveAsync(force: true, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private ContainerBuilder With(ContainerSpec s) => new(engine, s, wait);
 }

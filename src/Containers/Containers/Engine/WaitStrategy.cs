@@ -4,12 +4,14 @@ using System.Text.RegularExpressions;
 using Polly;
 using Polly.Retry;
 
-namespace Containers.Testing;
+namespace Containers;
 
 /// <summary>
 /// When a container counts as ready: a log line, an open TCP port, an HTTP answer, a healthy health check, or any
 /// condition; each with a timeout, a polling interval and optionally a number of retries (Polly underneath).
-/// Ports are reached at the container's own address: no published port is needed.
+/// Ports are reached at the container's own address: no published port is needed. The one wait model of the SDK:
+/// <see cref="ContainerBuilder.WithWaitStrategy"/>, the Hosting resources and the xunit fixtures of Containers.Testing
+/// wait through it.
 /// </summary>
 public sealed class WaitStrategy
 {
