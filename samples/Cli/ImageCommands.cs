@@ -282,27 +282,12 @@ internal static class ImageCommands
 
     internal static int Inspect(ContainerEngine engine, Args a)
     {
-        var docs = new JsonArray([.. a.Positionals.Select(n => (JsonNode)Document(engine.Images.Get(n)))]);
+        var docs = new JsonArray([.. a.Positionals.Select(n => (JsonNode)Containers.DockerApi.DockerInspect.Image(engine.Images.Get(n)))]);
         Console.WriteLine(docs.ToJsonString(Indented));
         return 0;
     }
 
     /// <summary>docker's image inspect shape.</summary>
-    public static JsonObject Document(LocalImage image) => new()
-    {
-        ["Id"] = image.Id.ToString(),
-        ["RepoTags"] = new JsonArray([.. image.Names.Select(n => ImageReference.Parse(n)).Where(r => r.Tag is not null).Select(r => (JsonNode)r.ToFamiliarString())]),
-        ["RepoDigests"] = new JsonArray([.. image.RepoDigests.Select(d => (JsonNode)d)]),
-        ["Created"] = image.Created?.ToString("o", CultureInfo.InvariantCulture),
-        ["Author"] = image.Config.Author ?? "",
-        ["Config"] = JsonNode.Parse(OciJson.Serialize(image.Config.Config ?? new ContainerConfig())),
-        ["Architecture"] = image.Config.Architecture,
-        ["Os"] = image.Config.Os,
-        ["Size"] = image.Size,
-        ["RootFS"] = new JsonObject { ["Type"] = "layers", ["Layers"] = new JsonArray([.. image.Config.RootFs.DiffIds.Select(d => (JsonNode)d)]) },
-        ["Descriptor"] = new JsonObject { ["mediaType"] = image.ManifestDescriptor.MediaType, ["digest"] = image.ManifestDigest.ToString(), ["size"] = image.ManifestDescriptor.Size },
-    };
-
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() };
 
     private static string Single(Args a, string cmd, string what) =>

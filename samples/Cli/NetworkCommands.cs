@@ -123,16 +123,6 @@ internal static class NetworkCommands
     }
 
     /// <summary>docker inspect's NetworkSettings.Networks entry.</summary>
-    public static JsonObject Endpoint(NetworkAttachment attachment, NetworkEndpoint? e) => new()
-    {
-        ["Aliases"] = new JsonArray([.. attachment.Aliases.Select(x => (JsonNode?)x)]),
-        ["NetworkID"] = e?.NetworkId ?? "",
-        ["Gateway"] = e?.Gateway ?? "",
-        ["IPAddress"] = e?.IPAddress ?? "",
-        ["IPPrefixLen"] = e?.PrefixLength ?? 0,
-        ["Interface"] = e?.Interface ?? "",
-    };
-
     private static int ForEach(Func<Args, List<string>> names, Args a, Action<string> action)
     {
         var failed = false;

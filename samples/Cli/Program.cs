@@ -347,8 +347,8 @@ namespace Containers.Cli
         public static int Inspect(ContainerEngine engine, Args a)
         {
             var docs = new System.Text.Json.Nodes.JsonArray([.. a.Positionals.Select(n => a.Get("type") == "image" || (a.Get("type") != "container" && !engine.List(all: true).Any(s => s.Name == n || s.Id.StartsWith(n, StringComparison.Ordinal)))
-                ? (System.Text.Json.Nodes.JsonNode)ImageCommands.Document(engine.Images.Get(n))
-                : Inspection.Of(engine, engine.Get(n).State))]);
+                ? (System.Text.Json.Nodes.JsonNode)Containers.DockerApi.DockerInspect.Image(engine.Images.Get(n))
+                : Containers.DockerApi.DockerInspect.Container(engine, engine.Get(n).State))]);
             Console.WriteLine(docs.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() }));
             return 0;
         }

@@ -327,7 +327,28 @@ internal sealed partial class ContainerEndpoints
                 ["IPPrefixLen"] = e.PrefixLength,
                 ["MacAddress"] = Mac(e.IPAddress),
                 ["DNSNames"] = new JsonArray([s.Name, s.Id[..12], .. e.Aliases.Select(a => (JsonNode)a)]),
+                ["Interface"] = e.Interface, // not docker's: the interface's name in the container (eth0, eth1)
             };
+        }
+
+        if (s.Spec.NetworkMode is not ("host" or "none"))
+        {
+            // a network the container is configured for but not attached to now (it is stopped): docker lists it without addresses
+            foreach (var n in s.Spec.EffectiveNetworks().Where(n => !networks.ContainsKey(n.Network)))
+            {
+                networks[n.Network] = new JsonObject
+                {
+                    ["IPAMConfig"] = null,
+                    ["Aliases"] = new JsonArray([.. n.Aliases.Select(a => (JsonNode)a)]),
+                    ["NetworkID"] = "",
+                    ["EndpointID"] = "",
+                    ["Gateway"] = "",
+                    ["IPAddress"] = "",
+                    ["IPPrefixLen"] = 0,
+                    ["MacAddress"] = "",
+                    ["DNSNames"] = null,
+                };
+            }
         }
 
         if (s.Networks.IsDefaultOrEmpty && s.Spec.NetworkMode is "host" or "none")

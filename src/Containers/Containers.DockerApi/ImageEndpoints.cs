@@ -106,27 +106,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             return;
         }
 
-        var config = i.Config.Config is { } cc ? JsonSerializer.SerializeToNode(cc, OciJsonContext.Default.ContainerConfig) : new JsonObject();
-        await DockerApiServer.Json(ctx, new JsonObject
-        {
-            ["Id"] = i.Id.ToString(),
-            ["RepoTags"] = new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]),
-            ["RepoDigests"] = new JsonArray([.. i.RepoDigests.Select(n => (JsonNode)DockerApiServer.Short(n))]),
-            ["Parent"] = "",
-            ["Comment"] = "",
-            ["Created"] = ContainerEndpoints.Time(i.Created),
-            ["DockerVersion"] = "",
-            ["Author"] = i.Config.Author ?? "",
-            ["Config"] = config,
-            ["Architecture"] = i.Config.Architecture,
-            ["Variant"] = i.Config.Variant,
-            ["Os"] = i.Config.Os,
-            ["Size"] = i.Size,
-            ["VirtualSize"] = i.Size,
-            ["GraphDriver"] = new JsonObject { ["Name"] = "overlay", ["Data"] = new JsonObject() },
-            ["RootFS"] = new JsonObject { ["Type"] = "layers", ["Layers"] = new JsonArray([.. i.Config.RootFs.DiffIds.Select(d => (JsonNode)d)]) },
-            ["Metadata"] = new JsonObject { ["LastTagTime"] = "0001-01-01T00:00:00Z" },
-        }).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, DockerInspect.Image(i)).ConfigureAwait(false);
     }
 
     private async Task HistoryAsync(HttpContext ctx, string name)
