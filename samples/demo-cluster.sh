@@ -25,8 +25,7 @@ demo_cleanup() {
 }
 
 publish_cli
-echo "== the base images from Debian's packages (node:18, nginx:latest, postgres:15; cached in $root)"
-"$here/samples/images/build.sh" "$cli" "$root"
+docker_io_mirror
 
 echo "== building the course's images"
 for s in backend frontend; do

@@ -1,9 +1,8 @@
 # Sourced by the course demos (demo.sh, demo-cluster.sh): installs what they need on a fresh Debian 12 machine, then
 # sets $here (the repository), $work (a scratch directory), $root (the store: CONTAINERS_ROOT, else
 # /var/lib/containers-dotnet-demo), $cli and c (the CLI over that store; CONTAINERS_CLI=PATH uses a published one), defines
-# publish_cli and course_base, and on
-# exit calls the demo's demo_cleanup, then removes the default bridge and the cgroup
-# parents if the demo made them, then the scratch directory.
+# publish_cli, docker_io_mirror and course_base; on exit it calls the demo's demo_cleanup, stops the mirror, then removes
+# the default bridge and the cgroup parents if the demo made them, then the scratch directory.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -13,7 +12,13 @@ command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
-if [ ${#need[@]} -gt 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends "${need[@]}"; fi
+command -v docker-registry >/dev/null || need+=(docker-registry)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -q
+  made_policy=0; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi # docker-registry's service stays off
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+  if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
 
 work=$(mktemp -d /tmp/containers-demo-XXXXXX)
 root=${CONTAINERS_ROOT:-/var/lib/containers-dotnet-demo}
@@ -40,10 +45,30 @@ remove_host_leftovers() {
   fi
 }
 
-# On exit: the demo's own clean-up (its function demo_cleanup), then the scratch directory and the host leftovers.
+# The base images as users get them: samples/images/build.sh makes node:18, nginx:latest and postgres:15 from Debian's
+# packages in a builder store ($root-images, cached) and pushes them to Debian's docker-registry on 127.0.0.1, which
+# serves as docker.io's mirror (a registries.conf in CONTAINERS_REGISTRIES_CONF, as in containers/image); the demo's
+# store pulls `node:18` and `postgres:15` from docker.io, through that mirror. Its data is kept in $root-registry.
+registry_pid=
+docker_io_mirror() {
+  local port=5117
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done # the first free port from 5117
+  mkdir -p "$root-registry"
+  printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:%s}\n' "$root-registry" "$port" > "$work/registry.yml"
+  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.05; done
+  printf '[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n[[registry.mirror]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$port" > "$work/registries.conf"
+  export CONTAINERS_REGISTRIES_CONF="$work/registries.conf"
+  echo "== the base images from Debian's packages (node:18, nginx:latest, postgres:15; built in $root-images), on docker.io's mirror 127.0.0.1:$port"
+  PUSH="127.0.0.1:$port" "$here/samples/images/build.sh" "$cli" "$root-images"
+}
+
+# On exit: the demo's own clean-up (its function demo_cleanup), the mirror, then the scratch directory and the host leftovers.
 on_exit() {
   trap - EXIT INT TERM
   demo_cleanup || true
+  if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
   remove_host_leftovers
   rm -rf "$work"
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main demo: the course's stack for real (samples/CourseApp): an nginx frontend that serves the shop page and
 # proxies /api to a Node/Express backend, which keeps orders in Postgres. The base images node:18, nginx:latest and
-# postgres:15 are made from Debian's packages (samples/images/build.sh; cached in the store), the backend's image runs
-# `npm install` from its lockfile, and `containers compose` brings the stack up healthy with no daemon and no registry.
+# postgres:15 are made from Debian's packages (samples/images/build.sh) and pulled from docker.io through a local
+# registry serving as its mirror; the backend's image runs `npm install` from its lockfile, and `containers compose`
+# brings the stack up healthy with no daemon.
 # Prints the first-run and warm times to healthy and the URLs, follows the logs, and takes everything down on Ctrl+C.
 # Installs what it needs on a fresh Debian 12 machine. DEMO_SECONDS=N stops by itself after N seconds.
 . "$(dirname "$0")/demo-common.sh"
@@ -15,8 +16,7 @@ demo_cleanup() {
 }
 
 publish_cli
-echo "== the base images from Debian's packages (node:18, nginx:latest, postgres:15; cached in $root)"
-"$here/samples/images/build.sh" "$cli" "$root"
+docker_io_mirror
 
 echo "== building and starting the stack (first run)"
 t0=$(date +%s%N)

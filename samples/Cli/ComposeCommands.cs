@@ -3,8 +3,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Containers.Compose;
 using Containers.Runtime;
-using YamlDotNet.Core;
-using YamlDotNet.Core.Events;
 
 namespace Containers.Cli;
 

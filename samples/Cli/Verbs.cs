@@ -275,26 +275,13 @@ internal static class Verbs
                 new Verb("disconnect", "[OPTIONS] NETWORK CONTAINER", "Disconnect a container from a network")
                     .Flag("-f|--force", "Force the container to disconnect from a network")
                     .Runs(NetworkCommands.Run),
-                new Verb("inspect", "[OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks")
-                    .Value("-f|--format", "string", "Format output: json")
-                    .Flag("-v|--verbose", "Verbose output for diagnostics")
-                    .Runs(NetworkCommands.Run),
-                new Verb("ls", "[OPTIONS]", "List networks")
-                    .Alias("list")
-                    .Value("-f|--filter", "filter", "Provide filter values (e.g. \"driver=bridge\")")
-                    .Value("--format", "string", "Format output")
-                    .Flag("--no-trunc", "Do not truncate the output")
-                    .Flag("-q|--quiet", "Only display network IDs")
-                    .Runs(NetworkCommands.Run),
-                new Verb("prune", "[OPTIONS]", "Remove all unused networks")
-                    .Flag("--default-bridge", "Also remove the default bridge's interface and its rules, when no container uses it")
-                    .Value("--filter", "filter", "Provide filter values")
-                    .Flag("-f|--force", "Do not prompt for confirmation")
-                    .Runs(NetworkCommands.Run),
-                new Verb("rm", "[OPTIONS] NETWORK [NETWORK...]", "Remove one or more networks")
-                    .Alias("remove")
-                    .Flag("-f|--force", "Do not error if the network does not exist")
-                    .Runs(NetworkCommands.Run));
+                Inspect("NETWORK", NetworkCommands.Run)
+                    .Flag("-v|--verbose", "Verbose output for diagnostics"),
+                List("NETWORK", "driver=bridge", NetworkCommands.Run)
+                    .Flag("--no-trunc", "Do not truncate the output"),
+                Prune("Remove all unused networks", NetworkCommands.Run)
+                    .Flag("--default-bridge", "Also remove the default bridge's interface and its rules, when no container uses it"),
+                Remove("NETWORK", "Do not error if the network does not exist", NetworkCommands.Run));
 
     private static Verb Volume() =>
         new Verb("volume", "COMMAND", "Manage volumes")
@@ -304,24 +291,37 @@ internal static class Verbs
                     .Value("-l|--label", "list", "Set metadata for a volume")
                     .Value("-o|--opt", "map", "Set driver specific options")
                     .Runs(VolumeCommands.Run),
-                new Verb("inspect", "[OPTIONS] VOLUME [VOLUME...]", "Display detailed information on one or more volumes")
-                    .Value("-f|--format", "string", "Format output: json")
-                    .Runs(VolumeCommands.Run),
-                new Verb("ls", "[OPTIONS]", "List volumes")
-                    .Alias("list")
-                    .Value("-f|--filter", "filter", "Provide filter values (e.g. \"dangling=true\")")
-                    .Value("--format", "string", "Format output")
-                    .Flag("-q|--quiet", "Only display volume names")
-                    .Runs(VolumeCommands.Run),
-                new Verb("prune", "[OPTIONS]", "Remove unused local volumes")
-                    .Flag("-a|--all", "Remove all unused volumes, not just anonymous ones")
-                    .Value("--filter", "filter", "Provide filter values")
-                    .Flag("-f|--force", "Do not prompt for confirmation")
-                    .Runs(VolumeCommands.Run),
-                new Verb("rm", "[OPTIONS] VOLUME [VOLUME...]", "Remove one or more volumes")
-                    .Alias("remove")
-                    .Flag("-f|--force", "Force the removal of one or more volumes")
-                    .Runs(VolumeCommands.Run));
+                Inspect("VOLUME", VolumeCommands.Run),
+                List("VOLUME", "dangling=true", VolumeCommands.Run),
+                Prune("Remove unused local volumes", VolumeCommands.Run)
+                    .Flag("-a|--all", "Remove all unused volumes, not just anonymous ones"),
+                Remove("VOLUME", "Force the removal of one or more volumes", VolumeCommands.Run));
+
+    // inspect, ls, prune and rm of networks and volumes: the same verbs, as docker's
+    private static Verb Inspect(string what, Func<ContainerEngine, Args, int> run) =>
+        new Verb("inspect", $"[OPTIONS] {what} [{what}...]", $"Display detailed information on one or more {what.ToLowerInvariant()}s")
+            .Value("-f|--format", "string", "Format output: json")
+            .Runs(run);
+
+    private static Verb List(string what, string filterExample, Func<ContainerEngine, Args, int> run) =>
+        new Verb("ls", "[OPTIONS]", $"List {what.ToLowerInvariant()}s")
+            .Alias("list")
+            .Value("-f|--filter", "filter", $"Provide filter values (e.g. \"{filterExample}\")")
+            .Value("--format", "string", "Format output")
+            .Flag("-q|--quiet", $"Only display {what.ToLowerInvariant()} {(what == "VOLUME" ? "names" : "IDs")}")
+            .Runs(run);
+
+    private static Verb Prune(string description, Func<ContainerEngine, Args, int> run) =>
+        new Verb("prune", "[OPTIONS]", description)
+            .Value("--filter", "filter", "Provide filter values")
+            .Flag("-f|--force", "Do not prompt for confirmation")
+            .Runs(run);
+
+    private static Verb Remove(string what, string force, Func<ContainerEngine, Args, int> run) =>
+        new Verb("rm", $"[OPTIONS] {what} [{what}...]", $"Remove one or more {what.ToLowerInvariant()}s")
+            .Alias("remove")
+            .Flag("-f|--force", force)
+            .Runs(run);
 
     private static Verb Cluster() =>
         new Verb("cluster", "COMMAND", "Run a Kubernetes-compatible cluster for kubectl: a control plane and nodes in one process")

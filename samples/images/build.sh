@@ -17,8 +17,9 @@ debian() {
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' "$@" bookworm -
 }
-have() { [ -n "$(c images -q "$1" 2>/dev/null)" ]; }
-made() { echo "== $1: $(( $(date +%s) - $2 )) s"; if [ -n "${PUSH:-}" ]; then c tag "$1" "$PUSH/${1#docker.io/}" && c push "$PUSH/${1#docker.io/}" >/dev/null; fi; }
+push() { if [ -n "${PUSH:-}" ]; then c tag "$1" "$PUSH/${1#docker.io/}" && c push "$PUSH/${1#docker.io/}" >/dev/null 2>&1 && c rmi "$PUSH/${1#docker.io/}" >/dev/null; fi; }
+have() { [ -n "$(c images -q "$1" 2>/dev/null)" ] && push "$1"; } # made before: pushed again (the registry answers "exists" per blob)
+made() { echo "== $1: $(( $(date +%s) - $2 )) s"; push "$1"; }
 
 for image in "$@"; do
   start=$(date +%s)
