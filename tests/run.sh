@@ -25,6 +25,7 @@ command -v buildah >/dev/null || need+=(buildah) # builds the same Dockerfile fo
 [ -x /usr/sbin/iptables ] || need+=(iptables)    # NAT out of the bridges, forwarding rules, DNAT of published ports
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # base images from Debian's archive
 command -v curl >/dev/null || need+=(curl)
+command -v docker-compose >/dev/null || need+=(docker-compose) # compose v1 (Python) against the Docker API
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}" >&2
   apt-get update -q

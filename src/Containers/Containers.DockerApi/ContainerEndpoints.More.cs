@@ -162,10 +162,10 @@ internal sealed partial class ContainerEndpoints
             return;
         }
 
-        await DockerApiServer.Json(ctx, Inspect(engine, s)).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, Inspect(engine, s, DockerApiServer.RequestVersion(ctx))).ConfigureAwait(false);
     }
 
-    internal static JsonObject Inspect(ContainerEngine engine, ContainerState s)
+    internal static JsonObject Inspect(ContainerEngine engine, ContainerState s, Version? apiVersion = null)
     {
         var spec = s.Spec;
         var args = (spec.Entrypoint ?? []).Concat(spec.Command).ToList();
@@ -258,7 +258,7 @@ internal sealed partial class ContainerEndpoints
                     ["Retries"] = hc.Retries,
                 } : null,
             },
-            ["NetworkSettings"] = NetworkSettings(s),
+            ["NetworkSettings"] = NetworkSettings(s, apiVersion ?? Version.Parse(DockerApiServer.ApiVersion)),
         };
     }
 
@@ -310,8 +310,14 @@ internal sealed partial class ContainerEndpoints
         return map;
     }
 
-    private static JsonObject NetworkSettings(ContainerState s)
+    private static JsonObject NetworkSettings(ContainerState s, Version apiVersion)
     {
+        // Before API 1.44, dockerd listed the container's short ID among the aliases of each user-defined network's
+        // endpoint (since 1.44 it is in DNSNames). docker-compose 1.29 reads it there: without it, it connects the
+        // container to its network a second time and fails with "endpoint ... already exists".
+        var shortId = apiVersion < new Version(1, 44) ? s.Id[..12] : null;
+        JsonArray Aliases(string network, IEnumerable<string> aliases) =>
+            new([.. aliases.Concat(shortId is not null && network is not ("bridge" or "host" or "none") && !aliases.Contains(shortId) ? [shortId] : []).Select(a => (JsonNode)a)]);
         var first = s.Networks.FirstOrDefault();
         var networks = new JsonObject();
         foreach (var e in s.Networks)
@@ -319,7 +325,7 @@ internal sealed partial class ContainerEndpoints
             networks[e.Network] = new JsonObject
             {
                 ["IPAMConfig"] = null,
-                ["Aliases"] = new JsonArray([.. e.Aliases.Select(a => (JsonNode)a)]),
+                ["Aliases"] = Aliases(e.Network, e.Aliases),
                 ["NetworkID"] = e.NetworkId,
                 ["EndpointID"] = e.HostInterface,
                 ["Gateway"] = e.Gateway,
@@ -339,7 +345,7 @@ internal sealed partial class ContainerEndpoints
                 networks[n.Network] = new JsonObject
                 {
                     ["IPAMConfig"] = null,
-                    ["Aliases"] = new JsonArray([.. n.Aliases.Select(a => (JsonNode)a)]),
+                    ["Aliases"] = Aliases(n.Network, n.Aliases),
                     ["NetworkID"] = "",
                     ["EndpointID"] = "",
                     ["Gateway"] = "",

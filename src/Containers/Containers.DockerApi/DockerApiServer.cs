@@ -168,7 +168,8 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             var m = VersionPrefix().Match(ctx.Request.Path.Value ?? "");
             if (m.Success)
             {
-                ctx.Request.Path = m.Groups[1].Value;
+                ctx.Items[RequestVersionKey] = System.Version.Parse(m.Groups[1].Value);
+                ctx.Request.Path = m.Groups[2].Value;
             }
 
             ctx.Response.Headers["Api-Version"] = ApiVersion;
@@ -366,8 +367,15 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         return Json(ctx, new JsonObject { ["message"] = message });
     }
 
-    [GeneratedRegex(@"^/v[0-9]+\.[0-9]+(/.*)$")]
+    [GeneratedRegex(@"^/v([0-9]+\.[0-9]+)(/.*)$")]
     internal static partial Regex VersionPrefix();
+
+    private const string RequestVersionKey = "docker-api-version";
+
+    /// <summary>The API version the client asked for in the path (<c>/v1.38/...</c>); <see cref="ApiVersion"/> when it
+    /// named none. dockerd answers some requests by this version (moby's <c>versions.LessThan</c>).</summary>
+    internal static System.Version RequestVersion(HttpContext ctx) =>
+        ctx.Items.TryGetValue(RequestVersionKey, out var v) && v is System.Version version ? version : System.Version.Parse(ApiVersion);
 }
 
 /// <summary>Hosting: the Docker Engine API as a hosted service of any app (<c>services.AddDockerApi("/run/app/docker.sock")</c>).</summary>

@@ -12,12 +12,13 @@ namespace Containers.DockerApi;
 /// </summary>
 public static class DockerInspect
 {
-    /// <summary>A container as <c>docker inspect</c> shows it.</summary>
-    public static JsonObject Container(ContainerEngine engine, ContainerState state)
+    /// <summary>A container as <c>docker inspect</c> shows it (as API <paramref name="apiVersion"/> answers; the
+    /// newest served when null).</summary>
+    public static JsonObject Container(ContainerEngine engine, ContainerState state, Version? apiVersion = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(state);
-        return ContainerEndpoints.Inspect(engine, state);
+        return ContainerEndpoints.Inspect(engine, state, apiVersion);
     }
 
     /// <summary>An image as <c>docker image inspect</c> shows it.</summary>

@@ -191,7 +191,7 @@ internal static class HijackMiddleware
         var m = DockerApiServer.VersionPrefix().Match(path);
         if (m.Success)
         {
-            path = m.Groups[1].Value;
+            path = m.Groups[2].Value;
         }
 
         var query = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -129,7 +129,8 @@ public sealed class NetworkService
         }
 
         var state = Ctx.Store.Find(container);
-        if (state.Spec.NetworkMode is "host" or "none")
+        var detached = state.Spec.Labels.ContainsKey(DetachedLabel) && state.Status != ContainerStatus.Running;
+        if (state.Spec.NetworkMode is "host" or "none" && !detached)
         {
             throw new ContainerConflictException($"container {state.Name} is in network mode {state.Spec.NetworkMode} and cannot join {net.Name}");
         }
@@ -160,11 +161,18 @@ public sealed class NetworkService
 
         Ctx.Store.Update(state.Id, s => s with
         {
-            Spec = s.Spec with { Networks = [.. s.Spec.EffectiveNetworks(), attachment] },
+            Spec = detached
+                ? s.Spec with { NetworkMode = net.Name, Networks = [attachment], Labels = s.Spec.Labels.Remove(DetachedLabel) }
+                : s.Spec with { Networks = [.. s.Spec.EffectiveNetworks(), attachment] },
             Networks = endpoint is null ? s.Networks : [.. s.Networks, endpoint],
         });
         Ctx.Dns.Refresh();
     }
+
+    /// <summary>On a container that is not running and was disconnected from its last network: that network's name.
+    /// dockerd keeps such a container's network mode, so it can be connected again (docker-compose 1.29 disconnects a
+    /// new container and connects it back with its aliases); here its mode is none until it is.</summary>
+    internal const string DetachedLabel = "io.containers-dotnet.detached-network";
 
     /// <summary>
     /// Disconnects a container from a network: its interface there goes at once and its names stop resolving.
@@ -186,7 +194,7 @@ public sealed class NetworkService
 
         Ctx.Store.Update(state.Id, s => s with
         {
-            Spec = Without(s.Spec, net.Name),
+            Spec = Without(s.Spec, net.Name, s.Status != ContainerStatus.Running),
             Networks = [.. s.Networks.Where(e => e.NetworkId != net.Id)],
         });
         foreach (var e in state.Networks.Where(e => e.NetworkId == net.Id))
@@ -245,10 +253,11 @@ public sealed class NetworkService
         };
     }
 
-    private static ContainerSpec Without(ContainerSpec spec, string network)
+    private static ContainerSpec Without(ContainerSpec spec, string network, bool stopped)
     {
         var rest = spec.EffectiveNetworks().Where(n => n.Network != network).ToArray();
-        return spec with { Networks = [.. rest], NetworkMode = rest.Length == 0 ? "none" : rest[0].Network };
+        return rest.Length > 0 ? spec with { Networks = [.. rest], NetworkMode = rest[0].Network }
+            : spec with { Networks = [], NetworkMode = "none", Labels = stopped ? spec.Labels.SetItem(DetachedLabel, network) : spec.Labels };
     }
 
     private static bool UsesNetwork(ContainerState s, NetworkInfo n) =>
