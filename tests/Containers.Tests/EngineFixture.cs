@@ -32,10 +32,11 @@ public sealed class TestEngine : IAsyncDisposable
     /// <param name="root">The root directory (default: a fresh one under /tmp).</param>
     /// <param name="hostResolvers">Forward names that are not containers' to the host's resolvers (for the tests that go out), not to the fake upstream.</param>
     /// <param name="registry">The engine's registry options (default: the defaults).</param>
-    public TestEngine(string? root = null, bool hostResolvers = false, Containers.Images.Registry.RegistryOptions? registry = null)
+    /// <param name="prespawnShim">Keep a shim spawned ahead (<see cref="EngineOptions.PrespawnShim"/>).</param>
+    public TestEngine(string? root = null, bool hostResolvers = false, Containers.Images.Registry.RegistryOptions? registry = null, bool prespawnShim = true)
     {
         Root = root ?? Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
-        Options = new EngineOptions { Root = Root, MachineStateDirectory = TestBridge.MachineState, BridgeName = TestBridge.Name, BridgeSubnet = TestBridge.Subnet, DnsUpstreams = hostResolvers ? [] : [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()], Registry = registry ?? new() };
+        Options = new EngineOptions { Root = Root, MachineStateDirectory = TestBridge.MachineState, BridgeName = TestBridge.Name, BridgeSubnet = TestBridge.Subnet, DnsUpstreams = hostResolvers ? [] : [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()], Registry = registry ?? new(), PrespawnShim = prespawnShim };
         Engine = new ContainerEngine(Options);
         watcher = new FileSystemWatcher(Path.Combine(Root, "containers")) { EnableRaisingEvents = true };
         watcher.Created += (_, e) =>

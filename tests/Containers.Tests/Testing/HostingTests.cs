@@ -38,8 +38,16 @@ public sealed class HostingTests
         Assert.Equal("healthy", report.Entries["containers"].Data["web/web/web"]);
 
         await engine.Get("web").KillAsync();
-        await Task.Delay(300);
-        Assert.Equal(HealthStatus.Unhealthy, (await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Status);
+        // The kill is asynchronous: wait for the exit the check reports on, not for a fixed time (300 ms was too short under load).
+        await engine.Get("web").WaitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        var status = (await health.CheckHealthAsync()).Status;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); status != HealthStatus.Unhealthy && DateTime.UtcNow < deadline; status = (await health.CheckHealthAsync()).Status)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(HealthStatus.Unhealthy, status);
 
         await host.StopAsync();
         Assert.Empty(t.Engine.List(all: true));

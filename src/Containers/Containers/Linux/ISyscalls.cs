@@ -13,11 +13,15 @@ internal interface ISyscalls
     (int Read, int Write) Pipe(bool closeOnExec);
     void SetCloseOnExec(int fd, bool value);
     int Read(int fd, Span<byte> buffer);
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for <paramref name="fd"/> to be readable or hung up; false on timeout.</summary>
+    bool PollReadable(int fd, int timeoutMs);
     void WriteAll(int fd, ReadOnlySpan<byte> data);
     bool Kill(int pid, int signal);
     void Flock(int fd, bool exclusive);
     (int Master, int Slave) OpenPty();
     void SetWindowSize(int fd, ushort rows, ushort cols);
+    /// <summary>The bytes written to a socket that its peer has not read yet (SIOCOUTQ).</summary>
+    int UnreadOutput(int fd);
     int Socket(int domain, int type, int protocol);
     void BindNetlink(int fd);
     void Send(int fd, ReadOnlySpan<byte> data);

@@ -55,6 +55,28 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
         }
     }
 
+    public bool PollReadable(int fd, int timeoutMs)
+    {
+        // struct pollfd { int fd; short events; short revents; }: POLLIN, and POLLHUP/POLLERR come unasked
+        var pfd = stackalloc int[2];
+        pfd[0] = fd;
+        pfd[1] = 0x1;
+        while (true)
+        {
+            var n = poll(pfd, 1, timeoutMs);
+            if (n >= 0)
+            {
+                return n > 0;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != 4)
+            {
+                throw new SyscallException("poll", errno);
+            }
+        }
+    }
+
     public void WriteAll(int fd, ReadOnlySpan<byte> data)
     {
         while (data.Length > 0)
@@ -120,6 +142,13 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
     {
         var ws = stackalloc ushort[4] { rows, cols, 0, 0 };
         Check(ioctl(fd, TIOCSWINSZ, ws), "ioctl TIOCSWINSZ");
+    }
+
+    public int UnreadOutput(int fd)
+    {
+        int queued = 0;
+        Check(ioctl(fd, 0x5411 /* SIOCOUTQ */, &queued), "ioctl SIOCOUTQ");
+        return queued;
     }
 
     public int Socket(int domain, int type, int protocol)
@@ -201,6 +230,7 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
     [LibraryImport("libc", SetLastError = true)] private static partial nint read(int fd, byte* buf, nint count);
     [LibraryImport("libc", SetLastError = true)] private static partial nint write(int fd, byte* buf, nint count);
     [LibraryImport("libc", SetLastError = true)] private static partial int kill(int pid, int sig);
+    [LibraryImport("libc", SetLastError = true)] private static partial int poll(int* fds, nuint nfds, int timeout);
     [LibraryImport("libc", SetLastError = true)] private static partial int flock(int fd, int op);
     [LibraryImport("libc", SetLastError = true)] private static partial int posix_openpt(int flags);
     [LibraryImport("libc", SetLastError = true)] private static partial int grantpt(int fd);

@@ -8,7 +8,7 @@ using Containers.Shim;
 namespace Containers.Runtime;
 
 /// <summary>A shim process that waits on its sync pipe for its configuration.</summary>
-internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead, ISyscalls sys)
+internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead, ISyscalls sys, string shimImage)
 {
     // Each fd is closed exactly once: a second close could hit a number another thread has been given since.
     private int syncWrite = syncWrite;
@@ -44,25 +44,7 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
             CloseOnce(ref syncWrite);
         }
 
-        var status = await Task.Run(() =>
-        {
-            var ms = new MemoryStream();
-            var buf = new byte[4096];
-            try
-            {
-                int n;
-                while ((n = sys.Read(statusRead, buf)) > 0)
-                {
-                    ms.Write(buf, 0, n);
-                }
-            }
-            finally
-            {
-                CloseOnce(ref statusRead);
-            }
-
-            return ms.ToArray();
-        }).ConfigureAwait(false);
+        var status = await Task.Run(ReadStatus).ConfigureAwait(false);
 
         if (status.Length == 0)
         {
@@ -71,6 +53,84 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
 
         var parts = Encoding.UTF8.GetString(status).Split('\0');
         return (parts[0], parts.Length > 1 && int.TryParse(parts[1], out var e) ? e : 0, parts.Length > 2 ? parts[2] : "");
+    }
+
+    /// <summary>
+    /// What the shim reports on the status pipe, up to the exec of its payload. That shows as EOF, unless a process
+    /// another thread of ours forked while this shim was being spawned (its fds were inheritable for that moment)
+    /// holds a copy of the write end: then EOF comes only when that process ends, which may be never (a docker CLI
+    /// whose own start is waiting for this one). So when the pipe stays quiet, the shim is looked at: its image
+    /// replaced by the payload is the exec; its exit is the end of what it had to say.
+    /// </summary>
+    private byte[] ReadStatus()
+    {
+        var ms = new MemoryStream();
+        var buf = new byte[4096];
+        try
+        {
+            while (true)
+            {
+                if (sys.PollReadable(statusRead, QuietMilliseconds))
+                {
+                    var n = sys.Read(statusRead, buf);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    ms.Write(buf, 0, n);
+                    continue;
+                }
+
+                if (ms.Length == 0 && Execd())
+                {
+                    break;
+                }
+
+                if (Process.HasExited)
+                {
+                    // it wrote all it had before it exited: take what is in the pipe
+                    int n;
+                    while (sys.PollReadable(statusRead, 0) && (n = sys.Read(statusRead, buf)) > 0)
+                    {
+                        ms.Write(buf, 0, n);
+                    }
+
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            CloseOnce(ref statusRead);
+        }
+
+        return ms.ToArray();
+    }
+
+    /// <summary>How long the status pipe may stay quiet before the shim itself is looked at.</summary>
+    internal const int QuietMilliseconds = 50;
+
+    /// <summary>Whether the shim's process now runs another image than the shim's: its payload, exec'd.</summary>
+    private bool Execd()
+    {
+        string exe;
+        try
+        {
+            exe = sys.ReadLink($"/proc/{Pid}/exe");
+        }
+        catch (Exception e) when (e is SyscallException or IOException or UnauthorizedAccessException)
+        {
+            return false; // gone (HasExited decides) or not readable
+        }
+
+        const string deleted = " (deleted)";
+        if (exe.EndsWith(deleted, StringComparison.Ordinal))
+        {
+            exe = exe[..^deleted.Length]; // the shim's file replaced on disk while it runs is still the shim
+        }
+
+        return exe != shimImage;
     }
 
     /// <summary>Abandons a shim that was never released: closes the pipes (the shim then exits) and kills it.</summary>
@@ -104,6 +164,15 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
 internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageDirectory = null)
 {
     public string ShimPath => shimPath;
+
+    /// <summary>
+    /// For tests: runs on the spawn thread while the shim's pipe ends are inheritable, where another thread's fork
+    /// would take copies of them (it must not make threads or touch the pool: see <see cref="SpawnAsync"/>).
+    /// </summary>
+    internal Action? InSpawnWindow { get; set; }
+
+    // what /proc/PID/exe of a shim reads (symlinks resolved), to tell it from its payload
+    private readonly string shimImage = File.ResolveLinkTarget(shimPath, returnFinalTarget: true)?.FullName ?? Path.GetFullPath(shimPath);
 
     public const int CLONE_NEWNS = 0x00020000, CLONE_NEWUTS = 0x04000000, CLONE_NEWIPC = 0x08000000, CLONE_NEWNET = 0x40000000, CLONE_NEWPID = 0x20000000, CLONE_NEWCGROUP = 0x02000000, CLONE_FS = 0x200;
 
@@ -242,6 +311,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
 
             try
             {
+                InSpawnWindow?.Invoke();
                 process = Process.Start(psi) ?? throw new ContainerException("failed to start containers-shim");
             }
             catch (Exception e) when (e is not ContainerException)
@@ -266,7 +336,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
             process.StandardInput.Close();
         }
 
-        return new SpawnedShim(process, sync.Write, status.Read, sys);
+        return new SpawnedShim(process, sync.Write, status.Read, sys, shimImage);
     }
 
     private static void EnsureSignalHandling()
