@@ -9,6 +9,16 @@ public sealed class DockerCliTests
 {
     private static Task<(int Code, string Stdout, string Stderr)> Docker(string socket, params string[] args) => DockerWithInput(socket, null, args);
 
+    // the servers by socket, for what a hung command's message says the server was still answering
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DockerApiServer> Servers = new();
+
+    private static async Task<DockerApiServer> Serve(TestEngine t)
+    {
+        var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
+        Servers[server.SocketPath] = server;
+        return server;
+    }
+
     private static async Task<(int Code, string Stdout, string Stderr)> DockerWithInput(string socket, string? stdin, params string[] args)
     {
         var psi = new ProcessStartInfo(File.Exists("/usr/local/bin/docker") ? "/usr/local/bin/docker" : "docker") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
@@ -35,10 +45,27 @@ public sealed class DockerCliTests
         }
         catch (OperationCanceledException)
         {
-            p.Kill();
+            // what the server was still answering, and where the CLI waited (Go prints its goroutines on SIGQUIT)
+            var pending = Servers.TryGetValue(socket, out var server) ? string.Join("; ", server.PendingRequests) : "(server not known)";
+            using (var quit = Process.Start("kill", ["-QUIT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await quit.WaitForExitAsync();
+            }
+
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            try
+            {
+                await p.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                p.Kill();
+            }
+
+            var err = await stderr;
             // what the engine says about its containers, for the failure's message
             var ps = args is ["ps", ..] ? default : await DockerWithInput(socket, null, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}} {{.Networks}} {{.Command}}");
-            throw new TimeoutException($"docker {string.Join(' ', args)} hung: {await stdout} {await stderr}; docker ps -a: {ps.Stdout} {ps.Stderr}");
+            throw new TimeoutException($"docker {string.Join(' ', args)} hung: {await stdout} {err[..Math.Min(err.Length, 12000)]}; pending requests: {pending}; docker ps -a: {ps.Stdout} {ps.Stderr}");
         }
 
         return (p.ExitCode, await stdout, await stderr);
@@ -66,7 +93,7 @@ public sealed class DockerCliTests
     public async Task The_docker_cli_negotiates_and_lists_containers_images_networks_and_volumes()
     {
         await using var t = new TestEngine();
-        await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
+        await using var server = await Serve(t);
         await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
         await using var c = await t.Busybox("sleep", "60").WithName("apitest").WithNetwork("none").StartAsync();
         t.Engine.Networks.Create("apinet");
@@ -111,7 +138,7 @@ public sealed class DockerCliTests
     public async Task The_docker_cli_runs_attaches_execs_copies_builds_saves_and_loads()
     {
         await using var t = new TestEngine();
-        await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
+        await using var server = await Serve(t);
         var sock = server.SocketPath;
         await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
 
@@ -205,7 +232,7 @@ public sealed class DockerCliTests
     {
         using var registry = new TestRegistry();
         await using var t = new TestEngine();
-        await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
+        await using var server = await Serve(t);
         await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
         var remote = $"{registry.Host}/team/busybox:1";
 

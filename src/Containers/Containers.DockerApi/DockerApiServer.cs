@@ -75,11 +75,13 @@ public sealed partial class DockerApiServer : IAsyncDisposable
     private readonly WebApplication app;
 
     private readonly EventHub events;
+    private readonly PendingRequests pending;
 
-    private DockerApiServer(WebApplication app, string socketPath, EventHub events)
+    private DockerApiServer(WebApplication app, string socketPath, EventHub events, PendingRequests pending)
     {
         this.app = app;
         this.events = events;
+        this.pending = pending;
         SocketPath = socketPath;
     }
 
@@ -101,7 +103,12 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(socketPath))!);
         var events = new EventHub(engine);
         var streams = new StreamEndpoints(engine, events);
-        var hijack = HijackMiddleware.Create(req => Hijacked(req, streams));
+        var pending = new PendingRequests();
+        var hijack = HijackMiddleware.Create(async req =>
+        {
+            using var _ = pending.Begin(req.Method, req.Path);
+            return await Hijacked(req, streams).ConfigureAwait(false);
+        });
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
@@ -114,6 +121,11 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             }
         });
         var app = builder.Build();
+        app.Use(async (ctx, next) =>
+        {
+            using var _ = pending.Begin(ctx.Request.Method, ctx.Request.Path + ctx.Request.QueryString);
+            await next(ctx).ConfigureAwait(false);
+        });
         Map(app, engine, streams, events);
         try
         {
@@ -126,8 +138,12 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             throw;
         }
 
-        return new DockerApiServer(app, socketPath, events);
+        return new DockerApiServer(app, socketPath, events, pending);
     }
+
+    /// <summary>The requests being answered now, oldest first, with how long each has run ("POST /containers/ID/wait?condition=removed 12.3 s").
+    /// What a client that hangs is waiting for.</summary>
+    public IReadOnlyList<string> PendingRequests => pending.Snapshot();
 
     /// <summary>Stops serving and removes the socket.</summary>
     public async ValueTask DisposeAsync()

@@ -29,6 +29,9 @@ internal sealed class HijackedRequest
 
     public required PipeWriter Output { get; init; }
 
+    /// <summary>The connection's socket, when the transport tells it.</summary>
+    public System.Net.Sockets.Socket? Socket { get; init; }
+
     public bool Flag(string name) => Query.TryGetValue(name, out var v) && DockerApiServer.Truthy(v);
 
     public JsonObject? JsonBody()
@@ -64,6 +67,55 @@ internal sealed class HijackedRequest
             ? $"HTTP/1.1 101 UPGRADED\r\nContent-Type: {type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: {DockerApiServer.ApiVersion}\r\n\r\n"
             : $"HTTP/1.1 200 OK\r\nContent-Type: {type}\r\nApi-Version: {DockerApiServer.ApiVersion}\r\n\r\n";
         await Output.WriteAsync(Encoding.ASCII.GetBytes(head)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="UpgradeAsync"/>, then waits (up to <paramref name="limit"/>) until the client has read the answer off
+    /// the socket, so what is written next comes in a read of its own. For a stream whose first bytes follow at once
+    /// (an exec's output): the Docker SDK for Python reads the head through a buffered reader and the stream from the
+    /// raw socket, and loses whatever its first read took beyond the head. dockerd gets away with it because its
+    /// process starts take tens of milliseconds; ours take one or two.
+    /// </summary>
+    public async Task UpgradeAndWaitReadAsync(bool tty, Containers.Linux.ISyscalls sys, TimeSpan limit)
+    {
+        await UpgradeAsync(tty).ConfigureAwait(false);
+        if (Socket is not { } socket)
+        {
+            return;
+        }
+
+        // the transport sends what was flushed on its own schedule: it is on the socket once the queue was seen
+        // non-empty, or (read at once) after a short grace with nothing queued
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        var seenQueued = false;
+        var emptyPolls = 0;
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
+        {
+            int queued;
+            try
+            {
+                queued = sys.UnreadOutput((int)socket.Handle);
+            }
+            catch (Containers.Linux.SyscallException)
+            {
+                return; // not a socket that tells: write on
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
+            if (queued > 0)
+            {
+                seenQueued = true;
+            }
+            else if (seenQueued || ++emptyPolls >= 3)
+            {
+                return;
+            }
+
+            await Task.Delay(1).ConfigureAwait(false);
+        }
     }
 }
 
@@ -119,6 +171,7 @@ internal static class HijackMiddleware
             Body = body,
             Input = input,
             Output = connection.Transport.Output,
+            Socket = connection.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket,
         };
         try
         {

@@ -80,14 +80,25 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
     /// <summary>Starts <paramref name="c"/> supervised by this process, feeding attached clients.</summary>
     public async Task StartAsync(Container c)
     {
-        await c.StartAsync((stream, bytes) =>
+        try
         {
-            var copy = bytes.ToArray();
-            foreach (var ch in attached.GetValueOrDefault(c.Id) ?? [])
+            await c.StartAsync((stream, bytes) =>
             {
-                ch.Writer.TryWrite((stream == "stderr" ? 2 : 1, copy));
-            }
-        }).ConfigureAwait(false);
+                var copy = bytes.ToArray();
+                foreach (var ch in attached.GetValueOrDefault(c.Id) ?? [])
+                {
+                    ch.Writer.TryWrite((stream == "stderr" ? 2 : 1, copy));
+                }
+            }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not ContainerConflictException)
+        {
+            // nothing will come: the clients attached for this start get the end of their streams, not a wait
+            // forever (a conflict is a container already running: its clients stay attached)
+            CompleteAttached(c.Id);
+            throw;
+        }
+
         events.Publish("container", "start", c.Id, c.Name);
         _ = c.WaitAsync().ContinueWith(t =>
         {
@@ -97,14 +108,19 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
                 events.Publish("container", "die", c.Id, c.Name, ("exitCode", t.Result.ExitCode.ToString(CultureInfo.InvariantCulture)));
             }
 
-            if (attached.TryRemove(c.Id, out var channels))
-            {
-                foreach (var ch in channels)
-                {
-                    ch.Writer.TryComplete();
-                }
-            }
+            CompleteAttached(c.Id);
         }, TaskScheduler.Default);
+    }
+
+    private void CompleteAttached(string id)
+    {
+        if (attached.TryRemove(id, out var channels))
+        {
+            foreach (var ch in channels)
+            {
+                ch.Writer.TryComplete();
+            }
+        }
     }
 
     /// <summary>POST /containers/{id}/attach, on the hijacked connection.</summary>
@@ -317,15 +333,30 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
             return;
         }
 
-        ExecProcess exec;
+        Container container;
         try
         {
-            exec = await engine.Get(record.ContainerId).StartExecAsync(detach ? options with { OpenStdin = false } : options).ConfigureAwait(false);
+            container = engine.Get(record.ContainerId);
         }
         catch (ContainerNotFoundException)
         {
             await req.ErrorAsync(404, $"No such container: {record.ContainerId}").ConfigureAwait(false);
             return;
+        }
+
+        // As dockerd: the connection is upgraded before the process starts, and here the client has read the answer
+        // before it does. A process that writes at once would otherwise have its first output follow the 101 in the
+        // same read, and a client that reads the head buffered and the stream from the raw socket (the Docker SDK for
+        // Python's exec_run) loses it.
+        if (!detach)
+        {
+            await req.UpgradeAndWaitReadAsync(options.Tty, engine.Context.Sys, TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
+        }
+
+        ExecProcess exec;
+        try
+        {
+            exec = await container.StartExecAsync(detach ? options with { OpenStdin = false } : options).ConfigureAwait(false);
         }
         catch (ContainerException e)
         {
@@ -334,11 +365,10 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
             record.ExitCode = e is ContainerStartException start ? start.ExitCode : 126; // 127 not found, 126 not executable
             if (detach)
             {
-                await req.ErrorAsync(e is ContainerConflictException ? 409 : 500, e.Message).ConfigureAwait(false);
+                await req.ErrorAsync(e is ContainerNotFoundException ? 404 : e is ContainerConflictException ? 409 : 500, e.Message).ConfigureAwait(false);
                 return;
             }
 
-            await req.UpgradeAsync(options.Tty).ConfigureAwait(false);
             await new FrameWriter(req.Output.AsStream(leaveOpen: true), options.Tty).WriteAsync(2, System.Text.Encoding.UTF8.GetBytes("OCI runtime exec failed: " + e.Message + "\n")).ConfigureAwait(false);
             return;
         }
@@ -364,8 +394,6 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         }
 
         await using var owned = exec; // disposed after the output is drained: disposing closes its pipes
-
-        await req.UpgradeAsync(options.Tty).ConfigureAwait(false);
         var frames = new FrameWriter(req.Output.AsStream(leaveOpen: true), options.Tty);
         if (options.OpenStdin)
         {
