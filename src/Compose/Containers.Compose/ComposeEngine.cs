@@ -1,68 +1,14 @@
-using System.Collections.Immutable;
-using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using Containers.Networking;
-using Containers.Runtime;
 
 namespace Containers.Compose;
-
-/// <summary>Options of <see cref="ComposeEngine.UpAsync"/> (docker compose up).</summary>
-public sealed record UpOptions
-{
-    /// <summary>Only these services (and their dependencies unless <see cref="NoDeps"/>); empty: all.</summary>
-    public ImmutableArray<string> Services { get; init; } = [];
-
-    /// <summary>Build images before starting (<c>--build</c>).</summary>
-    public bool Build { get; init; }
-
-    /// <summary>Recreate containers even when their configuration is unchanged.</summary>
-    public bool ForceRecreate { get; init; }
-
-    /// <summary>Do not start linked services.</summary>
-    public bool NoDeps { get; init; }
-
-    /// <summary>Remove containers of services no longer in the file.</summary>
-    public bool RemoveOrphans { get; init; }
-
-    /// <summary>Replica counts overriding the file (<c>--scale svc=N</c>).</summary>
-    public ImmutableDictionary<string, int> Scale { get; init; } = ImmutableDictionary<string, int>.Empty;
-
-    /// <summary>Wait for every service to be running (and healthy when it has a health check), as <c>--wait</c>.</summary>
-    public bool Wait { get; init; }
-
-    /// <summary>How long a dependency condition or <see cref="Wait"/> may take.</summary>
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>
-    /// Supervise the containers in this process (they end with it, and start without a monitor process each: the
-    /// choice of test fixtures and app hosts) instead of under detached monitors that outlive it (the CLI's <c>up -d</c>).
-    /// </summary>
-    public bool InProcess { get; init; }
-
-    /// <summary>A cgroup parent for every container this up makes, over the services' own (a test run's subtree, say).</summary>
-    public string? CgroupParent { get; init; }
-
-    /// <summary>Labels added to every container, network and volume this up makes (a test run's label, say).</summary>
-    public ImmutableDictionary<string, string> ExtraLabels { get; init; } = ImmutableDictionary<string, string>.Empty;
-
-    /// <summary>Keep what a failed up started (default: a failed up removes the containers, networks and volumes it made).</summary>
-    public bool KeepOnFailure { get; init; }
-}
-
-/// <summary>What <c>up</c> does to one container.</summary>
-/// <param name="Service">The service.</param>
-/// <param name="Container">The container name.</param>
-/// <param name="Action"><c>create</c>, <c>recreate</c>, <c>start</c>, <c>keep</c> or <c>remove</c>.</param>
-/// <param name="Reason">Why (for recreate: the fields that differ).</param>
-public sealed record PlanStep(string Service, string Container, string Action, string Reason);
 
 /// <summary>
 /// Runs compose projects on a <see cref="ContainerEngine"/>: up (networks, volumes, builds and pulls, containers in
 /// dependency order with their conditions, idempotent through a config hash label), down, ps, logs, start, stop,
 /// restart, kill, rm, exec. Containers carry docker compose's <c>com.docker.compose.*</c> labels.
 /// </summary>
-public sealed class ComposeEngine(ContainerEngine engine)
+public sealed partial class ComposeEngine(ContainerEngine engine)
 {
     /// <summary>The label of the project.</summary>
     public const string ProjectLabel = "com.docker.compose.project";
@@ -509,96 +455,6 @@ public sealed class ComposeEngine(ContainerEngine engine)
         return [.. project.StartOrder().Where(s => wanted.Contains(s.Name))];
     }
 
-    private void EnsureNetworks(ComposeProject project, ImmutableDictionary<string, string> extraLabels, Made made, IProgress<string>? progress)
-    {
-        foreach (var (key, n) in project.Networks)
-        {
-            var exists = engine.Networks.List().Any(x => x.Name == n.Name);
-            if (n.External)
-            {
-                if (!exists)
-                {
-                    throw new ComposeException($"network {n.Name} declared as external, but could not be found");
-                }
-
-                continue;
-            }
-
-            if (!exists)
-            {
-                progress?.Report($"Network {n.Name}  Creating");
-                engine.Networks.Create(n.Name, new NetworkCreateOptions
-                {
-                    Subnet = n.Subnet,
-                    Gateway = n.Gateway,
-                    Internal = n.Internal,
-                    Labels = n.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.network", key).SetItems(extraLabels),
-                });
-                made.Networks.Add(n.Name);
-                progress?.Report($"Network {n.Name}  Created");
-            }
-        }
-    }
-
-    private void EnsureVolumes(ComposeProject project, ImmutableDictionary<string, string> extraLabels, Made made, IProgress<string>? progress)
-    {
-        foreach (var (key, v) in project.Volumes)
-        {
-            var exists = engine.Volumes.List().Any(x => x.Name == v.Name);
-            if (v.External && !exists)
-            {
-                throw new ComposeException($"external volume \"{v.Name}\" not found");
-            }
-
-            if (!exists)
-            {
-                progress?.Report($"Volume {v.Name}  Creating");
-                engine.Volumes.Create(v.Name, v.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.volume", key).SetItems(extraLabels));
-                made.Volumes.Add(v.Name);
-            }
-        }
-    }
-
-    /// <summary>The configuration hash: the service's resolved definition, its image ID and its networks' real names.</summary>
-    public static string Hash(ComposeProject project, ServiceConfig svc, string? imageId)
-    {
-        ArgumentNullException.ThrowIfNull(project);
-        ArgumentNullException.ThrowIfNull(svc);
-        var text = new StringBuilder(svc.Definition.ToJsonString());
-        text.Append('\n').Append(imageId);
-        foreach (var n in svc.Networks.Keys)
-        {
-            text.Append('\n').Append(project.Networks[n].Name);
-        }
-
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
-    }
-
-    private string Differences(ContainerState c, ComposeProject project, ServiceConfig svc)
-    {
-        var image = engine.Images.Find(ImageName(project, svc));
-        var want = Spec(project, svc, 1, "");
-        var diffs = new List<string>();
-        void Check<T>(string field, T a, T b)
-        {
-            if (!EqualityComparer<T>.Default.Equals(a, b))
-            {
-                diffs.Add(field);
-            }
-        }
-
-        Check("image", c.Spec.ImageId, image?.Id.ToString());
-        Check("command", string.Join(' ', c.Spec.Command), string.Join(' ', want.Command.IsEmpty ? c.Spec.Command : want.Command));
-        Check("environment", string.Join(',', c.Spec.Environment.Where(e => want.Environment.Contains(e))), string.Join(',', want.Environment));
-        Check("ports", string.Join(',', c.Spec.Ports), string.Join(',', want.Ports));
-        Check("volumes", string.Join(',', c.Spec.Mounts.Where(m => m.Source.Length > 0 || m.Type != MountType.Volume)), string.Join(',', want.Mounts.Where(m => m.Source.Length > 0 || m.Type != MountType.Volume)));
-        Check("networks", string.Join(',', c.Spec.Networks), string.Join(',', want.Networks));
-        Check("labels", string.Join(',', svc.Labels.Select(kv => c.Spec.Labels.GetValueOrDefault(kv.Key))), string.Join(',', svc.Labels.Values));
-        Check("restart", c.Spec.Restart, want.Restart);
-        Check("healthcheck", c.Spec.HealthCheck?.Test.Length, want.HealthCheck?.Test.Length);
-        return diffs.Count > 0 ? string.Join(", ", diffs) : "definition";
-    }
-
     /// <summary>Build steps as progress lines of the service.</summary>
     private sealed class BuildProgress(string service, IProgress<string> progress) : IProgress<Build.BuildEvent>
     {
@@ -609,49 +465,4 @@ public sealed class ComposeEngine(ContainerEngine engine)
         }
     }
 
-    /// <summary>What one up made, to undo on failure.</summary>
-    private sealed class Made
-    {
-        public List<string> Containers { get; } = [];
-
-        public List<string> Networks { get; } = [];
-
-        public List<string> Volumes { get; } = [];
-
-        public async Task UndoAsync(ContainerEngine engine)
-        {
-            foreach (var id in Containers)
-            {
-                try
-                {
-                    await engine.Get(id).RemoveAsync(force: true).ConfigureAwait(false);
-                }
-                catch (ContainerNotFoundException)
-                {
-                }
-            }
-
-            foreach (var n in Networks)
-            {
-                try
-                {
-                    engine.Networks.Remove(n);
-                }
-                catch (ContainerException)
-                {
-                }
-            }
-
-            foreach (var v in Volumes)
-            {
-                try
-                {
-                    engine.Volumes.Remove(v, force: true);
-                }
-                catch (ContainerException)
-                {
-                }
-            }
-        }
-    }
 }

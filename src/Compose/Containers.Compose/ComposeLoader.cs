@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace Containers.Compose;

@@ -1,7 +1,3 @@
-using System.Collections.Immutable;
-using System.Text.Json.Nodes;
-using Containers.Runtime;
-
 namespace Containers.Compose;
 
 /// <summary>What loading compose files takes: the files, the project directory and name, profiles, environment.</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Compose;
 
 /// <summary>State of one load: the variables, where each path came from (file:line), warnings, the extends chain.</summary>

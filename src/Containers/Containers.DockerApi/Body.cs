@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.DockerApi;
 
 /// <summary>Typed reads of a request's JSON body: a field of the wrong type is a <see cref="FormatException"/> naming it (a 400).</summary>

@@ -1,12 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Collections.Immutable;
-using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Threading.Channels;
-using Containers.Runtime;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Containers.DockerApi;

@@ -1,8 +1,6 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Containers.Images;
 using Containers.Images.Oci;
-using Containers.Runtime;
 
 namespace Containers.DockerApi;
 

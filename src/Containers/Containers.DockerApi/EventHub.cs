@@ -1,8 +1,4 @@
-using System.Collections.Immutable;
-using System.Text.Json.Nodes;
 using System.Threading.Channels;
-using Containers.Runtime;
-using Microsoft.AspNetCore.Http;
 
 namespace Containers.DockerApi;
 

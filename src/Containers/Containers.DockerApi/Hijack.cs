@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Connections;
 
 namespace Containers.DockerApi;

@@ -1,7 +1,4 @@
-using System.Collections.Immutable;
-using System.Text.Json.Nodes;
 using Containers.Networking;
-using Microsoft.AspNetCore.Http;
 
 namespace Containers.DockerApi;
 

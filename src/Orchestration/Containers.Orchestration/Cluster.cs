@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Controllers;
 using Containers.Orchestration.Nodes;
 using Containers.Orchestration.Storage;

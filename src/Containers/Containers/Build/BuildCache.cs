@@ -1,7 +1,4 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Containers.Images;
-using Containers.Images.Oci;
 
 namespace Containers.Build;
 

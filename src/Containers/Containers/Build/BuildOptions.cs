@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-
 namespace Containers.Build;
 
 /// <summary>What to build (docker build's options).</summary>

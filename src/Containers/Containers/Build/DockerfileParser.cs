@@ -1,6 +1,3 @@
-using System.Collections.Immutable;
-using System.Text;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Containers.Build;

@@ -1,8 +1,3 @@
-using System.Collections.Immutable;
-using System.Globalization;
-using System.Text.Json;
-using Containers.Images.Oci;
-
 namespace Containers.Build;
 
 /// <summary>The instructions that only change the run configuration (ENV, CMD, HEALTHCHECK, ...), and their parsing.</summary>

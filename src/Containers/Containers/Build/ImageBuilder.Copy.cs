@@ -1,13 +1,7 @@
 using System.Formats.Tar;
-using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.RegularExpressions;
-using Containers.Images;
-using Containers.Images.Oci;
 using Containers.Images.Snapshots;
-using Containers.Linux;
-using Containers.Runtime;
 
 namespace Containers.Build;
 

@@ -1,9 +1,4 @@
-using System.Collections.Immutable;
-using System.Text;
-using Containers.Images;
-using Containers.Images.Oci;
 using Containers.Images.Snapshots;
-using Containers.Runtime;
 
 namespace Containers.Build;
 

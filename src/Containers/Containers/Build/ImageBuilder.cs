@@ -1,12 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using Containers.Images;
 using Containers.Images.Archive;
-using Containers.Images.Oci;
 
 namespace Containers.Build;
 

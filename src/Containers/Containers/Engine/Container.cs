@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Containers.Runtime;
 using Containers.Runtime.Cgroups;
 
 namespace Containers;

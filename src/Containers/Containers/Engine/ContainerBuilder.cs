@@ -1,6 +1,3 @@
-using System.Collections.Immutable;
-using Containers.Runtime;
-
 namespace Containers;
 
 /// <summary>

@@ -1,12 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Text.Json;
-using Containers.Linux;
-using Containers.Networking;
-using Containers.Runtime;
 using Containers.Runtime.Cgroups;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Containers;

@@ -1,6 +1,4 @@
 using System.Formats.Tar;
-using Containers.Linux;
-using Containers.Runtime;
 using Containers.Shim;
 
 namespace Containers;

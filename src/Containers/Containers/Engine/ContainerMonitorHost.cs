@@ -1,5 +1,3 @@
-using Containers.Runtime;
-
 namespace Containers;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System.Collections.Immutable;
-using Containers.Linux;
-using Containers.Runtime;
 using Containers.Shim;
 
 namespace Containers;

@@ -1,6 +1,3 @@
-using System.Text;
-using Containers.Runtime;
-
 namespace Containers;
 
 /// <summary>

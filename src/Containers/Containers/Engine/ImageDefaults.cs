@@ -1,7 +1,3 @@
-using System.Collections.Immutable;
-using Containers.Images;
-using Containers.Runtime;
-
 namespace Containers;
 
 /// <summary>How an image's config fills a container spec, by docker's rules.</summary>

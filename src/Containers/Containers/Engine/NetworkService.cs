@@ -1,8 +1,4 @@
-using System.Collections.Immutable;
-using System.Net;
 using System.Net.Sockets;
-using Containers.Networking;
-using Containers.Runtime;
 
 namespace Containers;
 

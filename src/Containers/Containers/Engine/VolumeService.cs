@@ -1,7 +1,4 @@
-using System.Collections.Immutable;
 using Containers.Build;
-using Containers.Linux;
-using Containers.Runtime;
 
 namespace Containers;
 

@@ -1,7 +1,3 @@
-using System.Collections.Immutable;
-using System.Text.Json;
-using Containers.Images.Oci;
-
 namespace Containers.Images;
 
 /// <summary>

@@ -1,8 +1,4 @@
-using System.Collections.Immutable;
 using System.Security.Cryptography;
-using System.Text.Json;
-using Containers.Images.Oci;
-using Containers.Linux;
 
 namespace Containers.Images;
 

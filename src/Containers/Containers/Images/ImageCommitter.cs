@@ -1,8 +1,5 @@
-using System.Collections.Immutable;
 using Containers.Images.Archive;
-using Containers.Images.Oci;
 using Containers.Images.Snapshots;
-using Containers.Runtime;
 
 namespace Containers.Images;
 

@@ -1,6 +1,4 @@
-using System.Collections.Immutable;
 using Containers.Images.Archive;
-using Containers.Images.Oci;
 using Containers.Images.Registry;
 
 namespace Containers.Images;

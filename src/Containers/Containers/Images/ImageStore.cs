@@ -1,8 +1,4 @@
-using System.Collections.Immutable;
-using System.Text.Json;
-using Containers.Images.Oci;
 using Containers.Images.Snapshots;
-using Containers.Linux;
 
 namespace Containers.Images;
 

@@ -1,6 +1,3 @@
-using System.Collections.Immutable;
-using Containers.Images.Oci;
-
 namespace Containers.Images;
 
 /// <summary>An image in the store: its manifest, config and the names that point at it.</summary>

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Net;
 
 namespace Containers.Linux;
 

@@ -1,7 +1,3 @@
-using System.Text;
-using Containers.Linux;
-using Microsoft.Extensions.Logging;
-
 namespace Containers.Networking;
 
 /// <summary>

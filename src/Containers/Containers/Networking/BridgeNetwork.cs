@@ -1,6 +1,3 @@
-using System.Net;
-using Containers.Linux;
-
 namespace Containers.Networking;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Net;
-using Containers.Runtime;
-using Microsoft.Extensions.Logging;
-
 namespace Containers.Networking;
 
 /// <summary>

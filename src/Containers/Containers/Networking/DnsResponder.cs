@@ -1,8 +1,5 @@
 using System.Buffers.Binary;
-using System.Net;
 using System.Net.Sockets;
-using System.Text;
-using Microsoft.Extensions.Logging;
 
 namespace Containers.Networking;
 

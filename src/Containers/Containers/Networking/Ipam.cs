@@ -1,8 +1,4 @@
 using System.Buffers.Binary;
-using System.Net;
-using System.Text.Json;
-using Containers.Linux;
-using Containers.Runtime;
 
 namespace Containers.Networking;
 

@@ -1,6 +1,3 @@
-using Containers.Runtime;
-using Microsoft.Extensions.Logging;
-
 namespace Containers.Networking;
 
 /// <summary>

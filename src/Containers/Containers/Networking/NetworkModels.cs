@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-
 namespace Containers.Networking;
 
 /// <summary>A network (docker network inspect): a Linux bridge with its own subnet, address management and DNS.</summary>

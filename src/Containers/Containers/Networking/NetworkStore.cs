@@ -1,10 +1,5 @@
-using System.Collections.Immutable;
-using System.Globalization;
-using System.Net;
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Containers.Linux;
 
 namespace Containers.Networking;
 

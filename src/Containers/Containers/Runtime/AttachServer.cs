@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using Containers.Linux;
-using Microsoft.Extensions.Logging;
 
 namespace Containers.Runtime;
 

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Containers.Runtime;
 
 /// <summary>Docker's memory sizes: <c>64m</c>, <c>1g</c>, <c>512k</c>, <c>1024b</c> or a plain byte count.</summary>

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Containers.Runtime.Cgroups;
 
 namespace Containers.Runtime;

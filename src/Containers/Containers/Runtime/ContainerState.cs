@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-
 namespace Containers.Runtime;
 
 /// <summary>The lifecycle state of a container, as docker names it.</summary>

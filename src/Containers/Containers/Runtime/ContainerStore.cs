@@ -1,8 +1,6 @@
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
-using Containers.Linux;
 
 namespace Containers.Runtime;
 

@@ -1,9 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using Containers.Networking;
 using Containers.Runtime.Cgroups;
 using Containers.Shim;
-using Microsoft.Extensions.Logging;
 
 namespace Containers.Runtime;
 

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Containers.Runtime;
 
 /// <summary>A pid with its start time, so a recycled pid is never mistaken for the process we started.</summary>

@@ -1,7 +1,4 @@
-using Containers.Linux;
-using Containers.Networking;
 using Containers.Runtime.Cgroups;
-using Microsoft.Extensions.Logging;
 
 namespace Containers.Runtime;
 

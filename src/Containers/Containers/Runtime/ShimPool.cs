@@ -1,5 +1,3 @@
-using Containers.Linux;
-
 namespace Containers.Runtime;
 
 /// <summary>

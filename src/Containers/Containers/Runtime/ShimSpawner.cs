@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
-using Containers.Linux;
 using Containers.Shim;
 
 namespace Containers.Runtime;

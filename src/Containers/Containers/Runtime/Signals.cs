@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Containers.Runtime;
 
 /// <summary>Signal names and numbers (x86-64 Linux).</summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Containers.Runtime;
 
 /// <summary>The identity a container process runs as.</summary>

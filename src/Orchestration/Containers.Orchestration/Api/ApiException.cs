@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api;
 
 /// <summary>A request the API refuses, carried as Kubernetes' Status object (code, reason, message, causes naming fields).</summary>

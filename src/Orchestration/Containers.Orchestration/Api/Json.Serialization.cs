@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api;
 
 /// <content>Parsing and writing objects: UTF-8 bytes in, a thread's reused writer out.</content>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api;
 
 /// <summary>Small helpers over <see cref="JsonNode"/> trees, the form objects take in the control plane.</summary>

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Containers.Orchestration.Api.Kinds;
 using Containers.Orchestration.Storage;
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Containers.Orchestration.Storage;
 
 namespace Containers.Orchestration.Api;

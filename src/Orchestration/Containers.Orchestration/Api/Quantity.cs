@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api;
 
 /// <summary>Kubernetes resource quantities (<c>500m</c>, <c>2</c>, <c>64Mi</c>, <c>1G</c>, <c>1e3</c>).</summary>

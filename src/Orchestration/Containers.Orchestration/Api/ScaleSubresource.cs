@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api;
 
 /// <summary>The scale subresource (autoscaling/v1 Scale) of the kinds with spec.replicas.</summary>

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 
 namespace Containers.Orchestration.Api;
 

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api;
 
 /// <summary>The server-side printing kubectl asks for (<c>Accept: application/json;as=Table;g=meta.k8s.io;v=v1</c>): the columns of <c>kubectl get</c>, as each kind's strategy declares them.</summary>

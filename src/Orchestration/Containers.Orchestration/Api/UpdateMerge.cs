@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Containers.Orchestration.Storage;
 
 namespace Containers.Orchestration.Api;

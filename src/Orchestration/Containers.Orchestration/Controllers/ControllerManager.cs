@@ -1,4 +1,3 @@
-using Containers.Orchestration.Api;
 using Microsoft.Extensions.Logging;
 
 namespace Containers.Orchestration.Controllers;

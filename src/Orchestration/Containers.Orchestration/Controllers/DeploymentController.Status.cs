@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
-
 namespace Containers.Orchestration.Controllers;
 
 /// <content>The Deployment's status: replicas counted over its ReplicaSets, and the Available and Progressing conditions.</content>

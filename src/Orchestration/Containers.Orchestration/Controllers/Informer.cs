@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Storage;
 
 namespace Containers.Orchestration.Controllers;

@@ -1,5 +1,3 @@
-using Containers.Orchestration.Api;
-
 namespace Containers.Orchestration.Controllers;
 
 /// <summary>Empties a namespace being deleted (every namespaced object in it), then removes it.</summary>

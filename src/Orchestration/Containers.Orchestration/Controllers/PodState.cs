@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Storage;
 
 namespace Containers.Orchestration.Controllers;

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Microsoft.Extensions.Logging;
 
 namespace Containers.Orchestration.Controllers;

@@ -1,6 +1,3 @@
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
-
 namespace Containers.Orchestration.Controllers;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Controllers;
 
 namespace Containers.Orchestration.Nodes;

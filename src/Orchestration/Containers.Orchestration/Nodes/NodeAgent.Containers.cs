@@ -1,8 +1,5 @@
 using System.Collections.Immutable;
-using System.Globalization;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Controllers;
 using Microsoft.Extensions.Logging;
 

@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using System.Globalization;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Controllers;
 using Microsoft.Extensions.Logging;
 

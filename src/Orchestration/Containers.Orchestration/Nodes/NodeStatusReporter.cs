@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Microsoft.Extensions.Logging;
 
 namespace Containers.Orchestration.Nodes;

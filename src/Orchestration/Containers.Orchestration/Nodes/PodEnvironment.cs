@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Controllers;
 
 namespace Containers.Orchestration.Nodes;

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Nodes;
 
 /// <summary>What a node agent knows of one pod it runs: its containers' records, its sandbox, its IP and named ports.</summary>

@@ -1,6 +1,4 @@
 using System.Text;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 
 namespace Containers.Orchestration.Nodes;
 

@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
-using Containers.Orchestration.Api;
 
 namespace Containers.Orchestration.Nodes;
 

@@ -1,10 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
 using Containers.Linux;
 using Containers.Networking;
-using Containers.Orchestration.Api;
 using Containers.Orchestration.Controllers;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using System.Threading.Channels;
 
 namespace Containers.Orchestration.Storage;

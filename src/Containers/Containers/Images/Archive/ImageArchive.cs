@@ -1,8 +1,5 @@
-using System.Collections.Immutable;
 using System.Formats.Tar;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Containers.Images.Oci;
 using Containers.Images.Snapshots;
 
 namespace Containers.Images.Archive;

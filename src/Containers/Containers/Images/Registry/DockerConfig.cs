@@ -1,6 +1,3 @@
-using System.Text;
-using System.Text.Json;
-
 namespace Containers.Images.Registry;
 
 /// <summary>Reads <c>auths</c> from docker's config.json (what <c>docker login</c> writes).</summary>

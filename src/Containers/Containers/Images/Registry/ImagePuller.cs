@@ -1,6 +1,4 @@
 using System.IO.Pipelines;
-using System.Text.Json;
-using Containers.Images.Oci;
 using Containers.Images.Snapshots;
 
 namespace Containers.Images.Registry;

@@ -1,5 +1,3 @@
-using Containers.Images.Oci;
-
 namespace Containers.Images.Registry;
 
 /// <summary>

@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using System.Text.Json;
 using Polly;
 using Polly.Retry;
 
@@ -15,7 +12,7 @@ namespace Containers.Images.Registry;
 /// auth (tokens cached per scope), HTTPS with the system CAs (plus certs.d), plain HTTP for insecure registries,
 /// and retries of transient failures.
 /// </summary>
-internal sealed class RegistryClient : IDisposable
+internal sealed partial class RegistryClient : IDisposable
 {
     private readonly RegistryOptions options;
     private readonly ConcurrentDictionary<string, HttpClient> clients = new();
@@ -274,50 +271,6 @@ internal sealed class RegistryClient : IDisposable
         return response;
     }
 
-    private async Task<string> FetchTokenAsync(string registry, string parameters, string scope, RegistryCredentials? credentials, CancellationToken ct)
-    {
-        var p = ParseChallenge(parameters);
-        if (!p.TryGetValue("realm", out var realm) || !Uri.TryCreate(realm, UriKind.Absolute, out var realmUri))
-        {
-            throw new RegistryException($"{registry}: Bearer challenge without a usable realm: {parameters}", 401);
-        }
-
-        var query = new StringBuilder();
-        if (p.TryGetValue("service", out var service))
-        {
-            query.Append("service=").Append(Uri.EscapeDataString(service));
-        }
-
-        foreach (var s in scope.Split(' '))
-        {
-            query.Append(query.Length > 0 ? "&" : "").Append("scope=").Append(Uri.EscapeDataString(s));
-        }
-
-        var url = new UriBuilder(realmUri) { Query = query.ToString() }.Uri;
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        if (credentials is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credentials.Username}:{credentials.Password}")));
-        }
-
-        using var response = await retry.ExecuteAsync(async t => await Client(url.Authority).SendAsync(Clone(request), t).ConfigureAwait(false), ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new RegistryException($"{registry}: token request to {realmUri.GetLeftPart(UriPartial.Path)} failed: {(int)response.StatusCode} {response.ReasonPhrase}" + (credentials is null ? "" : $" (user '{credentials.Username}')"), (int)response.StatusCode);
-        }
-
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false));
-        foreach (var name in (string[])["token", "access_token"])
-        {
-            if (doc.RootElement.TryGetProperty(name, out var t) && t.GetString() is { Length: > 0 } token)
-            {
-                return token;
-            }
-        }
-
-        throw new RegistryException($"{registry}: token response from {realmUri.GetLeftPart(UriPartial.Path)} has no token", (int)response.StatusCode);
-    }
-
     private static HttpRequestMessage Clone(HttpRequestMessage r)
     {
         var copy = new HttpRequestMessage(r.Method, r.RequestUri);
@@ -437,9 +390,6 @@ internal sealed class RegistryClient : IDisposable
         return options.LoopbackIsInsecure && (host == "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip)));
     }
 
-    private RegistryCredentials? FindCredentials(string registry) =>
-        options.Credentials.GetValueOrDefault(registry) ?? DockerConfig.Find(options.DockerConfigPath, registry);
-
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, ImageReference image, string what)
     {
         if (response.IsSuccessStatusCode)
@@ -465,47 +415,6 @@ internal sealed class RegistryClient : IDisposable
 
     private static string WithDigest(string location, Digest digest) =>
         location + (location.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "digest=" + Uri.EscapeDataString(digest.ToString());
-
-    private static Dictionary<string, string> ParseChallenge(string parameters)
-    {
-        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var i = 0;
-        while (i < parameters.Length)
-        {
-            while (i < parameters.Length && parameters[i] is ' ' or ',')
-            {
-                i++;
-            }
-
-            var eq = parameters.IndexOf('=', i);
-            if (eq < 0)
-            {
-                break;
-            }
-
-            var name = parameters[i..eq].Trim();
-            i = eq + 1;
-            string value;
-            if (i < parameters.Length && parameters[i] == '"')
-            {
-                var end = parameters.IndexOf('"', i + 1);
-                end = end < 0 ? parameters.Length : end;
-                value = parameters[(i + 1)..end];
-                i = end + 1;
-            }
-            else
-            {
-                var end = parameters.IndexOf(',', i);
-                end = end < 0 ? parameters.Length : end;
-                value = parameters[i..end].Trim();
-                i = end;
-            }
-
-            result[name] = value;
-        }
-
-        return result;
-    }
 
     private static string? ParseNextLink(string link)
     {

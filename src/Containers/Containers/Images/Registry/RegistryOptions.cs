@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-
 namespace Containers.Images.Registry;
 
 /// <summary>How the engine talks to registries.</summary>

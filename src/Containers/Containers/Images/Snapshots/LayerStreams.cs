@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using Containers.Images.Oci;
 
 namespace Containers.Images.Snapshots;
 

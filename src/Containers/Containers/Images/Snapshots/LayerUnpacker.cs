@@ -1,6 +1,4 @@
 using System.Formats.Tar;
-using System.Text;
-using Containers.Linux;
 
 namespace Containers.Images.Snapshots;
 

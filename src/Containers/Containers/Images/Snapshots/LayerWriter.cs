@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using Containers.Linux;
 
 namespace Containers.Images.Snapshots;
 

@@ -1,7 +1,3 @@
-using System.Globalization;
-using Containers.Linux;
-using Containers.Runtime;
-
 namespace Containers.Images.Snapshots;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text;
-using Containers.Linux;
-
 namespace Containers.Runtime.Cgroups;
 
 /// <summary>Reading and writing cgroup control files with errors that name the file.</summary>

@@ -1,5 +1,3 @@
-using Containers.Linux;
-
 namespace Containers.Runtime.Cgroups;
 
 /// <summary>Picks the cgroup backend the machine has, from /proc/self/mountinfo.</summary>

@@ -1,5 +1,3 @@
-using Containers.Linux;
-
 namespace Containers.Runtime.Cgroups;
 
 /// <summary>cgroup v1: one directory per controller hierarchy (memory, cpu, cpuacct, pids, freezer, devices).</summary>

@@ -1,5 +1,3 @@
-using Containers.Linux;
-
 namespace Containers.Runtime.Cgroups;
 
 /// <summary>cgroup v2: one unified directory per container under <c>containers-dotnet</c>.</summary>

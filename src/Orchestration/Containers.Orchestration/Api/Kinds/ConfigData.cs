@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>The validation ConfigMap and Secret share: keys of data and binaryData.</summary>

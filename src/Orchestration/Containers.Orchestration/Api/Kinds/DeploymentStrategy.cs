@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>Deployment (apps/v1): replicas, revision history, progress deadline and the rolling update's defaults; strategy validation.</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>How a name of a kind is validated (kube-apiserver's ValidateObjectMeta name functions).</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>Namespace (v1): the kubernetes finalizer, phase Active, and termination (a delete marks it Terminating; the namespace controller empties and removes it).</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>Node (v1): registered by its node agent with its status.</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>PersistentVolumeClaim (v1): volume mode Filesystem, phase Pending on create.</summary>

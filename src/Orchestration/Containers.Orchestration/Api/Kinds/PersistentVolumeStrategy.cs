@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>PersistentVolume (v1): reclaim policy Retain, phase Available on create.</summary>

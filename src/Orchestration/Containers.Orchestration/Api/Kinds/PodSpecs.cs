@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>The defaults and validation of a pod spec, shared by Pod and by the kinds that hold a pod template.</summary>

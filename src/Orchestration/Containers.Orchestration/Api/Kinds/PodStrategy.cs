@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>Pod (v1): defaults and the DefaultTolerationSeconds admission, QoS class on create, graceful deletion, binding, the pod subresources.</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>ReplicaSet (apps/v1): replicas and the template's defaults; selector and template validation.</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api.Kinds;
 
 /// <summary>Service (v1): type, traffic policies and port defaults; a cluster IP and node ports allocated on every write; validation of types and ports.</summary>

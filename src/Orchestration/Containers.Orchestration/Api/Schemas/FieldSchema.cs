@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace Containers.Orchestration.Api;
 
 /// <summary>How the API server treats fields its kinds do not have (the <c>fieldValidation</c> query parameter).</summary>

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 
 namespace Containers.Orchestration.Api;
