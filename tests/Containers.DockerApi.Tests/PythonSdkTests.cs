@@ -41,6 +41,15 @@ public sealed class PythonSdkTests
             assert c.status == "running", c.status
         finally:
             c.remove(force=True)
+        # a created container, never started: its files are there to copy in and out, as under dockerd
+        created = client.containers.create("busybox:latest", ["cat", "/tmp/copied.txt"])
+        assert created.put_archive("/tmp", buf.getvalue())
+        stream, stat = created.get_archive("/tmp/copied.txt")
+        assert stat["size"] == len(b"put through the sdk\n"), stat
+        created.start()
+        assert created.wait()["StatusCode"] == 0
+        assert created.logs() == b"put through the sdk\n", created.logs()
+        created.remove()
         assert client.containers.list(all=True) == []
         print("ok")
         """;
