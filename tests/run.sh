@@ -26,7 +26,7 @@ command -v buildah >/dev/null || need+=(buildah) # builds the same Dockerfile fo
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # base images from Debian's archive
 command -v curl >/dev/null || need+=(curl)
 command -v docker-compose >/dev/null || need+=(docker-compose) # compose v1 (Python) against the Docker API
-python3 -c 'import docker' 2>/dev/null || need+=(python3-docker) # the Docker SDK for Python against the Docker API
+/usr/bin/python3 -c 'import docker' 2>/dev/null || need+=(python3-docker) # the Docker SDK for Python against the Docker API
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}" >&2
   apt-get update -q

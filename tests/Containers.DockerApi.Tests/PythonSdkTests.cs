@@ -63,7 +63,8 @@ public sealed class PythonSdkTests
         var script = Path.Combine(t.Root, "sdk.py");
         File.WriteAllText(script, Script);
 
-        var psi = new ProcessStartInfo("python3", [script, server.SocketPath]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Debian's python3 with its python3-docker (tests/run.sh installs it), not another python3 that PATH may find first
+        var psi = new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", [script, server.SocketPath]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

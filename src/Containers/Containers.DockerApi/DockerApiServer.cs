@@ -185,6 +185,10 @@ public sealed partial class DockerApiServer : IAsyncDisposable
                 ctx.Request.Path = m.Groups[2].Value;
             }
 
+            // One request per connection. Attach and exec start take their connection over (HijackMiddleware), which
+            // only a connection's first request can do: Kestrel owns the connection after it. A client that kept a
+            // connection alive and sent one of them on it (HttpClient's pool does) got "not served".
+            ctx.Response.Headers.Connection = "close";
             ctx.Response.Headers["Api-Version"] = ApiVersion;
             ctx.Response.Headers["Docker-Experimental"] = "false";
             ctx.Response.Headers["Ostype"] = "linux";

@@ -138,9 +138,10 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
 
         await Net(ctx, id, () =>
         {
+            var network = engine.Networks.Get(id); // as dockerd: a network that does not exist is a 404 whatever the body
             var container = Body.Str(body, "Container", "") ?? throw new FormatException("Container: required");
             engine.Networks.Disconnect(id, container, Body.Bool(body, "Force", "") ?? false);
-            events.Publish("network", "disconnect", engine.Networks.Get(id).Id, engine.Networks.Get(id).Name);
+            events.Publish("network", "disconnect", network.Id, network.Name);
             ctx.Response.StatusCode = 200;
         }).ConfigureAwait(false);
     }
