@@ -290,6 +290,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         ["Arch"] = "amd64",
         ["KernelVersion"] = Environment.OSVersion.Version.ToString(),
         ["BuildTime"] = "",
+        ["Experimental"] = false,
     };
 
     private static string EngineVersion => typeof(ContainerEngine).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
@@ -322,7 +323,41 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             ["Runtimes"] = new JsonObject { ["containers-dotnet"] = new JsonObject { ["path"] = "in-process" } },
             ["DefaultRuntime"] = "containers-dotnet",
             ["SecurityOptions"] = new JsonArray("name=seccomp,profile=unconfined"),
+            // what this engine can limit: memory, CPU by CFS and shares, pids; not cpusets, not the OOM killer
+            ["MemoryLimit"] = true,
+            ["SwapLimit"] = engine.CgroupVersion == "v2" || File.Exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
+            ["CpuCfsPeriod"] = true,
+            ["CpuCfsQuota"] = true,
+            ["CPUShares"] = true,
+            ["CPUSet"] = false,
+            ["PidsLimit"] = true,
+            ["OomKillDisable"] = false,
+            ["IPv4Forwarding"] = File.Exists("/proc/sys/net/ipv4/ip_forward") && File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim() == "1",
+            ["Debug"] = false,
+            ["ExperimentalBuild"] = false,
+            ["NFd"] = Directory.Exists("/proc/self/fd") ? Directory.GetFileSystemEntries("/proc/self/fd").Length : 0,
+            ["NGoroutines"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count, // its threads: the nearest thing
+            ["SystemTime"] = DateTimeOffset.Now.ToString("yyyy-MM-ddTHH:mm:ss.fffffffzzz", CultureInfo.InvariantCulture),
+            ["LoggingDriver"] = "json-file",
+            ["IndexServerAddress"] = "https://index.docker.io/v1/",
+            ["HttpProxy"] = Environment.GetEnvironmentVariable("HTTP_PROXY") ?? Environment.GetEnvironmentVariable("http_proxy") ?? "",
+            ["HttpsProxy"] = Environment.GetEnvironmentVariable("HTTPS_PROXY") ?? Environment.GetEnvironmentVariable("https_proxy") ?? "",
+            ["NoProxy"] = Environment.GetEnvironmentVariable("NO_PROXY") ?? Environment.GetEnvironmentVariable("no_proxy") ?? "",
+            ["OSVersion"] = OsVersion(),
+            ["Isolation"] = "",
+            ["InitBinary"] = "",
+            ["DriverStatus"] = new JsonArray(),
+            ["CDISpecDirs"] = new JsonArray(),
+            ["DefaultAddressPools"] = new JsonArray(new JsonObject { ["Base"] = "10.220.0.0/14", ["Size"] = 24 }), // where networks get their /24
+            ["Swarm"] = new JsonObject { ["NodeID"] = "", ["NodeAddr"] = "", ["LocalNodeState"] = "inactive", ["ControlAvailable"] = false, ["Error"] = "", ["RemoteManagers"] = null },
         };
+    }
+
+    private static string OsVersion()
+    {
+        const string key = "VERSION_ID=";
+        var line = File.Exists("/etc/os-release") ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal)) : null;
+        return line is null ? "" : line[key.Length..].Trim('"');
     }
 
     /// <summary>docker's short form: docker.io/library/busybox:1 → busybox:1.</summary>

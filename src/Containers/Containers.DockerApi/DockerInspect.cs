@@ -23,7 +23,17 @@ public static class DockerInspect
     public static JsonObject Image(LocalImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var config = image.Config.Config is { } cc ? JsonSerializer.SerializeToNode(cc, OciJsonContext.Default.ContainerConfig) : new JsonObject();
+        var config = (image.Config.Config is { } cc ? JsonSerializer.SerializeToNode(cc, OciJsonContext.Default.ContainerConfig) as JsonObject : null) ?? new JsonObject();
+        // what dockerd answers for what the image does not set (the omitempty ones, Healthcheck, Shell, StopSignal and
+        // ArgsEscaped, it leaves out as well)
+        foreach (var (key, value) in new (string, Func<JsonNode?>)[] { ("User", () => ""), ("ExposedPorts", () => null), ("Env", () => new JsonArray()), ("Cmd", () => null), ("WorkingDir", () => ""), ("Entrypoint", () => null), ("Volumes", () => null), ("OnBuild", () => null), ("Labels", () => null) })
+        {
+            if (!config.ContainsKey(key))
+            {
+                config[key] = value();
+            }
+        }
+
         return new JsonObject
         {
             ["Id"] = image.Id.ToString(),

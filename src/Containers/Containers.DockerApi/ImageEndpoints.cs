@@ -264,7 +264,6 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
                 await Line(ctx, new JsonObject { ["stream"] = line + "\n" }).ConfigureAwait(false);
             }
         }
-
     }
 
     /// <summary>POST /images/create: fromImage (+tag) pulls; fromSrc=- imports the body as a root filesystem.</summary>

@@ -32,6 +32,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         ["Created"] = ContainerEndpoints.Time(n.Created),
         ["Scope"] = "local",
         ["Driver"] = n.Driver,
+        ["EnableIPv4"] = true,
         ["EnableIPv6"] = false,
         ["IPAM"] = new JsonObject { ["Driver"] = "default", ["Options"] = new JsonObject(), ["Config"] = new JsonArray(new JsonObject { ["Subnet"] = n.Subnet, ["Gateway"] = n.Gateway }) },
         ["Internal"] = n.Internal,
