@@ -28,48 +28,28 @@ public sealed class ComposeV1Tests
 
         // compose v1 creates each container on its network, then disconnects and connects it back with its aliases
         // (it looks for the container's short ID among them, which API 1.44 and later no longer list)
-        var up = await Compose(server.SocketPath, dir, "up", "-d");
+        var up = await Compose(server, dir, "up", "-d");
         Assert.True(up.Code == 0, up.Stderr);
-        var ps = await Compose(server.SocketPath, dir, "ps");
+        var ps = await Compose(server, dir, "ps");
         Assert.Contains("stack_web_1", ps.Stdout, StringComparison.Ordinal);
         Assert.Equal(2, t.Engine.List().Count(s => s.Spec.Labels.GetValueOrDefault("com.docker.compose.project") == "stack"));
-        var lookup = await Compose(server.SocketPath, dir, "exec", "-T", "web", "nslookup", "db");
+        var lookup = await Compose(server, dir, "exec", "-T", "web", "nslookup", "db");
         Assert.True(lookup.Code == 0, lookup.Stdout + lookup.Stderr);
         Assert.Contains("Address", lookup.Stdout, StringComparison.Ordinal);
-        var byShortId = await Compose(server.SocketPath, dir, "exec", "-T", "web", "nslookup", t.Engine.Get("stack_db_1").Id[..12]);
+        var byShortId = await Compose(server, dir, "exec", "-T", "web", "nslookup", t.Engine.Get("stack_db_1").Id[..12]);
         Assert.True(byShortId.Code == 0, byShortId.Stdout + byShortId.Stderr);
 
-        var down = await Compose(server.SocketPath, dir, "down");
+        var down = await Compose(server, dir, "down");
         Assert.True(down.Code == 0, down.Stderr);
         Assert.Empty(t.Engine.List(all: true));
         Assert.DoesNotContain(t.Engine.Networks.List(), n => n.Name == "stack_default");
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> Compose(string socket, string dir, params string[] args)
+    private static Task<(int Code, string Stdout, string Stderr)> Compose(DockerApiServer server, string dir, params string[] args)
     {
-        var psi = new ProcessStartInfo("docker-compose") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = dir };
-        psi.Environment["DOCKER_HOST"] = "unix://" + socket;
-        psi.Environment["DOCKER_CONFIG"] = Path.GetDirectoryName(socket);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try
-        {
-            await p.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"docker-compose {string.Join(' ', args)} hung: {await stdout} {await stderr}");
-        }
-
-        return (p.ExitCode, await stdout, await stderr);
+        var psi = new ProcessStartInfo("docker-compose", args) { WorkingDirectory = dir };
+        psi.Environment["DOCKER_HOST"] = "unix://" + server.SocketPath;
+        psi.Environment["DOCKER_CONFIG"] = Path.GetDirectoryName(server.SocketPath);
+        return ClientProcess.RunAsync(psi, TimeSpan.FromSeconds(90), server);
     }
 }

@@ -64,22 +64,8 @@ public sealed class PythonSdkTests
         File.WriteAllText(script, Script);
 
         // Debian's python3 with its python3-docker (tests/run.sh installs it), not another python3 that PATH may find first
-        var psi = new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", [script, server.SocketPath]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await p.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill();
-            throw new TimeoutException($"the python script hung: {await stdout} {await stderr}; pending requests: {string.Join("; ", server.PendingRequests)}");
-        }
-
-        Assert.True(p.ExitCode == 0, await stdout + await stderr);
-        Assert.Equal("ok\n", await stdout);
+        var (code, stdout, stderr) = await ClientProcess.RunAsync(new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3", [script, server.SocketPath]), TimeSpan.FromSeconds(120), server);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal("ok\n", stdout);
     }
 }

@@ -19,9 +19,18 @@ public sealed class ContainerEngine : IAsyncDisposable
 
     /// <summary>Creates an engine over <see cref="EngineOptions.Root"/>. Throws <see cref="ContainerException"/> when the machine lacks cgroups or the shim.</summary>
     public ContainerEngine(EngineOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(options, loggerFactory, LinuxSyscalls.Instance)
     {
+    }
+
+    /// <summary>
+    /// An engine composed over <paramref name="sys"/>, the one seam to the kernel that every part below it is given
+    /// (tests pass one that fails a chosen call, to see a start undo what it did).
+    /// </summary>
+    internal ContainerEngine(EngineOptions? options, ILoggerFactory? loggerFactory, ISyscalls sys)
+    {
+        ArgumentNullException.ThrowIfNull(sys);
         this.options = options ?? new EngineOptions();
-        var sys = LinuxSyscalls.Instance;
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ContainerEngine>();
         var (subnet, prefix) = NetworkStore.ParseCidr(this.options.BridgeSubnet);
         var ipam = new Ipam(Path.Combine(this.options.MachineStateDirectory, "networks", this.options.BridgeName + ".json"), subnet, prefix, sys);

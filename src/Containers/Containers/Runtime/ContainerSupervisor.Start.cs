@@ -74,6 +74,12 @@ internal sealed partial class ContainerSupervisor
             steps.Commit();
             return run;
         }
+        catch (Exception e) when (e is SyscallException or IOException or UnauthorizedAccessException)
+        {
+            // the machine failed it (a full disk, a refused call): the error names the step, its cause stays inner
+            await steps.UndoAsync().ConfigureAwait(false);
+            throw new ContainerException($"starting container {Id[..12]} failed at \"{steps.Current}\": {e.Message}", e);
+        }
         catch
         {
             await steps.UndoAsync().ConfigureAwait(false);
