@@ -39,6 +39,7 @@ public sealed class PythonSdkTests
             assert [x.name for x in client.containers.list()] == ["pysdk"]
             c.reload()
             assert c.status == "running", c.status
+            assert len(c.attrs["ExecIDs"]) == 31, c.attrs["ExecIDs"]  # the 30 exec_run and the demuxed one
         finally:
             c.remove(force=True)
         # a created container, never started: its files are there to copy in and out, as under dockerd

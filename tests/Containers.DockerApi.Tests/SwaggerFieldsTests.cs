@@ -22,7 +22,7 @@ public sealed class SwaggerFieldsTests
         "ContainerInspectResponse.Config.ArgsEscaped", "ContainerInspectResponse.Config.NetworkDisabled", "ContainerInspectResponse.Config.Shell", "ContainerInspectResponse.ImageManifestDescriptor", "ContainerInspectResponse.SizeRootFs", "ContainerInspectResponse.SizeRw", "ContainerInspectResponse.Storage",
         "ImageInspect.Config.ArgsEscaped", "ImageInspect.Config.Healthcheck", "ImageInspect.Config.Shell", "ImageInspect.Config.StopSignal", "ImageInspect.Descriptor.annotations", "ImageInspect.Descriptor.artifactType", "ImageInspect.Descriptor.data", "ImageInspect.Descriptor.platform", "ImageInspect.Descriptor.urls", "ImageInspect.Identity", "ImageInspect.Manifests", "ImageInspect.OsVersion",
         "Network.Peers",
-        "SystemInfo.Containerd", "SystemInfo.ContainerdCommit", "SystemInfo.DiscoveredDevices", "SystemInfo.FirewallBackend", "SystemInfo.GenericResources", "SystemInfo.InitCommit", "SystemInfo.LiveRestoreEnabled", "SystemInfo.NEventsListener", "SystemInfo.NRI", "SystemInfo.Plugins", "SystemInfo.ProductLicense", "SystemInfo.RegistryConfig", "SystemInfo.RuncCommit", "SystemInfo.Swarm.Cluster", "SystemInfo.Swarm.Managers", "SystemInfo.Swarm.Nodes",
+        "SystemInfo.Containerd", "SystemInfo.ContainerdCommit", "SystemInfo.DiscoveredDevices", "SystemInfo.FirewallBackend", "SystemInfo.GenericResources", "SystemInfo.InitCommit", "SystemInfo.LiveRestoreEnabled", "SystemInfo.NRI", "SystemInfo.Plugins", "SystemInfo.ProductLicense", "SystemInfo.RegistryConfig", "SystemInfo.RuncCommit", "SystemInfo.Swarm.Cluster", "SystemInfo.Swarm.Managers", "SystemInfo.Swarm.Nodes",
         "Volume.ClusterVolume", "Volume.Status",
     ];
 

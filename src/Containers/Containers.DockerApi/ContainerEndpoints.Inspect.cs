@@ -22,7 +22,9 @@ internal sealed partial class ContainerEndpoints
             return;
         }
 
-        await DockerApiServer.Json(ctx, Inspect(engine, s, DockerApiServer.RequestVersion(ctx))).ConfigureAwait(false);
+        var inspect = Inspect(engine, s, DockerApiServer.RequestVersion(ctx));
+        inspect["ExecIDs"] = streams.ExecIds(s.Id); // the exec instances this server made
+        await DockerApiServer.Json(ctx, inspect).ConfigureAwait(false);
     }
 
     internal static JsonObject Inspect(ContainerEngine engine, ContainerState s, Version? apiVersion = null)

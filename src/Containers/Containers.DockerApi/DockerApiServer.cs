@@ -223,7 +223,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             }
         });
         app.MapGet("/version", ctx => Json(ctx, Version()));
-        app.MapGet("/info", ctx => Json(ctx, Info(engine)));
+        app.MapGet("/info", ctx => Json(ctx, Info(engine, events.Listeners)));
         app.MapGet("/events", events.StreamAsync);
 
         var containers = new ContainerEndpoints(engine, streams, events);
@@ -295,7 +295,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
 
     private static string EngineVersion => typeof(ContainerEngine).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
 
-    private static JsonObject Info(ContainerEngine engine)
+    private static JsonObject Info(ContainerEngine engine, int eventListeners)
     {
         var all = engine.List(all: true);
         return new JsonObject
@@ -334,6 +334,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             ["OomKillDisable"] = false,
             ["IPv4Forwarding"] = File.Exists("/proc/sys/net/ipv4/ip_forward") && File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim() == "1",
             ["Debug"] = false,
+            ["NEventsListener"] = eventListeners,
             ["ExperimentalBuild"] = false,
             ["NFd"] = Directory.Exists("/proc/self/fd") ? Directory.GetFileSystemEntries("/proc/self/fd").Length : 0,
             ["NGoroutines"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count, // its threads: the nearest thing

@@ -13,6 +13,9 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
     private readonly Queue<JsonObject> recent = new();
     private readonly Dictionary<string, ContainerStatus> known = [];
     private ImmutableList<Channel<JsonObject>> subscribers = [];
+
+    /// <summary>How many clients follow the events now (info's NEventsListener).</summary>
+    public int Listeners => subscribers.Count;
     private CancellationTokenSource? watcher;
 
     public void Publish(string type, string action, string id, string? name = null, params (string Key, string Value)[] attributes)

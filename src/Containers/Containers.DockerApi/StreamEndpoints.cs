@@ -179,6 +179,10 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         await frames.WriteAsync(stream, System.Text.Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
     }
 
+    /// <summary>The IDs of a container's exec instances (inspect's ExecIDs: null when it has none, as dockerd).</summary>
+    public JsonArray? ExecIds(string containerId) =>
+        execs.Values.Where(r => r.ContainerId == containerId).Select(r => (JsonNode)r.Id).ToArray() is { Length: > 0 } ids ? new JsonArray(ids) : null;
+
     /// <summary>Drops the exec instances of a removed container (docker keeps them only as long as their container).</summary>
     public void ForgetExecs(string containerId)
     {
