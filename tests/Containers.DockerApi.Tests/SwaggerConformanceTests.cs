@@ -42,7 +42,7 @@ public sealed class SwaggerConformanceTests
         await using var t = new TestEngine();
         await using var server = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "docker.sock"));
         using var http = DockerHttp.Client(server);
-        var operations = Operations(Path.Combine(AppContext.BaseDirectory, "Specs", "docker-engine-api.swagger.yaml"));
+        var operations = Operations();
         Assert.True(operations.Count > 100, $"only {operations.Count} operations read from the swagger");
 
         var failures = new List<string>();
@@ -116,15 +116,9 @@ public sealed class SwaggerConformanceTests
     }
 
     /// <summary>Each operation of the swagger: its method, path and the statuses its responses document.</summary>
-    private static List<(string Method, string Path, HashSet<int> Statuses)> Operations(string file)
+    private static List<(string Method, string Path, HashSet<int> Statuses)> Operations()
     {
-        var yaml = new YamlStream();
-        using (var reader = File.OpenText(file))
-        {
-            yaml.Load(reader);
-        }
-
-        var paths = (YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode).Children[new YamlScalarNode("paths")];
+        var paths = Swagger.Section("paths");
         var operations = new List<(string, string, HashSet<int>)>();
         foreach (var (pathNode, methods) in paths.Children)
         {

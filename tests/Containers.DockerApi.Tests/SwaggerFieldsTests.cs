@@ -39,7 +39,7 @@ public sealed class SwaggerFieldsTests
         Assert.True((await http.PostAsJsonAsync("volumes/create", new JsonObject { ["Name"] = "fields-volume" })).IsSuccessStatusCode);
         try
         {
-            var definitions = Definitions(Path.Combine(AppContext.BaseDirectory, "Specs", "docker-engine-api.swagger.yaml"));
+            var definitions = Swagger.Section("definitions").Children.ToDictionary(d => ((YamlScalarNode)d.Key).Value!, d => (YamlMappingNode)d.Value);
             var missing = new List<string>();
             foreach (var (definition, url) in new[]
             {
@@ -113,17 +113,5 @@ public sealed class SwaggerFieldsTests
 
         // a property described as allOf: [$ref] (to add a description to it)
         return schema.Children.TryGetValue(new YamlScalarNode("allOf"), out var all) && all is YamlSequenceNode { Children.Count: 1 } one && one[0] is YamlMappingNode m ? Ref(m) : null;
-    }
-
-    private static Dictionary<string, YamlMappingNode> Definitions(string file)
-    {
-        var yaml = new YamlStream();
-        using (var reader = File.OpenText(file))
-        {
-            yaml.Load(reader);
-        }
-
-        var definitions = (YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode).Children[new YamlScalarNode("definitions")];
-        return definitions.Children.ToDictionary(d => ((YamlScalarNode)d.Key).Value!, d => (YamlMappingNode)d.Value);
     }
 }

@@ -99,7 +99,7 @@ internal sealed partial class ContainerEndpoints
                 ["ContainerIDFile"] = "", ["VolumeDriver"] = "", ["VolumesFrom"] = null, ["ConsoleSize"] = new JsonArray(0, 0),
                 ["Annotations"] = null, ["CgroupnsMode"] = "private", ["Dns"] = new JsonArray(), ["DnsOptions"] = new JsonArray(),
                 ["DnsSearch"] = new JsonArray(), ["ExtraHosts"] = null, ["IpcMode"] = "private", ["Cgroup"] = "", ["Links"] = null,
-                ["OomScoreAdj"] = 0, ["PidMode"] = "", ["UTSMode"] = "", ["UsernsMode"] = "", ["ShmSize"] = 64L * 1024 * 1024,
+                ["OomScoreAdj"] = 0, ["PidMode"] = "", ["UTSMode"] = "", ["UsernsMode"] = "", ["ShmSize"] = Containers.Shim.ShimDefaults.ShmSizeBytes,
                 ["Runtime"] = "runc", ["Isolation"] = "", ["Init"] = null, ["Mounts"] = null, ["Sysctls"] = null, ["StorageOpt"] = null,
                 ["BlkioWeight"] = 0, ["BlkioWeightDevice"] = new JsonArray(), ["BlkioDeviceReadBps"] = new JsonArray(),
                 ["BlkioDeviceWriteBps"] = new JsonArray(), ["BlkioDeviceReadIOps"] = new JsonArray(), ["BlkioDeviceWriteIOps"] = new JsonArray(),

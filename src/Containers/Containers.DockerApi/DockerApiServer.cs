@@ -337,28 +337,21 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             ["NEventsListener"] = eventListeners,
             ["ExperimentalBuild"] = false,
             ["NFd"] = Directory.Exists("/proc/self/fd") ? Directory.GetFileSystemEntries("/proc/self/fd").Length : 0,
-            ["NGoroutines"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count, // its threads: the nearest thing
+            ["NGoroutines"] = Directory.Exists("/proc/self/task") ? Directory.GetDirectories("/proc/self/task").Length : 0, // its threads: the nearest thing
             ["SystemTime"] = DateTimeOffset.Now.ToString("yyyy-MM-ddTHH:mm:ss.fffffffzzz", CultureInfo.InvariantCulture),
             ["LoggingDriver"] = "json-file",
             ["IndexServerAddress"] = "https://index.docker.io/v1/",
             ["HttpProxy"] = Environment.GetEnvironmentVariable("HTTP_PROXY") ?? Environment.GetEnvironmentVariable("http_proxy") ?? "",
             ["HttpsProxy"] = Environment.GetEnvironmentVariable("HTTPS_PROXY") ?? Environment.GetEnvironmentVariable("https_proxy") ?? "",
             ["NoProxy"] = Environment.GetEnvironmentVariable("NO_PROXY") ?? Environment.GetEnvironmentVariable("no_proxy") ?? "",
-            ["OSVersion"] = OsVersion(),
+            ["OSVersion"] = HostInfo.OsRelease("VERSION_ID") ?? "",
             ["Isolation"] = "",
             ["InitBinary"] = "",
             ["DriverStatus"] = new JsonArray(),
             ["CDISpecDirs"] = new JsonArray(),
-            ["DefaultAddressPools"] = new JsonArray(new JsonObject { ["Base"] = "10.220.0.0/14", ["Size"] = 24 }), // where networks get their /24
+            ["DefaultAddressPools"] = new JsonArray(new JsonObject { ["Base"] = Networking.NetworkStore.DefaultPool, ["Size"] = 24 }), // where networks get their /24
             ["Swarm"] = new JsonObject { ["NodeID"] = "", ["NodeAddr"] = "", ["LocalNodeState"] = "inactive", ["ControlAvailable"] = false, ["Error"] = "", ["RemoteManagers"] = null },
         };
-    }
-
-    private static string OsVersion()
-    {
-        const string key = "VERSION_ID=";
-        var line = File.Exists("/etc/os-release") ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal)) : null;
-        return line is null ? "" : line[key.Length..].Trim('"');
     }
 
     /// <summary>docker's short form: docker.io/library/busybox:1 → busybox:1.</summary>

@@ -11,6 +11,12 @@ internal static class ShimDefaults
         ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
 
     public static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    /// <summary>The size of /dev/shm, as docker's default (64 MiB): the tmpfs option, and in bytes (inspect's ShmSize).</summary>
+    public const string ShmSizeOption = "size=65536k";
+
+    /// <inheritdoc cref="ShmSizeOption"/>
+    public const long ShmSizeBytes = 65536L * 1024;
 }
 
 /// <summary>What the shim does with the process it becomes.</summary>

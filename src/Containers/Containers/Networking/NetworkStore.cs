@@ -10,7 +10,10 @@ namespace Containers.Networking;
 /// </summary>
 internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork defaultBridge)
 {
-    private static readonly IPAddress Pool = IPAddress.Parse("10.220.0.0");
+    /// <summary>Where networks created without a subnet get theirs, a /24 each (docker info's DefaultAddressPools).</summary>
+    public const string DefaultPool = "10.220.0.0/14";
+
+    private static readonly IPAddress Pool = IPAddress.Parse(DefaultPool[..DefaultPool.IndexOf('/', StringComparison.Ordinal)]);
     private readonly string dir = Path.Combine(root, "networks");
 
     public BridgeNetwork DefaultBridge => defaultBridge;
@@ -136,7 +139,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
             }
             else
             {
-                chosen = FreeSubnet(taken) ?? throw new ContainerConflictException("no free /24 subnet left in 10.220.0.0/14; give --subnet");
+                chosen = FreeSubnet(taken) ?? throw new ContainerConflictException($"no free /24 subnet left in {DefaultPool}; give --subnet");
             }
 
             var gateway = requestedGateway ?? Ipam.Offset(chosen.Net, 1);

@@ -114,18 +114,7 @@ internal sealed class NodeStatusReporter(ObjectApi api, NodeOptions options, ILo
         };
     }
 
-    private static string OsImage()
-    {
-        try
-        {
-            var line = File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal));
-            return line?["PRETTY_NAME=".Length..].Trim('"') ?? "Linux";
-        }
-        catch (IOException)
-        {
-            return "Linux";
-        }
-    }
+    private static string OsImage() => HostInfo.OsRelease("PRETTY_NAME") ?? "Linux";
 
     /// <summary>Posts the Ready heartbeat every <see cref="NodeOptions.HeartbeatInterval"/> until cancelled; registers again when the Node was deleted.</summary>
     public async Task HeartbeatAsync(CancellationToken cancellationToken)
