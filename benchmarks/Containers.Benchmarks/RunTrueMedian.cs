@@ -29,22 +29,25 @@ internal static class RunTrueMedian
                 var times = new List<double>();
                 var steps = new Dictionary<string, List<double>>(StringComparer.Ordinal);
                 var order = new List<string>();
-                Containers.Runtime.StartSteps.Observer = timings =>
+                using var listener = new System.Diagnostics.ActivityListener
                 {
-                    lock (steps)
+                    ShouldListenTo = source => source.Name == ContainerDiagnostics.StartStepsSourceName,
+                    Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+                    ActivityStopped = step =>
                     {
-                        foreach (var (step, took) in timings)
+                        lock (steps)
                         {
-                            if (!steps.TryGetValue(step, out var list))
+                            if (!steps.TryGetValue(step.OperationName, out var list))
                             {
-                                steps[step] = list = [];
-                                order.Add(step);
+                                steps[step.OperationName] = list = [];
+                                order.Add(step.OperationName);
                             }
 
-                            list.Add(took.TotalMilliseconds);
+                            list.Add(step.Duration.TotalMilliseconds);
                         }
-                    }
+                    },
                 };
+                System.Diagnostics.ActivitySource.AddActivityListener(listener);
                 for (var i = 0; i < runs + 5; i++)
                 {
                     if (pause > 0)
@@ -62,7 +65,7 @@ internal static class RunTrueMedian
                     }
                 }
 
-                Containers.Runtime.StartSteps.Observer = null;
+                listener.Dispose();
                 Console.WriteLine($"/bin/true, --network none, {mode}, root {root}: {Describe(times)}");
                 Console.WriteLine("  the start's steps (medians, warm-ups included): " + string.Join("; ", order.Select(step =>
                 {

@@ -282,13 +282,10 @@ internal static class ImageCommands
 
     internal static int Inspect(ContainerEngine engine, Args a)
     {
-        var docs = new JsonArray([.. a.Positionals.Select(n => (JsonNode)Containers.DockerApi.DockerInspect.Image(engine.Images.Get(n)))]);
-        Console.WriteLine(docs.ToJsonString(Indented));
+        var docs = a.Positionals.Select(n => Containers.DockerApi.DockerInspect.Image(engine.Images.Get(n))).ToList();
+        Console.WriteLine(Containers.DockerApi.Models.DockerJsonContext.Serialize(docs, j => j.ListImageInspect, indented: true));
         return 0;
     }
-
-    /// <summary>docker's image inspect shape.</summary>
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() };
 
     private static string Single(Args a, string cmd, string what) =>
         a.Positionals.Count == 1 ? a.Positionals[0] : throw new UsageException($"\"{cmd}\" requires exactly one argument: {what}");

@@ -346,10 +346,11 @@ namespace Containers.Cli
 
         public static int Inspect(ContainerEngine engine, Args a)
         {
+            var json = Containers.DockerApi.Models.DockerJsonContext.Indented;
             var docs = new System.Text.Json.Nodes.JsonArray([.. a.Positionals.Select(n => a.Get("type") == "image" || (a.Get("type") != "container" && !engine.List(all: true).Any(s => s.Name == n || s.Id.StartsWith(n, StringComparison.Ordinal)))
-                ? (System.Text.Json.Nodes.JsonNode)Containers.DockerApi.DockerInspect.Image(engine.Images.Get(n))
-                : Containers.DockerApi.DockerInspect.Container(engine, engine.Get(n).State))]);
-            Console.WriteLine(docs.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine() }));
+                ? JsonSerializer.SerializeToNode(Containers.DockerApi.DockerInspect.Image(engine.Images.Get(n)), json.ImageInspect)
+                : JsonSerializer.SerializeToNode(Containers.DockerApi.DockerInspect.Container(engine, engine.Get(n).State), json.ContainerInspectResponse))]);
+            Console.WriteLine(docs.ToJsonString(json.Options));
             return 0;
         }
 

@@ -349,7 +349,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             ["InitBinary"] = "",
             ["DriverStatus"] = new JsonArray(),
             ["CDISpecDirs"] = new JsonArray(),
-            ["DefaultAddressPools"] = new JsonArray(new JsonObject { ["Base"] = Networking.NetworkStore.DefaultPool, ["Size"] = 24 }), // where networks get their /24
+            ["DefaultAddressPools"] = new JsonArray(new JsonObject { ["Base"] = ContainerDefaults.AddressPool, ["Size"] = 24 }), // where networks get their /24
             ["Swarm"] = new JsonObject { ["NodeID"] = "", ["NodeAddr"] = "", ["LocalNodeState"] = "inactive", ["ControlAvailable"] = false, ["Error"] = "", ["RemoteManagers"] = null },
         };
     }
@@ -388,6 +388,13 @@ public sealed partial class DockerApiServer : IAsyncDisposable
     }
 
     internal static JsonObject Map(IEnumerable<KeyValuePair<string, string>> labels) => new([.. labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]);
+
+    /// <summary>Answers <paramref name="value"/> as JSON through its source-generated metadata.</summary>
+    internal static Task Json<T>(HttpContext ctx, T value, Func<Models.DockerJsonContext, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>> type)
+    {
+        ctx.Response.ContentType = "application/json";
+        return ctx.Response.WriteAsync(Models.DockerJsonContext.Serialize(value, type));
+    }
 
     internal static Task Json(HttpContext ctx, JsonNode node)
     {

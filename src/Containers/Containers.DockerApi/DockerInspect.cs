@@ -1,6 +1,6 @@
-using System.Text.Json;
+using Containers.DockerApi.Models;
+using ContainerState = Containers.Runtime.ContainerState;
 using Containers.Images;
-using Containers.Images.Oci;
 
 namespace Containers.DockerApi;
 
@@ -12,7 +12,7 @@ public static class DockerInspect
 {
     /// <summary>A container as <c>docker inspect</c> shows it (as API <paramref name="apiVersion"/> answers; the
     /// newest served when null).</summary>
-    public static JsonObject Container(ContainerEngine engine, ContainerState state, Version? apiVersion = null)
+    public static ContainerInspectResponse Container(ContainerEngine engine, ContainerState state, Version? apiVersion = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(state);
@@ -20,40 +20,44 @@ public static class DockerInspect
     }
 
     /// <summary>An image as <c>docker image inspect</c> shows it.</summary>
-    public static JsonObject Image(LocalImage image)
+    public static ImageInspect Image(LocalImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var config = (image.Config.Config is { } cc ? JsonSerializer.SerializeToNode(cc, OciJsonContext.Default.ContainerConfig) as JsonObject : null) ?? new JsonObject();
-        // what dockerd answers for what the image does not set (the omitempty ones, Healthcheck, Shell, StopSignal and
-        // ArgsEscaped, it leaves out as well)
-        foreach (var (key, value) in new (string, Func<JsonNode?>)[] { ("User", () => ""), ("ExposedPorts", () => null), ("Env", () => new JsonArray()), ("Cmd", () => null), ("WorkingDir", () => ""), ("Entrypoint", () => null), ("Volumes", () => null), ("OnBuild", () => null), ("Labels", () => null) })
+        var c = image.Config.Config ?? new Images.Oci.ContainerConfig();
+        // what dockerd answers for what the image does not set: Healthcheck, Shell, StopSignal and ArgsEscaped (omitempty) are left out
+        var config = new ImageConfig
         {
-            if (!config.ContainsKey(key))
-            {
-                config[key] = value();
-            }
-        }
-
-        return new JsonObject
+            User = c.User ?? "",
+            ExposedPorts = c.ExposedPorts is { } ports ? new(ports) : null,
+            Env = c.Env is { } env ? [.. env] : [],
+            Cmd = c.Cmd is { } cmd ? [.. cmd] : null,
+            Healthcheck = c.Healthcheck is { } h ? new HealthConfig { Test = [.. h.Test], Interval = h.Interval, Timeout = h.Timeout, StartPeriod = h.StartPeriod, StartInterval = h.StartInterval, Retries = h.Retries } : null,
+            ArgsEscaped = c.ArgsEscaped,
+            WorkingDir = c.WorkingDir ?? "",
+            Entrypoint = c.Entrypoint is { } ep ? [.. ep] : null,
+            Volumes = c.Volumes is { } volumes ? new(volumes) : null,
+            OnBuild = c.OnBuild is { } onBuild ? [.. onBuild] : null,
+            Labels = c.Labels is { } labels ? new(labels) : null,
+            StopSignal = c.StopSignal,
+            Shell = c.Shell is { } shell ? [.. shell] : null,
+        };
+        return new ImageInspect
         {
-            ["Id"] = image.Id.ToString(),
-            ["RepoTags"] = new JsonArray([.. image.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]),
-            ["RepoDigests"] = new JsonArray([.. image.RepoDigests.Select(n => (JsonNode)DockerApiServer.Short(n))]),
-            ["Parent"] = "",
-            ["Comment"] = "",
-            ["Created"] = ContainerEndpoints.Time(image.Created),
-            ["DockerVersion"] = "",
-            ["Author"] = image.Config.Author ?? "",
-            ["Config"] = config,
-            ["Architecture"] = image.Config.Architecture,
-            ["Variant"] = image.Config.Variant,
-            ["Os"] = image.Config.Os,
-            ["Size"] = image.Size,
-            ["VirtualSize"] = image.Size,
-            ["GraphDriver"] = new JsonObject { ["Name"] = "overlay", ["Data"] = new JsonObject() },
-            ["RootFS"] = new JsonObject { ["Type"] = "layers", ["Layers"] = new JsonArray([.. image.Config.RootFs.DiffIds.Select(d => (JsonNode)d)]) },
-            ["Descriptor"] = new JsonObject { ["mediaType"] = image.ManifestDescriptor.MediaType, ["digest"] = image.ManifestDigest.ToString(), ["size"] = image.ManifestDescriptor.Size },
-            ["Metadata"] = new JsonObject { ["LastTagTime"] = "0001-01-01T00:00:00Z" },
+            Id = image.Id.ToString(),
+            RepoTags = [.. image.Names.Select(DockerApiServer.Short)],
+            RepoDigests = [.. image.RepoDigests.Select(DockerApiServer.Short)],
+            Created = ContainerEndpoints.Time(image.Created),
+            Author = image.Config.Author ?? "",
+            Config = config,
+            Architecture = image.Config.Architecture,
+            Variant = image.Config.Variant,
+            Os = image.Config.Os,
+            Size = image.Size,
+            VirtualSize = image.Size,
+            GraphDriver = new DriverData { Name = "overlay" },
+            RootFS = new ImageRootFS { Layers = [.. image.Config.RootFs.DiffIds] },
+            Descriptor = new OCIDescriptor { MediaType = image.ManifestDescriptor.MediaType, Digest = image.ManifestDigest.ToString(), Size = image.ManifestDescriptor.Size },
+            Metadata = new ImageMetadata(),
         };
     }
 }

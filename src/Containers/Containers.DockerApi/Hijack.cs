@@ -75,7 +75,7 @@ internal sealed class HijackedRequest
     /// raw socket, and loses whatever its first read took beyond the head. dockerd gets away with it because its
     /// process starts take tens of milliseconds; ours take one or two.
     /// </summary>
-    public async Task UpgradeAndWaitReadAsync(bool tty, Containers.Linux.ISyscalls sys, TimeSpan limit)
+    public async Task UpgradeAndWaitReadAsync(bool tty, TimeSpan limit)
     {
         await UpgradeAsync(tty).ConfigureAwait(false);
         if (Socket is not { } socket)
@@ -93,7 +93,7 @@ internal sealed class HijackedRequest
             int queued;
             try
             {
-                queued = sys.UnreadOutput((int)socket.Handle);
+                queued = Containers.Networking.HostInterfaces.UnsentBytes(socket);
             }
             catch (Containers.Linux.SyscallException)
             {

@@ -116,7 +116,7 @@ internal sealed partial class ImageEndpoints
         }
 
         // the container's docker cp extraction: names and symlinks confined to the context directory
-        await Container.ExtractConfinedAsync(Linux.LinuxSyscalls.Instance, Path.GetFullPath(dir), "/", input, $"{dir} is missing", ct).ConfigureAwait(false);
+        await Container.ExtractArchiveConfinedAsync(dir, input, ct).ConfigureAwait(false);
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\[stage-[^\]]*\] ")]

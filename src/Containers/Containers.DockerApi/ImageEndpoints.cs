@@ -100,7 +100,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             return;
         }
 
-        await DockerApiServer.Json(ctx, DockerInspect.Image(i)).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, DockerInspect.Image(i), j => j.ImageInspect).ConfigureAwait(false);
     }
 
     private async Task HistoryAsync(HttpContext ctx, string name)

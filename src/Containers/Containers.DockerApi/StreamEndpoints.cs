@@ -83,7 +83,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         }
 
         var tty = state.Spec.Tty;
-        var supervised = engine.Supervisor(c.Id) is not null;
+        var supervised = c.IsSupervisedHere;
         Channel<(int Stream, byte[] Data)>? channel = null;
         if (state.Status == ContainerStatus.Created || supervised)
         {
@@ -180,8 +180,8 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
     }
 
     /// <summary>The IDs of a container's exec instances (inspect's ExecIDs: null when it has none, as dockerd).</summary>
-    public JsonArray? ExecIds(string containerId) =>
-        execs.Values.Where(r => r.ContainerId == containerId).Select(r => (JsonNode)r.Id).ToArray() is { Length: > 0 } ids ? new JsonArray(ids) : null;
+    public List<string>? ExecIds(string containerId) =>
+        execs.Values.Where(r => r.ContainerId == containerId).Select(r => r.Id).ToList() is { Count: > 0 } ids ? ids : null;
 
     /// <summary>Drops the exec instances of a removed container (docker keeps them only as long as their container).</summary>
     public void ForgetExecs(string containerId)
@@ -297,7 +297,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         // Python's exec_run) loses it.
         if (!detach)
         {
-            await req.UpgradeAndWaitReadAsync(options.Tty, engine.Context.Sys, TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
+            await req.UpgradeAndWaitReadAsync(options.Tty, TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
         }
 
         ExecProcess exec;

@@ -184,7 +184,7 @@ public sealed class Cluster : IAsyncDisposable
                 Subnet = options.PodSubnet ?? "10.244.0.0/16",
                 Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.cluster", "pods"),
             });
-            engine.Context.Networks.Bridge(network).EnsureBridge();
+            engine.Networks.EnsureBridge(network.Id);
             cluster.proxy = await ServiceProxy.StartAsync(api, cluster.controllers.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
             var runtime = new EnginePodRuntime(engine);
             for (int i = 1; i <= options.Nodes; i++)

@@ -45,6 +45,13 @@ public sealed partial class Container : IAsyncDisposable
     /// <summary>The pty master when started with a TTY, in this process; else null.</summary>
     public Stream? Terminal => engine.Supervisor(Id)?.Terminal;
 
+    /// <summary>
+    /// True while this engine instance supervises the container's run, so its live output, stdin and terminal are
+    /// reachable from here; false for a container that is not running, or that another process of the same root
+    /// started (its output is then only in the log).
+    /// </summary>
+    public bool IsSupervisedHere => engine.Supervisor(Id) is not null;
+
     private RuntimeContext Ctx => engine.Context;
 
     /// <summary>

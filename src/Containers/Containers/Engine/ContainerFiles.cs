@@ -55,6 +55,20 @@ public sealed partial class Container
         WithRoot(write: true, root => ExtractConfinedAsync(Ctx.Sys, root, directory, tar, $"Could not find the file {directory} in container {Name}", cancellationToken));
 
     /// <summary>
+    /// Extracts <paramref name="tar"/> into the host directory <paramref name="directory"/> with the guarantees of
+    /// <see cref="CopyToAsync(string, Stream, CancellationToken)"/> into a container: no entry (by "..", an
+    /// absolute name or a symlink) lands outside it, and nothing is written through what was at a name before. For a
+    /// server that receives an archive from a client (a build context). Throws <see cref="FileNotFoundException"/> when
+    /// the directory does not exist, <see cref="InvalidDataException"/> for a bad tar.
+    /// </summary>
+    public static Task ExtractArchiveConfinedAsync(string directory, Stream tar, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(tar);
+        return ExtractConfinedAsync(LinuxSyscalls.Instance, Path.GetFullPath(directory), "/", tar, $"{directory} is missing", cancellationToken);
+    }
+
+    /// <summary>
     /// Extracts <paramref name="tar"/> into <paramref name="directory"/> of the tree at <paramref name="root"/> as if
     /// <paramref name="root"/> were "/": ".." and absolute names cannot leave it, symlinks (the tree's or the archive's
     /// own) are resolved inside it, and nothing is written through what was at a name before. Modes, owners and times

@@ -16,6 +16,13 @@ public sealed class NetworkService
     private RuntimeContext Ctx => engine.Context;
 
     /// <summary>
+    /// Makes sure the network's bridge exists and is up (with its gateway address, NAT and isolation rules), as the
+    /// first container start on the network would; for hosts that route to the network before any container runs on
+    /// it (a cluster's pod network). Throws <see cref="ContainerNotFoundException"/> when there is no such network.
+    /// </summary>
+    public void EnsureBridge(string nameOrId) => Ctx.Networks.Bridge(Get(nameOrId)).EnsureBridge();
+
+    /// <summary>
     /// Creates a network: its bridge, subnet (given, or a free /24 of 10.220.0.0/14) and DNS. Throws
     /// <see cref="ContainerConflictException"/> for a taken name or an overlapping subnet, <see cref="InvalidContainerSpecException"/> for bad options.
     /// </summary>

@@ -10,7 +10,7 @@ namespace Containers.Networking;
 /// and aliases are answered here (all addresses, rotated per answer: round-robin); other names are forwarded to the
 /// upstream servers (the host's resolvers), except on internal networks.
 /// </summary>
-internal sealed class DnsResponder : IDisposable
+public sealed class DnsResponder : IDisposable
 {
     private const int TypeA = 1, TypeAAAA = 28, TypeAny = 255, ClassIn = 1;
     private readonly Socket socket;
@@ -52,6 +52,7 @@ internal sealed class DnsResponder : IDisposable
     /// <summary>Where it listens.</summary>
     public IPEndPoint Endpoint { get; }
 
+    /// <summary>Stops answering and closes the socket.</summary>
     public void Dispose()
     {
         cts.Cancel();

@@ -7,7 +7,7 @@ namespace Containers.Networking;
 /// Zero-copy forwarding between two TCP sockets: splice(2) from one socket into a pipe and from the pipe into the
 /// other, on a dedicated thread per direction, so payload bytes never enter user space (as docker-proxy's io.Copy).
 /// </summary>
-internal static partial class Splice
+public static partial class Splice
 {
     private const int O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031, SPLICE_F_MOVE = 1, EINTR = 4, SHUT_WR = 1, SHUT_RDWR = 2;
 

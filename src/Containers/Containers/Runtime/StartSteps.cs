@@ -8,14 +8,7 @@ namespace Containers.Runtime;
 internal sealed class StartSteps(ILogger logger, string containerId)
 {
     private readonly Stack<(string Step, Func<ValueTask> Undo)> undos = new();
-    private readonly List<(string Step, TimeSpan Took)>? timings = Observer is null ? null : [];
-    private long stepStarted;
-
-    /// <summary>
-    /// Receives every successful start's steps and how long each took (the benchmarks' start-time breakdown); null,
-    /// as by default, times nothing.
-    /// </summary>
-    internal static Action<IReadOnlyList<(string Step, TimeSpan Took)>>? Observer { get; set; }
+    private System.Diagnostics.Activity? activity;
 
     /// <summary>The step running, or the last one that ran (what a failure happened in).</summary>
     public string Current { get; private set; } = "";
@@ -79,6 +72,12 @@ internal sealed class StartSteps(ILogger logger, string containerId)
     /// <summary>Undoes what the steps so far made, newest first.</summary>
     public async ValueTask UndoAsync()
     {
+        if (activity is not null)
+        {
+            activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error); // the step that failed
+            End();
+        }
+
         while (undos.TryPop(out var undo))
         {
             try
@@ -96,26 +95,21 @@ internal sealed class StartSteps(ILogger logger, string containerId)
     public void Commit()
     {
         undos.Clear();
-        if (timings is not null)
-        {
-            Observer?.Invoke(timings);
-        }
     }
 
     private void Begin(string name)
     {
         Current = name;
-        if (timings is not null)
+        if (ContainerDiagnostics.StartSteps.HasListeners())
         {
-            stepStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+            activity = ContainerDiagnostics.StartSteps.StartActivity(name);
+            activity?.SetTag("container.id", containerId);
         }
     }
 
     private void End()
     {
-        if (timings is not null)
-        {
-            timings.Add((Current, System.Diagnostics.Stopwatch.GetElapsedTime(stepStarted)));
-        }
+        activity?.Dispose();
+        activity = null;
     }
 }

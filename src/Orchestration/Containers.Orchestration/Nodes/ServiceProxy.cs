@@ -390,8 +390,7 @@ public sealed class ServiceProxy : IAsyncDisposable
             return;
         }
 
-        using var nl = new Netlink(LinuxSyscalls.Instance);
-        nl.AddAddress(IfIndex(), IPAddress.Parse(ip), 32, ignoreExisting: true);
+        HostInterfaces.AddAddress(bridge, IPAddress.Parse(ip), 32);
     }
 
     private void RemoveVip(string ip)
@@ -403,16 +402,13 @@ public sealed class ServiceProxy : IAsyncDisposable
 
         try
         {
-            using var nl = new Netlink(LinuxSyscalls.Instance);
-            nl.DeleteAddress(IfIndex(), IPAddress.Parse(ip), 32);
+            HostInterfaces.DeleteAddress(bridge, IPAddress.Parse(ip), 32);
         }
         catch (ContainerException e)
         {
             logger.LogDebug(e, "removing {Vip}", ip);
         }
     }
-
-    private int IfIndex() => int.Parse(File.ReadAllText($"/sys/class/net/{bridge}/ifindex").Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
     private sealed class Listener(Socket socket) : IDisposable
     {
