@@ -1,6 +1,4 @@
 using Containers.DockerApi.Models;
-using ContainerState = Containers.Runtime.ContainerState;
-using PortBinding = Containers.Runtime.PortBinding;
 
 namespace Containers.DockerApi;
 

@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using Containers.Networking;
 using Containers.Runtime.Cgroups;
 
@@ -10,11 +11,10 @@ internal sealed partial class ContainerEndpoints
     internal static string Time(DateTimeOffset? t) => (t ?? DateTimeOffset.UnixEpoch).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
 
     /// <summary>The container spec of a create body (docker's Config with HostConfig and NetworkingConfig).</summary>
-    private static ContainerSpec Spec(JsonObject body, JsonObject host, string image, string? name)
+    private static ContainerSpec Spec(ContainerCreateRequest body, HostConfig host, string image, string? name)
     {
-        const string H = "HostConfig.";
         var ports = new List<PortBinding>();
-        foreach (var (port, bindings) in Body.Obj(host, "PortBindings", H) ?? [])
+        foreach (var (port, bindings) in host.PortBindings ?? [])
         {
             var parts = port.Split('/');
             if (!int.TryParse(parts[0], CultureInfo.InvariantCulture, out var containerPort))
@@ -22,10 +22,9 @@ internal sealed partial class ContainerEndpoints
                 throw new FormatException($"HostConfig.PortBindings: invalid port '{port}'");
             }
 
-            foreach (var b in bindings as JsonArray ?? [])
+            foreach (var b in bindings ?? [])
             {
-                var hostPort = b is JsonObject bo ? Body.Str(bo, "HostPort", H + "PortBindings." + port + ".") : null;
-                var hostIp = b is JsonObject bi ? Body.Str(bi, "HostIp", H + "PortBindings." + port + ".") : null;
+                var (hostPort, hostIp) = (b?.HostPort, b?.HostIp);
                 ports.Add(new PortBinding(
                     containerPort,
                     string.IsNullOrEmpty(hostPort) ? 0 : int.TryParse(hostPort.Split('-')[0], CultureInfo.InvariantCulture, out var hp) ? hp : throw new FormatException($"HostConfig.PortBindings.{port}.HostPort: invalid port '{hostPort}'"),
@@ -34,45 +33,40 @@ internal sealed partial class ContainerEndpoints
             }
         }
 
-        var mounts = new List<MountSpec>(Body.Strs(host, "Binds", H).Select(MountSpec.ParseVolume));
-        foreach (var (i, m) in (host["Mounts"] as JsonArray ?? []).Select((m, i) => (i, m as JsonObject ?? throw new FormatException($"HostConfig.Mounts[{i}]: expected an object"))))
+        var mounts = new List<MountSpec>((host.Binds ?? []).Select(MountSpec.ParseVolume));
+        foreach (var (i, m) in (host.Mounts ?? []).Select((m, i) => (i, m ?? throw new FormatException($"HostConfig.Mounts[{i}]: expected an object"))))
         {
             var where = $"HostConfig.Mounts[{i}].";
-            var type = Body.Str(m, "Type", where) ?? "volume";
-            var target = Body.Str(m, "Target", where) ?? throw new FormatException(where + "Target: required");
+            var type = m.Type is { Length: > 0 } t ? t : "volume";
+            var target = m.Target is { Length: > 0 } tg ? tg : throw new FormatException(where + "Target: required");
             mounts.Add(type switch
             {
-                "bind" => new MountSpec(MountType.Bind, Body.Str(m, "Source", where) ?? throw new FormatException(where + "Source: required for a bind mount"), target, Body.Bool(m, "ReadOnly", where) ?? false),
-                "volume" => new MountSpec(MountType.Volume, Body.Str(m, "Source", where) ?? "", target, Body.Bool(m, "ReadOnly", where) ?? false),
+                "bind" => new MountSpec(MountType.Bind, m.Source is { Length: > 0 } src ? src : throw new FormatException(where + "Source: required for a bind mount"), target, m.ReadOnly),
+                "volume" => new MountSpec(MountType.Volume, m.Source ?? "", target, m.ReadOnly),
                 "tmpfs" => new MountSpec(MountType.Tmpfs, "", target, false, null),
                 _ => throw new FormatException($"{where}Type: mount type '{type}' is not supported (bind, volume, tmpfs)"),
             });
         }
 
-        foreach (var (target, opts) in Body.Map(host, "Tmpfs", H))
+        foreach (var (target, opts) in host.Tmpfs ?? [])
         {
-            mounts.Add(new MountSpec(MountType.Tmpfs, "", target, false, opts.Length == 0 ? null : opts));
+            mounts.Add(new MountSpec(MountType.Tmpfs, "", target, false, string.IsNullOrEmpty(opts) ? null : opts));
         }
 
         var networks = new List<NetworkAttachment>();
-        var networkMode = Body.Str(host, "NetworkMode", H) is { Length: > 0 } nm && nm != "default" ? nm : "bridge";
-        if (Body.Obj(body, "NetworkingConfig", "") is { } nc && Body.Obj(nc, "EndpointsConfig", "NetworkingConfig.") is { } endpoints)
+        var networkMode = host.NetworkMode is { Length: > 0 } nm && nm != "default" ? nm : "bridge";
+        foreach (var (net, endpoint) in body.NetworkingConfig?.EndpointsConfig ?? [])
         {
-            foreach (var (net, cfg) in endpoints)
+            if (net is "bridge" or "host" or "none" or "default")
             {
-                var where = $"NetworkingConfig.EndpointsConfig.{net}.";
-                var c = cfg as JsonObject ?? [];
-                if (net is "bridge" or "host" or "none" or "default")
-                {
-                    continue;
-                }
-
-                networks.Add(new NetworkAttachment(net)
-                {
-                    Aliases = [.. Body.Strs(c, "Aliases", where)],
-                    IPv4Address = Body.Obj(c, "IPAMConfig", where) is { } ipam ? Body.Str(ipam, "IPv4Address", where + "IPAMConfig.") is { Length: > 0 } ip ? ip : null : null,
-                });
+                continue;
             }
+
+            networks.Add(new NetworkAttachment(net)
+            {
+                Aliases = [.. endpoint?.Aliases ?? []],
+                IPv4Address = endpoint?.IPAMConfig?.IPv4Address is { Length: > 0 } ip ? ip : null,
+            });
         }
 
         if (networkMode is not ("bridge" or "host" or "none") && !networkMode.StartsWith("container:", StringComparison.Ordinal) && networks.All(n => n.Network != networkMode))
@@ -80,62 +74,61 @@ internal sealed partial class ContainerEndpoints
             networks.Insert(0, new NetworkAttachment(networkMode));
         }
 
-        HealthCheck? health = null;
-        if (Body.Obj(body, "Healthcheck", "") is { } hc)
+        var health = body.Healthcheck is { } hc ? new HealthCheck
         {
-            const string W = "Healthcheck.";
-            health = new HealthCheck
-            {
-                Test = [.. Body.Strs(hc, "Test", W)],
-                Interval = Body.Long(hc, "Interval", W) is > 0 and var iv ? TimeSpan.FromTicks(iv / 100) : TimeSpan.FromSeconds(30),
-                Timeout = Body.Long(hc, "Timeout", W) is > 0 and var to ? TimeSpan.FromTicks(to / 100) : TimeSpan.FromSeconds(30),
-                StartPeriod = Body.Long(hc, "StartPeriod", W) is > 0 and var sp ? TimeSpan.FromTicks(sp / 100) : TimeSpan.Zero,
-                Retries = Body.Long(hc, "Retries", W) is > 0 and var r ? (int)r : 3,
-            };
-        }
-
-        var restart = Body.Obj(host, "RestartPolicy", H);
-        var nanoCpus = Body.Long(host, "NanoCpus", H) is > 0 and var nc2 ? nc2
-            : Body.Long(host, "CpuQuota", H) is > 0 and var quota ? quota * 1_000_000_000 / (Body.Long(host, "CpuPeriod", H) is > 0 and var period ? period : 100_000) : (long?)null;
+            Test = [.. hc.Test ?? []],
+            Interval = hc.Interval > 0 ? TimeSpan.FromTicks(hc.Interval / 100) : TimeSpan.FromSeconds(30),
+            Timeout = hc.Timeout > 0 ? TimeSpan.FromTicks(hc.Timeout / 100) : TimeSpan.FromSeconds(30),
+            StartPeriod = hc.StartPeriod > 0 ? TimeSpan.FromTicks(hc.StartPeriod / 100) : TimeSpan.Zero,
+            Retries = hc.Retries > 0 ? hc.Retries : 3,
+        } : null;
+        var nanoCpus = host.NanoCpus > 0 ? host.NanoCpus
+            : host.CpuQuota > 0 ? host.CpuQuota * 1_000_000_000 / (host.CpuPeriod > 0 ? host.CpuPeriod : 100_000) : (long?)null;
         return new ContainerSpec
         {
             Image = image,
             Name = name,
-            Command = [.. Body.Strs(body, "Cmd", "")],
-            Entrypoint = body["Entrypoint"] is JsonArray { Count: > 0 } || body["Entrypoint"] is JsonValue ? [.. Body.Strs(body, "Entrypoint", "")] : null,
-            Environment = [.. Body.Strs(body, "Env", "")],
-            WorkingDirectory = Body.Str(body, "WorkingDir", "") is { Length: > 0 } wd ? wd : null,
-            User = Body.Str(body, "User", "") is { Length: > 0 } u ? u : null,
-            Hostname = Body.Str(body, "Hostname", "") is { Length: > 0 } h ? h : null,
-            Tty = Body.Bool(body, "Tty", "") ?? false,
-            OpenStdin = Body.Bool(body, "OpenStdin", "") ?? false,
-            StdinOnce = Body.Bool(body, "StdinOnce", "") ?? false,
-            Labels = Body.Map(body, "Labels", "").ToImmutableDictionary(),
-            ExposedPorts = [.. (Body.Obj(body, "ExposedPorts", "") ?? []).Select(kv => kv.Key)],
+            Command = [.. body.Cmd ?? []],
+            Entrypoint = body.Entrypoint is { Count: > 0 } ep ? [.. ep] : null,
+            Environment = [.. body.Env ?? []],
+            WorkingDirectory = body.WorkingDir is { Length: > 0 } wd ? wd : null,
+            User = body.User is { Length: > 0 } u ? u : null,
+            Hostname = body.Hostname is { Length: > 0 } h ? h : null,
+            Tty = body.Tty,
+            OpenStdin = body.OpenStdin,
+            StdinOnce = body.StdinOnce,
+            Labels = (body.Labels ?? []).ToImmutableDictionary(),
+            ExposedPorts = [.. (body.ExposedPorts ?? []).Keys],
             HealthCheck = health,
-            StopSignal = Body.Str(body, "StopSignal", "") is { Length: > 0 } ss ? ss : null,
-            StopTimeout = Body.Long(body, "StopTimeout", "") is { } st ? TimeSpan.FromSeconds(st) : TimeSpan.FromSeconds(10),
-            AutoRemove = Body.Bool(host, "AutoRemove", H) ?? false,
+            StopSignal = body.StopSignal is { Length: > 0 } ss ? ss : null,
+            StopTimeout = body.StopTimeout is { } st ? TimeSpan.FromSeconds(st) : TimeSpan.FromSeconds(10),
+            AutoRemove = host.AutoRemove,
             Ports = [.. ports],
-            PublishAllPorts = Body.Bool(host, "PublishAllPorts", H) ?? false,
+            PublishAllPorts = host.PublishAllPorts,
             NetworkMode = networks.Count > 0 && networkMode is not ("host" or "none") ? "bridge" : networkMode,
             Networks = [.. networks],
             Mounts = [.. mounts],
-            Resources = new ResourceLimits(
-                MemoryBytes: Body.Long(host, "Memory", H) is > 0 and var mem ? mem : null,
-                MemorySwapBytes: Body.Long(host, "MemorySwap", H) is > 0 and var swap ? swap : null,
-                NanoCpus: nanoCpus,
-                CpuShares: Body.Long(host, "CpuShares", H) is > 0 and var shares ? shares : null,
-                PidsLimit: Body.Long(host, "PidsLimit", H) is > 0 and var pids ? pids : null),
-            ReadOnlyRootfs = Body.Bool(host, "ReadonlyRootfs", H) ?? false,
-            CapAdd = [.. Body.Strs(host, "CapAdd", H)],
-            CapDrop = [.. Body.Strs(host, "CapDrop", H)],
-            GroupAdd = [.. Body.Strs(host, "GroupAdd", H)],
-            Ulimits = [.. (host["Ulimits"] as JsonArray ?? []).OfType<JsonObject>().Select(u => new Ulimit(Body.Str(u, "Name", H + "Ulimits.") ?? "", (ulong)(Body.Long(u, "Soft", H + "Ulimits.") ?? 0), (ulong)(Body.Long(u, "Hard", H + "Ulimits.") ?? 0)))],
-            CgroupParent = Body.Str(host, "CgroupParent", H) is { Length: > 0 } cp ? cp : null,
-            Restart = restart is not null && Body.Str(restart, "Name", H + "RestartPolicy.") is { Length: > 0 } rn ? new RestartPolicy(rn, (int)(Body.Long(restart, "MaximumRetryCount", H + "RestartPolicy.") ?? 0)) : RestartPolicy.No,
+            Resources = Limits(host.Memory, host.MemorySwap, nanoCpus, host.CpuShares, host.PidsLimit),
+            ReadOnlyRootfs = host.ReadonlyRootfs,
+            CapAdd = [.. host.CapAdd ?? []],
+            CapDrop = [.. host.CapDrop ?? []],
+            GroupAdd = [.. host.GroupAdd ?? []],
+            Ulimits = [.. (host.Ulimits ?? []).Where(u => u is not null).Select(u => new Ulimit(u.Name ?? "", unchecked((ulong)u.Soft), unchecked((ulong)u.Hard)))],
+            CgroupParent = host.CgroupParent is { Length: > 0 } cp ? cp : null,
+            Restart = Restart(host.RestartPolicy) ?? RestartPolicy.No,
         };
     }
+
+    /// <summary>Docker's resource fields as limits: 0 and below is "not set".</summary>
+    private static ResourceLimits Limits(long memory, long swap, long? nanoCpus, long shares, long? pids) => new(
+        memory > 0 ? memory : null,
+        swap > 0 ? swap : null,
+        nanoCpus > 0 ? nanoCpus : null,
+        shares > 0 ? shares : null,
+        pids > 0 ? pids : null);
+
+    private static RestartPolicy? Restart(Models.RestartPolicy? policy) =>
+        policy?.Name is { Length: > 0 } name ? new RestartPolicy(name, policy.MaximumRetryCount) : null;
 
     public async Task RenameAsync(HttpContext ctx, string id)
     {
@@ -187,18 +180,10 @@ internal sealed partial class ContainerEndpoints
 
         try
         {
-            var body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
-            var restart = Body.Obj(body, "RestartPolicy", "");
-            c.Update(
-                new ResourceLimits(
-                    Body.Long(body, "Memory", "") is > 0 and var m ? m : null,
-                    Body.Long(body, "MemorySwap", "") is > 0 and var sw ? sw : null,
-                    Body.Long(body, "NanoCpus", "") is > 0 and var cpu ? cpu : null,
-                    Body.Long(body, "CpuShares", "") is > 0 and var sh ? sh : null,
-                    Body.Long(body, "PidsLimit", "") is > 0 and var p ? p : null),
-                restart is not null && Body.Str(restart, "Name", "RestartPolicy.") is { Length: > 0 } rn ? new RestartPolicy(rn, (int)(Body.Long(restart, "MaximumRetryCount", "RestartPolicy.") ?? 0)) : null);
+            var body = await DockerApiServer.ReadBodyAsync(ctx.Request.Body, j => j.ContainerUpdateRequest).ConfigureAwait(false) ?? throw new FormatException("expected an object");
+            c.Update(Limits(body.Memory, body.MemorySwap, body.NanoCpus, body.CpuShares, body.PidsLimit), Restart(body.RestartPolicy));
             events.Publish("container", "update", c.Id, c.Name);
-            await DockerApiServer.Json(ctx, new JsonObject { ["Warnings"] = new JsonArray() }).ConfigureAwait(false);
+            await DockerApiServer.Json(ctx, new ContainerUpdateResponse(), j => j.ContainerUpdateResponse).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
         {
@@ -214,7 +199,7 @@ internal sealed partial class ContainerEndpoints
     public async Task PruneAsync(HttpContext ctx)
     {
         var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
-        var deleted = new JsonArray();
+        var deleted = new List<string>();
         foreach (var s in engine.List(all: true).Where(s => !s.IsActive))
         {
             if (filters.TryGetValue("label", out var labels) && !labels.All(v => v.Split('=', 2) is var kv && s.Spec.Labels.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1])))
@@ -227,7 +212,7 @@ internal sealed partial class ContainerEndpoints
                 await engine.Get(s.Id).RemoveAsync().ConfigureAwait(false);
                 events.Publish("container", "destroy", s.Id, s.Name);
                 streams.ForgetExecs(s.Id);
-                deleted.Add((JsonNode)s.Id);
+                deleted.Add(s.Id);
             }
             catch (ContainerException)
             {
@@ -235,7 +220,7 @@ internal sealed partial class ContainerEndpoints
             }
         }
 
-        await DockerApiServer.Json(ctx, new JsonObject { ["ContainersDeleted"] = deleted, ["SpaceReclaimed"] = 0 }).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, new ContainerPruneResponse { ContainersDeleted = deleted }, j => j.ContainerPruneResponse).ConfigureAwait(false);
     }
 
     private async Task Act(HttpContext ctx, string id, string action, Func<Container, Task> act)

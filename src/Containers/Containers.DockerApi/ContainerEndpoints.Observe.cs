@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using Containers.Runtime.Cgroups;
 
 namespace Containers.DockerApi;
@@ -74,7 +75,7 @@ internal sealed partial class ContainerEndpoints
 
         var ticks = 100.0;
         var boot = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], CultureInfo.InvariantCulture));
-        var rows = new JsonArray();
+        var rows = new List<List<string>>();
         foreach (var pid in c.GetProcesses().Order())
         {
             try
@@ -86,7 +87,7 @@ internal sealed partial class ContainerEndpoints
                 var cmd = File.ReadAllText($"/proc/{pid}/cmdline").TrimEnd('\0').Replace('\0', ' ');
                 var cpu = TimeSpan.FromSeconds((long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)) / ticks);
                 var started = boot + TimeSpan.FromSeconds(long.Parse(f[19], CultureInfo.InvariantCulture) / ticks);
-                rows.Add((JsonNode)new JsonArray(
+                rows.Add([
                     uid == "0" ? "root" : uid,
                     pid.ToString(CultureInfo.InvariantCulture),
                     f[1],
@@ -94,7 +95,7 @@ internal sealed partial class ContainerEndpoints
                     started.ToLocalTime().ToString("HH:mm", CultureInfo.InvariantCulture),
                     "?",
                     $"{(int)cpu.TotalHours:00}:{cpu.Minutes:00}:{cpu.Seconds:00}",
-                    cmd.Length > 0 ? cmd : "[" + stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..close] + "]"));
+                    cmd.Length > 0 ? cmd : "[" + stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..close] + "]"]);
             }
             catch (Exception e) when (e is IOException or FormatException or InvalidOperationException or IndexOutOfRangeException)
             {
@@ -102,7 +103,7 @@ internal sealed partial class ContainerEndpoints
             }
         }
 
-        await DockerApiServer.Json(ctx, new JsonObject { ["Titles"] = new JsonArray("UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"), ["Processes"] = rows }).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, new ContainerTopResponse { Titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], Processes = rows }, j => j.ContainerTopResponse).ConfigureAwait(false);
     }
 
     /// <summary>GET /containers/{id}/stats: Docker's stats object, once (stream=false, with a 500 ms earlier sample as precpu unless one-shot) or every second.</summary>
@@ -143,7 +144,7 @@ internal sealed partial class ContainerEndpoints
             while (true)
             {
                 var now = Sample();
-                await ctx.Response.WriteAsync(StatsJson(c, now, previous).ToJsonString() + "\n", ctx.RequestAborted).ConfigureAwait(false);
+                await ctx.Response.WriteAsync(DockerJsonContext.Serialize(StatsJson(c, now, previous), j => j.ContainerStatsResponse) + "\n", ctx.RequestAborted).ConfigureAwait(false);
                 await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
                 if (!stream || now.Stats is null)
                 {
@@ -159,28 +160,25 @@ internal sealed partial class ContainerEndpoints
         }
     }
 
-    private static JsonObject StatsJson(Container c, (CgroupStats? Stats, long System, DateTimeOffset At) now, (CgroupStats? Stats, long System, DateTimeOffset At) pre)
+    private static ContainerStatsResponse StatsJson(Container c, (CgroupStats? Stats, long System, DateTimeOffset At) now, (CgroupStats? Stats, long System, DateTimeOffset At) pre)
     {
-        JsonObject Cpu((CgroupStats? Stats, long System, DateTimeOffset At) x) => new()
+        ContainerCPUStats Cpu((CgroupStats? Stats, long System, DateTimeOffset At) x) => new()
         {
-            ["cpu_usage"] = new JsonObject { ["total_usage"] = x.Stats?.CpuUsageNanoseconds ?? 0, ["usage_in_kernelmode"] = 0, ["usage_in_usermode"] = x.Stats?.CpuUsageNanoseconds ?? 0 },
-            ["system_cpu_usage"] = x.System,
-            ["online_cpus"] = Environment.ProcessorCount,
-            ["throttling_data"] = new JsonObject { ["periods"] = 0, ["throttled_periods"] = 0, ["throttled_time"] = 0 },
+            CpuUsage = new ContainerCPUUsage { TotalUsage = x.Stats?.CpuUsageNanoseconds ?? 0, UsageInUsermode = x.Stats?.CpuUsageNanoseconds ?? 0 },
+            SystemCpuUsage = x.System,
+            OnlineCpus = Environment.ProcessorCount,
         };
         var s = now.Stats;
-        return new JsonObject
+        return new ContainerStatsResponse
         {
-            ["name"] = "/" + c.Name,
-            ["id"] = c.Id,
-            ["read"] = Time(now.At),
-            ["preread"] = Time(pre.At),
-            ["pids_stats"] = s is null ? new JsonObject() : new JsonObject { ["current"] = s.Pids, ["limit"] = s.PidsLimit },
-            ["cpu_stats"] = Cpu(now),
-            ["precpu_stats"] = Cpu(pre),
-            ["memory_stats"] = s is null ? new JsonObject() : new JsonObject { ["usage"] = s.MemoryUsageBytes, ["max_usage"] = s.MemoryPeakBytes, ["limit"] = s.MemoryLimitBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, ["stats"] = new JsonObject() },
-            ["blkio_stats"] = new JsonObject(),
-            ["networks"] = new JsonObject(),
+            Name = "/" + c.Name,
+            Id = c.Id,
+            Read = Time(now.At),
+            Preread = Time(pre.At),
+            PidsStats = s is null ? new() : new ContainerPidsStats { Current = s.Pids, Limit = s.PidsLimit },
+            CpuStats = Cpu(now),
+            PrecpuStats = Cpu(pre),
+            MemoryStats = s is null ? new() : new ContainerMemoryStats { Usage = s.MemoryUsageBytes, MaxUsage = s.MemoryPeakBytes, Limit = s.MemoryLimitBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, Stats = [] },
         };
     }
 

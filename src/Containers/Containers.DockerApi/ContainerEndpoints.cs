@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text.Json;
@@ -15,23 +16,15 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 {
     public async Task CreateAsync(HttpContext ctx)
     {
-        JsonObject body;
+        ContainerCreateRequest body;
         try
         {
-            body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new JsonException("expected an object");
+            body = await DockerApiServer.ReadBodyAsync(ctx.Request.Body, j => j.ContainerCreateRequest).ConfigureAwait(false) ?? throw new JsonException("expected an object");
         }
         catch (JsonException e)
         {
             await DockerApiServer.Error(ctx, 400, "invalid container config: " + e.Message).ConfigureAwait(false);
             return;
-        }
-
-        JsonObject host;
-        string? image;
-        try
-        {
-            host = Body.Obj(body, "HostConfig", "") ?? [];
-            image = Body.Str(body, "Image", "");
         }
         catch (FormatException e)
         {
@@ -39,6 +32,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
             return;
         }
 
+        var image = body.Image;
         if (string.IsNullOrEmpty(image))
         {
             await DockerApiServer.Error(ctx, 400, "Image: an image is required").ConfigureAwait(false);
@@ -54,7 +48,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
         ContainerSpec spec;
         try
         {
-            spec = Spec(body, host, image, ctx.Request.Query["name"] is { Count: > 0 } n ? n.ToString() : null);
+            spec = Spec(body, body.HostConfig ?? new(), image, ctx.Request.Query["name"] is { Count: > 0 } n ? n.ToString() : null);
         }
         catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException or ContainerException)
         {
@@ -67,7 +61,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
             var c = engine.Create(await engine.ResolveAsync(spec).ConfigureAwait(false));
             events.Publish("container", "create", c.Id, c.Name, ("image", image));
             ctx.Response.StatusCode = 201;
-            await DockerApiServer.Json(ctx, new JsonObject { ["Id"] = c.Id, ["Warnings"] = new JsonArray() }).ConfigureAwait(false);
+            await DockerApiServer.Json(ctx, new ContainerCreateResponse { Id = c.Id }, j => j.ContainerCreateResponse).ConfigureAwait(false);
         }
         catch (ContainerException e)
         {
@@ -156,7 +150,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
             await Task.Delay(20, ctx.RequestAborted).ConfigureAwait(false);
         }
 
-        await ctx.Response.WriteAsync(new JsonObject { ["StatusCode"] = code, ["Error"] = null }.ToJsonString() + "\n").ConfigureAwait(false);
+        await ctx.Response.WriteAsync(DockerJsonContext.Serialize(new ContainerWaitResponse { StatusCode = code }, j => j.ContainerWaitResponse) + "\n").ConfigureAwait(false);
     }
 
     public async Task StopAsync(HttpContext ctx, string id)

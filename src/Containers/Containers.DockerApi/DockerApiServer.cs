@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -15,51 +16,17 @@ namespace Containers.DockerApi;
 /// </summary>
 public sealed partial class DockerApiServer : IAsyncDisposable
 {
-    private static readonly JsonNodeOptions CaseInsensitive = new() { PropertyNameCaseInsensitive = true };
-
     /// <summary>
-    /// Reads a request body: property names match whatever their case, as Go's JSON decoder (dockerd) matches them
-    /// (Docker.DotNet sends <c>TTY</c>, the API documents <c>Tty</c>). A body whose maps hold keys that differ only in
-    /// case (labels "a" and "A") is read with exact names instead.
+    /// Reads a request body into its DTO (see <see cref="DockerJsonContext.ReadBody"/>): null when empty. Property names
+    /// match whatever their case, as Go's JSON decoder (dockerd) matches them (Docker.DotNet sends <c>TTY</c>, the API
+    /// documents <c>Tty</c>); map keys (labels) keep theirs.
     /// </summary>
-    internal static async Task<JsonNode?> ParseBodyAsync(Stream body)
+    internal static async Task<T?> ReadBodyAsync<T>(Stream body, Func<DockerJsonContext, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>> type)
+        where T : class
     {
         using var buffer = new MemoryStream();
         await body.CopyToAsync(buffer).ConfigureAwait(false);
-        return ParseBody(buffer.ToArray());
-    }
-
-    /// <inheritdoc cref="ParseBodyAsync"/>
-    internal static JsonNode? ParseBody(byte[] body)
-    {
-        var node = JsonNode.Parse(body, CaseInsensitive);
-        try
-        {
-            Walk(node); // objects fill their (case-insensitive) dictionaries lazily: a clash shows here, not later
-            return node;
-        }
-        catch (ArgumentException)
-        {
-            return JsonNode.Parse(body);
-        }
-
-        static void Walk(JsonNode? n)
-        {
-            if (n is JsonObject o)
-            {
-                foreach (var (_, v) in o)
-                {
-                    Walk(v);
-                }
-            }
-            else if (n is JsonArray a)
-            {
-                foreach (var v in a)
-                {
-                    Walk(v);
-                }
-            }
-        }
+        return DockerJsonContext.ReadBody(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), type);
     }
 
     /// <summary>The API version announced (clients negotiate down to it).</summary>
@@ -222,8 +189,8 @@ public sealed partial class DockerApiServer : IAsyncDisposable
                 await ctx.Response.WriteAsync("OK").ConfigureAwait(false);
             }
         });
-        app.MapGet("/version", ctx => Json(ctx, Version()));
-        app.MapGet("/info", ctx => Json(ctx, Info(engine, events.Listeners)));
+        app.MapGet("/version", ctx => Json(ctx, Version(), j => j.SystemVersion));
+        app.MapGet("/info", ctx => Json(ctx, Info(engine, events.Listeners), j => j.SystemInfo));
         app.MapGet("/events", events.StreamAsync);
 
         var containers = new ContainerEndpoints(engine, streams, events);
@@ -277,80 +244,73 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         app.MapFallback(ctx => Error(ctx, StatusCodes.Status404NotFound, $"{ctx.Request.Method} {ctx.Request.Path} is not served by containers-dotnet"));
     }
 
-    private static JsonObject Version() => new()
+    private static SystemVersion Version() => new()
     {
-        ["Platform"] = new JsonObject { ["Name"] = "Containers for .NET" },
-        ["Components"] = new JsonArray(new JsonObject { ["Name"] = "Engine", ["Version"] = EngineVersion, ["Details"] = new JsonObject { ["ApiVersion"] = ApiVersion, ["MinAPIVersion"] = MinApiVersion, ["Os"] = "linux", ["Arch"] = "amd64" } }),
-        ["Version"] = EngineVersion,
-        ["ApiVersion"] = ApiVersion,
-        ["MinAPIVersion"] = MinApiVersion,
-        ["GitCommit"] = "",
-        ["GoVersion"] = "none (.NET " + Environment.Version + ")",
-        ["Os"] = "linux",
-        ["Arch"] = "amd64",
-        ["KernelVersion"] = Environment.OSVersion.Version.ToString(),
-        ["BuildTime"] = "",
-        ["Experimental"] = false,
+        Platform = new SystemVersionPlatform { Name = "Containers for .NET" },
+        Components = [new ComponentVersion { Name = "Engine", Version = EngineVersion, Details = new() { ["ApiVersion"] = ApiVersion, ["MinAPIVersion"] = MinApiVersion, ["Os"] = "linux", ["Arch"] = "amd64" } }],
+        Version = EngineVersion,
+        ApiVersion = ApiVersion,
+        MinAPIVersion = MinApiVersion,
+        GoVersion = "none (.NET " + Environment.Version + ")",
+        Os = "linux",
+        Arch = "amd64",
+        KernelVersion = Environment.OSVersion.Version.ToString(),
     };
 
     private static string EngineVersion => typeof(ContainerEngine).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
 
-    private static JsonObject Info(ContainerEngine engine, int eventListeners)
+    private static SystemInfo Info(ContainerEngine engine, int eventListeners)
     {
         var all = engine.List(all: true);
-        return new JsonObject
+        return new SystemInfo
         {
-            ["ID"] = Environment.MachineName,
-            ["Containers"] = all.Count,
-            ["ContainersRunning"] = all.Count(c => c.Status == Runtime.ContainerStatus.Running),
-            ["ContainersPaused"] = all.Count(c => c.Status == Runtime.ContainerStatus.Paused),
-            ["ContainersStopped"] = all.Count(c => !c.IsActive),
-            ["Images"] = engine.Images.List().Count,
-            ["Driver"] = "overlay",
-            ["DockerRootDir"] = engine.Root,
-            ["CgroupDriver"] = "cgroupfs",
-            ["CgroupVersion"] = engine.CgroupVersion == "v2" ? "2" : "1",
-            ["OSType"] = "linux",
-            ["Architecture"] = "x86_64",
-            ["OperatingSystem"] = "Containers for .NET on " + System.Runtime.InteropServices.RuntimeInformation.OSDescription,
-            ["KernelVersion"] = Environment.OSVersion.Version.ToString(),
-            ["NCPU"] = Environment.ProcessorCount,
-            ["MemTotal"] = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
-            ["Name"] = Environment.MachineName,
-            ["ServerVersion"] = EngineVersion,
-            ["Labels"] = new JsonArray(),
-            ["Warnings"] = new JsonArray(),
-            ["Runtimes"] = new JsonObject { ["containers-dotnet"] = new JsonObject { ["path"] = "in-process" } },
-            ["DefaultRuntime"] = "containers-dotnet",
-            ["SecurityOptions"] = new JsonArray("name=seccomp,profile=unconfined"),
+            ID = Environment.MachineName,
+            Containers = all.Count,
+            ContainersRunning = all.Count(c => c.Status == Runtime.ContainerStatus.Running),
+            ContainersPaused = all.Count(c => c.Status == Runtime.ContainerStatus.Paused),
+            ContainersStopped = all.Count(c => !c.IsActive),
+            Images = engine.Images.List().Count,
+            Driver = "overlay",
+            DockerRootDir = engine.Root,
+            CgroupDriver = "cgroupfs",
+            CgroupVersion = engine.CgroupVersion == "v2" ? "2" : "1",
+            OSType = "linux",
+            Architecture = "x86_64",
+            OperatingSystem = "Containers for .NET on " + System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            KernelVersion = Environment.OSVersion.Version.ToString(),
+            NCPU = Environment.ProcessorCount,
+            MemTotal = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+            Name = Environment.MachineName,
+            ServerVersion = EngineVersion,
+                                    Runtimes = new() { ["containers-dotnet"] = new RuntimeInfo { Path = "in-process" } },
+            DefaultRuntime = "containers-dotnet",
+            SecurityOptions = ["name=seccomp,profile=unconfined"],
             // what this engine can limit: memory, CPU by CFS and shares, pids; not cpusets, not the OOM killer
-            ["MemoryLimit"] = true,
-            ["SwapLimit"] = engine.CgroupVersion == "v2" || File.Exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
-            ["CpuCfsPeriod"] = true,
-            ["CpuCfsQuota"] = true,
-            ["CPUShares"] = true,
-            ["CPUSet"] = false,
-            ["PidsLimit"] = true,
-            ["OomKillDisable"] = false,
-            ["IPv4Forwarding"] = File.Exists("/proc/sys/net/ipv4/ip_forward") && File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim() == "1",
-            ["Debug"] = false,
-            ["NEventsListener"] = eventListeners,
-            ["ExperimentalBuild"] = false,
-            ["NFd"] = Directory.Exists("/proc/self/fd") ? Directory.GetFileSystemEntries("/proc/self/fd").Length : 0,
-            ["NGoroutines"] = Directory.Exists("/proc/self/task") ? Directory.GetDirectories("/proc/self/task").Length : 0, // its threads: the nearest thing
-            ["SystemTime"] = DateTimeOffset.Now.ToString("yyyy-MM-ddTHH:mm:ss.fffffffzzz", CultureInfo.InvariantCulture),
-            ["LoggingDriver"] = "json-file",
-            ["IndexServerAddress"] = "https://index.docker.io/v1/",
-            ["HttpProxy"] = Environment.GetEnvironmentVariable("HTTP_PROXY") ?? Environment.GetEnvironmentVariable("http_proxy") ?? "",
-            ["HttpsProxy"] = Environment.GetEnvironmentVariable("HTTPS_PROXY") ?? Environment.GetEnvironmentVariable("https_proxy") ?? "",
-            ["NoProxy"] = Environment.GetEnvironmentVariable("NO_PROXY") ?? Environment.GetEnvironmentVariable("no_proxy") ?? "",
-            ["OSVersion"] = HostInfo.OsRelease("VERSION_ID") ?? "",
-            ["Isolation"] = "",
-            ["InitBinary"] = "",
-            ["DriverStatus"] = new JsonArray(),
-            ["CDISpecDirs"] = new JsonArray(),
-            ["DefaultAddressPools"] = new JsonArray(new JsonObject { ["Base"] = ContainerDefaults.AddressPool, ["Size"] = 24 }), // where networks get their /24
-            ["Swarm"] = new JsonObject { ["NodeID"] = "", ["NodeAddr"] = "", ["LocalNodeState"] = "inactive", ["ControlAvailable"] = false, ["Error"] = "", ["RemoteManagers"] = null },
+            MemoryLimit = true,
+            SwapLimit = engine.CgroupVersion == "v2" || File.Exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
+            CpuCfsPeriod = true,
+            CpuCfsQuota = true,
+            CPUShares = true,
+            CPUSet = false,
+            PidsLimit = true,
+            OomKillDisable = false,
+            IPv4Forwarding = File.Exists("/proc/sys/net/ipv4/ip_forward") && File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim() == "1",
+            Debug = false,
+            NEventsListener = eventListeners,
+            ExperimentalBuild = false,
+            NFd = Directory.Exists("/proc/self/fd") ? Directory.GetFileSystemEntries("/proc/self/fd").Length : 0,
+            NGoroutines = Directory.Exists("/proc/self/task") ? Directory.GetDirectories("/proc/self/task").Length : 0, // its threads: the nearest thing
+            SystemTime = DateTimeOffset.Now.ToString("yyyy-MM-ddTHH:mm:ss.fffffffzzz", CultureInfo.InvariantCulture),
+            LoggingDriver = "json-file",
+            IndexServerAddress = "https://index.docker.io/v1/",
+            HttpProxy = Environment.GetEnvironmentVariable("HTTP_PROXY") ?? Environment.GetEnvironmentVariable("http_proxy") ?? "",
+            HttpsProxy = Environment.GetEnvironmentVariable("HTTPS_PROXY") ?? Environment.GetEnvironmentVariable("https_proxy") ?? "",
+            NoProxy = Environment.GetEnvironmentVariable("NO_PROXY") ?? Environment.GetEnvironmentVariable("no_proxy") ?? "",
+            OSVersion = HostInfo.OsRelease("VERSION_ID") ?? "",
+            Isolation = "",
+            InitBinary = "",
+                                    DefaultAddressPools = [new AddressPool { Base = ContainerDefaults.AddressPool, Size = 24 }], // where networks get their /24
+            Swarm = new SwarmInfo(),
         };
     }
 
@@ -417,7 +377,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
     internal static Task Error(HttpContext ctx, int status, string message)
     {
         ctx.Response.StatusCode = status;
-        return Json(ctx, new JsonObject { ["message"] = message });
+        return Json(ctx, new ErrorResponse { Message = message }, j => j.ErrorResponse);
     }
 
     [GeneratedRegex(@"^/v([0-9]+\.[0-9]+)(/.*)$")]

@@ -1,5 +1,4 @@
 using Containers.DockerApi.Models;
-using ContainerState = Containers.Runtime.ContainerState;
 using Containers.Images;
 
 namespace Containers.DockerApi;

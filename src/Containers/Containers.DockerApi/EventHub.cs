@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using System.Threading.Channels;
 
 namespace Containers.DockerApi;
@@ -10,9 +11,9 @@ namespace Containers.DockerApi;
 internal sealed class EventHub(ContainerEngine engine) : IDisposable
 {
     private readonly Lock gate = new();
-    private readonly Queue<JsonObject> recent = new();
+    private readonly Queue<EventMessage> recent = new();
     private readonly Dictionary<string, ContainerStatus> known = [];
-    private ImmutableList<Channel<JsonObject>> subscribers = [];
+    private ImmutableList<Channel<EventMessage>> subscribers = [];
 
     /// <summary>How many clients follow the events now (info's NEventsListener).</summary>
     public int Listeners => subscribers.Count;
@@ -21,7 +22,7 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
     public void Publish(string type, string action, string id, string? name = null, params (string Key, string Value)[] attributes)
     {
         var now = DateTimeOffset.UtcNow;
-        var attrs = new JsonObject();
+        var attrs = new Dictionary<string, string>(StringComparer.Ordinal);
         if (name is not null)
         {
             attrs["name"] = name;
@@ -32,19 +33,19 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
             attrs[k] = v;
         }
 
-        var e = new JsonObject
+        var container = type == "container";
+        var e = new EventMessage
         {
-            ["Type"] = type,
-            ["Action"] = action,
-            ["Actor"] = new JsonObject { ["ID"] = id, ["Attributes"] = attrs },
-            ["scope"] = "local",
-            ["time"] = now.ToUnixTimeSeconds(),
-            ["timeNano"] = now.ToUnixTimeMilliseconds() * 1_000_000,
+            Type = type,
+            Action = action,
+            Actor = new EventActor { ID = id, Attributes = attrs },
+            Time = now.ToUnixTimeSeconds(),
+            TimeNano = now.ToUnixTimeMilliseconds() * 1_000_000,
+            Status = container ? action : null,
+            Id = container ? id : null,
         };
-        if (type == "container")
+        if (container)
         {
-            e["status"] = action;
-            e["id"] = id;
             lock (gate)
             {
                 if (action == "destroy")
@@ -79,13 +80,13 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
         var since = Seconds(ctx.Request.Query["since"]);
         var until = Seconds(ctx.Request.Query["until"]);
-        var channel = Channel.CreateUnbounded<JsonObject>();
+        var channel = Channel.CreateUnbounded<EventMessage>();
         lock (gate)
         {
             subscribers = subscribers.Add(channel);
             if (since is { } from)
             {
-                foreach (var old in recent.Where(e => (long)e["time"]! >= from))
+                foreach (var old in recent.Where(e => e.Time >= from))
                 {
                     channel.Writer.TryWrite(old);
                 }
@@ -102,16 +103,16 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         await ctx.Response.StartAsync().ConfigureAwait(false);
         await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
         // true while the event is not after until; written when it matches
-        async Task<bool> SendAsync(JsonObject e, CancellationToken token)
+        async Task<bool> SendAsync(EventMessage e, CancellationToken token)
         {
-            if (until is { } end && (long)e["time"]! > end)
+            if (until is { } end && e.Time > end)
             {
                 return false;
             }
 
             if (Matches(e, filters))
             {
-                await ctx.Response.WriteAsync(e.ToJsonString() + "\n", token).ConfigureAwait(false);
+                await ctx.Response.WriteAsync(DockerJsonContext.Serialize(e, j => j.EventMessage) + "\n", token).ConfigureAwait(false);
                 await ctx.Response.Body.FlushAsync(token).ConfigureAwait(false);
             }
 
@@ -166,17 +167,17 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         watcher?.Dispose();
     }
 
-    private static bool Matches(JsonObject e, IReadOnlyDictionary<string, IReadOnlyList<string>> filters)
+    private static bool Matches(EventMessage e, IReadOnlyDictionary<string, IReadOnlyList<string>> filters)
     {
         foreach (var (key, values) in filters)
         {
-            var attrs = e["Actor"]!["Attributes"]!.AsObject();
+            var attrs = e.Actor.Attributes;
             var ok = key switch
             {
-                "type" => values.Contains((string)e["Type"]!),
-                "event" => values.Any(v => ((string)e["Action"]!).StartsWith(v, StringComparison.Ordinal)),
-                "container" or "image" or "network" or "volume" => (string)e["Type"]! == key && values.Any(v => ((string)e["Actor"]!["ID"]!).StartsWith(v, StringComparison.Ordinal) || (string?)attrs["name"] == v),
-                "label" => values.All(v => v.Split('=', 2) is var kv && attrs.TryGetPropertyValue(kv[0], out var val) && (kv.Length == 1 || (string?)val == kv[1])),
+                "type" => values.Contains(e.Type),
+                "event" => values.Any(v => e.Action.StartsWith(v, StringComparison.Ordinal)),
+                "container" or "image" or "network" or "volume" => e.Type == key && values.Any(v => e.Actor.ID.StartsWith(v, StringComparison.Ordinal) || attrs.GetValueOrDefault("name") == v),
+                "label" => values.All(v => v.Split('=', 2) is var kv && attrs.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1])),
                 _ => true,
             };
             if (!ok)

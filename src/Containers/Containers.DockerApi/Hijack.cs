@@ -33,13 +33,15 @@ internal sealed class HijackedRequest
 
     public bool Flag(string name) => Query.TryGetValue(name, out var v) && DockerApiServer.Truthy(v);
 
-    public JsonObject? JsonBody()
+    /// <summary>The request body as its DTO; null when empty or not what it should be (the start goes on with defaults).</summary>
+    public T? JsonBody<T>(Func<Models.DockerJsonContext, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>> type)
+        where T : class
     {
         try
         {
-            return Body.Length == 0 ? null : DockerApiServer.ParseBody(Body) as JsonObject;
+            return Models.DockerJsonContext.ReadBody(Body, type);
         }
-        catch (System.Text.Json.JsonException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException)
         {
             return null;
         }

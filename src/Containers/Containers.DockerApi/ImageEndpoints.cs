@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using System.Text.Json;
 using Containers.Build;
 using Containers.Images;
@@ -29,19 +30,18 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             };
         }
 
-        return DockerApiServer.Json(ctx, new JsonArray([.. images.Select(i => (JsonNode)new JsonObject
+        return DockerApiServer.Json(ctx, [.. images.Select(i => new ImageSummary
         {
-            ["Id"] = i.Id.ToString(),
-            ["ParentId"] = "",
-            ["RepoTags"] = new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]),
-            ["RepoDigests"] = new JsonArray([.. i.RepoDigests.Select(n => (JsonNode)DockerApiServer.Short(n))]),
-            ["Created"] = i.Created?.ToUnixTimeSeconds() ?? 0,
-            ["Size"] = i.Size,
-            ["SharedSize"] = -1,
-            ["VirtualSize"] = i.Size,
-            ["Labels"] = DockerApiServer.Map(i.Config.Config?.Labels ?? ImmutableSortedDictionary<string, string>.Empty),
-            ["Containers"] = -1,
-        })]));
+            Id = i.Id.ToString(),
+            RepoTags = [.. i.Names.Select(DockerApiServer.Short)],
+            RepoDigests = [.. i.RepoDigests.Select(DockerApiServer.Short)],
+            Created = i.Created?.ToUnixTimeSeconds() ?? 0,
+            Size = i.Size,
+            SharedSize = -1,
+            VirtualSize = i.Size,
+            Labels = new(i.Config.Config?.Labels ?? ImmutableSortedDictionary<string, string>.Empty),
+            Containers = -1,
+        })], j => j.ListImageSummary);
     }
 
     /// <summary>docker images' reference filter: <c>busybox</c>, <c>busybox:*</c>, <c>*/app:1</c>.</summary>
@@ -114,22 +114,22 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
         var history = engine.Images.History(name);
         var layers = i.Manifest.Layers.Reverse().ToList();
         var layer = 0;
-        var rows = new JsonArray();
+        var rows = new List<ImageHistoryResponseItem>();
         foreach (var (h, index) in history.Select((h, n) => (h, n)))
         {
             var size = h.EmptyLayer || layer >= layers.Count ? 0 : layers[layer++].Size;
-            rows.Add((JsonNode)new JsonObject
+            rows.Add(new ImageHistoryResponseItem
             {
-                ["Id"] = index == 0 ? i.Id.ToString() : "<missing>",
-                ["Created"] = h.Created?.ToUnixTimeSeconds() ?? 0,
-                ["CreatedBy"] = h.CreatedBy ?? "",
-                ["Tags"] = index == 0 ? new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]) : null,
-                ["Size"] = size,
-                ["Comment"] = h.Comment ?? "",
+                Id = index == 0 ? i.Id.ToString() : "<missing>",
+                Created = h.Created?.ToUnixTimeSeconds() ?? 0,
+                CreatedBy = h.CreatedBy ?? "",
+                Tags = index == 0 ? [.. i.Names.Select(DockerApiServer.Short)] : null,
+                Size = size,
+                Comment = h.Comment ?? "",
             });
         }
 
-        await DockerApiServer.Json(ctx, rows).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, rows, j => j.ListImageHistoryResponseItem).ConfigureAwait(false);
     }
 
     private async Task TagAsync(HttpContext ctx, string name)
@@ -165,16 +165,17 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
         {
             var force = DockerApiServer.Flag(ctx.Request.Query, "force");
             var lines = engine.Images.Remove(name, force);
-            var result = new JsonArray();
+            var result = new List<ImageDeleteResponseItem>();
             foreach (var line in lines)
             {
                 var colon = line.IndexOf(':', StringComparison.Ordinal);
                 var (kind, what) = (line[..colon], line[(colon + 1)..].Trim());
-                result.Add((JsonNode)new JsonObject { [kind] = what });
-                events.Publish("image", kind == "Untagged" ? "untag" : "delete", what, what);
+                var untagged = kind == "Untagged";
+                result.Add(untagged ? new ImageDeleteResponseItem { Untagged = what } : new ImageDeleteResponseItem { Deleted = what });
+                events.Publish("image", untagged ? "untag" : "delete", what, what);
             }
 
-            await DockerApiServer.Json(ctx, result).ConfigureAwait(false);
+            await DockerApiServer.Json(ctx, result, j => j.ListImageDeleteResponseItem).ConfigureAwait(false);
         }
         catch (ImageNotFoundException)
         {
@@ -192,11 +193,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
         var filters = DockerApiServer.Filters(ctx.Request.Query["filters"]);
         var all = filters.TryGetValue("dangling", out var d) && d.Contains("false");
         var (deleted, reclaimed) = engine.Images.Prune(all);
-        await DockerApiServer.Json(ctx, new JsonObject
-        {
-            ["ImagesDeleted"] = new JsonArray([.. deleted.Select(x => (JsonNode)new JsonObject { ["Deleted"] = x })]),
-            ["SpaceReclaimed"] = reclaimed,
-        }).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, new ImagePruneResponse { ImagesDeleted = [.. deleted.Select(x => new ImageDeleteResponseItem { Deleted = x })], SpaceReclaimed = reclaimed }, j => j.ImagePruneResponse).ConfigureAwait(false);
     }
 
     /// <summary>GET /images/get?names=A&amp;names=B: docker save of several images.</summary>

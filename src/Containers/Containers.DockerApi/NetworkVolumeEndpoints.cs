@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using Containers.Networking;
 
 namespace Containers.DockerApi;
@@ -22,40 +23,33 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
             };
         }
 
-        return DockerApiServer.Json(ctx, new JsonArray([.. list.Select(n => (JsonNode)Network(n))]));
+        return DockerApiServer.Json(ctx, [.. list.Select(Network)], j => j.ListNetwork);
     }
 
-    private JsonObject Network(NetworkInfo n) => new()
+    private Models.Network Network(NetworkInfo n) => new()
     {
-        ["Name"] = n.Name,
-        ["Id"] = n.Id,
-        ["Created"] = ContainerEndpoints.Time(n.Created),
-        ["Scope"] = "local",
-        ["Driver"] = n.Driver,
-        ["EnableIPv4"] = true,
-        ["EnableIPv6"] = false,
-        ["IPAM"] = new JsonObject { ["Driver"] = "default", ["Options"] = new JsonObject(), ["Config"] = new JsonArray(new JsonObject { ["Subnet"] = n.Subnet, ["Gateway"] = n.Gateway }) },
-        ["Internal"] = n.Internal,
-        ["Attachable"] = false,
-        ["Ingress"] = false,
-        ["ConfigFrom"] = new JsonObject { ["Network"] = "" },
-        ["ConfigOnly"] = false,
-        ["Containers"] = new JsonObject([.. engine.Networks.Containers(n.Id).Select(c => KeyValuePair.Create(c.Container.Id, (JsonNode?)new JsonObject
+        Name = n.Name,
+        Id = n.Id,
+        Created = ContainerEndpoints.Time(n.Created),
+        Driver = n.Driver,
+        EnableIPv4 = true,
+        IPAM = new IPAM { Config = [new IPAMConfig { Subnet = n.Subnet, Gateway = n.Gateway }] },
+        Internal = n.Internal,
+        Containers = engine.Networks.Containers(n.Id).ToDictionary(c => c.Container.Id, c => new EndpointResource
         {
-            ["Name"] = c.Container.Name,
-            ["EndpointID"] = c.Endpoint.HostInterface,
-            ["IPv4Address"] = $"{c.Endpoint.IPAddress}/{c.Endpoint.PrefixLength}",
-            ["IPv6Address"] = "",
-        }))]),
-        ["Options"] = new JsonObject { ["com.docker.network.bridge.name"] = n.BridgeName },
-        ["Labels"] = DockerApiServer.Map(n.Labels),
+            Name = c.Container.Name,
+            EndpointID = c.Endpoint.HostInterface,
+            IPv4Address = $"{c.Endpoint.IPAddress}/{c.Endpoint.PrefixLength}",
+        }),
+        Options = new() { ["com.docker.network.bridge.name"] = n.BridgeName },
+        Labels = new(n.Labels),
     };
 
     public async Task InspectNetworkAsync(HttpContext ctx, string id)
     {
         try
         {
-            await DockerApiServer.Json(ctx, Network(engine.Networks.Get(id))).ConfigureAwait(false);
+            await DockerApiServer.Json(ctx, Network(engine.Networks.Get(id)), j => j.Network).ConfigureAwait(false);
         }
         catch (ContainerNotFoundException)
         {
@@ -68,26 +62,26 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     {
         try
         {
-            var body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
-            var name = Body.Str(body, "Name", "") is { Length: > 0 } nm ? nm : throw new FormatException("Name: a network name is required");
-            var driver = Body.Str(body, "Driver", "") ?? "bridge";
+            var body = await DockerApiServer.ReadBodyAsync(ctx.Request.Body, j => j.NetworkCreateRequest).ConfigureAwait(false) ?? throw new FormatException("expected an object");
+            var name = body.Name is { Length: > 0 } nm ? nm : throw new FormatException("Name: a network name is required");
+            var driver = body.Driver ?? "bridge";
             if (driver is not ("bridge" or ""))
             {
                 await DockerApiServer.Error(ctx, 400, $"Driver: only the bridge driver is served, not {driver}").ConfigureAwait(false);
                 return;
             }
 
-            var ipam = Body.Obj(body, "IPAM", "") is { } i && i["Config"] is JsonArray { Count: > 0 } cfg ? cfg[0] as JsonObject : null;
+            var ipam = body.IPAM?.Config is { Count: > 0 } cfg ? cfg[0] : null;
             var created = engine.Networks.Create(name, new NetworkCreateOptions
             {
-                Subnet = ipam is null ? null : Body.Str(ipam, "Subnet", "IPAM.Config[0]."),
-                Gateway = ipam is null ? null : Body.Str(ipam, "Gateway", "IPAM.Config[0]."),
-                Internal = Body.Bool(body, "Internal", "") ?? false,
-                Labels = Body.Map(body, "Labels", "").ToImmutableDictionary(),
+                Subnet = ipam?.Subnet is { Length: > 0 } subnet ? subnet : null,
+                Gateway = ipam?.Gateway is { Length: > 0 } gateway ? gateway : null,
+                Internal = body.Internal,
+                Labels = (body.Labels ?? []).ToImmutableDictionary(),
             });
             events.Publish("network", "create", created.Id, created.Name, ("type", "bridge"));
             ctx.Response.StatusCode = 201;
-            await DockerApiServer.Json(ctx, new JsonObject { ["Id"] = created.Id, ["Warning"] = "" }).ConfigureAwait(false);
+            await DockerApiServer.Json(ctx, new NetworkCreateResponse { Id = created.Id }, j => j.NetworkCreateResponse).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
         {
@@ -114,17 +108,16 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     /// <summary>POST /networks/{id}/connect: Container, EndpointConfig.Aliases, EndpointConfig.IPAMConfig.IPv4Address.</summary>
     public async Task ConnectAsync(HttpContext ctx, string id)
     {
-        if (await ReadBodyAsync(ctx, "connect").ConfigureAwait(false) is not { } body)
+        if (await ReadBodyAsync(ctx, "connect", j => j.NetworkConnectRequest).ConfigureAwait(false) is not { } body)
         {
             return;
         }
 
         await Net(ctx, id, () =>
         {
-            var container = Body.Str(body, "Container", "") ?? throw new FormatException("Container: required");
-            var endpoint = Body.Obj(body, "EndpointConfig", "") ?? [];
-            var ip = Body.Obj(endpoint, "IPAMConfig", "EndpointConfig.") is { } ipam ? Body.Str(ipam, "IPv4Address", "EndpointConfig.IPAMConfig.") : null;
-            engine.Networks.Connect(id, container, Body.Strs(endpoint, "Aliases", "EndpointConfig."), string.IsNullOrEmpty(ip) ? null : ip);
+            var container = body.Container ?? throw new FormatException("Container: required");
+            var ip = body.EndpointConfig?.IPAMConfig?.IPv4Address;
+            engine.Networks.Connect(id, container, body.EndpointConfig?.Aliases ?? [], string.IsNullOrEmpty(ip) ? null : ip);
             events.Publish("network", "connect", engine.Networks.Get(id).Id, engine.Networks.Get(id).Name, ("container", engine.Get(container).Id));
             ctx.Response.StatusCode = 200;
         }).ConfigureAwait(false);
@@ -132,7 +125,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
 
     public async Task DisconnectAsync(HttpContext ctx, string id)
     {
-        if (await ReadBodyAsync(ctx, "disconnect").ConfigureAwait(false) is not { } body)
+        if (await ReadBodyAsync(ctx, "disconnect", j => j.NetworkDisconnectRequest).ConfigureAwait(false) is not { } body)
         {
             return;
         }
@@ -140,19 +133,20 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         await Net(ctx, id, () =>
         {
             var network = engine.Networks.Get(id); // as dockerd: a network that does not exist is a 404 whatever the body
-            var container = Body.Str(body, "Container", "") ?? throw new FormatException("Container: required");
-            engine.Networks.Disconnect(id, container, Body.Bool(body, "Force", "") ?? false);
+            var container = body.Container ?? throw new FormatException("Container: required");
+            engine.Networks.Disconnect(id, container, body.Force);
             events.Publish("network", "disconnect", network.Id, network.Name);
             ctx.Response.StatusCode = 200;
         }).ConfigureAwait(false);
     }
 
     /// <summary>The request's JSON object, or null after answering 400.</summary>
-    private static async Task<JsonObject?> ReadBodyAsync(HttpContext ctx, string what)
+    private static async Task<T?> ReadBodyAsync<T>(HttpContext ctx, string what, Func<DockerJsonContext, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>> type)
+        where T : class
     {
         try
         {
-            return await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
+            return await DockerApiServer.ReadBodyAsync(ctx.Request.Body, type).ConfigureAwait(false) ?? throw new FormatException("expected an object");
         }
         catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
         {
@@ -169,7 +163,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
             events.Publish("network", "destroy", n, n);
         }
 
-        return DockerApiServer.Json(ctx, new JsonObject { ["NetworksDeleted"] = new JsonArray([.. removed.Select(n => (JsonNode)n)]) });
+        return DockerApiServer.Json(ctx, new NetworkPruneResponse { NetworksDeleted = [.. removed] }, j => j.NetworkPruneResponse);
     }
 
     private static async Task Net(HttpContext ctx, string id, Action action)
@@ -192,16 +186,14 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         }
     }
 
-    internal static JsonObject Volume(Runtime.VolumeInfo v, long? size = null, int? refs = null) => new()
+    internal static Volume Volume(Runtime.VolumeInfo v, long? size = null, int? refs = null) => new()
     {
-        ["Name"] = v.Name,
-        ["Driver"] = v.Driver,
-        ["Mountpoint"] = v.Mountpoint,
-        ["CreatedAt"] = ContainerEndpoints.Time(v.CreatedAt),
-        ["Labels"] = DockerApiServer.Map(v.Labels),
-        ["Scope"] = "local",
-        ["Options"] = new JsonObject(),
-        ["UsageData"] = size is null ? null : new JsonObject { ["Size"] = size, ["RefCount"] = refs ?? 0 },
+        Name = v.Name,
+        Driver = v.Driver,
+        Mountpoint = v.Mountpoint,
+        CreatedAt = ContainerEndpoints.Time(v.CreatedAt),
+        Labels = new(v.Labels),
+        UsageData = size is null ? null : new VolumeUsageData { Size = size.Value, RefCount = refs ?? 0 },
     };
 
     public Task ListVolumesAsync(HttpContext ctx)
@@ -221,25 +213,25 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
             };
         }
 
-        return DockerApiServer.Json(ctx, new JsonObject { ["Volumes"] = new JsonArray([.. list.Select(v => (JsonNode)Volume(v))]), ["Warnings"] = new JsonArray() });
+        return DockerApiServer.Json(ctx, new VolumeListResponse { Volumes = [.. list.Select(v => Volume(v))] }, j => j.VolumeListResponse);
     }
 
     public async Task CreateVolumeAsync(HttpContext ctx)
     {
         try
         {
-            var body = ctx.Request.ContentLength == 0 ? [] : await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new FormatException("expected an object");
-            var driver = Body.Str(body, "Driver", "") ?? "local";
+            var body = await DockerApiServer.ReadBodyAsync(ctx.Request.Body, j => j.VolumeCreateRequest).ConfigureAwait(false) ?? new VolumeCreateRequest();
+            var driver = body.Driver ?? "local";
             if (driver is not ("local" or ""))
             {
                 await DockerApiServer.Error(ctx, 400, $"Driver: only the local driver is served, not {driver}").ConfigureAwait(false);
                 return;
             }
 
-            var v = engine.Volumes.Create(Body.Str(body, "Name", "") is { Length: > 0 } n ? n : null, Body.Map(body, "Labels", ""));
+            var v = engine.Volumes.Create(body.Name is { Length: > 0 } n ? n : null, body.Labels ?? []);
             events.Publish("volume", "create", v.Name, v.Name, ("driver", "local"));
             ctx.Response.StatusCode = 201;
-            await DockerApiServer.Json(ctx, Volume(v)).ConfigureAwait(false);
+            await DockerApiServer.Json(ctx, Volume(v), j => j.Volume).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or ContainerException)
         {
@@ -251,7 +243,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
     {
         try
         {
-            await DockerApiServer.Json(ctx, Volume(engine.Volumes.Get(name))).ConfigureAwait(false);
+            await DockerApiServer.Json(ctx, Volume(engine.Volumes.Get(name)), j => j.Volume).ConfigureAwait(false);
         }
         catch (ContainerNotFoundException)
         {
@@ -286,7 +278,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
             events.Publish("volume", "destroy", v, v);
         }
 
-        return DockerApiServer.Json(ctx, new JsonObject { ["VolumesDeleted"] = new JsonArray([.. removed.Select(v => (JsonNode)v)]), ["SpaceReclaimed"] = 0 });
+        return DockerApiServer.Json(ctx, new VolumePruneResponse { VolumesDeleted = [.. removed] }, j => j.VolumePruneResponse);
     }
 
     /// <summary>GET /system/df: images, containers, volumes with their sizes (build cache: none reported).</summary>
@@ -295,39 +287,33 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         var containers = engine.List(all: true);
         var images = engine.Images.List();
         var volumes = engine.Volumes.List();
-        return DockerApiServer.Json(ctx, new JsonObject
+        return DockerApiServer.Json(ctx, new SystemDataUsageResponse
         {
-            ["LayersSize"] = images.SelectMany(i => i.Manifest.Layers).DistinctBy(l => l.Digest).Sum(l => l.Size),
-            ["Images"] = new JsonArray([.. images.Select(i => (JsonNode)new JsonObject
+            LayersSize = images.SelectMany(i => i.Manifest.Layers).DistinctBy(l => l.Digest).Sum(l => l.Size),
+            Images = [.. images.Select(i => new ImageSummary
             {
-                ["Id"] = i.Id.ToString(),
-                ["ParentId"] = "",
-                ["RepoTags"] = new JsonArray([.. i.Names.Select(n => (JsonNode)DockerApiServer.Short(n))]),
-                ["RepoDigests"] = new JsonArray(),
-                ["Created"] = i.Created?.ToUnixTimeSeconds() ?? 0,
-                ["Size"] = i.Size,
-                ["SharedSize"] = 0,
-                ["Containers"] = containers.Count(c => c.Spec.ImageId == i.Id.ToString()),
-                ["Labels"] = new JsonObject(),
-            })]),
-            ["Containers"] = new JsonArray([.. containers.Select(c => (JsonNode)new JsonObject
+                Id = i.Id.ToString(),
+                RepoTags = [.. i.Names.Select(DockerApiServer.Short)],
+                Created = i.Created?.ToUnixTimeSeconds() ?? 0,
+                Size = i.Size,
+                VirtualSize = i.Size,
+                Containers = containers.Count(c => c.Spec.ImageId == i.Id.ToString()),
+            })],
+            Containers = [.. containers.Select(c => new ContainerUsage
             {
-                ["Id"] = c.Id,
-                ["Names"] = new JsonArray("/" + c.Name),
-                ["Image"] = c.Spec.Image ?? "",
-                ["ImageID"] = c.Spec.ImageId ?? "",
-                ["Command"] = string.Join(' ', c.Spec.Command),
-                ["Created"] = c.Created.ToUnixTimeSeconds(),
-                ["State"] = ContainerEndpoints.Status(c),
-                ["Status"] = ContainerEndpoints.Status(c),
-                ["SizeRw"] = DirSize(Path.Combine(engine.Root, "containers", c.Id, "upper")),
-                ["SizeRootFs"] = 0,
-                ["Labels"] = DockerApiServer.Map(c.Spec.Labels),
-                ["Mounts"] = new JsonArray(),
-            })]),
-            ["Volumes"] = new JsonArray([.. volumes.Select(v => (JsonNode)Volume(v, DirSize(v.Mountpoint), containers.Count(c => c.Spec.Mounts.Any(m => m.Type == Runtime.MountType.Volume && m.Source == v.Name))))]),
-            ["BuildCache"] = new JsonArray(),
-        });
+                Id = c.Id,
+                Names = ["/" + c.Name],
+                Image = c.Spec.Image ?? "",
+                ImageID = c.Spec.ImageId ?? "",
+                Command = string.Join(' ', c.Spec.Command),
+                Created = c.Created.ToUnixTimeSeconds(),
+                State = ContainerEndpoints.Status(c),
+                Status = ContainerEndpoints.Status(c),
+                SizeRw = DirSize(Path.Combine(engine.Root, "containers", c.Id, "upper")),
+                Labels = new(c.Spec.Labels),
+            })],
+            Volumes = [.. volumes.Select(v => Volume(v, DirSize(v.Mountpoint), containers.Count(c => c.Spec.Mounts.Any(m => m.Type == Runtime.MountType.Volume && m.Source == v.Name))))],
+        }, j => j.SystemDataUsageResponse);
     }
 
     private static long DirSize(string dir)

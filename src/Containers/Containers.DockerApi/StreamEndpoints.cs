@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Text.Json;
@@ -198,14 +199,19 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
     /// <summary>POST /containers/{id}/exec.</summary>
     public async Task ExecCreateAsync(HttpContext ctx, string id)
     {
-        JsonObject body;
+        ExecConfig body;
         try
         {
-            body = await DockerApiServer.ParseBodyAsync(ctx.Request.Body).ConfigureAwait(false) as JsonObject ?? throw new JsonException("expected an object");
+            body = await DockerApiServer.ReadBodyAsync(ctx.Request.Body, j => j.ExecConfig).ConfigureAwait(false) ?? throw new JsonException("expected an object");
         }
         catch (JsonException e)
         {
             await DockerApiServer.Error(ctx, 400, "invalid exec config: " + e.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (FormatException e)
+        {
+            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
             return;
         }
 
@@ -226,18 +232,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
             return;
         }
 
-        ImmutableArray<string> cmd, env;
-        try
-        {
-            cmd = [.. Body.Strs(body, "Cmd", "")];
-            env = [.. Body.Strs(body, "Env", "")];
-        }
-        catch (FormatException e)
-        {
-            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
-            return;
-        }
-
+        ImmutableArray<string> cmd = [.. body.Cmd ?? []], env = [.. body.Env ?? []];
         if (cmd.IsEmpty)
         {
             await DockerApiServer.Error(ctx, 400, "Cmd: no exec command specified").ConfigureAwait(false);
@@ -248,18 +243,18 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
         {
             Command = cmd,
             Environment = env,
-            User = (string?)body["User"] is { Length: > 0 } u ? u : null,
-            WorkingDirectory = (string?)body["WorkingDir"] is { Length: > 0 } wd ? wd : null,
-            Tty = (bool?)body["Tty"] ?? false,
-            OpenStdin = (bool?)body["AttachStdin"] ?? false,
+            User = body.User is { Length: > 0 } u ? u : null,
+            WorkingDirectory = body.WorkingDir is { Length: > 0 } wd ? wd : null,
+            Tty = body.Tty,
+            OpenStdin = body.AttachStdin,
         })
         {
-            AttachStdout = (bool?)body["AttachStdout"] ?? false,
-            AttachStderr = (bool?)body["AttachStderr"] ?? false,
+            AttachStdout = body.AttachStdout,
+            AttachStderr = body.AttachStderr,
         };
         execs[record.Id] = record;
         ctx.Response.StatusCode = 201;
-        await DockerApiServer.Json(ctx, new JsonObject { ["Id"] = record.Id }).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, new IDResponse { Id = record.Id }, j => j.IDResponse).ConfigureAwait(false);
     }
 
     /// <summary>POST /exec/{id}/start, on the hijacked connection (or answered at once when detached).</summary>
@@ -271,9 +266,9 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
             return;
         }
 
-        var body = req.JsonBody();
-        var detach = (bool?)body?["Detach"] ?? false;
-        var options = record.Options with { Tty = (bool?)body?["Tty"] ?? record.Options.Tty };
+        var body = req.JsonBody(j => j.ExecStartConfig);
+        var detach = body?.Detach ?? false;
+        var options = record.Options with { Tty = body?.Tty ?? record.Options.Tty };
         if (record.Started)
         {
             await req.ErrorAsync(409, $"exec {id} has already been started").ConfigureAwait(false);
@@ -442,27 +437,24 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
             return DockerApiServer.Error(ctx, 404, $"No such exec instance: {id}");
         }
 
-        return DockerApiServer.Json(ctx, new JsonObject
+        return DockerApiServer.Json(ctx, new ExecInspectResponse
         {
-            ["ID"] = r.Id,
-            ["ContainerID"] = r.ContainerId,
-            ["Running"] = r.Running,
-            ["ExitCode"] = r.Started && !r.Running ? r.ExitCode : null,
-            ["Pid"] = r.Pid,
-            ["OpenStdin"] = r.Options.OpenStdin,
-            ["OpenStdout"] = r.AttachStdout,
-            ["OpenStderr"] = r.AttachStderr,
-            ["CanRemove"] = false,
-            ["DetachKeys"] = "",
-            ["ProcessConfig"] = new JsonObject
+            ID = r.Id,
+            ContainerID = r.ContainerId,
+            Running = r.Running,
+            ExitCode = r.Started && !r.Running ? r.ExitCode : null,
+            Pid = r.Pid,
+            OpenStdin = r.Options.OpenStdin,
+            OpenStdout = r.AttachStdout,
+            OpenStderr = r.AttachStderr,
+            ProcessConfig = new ProcessConfig
             {
-                ["tty"] = r.Options.Tty,
-                ["entrypoint"] = r.Options.Command[0],
-                ["arguments"] = new JsonArray([.. r.Options.Command.Skip(1).Select(a => (JsonNode)a)]),
-                ["privileged"] = false,
-                ["user"] = r.Options.User ?? "",
+                Tty = r.Options.Tty,
+                Entrypoint = r.Options.Command[0],
+                Arguments = [.. r.Options.Command.Skip(1)],
+                User = r.Options.User ?? "",
             },
-        });
+        }, j => j.ExecInspectResponse);
     }
 
     /// <summary>An exec instance (docker keeps them until the container goes).</summary>

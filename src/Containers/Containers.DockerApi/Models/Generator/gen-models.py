@@ -1,12 +1,19 @@
-# One-off: writes Models/*.cs, the Docker API's DTOs, with XML docs from the swagger's descriptions.
-import yaml, re, textwrap, sys
-sw = yaml.safe_load(open('/work/main/tests/Containers.DockerApi.Tests/Specs/docker-engine-api.swagger.yaml'))
+# Writes ../*.cs, the Docker API's DTOs (listed in models-spec.py), with XML docs from the swagger's descriptions.
+# Run: python3 gen-models.py (needs python3-yaml). The output is checked in; edit the spec, not the .cs files.
+import yaml, re, textwrap, sys, os
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, '../../../../..'))
+OUT = os.path.normpath(os.path.join(HERE, '..'))
+sw = yaml.safe_load(open(os.path.join(REPO, 'tests/Containers.DockerApi.Tests/Specs/docker-engine-api.swagger.yaml')))
 D = sw['definitions']
 
 def resolve(path):
     """path: 'Def' or 'Def.Prop' or 'Def.Prop[]' (items) into the swagger; returns schema or None."""
     parts = path.split('.')
     s = D.get(parts[0])
+    if parts[0].startswith('#'):  # an operation's 200/201 answer: #OperationId
+        s = next((r.get('schema') for ops in sw['paths'].values() for o in ops.values() if isinstance(o, dict) and o.get('operationId') == parts[0][1:]
+                  for c, r in o.get('responses', {}).items() if c in (200, 201, '200', '201')), None)
     for p in parts[1:]:
         if s is None: return None
         items = p.endswith('[]'); p = p.rstrip('[]')
@@ -69,4 +76,4 @@ def gen(classes, header):
     out[-1] = out[-1][:-1]
     return ''.join(out)
 
-exec(open('/work/models-spec.py').read())
+exec(open(os.path.join(HERE, 'models-spec.py')).read())
