@@ -35,7 +35,6 @@ public sealed partial class DockerApiServer : IAsyncDisposable
     /// <summary>The oldest API version accepted.</summary>
     public const string MinApiVersion = "1.24";
 
-    private static readonly System.Text.Json.JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly WebApplication app;
 
     private readonly EventHub events;
@@ -347,19 +346,11 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         }));
     }
 
-    internal static JsonObject Map(IEnumerable<KeyValuePair<string, string>> labels) => new([.. labels.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]);
-
     /// <summary>Answers <paramref name="value"/> as JSON through its source-generated metadata.</summary>
     internal static Task Json<T>(HttpContext ctx, T value, Func<Models.DockerJsonContext, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>> type)
     {
         ctx.Response.ContentType = "application/json";
         return ctx.Response.WriteAsync(Models.DockerJsonContext.Serialize(value, type));
-    }
-
-    internal static Task Json(HttpContext ctx, JsonNode node)
-    {
-        ctx.Response.ContentType = "application/json";
-        return ctx.Response.WriteAsync(node.ToJsonString(Relaxed));
     }
 
     /// <summary>

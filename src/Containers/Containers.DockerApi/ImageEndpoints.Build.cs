@@ -1,3 +1,4 @@
+using Containers.DockerApi.Models;
 using System.Text.Json;
 using Containers.Build;
 using Containers.Images;
@@ -51,12 +52,12 @@ internal sealed partial class ImageEndpoints
             };
             ctx.Response.ContentType = "application/json";
             var quiet = DockerApiServer.Flag(q, "q");
-            var lines = System.Threading.Channels.Channel.CreateUnbounded<JsonObject>();
+            var lines = System.Threading.Channels.Channel.CreateUnbounded<ProgressMessage>();
             var seen = new HashSet<int>();
-            var progress = new Inline<BuildEvent>(ev => lines.Writer.TryWrite(new JsonObject
+            var progress = new Inline<BuildEvent>(ev => lines.Writer.TryWrite(new ProgressMessage
             {
                 // the classic builder's look: "Step N : INSTRUCTION", then the step's output and " ---> " results
-                ["stream"] = seen.Add(ev.Step) ? $"Step {ev.Step} : {StagePrefix().Replace(ev.Text, "")}\n"
+                Stream = seen.Add(ev.Step) ? $"Step {ev.Step} : {StagePrefix().Replace(ev.Text, "")}\n"
                     : ev.Text.StartsWith("DONE", StringComparison.Ordinal) || ev.Text == "CACHED" ? $" ---> {(ev.Text == "CACHED" ? "Using cache" : ev.Text.ToLowerInvariant())}\n"
                     : ev.Text.EndsWith('\n') ? ev.Text : ev.Text + "\n",
             }));
@@ -75,20 +76,20 @@ internal sealed partial class ImageEndpoints
                 var result = await build.ConfigureAwait(false);
                 foreach (var w in result.Warnings)
                 {
-                    await Line(ctx, new JsonObject { ["stream"] = "WARNING: " + w + "\n" }).ConfigureAwait(false);
+                    await Line(ctx, new ProgressMessage { Stream = "WARNING: " + w + "\n" }).ConfigureAwait(false);
                 }
 
-                await Line(ctx, new JsonObject { ["aux"] = new JsonObject { ["ID"] = result.Image.Id.ToString() } }).ConfigureAwait(false);
-                await Line(ctx, new JsonObject { ["stream"] = quiet ? result.Image.Id + "\n" : $"Successfully built {result.Image.Id.ToString()[7..19]}\n" }).ConfigureAwait(false);
+                await Line(ctx, new ProgressMessage { Aux = new ProgressAux { ID = result.Image.Id.ToString() } }).ConfigureAwait(false);
+                await Line(ctx, new ProgressMessage { Stream = quiet ? result.Image.Id + "\n" : $"Successfully built {result.Image.Id.ToString()[7..19]}\n" }).ConfigureAwait(false);
                 foreach (var t in options.Tags)
                 {
-                    await Line(ctx, new JsonObject { ["stream"] = $"Successfully tagged {DockerApiServer.Short(ImageReference.Parse(t).ToString())}\n" }).ConfigureAwait(false);
+                    await Line(ctx, new ProgressMessage { Stream = $"Successfully tagged {DockerApiServer.Short(ImageReference.Parse(t).ToString())}\n" }).ConfigureAwait(false);
                     events.Publish("image", "tag", result.Image.Id.ToString(), t);
                 }
             }
             catch (Exception e) when (e is DockerfileException or ImageException or ContainerException or IOException or FormatException)
             {
-                await Line(ctx, new JsonObject { ["errorDetail"] = new JsonObject { ["message"] = e.Message }, ["error"] = e.Message }).ConfigureAwait(false);
+                await Line(ctx, new ProgressMessage { Error = e.Message, ErrorDetail = new ErrorDetail { Message = e.Message } }).ConfigureAwait(false);
             }
         }
         finally

@@ -12,7 +12,6 @@ namespace Containers.DockerApi;
 /// </summary>
 internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub events)
 {
-    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>GET /images/json with filters reference, label, dangling, before, since.</summary>
     public Task ListAsync(HttpContext ctx)
@@ -258,7 +257,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             events.Publish("image", "load", image.Id.ToString(), image.Names.FirstOrDefault() ?? image.Id.ToString());
             foreach (var line in image.Names.IsEmpty ? [$"Loaded image ID: {image.Id}"] : image.Names.Select(n => $"Loaded image: {DockerApiServer.Short(n)}"))
             {
-                await Line(ctx, new JsonObject { ["stream"] = line + "\n" }).ConfigureAwait(false);
+                await Line(ctx, new ProgressMessage { Stream = line + "\n" }).ConfigureAwait(false);
             }
         }
     }
@@ -298,7 +297,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
         var gate = new SemaphoreSlim(1, 1);
         var started = false;
         var shown = new HashSet<Digest>();
-        async Task Send(JsonObject line)
+        async Task Send(ProgressMessage line)
         {
             await gate.WaitAsync().ConfigureAwait(false);
             try
@@ -317,12 +316,12 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             var progress = new Inline<LayerProgress>(p =>
             {
                 var id = p.Digest.ToString()[7..19];
-                JsonObject? line = p.Phase switch
+                ProgressMessage? line = p.Phase switch
                 {
-                    LayerPhase.Waiting => new JsonObject { ["status"] = "Waiting", ["id"] = id },
-                    LayerPhase.AlreadyExists => new JsonObject { ["status"] = "Already exists", ["id"] = id },
-                    LayerPhase.Transferring when shown.Add(p.Digest) => new JsonObject { ["status"] = "Downloading", ["id"] = id, ["progressDetail"] = new JsonObject { ["current"] = p.Current, ["total"] = p.Total } },
-                    LayerPhase.Complete => new JsonObject { ["status"] = "Pull complete", ["id"] = id },
+                    LayerPhase.Waiting => new ProgressMessage { Status = "Waiting", Id = id },
+                    LayerPhase.AlreadyExists => new ProgressMessage { Status = "Already exists", Id = id },
+                    LayerPhase.Transferring when shown.Add(p.Digest) => new ProgressMessage { Status = "Downloading", Id = id, ProgressDetail = new ProgressDetail { Current = p.Current, Total = p.Total } },
+                    LayerPhase.Complete => new ProgressMessage { Status = "Pull complete", Id = id },
                     _ => null,
                 };
                 if (line is not null)
@@ -330,10 +329,10 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
                     Send(line).GetAwaiter().GetResult();
                 }
             });
-            await Send(new JsonObject { ["status"] = $"Pulling from {(parsed.Registry == ImageReference.DockerHub ? parsed.Repository : parsed.Name)}", ["id"] = parsed.Tag ?? parsed.Digest?.ToString() ?? "latest" }).ConfigureAwait(false);
+            await Send(new ProgressMessage { Status = $"Pulling from {(parsed.Registry == ImageReference.DockerHub ? parsed.Repository : parsed.Name)}", Id = parsed.Tag ?? parsed.Digest?.ToString() ?? "latest" }).ConfigureAwait(false);
             var image = await engine.Images.PullAsync(reference, null, progress, ctx.RequestAborted).ConfigureAwait(false);
-            await Send(new JsonObject { ["status"] = $"Digest: {image.ManifestDigest}" }).ConfigureAwait(false);
-            await Send(new JsonObject { ["status"] = $"Status: Downloaded newer image for {parsed.ToFamiliarString()}" }).ConfigureAwait(false);
+            await Send(new ProgressMessage { Status = $"Digest: {image.ManifestDigest}" }).ConfigureAwait(false);
+            await Send(new ProgressMessage { Status = $"Status: Downloaded newer image for {parsed.ToFamiliarString()}" }).ConfigureAwait(false);
             events.Publish("image", "pull", parsed.ToString(), parsed.ToString());
         }
         catch (Exception e) when (e is ImageException or ContainerException or HttpRequestException or IOException)
@@ -345,7 +344,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
                 return;
             }
 
-            await Line(ctx, new JsonObject { ["errorDetail"] = new JsonObject { ["message"] = e.Message }, ["error"] = e.Message }).ConfigureAwait(false);
+            await Line(ctx, new ProgressMessage { Error = e.Message, ErrorDetail = new ErrorDetail { Message = e.Message } }).ConfigureAwait(false);
         }
     }
 
@@ -369,7 +368,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             var image = await engine.Images.ImportAsync(read, repo.Length == 0 ? null : tag.Length == 0 ? repo : repo + ":" + tag, null, ctx.RequestAborted).ConfigureAwait(false);
             events.Publish("image", "import", image.Id.ToString(), image.Names.FirstOrDefault() ?? image.Id.ToString());
             ctx.Response.ContentType = "application/json";
-            await Line(ctx, new JsonObject { ["status"] = image.Id.ToString() }).ConfigureAwait(false);
+            await Line(ctx, new ProgressMessage { Status = image.Id.ToString() }).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ImageException or InvalidDataException or FormatException)
         {
@@ -395,22 +394,22 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
         ctx.Response.ContentType = "application/json";
         try
         {
-            await Line(ctx, new JsonObject { ["status"] = $"The push refers to repository [{ImageReference.Parse(reference).Name}]" }).ConfigureAwait(false);
+            await Line(ctx, new ProgressMessage { Status = $"The push refers to repository [{ImageReference.Parse(reference).Name}]" }).ConfigureAwait(false);
             var digest = await engine.Images.PushAsync(reference, null, null, ctx.RequestAborted).ConfigureAwait(false);
             var image = Find(reference)!;
-            await Line(ctx, new JsonObject { ["status"] = $"{ImageReference.Parse(reference).Tag ?? "latest"}: digest: {digest} size: {image.ManifestDescriptor.Size}" }).ConfigureAwait(false);
-            await Line(ctx, new JsonObject { ["progressDetail"] = new JsonObject(), ["aux"] = new JsonObject { ["Tag"] = ImageReference.Parse(reference).Tag ?? "latest", ["Digest"] = digest.ToString(), ["Size"] = image.ManifestDescriptor.Size } }).ConfigureAwait(false);
+            await Line(ctx, new ProgressMessage { Status = $"{ImageReference.Parse(reference).Tag ?? "latest"}: digest: {digest} size: {image.ManifestDescriptor.Size}" }).ConfigureAwait(false);
+            await Line(ctx, new ProgressMessage { ProgressDetail = new ProgressDetail(), Aux = new ProgressAux { Tag = ImageReference.Parse(reference).Tag ?? "latest", Digest = digest.ToString(), Size = image.ManifestDescriptor.Size } }).ConfigureAwait(false);
             events.Publish("image", "push", reference, reference);
         }
         catch (Exception e) when (e is ImageException or ContainerException or HttpRequestException or IOException)
         {
-            await Line(ctx, new JsonObject { ["errorDetail"] = new JsonObject { ["message"] = e.Message }, ["error"] = e.Message }).ConfigureAwait(false);
+            await Line(ctx, new ProgressMessage { Error = e.Message, ErrorDetail = new ErrorDetail { Message = e.Message } }).ConfigureAwait(false);
         }
     }
 
-    private static async Task Line(HttpContext ctx, JsonObject line)
+    private static async Task Line(HttpContext ctx, ProgressMessage line)
     {
-        await ctx.Response.WriteAsync(line.ToJsonString(Relaxed) + "\r\n").ConfigureAwait(false);
+        await ctx.Response.WriteAsync(DockerJsonContext.Serialize(line, j => j.ProgressMessage) + "\r\n").ConfigureAwait(false);
         await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
     }
 

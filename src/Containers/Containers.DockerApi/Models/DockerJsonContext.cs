@@ -46,6 +46,7 @@ namespace Containers.DockerApi.Models;
 [JsonSerializable(typeof(NetworkDisconnectRequest))]
 [JsonSerializable(typeof(VolumeCreateRequest))]
 [JsonSerializable(typeof(ExecStartConfig))]
+[JsonSerializable(typeof(ProgressMessage))]
 [JsonSerializable(typeof(string))]
 public sealed partial class DockerJsonContext : JsonSerializerContext
 {

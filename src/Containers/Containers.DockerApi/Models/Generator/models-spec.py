@@ -222,6 +222,22 @@ streams = [
    ('Id', 'string?', dict(WN, json='id', doc="The ID of a container event's container (deprecated)."))]),
  ('EventActor', 'EventActor', None, [('ID', S), ('Attributes', 'Dictionary<string, string>')]),
 ]
+
+progress = [
+ ('ProgressMessage', 'BuildInfo', 'A line of a pull, push, load or build stream (the swagger\'s BuildInfo, CreateImageInfo and PushImageInfo: one shape, moby\'s jsonmessage.JSONMessage). Unset fields are left out.', [
+   ('Id', 'string?', dict(WN, json='id', doc="What the line is about: a layer's short digest, a tag.")),
+   ('Status', 'string?', dict(WN, json='status', doc='A status line (pull, push, load).')),
+   ('Stream', 'string?', dict(WN, json='stream', doc='Output text (build, load).')),
+   ('ProgressDetail', 'ProgressDetail?', dict(WN, json='progressDetail', doc='How far a transfer is.')),
+   ('Aux', 'ProgressAux?', dict(WN, json='aux', doc="A result: the built image's ID, the pushed tag's digest and size.")),
+   ('Error', 'string?', dict(WN, json='error', doc='The error that ended the stream.')),
+   ('ErrorDetail', 'ErrorDetail?', dict(WN, json='errorDetail', doc='The same error, as an object.'))]),
+ ('ProgressDetail', 'ProgressDetail', None, [('Current', 'long?', dict(WN, json='current', doc='Bytes done.')), ('Total', 'long?', dict(WN, json='total', doc='Bytes in all.'))]),
+ ('ProgressAux', None, 'The result a stream reports at its end (build: ID; push: Tag, Digest and Size).', [
+   ('ID', 'string?', dict(WN, doc="The built image's ID.")), ('Tag', 'string?', dict(WN, doc='The pushed tag.')),
+   ('Digest', 'string?', dict(WN, doc="The pushed manifest's digest.")), ('Size', 'long?', dict(WN, doc="The pushed manifest's size."))]),
+ ('ErrorDetail', 'ErrorDetail', None, [('Message', 'string?', dict(WN, json='message', doc='The error message.'))]),
+]
 open(os.path.join(OUT, 'ContainerInspectResponse.cs'),'w').write(gen(inspect, H))
 open(os.path.join(OUT, 'ContainerConfig.cs'),'w').write(gen(config, H))
 open(os.path.join(OUT, 'HostConfig.cs'),'w').write(gen(host, H))
@@ -229,3 +245,4 @@ open(os.path.join(OUT, 'ImageInspect.cs'),'w').write(gen(images, H))
 open(os.path.join(OUT, 'SystemInfo.cs'),'w').write(gen(system, H))
 open(os.path.join(OUT, 'Objects.cs'),'w').write(gen(objects, H))
 open(os.path.join(OUT, 'Streams.cs'),'w').write(gen(streams, H))
+open(os.path.join(OUT, 'Progress.cs'),'w').write(gen(progress, H))
