@@ -106,7 +106,7 @@ internal static class ClusterCommands
         }
 
         using var process = Process.GetProcessById(pid);
-        _ = Kill(pid, 15); // SIGTERM: the cluster stops its nodes, proxy, controllers and API server
+        _ = Tmds.Linux.LibC.kill(pid, Tmds.Linux.LibC.SIGTERM); // SIGTERM: the cluster stops its nodes, proxy, controllers and API server
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
@@ -119,9 +119,6 @@ internal static class ClusterCommands
 
         return true;
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 
     /// <summary>
     /// The pid of the cluster process of <paramref name="pidFile"/> while it runs: null when the file is missing, the
@@ -242,15 +239,19 @@ internal static class ClusterCommands
 
         nint[] nativeArgv = [.. argv.Select(System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8), 0];
         nint[] nativeEnv = [.. env.Select(System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8), 0];
-        _ = Execve(nativeArgv[0], nativeArgv, nativeEnv);
+        unsafe
+        {
+            fixed (nint* pArgv = nativeArgv, pEnv = nativeEnv)
+            {
+                _ = Tmds.Linux.LibC.execve((byte*)nativeArgv[0], (byte**)pArgv, (byte**)pEnv);
+            }
+        }
+
         foreach (nint p in nativeArgv.Concat(nativeEnv)) // exec failed: go on with workstation GC
         {
             System.Runtime.InteropServices.Marshal.FreeCoTaskMem(p);
         }
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "execve", SetLastError = true)]
-    private static extern int Execve(nint path, nint[] argv, nint[] envp);
 
     private static async Task<int> DetachAsync(EngineOptions options, Up up, string dir)
     {

@@ -42,6 +42,7 @@ internal sealed unsafe partial class RawTerminal : IDisposable
         }
     }
 
+    // Tmds.LibC lacks cfmakeraw and a termios struct of glibc's size: the four calls are bound here
     [LibraryImport("libc")] private static partial int isatty(int fd);
     [LibraryImport("libc")] private static partial int tcgetattr(int fd, byte* termios);
     [LibraryImport("libc")] private static partial int tcsetattr(int fd, int action, byte* termios);

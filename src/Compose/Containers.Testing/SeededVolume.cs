@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using Containers.Shim;
+using Tmds.Linux;
 
 namespace Containers.Testing;
 
@@ -7,7 +9,7 @@ namespace Containers.Testing;
 /// at the volume's data directory; a reset drops the overlay's upper layer (the test's writes) and mounts a fresh
 /// one, whatever the size of the seed.
 /// </summary>
-internal sealed partial class SeededVolume : IDisposable
+internal sealed unsafe class SeededVolume : IDisposable
 {
     private readonly string data;
     private readonly string seed;
@@ -77,7 +79,13 @@ internal sealed partial class SeededVolume : IDisposable
             Directory.CreateDirectory(d);
         }
 
-        if (mount("overlay", data, "overlay", 0, $"lowerdir={seed},upperdir={upper},workdir={work}") != 0)
+        int rc;
+        fixed (byte* source = CString.Of("overlay"), target = CString.Of(data), options = CString.Of($"lowerdir={seed},upperdir={upper},workdir={work}"))
+        {
+            rc = LibC.mount(source, target, source, 0, options);
+        }
+
+        if (rc != 0)
         {
             throw new ContainerException($"mount overlay at {data}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
@@ -85,14 +93,11 @@ internal sealed partial class SeededVolume : IDisposable
 
     private static void Unmount(string path)
     {
-        while (umount2(path, 0) == 0)
+        fixed (byte* target = CString.Of(path))
         {
+            while (LibC.umount2(target, 0) == 0)
+            {
+            }
         }
     }
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int mount(string source, string target, string type, ulong flags, string data);
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int umount2(string target, int flags);
 }

@@ -138,20 +138,10 @@ internal sealed partial class ContainerEndpoints
             return;
         }
 
-        try
-        {
-            c.Rename(ctx.Request.Query["name"].ToString());
-            events.Publish("container", "rename", c.Id, ctx.Request.Query["name"], ("oldName", "/" + c.Name));
-            ctx.Response.StatusCode = 204;
-        }
-        catch (ContainerConflictException e)
-        {
-            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
-        }
-        catch (ContainerException e)
-        {
-            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
-        }
+        var oldName = c.Name;
+        c.Rename(ctx.Request.Query["name"].ToString()); // a name in use: 409; an invalid one: 400
+        events.Publish("container", "rename", c.Id, ctx.Request.Query["name"], ("oldName", "/" + oldName));
+        ctx.Response.StatusCode = 204;
     }
 
     public Task PauseAsync(HttpContext ctx, string id) => Act(ctx, id, "pause", c => c.PauseAsync());
@@ -188,10 +178,6 @@ internal sealed partial class ContainerEndpoints
         catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
         {
             await DockerApiServer.Error(ctx, 400, "invalid update: " + e.Message).ConfigureAwait(false);
-        }
-        catch (ContainerException e)
-        {
-            await DockerApiServer.Error(ctx, 500, e.Message).ConfigureAwait(false);
         }
     }
 
@@ -231,19 +217,8 @@ internal sealed partial class ContainerEndpoints
             return;
         }
 
-        try
-        {
-            await act(c).ConfigureAwait(false);
-            events.Publish("container", action, c.Id, c.Name);
-            ctx.Response.StatusCode = 204;
-        }
-        catch (ContainerConflictException e)
-        {
-            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
-        }
-        catch (ContainerException e)
-        {
-            await DockerApiServer.Error(ctx, 500, e.Message).ConfigureAwait(false);
-        }
+        await act(c).ConfigureAwait(false); // errors: DockerApiServer's one map, by kind
+        events.Publish("container", action, c.Id, c.Name);
+        ctx.Response.StatusCode = 204;
     }
 }

@@ -56,17 +56,10 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
             return;
         }
 
-        try
-        {
-            var c = engine.Create(await engine.ResolveAsync(spec).ConfigureAwait(false));
-            events.Publish("container", "create", c.Id, c.Name, ("image", image));
-            ctx.Response.StatusCode = 201;
-            await DockerApiServer.Json(ctx, new ContainerCreateResponse { Id = c.Id }, j => j.ContainerCreateResponse).ConfigureAwait(false);
-        }
-        catch (ContainerException e)
-        {
-            await DockerApiServer.Error(ctx, e is ContainerConflictException ? 409 : e is ContainerNotFoundException ? 404 : 400, e.Message).ConfigureAwait(false);
-        }
+        var c = engine.Create(await engine.ResolveAsync(spec).ConfigureAwait(false)); // errors: DockerApiServer's one map, by kind
+        events.Publish("container", "create", c.Id, c.Name, ("image", image));
+        ctx.Response.StatusCode = 201;
+        await DockerApiServer.Json(ctx, new ContainerCreateResponse { Id = c.Id }, j => j.ContainerCreateResponse).ConfigureAwait(false);
     }
 
     public async Task StartAsync(HttpContext ctx, string id)
@@ -83,15 +76,8 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
             return;
         }
 
-        try
-        {
-            await streams.StartAsync(c).ConfigureAwait(false);
-            ctx.Response.StatusCode = 204;
-        }
-        catch (ContainerException e)
-        {
-            await DockerApiServer.Error(ctx, 500, e.Message).ConfigureAwait(false);
-        }
+        await streams.StartAsync(c).ConfigureAwait(false);
+        ctx.Response.StatusCode = 204;
     }
 
     public async Task WaitAsync(HttpContext ctx, string id)
@@ -181,23 +167,15 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
             return;
         }
 
-        try
+        var signal = ctx.Request.Query["signal"].ToString() is { Length: > 0 } sig ? sig : "SIGKILL";
+        if (!c.State.IsActive)
         {
-            var signal = ctx.Request.Query["signal"].ToString() is { Length: > 0 } sig ? sig : "SIGKILL";
-            if (!c.State.IsActive)
-            {
-                await DockerApiServer.Error(ctx, 409, $"Cannot kill container: {id}: container {c.Id} is not running").ConfigureAwait(false);
-                return;
-            }
+            throw new ContainerConflictException($"Cannot kill container: {id}: container {c.Id} is not running");
+        }
 
-            await c.KillAsync(signal).ConfigureAwait(false);
-            events.Publish("container", "kill", c.Id, c.Name, ("signal", signal));
-            ctx.Response.StatusCode = 204;
-        }
-        catch (ContainerException e)
-        {
-            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
-        }
+        await c.KillAsync(signal).ConfigureAwait(false); // a bad signal is InvalidArgument (400), as dockerd's
+        events.Publish("container", "kill", c.Id, c.Name, ("signal", signal));
+        ctx.Response.StatusCode = 204;
     }
 
     public async Task RemoveAsync(HttpContext ctx, string id)
@@ -208,17 +186,10 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
             return;
         }
 
-        try
-        {
-            await c.RemoveAsync(force: DockerApiServer.Flag(ctx.Request.Query, "force")).ConfigureAwait(false);
-            events.Publish("container", "destroy", c.Id, c.Name);
-            streams.ForgetExecs(c.Id);
-            ctx.Response.StatusCode = 204;
-        }
-        catch (ContainerException e)
-        {
-            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
-        }
+        await c.RemoveAsync(force: DockerApiServer.Flag(ctx.Request.Query, "force")).ConfigureAwait(false);
+        events.Publish("container", "destroy", c.Id, c.Name);
+        streams.ForgetExecs(c.Id);
+        ctx.Response.StatusCode = 204;
     }
 
     private Container? Find(string id)

@@ -180,10 +180,6 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
         {
             await NoSuchImage(ctx, name).ConfigureAwait(false);
         }
-        catch (ContainerConflictException e)
-        {
-            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
-        }
     }
 
     /// <summary>POST /images/prune (filters: dangling=false prunes every unused image).</summary>

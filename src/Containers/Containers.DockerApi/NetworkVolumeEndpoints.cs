@@ -87,13 +87,9 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         {
             await DockerApiServer.Error(ctx, 400, "invalid network config: " + e.Message).ConfigureAwait(false);
         }
-        catch (ContainerConflictException e)
-        {
-            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
-        }
         catch (ContainerException e)
         {
-            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
+            await NetworkError(ctx, e).ConfigureAwait(false);
         }
     }
 
@@ -172,18 +168,17 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         {
             action();
         }
-        catch (ContainerNotFoundException e)
-        {
-            await DockerApiServer.Error(ctx, 404, e.Message).ConfigureAwait(false);
-        }
-        catch (ContainerConflictException e)
-        {
-            await DockerApiServer.Error(ctx, ErrorKinds.HttpStatus(ErrorKinds.Of(e)), e.Message).ConfigureAwait(false);
-        }
         catch (Exception e) when (e is ContainerException or FormatException)
         {
-            await DockerApiServer.Error(ctx, 400, e.Message).ConfigureAwait(false);
+            await NetworkError(ctx, e).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The one map, by kind; an unclassified failure of a network request is the request's (400), as libnetwork's are in dockerd.</summary>
+    private static Task NetworkError(HttpContext ctx, Exception e)
+    {
+        var kind = ErrorKinds.Of(e);
+        return DockerApiServer.Error(ctx, ErrorKinds.HttpStatus(kind == ErrorKind.Unknown ? ErrorKind.InvalidArgument : kind), e.Message);
     }
 
     internal static Volume Volume(Runtime.VolumeInfo v, long? size = null, int? refs = null) => new()
@@ -261,11 +256,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         }
         catch (ContainerNotFoundException)
         {
-            await DockerApiServer.Error(ctx, 404, $"get {name}: no such volume").ConfigureAwait(false);
-        }
-        catch (ContainerConflictException e)
-        {
-            await DockerApiServer.Error(ctx, 409, e.Message).ConfigureAwait(false);
+            await DockerApiServer.Error(ctx, 404, $"get {name}: no such volume").ConfigureAwait(false); // dockerd's words; a volume in use: 409 by kind
         }
     }
 

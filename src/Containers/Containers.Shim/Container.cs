@@ -1,4 +1,5 @@
 using static Containers.Shim.Libc;
+using static Tmds.Linux.LibC;
 
 namespace Containers.Shim;
 

@@ -1,48 +1,101 @@
 using System.Runtime.InteropServices;
+using Tmds.Linux;
 
 namespace Containers.Shim;
 
-/// <summary>The libc calls the shim makes. Kept apart from the library's seam: the shim is its own tiny program.</summary>
+/// <summary>
+/// The libc calls the shim makes beyond Tmds.LibC's (imported with it by <c>using static</c>). Kept apart from the
+/// library's seam: the shim is its own tiny program.
+/// </summary>
 internal static unsafe partial class Libc
 {
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NOFOLLOW = 0x20000, O_DIRECTORY = 0x10000, O_PATH = 0x200000, O_CREAT = 0x40;
-    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
-    public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32, MS_BIND = 4096, MS_MOVE = 8192, MS_REC = 16384, MS_PRIVATE = 1 << 18, MS_SLAVE = 1 << 19, MS_STRICTATIME = 1 << 24, MS_RELATIME = 1 << 21;
-    public const int MNT_DETACH = 2;
-    public const int CLONE_NEWNS = 0x00020000, CLONE_NEWCGROUP = 0x02000000, CLONE_FS = 0x00000200;
+    // What Tmds.LibC lacks: the prctl(2) options for capabilities and privileges, and the x86_64 numbers of the
+    // syscalls that libc does not wrap (pivot_root, capset) or that the shim calls raw (setgroups and setres[ug]id
+    // through libc would signal every thread to change ids together; the shim has one thread doing this).
     public const int PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
-    public const uint S_IFCHR = 0x2000;
-    public const ulong TIOCSCTTY = 0x540E;
     public const int SYS_pivot_root = 155, SYS_capset = 126, SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119; // x86_64
 
-    [LibraryImport("libc", SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
-    [LibraryImport("libc", SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
-    [LibraryImport("libc", SetLastError = true)] public static partial int close(int fd);
-    [LibraryImport("libc", SetLastError = true)] public static partial int fcntl(int fd, int cmd, int arg);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int open(string path, int flags, int mode);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int mount(string? source, string target, string? fstype, ulong flags, string? data);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int umount2(string target, int flags);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int chdir(string path);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int mkdir(string path, uint mode);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int mknod(string path, uint mode, ulong dev);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int symlink(string target, string linkpath);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int chmod(string path, uint mode);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int sethostname(string name, nint len);
-    [LibraryImport("libc", SetLastError = true)] public static partial int unshare(int flags);
-    [LibraryImport("libc", SetLastError = true)] public static partial int setns(int fd, int nstype);
+    // Tmds.LibC's path calls take byte*; these take strings, encoded by CString.
+    public static int open(string path, int flags, int mode)
+    {
+        fixed (byte* p = CString.Of(path))
+        {
+            return LibC.open(p, flags, (ushort)mode);
+        }
+    }
+
+    public static int mount(string? source, string target, string? fstype, ulong flags, string? data)
+    {
+        fixed (byte* s = CString.Of(source), t = CString.Of(target), f = CString.Of(fstype), d = CString.Of(data))
+        {
+            return LibC.mount(s, t, f, (ulong_t)flags, d);
+        }
+    }
+
+    public static int umount2(string target, int flags)
+    {
+        fixed (byte* t = CString.Of(target))
+        {
+            return LibC.umount2(t, flags);
+        }
+    }
+
+    public static int chdir(string path)
+    {
+        fixed (byte* p = CString.Of(path))
+        {
+            return LibC.chdir(p);
+        }
+    }
+
+    public static int mkdir(string path, uint mode)
+    {
+        fixed (byte* p = CString.Of(path))
+        {
+            return LibC.mkdir(p, (ushort)mode);
+        }
+    }
+
+    public static int mknod(string path, mode_t mode, ulong dev)
+    {
+        fixed (byte* p = CString.Of(path))
+        {
+            return LibC.mknod(p, mode, dev);
+        }
+    }
+
+    public static int symlink(string target, string linkpath)
+    {
+        fixed (byte* t = CString.Of(target), l = CString.Of(linkpath))
+        {
+            return LibC.symlink(t, l);
+        }
+    }
+
+    public static int chmod(string path, uint mode)
+    {
+        fixed (byte* p = CString.Of(path))
+        {
+            return LibC.chmod(p, (ushort)mode);
+        }
+    }
+
+    public static int sethostname(string name, nint len)
+    {
+        fixed (byte* p = CString.Of(name))
+        {
+            return LibC.sethostname(p, (size_t)(ulong)len);
+        }
+    }
+
+    // Tmds.LibC lacks prctl, setrlimit and sched_setscheduler; its syscall takes syscall_arg, and pivot_root's two
+    // paths are marshalled here as strings.
     [LibraryImport("libc", SetLastError = true)] public static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial nint syscall(nint number, string a1, string a2);
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] public static partial nint syscall_ptr(nint number, void* a1, void* a2);
     [LibraryImport("libc", SetLastError = true)] public static partial int setrlimit(int resource, ulong* rlim);
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] public static partial nint syscall3(nint number, nint a1, nint a2, nint a3);
-    [LibraryImport("libc", SetLastError = true)] public static partial int setsid();
-    [LibraryImport("libc", SetLastError = true)] public static partial int ioctl(int fd, ulong request, nint arg);
-    [LibraryImport("libc", SetLastError = true)] public static partial int dup2(int oldfd, int newfd);
-    [LibraryImport("libc", SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
-    [LibraryImport("libc", SetLastError = true)] public static partial int access(byte* path, int mode);
     [LibraryImport("libc", SetLastError = true)] public static partial int sched_setscheduler(int pid, int policy, int* param);
-
-    public const int SCHED_OTHER = 0, SCHED_IDLE = 5;
 
     /// <summary>Sets this thread's scheduling policy (priority 0); false (errno set) when refused.</summary>
     public static bool SetPolicy(int policy)

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using static Containers.Shim.Libc;
+using static Tmds.Linux.LibC;
 
 namespace Containers.Shim;
 
@@ -133,23 +134,9 @@ internal static unsafe class Process
         try
         {
             var argvp = stackalloc byte*[argv.Length + 1];
-            for (var i = 0; i < argv.Length; i++)
-            {
-                var h = GCHandle.Alloc(argv[i], GCHandleType.Pinned);
-                handles.Add(h);
-                argvp[i] = (byte*)h.AddrOfPinnedObject();
-            }
-
-            argvp[argv.Length] = null;
             var envpp = stackalloc byte*[envp.Length + 1];
-            for (var i = 0; i < envp.Length; i++)
-            {
-                var h = GCHandle.Alloc(envp[i], GCHandleType.Pinned);
-                handles.Add(h);
-                envpp[i] = (byte*)h.AddrOfPinnedObject();
-            }
-
-            envpp[envp.Length] = null;
+            Pin(argv, argvp, handles);
+            Pin(envp, envpp, handles);
             fixed (byte* p = pathBytes)
             {
                 execve(p, argvp, envpp);
@@ -164,6 +151,19 @@ internal static unsafe class Process
                 h.Free();
             }
         }
+    }
+
+    /// <summary>Pins each string, writes its address into <paramref name="into"/>, then the closing null.</summary>
+    private static void Pin(byte[][] strings, byte** into, List<GCHandle> handles)
+    {
+        for (var i = 0; i < strings.Length; i++)
+        {
+            var h = GCHandle.Alloc(strings[i], GCHandleType.Pinned);
+            handles.Add(h);
+            into[i] = (byte*)h.AddrOfPinnedObject();
+        }
+
+        into[strings.Length] = null;
     }
 
     private static string Resolve(string file, List<string> env)
@@ -191,10 +191,5 @@ internal static unsafe class Process
         throw new ShimException("exec", 2, file + ": executable file not found in $PATH");
     }
 
-    private static byte[] Z(string s)
-    {
-        var b = new byte[Encoding.UTF8.GetByteCount(s) + 1];
-        Encoding.UTF8.GetBytes(s, b);
-        return b;
-    }
+    private static byte[] Z(string s) => CString.Of(s)!;
 }

@@ -1,3 +1,4 @@
+using Tmds.Linux;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -22,13 +23,13 @@ internal static unsafe class Program
             return 125;
         }
 
-        Libc.fcntl(statusFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+        LibC.fcntl(statusFd, LibC.F_SETFD, LibC.FD_CLOEXEC);
         ShimException? stageFailure = null;
         bool pooled = Environment.GetEnvironmentVariable("CONTAINERS_SHIM_POOLED") == "1";
         if (pooled)
         {
             // a pooled shim warms up while nobody waits for it: only on idle CPU time, never slowing the start it follows
-            _ = Libc.SetPolicy(Libc.SCHED_IDLE); // if refused it warms up at normal priority
+            _ = Libc.SetPolicy(LibC.SCHED_IDLE); // if refused it warms up at normal priority
         }
 
         if (args[0] == "init" && args.Length == 4)
@@ -50,7 +51,7 @@ internal static unsafe class Program
         try
         {
             var bytes = ReadAll(syncFd);
-            if (pooled && !Libc.SetPolicy(Libc.SCHED_OTHER))
+            if (pooled && !Libc.SetPolicy(LibC.SCHED_OTHER))
             {
                 // the payload must not inherit SCHED_IDLE (the taker has normally reset it already)
                 throw new ShimException("restore the scheduling policy", Marshal.GetLastPInvokeError(), "sched_setscheduler(SCHED_OTHER)");
@@ -96,11 +97,11 @@ internal static unsafe class Program
 
     private static void JoinMountNamespace(int pid)
     {
-        var fd = Libc.open($"/proc/{pid}/ns/mnt", Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        var fd = Libc.open($"/proc/{pid}/ns/mnt", LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
         Check(fd, "open mount namespace");
-        Check(Libc.unshare(Libc.CLONE_FS), "unshare fs");
-        Check(Libc.setns(fd, Libc.CLONE_NEWNS), "setns mount");
-        Libc.close(fd);
+        Check(LibC.unshare(LibC.CLONE_FS), "unshare fs");
+        Check(LibC.setns(fd, LibC.CLONE_NEWNS), "setns mount");
+        LibC.close(fd);
         Check(Libc.chdir("/"), "chdir /");
     }
 
@@ -113,7 +114,7 @@ internal static unsafe class Program
             nint n;
             fixed (byte* p = buf)
             {
-                n = Libc.read(fd, p, buf.Length);
+                n = (nint)LibC.read(fd, p, buf.Length);
             }
 
             if (n < 0)
@@ -135,7 +136,7 @@ internal static unsafe class Program
             ms.Write(buf, 0, (int)n);
         }
 
-        Libc.close(fd);
+        LibC.close(fd);
         return ms.ToArray();
     }
 
@@ -153,7 +154,7 @@ internal static unsafe class Program
         var bytes = Encoding.UTF8.GetBytes($"{e.Step}\0{e.Errno}\0{e.Detail}");
         fixed (byte* p = bytes)
         {
-            Libc.write(statusFd, p, bytes.Length);
+            LibC.write(statusFd, p, bytes.Length);
         }
 
         return 125;

@@ -1,16 +1,20 @@
 using System.Runtime.InteropServices;
+using Containers.Shim;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
 
 namespace Containers.Linux;
 
-/// <summary>The real kernel, through libc.</summary>
+/// <summary>
+/// The real kernel, through libc: Tmds.LibC's bindings and constants where it has them; the few it lacks are bound
+/// at the end of each part, each saying why.
+/// </summary>
 internal sealed unsafe partial class LinuxSyscalls : ISyscalls
 {
     /// <summary>The process-wide instance; pass it down, do not reach for it from deep inside.</summary>
     public static readonly LinuxSyscalls Instance = new();
 
-    private const int O_CLOEXEC = 0x80000, F_SETFD = 2, FD_CLOEXEC = 1, O_RDWR = 2, O_NOCTTY = 0x100;
-    private const int LOCK_SH = 1, LOCK_EX = 2;
-    private const ulong TIOCSWINSZ = 0x5414;
+    private const int LOCK_SH = 1, LOCK_EX = 2; // <sys/file.h>: Tmds.LibC has neither flock nor its constants
 
     public void Unshare(int flags) => Check(unshare(flags), "unshare");
 
@@ -18,9 +22,12 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
 
     public int Open(string path, int flags, int mode = 0)
     {
-        var fd = open(path, flags, mode);
-        Check(fd, "open", path);
-        return fd;
+        fixed (byte* p = CString.Of(path))
+        {
+            var fd = open(p, flags, (ushort)mode);
+            Check(fd, "open", path);
+            return fd;
+        }
     }
 
     public void Close(int fd) => close(fd);
@@ -40,7 +47,7 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
         {
             fixed (byte* p = buffer)
             {
-                var n = read(fd, p, buffer.Length);
+                var n = (long)read(fd, p, buffer.Length);
                 if (n >= 0)
                 {
                     return (int)n;
@@ -57,13 +64,11 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
 
     public bool PollReadable(int fd, int timeoutMs)
     {
-        // struct pollfd { int fd; short events; short revents; }: POLLIN, and POLLHUP/POLLERR come unasked
-        var pfd = stackalloc int[2];
-        pfd[0] = fd;
-        pfd[1] = 0x1;
+        // POLLHUP and POLLERR come unasked
+        var pfd = new pollfd { fd = fd, events = (short)POLLIN };
         while (true)
         {
-            var n = poll(pfd, 1, timeoutMs);
+            var n = PollWithErrno(&pfd, 1, timeoutMs);
             if (n >= 0)
             {
                 return n > 0;
@@ -81,7 +86,7 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
     {
         while (data.Length > 0)
         {
-            nint n;
+            long n;
             fixed (byte* p = data)
             {
                 n = write(fd, p, data.Length);
@@ -110,7 +115,7 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
         }
 
         var errno = Marshal.GetLastPInvokeError();
-        return errno == 3 ? false : throw new SyscallException("kill", errno, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return errno == ESRCH ? false : throw new SyscallException("kill", errno, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     public void Flock(int fd, bool exclusive)
@@ -133,7 +138,7 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
         Check(unlockpt(master), "unlockpt");
         var name = stackalloc byte[128];
         Check(ptsname_r(master, name, 128), "ptsname_r");
-        var slave = open(Marshal.PtrToStringUTF8((nint)name)!, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+        var slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
         Check(slave, "open pty slave");
         return (master, slave);
     }
@@ -147,7 +152,7 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
     public int UnreadOutput(int fd)
     {
         int queued = 0;
-        Check(ioctl(fd, 0x5411 /* SIOCOUTQ */, &queued), "ioctl SIOCOUTQ");
+        Check(ioctl(fd, TIOCOUTQ /* SIOCOUTQ is TIOCOUTQ */, &queued), "ioctl SIOCOUTQ");
         return queued;
     }
 
@@ -162,8 +167,8 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
     {
         var addr = stackalloc byte[12];
         new Span<byte>(addr, 12).Clear();
-        addr[0] = 16; // AF_NETLINK
-        Check(bind(fd, addr, 12), "bind netlink");
+        *(ushort*)addr = (ushort)AF_NETLINK; // struct sockaddr_nl, pid 0 (the kernel picks) and no groups
+        Check(bind(fd, (sockaddr*)addr, 12), "bind netlink");
     }
 
     public void Send(int fd, ReadOnlySpan<byte> data)
@@ -178,7 +183,7 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
     {
         fixed (byte* p = buffer)
         {
-            var n = recv(fd, p, buffer.Length, 0);
+            long n = recv(fd, p, buffer.Length, 0);
             Check(n, "recv");
             return (int)n;
         }
@@ -190,10 +195,21 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
         return index == 0 ? throw new SyscallException("if_nametoindex", Marshal.GetLastPInvokeError(), name) : index;
     }
 
-    public void Mount(string? source, string target, string? fsType, ulong flags, string? data) =>
-        Check(mount(source, target, fsType, flags, data), "mount", target);
+    public void Mount(string? source, string target, string? fsType, ulong flags, string? data)
+    {
+        fixed (byte* s = CString.Of(source), t = CString.Of(target), f = CString.Of(fsType), d = CString.Of(data))
+        {
+            Check(mount(s, t, f, (ulong_t)flags, d), "mount", target);
+        }
+    }
 
-    public void Unmount(string target, int flags) => Check(umount2(target, flags), "umount", target);
+    public void Unmount(string target, int flags)
+    {
+        fixed (byte* t = CString.Of(target))
+        {
+            Check(umount2(t, flags), "umount", target);
+        }
+    }
 
     public void SetSid() => setsid();
 
@@ -201,7 +217,12 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
 
     public void RedirectStdioToNull()
     {
-        var fd = open("/dev/null", O_RDWR, 0);
+        int fd;
+        fixed (byte* p = CString.Of("/dev/null"))
+        {
+            fd = open(p, O_RDWR, 0);
+        }
+
         Check(fd, "open", "/dev/null");
         for (var i = 0; i < 3; i++)
         {
@@ -219,29 +240,14 @@ internal sealed unsafe partial class LinuxSyscalls : ISyscalls
         }
     }
 
-    [LibraryImport("libc", SetLastError = true)] private static partial int unshare(int flags);
-    [LibraryImport("libc", SetLastError = true)] private static partial int setsid();
-    [LibraryImport("libc", SetLastError = true)] private static partial int dup2(int a, int b);
-    [LibraryImport("libc", SetLastError = true)] private static partial int setns(int fd, int nstype);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags, int mode);
-    [LibraryImport("libc", SetLastError = true)] private static partial int close(int fd);
-    [LibraryImport("libc", SetLastError = true)] private static partial int pipe2(int* fds, int flags);
-    [LibraryImport("libc", SetLastError = true)] private static partial int fcntl(int fd, int cmd, int arg);
-    [LibraryImport("libc", SetLastError = true)] private static partial nint read(int fd, byte* buf, nint count);
-    [LibraryImport("libc", SetLastError = true)] private static partial nint write(int fd, byte* buf, nint count);
-    [LibraryImport("libc", SetLastError = true)] private static partial int kill(int pid, int sig);
-    [LibraryImport("libc", SetLastError = true)] private static partial int poll(int* fds, nuint nfds, int timeout);
+    // Tmds.LibC 0.5.0 binds poll(2) without SetLastError: its errno (EINTR above all) would be lost.
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)] private static partial int PollWithErrno(pollfd* fds, nuint count, int timeoutMs);
+
+    // Tmds.LibC lacks these: flock(2), the pseudo-terminal calls of <stdlib.h> and if_nametoindex(3).
     [LibraryImport("libc", SetLastError = true)] private static partial int flock(int fd, int op);
     [LibraryImport("libc", SetLastError = true)] private static partial int posix_openpt(int flags);
     [LibraryImport("libc", SetLastError = true)] private static partial int grantpt(int fd);
     [LibraryImport("libc", SetLastError = true)] private static partial int unlockpt(int fd);
     [LibraryImport("libc", SetLastError = true)] private static partial int ptsname_r(int fd, byte* buf, nint len);
-    [LibraryImport("libc", SetLastError = true)] private static partial int ioctl(int fd, ulong request, void* arg);
-    [LibraryImport("libc", SetLastError = true)] private static partial int socket(int domain, int type, int protocol);
-    [LibraryImport("libc", SetLastError = true)] private static partial int bind(int fd, byte* addr, int len);
-    [LibraryImport("libc", SetLastError = true)] private static partial nint send(int fd, byte* buf, nint len, int flags);
-    [LibraryImport("libc", SetLastError = true)] private static partial nint recv(int fd, byte* buf, nint len, int flags);
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial uint if_nametoindex(string name);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int mount(string? source, string target, string? fstype, ulong flags, string? data);
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int umount2(string target, int flags);
 }

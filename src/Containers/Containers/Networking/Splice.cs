@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using static Tmds.Linux.LibC;
 
 namespace Containers.Networking;
 
@@ -7,17 +8,16 @@ namespace Containers.Networking;
 /// Zero-copy forwarding between two TCP sockets: splice(2) from one socket into a pipe and from the pipe into the
 /// other, on a dedicated thread per direction, so payload bytes never enter user space (as docker-proxy's io.Copy).
 /// </summary>
-public static partial class Splice
+public static unsafe class Splice
 {
-    private const int O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031, SPLICE_F_MOVE = 1, EINTR = 4, SHUT_WR = 1, SHUT_RDWR = 2;
 
     /// <summary>Copies <paramref name="from"/> to <paramref name="to"/> until end of stream or an error, then shuts down <paramref name="to"/>'s sending side.</summary>
     public static void Pump(Socket from, Socket to)
     {
         var fdIn = (int)from.SafeHandle.DangerousGetHandle();
         var fdOut = (int)to.SafeHandle.DangerousGetHandle();
-        Span<int> pipe = stackalloc int[2];
-        if (pipe2(ref MemoryMarshal.GetReference(pipe), O_CLOEXEC) != 0)
+        var pipe = stackalloc int[2];
+        if (pipe2(pipe, O_CLOEXEC) != 0)
         {
             throw new SocketException(Marshal.GetLastPInvokeError());
         }
@@ -27,7 +27,7 @@ public static partial class Splice
             _ = fcntl(pipe[1], F_SETPIPE_SZ, 1 << 20); // fewer round trips; the default 64 KiB still works
             while (true)
             {
-                var n = splice(fdIn, IntPtr.Zero, pipe[1], IntPtr.Zero, 1 << 20, SPLICE_F_MOVE);
+                long n = splice(fdIn, null, pipe[1], null, 1 << 20, (uint)SPLICE_F_MOVE);
                 if (n < 0 && Marshal.GetLastPInvokeError() == EINTR)
                 {
                     continue;
@@ -40,7 +40,7 @@ public static partial class Splice
 
                 while (n > 0)
                 {
-                    var m = splice(pipe[0], IntPtr.Zero, fdOut, IntPtr.Zero, (nuint)n, SPLICE_F_MOVE);
+                    long m = splice(pipe[0], null, fdOut, null, (Tmds.Linux.size_t)(ulong)n, (uint)SPLICE_F_MOVE);
                     if (m < 0 && Marshal.GetLastPInvokeError() == EINTR)
                     {
                         continue;
@@ -78,19 +78,4 @@ public static partial class Splice
 
     /// <summary>Wakes the pumps of a connection: both directions see end of stream.</summary>
     public static void Abort(Socket s) => _ = shutdown((int)s.SafeHandle.DangerousGetHandle(), SHUT_RDWR);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int pipe2(ref int fds, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint splice(int fdIn, IntPtr offIn, int fdOut, IntPtr offOut, nuint len, uint flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fcntl(int fd, int cmd, int arg);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int shutdown(int fd, int how);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }

@@ -1,3 +1,5 @@
+using Tmds.Linux;
+
 namespace Containers.Runtime;
 
 /// <summary>
@@ -9,7 +11,6 @@ namespace Containers.Runtime;
 internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManager? cgroups = null, ISyscalls? sys = null) : IAsyncDisposable
 {
     private static long counter;
-    private const short POLLPRI = 2, POLLERR = 8;
 
     // A pooled shim's mount namespace is a copy of the host's taken when it spawned (the host's mounts are private
     // here, nothing propagates): when the host's mount table differs from that copy (a volume mounted by a test
@@ -223,7 +224,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     }
 
     /// <summary>Whether the mount table changed since it was last read (the kernel's flag; nothing is read).</summary>
-    private bool MountEventPending()
+    private unsafe bool MountEventPending()
     {
         lock (mounts)
         {
@@ -232,14 +233,12 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
                 return true;
             }
 
-            var fds = new PollFd { Fd = (int)mounts.SafeFileHandle.DangerousGetHandle(), Events = POLLPRI | POLLERR };
-            return poll(ref fds, 1, 0) > 0 && (fds.Revents & (POLLPRI | POLLERR)) != 0;
+            var fds = new Tmds.Linux.pollfd { fd = (int)mounts.SafeFileHandle.DangerousGetHandle(), events = (short)(LibC.POLLPRI | LibC.POLLERR) };
+            return LibC.poll(&fds, 1, 0) > 0 && (fds.revents & (LibC.POLLPRI | LibC.POLLERR)) != 0;
         }
     }
 
-    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(ref PollFd fds, nuint count, int timeout);
-
+    // Tmds.LibC lacks sched_setscheduler(2).
     [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
     private static partial int sched_setscheduler(int pid, int policy, ref int priority);
 
@@ -248,13 +247,6 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     {
         int priority = 0;
         _ = sched_setscheduler(pid, 0, ref priority);
-    }
-
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
     }
 
     /// <summary>Ends the pooled shim, if any.</summary>
