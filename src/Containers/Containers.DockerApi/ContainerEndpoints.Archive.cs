@@ -8,11 +8,7 @@ internal sealed partial class ContainerEndpoints
     /// <summary>HEAD and GET /containers/{id}/archive?path=: the stat header, and for GET a tar of the path.</summary>
     public async Task ArchiveGetAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var path = ctx.Request.Query["path"].ToString();
         if (path.Length == 0)
@@ -68,11 +64,7 @@ internal sealed partial class ContainerEndpoints
     /// <summary>PUT /containers/{id}/archive?path=DIR: extracts the request's tar into DIR.</summary>
     public async Task ArchivePutAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var path = ctx.Request.Query["path"].ToString();
         try

@@ -7,21 +7,14 @@ internal sealed partial class ContainerEndpoints
 {
     public async Task InspectAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
-
         ContainerState s;
         try
         {
-            s = c.State;
+            s = Get(id).State;
         }
         catch (ContainerNotFoundException)
         {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
+            throw new ContainerNotFoundException($"No such container: {id}"); // removed meanwhile
         }
 
         var inspect = Inspect(engine, s, DockerApiServer.RequestVersion(ctx), streams.ExecIds(s.Id)); // the exec instances this server made

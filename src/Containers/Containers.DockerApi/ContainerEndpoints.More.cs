@@ -132,11 +132,7 @@ internal sealed partial class ContainerEndpoints
 
     public async Task RenameAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var oldName = c.Name;
         c.Rename(ctx.Request.Query["name"].ToString()); // a name in use: 409; an invalid one: 400
@@ -162,11 +158,7 @@ internal sealed partial class ContainerEndpoints
     /// <summary>POST /containers/{id}/update: memory, swap, CPUs, shares, pids and the restart policy.</summary>
     public async Task UpdateAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         try
         {
@@ -211,11 +203,7 @@ internal sealed partial class ContainerEndpoints
 
     private async Task Act(HttpContext ctx, string id, string action, Func<Container, Task> act)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         await act(c).ConfigureAwait(false); // errors: DockerApiServer's one map, by kind
         events.Publish("container", action, c.Id, c.Name);

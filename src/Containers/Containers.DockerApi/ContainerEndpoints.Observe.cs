@@ -9,11 +9,7 @@ internal sealed partial class ContainerEndpoints
     /// <summary>GET /containers/{id}/logs: the json log as Docker's multiplexed stream (raw with a TTY), with follow, tail, since, until, timestamps.</summary>
     public async Task LogsAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var q = ctx.Request.Query;
         bool Flag(string k) => DockerApiServer.Flag(q, k);
@@ -61,11 +57,7 @@ internal sealed partial class ContainerEndpoints
     /// <summary>GET /containers/{id}/top: the container's processes, as ps -ef would show them.</summary>
     public async Task TopAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         if (!c.State.IsActive)
         {
@@ -109,11 +101,7 @@ internal sealed partial class ContainerEndpoints
     /// <summary>GET /containers/{id}/stats: Docker's stats object, once (stream=false, with a 500 ms earlier sample as precpu unless one-shot) or every second.</summary>
     public async Task StatsAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var q = ctx.Request.Query;
         var stream = DockerApiServer.Flag(q, "stream", absent: true);

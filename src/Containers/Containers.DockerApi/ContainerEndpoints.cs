@@ -64,11 +64,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 
     public async Task StartAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         if (c.State.IsActive)
         {
@@ -82,11 +78,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 
     public async Task WaitAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var condition = ctx.Request.Query["condition"].ToString() is { Length: > 0 } cond ? cond : "not-running";
         var sawRun = false;
@@ -141,11 +133,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 
     public async Task StopAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var t = ctx.Request.Query["t"].ToString() is { Length: > 0 } ts && int.TryParse(ts, CultureInfo.InvariantCulture, out var secs) ? TimeSpan.FromSeconds(secs) : (TimeSpan?)null;
         if (!c.State.IsActive)
@@ -161,11 +149,7 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 
     public async Task KillAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         var signal = ctx.Request.Query["signal"].ToString() is { Length: > 0 } sig ? sig : "SIGKILL";
         if (!c.State.IsActive)
@@ -180,17 +164,16 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
 
     public async Task RemoveAsync(HttpContext ctx, string id)
     {
-        if (Find(id) is not { } c)
-        {
-            await NotFound(ctx, id).ConfigureAwait(false);
-            return;
-        }
+        var c = Get(id);
 
         await c.RemoveAsync(force: DockerApiServer.Flag(ctx.Request.Query, "force")).ConfigureAwait(false);
         events.Publish("container", "destroy", c.Id, c.Name);
         streams.ForgetExecs(c.Id);
         ctx.Response.StatusCode = 204;
     }
+
+    /// <summary>The container <paramref name="id"/> names, else <see cref="ContainerNotFoundException"/> in dockerd's words (404 by the one map).</summary>
+    private Container Get(string id) => Find(id) ?? throw new ContainerNotFoundException($"No such container: {id}");
 
     private Container? Find(string id)
     {
@@ -204,6 +187,5 @@ internal sealed partial class ContainerEndpoints(ContainerEngine engine, StreamE
         }
     }
 
-    private static Task NotFound(HttpContext ctx, string id) => DockerApiServer.Error(ctx, 404, $"No such container: {id}");
 
 }
