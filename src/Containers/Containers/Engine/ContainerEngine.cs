@@ -28,31 +28,19 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// (tests pass one that fails a chosen call, to see a start undo what it did).
     /// </summary>
     internal ContainerEngine(EngineOptions? options, ILoggerFactory? loggerFactory, ISyscalls sys)
+        : this(EngineParts.Compose(options ?? new EngineOptions(), loggerFactory, sys))
     {
-        ArgumentNullException.ThrowIfNull(sys);
-        this.options = options ?? new EngineOptions();
-        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ContainerEngine>();
-        var (subnet, prefix) = NetworkStore.ParseCidr(this.options.BridgeSubnet);
-        var ipam = new Ipam(Path.Combine(this.options.MachineStateDirectory, "networks", this.options.BridgeName + ".json"), subnet, prefix, sys);
-        var stage = Path.Combine(this.options.Root, "stage"); // an empty directory each shim covers with its own staging tmpfs
-        Directory.CreateDirectory(stage);
-        var spawner = new ShimSpawner(sys, this.options.ShimPath ?? ShimSpawner.DefaultShimPath(), stage);
-        var cgroups = CgroupManagers.Detect(sys);
-        Context = new RuntimeContext(
-            sys,
-            new ContainerStore(this.options.Root, sys),
-            cgroups,
-            new BridgeNetwork(sys, this.options.BridgeName, ipam, new BridgeFirewall(sys, this.options.MachineStateDirectory, logger)),
-            spawner,
-            this.options.PrespawnShim ? new ShimPool(spawner, cgroups, sys) : null,
-            this.options.TimeProvider,
-            logger)
-        {
-            DnsUpstreams = DnsUpstreams(this.options.DnsUpstreams),
-        };
+    }
+
+    /// <summary>An engine over parts already made (the composition root is <see cref="EngineParts.Compose"/>); it sweeps what a crashed process left.</summary>
+    internal ContainerEngine(EngineParts parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        options = parts.Options;
+        Context = parts.Context;
+        Images = parts.Images;
         Janitor.Sweep(Context);
         Context.Bridge.Firewall.Sweep();
-        Images = new Images.ImageService(new Images.ImageStore(this.options.Root, sys), this.options.Registry, () => Context.Store.List(), this.options.TimeProvider, logger);
         Images.Store.Sweep();
     }
 
@@ -377,17 +365,6 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
 
         return psi;
-    }
-
-    private static IPEndPoint[] DnsUpstreams(System.Collections.Immutable.ImmutableArray<string> configured)
-    {
-        var servers = configured.IsDefaultOrEmpty
-            ? (File.Exists("/etc/resolv.conf") ? File.ReadLines("/etc/resolv.conf") : [])
-                .Select(l => l.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
-                .Where(f => f.Length >= 2 && f[0] == "nameserver")
-                .Select(f => f[1])
-            : configured;
-        return [.. servers.Select(s => IPEndPoint.TryParse(s, out var ep) ? new IPEndPoint(ep.Address, ep.Port == 0 ? 53 : ep.Port) : null).OfType<IPEndPoint>()];
     }
 
     private static string DotnetHost()
