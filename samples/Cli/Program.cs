@@ -222,7 +222,7 @@ namespace Containers.Cli
                     {
                         ["ID"] = s.Id[..12],
                         ["Image"] = s.Spec.Image ?? s.Spec.Rootfs,
-                        ["Command"] = string.Join(' ', s.Spec.Command),
+                        ["Command"] = string.Join(' ', s.Spec.ProcessArgv()),
                         ["CreatedAt"] = s.Created.ToString("u", CultureInfo.InvariantCulture),
                         ["State"] = s.Status.ToString().ToLowerInvariant(),
                         ["Status"] = Status(s),
@@ -237,7 +237,7 @@ namespace Containers.Cli
 
             var rows = list.Select(s => new[]
             {
-                s.Id[..12], Truncate(s.Spec.Image ?? s.Spec.Rootfs, 20), Truncate("\"" + string.Join(' ', s.Spec.Command) + "\"", 22),
+                s.Id[..12], Truncate(s.Spec.Image ?? s.Spec.Rootfs, 20), Truncate("\"" + string.Join(' ', s.Spec.ProcessArgv()) + "\"", 22),
                 Ago(s.Created), Status(s), string.Join(", ", s.Ports), s.Name,
             }).ToList();
             rows.Insert(0, ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]);

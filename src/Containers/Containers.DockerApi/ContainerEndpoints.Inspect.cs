@@ -24,7 +24,7 @@ internal sealed partial class ContainerEndpoints
     internal static ContainerInspectResponse Inspect(ContainerEngine engine, ContainerState s, Version? apiVersion = null, List<string>? execIds = null)
     {
         var spec = s.Spec;
-        var args = (spec.Entrypoint ?? []).Concat(spec.Command).ToList();
+        var args = spec.ProcessArgv();
         return new ContainerInspectResponse
         {
             Id = s.Id,
@@ -73,7 +73,7 @@ internal sealed partial class ContainerEndpoints
                 OpenStdin = spec.OpenStdin,
                 StdinOnce = spec.StdinOnce,
                 Env = [.. spec.Environment],
-                Cmd = [.. spec.Command],
+                Cmd = [.. spec.ArgumentsAfterEntrypoint()],
                 Entrypoint = spec.Entrypoint is { } ep ? [.. ep] : null,
                 Image = spec.Image ?? spec.Rootfs ?? "",
                 WorkingDir = spec.WorkingDirectory ?? "",
@@ -276,7 +276,7 @@ internal sealed partial class ContainerEndpoints
         Names = ["/" + c.Name],
         Image = c.Spec.Image ?? c.Spec.Rootfs ?? "",
         ImageID = c.Spec.ImageId ?? "",
-        Command = string.Join(' ', [.. c.Spec.Entrypoint ?? [], .. c.Spec.Command]),
+        Command = string.Join(' ', c.Spec.ProcessArgv()),
         Created = c.Created.ToUnixTimeSeconds(),
         State = Status(c),
         Status = c.Status switch

@@ -296,7 +296,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
                 Names = ["/" + c.Name],
                 Image = c.Spec.Image ?? "",
                 ImageID = c.Spec.ImageId ?? "",
-                Command = string.Join(' ', c.Spec.Command),
+                Command = string.Join(' ', c.Spec.ProcessArgv()),
                 Created = c.Created.ToUnixTimeSeconds(),
                 State = ContainerEndpoints.Status(c),
                 Status = ContainerEndpoints.Status(c),

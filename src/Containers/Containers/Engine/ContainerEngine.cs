@@ -283,7 +283,7 @@ public sealed class ContainerEngine : IAsyncDisposable
 
     private void Validate(ContainerSpec spec)
     {
-        if (spec.Command.IsDefaultOrEmpty)
+        if (spec.ProcessArgv().IsDefaultOrEmpty)
         {
             throw new InvalidContainerSpecException("no command specified");
         }

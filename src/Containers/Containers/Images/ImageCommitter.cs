@@ -38,7 +38,7 @@ internal sealed class ImageCommitter(ImageStore store, TimeProvider time)
         diffIds.Add(upperDiff.ToString());
         layers.Add((upperBlob, upperSize, LayerCompression.Gzip));
         var now = time.GetUtcNow();
-        history.Add(new HistoryEntry { Created = now, CreatedBy = string.Join(' ', spec.Command), Comment = options.Message, Author = options.Author });
+        history.Add(new HistoryEntry { Created = now, CreatedBy = string.Join(' ', spec.ProcessArgv()), Comment = options.Message, Author = options.Author });
         var config = RunConfig(spec, parent?.Config.Config);
         if (options.Changes is { } change)
         {
@@ -65,9 +65,7 @@ internal sealed class ImageCommitter(ImageStore store, TimeProvider time)
     private static ContainerConfig RunConfig(ContainerSpec spec, ContainerConfig? image)
     {
         var entrypoint = spec.Entrypoint ?? [];
-        var cmd = spec.Command.Length >= entrypoint.Length && spec.Command.Take(entrypoint.Length).SequenceEqual(entrypoint)
-            ? spec.Command[entrypoint.Length..]
-            : spec.Command;
+        var cmd = spec.ArgumentsAfterEntrypoint();
         return (image ?? new ContainerConfig()) with
         {
             Entrypoint = entrypoint.IsEmpty ? null : entrypoint,

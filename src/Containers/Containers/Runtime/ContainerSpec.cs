@@ -29,8 +29,22 @@ public sealed record ContainerSpec
     /// </summary>
     public ImmutableArray<string>? Entrypoint { get; init; }
 
-    /// <summary>The command and its arguments (argv); for an image, the arguments after the entrypoint (empty: the image's Cmd).</summary>
+    /// <summary>
+    /// The command and its arguments. Given: the arguments after the entrypoint (empty: the image's Cmd); once the
+    /// engine filled the spec from its image (<see cref="ImageId"/> set), the whole argv, entrypoint first.
+    /// </summary>
     public ImmutableArray<string> Command { get; init; } = [];
+
+    /// <summary>The process's argv: <see cref="Entrypoint"/> then <see cref="Command"/>, or <see cref="Command"/> alone once filled from an image.</summary>
+    public ImmutableArray<string> ProcessArgv() => ImageId is not null || Entrypoint is not { } entrypoint ? Command : [.. entrypoint, .. Command];
+
+    /// <summary>The argv after the entrypoint: what docker shows as the container's Config.Cmd.</summary>
+    public ImmutableArray<string> ArgumentsAfterEntrypoint()
+    {
+        var argv = ProcessArgv();
+        var entrypoint = Entrypoint ?? [];
+        return argv.Length >= entrypoint.Length && argv.Take(entrypoint.Length).SequenceEqual(entrypoint) ? argv[entrypoint.Length..] : argv;
+    }
 
     /// <summary>Ports the image or the user exposes (<c>80/tcp</c>), published by <see cref="PublishAllPorts"/>.</summary>
     public ImmutableArray<string> ExposedPorts { get; init; } = [];

@@ -267,7 +267,7 @@ internal sealed partial class ContainerSupervisor
             Mounts = prepared.Mounts,
             MaskedPaths = [.. ShimDefaults.MaskedPaths],
             ReadOnlyPaths = [.. ShimDefaults.ReadOnlyPaths],
-            Args = [.. spec.Command],
+            Args = [.. spec.ProcessArgv()],
             Env = prepared.Environment,
             Cwd = spec.WorkingDirectory ?? "/",
             Uid = prepared.User.Uid,
@@ -365,7 +365,7 @@ internal sealed partial class ContainerSupervisor
         var reason = errno == 0 ? detail : $"{detail}{(detail.Length > 0 ? ": " : "")}{System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}";
         if (step == "exec")
         {
-            var cmd = spec.Command.FirstOrDefault() ?? "";
+            var cmd = spec.ProcessArgv().FirstOrDefault() ?? "";
             return errno switch
             {
                 2 => new ContainerStartException($"exec: \"{cmd}\": executable file not found in $PATH", step, errno, 127),
