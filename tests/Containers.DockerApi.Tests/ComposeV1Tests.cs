@@ -30,6 +30,9 @@ public sealed class ComposeV1Tests
         // (it looks for the container's short ID among them, which API 1.44 and later no longer list)
         var up = await Compose(server, dir, "up", "-d");
         Assert.True(up.Code == 0, up.Stderr);
+        // a recreate reads the old image's ContainerConfig.Volumes (dockerd answers it before API 1.45; compose asks 1.38)
+        var recreate = await Compose(server, dir, "up", "-d", "--force-recreate");
+        Assert.True(recreate.Code == 0, recreate.Stderr);
         var ps = await Compose(server, dir, "ps");
         Assert.Contains("stack_web_1", ps.Stdout, StringComparison.Ordinal);
         Assert.Equal(2, t.Engine.List().Count(s => s.Spec.Labels.GetValueOrDefault("com.docker.compose.project") == "stack"));

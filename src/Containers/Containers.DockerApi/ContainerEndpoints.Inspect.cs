@@ -170,12 +170,13 @@ internal sealed partial class ContainerEndpoints
 
     private static NetworkSettings NetworkSettingsOf(ContainerState s, Version apiVersion)
     {
-        // Before API 1.44, dockerd listed the container's short ID among the aliases of each user-defined network's
-        // endpoint (since 1.44 it is in DNSNames). docker-compose 1.29 reads it there: without it, it connects the
-        // container to its network a second time and fails with "endpoint ... already exists".
-        var shortId = apiVersion < new Version(1, 44) ? s.Id[..12] : null;
+        // Before API 1.45, dockerd adds the container's short ID and its hostname to the aliases of each user-defined
+        // network's endpoint (moby's inspect.go; from 1.45 on they are in DNSNames only). docker-compose 1.29 reads the
+        // short ID there: without it, it connects the container to its network a second time and fails with
+        // "endpoint ... already exists".
+        string[] extra = apiVersion < new Version(1, 45) ? [s.Id[..12], s.Spec.Hostname ?? s.Id[..12]] : [];
         List<string> Aliases(string network, IEnumerable<string> aliases) =>
-            [.. aliases.Concat(shortId is not null && network is not ("bridge" or "host" or "none") && !aliases.Contains(shortId) ? [shortId] : [])];
+            network is "bridge" or "host" or "none" ? [.. aliases] : [.. aliases.Concat(extra).Distinct(StringComparer.Ordinal)];
         var first = s.Networks.FirstOrDefault();
         var networks = new Dictionary<string, EndpointSettings>();
         foreach (var e in s.Networks)

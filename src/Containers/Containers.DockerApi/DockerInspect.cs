@@ -18,10 +18,16 @@ public static class DockerInspect
         return ContainerEndpoints.Inspect(engine, state, apiVersion);
     }
 
-    /// <summary>An image as <c>docker image inspect</c> shows it.</summary>
-    public static ImageInspect Image(LocalImage image)
+    /// <summary>
+    /// An image as <c>docker image inspect</c> shows it, as API <paramref name="apiVersion"/> answers (the newest served
+    /// when null): VirtualSize before 1.44 and Descriptor from 1.48 on, as dockerd. Container and ContainerConfig, which
+    /// dockerd drops from 1.45 on, stay: docker-compose 1.29 negotiates the newest version and reads
+    /// ContainerConfig.Volumes at each recreate (its "KeyError: 'ContainerConfig'" against Docker 25 and later).
+    /// </summary>
+    public static ImageInspect Image(LocalImage image, Version? apiVersion = null)
     {
         ArgumentNullException.ThrowIfNull(image);
+        var version = apiVersion ?? Version.Parse(DockerApiServer.ApiVersion);
         var c = image.Config.Config ?? new Images.Oci.ContainerConfig();
         // what dockerd answers for what the image does not set: Healthcheck, Shell, StopSignal and ArgsEscaped (omitempty) are left out
         var config = new ImageConfig
@@ -52,10 +58,12 @@ public static class DockerInspect
             Variant = image.Config.Variant,
             Os = image.Config.Os,
             Size = image.Size,
-            VirtualSize = image.Size,
+            VirtualSize = version < new Version(1, 44) ? image.Size : null,
+            Container = "",
+            ContainerConfig = new ContainerConfig(),
             GraphDriver = new DriverData { Name = "overlay" },
             RootFS = new ImageRootFS { Layers = [.. image.Config.RootFs.DiffIds] },
-            Descriptor = new OCIDescriptor { MediaType = image.ManifestDescriptor.MediaType, Digest = image.ManifestDigest.ToString(), Size = image.ManifestDescriptor.Size },
+            Descriptor = version < new Version(1, 48) ? null : new OCIDescriptor { MediaType = image.ManifestDescriptor.MediaType, Digest = image.ManifestDigest.ToString(), Size = image.ManifestDescriptor.Size },
             Metadata = new ImageMetadata(),
         };
     }

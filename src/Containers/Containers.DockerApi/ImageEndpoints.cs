@@ -29,18 +29,30 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             };
         }
 
-        return DockerApiServer.Json(ctx, [.. images.Select(i => new ImageSummary
+        var version = DockerApiServer.RequestVersion(ctx);
+        return DockerApiServer.Json(ctx, [.. images.Select(i => Summary(i, version))], j => j.ListImageSummary);
+    }
+
+    /// <summary>
+    /// An image as <c>GET /images/json</c> lists it for API <paramref name="version"/>, as dockerd: an untagged image's
+    /// tags and digests are <c>&lt;none&gt;:&lt;none&gt;</c> and <c>&lt;none&gt;@&lt;none&gt;</c> before 1.43, VirtualSize
+    /// is there before 1.44, Containers is -1 (not counted) before 1.51 unless <paramref name="containers"/> is given (df).
+    /// </summary>
+    internal static ImageSummary Summary(LocalImage i, Version version, int containers = -1)
+    {
+        bool none = version < new Version(1, 43) && i.Names.IsEmpty && i.RepoDigests.IsEmpty;
+        return new ImageSummary
         {
             Id = i.Id.ToString(),
-            RepoTags = [.. i.Names.Select(DockerApiServer.Short)],
-            RepoDigests = [.. i.RepoDigests.Select(DockerApiServer.Short)],
+            RepoTags = none ? ["<none>:<none>"] : [.. i.Names.Select(DockerApiServer.Short)],
+            RepoDigests = none ? ["<none>@<none>"] : [.. i.RepoDigests.Select(DockerApiServer.Short)],
             Created = i.Created?.ToUnixTimeSeconds() ?? 0,
             Size = i.Size,
             SharedSize = -1,
-            VirtualSize = i.Size,
+            VirtualSize = version < new Version(1, 44) ? i.Size : null,
             Labels = new(i.Config.Config?.Labels ?? ImmutableSortedDictionary<string, string>.Empty),
-            Containers = -1,
-        })], j => j.ListImageSummary);
+            Containers = containers,
+        };
     }
 
     /// <summary>docker images' reference filter: <c>busybox</c>, <c>busybox:*</c>, <c>*/app:1</c>.</summary>
@@ -99,7 +111,7 @@ internal sealed partial class ImageEndpoints(ContainerEngine engine, EventHub ev
             return;
         }
 
-        await DockerApiServer.Json(ctx, DockerInspect.Image(i), j => j.ImageInspect).ConfigureAwait(false);
+        await DockerApiServer.Json(ctx, DockerInspect.Image(i, DockerApiServer.RequestVersion(ctx)), j => j.ImageInspect).ConfigureAwait(false);
     }
 
     private async Task HistoryAsync(HttpContext ctx, string name)

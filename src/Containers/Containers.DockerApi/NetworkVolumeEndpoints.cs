@@ -41,7 +41,19 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
             EndpointID = c.Endpoint.HostInterface,
             IPv4Address = $"{c.Endpoint.IPAddress}/{c.Endpoint.PrefixLength}",
         }),
-        Options = new() { ["com.docker.network.bridge.name"] = n.BridgeName },
+        // as dockerd: the default bridge's driver options, none for a user-defined network (docker-compose 1.29 compares
+        // them with its file's driver_opts and refuses a network whose options "changed")
+        Options = n.IsDefault
+            ? new()
+            {
+                ["com.docker.network.bridge.default_bridge"] = "true",
+                ["com.docker.network.bridge.enable_icc"] = "true",
+                ["com.docker.network.bridge.enable_ip_masquerade"] = "true",
+                ["com.docker.network.bridge.host_binding_ipv4"] = "0.0.0.0",
+                ["com.docker.network.bridge.name"] = n.BridgeName,
+                ["com.docker.network.driver.mtu"] = "1500",
+            }
+            : [],
         Labels = new(n.Labels),
     };
 
@@ -281,15 +293,7 @@ internal sealed class NetworkVolumeEndpoints(ContainerEngine engine, EventHub ev
         return DockerApiServer.Json(ctx, new SystemDataUsageResponse
         {
             LayersSize = images.SelectMany(i => i.Manifest.Layers).DistinctBy(l => l.Digest).Sum(l => l.Size),
-            Images = [.. images.Select(i => new ImageSummary
-            {
-                Id = i.Id.ToString(),
-                RepoTags = [.. i.Names.Select(DockerApiServer.Short)],
-                Created = i.Created?.ToUnixTimeSeconds() ?? 0,
-                Size = i.Size,
-                VirtualSize = i.Size,
-                Containers = containers.Count(c => c.Spec.ImageId == i.Id.ToString()),
-            })],
+            Images = [.. images.Select(i => ImageEndpoints.Summary(i, DockerApiServer.RequestVersion(ctx), containers.Count(c => c.Spec.ImageId == i.Id.ToString())))], // df counts the containers, at any version
             Containers = [.. containers.Select(c => new ContainerUsage
             {
                 Id = c.Id,
