@@ -69,28 +69,6 @@ public sealed class NetworkingConfig
     public Dictionary<string, EndpointSettings?>? EndpointsConfig { get; init; }
 }
 
-/// <summary>The body of <c>POST /containers/{id}/update</c> (the swagger's <c>ContainerUpdateRequest</c>: resources and the restart policy).</summary>
-public sealed class ContainerUpdateRequest
-{
-    /// <summary>Memory limit in bytes.</summary>
-    public long Memory { get; init; }
-
-    /// <summary>Memory and swap limit in bytes.</summary>
-    public long MemorySwap { get; init; }
-
-    /// <summary>CPU quota in units of 10^-9 CPUs.</summary>
-    public long NanoCpus { get; init; }
-
-    /// <summary>The relative CPU weight.</summary>
-    public long CpuShares { get; init; }
-
-    /// <summary>The pids limit.</summary>
-    public long? PidsLimit { get; init; }
-
-    /// <summary>The restart policy.</summary>
-    public RestartPolicy? RestartPolicy { get; init; }
-}
-
 /// <summary>The body of <c>POST /containers/{id}/exec</c> (the swagger's <c>ExecConfig</c>).</summary>
 public sealed class ExecConfig
 {
