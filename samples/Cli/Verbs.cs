@@ -88,7 +88,12 @@ internal static class Verbs
                 new Verb("system", "COMMAND", "Manage the engine")
                     .With(new Verb("service", "[OPTIONS]", "Serve the Docker Engine API until Ctrl+C, for docker, Docker.DotNet and Testcontainers")
                         .Value("--socket", "string", "The unix socket to serve (default ROOT/docker.sock)")
-                        .Value("--tcp", "int", "Also serve on this TCP port of 127.0.0.1")
+                        .Value("--tcp", "[host:]port", "Also serve on this TCP port (127.0.0.1 unless a host is given); needs --tlsverify, or --insecure-loopback")
+                        .Flag("--tlsverify", "Serve --tcp with TLS and require client certificates signed by --tlscacert")
+                        .Value("--tlscacert", "string", "The CA that client certificates must chain to (PEM)")
+                        .Value("--tlscert", "string", "The server's certificate (PEM)")
+                        .Value("--tlskey", "string", "The server's private key (PEM)")
+                        .Flag("--insecure-loopback", "Serve --tcp without TLS on 127.0.0.1: every local user can then use the engine as root")
                         .Runs(SystemCommands.ServiceAsync)),
                 new Verb("completion", "bash|zsh", "Print the shell completion script (bash: source <(containers completion bash))")
                     .Runs((CliContext _, Args a) =>

@@ -52,12 +52,23 @@ public sealed partial class DockerApiServer : IAsyncDisposable
     public string SocketPath { get; }
 
     /// <summary>
-    /// Starts serving <paramref name="engine"/> on <paramref name="socketPath"/> (a stale socket file is replaced), and
-    /// also on 127.0.0.1:<paramref name="tcpPort"/> when one is given (never on other addresses: the API has no auth).
+    /// Starts serving <paramref name="engine"/> on the unix socket <paramref name="socketPath"/> (a stale socket file is
+    /// replaced), mode 0660 with group <c>docker</c> when that group exists, else 0600, as dockerd's.
     /// </summary>
-    public static async Task<DockerApiServer> StartAsync(ContainerEngine engine, string socketPath, int? tcpPort = null, CancellationToken cancellationToken = default)
+    public static Task<DockerApiServer> StartAsync(ContainerEngine engine, string socketPath, CancellationToken cancellationToken = default) =>
+        StartAsync(engine, new DockerApiOptions { SocketPath = socketPath }, cancellationToken);
+
+    /// <summary>
+    /// Starts serving <paramref name="engine"/> as <paramref name="options"/> say: the unix socket, and a TCP port
+    /// with TLS and client certificates (<see cref="DockerApiOptions.Tls"/>), or, only when asked, plain on loopback.
+    /// Throws <see cref="ArgumentException"/> naming the option when a TCP port has neither.
+    /// </summary>
+    public static async Task<DockerApiServer> StartAsync(ContainerEngine engine, DockerApiOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(options);
+        var socketPath = options.SocketPath;
+        var tcp = options.TcpEndPoint();
         if (File.Exists(socketPath))
         {
             File.Delete(socketPath);
@@ -78,9 +89,17 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         {
             k.Limits.MaxRequestBodySize = null; // image loads and build contexts
             k.ListenUnixSocket(socketPath, lo => lo.Use(hijack));
-            if (tcpPort is { } port)
+            if (tcp is { } endPoint)
             {
-                k.Listen(System.Net.IPAddress.Loopback, port, lo => lo.Use(hijack));
+                k.Listen(endPoint, lo =>
+                {
+                    if (options.Tls is { } tls)
+                    {
+                        lo.UseHttps(tls.HttpsOptions()); // the hijack below reads the decrypted bytes
+                    }
+
+                    lo.Use(hijack);
+                });
             }
         });
         var app = builder.Build();
@@ -93,6 +112,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            SocketAccess.Restrict(socketPath, options.SocketGroup); // connecting needs write permission: only the owner can, until now
         }
         catch
         {
@@ -401,7 +421,7 @@ public static class DockerApiServiceCollectionExtensions
     {
         private DockerApiServer? server;
 
-        public async Task StartAsync(CancellationToken cancellationToken) => server = await DockerApiServer.StartAsync(engine, socketPath, null, cancellationToken).ConfigureAwait(false);
+        public async Task StartAsync(CancellationToken cancellationToken) => server = await DockerApiServer.StartAsync(engine, socketPath, cancellationToken).ConfigureAwait(false);
 
         public async Task StopAsync(CancellationToken cancellationToken)
         {
