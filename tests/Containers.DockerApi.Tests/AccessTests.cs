@@ -63,16 +63,16 @@ public sealed class AccessTests
         var tls = DockerApiTls.FromPemFiles(Path.Combine(certs, "ca.pem"), Path.Combine(certs, "server-cert.pem"), Path.Combine(certs, "server-key.pem"));
         await using var api = await DockerApiServer.StartAsync(t.Engine, new DockerApiOptions { SocketPath = Path.Combine(t.Root, "docker.sock"), TcpPort = port, Tls = tls });
 
-        var version = await Docker(port, good, "version", "--format", "{{.Server.APIVersion}}");
+        var version = await Docker(t.Root, port, good, "version", "--format", "{{.Server.APIVersion}}");
         Assert.True(version.Code == 0, version.Stderr);
         Assert.Equal(DockerApiServer.ApiVersion, version.Stdout.Trim());
-        var run = await Docker(port, good, "run", "--rm", "busybox", "echo", "over-tls"); // attach: the hijacked connection is TLS too
+        var run = await Docker(t.Root, port, good, "run", "--rm", "busybox", "echo", "over-tls"); // attach: the hijacked connection is TLS too
         Assert.True(run.Code == 0, run.Stderr);
         Assert.Equal("over-tls", run.Stdout.Trim());
 
-        var plain = await Docker(port, null, "version");
+        var plain = await Docker(t.Root, port, null, "version");
         Assert.NotEqual(0, plain.Code);
-        var refused = await Docker(port, foreign, "version");
+        var refused = await Docker(t.Root, port, foreign, "version");
         Assert.NotEqual(0, refused.Code);
         Assert.Empty(t.Engine.List(all: true));
     }
@@ -91,11 +91,11 @@ public sealed class AccessTests
         return p.ExitCode;
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> Docker(int port, string? certPath, params string[] args)
+    private static async Task<(int Code, string Stdout, string Stderr)> Docker(string root, int port, string? certPath, params string[] args)
     {
         var psi = new ProcessStartInfo("docker", args) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["DOCKER_HOST"] = $"tcp://localhost:{port}";
-        psi.Environment["DOCKER_CONFIG"] = Path.Combine(Path.GetTempPath(), "containers-access-docker-config");
+        psi.Environment["DOCKER_CONFIG"] = Path.Combine(root, "docker-config");
         psi.Environment.Remove("DOCKER_TLS_VERIFY");
         psi.Environment.Remove("DOCKER_CERT_PATH");
         if (certPath is not null)
