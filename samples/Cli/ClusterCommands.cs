@@ -70,7 +70,8 @@ internal static class ClusterCommands
 
                 string url = File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
                 await Console.Out.WriteLineAsync($"running (pid {pid}), API {url}, kubeconfig {kubeconfig}").ConfigureAwait(false);
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+                string pki = Path.Combine(options.Root, "cluster", "pki");
+                using var http = new HttpClient(Directory.Exists(pki) ? Containers.Orchestration.Api.ClusterPki.AdminHandler(pki) : new HttpClientHandler()) { Timeout = TimeSpan.FromSeconds(5) };
                 string table;
                 try
                 {

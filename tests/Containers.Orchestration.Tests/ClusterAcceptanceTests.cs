@@ -209,8 +209,10 @@ public sealed class ClusterAcceptanceTests
             using (var ws = new System.Net.WebSockets.ClientWebSocket())
             {
                 ws.Options.AddSubProtocol("v5.channel.k8s.io");
+                ws.Options.ClientCertificates.Add(cluster.Pki!.Admin);
+                ws.Options.RemoteCertificateValidationCallback = cluster.Pki.ServerValidation;
                 string script = Uri.EscapeDataString("sleep 1; stty size");
-                await ws.ConnectAsync(new Uri($"{cluster.Url.Replace("http://", "ws://", StringComparison.Ordinal)}/api/v1/namespaces/default/pods/{pod}/exec?container=web&command=sh&command=-c&command={script}&stdout=true&tty=true"), CancellationToken.None);
+                await ws.ConnectAsync(new Uri($"{cluster.Url.Replace("https://", "wss://", StringComparison.Ordinal)}/api/v1/namespaces/default/pods/{pod}/exec?container=web&command=sh&command=-c&command={script}&stdout=true&tty=true"), CancellationToken.None);
                 await ws.SendAsync((byte[])[4, .. "{\"Width\":100,\"Height\":40}"u8], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
                 var terminal = new StringBuilder();
                 var buffer = new byte[4096];
@@ -343,7 +345,9 @@ public sealed class ClusterAcceptanceTests
             using (var ws = new System.Net.WebSockets.ClientWebSocket())
             {
                 ws.Options.AddSubProtocol("v5.channel.k8s.io");
-                await ws.ConnectAsync(new Uri($"{cluster.Url.Replace("http://", "ws://", StringComparison.Ordinal)}/api/v1/namespaces/default/pods/sized/attach?container=sized&stdin=true&stdout=true&tty=true"), CancellationToken.None);
+                ws.Options.ClientCertificates.Add(cluster.Pki!.Admin);
+                ws.Options.RemoteCertificateValidationCallback = cluster.Pki.ServerValidation;
+                await ws.ConnectAsync(new Uri($"{cluster.Url.Replace("https://", "wss://", StringComparison.Ordinal)}/api/v1/namespaces/default/pods/sized/attach?container=sized&stdin=true&stdout=true&tty=true"), CancellationToken.None);
                 await ws.SendAsync((byte[])[4, .. "{\"Width\":90,\"Height\":30}"u8], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
                 await ws.SendAsync((byte[])[0, .. "go\n"u8], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
                 var attachedOutput = new StringBuilder();

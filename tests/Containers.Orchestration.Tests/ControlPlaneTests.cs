@@ -403,7 +403,7 @@ public sealed class ControlPlaneTests : IAsyncLifetime
 
         // a write with a stale resourceVersion: 409 Conflict as a Status
         await k.RunAsync("apply", "-f", Manifests("c1", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\ndata:\n  a: \"1\"\n"));
-        using var http = new HttpClient();
+        using var http = cluster.CreateAdminHttpClient();
         var cm = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync($"{cluster.Url}/api/v1/namespaces/default/configmaps/c1", CancellationToken.None))!;
         await k.RunAsync("patch", "configmap", "c1", "--type=merge", "-p", "{\"data\":{\"a\":\"2\"}}");
         using var stale = await http.PutAsync($"{cluster.Url}/api/v1/namespaces/default/configmaps/c1", new StringContent(cm.ToJsonString(), Encoding.UTF8, "application/json"), CancellationToken.None);

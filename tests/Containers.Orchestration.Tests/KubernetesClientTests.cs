@@ -26,9 +26,8 @@ public sealed class KubernetesClientTests
         });
         try
         {
-            // the kubeconfig names no credentials (the API serves loopback without authentication), and
-            // BuildConfigFromConfigFile refuses a user without any: the client is pointed at the URL, as for any such cluster
-            using var client = new Kubernetes(new KubernetesClientConfiguration { Host = cluster.Url });
+            // the kubeconfig as cluster up writes it: the cluster CA and the admin's client certificate
+            using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(cluster.KubeconfigPath));
             await ConfigMapsAsync(client);
             await DeploymentAsync(client);
             await StartErrorAsync(client);

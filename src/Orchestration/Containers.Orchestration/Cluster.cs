@@ -137,6 +137,20 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>The API server's URL.</summary>
     public string Url => server!.Url;
 
+    /// <summary>The cluster's certificates: its CA, the API server's, and the admin's client certificate the kubeconfig holds.</summary>
+    public Containers.Orchestration.Api.ClusterPki? Pki { get; private set; }
+
+    /// <summary>An HttpClient for the API as its admin (it trusts the cluster CA and presents the admin's certificate).</summary>
+    public HttpClient CreateAdminHttpClient() => new(Pki?.AdminHandler() ?? new HttpClientHandler(), disposeHandler: true);
+
+    /// <summary>The <c>kubernetes</c> Service's address: the first of the service range.</summary>
+    private static System.Net.IPAddress KubernetesServiceAddress(string serviceCidr)
+    {
+        var bytes = System.Net.IPAddress.Parse(serviceCidr.Split('/')[0]).GetAddressBytes();
+        bytes[^1] |= 1;
+        return new System.Net.IPAddress(bytes);
+    }
+
     /// <summary>The kubeconfig written for kubectl.</summary>
     public string KubeconfigPath => Path.Combine(Options.Root, "kubeconfig");
 
@@ -160,7 +174,8 @@ public sealed class Cluster : IAsyncDisposable
             var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);
-            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken).ConfigureAwait(false);
+            cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(Path.Combine(options.Root, "cluster", "pki"), [KubernetesServiceAddress(options.ServiceCidr)]);
+            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Pki).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
             cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)
@@ -378,6 +393,7 @@ public sealed class Cluster : IAsyncDisposable
             await server.DisposeAsync().ConfigureAwait(false);
         }
 
+        Pki?.Dispose();
         using (var flush = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
         {
             try

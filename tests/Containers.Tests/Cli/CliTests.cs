@@ -61,9 +61,20 @@ public sealed class CliTests : IAsyncLifetime
             Assert.Contains("node node-1: Ready=True", status.Stdout, StringComparison.Ordinal);
 
             // services get their addresses from the service CIDR asked for
-            using var http = new HttpClient();
+            using (var anonymous = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true }))
+            {
+                // HTTPS only, and no request without a client certificate of the cluster CA, but health and version
+                using var refused = await anonymous.GetAsync(new Uri($"https://127.0.0.1:{port}/api/v1/namespaces/default/pods"));
+                Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+                Assert.Contains("\"reason\":\"Unauthorized\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+                using var version = await anonymous.GetAsync(new Uri($"https://127.0.0.1:{port}/version"));
+                Assert.Equal(HttpStatusCode.OK, version.StatusCode);
+            }
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(t.Root, "kubeconfig")));
+            using var http = new HttpClient(Containers.Orchestration.Api.ClusterPki.AdminHandler(Path.Combine(t.Root, "cluster", "pki")));
             using var created = await http.PostAsync(
-                $"http://127.0.0.1:{port}/api/v1/namespaces/default/services",
+                $"https://127.0.0.1:{port}/api/v1/namespaces/default/services",
                 new StringContent("""{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"ports":[{"port":80}]}}""", System.Text.Encoding.UTF8, "application/json"));
             string service = await created.Content.ReadAsStringAsync();
             Assert.True(created.IsSuccessStatusCode, service);

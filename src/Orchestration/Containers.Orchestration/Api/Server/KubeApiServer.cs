@@ -19,31 +19,54 @@ public sealed class KubeApiServer : IAsyncDisposable
 
     private readonly WebApplication app;
 
-    private KubeApiServer(WebApplication app, int port)
+    private KubeApiServer(WebApplication app, int port, ClusterPki? pki)
     {
         this.app = app;
         Port = port;
+        Pki = pki;
     }
+
+    /// <summary>The certificates it serves and authenticates with; null when it serves plain HTTP (a test double's API).</summary>
+    public ClusterPki? Pki { get; }
 
     /// <summary>The port it listens on (127.0.0.1).</summary>
     public int Port { get; }
 
     /// <summary>The URL kubectl points at.</summary>
-    public string Url => $"http://127.0.0.1:{Port}";
+    public string Url => $"{(Pki is null ? "http" : "https")}://127.0.0.1:{Port}";
 
     /// <summary>
-    /// Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port). Throws
-    /// <see cref="ContainerConflictException"/> naming the port when something else listens there.
+    /// Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port). With
+    /// <paramref name="pki"/> it serves HTTPS only and authenticates callers by client certificates that chain to the
+    /// cluster CA (kube-apiserver's x509 authentication: CN is the user, O the groups); anonymous requests get 401, but
+    /// for /healthz, /livez, /readyz and /version. Throws <see cref="ContainerConflictException"/> naming the port when
+    /// something else listens there.
     /// </summary>
-    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default)
+    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default, ClusterPki? pki = null)
     {
         // an empty builder: no appsettings.json or ASPNETCORE_ variables from the hosting process (whose Kestrel endpoints
         // must not become the API server's), and no watch on the working directory for configuration changes
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port, lo =>
+        {
+            if (pki is not null)
+            {
+                lo.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = pki.Server,
+                    ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
+                    ClientCertificateValidation = (_, _, _) => true, // checked per request: a bad certificate is a 401, as kube-apiserver's
+                });
+            }
+        }));
         builder.Services.AddRoutingCore();
         var app = builder.Build();
         app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
+        if (pki is not null)
+        {
+            app.Use((http, next) => Authentication.AuthenticateAsync(pki, http, next));
+        }
+
         app.Use(StatusErrorsAsync);
         app.UseRouting();
         DiscoveryEndpoints.Map(app);
@@ -62,23 +85,29 @@ public sealed class KubeApiServer : IAsyncDisposable
 
         var address = app.Urls.First();
         int bound = new Uri(address).Port;
-        return new KubeApiServer(app, bound);
+        return new KubeApiServer(app, bound, pki);
     }
 
-    /// <summary>Writes a kubeconfig for this server to <paramref name="path"/> (context <paramref name="contextName"/>, no credentials: the API listens on loopback only).</summary>
+    /// <summary>
+    /// Writes a kubeconfig for this server to <paramref name="path"/> (context <paramref name="contextName"/>), mode
+    /// 0600: the cluster CA and the admin's client certificate and key, when the server has certificates.
+    /// </summary>
     public string WriteKubeconfig(string path, string contextName = "containers-dotnet")
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        static string B64(string pem) => Convert.ToBase64String(Encoding.UTF8.GetBytes(pem));
+        string ca = Pki is { } p ? $"\n    certificate-authority-data: {B64(ClusterPki.Pem(p.Authority))}" : "";
+        string user = Pki is { } q ? $"\n    client-certificate-data: {B64(ClusterPki.Pem(q.Admin))}\n    client-key-data: {B64(ClusterPki.KeyPem(q.Admin))}" : " {}";
         string text = $"""
             apiVersion: v1
             kind: Config
             clusters:
             - name: {contextName}
               cluster:
-                server: {Url}
+                server: {Url}{ca}
             users:
             - name: {contextName}
-              user: {"{}"}
+              user:{user}
             contexts:
             - name: {contextName}
               context:
@@ -89,7 +118,13 @@ public sealed class KubeApiServer : IAsyncDisposable
             preferences: {"{}"}
 
             """;
-        File.WriteAllText(path, text);
+        using (var f = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        using (var w = new StreamWriter(f))
+        {
+            w.Write(text);
+        }
+
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite); // it holds the admin's key
         return path;
     }
 

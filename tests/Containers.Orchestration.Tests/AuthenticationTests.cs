@@ -1,0 +1,90 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Containers.Orchestration;
+using Containers.Orchestration.Api;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>
+/// The Kubernetes API over HTTPS only, authenticating callers as kube-apiserver's x509 authenticator: the kubeconfig's
+/// admin certificate gets in (kubectl and the KubernetesClient package unchanged); no certificate, or one of another
+/// CA, gets 401 Unauthorized as a Status; /version stays public.
+/// </summary>
+public sealed class AuthenticationTests : IAsyncLifetime
+{
+    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-authn-" + Guid.NewGuid().ToString("N")[..12]);
+    private Cluster? cluster;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(root);
+        cluster = await new ClusterBuilder(root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime()).StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await cluster!.DisposeAsync();
+        Directory.Delete(root, recursive: true);
+    }
+
+    [Fact]
+    public async Task Only_clients_with_a_certificate_of_the_cluster_ca_get_in()
+    {
+        Assert.StartsWith("https://", cluster!.Url, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cluster.KubeconfigPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(root, "cluster", "pki", "admin.key")));
+
+        var k = new Kubectl(cluster.KubeconfigPath);
+        var (exit, output, error) = await k.TryAsync("get", "nodes", "-o", "name");
+        Assert.True(exit == 0, error);
+        Assert.Equal("node/node-1", output.Trim());
+
+        using (var anonymous = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => cluster.Pki!.ValidatesServer(cert) }))
+        {
+            using var refused = await anonymous.GetAsync(new Uri(cluster.Url + "/api/v1/namespaces/default/pods"));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            var status = System.Text.Json.Nodes.JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal("Status", (string?)status["kind"]);
+            Assert.Equal("Unauthorized", (string?)status["reason"]);
+            Assert.Equal(401, (int)status["code"]!);
+            using var version = await anonymous.GetAsync(new Uri(cluster.Url + "/version"));
+            Assert.Equal(HttpStatusCode.OK, version.StatusCode);
+        }
+
+        // a certificate with the admin's name and group, signed by another CA
+        using var forged = Forged();
+        using (var handler = new HttpClientHandler { ClientCertificateOptions = ClientCertificateOption.Manual, ServerCertificateCustomValidationCallback = (_, cert, _, _) => cluster.Pki!.ValidatesServer(cert) })
+        {
+            handler.ClientCertificates.Add(forged);
+            using var other = new HttpClient(handler);
+            using var refused = await other.GetAsync(new Uri(cluster.Url + "/api/v1/nodes"));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        var admin = cluster.Pki!.Authenticate(cluster.Pki.Admin);
+        Assert.Equal(ClusterPki.AdminUser, admin?.User);
+        Assert.Equal([ClusterPki.AdminGroup], admin?.Groups ?? []);
+        Assert.Null(cluster.Pki.Authenticate(forged));
+
+        // kubectl with the cluster's CA and a token the cluster does not know: refused as kube-apiserver refuses it
+        var bare = Path.Combine(root, "bare-kubeconfig");
+        File.WriteAllLines(bare, File.ReadAllLines(cluster.KubeconfigPath).Where(l => !l.TrimStart().StartsWith("client-", StringComparison.Ordinal)).Select(l => l.Trim() == "user:" ? l.TrimEnd() + " {}" : l));
+        var (bareExit, _, bareError) = await new Kubectl(bare).TryAsync("--token=not-a-token", "get", "pods");
+        Assert.NotEqual(0, bareExit);
+        Assert.True(bareError.Contains("You must be logged in to the server", StringComparison.Ordinal), bareError);
+    }
+
+    private static X509Certificate2 Forged()
+    {
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=containers-dotnet-ca", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={ClusterPki.AdminUser}, O={ClusterPki.AdminGroup}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var signed = request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(8));
+        return signed.CopyWithPrivateKey(key);
+    }
+}
