@@ -11,65 +11,50 @@ namespace Containers.Tests.Orchestration;
 /// admin certificate gets in (kubectl and the KubernetesClient package unchanged); no certificate, or one of another
 /// CA, gets 401 Unauthorized as a Status; /version stays public.
 /// </summary>
-public sealed class AuthenticationTests : IAsyncLifetime
+public sealed class AuthenticationTests : RecordedCluster
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-authn-" + Guid.NewGuid().ToString("N")[..12]);
-    private Cluster? cluster;
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(root);
-        cluster = await new ClusterBuilder(root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime()).StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await cluster!.DisposeAsync();
-        Directory.Delete(root, recursive: true);
-    }
-
     [Fact]
     public async Task Only_clients_with_a_certificate_of_the_cluster_ca_get_in()
     {
-        Assert.StartsWith("https://", cluster!.Url, StringComparison.Ordinal);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cluster.KubeconfigPath));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(root, "cluster", "pki", "admin.key")));
+        Assert.StartsWith("https://", Cluster.Url, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Cluster.KubeconfigPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(Root, "cluster", "pki", "admin.key")));
 
-        var k = new Kubectl(cluster.KubeconfigPath);
+        var k = new Kubectl(Cluster.KubeconfigPath);
         var (exit, output, error) = await k.TryAsync("get", "nodes", "-o", "name");
         Assert.True(exit == 0, error);
         Assert.Equal("node/node-1", output.Trim());
 
-        using (var anonymous = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => cluster.Pki!.ValidatesServer(cert) }))
+        using (var anonymous = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => Cluster.Pki!.ValidatesServer(cert) }))
         {
-            using var refused = await anonymous.GetAsync(new Uri(cluster.Url + "/api/v1/namespaces/default/pods"));
+            using var refused = await anonymous.GetAsync(new Uri(Cluster.Url + "/api/v1/namespaces/default/pods"));
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
             var status = System.Text.Json.Nodes.JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
             Assert.Equal("Status", (string?)status["kind"]);
             Assert.Equal("Unauthorized", (string?)status["reason"]);
             Assert.Equal(401, (int)status["code"]!);
-            using var version = await anonymous.GetAsync(new Uri(cluster.Url + "/version"));
+            using var version = await anonymous.GetAsync(new Uri(Cluster.Url + "/version"));
             Assert.Equal(HttpStatusCode.OK, version.StatusCode);
         }
 
         // a certificate with the admin's name and group, signed by another CA
         using var forged = Forged();
-        using (var handler = new HttpClientHandler { ClientCertificateOptions = ClientCertificateOption.Manual, ServerCertificateCustomValidationCallback = (_, cert, _, _) => cluster.Pki!.ValidatesServer(cert) })
+        using (var handler = new HttpClientHandler { ClientCertificateOptions = ClientCertificateOption.Manual, ServerCertificateCustomValidationCallback = (_, cert, _, _) => Cluster.Pki!.ValidatesServer(cert) })
         {
             handler.ClientCertificates.Add(forged);
             using var other = new HttpClient(handler);
-            using var refused = await other.GetAsync(new Uri(cluster.Url + "/api/v1/nodes"));
+            using var refused = await other.GetAsync(new Uri(Cluster.Url + "/api/v1/nodes"));
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         }
 
-        var admin = cluster.Pki!.Authenticate(cluster.Pki.Admin);
+        var admin = Cluster.Pki!.Authenticate(Cluster.Pki.Admin);
         Assert.Equal(ClusterPki.AdminUser, admin?.User);
         Assert.Equal([ClusterPki.AdminGroup], admin?.Groups ?? []);
-        Assert.Null(cluster.Pki.Authenticate(forged));
+        Assert.Null(Cluster.Pki.Authenticate(forged));
 
         // kubectl with the cluster's CA and a token the cluster does not know: refused as kube-apiserver refuses it
-        var bare = Path.Combine(root, "bare-kubeconfig");
-        File.WriteAllLines(bare, File.ReadAllLines(cluster.KubeconfigPath).Where(l => !l.TrimStart().StartsWith("client-", StringComparison.Ordinal)).Select(l => l.Trim() == "user:" ? l.TrimEnd() + " {}" : l));
+        var bare = Path.Combine(Root, "bare-kubeconfig");
+        File.WriteAllLines(bare, File.ReadAllLines(Cluster.KubeconfigPath).Where(l => !l.TrimStart().StartsWith("client-", StringComparison.Ordinal)).Select(l => l.Trim() == "user:" ? l.TrimEnd() + " {}" : l));
         var (bareExit, _, bareError) = await new Kubectl(bare).TryAsync("--token=not-a-token", "get", "pods");
         Assert.NotEqual(0, bareExit);
         Assert.True(bareError.Contains("You must be logged in to the server", StringComparison.Ordinal), bareError);

@@ -3,27 +3,12 @@ using Containers.Orchestration;
 namespace Containers.Tests.Orchestration;
 
 /// <summary><c>kubectl explain</c> and the OpenAPI documents, from the kinds' schemas (one source: the KubernetesClient models).</summary>
-public sealed class ExplainTests : IAsyncLifetime
+public sealed class ExplainTests : RecordedCluster
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-explain-" + Guid.NewGuid().ToString("N")[..12]);
-    private Cluster? cluster;
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(root);
-        cluster = await new ClusterBuilder(root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime()).StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await cluster!.DisposeAsync();
-        Directory.Delete(root, recursive: true);
-    }
-
     [Fact]
     public async Task Explain_prints_a_nested_field_as_kube_apiserver_documents_it()
     {
-        var k = new Kubectl(cluster!.KubeconfigPath);
+        var k = new Kubectl(Cluster.KubeconfigPath);
         string text = await k.RunAsync("explain", "deployment.spec.strategy.rollingUpdate");
         Assert.Contains("KIND:       Deployment", text, StringComparison.Ordinal);
         Assert.Contains("FIELD: rollingUpdate <RollingUpdateDeployment>", text, StringComparison.Ordinal);
@@ -38,7 +23,7 @@ public sealed class ExplainTests : IAsyncLifetime
     [Fact]
     public async Task Explain_works_for_every_kind_served()
     {
-        var k = new Kubectl(cluster!.KubeconfigPath);
+        var k = new Kubectl(Cluster.KubeconfigPath);
         var kinds = (await k.RunAsync("api-resources", "--no-headers", "-o", "name")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(kinds.Length >= 14, string.Join(' ', kinds));
         foreach (string kind in kinds)
@@ -54,17 +39,17 @@ public sealed class ExplainTests : IAsyncLifetime
     [Fact]
     public async Task The_openapi_documents_carry_the_schemas()
     {
-        using var http = cluster!.CreateAdminHttpClient();
-        var index = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(cluster.Url + "/openapi/v3"))!;
+        using var http = Cluster.CreateAdminHttpClient();
+        var index = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(Cluster.Url + "/openapi/v3"))!;
         string apps = (string)index["paths"]!["apis/apps/v1"]!["serverRelativeURL"]!;
-        var v3 = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(cluster.Url + apps))!;
+        var v3 = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(Cluster.Url + apps))!;
         var deployment = v3["components"]!["schemas"]!["io.k8s.api.apps.v1.Deployment"]!;
         Assert.Equal("Deployment", (string?)deployment["x-kubernetes-group-version-kind"]![0]!["kind"]);
         Assert.NotNull(deployment["properties"]!["spec"]);
 
-        var v2 = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(cluster.Url + "/openapi/v2"))!;
+        var v2 = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(Cluster.Url + "/openapi/v2"))!;
         Assert.Equal("#/definitions/io.k8s.api.core.v1.PodSpec", (string?)v2["definitions"]!["io.k8s.api.core.v1.Pod"]!["properties"]!["spec"]!["allOf"]![0]!["$ref"]);
-        using var protobuf = new HttpRequestMessage(HttpMethod.Get, cluster.Url + "/openapi/v2");
+        using var protobuf = new HttpRequestMessage(HttpMethod.Get, Cluster.Url + "/openapi/v2");
         protobuf.Headers.TryAddWithoutValidation("Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf");
         Assert.Equal(System.Net.HttpStatusCode.NotAcceptable, (await http.SendAsync(protobuf)).StatusCode); // client-go then asks for JSON
     }

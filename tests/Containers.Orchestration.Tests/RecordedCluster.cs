@@ -1,0 +1,28 @@
+using Containers.Orchestration;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>
+/// A one-node cluster whose pods only the <see cref="RecordingPodRuntime"/> runs (no containers), in a root of its
+/// own that disposing removes: the control plane alone, for tests of the API.
+/// </summary>
+public abstract class RecordedCluster : IAsyncLifetime
+{
+    /// <summary>The cluster's root directory.</summary>
+    protected string Root { get; } = Path.Combine(Path.GetTempPath(), "containers-api-" + Guid.NewGuid().ToString("N")[..12]);
+
+    /// <summary>The running cluster.</summary>
+    protected Cluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Root);
+        Cluster = await new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime()).StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        Directory.Delete(Root, recursive: true);
+    }
+}
