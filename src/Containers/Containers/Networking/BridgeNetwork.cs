@@ -138,7 +138,11 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam,
         firewall.Remove(bridgeName);
     }
 
-    /// <summary>Deletes the interface <paramref name="name"/> if it exists.</summary>
+    /// <summary>
+    /// Deletes the interface <paramref name="name"/> if it exists, and returns once it is gone (up to 2 s): a veth whose
+    /// namespace is being torn down may be the kernel's to delete, asynchronously, and a caller that sees this return
+    /// (a failed start's undo, a removal) must not find it.
+    /// </summary>
     public void DeleteLink(string name)
     {
         try
@@ -149,6 +153,25 @@ internal sealed class BridgeNetwork(ISyscalls sys, string bridgeName, Ipam ipam,
         }
         catch (SyscallException)
         {
+            // gone already, or going: the namespace's teardown got there first
+        }
+
+        for (int waited = 0; waited < 200 && Exists(name); waited++)
+        {
+            Thread.Sleep(10);
+        }
+    }
+
+    private bool Exists(string name)
+    {
+        try
+        {
+            sys.NameToIndex(name);
+            return true;
+        }
+        catch (SyscallException)
+        {
+            return false;
         }
     }
 
