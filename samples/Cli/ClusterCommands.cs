@@ -27,7 +27,8 @@ internal static class ClusterCommands
                     throw new UsageException($"a cluster already runs on {options.Root} (pid {pid}); \"containers cluster down\" stops it");
                 }
 
-                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl);
+                string? tokenFile = a.Get("token-auth-file") is { } tf ? File.Exists(tf) ? Path.GetFullPath(tf) : throw new UsageException($"--token-auth-file: {tf}: no such file") : null;
+                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile);
                 return a.Has("detach") ? await DetachAsync(options, up, dir).ConfigureAwait(false) : await ForegroundAsync(options, up, pidFile).ConfigureAwait(false);
             }
 
@@ -146,7 +147,7 @@ internal static class ClusterCommands
     }
 
     /// <summary>What <c>cluster up</c> was asked for (the optional ones null when not given).</summary>
-    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl)
+    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile)
     {
         /// <summary>The same options as command-line arguments (what a detached cluster is started with).</summary>
         public IEnumerable<string> Args()
@@ -155,7 +156,7 @@ internal static class ClusterCommands
             yield return Nodes.ToString(CultureInfo.InvariantCulture);
             yield return "--port";
             yield return Port.ToString(CultureInfo.InvariantCulture);
-            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl) })
+            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile) })
             {
                 if (value is not null)
                 {
@@ -184,7 +185,7 @@ internal static class ClusterCommands
     {
         RunWithServerGc();
         using var stop = new StopSignal();
-        var clusterOptions = new ClusterOptions { Root = options.Root, Engine = options, Nodes = up.Nodes, Port = up.Port, PodSubnet = up.PodSubnet };
+        var clusterOptions = new ClusterOptions { Root = options.Root, Engine = options, Nodes = up.Nodes, Port = up.Port, PodSubnet = up.PodSubnet, TokenAuthFile = up.TokenAuthFile };
         if (up.ServiceCidr is not null)
         {
             clusterOptions = clusterOptions with { ServiceCidr = up.ServiceCidr };

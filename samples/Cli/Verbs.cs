@@ -338,6 +338,7 @@ internal static class Verbs
                     .Value("--pod-subnet", "string", "The pods' IPv4 network", "10.244.0.0/16")
                     .Value("--port", "int", "The Kubernetes API's port on 127.0.0.1", "6443")
                     .Value("--service-cidr", "string", "The services' IPv4 network (/12 to /28)", "10.96.0.0/16")
+                    .Value("--token-auth-file", "string", "Static bearer tokens, as kube-apiserver's: token,user,uid,\"group1,group2\" a line")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("down", "[OPTIONS]", "Stop a detached cluster; its state is kept for the next up, and its pods keep running")
                     .Flag("--stop-pods", "Also stop the pods' containers (the next up starts them again)")

@@ -13,6 +13,33 @@ namespace Containers.Tests.Orchestration;
 /// </summary>
 public sealed class AuthenticationTests : RecordedCluster
 {
+    private const string Token = "5f0c1b2e9d8a7f6e"; // a static token of the token file, for user jane in group devs
+
+    protected override ClusterBuilder Configure(ClusterBuilder builder)
+    {
+        var file = Path.Combine(Root, "tokens.csv");
+        File.WriteAllText(file, $"# token,user,uid,groups\n{Token},jane,1001,\"devs,qa\"\n");
+        return builder.WithTokenAuthFile(file);
+    }
+
+    [Fact]
+    public async Task A_static_token_of_the_token_file_gets_in_as_its_user()
+    {
+        var bare = Path.Combine(Root, "token-kubeconfig");
+        File.WriteAllLines(bare, File.ReadAllLines(Cluster.KubeconfigPath).Where(l => !l.TrimStart().StartsWith("client-", StringComparison.Ordinal)).Select(l => l.Trim() == "user:" ? l.TrimEnd() + " {}" : l));
+        var (exit, output, error) = await new Kubectl(bare).TryAsync("--token=" + Token, "get", "nodes", "-o", "name");
+        Assert.True(exit == 0, error);
+        Assert.Equal("node/node-1", output.Trim());
+
+        var malformed = Path.Combine(Root, "bad-tokens.csv");
+        File.WriteAllText(malformed, "good,ann,1\nlonely\n");
+        var e = Assert.Throws<InvalidContainerSpecException>(() => StaticTokens.Read(malformed));
+        Assert.Contains(malformed + ":2:", e.Message, StringComparison.Ordinal);
+        var jane = StaticTokens.Read(Path.Combine(Root, "tokens.csv"))[Token];
+        Assert.Equal("jane", jane.Name);
+        Assert.Equal(["devs", "qa", "system:authenticated"], jane.Groups);
+    }
+
     [Fact]
     public async Task Only_clients_with_a_certificate_of_the_cluster_ca_get_in()
     {

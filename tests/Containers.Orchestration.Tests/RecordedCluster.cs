@@ -17,8 +17,11 @@ public abstract class RecordedCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Root);
-        Cluster = await new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime()).StartAsync();
+        Cluster = await Configure(new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime())).StartAsync();
     }
+
+    /// <summary>What a test class adds to the cluster (the root exists by then).</summary>
+    protected virtual ClusterBuilder Configure(ClusterBuilder builder) => builder;
 
     public async Task DisposeAsync()
     {

@@ -49,6 +49,12 @@ public sealed record ClusterOptions
     /// <summary>How long an event is kept after it was last written (kube-apiserver's --event-ttl: 1 h); null keeps them.</summary>
     public TimeSpan? EventTtl { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Static bearer tokens, as kube-apiserver's <c>--token-auth-file</c>: a CSV of <c>token,user,uid,"group1,group2"</c>
+    /// (the groups optional); null for none. Client certificates of the cluster CA are accepted either way.
+    /// </summary>
+    public string? TokenAuthFile { get; init; }
+
     /// <summary>The engine's options (its Root must be <see cref="Root"/>); defaults with that root when null.</summary>
     public EngineOptions? Engine { get; init; }
 
@@ -91,6 +97,9 @@ public sealed class ClusterBuilder
 
     /// <summary>Keeps events for <paramref name="ttl"/> after they were last written (null: forever; 1 h by default, as Kubernetes).</summary>
     public ClusterBuilder WithEventTtl(TimeSpan? ttl) => new(options with { EventTtl = ttl });
+
+    /// <summary>Static bearer tokens from a kube-apiserver <c>--token-auth-file</c> (see <see cref="ClusterOptions.TokenAuthFile"/>).</summary>
+    public ClusterBuilder WithTokenAuthFile(string path) => new(options with { TokenAuthFile = path });
 
     /// <summary>Runs pods through <paramref name="runtime"/> instead of the engine (no pod network, proxy or DNS): for tests and benchmarks of the control plane.</summary>
     public ClusterBuilder WithRuntime(IPodRuntime runtime) => new(options with { Runtime = runtime });
@@ -175,7 +184,8 @@ public sealed class Cluster : IAsyncDisposable
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);
             cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(Path.Combine(options.Root, "cluster", "pki"), [KubernetesServiceAddress(options.ServiceCidr)]);
-            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Pki).ConfigureAwait(false);
+            var tokens = options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
+            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Pki, tokens).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
             cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)

@@ -20,12 +20,19 @@ internal static class Authentication
     /// <summary>The authenticated caller of <paramref name="http"/>, or null for an anonymous request on a public path.</summary>
     public static KubeUser? User(HttpContext http) => http.Items.TryGetValue(UserKey, out var u) ? u as KubeUser : null;
 
-    public static async Task AuthenticateAsync(ClusterPki pki, HttpContext http, RequestDelegate next)
+    /// <summary>kube-apiserver's union of authenticators: a client certificate of the cluster CA, else a known bearer token.</summary>
+    public static async Task AuthenticateAsync(ClusterPki pki, IReadOnlyDictionary<string, KubeUser>? tokens, HttpContext http, RequestDelegate next)
     {
         var certificate = http.Connection.ClientCertificate ?? await http.Connection.GetClientCertificateAsync(http.RequestAborted).ConfigureAwait(false);
+        string authorization = http.Request.Headers.Authorization.ToString();
         if (pki.Authenticate(certificate) is { } who)
         {
             http.Items[UserKey] = new KubeUser(who.User, [.. who.Groups, "system:authenticated"]);
+        }
+        else if (tokens is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            && tokens.TryGetValue(authorization["Bearer ".Length..].Trim(), out var user))
+        {
+            http.Items[UserKey] = user;
         }
         else if (!IsPublic(http.Request.Path))
         {
@@ -38,4 +45,74 @@ internal static class Authentication
 
     private static bool IsPublic(PathString path) =>
         Anonymous.Any(p => path.Equals(p, StringComparison.Ordinal) || path.StartsWithSegments(p, StringComparison.Ordinal));
+}
+
+/// <summary>kube-apiserver's <c>--token-auth-file</c>: one <c>token,user,uid,"group1,group2"</c> a line.</summary>
+public static class StaticTokens
+{
+    /// <summary>The tokens of <paramref name="path"/>; throws <see cref="InvalidContainerSpecException"/> naming the file and line of a bad one.</summary>
+    public static IReadOnlyDictionary<string, KubeUser> Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InvalidContainerSpecException($"--token-auth-file {path}: no such file");
+        }
+
+        var tokens = new Dictionary<string, KubeUser>(StringComparer.Ordinal);
+        int number = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            number++;
+            if (line.Trim().Length == 0 || line.TrimStart().StartsWith('#'))
+            {
+                continue;
+            }
+
+            var fields = Csv(line);
+            if (fields.Count < 3 || fields[0].Length == 0 || fields[1].Length == 0)
+            {
+                throw new InvalidContainerSpecException($"{path}:{number}: expected token,user,uid[,\"group1,group2\"]");
+            }
+
+            if (!tokens.TryAdd(fields[0], new KubeUser(fields[1], [.. (fields.Count > 3 ? fields[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : []), "system:authenticated"])))
+            {
+                throw new InvalidContainerSpecException($"{path}:{number}: the token is given twice");
+            }
+        }
+
+        return tokens;
+    }
+
+    /// <summary>The fields of one CSV line (double quotes around a field with commas; "" for a quote).</summary>
+    private static List<string> Csv(string line)
+    {
+        var fields = new List<string>();
+        var field = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"')
+            {
+                field.Append('"');
+                i++;
+            }
+            else if (c == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (c == ',' && !quoted)
+            {
+                fields.Add(field.ToString().Trim());
+                field.Clear();
+            }
+            else
+            {
+                field.Append(c);
+            }
+        }
+
+        fields.Add(field.ToString().Trim());
+        return fields;
+    }
 }

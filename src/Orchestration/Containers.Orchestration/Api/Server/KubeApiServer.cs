@@ -39,10 +39,11 @@ public sealed class KubeApiServer : IAsyncDisposable
     /// Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port). With
     /// <paramref name="pki"/> it serves HTTPS only and authenticates callers by client certificates that chain to the
     /// cluster CA (kube-apiserver's x509 authentication: CN is the user, O the groups); anonymous requests get 401, but
-    /// for /healthz, /livez, /readyz and /version. Throws <see cref="ContainerConflictException"/> naming the port when
+    /// for /healthz, /livez, /readyz and /version. <paramref name="tokens"/> are static bearer tokens
+    /// (<c>--token-auth-file</c>'s), accepted besides the certificates. Throws <see cref="ContainerConflictException"/> naming the port when
     /// something else listens there.
     /// </summary>
-    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default, ClusterPki? pki = null)
+    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default, ClusterPki? pki = null, IReadOnlyDictionary<string, KubeUser>? tokens = null)
     {
         // an empty builder: no appsettings.json or ASPNETCORE_ variables from the hosting process (whose Kestrel endpoints
         // must not become the API server's), and no watch on the working directory for configuration changes
@@ -64,7 +65,7 @@ public sealed class KubeApiServer : IAsyncDisposable
         app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
         if (pki is not null)
         {
-            app.Use((http, next) => Authentication.AuthenticateAsync(pki, http, next));
+            app.Use((http, next) => Authentication.AuthenticateAsync(pki, tokens, http, next));
         }
 
         app.Use(StatusErrorsAsync);
