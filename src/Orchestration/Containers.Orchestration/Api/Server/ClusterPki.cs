@@ -73,12 +73,7 @@ public sealed class ClusterPki : IDisposable
             return null;
         }
 
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(Authority);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.ApplicationPolicy.Add(ClientAuthentication);
-        if (!chain.Build(client))
+        if (!Chains(client, Authority, ClientAuthentication))
         {
             return null;
         }
@@ -135,7 +130,8 @@ public sealed class ClusterPki : IDisposable
         ServerCertificateCustomValidationCallback = (_, cert, _, _) => Chains(cert, authority),
     };
 
-    private static bool Chains(X509Certificate? certificate, X509Certificate2 authority)
+    /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="authority"/> (no revocation lists), for <paramref name="usage"/> when given.</summary>
+    private static bool Chains(X509Certificate? certificate, X509Certificate2 authority, Oid? usage = null)
     {
         if (certificate is null)
         {
@@ -147,6 +143,11 @@ public sealed class ClusterPki : IDisposable
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(authority);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        if (usage is not null)
+        {
+            chain.ChainPolicy.ApplicationPolicy.Add(usage);
+        }
+
         return chain.Build(cert);
     }
 
