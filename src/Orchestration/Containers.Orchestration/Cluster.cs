@@ -55,6 +55,12 @@ public sealed record ClusterOptions
     /// </summary>
     public string? TokenAuthFile { get; init; }
 
+    /// <summary>
+    /// Where the audit log is written (JSON lines of audit.k8s.io/v1 Events at the Metadata level, mode 0600): null for
+    /// ROOT/cluster/audit.log, "" for none.
+    /// </summary>
+    public string? AuditLogPath { get; init; }
+
     /// <summary>The engine's options (its Root must be <see cref="Root"/>); defaults with that root when null.</summary>
     public EngineOptions? Engine { get; init; }
 
@@ -149,6 +155,9 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>The cluster's certificates: its CA, the API server's, and the admin's client certificate the kubeconfig holds.</summary>
     public Containers.Orchestration.Api.ClusterPki? Pki { get; private set; }
 
+    /// <summary>Who may use the API: the authorizer, the service-account tokens and the audit log.</summary>
+    public ApiAccess? Access { get; private set; }
+
     /// <summary>An HttpClient for the API as its admin (it trusts the cluster CA and presents the admin's certificate).</summary>
     public HttpClient CreateAdminHttpClient() => new(Pki?.AdminHandler() ?? new HttpClientHandler(), disposeHandler: true);
 
@@ -185,7 +194,10 @@ public sealed class Cluster : IAsyncDisposable
             var logs = new NodeLogs(cluster);
             cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(Path.Combine(options.Root, "cluster", "pki"), [KubernetesServiceAddress(options.ServiceCidr)]);
             var tokens = options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
-            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Pki, tokens).ConfigureAwait(false);
+            BootstrapPolicy.Reconcile(api);
+            string audit = options.AuditLogPath ?? Path.Combine(options.Root, "cluster", "audit.log");
+            cluster.Access = new ApiAccess(api, cluster.Pki, tokens, audit.Length > 0 ? audit : null);
+            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
             cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)
@@ -401,6 +413,11 @@ public sealed class Cluster : IAsyncDisposable
         if (server is not null)
         {
             await server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Access is not null)
+        {
+            await Access.DisposeAsync().ConfigureAwait(false);
         }
 
         Pki?.Dispose();

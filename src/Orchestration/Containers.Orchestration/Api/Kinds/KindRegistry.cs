@@ -20,5 +20,15 @@ internal static class KindRegistry
         DeploymentStrategy.Type,
         ReplicaSetStrategy.Type,
         ControllerRevisionStrategy.Type,
+        RoleStrategy.Type,
+        ClusterRoleStrategy.Type,
+        RoleBindingStrategy.Type,
+        ClusterRoleBindingStrategy.Type,
+        ReviewStrategy.SelfSubjectAccessReview,
+        ReviewStrategy.SubjectAccessReview,
+        ReviewStrategy.LocalSubjectAccessReview,
+        ReviewStrategy.SelfSubjectRulesReview,
+        ReviewStrategy.TokenReview,
+        ReviewStrategy.SelfSubjectReview,
     ];
 }

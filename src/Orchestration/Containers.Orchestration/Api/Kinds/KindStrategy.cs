@@ -54,6 +54,9 @@ internal abstract class KindStrategy
     /// <summary>Whether objects can be created only in a namespace that exists and is not terminating (all but Event).</summary>
     public virtual bool RequiresLiveNamespace => true;
 
+    /// <summary>Whether the kind is a question answered at once and never stored (SelfSubjectAccessReview, TokenReview): only create is served.</summary>
+    public virtual bool Virtual => false;
+
     /// <summary>Whether DELETE on the collection is served (kube-apiserver serves no deletecollection of namespaces).</summary>
     public virtual bool DeleteCollection => true;
 

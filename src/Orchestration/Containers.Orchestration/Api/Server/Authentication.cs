@@ -2,41 +2,68 @@ using Microsoft.AspNetCore.Http;
 
 namespace Containers.Orchestration.Api;
 
-/// <summary>The caller of a request, as kube-apiserver's authenticators name it (user.Info: name and groups).</summary>
-/// <param name="Name">The user name (a client certificate's CN).</param>
-/// <param name="Groups">The groups (its O values), <c>system:authenticated</c> included.</param>
-public sealed record KubeUser(string Name, IReadOnlyList<string> Groups);
+/// <summary>The caller of a request, as kube-apiserver's authenticators name it (user.Info: name, uid and groups).</summary>
+/// <param name="Name">The user name (a client certificate's CN, a service account's system:serviceaccount:NS:NAME).</param>
+/// <param name="Groups">The groups (a certificate's O values), <c>system:authenticated</c> included.</param>
+/// <param name="Uid">The user's uid, when its authenticator knows one (a service account's, a static token's).</param>
+public sealed record KubeUser(string Name, IReadOnlyList<string> Groups, string? Uid = null)
+{
+    /// <summary>The user of requests without credentials (on the paths anyone may read).</summary>
+    public static KubeUser Anonymous { get; } = new("system:anonymous", ["system:unauthenticated"]);
+}
 
 /// <summary>
-/// kube-apiserver's x509 authentication: a client certificate that chains to the cluster CA names the user; a request
-/// without one gets 401 Unauthorized (a Status), but for the health and version endpoints that anyone may read.
+/// kube-apiserver's authentication and authorization filters: a client certificate that chains to the cluster CA, a
+/// static token or a service-account token names the caller, else 401 Unauthorized (a Status) but for the health and
+/// version endpoints that anyone may read; then the <see cref="Authorizer"/> allows the request or answers 403 Forbidden.
 /// </summary>
 internal static class Authentication
 {
-    private const string UserKey = "kube-user";
+    private const string UserKey = "kube-user", AttributesKey = "kube-request";
 
-    private static readonly string[] Anonymous = ["/healthz", "/livez", "/readyz", "/version"];
+    private static readonly string[] Public = ["/healthz", "/livez", "/readyz", "/version"];
 
     /// <summary>The authenticated caller of <paramref name="http"/>, or null for an anonymous request on a public path.</summary>
     public static KubeUser? User(HttpContext http) => http.Items.TryGetValue(UserKey, out var u) ? u as KubeUser : null;
 
-    /// <summary>kube-apiserver's union of authenticators: a client certificate of the cluster CA, else a known bearer token.</summary>
-    public static async Task AuthenticateAsync(ClusterPki pki, IReadOnlyDictionary<string, KubeUser>? tokens, HttpContext http, RequestDelegate next)
+    /// <summary>What the request asks, once it was authenticated (for the audit log).</summary>
+    public static RequestAttributes? Attributes(HttpContext http) => http.Items.TryGetValue(AttributesKey, out var a) ? a as RequestAttributes : null;
+
+    /// <summary>kube-apiserver's union of authenticators (client certificate, then bearer token), then its authorizer.</summary>
+    public static async Task AuthenticateAsync(ApiAccess access, HttpContext http, RequestDelegate next)
     {
         var certificate = http.Connection.ClientCertificate ?? await http.Connection.GetClientCertificateAsync(http.RequestAborted).ConfigureAwait(false);
         string authorization = http.Request.Headers.Authorization.ToString();
-        if (pki.Authenticate(certificate) is { } who)
+        KubeUser? user = null;
+        if (access.Pki.Authenticate(certificate) is { } who)
         {
-            http.Items[UserKey] = new KubeUser(who.User, [.. who.Groups, "system:authenticated"]);
+            user = new KubeUser(who.User, [.. who.Groups, "system:authenticated"]);
         }
-        else if (tokens is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            && tokens.TryGetValue(authorization["Bearer ".Length..].Trim(), out var user))
+        else if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            http.Items[UserKey] = user;
+            user = access.AuthenticateToken(authorization["Bearer ".Length..].Trim()).User;
         }
-        else if (!IsPublic(http.Request.Path))
+
+        if (user is null)
         {
-            await ApiHttp.WriteAsync(http, 401, new ApiException(401, "Unauthorized", "Unauthorized").ToStatus()).ConfigureAwait(false);
+            if (!IsPublic(http.Request.Path))
+            {
+                http.Items[AttributesKey] = RequestAttributes.Of(http, KubeUser.Anonymous);
+                await ApiHttp.WriteAsync(http, 401, new ApiException(401, "Unauthorized", "Unauthorized").ToStatus()).ConfigureAwait(false);
+                return;
+            }
+
+            await next(http).ConfigureAwait(false);
+            return;
+        }
+
+        http.Items[UserKey] = user;
+        var attributes = RequestAttributes.Of(http, user);
+        http.Items[AttributesKey] = attributes;
+        var (allowed, reason) = access.Authorizer.Authorize(attributes);
+        if (!allowed)
+        {
+            await ApiHttp.WriteAsync(http, 403, Authorizer.Forbidden(attributes, reason).ToStatus()).ConfigureAwait(false);
             return;
         }
 
@@ -44,7 +71,7 @@ internal static class Authentication
     }
 
     private static bool IsPublic(PathString path) =>
-        Anonymous.Any(p => path.Equals(p, StringComparison.Ordinal) || path.StartsWithSegments(p, StringComparison.Ordinal));
+        Public.Any(p => path.Equals(p, StringComparison.Ordinal) || path.StartsWithSegments(p, StringComparison.Ordinal));
 }
 
 /// <summary>kube-apiserver's <c>--token-auth-file</c>: one <c>token,user,uid,"group1,group2"</c> a line.</summary>
@@ -74,7 +101,7 @@ public static class StaticTokens
                 throw new InvalidContainerSpecException($"{path}:{number}: expected token,user,uid[,\"group1,group2\"]");
             }
 
-            if (!tokens.TryAdd(fields[0], new KubeUser(fields[1], [.. (fields.Count > 3 ? fields[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : []), "system:authenticated"])))
+            if (!tokens.TryAdd(fields[0], new KubeUser(fields[1], [.. (fields.Count > 3 ? fields[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : []), "system:authenticated"], fields[2])))
             {
                 throw new InvalidContainerSpecException($"{path}:{number}: the token is given twice");
             }

@@ -21,12 +21,16 @@ public sealed class ClusterPki : IDisposable
     private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
     private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1");
 
-    private ClusterPki(X509Certificate2 authority, X509Certificate2 server, X509Certificate2 admin)
+    private ClusterPki(X509Certificate2 authority, X509Certificate2 server, X509Certificate2 admin, ECDsa serviceAccountKey)
     {
         Authority = authority;
         Server = server;
         Admin = admin;
+        ServiceAccountKey = serviceAccountKey;
     }
+
+    /// <summary>The key service-account tokens are signed with (ECDSA P-256, kept as sa.key, mode 0600).</summary>
+    public ECDsa ServiceAccountKey { get; }
 
     /// <summary>The cluster CA (with its key).</summary>
     public X509Certificate2 Authority { get; }
@@ -59,7 +63,39 @@ public sealed class ClusterPki : IDisposable
         }
 
         var server = Issue(authority, "CN=kube-apiserver", ServerAuthentication, san.Build());
-        return new ClusterPki(authority, server, admin);
+        string saKey = Path.Combine(directory, "sa.key");
+        var serviceAccountKey = ECDsa.Create();
+        if (File.Exists(saKey))
+        {
+            serviceAccountKey.ImportFromPem(File.ReadAllText(saKey));
+        }
+        else
+        {
+            serviceAccountKey.GenerateKey(ECCurve.NamedCurves.nistP256);
+            WritePrivate(saKey, serviceAccountKey.ExportPkcs8PrivateKeyPem());
+        }
+
+        return new ClusterPki(authority, server, admin, serviceAccountKey);
+    }
+
+    /// <summary>
+    /// A client certificate of the cluster CA for <paramref name="user"/> in <paramref name="groups"/> (CN and O, as
+    /// kube-apiserver reads them), valid from <paramref name="notBefore"/> (now when null) for
+    /// <paramref name="lifetime"/> (a year when null): what <c>containers cluster kubeconfig --user</c> hands out.
+    /// </summary>
+    public X509Certificate2 IssueClientCertificate(string user, IEnumerable<string> groups, DateTimeOffset? notBefore = null, TimeSpan? lifetime = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(user);
+        ArgumentNullException.ThrowIfNull(groups);
+        var name = new X500DistinguishedNameBuilder();
+        name.AddCommonName(user);
+        foreach (var group in groups)
+        {
+            name.AddOrganizationName(group);
+        }
+
+        var from = notBefore ?? DateTimeOffset.UtcNow.AddMinutes(-5);
+        return Issue(Authority, name.Build(), ClientAuthentication, null, from, from + (lifetime ?? TimeSpan.FromDays(365)));
     }
 
     /// <summary>
@@ -121,6 +157,7 @@ public sealed class ClusterPki : IDisposable
         Authority.Dispose();
         Server.Dispose();
         Admin.Dispose();
+        ServiceAccountKey.Dispose();
     }
 
     private static HttpClientHandler Handler(X509Certificate2 authority, X509Certificate2 admin) => new()
@@ -192,7 +229,10 @@ public sealed class ClusterPki : IDisposable
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(10));
     }
 
-    private static X509Certificate2 Issue(X509Certificate2 authority, string subject, Oid usage, X509Extension? san)
+    private static X509Certificate2 Issue(X509Certificate2 authority, string subject, Oid usage, X509Extension? san) =>
+        Issue(authority, new X500DistinguishedName(subject), usage, san, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));
+
+    private static X509Certificate2 Issue(X509Certificate2 authority, X500DistinguishedName subject, Oid usage, X509Extension? san, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
@@ -205,7 +245,7 @@ public sealed class ClusterPki : IDisposable
             request.CertificateExtensions.Add(san);
         }
 
-        using var signed = request.Create(authority, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1), RandomNumberGenerator.GetBytes(16));
+        using var signed = request.Create(authority, notBefore, notAfter, RandomNumberGenerator.GetBytes(16));
         return signed.CopyWithPrivateKey(key);
     }
 }

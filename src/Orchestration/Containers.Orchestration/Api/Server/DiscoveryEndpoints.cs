@@ -94,7 +94,7 @@ internal static class DiscoveryEndpoints
         foreach (var t in types)
         {
             var strategy = t.Strategy;
-            string[] verbs = strategy.DeleteCollection
+            string[] verbs = strategy.Virtual ? ["create"] : strategy.DeleteCollection
                 ? ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
                 : ["create", "delete", "get", "list", "patch", "update", "watch"];
             var entry = new JsonObject

@@ -19,15 +19,18 @@ public sealed class KubeApiServer : IAsyncDisposable
 
     private readonly WebApplication app;
 
-    private KubeApiServer(WebApplication app, int port, ClusterPki? pki)
+    private KubeApiServer(WebApplication app, int port, ApiAccess? access)
     {
         this.app = app;
         Port = port;
-        Pki = pki;
+        Access = access;
     }
 
+    /// <summary>Who may call it and how they prove it; null when it serves plain HTTP to anyone (a test double's API).</summary>
+    public ApiAccess? Access { get; }
+
     /// <summary>The certificates it serves and authenticates with; null when it serves plain HTTP (a test double's API).</summary>
-    public ClusterPki? Pki { get; }
+    public ClusterPki? Pki => Access?.Pki;
 
     /// <summary>The port it listens on (127.0.0.1).</summary>
     public int Port { get; }
@@ -37,14 +40,15 @@ public sealed class KubeApiServer : IAsyncDisposable
 
     /// <summary>
     /// Starts serving <paramref name="api"/> on 127.0.0.1:<paramref name="port"/> (0 = any free port). With
-    /// <paramref name="pki"/> it serves HTTPS only and authenticates callers by client certificates that chain to the
-    /// cluster CA (kube-apiserver's x509 authentication: CN is the user, O the groups); anonymous requests get 401, but
-    /// for /healthz, /livez, /readyz and /version. <paramref name="tokens"/> are static bearer tokens
-    /// (<c>--token-auth-file</c>'s), accepted besides the certificates. Throws <see cref="ContainerConflictException"/> naming the port when
-    /// something else listens there.
+    /// <paramref name="access"/> it serves HTTPS only with its certificates and authenticates callers by client
+    /// certificates that chain to the cluster CA (kube-apiserver's x509 authentication: CN is the user, O the groups),
+    /// static tokens and service-account tokens; anonymous requests get 401, but for /healthz, /livez, /readyz and
+    /// /version; every request is then authorized (Node, RBAC; 403 Forbidden) and, when it keeps one, written to the
+    /// audit log. Throws <see cref="ContainerConflictException"/> naming the port when something else listens there.
     /// </summary>
-    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default, ClusterPki? pki = null, IReadOnlyDictionary<string, KubeUser>? tokens = null)
+    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default, ApiAccess? access = null)
     {
+        var pki = access?.Pki;
         // an empty builder: no appsettings.json or ASPNETCORE_ variables from the hosting process (whose Kestrel endpoints
         // must not become the API server's), and no watch on the working directory for configuration changes
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
@@ -63,16 +67,33 @@ public sealed class KubeApiServer : IAsyncDisposable
         builder.Services.AddRoutingCore();
         var app = builder.Build();
         app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
-        if (pki is not null)
+        if (access?.Audit is { } audit)
         {
-            app.Use((http, next) => Authentication.AuthenticateAsync(pki, tokens, http, next));
+            app.Use(async (http, next) =>
+            {
+                var received = api.Time.GetUtcNow();
+                try
+                {
+                    await next(http).ConfigureAwait(false);
+                }
+                finally
+                {
+                    audit.Record(http, received);
+                }
+            });
+        }
+
+        if (access is not null)
+        {
+            app.Use((http, next) => Authentication.AuthenticateAsync(access, http, next));
+            app.MapGet("/openid/v1/jwks", http => ApiHttp.WriteAsync(http, 200, access.Tokens.Jwks()));
         }
 
         app.Use(StatusErrorsAsync);
         app.UseRouting();
         DiscoveryEndpoints.Map(app);
         new PodStreamEndpoints(api, logs).Map(app);
-        new ResourceEndpoints(api).Map(app);
+        new ResourceEndpoints(api, access is null ? null : new ReviewEndpoints(api, access)).Map(app);
         app.MapFallback(_ => throw ApiHttp.NotServed());
         try
         {
@@ -86,7 +107,7 @@ public sealed class KubeApiServer : IAsyncDisposable
 
         var address = app.Urls.First();
         int bound = new Uri(address).Port;
-        return new KubeApiServer(app, bound, pki);
+        return new KubeApiServer(app, bound, access);
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace Containers.Orchestration.Api;
 /// deletecollection, the status and scale subresources, and the subresources a kind's strategy declares that write
 /// through the store (pods/eviction). Streams (logs, exec, attach, port-forward) are <see cref="PodStreamEndpoints"/>.
 /// </summary>
-internal sealed class ResourceEndpoints(ObjectApi api)
+internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
 {
     /// <summary>The resource URLs, for the core group (<c>/api/{version}</c>) and the named groups (<c>/apis/{group}/{version}</c>).</summary>
     public static readonly string[] Patterns =
@@ -38,6 +38,17 @@ internal sealed class ResourceEndpoints(ObjectApi api)
     {
         var (type, ns, _, _) = route;
         var q = http.Request.Query;
+        if (type.Strategy.Virtual)
+        {
+            if (http.Request.Method != "POST" || reviews is null)
+            {
+                throw new ApiException(405, "MethodNotAllowed", $"the server does not allow this method on the requested resource");
+            }
+
+            await reviews.ReviewAsync(http, type, ns, await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false)).ConfigureAwait(false);
+            return;
+        }
+
         switch (http.Request.Method)
         {
             case "GET" when ApiHttp.Flag(http, "watch"):
@@ -155,6 +166,9 @@ internal sealed class ResourceEndpoints(ObjectApi api)
                 return;
             }
 
+            case ("POST", "token") when type.Strategy.Subresources.Any(s => s.Name == "token") && reviews is not null:
+                await reviews.TokenRequestAsync(http, ns ?? "default", n, await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false)).ConfigureAwait(false);
+                return;
             case ("POST", "eviction") when type.Strategy.Subresources.Any(s => s.Name == "eviction"):
             {
                 // the Eviction's deleteOptions, as a delete (no PodDisruptionBudget is served to refuse it)
