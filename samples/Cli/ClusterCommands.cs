@@ -28,8 +28,31 @@ internal static class ClusterCommands
                 }
 
                 string? tokenFile = a.Get("token-auth-file") is { } tf ? File.Exists(tf) ? Path.GetFullPath(tf) : throw new UsageException($"--token-auth-file: {tf}: no such file") : null;
-                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile);
+                string? auditLog = a.Get("audit-log-path") is { } al ? al == "-" ? al : Path.GetFullPath(al) : null;
+                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile, auditLog);
                 return a.Has("detach") ? await DetachAsync(options, up, dir).ConfigureAwait(false) : await ForegroundAsync(options, up, pidFile).ConfigureAwait(false);
+            }
+
+            case "kubeconfig":
+            {
+                string user = a.Get("user") is { Length: > 0 } u ? u : throw new UsageException("--user is required: the user the certificate names", a.Verb);
+                var lifetime = a.Get("expiration") is { } ex ? Duration(ex) ?? throw new UsageException($"--expiration: '{ex}' is not a duration such as 24h or 8760h") : TimeSpan.FromDays(365);
+                string kubeconfig = Path.Combine(options.Root, "kubeconfig");
+                string server = File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
+                if (server.Length == 0)
+                {
+                    throw new ContainerException($"no cluster was set up on {options.Root} (no kubeconfig): run \"containers cluster up\" first");
+                }
+
+                string output = a.Get("output") ?? Path.Combine(Path.GetTempPath(), $"kubeconfig-{Environment.ProcessId}");
+                Containers.Orchestration.Api.Kubeconfig.WriteForUser(output, Path.Combine(dir, "pki"), server, user, a.All("group"), lifetime);
+                if (a.Get("output") is null)
+                {
+                    await Console.Out.WriteAsync(await File.ReadAllTextAsync(output).ConfigureAwait(false)).ConfigureAwait(false);
+                    File.Delete(output);
+                }
+
+                return 0;
             }
 
             case "down":
@@ -147,7 +170,7 @@ internal static class ClusterCommands
     }
 
     /// <summary>What <c>cluster up</c> was asked for (the optional ones null when not given).</summary>
-    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile)
+    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile, string? AuditLogPath)
     {
         /// <summary>The same options as command-line arguments (what a detached cluster is started with).</summary>
         public IEnumerable<string> Args()
@@ -156,7 +179,7 @@ internal static class ClusterCommands
             yield return Nodes.ToString(CultureInfo.InvariantCulture);
             yield return "--port";
             yield return Port.ToString(CultureInfo.InvariantCulture);
-            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile) })
+            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile), ("--audit-log-path", AuditLogPath) })
             {
                 if (value is not null)
                 {
@@ -185,7 +208,7 @@ internal static class ClusterCommands
     {
         RunWithServerGc();
         using var stop = new StopSignal();
-        var clusterOptions = new ClusterOptions { Root = options.Root, Engine = options, Nodes = up.Nodes, Port = up.Port, PodSubnet = up.PodSubnet, TokenAuthFile = up.TokenAuthFile };
+        var clusterOptions = new ClusterOptions { Root = options.Root, Engine = options, Nodes = up.Nodes, Port = up.Port, PodSubnet = up.PodSubnet, TokenAuthFile = up.TokenAuthFile, AuditLogPath = up.AuditLogPath == "-" ? "" : up.AuditLogPath };
         if (up.ServiceCidr is not null)
         {
             clusterOptions = clusterOptions with { ServiceCidr = up.ServiceCidr };

@@ -339,6 +339,13 @@ internal static class Verbs
                     .Value("--port", "int", "The Kubernetes API's port on 127.0.0.1", "6443")
                     .Value("--service-cidr", "string", "The services' IPv4 network (/12 to /28)", "10.96.0.0/16")
                     .Value("--token-auth-file", "string", "Static bearer tokens, as kube-apiserver's: token,user,uid,\"group1,group2\" a line")
+                    .Value("--audit-log-path", "string", "Where the audit log goes (JSON lines, audit.k8s.io/v1 at the Metadata level); \"-\" for none", "ROOT/cluster/audit.log")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("kubeconfig", "[OPTIONS]", "Write a kubeconfig for another user: a client certificate of the cluster CA (CN the user, O the groups), as kubeadm kubeconfig user")
+                    .Value("--user", "string", "The user name (required)")
+                    .Value("--group", "stringArray", "A group of the user (repeatable)")
+                    .Value("--expiration", "duration", "How long the certificate is valid", "8760h")
+                    .Value("-o|--output", "string", "Where to write it (mode 0600); standard output when not given")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("down", "[OPTIONS]", "Stop a detached cluster; its state is kept for the next up, and its pods keep running")
                     .Flag("--stop-pods", "Also stop the pods' containers (the next up starts them again)")

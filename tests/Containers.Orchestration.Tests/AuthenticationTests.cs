@@ -27,6 +27,10 @@ public sealed class AuthenticationTests : RecordedCluster
     {
         var bare = Path.Combine(Root, "token-kubeconfig");
         File.WriteAllLines(bare, File.ReadAllLines(Cluster.KubeconfigPath).Where(l => !l.TrimStart().StartsWith("client-", StringComparison.Ordinal)).Select(l => l.Trim() == "user:" ? l.TrimEnd() + " {}" : l));
+        var (denied, _, deniedError) = await new Kubectl(bare).TryAsync("--token=" + Token, "get", "nodes", "-o", "name");
+        Assert.NotEqual(0, denied); // authenticated, but nothing is bound to jane or her groups yet
+        Assert.Contains("nodes is forbidden: User \"jane\" cannot list resource \"nodes\"", deniedError);
+        await new Kubectl(Cluster.KubeconfigPath).RunAsync("create", "clusterrolebinding", "devs-view-nodes", "--clusterrole=system:node-proxier", "--group=devs");
         var (exit, output, error) = await new Kubectl(bare).TryAsync("--token=" + Token, "get", "nodes", "-o", "name");
         Assert.True(exit == 0, error);
         Assert.Equal("node/node-1", output.Trim());

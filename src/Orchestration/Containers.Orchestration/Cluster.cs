@@ -199,7 +199,8 @@ public sealed class Cluster : IAsyncDisposable
             cluster.Access = new ApiAccess(api, cluster.Pki, tokens, audit.Length > 0 ? audit : null);
             cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
-            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
+            KubernetesService.Reconcile(api, "127.0.0.1", cluster.server.Port); // pods reach it through the service proxy on this machine
+            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)
             {
                 for (int i = 1; i <= options.Nodes; i++)
@@ -451,6 +452,7 @@ public sealed class Cluster : IAsyncDisposable
             HeartbeatInterval = Options.HeartbeatInterval,
             InternalIP = internalIp,
             DnsServer = proxy?.DnsAddress.ToString(),
+            Credentials = Access is { } access ? new NodeCredentials(access.Authorizer, access.Tokens) : null,
         }, loggers.CreateLogger("kubelet-" + name), cancellationToken).ConfigureAwait(false);
         agents.Add(agent);
     }

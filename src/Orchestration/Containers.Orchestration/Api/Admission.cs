@@ -37,6 +37,13 @@ internal static partial class Admission
         {
             errors.Add(("metadata.name", "Required value: name or generateName is required"));
         }
+        else if (type.Strategy.Names == NameRule.PathSegment)
+        {
+            if (name is "." or ".." || name.Contains('/', StringComparison.Ordinal) || name.Contains('%', StringComparison.Ordinal))
+            {
+                errors.Add(("metadata.name", $"Invalid value: \"{name}\": may not be '.' or '..' and may not contain '/' or '%'"));
+            }
+        }
         else if (label ? !DnsLabel().IsMatch(name) || name.Length > 63 : !DnsSubdomain().IsMatch(name) || name.Length > 253)
         {
             errors.Add(("metadata.name", $"Invalid value: \"{name}\": a lowercase RFC 1123 {(label ? "label" : "subdomain")} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));

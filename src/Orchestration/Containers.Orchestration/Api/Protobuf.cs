@@ -258,6 +258,17 @@ internal static class Protobuf
         ["Deployment"] = "Deployment",
         ["Service"] = "Service",
         ["Pod"] = "Pod",
+        ["Role"] = "Role",
+        ["ClusterRole"] = "ClusterRole",
+        ["RoleBinding"] = "RoleBinding",
+        ["ClusterRoleBinding"] = "RoleBinding",
+        ["SelfSubjectAccessReview"] = "SelfSubjectAccessReview",
+        ["SubjectAccessReview"] = "SubjectAccessReview",
+        ["LocalSubjectAccessReview"] = "SubjectAccessReview",
+        ["SelfSubjectRulesReview"] = "SelfSubjectRulesReview",
+        ["SelfSubjectReview"] = "SelfSubjectReview",
+        ["TokenReview"] = "TokenReview",
+        ["TokenRequest"] = "TokenRequest",
     };
 
     /// <summary>Field numbers of the messages read (k8s.io/api core/v1, apps/v1 and apimachinery meta/v1 generated.proto).</summary>
@@ -275,6 +286,39 @@ internal static class Protobuf
             [1] = S("kind"), [3] = S("name"), [4] = S("uid"), [5] = S("apiVersion"), [6] = B("controller", pointer: true), [7] = B("blockOwnerDeletion", pointer: true),
         },
         ["Quantity"] = new() { [1] = S("string") },
+
+        // rbac.authorization.k8s.io/v1
+        ["Role"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("rules", "PolicyRule", repeated: true) },
+        ["ClusterRole"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("rules", "PolicyRule", repeated: true), [3] = M("aggregationRule", "AggregationRule") },
+        ["PolicyRule"] = new() { [1] = Strings("verbs"), [2] = Strings("apiGroups"), [3] = Strings("resources"), [4] = Strings("resourceNames"), [5] = Strings("nonResourceURLs") },
+        ["AggregationRule"] = new() { [1] = M("clusterRoleSelectors", "LabelSelector", repeated: true) },
+        ["RoleBinding"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("subjects", "Subject", repeated: true), [3] = M("roleRef", "RoleRef") },
+        ["Subject"] = new() { [1] = S("kind"), [2] = S("apiGroup"), [3] = S("name"), [4] = S("namespace") },
+        ["RoleRef"] = new() { [1] = S("apiGroup"), [2] = S("kind"), [3] = S("name") },
+
+        // authorization.k8s.io/v1 and authentication.k8s.io/v1
+        ["SelfSubjectAccessReview"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "SelfSubjectAccessReviewSpec"), [3] = new("status", Kind.Ignored) },
+        ["SelfSubjectAccessReviewSpec"] = new() { [1] = M("resourceAttributes", "ResourceAttributes"), [2] = M("nonResourceAttributes", "NonResourceAttributes") },
+        ["SubjectAccessReview"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "SubjectAccessReviewSpec"), [3] = new("status", Kind.Ignored) },
+        ["SubjectAccessReviewSpec"] = new()
+        {
+            [1] = M("resourceAttributes", "ResourceAttributes"), [2] = M("nonResourceAttributes", "NonResourceAttributes"), [3] = S("user"), [4] = Strings("groups"),
+            [5] = new("extra", Kind.Ignored), [6] = S("uid"),
+        },
+        ["ResourceAttributes"] = new()
+        {
+            [1] = S("namespace"), [2] = S("verb"), [3] = S("group"), [4] = S("version"), [5] = S("resource"), [6] = S("subresource"), [7] = S("name"),
+            [8] = new("fieldSelector", Kind.Ignored), [9] = new("labelSelector", Kind.Ignored),
+        },
+        ["NonResourceAttributes"] = new() { [1] = S("path"), [2] = S("verb") },
+        ["SelfSubjectRulesReview"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "SelfSubjectRulesReviewSpec"), [3] = new("status", Kind.Ignored) },
+        ["SelfSubjectRulesReviewSpec"] = new() { [1] = S("namespace") },
+        ["SelfSubjectReview"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = new("status", Kind.Ignored) },
+        ["TokenReview"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "TokenReviewSpec"), [3] = new("status", Kind.Ignored) },
+        ["TokenReviewSpec"] = new() { [1] = S("token"), [2] = Strings("audiences") },
+        ["TokenRequest"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "TokenRequestSpec"), [3] = new("status", Kind.Ignored) },
+        ["TokenRequestSpec"] = new() { [1] = Strings("audiences"), [3] = M("boundObjectRef", "BoundObjectReference"), [4] = I("expirationSeconds", pointer: true) },
+        ["BoundObjectReference"] = new() { [1] = S("kind"), [2] = S("apiVersion"), [3] = S("name"), [4] = S("uid") },
         ["ConfigMap"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = Map("data"), [3] = new("binaryData", Kind.BytesMap), [4] = B("immutable", pointer: true) },
         ["Secret"] = new()
         {

@@ -11,6 +11,9 @@ public sealed record ControllerOptions
     /// <summary>Where volumes for claims without a storage class are provisioned (none when null).</summary>
     public string? VolumeDirectory { get; init; }
 
+    /// <summary>The cluster CA (PEM) published as the ConfigMap kube-root-ca.crt in every namespace; none when null.</summary>
+    public string? RootCaPem { get; init; }
+
     /// <summary>Workers per controller.</summary>
     public int Workers { get; init; } = 2;
 
@@ -59,6 +62,8 @@ public sealed class ControllerManager : IAsyncDisposable
         Add("node-controller", b => new NodeLifecycleController(b, options.NodeMonitorGracePeriod));
         Add("namespace-controller", b => new NamespaceController(b));
         Add("persistentvolume-controller", b => new PersistentVolumeController(b, options.VolumeDirectory));
+        Add("serviceaccount-controller", b => new ServiceAccountController(b, options.RootCaPem));
+        Add("clusterrole-aggregation-controller", b => new ClusterRoleAggregationController(b));
         informers.For(ResourceType.Namespaces);
         var token = manager.stop.Token;
         manager.running.Add(await informers.StartAsync(token).WaitAsync(cancellationToken).ConfigureAwait(false));

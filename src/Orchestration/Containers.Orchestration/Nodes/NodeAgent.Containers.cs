@@ -100,7 +100,7 @@ public sealed partial class NodeAgent
         PodContainerSpec runSpec;
         try
         {
-            var env = PodEnvironment.Build(pod, spec, api, services);
+            var env = PodEnvironment.Build(pod, spec, reader, services);
             var vars = env.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
             long? memory = Json.At(spec, "resources", "limits", "memory") is { } m ? (long)Quantity.Of(m) : null;
             double? cpu = Json.At(spec, "resources", "limits", "cpu") is { } c ? (double)Quantity.Of(c) : null;

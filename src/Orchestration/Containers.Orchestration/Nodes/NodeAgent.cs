@@ -30,6 +30,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     private readonly PodStatusWriter statusWriter;
     private readonly NodeStatusReporter nodeStatus;
     private readonly ImageManager images;
+    private readonly NodeReader reader;
     private Task running = Task.CompletedTask;
 
     private NodeAgent(ObjectApi api, InformerSet informers, IPodRuntime runtime, NodeOptions options, ILogger logger)
@@ -38,6 +39,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         this.runtime = runtime;
         this.logger = logger;
         Options = options;
+        reader = new NodeReader(api, options.Name, options.Credentials);
         prober = new Prober(api, runtime, options.Name);
         statusWriter = new PodStatusWriter(api, runtime, options.InternalIP);
         nodeStatus = new NodeStatusReporter(api, options, logger);
@@ -260,7 +262,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         string? podError = null;
         try
         {
-            volumes = PodVolumes.Prepare(pod, rec.Directory, api);
+            volumes = PodVolumes.Prepare(pod, rec.Directory, api, reader);
         }
         catch (Exception e) when (e is PodVolumeException or IOException or UnauthorizedAccessException)
         {

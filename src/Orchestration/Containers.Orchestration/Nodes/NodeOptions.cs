@@ -40,4 +40,7 @@ public sealed record NodeOptions
 
     /// <summary>Pod workers.</summary>
     public int Workers { get; init; } = 4;
+
+    /// <summary>What the agent acts as its node with (authorized reads, its pods' service-account tokens); none when null (a test double's node: reads unchecked, no tokens).</summary>
+    public NodeCredentials? Credentials { get; init; }
 }

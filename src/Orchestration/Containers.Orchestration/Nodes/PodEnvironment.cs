@@ -14,7 +14,7 @@ public sealed class PodConfigException(string message) : ContainerException(mess
 /// </summary>
 internal static class PodEnvironment
 {
-    public static List<KeyValuePair<string, string>> Build(JsonObject pod, JsonObject container, ObjectApi api, Informer services)
+    public static List<KeyValuePair<string, string>> Build(JsonObject pod, JsonObject container, NodeReader reader, Informer services)
     {
         string ns = Json.Namespace(pod) ?? "default";
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -29,9 +29,15 @@ internal static class PodEnvironment
             env[k] = v;
         }
 
-        if (Json.Bool(pod, "spec", "enableServiceLinks") != false)
+        // the namespace's Services when service links are on; the API's own Service (default/kubernetes) always, as the kubelet
+        var linked = Json.Bool(pod, "spec", "enableServiceLinks") != false ? services.List(ns).ToList() : [];
+        if (!linked.Any(s => Json.Namespace(s) == "default" && Json.Name(s) == "kubernetes") && services.Get("default", "kubernetes") is { } master)
         {
-            foreach (var svc in services.List(ns).Where(s => Json.Str(s, "spec", "clusterIP") is { } ip && ip != "None").OrderBy(Json.Name, StringComparer.Ordinal))
+            linked.Add(master);
+        }
+
+        {
+            foreach (var svc in linked.Where(s => Json.Str(s, "spec", "clusterIP") is { } ip && ip != "None").OrderBy(Json.Name, StringComparer.Ordinal))
             {
                 string prefix = Json.Name(svc).ToUpperInvariant().Replace('-', '_');
                 string ip = Json.Str(svc, "spec", "clusterIP")!;
@@ -71,7 +77,7 @@ internal static class PodEnvironment
             string prefix = Json.Str(from, "prefix") ?? "";
             if (Json.At(from, "configMapRef") is JsonObject cmRef)
             {
-                var cm = Lookup(api, ResourceType.ConfigMaps, ns, Json.Str(cmRef, "name"), Json.Bool(cmRef, "optional") == true);
+                var cm = Lookup(reader, ResourceType.ConfigMaps, ns, Json.Str(cmRef, "name"), Json.Bool(cmRef, "optional") == true);
                 foreach (var (k, v) in Json.Map(cm, "data"))
                 {
                     Set(prefix + k, v);
@@ -79,7 +85,7 @@ internal static class PodEnvironment
             }
             else if (Json.At(from, "secretRef") is JsonObject secretRef)
             {
-                var secret = Lookup(api, ResourceType.Secrets, ns, Json.Str(secretRef, "name"), Json.Bool(secretRef, "optional") == true);
+                var secret = Lookup(reader, ResourceType.Secrets, ns, Json.Str(secretRef, "name"), Json.Bool(secretRef, "optional") == true);
                 foreach (var (k, v) in Json.Map(secret, "data"))
                 {
                     Set(prefix + k, Decode(v));
@@ -92,7 +98,7 @@ internal static class PodEnvironment
             string name = Json.Str(e, "name") ?? "";
             if (Json.At(e, "valueFrom") is JsonObject from)
             {
-                string? value = ValueFrom(from, pod, container, api, ns);
+                string? value = ValueFrom(from, pod, container, reader, ns);
                 if (value is not null)
                 {
                     Set(name, value);
@@ -149,12 +155,12 @@ internal static class PodEnvironment
         return sb.ToString();
     }
 
-    private static string? ValueFrom(JsonObject from, JsonObject pod, JsonObject container, ObjectApi api, string ns)
+    private static string? ValueFrom(JsonObject from, JsonObject pod, JsonObject container, NodeReader reader, string ns)
     {
         if (Json.At(from, "configMapKeyRef") is JsonObject cmKey)
         {
             bool optional = Json.Bool(cmKey, "optional") == true;
-            var cm = Lookup(api, ResourceType.ConfigMaps, ns, Json.Str(cmKey, "name"), optional);
+            var cm = Lookup(reader, ResourceType.ConfigMaps, ns, Json.Str(cmKey, "name"), optional);
             string key = Json.Str(cmKey, "key") ?? "";
             if (Json.Map(cm, "data").TryGetValue(key, out string? v))
             {
@@ -167,7 +173,7 @@ internal static class PodEnvironment
         if (Json.At(from, "secretKeyRef") is JsonObject secretKey)
         {
             bool optional = Json.Bool(secretKey, "optional") == true;
-            var secret = Lookup(api, ResourceType.Secrets, ns, Json.Str(secretKey, "name"), optional);
+            var secret = Lookup(reader, ResourceType.Secrets, ns, Json.Str(secretKey, "name"), optional);
             string key = Json.Str(secretKey, "key") ?? "";
             if (Json.Map(secret, "data").TryGetValue(key, out string? v))
             {
@@ -179,26 +185,7 @@ internal static class PodEnvironment
 
         if (Json.At(from, "fieldRef") is JsonObject fieldRef)
         {
-            string path = Json.Str(fieldRef, "fieldPath") ?? "";
-            if (path.StartsWith("metadata.labels['", StringComparison.Ordinal) || path.StartsWith("metadata.annotations['", StringComparison.Ordinal))
-            {
-                string kind = path.StartsWith("metadata.labels", StringComparison.Ordinal) ? "labels" : "annotations";
-                string key = path[(path.IndexOf('\'', StringComparison.Ordinal) + 1)..path.LastIndexOf('\'')];
-                return Json.Map(pod, "metadata", kind).GetValueOrDefault(key) ?? "";
-            }
-
-            return path switch
-            {
-                "metadata.name" => Json.Name(pod),
-                "metadata.namespace" => Json.Namespace(pod),
-                "metadata.uid" => Json.Uid(pod),
-                "spec.nodeName" => Json.Str(pod, "spec", "nodeName"),
-                "spec.serviceAccountName" => Json.Str(pod, "spec", "serviceAccountName") ?? "default",
-                "status.podIP" or "status.podIPs" => Json.Str(pod, "status", "podIP") ?? "",
-                "status.hostIP" or "status.hostIPs" => Json.Str(pod, "status", "hostIP") ?? "",
-                "metadata.labels" => string.Join("\n", Json.Labels(pod).Select(kv => $"{kv.Key}=\"{kv.Value}\"")),
-                _ => throw new PodConfigException($"unsupported fieldRef fieldPath \"{path}\""),
-            };
+            return FieldRef(pod, Json.Str(fieldRef, "fieldPath") ?? "");
         }
 
         if (Json.At(from, "resourceFieldRef") is JsonObject resource)
@@ -214,9 +201,42 @@ internal static class PodEnvironment
         return null;
     }
 
-    internal static JsonObject? Lookup(ObjectApi api, ResourceType type, string ns, string? name, bool optional)
+    /// <summary>The value of a fieldRef's <paramref name="path"/> of <paramref name="pod"/> (metadata.name, metadata.labels['app'], status.podIP...).</summary>
+    internal static string? FieldRef(JsonObject pod, string path)
     {
-        var obj = name is null ? null : api.TryGet(type, ns, name);
+        if (path.StartsWith("metadata.labels['", StringComparison.Ordinal) || path.StartsWith("metadata.annotations['", StringComparison.Ordinal))
+        {
+            string kind = path.StartsWith("metadata.labels", StringComparison.Ordinal) ? "labels" : "annotations";
+            string key = path[(path.IndexOf('\'', StringComparison.Ordinal) + 1)..path.LastIndexOf('\'')];
+            return Json.Map(pod, "metadata", kind).GetValueOrDefault(key) ?? "";
+        }
+
+        return path switch
+        {
+            "metadata.name" => Json.Name(pod),
+            "metadata.namespace" => Json.Namespace(pod),
+            "metadata.uid" => Json.Uid(pod),
+            "spec.nodeName" => Json.Str(pod, "spec", "nodeName"),
+            "spec.serviceAccountName" => Json.Str(pod, "spec", "serviceAccountName") ?? "default",
+            "status.podIP" or "status.podIPs" => Json.Str(pod, "status", "podIP") ?? "",
+            "status.hostIP" or "status.hostIPs" => Json.Str(pod, "status", "hostIP") ?? "",
+            "metadata.labels" => string.Join("\n", Json.Labels(pod).Select(kv => $"{kv.Key}=\"{kv.Value}\"")),
+            _ => throw new PodConfigException($"unsupported fieldRef fieldPath \"{path}\""),
+        };
+    }
+
+    internal static JsonObject? Lookup(NodeReader reader, ResourceType type, string ns, string? name, bool optional)
+    {
+        JsonObject? obj;
+        try
+        {
+            obj = name is null ? null : reader.Get(type, ns, name);
+        }
+        catch (PodVolumeException e)
+        {
+            throw new PodConfigException(e.Message);
+        }
+
         if (obj is null && !optional)
         {
             throw new PodConfigException($"{type.Singular} \"{name}\" not found");

@@ -9,12 +9,14 @@ public sealed class PodVolumeException(string message) : ContainerException(mess
 /// A pod's volumes on the node: emptyDir (a directory of the pod's), hostPath (created for DirectoryOrCreate and
 /// FileOrCreate), configMap and secret (files written as the kubelet's atomic writer does: a timestamped directory,
 /// <c>..data</c> pointing at it, a symlink per key, swapped in one rename on every change) and persistentVolumeClaim
-/// (the bound volume's hostPath or local path).
+/// (the bound volume's hostPath or local path), downwardAPI, and projected (secrets, ConfigMaps, the downward API and
+/// a service-account token in one directory: the service-account volume every pod gets). Secrets, ConfigMaps and
+/// claims are read as the node, so the Node authorizer decides.
 /// </summary>
 internal static class PodVolumes
 {
     /// <summary>Makes every volume present and current; returns volume name → host path.</summary>
-    public static Dictionary<string, string> Prepare(JsonObject pod, string podDirectory, ObjectApi api)
+    public static Dictionary<string, string> Prepare(JsonObject pod, string podDirectory, ObjectApi api, NodeReader reader)
     {
         string ns = Json.Namespace(pod) ?? "default";
         var paths = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -56,39 +58,53 @@ internal static class PodVolumes
             }
             else if (Json.At(v, "configMap") is JsonObject cmv)
             {
-                var cm = api.TryGet(ResourceType.ConfigMaps, ns, Json.Str(cmv, "name") ?? "");
-                if (cm is null && Json.Bool(cmv, "optional") != true)
-                {
-                    throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{name}\" : configmap \"{Json.Str(cmv, "name")}\" not found");
-                }
-
-                var files = Json.Map(cm, "data").ToDictionary(kv => kv.Key, kv => Encoding.UTF8.GetBytes(kv.Value), StringComparer.Ordinal);
-                foreach (var (k, b64) in Json.Map(cm, "binaryData"))
-                {
-                    files[k] = Convert.FromBase64String(b64);
-                }
-
-                WriteAtomic(dir, Select(files, cmv, name));
+                WriteAtomic(dir, ConfigMapFiles(reader, ns, cmv, name, "name"));
                 paths[name] = dir;
             }
             else if (Json.At(v, "secret") is JsonObject sv)
             {
-                var secret = api.TryGet(ResourceType.Secrets, ns, Json.Str(sv, "secretName") ?? "");
-                if (secret is null && Json.Bool(sv, "optional") != true)
+                WriteAtomic(dir, SecretFiles(reader, ns, sv, name, "secretName"));
+                paths[name] = dir;
+            }
+            else if (Json.At(v, "downwardAPI") is JsonObject dv)
+            {
+                WriteAtomic(dir, DownwardFiles(pod, dv, name));
+                paths[name] = dir;
+            }
+            else if (Json.At(v, "projected") is JsonObject projected)
+            {
+                var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+                foreach (var source in Json.ReadItems(projected, "sources"))
                 {
-                    throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{name}\" : secret \"{Json.Str(sv, "secretName")}\" not found");
+                    if (Json.At(source, "secret") is JsonObject ps)
+                    {
+                        Merge(files, SecretFiles(reader, ns, ps, name, "name"));
+                    }
+                    else if (Json.At(source, "configMap") is JsonObject pc)
+                    {
+                        Merge(files, ConfigMapFiles(reader, ns, pc, name, "name"));
+                    }
+                    else if (Json.At(source, "downwardAPI") is JsonObject pd)
+                    {
+                        Merge(files, DownwardFiles(pod, pd, name));
+                    }
+                    else if (Json.At(source, "serviceAccountToken") is JsonObject token)
+                    {
+                        string path = Json.Str(token, "path") ?? "token";
+                        string existing = Path.Combine(dir, "..data", path);
+                        files[path] = reader.Token(pod, token, File.Exists(existing) ? File.ReadAllBytes(existing) : null);
+                    }
                 }
 
-                var files = Json.Map(secret, "data").ToDictionary(kv => kv.Key, kv => Convert.FromBase64String(kv.Value), StringComparer.Ordinal);
-                WriteAtomic(dir, Select(files, sv, name));
+                WriteAtomic(dir, files);
                 paths[name] = dir;
             }
             else if (Json.At(v, "persistentVolumeClaim") is JsonObject pvc)
             {
                 string claim = Json.Str(pvc, "claimName") ?? "";
-                var c = api.TryGet(ResourceType.Claims, ns, claim) ?? throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" not found");
+                var c = reader.Get(ResourceType.Claims, ns, claim) ?? throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" not found");
                 string? volumeName = Json.Str(c, "spec", "volumeName");
-                var pv = volumeName is null ? null : api.TryGet(ResourceType.Volumes, null, volumeName);
+                var pv = volumeName is null ? null : reader.Get(ResourceType.Volumes, "", volumeName);
                 if (pv is null || Json.Str(c, "status", "phase") != "Bound")
                 {
                     throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" is not bound");
@@ -101,7 +117,7 @@ internal static class PodVolumes
             }
             else
             {
-                throw new PodVolumeException($"volume \"{name}\": this volume type is not supported on this node (emptyDir, hostPath, configMap, secret, persistentVolumeClaim are)");
+                throw new PodVolumeException($"volume \"{name}\": this volume type is not supported on this node (emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim are)");
             }
         }
 
@@ -134,6 +150,68 @@ internal static class PodVolumes
         }
 
         return mounts;
+    }
+
+    private static Dictionary<string, byte[]> ConfigMapFiles(NodeReader reader, string ns, JsonObject source, string volume, string nameField)
+    {
+        var cm = reader.Get(ResourceType.ConfigMaps, ns, Json.Str(source, nameField) ?? "");
+        if (cm is null && Json.Bool(source, "optional") != true)
+        {
+            throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{volume}\" : configmap \"{Json.Str(source, nameField)}\" not found");
+        }
+
+        var files = Json.Map(cm, "data").ToDictionary(kv => kv.Key, kv => Encoding.UTF8.GetBytes(kv.Value), StringComparer.Ordinal);
+        foreach (var (k, b64) in Json.Map(cm, "binaryData"))
+        {
+            files[k] = Convert.FromBase64String(b64);
+        }
+
+        return Select(files, source, volume);
+    }
+
+    private static Dictionary<string, byte[]> SecretFiles(NodeReader reader, string ns, JsonObject source, string volume, string nameField)
+    {
+        var secret = reader.Get(ResourceType.Secrets, ns, Json.Str(source, nameField) ?? "");
+        if (secret is null && Json.Bool(source, "optional") != true)
+        {
+            throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{volume}\" : secret \"{Json.Str(source, nameField)}\" not found");
+        }
+
+        var files = Json.Map(secret, "data").ToDictionary(kv => kv.Key, kv => Convert.FromBase64String(kv.Value), StringComparer.Ordinal);
+        return Select(files, source, volume);
+    }
+
+    /// <summary>The files of a downwardAPI volume or projection: each item's fieldRef (as the environment's) at its path.</summary>
+    private static Dictionary<string, byte[]> DownwardFiles(JsonObject pod, JsonObject source, string volume)
+    {
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var item in Json.ReadItems(source, "items"))
+        {
+            string path = Json.Str(item, "path") ?? "";
+            if (path.Length == 0 || path.Split('/').Contains("..") || Path.IsPathRooted(path))
+            {
+                throw new PodVolumeException($"volume \"{volume}\": item path \"{path}\" must be relative without '..'");
+            }
+
+            string field = Json.Str(item, "fieldRef", "fieldPath") ?? throw new PodVolumeException($"volume \"{volume}\": item \"{path}\" needs a fieldRef");
+            string value = field switch
+            {
+                "metadata.annotations" => string.Join("\n", Json.Map(pod, "metadata", "annotations").OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}=\"{kv.Value}\"")),
+                "metadata.labels" => string.Join("\n", Json.Labels(pod).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}=\"{kv.Value}\"")),
+                _ => PodEnvironment.FieldRef(pod, field) ?? "",
+            };
+            files[path] = Encoding.UTF8.GetBytes(value);
+        }
+
+        return files;
+    }
+
+    private static void Merge(Dictionary<string, byte[]> into, Dictionary<string, byte[]> files)
+    {
+        foreach (var (k, v) in files)
+        {
+            into[k] = v;
+        }
     }
 
     private static Dictionary<string, byte[]> Select(Dictionary<string, byte[]> files, JsonObject source, string volume)

@@ -8,6 +8,9 @@ internal enum NameRule
 
     /// <summary>A lowercase RFC 1123 label, at most 63 characters (Namespace, Service: they become DNS labels).</summary>
     Label,
+
+    /// <summary>Any name that can be a URL path segment: not "." or "..", no '/' or '%' (the RBAC kinds: system:node).</summary>
+    PathSegment,
 }
 
 /// <summary>What a delete does to an object of a kind before finalizers are looked at.</summary>

@@ -26,7 +26,14 @@ internal sealed class PodStrategy : KindStrategy
     ];
 
     /// <inheritdoc/>
-    public override void Default(JsonObject obj, ObjectApi api) => PodSpecs.Default(Json.Obj(obj, "spec"), pod: true, api.DefaultTolerationSeconds);
+    public override void Default(JsonObject obj, ObjectApi api)
+    {
+        PodSpecs.Default(Json.Obj(obj, "spec"), pod: true, api.DefaultTolerationSeconds);
+        if (Json.Str(obj, "metadata", "resourceVersion") is null)
+        {
+            ServiceAccountAdmission.Admit(obj, api); // on create only: a pod's volumes never change
+        }
+    }
 
     /// <inheritdoc/>
     public override void Validate(JsonObject obj, JsonObject? old, List<(string Field, string Message)> errors)

@@ -107,6 +107,9 @@ internal sealed class RoleStrategy : KindStrategy
     public static ResourceType Type { get; } = new(Rbac.Group, "v1", "Role", "roles", true) { Strategy = new RoleStrategy() };
 
     /// <inheritdoc/>
+    public override NameRule Names => NameRule.PathSegment;
+
+    /// <inheritdoc/>
     public override void Validate(JsonObject obj, JsonObject? old, List<(string Field, string Message)> errors) => Rbac.ValidateRules(obj, cluster: false, errors);
 
     /// <inheritdoc/>
@@ -121,6 +124,9 @@ internal sealed class ClusterRoleStrategy : KindStrategy
     public static ResourceType Type { get; } = new(Rbac.Group, "v1", "ClusterRole", "clusterroles", false) { Strategy = new ClusterRoleStrategy() };
 
     /// <inheritdoc/>
+    public override NameRule Names => NameRule.PathSegment;
+
+    /// <inheritdoc/>
     public override void Validate(JsonObject obj, JsonObject? old, List<(string Field, string Message)> errors) => Rbac.ValidateRules(obj, cluster: true, errors);
 
     /// <inheritdoc/>
@@ -133,6 +139,9 @@ internal sealed class RoleBindingStrategy : KindStrategy
 {
     /// <summary>The kind.</summary>
     public static ResourceType Type { get; } = new(Rbac.Group, "v1", "RoleBinding", "rolebindings", true) { Strategy = new RoleBindingStrategy() };
+
+    /// <inheritdoc/>
+    public override NameRule Names => NameRule.PathSegment;
 
     /// <inheritdoc/>
     public override void Validate(JsonObject obj, JsonObject? old, List<(string Field, string Message)> errors) => Rbac.ValidateBinding(obj, old, cluster: false, errors);
@@ -150,6 +159,9 @@ internal sealed class ClusterRoleBindingStrategy : KindStrategy
 {
     /// <summary>The kind.</summary>
     public static ResourceType Type { get; } = new(Rbac.Group, "v1", "ClusterRoleBinding", "clusterrolebindings", false) { Strategy = new ClusterRoleBindingStrategy() };
+
+    /// <inheritdoc/>
+    public override NameRule Names => NameRule.PathSegment;
 
     /// <inheritdoc/>
     public override void Validate(JsonObject obj, JsonObject? old, List<(string Field, string Message)> errors) => Rbac.ValidateBinding(obj, old, cluster: true, errors);

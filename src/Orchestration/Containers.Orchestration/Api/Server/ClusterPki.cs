@@ -83,7 +83,11 @@ public sealed class ClusterPki : IDisposable
     /// kube-apiserver reads them), valid from <paramref name="notBefore"/> (now when null) for
     /// <paramref name="lifetime"/> (a year when null): what <c>containers cluster kubeconfig --user</c> hands out.
     /// </summary>
-    public X509Certificate2 IssueClientCertificate(string user, IEnumerable<string> groups, DateTimeOffset? notBefore = null, TimeSpan? lifetime = null)
+    public X509Certificate2 IssueClientCertificate(string user, IEnumerable<string> groups, DateTimeOffset? notBefore = null, TimeSpan? lifetime = null) =>
+        IssueClientCertificate(Authority, user, groups, notBefore, lifetime);
+
+    /// <summary>A client certificate of <paramref name="authority"/> (a cluster CA with its key) for <paramref name="user"/> in <paramref name="groups"/>; see the instance method.</summary>
+    public static X509Certificate2 IssueClientCertificate(X509Certificate2 authority, string user, IEnumerable<string> groups, DateTimeOffset? notBefore = null, TimeSpan? lifetime = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
         ArgumentNullException.ThrowIfNull(groups);
@@ -95,7 +99,7 @@ public sealed class ClusterPki : IDisposable
         }
 
         var from = notBefore ?? DateTimeOffset.UtcNow.AddMinutes(-5);
-        return Issue(Authority, name.Build(), ClientAuthentication, null, from, from + (lifetime ?? TimeSpan.FromDays(365)));
+        return Issue(authority, name.Build(), ClientAuthentication, null, from, from + (lifetime ?? TimeSpan.FromDays(365)));
     }
 
     /// <summary>

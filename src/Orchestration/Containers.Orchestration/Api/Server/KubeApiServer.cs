@@ -114,41 +114,8 @@ public sealed class KubeApiServer : IAsyncDisposable
     /// Writes a kubeconfig for this server to <paramref name="path"/> (context <paramref name="contextName"/>), mode
     /// 0600: the cluster CA and the admin's client certificate and key, when the server has certificates.
     /// </summary>
-    public string WriteKubeconfig(string path, string contextName = "containers-dotnet")
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        static string B64(string pem) => Convert.ToBase64String(Encoding.UTF8.GetBytes(pem));
-        string ca = Pki is { } p ? $"\n    certificate-authority-data: {B64(ClusterPki.Pem(p.Authority))}" : "";
-        string user = Pki is { } q ? $"\n    client-certificate-data: {B64(ClusterPki.Pem(q.Admin))}\n    client-key-data: {B64(ClusterPki.KeyPem(q.Admin))}" : " {}";
-        string text = $"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: {contextName}
-              cluster:
-                server: {Url}{ca}
-            users:
-            - name: {contextName}
-              user:{user}
-            contexts:
-            - name: {contextName}
-              context:
-                cluster: {contextName}
-                user: {contextName}
-                namespace: default
-            current-context: {contextName}
-            preferences: {"{}"}
-
-            """;
-        using (var f = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
-        using (var w = new StreamWriter(f))
-        {
-            w.Write(text);
-        }
-
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite); // it holds the admin's key
-        return path;
-    }
+    public string WriteKubeconfig(string path, string contextName = "containers-dotnet") =>
+        Kubeconfig.Write(path, Url, Pki is { } p ? ClusterPki.Pem(p.Authority) : null, Pki?.Admin, contextName);
 
     /// <summary>Answers errors as Kubernetes' Status objects: an <see cref="ApiException"/> with its code, the engine's errors by their <see cref="ErrorKind"/>, anything else as 500.</summary>
     private static async Task StatusErrorsAsync(HttpContext http, RequestDelegate next)

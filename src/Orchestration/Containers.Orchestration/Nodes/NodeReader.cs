@@ -1,0 +1,92 @@
+using System.Text;
+
+namespace Containers.Orchestration.Nodes;
+
+/// <summary>
+/// What a node agent holds to act as its node (<c>system:node:NAME</c>): the authorizer its reads go through (so the
+/// Node authorizer limits it to the Secrets and ConfigMaps of its own pods) and the issuer of its pods' service-account
+/// tokens. The control plane in the same process hands them over; a node elsewhere would use its kubeconfig instead.
+/// </summary>
+/// <param name="Authorizer">The API's authorizer.</param>
+/// <param name="Tokens">The service-account token issuer.</param>
+public sealed record NodeCredentials(Authorizer Authorizer, ServiceAccountTokens Tokens);
+
+/// <summary>A node's reads of the objects its pods use, authorized as the node, and the tokens of its pods' service accounts.</summary>
+internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? credentials)
+{
+    private readonly KubeUser user = ComponentIdentities.Node(node);
+
+    /// <summary>The object (null when absent); a <see cref="PodVolumeException"/> when the node may not read it.</summary>
+    public JsonObject? Get(ResourceType type, string ns, string name)
+    {
+        if (credentials is not null)
+        {
+            var attributes = RequestAttributes.ForResource(user, "get", type, type.Namespaced ? ns : null, name);
+            var (allowed, reason) = credentials.Authorizer.Authorize(attributes);
+            if (!allowed)
+            {
+                throw new PodVolumeException(Authorizer.Forbidden(attributes, reason).Message);
+            }
+        }
+
+        return api.TryGet(type, ns, name);
+    }
+
+    /// <summary>
+    /// The token file of a projected serviceAccountToken source: the one in <paramref name="current"/> while it is
+    /// younger than 80% of its life (as the kubelet refreshes them), else a new one bound to the pod.
+    /// </summary>
+    public byte[] Token(JsonObject pod, JsonObject source, byte[]? current)
+    {
+        if (credentials is null)
+        {
+            throw new PodVolumeException("this node has no credentials to request service-account tokens");
+        }
+
+        var now = api.Time.GetUtcNow().ToUnixTimeSeconds();
+        if (current is not null && Claims(current) is { } claims && Json.Int(claims, "iat") is { } iat && Json.Int(claims, "exp") is { } exp
+            && now < iat + ((exp - iat) * 8 / 10))
+        {
+            return current;
+        }
+
+        string ns = Json.Namespace(pod) ?? "default", account = Json.Str(pod, "spec", "serviceAccountName") ?? "default";
+        var attributes = RequestAttributes.ForResource(user, "create", ResourceType.Find("", "serviceaccounts")!, ns, account, "token");
+        var (allowed, reason) = credentials.Authorizer.Authorize(attributes);
+        if (!allowed)
+        {
+            throw new PodVolumeException(Authorizer.Forbidden(attributes, reason).Message);
+        }
+
+        long seconds = Math.Max(Json.Int(source, "expirationSeconds") ?? 3600, (long)ServiceAccountTokens.MinimumLifetime.TotalSeconds);
+        string? audience = Json.Str(source, "audience");
+        try
+        {
+            var (token, _) = credentials.Tokens.Issue(ns, account, TimeSpan.FromSeconds(seconds), audience is { Length: > 0 } ? [audience] : null, pod);
+            return Encoding.ASCII.GetBytes(token);
+        }
+        catch (ApiException e)
+        {
+            throw new PodVolumeException($"failed to fetch token: {e.Message}");
+        }
+    }
+
+    private static JsonObject? Claims(byte[] token)
+    {
+        string[] parts = Encoding.ASCII.GetString(token).Split('.');
+        if (parts.Length != 3)
+        {
+            return null;
+        }
+
+        try
+        {
+            string b64 = parts[1].Replace('-', '+').Replace('_', '/');
+            return JsonNode.Parse(Convert.FromBase64String(b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '='))) as JsonObject;
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+}
