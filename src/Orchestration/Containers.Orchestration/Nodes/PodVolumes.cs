@@ -13,7 +13,7 @@ public sealed class PodVolumeException(string message) : ContainerException(mess
 /// a service-account token in one directory: the service-account volume every pod gets). Secrets, ConfigMaps and
 /// claims are read as the node, so the Node authorizer decides.
 /// </summary>
-internal static class PodVolumes
+internal static partial class PodVolumes
 {
     /// <summary>Makes every volume present and current; returns volume name → host path.</summary>
     public static Dictionary<string, string> Prepare(JsonObject pod, string podDirectory, ObjectApi api, NodeReader reader)
@@ -244,6 +244,22 @@ internal static class PodVolumes
         return selected;
     }
 
+    /// <summary>
+    /// Renames the symlink <paramref name="from"/> over <paramref name="to"/> in one step (rename(2)). File.Move cannot:
+    /// it refuses a source that is a link to a directory ("Could not find file").
+    /// </summary>
+    private static void ReplaceLink(string from, string to)
+    {
+        if (rename(from, to) != 0)
+        {
+            throw new IOException($"rename {from} to {to}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    // the one call the BCL has no form of here (Tmds.LibC 0.5.0 lacks it too): rename(2) of a link to a directory
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int rename(string oldpath, string newpath);
+
     /// <summary>The kubelet's atomic writer: files in a fresh ..TIMESTAMP directory, ..data swapped to it by rename, a symlink per top-level name.</summary>
     internal static void WriteAtomic(string dir, Dictionary<string, byte[]> files)
     {
@@ -278,7 +294,7 @@ internal static class PodVolumes
         }
 
         File.CreateSymbolicLink(tmp, stamp);
-        File.Move(tmp, dataLink, overwrite: true);
+        ReplaceLink(tmp, dataLink);
         foreach (string top in files.Keys.Select(k => k.Split('/')[0]).Distinct(StringComparer.Ordinal))
         {
             string link = Path.Combine(dir, top);
