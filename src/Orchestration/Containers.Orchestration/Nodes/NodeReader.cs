@@ -16,13 +16,13 @@ internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? cr
 {
     private readonly KubeUser user = ComponentIdentities.Node(node);
 
-    /// <summary>The object (null when absent); a <see cref="PodVolumeException"/> when the node may not read it.</summary>
-    public JsonObject? Get(ResourceType type, string ns, string name)
+    /// <summary>The object <paramref name="pod"/> uses (null when absent); a <see cref="PodVolumeException"/> when the node may not read it.</summary>
+    public JsonObject? Get(ResourceType type, string ns, string name, JsonObject pod)
     {
         if (credentials is not null)
         {
             var attributes = RequestAttributes.ForResource(user, "get", type, type.Namespaced ? ns : null, name);
-            var (allowed, reason) = credentials.Authorizer.Authorize(attributes);
+            var (allowed, reason) = credentials.Authorizer.Authorize(attributes, pod);
             if (!allowed)
             {
                 throw new PodVolumeException(Authorizer.Forbidden(attributes, reason).Message);
@@ -52,7 +52,7 @@ internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? cr
 
         string ns = Json.Namespace(pod) ?? "default", account = Json.Str(pod, "spec", "serviceAccountName") ?? "default";
         var attributes = RequestAttributes.ForResource(user, "create", ResourceType.Find("", "serviceaccounts")!, ns, account, "token");
-        var (allowed, reason) = credentials.Authorizer.Authorize(attributes);
+        var (allowed, reason) = credentials.Authorizer.Authorize(attributes, pod);
         if (!allowed)
         {
             throw new PodVolumeException(Authorizer.Forbidden(attributes, reason).Message);

@@ -77,7 +77,7 @@ internal static class PodEnvironment
             string prefix = Json.Str(from, "prefix") ?? "";
             if (Json.At(from, "configMapRef") is JsonObject cmRef)
             {
-                var cm = Lookup(reader, ResourceType.ConfigMaps, ns, Json.Str(cmRef, "name"), Json.Bool(cmRef, "optional") == true);
+                var cm = Lookup(reader, pod, ResourceType.ConfigMaps, ns, Json.Str(cmRef, "name"), Json.Bool(cmRef, "optional") == true);
                 foreach (var (k, v) in Json.Map(cm, "data"))
                 {
                     Set(prefix + k, v);
@@ -85,7 +85,7 @@ internal static class PodEnvironment
             }
             else if (Json.At(from, "secretRef") is JsonObject secretRef)
             {
-                var secret = Lookup(reader, ResourceType.Secrets, ns, Json.Str(secretRef, "name"), Json.Bool(secretRef, "optional") == true);
+                var secret = Lookup(reader, pod, ResourceType.Secrets, ns, Json.Str(secretRef, "name"), Json.Bool(secretRef, "optional") == true);
                 foreach (var (k, v) in Json.Map(secret, "data"))
                 {
                     Set(prefix + k, Decode(v));
@@ -160,7 +160,7 @@ internal static class PodEnvironment
         if (Json.At(from, "configMapKeyRef") is JsonObject cmKey)
         {
             bool optional = Json.Bool(cmKey, "optional") == true;
-            var cm = Lookup(reader, ResourceType.ConfigMaps, ns, Json.Str(cmKey, "name"), optional);
+            var cm = Lookup(reader, pod, ResourceType.ConfigMaps, ns, Json.Str(cmKey, "name"), optional);
             string key = Json.Str(cmKey, "key") ?? "";
             if (Json.Map(cm, "data").TryGetValue(key, out string? v))
             {
@@ -173,7 +173,7 @@ internal static class PodEnvironment
         if (Json.At(from, "secretKeyRef") is JsonObject secretKey)
         {
             bool optional = Json.Bool(secretKey, "optional") == true;
-            var secret = Lookup(reader, ResourceType.Secrets, ns, Json.Str(secretKey, "name"), optional);
+            var secret = Lookup(reader, pod, ResourceType.Secrets, ns, Json.Str(secretKey, "name"), optional);
             string key = Json.Str(secretKey, "key") ?? "";
             if (Json.Map(secret, "data").TryGetValue(key, out string? v))
             {
@@ -225,12 +225,12 @@ internal static class PodEnvironment
         };
     }
 
-    internal static JsonObject? Lookup(NodeReader reader, ResourceType type, string ns, string? name, bool optional)
+    internal static JsonObject? Lookup(NodeReader reader, JsonObject pod, ResourceType type, string ns, string? name, bool optional)
     {
         JsonObject? obj;
         try
         {
-            obj = name is null ? null : reader.Get(type, ns, name);
+            obj = name is null ? null : reader.Get(type, ns, name, pod);
         }
         catch (PodVolumeException e)
         {

@@ -58,12 +58,12 @@ internal static partial class PodVolumes
             }
             else if (Json.At(v, "configMap") is JsonObject cmv)
             {
-                WriteAtomic(dir, ConfigMapFiles(reader, ns, cmv, name, "name"));
+                WriteAtomic(dir, ConfigMapFiles(reader, pod, cmv, name, "name"));
                 paths[name] = dir;
             }
             else if (Json.At(v, "secret") is JsonObject sv)
             {
-                WriteAtomic(dir, SecretFiles(reader, ns, sv, name, "secretName"));
+                WriteAtomic(dir, SecretFiles(reader, pod, sv, name, "secretName"));
                 paths[name] = dir;
             }
             else if (Json.At(v, "downwardAPI") is JsonObject dv)
@@ -78,11 +78,11 @@ internal static partial class PodVolumes
                 {
                     if (Json.At(source, "secret") is JsonObject ps)
                     {
-                        Merge(files, SecretFiles(reader, ns, ps, name, "name"));
+                        Merge(files, SecretFiles(reader, pod, ps, name, "name"));
                     }
                     else if (Json.At(source, "configMap") is JsonObject pc)
                     {
-                        Merge(files, ConfigMapFiles(reader, ns, pc, name, "name"));
+                        Merge(files, ConfigMapFiles(reader, pod, pc, name, "name"));
                     }
                     else if (Json.At(source, "downwardAPI") is JsonObject pd)
                     {
@@ -102,9 +102,9 @@ internal static partial class PodVolumes
             else if (Json.At(v, "persistentVolumeClaim") is JsonObject pvc)
             {
                 string claim = Json.Str(pvc, "claimName") ?? "";
-                var c = reader.Get(ResourceType.Claims, ns, claim) ?? throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" not found");
+                var c = reader.Get(ResourceType.Claims, ns, claim, pod) ?? throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" not found");
                 string? volumeName = Json.Str(c, "spec", "volumeName");
-                var pv = volumeName is null ? null : reader.Get(ResourceType.Volumes, "", volumeName);
+                var pv = volumeName is null ? null : reader.Get(ResourceType.Volumes, "", volumeName, pod);
                 if (pv is null || Json.Str(c, "status", "phase") != "Bound")
                 {
                     throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" is not bound");
@@ -152,9 +152,9 @@ internal static partial class PodVolumes
         return mounts;
     }
 
-    private static Dictionary<string, byte[]> ConfigMapFiles(NodeReader reader, string ns, JsonObject source, string volume, string nameField)
+    private static Dictionary<string, byte[]> ConfigMapFiles(NodeReader reader, JsonObject pod, JsonObject source, string volume, string nameField)
     {
-        var cm = reader.Get(ResourceType.ConfigMaps, ns, Json.Str(source, nameField) ?? "");
+        var cm = reader.Get(ResourceType.ConfigMaps, Json.Namespace(pod) ?? "default", Json.Str(source, nameField) ?? "", pod);
         if (cm is null && Json.Bool(source, "optional") != true)
         {
             throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{volume}\" : configmap \"{Json.Str(source, nameField)}\" not found");
@@ -169,9 +169,9 @@ internal static partial class PodVolumes
         return Select(files, source, volume);
     }
 
-    private static Dictionary<string, byte[]> SecretFiles(NodeReader reader, string ns, JsonObject source, string volume, string nameField)
+    private static Dictionary<string, byte[]> SecretFiles(NodeReader reader, JsonObject pod, JsonObject source, string volume, string nameField)
     {
-        var secret = reader.Get(ResourceType.Secrets, ns, Json.Str(source, nameField) ?? "");
+        var secret = reader.Get(ResourceType.Secrets, Json.Namespace(pod) ?? "default", Json.Str(source, nameField) ?? "", pod);
         if (secret is null && Json.Bool(source, "optional") != true)
         {
             throw new PodVolumeException($"MountVolume.SetUp failed for volume \"{volume}\" : secret \"{Json.Str(source, nameField)}\" not found");

@@ -37,7 +37,13 @@ public sealed class Authorizer
     }
 
     /// <summary>Whether <paramref name="a"/> is allowed, and the reason given when it is not (may be empty).</summary>
-    public (bool Allowed, string Reason) Authorize(RequestAttributes a)
+    public (bool Allowed, string Reason) Authorize(RequestAttributes a) => Authorize(a, null);
+
+    /// <summary>
+    /// As <see cref="Authorize(RequestAttributes)"/>, for a node's read made for <paramref name="pod"/> (its agent in
+    /// this process knows which pod it prepares): the Node authorizer looks at that pod instead of searching the node's.
+    /// </summary>
+    public (bool Allowed, string Reason) Authorize(RequestAttributes a, JsonObject? pod)
     {
         ArgumentNullException.ThrowIfNull(a);
         if (a.User.Groups.Contains(SuperuserGroup))
@@ -45,7 +51,7 @@ public sealed class Authorizer
             return (true, "");
         }
 
-        var (decision, reason) = nodes.Authorize(a);
+        var (decision, reason) = nodes.Authorize(a, pod);
         if (decision == AuthorizationDecision.Allow)
         {
             return (true, "");
@@ -142,7 +148,7 @@ internal sealed class NodeAuthorizer(ObjectApi api)
 
     private static readonly IReadOnlyList<PolicyRule> NodeRules = [.. BootstrapPolicy.NodeRules.Select(PolicyRule.Of)];
 
-    public (AuthorizationDecision Decision, string Reason) Authorize(RequestAttributes a)
+    public (AuthorizationDecision Decision, string Reason) Authorize(RequestAttributes a, JsonObject? pod = null)
     {
         if (!a.User.Groups.Contains(NodesGroup) || !a.User.Name.StartsWith(NodePrefix, StringComparison.Ordinal))
         {
@@ -159,17 +165,17 @@ internal sealed class NodeAuthorizer(ObjectApi api)
         switch (a.Resource, a.Subresource)
         {
             case ("secrets" or "configmaps" or "persistentvolumeclaims" or "persistentvolumes", ""):
-                return a.Verb == "get" && a.Name.Length > 0 && Uses(node, a.Resource, a.Namespace, a.Name)
+                return a.Verb == "get" && a.Name.Length > 0 && Uses(node, a.Resource, a.Namespace, a.Name, pod)
                     ? (AuthorizationDecision.Allow, "")
                     : (AuthorizationDecision.Deny, a.Verb == "get" ? none : $"can only get individual resources of this type");
             case ("serviceaccounts", "token"):
-                return a.Verb == "create" && Uses(node, "serviceaccounts", a.Namespace, a.Name)
+                return a.Verb == "create" && Uses(node, "serviceaccounts", a.Namespace, a.Name, pod)
                     ? (AuthorizationDecision.Allow, "")
                     : (AuthorizationDecision.Deny, none);
             case ("nodes", _) when a.Verb is "update" or "patch" or "delete" && a.Name != node:
                 return (AuthorizationDecision.Deny, $"node '{node}' cannot modify node '{a.Name}'");
             case ("pods", "status") when a.Verb is "update" or "patch":
-                return api.TryGet(ResourceType.Pods, a.Namespace, a.Name) is { } pod && Json.Str(pod, "spec", "nodeName") == node
+                return api.TryGet(ResourceType.Pods, a.Namespace, a.Name) is { } target && Json.Str(target, "spec", "nodeName") == node
                     ? (AuthorizationDecision.Allow, "")
                     : (AuthorizationDecision.Deny, $"node '{node}' can only update the status of pods bound to it");
             default:
@@ -181,9 +187,13 @@ internal sealed class NodeAuthorizer(ObjectApi api)
         NodeRules.Any(r => r.Allows(a)) ? (AuthorizationDecision.Allow, "") : (AuthorizationDecision.NoOpinion, "");
 
     /// <summary>Whether a pod bound to <paramref name="node"/> uses the object (through a volume, the environment, an image pull secret, its service account, or a claim's volume).</summary>
-    private bool Uses(string node, string resource, string ns, string name)
+    private bool Uses(string node, string resource, string ns, string name, JsonObject? pod)
     {
-        var onNode = api.List(ResourceType.Pods, resource == "persistentvolumes" ? null : ns, fields: FieldSelector.Parse("spec.nodeName=" + node)).Items;
+        // the pod a node agent names is looked at as stored now (bound to this node, not deleted meanwhile)
+        var current = pod is null ? null : api.TryGet(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod));
+        var onNode = current is not null && Json.Uid(current) == Json.Uid(pod!) && Json.Str(current, "spec", "nodeName") == node
+            ? [current]
+            : api.List(ResourceType.Pods, resource == "persistentvolumes" ? null : ns, fields: FieldSelector.Parse("spec.nodeName=" + node)).Items;
         if (resource == "persistentvolumes")
         {
             return onNode.Any(p => PodReferences.Of(p, "persistentvolumeclaims").Any(claim =>
