@@ -183,6 +183,28 @@ public sealed class AuthorizationTests : RecordedCluster
     }
 
     [Fact]
+    public async Task A_namespace_admin_cannot_grant_what_they_do_not_hold()
+    {
+        var admin = Admin;
+        await admin.RunAsync("create", "namespace", "team");
+        await admin.RunAsync("create", "rolebinding", "carol-admin", "--clusterrole=admin", "--user=carol", "-n", "team");
+        var carol = As("carol");
+        await carol.RunAsync("create", "rolebinding", "dave-view", "--clusterrole=view", "--user=dave", "-n", "team");
+        await carol.RunAsync("create", "role", "secret-reader", "--verb=get", "--resource=secrets", "-n", "team");
+        var (escalated, _, escalatedError) = await carol.TryAsync("create", "rolebinding", "carol-root", "--clusterrole=cluster-admin", "--user=carol", "-n", "team");
+        Assert.NotEqual(0, escalated);
+        Assert.Contains("is attempting to grant RBAC permissions not currently held", escalatedError);
+        var (nodes, _, nodesError) = await carol.TryAsync("create", "role", "node-reader", "--verb=list", "--resource=nodes", "-n", "team");
+        Assert.NotEqual(0, nodes);
+        Assert.Contains("Resources:[\"nodes\"]", nodesError);
+        var (patched, _, patchError) = await carol.TryAsync("patch", "role", "secret-reader", "-n", "team", "--type=json", "-p", "[{\"op\":\"add\",\"path\":\"/rules/0/verbs/-\",\"value\":\"escalate\"}]");
+        Assert.NotEqual(0, patched);
+        Assert.Contains("not currently held", patchError);
+        var (outside, _, _) = await carol.TryAsync("create", "rolebinding", "dave-view", "--clusterrole=view", "--user=dave", "-n", "default");
+        Assert.NotEqual(0, outside);
+    }
+
+    [Fact]
     public async Task Credentials_that_do_not_hold_get_401_and_an_unprivileged_user_cannot_use_the_admin_kubeconfig()
     {
         // a certificate of the cluster CA that has expired

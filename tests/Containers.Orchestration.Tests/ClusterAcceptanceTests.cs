@@ -455,11 +455,19 @@ public sealed class ClusterAcceptanceTests
         }
         finally
         {
-            await cluster.RemoveWorkloadsAsync();
-            await cluster.DisposeAsync();
+            await RemoveAsync(cluster, te);
         }
 
-        // the pod network goes with its last container (the test engine then checks that nothing is left)
+        // the service proxy let go of its ports and addresses
+        using var probe = new System.Net.Sockets.TcpClient();
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => probe.ConnectAsync("127.0.0.1", 30100));
+    }
+
+    /// <summary>Stops <paramref name="cluster"/> and removes its pods' containers, then its pod network (the test engine then checks that nothing is left).</summary>
+    internal static async Task RemoveAsync(Cluster cluster, TestEngine te)
+    {
+        await cluster.RemoveWorkloadsAsync();
+        await cluster.DisposeAsync();
         for (int i = 0; ; i++)
         {
             foreach (var c in te.Engine.List(all: true))
@@ -469,18 +477,14 @@ public sealed class ClusterAcceptanceTests
 
             try
             {
-                te.Engine.Networks.Remove(options.PodNetwork);
-                break;
+                te.Engine.Networks.Remove(cluster.Options.PodNetwork);
+                return;
             }
             catch (ContainerConflictException) when (i < 50)
             {
                 await Task.Delay(100);
             }
         }
-
-        // the service proxy let go of its ports and addresses
-        using var probe = new System.Net.Sockets.TcpClient();
-        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => probe.ConnectAsync("127.0.0.1", 30100));
     }
 
     internal static System.Collections.Immutable.ImmutableArray<string> MonitorCommand()

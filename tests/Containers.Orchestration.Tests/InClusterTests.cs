@@ -96,26 +96,7 @@ public sealed class InClusterTests
         }
         finally
         {
-            await cluster.RemoveWorkloadsAsync();
-            await cluster.DisposeAsync();
-        }
-
-        for (int i = 0; ; i++)
-        {
-            foreach (var c in te.Engine.List(all: true))
-            {
-                await te.Engine.Get(c.Id).RemoveAsync(force: true);
-            }
-
-            try
-            {
-                te.Engine.Networks.Remove(options.PodNetwork);
-                break;
-            }
-            catch (ContainerConflictException) when (i < 50)
-            {
-                await Task.Delay(100);
-            }
+            await ClusterAcceptanceTests.RemoveAsync(cluster, te);
         }
     }
 

@@ -86,6 +86,15 @@ internal sealed class ReviewEndpoints(ObjectApi api, ApiAccess access)
         await ApiHttp.WriteAsync(http, 201, answer).ConfigureAwait(false);
     }
 
+    /// <summary>Refuses (403) a write of a Role, ClusterRole or binding that would grant what its writer does not hold (see <see cref="EscalationCheck"/>).</summary>
+    public void GuardRbacWrite(HttpContext http, ResourceType type, string? ns, JsonObject obj)
+    {
+        if (Authentication.User(http) is { } user)
+        {
+            EscalationCheck.Require(api, access.Authorizer, user, type, ns, obj);
+        }
+    }
+
     private static KubeUser Subject(JsonObject spec) => new(
         Json.Str(spec, "user") ?? "",
         [.. (Json.At(spec, "groups") as JsonArray ?? []).Select(g => g?.GetValue<string>() ?? "")],

@@ -73,6 +73,7 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                 var body = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
                 ApiHttp.CheckKind(type, body);
                 ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
+                reviews?.GuardRbacWrite(http, type, type.Namespaced ? ns ?? "default" : ns, body);
                 var created = api.Create(type, type.Namespaced ? ns ?? "default" : ns, body, DryRun(http));
                 await ApiHttp.WriteAsync(http, 201, created).ConfigureAwait(false);
                 return;
@@ -145,6 +146,7 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                 var body = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
                 ApiHttp.CheckKind(type, body);
                 ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
+                reviews?.GuardRbacWrite(http, type, ns, body);
                 await ApiHttp.WriteObjectAsync(http, api, type, api.Update(type, ns, n, body, sub, dryRun)).ConfigureAwait(false);
                 return;
             }
@@ -153,7 +155,14 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
             case ("PATCH", "status") when type.HasStatus:
             {
                 var warnings = new List<string>();
-                var patched = api.Patch(type, ns, n, http.Request.ContentType ?? "", await ApiHttp.ReadBytesAsync(http).ConfigureAwait(false), sub, dryRun, FieldSchema.ParseMode(q["fieldValidation"]), warnings);
+                var patch = await ApiHttp.ReadBytesAsync(http).ConfigureAwait(false);
+                if (reviews is not null && type.Group == Kinds.Rbac.Group)
+                {
+                    // what the patch would make is checked first (a role's rules, a binding's role)
+                    reviews.GuardRbacWrite(http, type, ns, api.Patch(type, ns, n, http.Request.ContentType ?? "", patch, sub, dryRun: true));
+                }
+
+                var patched = api.Patch(type, ns, n, http.Request.ContentType ?? "", patch, sub, dryRun, FieldSchema.ParseMode(q["fieldValidation"]), warnings);
                 ApiHttp.Warn(http, warnings);
                 await ApiHttp.WriteObjectAsync(http, api, type, patched).ConfigureAwait(false);
                 return;
