@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Jobs;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
@@ -75,6 +76,6 @@ public class AuthorizationBenchmark
 
     private sealed class InProcessConfig : BenchmarkDotNet.Configs.ManualConfig
     {
-        public InProcessConfig() => AddJob(BenchmarkDotNet.Jobs.Job.ShortRun.WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance));
+        public InProcessConfig() => AddJob(Job.ShortRun.WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance));
     }
 }

@@ -20,6 +20,8 @@ internal static class ClusterReconcile
     {
         string root = Path.Combine(dir ?? "/dev/shm", "cluster-reconcile-" + Environment.ProcessId);
         var runtime = new RecordingPodRuntime();
+        // CLUSTER_RECONCILE_NO_TOKEN=1: pods without the service-account token volume (what that volume costs)
+        bool noToken = Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_NO_TOKEN") is "1";
         using var sampler = Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_ALLOCATIONS") is not null ? new AllocationSampler() : null;
         try
         {
@@ -64,6 +66,11 @@ internal static class ClusterReconcile
                      "template":{"metadata":{"labels":{"app":"app-D"}},"spec":{"containers":[{"name":"app","image":"web:v1","resources":{"requests":{"cpu":"10m","memory":"16Mi"}}}]}}}}
                     """;
                 string json = Template.Replace("app-D", $"app-{d}", StringComparison.Ordinal).Replace("\"replicas\":R", $"\"replicas\":{replicas}", StringComparison.Ordinal);
+                if (noToken)
+                {
+                    json = json.Replace("\"spec\":{\"containers\"", "\"spec\":{\"automountServiceAccountToken\":false,\"containers\"", StringComparison.Ordinal);
+                }
+
                 cluster.Api.Create(ResourceType.Deployments, "default", JsonNode.Parse(json)!.AsObject());
             }
 

@@ -262,7 +262,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         string? podError = null;
         try
         {
-            volumes = PodVolumes.Prepare(pod, rec.Directory, api, reader);
+            volumes = PodVolumes.Prepare(pod, rec, api, reader);
         }
         catch (Exception e) when (e is PodVolumeException or IOException or UnauthorizedAccessException)
         {

@@ -16,10 +16,13 @@ internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? cr
 {
     private readonly KubeUser user = ComponentIdentities.Node(node);
 
+    // what the node was allowed to read for a pod (a pod's spec and node do not change, so neither does the answer)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Pod, string Resource, string Name), bool> allowedFor = new();
+
     /// <summary>The object <paramref name="pod"/> uses (null when absent); a <see cref="PodVolumeException"/> when the node may not read it.</summary>
     public JsonObject? Get(ResourceType type, string ns, string name, JsonObject pod)
     {
-        if (credentials is not null)
+        if (credentials is not null && !allowedFor.ContainsKey((Json.Uid(pod), type.Plural, name)))
         {
             var attributes = RequestAttributes.ForResource(user, "get", type, type.Namespaced ? ns : null, name);
             var (allowed, reason) = credentials.Authorizer.Authorize(attributes, pod);
@@ -27,16 +30,23 @@ internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? cr
             {
                 throw new PodVolumeException(Authorizer.Forbidden(attributes, reason).Message);
             }
+
+            if (allowedFor.Count >= 100_000)
+            {
+                allowedFor.Clear(); // a bound: pods come and go
+            }
+
+            allowedFor[(Json.Uid(pod), type.Plural, name)] = true;
         }
 
         return api.TryGet(type, ns, name);
     }
 
     /// <summary>
-    /// The token file of a projected serviceAccountToken source: the one in <paramref name="current"/> while it is
-    /// younger than 80% of its life (as the kubelet refreshes them), else a new one bound to the pod.
+    /// The token of a projected serviceAccountToken source: <paramref name="current"/> until it is due for renewal
+    /// (at 80% of its life, as the kubelet renews them), else a new one bound to the pod, with when to renew it.
     /// </summary>
-    public byte[] Token(JsonObject pod, JsonObject source, byte[]? current)
+    public (byte[] Token, long RenewAt) Token(JsonObject pod, JsonObject source, (byte[] Token, long RenewAt) current)
     {
         if (credentials is null)
         {
@@ -44,8 +54,7 @@ internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? cr
         }
 
         var now = api.Time.GetUtcNow().ToUnixTimeSeconds();
-        if (current is not null && Claims(current) is { } claims && Json.Int(claims, "iat") is { } iat && Json.Int(claims, "exp") is { } exp
-            && now < iat + ((exp - iat) * 8 / 10))
+        if (current.Token is not null && now < current.RenewAt)
         {
             return current;
         }
@@ -63,30 +72,11 @@ internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? cr
         try
         {
             var (token, _) = credentials.Tokens.Issue(ns, account, TimeSpan.FromSeconds(seconds), audience is { Length: > 0 } ? [audience] : null, pod);
-            return Encoding.ASCII.GetBytes(token);
+            return (Encoding.ASCII.GetBytes(token), now + (seconds * 8 / 10));
         }
         catch (ApiException e)
         {
             throw new PodVolumeException($"failed to fetch token: {e.Message}");
-        }
-    }
-
-    private static JsonObject? Claims(byte[] token)
-    {
-        string[] parts = Encoding.ASCII.GetString(token).Split('.');
-        if (parts.Length != 3)
-        {
-            return null;
-        }
-
-        try
-        {
-            string b64 = parts[1].Replace('-', '+').Replace('_', '/');
-            return JsonNode.Parse(Convert.FromBase64String(b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '='))) as JsonObject;
-        }
-        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
-        {
-            return null;
         }
     }
 }

@@ -23,6 +23,12 @@ internal sealed class PodRecord(string uid, string directory)
 
     public string? LastMountError { get; set; }
 
+    /// <summary>The digest of what was last written into each configMap, secret, downwardAPI or projected volume's directory.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> VolumeDigests { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The service-account tokens of the pod's projected volumes (VOLUME/PATH), with when each is to be renewed.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, (byte[] Token, long RenewAt)> Tokens { get; } = new(StringComparer.Ordinal);
+
     public ContainerRecord Get(string name, bool init)
     {
         lock (Containers)

@@ -16,8 +16,9 @@ public sealed class PodVolumeException(string message) : ContainerException(mess
 internal static partial class PodVolumes
 {
     /// <summary>Makes every volume present and current; returns volume name → host path.</summary>
-    public static Dictionary<string, string> Prepare(JsonObject pod, string podDirectory, ObjectApi api, NodeReader reader)
+    public static Dictionary<string, string> Prepare(JsonObject pod, PodRecord rec, ObjectApi api, NodeReader reader)
     {
+        string podDirectory = rec.Directory;
         string ns = Json.Namespace(pod) ?? "default";
         var paths = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var v in Json.ReadItems(pod, "spec", "volumes"))
@@ -58,17 +59,17 @@ internal static partial class PodVolumes
             }
             else if (Json.At(v, "configMap") is JsonObject cmv)
             {
-                WriteAtomic(dir, ConfigMapFiles(reader, pod, cmv, name, "name"));
+                WriteAtomic(dir, ConfigMapFiles(reader, pod, cmv, name, "name"), rec);
                 paths[name] = dir;
             }
             else if (Json.At(v, "secret") is JsonObject sv)
             {
-                WriteAtomic(dir, SecretFiles(reader, pod, sv, name, "secretName"));
+                WriteAtomic(dir, SecretFiles(reader, pod, sv, name, "secretName"), rec);
                 paths[name] = dir;
             }
             else if (Json.At(v, "downwardAPI") is JsonObject dv)
             {
-                WriteAtomic(dir, DownwardFiles(pod, dv, name));
+                WriteAtomic(dir, DownwardFiles(pod, dv, name), rec);
                 paths[name] = dir;
             }
             else if (Json.At(v, "projected") is JsonObject projected)
@@ -91,12 +92,14 @@ internal static partial class PodVolumes
                     else if (Json.At(source, "serviceAccountToken") is JsonObject token)
                     {
                         string path = Json.Str(token, "path") ?? "token";
-                        string existing = Path.Combine(dir, "..data", path);
-                        files[path] = reader.Token(pod, token, File.Exists(existing) ? File.ReadAllBytes(existing) : null);
+                        string key = name + "/" + path;
+                        var made = reader.Token(pod, token, rec.Tokens.GetValueOrDefault(key));
+                        rec.Tokens[key] = made;
+                        files[path] = made.Token;
                     }
                 }
 
-                WriteAtomic(dir, files);
+                WriteAtomic(dir, files, rec);
                 paths[name] = dir;
             }
             else if (Json.At(v, "persistentVolumeClaim") is JsonObject pvc)
@@ -261,6 +264,26 @@ internal static partial class PodVolumes
     private static partial int rename(string oldpath, string newpath);
 
     /// <summary>The kubelet's atomic writer: files in a fresh ..TIMESTAMP directory, ..data swapped to it by rename, a symlink per top-level name.</summary>
+    internal static void WriteAtomic(string dir, Dictionary<string, byte[]> files, PodRecord rec)
+    {
+        // what this agent last wrote there: unchanged content costs a hash, not a read of every file
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var (path, data) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(path + "\0" + data.Length.ToString(CultureInfo.InvariantCulture) + "\0"));
+            hash.AppendData(data);
+        }
+
+        byte[] digest = hash.GetHashAndReset();
+        if (rec.VolumeDigests.TryGetValue(dir, out var last) && last.AsSpan().SequenceEqual(digest) && Directory.Exists(Path.Combine(dir, "..data")))
+        {
+            return;
+        }
+
+        WriteAtomic(dir, files);
+        rec.VolumeDigests[dir] = digest;
+    }
+
     internal static void WriteAtomic(string dir, Dictionary<string, byte[]> files)
     {
         Directory.CreateDirectory(dir);
@@ -302,6 +325,11 @@ internal static partial class PodVolumes
             {
                 File.CreateSymbolicLink(link, Path.Combine("..data", top));
             }
+        }
+
+        if (old.Length == 0)
+        {
+            return; // a first write: nothing older to remove
         }
 
         // names no longer present go, then the old version

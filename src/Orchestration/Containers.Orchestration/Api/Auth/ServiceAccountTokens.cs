@@ -47,6 +47,7 @@ public sealed class ServiceAccountTokens
     private readonly ECDsa key;
     private readonly ObjectApi api;
     private readonly string keyId;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> verified = new(StringComparer.Ordinal);
 
     /// <summary>Tokens signed with <paramref name="key"/>, checked against the service accounts and pods of <paramref name="api"/>.</summary>
     public ServiceAccountTokens(ECDsa key, ObjectApi api)
@@ -112,19 +113,40 @@ public sealed class ServiceAccountTokens
             return (null, [], "not a JWT");
         }
 
-        JsonObject claims;
-        try
+        // a signature is checked once (ES256 verification is about 60 us); time, audience and the objects it names, every time
+        JsonObject? claims;
+        if (verified.TryGetValue(token, out var payload))
         {
-            if (!key.VerifyData(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), FromBase64Url(parts[2]), HashAlgorithmName.SHA256))
+            claims = JsonNode.Parse(payload) as JsonObject; // each caller its own tree (JsonNode is not safe to share)
+        }
+        else
+        {
+            try
             {
-                return (null, [], "invalid bearer token: the token's signature is invalid");
+                if (!key.VerifyData(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), FromBase64Url(parts[2]), HashAlgorithmName.SHA256))
+                {
+                    return (null, [], "invalid bearer token: the token's signature is invalid");
+                }
+
+                payload = FromBase64Url(parts[1]);
+                claims = JsonNode.Parse(payload) as JsonObject ?? throw new FormatException("the claims are not an object");
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or CryptographicException)
+            {
+                return (null, [], "invalid bearer token: " + e.Message);
             }
 
-            claims = JsonNode.Parse(FromBase64Url(parts[1])) as JsonObject ?? throw new FormatException("the claims are not an object");
+            if (verified.Count >= 10_000)
+            {
+                verified.Clear(); // a bound on what is kept; the next uses verify again
+            }
+
+            verified[token] = payload;
         }
-        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or CryptographicException)
+
+        if (claims is null)
         {
-            return (null, [], "invalid bearer token: " + e.Message);
+            return (null, [], "invalid bearer token: the claims are not an object");
         }
 
         long now = api.Time.GetUtcNow().ToUnixTimeSeconds();
