@@ -23,6 +23,12 @@ internal sealed class PodRecord(string uid, string directory)
 
     public string? LastMountError { get; set; }
 
+    /// <summary>The pod's volumes as last made (name to host path), and when their contents were last brought up to date.</summary>
+    public Dictionary<string, string>? PreparedVolumes { get; set; }
+
+    /// <summary>When <see cref="PreparedVolumes"/> were last brought up to date.</summary>
+    public DateTimeOffset VolumesRefreshedAt { get; set; }
+
     /// <summary>The digest of what was last written into each configMap, secret, downwardAPI or projected volume's directory.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> VolumeDigests { get; } = new(StringComparer.Ordinal);
 

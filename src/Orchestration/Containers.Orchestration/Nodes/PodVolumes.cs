@@ -18,6 +18,25 @@ internal static partial class PodVolumes
     /// <summary>Makes every volume present and current; returns volume name → host path.</summary>
     public static Dictionary<string, string> Prepare(JsonObject pod, PodRecord rec, ObjectApi api, NodeReader reader)
     {
+        // as the kubelet's volume manager: a pod's volumes are made once, and their contents (a ConfigMap or Secret
+        // changed, a token due) looked at again at most every RefreshPeriod, not on every sync of the pod
+        var now = api.Time.GetUtcNow();
+        if (rec.PreparedVolumes is { } prepared && now - rec.VolumesRefreshedAt < RefreshPeriod)
+        {
+            return prepared;
+        }
+
+        var made = PrepareAll(pod, rec, api, reader);
+        rec.PreparedVolumes = made;
+        rec.VolumesRefreshedAt = now;
+        return made;
+    }
+
+    /// <summary>How often the contents of a pod's configMap, secret and projected volumes are brought up to date.</summary>
+    public static readonly TimeSpan RefreshPeriod = TimeSpan.FromSeconds(10);
+
+    private static Dictionary<string, string> PrepareAll(JsonObject pod, PodRecord rec, ObjectApi api, NodeReader reader)
+    {
         string podDirectory = rec.Directory;
         string ns = Json.Namespace(pod) ?? "default";
         var paths = new Dictionary<string, string>(StringComparer.Ordinal);
