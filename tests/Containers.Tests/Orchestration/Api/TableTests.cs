@@ -38,7 +38,7 @@ public sealed class TableTests
         Assert.Equal(["Name", "Status", "Roles", "Age", "Version"], Headers(ResourceType.Nodes));
         Assert.Equal(["Name", "Data", "Age"], Headers(ResourceType.ConfigMaps));
         Assert.Equal(["Name", "Type", "Data", "Age"], Headers(ResourceType.Secrets));
-        Assert.Equal(["Name", "Age"], Headers(ResourceType.Find("", "serviceaccounts")!));
+        Assert.Equal(["Name", "Secrets", "Age"], Headers(ResourceType.Find("", "serviceaccounts")!));
     }
 
     [Theory]
