@@ -37,4 +37,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need[@]}"
   if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; made_policy=0; fi
 fi
-exec dotnet test Containers.sln "$@"
+status=0
+dotnet test Containers.sln "$@" || status=$?
+# each test removes its own cgroups; the engines' shared parents (containers-dotnet under each hierarchy) go once empty
+for parent in /sys/fs/cgroup/*/containers-dotnet; do [ -d "$parent" ] && rmdir "$parent" 2>/dev/null || true; done
+exit $status

@@ -161,14 +161,6 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>An HttpClient for the API as its admin (it trusts the cluster CA and presents the admin's certificate).</summary>
     public HttpClient CreateAdminHttpClient() => new(Pki?.AdminHandler() ?? new HttpClientHandler(), disposeHandler: true);
 
-    /// <summary>The <c>kubernetes</c> Service's address: the first of the service range.</summary>
-    private static System.Net.IPAddress KubernetesServiceAddress(string serviceCidr)
-    {
-        var bytes = System.Net.IPAddress.Parse(serviceCidr.Split('/')[0]).GetAddressBytes();
-        bytes[^1] |= 1;
-        return new System.Net.IPAddress(bytes);
-    }
-
     /// <summary>The kubeconfig written for kubectl.</summary>
     public string KubeconfigPath => Path.Combine(Options.Root, "kubeconfig");
 
@@ -192,7 +184,7 @@ public sealed class Cluster : IAsyncDisposable
             var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);
-            cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(Path.Combine(options.Root, "cluster", "pki"), [KubernetesServiceAddress(options.ServiceCidr)]);
+            cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(Path.Combine(options.Root, "cluster", "pki"), [ServiceAddressAllocator.Offset(System.Net.IPNetwork.Parse(options.ServiceCidr).BaseAddress, 1)]);
             var tokens = options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
             BootstrapPolicy.Reconcile(api);
             string audit = options.AuditLogPath ?? Path.Combine(options.Root, "cluster", "audit.log");

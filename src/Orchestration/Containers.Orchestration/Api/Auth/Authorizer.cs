@@ -65,16 +65,6 @@ public sealed class Authorizer
         return (false, reason);
     }
 
-    /// <summary>Throws kube-apiserver's 403 Forbidden for <paramref name="a"/> unless it is allowed.</summary>
-    public void Require(RequestAttributes a)
-    {
-        var (allowed, reason) = Authorize(a);
-        if (!allowed)
-        {
-            throw Forbidden(a, reason);
-        }
-    }
-
     /// <summary>The rules <paramref name="user"/> has in <paramref name="ns"/> (SelfSubjectRulesReview): everything for the superuser group.</summary>
     internal IReadOnlyList<PolicyRule> RulesFor(KubeUser user, string ns)
     {

@@ -11,9 +11,7 @@ internal static class KubernetesService
     /// <summary>Creates or corrects the Service and its Endpoints for an API server at <paramref name="address"/>:<paramref name="port"/>.</summary>
     public static void Reconcile(ObjectApi api, string address, int port)
     {
-        var bytes = api.ServiceNetwork.Network.GetAddressBytes();
-        bytes[^1] |= 1;
-        string clusterIp = new System.Net.IPAddress(bytes).ToString();
+        string clusterIp = ServiceAddressAllocator.Offset(api.ServiceNetwork.Network, 1).ToString();
         var labels = new JsonObject { ["component"] = "apiserver", ["provider"] = "kubernetes" };
         if (api.TryGet(ResourceType.Services, "default", "kubernetes") is not { } service)
         {
