@@ -17,7 +17,15 @@ public abstract class RecordedCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Root);
-        Cluster = await Configure(new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime())).StartAsync();
+        try
+        {
+            Cluster = await Configure(new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime())).StartAsync();
+        }
+        catch
+        {
+            Directory.Delete(Root, recursive: true); // xunit does not call DisposeAsync after a failed InitializeAsync
+            throw;
+        }
     }
 
     /// <summary>What a test class adds to the cluster (the root exists by then).</summary>
