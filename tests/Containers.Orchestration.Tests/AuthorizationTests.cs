@@ -279,6 +279,43 @@ public sealed class AuthorizationTests : RecordedCluster
         }
     }
 
+    [Fact]
+    public async Task Controllers_act_as_their_own_service_accounts_and_do_only_what_their_roles_allow()
+    {
+        var admin = Admin;
+        var accounts = await admin.RunAsync("get", "serviceaccounts", "-n", "kube-system", "-o", "name");
+        foreach (string account in new[] { "replicaset-controller", "deployment-controller", "endpoint-controller", "generic-garbage-collector", "namespace-controller", "node-controller" })
+        {
+            Assert.Contains("serviceaccount/" + account, accounts);
+        }
+
+        var binding = JsonNode.Parse(await admin.RunAsync("get", "clusterrolebinding", "system:controller:replicaset-controller", "-o", "json"))!;
+        Assert.Equal("system:controller:replicaset-controller", (string?)binding["roleRef"]!["name"]);
+        Assert.Equal("ServiceAccount", (string?)binding["subjects"]![0]!["kind"]);
+
+        // take "create pods" from the ReplicaSet controller's role: a Deployment gets its ReplicaSet, but no pods
+        var role = JsonNode.Parse(await admin.RunAsync("get", "clusterrole", "system:controller:replicaset-controller", "-o", "json"))!;
+        var rules = role["rules"]!.AsArray();
+        int podsRule = rules.Select((r, i) => (r, i)).Single(x => x.r!["resources"]!.AsArray().Any(v => (string?)v == "pods")).i;
+        string verbs = string.Join(",", rules[podsRule]!["verbs"]!.AsArray().Select(v => "\"" + (string?)v + "\""));
+        string without = string.Join(",", rules[podsRule]!["verbs"]!.AsArray().Select(v => (string?)v).Where(v => v != "create").Select(v => "\"" + v + "\""));
+        await admin.RunAsync("patch", "clusterrole", "system:controller:replicaset-controller", "--type=json", "-p", $"[{{\"op\":\"replace\",\"path\":\"/rules/{podsRule}/verbs\",\"value\":[{without}]}}]");
+        await admin.RunAsync("create", "deployment", "web", "--image=busybox", "--replicas=2");
+        await admin.WaitForAsync("1", TimeSpan.FromSeconds(20), "get", "replicasets", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.generation}");
+        string message = "";
+        for (var until = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < until && !message.Contains("forbidden", StringComparison.Ordinal); await Task.Delay(200))
+        {
+            message = await admin.RunAsync("get", "events", "--field-selector=reason=FailedCreate", "-o", "jsonpath={.items[*].message}");
+        }
+
+        Assert.Contains("pods is forbidden: User \"system:serviceaccount:kube-system:replicaset-controller\" cannot create resource \"pods\" in API group \"\" in the namespace \"default\"", message);
+        Assert.Equal("", (await admin.RunAsync("get", "pods", "-l", "app=web", "-o", "name")).Trim());
+
+        // given back, the controller's retries create them (and the scheduler, as system:kube-scheduler, binds them)
+        await admin.RunAsync("patch", "clusterrole", "system:controller:replicaset-controller", "--type=json", "-p", $"[{{\"op\":\"replace\",\"path\":\"/rules/{podsRule}/verbs\",\"value\":[{verbs}]}}]");
+        await admin.WaitForAsync("node-1 node-1", TimeSpan.FromSeconds(60), "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].spec.nodeName}");
+    }
+
     private async Task<JsonNode> PostAsync(string path, JsonObject body)
     {
         using var http = Cluster.CreateAdminHttpClient();

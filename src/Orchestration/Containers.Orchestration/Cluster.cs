@@ -192,7 +192,7 @@ public sealed class Cluster : IAsyncDisposable
             cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
             KubernetesService.Reconcile(api, "127.0.0.1", cluster.server.Port); // pods reach it through the service proxy on this machine
-            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes") }, loggers, cancellationToken).ConfigureAwait(false);
+            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)
             {
                 for (int i = 1; i <= options.Nodes; i++)
@@ -215,7 +215,7 @@ public sealed class Cluster : IAsyncDisposable
                 Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.cluster", "pods"),
             });
             engine.Networks.EnsureBridge(network.Id);
-            cluster.proxy = await ServiceProxy.StartAsync(api, cluster.controllers.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
+            cluster.proxy = await ServiceProxy.StartAsync(api.As(ComponentIdentities.ProxyUser, cluster.Access.Authorizer), cluster.controllers.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
             var runtime = new EnginePodRuntime(engine);
             for (int i = 1; i <= options.Nodes; i++)
             {
@@ -434,7 +434,8 @@ public sealed class Cluster : IAsyncDisposable
 
     private async Task AddNodeAsync(string name, IPodRuntime runtime, string internalIp, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var agent = await NodeAgent.StartAsync(Api, controllers!.Informers, runtime, new NodeOptions
+        var identity = Access is { } a ? Api.As(ComponentIdentities.Node(name), a.Authorizer) : Api; // the kubelet acts as system:node:NAME
+        var agent = await NodeAgent.StartAsync(identity, controllers!.Informers, runtime, new NodeOptions
         {
             Name = name,
             DataDirectory = Path.Combine(Options.Root, "cluster", "nodes", name),

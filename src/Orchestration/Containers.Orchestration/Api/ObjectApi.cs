@@ -27,6 +27,11 @@ public sealed class ObjectApi
     private readonly UpdateMerge updates;
     private readonly StoreWriter writer;
 
+    // a view's checks: who calls, who decides, and the unrestricted API the allowed calls go to (all null on the root)
+    private readonly KubeUser? caller;
+    private readonly Authorizer? authorizer;
+    private readonly ObjectApi? root;
+
     /// <summary>Creates the API over <paramref name="store"/>; creates the built-in namespaces when missing.</summary>
     public ObjectApi(IObjectStore store, TimeProvider? time = null, string serviceCidr = "10.96.0.0/16", long defaultTolerationSeconds = 300)
     {
@@ -43,6 +48,52 @@ public sealed class ObjectApi
             {
                 Create(ResourceType.Namespaces, null, new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
             }
+        }
+    }
+
+    private ObjectApi(ObjectApi root, KubeUser caller, Authorizer authorizer)
+    {
+        store = root.store;
+        allocation = root.allocation;
+        events = root.events;
+        updates = root.updates;
+        writer = root.writer;
+        Time = root.Time;
+        DefaultTolerationSeconds = root.DefaultTolerationSeconds;
+        ServiceAddresses = root.ServiceAddresses;
+        this.root = root;
+        this.caller = caller;
+        this.authorizer = authorizer;
+    }
+
+    /// <summary>
+    /// This API as <paramref name="user"/>: every call is first authorized by <paramref name="authorizer"/>, as a
+    /// request of that user to kube-apiserver would be, and a denied one throws 403 Forbidden with Kubernetes' message.
+    /// The controllers, the scheduler, the service proxy and the node agents of this process act through such views, as
+    /// their own identities (system:serviceaccount:kube-system:replicaset-controller, system:kube-scheduler,
+    /// system:node:NAME), so that the roles bound to them are what they may do.
+    /// </summary>
+    public ObjectApi As(KubeUser user, Authorizer authorizer)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(authorizer);
+        return new ObjectApi(root ?? this, user, authorizer);
+    }
+
+    /// <summary>Who this API acts as (null: the API server itself, unchecked).</summary>
+    public KubeUser? Caller => caller;
+
+    /// <summary>The API with no checks (this one when it is not a view): for a caller that authorized a read itself.</summary>
+    internal ObjectApi Unchecked => root ?? this;
+
+    /// <summary>Throws 403 when this view's caller may not <paramref name="verb"/> the object or collection.</summary>
+    private void Check(string verb, ResourceType type, string? ns, string name = "", string? subresource = null)
+    {
+        var a = RequestAttributes.ForResource(caller!, verb, type, type.Namespaced ? ns : null, name, subresource ?? "");
+        var (allowed, reason) = authorizer!.Authorize(a);
+        if (!allowed)
+        {
+            throw Authorizer.Forbidden(a, reason);
         }
     }
 
@@ -67,9 +118,21 @@ public sealed class ObjectApi
     /// <summary>Creates an object (name from generateName when empty).</summary>
     public JsonObject Create(ResourceType type, string? ns, JsonObject obj, bool dryRun = false) => CreateOwned(type, ns, Json.Clone(obj), dryRun);
 
+    /// <summary>As <see cref="Create"/> on a view: the caller must be allowed to create the object in its namespace.</summary>
+    private JsonObject CheckedCreate(ResourceType type, string? ns, JsonObject obj, bool dryRun)
+    {
+        Check("create", type, type.Namespaced ? ns ?? Json.Namespace(obj) ?? "default" : null);
+        return root!.CreateOwned(type, ns, obj, dryRun);
+    }
+
     /// <summary>Creates an object the caller made for this call and hands over (it is changed and returned, not copied).</summary>
     internal JsonObject CreateOwned(ResourceType type, string? ns, JsonObject obj, bool dryRun = false)
     {
+        if (root is not null)
+        {
+            return CheckedCreate(type, ns, obj, dryRun);
+        }
+
         obj["apiVersion"] = type.ApiVersion;
         obj["kind"] = type.Kind;
         var meta = Json.Obj(obj, "metadata");
@@ -149,8 +212,15 @@ public sealed class ObjectApi
         TryGet(type, ns, name) ?? throw ApiException.NotFound(type, name);
 
     /// <summary>The object, or null.</summary>
-    public JsonObject? TryGet(ResourceType type, string? ns, string name) =>
-        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? View(stored) : null;
+    public JsonObject? TryGet(ResourceType type, string? ns, string name)
+    {
+        if (root is not null)
+        {
+            Check("get", type, ns ?? "default", name);
+        }
+
+        return store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? View(stored) : null;
+    }
 
     /// <summary>What changes whenever an object of <paramref name="type"/> is created, changed or removed: their count and newest revision.</summary>
     internal string Fingerprint(ResourceType type)
@@ -166,12 +236,24 @@ public sealed class ObjectApi
     }
 
     /// <summary>The object as stored (a view: see <see cref="View"/>), or null when absent.</summary>
-    internal JsonObject? Peek(ResourceType type, string? ns, string name) =>
-        store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? View(stored) : null;
+    internal JsonObject? Peek(ResourceType type, string? ns, string name)
+    {
+        if (root is not null)
+        {
+            Check("get", type, ns ?? "default", name);
+        }
+
+        return store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? View(stored) : null;
+    }
 
     /// <summary>The objects of a kind (in <paramref name="ns"/>, or everywhere when null) that match the selectors, and the revision of the list.</summary>
     public (List<JsonObject> Items, long Revision) List(ResourceType type, string? ns = null, LabelSelector? labels = null, FieldSelector? fields = null)
     {
+        if (root is not null)
+        {
+            Check("list", type, ns);
+        }
+
         var (items, revision) = store.List(type.StoreName, type.Namespaced ? ns : null);
         var result = new List<JsonObject>(items.Count);
         foreach (var item in items)
@@ -192,6 +274,12 @@ public sealed class ObjectApi
     /// </summary>
     public JsonObject Update(ResourceType type, string? ns, string name, JsonObject obj, string? subresource = null, bool dryRun = false)
     {
+        if (root is not null)
+        {
+            Check("update", type, ns ?? "default", name, subresource);
+            return root.Update(type, ns, name, obj, subresource, dryRun);
+        }
+
         var current = Get(type, ns, name);
         if (Json.Name(obj) is { Length: > 0 } bodyName && bodyName != name)
         {
@@ -219,6 +307,12 @@ public sealed class ObjectApi
     /// <param name="warnings">Receives the unknown fields dropped under <see cref="FieldValidation.Warn"/>.</param>
     public JsonObject Patch(ResourceType type, string? ns, string name, string contentType, byte[] patch, string? subresource = null, bool dryRun = false, FieldValidation? fields = null, ICollection<string>? warnings = null)
     {
+        if (root is not null)
+        {
+            Check("patch", type, ns ?? "default", name, subresource);
+            return root.Patch(type, ns, name, contentType, patch, subresource, dryRun, fields, warnings);
+        }
+
         for (int attempt = 0; ; attempt++)
         {
             var current = Get(type, ns, name);
@@ -256,8 +350,21 @@ public sealed class ObjectApi
     }
 
     /// <summary>Reads, changes and writes an object until the write wins (controllers' read-modify-write). <paramref name="change"/> returns false to write nothing.</summary>
-    public JsonObject? Mutate(ResourceType type, string? ns, string name, Func<JsonObject, bool> change, string? subresource = null)
+    /// <param name="type">The kind.</param>
+    /// <param name="ns">The namespace (null for cluster-scoped kinds).</param>
+    /// <param name="name">The object's name.</param>
+    /// <param name="change">Changes the caller's copy; false to write nothing.</param>
+    /// <param name="subresource">"status" writes only the status, "binding" only a pod's node.</param>
+    /// <param name="asPatch">Authorized as a patch rather than an update (how Kubernetes' controllers adopt and release dependents).</param>
+    public JsonObject? Mutate(ResourceType type, string? ns, string name, Func<JsonObject, bool> change, string? subresource = null, bool asPatch = false)
     {
+        if (root is not null)
+        {
+            // a binding is created (POST pods/NAME/binding), everything else replaced (PUT) or patched
+            Check(subresource == "binding" ? "create" : asPatch ? "patch" : "update", type, ns ?? "default", name, subresource);
+            return root.Mutate(type, ns, name, change, subresource);
+        }
+
         var key = new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name);
         for (int attempt = 0; ; attempt++)
         {
@@ -290,11 +397,26 @@ public sealed class ObjectApi
     }
 
     /// <summary>The scale subresource of a kind with one (autoscaling/v1 Scale).</summary>
-    public JsonObject GetScale(ResourceType type, string? ns, string name) => ScaleSubresource.Of(type, ns, name, Get(type, ns, name));
+    public JsonObject GetScale(ResourceType type, string? ns, string name)
+    {
+        if (root is not null)
+        {
+            Check("get", type, ns ?? "default", name, "scale");
+            return root.GetScale(type, ns, name);
+        }
+
+        return ScaleSubresource.Of(type, ns, name, Get(type, ns, name));
+    }
 
     /// <summary>Writes a Scale (PUT on the scale subresource): spec.replicas of the object, 409 when the Scale's resourceVersion is not current.</summary>
     public JsonObject UpdateScale(ResourceType type, string? ns, string name, JsonObject scale)
     {
+        if (root is not null)
+        {
+            Check("update", type, ns ?? "default", name, "scale");
+            return root.UpdateScale(type, ns, name, scale);
+        }
+
         long replicas = Json.Int(scale, "spec", "replicas") ?? throw ApiException.Invalid(type, name, [("spec.replicas", "Required value")]);
         string? rv = Json.Str(scale, "metadata", "resourceVersion");
         var current = Get(type, ns, name);
@@ -316,6 +438,12 @@ public sealed class ObjectApi
     /// </summary>
     public (JsonObject Object, bool Gone) Delete(ResourceType type, string? ns, string name, DeleteOptions? options = null)
     {
+        if (root is not null)
+        {
+            Check("delete", type, ns ?? "default", name);
+            return root.Delete(type, ns, name, options);
+        }
+
         options ??= new();
         for (int attempt = 0; ; attempt++)
         {
@@ -388,6 +516,12 @@ public sealed class ObjectApi
     /// <summary>Removes an object as stored, whatever its finalizers say (a controller's last step: a namespace whose contents are gone).</summary>
     internal void Remove(ResourceType type, string? ns, string name)
     {
+        if (root is not null)
+        {
+            // the namespace controller's last step: kube's is an update of namespaces/finalize that empties spec.finalizers
+            Check(type == ResourceType.Namespaces ? "update" : "delete", type, ns, name, type == ResourceType.Namespaces ? "finalize" : null);
+        }
+
         if (store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns : null, name)) is { } stored)
         {
             store.Delete(stored.Key, stored.Revision);
@@ -400,6 +534,11 @@ public sealed class ObjectApi
     /// </summary>
     public async IAsyncEnumerable<(WatchEventType Type, JsonObject Object)> WatchAsync(ResourceType type, string? ns, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        if (root is not null)
+        {
+            Check("watch", type, ns);
+        }
+
         IAsyncEnumerable<WatchEvent> events;
         try
         {
@@ -419,6 +558,11 @@ public sealed class ObjectApi
     /// <summary>Like <see cref="WatchAsync"/>, but the changes as stored (for caches that keep them and hand out <see cref="View"/>s).</summary>
     internal async IAsyncEnumerable<WatchEvent> WatchStoredAsync(ResourceType type, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        if (root is not null)
+        {
+            Check("watch", type, null);
+        }
+
         var events = store.WatchAsync(type.StoreName, null, fromRevision, cancellationToken).GetAsyncEnumerator(cancellationToken);
         await using (events.ConfigureAwait(false))
         {
@@ -442,15 +586,30 @@ public sealed class ObjectApi
     }
 
     /// <summary>Every object of a kind as stored, and the revision of the list.</summary>
-    internal (IReadOnlyList<StoredObject> Items, long Revision) ListStored(ResourceType type) => store.List(type.StoreName);
+    internal (IReadOnlyList<StoredObject> Items, long Revision) ListStored(ResourceType type)
+    {
+        if (root is not null)
+        {
+            Check("list", type, null);
+        }
+
+        return store.List(type.StoreName);
+    }
 
     /// <summary>
     /// Records an Event about <paramref name="involved"/> (repeats of the same reason and message bump count and
     /// lastTimestamp). As client-go's event broadcaster, the write happens in the background, in order: callers (the
     /// kubelet's sync, the scheduler) do not wait for it; <see cref="FlushEventsAsync"/> waits for what is queued.
     /// </summary>
-    public void RecordEvent(JsonObject involved, string type, string reason, string message, string component, string? host = null) =>
+    public void RecordEvent(JsonObject involved, string type, string reason, string message, string component, string? host = null)
+    {
+        if (root is not null)
+        {
+            Check("create", ResourceType.Events, Json.Namespace(involved) ?? "default");
+        }
+
         events.Record(involved, type, reason, message, component, host);
+    }
 
     /// <summary>Deletes the events last written more than <paramref name="ttl"/> ago (kube-apiserver's --event-ttl); returns how many went.</summary>
     public int ExpireEvents(TimeSpan ttl) => events.Expire(ttl);

@@ -8,12 +8,18 @@ namespace Containers.Orchestration.Controllers;
 internal sealed class ControllerBuilder
 {
     private readonly InformerSet informers;
+    private readonly Func<string, ObjectApi> identities;
 
-    /// <summary>A builder for the controller <paramref name="name"/> over <paramref name="api"/>'s informers.</summary>
-    public ControllerBuilder(ObjectApi api, InformerSet informers, string name, int workers)
+    /// <summary>
+    /// A builder for the controller <paramref name="name"/> over <paramref name="api"/> (the controller's identity)
+    /// and the shared informers; <paramref name="identities"/> gives the API as another of the controller manager's
+    /// service accounts (a controller doing the work of two of Kubernetes' controllers acts as each for its part).
+    /// </summary>
+    public ControllerBuilder(ObjectApi api, InformerSet informers, string name, int workers, Func<string, ObjectApi>? identities = null)
     {
         Api = api;
         this.informers = informers;
+        this.identities = identities ?? (_ => api);
         Name = name;
         Workers = workers;
         Queue = new WorkQueue<string>(api.Time);
@@ -21,6 +27,9 @@ internal sealed class ControllerBuilder
 
     /// <summary>The API the controller writes through.</summary>
     public ObjectApi Api { get; }
+
+    /// <summary>The API as the controller manager's service account <paramref name="serviceAccount"/> (in kube-system).</summary>
+    public ObjectApi As(string serviceAccount) => identities(serviceAccount);
 
     /// <summary>The controller's name (its logger's category, as kube-controller-manager names them).</summary>
     public string Name { get; }

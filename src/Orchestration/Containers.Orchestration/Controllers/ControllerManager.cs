@@ -19,6 +19,14 @@ public sealed record ControllerOptions
 
     /// <summary>How long an event is kept after it was last written (kube-apiserver's --event-ttl: 1 h); null keeps them.</summary>
     public TimeSpan? EventTtl { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// When set, each controller acts as its own service account in kube-system (kube-controller-manager's
+    /// <c>--use-service-account-credentials</c>: system:serviceaccount:kube-system:replicaset-controller, bound to
+    /// system:controller:replicaset-controller), the scheduler as system:kube-scheduler and the shared informers as
+    /// system:kube-controller-manager, every call checked by this authorizer. Null: the controllers' calls are not checked.
+    /// </summary>
+    public Authorizer? Authorizer { get; init; }
 }
 
 /// <summary>
@@ -42,13 +50,22 @@ public sealed class ControllerManager : IAsyncDisposable
     public static async Task<ControllerManager> StartAsync(ObjectApi api, ControllerOptions? options, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
         options ??= new();
-        var manager = new ControllerManager { Informers = new InformerSet(api) };
+        var authorizer = options.Authorizer;
+        ObjectApi As(KubeUser user) => authorizer is null ? api : api.As(user, authorizer);
+        ObjectApi AsAccount(string account) => As(ServiceAccounts.User("kube-system", account));
+        if (authorizer is not null)
+        {
+            ControllerPolicy.EnsureAccounts(api);
+        }
+
+        var manager = new ControllerManager { Informers = new InformerSet(As(ComponentIdentities.ControllerManagerUser)) };
         var informers = manager.Informers;
         var built = new List<(ControllerBuilder Builder, IReconciler<string> Reconciler)>();
         T Add<T>(string name, Func<ControllerBuilder, T> create)
             where T : IReconciler<string>
         {
-            var builder = new ControllerBuilder(api, informers, name, options.Workers);
+            var identity = name == "default-scheduler" ? As(ComponentIdentities.SchedulerUser) : AsAccount(ControllerPolicy.AccountFor(name));
+            var builder = new ControllerBuilder(identity, informers, name, options.Workers, AsAccount);
             var controller = create(builder);
             built.Add((builder, controller));
             return controller;

@@ -234,7 +234,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
     {
         try
         {
-            return api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p => PodState.TakeOwnership(p, rs));
+            return api.Mutate(ResourceType.Pods, Json.Namespace(pod), Json.Name(pod), p => PodState.TakeOwnership(p, rs), asPatch: true);
         }
         catch (ApiException)
         {
@@ -259,7 +259,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
                 }
 
                 return true;
-            });
+            }, asPatch: true);
         }
         catch (ApiException)
         {

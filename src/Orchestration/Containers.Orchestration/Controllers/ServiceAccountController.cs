@@ -14,17 +14,21 @@ internal sealed class ServiceAccountController : IReconciler<string>
 
     private static readonly ResourceType Accounts = ResourceType.Find("", "serviceaccounts")!;
     private readonly ObjectApi api;
+    private readonly ObjectApi publisher;
     private readonly Informer namespaces;
+    private readonly Informer accounts;
+    private readonly Informer configMaps;
     private readonly string? caPem;
 
     public ServiceAccountController(ControllerBuilder b, string? caPem)
     {
         api = b.Api;
+        publisher = b.As(ControllerPolicy.RootCaPublisher); // the ConfigMaps are the root-ca-cert-publisher's part
         this.caPem = caPem;
         Queue = b.Queue;
         namespaces = b.For(ResourceType.Namespaces);
-        b.Watches(Accounts, (old, obj) => old is not null && obj is null && Json.Name(old) == "default" ? [Json.Namespace(old)!] : []);
-        b.Watches(ResourceType.ConfigMaps, (old, obj) => old is not null && Json.Name(old) == RootCaConfigMap && (obj is null || caPem is not null && Json.Str(obj, "data", "ca.crt") != caPem) ? [Json.Namespace(old)!] : []);
+        accounts = b.Watches(Accounts, (old, obj) => old is not null && obj is null && Json.Name(old) == "default" ? [Json.Namespace(old)!] : []);
+        configMaps = b.Watches(ResourceType.ConfigMaps, (old, obj) => old is not null && Json.Name(old) == RootCaConfigMap && (obj is null || caPem is not null && Json.Str(obj, "data", "ca.crt") != caPem) ? [Json.Namespace(old)!] : []);
     }
 
     public WorkQueue<string> Queue { get; }
@@ -39,7 +43,8 @@ internal sealed class ServiceAccountController : IReconciler<string>
 
         try
         {
-            if (api.TryGet(Accounts, name, "default") is null)
+            // what exists is read from the caches, as Kubernetes' controllers read listers (their roles may only create)
+            if (accounts.Get(name, "default") is null)
             {
                 api.Create(Accounts, name, new JsonObject { ["metadata"] = new JsonObject { ["name"] = "default" } });
             }
@@ -47,10 +52,10 @@ internal sealed class ServiceAccountController : IReconciler<string>
             if (caPem is not null)
             {
                 var data = new JsonObject { ["ca.crt"] = caPem };
-                var current = api.TryGet(ResourceType.ConfigMaps, name, RootCaConfigMap);
+                var current = configMaps.Get(name, RootCaConfigMap);
                 if (current is null)
                 {
-                    api.Create(ResourceType.ConfigMaps, name, new JsonObject
+                    publisher.Create(ResourceType.ConfigMaps, name, new JsonObject
                     {
                         ["metadata"] = new JsonObject { ["name"] = RootCaConfigMap, ["annotations"] = new JsonObject { ["kubernetes.io/description"] = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters." } },
                         ["data"] = data,
@@ -58,7 +63,7 @@ internal sealed class ServiceAccountController : IReconciler<string>
                 }
                 else if (Json.Str(current, "data", "ca.crt") != caPem)
                 {
-                    api.Mutate(ResourceType.ConfigMaps, name, RootCaConfigMap, o =>
+                    publisher.Mutate(ResourceType.ConfigMaps, name, RootCaConfigMap, o =>
                     {
                         o["data"] = data.DeepClone();
                         return true;

@@ -37,7 +37,7 @@ public static class BootstrapPolicy
         Rule("get patch update", "", "persistentvolumeclaims/status"),
     ];
 
-    /// <summary>The default ClusterRoles.</summary>
+    /// <summary>The default ClusterRoles (with the controllers' system:controller: roles of <see cref="ControllerPolicy"/>).</summary>
     public static IReadOnlyList<JsonObject> ClusterRoles() =>
     [
         ClusterRole("cluster-admin", null, [Rule("*", "*", "*"), Urls("*", "*")]),
@@ -125,6 +125,7 @@ public static class BootstrapPolicy
             Rule("create", "authentication.k8s.io", "tokenreviews"),
             Rule("create", "authorization.k8s.io", "subjectaccessreviews"),
         ]),
+        .. ControllerPolicy.ClusterRoles(),
     ];
 
     /// <summary>The default ClusterRoleBindings.</summary>
@@ -139,6 +140,7 @@ public static class BootstrapPolicy
         Binding("system:kube-controller-manager", ("User", ComponentIdentities.ControllerManager)),
         Binding("system:kube-scheduler", ("User", ComponentIdentities.Scheduler)),
         Binding("system:node-proxier", ("User", ComponentIdentities.Proxy)),
+        .. ControllerPolicy.ClusterRoleBindings(),
     ];
 
     /// <summary>
@@ -181,7 +183,7 @@ public static class BootstrapPolicy
         ClusterRoleAggregation.AggregateAll(api);
     }
 
-    private static JsonObject Metadata(string name, IEnumerable<(string, string)> labels)
+    internal static JsonObject Metadata(string name, IEnumerable<(string, string)> labels)
     {
         var l = new JsonObject { [BootstrappingLabel] = "rbac-defaults" };
         foreach (var (k, v) in labels)
@@ -194,7 +196,7 @@ public static class BootstrapPolicy
 
     private static string AggregateLabel(string to) => $"rbac.authorization.k8s.io/aggregate-to-{to}";
 
-    private static JsonObject ClusterRole(string name, string? aggregateTo, IReadOnlyList<JsonObject> rules) => new()
+    internal static JsonObject ClusterRole(string name, string? aggregateTo, IReadOnlyList<JsonObject> rules) => new()
     {
         ["apiVersion"] = $"{Rbac.Group}/v1",
         ["kind"] = "ClusterRole",
@@ -225,7 +227,7 @@ public static class BootstrapPolicy
 
     private static JsonArray Strings(string spaced) => new([.. spaced.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => (JsonNode)s)]);
 
-    private static JsonObject Rule(string verbs, string groups, string resources) => new()
+    internal static JsonObject Rule(string verbs, string groups, string resources) => new()
     {
         ["apiGroups"] = groups.Length == 0 ? new JsonArray("") : Strings(groups),
         ["resources"] = Strings(resources),

@@ -15,6 +15,15 @@ public static class ComponentIdentities
     /// <summary>kube-proxy.</summary>
     public const string Proxy = "system:kube-proxy";
 
+    /// <summary>kube-controller-manager as a user (its shared informers list and watch as it).</summary>
+    public static KubeUser ControllerManagerUser { get; } = new(ControllerManager, ["system:authenticated"]);
+
+    /// <summary>kube-scheduler as a user.</summary>
+    public static KubeUser SchedulerUser { get; } = new(Scheduler, ["system:authenticated"]);
+
+    /// <summary>kube-proxy as a user.</summary>
+    public static KubeUser ProxyUser { get; } = new(Proxy, ["system:authenticated"]);
+
     /// <summary>The user of the node <paramref name="node"/> (in group <c>system:nodes</c>).</summary>
     public static KubeUser Node(string node) => new(NodeAuthorizer.NodePrefix + node, [NodeAuthorizer.NodesGroup, "system:authenticated"]);
 }
