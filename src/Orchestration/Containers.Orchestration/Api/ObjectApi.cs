@@ -222,18 +222,8 @@ public sealed class ObjectApi
         return store.Get(new ObjectKey(type.StoreName, type.Namespaced ? ns ?? "default" : null, name)) is { } stored ? View(stored) : null;
     }
 
-    /// <summary>What changes whenever an object of <paramref name="type"/> is created, changed or removed: their count and newest revision.</summary>
-    internal string Fingerprint(ResourceType type)
-    {
-        var (items, _) = store.List(type.StoreName);
-        long newest = 0;
-        foreach (var item in items)
-        {
-            newest = Math.Max(newest, item.Revision);
-        }
-
-        return $"{items.Count}@{newest}";
-    }
+    /// <summary>What changes whenever an object of <paramref name="type"/> is created, changed or removed (the store's revision of its last write there).</summary>
+    internal long Fingerprint(ResourceType type) => store.ResourceRevision(type.StoreName);
 
     /// <summary>The object as stored (a view: see <see cref="View"/>), or null when absent.</summary>
     internal JsonObject? Peek(ResourceType type, string? ns, string name)

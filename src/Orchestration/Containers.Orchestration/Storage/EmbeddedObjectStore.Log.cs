@@ -224,6 +224,6 @@ public sealed partial class EmbeddedObjectStore
         log.Dispose();
         File.Move(tmp, logPath, overwrite: true);
         log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read);
-        logLines = objects.Count;
+        logLines = objectCount;
     }
 }

@@ -21,7 +21,10 @@ namespace Containers.Orchestration.Storage;
 public sealed partial class EmbeddedObjectStore : IObjectStore
 {
     private readonly Lock gate = new();
-    private readonly Dictionary<ObjectKey, StoredObject> objects = [];
+    // written under the gate, read without it (a Get sees the object before or after a write, never half of one)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectKey, StoredObject> objects = new();
+    private int objectCount; // objects.Count takes every lock of the dictionary: kept here, under the gate
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> resourceRevisions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, Dictionary<string, StoredObject>>> byResource = new(StringComparer.Ordinal);
     private readonly Queue<WatchEvent> window = new();
     private readonly List<Watcher> watchers = [];
@@ -52,6 +55,9 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     /// <inheritdoc/>
     public long Revision { get; private set; }
 
+    /// <inheritdoc/>
+    public long ResourceRevision(string resource) => resourceRevisions.TryGetValue(resource, out long revision) ? revision : 0;
+
     /// <summary>
     /// Opens (or creates) the store in <paramref name="directory"/>, replaying its log. Throws <see cref="IOException"/>
     /// when another process has it open.
@@ -66,10 +72,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     /// <inheritdoc/>
     public StoredObject? Get(ObjectKey key)
     {
-        lock (gate)
-        {
-            return objects.GetValueOrDefault(key);
-        }
+        return objects.TryGetValue(key, out var stored) ? stored : null;
     }
 
     /// <inheritdoc/>
@@ -210,7 +213,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
 
     private StoredObject Check(ObjectKey key, long? expectedRevision)
     {
-        var current = objects.GetValueOrDefault(key) ?? throw new StoreNotFoundException($"{key} not found");
+        var current = (objects.TryGetValue(key, out var found) ? found : null) ?? throw new StoreNotFoundException($"{key} not found");
         if (expectedRevision is { } rv && rv != current.Revision)
         {
             throw new StoreConflictException($"{key} has been modified (revision {current.Revision}, not {rv}); read it again and retry");
@@ -242,7 +245,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
             }
         }
 
-        if (logLines > 1000 && logLines > 2 * objects.Count)
+        if (logLines > 1000 && logLines > 2 * objectCount)
         {
             compactDue = true; // by the writer that flushes next (the file is the flush gate's)
         }
@@ -325,9 +328,14 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     {
         // by resource, then namespace (cluster-scoped ones under ""), then name: a namespace's list is one lookup away
         var key = stored.Key;
+        resourceRevisions[key.Resource] = stored.Revision;
         if (type == WatchEventType.Deleted)
         {
-            objects.Remove(key);
+            if (objects.TryRemove(key, out _))
+            {
+                objectCount--;
+            }
+
             if (byResource.TryGetValue(key.Resource, out var inResource) && inResource.TryGetValue(key.Namespace ?? "", out var inNamespace))
             {
                 inNamespace.Remove(key.Name);
@@ -336,7 +344,15 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
             return;
         }
 
-        objects[key] = stored;
+        if (objects.TryAdd(key, stored))
+        {
+            objectCount++;
+        }
+        else
+        {
+            objects[key] = stored;
+        }
+
         if (!byResource.TryGetValue(key.Resource, out var namespaces))
         {
             byResource[key.Resource] = namespaces = new(StringComparer.Ordinal);

@@ -68,6 +68,12 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>The revision of the last write.</summary>
     long Revision { get; }
 
+    /// <summary>
+    /// A revision at or after the last write to an object of <paramref name="resource"/> (its creation, change or
+    /// deletion): unchanged means nothing of that resource changed. A store that does not track it answers <see cref="Revision"/>.
+    /// </summary>
+    long ResourceRevision(string resource) => Revision;
+
     /// <summary>The object at <paramref name="key"/>, or null.</summary>
     StoredObject? Get(ObjectKey key);
 

@@ -71,7 +71,7 @@ internal sealed record PolicyRule(
 internal sealed class RbacAuthorizer(ObjectApi api)
 {
     private static readonly ResourceType[] Kinds = [RoleStrategy.Type, ClusterRoleStrategy.Type, RoleBindingStrategy.Type, ClusterRoleBindingStrategy.Type];
-    private Snapshot snapshot = new([], new Dictionary<string, List<Grant>>(), "", -1);
+    private Snapshot snapshot = new([], new Dictionary<string, List<Grant>>(), -1);
 
     /// <summary>Whether some binding allows <paramref name="a"/>.</summary>
     public bool Allows(RequestAttributes a)
@@ -102,25 +102,23 @@ internal sealed class RbacAuthorizer(ObjectApi api)
     private Snapshot Current()
     {
         var s = Volatile.Read(ref snapshot);
-        long revision = api.Revision;
+        long revision = 0;
+        foreach (var kind in Kinds)
+        {
+            revision = Math.Max(revision, api.Fingerprint(kind)); // each store revision is written once: the largest moves whenever one does
+        }
+
         if (s.Revision == revision)
         {
             return s;
         }
 
-        string fingerprint = string.Join(";", Kinds.Select(k => api.Fingerprint(k)));
-        if (fingerprint == s.Fingerprint)
-        {
-            Volatile.Write(ref snapshot, s with { Revision = revision });
-            return s;
-        }
-
-        var made = Build(fingerprint, revision);
+        var made = Build(revision);
         Volatile.Write(ref snapshot, made);
         return made;
     }
 
-    private Snapshot Build(string fingerprint, long revision)
+    private Snapshot Build(long revision)
     {
         var clusterRoles = api.List(ClusterRoleStrategy.Type).Items.ToDictionary(Json.Name, Rules, StringComparer.Ordinal);
         var roles = api.List(RoleStrategy.Type).Items.ToDictionary(r => (Json.Namespace(r) ?? "", Json.Name(r)), Rules);
@@ -143,7 +141,7 @@ internal sealed class RbacAuthorizer(ObjectApi api)
             list.Add(new Grant(Subjects(b), rules ?? []));
         }
 
-        return new Snapshot(cluster, namespaced, fingerprint, revision);
+        return new Snapshot(cluster, namespaced, revision);
     }
 
     private static IReadOnlyList<PolicyRule> Rules(JsonObject role) => [.. Json.Items(role, "rules").Select(PolicyRule.Of)];
@@ -151,7 +149,7 @@ internal sealed class RbacAuthorizer(ObjectApi api)
     private static IReadOnlyList<(string Kind, string Name, string? Namespace)> Subjects(JsonObject binding) =>
         [.. Json.Items(binding, "subjects").Select(s => (Json.Str(s, "kind") ?? "", Json.Str(s, "name") ?? "", Json.Str(s, "namespace")))];
 
-    private sealed record Snapshot(List<Grant> Cluster, Dictionary<string, List<Grant>> Namespaced, string Fingerprint, long Revision);
+    private sealed record Snapshot(List<Grant> Cluster, Dictionary<string, List<Grant>> Namespaced, long Revision);
 
     /// <summary>A binding: who it names, and the rules of its role.</summary>
     private sealed record Grant(IReadOnlyList<(string Kind, string Name, string? Namespace)> Subjects, IReadOnlyList<PolicyRule> Rules)
