@@ -47,6 +47,23 @@ public sealed class TestPodman : IDisposable
 
     private string CgroupParent => "/containers-dotnet/" + Path.GetFileName(Dir);
 
+    /// <summary>Removes a cgroup once it is empty: podman's conmon can still be exiting when `podman run --rm` returns (up to 10 s).</summary>
+    private static void RemoveCgroup(string path)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(path);
+                return;
+            }
+            catch (IOException) when (attempt < 100)
+            {
+                Thread.Sleep(100); // EBUSY: a process is still in it
+            }
+        }
+    }
+
     public void Dispose()
     {
         Directory.Delete(Dir, true);
@@ -57,10 +74,10 @@ public sealed class TestPodman : IDisposable
             {
                 foreach (var child in Directory.EnumerateDirectories(parent))
                 {
-                    Directory.Delete(child);
+                    RemoveCgroup(child);
                 }
 
-                Directory.Delete(parent);
+                RemoveCgroup(parent);
             }
         }
     }

@@ -32,7 +32,8 @@ public sealed class AuditLog : IAsyncDisposable
     internal void Record(HttpContext http, DateTimeOffset received)
     {
         var a = Authentication.Attributes(http);
-        var user = a?.User ?? Authentication.User(http) ?? KubeUser.Anonymous;
+        var requester = Authentication.Requester(http);
+        var user = requester ?? a?.User ?? Authentication.User(http) ?? KubeUser.Anonymous;
         int code = http.Response.StatusCode;
         var e = new JsonObject
         {
@@ -47,6 +48,11 @@ public sealed class AuditLog : IAsyncDisposable
             ["sourceIPs"] = new JsonArray(http.Connection.RemoteIpAddress?.ToString() ?? ""),
             ["userAgent"] = http.Request.Headers.UserAgent.ToString(),
         };
+        if (requester is not null && Authentication.User(http) is { } impersonated)
+        {
+            e["impersonatedUser"] = UserInfo(impersonated);
+        }
+
         if (a is { IsResourceRequest: true })
         {
             var objectRef = new JsonObject { ["resource"] = a.Resource };

@@ -19,12 +19,15 @@ public sealed record KubeUser(string Name, IReadOnlyList<string> Groups, string?
 /// </summary>
 internal static class Authentication
 {
-    private const string UserKey = "kube-user", AttributesKey = "kube-request";
+    private const string UserKey = "kube-user", AttributesKey = "kube-request", RequesterKey = "kube-requester";
 
     private static readonly string[] Public = ["/healthz", "/livez", "/readyz", "/version"];
 
     /// <summary>The authenticated caller of <paramref name="http"/>, or null for an anonymous request on a public path.</summary>
     public static KubeUser? User(HttpContext http) => http.Items.TryGetValue(UserKey, out var u) ? u as KubeUser : null;
+
+    /// <summary>Who sent a request that impersonates another user (the audit log's user; <see cref="User"/> is then the impersonated one), else null.</summary>
+    public static KubeUser? Requester(HttpContext http) => http.Items.TryGetValue(RequesterKey, out var u) ? u as KubeUser : null;
 
     /// <summary>What the request asks, once it was authenticated (for the audit log).</summary>
     public static RequestAttributes? Attributes(HttpContext http) => http.Items.TryGetValue(AttributesKey, out var a) ? a as RequestAttributes : null;
@@ -57,6 +60,20 @@ internal static class Authentication
             return;
         }
 
+        if (HasImpersonation(http.Request.Headers))
+        {
+            http.Items[RequesterKey] = user;
+            var (impersonated, denial) = Impersonate(access, http, user);
+            if (impersonated is null)
+            {
+                http.Items[AttributesKey] = RequestAttributes.Of(http, user);
+                await ApiHttp.WriteAsync(http, denial!.Code, denial.ToStatus()).ConfigureAwait(false);
+                return;
+            }
+
+            user = impersonated;
+        }
+
         http.Items[UserKey] = user;
         var attributes = RequestAttributes.Of(http, user);
         http.Items[AttributesKey] = attributes;
@@ -68,6 +85,81 @@ internal static class Authentication
         }
 
         await next(http).ConfigureAwait(false);
+    }
+
+    private const string ImpersonateUser = "Impersonate-User", ImpersonateGroup = "Impersonate-Group", ImpersonateUid = "Impersonate-Uid", ImpersonateExtra = "Impersonate-Extra-";
+
+    private static bool HasImpersonation(IHeaderDictionary headers) =>
+        headers.ContainsKey(ImpersonateUser) || headers.ContainsKey(ImpersonateGroup) || headers.ContainsKey(ImpersonateUid)
+        || headers.Keys.Any(k => k.StartsWith(ImpersonateExtra, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// kube-apiserver's impersonation filter (<c>kubectl --as</c>, <c>--as-group</c>, <c>--as-uid</c>): the requester must
+    /// be allowed to <c>impersonate</c> the user (or the service account), each group, the uid and each extra value;
+    /// the request then goes on as that user. Returns the user, or the error to answer (400 or 403).
+    /// </summary>
+    private static (KubeUser? User, ApiException? Error) Impersonate(ApiAccess access, HttpContext http, KubeUser requester)
+    {
+        var headers = http.Request.Headers;
+        string name = headers[ImpersonateUser].ToString();
+        var groups = headers[ImpersonateGroup].Where(g => !string.IsNullOrEmpty(g)).Select(g => g!).ToList();
+        string uid = headers[ImpersonateUid].ToString();
+        var extras = headers.Where(h => h.Key.StartsWith(ImpersonateExtra, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (name.Length == 0)
+        {
+            var asked = new List<string>();
+            asked.AddRange(groups.Select(g => $"{ImpersonateGroup}={g}"));
+            if (uid.Length > 0)
+            {
+                asked.Add($"{ImpersonateUid}={uid}");
+            }
+
+            asked.AddRange(extras.Select(e => $"{e.Key}={e.Value}"));
+            return (null, ApiException.BadRequest($"requested [{string.Join(" ", asked)}] without impersonating a user"));
+        }
+
+        // what to check, as kube's: a service account by its namespace and name, else a user; then groups, uid, extras
+        var checks = new List<RequestAttributes>();
+        var impersonatedGroups = new List<string>();
+        const string ServiceAccountPrefix = "system:serviceaccount:";
+        if (name.StartsWith(ServiceAccountPrefix, StringComparison.Ordinal) && name[ServiceAccountPrefix.Length..].Split(':') is [{ Length: > 0 } saNamespace, { Length: > 0 } saName])
+        {
+            checks.Add(new RequestAttributes(requester, "impersonate", true, http.Request.Path, "", "v1", "serviceaccounts", "", saNamespace, saName));
+            impersonatedGroups.AddRange(["system:serviceaccounts", "system:serviceaccounts:" + saNamespace]);
+        }
+        else
+        {
+            checks.Add(new RequestAttributes(requester, "impersonate", true, http.Request.Path, "", "v1", "users", "", "", name));
+        }
+
+        checks.AddRange(groups.Select(g => new RequestAttributes(requester, "impersonate", true, http.Request.Path, "", "v1", "groups", "", "", g)));
+        if (uid.Length > 0)
+        {
+            checks.Add(new RequestAttributes(requester, "impersonate", true, http.Request.Path, "authentication.k8s.io", "v1", "uids", "", "", uid));
+        }
+
+        foreach (var (key, values) in extras)
+        {
+            string extra = Uri.UnescapeDataString(key[ImpersonateExtra.Length..]).ToLowerInvariant();
+            checks.AddRange(values.Select(v => new RequestAttributes(requester, "impersonate", true, http.Request.Path, "authentication.k8s.io", "v1", "userextras", extra, "", v ?? "")));
+        }
+
+        foreach (var check in checks)
+        {
+            var (allowed, reason) = access.Authorizer.Authorize(check);
+            if (!allowed)
+            {
+                return (null, Authorizer.Forbidden(check, reason));
+            }
+        }
+
+        impersonatedGroups.AddRange(groups);
+        if (name != KubeUser.Anonymous.Name && !impersonatedGroups.Any(g => g is "system:authenticated" or "system:unauthenticated"))
+        {
+            impersonatedGroups.Add("system:authenticated");
+        }
+
+        return (new KubeUser(name, [.. impersonatedGroups.Distinct(StringComparer.Ordinal)], uid.Length > 0 ? uid : null), null);
     }
 
     private static bool IsPublic(PathString path) =>
