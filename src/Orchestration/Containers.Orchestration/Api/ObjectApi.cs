@@ -80,9 +80,6 @@ public sealed class ObjectApi
         return new ObjectApi(root ?? this, user, authorizer);
     }
 
-    /// <summary>Who this API acts as (null: the API server itself, unchecked).</summary>
-    public KubeUser? Caller => caller;
-
     /// <summary>The API with no checks (this one when it is not a view): for a caller that authorized a read itself.</summary>
     internal ObjectApi Unchecked => root ?? this;
 
@@ -118,19 +115,13 @@ public sealed class ObjectApi
     /// <summary>Creates an object (name from generateName when empty).</summary>
     public JsonObject Create(ResourceType type, string? ns, JsonObject obj, bool dryRun = false) => CreateOwned(type, ns, Json.Clone(obj), dryRun);
 
-    /// <summary>As <see cref="Create"/> on a view: the caller must be allowed to create the object in its namespace.</summary>
-    private JsonObject CheckedCreate(ResourceType type, string? ns, JsonObject obj, bool dryRun)
-    {
-        Check("create", type, type.Namespaced ? ns ?? Json.Namespace(obj) ?? "default" : null);
-        return root!.CreateOwned(type, ns, obj, dryRun);
-    }
-
     /// <summary>Creates an object the caller made for this call and hands over (it is changed and returned, not copied).</summary>
     internal JsonObject CreateOwned(ResourceType type, string? ns, JsonObject obj, bool dryRun = false)
     {
         if (root is not null)
         {
-            return CheckedCreate(type, ns, obj, dryRun);
+            Check("create", type, ns ?? Json.Namespace(obj) ?? "default");
+            return root.CreateOwned(type, ns, obj, dryRun);
         }
 
         obj["apiVersion"] = type.ApiVersion;
@@ -223,7 +214,7 @@ public sealed class ObjectApi
     }
 
     /// <summary>What changes whenever an object of <paramref name="type"/> is created, changed or removed (the store's revision of its last write there).</summary>
-    internal long Fingerprint(ResourceType type) => store.ResourceRevision(type.StoreName);
+    internal long ResourceRevision(ResourceType type) => store.ResourceRevision(type.StoreName);
 
     /// <summary>The object as stored (a view: see <see cref="View"/>), or null when absent.</summary>
     internal JsonObject? Peek(ResourceType type, string? ns, string name)

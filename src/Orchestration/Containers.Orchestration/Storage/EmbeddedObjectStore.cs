@@ -213,7 +213,11 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
 
     private StoredObject Check(ObjectKey key, long? expectedRevision)
     {
-        var current = (objects.TryGetValue(key, out var found) ? found : null) ?? throw new StoreNotFoundException($"{key} not found");
+        if (!objects.TryGetValue(key, out var current))
+        {
+            throw new StoreNotFoundException($"{key} not found");
+        }
+
         if (expectedRevision is { } rv && rv != current.Revision)
         {
             throw new StoreConflictException($"{key} has been modified (revision {current.Revision}, not {rv}); read it again and retry");

@@ -183,7 +183,7 @@ public static class BootstrapPolicy
         ClusterRoleAggregation.AggregateAll(api);
     }
 
-    internal static JsonObject Metadata(string name, IEnumerable<(string, string)> labels)
+    private static JsonObject Metadata(string name, IEnumerable<(string, string)> labels)
     {
         var l = new JsonObject { [BootstrappingLabel] = "rbac-defaults" };
         foreach (var (k, v) in labels)
@@ -216,14 +216,22 @@ public static class BootstrapPolicy
         ["rules"] = new JsonArray(),
     };
 
-    private static JsonObject Binding(string role, params (string Kind, string Name)[] subjects) => new()
+    private static JsonObject Binding(string role, params (string Kind, string Name)[] subjects) => Binding(role, subjects.Select(s => Subject(s.Kind, s.Name)));
+
+    /// <summary>A default ClusterRoleBinding named as its role, binding it to <paramref name="subjects"/>.</summary>
+    internal static JsonObject Binding(string role, IEnumerable<JsonObject> subjects) => new()
     {
         ["apiVersion"] = $"{Rbac.Group}/v1",
         ["kind"] = "ClusterRoleBinding",
         ["metadata"] = Metadata(role, []),
         ["roleRef"] = new JsonObject { ["apiGroup"] = Rbac.Group, ["kind"] = "ClusterRole", ["name"] = role },
-        ["subjects"] = new JsonArray([.. subjects.Select(s => (JsonNode)new JsonObject { ["apiGroup"] = Rbac.Group, ["kind"] = s.Kind, ["name"] = s.Name })]),
+        ["subjects"] = new JsonArray([.. subjects]),
     };
+
+    /// <summary>A binding's subject: a User or Group (in the RBAC API group), or a ServiceAccount of <paramref name="ns"/>.</summary>
+    internal static JsonObject Subject(string kind, string name, string? ns = null) => kind == "ServiceAccount"
+        ? new JsonObject { ["kind"] = kind, ["name"] = name, ["namespace"] = ns }
+        : new JsonObject { ["apiGroup"] = Rbac.Group, ["kind"] = kind, ["name"] = name };
 
     private static JsonArray Strings(string spaced) => new([.. spaced.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => (JsonNode)s)]);
 

@@ -105,16 +105,7 @@ public static class ControllerPolicy
 
     /// <summary>The controllers' ClusterRoleBindings, each binding its role to the controller's service account in kube-system.</summary>
     public static IReadOnlyList<JsonObject> ClusterRoleBindings() =>
-    [
-        .. Roles.Select(r => new JsonObject
-        {
-            ["apiVersion"] = $"{Rbac.Group}/v1",
-            ["kind"] = "ClusterRoleBinding",
-            ["metadata"] = BootstrapPolicy.Metadata(RolePrefix + r.Account, []),
-            ["roleRef"] = new JsonObject { ["apiGroup"] = Rbac.Group, ["kind"] = "ClusterRole", ["name"] = RolePrefix + r.Account },
-            ["subjects"] = new JsonArray(new JsonObject { ["kind"] = "ServiceAccount", ["name"] = r.Account, ["namespace"] = "kube-system" }),
-        }),
-    ];
+        [.. Roles.Select(r => BootstrapPolicy.Binding(RolePrefix + r.Account, [BootstrapPolicy.Subject("ServiceAccount", r.Account, "kube-system")]))];
 
     /// <summary>Creates the controllers' service accounts in kube-system that are missing (as kube-controller-manager does at start).</summary>
     public static void EnsureAccounts(ObjectApi api)

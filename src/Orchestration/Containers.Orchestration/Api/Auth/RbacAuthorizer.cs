@@ -105,7 +105,7 @@ internal sealed class RbacAuthorizer(ObjectApi api)
         long revision = 0;
         foreach (var kind in Kinds)
         {
-            revision = Math.Max(revision, api.Fingerprint(kind)); // each store revision is written once: the largest moves whenever one does
+            revision = Math.Max(revision, api.ResourceRevision(kind)); // each store revision is written once: the largest moves whenever one does
         }
 
         if (s.Revision == revision)

@@ -37,7 +37,6 @@ internal abstract class ReviewStrategy : KindStrategy
         new(group, "v1", kind, plural, namespaced) { Strategy = new T() };
 }
 
-
 /// <summary>SelfSubjectAccessReview: a question, answered by ReviewEndpoints.</summary>
 internal sealed class SelfSubjectAccessReviewStrategy : ReviewStrategy
 {
