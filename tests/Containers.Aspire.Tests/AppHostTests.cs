@@ -25,16 +25,20 @@ public sealed class AppHostTests
         Assert.True(File.Exists(dcp), $"DCP is missing at {dcp} (the Aspire.Hosting.Orchestration.linux-x64 package)");
         Environment.SetEnvironmentVariable("DOCKER_HOST", "unix://" + server.SocketPath); // DCP and its docker CLI read it
         Environment.SetEnvironmentVariable("DOCKER_CONFIG", Directory.CreateDirectory(Path.Combine(t.Root, "docker-config")).FullName);
+        string dcpLogs = Directory.CreateDirectory(Path.Combine(t.Root, "dcp-logs")).FullName; // DCP's own account, shown if it leaves something
+        Environment.SetEnvironmentVariable("DCP_DIAGNOSTICS_LOG_FOLDER", dcpLogs);
+        Environment.SetEnvironmentVariable("DCP_DIAGNOSTICS_LOG_LEVEL", "debug");
         try
         {
             var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions { DisableDashboard = true, Args = ["--dcp-cli-path", dcp] });
             builder.Configuration["DcpPublisher:DashboardPath"] = "/nonexistent"; // validated even with the dashboard off
             builder.Configuration["DcpPublisher:ContainerRuntime"] = "docker";
+            builder.Configuration["DcpPublisher:WaitForResourceCleanup"] = "true"; // the app host's stop waits for DCP to remove what it made
             var db = builder.AddContainer("db", "localhost/busybox", "v1")
                 .WithEntrypoint("sh").WithArgs("-c", "trap 'exit 0' TERM; sleep 1000 & wait");
             var web = builder.AddContainer("web", "localhost/busybox", "v1")
                 .WithEntrypoint("sh")
-                .WithArgs("-c", "mkdir -p /www; nslookup db > /www/dns.txt 2>&1; echo hello-from-web > /www/index.html; exec httpd -f -p 8080 -h /www")
+                .WithArgs("-c", "mkdir -p /www; nslookup db > /www/dns.txt 2>&1; echo hello-from-web > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait")
                 .WithHttpEndpoint(targetPort: 8080, name: "http")
                 .WaitFor(db);
             await using (var app = builder.Build())
@@ -61,8 +65,8 @@ public sealed class AppHostTests
                 await Task.Delay(200);
             }
 
-            Assert.Empty(t.Engine.List(all: true));
-            Assert.DoesNotContain(t.Engine.Networks.List(), n => n.Name.StartsWith("aspire-", StringComparison.Ordinal));
+            Assert.True(t.Engine.List(all: true).Count == 0, "DCP left containers; what it logged:\n" + DcpErrors(dcpLogs));
+            Assert.False(t.Engine.Networks.List().Any(n => n.Name.StartsWith("aspire-", StringComparison.Ordinal)), "DCP left its network; what it logged:\n" + DcpErrors(dcpLogs));
             Assert.True(await DcpExitedAsync(dcp), "DCP was still running 30 s after the app host stopped");
             t.AssertNothingLeft();
         }
@@ -70,8 +74,17 @@ public sealed class AppHostTests
         {
             Environment.SetEnvironmentVariable("DOCKER_HOST", null);
             Environment.SetEnvironmentVariable("DOCKER_CONFIG", null);
+            Environment.SetEnvironmentVariable("DCP_DIAGNOSTICS_LOG_FOLDER", null);
+            Environment.SetEnvironmentVariable("DCP_DIAGNOSTICS_LOG_LEVEL", null);
         }
     }
+
+    /// <summary>DCP's errors and its docker commands about networks and removal, from its diagnostic logs, for a failure's message.</summary>
+    private static string DcpErrors(string folder) => string.Join('\n', Directory.EnumerateFiles(folder, "*.log")
+        .SelectMany(File.ReadLines)
+        .Where(l => l.Contains("\"level\":\"error\"", StringComparison.Ordinal) || l.Contains("network rm", StringComparison.Ordinal) || l.Contains("shut", StringComparison.OrdinalIgnoreCase))
+        .Select(l => l.Length > 600 ? l[..600] : l)
+        .TakeLast(60));
 
     /// <summary>Whether every process of the DCP binary this test's app host started has ended (within 30 s); those left are killed.</summary>
     private static async Task<bool> DcpExitedAsync(string dcp)
