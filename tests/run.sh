@@ -25,6 +25,7 @@ command -v buildah >/dev/null || need+=(buildah) # builds the same Dockerfile fo
 [ -x /usr/sbin/iptables ] || need+=(iptables)    # NAT out of the bridges, forwarding rules, DNAT of published ports
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap) # base images from Debian's archive
 command -v curl >/dev/null || need+=(curl)
+[ -e /usr/share/zoneinfo/Europe/Berlin ] || need+=(tzdata) # CronJob time zones
 command -v docker-compose >/dev/null || need+=(docker-compose) # compose v1 (Python) against the Docker API
 /usr/bin/python3 -c 'import docker' 2>/dev/null || need+=(python3-docker) # the Docker SDK for Python against the Docker API
 if [ ${#need[@]} -gt 0 ]; then

@@ -256,6 +256,8 @@ internal static class Protobuf
         ["Namespace"] = "Namespace",
         ["ServiceAccount"] = "ServiceAccount",
         ["Deployment"] = "Deployment",
+        ["Job"] = "Job",
+        ["CronJob"] = "CronJob",
         ["Service"] = "Service",
         ["Pod"] = "Pod",
         ["Role"] = "Role",
@@ -344,6 +346,22 @@ internal static class Protobuf
         },
         ["DeploymentStrategy"] = new() { [1] = S("type"), [2] = M("rollingUpdate", "RollingUpdateDeployment") },
         ["RollingUpdateDeployment"] = new() { [1] = new("maxUnavailable", Kind.IntOrString), [2] = new("maxSurge", Kind.IntOrString) },
+        // batch/v1
+        ["Job"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "JobSpec"), [3] = new("status", Kind.Ignored) },
+        ["JobSpec"] = new()
+        {
+            [1] = I("parallelism", pointer: true), [2] = I("completions", pointer: true), [3] = I("activeDeadlineSeconds", pointer: true), [4] = M("selector", "LabelSelector"),
+            [5] = B("manualSelector", pointer: true), [6] = M("template", "PodTemplateSpec"), [7] = I("backoffLimit", pointer: true),
+            [8] = I("ttlSecondsAfterFinished", pointer: true), [9] = S("completionMode"), [10] = B("suspend", pointer: true),
+            [12] = I("backoffLimitPerIndex", pointer: true), [13] = I("maxFailedIndexes", pointer: true), [14] = S("podReplacementPolicy"), [15] = S("managedBy"),
+        },
+        ["CronJob"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "CronJobSpec"), [3] = new("status", Kind.Ignored) },
+        ["CronJobSpec"] = new()
+        {
+            [1] = S("schedule"), [2] = I("startingDeadlineSeconds", pointer: true), [3] = S("concurrencyPolicy"), [4] = B("suspend", pointer: true),
+            [5] = M("jobTemplate", "JobTemplateSpec"), [6] = I("successfulJobsHistoryLimit", pointer: true), [7] = I("failedJobsHistoryLimit", pointer: true), [8] = S("timeZone"),
+        },
+        ["JobTemplateSpec"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "JobSpec") },
         ["LabelSelector"] = new() { [1] = Map("matchLabels"), [2] = M("matchExpressions", "LabelSelectorRequirement", repeated: true) },
         ["LabelSelectorRequirement"] = new() { [1] = S("key"), [2] = S("operator"), [3] = Strings("values") },
         ["PodTemplateSpec"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "PodSpec") },
@@ -352,11 +370,18 @@ internal static class Protobuf
         {
             [2] = M("containers", "Container", repeated: true), [3] = S("restartPolicy"), [4] = I("terminationGracePeriodSeconds", pointer: true),
             [5] = I("activeDeadlineSeconds", pointer: true), [6] = S("dnsPolicy"), [7] = Map("nodeSelector"), [8] = S("serviceAccountName"),
-            [9] = S("serviceAccount"), [10] = S("nodeName"), [11] = B("hostNetwork"), [12] = B("hostPID"), [13] = B("hostIPC"), [16] = S("hostname"),
+            [9] = S("serviceAccount"), [10] = S("nodeName"), [11] = B("hostNetwork"), [12] = B("hostPID"), [13] = B("hostIPC"),
+            [14] = M("securityContext", "PodSecurityContext"), [16] = S("hostname"),
             [17] = S("subdomain"), [19] = S("schedulerName"), [20] = M("initContainers", "Container", repeated: true),
-            [21] = B("automountServiceAccountToken", pointer: true), [24] = S("priorityClassName"), [25] = I("priority", pointer: true),
+            [21] = B("automountServiceAccountToken", pointer: true), [22] = M("tolerations", "Toleration", repeated: true), [24] = S("priorityClassName"), [25] = I("priority", pointer: true),
             [30] = B("enableServiceLinks", pointer: true),
         },
+        ["PodSecurityContext"] = new()
+        {
+            [2] = I("runAsUser", pointer: true), [3] = B("runAsNonRoot", pointer: true), [4] = new("supplementalGroups", Kind.Int, Repeated: true),
+            [5] = I("fsGroup", pointer: true), [6] = I("runAsGroup", pointer: true),
+        },
+        ["Toleration"] = new() { [1] = S("key"), [2] = S("operator"), [3] = S("value"), [4] = S("effect"), [5] = I("tolerationSeconds", pointer: true) },
         ["Container"] = new()
         {
             [1] = S("name"), [2] = S("image"), [3] = Strings("command"), [4] = Strings("args"), [5] = S("workingDir"),

@@ -73,6 +73,9 @@ public sealed class ControllerManager : IAsyncDisposable
 
         Add("replicaset-controller", b => new ReplicaSetController(b));
         Add("deployment-controller", b => new DeploymentController(b));
+        Add("job-controller", b => new JobController(b));
+        Add("cronjob-controller", b => new CronJobController(b));
+        Add("ttl-after-finished-controller", b => new TtlAfterFinishedController(b));
         Add("endpoints-controller", b => new EndpointsController(b));
         Add("default-scheduler", b => new Scheduler(b));
         var gc = Add("garbage-collector", b => new GarbageCollector(b));
@@ -95,7 +98,7 @@ public sealed class ControllerManager : IAsyncDisposable
         }
 
         // a restarted control plane looks at everything once (dependents of owners deleted while it was down)
-        foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()))
+        foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()).Concat(informers.For(Api.Kinds.JobStrategy.Type).List()))
         {
             foreach (var r in Json.Items(o, "metadata", "ownerReferences"))
             {

@@ -36,6 +36,26 @@ public static class ControllerPolicy
             BootstrapPolicy.Rule("get list watch update", "", "pods"),
             Events(),
         ]),
+        ("job-controller",
+        [
+            BootstrapPolicy.Rule("get list watch update patch", "batch", "jobs"),
+            BootstrapPolicy.Rule("update", "batch", "jobs/status jobs/finalizers"),
+            BootstrapPolicy.Rule("list watch create delete patch", "", "pods"),
+            Events(),
+        ]),
+        ("cronjob-controller",
+        [
+            BootstrapPolicy.Rule("get list watch update", "batch", "cronjobs"),
+            BootstrapPolicy.Rule("get list watch create update delete patch", "batch", "jobs"),
+            BootstrapPolicy.Rule("update", "batch", "cronjobs/status cronjobs/finalizers"),
+            BootstrapPolicy.Rule("list delete", "", "pods"),
+            Events(),
+        ]),
+        ("ttl-after-finished-controller",
+        [
+            BootstrapPolicy.Rule("get list watch delete", "batch", "jobs"),
+            Events(),
+        ]),
         ("endpoint-controller",
         [
             BootstrapPolicy.Rule(Read, "", "services pods"),

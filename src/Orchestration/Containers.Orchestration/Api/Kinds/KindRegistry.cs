@@ -20,6 +20,8 @@ internal static class KindRegistry
         DeploymentStrategy.Type,
         ReplicaSetStrategy.Type,
         ControllerRevisionStrategy.Type,
+        JobStrategy.Type,
+        CronJobStrategy.Type,
         RoleStrategy.Type,
         ClusterRoleStrategy.Type,
         RoleBindingStrategy.Type,
