@@ -51,8 +51,8 @@ public sealed class ProtobufTests
         Assert.Equal(415, unknown.Code);
         Assert.Contains("field 99 of ConfigMap", unknown.Message, StringComparison.Ordinal);
 
-        var kind = Assert.Throws<ApiException>(() => Protobuf.Decode(Envelope("batch/v1", "Job", Bytes(1, Bytes(1, "j")))));
-        Assert.Contains("kind Job", kind.Message, StringComparison.Ordinal);
+        var kind = Assert.Throws<ApiException>(() => Protobuf.Decode(Envelope("policy/v1", "PodDisruptionBudget", Bytes(1, Bytes(1, "j")))));
+        Assert.Contains("kind PodDisruptionBudget", kind.Message, StringComparison.Ordinal);
 
         Assert.Equal(415, Assert.Throws<ApiException>(() => Protobuf.Decode("{}"u8)).Code);
         var truncated = Envelope("v1", "ConfigMap", Bytes(1, Bytes(1, "c")));

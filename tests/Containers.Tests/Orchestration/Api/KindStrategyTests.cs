@@ -148,6 +148,6 @@ public sealed class KindStrategyTests : IAsyncLifetime
         }
 
         Assert.Equal(ResourceType.All.Count, ResourceType.All.Select(t => t.Strategy.GetType()).Distinct().Count());
-        Assert.Equal(["apps", "rbac.authorization.k8s.io", "authorization.k8s.io", "authentication.k8s.io"], ResourceType.Groups);
+        Assert.Equal(["apps", "batch", "rbac.authorization.k8s.io", "authorization.k8s.io", "authentication.k8s.io"], ResourceType.Groups);
     }
 }
