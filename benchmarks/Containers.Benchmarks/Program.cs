@@ -11,6 +11,12 @@ if (args.Length >= 3 && args[0] == "cluster-reconcile")
     return await Containers.Benchmarks.ClusterReconcile.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);
 }
 
+if (args.Length >= 4 && args[0] == "jobs-complete")
+{
+    var inv = System.Globalization.CultureInfo.InvariantCulture;
+    return await Containers.Benchmarks.JobsComplete.RunAsync(int.Parse(args[1], inv), int.Parse(args[2], inv), int.Parse(args[3], inv), args.Length > 4 ? args[4] : null);
+}
+
 if (args.Length >= 2 && args[0] == "run-true")
 {
     await Containers.Benchmarks.RunTrueMedian.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : null);

@@ -32,6 +32,9 @@ internal sealed class JobController : IReconciler<string>
     // expectations): a stale copy still holding the finalizer must not be counted a second time
     private readonly ConcurrentDictionary<string, byte> released = new(StringComparer.Ordinal);
 
+    // pods already counted in a job's status, until they are gone: a finish is counted once whatever a cache shows
+    private readonly ConcurrentDictionary<string, byte> counted = new(StringComparer.Ordinal);
+
     public JobController(ControllerBuilder b)
     {
         api = b.Api;
@@ -45,7 +48,8 @@ internal sealed class JobController : IReconciler<string>
     public Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
     {
         var (ns, name) = PodState.Split(key);
-        var job = jobs.Get(ns, name);
+        // the job as stored, not as cached: its status (the uncounted pods, the counters) must be the latest written
+        var job = jobs.Get(ns, name) is null ? null : api.TryGet(JobStrategy.Type, ns, name);
         if (job is null)
         {
             foreach (var orphaned in pods.List(ns).Where(p => PodState.Of(p) is { ControllerKind: "Job" } f && f.ControllerName == name && HasFinalizer(p)).ToList())
@@ -113,7 +117,7 @@ internal sealed class JobController : IReconciler<string>
         foreach (var pod in owned.Where(p => HasFinalizer(p) && Terminal(p) is not null))
         {
             string podUid = Json.Uid(pod);
-            if (uncountedSucceeded.Contains(podUid) || uncountedFailed.Contains(podUid) || released.ContainsKey(podUid))
+            if (uncountedSucceeded.Contains(podUid) || uncountedFailed.Contains(podUid) || released.ContainsKey(podUid) || counted.ContainsKey(podUid))
             {
                 continue;
             }
@@ -153,6 +157,11 @@ internal sealed class JobController : IReconciler<string>
         foreach (var podUid in uncountedSucceeded.Where(u => !held.Contains(u)).ToList())
         {
             uncountedSucceeded.Remove(podUid);
+            if (!counted.TryAdd(podUid, 0))
+            {
+                continue;
+            }
+
             var pod = owned.FirstOrDefault(p => Json.Uid(p) == podUid);
             if (indexed)
             {
@@ -172,6 +181,11 @@ internal sealed class JobController : IReconciler<string>
         foreach (var podUid in uncountedFailed.Where(u => !held.Contains(u)).ToList())
         {
             uncountedFailed.Remove(podUid);
+            if (!counted.TryAdd(podUid, 0))
+            {
+                continue;
+            }
+
             failed++;
             var pod = owned.FirstOrDefault(p => Json.Uid(p) == podUid);
             lastFailure[key] = (pod is null ? null : FinishedAt(pod)) ?? now;
@@ -560,11 +574,17 @@ internal sealed class JobController : IReconciler<string>
             return null;
         }
 
+        string? version = Json.Str(job, "metadata", "resourceVersion");
         return api.Mutate(JobStrategy.Type, Json.Namespace(job), Json.Name(job), o =>
         {
             if (Json.Uid(o) != Json.Uid(job))
             {
                 return false;
+            }
+
+            if (Json.Str(o, "metadata", "resourceVersion") != version)
+            {
+                throw ApiException.Conflict(JobStrategy.Type, Json.Name(job)); // counted from an older status: looked at again
             }
 
             o["status"] = status.DeepClone();
@@ -620,6 +640,11 @@ internal sealed class JobController : IReconciler<string>
         if (pod is null || !HasFinalizer(pod))
         {
             released.TryRemove(Json.Uid(pod ?? old!), out _);
+        }
+
+        if (pod is null)
+        {
+            counted.TryRemove(Json.Uid(old!), out _);
         }
 
         var current = PodState.Of(pod ?? old!);
