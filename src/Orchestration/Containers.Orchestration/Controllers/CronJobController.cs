@@ -42,7 +42,7 @@ internal sealed class CronJobController : IReconciler<string>
         string uid = Json.Uid(cj);
         var owned = jobs.OwnedBy(uid).Where(j => PodState.ControllerOf(j) is { } r && Json.Str(r, "uid") == uid).ToList();
         var plan = Plan(cj, owned, now);
-        foreach (var (job, reason) in plan.Delete)
+        foreach (var job in plan.Delete)
         {
             try
             {
@@ -52,8 +52,6 @@ internal sealed class CronJobController : IReconciler<string>
             catch (ApiException e) when (e.Code is 404 or 409)
             {
             }
-
-            _ = reason;
         }
 
         foreach (var (type, reason, message) in plan.Events)
@@ -62,7 +60,7 @@ internal sealed class CronJobController : IReconciler<string>
         }
 
         var status = Json.At(cj, "status") is JsonObject s ? Json.Clone(s) : [];
-        var active = owned.Where(j => !Finished(j) && !plan.Delete.Any(d => Json.Uid(d.Job) == Json.Uid(j))).ToList();
+        var active = owned.Where(j => !Finished(j) && !plan.Delete.Any(d => Json.Uid(d) == Json.Uid(j))).ToList();
         if (plan.Create is { } create)
         {
             try
@@ -84,10 +82,13 @@ internal sealed class CronJobController : IReconciler<string>
             status["lastScheduleTime"] = Json.Time(create.Scheduled);
         }
 
-        status["active"] = active.Count == 0 ? null : new JsonArray([.. active.OrderBy(Json.Name, StringComparer.Ordinal).Select(j => (JsonNode?)Reference(j))]);
         if (active.Count == 0)
         {
             status.Remove("active");
+        }
+        else
+        {
+            status["active"] = new JsonArray([.. active.OrderBy(Json.Name, StringComparer.Ordinal).Select(j => (JsonNode?)Reference(j))]);
         }
 
         if (owned.Where(j => Condition(j, "Complete")).Select(j => Json.ParseTime(Json.Str(j, "status", "completionTime"))).Max() is { } success
@@ -120,14 +121,14 @@ internal sealed class CronJobController : IReconciler<string>
     /// <param name="Next">When the next schedule comes (the controller looks again then), or null.</param>
     internal sealed record CronPlan(
         (JsonObject Job, DateTimeOffset Scheduled)? Create,
-        List<(JsonObject Job, string Reason)> Delete,
+        List<JsonObject> Delete,
         List<(string Type, string Reason, string Message)> Events,
         DateTimeOffset? Next);
 
     /// <summary>The decision of one look at <paramref name="cj"/> (kube's syncCronJob), without writing anything.</summary>
     internal static CronPlan Plan(JsonObject cj, IReadOnlyList<JsonObject> owned, DateTimeOffset now)
     {
-        var delete = new List<(JsonObject, string)>();
+        var delete = new List<JsonObject>();
         var events = new List<(string, string, string)>();
         var spec = Json.Obj(cj, "spec");
 
@@ -140,7 +141,7 @@ internal sealed class CronJobController : IReconciler<string>
                 .ToList();
             foreach (var old in done.Take(Math.Max(0, done.Count - (int)limit)))
             {
-                delete.Add((old, "history"));
+                delete.Add(old);
             }
         }
 
@@ -198,7 +199,7 @@ internal sealed class CronJobController : IReconciler<string>
                 events.Add(("Normal", "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid"));
                 return new CronPlan(null, delete, events, next);
             case "Replace":
-                delete.AddRange(active.Select(j => (j, "replaced")));
+                delete.AddRange(active);
                 break;
         }
 

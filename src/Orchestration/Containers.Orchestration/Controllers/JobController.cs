@@ -25,7 +25,7 @@ internal sealed class JobController : IReconciler<string>
     private readonly ObjectApi api;
     private readonly Informer jobs;
     private readonly Informer pods;
-    private readonly ConcurrentDictionary<string, Expectation> expectations = new(StringComparer.Ordinal);
+    private readonly Expectations expectations;
     private readonly ConcurrentDictionary<string, DateTimeOffset> lastFailure = new(StringComparer.Ordinal);
 
     // pods whose finalizer this controller removed, until its cache shows them without it (kube's finalizer
@@ -39,6 +39,7 @@ internal sealed class JobController : IReconciler<string>
     {
         api = b.Api;
         Queue = b.Queue;
+        expectations = new Expectations(api.Time);
         jobs = b.For(JobStrategy.Type);
         pods = b.Watches(ResourceType.Pods, PodChanged).IndexOrphans();
     }
@@ -57,7 +58,7 @@ internal sealed class JobController : IReconciler<string>
                 RemoveFinalizer(orphaned); // the job that held it is gone: nothing will count it
             }
 
-            expectations.TryRemove(key, out _);
+            expectations.Forget(key);
             lastFailure.TryRemove(key, out _);
             return Task.FromResult(default(ReconcileResult));
         }
@@ -70,7 +71,7 @@ internal sealed class JobController : IReconciler<string>
         string ns = Json.Namespace(job)!;
         string uid = Json.Uid(job);
         var now = api.Time.GetUtcNow();
-        bool satisfied = Satisfied(key);
+        bool satisfied = expectations.Satisfied(key);
         var owned = pods.OwnedByStored(uid).Select(PodState.Of).Where(p => p.ControllerUid == uid).Select(p => p.Object).ToList();
         bool finished = HasCondition(job, "Complete") || HasCondition(job, "Failed");
         if (finished || Json.Has(job, "metadata", "deletionTimestamp"))
@@ -360,7 +361,7 @@ internal sealed class JobController : IReconciler<string>
             indexes.AddRange(Enumerable.Repeat<long?>(null, n));
         }
 
-        expectations[key] = new Expectation(indexes.Count, 0, api.Time.GetUtcNow());
+        expectations.Expect(key, indexes.Count, 0);
         var created = new List<JsonObject>();
         for (int i = 0; i < indexes.Count; i++)
         {
@@ -372,7 +373,7 @@ internal sealed class JobController : IReconciler<string>
             }
             catch (ApiException e)
             {
-                Lower(key, adds: indexes.Count - i);
+                expectations.Lower(key, adds: indexes.Count - i);
                 api.RecordEvent(job, "Warning", "FailedCreate", $"Error creating: {e.Message}", "job-controller");
                 throw;
             }
@@ -388,7 +389,7 @@ internal sealed class JobController : IReconciler<string>
             return;
         }
 
-        expectations[key] = new Expectation(0, victims.Count, api.Time.GetUtcNow());
+        expectations.Expect(key, 0, victims.Count);
         foreach (var pod in victims)
         {
             try
@@ -398,7 +399,7 @@ internal sealed class JobController : IReconciler<string>
             }
             catch (ApiException e) when (e.Code is 404 or 409)
             {
-                Lower(key, dels: 1);
+                expectations.Lower(key, dels: 1);
             }
         }
     }
@@ -665,21 +666,13 @@ internal sealed class JobController : IReconciler<string>
         string key = $"{Json.Namespace(pod ?? old!)}/{current.ControllerName}";
         if (old is null)
         {
-            Lower(key, adds: 1);
+            expectations.Lower(key, adds: 1);
         }
         else if (pod is null || (!PodState.Of(old).Deleting && current.Deleting))
         {
-            Lower(key, dels: 1);
+            expectations.Lower(key, dels: 1);
         }
 
         Queue.Add(key);
     }
-
-    private bool Satisfied(string key) =>
-        !expectations.TryGetValue(key, out var e) || (e.Adds <= 0 && e.Dels <= 0) || api.Time.GetUtcNow() - e.At > TimeSpan.FromMinutes(5);
-
-    private void Lower(string key, int adds = 0, int dels = 0) =>
-        expectations.AddOrUpdate(key, _ => new Expectation(0, 0, api.Time.GetUtcNow()), (_, e) => e with { Adds = e.Adds - adds, Dels = e.Dels - dels });
-
-    private sealed record Expectation(int Adds, int Dels, DateTimeOffset At);
 }

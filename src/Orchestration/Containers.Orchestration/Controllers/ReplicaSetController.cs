@@ -14,12 +14,13 @@ internal sealed class ReplicaSetController : IReconciler<string>
     private readonly ObjectApi api;
     private readonly Informer sets;
     private readonly Informer pods;
-    private readonly ConcurrentDictionary<string, Expectation> expectations = new(StringComparer.Ordinal);
+    private readonly Expectations expectations;
 
     public ReplicaSetController(ControllerBuilder b)
     {
         api = b.Api;
         Queue = b.Queue;
+        expectations = new Expectations(api.Time);
         sets = b.For(ResourceType.ReplicaSets);
         pods = b.Watches(ResourceType.Pods, PodChanged).IndexOrphans(); // with the expectations it keeps
     }
@@ -32,13 +33,13 @@ internal sealed class ReplicaSetController : IReconciler<string>
         var rs = sets.Get(ns, name);
         if (rs is null)
         {
-            expectations.TryRemove(key, out _);
+            expectations.Forget(key);
             return Task.FromResult(default(ReconcileResult));
         }
 
         // expectations first, then the cache (as syncReplicaSet): checked after counting, the cache could catch up in
         // between and satisfy them while the count is stale, and the set would create (or delete) too many
-        bool satisfied = Satisfied(key);
+        bool satisfied = expectations.Satisfied(key);
         string uid = Json.Uid(rs);
         var selector = LabelSelector.FromObject(Json.At(rs, "spec", "selector"));
         bool deleting = Json.Has(rs, "metadata", "deletionTimestamp");
@@ -78,7 +79,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
             if (diff > 0)
             {
                 int n = (int)Math.Min(diff, 500);
-                expectations[key] = new Expectation(n, 0, api.Time.GetUtcNow());
+                expectations.Expect(key, n, 0);
                 var template = Json.At(rs, "spec", "template") as JsonObject ?? [];
                 for (int i = 0; i < n; i++)
                 {
@@ -88,7 +89,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
                     }
                     catch (ApiException e)
                     {
-                        Lower(key, adds: n - i);
+                        expectations.Lower(key, adds: n - i);
                         api.RecordEvent(rs, "Warning", "FailedCreate", $"Error creating: {e.Message}", "replicaset-controller");
                         throw;
                     }
@@ -99,7 +100,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
             else if (diff < 0)
             {
                 var victims = active.Select(p => p.Object).OrderBy(Rank).Take((int)Math.Min(-diff, 500)).ToList();
-                expectations[key] = new Expectation(0, victims.Count, api.Time.GetUtcNow());
+                expectations.Expect(key, 0, victims.Count);
                 foreach (var victim in victims)
                 {
                     try
@@ -108,7 +109,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
                     }
                     catch (ApiException e) when (e.Code == 404)
                     {
-                        Lower(key, dels: 1);
+                        expectations.Lower(key, dels: 1);
                     }
                 }
 
@@ -197,11 +198,11 @@ internal sealed class ReplicaSetController : IReconciler<string>
             string key = $"{ns}/{current.ControllerName}";
             if (old is null)
             {
-                Lower(key, adds: 1);
+                expectations.Lower(key, adds: 1);
             }
             else if (pod is null || (!PodState.Of(old).Deleting && current.Deleting))
             {
-                Lower(key, dels: 1);
+                expectations.Lower(key, dels: 1);
             }
 
             Queue.Add(key);
@@ -220,14 +221,6 @@ internal sealed class ReplicaSetController : IReconciler<string>
                 Queue.Add(PodState.Key(rs));
             }
         }
-    }
-
-    private bool Satisfied(string key) =>
-        !expectations.TryGetValue(key, out var e) || (e.Adds <= 0 && e.Dels <= 0) || api.Time.GetUtcNow() - e.At > TimeSpan.FromMinutes(5);
-
-    private void Lower(string key, int adds = 0, int dels = 0)
-    {
-        expectations.AddOrUpdate(key, _ => new Expectation(0, 0, api.Time.GetUtcNow()), (_, e) => e with { Adds = e.Adds - adds, Dels = e.Dels - dels });
     }
 
     private JsonObject? Adopt(JsonObject pod, JsonObject rs)
@@ -265,6 +258,4 @@ internal sealed class ReplicaSetController : IReconciler<string>
         {
         }
     }
-
-    private sealed record Expectation(int Adds, int Dels, DateTimeOffset At);
 }
