@@ -73,6 +73,8 @@ public sealed class ControllerManager : IAsyncDisposable
 
         Add("replicaset-controller", b => new ReplicaSetController(b));
         Add("deployment-controller", b => new DeploymentController(b));
+        Add("daemonset-controller", b => new DaemonSetController(b));
+        Add("statefulset-controller", b => new StatefulSetController(b));
         Add("job-controller", b => new JobController(b));
         Add("cronjob-controller", b => new CronJobController(b));
         Add("ttl-after-finished-controller", b => new TtlAfterFinishedController(b));
@@ -98,7 +100,8 @@ public sealed class ControllerManager : IAsyncDisposable
         }
 
         // a restarted control plane looks at everything once (dependents of owners deleted while it was down)
-        foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()).Concat(informers.For(Api.Kinds.JobStrategy.Type).List()))
+        foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()).Concat(informers.For(Api.Kinds.JobStrategy.Type).List())
+                     .Concat(informers.For(Api.Kinds.ControllerRevisionStrategy.Type).List()).Concat(informers.For(ResourceType.Claims).List()))
         {
             foreach (var r in Json.Items(o, "metadata", "ownerReferences"))
             {

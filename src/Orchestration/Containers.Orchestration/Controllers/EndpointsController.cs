@@ -108,6 +108,11 @@ internal sealed class EndpointsController : IReconciler<string>
                 ["ip"] = Json.Str(pod, "status", "podIP"),
                 ["targetRef"] = new JsonObject { ["kind"] = "Pod", ["namespace"] = ns, ["name"] = Json.Name(pod), ["uid"] = Json.Uid(pod) },
             };
+            if (Json.Str(pod, "spec", "hostname") is { Length: > 0 } hostname && Json.Str(pod, "spec", "subdomain") == name)
+            {
+                address["hostname"] = hostname; // HOSTNAME.SVC.NS.svc.cluster.local (a StatefulSet's pods under its headless Service)
+            }
+
             if (Json.Str(pod, "spec", "nodeName") is { } node)
             {
                 address["nodeName"] = node;

@@ -2,7 +2,7 @@ namespace Containers.Orchestration.Controllers;
 
 /// <summary>
 /// Deletes objects whose owners are gone (ownerReferences naming a uid that no longer exists, checked for the kinds
-/// that are owned here: ReplicaSets, Pods and Jobs), and completes foreground deletion (an owner
+/// that are owned here: ReplicaSets, Pods, Jobs, ControllerRevisions and PersistentVolumeClaims), and completes foreground deletion (an owner
 /// with the foregroundDeletion finalizer goes once its blocking dependents are gone).
 /// </summary>
 internal sealed class GarbageCollector : IReconciler<string>
@@ -16,8 +16,8 @@ internal sealed class GarbageCollector : IReconciler<string>
         api = b.Api;
         Queue = b.Queue;
         // keyed by the owner's uid: an owner that went, or waits in foreground deletion, and dependents naming a missing owner
-        owners = [.. new[] { ResourceType.Deployments, ResourceType.ReplicaSets, ResourceType.Services, ResourceType.Pods, Api.Kinds.JobStrategy.Type, Api.Kinds.CronJobStrategy.Type }.Select(t => b.Watches(t, OwnerChanged))];
-        dependents = [.. new[] { ResourceType.ReplicaSets, ResourceType.Pods, Api.Kinds.JobStrategy.Type }.Select(t => b.Watches(t, (Action<JsonObject?, JsonObject?>)((_, obj) => QueueMissingOwners(obj))))];
+        owners = [.. new[] { ResourceType.Deployments, ResourceType.ReplicaSets, ResourceType.Services, ResourceType.Pods, Api.Kinds.JobStrategy.Type, Api.Kinds.CronJobStrategy.Type, Api.Kinds.DaemonSetStrategy.Type, Api.Kinds.StatefulSetStrategy.Type }.Select(t => b.Watches(t, OwnerChanged))];
+        dependents = [.. new[] { ResourceType.ReplicaSets, ResourceType.Pods, Api.Kinds.JobStrategy.Type, Api.Kinds.ControllerRevisionStrategy.Type, ResourceType.Claims }.Select(t => b.Watches(t, (Action<JsonObject?, JsonObject?>)((_, obj) => QueueMissingOwners(obj))))];
     }
 
     private static IEnumerable<string> OwnerChanged(JsonObject? old, JsonObject? obj)

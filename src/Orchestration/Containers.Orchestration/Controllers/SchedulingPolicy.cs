@@ -3,7 +3,7 @@ namespace Containers.Orchestration.Controllers;
 /// <summary>
 /// The scheduler's filters and scores, as kube-scheduler's plugins, over what it knows of a pod and a node (pure
 /// functions: the <see cref="Scheduler"/> holds the state). Filters, in order: NodeReady, NodeUnschedulable,
-/// TaintToleration, NodeAffinity (nodeSelector), the pod count, NodeResourcesFit (cpu, memory). Score: least allocated
+/// TaintToleration, NodeAffinity (nodeSelector and the required node affinity), the pod count, NodeResourcesFit (cpu, memory). Score: least allocated
 /// (cpu and memory free after placing, as fractions), then spread of a controller's pods, then fewer pods.
 /// </summary>
 internal static class SchedulingPolicy
@@ -29,12 +29,9 @@ internal static class SchedulingPolicy
             }
         }
 
-        foreach (var (k, v) in pod.NodeSelector)
+        if (!NodeAffinity.Matches(pod.NodeSelector, pod.RequiredTerms, node.Name, node.Labels))
         {
-            if (node.Labels.GetValueOrDefault(k) != v)
-            {
-                return "node(s) didn't match Pod's node affinity/selector";
-            }
+            return "node(s) didn't match Pod's node affinity/selector";
         }
 
         if (u.Pods + 1 > node.Pods)
@@ -104,7 +101,7 @@ internal sealed record SchedulingNode(
 }
 
 /// <summary>What filtering needs of a pod, read once per scheduling attempt.</summary>
-internal sealed record SchedulingPod(long Cpu, long Memory, (string? Key, string? Operator, string? Value, string? Effect)[] Tolerations, IReadOnlyDictionary<string, string> NodeSelector)
+internal sealed record SchedulingPod(long Cpu, long Memory, (string? Key, string? Operator, string? Value, string? Effect)[] Tolerations, IReadOnlyDictionary<string, string> NodeSelector, NodeAffinity.Term[]? RequiredTerms = null)
 {
     public static SchedulingPod Of(JsonObject pod)
     {
@@ -113,7 +110,8 @@ internal sealed record SchedulingPod(long Cpu, long Memory, (string? Key, string
             cpu,
             memory,
             [.. Json.ReadItems(pod, "spec", "tolerations").Select(t => (Json.Str(t, "key"), Json.Str(t, "operator"), Json.Str(t, "value"), Json.Str(t, "effect")))],
-            Json.Map(pod, "spec", "nodeSelector"));
+            Json.Map(pod, "spec", "nodeSelector"),
+            NodeAffinity.Required(Json.Read(pod, "spec")));
     }
 
     public bool Tolerates(string key, string? value, string effect) =>
@@ -156,4 +154,61 @@ internal sealed class NodeUsage
     public int Pods { get; set; }
 
     public Dictionary<string, int> Owners { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// A pod's required node affinity (<c>requiredDuringSchedulingIgnoredDuringExecution</c>), as kube-scheduler's
+/// NodeAffinity filter reads it: the terms are ORed, a term's requirements ANDed; matchExpressions on labels (In, NotIn,
+/// Exists, DoesNotExist, Gt, Lt), matchFields on <c>metadata.name</c> (In, NotIn). A term with no requirement matches
+/// no node. The DaemonSet controller asks the same question of each node.
+/// </summary>
+internal static class NodeAffinity
+{
+    /// <summary>One requirement.</summary>
+    internal sealed record Requirement(string Key, string Operator, string[] Values);
+
+    /// <summary>One node selector term.</summary>
+    internal sealed record Term(Requirement[] Expressions, Requirement[] Fields);
+
+    /// <summary>The required terms of a pod spec (null when it has none: every node matches).</summary>
+    public static Term[]? Required(JsonNode? podSpec)
+    {
+        var selector = Json.Read(podSpec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution");
+        if (selector is null)
+        {
+            return null;
+        }
+
+        return [.. Json.ReadItems(selector, "nodeSelectorTerms").Select(t => new Term(Read(t, "matchExpressions"), Read(t, "matchFields")))];
+
+        static Requirement[] Read(JsonNode term, string list) =>
+            [.. Json.ReadItems(term, list).Select(r => new Requirement(Json.Str(r, "key") ?? "", Json.Str(r, "operator") ?? "", [.. (Json.Read(r, "values") as JsonArray ?? []).Select(v => v?.ToString() ?? "")]))];
+    }
+
+    /// <summary>Whether a node (<paramref name="name"/>, <paramref name="labels"/>) satisfies a nodeSelector and the required terms.</summary>
+    public static bool Matches(IReadOnlyDictionary<string, string> nodeSelector, Term[]? terms, string name, IReadOnlyDictionary<string, string> labels)
+    {
+        foreach (var (k, v) in nodeSelector)
+        {
+            if (labels.GetValueOrDefault(k) != v)
+            {
+                return false;
+            }
+        }
+
+        return terms is null || terms.Any(t => (t.Expressions.Length > 0 || t.Fields.Length > 0)
+            && t.Expressions.All(r => Holds(r, labels.TryGetValue(r.Key, out var v) ? v : null))
+            && t.Fields.All(r => r.Key == "metadata.name" && Holds(r, name)));
+    }
+
+    private static bool Holds(Requirement r, string? value) => r.Operator switch
+    {
+        "In" => value is not null && r.Values.Contains(value, StringComparer.Ordinal),
+        "NotIn" => value is null || !r.Values.Contains(value, StringComparer.Ordinal),
+        "Exists" => value is not null,
+        "DoesNotExist" => value is null,
+        "Gt" => long.TryParse(value, out long a) && r.Values.Length == 1 && long.TryParse(r.Values[0], out long b) && a > b,
+        "Lt" => long.TryParse(value, out long a) && r.Values.Length == 1 && long.TryParse(r.Values[0], out long b) && a < b,
+        _ => false,
+    };
 }

@@ -14,7 +14,8 @@ namespace Containers.Orchestration.Nodes;
 /// each TCP connection goes round-robin to a ready endpoint (sessionAffinity ClientIP keeps a client on one), trying
 /// the next when one refuses; each UDP client gets a session relayed to one endpoint. The DNS server (on the service range's .10 address) answers
 /// <c>SVC.NS.svc.cluster.local</c> (and the short names through the pods' search path) with the cluster IP, or the
-/// ready endpoints' IPs for a headless Service; other names get no answer from upstream (none is configured).
+/// ready endpoints' IPs for a headless Service, and <c>HOSTNAME.SVC.NS.svc.cluster.local</c> with the IP of the ready
+/// endpoint of that hostname (a StatefulSet's pod, as <c>web-0.web.default.svc.cluster.local</c>); other names get no answer from upstream (none is configured).
 /// </summary>
 public sealed class ServiceProxy : IAsyncDisposable
 {
@@ -84,6 +85,13 @@ public sealed class ServiceProxy : IAsyncDisposable
         }
 
         var parts = name[..^suffix.Length].Split('.');
+        if (parts.Length == 3)
+        {
+            // HOSTNAME.SVC.NS: a pod with that hostname among the Service's endpoints (a StatefulSet's pod)
+            return [.. Json.Items(endpoints.Get(parts[2], parts[1]), "subsets").SelectMany(s => Json.Items(s, "addresses"))
+                .Where(a => Json.Str(a, "hostname") == parts[0]).Select(a => Json.Str(a, "ip")).OfType<string>().Select(IPAddress.Parse).Distinct()];
+        }
+
         if (parts.Length != 2)
         {
             return null;

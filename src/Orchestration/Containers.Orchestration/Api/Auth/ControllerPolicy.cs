@@ -36,6 +36,27 @@ public static class ControllerPolicy
             BootstrapPolicy.Rule("get list watch update", "", "pods"),
             Events(),
         ]),
+        ("daemon-set-controller",
+        [
+            BootstrapPolicy.Rule(Read, "apps", "daemonsets"),
+            BootstrapPolicy.Rule("update", "apps", "daemonsets/status daemonsets/finalizers"),
+            BootstrapPolicy.Rule("list watch", "", "nodes"),
+            BootstrapPolicy.Rule("list watch create delete patch", "", "pods"),
+            BootstrapPolicy.Rule("create", "", "pods/binding"),
+            BootstrapPolicy.Rule("get list watch create delete update patch", "apps", "controllerrevisions"),
+            Events(),
+        ]),
+        ("statefulset-controller",
+        [
+            BootstrapPolicy.Rule("list watch", "", "pods"),
+            BootstrapPolicy.Rule(Read, "apps", "statefulsets"),
+            BootstrapPolicy.Rule("update", "apps", "statefulsets/status statefulsets/finalizers"),
+            BootstrapPolicy.Rule("get create delete update patch", "", "pods"),
+            BootstrapPolicy.Rule("get create delete update patch list watch", "apps", "controllerrevisions"),
+            BootstrapPolicy.Rule("get create", "", "persistentvolumeclaims"),
+            BootstrapPolicy.Rule("update delete", "", "persistentvolumeclaims"),
+            Events(),
+        ]),
         ("job-controller",
         [
             BootstrapPolicy.Rule("get list watch update patch", "batch", "jobs"),
@@ -111,6 +132,7 @@ public static class ControllerPolicy
     private static readonly Dictionary<string, string> AccountOf = new(StringComparer.Ordinal)
     {
         ["endpoints-controller"] = "endpoint-controller",
+        ["daemonset-controller"] = "daemon-set-controller",
         ["garbage-collector"] = "generic-garbage-collector",
         ["persistentvolume-controller"] = "persistent-volume-binder",
         ["serviceaccount-controller"] = "service-account-controller",

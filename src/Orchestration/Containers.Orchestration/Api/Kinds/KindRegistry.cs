@@ -20,6 +20,8 @@ internal static class KindRegistry
         DeploymentStrategy.Type,
         ReplicaSetStrategy.Type,
         ControllerRevisionStrategy.Type,
+        DaemonSetStrategy.Type,
+        StatefulSetStrategy.Type,
         JobStrategy.Type,
         CronJobStrategy.Type,
         RoleStrategy.Type,

@@ -234,6 +234,49 @@ internal static class PodSpecs
         }
     }
 
+    /// <summary>
+    /// Validates an int-or-percent field (maxSurge, maxUnavailable) at <paramref name="at"/>: a non-negative integer or
+    /// a percent string of one; returns its number (null when absent or invalid).
+    /// </summary>
+    public static long? ValidateIntOrPercent(JsonNode? value, string at, List<(string, string)> errors)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        long n;
+        if (value.GetValueKind() == System.Text.Json.JsonValueKind.String)
+        {
+            string text = value.GetValue<string>();
+            if (!text.EndsWith('%') || !long.TryParse(text[..^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out n))
+            {
+                errors.Add((at, $"Invalid value: \"{text}\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"));
+                return null;
+            }
+
+            if (n > 100)
+            {
+                errors.Add((at, $"Invalid value: \"{text}\": must not be greater than 100%"));
+            }
+        }
+        else if (value.GetValueKind() == System.Text.Json.JsonValueKind.Number && long.TryParse(value.ToJsonString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out n))
+        {
+            if (n < 0)
+            {
+                errors.Add((at, $"Invalid value: {n}: must be greater than or equal to 0"));
+                return null;
+            }
+        }
+        else
+        {
+            errors.Add((at, $"Invalid value: {value.ToJsonString()}: must be an integer or a percentage"));
+            return null;
+        }
+
+        return n;
+    }
+
     /// <summary>The columns of a workload with a pod template shown with -o wide.</summary>
     public static IEnumerable<TableColumn> WideTemplateColumns() =>
     [
