@@ -17,6 +17,17 @@ if (args.Length >= 4 && args[0] == "jobs-complete")
     return await Containers.Benchmarks.JobsComplete.RunAsync(int.Parse(args[1], inv), int.Parse(args[2], inv), int.Parse(args[3], inv), args.Length > 4 ? args[4] : null);
 }
 
+if (args.Length >= 3 && args[0] == "statefulset-up")
+{
+    var inv = System.Globalization.CultureInfo.InvariantCulture;
+    return await Containers.Benchmarks.WorkloadsUp.RunAsync("statefulset", int.Parse(args[1], inv), int.Parse(args[2], inv), args.Length > 3 ? args[3] : null);
+}
+
+if (args.Length >= 2 && args[0] == "daemonset-up")
+{
+    return await Containers.Benchmarks.WorkloadsUp.RunAsync("daemonset", 0, int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : null);
+}
+
 if (args.Length >= 2 && args[0] == "run-true")
 {
     await Containers.Benchmarks.RunTrueMedian.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : null);

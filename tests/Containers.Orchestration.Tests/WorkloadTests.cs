@@ -5,8 +5,8 @@ using KJson = Containers.Orchestration.Api.Json;
 namespace Containers.Tests.Orchestration;
 
 /// <summary>
-/// DaemonSets and StatefulSets through the real kubectl, with the recording runtime double on the nodes: nodes join
-/// and are tainted, pods are deleted, sets are scaled, updated and rolled back.
+/// DaemonSets, StatefulSets and PodDisruptionBudgets through the real kubectl, with the recording runtime double on
+/// the nodes: nodes join, are tainted and drained, pods are deleted, sets are scaled, updated and rolled back.
 /// </summary>
 public sealed class WorkloadTests : IAsyncLifetime
 {
@@ -266,7 +266,7 @@ public sealed class WorkloadTests : IAsyncLifetime
 
         // web-1 deleted: made again under its name, on its claim
         string uid = (await k.RunAsync("get", "pod", "web-1", "-o", "jsonpath={.metadata.uid}")).Trim();
-        await k.RunAsync("delete", "pod", "web-1");
+        await k.RunAsync("delete", "pod", "web-1", "--wait=false"); // the double stops containers at once: web-1 may be back before kubectl's wait starts watching
         await UntilAsync(async () => (await k.TryAsync("get", "pod", "web-1", "-o", "jsonpath={.metadata.uid}")).Out.Trim() is { Length: > 0 } u && u != uid, "web-1 again");
         await k.WaitForAsync("3/3", TimeSpan.FromSeconds(30), "get", "sts", "web", "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}");
         Assert.Equal("data-web-1", (await k.RunAsync("get", "pod", "web-1", "-o", "jsonpath={.spec.volumes[?(@.name==\"data\")].persistentVolumeClaim.claimName}")).Trim());
@@ -329,5 +329,77 @@ public sealed class WorkloadTests : IAsyncLifetime
         (code, _, err) = await k.TryAsync("patch", "sts", "web", "-p", """{"spec":{"serviceName":"other"}}""");
         Assert.NotEqual(0, code);
         Assert.Contains("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Drain_waits_on_a_disruption_budget_and_succeeds_once_replicas_are_added()
+    {
+        await using var cluster = await StartAsync(2);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        await k.RunAsync("apply", "-f", Manifest("web", """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: web
+            spec:
+              replicas: 2
+              selector:
+                matchLabels: {app: web}
+              template:
+                metadata:
+                  labels: {app: web}
+                spec:
+                  containers:
+                  - name: web
+                    image: web:v1
+            ---
+            apiVersion: policy/v1
+            kind: PodDisruptionBudget
+            metadata:
+              name: web
+            spec:
+              minAvailable: 2
+              selector:
+                matchLabels: {app: web}
+            """));
+        await k.RunAsync("rollout", "status", "deploy/web", "--timeout=60s");
+        await k.WaitForAsync("0 2 2 2", TimeSpan.FromSeconds(30), "get", "pdb", "web", "-o", "jsonpath={.status.disruptionsAllowed} {.status.currentHealthy} {.status.desiredHealthy} {.status.expectedPods}");
+        Assert.Matches(@"web\s+2\s+N/A\s+0", await k.RunAsync("get", "pdb"));
+        var pods = JsonNode.Parse(await k.RunAsync("get", "pods", "-l", "app=web", "-o", "json"))!;
+        var first = KJson.Items(pods, "items").First();
+        string node = KJson.Str(first, "spec", "nodeName")!;
+
+        // the eviction subresource refuses while the budget allows no disruption
+        var refused = Assert.Throws<Containers.Orchestration.Api.ApiException>(() => cluster.Api.Evict("default", KJson.Name(first)));
+        Assert.Equal(429, refused.Code);
+        Assert.Equal("Cannot evict pod as it would violate the pod's disruption budget.", refused.Message);
+        Assert.Equal("The disruption budget web needs 2 healthy pods and has 2 currently", KJson.Str(KJson.Items(refused.ToStatus(), "details", "causes").Single(), "message"));
+
+        // drain retries the eviction until a third replica makes room
+        var drain = k.TryAsync("drain", node, "--timeout=90s");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.False(drain.IsCompleted, "drain finished while the budget allowed no disruption");
+        await k.RunAsync("scale", "deploy", "web", "--replicas=3");
+        var (code, output, error) = await drain;
+        Assert.True(code == 0, error + output);
+        Assert.Contains("Cannot evict pod as it would violate the pod's disruption budget.", error, StringComparison.Ordinal);
+        Assert.Contains($"node/{node} drained", output, StringComparison.Ordinal);
+        await k.WaitForAsync("3", TimeSpan.FromSeconds(30), "get", "deploy", "web", "-o", "jsonpath={.status.availableReplicas}");
+        Assert.DoesNotContain(node, await k.RunAsync("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].spec.nodeName}"), StringComparison.Ordinal);
+
+        // a budget with both bounds is refused, naming them
+        var (bad, _, err) = await k.TryAsync("apply", "-f", Manifest("bad", """
+            apiVersion: policy/v1
+            kind: PodDisruptionBudget
+            metadata:
+              name: both
+            spec:
+              minAvailable: 1
+              maxUnavailable: 50%
+              selector:
+                matchLabels: {app: web}
+            """));
+        Assert.NotEqual(0, bad);
+        Assert.Contains("minAvailable and maxUnavailable cannot be both set", err, StringComparison.Ordinal);
     }
 }

@@ -377,6 +377,22 @@ public sealed class ObjectApi
         }
     }
 
+    /// <summary>
+    /// Evicts a pod (POST pods/eviction): deleted as <paramref name="options"/> say unless a PodDisruptionBudget over
+    /// it allows no disruption now (429 TooManyRequests, as kube-apiserver answers: <c>kubectl drain</c> retries).
+    /// </summary>
+    public void Evict(string ns, string name, DeleteOptions? options = null)
+    {
+        if (root is not null)
+        {
+            Check("create", ResourceType.Pods, ns, name, "eviction");
+            root.Evict(ns, name, options);
+            return;
+        }
+
+        Eviction.Evict(this, ns, name, options);
+    }
+
     /// <summary>The scale subresource of a kind with one (autoscaling/v1 Scale).</summary>
     public JsonObject GetScale(ResourceType type, string? ns, string name)
     {

@@ -75,6 +75,7 @@ public sealed class ControllerManager : IAsyncDisposable
         Add("deployment-controller", b => new DeploymentController(b));
         Add("daemonset-controller", b => new DaemonSetController(b));
         Add("statefulset-controller", b => new StatefulSetController(b));
+        Add("disruption-controller", b => new DisruptionController(b));
         Add("job-controller", b => new JobController(b));
         Add("cronjob-controller", b => new CronJobController(b));
         Add("ttl-after-finished-controller", b => new TtlAfterFinishedController(b));

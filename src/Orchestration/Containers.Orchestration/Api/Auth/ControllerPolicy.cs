@@ -57,6 +57,13 @@ public static class ControllerPolicy
             BootstrapPolicy.Rule("update delete", "", "persistentvolumeclaims"),
             Events(),
         ]),
+        ("disruption-controller",
+        [
+            BootstrapPolicy.Rule(Read, "apps", "deployments replicasets statefulsets"),
+            BootstrapPolicy.Rule(Read, "policy", "poddisruptionbudgets"),
+            BootstrapPolicy.Rule("update", "policy", "poddisruptionbudgets/status"),
+            Events(),
+        ]),
         ("job-controller",
         [
             BootstrapPolicy.Rule("get list watch update patch", "batch", "jobs"),

@@ -24,6 +24,7 @@ internal static class KindRegistry
         StatefulSetStrategy.Type,
         JobStrategy.Type,
         CronJobStrategy.Type,
+        PodDisruptionBudgetStrategy.Type,
         RoleStrategy.Type,
         ClusterRoleStrategy.Type,
         RoleBindingStrategy.Type,

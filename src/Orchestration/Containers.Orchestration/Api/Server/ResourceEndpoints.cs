@@ -180,9 +180,9 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                 return;
             case ("POST", "eviction") when type.Strategy.Subresources.Any(s => s.Name == "eviction"):
             {
-                // the Eviction's deleteOptions, as a delete (no PodDisruptionBudget is served to refuse it)
+                // the Eviction's deleteOptions, as a delete unless a PodDisruptionBudget refuses it (429)
                 var eviction = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
-                api.Delete(type, ns, n, ApiHttp.ParseDeleteOptions(Json.At(eviction, "deleteOptions") as JsonObject, http));
+                api.Evict(ns ?? "default", n, ApiHttp.ParseDeleteOptions(Json.At(eviction, "deleteOptions") as JsonObject, http));
                 await ApiHttp.WriteAsync(http, 201, new JsonObject
                 {
                     ["kind"] = "Status",
