@@ -87,6 +87,57 @@ public sealed class RecordingPodRuntime : IPodRuntime
         }
     }
 
+    /// <summary>
+    /// Makes the containers of pods whose names start with <paramref name="podPrefix"/> use <paramref name="cores"/>
+    /// of cpu from now on, and <paramref name="memoryBytes"/> of memory (every container uses none and 8 MiB until told).
+    /// </summary>
+    public void SetUsage(string podPrefix, double cores, long memoryBytes)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var e in containers.Values.Where(e => e.Running && e.Spec.PodName.StartsWith(podPrefix, StringComparison.Ordinal)))
+        {
+            lock (e)
+            {
+                e.CpuNanoseconds += (long)((now - e.RateSince).TotalSeconds * e.Cores * 1e9);
+                (e.Cores, e.RateSince, e.MemoryBytes, e.UsageSet) = (cores, now, memoryBytes, true);
+            }
+        }
+
+        lock (usage)
+        {
+            usage[podPrefix] = (cores, memoryBytes); // for containers started later
+        }
+    }
+
+    private readonly Dictionary<string, (double Cores, long Memory)> usage = new(StringComparer.Ordinal);
+
+    public Task<ContainerUsage?> ReadUsageAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!containers.TryGetValue(id, out var e) || !e.Running)
+        {
+            return Task.FromResult<ContainerUsage?>(null);
+        }
+
+        lock (e)
+        {
+            if (!e.UsageSet)
+            {
+                lock (usage)
+                {
+                    foreach (var (prefix, u) in usage.Where(kv => e.Spec.PodName.StartsWith(kv.Key, StringComparison.Ordinal)))
+                    {
+                        (e.Cores, e.MemoryBytes, e.RateSince) = (u.Cores, u.Memory, e.StartedAt);
+                    }
+                }
+
+                e.UsageSet = true;
+            }
+
+            var now = DateTimeOffset.UtcNow;
+            return Task.FromResult<ContainerUsage?>(new ContainerUsage(e.CpuNanoseconds + (long)((now - e.RateSince).TotalSeconds * e.Cores * 1e9), e.MemoryBytes));
+        }
+    }
+
     /// <summary>What container <paramref name="id"/> was started with, or null.</summary>
     public PodContainerSpec? SpecOf(string id) => containers.TryGetValue(id, out var e) ? e.Spec : null;
 
@@ -109,5 +160,15 @@ public sealed class RecordingPodRuntime : IPodRuntime
         public int ExitCode { get; set; }
 
         public TaskCompletionSource Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public double Cores { get; set; }
+
+        public DateTimeOffset RateSince { get; set; } = DateTimeOffset.UtcNow;
+
+        public long CpuNanoseconds { get; set; }
+
+        public long MemoryBytes { get; set; } = 8 << 20;
+
+        public bool UsageSet { get; set; }
     }
 }

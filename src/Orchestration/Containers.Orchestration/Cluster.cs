@@ -43,6 +43,12 @@ public sealed record ClusterOptions
     /// <summary>How long a silent node stays Ready (Kubernetes: 40 s).</summary>
     public TimeSpan NodeMonitorGracePeriod { get; init; } = TimeSpan.FromSeconds(40);
 
+    /// <summary>How often nodes sample their containers' usage for the metrics API (metrics-server: 15 s).</summary>
+    public TimeSpan MetricsResolution { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often each HorizontalPodAutoscaler is evaluated (kube-controller-manager's --horizontal-pod-autoscaler-sync-period: 15 s).</summary>
+    public TimeSpan AutoscalerSyncPeriod { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>How long pods tolerate an unreachable or not-ready node before eviction (Kubernetes: 300 s).</summary>
     public long DefaultTolerationSeconds { get; init; } = 300;
 
@@ -103,6 +109,9 @@ public sealed class ClusterBuilder
 
     /// <summary>Keeps events for <paramref name="ttl"/> after they were last written (null: forever; 1 h by default, as Kubernetes).</summary>
     public ClusterBuilder WithEventTtl(TimeSpan? ttl) => new(options with { EventTtl = ttl });
+
+    /// <summary>Sets how often nodes sample usage for the metrics API and how often autoscalers are evaluated (both 15 s by default).</summary>
+    public ClusterBuilder WithAutoscaling(TimeSpan metricsResolution, TimeSpan syncPeriod) => new(options with { MetricsResolution = metricsResolution, AutoscalerSyncPeriod = syncPeriod });
 
     /// <summary>Static bearer tokens from a kube-apiserver <c>--token-auth-file</c> (see <see cref="ClusterOptions.TokenAuthFile"/>).</summary>
     public ClusterBuilder WithTokenAuthFile(string path) => new(options with { TokenAuthFile = path });
@@ -192,7 +201,7 @@ public sealed class Cluster : IAsyncDisposable
             cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access).ConfigureAwait(false);
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
             KubernetesService.Reconcile(api, "127.0.0.1", cluster.server.Port); // pods reach it through the service proxy on this machine
-            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer }, loggers, cancellationToken).ConfigureAwait(false);
+            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, AutoscalerSyncPeriod = options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer }, loggers, cancellationToken).ConfigureAwait(false);
             if (engine is null)
             {
                 for (int i = 1; i <= options.Nodes; i++)
@@ -258,8 +267,9 @@ public sealed class Cluster : IAsyncDisposable
     public Task<IReadOnlyList<JsonObject>> ApplyAsync(IEnumerable<string> paths, CancellationToken cancellationToken = default)
     {
         var result = new List<JsonObject>();
-        foreach (var (file, obj) in Manifests.Load(paths))
+        foreach (var (file, manifest) in Manifests.Load(paths))
         {
+            var obj = manifest;
             cancellationToken.ThrowIfCancellationRequested();
             var type = ResourceType.ForKind(Json.Str(obj, "apiVersion") ?? "", Json.Str(obj, "kind") ?? "")
                 ?? throw new ApiException(404, "NotFound", $"{file}: no matches for kind \"{Json.Str(obj, "kind")}\" in version \"{Json.Str(obj, "apiVersion")}\"");
@@ -271,6 +281,12 @@ public sealed class Cluster : IAsyncDisposable
             catch (ApiException e)
             {
                 throw new ApiException(e.Code, e.Reason, $"{file}: {e.Message}");
+            }
+
+            if (type.Stored is { } stored)
+            {
+                obj = type.Conversion!.ToStored(obj, Api.TryGet(stored, ns, Json.Name(obj))); // an older version: as stored
+                type = stored;
             }
 
             var existing = Api.TryGet(type, ns, Json.Name(obj));
@@ -443,6 +459,7 @@ public sealed class Cluster : IAsyncDisposable
             Cpu = Options.NodeCpu,
             Memory = Options.NodeMemory,
             HeartbeatInterval = Options.HeartbeatInterval,
+            MetricsResolution = Options.MetricsResolution,
             InternalIP = internalIp,
             DnsServer = proxy?.DnsAddress.ToString(),
             Credentials = Access is { } access ? new NodeCredentials(access.Authorizer, access.Tokens) : null,

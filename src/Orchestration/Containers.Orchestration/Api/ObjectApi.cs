@@ -61,6 +61,7 @@ public sealed class ObjectApi
         Time = root.Time;
         DefaultTolerationSeconds = root.DefaultTolerationSeconds;
         ServiceAddresses = root.ServiceAddresses;
+        Metrics = root.Metrics;
         this.root = root;
         this.caller = caller;
         this.authorizer = authorizer;
@@ -79,6 +80,9 @@ public sealed class ObjectApi
         ArgumentNullException.ThrowIfNull(authorizer);
         return new ObjectApi(root ?? this, user, authorizer);
     }
+
+    /// <summary>The pods' and nodes' resource metrics the node agents publish (metrics-server's store).</summary>
+    public ResourceMetrics Metrics { get; } = new();
 
     /// <summary>The API with no checks (this one when it is not a view): for a caller that authorized a read itself.</summary>
     internal ObjectApi Unchecked => root ?? this;

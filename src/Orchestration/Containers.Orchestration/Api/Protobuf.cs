@@ -81,7 +81,7 @@ internal static class Protobuf
             }
         }
 
-        if (kind is null || apiVersion is null || !Roots.TryGetValue(kind, out var root))
+        if (kind is null || apiVersion is null || !Roots.TryGetValue(kind, out var root) || (kind == "HorizontalPodAutoscaler" && apiVersion != "autoscaling/v1"))
         {
             throw Unsupported($"objects of kind {kind ?? "(none)"} are not read from protobuf here");
         }
@@ -258,6 +258,7 @@ internal static class Protobuf
         ["Deployment"] = "Deployment",
         ["Job"] = "Job",
         ["CronJob"] = "CronJob",
+        ["HorizontalPodAutoscaler"] = "HorizontalPodAutoscaler",
         ["Service"] = "Service",
         ["Pod"] = "Pod",
         ["Role"] = "Role",
@@ -362,6 +363,13 @@ internal static class Protobuf
             [5] = M("jobTemplate", "JobTemplateSpec"), [6] = I("successfulJobsHistoryLimit", pointer: true), [7] = I("failedJobsHistoryLimit", pointer: true), [8] = S("timeZone"),
         },
         ["JobTemplateSpec"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "JobSpec") },
+        // autoscaling/v1 (kubectl autoscale)
+        ["HorizontalPodAutoscaler"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "HorizontalPodAutoscalerSpec"), [3] = new("status", Kind.Ignored) },
+        ["HorizontalPodAutoscalerSpec"] = new()
+        {
+            [1] = M("scaleTargetRef", "CrossVersionObjectReference"), [2] = I("minReplicas", pointer: true), [3] = I("maxReplicas"), [4] = I("targetCPUUtilizationPercentage", pointer: true),
+        },
+        ["CrossVersionObjectReference"] = new() { [1] = S("kind"), [2] = S("name"), [3] = S("apiVersion") },
         ["LabelSelector"] = new() { [1] = Map("matchLabels"), [2] = M("matchExpressions", "LabelSelectorRequirement", repeated: true) },
         ["LabelSelectorRequirement"] = new() { [1] = S("key"), [2] = S("operator"), [3] = Strings("values") },
         ["PodTemplateSpec"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "PodSpec") },

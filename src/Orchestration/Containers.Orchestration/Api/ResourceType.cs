@@ -25,6 +25,15 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     /// <summary>What the kind does in the generic store (defaults, validation, deletion, columns): see <see cref="KindStrategy"/>.</summary>
     internal KindStrategy Strategy { get; init; } = KindStrategy.Plain;
 
+    /// <summary>
+    /// For an older version served of a kind stored in another (autoscaling/v1 HorizontalPodAutoscaler, stored as
+    /// autoscaling/v2): the stored version. Objects are converted on the way in and out of the API server.
+    /// </summary>
+    public ResourceType? Stored { get; init; }
+
+    /// <summary>The conversion between this version and <see cref="Stored"/>.</summary>
+    internal IVersionConversion? Conversion { get; init; }
+
     /// <summary>The lower-case singular name.</summary>
     public string Singular => Kind.ToLowerInvariant();
 
@@ -45,9 +54,16 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     /// </summary>
     public static IReadOnlyList<string> Groups { get; } = [.. KindRegistry.All.Select(t => t.Group).Where(g => g.Length > 0).Distinct()];
 
-    /// <summary>The served kind with that group and plural (or kind), or null.</summary>
+    /// <summary>The kinds as stored (each kind once, in the version it is stored in).</summary>
+    public static IEnumerable<ResourceType> Stores => All.Where(t => t.Stored is null);
+
+    /// <summary>The served kind with that group and plural (or kind), or null (in its stored version when several are served).</summary>
     public static ResourceType? Find(string group, string pluralOrKind) =>
-        All.FirstOrDefault(t => t.Group == group && (t.Plural == pluralOrKind || t.Kind == pluralOrKind));
+        All.FirstOrDefault(t => t.Stored is null && t.Group == group && (t.Plural == pluralOrKind || t.Kind == pluralOrKind));
+
+    /// <summary>The kind served at group/version/plural, or null.</summary>
+    public static ResourceType? Find(string group, string version, string plural) =>
+        All.FirstOrDefault(t => t.Group == group && t.Version == version && t.Plural == plural);
 
     /// <summary>The kind for an apiVersion + kind pair as in a manifest, or null.</summary>
     public static ResourceType? ForKind(string apiVersion, string kind)
@@ -92,4 +108,14 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
 
     /// <summary>ReplicaSets.</summary>
     public static ResourceType ReplicaSets { get; } = Find("apps", "replicasets")!;
+}
+
+/// <summary>Converts objects between a served version of a kind and the version it is stored in.</summary>
+internal interface IVersionConversion
+{
+    /// <summary>The stored form of <paramref name="served"/>; <paramref name="current"/> is the stored object it replaces, if any (fields the served version cannot say are kept from it).</summary>
+    JsonObject ToStored(JsonObject served, JsonObject? current);
+
+    /// <summary>The served form of a stored object.</summary>
+    JsonObject FromStored(JsonObject stored);
 }

@@ -14,6 +14,9 @@ public sealed record ControllerOptions
     /// <summary>The cluster CA (PEM) published as the ConfigMap kube-root-ca.crt in every namespace; none when null.</summary>
     public string? RootCaPem { get; init; }
 
+    /// <summary>How often each HorizontalPodAutoscaler is evaluated (kube-controller-manager's --horizontal-pod-autoscaler-sync-period: 15 s).</summary>
+    public TimeSpan AutoscalerSyncPeriod { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Workers per controller.</summary>
     public int Workers { get; init; } = 2;
 
@@ -76,6 +79,7 @@ public sealed class ControllerManager : IAsyncDisposable
         Add("daemonset-controller", b => new DaemonSetController(b));
         Add("statefulset-controller", b => new StatefulSetController(b));
         Add("disruption-controller", b => new DisruptionController(b));
+        Add("horizontal-pod-autoscaler", b => new HorizontalController(b, options.AutoscalerSyncPeriod));
         Add("job-controller", b => new JobController(b));
         Add("cronjob-controller", b => new CronJobController(b));
         Add("ttl-after-finished-controller", b => new TtlAfterFinishedController(b));

@@ -130,7 +130,7 @@ internal sealed class GarbageCollector : IReconciler<string>
     /// </summary>
     internal static void Orphan(ObjectApi api, ResourceType owner, string? ns, string uid)
     {
-        foreach (var type in ResourceType.All.Where(t => (t.Namespaced == owner.Namespaced || t.Namespaced) && !t.Strategy.Virtual))
+        foreach (var type in ResourceType.Stores.Where(t => (t.Namespaced == owner.Namespaced || t.Namespaced) && !t.Strategy.Virtual))
         {
             foreach (var dependent in api.List(type, ns).Items.Where(o => Json.Items(o, "metadata", "ownerReferences").Any(r => Json.Str(r, "uid") == uid)))
             {

@@ -24,7 +24,7 @@ internal sealed class NamespaceController : IReconciler<string>
         }
 
         int remaining = 0;
-        foreach (var type in ResourceType.All.Where(t => t.Namespaced && !t.Strategy.Virtual))
+        foreach (var type in ResourceType.Stores.Where(t => t.Namespaced && !t.Strategy.Virtual))
         {
             foreach (var obj in api.List(type, name).Items)
             {

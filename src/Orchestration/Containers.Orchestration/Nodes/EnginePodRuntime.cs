@@ -176,6 +176,20 @@ public sealed class EnginePodRuntime : IPodRuntime
     }
 
     /// <inheritdoc/>
+    public async Task<ContainerUsage?> ReadUsageAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var stats = await engine.Get(id).GetStatsAsync(cancellationToken).ConfigureAwait(false);
+            return new ContainerUsage(stats.CpuUsageNanoseconds, stats.MemoryUsageBytes);
+        }
+        catch (ContainerException)
+        {
+            return null; // gone, or not running
+        }
+    }
+
+    /// <inheritdoc/>
     public RuntimeContainerStatus? Inspect(string id)
     {
         var s = engine.List(all: true).FirstOrDefault(c => c.Id == id);

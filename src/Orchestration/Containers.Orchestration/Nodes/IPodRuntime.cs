@@ -153,4 +153,13 @@ public interface IPodRuntime
 
     /// <summary>Writes a container's log (stdout and stderr, in order).</summary>
     Task WriteLogAsync(string id, bool follow, long? tailLines, bool timestamps, Stream output, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// What a running container has used, from its cgroup: its cpu time so far and its memory now (what the kubelet's
+    /// resource metrics report, and metrics-server serves). Null when the runtime cannot tell or the container is not running.
+    /// </summary>
+    Task<ContainerUsage?> ReadUsageAsync(string id, CancellationToken cancellationToken) => Task.FromResult<ContainerUsage?>(null);
 }
+
+/// <summary>A container's usage: the cpu time it has used in all (nanoseconds) and its memory working set (bytes).</summary>
+public readonly record struct ContainerUsage(long CpuNanoseconds, long MemoryBytes);

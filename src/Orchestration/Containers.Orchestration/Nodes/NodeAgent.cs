@@ -81,6 +81,10 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         return true;
     }
 
+    /// <summary>The pods this agent runs, with their records (for the metrics sampler).</summary>
+    private IEnumerable<(string Namespace, string Name, PodRecord Record)> RunningPods() =>
+        records.Select(kv => (PodState.Split(kv.Key), kv.Value)).Select(x => (x.Item1.Ns, x.Item1.Name, x.Value));
+
     /// <summary>The node's options.</summary>
     public NodeOptions Options { get; }
 
@@ -98,9 +102,11 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         await informers.For(ResourceType.Pods).Synced.WaitAsync(cancellationToken).ConfigureAwait(false);
         agent.Adopt();
         var token = agent.stop.Token;
+        var sampler = new MetricsSampler(runtime, api.Metrics, options.Name, api.Time, logger);
         agent.running = Task.WhenAll(
             agent.Queue.RunAsync(agent, options.Workers, logger, token),
-            Task.Run(() => agent.nodeStatus.HeartbeatAsync(token), CancellationToken.None));
+            Task.Run(() => agent.nodeStatus.HeartbeatAsync(token), CancellationToken.None),
+            Task.Run(() => sampler.RunAsync(agent.RunningPods, options.MetricsResolution, token), CancellationToken.None));
         foreach (var pod in agent.pods.ByIndex(PodState.NodeIndex, options.Name))
         {
             agent.Queue.Add(PodState.Key(pod));

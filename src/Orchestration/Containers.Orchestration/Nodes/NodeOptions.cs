@@ -41,6 +41,9 @@ public sealed record NodeOptions
     /// <summary>Pod workers.</summary>
     public int Workers { get; init; } = 4;
 
+    /// <summary>How often the node reads its containers' cgroup usage for the resource metrics (metrics-server's --metric-resolution: 15 s).</summary>
+    public TimeSpan MetricsResolution { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>What the agent acts as its node with (authorized reads, its pods' service-account tokens); none when null (a test double's node: reads unchecked, no tokens).</summary>
     public NodeCredentials? Credentials { get; init; }
 }

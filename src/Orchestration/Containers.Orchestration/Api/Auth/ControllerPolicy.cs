@@ -64,6 +64,15 @@ public static class ControllerPolicy
             BootstrapPolicy.Rule("update", "policy", "poddisruptionbudgets/status"),
             Events(),
         ]),
+        ("horizontal-pod-autoscaler",
+        [
+            BootstrapPolicy.Rule(Read, "autoscaling", "horizontalpodautoscalers"),
+            BootstrapPolicy.Rule("update", "autoscaling", "horizontalpodautoscalers/status"),
+            BootstrapPolicy.Rule("get update", "apps", "deployments/scale replicasets/scale statefulsets/scale"),
+            BootstrapPolicy.Rule("list", "", "pods"),
+            BootstrapPolicy.Rule("list", "metrics.k8s.io", "pods"),
+            Events(),
+        ]),
         ("job-controller",
         [
             BootstrapPolicy.Rule("get list watch update patch", "batch", "jobs"),

@@ -25,6 +25,8 @@ internal static class KindRegistry
         JobStrategy.Type,
         CronJobStrategy.Type,
         PodDisruptionBudgetStrategy.Type,
+        HorizontalPodAutoscalerStrategy.Type,
+        HorizontalPodAutoscalerStrategy.V1,
         RoleStrategy.Type,
         ClusterRoleStrategy.Type,
         RoleBindingStrategy.Type,
@@ -35,5 +37,7 @@ internal static class KindRegistry
         ReviewStrategy.SelfSubjectRulesReview,
         ReviewStrategy.TokenReview,
         ReviewStrategy.SelfSubjectReview,
+        MetricsStrategy.Pods,
+        MetricsStrategy.Nodes,
     ];
 }

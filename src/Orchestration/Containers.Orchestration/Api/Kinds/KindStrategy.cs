@@ -60,6 +60,9 @@ internal abstract class KindStrategy
     /// <summary>Whether the kind is a question answered at once and never stored (SelfSubjectAccessReview, TokenReview): only create is served.</summary>
     public virtual bool Virtual => false;
 
+    /// <summary>The verbs discovery lists for a virtual kind (null: create, as the reviews).</summary>
+    public virtual IReadOnlyList<string>? Verbs => null;
+
     /// <summary>Whether DELETE on the collection is served (kube-apiserver serves no deletecollection of namespaces).</summary>
     public virtual bool DeleteCollection => true;
 

@@ -15,14 +15,15 @@ internal static class OpenApi
     private static readonly ConcurrentDictionary<string, Lazy<byte[]?>> Documents = new(StringComparer.Ordinal);
     private static readonly Lazy<byte[]> V2 = new(BuildV2);
 
-    private static IEnumerable<(string Path, string Group)> GroupVersions() =>
-        new[] { ("api/v1", "") }.Concat(ResourceType.Groups.Select(g => ($"apis/{g}/v1", g)));
+    private static IEnumerable<(string Path, string Group, string Version)> GroupVersions() =>
+        new[] { ("api/v1", "", "v1") }.Concat(ResourceType.All.Where(t => t.Group.Length > 0).Select(t => (t.Group, t.Version)).Distinct()
+            .Select(gv => ($"apis/{gv.Group}/{gv.Version}", gv.Group, gv.Version)));
 
     /// <summary>The v3 index: each group version's document with its hash.</summary>
     public static JsonObject Index()
     {
         var paths = new JsonObject();
-        foreach (var (path, _) in GroupVersions())
+        foreach (var (path, _, _) in GroupVersions())
         {
             string hash = Convert.ToHexString(SHA256.HashData(Document(path)!))[..16];
             paths[path] = new JsonObject { ["serverRelativeURL"] = $"/openapi/v3/{path}?hash={hash}" };
@@ -47,9 +48,9 @@ internal static class OpenApi
         }
 
         var paths = new JsonObject();
-        foreach (var t in ResourceType.All.Where(t => t.Group == gv.Group))
+        foreach (var t in ResourceType.All.Where(t => t.Group == gv.Group && t.Version == gv.Version))
         {
-            string prefix = gv.Group.Length == 0 ? "/api/v1" : $"/apis/{gv.Group}/v1";
+            string prefix = gv.Group.Length == 0 ? "/api/v1" : $"/apis/{gv.Group}/{gv.Version}";
             string path = t.Namespaced ? $"{prefix}/namespaces/{{namespace}}/{t.Plural}/{{name}}" : $"{prefix}/{t.Plural}/{{name}}";
             var response = KindSchemas.NameOf(t) is { } schema
                 ? new JsonObject { ["description"] = "OK", ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = "#/components/schemas/" + schema } } } }

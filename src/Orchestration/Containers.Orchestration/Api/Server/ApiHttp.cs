@@ -154,11 +154,7 @@ internal sealed record ResourceRoute(ResourceType Type, string? Namespace, strin
             (resource, name, sub, ns) = (ResourceType.Namespaces.Plural, ns, resource, null);
         }
 
-        var type = ResourceType.Find(group, resource);
-        if (type is null || type.Version != version)
-        {
-            throw ApiHttp.NotServed();
-        }
+        var type = ResourceType.Find(group, version, resource) ?? throw ApiHttp.NotServed();
 
         return new ResourceRoute(type, ns, name, sub);
     }

@@ -77,9 +77,12 @@ internal static class DiscoveryEndpoints
         ["kind"] = "APIGroup",
         ["apiVersion"] = "v1",
         ["name"] = name,
-        ["versions"] = new JsonArray(new JsonObject { ["groupVersion"] = $"{name}/v1", ["version"] = "v1" }),
-        ["preferredVersion"] = new JsonObject { ["groupVersion"] = $"{name}/v1", ["version"] = "v1" },
+        ["versions"] = new JsonArray([.. VersionsOf(name).Select(v => (JsonNode)new JsonObject { ["groupVersion"] = $"{name}/{v}", ["version"] = v })]),
+        ["preferredVersion"] = new JsonObject { ["groupVersion"] = $"{name}/{VersionsOf(name)[0]}", ["version"] = VersionsOf(name)[0] },
     };
+
+    /// <summary>The versions a group serves, in the registry's order (the first preferred).</summary>
+    private static List<string> VersionsOf(string group) => [.. ResourceType.All.Where(t => t.Group == group).Select(t => t.Version).Distinct()];
 
     /// <summary>The APIResourceList of a group version: each kind, its status and scale subresources, and those its strategy declares.</summary>
     private static JsonObject Resources(string group, string version)
@@ -94,7 +97,7 @@ internal static class DiscoveryEndpoints
         foreach (var t in types)
         {
             var strategy = t.Strategy;
-            string[] verbs = strategy.Virtual ? ["create"] : strategy.DeleteCollection
+            string[] verbs = strategy.Virtual ? [.. strategy.Verbs ?? ["create"]] : strategy.DeleteCollection
                 ? ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
                 : ["create", "delete", "get", "list", "patch", "update", "watch"];
             var entry = new JsonObject

@@ -1,3 +1,4 @@
+using Containers.Orchestration.Api.Kinds;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -29,6 +30,11 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
             app.Map(pattern, http =>
             {
                 var route = ResourceRoute.Of(http);
+                if (route.Type.Stored is not null)
+                {
+                    return ConvertedEndpoints.ServeAsync(http, api, route, watch); // an older version, converted
+                }
+
                 return route.Name is null ? CollectionAsync(http, route, watch) : ItemAsync(http, route);
             });
         }
@@ -38,6 +44,18 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
     {
         var (type, ns, _, _) = route;
         var q = http.Request.Query;
+        if (type.Strategy is MetricsStrategy && http.Request.Method == "GET")
+        {
+            var selector = LabelSelector.Parse(q["labelSelector"]);
+            var items = type == MetricsStrategy.Pods
+                ? api.Metrics.Pods(ns).Select(s => (s, Source: api.Unchecked.TryGet(ResourceType.Pods, s.Namespace, s.Name))).Where(x => x.Source is not null && selector.Matches(x.Source))
+                    .OrderBy(x => x.s.Namespace, StringComparer.Ordinal).ThenBy(x => x.s.Name, StringComparer.Ordinal).Select(x => MetricsStrategy.Of(x.s, x.Source))
+                : api.Metrics.Nodes().Select(s => (s, Source: api.Unchecked.TryGet(ResourceType.Nodes, null, s.Name))).Where(x => x.Source is not null && selector.Matches(x.Source))
+                    .OrderBy(x => x.s.Name, StringComparer.Ordinal).Select(x => MetricsStrategy.Of(x.s, x.Source));
+            await ApiHttp.WriteAsync(http, 200, MetricsStrategy.List(type, items)).ConfigureAwait(false);
+            return;
+        }
+
         if (type.Strategy.Virtual)
         {
             if (http.Request.Method != "POST" || reviews is null)
@@ -122,6 +140,17 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
         if (sub is not null && type.Strategy.WritesMainResource(sub))
         {
             sub = null;
+        }
+
+        if (type.Strategy is MetricsStrategy)
+        {
+            var metrics = http.Request.Method != "GET" || sub is not null
+                ? throw new ApiException(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+                : type == MetricsStrategy.Pods
+                    ? api.Metrics.Pod(ns ?? "default", n) is { } p ? MetricsStrategy.Of(p, api.Unchecked.TryGet(ResourceType.Pods, p.Namespace, p.Name)) : null
+                    : api.Metrics.Node(n) is { } node ? MetricsStrategy.Of(node, api.Unchecked.TryGet(ResourceType.Nodes, null, n)) : null;
+            await ApiHttp.WriteAsync(http, 200, metrics ?? throw ApiException.NotFound(type, n)).ConfigureAwait(false);
+            return;
         }
 
         switch (http.Request.Method, sub)

@@ -10,7 +10,7 @@ namespace Containers.Orchestration.Api;
 internal sealed class WatchEndpoint(ObjectApi api)
 {
     /// <summary>Serves a watch of <paramref name="type"/> (in <paramref name="ns"/>, or everywhere).</summary>
-    public async Task ServeAsync(HttpContext http, ResourceType type, string? ns)
+    public async Task ServeAsync(HttpContext http, ResourceType type, string? ns, Func<JsonObject, JsonObject>? convert = null)
     {
         var q = http.Request.Query;
         var labels = LabelSelector.Parse(q["labelSelector"]);
@@ -46,7 +46,7 @@ internal sealed class WatchEndpoint(ObjectApi api)
         await body.FlushAsync(http.RequestAborted).ConfigureAwait(false);
         async Task SendAsync(string kind, JsonObject obj)
         {
-            JsonNode payload = table ? Tables.Build(type, [obj], Json.Str(obj, "metadata", "resourceVersion"), api.Time.GetUtcNow(), q["includeObject"] == "Object", headers) : obj;
+            JsonNode payload = table ? Tables.Build(type, [obj], Json.Str(obj, "metadata", "resourceVersion"), api.Time.GetUtcNow(), q["includeObject"] == "Object", headers) : convert is null ? obj : convert(obj);
             headers = false;
             // written around the object, not by attaching it to a new parent: watched objects are shared
             var line = new System.Buffers.ArrayBufferWriter<byte>();
