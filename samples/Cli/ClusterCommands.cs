@@ -21,6 +21,7 @@ internal static class ClusterCommands
                 string? serviceCidr = a.Get("service-cidr") is { } sc
                     ? System.Net.IPNetwork.TryParse(sc, out var svc) && svc.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && svc.PrefixLength is >= 12 and <= 28 ? svc.ToString() : throw new UsageException($"--service-cidr: '{sc}' is not an IPv4 network from /12 to /28 such as 10.96.0.0/16")
                     : null;
+                string ingressHttp = IngressPort(a, "ingress-http-port", "80"), ingressHttps = IngressPort(a, "ingress-https-port", "443");
                 string? eventTtl = a.Get("event-ttl") is { } et ? Duration(et) is not null ? et : throw new UsageException($"--event-ttl: '{et}' is not a duration such as 1h, 30m or 1h30m0s") : null;
                 if (Running(pidFile) is { } pid)
                 {
@@ -29,7 +30,7 @@ internal static class ClusterCommands
 
                 string? tokenFile = a.Get("token-auth-file") is { } tf ? File.Exists(tf) ? Path.GetFullPath(tf) : throw new UsageException($"--token-auth-file: {tf}: no such file") : null;
                 string? auditLog = a.Get("audit-log-path") is { } al ? al == "-" ? al : Path.GetFullPath(al) : null;
-                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile, auditLog);
+                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile, auditLog, ingressHttp, ingressHttps);
                 return a.Has("detach") ? await DetachAsync(options, up, dir).ConfigureAwait(false) : await ForegroundAsync(options, up, pidFile).ConfigureAwait(false);
             }
 
@@ -170,7 +171,7 @@ internal static class ClusterCommands
     }
 
     /// <summary>What <c>cluster up</c> was asked for (the optional ones null when not given).</summary>
-    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile, string? AuditLogPath)
+    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile, string? AuditLogPath, string IngressHttpPort, string IngressHttpsPort)
     {
         /// <summary>The same options as command-line arguments (what a detached cluster is started with).</summary>
         public IEnumerable<string> Args()
@@ -179,7 +180,7 @@ internal static class ClusterCommands
             yield return Nodes.ToString(CultureInfo.InvariantCulture);
             yield return "--port";
             yield return Port.ToString(CultureInfo.InvariantCulture);
-            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile), ("--audit-log-path", AuditLogPath) })
+            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile), ("--audit-log-path", AuditLogPath), ("--ingress-http-port", IngressHttpPort), ("--ingress-https-port", IngressHttpsPort) })
             {
                 if (value is not null)
                 {
@@ -189,6 +190,15 @@ internal static class ClusterCommands
             }
         }
     }
+
+    /// <summary>An Ingress port option: a port, or "off".</summary>
+    private static string IngressPort(Args a, string name, string fallback) => a.Get(name) switch
+    {
+        null => fallback,
+        "off" => "off",
+        { } v when int.TryParse(v, CultureInfo.InvariantCulture, out int n) && n is > 0 and < 65536 => v,
+        { } v => throw new UsageException($"--{name}: '{v}' is not a port (1 to 65535) or \"off\""),
+    };
 
     /// <summary>A duration as Kubernetes' flags write it (Go's form: 1h, 30m, 90s, 1h30m0s); null when it is not one or not positive.</summary>
     private static TimeSpan? Duration(string text)
@@ -208,7 +218,12 @@ internal static class ClusterCommands
     {
         RunWithServerGc();
         using var stop = new StopSignal();
-        var clusterOptions = new ClusterOptions { Root = options.Root, Engine = options, Nodes = up.Nodes, Port = up.Port, PodSubnet = up.PodSubnet, TokenAuthFile = up.TokenAuthFile, AuditLogPath = up.AuditLogPath == "-" ? "" : up.AuditLogPath };
+        var clusterOptions = new ClusterOptions
+        {
+            Root = options.Root, Engine = options, Nodes = up.Nodes, Port = up.Port, PodSubnet = up.PodSubnet, TokenAuthFile = up.TokenAuthFile, AuditLogPath = up.AuditLogPath == "-" ? "" : up.AuditLogPath,
+            IngressHttpPort = up.IngressHttpPort == "off" ? null : int.Parse(up.IngressHttpPort, CultureInfo.InvariantCulture),
+            IngressHttpsPort = up.IngressHttpsPort == "off" ? null : int.Parse(up.IngressHttpsPort, CultureInfo.InvariantCulture),
+        };
         if (up.ServiceCidr is not null)
         {
             clusterOptions = clusterOptions with { ServiceCidr = up.ServiceCidr };
@@ -224,7 +239,8 @@ internal static class ClusterCommands
         {
             Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
             await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
-            await Console.Out.WriteLineAsync($"cluster up: API {cluster.Url}, {nodes} node(s)").ConfigureAwait(false);
+            string ingress = cluster.Ingress is { } i ? $", Ingress on HTTP {i.HttpPort?.ToString(CultureInfo.InvariantCulture) ?? "-"} and HTTPS {i.HttpsPort?.ToString(CultureInfo.InvariantCulture) ?? "-"}" : "";
+            await Console.Out.WriteLineAsync($"cluster up: API {cluster.Url}, {nodes} node(s){ingress}").ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"  export KUBECONFIG={cluster.KubeconfigPath}").ConfigureAwait(false);
             await Console.Out.FlushAsync().ConfigureAwait(false);
             await stop.WaitAsync().ConfigureAwait(false);

@@ -334,6 +334,8 @@ internal static class Verbs
                 new Verb("up", "[OPTIONS]", "Run the control plane and N nodes (in the foreground, or detached with -d); writes ROOT/kubeconfig")
                     .Flag("-d|--detach", "Run in the background; \"cluster down\" stops it")
                     .Value("--event-ttl", "duration", "How long events are kept after their last write, as kube-apiserver's --event-ttl", "1h")
+                    .Value("--ingress-http-port", "port", "The host port the built-in Ingress controller serves HTTP on; \"off\" for none", "80")
+                    .Value("--ingress-https-port", "port", "The host port the built-in Ingress controller serves HTTPS on; \"off\" for none", "443")
                     .Value("--nodes", "int", "The number of nodes (1 to 100)", "1")
                     .Value("--pod-subnet", "string", "The pods' IPv4 network", "10.244.0.0/16")
                     .Value("--port", "int", "The Kubernetes API's port on 127.0.0.1", "6443")

@@ -43,6 +43,12 @@ public sealed record ClusterOptions
     /// <summary>How long a silent node stays Ready (Kubernetes: 40 s).</summary>
     public TimeSpan NodeMonitorGracePeriod { get; init; } = TimeSpan.FromSeconds(40);
 
+    /// <summary>The host port the built-in Ingress controller serves HTTP on (0: a free port; null: none, the default for a cluster hosted in a program; <c>containers cluster up</c> uses 80).</summary>
+    public int? IngressHttpPort { get; init; }
+
+    /// <summary>The host port the built-in Ingress controller serves HTTPS on (0: a free port; null: none; <c>containers cluster up</c> uses 443).</summary>
+    public int? IngressHttpsPort { get; init; }
+
     /// <summary>How often nodes sample their containers' usage for the metrics API (metrics-server: 15 s).</summary>
     public TimeSpan MetricsResolution { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -110,6 +116,9 @@ public sealed class ClusterBuilder
     /// <summary>Keeps events for <paramref name="ttl"/> after they were last written (null: forever; 1 h by default, as Kubernetes).</summary>
     public ClusterBuilder WithEventTtl(TimeSpan? ttl) => new(options with { EventTtl = ttl });
 
+    /// <summary>Serves Ingresses on these host ports (80 and 443 as a real cluster's ingress controller; 0 for a free port; null for none).</summary>
+    public ClusterBuilder WithIngress(int? httpPort = 80, int? httpsPort = 443) => new(options with { IngressHttpPort = httpPort, IngressHttpsPort = httpsPort });
+
     /// <summary>Sets how often nodes sample usage for the metrics API and how often autoscalers are evaluated (both 15 s by default).</summary>
     public ClusterBuilder WithAutoscaling(TimeSpan metricsResolution, TimeSpan syncPeriod) => new(options with { MetricsResolution = metricsResolution, AutoscalerSyncPeriod = syncPeriod });
 
@@ -143,6 +152,9 @@ public sealed class Cluster : IAsyncDisposable
     private KubeApiServer? server;
     private ControllerManager? controllers;
     private ServiceProxy? proxy;
+
+    /// <summary>The built-in Ingress controller (null unless ports were given for it).</summary>
+    public IngressProxy? Ingress { get; private set; }
 
     private Cluster(ClusterOptions options, ContainerEngine? engine, EmbeddedObjectStore store, ObjectApi api)
     {
@@ -202,6 +214,11 @@ public sealed class Cluster : IAsyncDisposable
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
             KubernetesService.Reconcile(api, "127.0.0.1", cluster.server.Port); // pods reach it through the service proxy on this machine
             cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, AutoscalerSyncPeriod = options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer }, loggers, cancellationToken).ConfigureAwait(false);
+            if (options.IngressHttpPort is not null || options.IngressHttpsPort is not null)
+            {
+                cluster.Ingress = await IngressProxy.StartAsync(api, cluster.controllers.Informers, options.IngressHttpPort, options.IngressHttpsPort, "127.0.0.1", loggers.CreateLogger("ingress-controller"), cancellationToken).ConfigureAwait(false);
+            }
+
             if (engine is null)
             {
                 for (int i = 1; i <= options.Nodes; i++)
@@ -409,6 +426,11 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         agents.Clear();
+        if (Ingress is not null)
+        {
+            await Ingress.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (proxy is not null)
         {
             await proxy.DisposeAsync().ConfigureAwait(false);

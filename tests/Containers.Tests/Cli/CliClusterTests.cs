@@ -103,7 +103,7 @@ public sealed class CliClusterTests : IAsyncLifetime
 
     private async Task<string> UpAsync()
     {
-        var up = await Cli("cluster", "up", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", PodSubnet, "--service-cidr", ServiceCidr, "-d");
+        var up = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", PodSubnet, "--service-cidr", ServiceCidr, "-d");
         Assert.True(up.Code == 0, up.Stderr + up.Stdout);
         return up.Stdout;
     }

@@ -47,7 +47,7 @@ public sealed class CliTests : IAsyncLifetime
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        var up = await Cli("cluster", "up", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.219.0.0/16", "--service-cidr", "10.97.0.0/16", "--event-ttl", "2h", "-d");
+        var up = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.219.0.0/16", "--service-cidr", "10.97.0.0/16", "--event-ttl", "2h", "-d");
         try
         {
             Assert.True(up.Code == 0, up.Stderr);
@@ -86,7 +86,7 @@ public sealed class CliTests : IAsyncLifetime
         }
 
         // the root's pod network keeps its subnet: another one is refused, naming both
-        var other = await Cli("cluster", "up", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.218.0.0/16", "-d");
+        var other = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.218.0.0/16", "-d");
         Assert.NotEqual(0, other.Code);
         Assert.Contains("has subnet 10.219.0.0/16, not 10.218.0.0/16", other.Stderr, StringComparison.Ordinal);
         var bad = await Cli("cluster", "up", "--pod-subnet", "10.218.0.0/40");

@@ -27,6 +27,8 @@ internal static class KindRegistry
         PodDisruptionBudgetStrategy.Type,
         HorizontalPodAutoscalerStrategy.Type,
         HorizontalPodAutoscalerStrategy.V1,
+        IngressStrategy.Type,
+        IngressClassStrategy.Type,
         RoleStrategy.Type,
         ClusterRoleStrategy.Type,
         RoleBindingStrategy.Type,
