@@ -26,7 +26,9 @@ public sealed class ExplainTests : RecordedCluster
         var k = new Kubectl(Cluster.KubeconfigPath);
         var kinds = (await k.RunAsync("api-resources", "--no-headers", "-o", "name")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(kinds.Length >= 14, string.Join(' ', kinds));
-        foreach (string kind in kinds)
+        // the metrics API's kinds are read-only views with no schema (kubectl also reads "nodes.metrics.k8s.io" as the
+        // field path metrics.k8s.io of nodes, as against a cluster with metrics-server)
+        foreach (string kind in kinds.Where(k => !k.EndsWith(".metrics.k8s.io", StringComparison.Ordinal)))
         {
             string text = await k.RunAsync("explain", kind);
             Assert.Contains("DESCRIPTION:", text, StringComparison.Ordinal);

@@ -176,6 +176,19 @@ public sealed class EnginePodRuntime : IPodRuntime
     }
 
     /// <inheritdoc/>
+    public string? NetworkNamespacePath(string sandboxId)
+    {
+        try
+        {
+            return engine.Get(sandboxId).State is { Pid: > 0 } s && s.Status == ContainerStatus.Running ? $"/proc/{s.Pid}/ns/net" : null;
+        }
+        catch (ContainerException)
+        {
+            return null;
+        }
+    }
+
+    /// <inheritdoc/>
     public async Task<ContainerUsage?> ReadUsageAsync(string id, CancellationToken cancellationToken)
     {
         try

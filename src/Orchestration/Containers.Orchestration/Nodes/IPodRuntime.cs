@@ -159,6 +159,12 @@ public interface IPodRuntime
     /// resource metrics report, and metrics-server serves). Null when the runtime cannot tell or the container is not running.
     /// </summary>
     Task<ContainerUsage?> ReadUsageAsync(string id, CancellationToken cancellationToken) => Task.FromResult<ContainerUsage?>(null);
+
+    /// <summary>
+    /// The path of the network namespace of a running pod sandbox (<c>/proc/PID/ns/net</c>), where the node enforces
+    /// the pod's NetworkPolicies; null when the runtime has none (a test double) or the sandbox is not running.
+    /// </summary>
+    string? NetworkNamespacePath(string sandboxId) => null;
 }
 
 /// <summary>A container's usage: the cpu time it has used in all (nanoseconds) and its memory working set (bytes).</summary>

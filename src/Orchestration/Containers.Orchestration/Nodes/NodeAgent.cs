@@ -106,7 +106,8 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         agent.running = Task.WhenAll(
             agent.Queue.RunAsync(agent, options.Workers, logger, token),
             Task.Run(() => agent.nodeStatus.HeartbeatAsync(token), CancellationToken.None),
-            Task.Run(() => sampler.RunAsync(agent.RunningPods, options.MetricsResolution, token), CancellationToken.None));
+            Task.Run(() => sampler.RunAsync(agent.RunningPods, options.MetricsResolution, token), CancellationToken.None),
+            Task.Run(() => new NetworkPolicyAgent(runtime, informers, options.InternalIP, logger).RunAsync(agent.RunningPods, token), CancellationToken.None));
         foreach (var pod in agent.pods.ByIndex(PodState.NodeIndex, options.Name))
         {
             agent.Queue.Add(PodState.Key(pod));

@@ -29,6 +29,7 @@ internal static class KindRegistry
         HorizontalPodAutoscalerStrategy.V1,
         IngressStrategy.Type,
         IngressClassStrategy.Type,
+        NetworkPolicyStrategy.Type,
         RoleStrategy.Type,
         ClusterRoleStrategy.Type,
         RoleBindingStrategy.Type,
