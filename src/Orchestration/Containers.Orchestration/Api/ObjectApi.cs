@@ -116,16 +116,19 @@ public sealed class ObjectApi
     /// <summary>The first address of the service range (the kubernetes Service's address in Kubernetes; here the cluster DNS).</summary>
     public IPAddress DnsAddress => ServiceAddressAllocator.Offset(ServiceNetwork.Network, 10);
 
-    /// <summary>Creates an object (name from generateName when empty).</summary>
-    public JsonObject Create(ResourceType type, string? ns, JsonObject obj, bool dryRun = false) => CreateOwned(type, ns, Json.Clone(obj), dryRun);
+    /// <summary>
+    /// Creates an object (name from generateName when empty). With <paramref name="fieldManager"/> its fields are
+    /// recorded in managedFields as that manager's (operation Update), as kube-apiserver records a client's create.
+    /// </summary>
+    public JsonObject Create(ResourceType type, string? ns, JsonObject obj, bool dryRun = false, string? fieldManager = null) => CreateOwned(type, ns, Json.Clone(obj), dryRun, fieldManager);
 
     /// <summary>Creates an object the caller made for this call and hands over (it is changed and returned, not copied).</summary>
-    internal JsonObject CreateOwned(ResourceType type, string? ns, JsonObject obj, bool dryRun = false)
+    internal JsonObject CreateOwned(ResourceType type, string? ns, JsonObject obj, bool dryRun = false, string? fieldManager = null, JsonArray? managedFields = null)
     {
         if (root is not null)
         {
             Check("create", type, ns ?? Json.Namespace(obj) ?? "default");
-            return root.CreateOwned(type, ns, obj, dryRun);
+            return root.CreateOwned(type, ns, obj, dryRun, fieldManager, managedFields);
         }
 
         obj["apiVersion"] = type.ApiVersion;
@@ -163,6 +166,16 @@ public sealed class ObjectApi
         }
 
         Admission.Validate(type, obj, null);
+        if (managedFields is not null)
+        {
+            meta["managedFields"] = managedFields; // a server-side apply's
+        }
+        else if (fieldManager is not null)
+        {
+            FieldManager.Validate(fieldManager, required: false);
+            FieldManager.RecordUpdate(null, obj, fieldManager, type.ApiVersion, Time.GetUtcNow());
+        }
+
         if (ns is not null && strategy.RequiresLiveNamespace)
         {
             NamespaceStrategy.RequireLive(this, type, ns, Json.Name(obj));
@@ -257,12 +270,12 @@ public sealed class ObjectApi
     /// Replaces an object (PUT). Through the main resource the status is kept; through <c>status</c> only the status
     /// changes. A resourceVersion in the body must be current (409 otherwise).
     /// </summary>
-    public JsonObject Update(ResourceType type, string? ns, string name, JsonObject obj, string? subresource = null, bool dryRun = false)
+    public JsonObject Update(ResourceType type, string? ns, string name, JsonObject obj, string? subresource = null, bool dryRun = false, string? fieldManager = null)
     {
         if (root is not null)
         {
             Check("update", type, ns ?? "default", name, subresource);
-            return root.Update(type, ns, name, obj, subresource, dryRun);
+            return root.Update(type, ns, name, obj, subresource, dryRun, fieldManager);
         }
 
         var current = Get(type, ns, name);
@@ -277,7 +290,80 @@ public sealed class ObjectApi
             throw ApiException.Conflict(type, name);
         }
 
-        return writer.Write(type, current, updates.Merge(type, current, Json.Clone(obj), subresource), expected ?? Rev(current), dryRun);
+        return writer.Write(type, current, Managed(type, current, updates.Merge(type, current, Json.Clone(obj), subresource), subresource, fieldManager), expected ?? Rev(current), dryRun);
+    }
+
+    /// <summary>The object to store with the manager's changes recorded in its managedFields (main resource writes with a manager only).</summary>
+    private JsonObject Managed(ResourceType type, JsonObject current, JsonObject merged, string? subresource, string? fieldManager)
+    {
+        if (fieldManager is not null && subresource is null)
+        {
+            FieldManager.Validate(fieldManager, required: false);
+            FieldManager.RecordUpdate(current, merged, fieldManager, type.ApiVersion, Time.GetUtcNow());
+        }
+
+        return merged;
+    }
+
+    /// <summary>
+    /// Server-side apply (PATCH application/apply-patch+yaml): merges <paramref name="configuration"/> into the object
+    /// as <paramref name="fieldManager"/>'s (creating it when it does not exist), removes what the manager applied
+    /// before and no longer applies, and records field ownership in managedFields. Fields another manager owns with
+    /// another value are a 409 naming them and their managers, unless <paramref name="force"/> takes them over.
+    /// </summary>
+    public JsonObject Apply(ResourceType type, string? ns, string name, JsonObject configuration, string fieldManager, bool force = false, bool dryRun = false)
+    {
+        FieldManager.Validate(fieldManager, required: true);
+        if (root is not null)
+        {
+            Check("patch", type, ns ?? "default", name);
+            if (root.TryGet(type, ns, name) is null)
+            {
+                Check("create", type, ns ?? "default", name);
+            }
+
+            return root.Apply(type, ns, name, configuration, fieldManager, force, dryRun);
+        }
+
+        if (Json.Name(configuration) is { Length: > 0 } bodyName && bodyName != name)
+        {
+            throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
+        }
+
+        if ((Json.Str(configuration, "apiVersion") is { } av && av != type.ApiVersion) || (Json.Str(configuration, "kind") is { } kind && kind != type.Kind))
+        {
+            throw ApiException.BadRequest($"the apply configuration is a {Json.Str(configuration, "kind")} of {Json.Str(configuration, "apiVersion")}, not a {type.Kind} of {type.ApiVersion}");
+        }
+
+        for (int attempt = 0; ; attempt++)
+        {
+            var current = TryGet(type, ns, name);
+            if (current is null)
+            {
+                var created = FieldManager.Apply(null, configuration, fieldManager, force, type.ApiVersion, Time.GetUtcNow());
+                Json.Obj(created, "metadata")["name"] = name;
+                var fields = Json.At(created, "metadata", "managedFields") as JsonArray;
+                Json.Obj(created, "metadata").Remove("managedFields");
+                try
+                {
+                    return CreateOwned(type, ns, created, dryRun, managedFields: (JsonArray?)fields?.DeepClone());
+                }
+                catch (ApiException e) when (e.Reason == "AlreadyExists" && attempt < 10)
+                {
+                    continue;
+                }
+            }
+
+            var applied = FieldManager.Apply(current, configuration, fieldManager, force, type.ApiVersion, Time.GetUtcNow());
+            Json.Obj(applied, "metadata")["resourceVersion"] = Json.Str(current, "metadata", "resourceVersion");
+            try
+            {
+                return writer.Write(type, current, updates.Merge(type, current, applied, null), Rev(current), dryRun);
+            }
+            catch (ApiException e) when (e.Reason == "Conflict" && e.Details?["causes"] is null && attempt < 10)
+            {
+            }
+        }
     }
 
     /// <summary>Applies a patch (JSON merge, strategic merge or JSON patch) to the current object, retrying when it changed meanwhile.</summary>
@@ -290,12 +376,13 @@ public sealed class ObjectApi
     /// <param name="dryRun">Write nothing.</param>
     /// <param name="fields">How fields the kind does not have in the patched object are treated (null: not checked).</param>
     /// <param name="warnings">Receives the unknown fields dropped under <see cref="FieldValidation.Warn"/>.</param>
-    public JsonObject Patch(ResourceType type, string? ns, string name, string contentType, byte[] patch, string? subresource = null, bool dryRun = false, FieldValidation? fields = null, ICollection<string>? warnings = null)
+    /// <param name="fieldManager">Who patches: the fields the patch changes are recorded as its own in managedFields (none when null).</param>
+    public JsonObject Patch(ResourceType type, string? ns, string name, string contentType, byte[] patch, string? subresource = null, bool dryRun = false, FieldValidation? fields = null, ICollection<string>? warnings = null, string? fieldManager = null)
     {
         if (root is not null)
         {
             Check("patch", type, ns ?? "default", name, subresource);
-            return root.Patch(type, ns, name, contentType, patch, subresource, dryRun, fields, warnings);
+            return root.Patch(type, ns, name, contentType, patch, subresource, dryRun, fields, warnings, fieldManager);
         }
 
         for (int attempt = 0; ; attempt++)
@@ -326,7 +413,7 @@ public sealed class ObjectApi
 
             try
             {
-                return writer.Write(type, current, updates.Merge(type, current, patched, subresource), Rev(current), dryRun);
+                return writer.Write(type, current, Managed(type, current, updates.Merge(type, current, patched, subresource), subresource, fieldManager), Rev(current), dryRun);
             }
             catch (ApiException e) when (e.Reason == "Conflict" && attempt < 10)
             {

@@ -13,6 +13,9 @@ public static class Patches
     /// <summary>The content type of a strategic merge patch.</summary>
     public const string StrategicMergePatch = "application/strategic-merge-patch+json";
 
+    /// <summary>The content type of a server-side apply (the object's configuration, YAML or JSON).</summary>
+    public const string ApplyPatch = "application/apply-patch+yaml";
+
     /// <summary>The content type of a JSON patch.</summary>
     public const string JsonPatch = "application/json-patch+json";
 
@@ -63,7 +66,7 @@ public static class Patches
         {
             MergePatch => (JsonObject)Merge(target.DeepClone(), doc, strategic: false, parentKey: "")!,
             StrategicMergePatch => (JsonObject)Merge(target.DeepClone(), doc, strategic: true, parentKey: "")!,
-            "application/apply-patch+yaml" => throw new ApiException(415, "UnsupportedMediaType", "server-side apply is not served: use kubectl apply without --server-side"),
+            ApplyPatch => throw ApiException.BadRequest("an apply patch is served by ObjectApi.Apply (server-side apply), not as a patch"),
             _ => throw new ApiException(415, "UnsupportedMediaType", $"the patch type \"{type}\" is not supported"),
         };
     }
@@ -162,6 +165,12 @@ public static class Patches
 
         return result;
     }
+
+    /// <summary>The merge key of the list field <paramref name="key"/> under <paramref name="parentKey"/>, or null for an atomic list.</summary>
+    internal static string? MergeKeyOf(string key, string parentKey) => MergeKeyFor(key, parentKey);
+
+    /// <summary>Whether the list field <paramref name="key"/> is a set of scalars (finalizers).</summary>
+    internal static bool IsSetOfScalars(string key) => MergedPrimitiveLists.Contains(key);
 
     private static string? MergeKeyFor(string key, string parentKey) => key switch
     {

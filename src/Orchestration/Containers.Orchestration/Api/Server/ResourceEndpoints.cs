@@ -92,7 +92,7 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                 ApiHttp.CheckKind(type, body);
                 ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
                 reviews?.GuardRbacWrite(http, type, type.Namespaced ? ns ?? "default" : ns, body);
-                var created = api.Create(type, type.Namespaced ? ns ?? "default" : ns, body, DryRun(http));
+                var created = api.Create(type, type.Namespaced ? ns ?? "default" : ns, body, DryRun(http), Manager(http));
                 await ApiHttp.WriteAsync(http, 201, created).ConfigureAwait(false);
                 return;
             }
@@ -130,6 +130,20 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
     };
 
     private static bool DryRun(HttpContext http) => http.Request.Query["dryRun"].Count > 0;
+
+    /// <summary>Who writes, for managedFields: the fieldManager parameter, else the client's user agent up to its first '/' (as kube-apiserver names managers).</summary>
+    private static string? Manager(HttpContext http)
+    {
+        if (http.Request.Query["fieldManager"].FirstOrDefault() is { Length: > 0 } manager)
+        {
+            return manager;
+        }
+
+        string agent = http.Request.Headers.UserAgent.ToString();
+        int slash = agent.IndexOf('/', StringComparison.Ordinal);
+        string prefix = (slash < 0 ? agent : agent[..slash]).Trim();
+        return prefix.Length == 0 ? null : prefix[..Math.Min(prefix.Length, 128)];
+    }
 
     private async Task ItemAsync(HttpContext http, ResourceRoute route)
     {
@@ -176,7 +190,31 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                 ApiHttp.CheckKind(type, body);
                 ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
                 reviews?.GuardRbacWrite(http, type, ns, body);
-                await ApiHttp.WriteObjectAsync(http, api, type, api.Update(type, ns, n, body, sub, dryRun)).ConfigureAwait(false);
+                await ApiHttp.WriteObjectAsync(http, api, type, api.Update(type, ns, n, body, sub, dryRun, Manager(http))).ConfigureAwait(false);
+                return;
+            }
+
+            case ("PATCH", null) when (http.Request.ContentType ?? "").StartsWith(Patches.ApplyPatch, StringComparison.Ordinal):
+            {
+                // server-side apply: the body is the manager's configuration of the object (YAML or JSON)
+                var config = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
+                ApiHttp.Warn(http, FieldSchema.Enforce(type, config, FieldSchema.ParseMode(q["fieldValidation"])));
+                if (reviews is not null && type.Group == Kinds.Rbac.Group)
+                {
+                    reviews.GuardRbacWrite(http, type, ns, config);
+                }
+
+                bool existed = api.TryGet(type, ns, n) is not null;
+                var applied = api.Apply(type, ns, n, config, q["fieldManager"].FirstOrDefault() ?? "", ApiHttp.Flag(http, "force"), dryRun);
+                if (existed)
+                {
+                    await ApiHttp.WriteObjectAsync(http, api, type, applied).ConfigureAwait(false);
+                }
+                else
+                {
+                    await ApiHttp.WriteAsync(http, 201, applied).ConfigureAwait(false);
+                }
+
                 return;
             }
 
@@ -191,7 +229,7 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                     reviews.GuardRbacWrite(http, type, ns, api.Patch(type, ns, n, http.Request.ContentType ?? "", patch, sub, dryRun: true));
                 }
 
-                var patched = api.Patch(type, ns, n, http.Request.ContentType ?? "", patch, sub, dryRun, FieldSchema.ParseMode(q["fieldValidation"]), warnings);
+                var patched = api.Patch(type, ns, n, http.Request.ContentType ?? "", patch, sub, dryRun, FieldSchema.ParseMode(q["fieldValidation"]), warnings, Manager(http));
                 ApiHttp.Warn(http, warnings);
                 await ApiHttp.WriteObjectAsync(http, api, type, patched).ConfigureAwait(false);
                 return;
