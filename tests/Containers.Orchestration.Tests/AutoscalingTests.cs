@@ -9,42 +9,19 @@ namespace Containers.Tests.Orchestration;
 /// with the recording runtime double playing the containers' cpu use, and the metrics resolution and the autoscaler's
 /// period and windows shortened.
 /// </summary>
-public sealed class AutoscalingTests : IAsyncLifetime
+public sealed class AutoscalingTests : ClusterTestRoot
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-hpa-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly RecordingPodRuntime runtime = new();
 
-    public Task InitializeAsync()
+    public AutoscalingTests()
+        : base("hpa")
     {
-        Directory.CreateDirectory(root);
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        Directory.Delete(root, recursive: true);
-        return Task.CompletedTask;
-    }
-
-    private string Manifest(string name, string yaml)
-    {
-        string path = Path.Combine(root, name + ".yaml");
-        File.WriteAllText(path, yaml);
-        return path;
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 60)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(seconds); !await condition(); await Task.Delay(100))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "waited for " + what);
-        }
     }
 
     [Fact]
     public async Task Top_shows_usage_and_an_autoscaler_scales_a_busy_deployment_up_then_down_after_its_window()
     {
-        await using var cluster = await new ClusterBuilder(root).WithNodes(2).WithPort(0).WithRuntime(runtime)
+        await using var cluster = await new ClusterBuilder(Root).WithNodes(2).WithPort(0).WithRuntime(runtime)
             .WithAutoscaling(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(500)).StartAsync();
         var k = new Kubectl(cluster.KubeconfigPath);
         await k.RunAsync("apply", "-f", Manifest("web", """
@@ -102,7 +79,7 @@ public sealed class AutoscalingTests : IAsyncLifetime
     [Fact]
     public async Task An_autoscaler_whose_target_does_not_exist_says_so_in_a_condition_and_an_event()
     {
-        await using var cluster = await new ClusterBuilder(root).WithNodes(1).WithPort(0).WithRuntime(runtime)
+        await using var cluster = await new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(runtime)
             .WithAutoscaling(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(500)).StartAsync();
         var k = new Kubectl(cluster.KubeconfigPath);
         await k.RunAsync("apply", "-f", Manifest("hpa", """

@@ -13,31 +13,16 @@ namespace Containers.Tests.Orchestration;
 /// Jobs and CronJobs through the real kubectl, with the recording runtime double on the nodes: the test plays the
 /// containers' exits. CronJob schedules run on virtual time.
 /// </summary>
-public sealed class BatchTests : IAsyncLifetime
+public sealed class BatchTests : ClusterTestRoot
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-batch-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly RecordingPodRuntime runtime = new();
 
-    public Task InitializeAsync()
+    public BatchTests()
+        : base("batch")
     {
-        Directory.CreateDirectory(root);
-        return Task.CompletedTask;
     }
 
-    public Task DisposeAsync()
-    {
-        Directory.Delete(root, recursive: true);
-        return Task.CompletedTask;
-    }
-
-    private Task<Cluster> StartAsync() => new ClusterBuilder(root).WithNodes(2).WithPort(0).WithRuntime(runtime).StartAsync(CancellationToken.None);
-
-    private string Manifest(string name, string yaml)
-    {
-        string path = Path.Combine(root, name + ".yaml");
-        File.WriteAllText(path, yaml);
-        return path;
-    }
+    private Task<Cluster> StartAsync() => new ClusterBuilder(Root).WithNodes(2).WithPort(0).WithRuntime(runtime).StartAsync(CancellationToken.None);
 
     /// <summary>The running containers of the pods whose names start with <paramref name="prefix"/>.</summary>
     private List<(string Id, PodContainerSpecView Spec)> RunningOf(string prefix) =>
@@ -46,14 +31,6 @@ public sealed class BatchTests : IAsyncLifetime
             .Where(x => x.Item1 is not null)];
 
     private sealed record PodContainerSpecView(string PodName, string Hostname, Dictionary<string, string> Env);
-
-    private static async Task UntilAsync(Func<bool> condition, string what, int seconds = 60)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(seconds); !condition(); await Task.Delay(50))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "waited for " + what);
-        }
-    }
 
     [Fact]
     public async Task A_job_of_five_completions_two_at_a_time_completes_after_a_pod_fails_once()
@@ -282,7 +259,7 @@ public sealed class BatchTests : IAsyncLifetime
     {
         var start = new DateTimeOffset(2026, 3, 1, 0, 0, 1, TimeSpan.Zero); // a second past each minute: the controller's timers are due
         var time = new FakeTimeProvider(start);
-        string dir = Path.Combine(root, "store");
+        string dir = Path.Combine(Root, "store");
         await using var store = EmbeddedObjectStore.Open(dir);
         var api = new ObjectApi(store, time);
         await using var controllers = await ControllerManager.StartAsync(api, new ControllerOptions { EventTtl = null }, NullLoggerFactory.Instance);

@@ -12,22 +12,20 @@ namespace Containers.Tests.Orchestration;
 /// HTTP servers of this test on the loopback), a path rule, TLS with a Secret's certificate chosen by SNI, and events
 /// for a missing Service and Secret.
 /// </summary>
-public sealed class IngressTests : IAsyncLifetime
+public sealed class IngressTests : ClusterTestRoot
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-ingress-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly CancellationTokenSource stop = new();
 
-    public Task InitializeAsync()
+    public IngressTests()
+        : base("ingress")
     {
-        Directory.CreateDirectory(root);
-        return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         await stop.CancelAsync();
         stop.Dispose();
-        Directory.Delete(root, recursive: true);
+        await base.DisposeAsync();
     }
 
     /// <summary>A tiny HTTP server on the loopback answering "NAME HOST PATH" to every request; returns its port.</summary>
@@ -63,13 +61,6 @@ public sealed class IngressTests : IAsyncLifetime
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private string Manifest(string name, string yaml)
-    {
-        string path = Path.Combine(root, name + ".yaml");
-        File.WriteAllText(path, yaml);
-        return path;
-    }
-
     private static string ServiceWithEndpoints(string name, int port) => $"""
         apiVersion: v1
         kind: Service
@@ -96,7 +87,7 @@ public sealed class IngressTests : IAsyncLifetime
     [Fact]
     public async Task An_ingress_routes_two_hosts_to_two_services_and_serves_tls_with_the_secrets_certificate()
     {
-        await using var cluster = await new ClusterBuilder(root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime()).WithIngress(0, 0).StartAsync();
+        await using var cluster = await new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(new RecordingPodRuntime()).WithIngress(0, 0).StartAsync();
         var k = new Kubectl(cluster.KubeconfigPath);
         Assert.Contains("containers.dev/ingress", await k.RunAsync("get", "ingressclass"), StringComparison.Ordinal);
 
@@ -104,9 +95,9 @@ public sealed class IngressTests : IAsyncLifetime
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=b.example.com", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        File.WriteAllText(Path.Combine(root, "tls.crt"), cert.ExportCertificatePem());
-        File.WriteAllText(Path.Combine(root, "tls.key"), key.ExportPkcs8PrivateKeyPem());
-        await k.RunAsync("create", "secret", "tls", "b-tls", "--cert", Path.Combine(root, "tls.crt"), "--key", Path.Combine(root, "tls.key"));
+        File.WriteAllText(Path.Combine(Root, "tls.crt"), cert.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(Root, "tls.key"), key.ExportPkcs8PrivateKeyPem());
+        await k.RunAsync("create", "secret", "tls", "b-tls", "--cert", Path.Combine(Root, "tls.crt"), "--key", Path.Combine(Root, "tls.key"));
 
         await k.RunAsync("apply", "-f", Manifest("web", ServiceWithEndpoints("a", Backend("A")) + ServiceWithEndpoints("b", Backend("B")) + """
             apiVersion: networking.k8s.io/v1

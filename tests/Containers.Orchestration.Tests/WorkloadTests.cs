@@ -8,39 +8,16 @@ namespace Containers.Tests.Orchestration;
 /// DaemonSets, StatefulSets and PodDisruptionBudgets through the real kubectl, with the recording runtime double on
 /// the nodes: nodes join, are tainted and drained, pods are deleted, sets are scaled, updated and rolled back.
 /// </summary>
-public sealed class WorkloadTests : IAsyncLifetime
+public sealed class WorkloadTests : ClusterTestRoot
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), "containers-workloads-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly RecordingPodRuntime runtime = new();
 
-    public Task InitializeAsync()
+    public WorkloadTests()
+        : base("workloads")
     {
-        Directory.CreateDirectory(root);
-        return Task.CompletedTask;
     }
 
-    public Task DisposeAsync()
-    {
-        Directory.Delete(root, recursive: true);
-        return Task.CompletedTask;
-    }
-
-    private Task<Cluster> StartAsync(int nodes) => new ClusterBuilder(root).WithNodes(nodes).WithPort(0).WithRuntime(runtime).StartAsync(CancellationToken.None);
-
-    private string Manifest(string name, string yaml)
-    {
-        string path = Path.Combine(root, name + ".yaml");
-        File.WriteAllText(path, yaml);
-        return path;
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 60)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(seconds); !await condition(); await Task.Delay(100))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "waited for " + what);
-        }
-    }
+    private Task<Cluster> StartAsync(int nodes) => new ClusterBuilder(Root).WithNodes(nodes).WithPort(0).WithRuntime(runtime).StartAsync(CancellationToken.None);
 
     /// <summary>The node of each pod of the DaemonSet (pod name → node), from the API.</summary>
     private static async Task<Dictionary<string, string>> DaemonsAsync(Kubectl k, string selector)
