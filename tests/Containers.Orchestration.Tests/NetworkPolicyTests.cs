@@ -3,7 +3,7 @@ using Containers.Tests;
 
 namespace Containers.Tests.Orchestration;
 
-/// <summary>NetworkPolicies on real pods (engine containers on the pod network), through the real kubectl.</summary>
+/// <summary>NetworkPolicies, StatefulSet pod names and the metrics API on real pods (engine containers on the pod network), through the real kubectl.</summary>
 public sealed class NetworkPolicyTests
 {
     private const string Pods = """
@@ -118,6 +118,78 @@ public sealed class NetworkPolicyTests
             // the policies deleted: open again
             await k.RunAsync("delete", "netpol", "--all");
             await UntilAsync(() => ReachesAsync("stranger", 9090), "the server open again");
+        }
+        finally
+        {
+            await ClusterAcceptanceTests.RemoveAsync(cluster, te);
+        }
+    }
+
+    [Fact]
+    public async Task A_statefulset_pod_is_found_by_its_dns_name_and_kubectl_top_reads_its_cgroup()
+    {
+        await using var te = new TestEngine();
+        await ClusterAcceptanceTests.ImportImagesAsync(te);
+        var cluster = await Cluster.StartAsync(new ClusterOptions
+        {
+            Root = te.Root,
+            Engine = te.Options with { MonitorCommand = ClusterAcceptanceTests.MonitorCommand() },
+            Nodes = 1,
+            Port = 0,
+            PodSubnet = "10.210.0.0/16",
+            ServiceCidr = "10.211.0.0/16",
+            MetricsResolution = TimeSpan.FromSeconds(1),
+        });
+        try
+        {
+            var k = new Kubectl(cluster.KubeconfigPath);
+            string path = Path.Combine(te.Root, "db.yaml");
+            await File.WriteAllTextAsync(path, """
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: db
+                spec:
+                  clusterIP: None
+                  selector: {app: db}
+                  ports:
+                  - port: 8080
+                ---
+                apiVersion: apps/v1
+                kind: StatefulSet
+                metadata:
+                  name: db
+                spec:
+                  serviceName: db
+                  replicas: 2
+                  selector:
+                    matchLabels: {app: db}
+                  template:
+                    metadata:
+                      labels: {app: db}
+                    spec:
+                      terminationGracePeriodSeconds: 1
+                      containers:
+                      - name: db
+                        image: web:v1
+                        command: ["sh", "-c", "hostname > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]
+                        resources:
+                          requests: {cpu: 100m, memory: 32Mi}
+                """);
+            await k.RunAsync("apply", "-f", path);
+            await k.WaitForAsync("2", TimeSpan.FromSeconds(60), "get", "sts", "db", "-o", "jsonpath={.status.readyReplicas}");
+
+            // db-0 asks for db-1 by its stable name, and reaches it
+            string ip = (await k.RunAsync("get", "pod", "db-1", "-o", "jsonpath={.status.podIP}")).Trim();
+            await k.WaitForAsync("db-1", TimeSpan.FromSeconds(30), "exec", "db-0", "--", "timeout", "3", "wget", "-qO-", "http://db-1.db.default.svc.cluster.local:8080/");
+            Assert.Contains(ip, (await k.RunAsync("exec", "db-0", "--", "nslookup", "db-1.db.default.svc.cluster.local")), StringComparison.Ordinal);
+
+            // kubectl top: the pods' usage as read from their cgroups (a running httpd's memory is never zero, if under 1 MiB)
+            string top = "";
+            await UntilAsync(async () => (top = (await k.TryAsync("top", "pods")).Out).Contains("db-1", StringComparison.Ordinal), "kubectl top pods to list db-1");
+            Assert.Matches(@"db-0\s+\d+m\s+\d+Mi", top);
+            var raw = System.Text.Json.Nodes.JsonNode.Parse(await k.RunAsync("get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/db-0"))!;
+            Assert.Matches(@"^[1-9]\d*Ki$", Containers.Orchestration.Api.Json.Str(Containers.Orchestration.Api.Json.Items(raw, "containers").Single(), "usage", "memory"));
         }
         finally
         {
