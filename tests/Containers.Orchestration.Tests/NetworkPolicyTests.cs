@@ -56,8 +56,8 @@ public sealed class NetworkPolicyTests
             Engine = te.Options with { MonitorCommand = ClusterAcceptanceTests.MonitorCommand() },
             Nodes = 1,
             Port = 0,
-            PodSubnet = "10.212.0.0/16",
-            ServiceCidr = "10.213.0.0/16",
+            PodSubnet = "10.206.0.0/16",
+            ServiceCidr = "10.207.0.0/16",
         });
         try
         {
@@ -136,8 +136,8 @@ public sealed class NetworkPolicyTests
             Engine = te.Options with { MonitorCommand = ClusterAcceptanceTests.MonitorCommand() },
             Nodes = 1,
             Port = 0,
-            PodSubnet = "10.210.0.0/16",
-            ServiceCidr = "10.211.0.0/16",
+            PodSubnet = "10.208.0.0/16",
+            ServiceCidr = "10.209.0.0/16",
             MetricsResolution = TimeSpan.FromSeconds(1),
         });
         try
