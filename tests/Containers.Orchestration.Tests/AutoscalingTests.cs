@@ -18,11 +18,14 @@ public sealed class AutoscalingTests : ClusterTestRoot
     {
     }
 
+    /// <summary>A cluster of <paramref name="nodes"/> nodes on the double, metrics read every 300 ms and autoscalers run every 500 ms.</summary>
+    private Task<Cluster> StartAsync(int nodes) =>
+        new ClusterBuilder(Root).WithNodes(nodes).WithPort(0).WithRuntime(runtime).WithAutoscaling(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(500)).StartAsync();
+
     [Fact]
     public async Task Top_shows_usage_and_an_autoscaler_scales_a_busy_deployment_up_then_down_after_its_window()
     {
-        await using var cluster = await new ClusterBuilder(Root).WithNodes(2).WithPort(0).WithRuntime(runtime)
-            .WithAutoscaling(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(500)).StartAsync();
+        await using var cluster = await StartAsync(2);
         var k = new Kubectl(cluster.KubeconfigPath);
         await k.RunAsync("apply", "-f", Manifest("web", """
             apiVersion: apps/v1
@@ -79,8 +82,7 @@ public sealed class AutoscalingTests : ClusterTestRoot
     [Fact]
     public async Task An_autoscaler_whose_target_does_not_exist_says_so_in_a_condition_and_an_event()
     {
-        await using var cluster = await new ClusterBuilder(Root).WithNodes(1).WithPort(0).WithRuntime(runtime)
-            .WithAutoscaling(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(500)).StartAsync();
+        await using var cluster = await StartAsync(1);
         var k = new Kubectl(cluster.KubeconfigPath);
         await k.RunAsync("apply", "-f", Manifest("hpa", """
             apiVersion: autoscaling/v2

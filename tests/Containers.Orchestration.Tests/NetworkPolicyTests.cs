@@ -49,16 +49,7 @@ public sealed class NetworkPolicyTests
     public async Task A_default_deny_policy_blocks_and_an_allow_rule_opens_one_port_to_one_peer()
     {
         await using var te = new TestEngine();
-        await ClusterAcceptanceTests.ImportImagesAsync(te);
-        var cluster = await Cluster.StartAsync(new ClusterOptions
-        {
-            Root = te.Root,
-            Engine = te.Options with { MonitorCommand = ClusterAcceptanceTests.MonitorCommand() },
-            Nodes = 1,
-            Port = 0,
-            PodSubnet = "10.206.0.0/16",
-            ServiceCidr = "10.207.0.0/16",
-        });
+        var cluster = await StartAsync(te, "10.206.0.0/16", "10.207.0.0/16");
         try
         {
             var k = new Kubectl(cluster.KubeconfigPath);
@@ -129,17 +120,7 @@ public sealed class NetworkPolicyTests
     public async Task A_statefulset_pod_is_found_by_its_dns_name_and_kubectl_top_reads_its_cgroup()
     {
         await using var te = new TestEngine();
-        await ClusterAcceptanceTests.ImportImagesAsync(te);
-        var cluster = await Cluster.StartAsync(new ClusterOptions
-        {
-            Root = te.Root,
-            Engine = te.Options with { MonitorCommand = ClusterAcceptanceTests.MonitorCommand() },
-            Nodes = 1,
-            Port = 0,
-            PodSubnet = "10.208.0.0/16",
-            ServiceCidr = "10.209.0.0/16",
-            MetricsResolution = TimeSpan.FromSeconds(1),
-        });
+        var cluster = await StartAsync(te, "10.208.0.0/16", "10.209.0.0/16");
         try
         {
             var k = new Kubectl(cluster.KubeconfigPath);
@@ -195,6 +176,22 @@ public sealed class NetworkPolicyTests
         {
             await ClusterAcceptanceTests.RemoveAsync(cluster, te);
         }
+    }
+
+    /// <summary>A one-node cluster of real containers on <paramref name="te"/>, with the test images and its own networks (metrics read every second).</summary>
+    private static async Task<Cluster> StartAsync(TestEngine te, string podSubnet, string serviceCidr)
+    {
+        await ClusterAcceptanceTests.ImportImagesAsync(te);
+        return await Cluster.StartAsync(new ClusterOptions
+        {
+            Root = te.Root,
+            Engine = te.Options with { MonitorCommand = ClusterAcceptanceTests.MonitorCommand() },
+            Nodes = 1,
+            Port = 0,
+            PodSubnet = podSubnet,
+            ServiceCidr = serviceCidr,
+            MetricsResolution = TimeSpan.FromSeconds(1),
+        });
     }
 
     private static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 60)

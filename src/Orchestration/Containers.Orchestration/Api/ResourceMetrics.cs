@@ -11,6 +11,7 @@ public sealed class ResourceMetrics
 {
     private readonly ConcurrentDictionary<(string Ns, string Name), PodSample> pods = new();
     private readonly ConcurrentDictionary<string, NodeSample> nodes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Ns, string Name)[]> podsOf = new(StringComparer.Ordinal); // each node's last pods
 
     /// <summary>One container's usage over a window: cpu in nanocores, memory in bytes.</summary>
     public sealed record ContainerSample(string Name, long CpuNanoCores, long MemoryBytes);
@@ -31,9 +32,10 @@ public sealed class ResourceMetrics
     /// <summary>Replaces what node <paramref name="node"/> reported before with <paramref name="samples"/> and its total.</summary>
     public void Publish(string node, IReadOnlyList<PodSample> samples, NodeSample total)
     {
-        foreach (var key in pods.Where(kv => kv.Value.Node == node).Select(kv => kv.Key).ToList())
+        var keys = samples.Select(s => (s.Namespace, s.Name)).ToArray();
+        foreach (var gone in podsOf.GetValueOrDefault(node, []).Except(keys))
         {
-            pods.TryRemove(key, out _);
+            pods.TryRemove(gone, out _);
         }
 
         foreach (var s in samples)
@@ -41,6 +43,7 @@ public sealed class ResourceMetrics
             pods[(s.Namespace, s.Name)] = s;
         }
 
+        podsOf[node] = keys;
         nodes[node] = total;
     }
 
@@ -48,9 +51,12 @@ public sealed class ResourceMetrics
     public void Forget(string node)
     {
         nodes.TryRemove(node, out _);
-        foreach (var key in pods.Where(kv => kv.Value.Node == node).Select(kv => kv.Key).ToList())
+        if (podsOf.TryRemove(node, out var keys))
         {
-            pods.TryRemove(key, out _);
+            foreach (var key in keys)
+            {
+                pods.TryRemove(key, out _);
+            }
         }
     }
 

@@ -105,12 +105,10 @@ internal sealed class DaemonSetController : IReconciler<string>
         var facts = SchedulingPod.Of(template);
         long minReady = Json.Int(ds, "spec", "minReadySeconds") ?? 0;
         var now = api.Time.GetUtcNow();
-        bool surgeMode = false;
-        var (surge, unavailable) = (0L, 1L);
         var create = new List<string>();
         var delete = new List<JsonObject>();
         var nodeList = nodes.List().Select(SchedulingNode.Of).OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
-        var placement = new List<(string Node, bool ShouldRun, PodState.Facts? New, PodState.Facts? Old, bool Busy)>();
+        var placement = new List<Placement>();
         foreach (var node in nodeList)
         {
             var (shouldRun, shouldContinue) = Fits(facts, node);
@@ -128,7 +126,7 @@ internal sealed class DaemonSetController : IReconciler<string>
             if (!shouldContinue)
             {
                 delete.AddRange(live.Select(p => p.Object));
-                placement.Add((node.Name, shouldRun, null, null, here.Any(p => p.Deleting)));
+                placement.Add(new Placement(node.Name, shouldRun, null, null));
                 continue;
             }
 
@@ -148,7 +146,7 @@ internal sealed class DaemonSetController : IReconciler<string>
                 create.Add(node.Name);
             }
 
-            placement.Add((node.Name, shouldRun, newPod, oldPod, here.Any(p => p.Deleting)));
+            placement.Add(new Placement(node.Name, shouldRun, newPod, oldPod));
         }
 
         // pods on nodes that are gone (the pod garbage collector's part for them: no agent will finish them)
@@ -157,10 +155,9 @@ internal sealed class DaemonSetController : IReconciler<string>
         if (Json.Str(ds, "spec", "updateStrategy", "type") == "RollingUpdate")
         {
             long desired = placement.Count(p => p.ShouldRun);
-            surge = DeploymentController.IntOrPercent(Json.At(ds, "spec", "updateStrategy", "rollingUpdate", "maxSurge"), desired, roundUp: true, fallback: "0");
-            unavailable = DeploymentController.IntOrPercent(Json.At(ds, "spec", "updateStrategy", "rollingUpdate", "maxUnavailable"), desired, roundUp: true, fallback: "1");
-            surgeMode = surge > 0;
-            RollingUpdate(placement, surgeMode ? surge : unavailable, surgeMode, minReady, now, create, delete);
+            long surge = DeploymentController.IntOrPercent(Json.At(ds, "spec", "updateStrategy", "rollingUpdate", "maxSurge"), desired, roundUp: true, fallback: "0");
+            long unavailable = DeploymentController.IntOrPercent(Json.At(ds, "spec", "updateStrategy", "rollingUpdate", "maxUnavailable"), desired, roundUp: true, fallback: "1");
+            RollingUpdate(placement, surge > 0 ? surge : unavailable, surge > 0, minReady, now, create, delete);
         }
 
         if (satisfied && (create.Count > 0 || delete.Count > 0 || orphaned.Count > 0))
@@ -168,7 +165,7 @@ internal sealed class DaemonSetController : IReconciler<string>
             Sync(ds, hash, create.Distinct().ToList(), delete.DistinctBy(Json.Uid).ToList(), orphaned, key);
         }
 
-        WriteStatus(ds, placement, hash, minReady, now);
+        WriteStatus(ds, placement, minReady, now);
         var inUse = owned.Select(p => p.Labels.GetValueOrDefault(ControllerHistory.HashLabel)).ToHashSet(StringComparer.Ordinal);
         ControllerHistory.Truncate(api, oldRevisions, Json.Int(ds, "spec", "revisionHistoryLimit") ?? 10, r => inUse.Contains(ControllerHistory.HashOf(r)));
         bool waiting = minReady > 0 && owned.Any(p => p.Ready && !p.Available(minReady, now));
@@ -181,11 +178,11 @@ internal sealed class DaemonSetController : IReconciler<string>
     /// new pods are made beside available old ones on at most maxSurge nodes at once (the old goes when its
     /// replacement is available, above).
     /// </summary>
-    private static void RollingUpdate(List<(string Node, bool ShouldRun, PodState.Facts? New, PodState.Facts? Old, bool Busy)> placement, long budget, bool surgeMode, long minReady, DateTimeOffset now, List<string> create, List<JsonObject> delete)
+    private static void RollingUpdate(List<Placement> placement, long budget, bool surgeMode, long minReady, DateTimeOffset now, List<string> create, List<JsonObject> delete)
     {
         var candidates = new List<(string Node, PodState.Facts Old)>();
         long used = 0;
-        foreach (var (node, shouldRun, newPod, oldPod, _) in placement)
+        foreach (var (node, shouldRun, newPod, oldPod) in placement)
         {
             if (oldPod is null)
             {
@@ -282,10 +279,10 @@ internal sealed class DaemonSetController : IReconciler<string>
         }
     }
 
-    private void WriteStatus(JsonObject ds, List<(string Node, bool ShouldRun, PodState.Facts? New, PodState.Facts? Old, bool Busy)> placement, string hash, long minReady, DateTimeOffset now)
+    private void WriteStatus(JsonObject ds, List<Placement> placement, long minReady, DateTimeOffset now)
     {
         long desired = 0, current = 0, misscheduled = 0, ready = 0, available = 0, updated = 0;
-        foreach (var (_, shouldRun, newPod, oldPod, _) in placement)
+        foreach (var (_, shouldRun, newPod, oldPod) in placement)
         {
             var pod = oldPod ?? newPod; // the oldest daemon on the node is the one counted, as kube's status does
             if (shouldRun)
@@ -438,14 +435,7 @@ internal sealed class DaemonSetController : IReconciler<string>
         if (current.ControllerKind == "DaemonSet")
         {
             string key = $"{ns}/{current.ControllerName}";
-            if (old is null)
-            {
-                expectations.Lower(key, adds: 1);
-            }
-            else if (pod is null || (!PodState.Of(old).Deleting && current.Deleting))
-            {
-                expectations.Lower(key, dels: 1);
-            }
+            expectations.Observed(key, old, pod);
 
             Queue.Add(key);
             return;
@@ -459,4 +449,7 @@ internal sealed class DaemonSetController : IReconciler<string>
             }
         }
     }
+
+    /// <summary>What a node should run of the set and runs: its current-revision daemon and an older one being replaced.</summary>
+    private readonly record struct Placement(string Node, bool ShouldRun, PodState.Facts? New, PodState.Facts? Old);
 }

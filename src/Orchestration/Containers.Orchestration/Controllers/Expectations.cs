@@ -22,6 +22,22 @@ internal sealed class Expectations(TimeProvider time)
     public void Lower(string key, int adds = 0, int dels = 0) =>
         entries.AddOrUpdate(key, _ => new Entry(0, 0, time.GetUtcNow()), (_, e) => e with { Adds = e.Adds - adds, Dels = e.Dels - dels });
 
+    /// <summary>
+    /// Lowers <paramref name="key"/>'s expectations by what a change its cache saw to one of its objects (old, new:
+    /// either may be null) fulfils: a creation, or a deletion (the object went, or its deletion began).
+    /// </summary>
+    public void Observed(string key, JsonObject? old, JsonObject? current)
+    {
+        if (old is null)
+        {
+            Lower(key, adds: 1);
+        }
+        else if (current is null || (!PodState.Of(old).Deleting && PodState.Of(current).Deleting))
+        {
+            Lower(key, dels: 1);
+        }
+    }
+
     /// <summary>Forgets <paramref name="key"/> (its object went).</summary>
     public void Forget(string key) => entries.TryRemove(key, out _);
 

@@ -664,14 +664,7 @@ internal sealed class JobController : IReconciler<string>
         }
 
         string key = $"{Json.Namespace(pod ?? old!)}/{current.ControllerName}";
-        if (old is null)
-        {
-            expectations.Lower(key, adds: 1);
-        }
-        else if (pod is null || (!PodState.Of(old).Deleting && current.Deleting))
-        {
-            expectations.Lower(key, dels: 1);
-        }
+        expectations.Observed(key, old, pod);
 
         Queue.Add(key);
     }

@@ -196,14 +196,7 @@ internal sealed class ReplicaSetController : IReconciler<string>
         if (current.ControllerKind == "ReplicaSet")
         {
             string key = $"{ns}/{current.ControllerName}";
-            if (old is null)
-            {
-                expectations.Lower(key, adds: 1);
-            }
-            else if (pod is null || (!PodState.Of(old).Deleting && current.Deleting))
-            {
-                expectations.Lower(key, dels: 1);
-            }
+            expectations.Observed(key, old, pod);
 
             Queue.Add(key);
             if (old is not null && PodState.Of(old) is { ControllerKind: not null } was && was.ControllerName != current.ControllerName)

@@ -27,8 +27,8 @@ internal sealed class NetworkPolicyAgent(IPodRuntime runtime, InformerSet inform
     private readonly SemaphoreSlim changed = new(0);
     private static readonly string? Restore = new[] { "/usr/sbin/iptables-restore", "/sbin/iptables-restore", "/usr/bin/iptables-restore" }.FirstOrDefault(File.Exists);
 
-    /// <summary>Keeps the rules of the node's pods (<paramref name="localPods"/>) in step with the policies until cancelled.</summary>
-    public async Task RunAsync(Func<IEnumerable<(string Namespace, string Name, PodRecord Record)>> localPods, CancellationToken cancellationToken)
+    /// <summary>Keeps the rules of the node's pods (<paramref name="local"/>) in step with the policies until cancelled.</summary>
+    public async Task RunAsync(Func<IEnumerable<(string Namespace, string Name, PodRecord Record)>> local, CancellationToken cancellationToken)
     {
         void Signal(JsonObject? a, JsonObject? b)
         {
@@ -38,17 +38,23 @@ internal sealed class NetworkPolicyAgent(IPodRuntime runtime, InformerSet inform
             }
         }
 
-        policies.OnChange(Signal);
-        pods.OnChange(Signal);
-        namespaces.OnChange(Signal);
         try
         {
+            // a runtime with no network namespaces (a test double) never has anything to enforce: nothing is watched
+            while (!local().Any(p => p.Record.SandboxId is { } id && runtime.NetworkNamespacePath(id) is not null))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            }
+
+            policies.OnChange(Signal);
+            pods.OnChange(Signal);
+            namespaces.OnChange(Signal);
             while (!cancellationToken.IsCancellationRequested)
             {
                 await changed.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false); // also a sandbox that came up since
                 try
                 {
-                    await SyncAsync(localPods(), cancellationToken).ConfigureAwait(false);
+                    await SyncAsync(local(), cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
