@@ -201,7 +201,7 @@ internal static class ClusterCommands
     };
 
     /// <summary>A duration as Kubernetes' flags write it (Go's form: 1h, 30m, 90s, 1h30m0s); null when it is not one or not positive.</summary>
-    private static TimeSpan? Duration(string text)
+    internal static TimeSpan? Duration(string text)
     {
         var m = System.Text.RegularExpressions.Regex.Match(text, "^(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
         if (!m.Success || text.Length == 0)

@@ -26,6 +26,8 @@ internal static class Verbs
     {
         ContainerStartException s => s.ExitCode,
         ContainerException => 125,
+        // helm's own failures exit 1, as helm does ("Error: ..." printed)
+        Containers.Helm.HelmException or Containers.Helm.Charts.ChartException or Containers.Helm.Templates.TemplateException or Containers.Helm.Releases.KubeException => 1,
         _ => null,
     };
 
@@ -85,6 +87,7 @@ internal static class Verbs
                 Volume(),
                 ComposeVerbs.Compose(),
                 Cluster(),
+                Helm(),
                 new Verb("system", "COMMAND", "Manage the engine")
                     .With(new Verb("service", "[OPTIONS]", "Serve the Docker Engine API until Ctrl+C, for docker, Docker.DotNet and Testcontainers")
                         .Value("--socket", "string", "The unix socket to serve (default ROOT/docker.sock)")
@@ -356,6 +359,144 @@ internal static class Verbs
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("status", "", "Whether a cluster runs on this root, its API's URL and its nodes")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)));
+
+    private static Verb ValuesFlags(this Verb v) => v
+        .Value("-f|--values", "strings", "Specify values in a YAML file (can specify multiple)")
+        .Value("--set", "stringArray", "Set values on the command line (can specify multiple or separate values with commas: key1=val1,key2=val2)")
+        .Value("--set-string", "stringArray", "Set STRING values on the command line")
+        .Value("--set-file", "stringArray", "Set values from respective files specified via the command line (key1=path1)")
+        .Value("--set-json", "stringArray", "Set JSON values on the command line (key1=jsonval1)")
+        .Value("--set-literal", "stringArray", "Set a literal STRING value on the command line")
+        .Value("--version", "string", "Specify a version constraint for the chart version to use")
+        .Flag("--devel", "Use development versions, too (equivalent to version '>0.0.0-0')");
+
+    private static Verb ReleaseFlags(this Verb v) => v
+        .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+        .Flag("--create-namespace", "Create the release namespace if not present")
+        .Flag("--atomic", "If set, the operation deletes (install) or rolls back (upgrade) the release on failure; sets --wait")
+        .Flag("--wait", "Wait until all Pods, PVCs, Services, Deployments, StatefulSets and DaemonSets are ready")
+        .Flag("--wait-for-jobs", "With --wait, also wait until all Jobs have completed")
+        .Value("--timeout", "duration", "Time to wait for any individual Kubernetes operation (like Jobs for hooks)", "5m0s")
+        .Flag("--dry-run", "Simulate the operation")
+        .Flag("--no-hooks", "Prevent hooks from running")
+        .Flag("--skip-crds", "Do not install CRDs")
+        .Value("--description", "string", "Add a custom description")
+        .Value("-o|--output", "format", "Prints the output in the specified format: table, json");
+
+    private static Verb Helm() =>
+        new Verb("helm", "COMMAND", "The Kubernetes package manager, Helm 3, against this root's cluster: charts, releases, repositories and OCI")
+            .With(
+                new Verb("install", "[NAME] [CHART] [flags]", "Install a chart (a directory, a .tgz, a URL, REPO/CHART or oci://...)")
+                    .ValuesFlags().ReleaseFlags().Flag("-g|--generate-name", "Generate the name (and omit the NAME parameter)")
+                    .Runs(HelmCommands.InstallAsync),
+                new Verb("upgrade", "[RELEASE] [CHART] [flags]", "Upgrade a release to a new chart version or new values")
+                    .ValuesFlags().ReleaseFlags()
+                    .Flag("-i|--install", "If a release by this name doesn't already exist, run an install")
+                    .Flag("--reuse-values", "Reuse the last release's values and merge in any overrides")
+                    .Flag("--reset-values", "Reset the values to the ones built into the chart")
+                    .Runs(HelmCommands.UpgradeAsync),
+                new Verb("uninstall", "RELEASE_NAME [...] [flags]", "Uninstall a release: its resources, and its history unless kept")
+                    .Alias("delete").Alias("un")
+                    .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                    .Flag("--keep-history", "Remove all associated resources and mark the release as deleted, but retain the release history")
+                    .Flag("--no-hooks", "Prevent hooks from running during uninstallation")
+                    .Value("--timeout", "duration", "Time to wait for any individual Kubernetes operation", "5m0s")
+                    .Value("--description", "string", "Add a custom description")
+                    .Runs(HelmCommands.UninstallAsync),
+                new Verb("rollback", "<RELEASE> [REVISION] [flags]", "Roll back a release to a previous revision (the previous one when none is given)")
+                    .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                    .Flag("--wait", "Wait until the resources are ready")
+                    .Flag("--no-hooks", "Prevent hooks from running during rollback")
+                    .Flag("--dry-run", "Simulate a rollback")
+                    .Value("--timeout", "duration", "Time to wait for any individual Kubernetes operation", "5m0s")
+                    .Runs(HelmCommands.RollbackAsync),
+                new Verb("list", "[flags]", "List releases")
+                    .Alias("ls")
+                    .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                    .Flag("-A|--all-namespaces", "List releases across all namespaces")
+                    .Flag("-a|--all", "Show all releases without any filter applied")
+                    .Flag("-q|--short", "Output short (quiet) listing format")
+                    .Value("-o|--output", "format", "Prints the output in the specified format: table, json, yaml", "table")
+                    .Runs(HelmCommands.ListAsync),
+                new Verb("history", "RELEASE_NAME [flags]", "Fetch release history")
+                    .Alias("hist")
+                    .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                    .Value("--max", "int", "Maximum number of revisions to include in history", "256")
+                    .Runs(HelmCommands.HistoryAsync),
+                new Verb("status", "RELEASE_NAME [flags]", "Display the status of the named release")
+                    .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                    .Value("--revision", "int", "Display the status of the named release with revision")
+                    .Value("-o|--output", "format", "Prints the output in the specified format: table, json", "table")
+                    .Runs(HelmCommands.StatusAsync),
+                new Verb("get", "COMMAND", "Download extended information of a named release")
+                    .With(
+                        new Verb("values", "RELEASE_NAME [flags]", "Download the values file for a named release")
+                            .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                            .Value("--revision", "int", "Get the named release with revision")
+                            .Flag("-a|--all", "Dump all (computed) values")
+                            .Value("-o|--output", "format", "Prints the output in the specified format: table, json", "table")
+                            .Runs(HelmCommands.GetAsync),
+                        new Verb("manifest", "RELEASE_NAME [flags]", "Download the manifest for a named release")
+                            .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                            .Value("--revision", "int", "Get the named release with revision")
+                            .Runs(HelmCommands.GetAsync),
+                        new Verb("notes", "RELEASE_NAME [flags]", "Download the notes for a named release")
+                            .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                            .Value("--revision", "int", "Get the named release with revision")
+                            .Runs(HelmCommands.GetAsync),
+                        new Verb("hooks", "RELEASE_NAME [flags]", "Download all hooks for a named release")
+                            .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                            .Value("--revision", "int", "Get the named release with revision")
+                            .Runs(HelmCommands.GetAsync)),
+                new Verb("template", "[NAME] [CHART] [flags]", "Locally render templates")
+                    .ValuesFlags()
+                    .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                    .Flag("--include-crds", "Include CRDs in the templated output")
+                    .Flag("--no-hooks", "Prevent hooks from being printed")
+                    .Flag("--is-upgrade", "Set .Release.IsUpgrade instead of .Release.IsInstall")
+                    .Flag("--strict", "Fail on missing values (missingkey=error)")
+                    .Value("--kube-version", "string", "Kubernetes version used for Capabilities.KubeVersion")
+                    .Value("-s|--show-only", "stringArray", "Only show manifests rendered from the given templates")
+                    .Runs(HelmCommands.TemplateAsync),
+                new Verb("test", "[RELEASE] [flags]", "Run the tests (hooks annotated helm.sh/hook: test) of a release")
+                    .Value("-n|--namespace", "string", "Namespace scope for this request", "default")
+                    .Value("--timeout", "duration", "Time to wait for any individual Kubernetes operation", "5m0s")
+                    .Runs(HelmCommands.TestAsync),
+                new Verb("create", "NAME", "Create a new chart with the given name (helm create's scaffold)")
+                    .Runs(HelmCommands.CreateAsync),
+                new Verb("lint", "PATH [flags]", "Examine a chart for possible issues")
+                    .ValuesFlags()
+                    .Value("-n|--namespace", "string", "Namespace to put the release into", "default")
+                    .Flag("--strict", "Fail on lint warnings")
+                    .Runs(HelmCommands.LintAsync),
+                new Verb("package", "[CHART_PATH] [...] [flags]", "Package a chart directory into a chart archive")
+                    .Value("-d|--destination", "string", "Location to write the chart", ".")
+                    .Runs(HelmCommands.PackageAsync),
+                new Verb("show", "COMMAND", "Show information of a chart")
+                    .Alias("inspect")
+                    .With(
+                        new Verb("all", "[CHART] [flags]", "Show all information of the chart").Value("--version", "string", "The chart version").Flag("--devel", "Use development versions, too").Runs(HelmCommands.ShowAsync),
+                        new Verb("chart", "[CHART] [flags]", "Show the chart's definition").Value("--version", "string", "The chart version").Flag("--devel", "Use development versions, too").Runs(HelmCommands.ShowAsync),
+                        new Verb("values", "[CHART] [flags]", "Show the chart's values").Value("--version", "string", "The chart version").Flag("--devel", "Use development versions, too").Runs(HelmCommands.ShowAsync),
+                        new Verb("readme", "[CHART] [flags]", "Show the chart's README").Value("--version", "string", "The chart version").Flag("--devel", "Use development versions, too").Runs(HelmCommands.ShowAsync),
+                        new Verb("crds", "[CHART] [flags]", "Show the chart's CRDs").Value("--version", "string", "The chart version").Flag("--devel", "Use development versions, too").Runs(HelmCommands.ShowAsync)),
+                new Verb("pull", "[chart URL | repo/chartname] [...] [flags]", "Download a chart from a repository, a URL or an OCI registry")
+                    .Alias("fetch")
+                    .Value("--version", "string", "Specify a version constraint for the chart version to use")
+                    .Flag("--devel", "Use development versions, too")
+                    .Value("-d|--destination", "string", "Location to write the chart", ".")
+                    .Flag("--untar", "If set to true, will untar the chart after downloading it")
+                    .Value("--untardir", "string", "If untar is specified, this flag specifies the directory to untar into", ".")
+                    .Runs(HelmCommands.PullAsync),
+                new Verb("push", "[chart] [remote] [flags]", "Push a chart archive to an OCI registry (oci://...)")
+                    .Runs(HelmCommands.PushAsync),
+                new Verb("repo", "COMMAND", "Add, list, remove, update, and index chart repositories")
+                    .With(
+                        new Verb("add", "[NAME] [URL] [flags]", "Add a chart repository").Flag("--force-update", "Replace (overwrite) the repo if it already exists").Runs(HelmCommands.RepoAsync),
+                        new Verb("update", "[REPO1 [REPO2 ...]] [flags]", "Update information of available charts locally from chart repositories").Alias("up").Runs(HelmCommands.RepoAsync),
+                        new Verb("list", "[flags]", "List chart repositories").Alias("ls").Runs(HelmCommands.RepoAsync),
+                        new Verb("remove", "[REPO1 [REPO2 ...]] [flags]", "Remove one or more chart repositories").Alias("rm").Runs(HelmCommands.RepoAsync),
+                        new Verb("index", "[DIR] [flags]", "Generate an index file given a directory containing packaged charts").Value("--url", "string", "URL of the chart repository").Runs(HelmCommands.RepoAsync)));
 
     private static int Seconds(string s, string flag) =>
         int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new UsageException($"invalid argument \"{s}\" for \"{flag}\" flag: not a number");
