@@ -248,7 +248,6 @@ public sealed partial class HelmClient : IDisposable
             }
 
             current.Info.Status = ReleaseStatus.Superseded;
-            current.Info.Description = "Superseded";
             await store.UpdateAsync(current, ct).ConfigureAwait(false);
             release.Info.Status = ReleaseStatus.Deployed;
             release.Info.Description = options.Description ?? "Upgrade complete";
@@ -336,7 +335,6 @@ public sealed partial class HelmClient : IDisposable
             foreach (var r in history.Where(r => r.Info.Status == ReleaseStatus.Deployed))
             {
                 r.Info.Status = ReleaseStatus.Superseded;
-                r.Info.Description = "Superseded";
                 await store.UpdateAsync(r, ct).ConfigureAwait(false);
             }
 

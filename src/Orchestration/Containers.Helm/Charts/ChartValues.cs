@@ -189,9 +189,13 @@ public static class ChartValues
             JsonSchema schema;
             try
             {
-                schema = JsonSchema.FromText(Encoding.UTF8.GetString(schemaBytes));
+                // charts name draft-04 to draft-07 in $schema; their keywords validate the same under the default dialect
+                var node = System.Text.Json.Nodes.JsonNode.Parse(schemaBytes) as System.Text.Json.Nodes.JsonObject
+                    ?? throw new ChartException($"{chart.FullPath}/values.schema.json: the schema is not a JSON object");
+                node.Remove("$schema");
+                schema = JsonSchema.FromText(node.ToJsonString());
             }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+            catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or JsonSchemaException)
             {
                 throw new ChartException($"{chart.FullPath}/values.schema.json: not a JSON schema: {e.Message}", e);
             }
