@@ -35,6 +35,8 @@ public sealed class DifferentialTests(ReferenceRenderer reference) : IClassFixtu
     [Theory]
     [InlineData("")]
     [InlineData("replicas=2,config.debug=true,extraEnv[0].name=A,extraEnv[0].value=b")]
+    [InlineData("cache.enabled=false,global.env=prod")]
+    [InlineData("cache.port=7000,global.region=eu,nothing=null,config.level=null")]
     public void OwnChartWithPopularFunctionsRendersByteIdentical(string set) =>
         AssertSame(Path.Combine(AppContext.BaseDirectory, "Charts", "popular"), set);
 

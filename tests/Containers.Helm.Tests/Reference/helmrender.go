@@ -241,14 +241,20 @@ func main() {
 			if err != nil {
 				return "", err
 			}
+			// as Helm does: Clone drops missingkey (golang/go#43022), so it is set again
+			if in.Strict {
+				t.Option("missingkey=error")
+			} else {
+				t.Option("missingkey=zero")
+			}
 			t.Funcs(template.FuncMap{"include": includeFun(t), "tpl": tplFun(t)})
 			t, err = t.New(parent.Name()).Parse(tpl)
 			if err != nil {
-				return "", err
+				return "", fmt.Errorf("cannot parse template %q: %w", tpl, err)
 			}
 			var buf strings.Builder
 			if err := t.Execute(&buf, vals); err != nil {
-				return "", err
+				return "", fmt.Errorf("error during tpl function execution for %q: %w", tpl, err)
 			}
 			return strings.ReplaceAll(buf.String(), "<no value>", ""), nil
 		}

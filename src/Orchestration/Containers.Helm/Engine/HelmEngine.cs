@@ -210,14 +210,23 @@ public sealed class HelmEngine
         {
             var clone = set.Clone();
             BindIncludeAndTpl(clone, included);
+            string text = (string)a[0]!;
             try
             {
-                clone.Parse("gotpl", (string)a[0]!);
+                clone.Parse("gotpl", text);
+            }
+            catch (TemplateException e)
+            {
+                throw new TemplateFunctionException($"cannot parse template {GoFormat.Quote(text)}: {e.Message}", e);
+            }
+
+            try
+            {
                 return clone.Execute("gotpl", a[1]).Replace("<no value>", "", StringComparison.Ordinal);
             }
             catch (TemplateException e)
             {
-                throw new TemplateFunctionException($"error during tpl function execution for {GoFormat.Quote((string)a[0]!)}: {e.Message}", e);
+                throw new TemplateFunctionException($"error during tpl function execution for {GoFormat.Quote(text)}: {e.Message}", e);
             }
         }));
     }

@@ -265,7 +265,9 @@ internal sealed class Executor
         var first = cmd.Args[0];
         switch (first)
         {
-            case FieldNode field: return EvalFieldChain(dot, dot, field, field.Ident, cmd.Args, final);
+            case FieldNode field:
+                at = field;
+                return EvalFieldChain(dot, dot, field, field.Ident, cmd.Args, final);
             case ChainNode chain: return EvalChain(dot, chain, cmd.Args, final);
             case IdentifierNode ident: return EvalFunction(dot, ident, cmd, cmd.Args, final);
             case PipeNode inner:
@@ -334,6 +336,7 @@ internal sealed class Executor
             throw Error($"indirection through explicit nil in {chain}");
         }
 
+        at = chain;
         object? receiver = EvalArg(dot, GoType.Any, chain.Target);
         return EvalFieldChain(dot, receiver, chain, [.. chain.Fields], args, final);
     }
@@ -351,7 +354,6 @@ internal sealed class Executor
 
     private object? EvalField(object? dot, string name, Node node, List<Node>? args, object? final, object? receiver, bool nilIsError)
     {
-        at = node;
         if (receiver is null)
         {
             if (nilIsError)
@@ -479,7 +481,9 @@ internal sealed class Executor
         {
             case DotNode: return Validate(dot, type);
             case NilNode: return type is GoType.Any or GoType.Map or GoType.List ? null : throw Error($"cannot assign nil to {Describe(type)}");
-            case FieldNode field: return Validate(EvalFieldChain(dot, dot, field, field.Ident, [node], Missing.Value), type);
+            case FieldNode field:
+                at = field;
+                return Validate(EvalFieldChain(dot, dot, field, field.Ident, [node], Missing.Value), type);
             case VariableNode variable: return Validate(EvalVariable(dot, variable, null, Missing.Value), type);
             case PipeNode pipe: return Validate(EvalPipeline(dot, pipe), type);
             case IdentifierNode ident: return Validate(EvalFunction(dot, ident, new CommandNode(ident.Pos, [ident]), null, Missing.Value), type);

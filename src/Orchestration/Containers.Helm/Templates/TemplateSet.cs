@@ -11,9 +11,12 @@ public sealed class TemplateSet
     private readonly Dictionary<string, ParsedTree> trees;
     private readonly Dictionary<string, TemplateFunction> functions;
 
-    /// <summary>Creates an empty set with Go's builtins and <paramref name="functions"/> (which override builtins).</summary>
-    public TemplateSet(IEnumerable<TemplateFunction> functions, MissingKey missingKey = MissingKey.Zero)
-        : this(new Dictionary<string, ParsedTree>(StringComparer.Ordinal), Builtins.Create(), missingKey)
+    /// <summary>
+    /// Creates an empty set named <paramref name="name"/> (Go's root template, named in "no template ... associated
+    /// with template NAME") with Go's builtins and <paramref name="functions"/> (which override builtins).
+    /// </summary>
+    public TemplateSet(IEnumerable<TemplateFunction> functions, MissingKey missingKey = MissingKey.Zero, string name = "gotpl")
+        : this(new Dictionary<string, ParsedTree>(StringComparer.Ordinal), Builtins.Create(), missingKey, name)
     {
         foreach (var function in functions)
         {
@@ -21,12 +24,16 @@ public sealed class TemplateSet
         }
     }
 
-    private TemplateSet(Dictionary<string, ParsedTree> trees, Dictionary<string, TemplateFunction> functions, MissingKey missingKey)
+    private TemplateSet(Dictionary<string, ParsedTree> trees, Dictionary<string, TemplateFunction> functions, MissingKey missingKey, string name)
     {
+        Name = name;
         this.trees = trees;
         this.functions = functions;
         MissingKey = missingKey;
     }
+
+    /// <summary>The root template's name.</summary>
+    public string Name { get; }
 
     /// <summary>What a missing map key gives.</summary>
     public MissingKey MissingKey { get; }
@@ -57,12 +64,12 @@ public sealed class TemplateSet
     /// <exception cref="TemplateException">It is not defined, or fails.</exception>
     public void Execute(string name, object? data, StringBuilder output)
     {
-        var tree = Lookup(name) ?? throw new TemplateException($"template: no template {GoFormat.Quote(name)} associated with template {GoFormat.Quote(name)}", name, 0, null, $"no template {GoFormat.Quote(name)}");
+        var tree = Lookup(name) ?? throw new TemplateException($"template: no template {GoFormat.Quote(name)} associated with template {GoFormat.Quote(Name)}", name, 0, null, $"no template {GoFormat.Quote(name)}");
         Executor.Run(this, tree, data, output);
     }
 
     /// <summary>A copy sharing the functions, whose later parses do not change this set (Helm's tpl clones).</summary>
-    public TemplateSet Clone() => new(new Dictionary<string, ParsedTree>(trees, StringComparer.Ordinal), new Dictionary<string, TemplateFunction>(functions, StringComparer.Ordinal), MissingKey);
+    public TemplateSet Clone() => new(new Dictionary<string, ParsedTree>(trees, StringComparer.Ordinal), new Dictionary<string, TemplateFunction>(functions, StringComparer.Ordinal), MissingKey, Name);
 
     internal ParsedTree? Lookup(string name) => trees.GetValueOrDefault(name);
 
