@@ -67,8 +67,10 @@ public sealed class OciCharts : IDisposable
     /// <exception cref="HelmException">No such chart or version, or it is not a Helm chart artifact.</exception>
     public async Task<(Chart Chart, byte[] Archive)> PullAsync(string remote, string? version, CancellationToken ct = default)
     {
-        var reference = ImageReference.Parse(Strip(remote));
-        string tag = version is { Length: > 0 } ? version.Replace('+', '_') : reference.Tag ?? "";
+        string stripped = Strip(remote);
+        var reference = ImageReference.Parse(stripped);
+        bool tagged = stripped[(stripped.LastIndexOf('/') + 1)..].Contains(':', StringComparison.Ordinal);
+        string tag = version is { Length: > 0 } ? version.Replace('+', '_') : tagged ? reference.Tag ?? "" : "";
         if (tag.Length == 0 || (version is { Length: > 0 } && GoSemver.Parse(version) is null))
         {
             var tags = await registry.ListTagsAsync(reference, ct).ConfigureAwait(false);
