@@ -28,6 +28,11 @@ if (args.Length >= 2 && args[0] == "daemonset-up")
     return await Containers.Benchmarks.WorkloadsUp.RunAsync("daemonset", 0, int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : null);
 }
 
+if (args.Length >= 3 && args[0] == "helm-render")
+{
+    return Containers.Benchmarks.HelmRender.Run(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+}
+
 if (args.Length >= 2 && args[0] == "run-true")
 {
     await Containers.Benchmarks.RunTrueMedian.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args.Length > 2 ? args[2] : null);

@@ -60,7 +60,11 @@ public sealed class ReferenceRenderer : IDisposable
     public string Executable { get; }
 
     /// <summary>Renders the prepared chart as Helm's Go engine would: file name to text, or the error text.</summary>
-    public (SortedDictionary<string, string>? Files, string? Error) Render(Chart chart, Dictionary<string, object?> values, ReleaseOptions release, bool strict = false)
+    public (SortedDictionary<string, string>? Files, string? Error) Render(Chart chart, Dictionary<string, object?> values, ReleaseOptions release, bool strict = false) =>
+        Render(chart, values, release, strict, 1).Result;
+
+    /// <summary>Renders <paramref name="repeat"/> times (the benchmark); the timing line the renderer printed, and the last result.</summary>
+    public ((SortedDictionary<string, string>? Files, string? Error) Result, string Timing) Render(Chart chart, Dictionary<string, object?> values, ReleaseOptions release, bool strict, int repeat)
     {
         var input = new JsonObject
         {
@@ -73,6 +77,7 @@ public sealed class ReferenceRenderer : IDisposable
         };
         Add(chart, values, input);
         var psi = new ProcessStartInfo(Executable) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["HELMRENDER_REPEAT"] = repeat.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var process = Process.Start(psi)!;
         process.StandardInput.Write(input.ToJsonString());
         process.StandardInput.Close();
@@ -82,7 +87,7 @@ public sealed class ReferenceRenderer : IDisposable
         var result = JsonNode.Parse(output) ?? throw new InvalidOperationException("the reference renderer printed nothing: " + err);
         if (result["error"] is { } error)
         {
-            return (null, (string?)error);
+            return ((null, (string?)error), err.Trim());
         }
 
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -91,7 +96,7 @@ public sealed class ReferenceRenderer : IDisposable
             files[name] = (string)text!;
         }
 
-        return (files, null);
+        return ((files, null), err.Trim());
     }
 
     private static void Add(Chart chart, object? values, JsonObject input)

@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/Masterminds/sprig/v3"
 	"sigs.k8s.io/yaml"
@@ -181,8 +183,29 @@ func (p byPathLen) Less(i, j int) bool {
 }
 
 func main() {
+	// HELMRENDER_REPEAT=N renders N times (parse and execute, as each helm render does) and prints the mean on stderr
+	repeat := 1
+	if r := os.Getenv("HELMRENDER_REPEAT"); r != "" {
+		fmt.Sscan(r, &repeat)
+	}
+	raw, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fail(err)
+	}
+	start := time.Now()
+	var out map[string]string
+	for i := 0; i < repeat; i++ {
+		out = render(raw)
+	}
+	if repeat > 1 {
+		fmt.Fprintf(os.Stderr, "%.3f ms per render (%d renders)\n", float64(time.Since(start).Microseconds())/1000/float64(repeat), repeat)
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]interface{}{"files": out})
+}
+
+func render(raw []byte) map[string]string {
 	var in input
-	if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
+	if err := json.Unmarshal(raw, &in); err != nil {
 		fail(err)
 	}
 	if v, ok := in.Release["Revision"].(float64); ok {
@@ -308,7 +331,7 @@ func main() {
 		}
 		out[name] = strings.ReplaceAll(buf.String(), "<no value>", "")
 	}
-	json.NewEncoder(os.Stdout).Encode(map[string]interface{}{"files": out})
+	return out
 }
 
 func fail(err error) {
