@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Containers.Helm.Charts;
 using Containers.Helm.Repositories;
+using Containers.Tests;
 using Containers.Tests.Images;
 
 namespace Containers.Helm.Tests;
@@ -27,77 +28,13 @@ public sealed class RepositoryTests : IDisposable
         return (v1, v2);
     }
 
-    /// <summary>Serves <paramref name="dir"/> over HTTP on 127.0.0.1 until disposed.</summary>
-    private sealed class FileServer : IDisposable
-    {
-        private readonly HttpListener listener = new();
-        private readonly Task loop;
-
-        public FileServer(string dir)
-        {
-            for (int attempt = 0; ; attempt++)
-            {
-                Port = Random.Shared.Next(20000, 60000);
-                listener.Prefixes.Clear();
-                listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-                try
-                {
-                    listener.Start();
-                    break;
-                }
-                catch (HttpListenerException) when (attempt < 5)
-                {
-                }
-            }
-
-            loop = Task.Run(async () =>
-            {
-                while (listener.IsListening)
-                {
-                    HttpListenerContext context;
-                    try
-                    {
-                        context = await listener.GetContextAsync();
-                    }
-                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                    {
-                        return;
-                    }
-
-                    string path = Path.Combine(dir, context.Request.Url!.AbsolutePath.TrimStart('/'));
-                    if (File.Exists(path))
-                    {
-                        byte[] body = await File.ReadAllBytesAsync(path);
-                        context.Response.ContentLength64 = body.Length;
-                        await context.Response.OutputStream.WriteAsync(body);
-                    }
-                    else
-                    {
-                        context.Response.StatusCode = 404;
-                    }
-
-                    context.Response.Close();
-                }
-            });
-        }
-
-        public int Port { get; private set; }
-
-        public void Dispose()
-        {
-            listener.Stop();
-            listener.Close();
-            loop.Wait(TimeSpan.FromSeconds(5));
-        }
-    }
-
     [Fact]
     public async Task An_http_chart_repository_is_indexed_added_resolved_by_version_and_removed()
     {
         string published = Path.Combine(root, "published");
         var (v1, v2) = PackageTwoVersions(published);
         Assert.Equal("web-0.1.0.tgz", Path.GetFileName(v1));
-        using var server = new FileServer(published);
+        using var server = new StaticFileServer(published);
         string url = $"http://127.0.0.1:{server.Port}/charts";
         Directory.CreateDirectory(Path.Combine(published, "charts"));
         File.Move(v1, Path.Combine(published, "charts", Path.GetFileName(v1)));
