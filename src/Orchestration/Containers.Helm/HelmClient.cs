@@ -132,24 +132,7 @@ public sealed partial class HelmClient : IDisposable
         await store.CreateAsync(release, ct).ConfigureAwait(false);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(options.Timeout);
-            if (!options.NoHooks)
-            {
-                await RunHooksAsync(release, "pre-install", timeout.Token).ConfigureAwait(false);
-            }
-
-            await ApplyAsync(rendered.Objects, [], name, options.Namespace, timeout.Token).ConfigureAwait(false);
-            if (options.Wait || options.Atomic)
-            {
-                await WaitAsync(rendered.Objects, options, timeout.Token).ConfigureAwait(false);
-            }
-
-            if (!options.NoHooks)
-            {
-                await RunHooksAsync(release, "post-install", timeout.Token).ConfigureAwait(false);
-            }
-
+            await DeployAsync(release, rendered.Objects, [], options, "install", options.Wait || options.Atomic, ct).ConfigureAwait(false);
             release.Info.Status = ReleaseStatus.Deployed;
             release.Info.Description = options.Description ?? "Install complete";
             await store.UpdateAsync(release, ct).ConfigureAwait(false);
@@ -157,7 +140,7 @@ public sealed partial class HelmClient : IDisposable
         }
         catch (Exception e) when (e is KubeException or HelmException or OperationCanceledException)
         {
-            string reason = e is OperationCanceledException && !ct.IsCancellationRequested ? "context deadline exceeded" : e.Message;
+            string reason = Reason(e, ct);
             release.Info.Status = ReleaseStatus.Failed;
             release.Info.Description = $"Release \"{name}\" failed: {reason}";
             await store.UpdateAsync(release, CancellationToken.None).ConfigureAwait(false);
@@ -229,24 +212,7 @@ public sealed partial class HelmClient : IDisposable
         await store.CreateAsync(release, ct).ConfigureAwait(false);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(options.Timeout);
-            if (!options.NoHooks)
-            {
-                await RunHooksAsync(release, "pre-upgrade", timeout.Token).ConfigureAwait(false);
-            }
-
-            await ApplyAsync(rendered.Objects, oldObjects, name, options.Namespace, timeout.Token).ConfigureAwait(false);
-            if (options.Wait || options.Atomic)
-            {
-                await WaitAsync(rendered.Objects, options, timeout.Token).ConfigureAwait(false);
-            }
-
-            if (!options.NoHooks)
-            {
-                await RunHooksAsync(release, "post-upgrade", timeout.Token).ConfigureAwait(false);
-            }
-
+            await DeployAsync(release, rendered.Objects, oldObjects, options, "upgrade", options.Wait || options.Atomic, ct).ConfigureAwait(false);
             current.Info.Status = ReleaseStatus.Superseded;
             await store.UpdateAsync(current, ct).ConfigureAwait(false);
             release.Info.Status = ReleaseStatus.Deployed;
@@ -256,7 +222,7 @@ public sealed partial class HelmClient : IDisposable
         }
         catch (Exception e) when (e is KubeException or HelmException or OperationCanceledException)
         {
-            string reason = e is OperationCanceledException && !ct.IsCancellationRequested ? "context deadline exceeded" : e.Message;
+            string reason = Reason(e, ct);
             release.Info.Status = ReleaseStatus.Failed;
             release.Info.Description = $"Upgrade \"{name}\" failed: {reason}";
             await store.UpdateAsync(release, CancellationToken.None).ConfigureAwait(false);
@@ -313,25 +279,7 @@ public sealed partial class HelmClient : IDisposable
         await store.CreateAsync(release, ct).ConfigureAwait(false);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(options.Timeout);
-            if (!options.NoHooks)
-            {
-                await RunHooksAsync(release, "pre-rollback", timeout.Token).ConfigureAwait(false);
-            }
-
-            var objects = Manifests.Parse(target.Manifest);
-            await ApplyAsync(objects, Manifests.Parse(current.Manifest), name, options.Namespace, timeout.Token).ConfigureAwait(false);
-            if (options.Wait)
-            {
-                await WaitAsync(objects, options, timeout.Token).ConfigureAwait(false);
-            }
-
-            if (!options.NoHooks)
-            {
-                await RunHooksAsync(release, "post-rollback", timeout.Token).ConfigureAwait(false);
-            }
-
+            await DeployAsync(release, Manifests.Parse(target.Manifest), Manifests.Parse(current.Manifest), options, "rollback", options.Wait, ct).ConfigureAwait(false);
             foreach (var r in history.Where(r => r.Info.Status == ReleaseStatus.Deployed))
             {
                 r.Info.Status = ReleaseStatus.Superseded;
@@ -351,6 +299,32 @@ public sealed partial class HelmClient : IDisposable
             throw new HelmException($"Rollback \"{name}\" failed: {e.Message}", e);
         }
     }
+
+    /// <summary>The pre- hooks, the objects applied (and those no longer wanted deleted), the wait, the post- hooks, within the timeout.</summary>
+    private async Task DeployAsync(Release release, List<ManifestEntry> objects, List<ManifestEntry> old, HelmOptions options, string operation, bool wait, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.Timeout);
+        if (!options.NoHooks)
+        {
+            await RunHooksAsync(release, "pre-" + operation, timeout.Token).ConfigureAwait(false);
+        }
+
+        await ApplyAsync(objects, old, release.Name, options.Namespace, timeout.Token).ConfigureAwait(false);
+        if (wait)
+        {
+            await WaitAsync(objects, options, timeout.Token).ConfigureAwait(false);
+        }
+
+        if (!options.NoHooks)
+        {
+            await RunHooksAsync(release, "post-" + operation, timeout.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Why an operation failed, as Helm says it (a timeout is "context deadline exceeded").</summary>
+    private static string Reason(Exception e, CancellationToken ct) =>
+        e is OperationCanceledException && !ct.IsCancellationRequested ? "context deadline exceeded" : e.Message;
 
     /// <summary>helm uninstall; returns the last revision (status uninstalled), or throws when there is none.</summary>
     /// <exception cref="HelmException">The release is not found (or already uninstalled and kept).</exception>
