@@ -302,4 +302,57 @@ public sealed class HelmReleaseTests : ClusterTestRoot
         Assert.Equal("another operation (install/upgrade/rollback) is in progress", (await Assert.ThrowsAsync<HelmException>(() => cluster.Helm.RollbackAsync("plain", 0, options))).Message);
         Assert.Single(await cluster.Helm.HistoryAsync("plain", "default"));
     }
+
+    [Fact]
+    public async Task Wait_waits_for_readiness_and_atomic_uninstalls_a_failed_install()
+    {
+        var k = new Kubectl(cluster.KubeconfigPath);
+        var options = new HelmOptions { Namespace = "default", Wait = true, Timeout = TimeSpan.FromMinutes(1) };
+        string deployment = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: {{ .Release.Name }}
+            spec:
+              replicas: {{ .Values.replicas }}
+              selector:
+                matchLabels: {app: {{ .Release.Name }}}
+              template:
+                metadata:
+                  labels: {app: {{ .Release.Name }}}
+                spec:
+                  containers:
+                  - name: app
+                    image: busybox
+            """;
+        var chart = Chart.Load(WriteChart("waited", new() { ["templates/deploy.yaml"] = deployment }, "replicas: 2\n"));
+        var release = await cluster.Helm.InstallAsync("waited", chart, [], options);
+        Assert.Equal(ReleaseStatus.Deployed, release.Info.Status);
+        Assert.Equal("2", (await k.RunAsync("get", "deploy", "waited", "-o", "jsonpath={.status.availableReplicas}")).Trim());
+
+        // --atomic: a failing post-install hook uninstalls the release and everything it made
+        var failing = Chart.Load(WriteChart("atomic", new()
+        {
+            ["templates/deploy.yaml"] = deployment,
+            ["templates/check.yaml"] = """
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: {{ .Release.Name }}-check
+                  annotations:
+                    helm.sh/hook: post-install
+                spec:
+                  restartPolicy: Never
+                  containers:
+                  - name: check
+                    image: busybox
+                """,
+        }, "replicas: 1\n"));
+        var install = cluster.Helm.InstallAsync("atomic", failing, [], options with { Atomic = true });
+        await ExitPodAsync("atomic-check", "check", 1);
+        var error = await Assert.ThrowsAsync<HelmException>(() => install);
+        Assert.StartsWith("release atomic failed, and has been uninstalled due to atomic being set: failed post-install", error.Message, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await k.TryAsync("get", "deploy", "atomic")).Exit);
+        Assert.Empty(await cluster.Helm.HistoryAsync("atomic", "default"));
+    }
 }
