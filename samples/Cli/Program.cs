@@ -69,14 +69,8 @@ namespace Containers.Cli
                 PidsLimit = a.Get("pids-limit") is { } p ? Number(p, "--pids-limit") : null,
             };
             var labels = a.All("label").Select(l => l.Split('=', 2)).ToImmutableDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
-            var security = a.All("security-opt");
-            foreach (var opt in security.Where(o => o is not ("no-new-privileges" or "no-new-privileges:true" or "no-new-privileges=true")))
-            {
-                throw new UsageException($"--security-opt {opt} is not supported (only no-new-privileges)");
-            }
-
             var mounts = a.All("volume").Select(MountSpec.ParseVolume).Concat(a.All("tmpfs").Select(MountSpec.ParseTmpfs)).Concat(a.All("mount").Select(MountSpec.ParseMount)).ToImmutableArray();
-            return new ContainerSpec
+            return Containers.Security.SecurityOptions.Apply(new ContainerSpec
             {
                 Rootfs = rootfs is null ? "" : Path.GetFullPath(rootfs),
                 Image = image,
@@ -109,13 +103,12 @@ namespace Containers.Cli
                 AutoRemove = a.Has("rm"),
                 CapAdd = a.Has("privileged") ? ["ALL"] : [.. a.All("cap-add")],
                 CapDrop = [.. a.All("cap-drop")],
-                NoNewPrivileges = security.Count > 0,
                 Ulimits = [.. a.All("ulimit").Select(Ulimit.Parse)],
                 Restart = a.Get("restart") is { } r ? RestartPolicy.Parse(r) : RestartPolicy.No,
                 StopSignal = a.Get("stop-signal") is { } sig ? "SIG" + Signals.Parse(sig) switch { var n => ((PosixSignalName)n).ToString() } : null,
                 StopTimeout = a.Get("stop-timeout") is { } st ? TimeSpan.FromSeconds(Number(st, "--stop-timeout")) : TimeSpan.FromSeconds(10),
                 Labels = labels,
-            };
+            }, a.All("security-opt"));
         }
 
         public static async Task<int> RunAsync(CliContext context, Args a)

@@ -156,7 +156,7 @@ internal static class Verbs
             .Value("--restart", "string", "Restart policy to apply when a container exits (no, on-failure[:N], always, unless-stopped)", "no")
             .Flag("--rm", "Automatically remove the container and its associated anonymous volumes when it exits")
             .Value("--rootfs", "string", "Run from this root filesystem directory instead of an image")
-            .Value("--security-opt", "list", "Security Options (no-new-privileges)")
+            .Value("--security-opt", "list", "Security Options (no-new-privileges, seccomp=unconfined|PROFILE.json; Docker's default seccomp profile otherwise)")
             .Value("--stop-signal", "string", "Signal to stop the container", "SIGTERM")
             .Value("--stop-timeout", "int", "Timeout (in seconds) to stop a container", "10")
             .Value("--tmpfs", "list", "Mount a tmpfs directory (DST[:OPTS])")

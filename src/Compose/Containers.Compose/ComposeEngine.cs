@@ -300,7 +300,7 @@ public sealed partial class ComposeEngine(ContainerEngine engine)
             StopTimeout = svc.StopGracePeriod ?? TimeSpan.FromSeconds(10),
             HealthCheck = svc.HealthCheck,
             Labels = labels,
-        };
+        } is var spec ? Security.SecurityOptions.Apply(spec, svc.SecurityOpt, path => File.ReadAllText(Path.Combine(project.WorkingDirectory, path))) : null!;
     }
 
     private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, bool inProcess, ImmutableDictionary<string, string> extraLabels, string? cgroupParent, Made made, IProgress<string>? progress, CancellationToken ct)

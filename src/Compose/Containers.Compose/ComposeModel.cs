@@ -165,6 +165,9 @@ public sealed record ServiceConfig
     /// <summary>Capabilities added.</summary>
     public ImmutableArray<string> CapAdd { get; init; } = [];
 
+    /// <summary>security_opt: no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json (relative to the project directory).</summary>
+    public ImmutableArray<string> SecurityOpt { get; init; } = [];
+
     /// <summary>Capabilities dropped.</summary>
     public ImmutableArray<string> CapDrop { get; init; } = [];
 

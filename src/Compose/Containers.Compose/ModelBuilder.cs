@@ -363,6 +363,7 @@ internal static partial class ModelBuilder
             StopSignal = (string?)s["stop_signal"],
             StopGracePeriod = (string?)s["stop_grace_period"] is { } g ? (GoDuration.TryParse(g, out var gd) ? gd : throw Error("stop_grace_period", $"invalid duration '{g}'")) : null,
             CapAdd = [.. Strings(s["cap_add"])],
+            SecurityOpt = [.. Strings(s["security_opt"])],
             CapDrop = [.. Strings(s["cap_drop"])],
             ReadOnly = IsTrue(s["read_only"]),
             CgroupParent = (string?)s["cgroup_parent"],

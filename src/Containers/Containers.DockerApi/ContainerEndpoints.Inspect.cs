@@ -113,7 +113,7 @@ internal sealed partial class ContainerEndpoints
         LogConfig = new LogConfig { Type = "json-file" },
         GroupAdd = spec.GroupAdd.IsDefaultOrEmpty ? null : [.. spec.GroupAdd],
         Ulimits = [.. spec.Ulimits.Select(u => new Models.Ulimit { Name = u.Name, Soft = unchecked((long)u.Soft), Hard = unchecked((long)u.Hard) })],
-        SecurityOpt = spec.NoNewPrivileges ? ["no-new-privileges"] : null,
+        SecurityOpt = SecurityOpt(spec),
         Tmpfs = spec.Mounts.Any(m => m.Type == MountType.Tmpfs) ? spec.Mounts.Where(m => m.Type == MountType.Tmpfs).ToDictionary(m => m.Target, m => m.ReadOnly ? "ro" : "") : null,
         MaskedPaths = [.. ContainerDefaults.MaskedPaths],
         ReadonlyPaths = [.. ContainerDefaults.ReadOnlyPaths],
@@ -302,5 +302,22 @@ internal sealed partial class ContainerEndpoints
     {
         var d = DateTimeOffset.UtcNow - (t ?? DateTimeOffset.UtcNow);
         return d.TotalSeconds < 1 ? "Less than a second" : d.TotalSeconds < 60 ? $"{(int)d.TotalSeconds} seconds" : d.TotalMinutes < 60 ? $"{(int)d.TotalMinutes} minutes" : d.TotalHours < 48 ? $"{(int)d.TotalHours} hours" : $"{(int)d.TotalDays} days";
+    }
+
+    /// <summary>HostConfig.SecurityOpt as docker reports it (null when none was given).</summary>
+    private static List<string>? SecurityOpt(ContainerSpec spec)
+    {
+        var options = new List<string>();
+        if (spec.NoNewPrivileges)
+        {
+            options.Add("no-new-privileges");
+        }
+
+        if (spec.SeccompProfile is { } profile)
+        {
+            options.Add("seccomp=" + profile);
+        }
+
+        return options.Count > 0 ? options : null;
     }
 }

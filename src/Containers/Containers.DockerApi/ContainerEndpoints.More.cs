@@ -116,7 +116,7 @@ internal sealed partial class ContainerEndpoints
             Ulimits = [.. (host.Ulimits ?? []).Where(u => u is not null).Select(u => new Ulimit(u.Name ?? "", unchecked((ulong)u.Soft), unchecked((ulong)u.Hard)))],
             CgroupParent = host.CgroupParent is { Length: > 0 } cp ? cp : null,
             Restart = Restart(host.RestartPolicy) ?? RestartPolicy.No,
-        };
+        } is var spec ? Containers.Security.SecurityOptions.Apply(spec, host.SecurityOpt ?? []) : null!;
     }
 
     /// <summary>Docker's resource fields as limits: 0 and below is "not set".</summary>

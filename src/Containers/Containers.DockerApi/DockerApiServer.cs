@@ -303,7 +303,7 @@ public sealed partial class DockerApiServer : IAsyncDisposable
             ServerVersion = EngineVersion,
                                     Runtimes = new() { ["containers-dotnet"] = new RuntimeInfo { Path = "in-process" } },
             DefaultRuntime = "containers-dotnet",
-            SecurityOptions = ["name=seccomp,profile=unconfined"],
+            SecurityOptions = ["name=seccomp,profile=builtin"],
             // what this engine can limit: memory, CPU by CFS and shares, pids; not cpusets, not the OOM killer
             MemoryLimit = true,
             SwapLimit = engine.CgroupVersion == "v2" || File.Exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),

@@ -13,7 +13,7 @@ internal static unsafe partial class Libc
     // syscalls that libc does not wrap (pivot_root, capset) or that the shim calls raw (setgroups and setres[ug]id
     // through libc would signal every thread to change ids together; the shim has one thread doing this).
     public const int PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
-    public const int SYS_pivot_root = 155, SYS_capset = 126, SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119; // x86_64
+    public const int SYS_pivot_root = 155, SYS_capset = 126, SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119, SYS_seccomp = 317; // x86_64
 
     // Tmds.LibC's path calls take byte*; these take strings, encoded by CString.
     public static int open(string path, int flags, int mode)

@@ -60,6 +60,15 @@ internal static unsafe class Process
             }
         }
 
+        // The seccomp filter goes in last, just before execve, so the shim's own work is not filtered: after the
+        // capabilities when the process may still load one then (no_new_privs, or root keeping CAP_SYS_ADMIN), else
+        // here, while it still holds every capability (as runc does); what follows is allowed by Docker's profile.
+        bool filterLate = c.NoNewPrivileges || (c.Uid == 0 && c.Capabilities.Contains(21));
+        if (c.SeccompFilter is { Length: > 0 } early && !filterLate)
+        {
+            LoadSeccomp(early);
+        }
+
         // Identity and capabilities: drop the bounding set, keep the capabilities across setuid, then set them.
         var lastCap = LastCap();
 
@@ -116,6 +125,23 @@ internal static unsafe class Process
         if (c.Cwd is { Length: > 0 })
         {
             Program.Check(chdir(c.Cwd), "chdir to working directory", c.Cwd);
+        }
+
+        if (c.SeccompFilter is { Length: > 0 } late && filterLate)
+        {
+            LoadSeccomp(late);
+        }
+    }
+
+    /// <summary>seccomp(SECCOMP_SET_MODE_FILTER, 0, &amp;sock_fprog): the filter applies to this thread and what it execs.</summary>
+    private static void LoadSeccomp(byte[] filter)
+    {
+        var prog = stackalloc byte[16];
+        fixed (byte* instructions = filter)
+        {
+            *(ushort*)prog = (ushort)(filter.Length / 8);
+            *(byte**)(prog + 8) = instructions;
+            Program.Check((int)syscall3(SYS_seccomp, 1, 0, (nint)prog), "seccomp", (filter.Length / 8).ToString(System.Globalization.CultureInfo.InvariantCulture) + " instructions");
         }
     }
 

@@ -80,6 +80,9 @@ internal sealed class ShimConfig
     public List<uint> AdditionalGids { get; set; } = [];
     public List<int> Capabilities { get; set; } = [];
     public bool NoNewPrivileges { get; set; }
+
+    /// <summary>The seccomp filter (sock_filter instructions) installed just before execve; null for none.</summary>
+    public byte[]? SeccompFilter { get; set; }
     public List<ShimRlimit> Rlimits { get; set; } = [];
     public bool Terminal { get; set; }
     /// <summary>An inherited fd (the pty slave) that becomes stdin/stdout/stderr and the controlling terminal; -1 when none.</summary>

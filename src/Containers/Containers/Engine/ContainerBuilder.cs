@@ -118,6 +118,19 @@ public sealed class ContainerBuilder
     /// <summary>Sets no_new_privs.</summary>
     public ContainerBuilder WithNoNewPrivileges(bool value = true) => With(spec with { NoNewPrivileges = value });
 
+    /// <summary>
+    /// Runs under the seccomp profile <paramref name="profileJson"/> (Docker's JSON format) instead of Docker's
+    /// default profile. Throws <see cref="InvalidContainerSpecException"/> when it is not a valid profile.
+    /// </summary>
+    public ContainerBuilder WithSeccompProfile(string profileJson)
+    {
+        _ = Security.SeccompFilters.Parsed(profileJson);
+        return With(spec with { SeccompProfile = profileJson });
+    }
+
+    /// <summary>Runs with no seccomp filter (<c>--security-opt seccomp=unconfined</c>).</summary>
+    public ContainerBuilder WithSeccompUnconfined() => With(spec with { SeccompProfile = ContainerSpec.SeccompUnconfined });
+
     /// <summary>Adds a setrlimit limit.</summary>
     public ContainerBuilder WithUlimit(string name, ulong soft, ulong hard) => With(spec with { Ulimits = spec.Ulimits.Add(new Ulimit(name, soft, hard)) });
 

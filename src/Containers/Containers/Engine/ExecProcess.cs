@@ -149,6 +149,7 @@ public sealed class ExecProcess : IAsyncDisposable
                 AdditionalGids = [.. user.AdditionalGids],
                 Capabilities = [.. Capabilities.Resolve(spec.CapAdd, spec.CapDrop)],
                 NoNewPrivileges = spec.NoNewPrivileges,
+                SeccompFilter = Security.SeccompFilters.For(spec, Capabilities.Resolve(spec.CapAdd, spec.CapDrop)),
                 Terminal = options.Tty,
                 TerminalFd = slave,
                 OpenStdin = options.OpenStdin,

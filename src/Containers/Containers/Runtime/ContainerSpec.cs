@@ -121,6 +121,15 @@ public sealed record ContainerSpec
     /// <summary>Set no_new_privs (<c>--security-opt no-new-privileges</c>).</summary>
     public bool NoNewPrivileges { get; init; }
 
+    /// <summary>
+    /// The seccomp profile (<c>--security-opt seccomp=...</c>): null for Docker's default profile,
+    /// <see cref="SeccompUnconfined"/> for none, or a profile in Docker's JSON format (its text, as docker sends it).
+    /// </summary>
+    public string? SeccompProfile { get; init; }
+
+    /// <summary>The <see cref="SeccompProfile"/> value that turns seccomp off.</summary>
+    public const string SeccompUnconfined = "unconfined";
+
     /// <summary>Resource limits for setrlimit (<c>--ulimit</c>).</summary>
     public ImmutableArray<Ulimit> Ulimits { get; init; } = [];
 

@@ -275,6 +275,7 @@ internal sealed partial class ContainerSupervisor
             AdditionalGids = [.. prepared.User.AdditionalGids],
             Capabilities = [.. prepared.Capabilities],
             NoNewPrivileges = spec.NoNewPrivileges,
+            SeccompFilter = Security.SeccompFilters.For(spec, prepared.Capabilities),
             Rlimits = prepared.Rlimits,
             Terminal = spec.Tty,
             TerminalFd = terminal.Slave,

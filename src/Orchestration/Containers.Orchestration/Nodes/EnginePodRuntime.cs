@@ -83,6 +83,8 @@ public sealed class EnginePodRuntime : IPodRuntime
             builder = builder.WithBindMount(host, path, ro);
         }
 
+        builder = spec.Sandbox || spec.SeccompProfile == Containers.Runtime.ContainerSpec.SeccompUnconfined ? builder.WithSeccompUnconfined()
+            : spec.SeccompProfile is { } profile ? builder.WithSeccompProfile(profile) : builder;
         if (spec.MemoryLimit is { } memory)
         {
             builder = builder.WithMemoryLimit(memory);

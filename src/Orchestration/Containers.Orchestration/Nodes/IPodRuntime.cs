@@ -69,6 +69,9 @@ public sealed record PodContainerSpec
     /// <summary>Give the container a terminal (Kubernetes' <c>tty: true</c>).</summary>
     public bool Tty { get; init; }
 
+    /// <summary>The seccomp profile, as <see cref="Containers.Runtime.ContainerSpec.SeccompProfile"/>: null for the runtime's default, "unconfined", or a profile's JSON.</summary>
+    public string? SeccompProfile { get; init; } = Containers.Runtime.ContainerSpec.SeccompUnconfined;
+
     /// <summary>Close its stdin when the first attach session's input ends (Kubernetes' <c>stdinOnce</c>, as <c>kubectl run -i</c> sets).</summary>
     public bool StdinOnce { get; init; }
 

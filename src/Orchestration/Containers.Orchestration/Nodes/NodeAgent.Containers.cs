@@ -133,6 +133,7 @@ public sealed partial class NodeAgent
                 Stdin = Json.Bool(spec, "stdin") == true,
                 StdinOnce = Json.Bool(spec, "stdinOnce") == true,
                 Tty = Json.Bool(spec, "tty") == true,
+                SeccompProfile = Seccomp(pod, spec),
                 Labels = ImmutableDictionary<string, string>.Empty
                     .Add(PodUidLabel, rec.Uid)
                     .Add(ContainerLabel, cr.Name)
@@ -297,4 +298,33 @@ public sealed partial class NodeAgent
 
     /// <summary>What every container's sync of one pod shares: the pod, the node's record of it, its mounted volumes, its restart policy and the sync's time.</summary>
     private sealed record PodSync(string Key, JsonObject Pod, PodRecord Record, Dictionary<string, string> Volumes, string RestartPolicy, DateTimeOffset Now);
+
+    /// <summary>The kubelet's seccomp profile directory (its --seccomp-profile-root default): Localhost profiles are read from it.</summary>
+    public const string SeccompProfileRoot = "/var/lib/kubelet/seccomp";
+
+    /// <summary>
+    /// securityContext.seccompProfile of the container, else of the pod: RuntimeDefault is Docker's default profile,
+    /// Unconfined (and no profile, as the kubelet without SeccompDefault) none, Localhost the named file under
+    /// <see cref="SeccompProfileRoot"/>.
+    /// </summary>
+    private static string? Seccomp(JsonNode pod, JsonNode container)
+    {
+        var profile = Json.At(container, "securityContext", "seccompProfile") ?? Json.At(pod, "spec", "securityContext", "seccompProfile");
+        switch (Json.Str(profile, "type"))
+        {
+            case "RuntimeDefault":
+                return null;
+            case "Localhost":
+                string relative = Json.Str(profile, "localhostProfile") ?? throw new PodConfigException("securityContext.seccompProfile.localhostProfile is required for type Localhost");
+                string path = Path.GetFullPath(Path.Combine(SeccompProfileRoot, relative));
+                if (!path.StartsWith(SeccompProfileRoot + "/", StringComparison.Ordinal))
+                {
+                    throw new PodConfigException($"securityContext.seccompProfile.localhostProfile {relative} leaves {SeccompProfileRoot}");
+                }
+
+                return File.Exists(path) ? File.ReadAllText(path) : throw new PodConfigException($"securityContext.seccompProfile: localhost profile {path} does not exist");
+            default:
+                return Containers.Runtime.ContainerSpec.SeccompUnconfined;
+        }
+    }
 }
