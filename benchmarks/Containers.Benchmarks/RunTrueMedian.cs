@@ -1,4 +1,5 @@
 using Containers;
+using Containers.Runtime;
 
 namespace Containers.Benchmarks;
 
@@ -9,7 +10,8 @@ namespace Containers.Benchmarks;
 /// the pool's refill); prints medians and means. When <c>crun</c> is installed, a third round alternates a
 /// <c>crun run</c> of the same rootfs and an API start, each 50 ms after the other ended (side by side in one run, both
 /// from a quiet machine, so a drift of the machine's speed hits both), and prints both and their ratio; crun's figure
-/// includes .NET's Process.Start of it (about as long as hyperfine's fork and exec).
+/// includes .NET's Process.Start of it (about as long as hyperfine's fork and exec). RUN_TRUE_SECCOMP=unconfined runs
+/// without the default seccomp profile, to compare the filter's cost in interleaved runs.
 /// </summary>
 internal static class RunTrueMedian
 {
@@ -24,6 +26,11 @@ internal static class RunTrueMedian
         {
             await using var engine = new ContainerEngine(new EngineOptions { Root = root, BridgeName = "cdbench0", BridgeSubnet = "10.215.0.0/16", MachineStateDirectory = Path.Combine(root, "machine") });
             var spec = engine.FromRootfs(rootfs).WithCommand("/bin/true").WithNetwork("none").WithAutoRemove().ToSpec();
+            if (Environment.GetEnvironmentVariable("RUN_TRUE_SECCOMP") == ContainerSpec.SeccompUnconfined)
+            {
+                spec = spec with { SeccompProfile = ContainerSpec.SeccompUnconfined }; // to compare with Docker's default profile
+            }
+
             foreach (var (mode, pause) in new[] { ("from idle", 50), ("back to back", 0) })
             {
                 var times = new List<double>();

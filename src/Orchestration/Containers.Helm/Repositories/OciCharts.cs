@@ -20,10 +20,10 @@ public sealed class OciCharts : IDisposable
     /// <summary>The chart layer media type.</summary>
     public const string ChartMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
-    private readonly RegistryClient registry;
+    private readonly RegistryArtifacts registry;
 
     /// <summary>A client with the engine's registry settings (credentials, insecure registries, certificates).</summary>
-    public OciCharts(RegistryOptions? options = null) => registry = new RegistryClient(options ?? new RegistryOptions());
+    public OciCharts(RegistryOptions? options = null) => registry = new RegistryArtifacts(options);
 
     /// <summary>helm push CHART.tgz oci://REGISTRY/PATH: returns the reference pushed and its manifest digest.</summary>
     /// <exception cref="ChartException">The archive is not a chart.</exception>
@@ -35,15 +35,8 @@ public sealed class OciCharts : IDisposable
         string tag = chart.Metadata.Version.Replace('+', '_');
         var reference = ImageReference.Parse(Strip(remote).TrimEnd('/') + "/" + chart.Name + ":" + tag);
         byte[] config = Encoding.UTF8.GetBytes(chart.Metadata.ToJson().ToJsonString());
-        var configDigest = Digest.Of(config);
-        var layerDigest = Digest.Of(archive);
-        foreach (var (digest, bytes) in new[] { (configDigest, config), (layerDigest, archive) })
-        {
-            if (!await registry.BlobExistsAsync(reference, digest, ct).ConfigureAwait(false))
-            {
-                await registry.UploadBlobAsync(reference, digest, () => new MemoryStream(bytes), bytes.Length, 0, null, ct).ConfigureAwait(false);
-            }
-        }
+        var configDigest = await registry.PushBlobAsync(reference, config, ct).ConfigureAwait(false);
+        var layerDigest = await registry.PushBlobAsync(reference, archive, ct).ConfigureAwait(false);
 
         var manifest = new JsonObject
         {
@@ -59,8 +52,8 @@ public sealed class OciCharts : IDisposable
             },
         };
         byte[] body = Encoding.UTF8.GetBytes(manifest.ToJsonString());
-        await registry.PutManifestAsync(reference, tag, body, "application/vnd.oci.image.manifest.v1+json", ct).ConfigureAwait(false);
-        return (reference.ToString(), Digest.Of(body).ToString());
+        var manifestDigest = await registry.PutManifestAsync(reference, tag, body, "application/vnd.oci.image.manifest.v1+json", ct).ConfigureAwait(false);
+        return (reference.ToString(), manifestDigest.ToString());
     }
 
     /// <summary>helm pull oci://REGISTRY/PATH/CHART [--version V]: the chart and its archive (newest semver tag when no version).</summary>
@@ -85,12 +78,7 @@ public sealed class OciCharts : IDisposable
         var layer = (manifest?["layers"]?.AsArray() ?? []).FirstOrDefault(l => (string?)l?["mediaType"] == ChartMediaType)
             ?? throw new HelmException($"{remote}:{tag} is not a Helm chart (no {ChartMediaType} layer)");
         var digest = Digest.Parse((string)layer["digest"]!);
-        using var response = await registry.GetBlobAsync(reference, digest, ct).ConfigureAwait(false);
-        byte[] archive = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
-        if (Digest.Of(archive) != digest)
-        {
-            throw new HelmException($"{remote}:{tag}: the chart layer does not match its digest {digest}");
-        }
+        byte[] archive = await registry.GetBlobAsync(reference, digest, ct).ConfigureAwait(false);
 
         using var ms = new MemoryStream(archive);
         return (Chart.LoadArchive(ms, remote + ":" + tag), archive);
