@@ -60,7 +60,7 @@ public sealed class StaticFileServer : IDisposable
 
     public void Dispose()
     {
-        listener.Stop();
+        // Close alone: Stop then Close removes the prefixes twice, and the second removal can find the port taken
         listener.Close();
         loop.Wait(TimeSpan.FromSeconds(5));
     }
