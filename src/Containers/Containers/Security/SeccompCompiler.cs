@@ -90,8 +90,25 @@ internal static class SeccompCompiler
             }
         }
 
-        var code = new List<Insn> { new(LdW, 0, 0, 0) };
+        // system calls whose first rule has no argument test get one action: those are merged into ranges of
+        // consecutive numbers with the same action (3 instructions a range, instead of 2 a call: the program the
+        // kernel checks and JIT-compiles at each start is a fraction as long); the others get a block of tests each
+        var simple = new SortedDictionary<int, uint>();
+        var complex = new List<int>();
         foreach (int nr in order)
+        {
+            if (byNumber[nr][0].Args.Count == 0)
+            {
+                simple[nr] = byNumber[nr][0].Action;
+            }
+            else
+            {
+                complex.Add(nr);
+            }
+        }
+
+        var code = new List<Insn> { new(LdW, 0, 0, 0) };
+        foreach (int nr in complex)
         {
             var block = new List<Insn>();
             bool unconditional = false;
@@ -124,6 +141,32 @@ internal static class SeccompCompiler
             }
 
             code.AddRange(block);
+        }
+
+        var numbers = simple.Keys.ToList();
+        for (int i = 0; i < numbers.Count;)
+        {
+            int first = numbers[i];
+            uint action = simple[first];
+            int j = i;
+            while (j + 1 < numbers.Count && numbers[j + 1] == numbers[j] + 1 && simple[numbers[j + 1]] == action)
+            {
+                j++;
+            }
+
+            int last = numbers[j];
+            if (first == last)
+            {
+                code.Add(new(JmpJeq, 0, 1, (uint)first));
+            }
+            else
+            {
+                code.Add(new(JmpJge, 0, 2, (uint)first));
+                code.Add(new(JmpJgt, 1, 0, (uint)last));
+            }
+
+            code.Add(new(Ret, 0, 0, action));
+            i = j + 1;
         }
 
         code.Add(new(Ret, 0, 0, defaultAction));
