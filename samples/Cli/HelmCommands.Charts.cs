@@ -181,6 +181,28 @@ internal static partial class HelmCommands
         return 0;
     }
 
+    public static async Task<int> DependencyAsync(CliContext c, Args a)
+    {
+        string dir = a.Positionals.Count > 0 ? a.Positionals[0] : ".";
+        if (a.Name == "list")
+        {
+            await Table(["NAME", "VERSION", "REPOSITORY", "STATUS"], ChartDependencies.List(dir).Select(d => new[] { d.Name, d.Version, d.Repository, d.Status })).ConfigureAwait(false);
+            return 0;
+        }
+
+        using var http = new HttpClient();
+        var dependencies = new ChartDependencies(new ChartLocator(HelmSettings.FromEnvironment(), http, c.Options.Registry));
+        var resolved = await dependencies.UpdateAsync(dir, useLock: a.Name == "build").ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"Saving {resolved.Count} charts").ConfigureAwait(false);
+        foreach (var (name, _, repository) in resolved)
+        {
+            await Console.Out.WriteLineAsync($"Downloading {name} from repo {repository}").ConfigureAwait(false);
+        }
+
+        await Console.Out.WriteLineAsync("Deleting outdated charts").ConfigureAwait(false);
+        return 0;
+    }
+
     public static async Task<int> RepoAsync(CliContext c, Args a)
     {
         using var http = new HttpClient();

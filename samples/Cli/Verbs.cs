@@ -490,6 +490,12 @@ internal static class Verbs
                     .Runs(HelmCommands.PullAsync),
                 new Verb("push", "[chart] [remote] [flags]", "Push a chart archive to an OCI registry (oci://...)")
                     .Runs(HelmCommands.PushAsync),
+                new Verb("dependency", "COMMAND", "Manage a chart's dependencies: charts/ from Chart.yaml, with Chart.lock")
+                    .Alias("dep").Alias("dependencies")
+                    .With(
+                        new Verb("list", "CHART [flags]", "List the dependencies for the given chart").Alias("ls").Runs(HelmCommands.DependencyAsync),
+                        new Verb("update", "CHART [flags]", "Update charts/ based on the contents of Chart.yaml, and write Chart.lock").Alias("up").Runs(HelmCommands.DependencyAsync),
+                        new Verb("build", "CHART [flags]", "Rebuild charts/ based on the Chart.lock file").Runs(HelmCommands.DependencyAsync)),
                 new Verb("repo", "COMMAND", "Add, list, remove, update, and index chart repositories")
                     .With(
                         new Verb("add", "[NAME] [URL] [flags]", "Add a chart repository").Flag("--force-update", "Replace (overwrite) the repo if it already exists").Runs(HelmCommands.RepoAsync),

@@ -101,4 +101,47 @@ public sealed class RepositoryTests : IDisposable
         Assert.Equal("0.1.0", matching.Metadata.Version);
         await Assert.ThrowsAnyAsync<Exception>(() => oci.PullAsync($"oci://{registry.Host}/charts/web", "9.9.9"));
     }
+
+    [Fact]
+    public async Task Dependencies_are_fetched_from_a_repository_and_a_directory_locked_and_rebuilt()
+    {
+        string published = Path.Combine(root, "published");
+        PackageTwoVersions(published);
+        ChartRepositories.Index(published, null);
+        using var server = new StaticFileServer(published);
+        string url = $"http://127.0.0.1:{server.Port}";
+        var settings = new HelmSettings(Path.Combine(root, "config", "repositories.yaml"), Path.Combine(root, "cache"));
+        using var http = new HttpClient();
+        var locator = new ChartLocator(settings, http);
+        await locator.Repositories.AddAsync("local", url);
+
+        // a parent: web (~0.1.0) from the repository by its URL, and a chart from a directory beside it
+        string library = Path.Combine(root, "lib");
+        Directory.CreateDirectory(Path.Combine(library, "templates"));
+        File.WriteAllText(Path.Combine(library, "Chart.yaml"), "apiVersion: v2\nname: lib\nversion: 2.0.0\n");
+        File.WriteAllText(Path.Combine(library, "templates", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-lib\n");
+        string parent = Path.Combine(root, "parent");
+        Directory.CreateDirectory(Path.Combine(parent, "templates"));
+        File.WriteAllText(Path.Combine(parent, "Chart.yaml"), $"apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n- name: web\n  version: ~0.1.0\n  repository: {url}\n- name: lib\n  version: 2.x\n  repository: file://../lib\n");
+        Assert.Equal(["web missing", "lib missing"], ChartDependencies.List(parent).Select(d => d.Name + " " + d.Status));
+
+        var dependencies = new ChartDependencies(locator);
+        var resolved = await dependencies.UpdateAsync(parent, useLock: false);
+        Assert.Equal([("web", "0.1.0", url), ("lib", "2.0.0", "file://../lib")], resolved);
+        Assert.True(File.Exists(Path.Combine(parent, "charts", "web-0.1.0.tgz")));
+        Assert.True(File.Exists(Path.Combine(parent, "charts", "lib-2.0.0.tgz")));
+        Assert.Contains("- name: web\n  repository: " + url + "\n  version: 0.1.0\n", File.ReadAllText(Path.Combine(parent, "Chart.lock")), StringComparison.Ordinal);
+        Assert.Equal(["web ok", "lib ok"], ChartDependencies.List(parent).Select(d => d.Name + " " + d.Status));
+
+        // the chart renders with both subcharts
+        var chart = Chart.Load(parent);
+        var rendered = Releases.ReleaseRenderer.Render(chart, [], new Engine.ReleaseOptions("rel", "default"), Engine.Capabilities.Default, new Engine.HelmEngine());
+        Assert.Contains(rendered.Objects, o => o.Name == "rel-lib");
+        Assert.Contains(rendered.Objects, o => o.Kind == "Deployment" && o.Source == "parent/charts/web/templates/deployment.yaml");
+
+        // build: charts/ again from Chart.lock's versions
+        Directory.Delete(Path.Combine(parent, "charts"), recursive: true);
+        await dependencies.UpdateAsync(parent, useLock: true);
+        Assert.True(File.Exists(Path.Combine(parent, "charts", "web-0.1.0.tgz")));
+    }
 }

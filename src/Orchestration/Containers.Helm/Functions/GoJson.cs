@@ -26,7 +26,7 @@ public static class GoJson
             case long or int: sb.Append(System.Convert.ToInt64(value, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(Float(d)); break;
             case string s: WriteString(sb, s, escapeHtml); break;
-            case GoTime t: WriteString(sb, t.Value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", CultureInfo.InvariantCulture), escapeHtml); break;
+            case GoTime t: WriteString(sb, GoTime.Rfc3339Nano(t.Value), escapeHtml); break;
             case IDictionary<string, object?> map:
                 if (map.Count == 0)
                 {

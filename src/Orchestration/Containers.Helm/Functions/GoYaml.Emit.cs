@@ -31,7 +31,7 @@ public static partial class GoYaml
     {
         double d => GoJson.Float(d) is var json && long.TryParse(json, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l) ? l : d,
         int i => (long)i,
-        GoTime t => t.Value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", CultureInfo.InvariantCulture),
+        GoTime t => GoTime.Rfc3339Nano(t.Value),
         IDictionary<string, object?> map => map.ToDictionary(kv => kv.Key, kv => Normalize(kv.Value), StringComparer.Ordinal),
         IList list => list.Cast<object?>().Select(Normalize).ToList(),
         ITemplateObject o => o.ToString(),

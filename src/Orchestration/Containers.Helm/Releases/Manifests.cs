@@ -40,7 +40,7 @@ public sealed class Hook
     public string Phase { get; set; } = "";
 
     private static string Time(DateTimeOffset t) =>
-        t == DateTimeOffset.MinValue ? "0001-01-01T00:00:00Z" : t.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", CultureInfo.InvariantCulture);
+        t == DateTimeOffset.MinValue ? "0001-01-01T00:00:00Z" : Templates.GoTime.Rfc3339Nano(t);
 
     /// <summary>Helm's JSON of the hook.</summary>
     public JsonObject ToJson()

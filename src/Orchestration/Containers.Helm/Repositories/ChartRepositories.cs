@@ -242,7 +242,7 @@ public sealed class ChartRepositories(HelmSettings settings, HttpClient http)
     /// <summary>helm repo index: index.yaml for the .tgz charts of <paramref name="dir"/>, their URLs under <paramref name="url"/>.</summary>
     public static string Index(string dir, string? url, TimeProvider? time = null)
     {
-        string created = (time ?? TimeProvider.System).GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffK", CultureInfo.InvariantCulture);
+        string created = Templates.GoTime.Rfc3339Nano((time ?? TimeProvider.System).GetUtcNow());
         var entries = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (string tgz in Directory.EnumerateFiles(dir, "*.tgz").Order(StringComparer.Ordinal))
         {

@@ -11,6 +11,12 @@ public sealed record GoTime(DateTimeOffset Value, string Zone)
     /// <summary>Now, in UTC.</summary>
     public static GoTime Now(TimeProvider time) => new(time.GetUtcNow(), "UTC");
 
+    /// <summary>Go's RFC 3339 with nanoseconds, as its JSON writes times: "Z" for UTC, trailing zeros of the fraction dropped.</summary>
+    public static string Rfc3339Nano(DateTimeOffset t) =>
+        t.Offset == TimeSpan.Zero
+            ? t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture)
+            : t.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture);
+
     /// <summary>Go's String(): 2006-01-02 15:04:05.999999999 -0700 MST.</summary>
     public override string ToString() => Format("2006-01-02 15:04:05.999999999 -0700 MST");
 
