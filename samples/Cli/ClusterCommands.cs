@@ -39,7 +39,7 @@ internal static class ClusterCommands
                 string user = a.Get("user") is { Length: > 0 } u ? u : throw new UsageException("--user is required: the user the certificate names", a.Verb);
                 var lifetime = a.Get("expiration") is { } ex ? Duration(ex) ?? throw new UsageException($"--expiration: '{ex}' is not a duration such as 24h or 8760h") : TimeSpan.FromDays(365);
                 string kubeconfig = Path.Combine(options.Root, "kubeconfig");
-                string server = File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
+                string server = ServerUrl(kubeconfig);
                 if (server.Length == 0)
                 {
                     throw new ContainerException($"no cluster was set up on {options.Root} (no kubeconfig): run \"containers cluster up\" first");
@@ -93,7 +93,7 @@ internal static class ClusterCommands
                     return 1;
                 }
 
-                string url = File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
+                string url = ServerUrl(kubeconfig);
                 await Console.Out.WriteLineAsync($"running (pid {pid}), API {url}, kubeconfig {kubeconfig}").ConfigureAwait(false);
                 string pki = Path.Combine(options.Root, "cluster", "pki");
                 using var http = new HttpClient(Directory.Exists(pki) ? Containers.Orchestration.Api.ClusterPki.AdminHandler(pki) : new HttpClientHandler()) { Timeout = TimeSpan.FromSeconds(5) };
@@ -122,6 +122,10 @@ internal static class ClusterCommands
                 throw new UsageException($"unknown cluster subcommand '{a.Name}'", a.Verb);
         }
     }
+
+    /// <summary>The API server's URL in the kubeconfig at <paramref name="kubeconfig"/> ("" when there is none).</summary>
+    internal static string ServerUrl(string kubeconfig) =>
+        File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
 
     /// <summary>Stops the detached cluster of <paramref name="pidFile"/> (SIGTERM, then 30 s); false when none runs.</summary>
     private static async Task<bool> StopAsync(string pidFile)

@@ -14,9 +14,8 @@ internal static partial class HelmCommands
     public static async Task<int> CreateAsync(CliContext c, Args a)
     {
         string name = Positional(a, 0, "a chart name");
-        string dir = ChartScaffold.Create(Path.GetFileName(name), Path.GetDirectoryName(Path.GetFullPath(name))!);
+        ChartScaffold.Create(Path.GetFileName(name), Path.GetDirectoryName(Path.GetFullPath(name))!);
         await Console.Out.WriteLineAsync($"Creating {name}").ConfigureAwait(false);
-        _ = dir;
         return 0;
     }
 

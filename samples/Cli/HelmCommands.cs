@@ -13,7 +13,7 @@ internal static partial class HelmCommands
     private static HelmClient Connect(EngineOptions options)
     {
         string kubeconfig = Path.Combine(options.Root, "kubeconfig");
-        string server = File.Exists(kubeconfig) ? File.ReadLines(kubeconfig).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("server: ", StringComparison.Ordinal))?["server: ".Length..] ?? "" : "";
+        string server = ClusterCommands.ServerUrl(kubeconfig);
         if (server.Length == 0)
         {
             throw new ContainerException($"no cluster was set up on {options.Root} (no kubeconfig): run \"containers cluster up\" first");
@@ -179,18 +179,20 @@ internal static partial class HelmCommands
     {
         string name = Positional(a, 0, "a release name");
         using var helm = Connect(c.Options);
-        int revision = a.Get("revision") is { } rv && int.TryParse(rv, CultureInfo.InvariantCulture, out int r) ? r : 0;
-        var release = await helm.StatusAsync(name, a.Get("namespace") ?? "default", revision).ConfigureAwait(false);
+        var release = await RevisionAsync(helm, name, a).ConfigureAwait(false);
         await PrintReleaseAsync(release, a, showNotes: true, manifest: false).ConfigureAwait(false);
         return 0;
     }
+
+    /// <summary>The release's revision --revision names, or its latest.</summary>
+    private static Task<Release> RevisionAsync(HelmClient helm, string name, Args a) =>
+        helm.StatusAsync(name, a.Get("namespace") ?? "default", a.Get("revision") is { } rv && int.TryParse(rv, CultureInfo.InvariantCulture, out int r) ? r : 0);
 
     public static async Task<int> GetAsync(CliContext c, Args a)
     {
         string name = Positional(a, 0, "a release name");
         using var helm = Connect(c.Options);
-        int revision = a.Get("revision") is { } rv && int.TryParse(rv, CultureInfo.InvariantCulture, out int r) ? r : 0;
-        var release = await helm.StatusAsync(name, a.Get("namespace") ?? "default", revision).ConfigureAwait(false);
+        var release = await RevisionAsync(helm, name, a).ConfigureAwait(false);
         string text = a.Name switch
         {
             "values" when a.Has("all") => "COMPUTED VALUES:\n" + Containers.Helm.Functions.GoYaml.Serialize(ValueMaps.Coalesce(release.LoadChart(), release.Config)),

@@ -185,6 +185,14 @@ public sealed class HelmReleaseTests : ClusterTestRoot
         return dir;
     }
 
+    /// <summary>The name of the first pod of <paramref name="job"/>, once there is one.</summary>
+    private static async Task<string> JobPodAsync(Kubectl k, string job)
+    {
+        string? name = null;
+        await UntilAsync(async () => (name = KJson.Items(JsonNode.Parse(await k.RunAsync("get", "pods", "-l", "job-name=" + job, "-o", "json"))!, "items").Select(p => KJson.Str(p, "metadata", "name")).FirstOrDefault()) is not null, $"a pod of job {job}");
+        return name!;
+    }
+
     private async Task ExitPodAsync(string pod, string container, int code)
     {
         string? id = null;
@@ -203,10 +211,7 @@ public sealed class HelmReleaseTests : ClusterTestRoot
 
         // nothing of the release exists while its pre-install hook runs
         Assert.NotEqual(0, (await k.TryAsync("get", "configmap", "app-config")).Exit);
-        var pod = JsonNode.Parse(await k.RunAsync("get", "pods", "-l", "job-name=app-migrate", "-o", "json"))!;
-        await UntilAsync(async () => KJson.Items(JsonNode.Parse(await k.RunAsync("get", "pods", "-l", "job-name=app-migrate", "-o", "json"))!, "items").Any(), "the job's pod");
-        pod = JsonNode.Parse(await k.RunAsync("get", "pods", "-l", "job-name=app-migrate", "-o", "json"))!;
-        await ExitPodAsync(KJson.Str(KJson.Items(pod, "items").First(), "metadata", "name")!, "migrate", 0);
+        await ExitPodAsync(await JobPodAsync(k, "app-migrate"), "migrate", 0);
 
         var release = await install;
         Assert.Equal(ReleaseStatus.Deployed, release.Info.Status);
@@ -227,9 +232,7 @@ public sealed class HelmReleaseTests : ClusterTestRoot
 
         // a failing pre-upgrade hook fails the upgrade: the release revision is failed and the objects keep revision 1
         var upgrade = cluster.Helm.UpgradeAsync("app", chart, new Dictionary<string, object?> { ["x"] = 1L }, options);
-        await UntilAsync(async () => KJson.Items(JsonNode.Parse(await k.RunAsync("get", "pods", "-l", "job-name=app-migrate", "-o", "json"))!, "items").Any(), "the upgrade's hook pod");
-        pod = JsonNode.Parse(await k.RunAsync("get", "pods", "-l", "job-name=app-migrate", "-o", "json"))!;
-        await ExitPodAsync(KJson.Str(KJson.Items(pod, "items").First(), "metadata", "name")!, "migrate", 3);
+        await ExitPodAsync(await JobPodAsync(k, "app-migrate"), "migrate", 3);
         var failed = await Assert.ThrowsAsync<HelmException>(() => upgrade);
         Assert.Contains("failed pre-upgrade", failed.Message, StringComparison.Ordinal);
         Assert.Contains("job app-migrate failed", failed.Message, StringComparison.Ordinal);

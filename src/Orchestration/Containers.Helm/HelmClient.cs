@@ -141,9 +141,7 @@ public sealed partial class HelmClient : IDisposable
         catch (Exception e) when (e is KubeException or HelmException or OperationCanceledException)
         {
             string reason = Reason(e, ct);
-            release.Info.Status = ReleaseStatus.Failed;
-            release.Info.Description = $"Release \"{name}\" failed: {reason}";
-            await store.UpdateAsync(release, CancellationToken.None).ConfigureAwait(false);
+            await RecordFailureAsync(release, $"Release \"{name}\" failed: {reason}").ConfigureAwait(false);
             if (options.Atomic)
             {
                 await UninstallAsync(name, new HelmOptions { Namespace = options.Namespace, Timeout = options.Timeout }, CancellationToken.None).ConfigureAwait(false);
@@ -223,9 +221,7 @@ public sealed partial class HelmClient : IDisposable
         catch (Exception e) when (e is KubeException or HelmException or OperationCanceledException)
         {
             string reason = Reason(e, ct);
-            release.Info.Status = ReleaseStatus.Failed;
-            release.Info.Description = $"Upgrade \"{name}\" failed: {reason}";
-            await store.UpdateAsync(release, CancellationToken.None).ConfigureAwait(false);
+            await RecordFailureAsync(release, $"Upgrade \"{name}\" failed: {reason}").ConfigureAwait(false);
             if (options.Atomic)
             {
                 await RollbackAsync(name, current.Version, new HelmOptions { Namespace = options.Namespace, Timeout = options.Timeout, Wait = true }, CancellationToken.None).ConfigureAwait(false);
@@ -293,9 +289,7 @@ public sealed partial class HelmClient : IDisposable
         }
         catch (Exception e) when (e is KubeException or HelmException or OperationCanceledException)
         {
-            release.Info.Status = ReleaseStatus.Failed;
-            release.Info.Description = $"Rollback \"{name}\" failed: {e.Message}";
-            await store.UpdateAsync(release, CancellationToken.None).ConfigureAwait(false);
+            await RecordFailureAsync(release, $"Rollback \"{name}\" failed: {e.Message}").ConfigureAwait(false);
             throw new HelmException($"Rollback \"{name}\" failed: {e.Message}", e);
         }
     }
@@ -320,6 +314,14 @@ public sealed partial class HelmClient : IDisposable
         {
             await RunHooksAsync(release, "post-" + operation, timeout.Token).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Stores the revision as failed, with why (even when the operation was cancelled).</summary>
+    private Task RecordFailureAsync(Release release, string description)
+    {
+        release.Info.Status = ReleaseStatus.Failed;
+        release.Info.Description = description;
+        return store.UpdateAsync(release, CancellationToken.None);
     }
 
     /// <summary>Why an operation failed, as Helm says it (a timeout is "context deadline exceeded").</summary>

@@ -135,6 +135,7 @@ public sealed class ExecProcess : IAsyncDisposable
         SpawnedShim? shim = null;
         try
         {
+            var capabilities = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
             shim = await ctx.Spawner.SpawnExecAsync(state.Pid, new StdioOptions(slave, options.OpenStdin && !options.Tty)).ConfigureAwait(false);
             ctx.Cgroups.Open(state.Spec.CgroupKey(state.Id)).AddProcess(shim.Pid);
             var failure = await shim.ReleaseAsync(new ShimConfig
@@ -147,9 +148,9 @@ public sealed class ExecProcess : IAsyncDisposable
                 Uid = user.Uid,
                 Gid = user.Gid,
                 AdditionalGids = [.. user.AdditionalGids],
-                Capabilities = [.. Capabilities.Resolve(spec.CapAdd, spec.CapDrop)],
+                Capabilities = [.. capabilities],
                 NoNewPrivileges = spec.NoNewPrivileges,
-                SeccompFilter = Security.SeccompFilters.For(spec, Capabilities.Resolve(spec.CapAdd, spec.CapDrop)),
+                SeccompFilter = Security.SeccompFilters.For(spec, capabilities),
                 Terminal = options.Tty,
                 TerminalFd = slave,
                 OpenStdin = options.OpenStdin,

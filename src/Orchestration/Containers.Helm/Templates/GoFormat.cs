@@ -168,7 +168,6 @@ public static partial class GoFormat
             return ("0", 1);
         }
 
-        string r = abs.ToString("E16", CultureInfo.InvariantCulture);
         string shortest = abs.ToString("R", CultureInfo.InvariantCulture);
         // "R" gives the shortest round-trip text; normalise it to digits and a decimal exponent
         int exponent = 0;
@@ -194,7 +193,6 @@ public static partial class GoFormat
         all = all[lead..];
         dp -= lead;
         all = all.TrimEnd('0');
-        _ = r;
         return (all.Length == 0 ? "0" : all, dp);
     }
 
