@@ -16,7 +16,8 @@ public sealed class FixtureTests : IDisposable
     {
         await using var t = new TestEngine();
         await using var c = await t.Busybox("sh", "-c", "sleep 0.3; echo server ready; touch /tmp/ok; exec httpd -f -p 8080 -h /var/www")
-            .WithHealthCheck(new Containers.Runtime.HealthCheck { Test = ["CMD", "test", "-f", "/tmp/ok"], Interval = TimeSpan.FromMilliseconds(100) })
+            // the file appears after 0.3 s: failures before it are in the start period, not three in a row that make the container unhealthy (a race on a loaded machine)
+            .WithHealthCheck(new Containers.Runtime.HealthCheck { Test = ["CMD", "test", "-f", "/tmp/ok"], Interval = TimeSpan.FromMilliseconds(100), StartPeriod = TimeSpan.FromSeconds(10), StartInterval = TimeSpan.FromMilliseconds(100) })
             .StartAsync();
 
         await WaitStrategy.ForLogMessage("server ready").WaitAsync(c);
