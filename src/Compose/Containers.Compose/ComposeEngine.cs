@@ -282,7 +282,15 @@ public sealed partial class ComposeEngine(ContainerEngine engine)
             WorkingDirectory = svc.WorkingDir,
             User = svc.User,
             Hostname = svc.Hostname,
-            NetworkMode = svc.NetworkMode ?? (attachments.Length > 0 ? attachments[0].Network : "none"),
+            NetworkMode = svc.NetworkMode is { } nm ? Shared(project, nm) : attachments.Length > 0 ? attachments[0].Network : "none",
+            Privileged = svc.Privileged,
+            Init = svc.Init,
+            Devices = svc.Devices,
+            DeviceCgroupRules = svc.DeviceCgroupRules,
+            PidMode = svc.Pid is { } pid ? Shared(project, pid) : "",
+            IpcMode = svc.Ipc is { } ipc ? Shared(project, ipc) : "",
+            VolumesFrom = [.. svc.VolumesFrom.Select(v => v.StartsWith("container:", StringComparison.Ordinal) ? v["container:".Length..]
+                : Shared(project, "service:" + v.Split(':')[0])["container:".Length..] + (v.Contains(':', StringComparison.Ordinal) ? v[v.IndexOf(':', StringComparison.Ordinal)..] : ""))],
             Networks = attachments,
             Ports = svc.Ports,
             ExposedPorts = svc.Expose,
@@ -302,6 +310,14 @@ public sealed partial class ComposeEngine(ContainerEngine engine)
             Labels = labels,
         } is var spec ? Security.SecurityOptions.Apply(spec, svc.SecurityOpt, path => File.ReadAllText(Path.Combine(project.WorkingDirectory, path))) : null!;
     }
+
+    /// <summary>A mode that names another service's container (<c>service:NAME</c>) as the engine names it (<c>container:PROJECT-NAME-1</c>); other modes as they are.</summary>
+    private static string Shared(ComposeProject project, string mode) =>
+        mode.StartsWith("service:", StringComparison.Ordinal) && project.Services.TryGetValue(mode["service:".Length..], out var other)
+            ? "container:" + ContainerName(project, other, 1)
+            : mode.StartsWith("service:", StringComparison.Ordinal)
+            ? throw new ComposeException($"{mode}: no such service in project {project.Name}")
+            : mode;
 
     private async Task ApplyAsync(ComposeProject project, ServiceConfig svc, PlanStep step, bool inProcess, ImmutableDictionary<string, string> extraLabels, string? cgroupParent, Made made, IProgress<string>? progress, CancellationToken ct)
     {

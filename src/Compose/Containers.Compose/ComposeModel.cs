@@ -123,8 +123,29 @@ public sealed record ServiceConfig
     /// <summary>Networks (keys of the file's networks) with aliases and fixed addresses.</summary>
     public ImmutableSortedDictionary<string, ServiceNetwork> Networks { get; init; } = ImmutableSortedDictionary<string, ServiceNetwork>.Empty;
 
-    /// <summary><c>host</c>, <c>none</c>, or null for the service's networks.</summary>
+    /// <summary><c>host</c>, <c>none</c>, <c>service:NAME</c> or <c>container:NAME</c> (another's network), or null for the service's networks.</summary>
     public string? NetworkMode { get; init; }
+
+    /// <summary><c>privileged</c>: every capability and host device, no seccomp filter.</summary>
+    public bool Privileged { get; init; }
+
+    /// <summary><c>init</c>: a reaper as PID 1 that forwards signals.</summary>
+    public bool Init { get; init; }
+
+    /// <summary><c>devices</c>: host devices made in the container.</summary>
+    public ImmutableArray<DeviceMapping> Devices { get; init; } = [];
+
+    /// <summary><c>device_cgroup_rules</c>.</summary>
+    public ImmutableArray<string> DeviceCgroupRules { get; init; } = [];
+
+    /// <summary><c>pid</c>: <c>host</c>, <c>service:NAME</c> or <c>container:NAME</c>; null for a new namespace.</summary>
+    public string? Pid { get; init; }
+
+    /// <summary><c>ipc</c>: <c>private</c>, <c>shareable</c>, <c>none</c>, <c>host</c>, <c>service:NAME</c> or <c>container:NAME</c>.</summary>
+    public string? Ipc { get; init; }
+
+    /// <summary><c>volumes_from</c>: <c>SERVICE[:ro|rw]</c> or <c>container:NAME[:ro|rw]</c>.</summary>
+    public ImmutableArray<string> VolumesFrom { get; init; } = [];
 
     /// <summary>Dependencies with their conditions.</summary>
     public ImmutableSortedDictionary<string, Dependency> DependsOn { get; init; } = ImmutableSortedDictionary<string, Dependency>.Empty;

@@ -36,9 +36,9 @@ internal static partial class ModelBuilder
         foreach (var svcName in active)
         {
             var s = (JsonObject)all[svcName]!;
-            foreach (var unsupported in new[] { "init", "privileged", "devices", "pid", "ipc", "userns_mode", "links", "external_links", "volumes_from", "gpus", "runtime", "platform" })
+            foreach (var unsupported in new[] { "userns_mode", "links", "external_links", "gpus", "runtime", "platform" })
             {
-                if (s.ContainsKey(unsupported) && !(unsupported == "init" && !IsTrue(s["init"])))
+                if (s.ContainsKey(unsupported))
                 {
                     ctx.Warnings.Add($"services.{svcName}.{unsupported} is not supported by this engine yet and is ignored ({ctx.Where($"services.{svcName}.{unsupported}")})");
                 }
@@ -275,9 +275,9 @@ internal static partial class ModelBuilder
         string? networkMode = (string?)s["network_mode"];
         if (networkMode is not null)
         {
-            if (networkMode is not ("host" or "none" or "bridge"))
+            if (networkMode is not ("host" or "none" or "bridge") && !networkMode.StartsWith("service:", StringComparison.Ordinal) && !networkMode.StartsWith("container:", StringComparison.Ordinal))
             {
-                throw Error("network_mode", $"network_mode '{networkMode}' is not supported (host, none, bridge)");
+                throw Error("network_mode", $"network_mode '{networkMode}' is not supported (host, none, bridge, service:NAME, container:NAME)");
             }
 
             if (networks.Count > 0)
@@ -292,6 +292,49 @@ internal static partial class ModelBuilder
             var o = cfg as JsonObject;
             var condition = (string?)o?["condition"] ?? "service_started";
             dependsOn[d] = new Dependency(condition, o?["required"] is not { } r || IsTrue(r), IsTrue(o?["restart"]));
+        }
+
+        // what shares another service's namespaces or mounts starts after it, as compose orders them
+        string? Shared(string key)
+        {
+            var mode = (string?)s[key];
+            return mode is not null && mode.StartsWith("service:", StringComparison.Ordinal) ? mode["service:".Length..] : null;
+        }
+
+        var volumesFrom = Strings(s["volumes_from"]).ToList();
+        foreach (var other in new[] { Shared("network_mode"), Shared("pid"), Shared("ipc") }
+            .Concat(volumesFrom.Where(v => !v.StartsWith("container:", StringComparison.Ordinal)).Select(v => v.Split(':')[0])))
+        {
+            if (other is not null && !dependsOn.ContainsKey(other))
+            {
+                dependsOn[other] = new Dependency("service_started", true, false);
+            }
+        }
+
+        var devices = new List<DeviceMapping>();
+        foreach (var (i, d) in (s["devices"] as JsonArray ?? []).Select((d, i) => (i, d)))
+        {
+            try
+            {
+                var device = d is JsonObject o
+                    ? new DeviceMapping((string?)o["source"] ?? "", (string?)o["target"] ?? "", (string?)o["permissions"] ?? "rwm")
+                    : DeviceMapping.Parse(Scalar(d!));
+                device.Validate();
+                devices.Add(device);
+            }
+            catch (InvalidContainerSpecException e)
+            {
+                throw Error($"devices[{i}]", e.Message);
+            }
+        }
+
+        foreach (var key in new[] { "pid", "ipc" })
+        {
+            if ((string?)s[key] is { } mode && !(mode is "host" or "" || (key == "ipc" && mode is "private" or "shareable" or "none")
+                || mode.StartsWith("service:", StringComparison.Ordinal) || mode.StartsWith("container:", StringComparison.Ordinal)))
+            {
+                throw Error(key, $"{key} '{mode}' is not supported (host{(key == "ipc" ? ", private, shareable, none" : "")}, service:NAME, container:NAME)");
+            }
         }
 
         var deploy = s["deploy"] as JsonObject;
@@ -364,6 +407,13 @@ internal static partial class ModelBuilder
             StopGracePeriod = (string?)s["stop_grace_period"] is { } g ? (GoDuration.TryParse(g, out var gd) ? gd : throw Error("stop_grace_period", $"invalid duration '{g}'")) : null,
             CapAdd = [.. Strings(s["cap_add"])],
             SecurityOpt = [.. Strings(s["security_opt"])],
+            Privileged = IsTrue(s["privileged"]),
+            Init = IsTrue(s["init"]),
+            Devices = [.. devices],
+            DeviceCgroupRules = [.. Strings(s["device_cgroup_rules"])],
+            Pid = (string?)s["pid"],
+            Ipc = (string?)s["ipc"],
+            VolumesFrom = [.. volumesFrom],
             CapDrop = [.. Strings(s["cap_drop"])],
             ReadOnly = IsTrue(s["read_only"]),
             CgroupParent = (string?)s["cgroup_parent"],

@@ -115,6 +115,15 @@ internal sealed partial class ContainerEndpoints
             GroupAdd = [.. host.GroupAdd ?? []],
             Ulimits = [.. (host.Ulimits ?? []).Where(u => u is not null).Select(u => new Ulimit(u.Name ?? "", unchecked((ulong)u.Soft), unchecked((ulong)u.Hard)))],
             CgroupParent = host.CgroupParent is { Length: > 0 } cp ? cp : null,
+            Privileged = host.Privileged,
+            Init = host.Init ?? false,
+            Devices = [.. (host.Devices ?? []).Select((d, i) => d is { PathOnHost: { Length: > 0 } p }
+                ? new Containers.Runtime.DeviceMapping(p, d.PathInContainer ?? "", d.CgroupPermissions is { Length: > 0 } perms ? perms : "rwm")
+                : throw new FormatException($"HostConfig.Devices[{i}].PathOnHost: required"))],
+            DeviceCgroupRules = [.. host.DeviceCgroupRules ?? []],
+            PidMode = host.PidMode ?? "",
+            IpcMode = host.IpcMode is null or "private" ? "" : host.IpcMode,
+            VolumesFrom = [.. host.VolumesFrom ?? []],
             Restart = Restart(host.RestartPolicy) ?? RestartPolicy.No,
         } is var spec ? Containers.Security.SecurityOptions.Apply(spec, host.SecurityOpt ?? []) : null!;
     }

@@ -18,7 +18,7 @@ internal static class Container
     {
         Program.Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "make / rprivate");
         Program.Check(mount("tmpfs", stage, "tmpfs", MS_NOSUID, "mode=700,size=64k"), "mount staging tmpfs", stage);
-        MountKernelFilesystems(stage);
+        MountKernelFilesystems(stage, shm: true, writableSysfs: false);
         Protect(stage, ShimDefaults.MaskedPaths, ShimDefaults.ReadOnlyPaths);
         staged = stage;
     }
@@ -54,7 +54,17 @@ internal static class Container
         }
         else
         {
-            MountKernelFilesystems(root);
+            MountKernelFilesystems(root, c.Shm is null, c.WritableSysfs);
+        }
+
+        if (c.Shm is { Length: > 0 } shm)
+        {
+            MountAt(root, shm, "/dev/shm", null, MS_BIND, null); // a shared /dev/shm: the host's, or a shareable container's
+        }
+
+        foreach (var d in c.Devices)
+        {
+            MakeDevice(root, d);
         }
 
         if (c.Terminal && c.TerminalPath is { } pty)
@@ -107,17 +117,21 @@ internal static class Container
         Program.Check(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
     }
 
-    /// <summary>/proc, /dev (devices, devpts, shm, mqueue) and a read-only /sys under <paramref name="root"/>.</summary>
-    private static void MountKernelFilesystems(string root)
+    /// <summary>/proc, /dev (devices, devpts, <paramref name="shm"/> when asked, mqueue) and /sys (read-only unless <paramref name="writableSysfs"/>) under <paramref name="root"/>.</summary>
+    private static void MountKernelFilesystems(string root, bool shm, bool writableSysfs)
     {
         MountAt(root, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
         MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
         MakeDevices(root + "/dev");
         MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
         symlink("pts/ptmx", root + "/dev/ptmx");
-        MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777," + ShimDefaults.ShmSizeOption);
+        if (shm)
+        {
+            MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777," + ShimDefaults.ShmSizeOption);
+        }
+
         MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-        MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, null);
+        MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | (writableSysfs ? 0 : MS_RDONLY), null);
     }
 
     /// <summary>Masks and read-only binds of /proc and /sys paths under <paramref name="prefix"/> ("" once pivoted).</summary>
@@ -153,11 +167,27 @@ internal static class Container
         }
     }
 
-    private static void MountAt(string root, string source, string dest, string type, ulong flags, string? data)
+    private static void MountAt(string root, string source, string dest, string? type, ulong flags, string? data)
     {
         var target = Paths.SecureJoin(root, dest);
         Paths.MkdirAll(target);
         Program.Check(mount(source, target, type, flags, data), "mount " + dest);
+    }
+
+    /// <summary>Makes one device node (replacing a default one at the same path), owned and moded as asked.</summary>
+    private static void MakeDevice(string root, ShimDevice d)
+    {
+        var path = Paths.SecureJoin(root, d.Path);
+        var parent = Path.GetDirectoryName(path);
+        if (parent is not null)
+        {
+            Paths.MkdirAll(parent);
+        }
+
+        unlink(path); // a default node (/dev/null...) or an image's file there: the host's device wins, as with runc
+        Program.Check(mknod(path, (Tmds.Linux.mode_t)(int)((d.Block ? 0x6000u : 0x2000u) | (d.Mode & 0xfff)), Makedev(d.Major, d.Minor)), "mknod device", d.Path);
+        Program.Check(chown(path, d.Uid, d.Gid), "chown device", d.Path);
+        Program.Check(chmod(path, d.Mode & 0xfff), "chmod device", d.Path);
     }
 
     private static void MakeDevices(string dev)

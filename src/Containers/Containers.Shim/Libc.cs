@@ -12,7 +12,7 @@ internal static unsafe partial class Libc
     // What Tmds.LibC lacks: the prctl(2) options for capabilities and privileges, and the x86_64 numbers of the
     // syscalls that libc does not wrap (pivot_root, capset) or that the shim calls raw (setgroups and setres[ug]id
     // through libc would signal every thread to change ids together; the shim has one thread doing this).
-    public const int PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
+    public const int PR_SET_DUMPABLE = 4, PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
     public const int SYS_pivot_root = 155, SYS_capset = 126, SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119, SYS_seccomp = 317; // x86_64
 
     // Tmds.LibC's path calls take byte*; these take strings, encoded by CString.
@@ -61,6 +61,22 @@ internal static unsafe partial class Libc
         fixed (byte* p = CString.Of(path))
         {
             return LibC.mknod(p, mode, dev);
+        }
+    }
+
+    public static int unlink(string path)
+    {
+        fixed (byte* p = CString.Of(path))
+        {
+            return LibC.unlink(p);
+        }
+    }
+
+    public static int chown(string path, uint uid, uint gid)
+    {
+        fixed (byte* p = CString.Of(path))
+        {
+            return LibC.chown(p, uid, gid);
         }
     }
 

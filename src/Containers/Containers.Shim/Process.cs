@@ -125,11 +125,31 @@ internal static unsafe class Process
         if (c.Cwd is { Length: > 0 })
         {
             Program.Check(chdir(c.Cwd), "chdir to working directory", c.Cwd);
+            EnsureCwdInside(c.Cwd);
         }
 
         if (c.SeccompFilter is { Length: > 0 } late && filterLate)
         {
             LoadSeccomp(late);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a working directory outside the container's root: one reached through an fd the shim holds
+    /// (<c>/proc/self/fd/N</c>, CVE-2024-21626) is a directory the root does not contain, which getcwd reports as
+    /// unreachable.
+    /// </summary>
+    private static void EnsureCwdInside(string cwd)
+    {
+        var buf = stackalloc byte[4096];
+        if (getcwd(buf, 4096) == null)
+        {
+            throw new ShimException("chdir to working directory", Marshal.GetLastPInvokeError(), cwd);
+        }
+
+        if (buf[0] != (byte)'/')
+        {
+            throw new ShimException("chdir to working directory", 2, cwd + " is outside the container");
         }
     }
 

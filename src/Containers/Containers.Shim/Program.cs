@@ -24,6 +24,10 @@ internal static unsafe class Program
         }
 
         LibC.fcntl(statusFd, LibC.F_SETFD, LibC.FD_CLOEXEC);
+        // Not dumpable until the payload's execve (which makes it dumpable again): a process in the container, even
+        // root, cannot open /proc/PID/exe of a shim (the host's binary) to overwrite it later (CVE-2019-5736), nor
+        // ptrace it or read its memory, while it sets up or joins the container.
+        _ = Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0);
         ShimException? stageFailure = null;
         bool pooled = Environment.GetEnvironmentVariable("CONTAINERS_SHIM_POOLED") == "1";
         if (pooled)

@@ -43,6 +43,21 @@ internal sealed class ShimMount
     public bool ReadOnly { get; set; }
 }
 
+/// <summary>A device node made in the container (<c>--device</c>, or every host device with <c>--privileged</c>).</summary>
+internal sealed class ShimDevice
+{
+    /// <summary>The absolute path in the container.</summary>
+    public string Path { get; set; } = "";
+    /// <summary>True for a block device, false for a character device.</summary>
+    public bool Block { get; set; }
+    public uint Major { get; set; }
+    public uint Minor { get; set; }
+    /// <summary>The permission bits (0666, say).</summary>
+    public uint Mode { get; set; }
+    public uint Uid { get; set; }
+    public uint Gid { get; set; }
+}
+
 /// <summary>A resource limit for setrlimit.</summary>
 internal sealed class ShimRlimit
 {
@@ -67,6 +82,12 @@ internal sealed class ShimConfig
     public List<ShimMount> Mounts { get; set; } = [];
     public List<string> MaskedPaths { get; set; } = [];
     public List<string> ReadOnlyPaths { get; set; } = [];
+    /// <summary>Device nodes made after /dev is mounted.</summary>
+    public List<ShimDevice> Devices { get; set; } = [];
+    /// <summary>Mount /sys read-write (<c>--privileged</c>); read-only otherwise.</summary>
+    public bool WritableSysfs { get; set; }
+    /// <summary>/dev/shm: null for a tmpfs of its own, "" for none (<c>--ipc none</c>), else a host directory bind-mounted there (a shared one).</summary>
+    public string? Shm { get; set; }
 
     // Exec mode: the container's init pid (host view) whose mount namespace is joined.
     public int TargetPid { get; set; }
@@ -91,6 +112,8 @@ internal sealed class ShimConfig
     public string? TerminalPath { get; set; }
     /// <summary>When false, stdin is /dev/null.</summary>
     public bool OpenStdin { get; set; }
+    /// <summary>Stay as PID 1 (<c>--init</c>): start the payload as a child, forward signals to it, reap orphans, exit with its status.</summary>
+    public bool Init { get; set; }
 }
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]

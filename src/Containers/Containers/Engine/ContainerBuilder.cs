@@ -131,6 +131,27 @@ public sealed class ContainerBuilder
     /// <summary>Runs with no seccomp filter (<c>--security-opt seccomp=unconfined</c>).</summary>
     public ContainerBuilder WithSeccompUnconfined() => With(spec with { SeccompProfile = ContainerSpec.SeccompUnconfined });
 
+    /// <summary>Runs privileged (<c>--privileged</c>): every capability, no seccomp filter, every host device, /proc and /sys unmasked and writable.</summary>
+    public ContainerBuilder WithPrivileged(bool value = true) => With(spec with { Privileged = value });
+
+    /// <summary>Runs a small init as PID 1 that forwards signals to the command and reaps orphans (<c>--init</c>).</summary>
+    public ContainerBuilder WithInit(bool value = true) => With(spec with { Init = value });
+
+    /// <summary>
+    /// Makes a host device in the container (<c>--device HOST[:CONTAINER][:rwm]</c>). Throws
+    /// <see cref="InvalidContainerSpecException"/> when the spec is malformed.
+    /// </summary>
+    public ContainerBuilder WithDevice(string device) => With(spec with { Devices = spec.Devices.Add(DeviceMapping.Parse(device)) });
+
+    /// <summary>The pid namespace: <c>host</c>, or <c>container:NAME|ID</c> (a new one by default).</summary>
+    public ContainerBuilder WithPidMode(string mode) => With(spec with { PidMode = mode });
+
+    /// <summary>The IPC namespace: <c>private</c> (the default), <c>shareable</c>, <c>none</c>, <c>host</c>, or <c>container:NAME|ID</c>.</summary>
+    public ContainerBuilder WithIpcMode(string mode) => With(spec with { IpcMode = mode });
+
+    /// <summary>Mounts what another container mounts (<c>--volumes-from NAME|ID[:ro|rw]</c>).</summary>
+    public ContainerBuilder WithVolumesFrom(string container) => With(spec with { VolumesFrom = spec.VolumesFrom.Add(container) });
+
     /// <summary>Adds a setrlimit limit.</summary>
     public ContainerBuilder WithUlimit(string name, ulong soft, ulong hard) => With(spec with { Ulimits = spec.Ulimits.Add(new Ulimit(name, soft, hard)) });
 

@@ -102,6 +102,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
 
         spec = ImageDefaults.PublishAll(spec);
+        spec = WithVolumesFrom(spec);
         Validate(spec);
         var state = CreateState(spec);
         return new Container(this, state.Id, state.Name, owned: false);
@@ -115,6 +116,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     public async Task<Container> StartAsync(ContainerSpec spec, Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
     {
         spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
+        spec = WithVolumesFrom(spec);
         Validate(spec);
         var state = CreateState(spec);
         var supervisor = await RunAttachedAsync(state.Id, output, cancellationToken).ConfigureAwait(false);
@@ -177,6 +179,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     public async Task<Container> StartDetachedAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
     {
         spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
+        spec = WithVolumesFrom(spec);
         Validate(spec);
         var state = CreateState(spec);
         await RunDetachedAsync(state.Id, cancellationToken).ConfigureAwait(false);
@@ -281,8 +284,69 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// <summary>Leaves a container out of what <see cref="DisposeAsync"/> removes.</summary>
     internal void Disown(string id) => disowned[id] = 0;
 
+    /// <summary>
+    /// <c>--volumes-from ID[:ro|rw]</c>: the named containers' bind and volume mounts added to the spec (read-only
+    /// with <c>:ro</c>, else as they were), except where the spec mounts something at the same target.
+    /// </summary>
+    private ContainerSpec WithVolumesFrom(ContainerSpec spec)
+    {
+        if (spec.VolumesFrom.IsDefaultOrEmpty)
+        {
+            return spec;
+        }
+
+        var mounts = spec.Mounts.ToList();
+        foreach (var from in spec.VolumesFrom)
+        {
+            var parts = from.Split(':');
+            if (parts.Length > 2 || parts[0].Length == 0 || (parts.Length == 2 && parts[1] is not ("ro" or "rw")))
+            {
+                throw new InvalidContainerSpecException($"invalid volumes-from '{from}': expected CONTAINER[:ro|rw]");
+            }
+
+            var source = Context.Store.Read(parts[0]) ?? Context.Store.List().FirstOrDefault(s => s.Name == parts[0])
+                ?? throw new ContainerNotFoundException($"volumes-from {parts[0]}: no such container");
+            foreach (var m in source.Spec.Mounts.Where(m => m.Type != MountType.Tmpfs))
+            {
+                if (mounts.All(existing => existing.Target != m.Target))
+                {
+                    mounts.Add(parts.Length == 2 ? m with { ReadOnly = parts[1] == "ro" } : m);
+                }
+            }
+        }
+
+        return spec with { Mounts = [.. mounts] };
+    }
+
     private void Validate(ContainerSpec spec)
     {
+        foreach (var (what, mode, allowed) in new[] { ("pid", spec.PidMode, new[] { "", "host" }), ("ipc", spec.IpcMode, new[] { "", "private", "shareable", "none", "host" }) })
+        {
+            if (mode.StartsWith("container:", StringComparison.Ordinal))
+            {
+                var target = Context.Store.Read(mode[10..]) ?? Context.Store.List().FirstOrDefault(s => s.Name == mode[10..])
+                    ?? throw new ContainerNotFoundException($"{what} mode {mode}: no such container");
+                if (target.Status != ContainerStatus.Running)
+                {
+                    throw new ContainerConflictException($"{what} mode {mode}: the container is not running");
+                }
+            }
+            else if (!allowed.Contains(mode))
+            {
+                throw new InvalidContainerSpecException($"invalid {what} mode '{mode}': expected {string.Join(", ", allowed.Where(a => a.Length > 0))} or container:NAME|ID");
+            }
+        }
+
+        foreach (var d in spec.Devices)
+        {
+            d.Validate();
+        }
+
+        foreach (var rule in spec.DeviceCgroupRules)
+        {
+            _ = ContainerSupervisor.DeviceRule(rule);
+        }
+
         if (spec.ProcessArgv().IsDefaultOrEmpty)
         {
             throw new InvalidContainerSpecException("no command specified");

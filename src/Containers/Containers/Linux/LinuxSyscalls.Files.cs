@@ -29,6 +29,10 @@ internal sealed unsafe partial class LinuxSyscalls
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
 
+    /// <summary>The major and minor numbers of a device number (glibc's gnu_dev_major and gnu_dev_minor).</summary>
+    public static (uint Major, uint Minor) SplitDev(ulong dev) =>
+        ((uint)(((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000)), (uint)((dev & 0xff) | ((dev >> 12) & 0xffffff00)));
+
     public void MkDir(string path, int mode)
     {
         fixed (byte* p = CString.Of(path))

@@ -38,7 +38,7 @@ public static class Capabilities
         {
             if (a == "ALL")
             {
-                set.UnionWith(All);
+                set.UnionWith(All.Where((_, i) => (Held >> i & 1) != 0)); // every one this process can give
             }
             else
             {
@@ -47,6 +47,27 @@ public static class Capabilities
         }
 
         return set.Select(n => All.IndexOf(n)).Order().ToArray();
+    }
+
+    /// <summary>
+    /// The capabilities this process holds (its permitted set, as a bit mask): ALL means these, as a machine or an
+    /// outer container may withhold some, and no process can give what it does not have.
+    /// </summary>
+    internal static ulong Held => held ??= ReadHeld();
+
+    private static ulong? held;
+
+    private static ulong ReadHeld()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("CapPrm:", StringComparison.Ordinal));
+            return line is not null && ulong.TryParse(line[7..].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out var mask) ? mask : ulong.MaxValue;
+        }
+        catch (IOException)
+        {
+            return ulong.MaxValue;
+        }
     }
 
     private static string Normalize(string name)

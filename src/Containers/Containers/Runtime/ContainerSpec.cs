@@ -130,6 +130,40 @@ public sealed record ContainerSpec
     /// <summary>The <see cref="SeccompProfile"/> value that turns seccomp off.</summary>
     public const string SeccompUnconfined = "unconfined";
 
+    /// <summary>
+    /// Docker's <c>--privileged</c>: every capability, no seccomp filter, every host device (and the device cgroup
+    /// opened), and /proc and /sys without masks and writable.
+    /// </summary>
+    public bool Privileged { get; init; }
+
+    /// <summary>
+    /// Run a small init as PID 1 (<c>--init</c>, docker-init/tini): it starts the command as its child, forwards the
+    /// signals it gets to it, reaps every orphan, and exits with the command's status.
+    /// </summary>
+    public bool Init { get; init; }
+
+    /// <summary>Host devices made in the container (<c>--device HOST[:CONTAINER][:rwm]</c>), allowed in the device cgroup.</summary>
+    public ImmutableArray<DeviceMapping> Devices { get; init; } = [];
+
+    /// <summary>Extra device cgroup rules (<c>--device-cgroup-rule 'c 42:* rmw'</c>).</summary>
+    public ImmutableArray<string> DeviceCgroupRules { get; init; } = [];
+
+    /// <summary>
+    /// The pid namespace (<c>--pid</c>): empty for a new one, <c>host</c> for the host's, or <c>container:ID</c> for
+    /// another running container's.
+    /// </summary>
+    public string PidMode { get; init; } = "";
+
+    /// <summary>
+    /// The IPC namespace and /dev/shm (<c>--ipc</c>): empty or <c>private</c> (new, own /dev/shm; the default),
+    /// <c>shareable</c> (new, and others may join it), <c>none</c> (new, no /dev/shm), <c>host</c>, or
+    /// <c>container:ID</c> (a shareable running container's, with its /dev/shm).
+    /// </summary>
+    public string IpcMode { get; init; } = "";
+
+    /// <summary>Containers whose mounts this one gets too (<c>--volumes-from ID[:ro|rw]</c>), resolved when it is created.</summary>
+    public ImmutableArray<string> VolumesFrom { get; init; } = [];
+
     /// <summary>Resource limits for setrlimit (<c>--ulimit</c>).</summary>
     public ImmutableArray<Ulimit> Ulimits { get; init; } = [];
 
@@ -162,6 +196,61 @@ public sealed record ContainerSpec
         NetworkMode is "host" or "none" || JoinedContainer is not null ? []
         : !Networks.IsDefaultOrEmpty ? Networks
         : [new Networking.NetworkAttachment(NetworkMode)];
+}
+
+/// <summary>A host device made in a container: docker's <c>--device HOST[:CONTAINER][:PERMISSIONS]</c>.</summary>
+/// <param name="HostPath">The device on the host (a character or block device, or a directory of them).</param>
+/// <param name="ContainerPath">Where it appears in the container (the host path when empty).</param>
+/// <param name="Permissions">What the device cgroup allows: a combination of r, w and m.</param>
+public sealed record DeviceMapping(string HostPath, string ContainerPath = "", string Permissions = "rwm")
+{
+    /// <summary>Parses <c>HOST[:CONTAINER][:PERMISSIONS]</c>. Throws <see cref="InvalidContainerSpecException"/> naming the spec.</summary>
+    public static DeviceMapping Parse(string spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var parts = spec.Split(':');
+        string host = parts[0], container = "", permissions = "rwm";
+        switch (parts.Length)
+        {
+            case 1:
+                break;
+            case 2 when IsPermissions(parts[1]):
+                permissions = parts[1];
+                break;
+            case 2:
+                container = parts[1];
+                break;
+            case 3:
+                container = parts[1];
+                permissions = parts[2];
+                break;
+            default:
+                throw new InvalidContainerSpecException($"invalid device spec '{spec}': expected HOST[:CONTAINER][:rwm]");
+        }
+
+        var d = new DeviceMapping(host, container, permissions);
+        d.Validate();
+        return d;
+    }
+
+    /// <summary>The container path (the host path when none was given).</summary>
+    public string Target => ContainerPath is { Length: > 0 } c ? c : HostPath;
+
+    /// <summary>Throws <see cref="InvalidContainerSpecException"/> naming what is wrong.</summary>
+    public void Validate()
+    {
+        if (!HostPath.StartsWith('/') || !Target.StartsWith('/'))
+        {
+            throw new InvalidContainerSpecException($"invalid device '{HostPath}:{ContainerPath}': both paths must be absolute");
+        }
+
+        if (!IsPermissions(Permissions))
+        {
+            throw new InvalidContainerSpecException($"invalid device permissions '{Permissions}' for {HostPath}: a combination of r, w and m");
+        }
+    }
+
+    private static bool IsPermissions(string p) => p.Length is > 0 and <= 3 && p.All(c => c is 'r' or 'w' or 'm') && p.Distinct().Count() == p.Length;
 }
 
 /// <summary>A published port: <c>[HostIp:][HostPort:]ContainerPort[/Protocol]</c>. HostPort 0 picks a free port.</summary>

@@ -146,6 +146,11 @@ internal sealed class ContainerStore
             }
         }
 
+        if (Directory.Exists(Path.Combine(dir, "shm")))
+        {
+            ContainerSupervisor.UnmountShareableShm(sys, Path.Combine(dir, "shm")); // left mounted by a run that did not clean up
+        }
+
         var trash = Path.Combine(Root, "trash", id + "-" + NewId()[..8]);
         Directory.CreateDirectory(Path.Combine(Root, "trash"));
         try

@@ -24,7 +24,9 @@ internal sealed partial class ContainerSupervisor
         try
         {
             var joined = steps.Do("find the joined container", () => Joined(spec));
-            var flags = NamespaceFlags(spec, joined);
+            var namespaces = steps.Do("find the namespaces to join", () => Namespaces(spec, joined));
+            var shm = steps.Do("find /dev/shm", () => ShmFor(spec));
+            var devices = steps.Do("find the devices", () => Devices(spec));
             foreach (var attachment in spec.EffectiveNetworks())
             {
                 var (endpoint, bridge, address) = steps.Do($"allocate an address on {attachment.Network}", () => Allocate(attachment, endpoints.Count), a => ctx.Release(Id, a.Endpoint));
@@ -40,12 +42,18 @@ internal sealed partial class ContainerSupervisor
                 steps.Do("open the terminal", () => terminal.Open(ctx.Sys), t => t.Close(ctx.Sys));
             }
 
-            var shim = await steps.DoAsync("spawn the shim", () => SpawnAsync(spec, flags, joined, terminal), async s =>
+            if (IpcMode(spec) == "shareable")
+            {
+                // on the host before the shim copies the mount table, so containers that join this one can bind it too
+                steps.Do("mount the shareable /dev/shm", MountShareableShm, dir => UnmountShareableShm(ctx.Sys, dir));
+            }
+
+            var shim = await steps.DoAsync("spawn the shim", () => SpawnAsync(spec, namespaces, terminal), async s =>
             {
                 await StopShimAsync(s).ConfigureAwait(false);
                 s.Process.Dispose();
             }).ConfigureAwait(false);
-            var cgroup = await steps.DoAsync("create the cgroup and attach the network", () => CgroupAndNetworkAsync(spec, shim, endpoints, plan), async c =>
+            var cgroup = await steps.DoAsync("create the cgroup and attach the network", () => CgroupAndNetworkAsync(spec, shim, endpoints, plan, devices.Rules), async c =>
             {
                 await StopShimAsync(shim).ConfigureAwait(false); // a cgroup with a process in it cannot be removed
                 c.Delete();
@@ -56,7 +64,7 @@ internal sealed partial class ContainerSupervisor
                 steps.Do("serve DNS", () => ctx.Dns.Track(Id, endpoints), () => ctx.Dns.Untrack(Id));
             }
 
-            await steps.DoAsync("hand over the configuration", () => HandOverAsync(spec, prepared, joined, terminal, shim)).ConfigureAwait(false);
+            await steps.DoAsync("hand over the configuration", () => HandOverAsync(spec, prepared, joined, terminal, shim, shm, devices.Nodes)).ConfigureAwait(false);
             var started = ctx.Time.GetUtcNow();
             steps.Do("record the container as running", () => RecordRunning(shim, started, ip, endpoints));
             IReadOnlyList<string[]> natRules = [];
@@ -69,7 +77,10 @@ internal sealed partial class ContainerSupervisor
                 });
             }
 
-            var run = new Run(shim.Process, cgroup, Id, [.. endpoints], natRules, terminal.TakeMaster(), started, spec.OpenStdin && !spec.Tty);
+            var run = new Run(shim.Process, cgroup, Id, [.. endpoints], natRules, terminal.TakeMaster(), started, spec.OpenStdin && !spec.Tty)
+            {
+                SharedShm = IpcMode(spec) == "shareable" ? shm : null,
+            };
             run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
             steps.Commit();
             return run;
@@ -101,7 +112,7 @@ internal sealed partial class ContainerSupervisor
         var prepared = new Prepared(
             layers,
             user,
-            Capabilities.Resolve(spec.CapAdd, spec.CapDrop),
+            spec.Privileged ? Capabilities.Resolve(["ALL"], []) : Capabilities.Resolve(spec.CapAdd, spec.CapDrop), // docker ignores --cap-drop with --privileged
             [.. spec.Ulimits.Select(u => new ShimRlimit { Resource = u.Resource, Soft = u.Soft, Hard = u.Hard })],
             BuildMounts(spec, dir, ctx.Volumes),
             hostname,
@@ -132,17 +143,6 @@ internal sealed partial class ContainerSupervisor
         return joined is { Status: ContainerStatus.Running, Pid: > 0 }
             ? joined
             : throw new ContainerConflictException($"network mode container:{joinedId}: the container is not running");
-    }
-
-    private static int NamespaceFlags(ContainerSpec spec, ContainerState? joined)
-    {
-        if (joined is not null)
-        {
-            return ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWPID;
-        }
-
-        var flags = ShimSpawner.CLONE_NEWNS | ShimSpawner.CLONE_NEWUTS | ShimSpawner.CLONE_NEWIPC | ShimSpawner.CLONE_NEWPID;
-        return spec.NetworkMode == "host" ? flags : flags | ShimSpawner.CLONE_NEWNET;
     }
 
     /// <summary>The address and endpoint of the container on one network (its fixed address, or the next free one).</summary>
@@ -176,14 +176,15 @@ internal sealed partial class ContainerSupervisor
         Linux.RawFile.Write(ctx.Sys, Path.Combine(dir, "hostname"), System.Text.Encoding.UTF8.GetBytes(hostname + "\n"), create: true);
     }
 
-    private async Task<SpawnedShim> SpawnAsync(ContainerSpec spec, int flags, ContainerState? joined, TerminalFds terminal)
+    private async Task<SpawnedShim> SpawnAsync(ContainerSpec spec, NamespacePlan namespaces, TerminalFds terminal)
     {
         var stdio = new StdioOptions(terminal.Slave, spec.OpenStdin && !spec.Tty);
-        return joined is not null
-            ? await ctx.Spawner.SpawnJoinedAsync(joined.Pid, flags, stdio).ConfigureAwait(false)
+        var staged = UsesStagedMounts(spec);
+        return namespaces.Joins.Count > 0
+            ? await ctx.Spawner.SpawnJoinedAsync(namespaces.Joins, namespaces.Unshare, stdio, staged).ConfigureAwait(false)
             : ctx.Pool is { } pool
-            ? await pool.TakeAsync(flags, stdio, spec.CgroupParent).ConfigureAwait(false)
-            : await ctx.Spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
+            ? await pool.TakeAsync(namespaces.Unshare, stdio, spec.CgroupParent, staged).ConfigureAwait(false)
+            : await ctx.Spawner.SpawnInitAsync(namespaces.Unshare, stdio, stage: staged).ConfigureAwait(false);
     }
 
     /// <summary>Stops a start's shim (waiting for its configuration, or running a payload whose start is being undone) and removes a pooled shim's cgroup; safe to call twice.</summary>
@@ -200,7 +201,7 @@ internal sealed partial class ContainerSupervisor
     /// network meanwhile: the first move into a v1 cgroup waits for an RCU grace period (about 10 ms here), overlapped
     /// with the veths; the shim waits for its configuration until both are done.
     /// </summary>
-    private async Task<ICgroup> CgroupAndNetworkAsync(ContainerSpec spec, SpawnedShim shim, List<NetworkEndpoint> endpoints, List<(BridgeNetwork Bridge, IPAddress Ip)> plan)
+    private async Task<ICgroup> CgroupAndNetworkAsync(ContainerSpec spec, SpawnedShim shim, List<NetworkEndpoint> endpoints, List<(BridgeNetwork Bridge, IPAddress Ip)> plan, List<string> deviceRules)
     {
         var pid = shim.Pid;
         ICgroup cgroup;
@@ -221,6 +222,10 @@ internal sealed partial class ContainerSupervisor
         try
         {
             cgroup.Apply(spec.Resources);
+            if (deviceRules.Count > 0)
+            {
+                cgroup.AllowDevices(deviceRules);
+            }
             for (var i = 0; i < plan.Count; i++)
             {
                 plan[i].Bridge.Attach(pid, endpoints[i].HostInterface, endpoints[i].Interface, plan[i].Ip);
@@ -252,7 +257,7 @@ internal sealed partial class ContainerSupervisor
     }
 
     /// <summary>Hands the shim its configuration: it mounts, pivots and execs the payload, or reports the step that failed.</summary>
-    private async Task HandOverAsync(ContainerSpec spec, Prepared prepared, ContainerState? joined, TerminalFds terminal, SpawnedShim shim)
+    private async Task HandOverAsync(ContainerSpec spec, Prepared prepared, ContainerState? joined, TerminalFds terminal, SpawnedShim shim, string? shm, List<ShimDevice> devices)
     {
         var config = new ShimConfig
         {
@@ -264,10 +269,13 @@ internal sealed partial class ContainerSupervisor
             Volatile = spec.AutoRemove,
             ReadOnlyRootfs = spec.ReadOnlyRootfs,
             Hostname = joined is null ? prepared.Hostname : null, // the joined uts namespace keeps its name
-            Mounts = prepared.Mounts,
-            MaskedPaths = [.. ShimDefaults.MaskedPaths],
-            ReadOnlyPaths = [.. ShimDefaults.ReadOnlyPaths],
-            Args = [.. spec.ProcessArgv()],
+            Mounts = spec.Init ? [.. prepared.Mounts, InitMount()] : prepared.Mounts,
+            MaskedPaths = spec.Privileged ? [] : [.. ShimDefaults.MaskedPaths],
+            ReadOnlyPaths = spec.Privileged ? [] : [.. ShimDefaults.ReadOnlyPaths],
+            Devices = devices,
+            WritableSysfs = spec.Privileged,
+            Shm = shm,
+            Args = spec.Init ? [InitPath, "--", .. spec.ProcessArgv()] : [.. spec.ProcessArgv()],
             Env = prepared.Environment,
             Cwd = spec.WorkingDirectory ?? "/",
             Uid = prepared.User.Uid,

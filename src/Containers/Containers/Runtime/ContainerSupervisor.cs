@@ -333,6 +333,9 @@ internal sealed partial class ContainerSupervisor
 
         public DateTimeOffset Started { get; } = started;
 
+        /// <summary>The host directory of the run's shareable /dev/shm (<c>--ipc shareable</c>), unmounted when it ends.</summary>
+        public string? SharedShm { get; init; }
+
         public Stream? Stdin { get; } = keepStdin ? process.StandardInput.BaseStream : null;
 
         public Stream? Terminal { get; } = ptyMaster >= 0 ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(ptyMaster, ownsHandle: true), FileAccess.ReadWrite, 1) : null;
@@ -374,6 +377,11 @@ internal sealed partial class ContainerSupervisor
             foreach (var e in (ctx.Store.Read(id)?.Networks ?? []).Concat(endpoints).DistinctBy(e => e.HostInterface))
             {
                 Step(ctx, $"release its address on {e.Network}", () => ctx.Release(id, e));
+            }
+
+            if (SharedShm is { } shm)
+            {
+                Step(ctx, "unmount its shareable /dev/shm", () => UnmountShareableShm(ctx.Sys, shm));
             }
 
             Terminal?.Dispose();

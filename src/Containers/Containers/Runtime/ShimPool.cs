@@ -29,12 +29,15 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     private bool mountsClosed;
     private bool disposed;
 
-    /// <summary>A shim for <paramref name="flags"/> and <paramref name="stdio"/>: the pooled one when it fits, else a fresh one.</summary>
-    public async Task<SpawnedShim> TakeAsync(int flags, StdioOptions stdio, string? cgroupParent = null)
+    /// <summary>
+    /// A shim for <paramref name="flags"/> and <paramref name="stdio"/>: the pooled one when it fits, else a fresh one
+    /// (always when not <paramref name="staged"/>: the pooled one has the default /proc, /dev and /sys mounted).
+    /// </summary>
+    public async Task<SpawnedShim> TakeAsync(int flags, StdioOptions stdio, string? cgroupParent = null, bool staged = true)
     {
-        if (flags != PooledFlags || stdio != StdioOptions.Plain)
+        if (flags != PooledFlags || stdio != StdioOptions.Plain || !staged)
         {
-            return await spawner.SpawnInitAsync(flags, stdio).ConfigureAwait(false);
+            return await spawner.SpawnInitAsync(flags, stdio, stage: staged).ConfigureAwait(false);
         }
 
         Task<SpawnedShim>? ready;

@@ -200,18 +200,23 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
     /// <summary>
     /// Starts a shim in new namespaces (<paramref name="unshareFlags"/>) with <paramref name="stdio"/>; a
     /// <paramref name="pooled"/> one warms up under SCHED_IDLE (its taker sets it back). <paramref name="unshared"/>
-    /// runs on the spawning thread right after the namespaces are made.
+    /// runs on the spawning thread right after the namespaces are made. With <paramref name="stage"/> false the shim
+    /// mounts /proc, /dev and /sys only once it has its configuration (a privileged start, or a /dev/shm of another kind).
     /// </summary>
-    public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio, bool pooled = false, Action? unshared = null) =>
-        SpawnAsync("init", () => { sys.Unshare(unshareFlags); unshared?.Invoke(); }, stdio, pooled);
+    public Task<SpawnedShim> SpawnInitAsync(int unshareFlags, StdioOptions stdio, bool pooled = false, Action? unshared = null, bool stage = true) =>
+        SpawnAsync("init", () => { sys.Unshare(unshareFlags); unshared?.Invoke(); }, stdio, pooled, stage);
 
-    /// <summary>Starts a shim in the network, ipc and uts namespaces of <paramref name="targetPid"/> and new ones of the rest (<paramref name="unshareFlags"/>): a pod's second container.</summary>
-    public Task<SpawnedShim> SpawnJoinedAsync(int targetPid, int unshareFlags, StdioOptions stdio) =>
+    /// <summary>
+    /// Starts a shim in the namespaces of other processes (<paramref name="joins"/>: a pod's second container joins
+    /// the first's network, ipc and uts; <c>--pid container:X</c> joins X's pid namespace) and new ones of the rest
+    /// (<paramref name="unshareFlags"/>).
+    /// </summary>
+    public Task<SpawnedShim> SpawnJoinedAsync(IReadOnlyList<(string Ns, int Flag, int Pid)> joins, int unshareFlags, StdioOptions stdio, bool stage = true) =>
         SpawnAsync("init", () =>
         {
-            foreach (var (ns, flag) in new[] { ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET) })
+            foreach (var (ns, flag, pid) in joins)
             {
-                var fd = sys.Open($"/proc/{targetPid}/ns/{ns}", 0x80000);
+                var fd = sys.Open($"/proc/{pid}/ns/{ns}", 0x80000);
                 try
                 {
                     sys.Setns(fd, flag);
@@ -223,7 +228,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
             }
 
             sys.Unshare(unshareFlags);
-        }, stdio);
+        }, stdio, stage: stage);
 
     /// <summary>Starts a shim in the ipc, uts, net, pid and cgroup namespaces of <paramref name="targetPid"/> (it joins the mount namespace itself).</summary>
     public Task<SpawnedShim> SpawnExecAsync(int targetPid, StdioOptions stdio) =>
@@ -243,7 +248,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
             }
         }, stdio);
 
-    private Task<SpawnedShim> SpawnAsync(string mode, Action enterNamespaces, StdioOptions stdio, bool pooled = false)
+    private Task<SpawnedShim> SpawnAsync(string mode, Action enterNamespaces, StdioOptions stdio, bool pooled = false, bool stage = true)
     {
         EnsureSignalHandling();
         SpawnedShim? result = null;
@@ -256,7 +261,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         {
             try
             {
-                result = SpawnOnThisThread(mode, enterNamespaces, stdio, pooled);
+                result = SpawnOnThisThread(mode, enterNamespaces, stdio, pooled, stage);
             }
             catch (Exception e)
             {
@@ -269,7 +274,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         return error is null ? Task.FromResult(result!) : Task.FromException<SpawnedShim>(error);
     }
 
-    private SpawnedShim SpawnOnThisThread(string mode, Action enterNamespaces, StdioOptions stdio, bool pooled)
+    private SpawnedShim SpawnOnThisThread(string mode, Action enterNamespaces, StdioOptions stdio, bool pooled, bool stage)
     {
         enterNamespaces();
         var sync = sys.Pipe(closeOnExec: true);
@@ -284,7 +289,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         psi.ArgumentList.Add(mode);
         psi.ArgumentList.Add(sync.Read.ToString(System.Globalization.CultureInfo.InvariantCulture));
         psi.ArgumentList.Add(status.Write.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (mode == "init" && stageDirectory is not null)
+        if (mode == "init" && stage && stageDirectory is not null)
         {
             psi.ArgumentList.Add(stageDirectory); // mounts that need no configuration are made while it waits for one
         }

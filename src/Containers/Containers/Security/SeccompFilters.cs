@@ -5,11 +5,11 @@ namespace Containers.Security;
 /// <summary>The seccomp filter a container's processes run under: Docker's default profile unless the spec names another or none.</summary>
 internal static class SeccompFilters
 {
-    /// <summary>The compiled filter for <paramref name="spec"/> with <paramref name="capabilities"/> (numbers); null when unconfined.</summary>
+    /// <summary>The compiled filter for <paramref name="spec"/> with <paramref name="capabilities"/> (numbers); null when unconfined or privileged (as Docker).</summary>
     /// <exception cref="InvalidContainerSpecException">The spec's profile is not a valid profile.</exception>
     public static byte[]? For(ContainerSpec spec, IReadOnlyList<int> capabilities)
     {
-        if (spec.SeccompProfile == ContainerSpec.SeccompUnconfined)
+        if (spec.SeccompProfile == ContainerSpec.SeccompUnconfined || spec.Privileged)
         {
             return null;
         }

@@ -102,6 +102,17 @@ internal sealed class CgroupV1Manager : ICgroupManager
             }
         }
 
+        public void AllowDevices(IReadOnlyList<string> rules)
+        {
+            if (Dirs.TryGetValue("devices", out var devices))
+            {
+                foreach (var rule in rules)
+                {
+                    CgroupFiles.Write(sys, devices, "devices.allow", rule);
+                }
+            }
+        }
+
         public CgroupStats ReadStats()
         {
             Dirs.TryGetValue("memory", out var mem);

@@ -66,6 +66,11 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
             }
         }
 
+        public void AllowDevices(IReadOnlyList<string> rules)
+        {
+            // no device program is attached under v2 (see ICgroup.AllowDevices): every device is already reachable
+        }
+
         public CgroupStats ReadStats()
         {
             var memMax = CgroupFiles.Read(sys, dir, "memory.max");

@@ -12,6 +12,13 @@ public interface ICgroup
     /// <summary>Writes the limits (memory, swap, cpu, pids). Throws <see cref="ContainerException"/> naming the file on failure.</summary>
     void Apply(ResourceLimits limits);
 
+    /// <summary>
+    /// Opens devices on top of the default allow-list: rules as the v1 devices controller takes them
+    /// (<c>c 1:3 rwm</c>, <c>a *:* rwm</c> for every device). Under v2, where devices are governed by eBPF programs
+    /// this engine does not attach, nothing is denied and nothing needs opening.
+    /// </summary>
+    void AllowDevices(IReadOnlyList<string> rules);
+
     /// <summary>Reads memory, cpu and pids usage.</summary>
     CgroupStats ReadStats();
 
