@@ -23,6 +23,11 @@ public sealed class RecordingPodRuntime : IPodRuntime
     /// <summary>The specs of the running containers.</summary>
     public IReadOnlyList<PodContainerSpec> Running => [.. containers.Values.Where(e => e.Running && !e.Spec.Sandbox).Select(e => e.Spec)];
 
+    /// <summary>The users images run as (their config's User), for runAsNonRoot's check; unknown images run as root.</summary>
+    public Dictionary<string, string> ImageUsers { get; } = [];
+
+    public string? ImageUser(string image) => ImageUsers.GetValueOrDefault(image);
+
     public Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken) =>
         image.Contains("missing", StringComparison.Ordinal) ? Task.FromException(new ImagePullException($"pull {image}: manifest unknown")) : Task.CompletedTask;
 

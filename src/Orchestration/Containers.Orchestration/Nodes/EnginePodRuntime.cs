@@ -46,6 +46,9 @@ public sealed class EnginePodRuntime : IPodRuntime
     }
 
     /// <inheritdoc/>
+    public string? ImageUser(string image) => engine.Images.Find(image)?.Config.Config?.User;
+
+    /// <inheritdoc/>
     public async Task<string> StartAsync(PodContainerSpec spec, CancellationToken cancellationToken)
     {
         string name = $"k8s_{spec.ContainerName}_{spec.PodName}_{spec.Namespace}_{spec.PodUid[..8]}_{spec.Attempt}";
@@ -85,6 +88,22 @@ public sealed class EnginePodRuntime : IPodRuntime
 
         builder = spec.Sandbox || spec.SeccompProfile == Containers.Runtime.ContainerSpec.SeccompUnconfined ? builder.WithSeccompUnconfined()
             : spec.SeccompProfile is { } profile ? builder.WithSeccompProfile(profile) : builder;
+        builder = builder.WithPrivileged(spec.Privileged).WithCapAdd([.. spec.CapAdd]).WithCapDrop([.. spec.CapDrop]).WithNoNewPrivileges(spec.NoNewPrivileges);
+        if (spec.ReadOnlyRootfs)
+        {
+            builder = builder.WithReadOnlyRootfs();
+        }
+
+        if (spec.PidMode.Length > 0)
+        {
+            builder = builder.WithPidMode(spec.PidMode);
+        }
+
+        if (spec.IpcMode.Length > 0)
+        {
+            builder = builder.WithIpcMode(spec.IpcMode);
+        }
+
         if (spec.MemoryLimit is { } memory)
         {
             builder = builder.WithMemoryLimit(memory);

@@ -78,6 +78,27 @@ public sealed record PodContainerSpec
     /// <summary>The runtime id of the container whose network, ipc and uts namespaces this one joins (the pod's sandbox), or null to get its own.</summary>
     public string? JoinContainer { get; init; }
 
+    /// <summary>securityContext.privileged: every capability and host device, no seccomp filter (<c>--privileged</c>).</summary>
+    public bool Privileged { get; init; }
+
+    /// <summary>securityContext.capabilities.add, as capability names.</summary>
+    public ImmutableArray<string> CapAdd { get; init; } = [];
+
+    /// <summary>securityContext.capabilities.drop, as capability names (ALL drops them all).</summary>
+    public ImmutableArray<string> CapDrop { get; init; } = [];
+
+    /// <summary>securityContext.readOnlyRootFilesystem.</summary>
+    public bool ReadOnlyRootfs { get; init; }
+
+    /// <summary>securityContext.allowPrivilegeEscalation false: no_new_privs.</summary>
+    public bool NoNewPrivileges { get; init; }
+
+    /// <summary>The pid namespace: "" for the container's own, <c>host</c> (hostPID), or <c>container:ID</c> (the sandbox's, with shareProcessNamespace).</summary>
+    public string PidMode { get; init; } = "";
+
+    /// <summary>The IPC namespace of the sandbox: "" for its own, <c>host</c> (hostIPC).</summary>
+    public string IpcMode { get; init; } = "";
+
     /// <summary>The image pull policy (Always, IfNotPresent, Never).</summary>
     public string PullPolicy { get; init; } = "IfNotPresent";
 
@@ -111,6 +132,9 @@ public interface IPodRuntime
 {
     /// <summary>Makes the image present per the pull policy. Throws <see cref="ImagePullException"/>.</summary>
     Task EnsureImageAsync(string image, string pullPolicy, CancellationToken cancellationToken);
+
+    /// <summary>The user an image runs as (its config's User), or null when the runtime cannot tell (runAsNonRoot's check).</summary>
+    string? ImageUser(string image) => null;
 
     /// <summary>Creates and starts a container; returns its id. It keeps running when the hosting process ends.</summary>
     Task<string> StartAsync(PodContainerSpec spec, CancellationToken cancellationToken);

@@ -107,6 +107,7 @@ public sealed partial class NodeAgent
             long? runAsUser = Json.Int(spec, "securityContext", "runAsUser") ?? Json.Int(pod, "spec", "securityContext", "runAsUser");
             long? runAsGroup = Json.Int(spec, "securityContext", "runAsGroup") ?? Json.Int(pod, "spec", "securityContext", "runAsGroup");
             string? user = runAsUser is { } u ? u.ToString(CultureInfo.InvariantCulture) + (runAsGroup is { } g ? ":" + g.ToString(CultureInfo.InvariantCulture) : "") : null;
+            var security = SecurityContext(pod, spec, runAsUser, Json.Str(spec, "image") ?? "");
             var mounts = PodVolumes.Mounts(spec, volumes);
             mounts.AddRange(EtcFiles(pod, rec));
             runSpec = new PodContainerSpec
@@ -134,6 +135,12 @@ public sealed partial class NodeAgent
                 StdinOnce = Json.Bool(spec, "stdinOnce") == true,
                 Tty = Json.Bool(spec, "tty") == true,
                 SeccompProfile = Seccomp(pod, spec),
+                Privileged = security.Privileged,
+                CapAdd = security.CapAdd,
+                CapDrop = security.CapDrop,
+                ReadOnlyRootfs = security.ReadOnlyRootfs,
+                NoNewPrivileges = security.NoNewPrivileges,
+                PidMode = Json.Bool(pod, "spec", "hostPID") == true ? "host" : Json.Bool(pod, "spec", "shareProcessNamespace") == true && rec.SandboxId is { } sandbox ? "container:" + sandbox : "",
                 Labels = ImmutableDictionary<string, string>.Empty
                     .Add(PodUidLabel, rec.Uid)
                     .Add(ContainerLabel, cr.Name)
@@ -298,6 +305,55 @@ public sealed partial class NodeAgent
 
     /// <summary>What every container's sync of one pod shares: the pod, the node's record of it, its mounted volumes, its restart policy and the sync's time.</summary>
     private sealed record PodSync(string Key, JsonObject Pod, PodRecord Record, Dictionary<string, string> Volumes, string RestartPolicy, DateTimeOffset Now);
+
+    /// <summary>
+    /// The container's securityContext (privileged, capabilities, readOnlyRootFilesystem, allowPrivilegeEscalation),
+    /// and runAsNonRoot checked as the kubelet checks it: against runAsUser, else the image's user, which must be numeric.
+    /// </summary>
+    private ContainerSecurity SecurityContext(JsonNode pod, JsonNode container, long? runAsUser, string image)
+    {
+        var sc = Json.At(container, "securityContext");
+        bool privileged = Json.Bool(sc, "privileged") == true;
+        if (privileged && Json.Bool(sc, "allowPrivilegeEscalation") == false)
+        {
+            throw new PodConfigException("cannot set allowPrivilegeEscalation to false and privileged to true");
+        }
+
+        bool nonRoot = (Json.Bool(sc, "runAsNonRoot") ?? Json.Bool(pod, "spec", "securityContext", "runAsNonRoot")) == true;
+        if (nonRoot)
+        {
+            string who = $"(pod: \"{Json.Name(pod)}_{Json.Namespace(pod) ?? "default"}({Json.Uid(pod)})\", container: {Json.Str(container, "name")})";
+            if (runAsUser == 0)
+            {
+                throw new PodConfigException($"container's runAsUser breaks non-root policy {who}");
+            }
+
+            if (runAsUser is null)
+            {
+                var user = (runtime.ImageUser(image) ?? "").Split(':')[0];
+                if (user.Length == 0 || user is "0" or "root")
+                {
+                    throw new PodConfigException($"container has runAsNonRoot and image will run as root {who}");
+                }
+
+                if (!user.All(char.IsAsciiDigit))
+                {
+                    throw new PodConfigException($"container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user is non-root {who}");
+                }
+            }
+        }
+
+        static ImmutableArray<string> Names(JsonNode? list) => list is JsonArray a ? [.. a.Select(x => x?.GetValue<string>() ?? "")] : [];
+        return new ContainerSecurity(
+            privileged,
+            Names(Json.At(sc, "capabilities", "add")),
+            Names(Json.At(sc, "capabilities", "drop")),
+            Json.Bool(sc, "readOnlyRootFilesystem") == true,
+            Json.Bool(sc, "allowPrivilegeEscalation") == false);
+    }
+
+    /// <summary>What a container's securityContext asks of the runtime.</summary>
+    private sealed record ContainerSecurity(bool Privileged, ImmutableArray<string> CapAdd, ImmutableArray<string> CapDrop, bool ReadOnlyRootfs, bool NoNewPrivileges);
 
     /// <summary>The kubelet's seccomp profile directory (its --seccomp-profile-root default): Localhost profiles are read from it.</summary>
     public const string SeccompProfileRoot = "/var/lib/kubelet/seccomp";

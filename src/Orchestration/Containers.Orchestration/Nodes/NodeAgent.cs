@@ -449,6 +449,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
             Attempt = attempt,
             Image = "",
             Sandbox = true,
+            IpcMode = Json.Bool(pod, "spec", "hostIPC") == true ? "host" : "",
             Hostname = Json.Str(pod, "spec", "hostname") ?? Json.Name(pod),
             Network = Options.Network,
             Labels = ImmutableDictionary<string, string>.Empty
