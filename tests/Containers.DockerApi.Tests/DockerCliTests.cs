@@ -135,6 +135,34 @@ public sealed class DockerCliTests
     }
 
     [Fact]
+    public async Task The_docker_cli_runs_privileged_init_device_pid_ipc_and_volumes_from_and_inspect_shows_them()
+    {
+        await using var t = new TestEngine();
+        await using var server = await Serve(t);
+        var sock = server.SocketPath;
+        await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
+
+        var init = await Docker(sock, "run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '");
+        Assert.True(init.Code == 0, init.Stderr);
+        Assert.StartsWith("/sbin/docker-init -- sh -c", init.Stdout, StringComparison.Ordinal);
+        var privileged = await Docker(sock, "run", "--rm", "--privileged", "busybox", "sh", "-c", "grep Seccomp: /proc/self/status; test -e /dev/kmsg && echo kmsg");
+        Assert.Equal("Seccomp:\t0\nkmsg\n", privileged.Stdout);
+
+        var donor = await Docker(sock, "run", "-d", "--name", "donor", "--ipc", "shareable", "-v", "donorvol:/data", "busybox", "sleep", "60");
+        Assert.True(donor.Code == 0, donor.Stderr);
+        var shared = await Docker(sock, "run", "--rm", "--pid", "container:donor", "--ipc", "container:donor", "--volumes-from", "donor:ro", "--device", "/dev/null:/dev/mine:r",
+            "busybox", "sh", "-c", "ps -o args | grep -c '^sleep 60'; ls /dev/mine; touch /data/x 2>/dev/null || echo read-only");
+        Assert.True(shared.Code == 0, shared.Stderr);
+        Assert.Equal("1\n/dev/mine\nread-only\n", shared.Stdout);
+
+        var created = await Docker(sock, "create", "--name", "shown", "--init", "--privileged", "--pid", "host", "--ipc", "none", "--device", "/dev/null:/dev/n:rw", "--volumes-from", "donor", "busybox", "true");
+        Assert.True(created.Code == 0, created.Stderr);
+        var inspect = await Docker(sock, "inspect", "shown", "--format", "{{.HostConfig.Init}} {{.HostConfig.Privileged}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{range .HostConfig.Devices}}{{.PathOnHost}}>{{.PathInContainer}}:{{.CgroupPermissions}}{{end}} {{.HostConfig.VolumesFrom}}");
+        Assert.Equal("true true host none /dev/null>/dev/n:rw [donor]\n", inspect.Stdout);
+        await Docker(sock, "rm", "-f", "donor", "shown");
+    }
+
+    [Fact]
     public async Task The_docker_cli_runs_attaches_execs_copies_builds_saves_and_loads()
     {
         await using var t = new TestEngine();

@@ -132,6 +132,63 @@ public sealed class ComposeUpTests : IDisposable
     }
 
     [Fact]
+    public async Task Services_share_network_pid_ipc_and_volumes_with_another_service_and_run_init_and_privileged()
+    {
+        await using var t = new TestEngine();
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:compose");
+        Write("compose.yaml", """
+            services:
+              main:
+                image: localhost/busybox:compose
+                command: sh -c "echo main > /dev/shm/from-main; httpd -p 8080 -h /srv; exec sleep 300"
+                ipc: shareable
+                init: true
+                volumes: ["shared:/srv"]
+              sidecar:
+                image: localhost/busybox:compose
+                command: sleep 300
+                network_mode: service:main
+                pid: service:main
+                ipc: service:main
+                volumes_from: ["main:ro"]
+              tools:
+                image: localhost/busybox:compose
+                command: sleep 300
+                privileged: true
+                devices: ["/dev/null:/dev/other-null"]
+                stop_grace_period: 1s
+            volumes:
+              shared: {}
+            """);
+        var compose = new ComposeEngine(t.Engine);
+        var project = ComposeLoader.Load(new ComposeOptions { WorkingDirectory = dir, Environment = new Dictionary<string, string>(), ProjectName = "modes" });
+        Assert.Empty(project.Warnings);
+        Assert.Contains("main", project.Services["sidecar"].DependsOn.Keys); // what it shares starts first
+
+        await compose.UpAsync(project);
+        var main = t.Engine.Get("modes-main-1");
+        var sidecar = t.Engine.Get("modes-sidecar-1");
+        await main.ExecAsync(["sh", "-c", "echo served > /srv/index.html"]);
+        string? page = null;
+        for (var i = 0; i < 50 && page is null; i++)
+        {
+            var r = await sidecar.ExecAsync(["wget", "-qO-", "http://127.0.0.1:8080/"]); // main's localhost: one network namespace
+            page = r.ExitCode == 0 ? r.Stdout : null;
+            await Task.Delay(page is null ? 100 : 0);
+        }
+
+        Assert.Equal("served\n", page);
+        Assert.Equal("main\n", (await sidecar.ExecAsync(["cat", "/dev/shm/from-main"])).Stdout);
+        Assert.Contains("/sbin/docker-init", (await sidecar.ExecAsync(["cat", "/proc/1/cmdline"])).Stdout, StringComparison.Ordinal); // main's pid namespace, main's init
+        Assert.Equal("served\n", (await sidecar.ExecAsync(["cat", "/srv/index.html"])).Stdout);
+        Assert.NotEqual(0, (await sidecar.ExecAsync(["sh", "-c", "echo x > /srv/index.html"])).ExitCode); // volumes_from main:ro
+        var tools = await t.Engine.Get("modes-tools-1").ExecAsync(["sh", "-c", "grep CapEff /proc/self/status; ls /dev/other-null"]);
+        Assert.DoesNotContain("a80425fb", tools.Stdout, StringComparison.Ordinal);
+        Assert.Contains("/dev/other-null", tools.Stdout, StringComparison.Ordinal);
+        await compose.DownAsync(project, volumes: true);
+    }
+
+    [Fact]
     public async Task A_port_clash_fails_up_and_a_crashing_service_is_restarted_by_its_policy()
     {
         await using var t = new TestEngine();

@@ -386,7 +386,7 @@ public sealed class ContainerEngine : IAsyncDisposable
             throw new InvalidContainerSpecException($"invalid cgroup parent '{cp}': a relative path of [A-Za-z0-9_.-] names under containers-dotnet");
         }
 
-        _ = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
+        _ = Capabilities.Of(spec);
         foreach (var u in spec.Ulimits)
         {
             _ = u.Resource;

@@ -135,7 +135,7 @@ public sealed class ExecProcess : IAsyncDisposable
         SpawnedShim? shim = null;
         try
         {
-            var capabilities = Capabilities.Resolve(spec.CapAdd, spec.CapDrop);
+            var capabilities = Capabilities.Of(spec);
             shim = await ctx.Spawner.SpawnExecAsync(state.Pid, new StdioOptions(slave, options.OpenStdin && !options.Tty)).ConfigureAwait(false);
             ctx.Cgroups.Open(state.Spec.CgroupKey(state.Id)).AddProcess(shim.Pid);
             var failure = await shim.ReleaseAsync(new ShimConfig

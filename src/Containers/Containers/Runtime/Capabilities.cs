@@ -17,6 +17,17 @@ public static class Capabilities
     public static IReadOnlyList<string> DockerDefault { get; } =
         ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"];
 
+    /// <summary>
+    /// The capabilities of a container's processes: every held one when privileged (Docker ignores --cap-drop
+    /// then), else the default set with its additions and drops. Throws <see cref="InvalidContainerSpecException"/>
+    /// for an unknown name.
+    /// </summary>
+    public static IReadOnlyList<int> Of(ContainerSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Privileged ? Resolve(["ALL"], []) : Resolve(spec.CapAdd, spec.CapDrop);
+    }
+
     /// <summary>The default set with <paramref name="add"/> and <paramref name="drop"/> applied, as capability numbers.
     /// Throws <see cref="InvalidContainerSpecException"/> for an unknown name.</summary>
     public static IReadOnlyList<int> Resolve(IEnumerable<string> add, IEnumerable<string> drop)

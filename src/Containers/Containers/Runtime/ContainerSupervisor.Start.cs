@@ -112,7 +112,7 @@ internal sealed partial class ContainerSupervisor
         var prepared = new Prepared(
             layers,
             user,
-            spec.Privileged ? Capabilities.Resolve(["ALL"], []) : Capabilities.Resolve(spec.CapAdd, spec.CapDrop), // docker ignores --cap-drop with --privileged
+            Capabilities.Of(spec),
             [.. spec.Ulimits.Select(u => new ShimRlimit { Resource = u.Resource, Soft = u.Soft, Hard = u.Hard })],
             BuildMounts(spec, dir, ctx.Volumes),
             hostname,
