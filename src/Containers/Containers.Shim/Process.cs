@@ -25,9 +25,11 @@ internal static unsafe class Process
 
     public static void Prepare(ShimConfig c)
     {
+        // A session (and process group) of its own, always: the shim starts in its parent's process group on the
+        // host, and a container process left in it could signal every host process in that group with kill(0, ...).
+        Program.Check(setsid(), "setsid");
         if (c.Terminal && c.TerminalFd >= 0)
         {
-            Program.Check(setsid(), "setsid");
             Program.Check(ioctl(c.TerminalFd, TIOCSCTTY, 0), "set controlling terminal");
             for (var fd = 0; fd < 3; fd++)
             {

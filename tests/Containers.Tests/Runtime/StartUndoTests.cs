@@ -28,6 +28,15 @@ internal sealed class FaultySyscalls(ISyscalls inner) : ISyscalls
         return inner.Open(path, flags, mode);
     }
     public void Close(int fd) => inner.Close(fd);
+    public int OpenAt2(int dirFd, string path, int flags, int mode, ulong resolve) => inner.OpenAt2(dirFd, path, flags, mode, resolve);
+    public FileStatus? StatAt(int dirFd, string name) => inner.StatAt(dirFd, name);
+    public void MkDirAt(int dirFd, string name, int mode) => inner.MkDirAt(dirFd, name, mode);
+    public void UnlinkAt(int dirFd, string name, bool directory) => inner.UnlinkAt(dirFd, name, directory);
+    public void SymlinkAt(string target, int dirFd, string name) => inner.SymlinkAt(target, dirFd, name);
+    public void LinkAt(int oldDirFd, string oldName, int newDirFd, string newName) => inner.LinkAt(oldDirFd, oldName, newDirFd, newName);
+    public void ChownAt(int dirFd, string name, int uid, int gid) => inner.ChownAt(dirFd, name, uid, gid);
+    public void SetTimesAt(int dirFd, string name, long atimeNs, long mtimeNs) => inner.SetTimesAt(dirFd, name, atimeNs, mtimeNs);
+    public string ReadLinkAt(int dirFd, string name) => inner.ReadLinkAt(dirFd, name);
     public (int Read, int Write) Pipe(bool closeOnExec) => inner.Pipe(closeOnExec);
     public void SetCloseOnExec(int fd, bool value) => inner.SetCloseOnExec(fd, value);
     public int Read(int fd, Span<byte> buffer) => inner.Read(fd, buffer);

@@ -38,11 +38,11 @@ public sealed partial class Container
     public Task CopyFromAsync(string path, Stream tar, CancellationToken cancellationToken = default) =>
         WithRoot(write: false, async root =>
         {
-            var stat = Stat(root, path);
-            var host = Resolve(root, path);
+            using var r = RootFd.Open(Ctx.Sys, root);
+            var stat = Stat(r, path);
             var name = stat.Name is "" or "." or "/" ? "." : stat.Name;
             await using var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true);
-            await AddAsync(writer, host, name, cancellationToken).ConfigureAwait(false);
+            await AddAsync(writer, r, "/" + Clean(path), FollowsLast(path), name, cancellationToken).ConfigureAwait(false);
         });
 
     /// <summary>
@@ -77,15 +77,12 @@ public sealed partial class Container
     /// </summary>
     internal static async Task ExtractConfinedAsync(ISyscalls sys, string root, string directory, Stream tar, string missing, CancellationToken ct)
     {
-        var dest = Resolve(root, directory, followLast: true);
-        if (sys.LStat(dest) is not { IsDirectory: true })
-        {
-            throw new FileNotFoundException(missing);
-        }
-
-        var rel = directory.Trim('/');
+        using var r = RootFd.Open(sys, root);
+        var destFd = r.Open(directory, RootFd.O_PATH | RootFd.O_DIRECTORY) ?? throw new FileNotFoundException(missing);
+        sys.Close(destFd);
+        var rel = "/" + Clean(directory);
         var reader = new TarReader(tar, leaveOpen: true);
-        var links = new List<(string Path, string Target)>();
+        var links = new List<(string Parent, string Name, string Target)>();
         while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } e)
         {
             var clean = Clean(e.Name);
@@ -94,63 +91,111 @@ public sealed partial class Container
                 continue;
             }
 
-            var parent = Path.GetDirectoryName(clean) ?? "";
-            var dir = Resolve(root, "/" + rel + "/" + parent, followLast: true);
-            Directory.CreateDirectory(dir);
-            var target = Path.Combine(dir, Path.GetFileName(clean));
-            var existing = sys.LStat(target);
-            if (existing is { IsDirectory: false } && e.EntryType is TarEntryType.Directory)
+            var parent = rel.TrimEnd('/') + "/" + (Path.GetDirectoryName(clean) ?? "");
+            var name = Path.GetFileName(clean);
+            if (e.EntryType is TarEntryType.HardLink)
             {
-                throw new IOException($"cannot overwrite non-directory {clean} with a directory");
+                links.Add((parent, name, Clean(rel.TrimEnd('/') + "/" + Clean(e.LinkName))));
+                continue;
             }
 
-            if (existing is { IsDirectory: false } || (existing is { IsDirectory: true } && e.EntryType is not TarEntryType.Directory))
+            if (e.EntryType is not (TarEntryType.Directory or TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile or TarEntryType.SymbolicLink))
             {
-                if (existing.Value.IsDirectory)
+                continue; // devices, fifos: not copied
+            }
+
+            // every call below names one entry of a directory held open: nothing the container swaps in can redirect it
+            var dir = r.MakeDirectories(parent);
+            try
+            {
+                var existing = sys.StatAt(dir, name);
+                if (existing is { IsDirectory: false } && e.EntryType is TarEntryType.Directory)
+                {
+                    throw new IOException($"cannot overwrite non-directory {clean} with a directory");
+                }
+
+                if (existing is { IsDirectory: true } && e.EntryType is not TarEntryType.Directory)
                 {
                     throw new IOException($"cannot overwrite directory {clean} with a non-directory");
                 }
 
-                File.Delete(target); // never write through what was there (a symlink above all)
-            }
+                if (existing is { IsDirectory: false })
+                {
+                    sys.UnlinkAt(dir, name, directory: false); // never write through what was there (a symlink above all)
+                }
 
-            switch (e.EntryType)
-            {
-                case TarEntryType.Directory:
-                    Directory.CreateDirectory(target);
-                    break;
-                case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                    await using (var f = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
-                    {
-                        if (e.DataStream is { } data)
-                        {
-                            await data.CopyToAsync(f, ct).ConfigureAwait(false);
-                        }
-                    }
-
-                    break;
-                case TarEntryType.SymbolicLink:
-                    sys.Symlink(e.LinkName, target);
-                    break;
-                case TarEntryType.HardLink:
-                    links.Add((target, Resolve(root, "/" + rel + "/" + Clean(e.LinkName))));
-                    continue;
-                default:
-                    continue; // devices, fifos: not copied
-            }
-
-            sys.LChown(target, e.Uid, e.Gid);
-            if (e.EntryType != TarEntryType.SymbolicLink)
-            {
-                File.SetUnixFileMode(target, (UnixFileMode)((int)e.Mode & 0xFFF));
+                var mode = (int)e.Mode & 0xFFF;
                 var ns = e.ModificationTime.ToUnixTimeMilliseconds() * 1_000_000L;
-                sys.SetTimes(target, ns, ns);
+                switch (e.EntryType)
+                {
+                    case TarEntryType.Directory:
+                        if (existing is null)
+                        {
+                            sys.MkDirAt(dir, name, 0x1ed);
+                        }
+
+                        var d = sys.OpenAt2(dir, name, RootFd.O_RDONLY | RootFd.O_DIRECTORY | RootFd.O_NOFOLLOW | RootFd.O_CLOEXEC, 0, RootFd.ResolveBeneath);
+                        try
+                        {
+                            sys.FChown(d, e.Uid, e.Gid);
+                            sys.FChmod(d, mode);
+                        }
+                        finally
+                        {
+                            sys.Close(d);
+                        }
+
+                        break;
+                    case TarEntryType.SymbolicLink:
+                        sys.SymlinkAt(e.LinkName, dir, name);
+                        sys.ChownAt(dir, name, e.Uid, e.Gid);
+                        continue;
+                    default:
+                        var f = sys.OpenAt2(dir, name, RootFd.O_WRONLY | RootFd.O_CREAT | RootFd.O_EXCL | RootFd.O_NOFOLLOW | RootFd.O_CLOEXEC, 0x180, RootFd.ResolveBeneath);
+                        await using (var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(f, ownsHandle: true), FileAccess.Write))
+                        {
+                            if (e.DataStream is { } data)
+                            {
+                                await data.CopyToAsync(stream, ct).ConfigureAwait(false);
+                            }
+
+                            await stream.FlushAsync(ct).ConfigureAwait(false);
+                            sys.FChown(f, e.Uid, e.Gid);
+                            sys.FChmod(f, mode);
+                        }
+
+                        break;
+                }
+
+                sys.SetTimesAt(dir, name, ns, ns);
+            }
+            finally
+            {
+                sys.Close(dir);
             }
         }
 
-        foreach (var (path, target) in links)
+        foreach (var (parent, name, target) in links)
         {
-            sys.Link(target, path);
+            var dir = r.MakeDirectories(parent);
+            var targetDir = r.Open("/" + (Path.GetDirectoryName(target) ?? ""), RootFd.O_PATH | RootFd.O_DIRECTORY);
+            try
+            {
+                if (targetDir is not { } td)
+                {
+                    throw new FileNotFoundException($"hard link {parent}/{name}: its target /{target} is missing");
+                }
+
+                sys.LinkAt(td, Path.GetFileName(target), dir, name);
+            }
+            finally
+            {
+                sys.Close(dir);
+                if (targetDir is { } open)
+                {
+                    sys.Close(open);
+                }
+            }
         }
     }
 
@@ -225,30 +270,28 @@ public sealed partial class Container
 
     private ContainerPathStat Stat(string root, string path)
     {
-        var host = Resolve(root, path);
-        var st = Ctx.Sys.LStat(host) ?? throw new FileNotFoundException($"Could not find the file {path} in container {Name}");
-        var name = Path.GetFileName(path.TrimEnd('/'));
-        var link = (st.Mode & FileStatus.TypeMask) == FileStatus.Symlink ? new FileInfo(host).LinkTarget ?? "" : "";
-        return new ContainerPathStat(name.Length == 0 ? "/" : name, st.Size, st.Mode, DateTimeOffset.FromUnixTimeMilliseconds(st.MtimeNs / 1_000_000), link);
+        using var r = RootFd.Open(Ctx.Sys, root);
+        return Stat(r, path);
     }
 
-    /// <summary>The host path of <paramref name="path"/> under <paramref name="root"/>, links resolved inside it (the last one only when asked).</summary>
-    private static string Resolve(string root, string path, bool followLast = false)
+    private ContainerPathStat Stat(RootFd r, string path)
     {
-        var clean = Clean(path);
-        if (clean.Length == 0)
+        var fd = r.Open(path, RootFd.O_PATH | (FollowsLast(path) ? 0 : RootFd.O_NOFOLLOW)) ?? throw new FileNotFoundException($"Could not find the file {path} in container {Name}");
+        try
         {
-            return root + "/"; // the root itself (/proc/PID/root is a link: the slash goes through it)
+            var st = Ctx.Sys.StatAt(fd, "") ?? throw new FileNotFoundException($"Could not find the file {path} in container {Name}");
+            var name = Path.GetFileName(path.TrimEnd('/'));
+            var link = (st.Mode & FileStatus.TypeMask) == FileStatus.Symlink ? Ctx.Sys.ReadLinkAt(fd, "") : "";
+            return new ContainerPathStat(name.Length == 0 ? "/" : name, st.Size, st.Mode, DateTimeOffset.FromUnixTimeMilliseconds(st.MtimeNs / 1_000_000), link);
         }
-
-        if (followLast || path.EndsWith("/.", StringComparison.Ordinal) || path.EndsWith('/'))
+        finally
         {
-            return RootedPath.Join(root, "/" + clean);
+            Ctx.Sys.Close(fd);
         }
-
-        var parent = Path.GetDirectoryName(clean) ?? "";
-        return Path.Combine(RootedPath.Join(root, "/" + parent), Path.GetFileName(clean));
     }
+
+    /// <summary>Whether a path names what its last symlink points to (it ends with a slash or "/.", as docker cp reads it).</summary>
+    private static bool FollowsLast(string path) => path.EndsWith('/') || path.EndsWith("/.", StringComparison.Ordinal) || Clean(path).Length == 0;
 
     /// <summary>A path made relative and free of "." and ".." (which cannot climb above the start).</summary>
     private static string Clean(string path)
@@ -272,32 +315,62 @@ public sealed partial class Container
         return string.Join('/', parts);
     }
 
-    private async Task AddAsync(TarWriter writer, string host, string name, CancellationToken ct)
+    /// <summary>
+    /// Archives <paramref name="path"/> of the container (and what is below a directory) as <paramref name="name"/>:
+    /// each file is opened by the kernel inside the root (a symlink the container swaps in meanwhile cannot lead
+    /// out, CVE-2018-15664), and what changed type meanwhile is left out.
+    /// </summary>
+    private async Task AddAsync(TarWriter writer, RootFd r, string path, bool followLast, string name, CancellationToken ct)
     {
-        var st = Ctx.Sys.LStat(host);
-        if (st is not { } s)
+        var sys = Ctx.Sys;
+        var fd = r.Open(path, RootFd.O_PATH | (followLast ? 0 : RootFd.O_NOFOLLOW));
+        if (fd is not { } pathFd)
         {
             return; // gone meanwhile
         }
 
-        var type = s.Mode & FileStatus.TypeMask;
         PaxTarEntry entry;
         FileStream? data = null;
-        switch (type)
+        FileStatus s;
+        List<string> children = [];
+        try
         {
-            case FileStatus.Directory:
-                entry = new PaxTarEntry(TarEntryType.Directory, name.TrimEnd('/') + "/");
-                break;
-            case FileStatus.Regular:
-                entry = new PaxTarEntry(TarEntryType.RegularFile, name);
-                data = new FileStream(host, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                entry.DataStream = data;
-                break;
-            case FileStatus.Symlink:
-                entry = new PaxTarEntry(TarEntryType.SymbolicLink, name) { LinkName = new FileInfo(host).LinkTarget ?? "" };
-                break;
-            default:
-                return; // devices, sockets, fifos: docker cp copies them as entries; we leave them out
+            if (sys.StatAt(pathFd, "") is not { } st)
+            {
+                return;
+            }
+
+            s = st;
+            switch (s.Mode & FileStatus.TypeMask)
+            {
+                case FileStatus.Directory:
+                    entry = new PaxTarEntry(TarEntryType.Directory, name.TrimEnd('/') + "/");
+                    children = [.. Directory.EnumerateFileSystemEntries($"/proc/self/fd/{pathFd}").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+                    break;
+                case FileStatus.Regular:
+                    if (r.Open(path, RootFd.O_RDONLY | (followLast ? 0 : RootFd.O_NOFOLLOW)) is not { } read)
+                    {
+                        return;
+                    }
+
+                    entry = new PaxTarEntry(TarEntryType.RegularFile, name);
+                    data = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(read, ownsHandle: true), FileAccess.Read);
+                    entry.DataStream = data;
+                    break;
+                case FileStatus.Symlink:
+                    entry = new PaxTarEntry(TarEntryType.SymbolicLink, name) { LinkName = sys.ReadLinkAt(pathFd, "") };
+                    break;
+                default:
+                    return; // devices, sockets, fifos: docker cp copies them as entries; we leave them out
+            }
+        }
+        catch (SyscallException e) when (e.Errno == 40)
+        {
+            return; // ELOOP: it became a symlink since it was listed
+        }
+        finally
+        {
+            sys.Close(pathFd);
         }
 
         entry.Mode = (UnixFileMode)(s.Mode & 0xFFF);
@@ -309,12 +382,77 @@ public sealed partial class Container
             await writer.WriteEntryAsync(entry, ct).ConfigureAwait(false);
         }
 
-        if (type == FileStatus.Directory)
+        foreach (var child in children)
         {
-            foreach (var child in Directory.EnumerateFileSystemEntries(host).Select(Path.GetFileName).Order(StringComparer.Ordinal))
-            {
-                await AddAsync(writer, Path.Combine(host, child!), name.TrimEnd('/') + "/" + child, ct).ConfigureAwait(false);
-            }
+            await AddAsync(writer, r, path.TrimEnd('/') + "/" + child, false, name.TrimEnd('/') + "/" + child, ct).ConfigureAwait(false);
         }
     }
+}
+
+/// <summary>
+/// A root directory held open, whose paths the kernel resolves inside it (openat2 with RESOLVE_IN_ROOT: absolute
+/// symlinks and ".." stop at it), in one step: what a container changes while a copy runs cannot lead outside.
+/// </summary>
+internal sealed class RootFd(ISyscalls sys, int fd) : IDisposable
+{
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+
+    /// <summary>RESOLVE_BENEATH: for one name in a held directory, nothing may resolve above it.</summary>
+    public const ulong ResolveBeneath = 0x08;
+
+    private const ulong ResolveNoMagicLinks = 0x02, ResolveInRoot = 0x10;
+
+    /// <summary>Opens <paramref name="root"/> (a directory, or /proc/PID/root) to resolve paths in.</summary>
+    public static RootFd Open(ISyscalls sys, string root) => new(sys, sys.Open(root, O_PATH | O_DIRECTORY | O_CLOEXEC));
+
+    /// <summary>Opens <paramref name="path"/> inside the root with <paramref name="flags"/>; null when it (or a parent) does not exist.</summary>
+    public int? Open(string path, int flags)
+    {
+        var rel = path.TrimStart('/');
+        try
+        {
+            return sys.OpenAt2(fd, rel.Length == 0 ? "." : rel, flags | O_CLOEXEC, 0, ResolveInRoot | ResolveNoMagicLinks);
+        }
+        catch (SyscallException e) when (e.Errno is 2 or 20)
+        {
+            return null; // ENOENT, ENOTDIR
+        }
+    }
+
+    /// <summary>The directory <paramref name="path"/> inside the root, made with its missing parents (mkdir -p), opened O_PATH; the caller closes it.</summary>
+    public int MakeDirectories(string path)
+    {
+        if (Open(path, O_PATH | O_DIRECTORY) is { } existing)
+        {
+            return existing;
+        }
+
+        var dir = sys.OpenAt2(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0, ResolveInRoot);
+        var walked = "";
+        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            walked += "/" + part;
+            var next = Open(walked, O_PATH | O_DIRECTORY);
+            if (next is null)
+            {
+                try
+                {
+                    sys.MkDirAt(dir, part, 0x1ed);
+                }
+                catch (SyscallException e) when (e.Errno == 17)
+                {
+                    // EEXIST: made meanwhile
+                }
+
+                next = Open(walked, O_PATH | O_DIRECTORY);
+            }
+
+            sys.Close(dir);
+            dir = next ?? throw new IOException($"{walked} is not a directory");
+        }
+
+        return dir;
+    }
+
+    public void Dispose() => sys.Close(fd);
 }

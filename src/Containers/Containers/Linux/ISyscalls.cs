@@ -54,6 +54,23 @@ internal interface ISyscalls
     IReadOnlyList<string> LListXattr(string path);
     void Unlink(string path);
     void RmDir(string path);
+
+    // Calls relative to a directory fd, for trees that a container may change while they are walked: openat2 with
+    // RESOLVE_IN_ROOT resolves a path in one step with the fd as "/", and the rest act on one name in a pinned directory.
+    /// <summary>openat2: opens <paramref name="path"/> under <paramref name="dirFd"/> with <paramref name="resolve"/> (RESOLVE_* flags); returns the fd.</summary>
+    int OpenAt2(int dirFd, string path, int flags, int mode, ulong resolve);
+    /// <summary>statx of <paramref name="name"/> in <paramref name="dirFd"/> (the fd itself when empty), never following a final symlink; null when missing.</summary>
+    FileStatus? StatAt(int dirFd, string name);
+    void MkDirAt(int dirFd, string name, int mode);
+    void UnlinkAt(int dirFd, string name, bool directory);
+    void SymlinkAt(string target, int dirFd, string name);
+    void LinkAt(int oldDirFd, string oldName, int newDirFd, string newName);
+    /// <summary>fchownat without following a final symlink.</summary>
+    void ChownAt(int dirFd, string name, int uid, int gid);
+    /// <summary>utimensat without following a final symlink (nanoseconds since the epoch).</summary>
+    void SetTimesAt(int dirFd, string name, long atimeNs, long mtimeNs);
+    /// <summary>readlinkat: the target of the symlink <paramref name="name"/> in <paramref name="dirFd"/> (the fd itself, an O_PATH symlink, when empty).</summary>
+    string ReadLinkAt(int dirFd, string name);
     void FSync(int fd);
     void SyncFs(int fd);
 }

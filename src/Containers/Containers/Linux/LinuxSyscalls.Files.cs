@@ -193,6 +193,67 @@ internal sealed unsafe partial class LinuxSyscalls
     public void SyncFs(int fd) => Check(syncfs(fd), "syncfs");
 
     // Tmds.LibC lacks the extended-attribute calls of <sys/xattr.h>.
+    public int OpenAt2(int dirFd, string path, int flags, int mode, ulong resolve)
+    {
+        var how = stackalloc ulong[3] { (ulong)(uint)flags, (ulong)(uint)mode, resolve };
+        fixed (byte* p = CString.Of(path))
+        {
+            var fd = openat2_syscall(437, dirFd, p, how, 24);
+            Check(fd, "openat2", path);
+            return (int)fd;
+        }
+    }
+
+    public FileStatus? StatAt(int dirFd, string name)
+    {
+        statx st;
+        fixed (byte* p = CString.Of(name))
+        {
+            if (statx(dirFd, p, AT_SYMLINK_NOFOLLOW | (name.Length == 0 ? AtEmptyPath : 0), (uint)STATX_BASIC_STATS, &st) < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                return errno == ENOENT || errno == ENOTDIR ? null : throw new SyscallException("statx", errno, name);
+            }
+        }
+
+        var mtime = (st.stx_mtime.tv_sec * 1_000_000_000L) + st.stx_mtime.tv_nsec;
+        return new FileStatus(st.stx_mode, (int)st.stx_uid, (int)st.stx_gid, (long)st.stx_size, MakeDev(st.stx_rdev_major, st.stx_rdev_minor), mtime, st.stx_ino, (int)st.stx_nlink);
+    }
+
+    public void MkDirAt(int dirFd, string name, int mode) => Check(mkdirat_(dirFd, name, mode), "mkdirat", name);
+
+    public void UnlinkAt(int dirFd, string name, bool directory) => Check(unlinkat_(dirFd, name, directory ? 0x200 : 0), "unlinkat", name);
+
+    public void SymlinkAt(string target, int dirFd, string name) => Check(symlinkat_(target, dirFd, name), "symlinkat", name);
+
+    public void LinkAt(int oldDirFd, string oldName, int newDirFd, string newName) => Check(linkat_(oldDirFd, oldName, newDirFd, newName, 0), "linkat", newName);
+
+    public void ChownAt(int dirFd, string name, int uid, int gid) => Check(fchownat_(dirFd, name, (uint)uid, (uint)gid, AT_SYMLINK_NOFOLLOW | (name.Length == 0 ? AtEmptyPath : 0)), "fchownat", name);
+
+    public void SetTimesAt(int dirFd, string name, long atimeNs, long mtimeNs)
+    {
+        var times = stackalloc long[4] { atimeNs / 1_000_000_000, atimeNs % 1_000_000_000, mtimeNs / 1_000_000_000, mtimeNs % 1_000_000_000 };
+        Check(utimensat_(dirFd, name, times, AT_SYMLINK_NOFOLLOW), "utimensat", name);
+    }
+
+    public string ReadLinkAt(int dirFd, string name)
+    {
+        var buf = stackalloc byte[4096];
+        var n = readlinkat_(dirFd, name, buf, 4096);
+        Check(n, "readlinkat", name);
+        return System.Text.Encoding.UTF8.GetString(buf, (int)n);
+    }
+
+    private const int AtEmptyPath = 0x1000;
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] private static partial long openat2_syscall(long number, int dirfd, byte* path, ulong* how, nint size);
+    [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int mkdirat_(int dirfd, string name, int mode);
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int unlinkat_(int dirfd, string name, int flags);
+    [LibraryImport("libc", EntryPoint = "symlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int symlinkat_(string target, int dirfd, string name);
+    [LibraryImport("libc", EntryPoint = "linkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int linkat_(int olddirfd, string oldname, int newdirfd, string newname, int flags);
+    [LibraryImport("libc", EntryPoint = "fchownat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int fchownat_(int dirfd, string name, uint uid, uint gid, int flags);
+    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int utimensat_(int dirfd, string name, long* times, int flags);
+    [LibraryImport("libc", EntryPoint = "readlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial nint readlinkat_(int dirfd, string name, byte* buf, nint size);
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int lsetxattr(string path, string name, byte* value, nint size, int flags);
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial nint lgetxattr(string path, string name, byte* value, nint size);
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial nint llistxattr(string path, byte* list, nint size);
