@@ -11,7 +11,8 @@ namespace Containers.Benchmarks;
 /// <c>crun run</c> of the same rootfs and an API start, each 50 ms after the other ended (side by side in one run, both
 /// from a quiet machine, so a drift of the machine's speed hits both), and prints both and their ratio; crun's figure
 /// includes .NET's Process.Start of it (about as long as hyperfine's fork and exec). RUN_TRUE_SECCOMP=unconfined runs
-/// without the default seccomp profile, to compare the filter's cost in interleaved runs.
+/// without the default seccomp profile, to compare the filter's cost in interleaved runs; RUN_TRUE_INIT=1 runs with
+/// <c>--init</c>.
 /// </summary>
 internal static class RunTrueMedian
 {
@@ -29,6 +30,11 @@ internal static class RunTrueMedian
             if (Environment.GetEnvironmentVariable("RUN_TRUE_SECCOMP") == ContainerSpec.SeccompUnconfined)
             {
                 spec = spec with { SeccompProfile = ContainerSpec.SeccompUnconfined }; // to compare with Docker's default profile
+            }
+
+            if (Environment.GetEnvironmentVariable("RUN_TRUE_INIT") == "1")
+            {
+                spec = spec with { Init = true }; // --init: containers-init as PID 1, the command its child
             }
 
             foreach (var (mode, pause) in new[] { ("from idle", 50), ("back to back", 0) })

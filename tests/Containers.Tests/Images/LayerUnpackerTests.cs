@@ -96,6 +96,9 @@ public sealed class LayerUnpackerTests : IDisposable
         { "not a file of this layer", [Link(TarEntryType.SymbolicLink, "d", "../outside"), Link(TarEntryType.HardLink, "h", "d/secret")] },
         { "symbolic link", [Link(TarEntryType.SymbolicLink, "d", "../outside"), File("d/.wh.secret", "")] },
         { "symbolic link", [Link(TarEntryType.SymbolicLink, "d", "../outside"), File("d/.wh..wh..opq", "")] },
+        { "invalid whiteout", [File(".wh..", "")] }, // a whiteout of ".." would delete the layer's parent
+        { "invalid whiteout", [File("a/.wh..", "")] },
+        { "invalid whiteout", [File("a/b/.wh..", "")] },
     };
 
     [Theory]
