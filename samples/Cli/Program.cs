@@ -278,6 +278,7 @@ namespace Containers.Cli
                 WorkingDirectory = a.Get("workdir"),
                 Tty = a.Has("tty"),
                 OpenStdin = a.Has("interactive"),
+                Privileged = a.Has("privileged"),
             }).ConfigureAwait(false);
         }
 

@@ -53,6 +53,7 @@ internal static class Verbs
                     .Flag("-d|--detach", "Detached mode: run command in the background")
                     .Value("-e|--env", "list", "Set environment variables")
                     .Flag("-i|--interactive", "Keep STDIN open even if not attached")
+                    .Flag("--privileged", "Give extended privileges to the command (every capability)")
                     .Flag("-t|--tty", "Allocate a pseudo-TTY")
                     .Value("-u|--user", "string", "Username or UID (format: \"<name|uid>[:<group|gid>]\")")
                     .Value("-w|--workdir", "string", "Working directory inside the container")

@@ -60,10 +60,13 @@ public sealed class TestEngine : IAsyncDisposable
 
     public ContainerBuilder Busybox(params string[] command) => Engine.FromRootfs(TestRootfs.Path).WithCommand(command);
 
-    public async Task<ExecResult> RunAsync(ContainerBuilder builder)
+    public Task<ExecResult> RunAsync(ContainerBuilder builder) => RunAsync(builder.ToSpec());
+
+    /// <summary>Runs <paramref name="spec"/> to its end: its exit code and output (stdout and stderr as they came).</summary>
+    public async Task<ExecResult> RunAsync(ContainerSpec spec)
     {
         var output = new System.Text.StringBuilder();
-        var c = await Engine.StartAsync(builder.ToSpec(), (_, bytes) =>
+        var c = await Engine.StartAsync(spec, (_, bytes) =>
         {
             lock (output)
             {

@@ -247,6 +247,7 @@ internal sealed class StreamEndpoints(ContainerEngine engine, EventHub events)
             WorkingDirectory = body.WorkingDir is { Length: > 0 } wd ? wd : null,
             Tty = body.Tty,
             OpenStdin = body.AttachStdin,
+            Privileged = body.Privileged,
         })
         {
             AttachStdout = body.AttachStdout,

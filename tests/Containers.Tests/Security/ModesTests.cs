@@ -25,6 +25,17 @@ public sealed class ModesTests
         Assert.Contains("kmsg=present", privileged.Stdout, StringComparison.Ordinal);
         Assert.Contains("kmsg=readable", privileged.Stdout, StringComparison.Ordinal); // the node, and the device cgroup opened
         Assert.Contains("sys=rw", privileged.Stdout, StringComparison.Ordinal);
+
+        // docker exec --privileged: every capability for that process only
+        await using var c = await t.Busybox("sleep", "60").StartAsync();
+        await using (var exec = await c.StartExecAsync(new Containers.ExecOptions { Command = ["grep", "CapEff", "/proc/self/status"], Privileged = true }))
+        {
+            Assert.Equal($"CapEff:\t{held}\n", await new StreamReader(exec.StandardOutput).ReadToEndAsync());
+            await exec.WaitAsync();
+        }
+
+        Assert.Equal("CapEff:\t00000000a80425fb\n", (await c.ExecAsync(["grep", "CapEff", "/proc/self/status"])).Stdout);
+        await c.RemoveAsync(force: true);
     }
 
     [Fact]

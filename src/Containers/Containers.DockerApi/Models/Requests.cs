@@ -96,7 +96,7 @@ public sealed class ExecConfig
     /// <summary>The working directory.</summary>
     public string? WorkingDir { get; init; }
 
-    /// <summary>Whether it runs privileged (not served: false only).</summary>
+    /// <summary>Whether it runs with every capability (docker exec --privileged).</summary>
     public bool Privileged { get; init; }
 
     /// <summary>The detach key sequence.</summary>

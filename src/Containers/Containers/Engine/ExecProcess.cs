@@ -22,6 +22,9 @@ public sealed record ExecOptions
 
     /// <summary>Keep stdin open for <see cref="ExecProcess.StandardInput"/>.</summary>
     public bool OpenStdin { get; init; }
+
+    /// <summary>Every capability the engine holds (<c>docker exec --privileged</c>); the container's seccomp profile still applies, as in Docker.</summary>
+    public bool Privileged { get; init; }
 }
 
 /// <summary>A process started in a running container. Dispose kills it if it is still running.</summary>
@@ -135,7 +138,7 @@ public sealed class ExecProcess : IAsyncDisposable
         SpawnedShim? shim = null;
         try
         {
-            var capabilities = Capabilities.Of(spec);
+            var capabilities = options.Privileged ? Capabilities.Resolve(["ALL"], []) : Capabilities.Of(spec);
             shim = await ctx.Spawner.SpawnExecAsync(state.Pid, new StdioOptions(slave, options.OpenStdin && !options.Tty)).ConfigureAwait(false);
             ctx.Cgroups.Open(state.Spec.CgroupKey(state.Id)).AddProcess(shim.Pid);
             var failure = await shim.ReleaseAsync(new ShimConfig
