@@ -88,6 +88,32 @@ public sealed class SeccompCompilerTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(CapabilitySets))]
+    public void Every_number_of_every_abi_gets_the_action_of_its_first_rule_or_the_default(string capabilities)
+    {
+        // the program searches ranges as a tree: each number, in the ranges, between them, beyond the last, decides as
+        // the profile says (calls with argument tests are checked by the cases of Default_profile_decisions_match_dockers)
+        var caps = capabilities.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var filter = SeccompCompiler.Compile(SeccompProfile.Default, caps);
+        var rules = SeccompProfile.Default.Rules(new HashSet<string>(caps, StringComparer.Ordinal), out uint defaultAction);
+        foreach (var (arch, table, offset) in new[] { (X8664, SyscallTables.X8664, 0u), (X8664, SyscallTables.X32, 0x40000000u), (I386, SyscallTables.I386, 0u) })
+        {
+            var byNumber = table.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => g.Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal));
+            for (uint nr = offset; nr < offset + 1100; nr++)
+            {
+                var names = byNumber.GetValueOrDefault((int)nr) ?? [];
+                var first = rules.FirstOrDefault(r => r.Names.Any(names.Contains));
+                if (first is { Args.Count: > 0 })
+                {
+                    continue;
+                }
+
+                Assert.True((first?.Action ?? defaultAction) == Run(filter, arch, (int)nr), $"{arch:x} {nr} ({string.Join('/', names)})");
+            }
+        }
+    }
+
     [Fact]
     public void Default_profile_decisions_match_dockers()
     {
