@@ -38,7 +38,7 @@ internal static partial class ModelBuilder
             var s = (JsonObject)all[svcName]!;
             foreach (var unsupported in new[] { "userns_mode", "links", "external_links", "gpus", "runtime", "platform" })
             {
-                if (s.ContainsKey(unsupported))
+                if (s.ContainsKey(unsupported) && !(unsupported == "userns_mode" && (string?)s["userns_mode"] == "host")) // the host's is the only one there is
                 {
                     ctx.Warnings.Add($"services.{svcName}.{unsupported} is not supported by this engine yet and is ignored ({ctx.Where($"services.{svcName}.{unsupported}")})");
                 }

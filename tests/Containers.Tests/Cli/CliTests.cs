@@ -22,6 +22,26 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal("err\n", r.Stderr);
     }
 
+    [Fact]
+    public async Task Run_takes_dockers_modes_and_exec_takes_privileged()
+    {
+        var r = await Cli("run", "--rm", "--network", "none", "--init", "--pid", "host", "--device", "/dev/null:/dev/other:r", "--rootfs", TestRootfs.Path,
+            "sh", "-c", "tr '\\0' ' ' < /proc/$PPID/cmdline; echo; ls /dev/other; test -d /proc/1 && echo host-pids");
+        Assert.True(r.Code == 0, r.Stderr);
+        Assert.StartsWith("/sbin/docker-init -- sh -c", r.Stdout, StringComparison.Ordinal); // the command's parent is the init
+        Assert.Contains("/dev/other\nhost-pids\n", r.Stdout, StringComparison.Ordinal);
+
+        var id = (await Cli("run", "-d", "--network", "none", "--ipc", "shareable", "--name", "cli-modes", "--rootfs", TestRootfs.Path, "sleep", "60")).Stdout.Trim();
+        var caps = await Cli("exec", "--privileged", "cli-modes", "grep", "CapEff", "/proc/self/status");
+        Assert.DoesNotContain("a80425fb", caps.Stdout, StringComparison.Ordinal);
+        var joined = await Cli("run", "--rm", "--network", "none", "--ipc", "container:cli-modes", "--volumes-from", "cli-modes", "--rootfs", TestRootfs.Path, "true");
+        Assert.True(joined.Code == 0, joined.Stderr);
+        var bad = await Cli("run", "--rm", "--ipc", "sideways", "--rootfs", TestRootfs.Path, "true");
+        Assert.Equal(125, bad.Code);
+        Assert.Contains("invalid ipc mode 'sideways'", bad.Stderr, StringComparison.Ordinal);
+        await Cli("rm", "-f", id);
+    }
+
     [Theory]
     [InlineData(127, "executable file not found", "run", "--rm", "--rootfs", "{rootfs}", "no-such-command")]
     [InlineData(125, "invalid size 'lots'", "run", "--rm", "--memory", "lots", "--rootfs", "{rootfs}", "true")]

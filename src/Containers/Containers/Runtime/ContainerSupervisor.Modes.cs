@@ -123,9 +123,9 @@ internal sealed partial class ContainerSupervisor
         {
             sys.Unmount(dir, 2); // MNT_DETACH
         }
-        catch (SyscallException e) when (e.Errno == 22)
+        catch (SyscallException e) when (e.Errno is 22 or 2)
         {
-            // EINVAL: not mounted (any more)
+            // EINVAL: not mounted (any more); ENOENT: never made
         }
     }
 

@@ -117,5 +117,10 @@ internal static class Janitor
         {
             ctx.Release(s.Id, e);
         }
+
+        if (s.Spec.IpcMode == "shareable")
+        {
+            ContainerSupervisor.UnmountShareableShm(ctx.Sys, Path.Combine(ctx.Store.Dir(s.Id), "shm")); // its run's host mount of /dev/shm
+        }
     }
 }
