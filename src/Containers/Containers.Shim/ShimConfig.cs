@@ -112,8 +112,6 @@ internal sealed class ShimConfig
     public string? TerminalPath { get; set; }
     /// <summary>When false, stdin is /dev/null.</summary>
     public bool OpenStdin { get; set; }
-    /// <summary>Stay as PID 1 (<c>--init</c>): start the payload as a child, forward signals to it, reap orphans, exit with its status.</summary>
-    public bool Init { get; set; }
 }
 
 [JsonSourceGenerationOptions(UseStringEnumConverter = true)]

@@ -304,8 +304,7 @@ public sealed class ContainerEngine : IAsyncDisposable
                 throw new InvalidContainerSpecException($"invalid volumes-from '{from}': expected CONTAINER[:ro|rw]");
             }
 
-            var source = Context.Store.Read(parts[0]) ?? Context.Store.List().FirstOrDefault(s => s.Name == parts[0])
-                ?? throw new ContainerNotFoundException($"volumes-from {parts[0]}: no such container");
+            var source = Context.Store.ReadByIdOrName(parts[0]) ?? throw new ContainerNotFoundException($"volumes-from {parts[0]}: no such container");
             foreach (var m in source.Spec.Mounts.Where(m => m.Type != MountType.Tmpfs))
             {
                 if (mounts.All(existing => existing.Target != m.Target))
@@ -324,12 +323,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         {
             if (mode.StartsWith("container:", StringComparison.Ordinal))
             {
-                var target = Context.Store.Read(mode[10..]) ?? Context.Store.List().FirstOrDefault(s => s.Name == mode[10..])
-                    ?? throw new ContainerNotFoundException($"{what} mode {mode}: no such container");
-                if (target.Status != ContainerStatus.Running)
-                {
-                    throw new ContainerConflictException($"{what} mode {mode}: the container is not running");
-                }
+                _ = Context.Store.RunningFor(what, mode);
             }
             else if (!allowed.Contains(mode))
             {
@@ -357,15 +351,9 @@ public sealed class ContainerEngine : IAsyncDisposable
             throw new InvalidContainerSpecException($"network mode {spec.NetworkMode} cannot be combined with other networks");
         }
 
-        if (spec.JoinedContainer is { } joined)
+        if (spec.JoinedContainer is not null)
         {
-            var target = Context.Store.Read(joined) ?? Context.Store.List().FirstOrDefault(s => s.Name == joined)
-                ?? throw new ContainerNotFoundException($"network mode container:{joined}: no such container");
-            if (target.Status != ContainerStatus.Running)
-            {
-                throw new ContainerConflictException($"network mode container:{joined}: the container is not running");
-            }
-
+            _ = Context.Store.RunningFor("network", spec.NetworkMode);
             if (!spec.Ports.IsDefaultOrEmpty || !spec.Networks.IsDefaultOrEmpty)
             {
                 throw new InvalidContainerSpecException("a container that joins another's network (container:ID) cannot publish ports or join networks");

@@ -98,6 +98,22 @@ internal sealed class ContainerStore
             .OrderByDescending(s => s.Created)
             .ToArray();
 
+    /// <summary>The container with the full id or the name <paramref name="idOrName"/>, or null.</summary>
+    public ContainerState? ReadByIdOrName(string idOrName) => Read(idOrName) ?? List().FirstOrDefault(s => s.Name == idOrName);
+
+    /// <summary>
+    /// The running container a <c>container:X</c> mode names (<paramref name="what"/>: network, pid, ipc). Throws
+    /// <see cref="ContainerNotFoundException"/> or <see cref="ContainerConflictException"/> naming the mode.
+    /// </summary>
+    public ContainerState RunningFor(string what, string mode)
+    {
+        var idOrName = mode["container:".Length..];
+        var target = ReadByIdOrName(idOrName) ?? throw new ContainerNotFoundException($"{what} mode {mode}: no such container");
+        return target is { Status: ContainerStatus.Running, Pid: > 0 }
+            ? target
+            : throw new ContainerConflictException($"{what} mode {mode}: the container is not running");
+    }
+
     /// <summary>Finds a container by full id, unique id prefix or name. Throws <see cref="ContainerNotFoundException"/>.</summary>
     public ContainerState Find(string idOrName)
     {

@@ -38,7 +38,7 @@ internal sealed partial class ContainerSupervisor
             case "host":
                 break;
             case var m when m.StartsWith("container:", StringComparison.Ordinal):
-                joins.Add(("ipc", ShimSpawner.CLONE_NEWIPC, Donor(m, "ipc").Pid));
+                joins.Add(("ipc", ShimSpawner.CLONE_NEWIPC, ctx.Store.RunningFor("ipc", m).Pid));
                 break;
             case "" when joined is not null:
                 joins.Add(("ipc", ShimSpawner.CLONE_NEWIPC, joined.Pid));
@@ -53,7 +53,7 @@ internal sealed partial class ContainerSupervisor
             case "host":
                 break;
             case var m when m.StartsWith("container:", StringComparison.Ordinal):
-                joins.Add(("pid", ShimSpawner.CLONE_NEWPID, Donor(m, "pid").Pid));
+                joins.Add(("pid", ShimSpawner.CLONE_NEWPID, ctx.Store.RunningFor("pid", m).Pid));
                 break;
             default:
                 unshare |= ShimSpawner.CLONE_NEWPID;
@@ -65,17 +65,6 @@ internal sealed partial class ContainerSupervisor
 
     /// <summary>The spec's IPC mode, with <c>private</c> written as empty.</summary>
     private static string IpcMode(ContainerSpec spec) => spec.IpcMode == "private" ? "" : spec.IpcMode;
-
-    /// <summary>The running container a <c>container:X</c> mode names.</summary>
-    private ContainerState Donor(string mode, string what)
-    {
-        var idOrName = mode["container:".Length..];
-        var donor = ctx.Store.Read(idOrName) ?? ctx.Store.List().FirstOrDefault(s => s.Name == idOrName)
-            ?? throw new ContainerNotFoundException($"{what} mode {mode}: no such container");
-        return donor is { Status: ContainerStatus.Running, Pid: > 0 }
-            ? donor
-            : throw new ContainerConflictException($"{what} mode {mode}: the container is not running");
-    }
 
     /// <summary>
     /// What /dev/shm is for the shim: null for a tmpfs of its own, "" for none, or a host directory bind-mounted
@@ -93,7 +82,7 @@ internal sealed partial class ContainerSupervisor
             case "shareable":
                 return ShareableShm(Id);
             case var m when m.StartsWith("container:", StringComparison.Ordinal):
-                var donor = Donor(m, "ipc");
+                var donor = ctx.Store.RunningFor("ipc", m);
                 return IpcMode(donor.Spec) switch
                 {
                     "host" => "/dev/shm",

@@ -134,15 +134,7 @@ internal sealed partial class ContainerSupervisor
     /// <summary>The running container whose namespaces a <c>container:</c> network mode joins, or null.</summary>
     private ContainerState? Joined(ContainerSpec spec)
     {
-        if (spec.JoinedContainer is not { } joinedId)
-        {
-            return null;
-        }
-
-        var joined = ctx.Store.Read(joinedId) ?? ctx.Store.List().FirstOrDefault(s => s.Name == joinedId);
-        return joined is { Status: ContainerStatus.Running, Pid: > 0 }
-            ? joined
-            : throw new ContainerConflictException($"network mode container:{joinedId}: the container is not running");
+        return spec.JoinedContainer is null ? null : ctx.Store.RunningFor("network", spec.NetworkMode);
     }
 
     /// <summary>The address and endpoint of the container on one network (its fixed address, or the next free one).</summary>
