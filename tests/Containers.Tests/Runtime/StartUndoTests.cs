@@ -37,6 +37,7 @@ internal sealed class FaultySyscalls(ISyscalls inner) : ISyscalls
     public void ChownAt(int dirFd, string name, int uid, int gid) => inner.ChownAt(dirFd, name, uid, gid);
     public void SetTimesAt(int dirFd, string name, long atimeNs, long mtimeNs) => inner.SetTimesAt(dirFd, name, atimeNs, mtimeNs);
     public string ReadLinkAt(int dirFd, string name) => inner.ReadLinkAt(dirFd, name);
+    public int Bpf(int cmd, Span<byte> attr) => inner.Bpf(cmd, attr);
     public (int Read, int Write) Pipe(bool closeOnExec) => inner.Pipe(closeOnExec);
     public void SetCloseOnExec(int fd, bool value) => inner.SetCloseOnExec(fd, value);
     public int Read(int fd, Span<byte> buffer) => inner.Read(fd, buffer);

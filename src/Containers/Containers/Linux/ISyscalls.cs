@@ -69,6 +69,8 @@ internal interface ISyscalls
     void ChownAt(int dirFd, string name, int uid, int gid);
     /// <summary>utimensat without following a final symlink (nanoseconds since the epoch).</summary>
     void SetTimesAt(int dirFd, string name, long atimeNs, long mtimeNs);
+    /// <summary>bpf(2): <paramref name="cmd"/> with <paramref name="attr"/> (a union bpf_attr's bytes); returns what the kernel returns (an fd for loads).</summary>
+    int Bpf(int cmd, Span<byte> attr);
     /// <summary>readlinkat: the target of the symlink <paramref name="name"/> in <paramref name="dirFd"/> (the fd itself, an O_PATH symlink, when empty).</summary>
     string ReadLinkAt(int dirFd, string name);
     void FSync(int fd);

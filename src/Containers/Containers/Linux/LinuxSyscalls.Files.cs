@@ -244,7 +244,19 @@ internal sealed unsafe partial class LinuxSyscalls
         return System.Text.Encoding.UTF8.GetString(buf, (int)n);
     }
 
+    public int Bpf(int cmd, Span<byte> attr)
+    {
+        fixed (byte* a = attr)
+        {
+            var rc = bpf_syscall(321, cmd, a, attr.Length);
+            Check(rc, "bpf", cmd.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return (int)rc;
+        }
+    }
+
     private const int AtEmptyPath = 0x1000;
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] private static partial long bpf_syscall(long number, int cmd, byte* attr, nint size);
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] private static partial long openat2_syscall(long number, int dirfd, byte* path, ulong* how, nint size);
     [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int mkdirat_(int dirfd, string name, int mode);

@@ -27,7 +27,7 @@ internal sealed class CgroupV1Manager : ICgroupManager
         if (g.Dirs.TryGetValue("devices", out var devices))
         {
             CgroupFiles.Write(sys, devices, "devices.deny", "a");
-            foreach (var rule in DefaultDeviceRules)
+            foreach (var rule in DeviceFilter.DefaultRules)
             {
                 CgroupFiles.Write(sys, devices, "devices.allow", rule);
             }
@@ -48,10 +48,6 @@ internal sealed class CgroupV1Manager : ICgroupManager
         .ToArray();
 
     private Dictionary<string, string> Dirs(string id) => mounts.ToDictionary(kv => kv.Key, kv => Path.Combine(kv.Value, CgroupFiles.Parent, id));
-
-    /// <summary>runc's default device allow-list: the nodes we create, ptys, and mknod of anything (but no access).</summary>
-    private static readonly string[] DefaultDeviceRules =
-        ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"];
 
     private sealed class CgroupV1(string id, Dictionary<string, string> dirs, ISyscalls sys) : ICgroup
     {

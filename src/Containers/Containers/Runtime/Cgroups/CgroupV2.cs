@@ -23,7 +23,18 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
         }
 
         Directory.CreateDirectory(dir);
-        return new CgroupV2(id, dir, sys);
+        var group = new CgroupV2(id, dir, sys);
+        try
+        {
+            DeviceFilter.Attach(sys, dir, DeviceFilter.DefaultRules); // v2 has no devices controller: without a program every device is open
+        }
+        catch
+        {
+            group.Delete();
+            throw;
+        }
+
+        return group;
     }
 
     public ICgroup Open(string id) => new CgroupV2(id, Path.Combine(ParentDir, id), sys);
@@ -66,9 +77,13 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
             }
         }
 
+        /// <summary>The rules of the device program attached to the group: the defaults, then what was allowed since.</summary>
+        private readonly List<string> deviceRules = [.. DeviceFilter.DefaultRules];
+
         public void AllowDevices(IReadOnlyList<string> rules)
         {
-            // no device program is attached under v2 (see ICgroup.AllowDevices): every device is already reachable
+            deviceRules.AddRange(rules);
+            DeviceFilter.Attach(sys, dir, deviceRules); // replaces the group's program
         }
 
         public CgroupStats ReadStats()

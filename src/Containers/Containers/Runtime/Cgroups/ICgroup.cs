@@ -14,8 +14,8 @@ public interface ICgroup
 
     /// <summary>
     /// Opens devices on top of the default allow-list: rules as the v1 devices controller takes them
-    /// (<c>c 1:3 rwm</c>, <c>a *:* rwm</c> for every device). Under v2, where devices are governed by eBPF programs
-    /// this engine does not attach, nothing is denied and nothing needs opening.
+    /// (<c>c 1:3 rwm</c>, <c>a *:* rwm</c> for every device). Under v2 the group's device program is replaced by one
+    /// with the defaults and these.
     /// </summary>
     void AllowDevices(IReadOnlyList<string> rules);
 
