@@ -5,7 +5,7 @@ namespace Containers.Tests;
 /// <summary>Serves a directory over HTTP on 127.0.0.1 until disposed (a chart repository for the Helm tests).</summary>
 public sealed class StaticFileServer : IDisposable
 {
-    private readonly HttpListener listener = new();
+    private readonly HttpListener listener;
     private readonly Task loop;
 
     public StaticFileServer(string dir)
@@ -13,11 +13,12 @@ public sealed class StaticFileServer : IDisposable
         for (int attempt = 0; ; attempt++)
         {
             Port = Random.Shared.Next(20000, 60000);
-            listener.Prefixes.Clear();
-            listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+            var candidate = new HttpListener(); // a listener whose Start failed is disposed: each attempt needs its own
+            candidate.Prefixes.Add($"http://127.0.0.1:{Port}/");
             try
             {
-                listener.Start();
+                candidate.Start();
+                listener = candidate;
                 break;
             }
             catch (HttpListenerException) when (attempt < 5)
