@@ -7,18 +7,20 @@ namespace Containers.Tests.Security;
 /// program built here and bind-mounted read-only) and checks that the host did not change. The README's security
 /// section lists the cases and what stops each.
 /// </summary>
-public sealed class EscapeTests
+public sealed class EscapeTests : IDisposable
 {
     private static readonly Lazy<string> ProbeBinary = new(BuildProbe);
 
-    /// <summary>A file only the host has, which an escape would read.</summary>
-    private static readonly Lazy<(string Path, string Content)> HostSecret = new(() =>
+    public EscapeTests()
     {
-        var path = Path.Combine(Path.GetTempPath(), "escape-secret-" + Guid.NewGuid().ToString("N")[..8]);
-        var content = Guid.NewGuid().ToString("N");
-        File.WriteAllText(path, content);
-        return (path, content);
-    });
+        HostSecret = (Path.Combine(Path.GetTempPath(), "escape-secret-" + Guid.NewGuid().ToString("N")[..8]), Guid.NewGuid().ToString("N"));
+        File.WriteAllText(HostSecret.Path, HostSecret.Content);
+    }
+
+    /// <summary>A file only the host has (one per test, removed after it), which an escape would read.</summary>
+    private (string Path, string Content) HostSecret { get; }
+
+    public void Dispose() => File.Delete(HostSecret.Path);
 
     private static string BuildProbe()
     {
@@ -44,11 +46,11 @@ public sealed class EscapeTests
         t.Busybox(["/probe", .. attack]).WithBindMount(ProbeBinary.Value, "/probe", readOnly: true);
 
     /// <summary>What the attacks would change on the host: kernel settings, a sysfs attribute, the secret.</summary>
-    private static string HostState() => string.Join('\n',
+    private string HostState() => string.Join('\n',
         File.ReadAllText("/proc/sys/kernel/core_pattern"),
         File.Exists("/sys/kernel/uevent_helper") ? File.ReadAllText("/sys/kernel/uevent_helper") : "",
         File.Exists("/sys/kernel/mm/transparent_hugepage/enabled") ? File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled") : "",
-        File.ReadAllText(HostSecret.Value.Path));
+        File.ReadAllText(HostSecret.Path));
 
     /// <summary>A block device of the host (its first disk, else a loop device) as "MAJOR MINOR".</summary>
     private static string[] HostDisk()
@@ -118,7 +120,7 @@ public sealed class EscapeTests
         var host = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal("BLOCKED ESRCH\n", (await t.RunAsync(Probe(t, "ptrace", host))).Stdout); // not in its pid namespace
         Assert.Equal("BLOCKED ESRCH\n", (await t.RunAsync(Probe(t, "kill-host", host))).Stdout);
-        var r = await t.RunAsync(Probe(t, "chroot", HostSecret.Value.Path).WithCapAdd("SYS_CHROOT"));
+        var r = await t.RunAsync(Probe(t, "chroot", HostSecret.Path).WithCapAdd("SYS_CHROOT"));
         Assert.Equal("BLOCKED ENOENT\n", r.Stdout); // pivot_root: above the root there is nothing, whatever chroot says
     }
 
@@ -190,7 +192,7 @@ public sealed class EscapeTests
     public async Task Cve_2024_21626_a_working_directory_through_a_leaked_fd_is_refused_at_start_and_at_exec()
     {
         await using var t = new TestEngine();
-        var secret = HostSecret.Value;
+        var secret = HostSecret;
         var climb = "../../../../../../../.." + secret.Path;
         for (var fd = 3; fd <= 12; fd++)
         {
@@ -228,7 +230,7 @@ public sealed class EscapeTests
     public async Task Cve_2018_15664_copying_while_the_container_swaps_a_symlink_stays_inside_it()
     {
         await using var t = new TestEngine();
-        var secret = HostSecret.Value;
+        var secret = HostSecret;
         var secretDir = Path.GetDirectoryName(secret.Path)!;
         // /w/dir flips between a directory holding a decoy of the secret's name and a symlink to "/": a path resolved
         // while it is the directory, then opened after the flip, would climb to the host's "/" through /proc/PID/root
