@@ -10,6 +10,7 @@ need=()
 command -v ip >/dev/null || need+=(iproute2)     # the test run removes its bridge with it
 command -v gcc >/dev/null || need+=(gcc)         # links the NativeAOT shim
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
+dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev) # libc.a: containers-init and the escape suite's probe are linked statically
 command -v docker-registry >/dev/null || need+=(docker-registry) # the distribution server the image tests push to
 command -v skopeo >/dev/null || need+=(skopeo)   # interop cross-checks
 command -v umoci >/dev/null || need+=(umoci)
