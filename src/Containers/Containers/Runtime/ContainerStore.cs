@@ -98,6 +98,9 @@ internal sealed class ContainerStore
             .OrderByDescending(s => s.Created)
             .ToArray();
 
+    /// <summary>Where a <c>--ipc shareable</c> container's /dev/shm is mounted on the host while it runs.</summary>
+    public string ShmDir(string id) => Path.Combine(Dir(id), "shm");
+
     /// <summary>The container with the full id or the name <paramref name="idOrName"/>, or null.</summary>
     public ContainerState? ReadByIdOrName(string idOrName) => Read(idOrName) ?? List().FirstOrDefault(s => s.Name == idOrName);
 
@@ -162,9 +165,9 @@ internal sealed class ContainerStore
             }
         }
 
-        if (Directory.Exists(Path.Combine(dir, "shm")))
+        if (Directory.Exists(ShmDir(id)))
         {
-            ContainerSupervisor.UnmountShareableShm(sys, Path.Combine(dir, "shm")); // left mounted by a run that did not clean up
+            ContainerSupervisor.UnmountShareableShm(sys, ShmDir(id)); // left mounted by a run that did not clean up
         }
 
         var trash = Path.Combine(Root, "trash", id + "-" + NewId()[..8]);

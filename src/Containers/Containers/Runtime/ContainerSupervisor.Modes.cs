@@ -80,13 +80,13 @@ internal sealed partial class ContainerSupervisor
             case "host":
                 return "/dev/shm";
             case "shareable":
-                return ShareableShm(Id);
+                return ctx.Store.ShmDir(Id);
             case var m when m.StartsWith("container:", StringComparison.Ordinal):
                 var donor = ctx.Store.RunningFor("ipc", m);
                 return IpcMode(donor.Spec) switch
                 {
                     "host" => "/dev/shm",
-                    "shareable" => ShareableShm(donor.Id),
+                    "shareable" => ctx.Store.ShmDir(donor.Id),
                     _ => throw new ContainerConflictException($"ipc mode {m}: the container has a non-shareable IPC namespace (start it with --ipc shareable)"),
                 };
             default:
@@ -94,12 +94,10 @@ internal sealed partial class ContainerSupervisor
         }
     }
 
-    private string ShareableShm(string id) => Path.Combine(ctx.Store.Dir(id), "shm");
-
     /// <summary>For <c>--ipc shareable</c>: the container's /dev/shm as a tmpfs on the host (docker's too), before the shim copies the mount table.</summary>
     private string MountShareableShm()
     {
-        var dir = ShareableShm(Id);
+        var dir = ctx.Store.ShmDir(Id);
         Directory.CreateDirectory(dir);
         ctx.Sys.Mount("shm", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777," + ShimDefaults.ShmSizeOption);
         return dir;

@@ -120,7 +120,7 @@ internal static class Janitor
 
         if (s.Spec.IpcMode == "shareable")
         {
-            ContainerSupervisor.UnmountShareableShm(ctx.Sys, Path.Combine(ctx.Store.Dir(s.Id), "shm")); // its run's host mount of /dev/shm
+            ContainerSupervisor.UnmountShareableShm(ctx.Sys, ctx.Store.ShmDir(s.Id)); // its run's host mount of /dev/shm
         }
     }
 }
