@@ -63,7 +63,8 @@ public sealed class AutoscalingTests : ClusterTestRoot
 
         // the pods burn 200% of their request: up to the maximum
         await k.WaitForAsync("1", TimeSpan.FromSeconds(30), "get", "hpa", "web", "-o", "jsonpath={.status.desiredReplicas}");
-        Assert.Matches(@"web\s+Deployment/web\s+cpu: (49|50|51)%/50%\s+1\s+4\s+1", await k.RunAsync("get", "hpa"));
+        // the status's replicas and its current metrics land in separate writes: wait for both
+        await UntilAsync(async () => System.Text.RegularExpressions.Regex.IsMatch((await k.TryAsync("get", "hpa")).Out, @"web\s+Deployment/web\s+cpu: (49|50|51)%/50%\s+1\s+4\s+1"), "kubectl get hpa to show 50%/50% and one replica");
         runtime.SetUsage("web-", 0.2, 32 << 20);
         await k.WaitForAsync("4", TimeSpan.FromSeconds(30), "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}");
         await k.RunAsync("rollout", "status", "deploy/web", "--timeout=60s");
