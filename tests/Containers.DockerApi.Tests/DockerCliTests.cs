@@ -163,6 +163,35 @@ public sealed class DockerCliTests
     }
 
     [Fact]
+    public async Task The_docker_cli_runs_remapped_containers_and_userns_host_opts_out()
+    {
+        var subids = Path.Combine(Path.GetTempPath(), "containers-tests-subid-" + Guid.NewGuid().ToString("N")[..8]);
+        File.WriteAllText(subids, "dockremap:800000:65536\n");
+        try
+        {
+            await using var t = new TestEngine(configure: o => o with { UsernsRemap = "default", SubordinateUidFile = subids, SubordinateGidFile = subids });
+            await using var server = await Serve(t);
+            var sock = server.SocketPath;
+            await TestImages.ImportBusyboxAsync(t.Engine, "busybox:latest");
+            var remapped = await Docker(sock, "run", "--rm", "busybox", "sh", "-c", "tr -s ' ' < /proc/self/uid_map");
+            Assert.True(remapped.Code == 0, remapped.Stderr);
+            Assert.Equal(" 0 800000 65536\n", remapped.Stdout);
+            var host = await Docker(sock, "run", "--rm", "--userns", "host", "busybox", "sh", "-c", "tr -s ' ' < /proc/self/uid_map");
+            Assert.Equal(" 0 0 4294967295\n", host.Stdout);
+            var created = await Docker(sock, "create", "--name", "hosted", "--userns", "host", "busybox", "true");
+            Assert.True(created.Code == 0, created.Stderr);
+            Assert.Equal("host\n", (await Docker(sock, "inspect", "hosted", "--format", "{{.HostConfig.UsernsMode}}")).Stdout);
+            var refused = await Docker(sock, "run", "--rm", "--privileged", "busybox", "true");
+            Assert.Contains("privileged mode is incompatible with user namespaces", refused.Stderr, StringComparison.Ordinal);
+            await Docker(sock, "rm", "-f", "hosted");
+        }
+        finally
+        {
+            File.Delete(subids);
+        }
+    }
+
+    [Fact]
     public async Task The_docker_cli_runs_attaches_execs_copies_builds_saves_and_loads()
     {
         await using var t = new TestEngine();

@@ -34,10 +34,12 @@ public sealed class TestEngine : IAsyncDisposable
     /// <param name="registry">The engine's registry options (default: the defaults).</param>
     /// <param name="prespawnShim">Keep a shim spawned ahead (<see cref="EngineOptions.PrespawnShim"/>).</param>
     /// <param name="sys">The engine's syscall seam (default: the kernel's).</param>
-    internal TestEngine(string? root = null, bool hostResolvers = false, Containers.Images.Registry.RegistryOptions? registry = null, bool prespawnShim = true, Containers.Linux.ISyscalls? sys = null)
+    /// <param name="configure">Changes to the engine's options (user namespace settings, say).</param>
+    internal TestEngine(string? root = null, bool hostResolvers = false, Containers.Images.Registry.RegistryOptions? registry = null, bool prespawnShim = true, Containers.Linux.ISyscalls? sys = null, Func<EngineOptions, EngineOptions>? configure = null)
     {
         Root = root ?? Path.Combine(Path.GetTempPath(), "containers-tests-" + Guid.NewGuid().ToString("N")[..12]);
         Options = new EngineOptions { Root = Root, MachineStateDirectory = TestBridge.MachineState, BridgeName = TestBridge.Name, BridgeSubnet = TestBridge.Subnet, DnsUpstreams = hostResolvers ? [] : [Networking.FakeDnsUpstream.Shared.Endpoint.ToString()], Registry = registry ?? new(), PrespawnShim = prespawnShim };
+        Options = configure?.Invoke(Options) ?? Options;
         Engine = new ContainerEngine(Options, null, sys ?? Containers.Linux.LinuxSyscalls.Instance);
         watcher = new FileSystemWatcher(Path.Combine(Root, "containers")) { EnableRaisingEvents = true };
         watcher.Created += (_, e) =>

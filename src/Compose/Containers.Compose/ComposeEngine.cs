@@ -288,6 +288,7 @@ public sealed partial class ComposeEngine(ContainerEngine engine)
             Devices = svc.Devices,
             DeviceCgroupRules = svc.DeviceCgroupRules,
             PidMode = svc.Pid is { } pid ? Shared(project, pid) : "",
+            UsernsMode = svc.UsernsMode ?? "",
             IpcMode = svc.Ipc is { } ipc ? Shared(project, ipc) : "",
             VolumesFrom = [.. svc.VolumesFrom.Select(v => v.StartsWith("container:", StringComparison.Ordinal) ? v["container:".Length..]
                 : Shared(project, "service:" + v.Split(':')[0])["container:".Length..] + (v.Contains(':', StringComparison.Ordinal) ? v[v.IndexOf(':', StringComparison.Ordinal)..] : ""))],

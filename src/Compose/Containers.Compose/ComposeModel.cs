@@ -141,6 +141,9 @@ public sealed record ServiceConfig
     /// <summary><c>pid</c>: <c>host</c>, <c>service:NAME</c> or <c>container:NAME</c>; null for a new namespace.</summary>
     public string? Pid { get; init; }
 
+    /// <summary><c>userns_mode</c>: <c>host</c>, <c>auto</c> or <c>auto:size=N</c>; null for the engine's default.</summary>
+    public string? UsernsMode { get; init; }
+
     /// <summary><c>ipc</c>: <c>private</c>, <c>shareable</c>, <c>none</c>, <c>host</c>, <c>service:NAME</c> or <c>container:NAME</c>.</summary>
     public string? Ipc { get; init; }
 

@@ -36,9 +36,9 @@ internal static partial class ModelBuilder
         foreach (var svcName in active)
         {
             var s = (JsonObject)all[svcName]!;
-            foreach (var unsupported in new[] { "userns_mode", "links", "external_links", "gpus", "runtime", "platform" })
+            foreach (var unsupported in new[] { "links", "external_links", "gpus", "runtime", "platform" })
             {
-                if (s.ContainsKey(unsupported) && !(unsupported == "userns_mode" && (string?)s["userns_mode"] == "host")) // the host's is the only one there is
+                if (s.ContainsKey(unsupported))
                 {
                     ctx.Warnings.Add($"services.{svcName}.{unsupported} is not supported by this engine yet and is ignored ({ctx.Where($"services.{svcName}.{unsupported}")})");
                 }
@@ -412,6 +412,7 @@ internal static partial class ModelBuilder
             Devices = [.. devices],
             DeviceCgroupRules = [.. Strings(s["device_cgroup_rules"])],
             Pid = (string?)s["pid"],
+            UsernsMode = (string?)s["userns_mode"],
             Ipc = (string?)s["ipc"],
             VolumesFrom = [.. volumesFrom],
             CapDrop = [.. Strings(s["cap_drop"])],

@@ -122,6 +122,7 @@ internal sealed partial class ContainerEndpoints
         Devices = [.. spec.Devices.Select(d => new Models.DeviceMapping { PathOnHost = d.HostPath, PathInContainer = d.Target, CgroupPermissions = d.Permissions })],
         DeviceCgroupRules = spec.DeviceCgroupRules.IsDefaultOrEmpty ? null : [.. spec.DeviceCgroupRules],
         PidMode = spec.PidMode,
+        UsernsMode = spec.UsernsMode,
         IpcMode = spec.IpcMode is { Length: > 0 } ipc ? ipc : "private",
         VolumesFrom = spec.VolumesFrom.IsDefaultOrEmpty ? null : [.. spec.VolumesFrom],
         ConsoleSize = [0, 0],

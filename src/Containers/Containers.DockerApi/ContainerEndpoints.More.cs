@@ -122,6 +122,7 @@ internal sealed partial class ContainerEndpoints
                 : throw new FormatException($"HostConfig.Devices[{i}].PathOnHost: required"))],
             DeviceCgroupRules = [.. host.DeviceCgroupRules ?? []],
             PidMode = host.PidMode ?? "",
+            UsernsMode = host.UsernsMode ?? "",
             IpcMode = host.IpcMode is null or "private" ? "" : host.IpcMode,
             VolumesFrom = [.. host.VolumesFrom ?? []],
             Restart = Restart(host.RestartPolicy) ?? RestartPolicy.No,

@@ -31,7 +31,21 @@ internal static class Container
             Program.Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "make / rprivate");
         }
 
-        var data = $"lowerdir={string.Join(':', c.LowerDirs)}";
+        owners = c.HostRootUid is { } u && c.HostRootGid is { } g ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $",uid={u},gid={g}") : "";
+        ttyGid = c.HostTtyGid ?? 5;
+        var lowers = c.LowerDirs;
+        if (c.IdMappedLowerDirs.Count > 0)
+        {
+            // each layer seen through an idmapped clone: root's files on disk are the container root's
+            for (var i = 0; i < c.LowerDirs.Count; i++)
+            {
+                UserNamespace.BindIdMapped(c.LowerDirs[i], c.IdMappedLowerDirs[i], recursive: false);
+            }
+
+            lowers = c.IdMappedLowerDirs;
+        }
+
+        var data = $"lowerdir={string.Join(':', lowers)}";
         if (c.UpperDir is not null)
         {
             data += $",upperdir={c.UpperDir},workdir={c.WorkDir}";
@@ -86,7 +100,15 @@ internal static class Container
                 Paths.MkdirAll(target);
             }
 
-            Program.Check(mount(m.Source, target, m.Type, m.Flags, m.Data), "mount " + m.Destination, m.Source);
+            if (m.IdMap && UserNamespace.Active)
+            {
+                UserNamespace.BindIdMapped(m.Source, target, recursive: (m.Flags & MS_REC) != 0);
+            }
+            else
+            {
+                Program.Check(mount(m.Source, target, m.Type, m.Flags, m.Type == "tmpfs" ? m.Data + OwnerOptions(m.Data) : m.Data), "mount " + m.Destination, m.Source);
+            }
+
             if (m.ReadOnly && (m.Flags & MS_BIND) != 0)
             {
                 Program.Check(mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | (m.Flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), null), "remount read-only " + m.Destination);
@@ -114,20 +136,33 @@ internal static class Container
             Program.Check(mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "remount rootfs read-only");
         }
 
-        Program.Check(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
+        if (!UserNamespace.Active)
+        {
+            Program.Check(unshare(CLONE_NEWCGROUP), "unshare cgroup namespace"); // in a user namespace, containers-userns makes it, owned by that
+        }
     }
+
+    // In a user namespace, the tmpfs mounts the shim makes belong to the container's root, and its terminals to its
+    // tty group (host ids); outside one, to the host's root and group 5.
+    private static string owners = "";
+    private static uint ttyGid = 5;
+
+    /// <summary>The owner options a tmpfs gets in a user namespace, unless its own options name an owner.</summary>
+    private static string OwnerOptions(string? data) =>
+        owners.Length == 0 || (data is not null && (data.Contains("uid=", StringComparison.Ordinal) || data.Contains("gid=", StringComparison.Ordinal))) ? ""
+        : data is { Length: > 0 } ? owners : owners[1..];
 
     /// <summary>/proc, /dev (devices, devpts, <paramref name="shm"/> when asked, mqueue) and /sys (read-only unless <paramref name="writableSysfs"/>) under <paramref name="root"/>.</summary>
     private static void MountKernelFilesystems(string root, bool shm, bool writableSysfs)
     {
         MountAt(root, "proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-        MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+        MountAt(root, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k" + owners);
         MakeDevices(root + "/dev");
-        MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+        MountAt(root, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"newinstance,ptmxmode=0666,mode=0620,gid={ttyGid}"));
         symlink("pts/ptmx", root + "/dev/ptmx");
         if (shm)
         {
-            MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777," + ShimDefaults.ShmSizeOption);
+            MountAt(root, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777," + ShimDefaults.ShmSizeOption + owners);
         }
 
         MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);

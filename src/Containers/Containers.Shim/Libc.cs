@@ -14,6 +14,9 @@ internal static unsafe partial class Libc
     // through libc would signal every thread to change ids together; the shim has one thread doing this).
     public const int PR_SET_DUMPABLE = 4, PR_SET_KEEPCAPS = 8, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
     public const int SYS_pivot_root = 155, SYS_capset = 126, SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119, SYS_seccomp = 317; // x86_64
+    public const int SYS_open_tree = 428, SYS_move_mount = 429, SYS_mount_setattr = 442, SYS_memfd_create = 319, SYS_execveat = 322; // x86_64
+    public const int OPEN_TREE_CLONE = 1, AT_RECURSIVE = 0x8000, MOVE_MOUNT_F_EMPTY_PATH = 4;
+    public const ulong MOUNT_ATTR_IDMAP = 0x00100000;
 
     // Tmds.LibC's path calls take byte*; these take strings, encoded by CString.
     public static int open(string path, int flags, int mode)
@@ -111,6 +114,7 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] public static partial nint syscall_ptr(nint number, void* a1, void* a2);
     [LibraryImport("libc", SetLastError = true)] public static partial int setrlimit(int resource, ulong* rlim);
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] public static partial nint syscall3(nint number, nint a1, nint a2, nint a3);
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)] public static partial nint syscall5(nint number, nint a1, nint a2, nint a3, nint a4, nint a5);
     [LibraryImport("libc", SetLastError = true)] public static partial int sched_setscheduler(int pid, int policy, int* param);
 
     /// <summary>Sets this thread's scheduling policy (priority 0); false (errno set) when refused.</summary>

@@ -62,6 +62,18 @@ internal static unsafe class Process
             }
         }
 
+        if (UserNamespace.Active)
+        {
+            // identity, capabilities and the filter are containers-userns's, once it is in the namespace
+            if (c.Cwd is { Length: > 0 } inside)
+            {
+                Program.Check(chdir(inside), "chdir to working directory", inside);
+                EnsureCwdInside(inside);
+            }
+
+            return;
+        }
+
         // The seccomp filter goes in last, just before execve, so the shim's own work is not filtered: after the
         // capabilities when the process may still load one then (no_new_privs, or root keeping CAP_SYS_ADMIN), else
         // here, while it still holds every capability (as runc does); what follows is allowed by Docker's profile.
@@ -176,7 +188,7 @@ internal static unsafe class Process
 
         var path = Resolve(c.Args[0], c.Env);
         var pathBytes = Z(path);
-        var argv = c.Args.Select(Z).ToArray();
+        var argv = (UserNamespace.Active ? UserNamespace.EnterArgs(c, path, Program.StatusFd) : [.. c.Args]).Select(Z).ToArray();
         var envp = c.Env.Select(Z).ToArray();
         var handles = new List<GCHandle>();
         try
@@ -185,6 +197,11 @@ internal static unsafe class Process
             var envpp = stackalloc byte*[envp.Length + 1];
             Pin(argv, argvp, handles);
             Pin(envp, envpp, handles);
+            if (UserNamespace.Active)
+            {
+                UserNamespace.ExecHelper(argvp, envpp);
+            }
+
             fixed (byte* p = pathBytes)
             {
                 execve(p, argvp, envpp);

@@ -15,6 +15,9 @@ internal static unsafe class Program
 {
     private static int statusFd = -1;
 
+    /// <summary>The status pipe's write end, passed on to containers-userns.</summary>
+    public static int StatusFd => statusFd;
+
     private static int Main(string[] args)
     {
         if (args.Length is not (3 or 4) || !int.TryParse(args[1], out var syncFd) || !int.TryParse(args[2], out statusFd))
@@ -80,6 +83,7 @@ internal static unsafe class Program
 
         try
         {
+            UserNamespace.Open(config); // the host's /proc and files are in view until the next step
             if (config.Mode == ShimMode.Init)
             {
                 Container.SetUp(config);

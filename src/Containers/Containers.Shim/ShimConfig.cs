@@ -41,6 +41,8 @@ internal sealed class ShimMount
     public bool IsFile { get; set; }
     /// <summary>Remount read-only after a bind mount (bind mounts ignore MS_RDONLY on the first call).</summary>
     public bool ReadOnly { get; set; }
+    /// <summary>A bind mount idmapped to the container's user namespace: the files' owners on disk are the ids inside (a named volume).</summary>
+    public bool IdMap { get; set; }
 }
 
 /// <summary>A device node made in the container (<c>--device</c>, or every host device with <c>--privileged</c>).</summary>
@@ -88,6 +90,20 @@ internal sealed class ShimConfig
     public bool WritableSysfs { get; set; }
     /// <summary>/dev/shm: null for a tmpfs of its own, "" for none (<c>--ipc none</c>), else a host directory bind-mounted there (a shared one).</summary>
     public string? Shm { get; set; }
+
+    // A user namespace: the payload runs in it (through containers-userns, which a process with threads cannot be).
+    /// <summary>The user namespace the payload enters (/proc/PID/ns/user); null for the host's.</summary>
+    public string? UserNamespace { get; set; }
+    /// <summary>Path of containers-userns, exec'd as the last step to enter <see cref="UserNamespace"/>.</summary>
+    public string? UsernsHelper { get; set; }
+    /// <summary>Where each of <see cref="LowerDirs"/> is attached idmapped to the user namespace (empty: not idmapped).</summary>
+    public List<string> IdMappedLowerDirs { get; set; } = [];
+    /// <summary>The host uid and gid of the container's root, owners of the tmpfs mounts the shim makes; null outside a user namespace.</summary>
+    public uint? HostRootUid { get; set; }
+    /// <inheritdoc cref="HostRootUid"/>
+    public uint? HostRootGid { get; set; }
+    /// <summary>The host gid of the container's tty group (5), the group of devpts' terminals.</summary>
+    public uint? HostTtyGid { get; set; }
 
     // Exec mode: the container's init pid (host view) whose mount namespace is joined.
     public int TargetPid { get; set; }

@@ -132,6 +132,37 @@ public sealed class ComposeUpTests : IDisposable
     }
 
     [Fact]
+    public async Task A_services_userns_mode_gives_it_a_user_namespace_of_its_own()
+    {
+        var subids = Path.Combine(dir, "subid");
+        File.WriteAllText(subids, "containers:700000:131072\n");
+        await using var t = new TestEngine(configure: o => o with { SubordinateUidFile = subids, SubordinateGidFile = subids });
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:compose");
+        Write("compose.yaml", """
+            services:
+              isolated:
+                image: localhost/busybox:compose
+                command: sleep 300
+                userns_mode: auto
+                volumes: ["data:/data"]
+              plain:
+                image: localhost/busybox:compose
+                command: sleep 300
+                userns_mode: host
+            volumes:
+              data: {}
+            """);
+        var compose = new ComposeEngine(t.Engine);
+        var project = ComposeLoader.Load(new ComposeOptions { WorkingDirectory = dir, Environment = new Dictionary<string, string>(), ProjectName = "userns" });
+        Assert.Empty(project.Warnings);
+        await compose.UpAsync(project);
+        var isolated = await t.Engine.Get("userns-isolated-1").ExecAsync(["sh", "-c", "tr -s ' ' < /proc/self/uid_map; touch /data/f; stat -c %u /data/f"]);
+        Assert.Equal(" 0 700000 65536\n0\n", isolated.Stdout);
+        Assert.Equal(" 0 0 4294967295\n", (await t.Engine.Get("userns-plain-1").ExecAsync(["sh", "-c", "tr -s ' ' < /proc/self/uid_map"])).Stdout);
+        await compose.DownAsync(project, volumes: true);
+    }
+
+    [Fact]
     public async Task Services_share_network_pid_ipc_and_volumes_with_another_service_and_run_init_and_privileged()
     {
         await using var t = new TestEngine();

@@ -146,6 +146,19 @@ public sealed class ContainerBuilder
     /// <summary>The pid namespace: <c>host</c>, or <c>container:NAME|ID</c> (a new one by default).</summary>
     public ContainerBuilder WithPidMode(string mode) => With(spec with { PidMode = mode });
 
+    /// <summary>
+    /// The user namespace (<c>--userns</c>): <c>host</c>, <c>auto</c> or <c>auto:size=N</c> (a range of its own from
+    /// the subordinate ids of the user <c>containers</c>); see <see cref="ContainerSpec.UsernsMode"/>.
+    /// </summary>
+    public ContainerBuilder WithUserNamespace(string mode) => With(spec with { UsernsMode = mode });
+
+    /// <summary>
+    /// A user namespace with these maps (<c>--uidmap</c> and <c>--gidmap</c>; the gid map is the uid map when none is
+    /// given): root in the container is the host id container id 0 maps to, with no privilege on the host.
+    /// </summary>
+    public ContainerBuilder WithIdMaps(IEnumerable<IdMapping> uidMap, IEnumerable<IdMapping>? gidMap = null) =>
+        With(spec with { UidMap = [.. uidMap], GidMap = gidMap is null ? [] : [.. gidMap] });
+
     /// <summary>The IPC namespace: <c>private</c> (the default), <c>shareable</c>, <c>none</c>, <c>host</c>, or <c>container:NAME|ID</c>.</summary>
     public ContainerBuilder WithIpcMode(string mode) => With(spec with { IpcMode = mode });
 

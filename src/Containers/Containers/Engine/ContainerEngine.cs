@@ -102,7 +102,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
 
         spec = ImageDefaults.PublishAll(spec);
-        spec = WithVolumesFrom(spec);
+        spec = WithUserNamespace(WithVolumesFrom(spec));
         Validate(spec);
         var state = CreateState(spec);
         return new Container(this, state.Id, state.Name, owned: false);
@@ -116,7 +116,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     public async Task<Container> StartAsync(ContainerSpec spec, Action<string, ReadOnlyMemory<byte>>? output = null, CancellationToken cancellationToken = default)
     {
         spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
-        spec = WithVolumesFrom(spec);
+        spec = WithUserNamespace(WithVolumesFrom(spec));
         Validate(spec);
         var state = CreateState(spec);
         var supervisor = await RunAttachedAsync(state.Id, output, cancellationToken).ConfigureAwait(false);
@@ -179,7 +179,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     public async Task<Container> StartDetachedAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
     {
         spec = await ResolveAsync(spec, null, cancellationToken).ConfigureAwait(false);
-        spec = WithVolumesFrom(spec);
+        spec = WithUserNamespace(WithVolumesFrom(spec));
         Validate(spec);
         var state = CreateState(spec);
         await RunDetachedAsync(state.Id, cancellationToken).ConfigureAwait(false);
@@ -288,6 +288,10 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// <c>--volumes-from ID[:ro|rw]</c>: the named containers' bind and volume mounts added to the spec (read-only
     /// with <c>:ro</c>, else as they were), except where the spec mounts something at the same target.
     /// </summary>
+    /// <summary>The spec with its user namespace's maps worked out (<see cref="Runtime.UserNamespaces"/>).</summary>
+    private ContainerSpec WithUserNamespace(ContainerSpec spec) =>
+        Runtime.UserNamespaces.Resolve(spec, options, () => Context.Store.List().Select(s => s.Spec));
+
     private ContainerSpec WithVolumesFrom(ContainerSpec spec)
     {
         if (spec.VolumesFrom.IsDefaultOrEmpty)

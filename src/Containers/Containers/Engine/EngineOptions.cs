@@ -42,6 +42,20 @@ public sealed record EngineOptions
     /// </summary>
     public bool PrespawnShim { get; init; } = true;
 
+    /// <summary>
+    /// Docker's <c>userns-remap</c>: every container without <c>--userns</c> of its own runs in a user namespace
+    /// mapped onto the subordinate ids of this user (<c>USER[:GROUP]</c>, names or ids, from
+    /// <see cref="SubordinateUidFile"/> and <see cref="SubordinateGidFile"/>; <c>default</c> is the user
+    /// <c>dockremap</c>, as Docker's). Null: containers share the host's user namespace. Default: CONTAINERS_USERNS_REMAP.
+    /// </summary>
+    public string? UsernsRemap { get; init; } = Env("CONTAINERS_USERNS_REMAP");
+
+    /// <summary>The subordinate uid ranges (<c>USER:START:COUNT</c> lines) of <see cref="UsernsRemap"/> and <c>--userns auto</c>. Default: CONTAINERS_SUBUID or /etc/subuid.</summary>
+    public string SubordinateUidFile { get; init; } = Env("CONTAINERS_SUBUID") ?? "/etc/subuid";
+
+    /// <summary>The subordinate gid ranges. Default: CONTAINERS_SUBGID or /etc/subgid.</summary>
+    public string SubordinateGidFile { get; init; } = Env("CONTAINERS_SUBGID") ?? "/etc/subgid";
+
     /// <summary>Registry access: insecure registries, credentials, certificates, concurrency.</summary>
     public Images.Registry.RegistryOptions Registry { get; init; } = new();
 

@@ -145,6 +145,8 @@ public sealed class ExecProcess : IAsyncDisposable
             {
                 Mode = ShimMode.Exec,
                 TargetPid = state.Pid,
+                UserNamespace = spec.HasUserNamespace ? $"/proc/{state.Pid}/ns/user" : null,
+                UsernsHelper = spec.HasUserNamespace ? ctx.Spawner.UsernsHelperPath : null,
                 Args = [.. options.Command],
                 Env = env,
                 Cwd = options.WorkingDirectory ?? spec.WorkingDirectory ?? "/",

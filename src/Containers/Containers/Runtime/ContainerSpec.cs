@@ -161,6 +161,27 @@ public sealed record ContainerSpec
     /// </summary>
     public string IpcMode { get; init; } = "";
 
+    /// <summary>
+    /// The user namespace (<c>--userns</c>): empty for the engine's default (the host's, unless
+    /// <see cref="EngineOptions.UsernsRemap"/> is set), <c>host</c> for the host's even then, <c>auto</c> or
+    /// <c>auto:size=N</c> for a range of its own taken from the subordinate ids of the user <c>containers</c>
+    /// (as Podman's), or <c>private</c> with <see cref="UidMap"/> and <see cref="GidMap"/> given. Resolved when the
+    /// container is created: the maps are then in the spec.
+    /// </summary>
+    public string UsernsMode { get; init; } = "";
+
+    /// <summary>
+    /// The uid map of the container's user namespace (<c>--uidmap CONTAINER:HOST:SIZE</c>); empty for none. Root in
+    /// the container is the host id container id 0 maps to, with no privilege on the host.
+    /// </summary>
+    public ImmutableArray<IdMapping> UidMap { get; init; } = [];
+
+    /// <summary>The gid map (<c>--gidmap</c>); the uid map when only that is given.</summary>
+    public ImmutableArray<IdMapping> GidMap { get; init; } = [];
+
+    /// <summary>Whether the container runs in a user namespace of its own (its maps are set).</summary>
+    public bool HasUserNamespace => !UidMap.IsDefaultOrEmpty;
+
     /// <summary>Containers whose mounts this one gets too (<c>--volumes-from ID[:ro|rw]</c>), resolved when it is created.</summary>
     public ImmutableArray<string> VolumesFrom { get; init; } = [];
 
@@ -251,6 +272,44 @@ public sealed record DeviceMapping(string HostPath, string ContainerPath = "", s
     }
 
     private static bool IsPermissions(string p) => p.Length is > 0 and <= 3 && p.All(c => c is 'r' or 'w' or 'm') && p.Distinct().Count() == p.Length;
+}
+
+/// <summary>
+/// One line of a user namespace's uid or gid map: <paramref name="Size"/> ids from <paramref name="ContainerId"/> in
+/// the container are <paramref name="HostId"/> onwards on the host.
+/// </summary>
+public sealed record IdMapping(long ContainerId, long HostId, long Size)
+{
+    /// <summary>Parses <c>CONTAINER:HOST:SIZE</c> (docker's and podman's <c>--uidmap</c>). Throws <see cref="InvalidContainerSpecException"/> naming it.</summary>
+    public static IdMapping Parse(string spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var parts = spec.Split(':');
+        if (parts.Length != 3 || !long.TryParse(parts[0], out var c) || !long.TryParse(parts[1], out var h) || !long.TryParse(parts[2], out var n))
+        {
+            throw new InvalidContainerSpecException($"invalid id mapping '{spec}': expected CONTAINER:HOST:SIZE");
+        }
+
+        var m = new IdMapping(c, h, n);
+        m.Validate();
+        return m;
+    }
+
+    /// <summary>The host id <paramref name="id"/> of the container is, or null when the map leaves it out.</summary>
+    public static long? ToHost(IEnumerable<IdMapping> map, long id) =>
+        map.FirstOrDefault(m => id >= m.ContainerId && id < m.ContainerId + m.Size) is { } hit ? hit.HostId + (id - hit.ContainerId) : null;
+
+    /// <summary>The line of /proc/PID/uid_map (and gid_map) this is.</summary>
+    public override string ToString() => $"{ContainerId} {HostId} {Size}";
+
+    /// <summary>Throws <see cref="InvalidContainerSpecException"/> unless the ids are 32-bit and the size positive.</summary>
+    public void Validate()
+    {
+        if (ContainerId < 0 || HostId < 0 || Size <= 0 || ContainerId + Size > uint.MaxValue || HostId + Size > uint.MaxValue)
+        {
+            throw new InvalidContainerSpecException($"invalid id mapping '{ContainerId}:{HostId}:{Size}': ids are 0 to 4294967294 and the size at least 1");
+        }
+    }
 }
 
 /// <summary>A published port: <c>[HostIp:][HostPort:]ContainerPort[/Protocol]</c>. HostPort 0 picks a free port.</summary>

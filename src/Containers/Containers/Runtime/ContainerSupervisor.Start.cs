@@ -36,7 +36,14 @@ internal sealed partial class ContainerSupervisor
 
             var ip = plan.Count > 0 ? plan[0].Ip : joined?.IPAddress is { } joinedIp ? IPAddress.Parse(joinedIp) : null;
             var dnsServer = endpoints.Count > 0 && endpoints[0].Network != NetworkInfo.DefaultName ? endpoints[0].Gateway : null;
-            steps.Do("write /etc/hosts, /etc/resolv.conf and /etc/hostname", () => WriteEtc(spec, dir, prepared.Hostname, joined, endpoints, dnsServer));
+            steps.Do("write /etc/hosts, /etc/resolv.conf and /etc/hostname", () =>
+            {
+                WriteEtc(spec, dir, prepared.Hostname, joined, endpoints, dnsServer);
+                foreach (var file in new[] { "hostname", "hosts", "resolv.conf" })
+                {
+                    ChownToContainerRoot(spec, Path.Combine(dir, file));
+                }
+            });
             if (spec.Tty)
             {
                 steps.Do("open the terminal", () => terminal.Open(ctx.Sys), t => t.Close(ctx.Sys));
@@ -128,7 +135,30 @@ internal sealed partial class ContainerSupervisor
 
         Directory.CreateDirectory(prepared.Work);
         Directory.CreateDirectory(prepared.Rootfs);
+        if (spec.HasUserNamespace)
+        {
+            // where the shim attaches each layer idmapped; and the root directory (the upper's) is the container root's
+            for (var i = 0; i < layers.Length; i++)
+            {
+                Directory.CreateDirectory(IdMappedLayer(dir, i));
+            }
+
+            ChownToContainerRoot(spec, prepared.Upper);
+        }
+
         return prepared;
+    }
+
+    /// <summary>Where the shim attaches layer <paramref name="index"/> idmapped, for a container in a user namespace.</summary>
+    private static string IdMappedLayer(string dir, int index) => Path.Combine(dir, "idmap", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>In a user namespace: gives <paramref name="path"/> to the host ids of the container's root (Docker's remapped root), so root inside owns it.</summary>
+    private void ChownToContainerRoot(ContainerSpec spec, string path)
+    {
+        if (spec.HasUserNamespace && IdMapping.ToHost(spec.UidMap, 0) is { } uid && IdMapping.ToHost(spec.GidMap, 0) is { } gid)
+        {
+            ctx.Sys.LChown(path, (int)uid, (int)gid);
+        }
     }
 
     /// <summary>The running container whose namespaces a <c>container:</c> network mode joins, or null.</summary>
@@ -172,7 +202,9 @@ internal sealed partial class ContainerSupervisor
     {
         var stdio = new StdioOptions(terminal.Slave, spec.OpenStdin && !spec.Tty);
         var staged = UsesStagedMounts(spec);
-        return namespaces.Joins.Count > 0
+        return spec.HasUserNamespace
+            ? await ctx.Spawner.SpawnInUserNamespaceAsync(namespaces.Joins, namespaces.Unshare, spec.UidMap, spec.GidMap, stdio).ConfigureAwait(false)
+            : namespaces.Joins.Count > 0
             ? await ctx.Spawner.SpawnJoinedAsync(namespaces.Joins, namespaces.Unshare, stdio, staged).ConfigureAwait(false)
             : ctx.Pool is { } pool
             ? await pool.TakeAsync(namespaces.Unshare, stdio, spec.CgroupParent, staged).ConfigureAwait(false)
@@ -282,6 +314,17 @@ internal sealed partial class ContainerSupervisor
             TerminalPath = terminal.Path,
             OpenStdin = spec.OpenStdin,
         };
+        if (shim.UserNamespace is { } userns)
+        {
+            var dir = ctx.Store.Dir(Id);
+            config.UserNamespace = userns.Path;
+            config.UsernsHelper = userns.Image;
+            config.IdMappedLowerDirs = [.. prepared.Layers.Select((_, i) => IdMappedLayer(dir, i))];
+            config.HostRootUid = (uint?)IdMapping.ToHost(spec.UidMap, 0);
+            config.HostRootGid = (uint?)IdMapping.ToHost(spec.GidMap, 0);
+            config.HostTtyGid = (uint?)IdMapping.ToHost(spec.GidMap, 5);
+        }
+
         var failure = await shim.ReleaseAsync(config).ConfigureAwait(false);
         ctx.Pool?.Replenish(spec.CgroupParent);
         if (failure is { } f)

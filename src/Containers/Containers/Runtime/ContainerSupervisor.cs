@@ -277,7 +277,8 @@ internal sealed partial class ContainerSupervisor
                     throw new InvalidContainerSpecException($"volume '{m.Source}' for {m.Target} does not exist (create it, or let the engine create it on start)");
                 }
 
-                mounts.Add(new ShimMount { Source = volumes.DataPath(m.Source), Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly });
+                // in a user namespace, idmapped: the owners on disk are the ids inside, whichever map a container has
+                mounts.Add(new ShimMount { Source = volumes.DataPath(m.Source), Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IdMap = spec.HasUserNamespace });
             }
             else
             {

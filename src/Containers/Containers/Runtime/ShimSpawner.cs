@@ -22,6 +22,12 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
     /// </summary>
     public Cgroups.ICgroup? Cgroup { get; set; }
 
+    /// <summary>
+    /// For a container in a user namespace: the helper that made it (ended once the shim is released or aborted), the
+    /// namespace's path for the shim to open, and the helper's image (a shim exec'ing it has not exec'd its payload yet).
+    /// </summary>
+    public (Process Helper, string Path, string Image)? UserNamespace { get; set; }
+
     /// <summary>Whether the loopback of its network namespace is already up.</summary>
     public bool LoopbackUp { get; set; }
 
@@ -41,7 +47,15 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
             CloseOnce(ref syncWrite);
         }
 
-        var status = await Task.Run(ReadStatus).ConfigureAwait(false);
+        byte[] status;
+        try
+        {
+            status = await Task.Run(ReadStatus).ConfigureAwait(false);
+        }
+        finally
+        {
+            EndUserNamespaceHelper(); // the shim holds the namespace now (or failed)
+        }
 
         if (status.Length == 0)
         {
@@ -127,7 +141,16 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
             exe = exe[..^deleted.Length]; // the shim's file replaced on disk while it runs is still the shim
         }
 
-        return exe != shimImage;
+        return exe != shimImage && exe != UserNamespace?.Image;
+    }
+
+    private void EndUserNamespaceHelper()
+    {
+        if (UserNamespace is { } u)
+        {
+            UserNamespace = null;
+            ShimSpawner.EndHelper(u.Helper);
+        }
     }
 
     /// <summary>Abandons a shim that was never released: closes the pipes (the shim then exits) and kills it.</summary>
@@ -142,6 +165,8 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
         catch (InvalidOperationException)
         {
         }
+
+        EndUserNamespaceHelper();
     }
 
     private void CloseOnce(ref int fd)
@@ -229,6 +254,130 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
 
             sys.Unshare(unshareFlags);
         }, stdio, stage: stage);
+
+    /// <summary>Path of containers-userns (beside the shim, or CONTAINERS_USERNS).</summary>
+    public string UsernsHelperPath => Environment.GetEnvironmentVariable("CONTAINERS_USERNS") is { Length: > 0 } e ? e : Path.Combine(Path.GetDirectoryName(shimPath) ?? ".", "containers-userns");
+
+    /// <summary>
+    /// Starts a shim for a container in a user namespace of its own. containers-userns makes the namespace and,
+    /// owned by it, those of <paramref name="unshareFlags"/> (one process with one thread: the kernel refuses
+    /// CLONE_NEWUSER to ours); the maps are written here; then the shim is started in them (it stays in the host's
+    /// user namespace to set the container up, and enters the container's through the helper at the end) and joins
+    /// <paramref name="joins"/> as well. The helper lives until the shim is released or aborted.
+    /// </summary>
+    public async Task<SpawnedShim> SpawnInUserNamespaceAsync(IReadOnlyList<(string Ns, int Flag, int Pid)> joins, int unshareFlags, IReadOnlyList<IdMapping> uidMap, IReadOnlyList<IdMapping> gidMap, StdioOptions stdio)
+    {
+        EnsureSignalHandling();
+        var helperPath = UsernsHelperPath;
+        if (!File.Exists(helperPath))
+        {
+            throw new ContainerException($"user namespaces need containers-userns, which was not found at {helperPath} (it is built beside containers-shim; set CONTAINERS_USERNS to its path)");
+        }
+
+        var psi = new ProcessStartInfo(helperPath) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("create");
+        // Not the pid namespace: one can be entered only once it has its init, which must be the shim (the engine's
+        // child); the spawn thread makes it, owned by the host's user namespace. The shim, the host's root, mounts its
+        // /proc; what a pid namespace's owner decides beyond that (reboot, ns_last_pid) stays the host's.
+        psi.ArgumentList.Add((unshareFlags & ~CLONE_NEWPID).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Process helper;
+        lock (SpawnLock)
+        {
+            helper = Process.Start(psi) ?? throw new ContainerException("failed to start containers-userns");
+        }
+
+        try
+        {
+            var ready = new byte[1];
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            {
+                if (await helper.StandardOutput.BaseStream.ReadAsync(ready, timeout.Token).ConfigureAwait(false) != 1)
+                {
+                    var error = await helper.StandardError.ReadToEndAsync(timeout.Token).ConfigureAwait(false);
+                    throw new ContainerException($"creating the user namespace failed: {error.Trim()}");
+                }
+            }
+
+            // one write each, as the kernel wants; gid_map after uid_map is what newgidmap does too
+            WriteMap(helper.Id, "uid_map", uidMap);
+            WriteMap(helper.Id, "gid_map", gidMap);
+            var names = new[] { ("mnt", CLONE_NEWNS), ("uts", CLONE_NEWUTS), ("ipc", CLONE_NEWIPC), ("net", CLONE_NEWNET) };
+            var shim = await SpawnAsync("init", () =>
+            {
+                sys.Unshare(CLONE_FS); // a thread sharing its root and cwd with others cannot change its mount namespace
+                foreach (var (ns, flag) in names.Where(n => (unshareFlags & n.Item2) != 0))
+                {
+                    Join($"/proc/{helper.Id}/ns/{ns}", flag);
+                }
+
+                foreach (var (ns, flag, pid) in joins)
+                {
+                    Join($"/proc/{pid}/ns/{ns}", flag);
+                }
+
+                sys.Unshare(unshareFlags & CLONE_NEWPID);
+            }, stdio, stage: false).ConfigureAwait(false);
+            shim.UserNamespace = (helper, $"/proc/{helper.Id}/ns/user", helperPath);
+            return shim;
+        }
+        catch
+        {
+            EndHelper(helper);
+            throw;
+        }
+    }
+
+    private void WriteMap(int pid, string file, IReadOnlyList<IdMapping> map)
+    {
+        var path = $"/proc/{pid}/{file}";
+        var fd = sys.Open(path, 0x1 | 0x80000); // O_WRONLY | O_CLOEXEC
+        try
+        {
+            sys.WriteAll(fd, Encoding.ASCII.GetBytes(string.Concat(map.Select(m => m + "\n"))));
+        }
+        catch (SyscallException e)
+        {
+            throw new ContainerException($"writing {file} of the user namespace ({string.Join(", ", map)}) failed: {e.Message}", e);
+        }
+        finally
+        {
+            sys.Close(fd);
+        }
+    }
+
+    private void Join(string path, int flag)
+    {
+        var fd = sys.Open(path, 0x80000);
+        try
+        {
+            sys.Setns(fd, flag);
+        }
+        finally
+        {
+            sys.Close(fd);
+        }
+    }
+
+    /// <summary>Ends a user namespace's helper: its stdin closed, it exits; killed if it does not at once.</summary>
+    internal static void EndHelper(Process helper)
+    {
+        try
+        {
+            helper.StandardInput.Close();
+            if (!helper.WaitForExit(2000))
+            {
+                helper.Kill();
+                helper.WaitForExit();
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+        }
+        finally
+        {
+            helper.Dispose();
+        }
+    }
 
     /// <summary>Starts a shim in the ipc, uts, net, pid and cgroup namespaces of <paramref name="targetPid"/> (it joins the mount namespace itself).</summary>
     public Task<SpawnedShim> SpawnExecAsync(int targetPid, StdioOptions stdio) =>
