@@ -171,7 +171,7 @@ internal static class Verbs
             .Value("--gidmap", "list", "A range of its gid map (CONTAINER:HOST:SIZE; the uid map when not given)")
             .Value("--ulimit", "ulimit", "Ulimit options (name=soft[:hard])")
             .Value("-u|--user", "string", "Username or UID (format: <name|uid>[:<group|gid>])")
-            .Value("--userns", "string", "User namespace to use (host, auto[:size=N], or private with --uidmap; the engine's userns-remap when not given)")
+            .Value("--userns", "string", "User namespace to use (host, auto[:size=N], container:NAME|ID, or private with --uidmap; the engine's userns-remap when not given)")
             .Value("-v|--volume", "list", "Bind mount a volume (SRC|VOLUME:DST[:ro], or DST for an anonymous volume)")
             .Value("--volumes-from", "list", "Mount volumes from the specified container(s) (NAME|ID[:ro|rw])")
             .Value("-w|--workdir", "string", "Working directory inside the container")

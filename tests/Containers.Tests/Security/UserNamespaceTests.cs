@@ -132,8 +132,15 @@ public sealed class UserNamespaceTests : IDisposable
         Assert.Equal("--uidmap: the ranges 0 100000 10 and 5 200000 10 overlap in the container",
             Assert.Throws<InvalidContainerSpecException>(() => t.Engine.Create(t.Busybox("true").WithIdMaps([new(0, 100000, 10), new(5, 200000, 10)]).ToSpec())).Message);
         Assert.Equal("invalid id mapping '0:100000': expected CONTAINER:HOST:SIZE", Assert.Throws<InvalidContainerSpecException>(() => IdMapping.Parse("0:100000")).Message);
-        Assert.Equal("invalid userns mode 'keep-id': expected host, auto, auto:size=N, or private with --uidmap",
+        Assert.Equal("invalid userns mode 'keep-id': expected host, auto, auto:size=N, container:NAME|ID, or private with --uidmap",
             Assert.Throws<InvalidContainerSpecException>(() => t.Engine.Create(t.Busybox("true").WithUserNamespace("keep-id").ToSpec())).Message);
+
+        await using (var hostUsers = await t.Busybox("sleep", "60").WithName("host-users").StartAsync())
+        {
+            Assert.Equal("userns mode container:host-users: that container runs in the host's user namespace",
+                Assert.Throws<InvalidContainerSpecException>(() => t.Engine.Create(t.Busybox("true").WithUserNamespace("container:host-users").ToSpec())).Message);
+            await hostUsers.RemoveAsync(force: true);
+        }
 
         // a user the map leaves out: the start fails at setuid, and nothing is left
         var start = await Assert.ThrowsAsync<ContainerStartException>(() => t.Busybox("true").WithIdMaps([new(0, 100000, 1000)]).WithUser("5000").StartAsync());

@@ -3,12 +3,13 @@
  * the .NET engine and the NativeAOT shim (each with threads of their runtime) are not: the kernel refuses
  * unshare(CLONE_NEWUSER) and setns(CLONE_NEWUSER) to a process with more than one thread.
  *
- *   containers-userns create FLAGS
+ *   containers-userns create FLAGS [USERNS]
  *     Makes a user namespace and, owned by it, the namespaces FLAGS names (CLONE_NEWNS|UTS|IPC|NET, in decimal):
  *     then root in the container can bind port 80 and open raw sockets, which it could not in namespaces owned by
  *     the host's. Writes one byte to stdout when they exist, then waits for stdin to close: the engine meanwhile
  *     writes the uid and gid maps to /proc/PID/uid_map and gid_map and opens /proc/PID/ns/... for the shim to
- *     enter. Exits 0. (Not the pid namespace: one can be entered only once it has its init, and that is the shim.)
+ *     enter. Exits 0. With USERNS (a path in /proc), that user namespace is joined instead of a new one made (a pod's
+ *     containers share its sandbox's), and no map is written. (Not the pid namespace: one can be entered only once it has its init, and that is the shim.)
  *
  *   containers-userns enter STATUS_FD USERNS_FD UID GID GROUPS CAPS_LO CAPS_HI NNP FILTER_FD CGROUPNS PATH ARG0 ARGS...
  *     The shim's last step for such a container, exec'd by the shim once the container is set up (as the host's
@@ -70,13 +71,27 @@ static long number(const char *s, const char *what)
 
 static int create(int argc, char **argv)
 {
-    if (argc != 3)
+    if (argc != 3 && argc != 4)
     {
         errno = EINVAL;
-        fail("read arguments", "create FLAGS");
+        fail("read arguments", "create FLAGS [USERNS]");
     }
     int flags = (int)number(argv[2], "FLAGS");
-    if (unshare(CLONE_NEWUSER | flags) < 0)
+    if (argc == 4)
+    {
+        /* another container's user namespace (a pod's): joined, and the new namespaces are owned by it */
+        int fd = open(argv[3], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0)
+        {
+            fail("join user namespace", argv[3]);
+        }
+        close(fd);
+        if (flags != 0 && unshare(flags) < 0)
+        {
+            fail("unshare", "namespaces");
+        }
+    }
+    else if (unshare(CLONE_NEWUSER | flags) < 0)
     {
         fail("unshare", "user namespace");
     }

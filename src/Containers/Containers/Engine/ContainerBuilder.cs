@@ -81,9 +81,9 @@ public sealed class ContainerBuilder
     public ContainerBuilder WithPortBinding(int hostPort, int containerPort, string hostIp = "0.0.0.0", string protocol = "tcp") =>
         With(spec with { Ports = spec.Ports.Add(new PortBinding(containerPort, hostPort, hostIp, protocol)) });
 
-    /// <summary>Bind-mounts a host path.</summary>
-    public ContainerBuilder WithBindMount(string hostPath, string containerPath, bool readOnly = false) =>
-        With(spec with { Mounts = spec.Mounts.Add(new MountSpec(MountType.Bind, hostPath, containerPath, readOnly)) });
+    /// <summary>Bind-mounts a host path; <paramref name="idMap"/> idmaps it into the container's user namespace (<see cref="MountSpec.IdMap"/>).</summary>
+    public ContainerBuilder WithBindMount(string hostPath, string containerPath, bool readOnly = false, bool idMap = false) =>
+        With(spec with { Mounts = spec.Mounts.Add(new MountSpec(MountType.Bind, hostPath, containerPath, readOnly) { IdMap = idMap }) });
 
     /// <summary>Mounts the named volume <paramref name="volume"/> (created when missing; filled from the image on first use).</summary>
     public ContainerBuilder WithVolume(string volume, string containerPath, bool readOnly = false) =>

@@ -290,7 +290,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// </summary>
     /// <summary>The spec with its user namespace's maps worked out (<see cref="Runtime.UserNamespaces"/>).</summary>
     private ContainerSpec WithUserNamespace(ContainerSpec spec) =>
-        Runtime.UserNamespaces.Resolve(spec, options, () => Context.Store.List().Select(s => s.Spec));
+        Runtime.UserNamespaces.Resolve(spec, options, Context.Store);
 
     private ContainerSpec WithVolumesFrom(ContainerSpec spec)
     {

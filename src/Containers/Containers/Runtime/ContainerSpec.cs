@@ -402,6 +402,13 @@ public sealed record MountSpec(MountType Type, string Source, string Target, boo
     public bool CreateHostPath { get; init; }
 
     /// <summary>
+    /// For a bind mount into a container in a user namespace: mount it idmapped (Podman's <c>idmap</c> option,
+    /// <c>-v /host:/dst:idmap</c>), so the host's owners show as the same ids inside (root's files are the
+    /// container root's) and what the container writes lands with those ids. Named volumes always are.
+    /// </summary>
+    public bool IdMap { get; init; }
+
+    /// <summary>
     /// Parses <c>-v</c>: <c>/host:/dst[:ro|rw]</c> (bind), <c>name:/dst[:ro|rw]</c> (named volume, created when missing)
     /// or <c>/dst</c> (a new anonymous volume). Throws <see cref="InvalidContainerSpecException"/> naming the spec.
     /// </summary>
@@ -430,22 +437,23 @@ public sealed record MountSpec(MountType Type, string Source, string Target, boo
             throw new InvalidContainerSpecException($"invalid volume spec '{spec}': the container path '{parts[1]}' must be absolute");
         }
 
-        var ro = false;
+        bool ro = false, idmap = false;
         if (parts.Length == 3)
         {
             foreach (var opt in parts[2].Split(','))
             {
+                idmap |= opt == "idmap";
                 ro = opt switch
                 {
                     "ro" => true,
                     "rw" => false,
-                    "z" or "Z" => ro,
+                    "z" or "Z" or "idmap" => ro,
                     _ => throw new InvalidContainerSpecException($"invalid volume spec '{spec}': unknown option '{opt}'"),
                 };
             }
         }
 
-        return new MountSpec(isVolume ? MountType.Volume : MountType.Bind, parts[0], parts[1], ro) { CreateHostPath = !isVolume };
+        return new MountSpec(isVolume ? MountType.Volume : MountType.Bind, parts[0], parts[1], ro) { CreateHostPath = !isVolume, IdMap = idmap };
     }
 
     /// <summary>
@@ -472,14 +480,14 @@ public sealed record MountSpec(MountType Type, string Source, string Target, boo
         }
 
         var ro = fields.TryGetValue("readonly", out var r) ? r is "true" or "1" : fields.TryGetValue("ro", out var r2) && r2 is "true" or "1";
-        foreach (var key in fields.Keys.Where(k => k is not ("type" or "source" or "src" or "target" or "dst" or "destination" or "readonly" or "ro" or "tmpfs-size" or "tmpfs-mode" or "bind-propagation" or "volume-nocopy")))
+        foreach (var key in fields.Keys.Where(k => k is not ("type" or "source" or "src" or "target" or "dst" or "destination" or "readonly" or "ro" or "tmpfs-size" or "tmpfs-mode" or "bind-propagation" or "volume-nocopy" or "idmap")))
         {
             throw new InvalidContainerSpecException($"invalid mount spec '{spec}': unknown field '{key}'");
         }
 
         return type switch
         {
-            "bind" when source.StartsWith('/') => new MountSpec(MountType.Bind, source, target, ro),
+            "bind" when source.StartsWith('/') => new MountSpec(MountType.Bind, source, target, ro) { IdMap = fields.TryGetValue("idmap", out var i) && i is "true" or "1" },
             "bind" => throw new InvalidContainerSpecException($"invalid mount spec '{spec}': a bind source must be an absolute host path"),
             "volume" when source.Length == 0 || VolumeNames.IsValid(source) => new MountSpec(MountType.Volume, source, target, ro),
             "volume" => throw new InvalidContainerSpecException($"invalid mount spec '{spec}': '{source}' is not a valid volume name"),

@@ -203,7 +203,8 @@ internal sealed partial class ContainerSupervisor
         var stdio = new StdioOptions(terminal.Slave, spec.OpenStdin && !spec.Tty);
         var staged = UsesStagedMounts(spec);
         return spec.HasUserNamespace
-            ? await ctx.Spawner.SpawnInUserNamespaceAsync(namespaces.Joins, namespaces.Unshare, spec.UidMap, spec.GidMap, stdio).ConfigureAwait(false)
+            ? await ctx.Spawner.SpawnInUserNamespaceAsync(namespaces.Joins, namespaces.Unshare, spec.UidMap, spec.GidMap, stdio,
+                spec.UsernsMode.StartsWith("container:", StringComparison.Ordinal) ? $"/proc/{ctx.Store.RunningFor("user namespace", spec.UsernsMode).Pid}/ns/user" : null).ConfigureAwait(false)
             : namespaces.Joins.Count > 0
             ? await ctx.Spawner.SpawnJoinedAsync(namespaces.Joins, namespaces.Unshare, stdio, staged).ConfigureAwait(false)
             : ctx.Pool is { } pool

@@ -268,7 +268,7 @@ internal sealed partial class ContainerSupervisor
                     throw new InvalidContainerSpecException($"invalid mount config for type \"bind\": bind source path does not exist: {source}");
                 }
 
-                mounts.Add(new ShimMount { Source = source, Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IsFile = File.Exists(source) });
+                mounts.Add(new ShimMount { Source = source, Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IsFile = File.Exists(source), IdMap = spec.HasUserNamespace && m.IdMap });
             }
             else if (m.Type == MountType.Volume)
             {

@@ -265,7 +265,13 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
     /// user namespace to set the container up, and enters the container's through the helper at the end) and joins
     /// <paramref name="joins"/> as well. The helper lives until the shim is released or aborted.
     /// </summary>
-    public async Task<SpawnedShim> SpawnInUserNamespaceAsync(IReadOnlyList<(string Ns, int Flag, int Pid)> joins, int unshareFlags, IReadOnlyList<IdMapping> uidMap, IReadOnlyList<IdMapping> gidMap, StdioOptions stdio)
+    /// <param name="joins">Namespaces of other processes joined as well.</param>
+    /// <param name="unshareFlags">The namespaces made (CLONE_NEW*).</param>
+    /// <param name="uidMap">The new user namespace's uid map.</param>
+    /// <param name="gidMap">Its gid map.</param>
+    /// <param name="stdio">How the shim's stdio is wired.</param>
+    /// <param name="joinedUserNamespace">Another container's user namespace (/proc/PID/ns/user) to make the namespaces in, instead of a new one with these maps.</param>
+    public async Task<SpawnedShim> SpawnInUserNamespaceAsync(IReadOnlyList<(string Ns, int Flag, int Pid)> joins, int unshareFlags, IReadOnlyList<IdMapping> uidMap, IReadOnlyList<IdMapping> gidMap, StdioOptions stdio, string? joinedUserNamespace = null)
     {
         EnsureSignalHandling();
         var helperPath = UsernsHelperPath;
@@ -280,6 +286,11 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         // child); the spawn thread makes it, owned by the host's user namespace. The shim, the host's root, mounts its
         // /proc; what a pid namespace's owner decides beyond that (reboot, ns_last_pid) stays the host's.
         psi.ArgumentList.Add((unshareFlags & ~CLONE_NEWPID).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (joinedUserNamespace is not null)
+        {
+            psi.ArgumentList.Add(joinedUserNamespace);
+        }
+
         Process helper;
         lock (SpawnLock)
         {
@@ -299,8 +310,12 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
             }
 
             // one write each, as the kernel wants; gid_map after uid_map is what newgidmap does too
-            WriteMap(helper.Id, "uid_map", uidMap);
-            WriteMap(helper.Id, "gid_map", gidMap);
+            if (joinedUserNamespace is null)
+            {
+                WriteMap(helper.Id, "uid_map", uidMap);
+                WriteMap(helper.Id, "gid_map", gidMap);
+            }
+
             var names = new[] { ("mnt", CLONE_NEWNS), ("uts", CLONE_NEWUTS), ("ipc", CLONE_NEWIPC), ("net", CLONE_NEWNET) };
             var shim = await SpawnAsync("init", () =>
             {

@@ -18,11 +18,12 @@ internal static class UserNamespaces
     private static readonly Lock AutoLock = new();
 
     /// <summary>
-    /// The spec with its maps resolved. <paramref name="taken"/> are the maps of the containers that exist (auto
-    /// ranges avoid them). Throws <see cref="InvalidContainerSpecException"/> naming what is wrong.
+    /// The spec with its maps resolved: auto ranges avoid those of the containers in <paramref name="store"/>, and
+    /// <c>container:X</c> takes X's. Throws <see cref="InvalidContainerSpecException"/> naming what is wrong.
     /// </summary>
-    public static ContainerSpec Resolve(ContainerSpec spec, EngineOptions options, Func<IEnumerable<ContainerSpec>> taken)
+    public static ContainerSpec Resolve(ContainerSpec spec, EngineOptions options, ContainerStore store)
     {
+        IEnumerable<ContainerSpec> taken() => store.List().Select(s => s.Spec);
         var mode = spec.UsernsMode;
         if (!spec.UidMap.IsDefaultOrEmpty || !spec.GidMap.IsDefaultOrEmpty)
         {
@@ -53,6 +54,12 @@ internal static class UserNamespaces
                 });
             case "private":
                 throw new InvalidContainerSpecException("--userns private needs --uidmap (and --gidmap)");
+            case var m when m.StartsWith("container:", StringComparison.Ordinal):
+                // another container's namespace (a pod's containers share their sandbox's): its maps, and it is entered
+                var owner = store.ReadByIdOrName(m["container:".Length..]) ?? throw new ContainerNotFoundException($"userns mode {m}: no such container");
+                return owner.Spec.HasUserNamespace
+                    ? Checked(spec with { UsernsMode = "container:" + owner.Id, UidMap = owner.Spec.UidMap, GidMap = owner.Spec.GidMap })
+                    : throw new InvalidContainerSpecException($"userns mode {m}: that container runs in the host's user namespace");
             case var m when m == "auto" || m.StartsWith("auto:", StringComparison.Ordinal):
                 var size = AutoSizeOf(m);
                 lock (AutoLock)
@@ -64,7 +71,7 @@ internal static class UserNamespaces
                 }
 
             default:
-                throw new InvalidContainerSpecException($"invalid userns mode '{mode}': expected host, auto, auto:size=N, or private with --uidmap");
+                throw new InvalidContainerSpecException($"invalid userns mode '{mode}': expected host, auto, auto:size=N, container:NAME|ID, or private with --uidmap");
         }
     }
 

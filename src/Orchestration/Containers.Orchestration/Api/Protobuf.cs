@@ -382,7 +382,7 @@ internal static class Protobuf
             [14] = M("securityContext", "PodSecurityContext"), [16] = S("hostname"),
             [17] = S("subdomain"), [19] = S("schedulerName"), [20] = M("initContainers", "Container", repeated: true),
             [21] = B("automountServiceAccountToken", pointer: true), [22] = M("tolerations", "Toleration", repeated: true), [24] = S("priorityClassName"), [25] = I("priority", pointer: true),
-            [30] = B("enableServiceLinks", pointer: true),
+            [30] = B("enableServiceLinks", pointer: true), [37] = B("hostUsers", pointer: true),
         },
         ["PodSecurityContext"] = new()
         {

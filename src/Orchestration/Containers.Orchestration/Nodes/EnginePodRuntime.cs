@@ -83,7 +83,12 @@ public sealed class EnginePodRuntime : IPodRuntime
 
         foreach (var (host, path, ro) in spec.Mounts)
         {
-            builder = builder.WithBindMount(host, path, ro);
+            builder = builder.WithBindMount(host, path, ro, idMap: spec.UsernsMode.Length > 0);
+        }
+
+        if (spec.UsernsMode.Length > 0)
+        {
+            builder = builder.WithUserNamespace(spec.UsernsMode);
         }
 
         builder = spec.Sandbox || spec.SeccompProfile == Containers.Runtime.ContainerSpec.SeccompUnconfined ? builder.WithSeccompUnconfined()

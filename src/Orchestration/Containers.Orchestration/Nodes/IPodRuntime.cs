@@ -99,6 +99,12 @@ public sealed record PodContainerSpec
     /// <summary>The IPC namespace of the sandbox: "" for its own, <c>host</c> (hostIPC).</summary>
     public string IpcMode { get; init; } = "";
 
+    /// <summary>
+    /// The user namespace (<c>hostUsers: false</c>): "" for the host's, <c>auto</c> for the sandbox (a range of its
+    /// own), <c>container:ID</c> for the pod's containers (the sandbox's). In one, the pod's volumes are idmapped.
+    /// </summary>
+    public string UsernsMode { get; init; } = "";
+
     /// <summary>The image pull policy (Always, IfNotPresent, Never).</summary>
     public string PullPolicy { get; init; } = "IfNotPresent";
 

@@ -141,6 +141,7 @@ public sealed partial class NodeAgent
                 ReadOnlyRootfs = security.ReadOnlyRootfs,
                 NoNewPrivileges = security.NoNewPrivileges,
                 PidMode = Json.Bool(pod, "spec", "hostPID") == true ? "host" : Json.Bool(pod, "spec", "shareProcessNamespace") == true && rec.SandboxId is { } sandbox ? "container:" + sandbox : "",
+                UsernsMode = Json.Bool(pod, "spec", "hostUsers") == false && rec.SandboxId is { } owner ? "container:" + owner : "", // the sandbox's user namespace
                 Labels = ImmutableDictionary<string, string>.Empty
                     .Add(PodUidLabel, rec.Uid)
                     .Add(ContainerLabel, cr.Name)

@@ -450,6 +450,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
             Image = "",
             Sandbox = true,
             IpcMode = Json.Bool(pod, "spec", "hostIPC") == true ? "host" : "",
+            UsernsMode = Json.Bool(pod, "spec", "hostUsers") == false ? "auto" : "",
             Hostname = Json.Str(pod, "spec", "hostname") ?? Json.Name(pod),
             Network = Options.Network,
             Labels = ImmutableDictionary<string, string>.Empty

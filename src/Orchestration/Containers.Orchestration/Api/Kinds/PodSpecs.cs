@@ -98,6 +98,18 @@ internal static class PodSpecs
             errors.Add(($"{at}.restartPolicy", $"Unsupported value: \"{policy}\": supported values: \"Always\", \"OnFailure\", \"Never\""));
         }
 
+        if (Json.Bool(spec, "hostUsers") == false)
+        {
+            // a pod in a user namespace shares none of the host's (kube-apiserver's words)
+            foreach (var host in new[] { "hostNetwork", "hostPID", "hostIPC" })
+            {
+                if (Json.Bool(spec, host) == true)
+                {
+                    errors.Add(($"{at}.{host}", "Forbidden: when `hostUsers` is false, " + host + " must be false"));
+                }
+            }
+        }
+
         var volumes = new HashSet<string>(StringComparer.Ordinal);
         int v = 0;
         foreach (var vol in Json.Items(spec, "volumes"))
