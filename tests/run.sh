@@ -30,6 +30,8 @@ command -v go >/dev/null || need+=(golang-go) # builds the Helm tests' reference
 [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || need+=(golang-github-masterminds-sprig-dev) # Sprig, for the reference renderer
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need+=(golang-k8s-sigs-yaml-dev) # Helm's toYaml, for the reference renderer
 command -v curl >/dev/null || need+=(curl)
+command -v newuidmap >/dev/null || need+=(uidmap) # rootless: the user's subordinate ids mapped by the setuid helpers
+command -v slirp4netns >/dev/null || need+=(slirp4netns) # rootless networking
 [ -e /usr/share/zoneinfo/Europe/Berlin ] || need+=(tzdata) # CronJob time zones
 command -v docker-compose >/dev/null || need+=(docker-compose) # compose v1 (Python) against the Docker API
 /usr/bin/python3 -c 'import docker' 2>/dev/null || need+=(python3-docker) # the Docker SDK for Python against the Docker API
@@ -43,6 +45,14 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need[@]}"
   if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; made_policy=0; fi
 fi
+# the rootless tests run the CLI as an ordinary user of their own, with subordinate ids (65536 of each)
+if ! id -u containers-rootless >/dev/null 2>&1; then
+  useradd --system --create-home --home-dir /var/lib/containers-rootless --shell /usr/sbin/nologin containers-rootless
+fi
+grep -q '^containers-rootless:' /etc/subuid 2>/dev/null || echo 'containers-rootless:3000000:65536' >> /etc/subuid
+grep -q '^containers-rootless:' /etc/subgid 2>/dev/null || echo 'containers-rootless:3000000:65536' >> /etc/subgid
+# slirp4netns opens /dev/net/tun as that user: Debian's udev makes it 0666, a machine without udev may leave it 0600
+[ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ] && chmod 0666 /dev/net/tun
 status=0
 dotnet test Containers.sln "$@" || status=$?
 # each test removes its own cgroups; the engines' shared parents (containers-dotnet under each hierarchy) go once empty

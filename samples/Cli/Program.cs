@@ -8,6 +8,9 @@ using Containers.Runtime.Cgroups;
 
 // containers: a docker-like command line over the Containers SDK. The verbs are declared in Verbs.cs; CommandLineApp
 // parses them (System.CommandLine), prints their help and completions, and runs the one named.
+// Run by an ordinary user: re-exec as root of the user's container user namespace (rootless; see Rootless).
+Rootless.EnterUserNamespace();
+
 if (args.Length > 0 && args[0] == "__monitor")
 {
     // The detached monitor is this same program (NativeAOT: it starts in milliseconds).

@@ -46,6 +46,11 @@ internal static class Container
         }
 
         var data = $"lowerdir={string.Join(':', lowers)}";
+        if (InUserNamespace)
+        {
+            data += ",userxattr"; // rootless: overlay's own attributes in user.overlay.*, which the namespace's root may set
+        }
+
         if (c.UpperDir is not null)
         {
             data += $",upperdir={c.UpperDir},workdir={c.WorkDir}";
@@ -166,8 +171,24 @@ internal static class Container
         }
 
         MountAt(root, "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, null);
-        MountAt(root, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | (writableSysfs ? 0 : MS_RDONLY), null);
+        var sys = Paths.SecureJoin(root, "/sys");
+        Paths.MkdirAll(sys);
+        if (mount("sysfs", sys, "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | (writableSysfs ? 0 : MS_RDONLY), null) < 0)
+        {
+            // rootless with the host's network namespace (--network host): no sysfs of its own; the host's, read-only
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != 1 || !InUserNamespace)
+            {
+                throw new ShimException("mount /sys", errno, "");
+            }
+
+            Program.Check(mount("/sys", sys, null, MS_BIND | MS_REC, null), "bind the host's /sys");
+            Program.Check(mount(null, sys, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, null), "remount /sys read-only");
+        }
     }
+
+    /// <summary>Whether the shim runs in a user namespace other than the host's (a rootless engine's).</summary>
+    private static readonly bool InUserNamespace = !File.ReadAllText("/proc/self/uid_map").Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).SequenceEqual(["0", "0", "4294967295"]);
 
     /// <summary>Masks and read-only binds of /proc and /sys paths under <paramref name="prefix"/> ("" once pivoted).</summary>
     private static void Protect(string prefix, IEnumerable<string> masked, IEnumerable<string> readOnly)
@@ -219,10 +240,37 @@ internal static class Container
             Paths.MkdirAll(parent);
         }
 
+        _ = umount2(path, MNT_DETACH); // a default node bind-mounted from the host (rootless) goes with its mount; elsewhere EINVAL
         unlink(path); // a default node (/dev/null...) or an image's file there: the host's device wins, as with runc
-        Program.Check(mknod(path, (Tmds.Linux.mode_t)(int)((d.Block ? 0x6000u : 0x2000u) | (d.Mode & 0xfff)), Makedev(d.Major, d.Minor)), "mknod device", d.Path);
+        if (!MakeNode(path, (Tmds.Linux.mode_t)(int)((d.Block ? 0x6000u : 0x2000u) | (d.Mode & 0xfff)), Makedev(d.Major, d.Minor), d.HostPath ?? d.Path))
+        {
+            return; // the host's node itself, with its owner and mode
+        }
+
         Program.Check(chown(path, d.Uid, d.Gid), "chown device", d.Path);
         Program.Check(chmod(path, d.Mode & 0xfff), "chmod device", d.Path);
+    }
+
+    /// <summary>
+    /// mknod, or where a user namespace forbids making device nodes (rootless), an empty file with the host's node
+    /// <paramref name="host"/> bind-mounted on it (as runc and Podman do). True when the node was made.
+    /// </summary>
+    private static bool MakeNode(string path, Tmds.Linux.mode_t mode, ulong dev, string host)
+    {
+        if (mknod(path, mode, dev) == 0)
+        {
+            return true;
+        }
+
+        var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        if (errno != 1)
+        {
+            throw new ShimException("mknod", errno, path);
+        }
+
+        Paths.CreateFile(path);
+        Program.Check(mount(host, path, null, MS_BIND, null), "bind the host's device", host);
+        return false;
     }
 
     private static void MakeDevices(string dev)
@@ -231,8 +279,10 @@ internal static class Container
         foreach (var (name, major, minor) in devices)
         {
             var path = dev + "/" + name;
-            Program.Check(mknod(path, S_IFCHR | 0x1b6, Makedev(major, minor)), "mknod", path);
-            chmod(path, 0x1b6); // the umask must not narrow 0666
+            if (MakeNode(path, S_IFCHR | 0x1b6, Makedev(major, minor), "/dev/" + name))
+            {
+                chmod(path, 0x1b6); // the umask must not narrow 0666
+            }
         }
 
         symlink("/proc/self/fd", dev + "/fd");

@@ -103,7 +103,11 @@ internal static unsafe class Process
         var groups = c.AdditionalGids.ToArray();
         fixed (uint* g = groups)
         {
-            Program.Check((int)syscall3(SYS_setgroups, groups.Length, (nint)g, 0), "setgroups");
+            // a rootless engine without subordinate ids maps one group and denies setgroups: no groups is all it can be
+            if ((int)syscall3(SYS_setgroups, groups.Length, (nint)g, 0) < 0 && !(groups.Length == 0 && Marshal.GetLastPInvokeError() == 1))
+            {
+                Program.Check(-1, "setgroups");
+            }
         }
 
         Program.Check((int)syscall3(SYS_setresgid, (nint)c.Gid, (nint)c.Gid, (nint)c.Gid), "setgid", c.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture));

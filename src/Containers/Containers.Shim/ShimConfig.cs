@@ -50,6 +50,8 @@ internal sealed class ShimDevice
 {
     /// <summary>The absolute path in the container.</summary>
     public string Path { get; set; } = "";
+    /// <summary>The host's node, bind-mounted instead where a node cannot be made (rootless).</summary>
+    public string? HostPath { get; set; }
     /// <summary>True for a block device, false for a character device.</summary>
     public bool Block { get; set; }
     public uint Major { get; set; }

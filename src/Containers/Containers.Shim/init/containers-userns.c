@@ -11,6 +11,15 @@
  *     enter. Exits 0. With USERNS (a path in /proc), that user namespace is joined instead of a new one made (a pod's
  *     containers share its sandbox's), and no map is written. (Not the pid namespace: one can be entered only once it has its init, and that is the shim.)
  *
+ *   containers-userns rootless PAUSE_PID_FILE UIDMAP GIDMAP -- PROGRAM ARGS...
+ *     Rootless: run by an ordinary user, execs PROGRAM as root of the user's container user namespace (with a
+ *     mount namespace of its own), where the engine can mount overlays, make namespaces and spawn containers. The
+ *     namespace is held by a pause process (its pid in PAUSE_PID_FILE) that every later run joins, as Podman's:
+ *     containers started by one run are then reachable from the next. When there is none, one is made: the pause
+ *     process unshares, and this process writes its maps with newuidmap and newgidmap (UIDMAP and GIDMAP are their
+ *     arguments after the pid, "CONTAINER HOST SIZE ...", from /etc/subuid and /etc/subgid), or, when those give the
+ *     user no range ("-"), maps only the user itself.
+ *
  *   containers-userns enter STATUS_FD USERNS_FD UID GID GROUPS CAPS_LO CAPS_HI NNP FILTER_FD CGROUPNS PATH ARG0 ARGS...
  *     The shim's last step for such a container, exec'd by the shim once the container is set up (as the host's
  *     root, which idmapped mounts and device nodes need): joins the user namespace, unshares the cgroup namespace
@@ -32,7 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -257,8 +270,224 @@ static int enter(int argc, char **argv)
     return 125;
 }
 
+/* joins the user and mount namespaces of the pause process PID; 0, or -1 when it is not (or no longer) one */
+static int join_pause(pid_t pid)
+{
+    char path[64], comm[32] = {0};
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+    {
+        return -1;
+    }
+    int ok = fgets(comm, sizeof comm, f) != NULL && strncmp(comm, "containers-paus", 15) == 0;
+    fclose(f);
+    if (!ok)
+    {
+        return -1; /* gone, and the pid reused */
+    }
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+    int user = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+    int mnt = open(path, O_RDONLY | O_CLOEXEC);
+    if (user < 0 || mnt < 0)
+    {
+        return -1;
+    }
+    if (setns(user, CLONE_NEWUSER) < 0)
+    {
+        fail("join the rootless user namespace", path);
+    }
+    if (setns(mnt, CLONE_NEWNS) < 0)
+    {
+        fail("join the rootless mount namespace", path);
+    }
+    close(user);
+    close(mnt);
+    return 0;
+}
+
+/* runs newuidmap or newgidmap PID ARGS (a space-separated list); the exit status */
+static int run_map_tool(const char *tool, pid_t pid, const char *args)
+{
+    char *argv[1024];
+    char pidtext[16], buf[4096];
+    int n = 0;
+    snprintf(pidtext, sizeof pidtext, "%d", (int)pid);
+    snprintf(buf, sizeof buf, "%s", args);
+    argv[n++] = (char *)tool;
+    argv[n++] = pidtext;
+    for (char *t = strtok(buf, " "); t && n < 1022; t = strtok(NULL, " "))
+    {
+        argv[n++] = t;
+    }
+    argv[n] = NULL;
+    pid_t child = fork();
+    if (child == 0)
+    {
+        execvp(tool, argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) < 0)
+    {
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    {
+        fail("write", path);
+    }
+    close(fd);
+}
+
+static int rootless(int argc, char **argv)
+{
+    if (argc < 7 || strcmp(argv[5], "--") != 0)
+    {
+        errno = EINVAL;
+        fail("read arguments", "rootless PAUSE_PID_FILE UIDMAP GIDMAP -- PROGRAM ARGS...");
+    }
+    const char *pidfile = argv[2], *uidmap = argv[3], *gidmap = argv[4];
+    char **program = argv + 6;
+
+    FILE *f = fopen(pidfile, "r");
+    int pid = 0;
+    if (f)
+    {
+        if (fscanf(f, "%d", &pid) != 1)
+        {
+            pid = 0;
+        }
+        fclose(f);
+    }
+    if (pid <= 0 || join_pause(pid) < 0)
+    {
+        /* a new namespace, held by a pause process */
+        int up[2], down[2];
+        if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
+        {
+            fail("pipe", "");
+        }
+        pid_t pause_pid = fork();
+        if (pause_pid < 0)
+        {
+            fail("fork", "pause process");
+        }
+        if (pause_pid == 0)
+        {
+            char c = 0;
+            if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+            {
+                c = 1;
+            }
+            if (write(up[1], &c, 1) != 1 || c != 0 || read(down[0], &c, 1) != 1 || c != 0)
+            {
+                _exit(1);
+            }
+            /* root of the namespace now: its mounts are its own */
+            if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+            {
+                _exit(1);
+            }
+            prctl(PR_SET_NAME, "containers-pause", 0, 0, 0);
+            setsid();
+            if (chdir("/") < 0)
+            {
+                _exit(1);
+            }
+            int null = open("/dev/null", O_RDWR);
+            for (int fd = 0; fd < 3; fd++)
+            {
+                dup2(null, fd);
+            }
+            signal(SIGTERM, SIG_DFL);
+            for (;;)
+            {
+                pause();
+            }
+        }
+        char c = 1;
+        if (read(up[0], &c, 1) != 1 || c != 0)
+        {
+            errno = EPERM;
+            fail("unshare", "a user namespace for rootless (unprivileged user namespaces disabled?)");
+        }
+        char path[64], text[64];
+        if (strcmp(uidmap, "-") != 0)
+        {
+            if (run_map_tool("newuidmap", pause_pid, uidmap) != 0 || run_map_tool("newgidmap", pause_pid, gidmap) != 0)
+            {
+                kill(pause_pid, SIGKILL);
+                errno = EPERM;
+                fail("newuidmap/newgidmap", "the ranges of /etc/subuid and /etc/subgid (is the uidmap package installed?)");
+            }
+        }
+        else
+        {
+            /* no subordinate ids: only the user, as root */
+            snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pause_pid);
+            snprintf(text, sizeof text, "0 %d 1\n", (int)getuid());
+            write_file(path, text);
+            snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pause_pid);
+            write_file(path, "deny");
+            snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pause_pid);
+            snprintf(text, sizeof text, "0 %d 1\n", (int)getgid());
+            write_file(path, text);
+        }
+        c = 0;
+        if (write(down[1], &c, 1) != 1)
+        {
+            fail("write", "pause process");
+        }
+        /* wait until the pause process has made its mounts private, then record it */
+        for (int i = 0; i < 1000; i++)
+        {
+            char mi[64];
+            snprintf(mi, sizeof mi, "/proc/%d/comm", (int)pause_pid);
+            FILE *cf = fopen(mi, "r");
+            char comm[32] = {0};
+            int named = cf && fgets(comm, sizeof comm, cf) && strncmp(comm, "containers-paus", 15) == 0;
+            if (cf)
+            {
+                fclose(cf);
+            }
+            if (named)
+            {
+                break;
+            }
+            usleep(1000);
+        }
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.%d", pidfile, (int)getpid());
+        FILE *out = fopen(tmp, "w");
+        if (!out || fprintf(out, "%d\n", (int)pause_pid) < 0 || fclose(out) != 0 || rename(tmp, pidfile) < 0)
+        {
+            kill(pause_pid, SIGKILL);
+            fail("write", pidfile);
+        }
+        if (join_pause(pause_pid) < 0)
+        {
+            fail("join the rootless namespaces", "");
+        }
+    }
+    setenv("CONTAINERS_ROOTLESS", "1", 1);
+    execvp(program[0], program);
+    fail("exec", program[0]);
+    return 125;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "rootless") == 0)
+    {
+        return rootless(argc, argv);
+    }
     if (argc >= 2 && strcmp(argv[1], "create") == 0)
     {
         return create(argc, argv);

@@ -288,9 +288,39 @@ public sealed class ContainerEngine : IAsyncDisposable
     /// <c>--volumes-from ID[:ro|rw]</c>: the named containers' bind and volume mounts added to the spec (read-only
     /// with <c>:ro</c>, else as they were), except where the spec mounts something at the same target.
     /// </summary>
-    /// <summary>The spec with its user namespace's maps worked out (<see cref="Runtime.UserNamespaces"/>).</summary>
+    /// <summary>The spec with its user namespace's maps worked out (<see cref="Runtime.UserNamespaces"/>), and made rootless when the engine is (<see cref="Rootless"/>).</summary>
     private ContainerSpec WithUserNamespace(ContainerSpec spec) =>
-        Runtime.UserNamespaces.Resolve(spec, options, Context.Store);
+        Rootless.IsActive ? RootlessSpec(spec) : Runtime.UserNamespaces.Resolve(spec, options, Context.Store);
+
+    /// <summary>
+    /// What a container can have from a rootless engine: slirp4netns for the default bridge, no user-defined network
+    /// and no cgroup limit (refused with the reason: an ordinary user cannot make bridges, and this machine delegates
+    /// no cgroup to one), no user namespace of its own beyond the engine's.
+    /// </summary>
+    private ContainerSpec RootlessSpec(ContainerSpec spec)
+    {
+        if (spec.NetworkMode == "bridge" && spec.Networks.IsDefaultOrEmpty)
+        {
+            spec = spec with { NetworkMode = ContainerSpec.Slirp4netns };
+        }
+
+        foreach (var n in spec.EffectiveNetworks())
+        {
+            throw new InvalidContainerSpecException($"rootless: network {n.Network} needs a bridge and veths on the host, which an ordinary user cannot make; use the default (slirp4netns), host or none");
+        }
+
+        if (Context.Cgroups is Runtime.Cgroups.NoCgroupManager && Runtime.Cgroups.NoCgroupManager.Named(spec.Resources).ToList() is { Count: > 0 } limits)
+        {
+            throw new InvalidContainerSpecException($"rootless: {string.Join(", ", limits)} cannot be applied: {Runtime.Cgroups.NoCgroupManager.Why}");
+        }
+
+        if (spec.UsernsMode is not ("" or "host") || !spec.UidMap.IsDefaultOrEmpty || !spec.GidMap.IsDefaultOrEmpty)
+        {
+            throw new InvalidContainerSpecException("rootless: the engine's own user namespace is the containers'; --userns, --uidmap and --gidmap need the engine run as root");
+        }
+
+        return spec;
+    }
 
     private ContainerSpec WithVolumesFrom(ContainerSpec spec)
     {

@@ -3,11 +3,11 @@ namespace Containers;
 /// <summary>Settings of a <see cref="ContainerEngine"/>; bound from the configuration section "Containers" by hosting.</summary>
 public sealed record EngineOptions
 {
-    /// <summary>The root directory holding containers (and later images). Default: CONTAINERS_ROOT or /var/lib/containers-dotnet.</summary>
-    public string Root { get; init; } = Env("CONTAINERS_ROOT") ?? "/var/lib/containers-dotnet";
+    /// <summary>The root directory holding containers (and later images). Default: CONTAINERS_ROOT, else /var/lib/containers-dotnet (rootless: <see cref="Rootless.DefaultRoot"/>).</summary>
+    public string Root { get; init; } = Env("CONTAINERS_ROOT") ?? (Rootless.IsActive ? Rootless.DefaultRoot : "/var/lib/containers-dotnet");
 
-    /// <summary>Machine-wide state shared by every root (the bridge's address allocations). Default: CONTAINERS_MACHINE_STATE or /run/containers-dotnet.</summary>
-    public string MachineStateDirectory { get; init; } = Env("CONTAINERS_MACHINE_STATE") ?? "/run/containers-dotnet";
+    /// <summary>Machine-wide state shared by every root (the bridge's address allocations). Default: CONTAINERS_MACHINE_STATE, else /run/containers-dotnet (rootless: <see cref="Rootless.DefaultStateDirectory"/>).</summary>
+    public string MachineStateDirectory { get; init; } = Env("CONTAINERS_MACHINE_STATE") ?? (Rootless.IsActive ? Rootless.DefaultStateDirectory : "/run/containers-dotnet");
 
     /// <summary>Name of the default bridge interface. Default: CONTAINERS_BRIDGE or cdnet0.</summary>
     public string BridgeName { get; init; } = Env("CONTAINERS_BRIDGE") ?? "cdnet0";

@@ -29,6 +29,11 @@ public sealed class NetworkService
     public NetworkInfo Create(string name, NetworkCreateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(name);
+        if (Rootless.IsActive)
+        {
+            throw new ContainerException($"rootless: network {name} would need a bridge, veths and firewall rules on the host, which an ordinary user cannot make; containers use slirp4netns (the default), host or none");
+        }
+
         return Ctx.Networks.Create(name, options ?? new NetworkCreateOptions(), Ctx.Time.GetUtcNow());
     }
 

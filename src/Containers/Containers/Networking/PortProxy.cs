@@ -61,14 +61,63 @@ internal sealed class PortProxy : IAsyncDisposable
         }
     }
 
+    // how the socket toward the container is made: in this process's network namespace, or in the container's
+    private Func<AddressFamily, SocketType, ProtocolType, Socket> newUpstream = (f, t, p) => new Socket(f, t, p);
+    private int netnsFd = -1;
+    private ISyscalls? netnsSys;
+
     /// <summary>Starts forwarding to <paramref name="target"/>.</summary>
     public void Start(IPAddress target)
     {
         foreach (var (b, s) in listeners)
         {
             var to = new IPEndPoint(target, b.ContainerPort);
-            loops.Add(b.Protocol == "tcp" ? Task.Run(() => AcceptLoop(s, to, cts.Token)) : Task.Run(() => UdpLoop(s, to, cts.Token)));
+            loops.Add(b.Protocol == "tcp" ? Task.Run(() => AcceptLoop(s, to, cts.Token)) : Task.Run(() => UdpLoop(s, to, newUpstream, cts.Token)));
         }
+    }
+
+    /// <summary>
+    /// Starts forwarding to the container's loopback, with sockets made inside its network namespace (that of
+    /// <paramref name="pid"/>): for a container with no address the host can route to (slirp4netns, rootless),
+    /// as rootlesskit's builtin port driver does.
+    /// </summary>
+    public void StartInNamespace(ISyscalls sys, int pid)
+    {
+        netnsSys = sys;
+        netnsFd = sys.Open($"/proc/{pid}/ns/net", 0x80000); // O_CLOEXEC; kept so the namespace is the same one however long the container runs
+        newUpstream = (family, type, protocol) => SocketInNamespace(sys, netnsFd, family, type, protocol);
+        Start(IPAddress.Loopback);
+    }
+
+    /// <summary>
+    /// A socket made in the network namespace of <paramref name="nsFd"/> (a socket stays in the namespace it was made
+    /// in). A short-lived thread of its own joins the namespace, makes it with a raw socket(2) and ends: it makes no
+    /// thread and runs nothing else, so nothing else of this process ever runs in the container's namespace.
+    /// </summary>
+    private static Socket SocketInNamespace(ISyscalls sys, int nsFd, AddressFamily family, SocketType type, ProtocolType protocol)
+    {
+        int fd = -1;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                sys.Setns(nsFd, 0x40000000); // CLONE_NEWNET
+                fd = sys.Socket((int)family, (int)type | 0x80000, (int)protocol); // SOCK_CLOEXEC
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        }, 64 * 1024) { IsBackground = true, Name = "netns-socket" };
+        thread.Start();
+        thread.Join();
+        if (error is not null)
+        {
+            throw new SocketException((int)SocketError.NetworkUnreachable, $"a socket in the container's network namespace: {error.Message}");
+        }
+
+        return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
     }
 
     public async ValueTask DisposeAsync()
@@ -97,6 +146,10 @@ internal sealed class PortProxy : IAsyncDisposable
         }
 
         cts.Dispose();
+        if (Interlocked.Exchange(ref netnsFd, -1) is var fd and >= 0)
+        {
+            netnsSys!.Close(fd);
+        }
     }
 
     private async Task AcceptLoop(Socket listener, IPEndPoint to, CancellationToken ct)
@@ -119,7 +172,18 @@ internal sealed class PortProxy : IAsyncDisposable
 
     private async Task Forward(Socket client, IPEndPoint to, CancellationToken ct)
     {
-        var upstream = new Socket(to.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket upstream;
+        try
+        {
+            upstream = newUpstream(to.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            upstream.NoDelay = true;
+        }
+        catch (SocketException)
+        {
+            client.Dispose();
+            return;
+        }
+
         try
         {
             await upstream.ConnectAsync(to, ct).ConfigureAwait(false);
@@ -176,7 +240,7 @@ internal sealed class PortProxy : IAsyncDisposable
         new Thread(() => Run(upstream, client), 128 * 1024) { IsBackground = true, Name = "proxy" }.Start();
     }
 
-    private static async Task UdpLoop(Socket listener, IPEndPoint to, CancellationToken ct)
+    private static async Task UdpLoop(Socket listener, IPEndPoint to, Func<AddressFamily, SocketType, ProtocolType, Socket> newUpstream, CancellationToken ct)
     {
         var peers = new Dictionary<EndPoint, Socket>();
         var buf = new byte[65536];
@@ -187,7 +251,7 @@ internal sealed class PortProxy : IAsyncDisposable
                 var r = await listener.ReceiveFromAsync(buf, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), ct).ConfigureAwait(false);
                 if (!peers.TryGetValue(r.RemoteEndPoint, out var up))
                 {
-                    up = new Socket(to.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+                    up = newUpstream(to.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
                     up.Connect(to);
                     peers[r.RemoteEndPoint] = up;
                     var client = r.RemoteEndPoint;

@@ -74,10 +74,16 @@ public sealed record ContainerSpec
     public string? Hostname { get; init; }
 
     /// <summary>
-    /// Network mode: <c>bridge</c> (the default bridge, the default), <c>none</c>, <c>host</c>, or the name of a
-    /// user-defined network (with DNS for container names and aliases).
+    /// Network mode: <c>bridge</c> (the default bridge, the default), <c>none</c>, <c>host</c>, <c>slirp4netns</c>
+    /// (see <see cref="Slirp4netns"/>), or the name of a user-defined network (with DNS for container names and aliases).
     /// </summary>
     public string NetworkMode { get; init; } = "bridge";
+
+    /// <summary>
+    /// The network mode of a container that reaches out through slirp4netns (user-mode networking, no bridge on the
+    /// host): rootless engines' default, as Podman's. Ports are published by a proxy that connects inside it.
+    /// </summary>
+    public const string Slirp4netns = "slirp4netns";
 
     /// <summary>
     /// A group under the <c>containers-dotnet</c> cgroup parent that holds this container's cgroup (docker's
@@ -214,7 +220,7 @@ public sealed record ContainerSpec
 
     /// <summary>The networks the container joins, in order (its first is eth0 and carries the default route).</summary>
     public ImmutableArray<Networking.NetworkAttachment> EffectiveNetworks() =>
-        NetworkMode is "host" or "none" || JoinedContainer is not null ? []
+        NetworkMode is "host" or "none" or Slirp4netns || JoinedContainer is not null ? []
         : !Networks.IsDefaultOrEmpty ? Networks
         : [new Networking.NetworkAttachment(NetworkMode)];
 }

@@ -238,7 +238,7 @@ internal sealed partial class ContainerSupervisor
         }
 
         var (major, minor) = Linux.LinuxSyscalls.SplitDev(s.Device);
-        return new ShimDevice { Path = target, Block = s.Type == Linux.FileStatus.BlockDevice, Major = major, Minor = minor, Mode = (uint)s.Permissions, Uid = (uint)s.Uid, Gid = (uint)s.Gid };
+        return new ShimDevice { Path = target, HostPath = hostPath, Block = s.Type == Linux.FileStatus.BlockDevice, Major = major, Minor = minor, Mode = (uint)s.Permissions, Uid = (uint)s.Uid, Gid = (uint)s.Gid };
     }
 
     /// <summary>The status of what a symlink points at (a device given as /dev/disk/by-id/..., say).</summary>

@@ -34,8 +34,9 @@ internal sealed partial class ContainerSupervisor
                 plan.Add((bridge, address));
             }
 
-            var ip = plan.Count > 0 ? plan[0].Ip : joined?.IPAddress is { } joinedIp ? IPAddress.Parse(joinedIp) : null;
-            var dnsServer = endpoints.Count > 0 && endpoints[0].Network != NetworkInfo.DefaultName ? endpoints[0].Gateway : null;
+            var slirpMode = spec.NetworkMode == ContainerSpec.Slirp4netns;
+            var ip = plan.Count > 0 ? plan[0].Ip : joined?.IPAddress is { } joinedIp ? IPAddress.Parse(joinedIp) : slirpMode ? IPAddress.Parse(Networking.Slirp4netns.Address) : null;
+            var dnsServer = endpoints.Count > 0 && endpoints[0].Network != NetworkInfo.DefaultName ? endpoints[0].Gateway : slirpMode ? Networking.Slirp4netns.Dns : null;
             steps.Do("write /etc/hosts, /etc/resolv.conf and /etc/hostname", () =>
             {
                 WriteEtc(spec, dir, prepared.Hostname, joined, endpoints, dnsServer);
@@ -65,7 +66,13 @@ internal sealed partial class ContainerSupervisor
                 await StopShimAsync(shim).ConfigureAwait(false); // a cgroup with a process in it cannot be removed
                 c.Delete();
             }).ConfigureAwait(false);
-            if (dnsServer is not null || endpoints.Count > 1)
+            Networking.Slirp4netns? slirp = null;
+            if (slirpMode)
+            {
+                slirp = await steps.DoAsync("start slirp4netns", () => Networking.Slirp4netns.StartAsync(shim.Pid), s => s.DisposeAsync()).ConfigureAwait(false);
+            }
+
+            if ((dnsServer is not null && !slirpMode) || endpoints.Count > 1)
             {
                 // bound before the payload runs: its first lookup must find the server
                 steps.Do("serve DNS", () => ctx.Dns.Track(Id, endpoints), () => ctx.Dns.Untrack(Id));
@@ -75,7 +82,11 @@ internal sealed partial class ContainerSupervisor
             var started = ctx.Time.GetUtcNow();
             steps.Do("record the container as running", () => RecordRunning(shim, started, ip, endpoints));
             IReadOnlyList<string[]> natRules = [];
-            if (ip is not null && proxy is not null)
+            if (slirpMode && proxy is not null)
+            {
+                steps.Do("publish the ports", () => proxy.StartInNamespace(ctx.Sys, shim.Pid));
+            }
+            else if (ip is not null && proxy is not null)
             {
                 natRules = steps.Do("publish the ports", () =>
                 {
@@ -87,6 +98,7 @@ internal sealed partial class ContainerSupervisor
             var run = new Run(shim.Process, cgroup, Id, [.. endpoints], natRules, terminal.TakeMaster(), started, spec.OpenStdin && !spec.Tty)
             {
                 SharedShm = IpcMode(spec) == "shareable" ? shm : null,
+                Slirp = slirp,
             };
             run.StartPumps(new JsonLogWriter(ctx.Store.LogPath(Id), ctx.Time), output);
             steps.Commit();
@@ -183,7 +195,8 @@ internal sealed partial class ContainerSupervisor
     {
         if (joined is null)
         {
-            WriteEtcFiles(ctx.Sys, dir, hostname, [.. endpoints.Select(e => e.IPAddress)], spec.NetworkMode, dnsServer);
+            string[] ips = spec.NetworkMode == ContainerSpec.Slirp4netns ? [Networking.Slirp4netns.Address] : [.. endpoints.Select(e => e.IPAddress)];
+            WriteEtcFiles(ctx.Sys, dir, hostname, ips, spec.NetworkMode, dnsServer);
             return;
         }
 

@@ -58,7 +58,7 @@ internal sealed partial class ContainerSupervisor
             : ctx.Store.Update(Id, s => s with { MonitorPid = self.Pid, MonitorStartTime = self.StartTime }); // claim it before making anything
         try
         {
-            if (state.Spec.EffectiveNetworks().Length > 0 && state.Spec.Ports.Length > 0)
+            if ((state.Spec.EffectiveNetworks().Length > 0 || state.Spec.NetworkMode == ContainerSpec.Slirp4netns) && state.Spec.Ports.Length > 0)
             {
                 proxy = PortProxy.Bind(state.Spec.Ports);
             }
@@ -337,6 +337,9 @@ internal sealed partial class ContainerSupervisor
         /// <summary>The host directory of the run's shareable /dev/shm (<c>--ipc shareable</c>), unmounted when it ends.</summary>
         public string? SharedShm { get; init; }
 
+        /// <summary>The run's slirp4netns (<c>--network slirp4netns</c>), ended with it.</summary>
+        public Networking.Slirp4netns? Slirp { get; init; }
+
         public Stream? Stdin { get; } = keepStdin ? process.StandardInput.BaseStream : null;
 
         public Stream? Terminal { get; } = ptyMaster >= 0 ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(ptyMaster, ownsHandle: true), FileAccess.ReadWrite, 1) : null;
@@ -383,6 +386,11 @@ internal sealed partial class ContainerSupervisor
             if (SharedShm is { } shm)
             {
                 Step(ctx, "unmount its shareable /dev/shm", () => UnmountShareableShm(ctx.Sys, shm));
+            }
+
+            if (Slirp is { } slirp)
+            {
+                Step(ctx, "stop slirp4netns", () => slirp.DisposeAsync().AsTask().GetAwaiter().GetResult());
             }
 
             Terminal?.Dispose();

@@ -6,6 +6,11 @@ internal static class CgroupManagers
     /// <summary>v2 when /sys/fs/cgroup is a cgroup2 mount, else v1 when v1 controllers are mounted, else v2 on the unified hierarchy.</summary>
     public static ICgroupManager Detect(ISyscalls sys)
     {
+        if (Rootless.IsActive)
+        {
+            return new NoCgroupManager(); // nothing is delegated to an unprivileged user here (see NoCgroupManager)
+        }
+
         var v1 = new Dictionary<string, string>();
         string? v2 = null;
         foreach (var line in File.ReadLines("/proc/self/mountinfo"))
