@@ -42,6 +42,23 @@ public sealed class EscapeTests : IDisposable
         return binary;
     }
 
+    [Fact]
+    public async Task A_setuid_root_file_under_a_user_namespace_gives_the_containers_root_only()
+    {
+        // the host's secret made root's alone (0600) and bind-mounted in; the probe copied in and made setuid root,
+        // then run by an ordinary user of the container: euid 0 inside, host uid 100000 outside
+        File.SetUnixFileMode(HostSecret.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await using var t = new TestEngine();
+        await using var c = await t.Busybox("sleep", "60").WithIdMaps([new Containers.Runtime.IdMapping(0, 100000, 65536)])
+            .WithBindMount(ProbeBinary.Value, "/probe", readOnly: true).WithBindMount(HostSecret.Path, "/secret", readOnly: true).StartAsync();
+        Assert.Equal(0, (await c.ExecAsync(["sh", "-c", "cp /probe /tmp/suid && chmod 4755 /tmp/suid"])).ExitCode);
+        await using var exec = await c.StartExecAsync(new ExecOptions { Command = ["/tmp/suid", "setuid-read", "/secret"], User = "1000" });
+        var output = await new StreamReader(exec.StandardOutput).ReadToEndAsync();
+        await exec.WaitAsync();
+        Assert.Equal("euid 0\nBLOCKED EACCES\n", output);
+        await c.RemoveAsync(force: true);
+    }
+
     private static ContainerBuilder Probe(TestEngine t, params string[] attack) =>
         t.Busybox(["/probe", .. attack]).WithBindMount(ProbeBinary.Value, "/probe", readOnly: true);
 

@@ -406,6 +406,10 @@ static int rootless(int argc, char **argv)
             {
                 dup2(null, fd);
             }
+            /* whatever the runtime that exec'd us had blocked or ignored, the pause process ends on SIGTERM */
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
             signal(SIGTERM, SIG_DFL);
             for (;;)
             {
