@@ -72,6 +72,27 @@ public sealed class UserNamespaceTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_idmapped_mounts_layers_are_copied_once_per_map_with_their_owners_shifted()
+    {
+        await using var t = new TestEngine(configure: o => o with { IdMappedMounts = false });
+        var r = await t.RunAsync(t.Busybox("sh", "-c", "stat -c %u:%g /bin/busybox /; touch /data/f && stat -c %u:%g /data/f").WithIdMaps(Map).WithVolume("plain", "/data"));
+        Assert.True(r.ExitCode == 0, r.Stdout);
+        Assert.Equal("0:0\n0:0\n0:0\n", r.Stdout);
+
+        // the copy: its owners are the host ids; the layer itself untouched; a second container reuses the copy
+        var copies = Directory.GetDirectories(Path.Combine(t.Root, "idmapped"));
+        var busybox = Directory.EnumerateFiles(Assert.Single(copies), "busybox", SearchOption.AllDirectories).Single();
+        Assert.Equal((100000, 100000), Owner(busybox));
+        Assert.Equal((0, 0), Owner(Path.Combine(TestRootfs.Path, "bin/busybox")));
+        var made = Directory.GetLastWriteTimeUtc(Path.GetDirectoryName(Path.GetDirectoryName(busybox))!);
+        Assert.Equal(0, (await t.RunAsync(t.Busybox("true").WithIdMaps(Map))).ExitCode);
+        Assert.Equal(made, Directory.GetLastWriteTimeUtc(Path.GetDirectoryName(Path.GetDirectoryName(busybox))!));
+
+        // the volume, not idmapped: its root was given to the container's root, what it wrote is the host ids
+        Assert.Equal((100000, 100000), Owner(Path.Combine(t.Root, "volumes", "plain", "_data", "f")));
+    }
+
+    [Fact]
     public async Task Root_inside_binds_port_80_opens_raw_sockets_and_serves_a_published_port()
     {
         await using var t = Engine();

@@ -50,6 +50,13 @@ public sealed record EngineOptions
     /// </summary>
     public string? UsernsRemap { get; init; } = Env("CONTAINERS_USERNS_REMAP");
 
+    /// <summary>
+    /// How the layers of a container in a user namespace are given to it: true for idmapped mounts (shared, nothing
+    /// copied; Linux 5.19 or later), false for copies with every owner shifted, made once per map and cached under
+    /// ROOT/idmapped. Null (the default): idmapped where the kernel and the root's filesystem allow them.
+    /// </summary>
+    public bool? IdMappedMounts { get; init; }
+
     /// <summary>The subordinate uid ranges (<c>USER:START:COUNT</c> lines) of <see cref="UsernsRemap"/> and <c>--userns auto</c>. Default: CONTAINERS_SUBUID or /etc/subuid.</summary>
     public string SubordinateUidFile { get; init; } = Env("CONTAINERS_SUBUID") ?? "/etc/subuid";
 

@@ -33,6 +33,7 @@ internal sealed record EngineParts(EngineOptions Options, RuntimeContext Context
             logger)
         {
             DnsUpstreams = DnsUpstreams(options.DnsUpstreams),
+            IdMappedMounts = options.IdMappedMounts ?? ShiftedLayers.Supported(options.Root),
         };
         var images = new Images.ImageService(new Images.ImageStore(options.Root, sys), options.Registry, () => context.Store.List(), options.TimeProvider, logger);
         return new EngineParts(options, context, images);

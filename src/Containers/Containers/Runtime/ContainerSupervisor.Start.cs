@@ -126,6 +126,11 @@ internal sealed partial class ContainerSupervisor
         }
 
         string[] layers = [spec.Rootfs, .. spec.LowerLayers];
+        if (spec.HasUserNamespace && !ctx.IdMappedMounts)
+        {
+            layers = ShiftedLayers.For(ctx.Sys, ctx.Store.Root, layers, spec.UidMap, spec.GidMap); // copies owned as the map says
+        }
+
         var user = UserResolver.Resolve(spec.User, spec.GroupAdd, layers);
         var hostname = spec.Hostname ?? Id[..12];
         var prepared = new Prepared(
@@ -133,7 +138,7 @@ internal sealed partial class ContainerSupervisor
             user,
             Capabilities.Of(spec),
             [.. spec.Ulimits.Select(u => new ShimRlimit { Resource = u.Resource, Soft = u.Soft, Hard = u.Hard })],
-            BuildMounts(spec, dir, ctx.Volumes),
+            BuildMounts(spec, dir, ctx.Volumes, ctx.IdMappedMounts),
             hostname,
             BuildEnvironment(spec, hostname, user),
             Path.Combine(dir, "upper"),
@@ -150,12 +155,21 @@ internal sealed partial class ContainerSupervisor
         if (spec.HasUserNamespace)
         {
             // where the shim attaches each layer idmapped; and the root directory (the upper's) is the container root's
-            for (var i = 0; i < layers.Length; i++)
+            for (var i = 0; i < layers.Length && ctx.IdMappedMounts; i++)
             {
                 Directory.CreateDirectory(IdMappedLayer(dir, i));
             }
 
             ChownToContainerRoot(spec, prepared.Upper);
+            foreach (var m in spec.Mounts.Where(m => m.Type == MountType.Volume && !ctx.IdMappedMounts))
+            {
+                // not idmapped: a volume root's still is the container root's, as under Docker's userns-remap
+                var data = ctx.Volumes.DataPath(m.Source);
+                if (ctx.Sys.LStat(data) is { Uid: 0, Gid: 0 })
+                {
+                    ChownToContainerRoot(spec, data);
+                }
+            }
         }
 
         return prepared;
@@ -333,7 +347,7 @@ internal sealed partial class ContainerSupervisor
             var dir = ctx.Store.Dir(Id);
             config.UserNamespace = userns.Path;
             config.UsernsHelper = userns.Image;
-            config.IdMappedLowerDirs = [.. prepared.Layers.Select((_, i) => IdMappedLayer(dir, i))];
+            config.IdMappedLowerDirs = ctx.IdMappedMounts ? [.. prepared.Layers.Select((_, i) => IdMappedLayer(dir, i))] : [];
             config.HostRootUid = (uint?)IdMapping.ToHost(spec.UidMap, 0);
             config.HostRootGid = (uint?)IdMapping.ToHost(spec.GidMap, 0);
             config.HostTtyGid = (uint?)IdMapping.ToHost(spec.GidMap, 5);

@@ -245,7 +245,7 @@ internal sealed partial class ContainerSupervisor
         return env;
     }
 
-    private static List<ShimMount> BuildMounts(ContainerSpec spec, string dir, VolumeStore volumes)
+    private static List<ShimMount> BuildMounts(ContainerSpec spec, string dir, VolumeStore volumes, bool idMapped)
     {
         var mounts = new List<ShimMount>();
         foreach (var file in new[] { "hostname", "hosts", "resolv.conf" })
@@ -268,7 +268,7 @@ internal sealed partial class ContainerSupervisor
                     throw new InvalidContainerSpecException($"invalid mount config for type \"bind\": bind source path does not exist: {source}");
                 }
 
-                mounts.Add(new ShimMount { Source = source, Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IsFile = File.Exists(source), IdMap = spec.HasUserNamespace && m.IdMap });
+                mounts.Add(new ShimMount { Source = source, Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IsFile = File.Exists(source), IdMap = spec.HasUserNamespace && m.IdMap && idMapped });
             }
             else if (m.Type == MountType.Volume)
             {
@@ -278,7 +278,7 @@ internal sealed partial class ContainerSupervisor
                 }
 
                 // in a user namespace, idmapped: the owners on disk are the ids inside, whichever map a container has
-                mounts.Add(new ShimMount { Source = volumes.DataPath(m.Source), Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IdMap = spec.HasUserNamespace });
+                mounts.Add(new ShimMount { Source = volumes.DataPath(m.Source), Destination = m.Target, Flags = MS_BIND | MS_REC, ReadOnly = m.ReadOnly, IdMap = spec.HasUserNamespace && idMapped });
             }
             else
             {

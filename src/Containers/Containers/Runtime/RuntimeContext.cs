@@ -25,6 +25,9 @@ internal sealed record RuntimeContext(
     /// <summary>The root's networks (and the default bridge).</summary>
     public NetworkStore Networks { get; } = new(Store.Root, Sys, Bridge);
 
+    /// <summary>Whether a user namespace's layers and volumes are idmapped mounts (else shifted copies, <see cref="ShiftedLayers"/>).</summary>
+    public bool IdMappedMounts { get; init; } = true;
+
     /// <summary>Where names that are not containers' go: the host's resolvers unless configured.</summary>
     public IReadOnlyList<System.Net.IPEndPoint> DnsUpstreams { get; init; } = [];
 
