@@ -32,6 +32,11 @@ internal static class RunTrueMedian
                 spec = spec with { SeccompProfile = ContainerSpec.SeccompUnconfined }; // to compare with Docker's default profile
             }
 
+            if (Environment.GetEnvironmentVariable("RUN_TRUE_USERNS") == "1")
+            {
+                spec = spec with { UidMap = [new Containers.Runtime.IdMapping(0, 100000, 65536)] }; // --uidmap: a user namespace, idmapped layers
+            }
+
             if (Environment.GetEnvironmentVariable("RUN_TRUE_INIT") == "1")
             {
                 spec = spec with { Init = true }; // --init: containers-init as PID 1, the command its child

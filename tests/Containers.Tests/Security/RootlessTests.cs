@@ -25,6 +25,7 @@ public sealed class RootlessTests : IDisposable
         gid = int.Parse(entry[3], System.Globalization.CultureInfo.InvariantCulture);
         Directory.CreateDirectory(Path.Combine(home, "run"));
         Run("cp", "-a", TestRootfs.Path, Path.Combine(home, "rootfs")); // the user's own files: root's would be nobody's to it
+        Run("cp", "-a", AppContext.BaseDirectory, Path.Combine(home, "bin")); // the CLI where the user can reach it (a clone under /root would not be)
         Directory.CreateDirectory(Path.Combine(home, "rootfs", "www"));
         File.WriteAllText(Path.Combine(home, "rootfs", "www", "index.html"), "served rootless\n");
         Run("chown", "-R", $"{uid}:{gid}", home);
@@ -143,7 +144,7 @@ public sealed class RootlessTests : IDisposable
     private async Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args)
     {
         var psi = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = home };
-        foreach (var a in (string[])[$"--reuid={uid}", $"--regid={gid}", "--init-groups", Path.Combine(AppContext.BaseDirectory, "containers-cli"), .. args])
+        foreach (var a in (string[])[$"--reuid={uid}", $"--regid={gid}", "--init-groups", Path.Combine(home, "bin", "containers-cli"), .. args])
         {
             psi.ArgumentList.Add(a);
         }
