@@ -357,6 +357,16 @@ namespace Containers.Cli
             var docs = new System.Text.Json.Nodes.JsonArray([.. a.Positionals.Select(n => a.Get("type") == "image" || (a.Get("type") != "container" && !engine.List(all: true).Any(s => s.Name == n || s.Id.StartsWith(n, StringComparison.Ordinal)))
                 ? JsonSerializer.SerializeToNode(Containers.DockerApi.DockerInspect.Image(engine.Images.Get(n)), json.ImageInspect)
                 : JsonSerializer.SerializeToNode(Containers.DockerApi.DockerInspect.Container(engine, engine.Get(n).State), json.ContainerInspectResponse))]);
+            if (a.Get("format") is { Length: > 0 } format && format != "json")
+            {
+                foreach (var doc in docs)
+                {
+                    Console.WriteLine(GoTemplateFormat.Render(format, doc)); // docker prints one line per object
+                }
+
+                return 0;
+            }
+
             Console.WriteLine(docs.ToJsonString(json.Options));
             return 0;
         }

@@ -72,7 +72,7 @@ internal static class Verbs
                 new Verb("unpause", "CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers")
                     .Runs((e, a) => Commands.ForEach(e, a, (c, _) => c.UnpauseAsync())),
                 new Verb("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers and images, as JSON")
-                    .Value("-f|--format", "string", "Format output: json")
+                    .Value("-f|--format", "string", "Format output using a Go template ('{{.State.Pid}}', '{{json .Config}}'), or json")
                     .Value("--type", "string", "Only inspect objects of the given type: container or image")
                     .Runs(Commands.Inspect),
                 new Verb("stats", "[OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage statistics")

@@ -140,6 +140,12 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(4, (await Cli("exec", "web", "sh", "-c", "exit 4")).Code);
         Assert.Equal("started\n", (await Cli("logs", "web")).Stdout);
         Assert.Contains("\"Running\": true", (await Cli("inspect", "web")).Stdout, StringComparison.Ordinal);
+        // docker's Go templates, one line per object
+        Assert.Equal($"{t.Engine.Get("web").State.Pid} RUNNING /web [\"sh\",\"-c\",\"echo started; exec httpd -f -p 80 -h /var/www\"] sh|-c\n",
+            (await Cli("inspect", "-f", "{{.State.Pid}} {{upper .State.Status}} {{.Name}} {{json .Config.Cmd}} {{join (slice .Config.Cmd 0 2) \"|\"}}", "web")).Stdout);
+        var badTemplate = await Cli("inspect", "--format", "{{.State.Pid", "web");
+        Assert.NotEqual(0, badTemplate.Code);
+        Assert.Contains("template parsing error: template: inspect:1: unclosed action", badTemplate.Stderr, StringComparison.Ordinal);
         Assert.Contains("web", (await Cli("stats", "--no-stream", "web")).Stdout, StringComparison.Ordinal);
         Assert.Equal(0, (await Cli("pause", "web")).Code);
         Assert.Contains("(Paused)", (await Cli("ps")).Stdout, StringComparison.Ordinal);
