@@ -304,7 +304,7 @@ public sealed class ContainerEngine : IAsyncDisposable
             spec = spec with { NetworkMode = ContainerSpec.Slirp4netns };
         }
 
-        foreach (var n in spec.EffectiveNetworks())
+        if (spec.EffectiveNetworks().FirstOrDefault() is { } n)
         {
             throw new InvalidContainerSpecException($"rootless: network {n.Network} needs a bridge and veths on the host, which an ordinary user cannot make; use the default (slirp4netns), host or none");
         }

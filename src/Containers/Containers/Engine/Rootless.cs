@@ -49,8 +49,7 @@ public static partial class Rootless
         var name = UserName(uid);
         var dir = stateDirectory ?? (Environment.GetEnvironmentVariable("CONTAINERS_MACHINE_STATE") is { Length: > 0 } s ? s : DefaultStateDirectory);
         Directory.CreateDirectory(dir);
-        helperPath ??= Environment.GetEnvironmentVariable("CONTAINERS_USERNS") is { Length: > 0 } e ? e
-            : Path.Combine(Path.GetDirectoryName(Runtime.ShimSpawner.DefaultShimPath()) ?? ".", "containers-userns");
+        helperPath ??= Runtime.ShimSpawner.Beside(Runtime.ShimSpawner.DefaultShimPath(), "containers-userns", "CONTAINERS_USERNS");
         if (!File.Exists(helperPath))
         {
             throw new ContainerException($"rootless: containers-userns was not found at {helperPath} (set CONTAINERS_USERNS to its path)");

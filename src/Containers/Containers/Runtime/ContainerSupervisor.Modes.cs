@@ -254,7 +254,7 @@ internal sealed partial class ContainerSupervisor
     /// </summary>
     private ShimMount InitMount()
     {
-        var init = Environment.GetEnvironmentVariable("CONTAINERS_INIT") is { Length: > 0 } e ? e : Path.Combine(Path.GetDirectoryName(ctx.Spawner.ShimPath) ?? ".", "containers-init");
+        var init = ShimSpawner.Beside(ctx.Spawner.ShimPath, "containers-init", "CONTAINERS_INIT");
         return File.Exists(init)
             ? new ShimMount { Source = init, Destination = InitPath, Flags = MS_BIND, ReadOnly = true, IsFile = true }
             : throw new ContainerException($"--init: containers-init was not found at {init} (it is built beside containers-shim; set CONTAINERS_INIT to its path)");

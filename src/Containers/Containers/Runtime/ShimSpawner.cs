@@ -241,22 +241,18 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         {
             foreach (var (ns, flag, pid) in joins)
             {
-                var fd = sys.Open($"/proc/{pid}/ns/{ns}", 0x80000);
-                try
-                {
-                    sys.Setns(fd, flag);
-                }
-                finally
-                {
-                    sys.Close(fd);
-                }
+                Join($"/proc/{pid}/ns/{ns}", flag);
             }
 
             sys.Unshare(unshareFlags);
         }, stdio, stage: stage);
 
     /// <summary>Path of containers-userns (beside the shim, or CONTAINERS_USERNS).</summary>
-    public string UsernsHelperPath => Environment.GetEnvironmentVariable("CONTAINERS_USERNS") is { Length: > 0 } e ? e : Path.Combine(Path.GetDirectoryName(shimPath) ?? ".", "containers-userns");
+    public string UsernsHelperPath => Beside(shimPath, "containers-userns", "CONTAINERS_USERNS");
+
+    /// <summary>A helper built beside the shim (<paramref name="name"/>), or the path the variable <paramref name="variable"/> gives.</summary>
+    public static string Beside(string shimPath, string name, string variable) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } e ? e : Path.Combine(Path.GetDirectoryName(shimPath) ?? ".", name);
 
     /// <summary>
     /// Starts a shim for a container in a user namespace of its own. containers-userns makes the namespace and,
@@ -360,6 +356,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         }
     }
 
+    /// <summary>Enters the namespace at <paramref name="path"/> (/proc/PID/ns/NAME) on this thread.</summary>
     private void Join(string path, int flag)
     {
         var fd = sys.Open(path, 0x80000);
@@ -400,15 +397,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
         {
             foreach (var (ns, flag) in new[] { ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET), ("pid", CLONE_NEWPID), ("cgroup", CLONE_NEWCGROUP) })
             {
-                var fd = sys.Open($"/proc/{targetPid}/ns/{ns}", 0x80000);
-                try
-                {
-                    sys.Setns(fd, flag);
-                }
-                finally
-                {
-                    sys.Close(fd);
-                }
+                Join($"/proc/{targetPid}/ns/{ns}", flag);
             }
         }, stdio);
 
