@@ -28,12 +28,23 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
             attrs["name"] = name;
         }
 
+        var container = type == "container";
+        if (container && engine.List(all: true).FirstOrDefault(c => c.Id == id) is { } subject)
+        {
+            // dockerd puts the image and every label of the container in a container event's attributes; clients
+            // match their containers by them (the Dev Containers CLI waits for a start event carrying its labels)
+            attrs["image"] = subject.Spec.Image ?? "";
+            foreach (var (k, v) in subject.Spec.Labels)
+            {
+                attrs.TryAdd(k, v);
+            }
+        }
+
         foreach (var (k, v) in attributes)
         {
             attrs[k] = v;
         }
 
-        var container = type == "container";
         var e = new EventMessage
         {
             Type = type,
