@@ -116,8 +116,68 @@ internal sealed partial class ImageEndpoints
             input = new System.IO.Compression.GZipStream(input, System.IO.Compression.CompressionMode.Decompress);
         }
 
-        // the container's docker cp extraction: names and symlinks confined to the context directory
-        await Container.ExtractArchiveConfinedAsync(dir, input, ct).ConfigureAwait(false);
+        // the container's docker cp extraction: names and symlinks confined to the context directory. The docker CLI
+        // sends a context whose Dockerfile lies outside it (-f elsewhere) without the last entry's padding and the
+        // end-of-archive blocks; Go's tar reader, and so dockerd, take an end there as the archive's end, and so do we
+        await Container.ExtractArchiveConfinedAsync(dir, new TarEndStream(input), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A tar stream that, where its source ends, goes on with the zeros of a block's padding and of the
+    /// two end-of-archive blocks (never read when the source has them).</summary>
+    private sealed class TarEndStream(Stream source) : Stream
+    {
+        private long read;
+        private long zeros = -1;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Next(buffer.AsSpan(offset, count), source.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var n = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return Next(buffer.Span, n);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Next(Span<byte> buffer, int n)
+        {
+            if (n > 0 || buffer.IsEmpty)
+            {
+                read += n;
+                return n;
+            }
+
+            if (zeros < 0)
+            {
+                zeros = ((512 - (read % 512)) % 512) + 1024;
+            }
+
+            var z = (int)Math.Min(zeros, buffer.Length);
+            buffer[..z].Clear();
+            zeros -= z;
+            return z;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\[stage-[^\]]*\] ")]
