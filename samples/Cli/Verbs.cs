@@ -87,6 +87,7 @@ internal static class Verbs
                 Network(),
                 Volume(),
                 ComposeVerbs.Compose(),
+                DevContainerCommands.Verbs(),
                 Cluster(),
                 Helm(),
                 new Verb("system", "COMMAND", "Manage the engine")

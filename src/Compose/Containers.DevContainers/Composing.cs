@@ -8,7 +8,7 @@ namespace Containers.DevContainers;
 /// labels, features image, environment, mounts, the keep-alive command with overrideCommand, forwarded ports), brought
 /// up with <c>runServices</c> (all services when absent).
 /// </summary>
-internal static class Composing
+internal static partial class Composing
 {
     private const string OverrideName = "docker-compose.devcontainer.json";
 
@@ -29,8 +29,11 @@ internal static class Composing
         {
             if (projectName is null)
             {
-                var plain = ComposeLoader.Load(new ComposeOptions { Files = files, WorkingDirectory = Path.GetDirectoryName(files[0]) });
-                projectName = plain.Model["name"] is not null ? plain.Name : ComposeLoader.Normalize(Path.GetFileName(config.LocalWorkspaceFolder.TrimEnd('/')) + "_devcontainer");
+                // the files' own name (a top-level name:), else the reference's WORKSPACE_devcontainer
+                var named = files.Any(f => TopLevelName().IsMatch(File.ReadAllText(f)));
+                projectName = named
+                    ? ComposeLoader.Load(new ComposeOptions { Files = files, WorkingDirectory = Path.GetDirectoryName(files[0]) }).Name
+                    : ComposeLoader.Normalize(Path.GetFileName(config.LocalWorkspaceFolder.TrimEnd('/')) + "_devcontainer");
             }
 
             return ComposeLoader.Load(new ComposeOptions
@@ -194,7 +197,7 @@ internal static class Composing
         DevContainerConfig.Walk(document, s => s.Replace("$", "$$", StringComparison.Ordinal));
         var folder = StateFolder(config, eng);
         Directory.CreateDirectory(folder);
-        await File.WriteAllTextAsync(Path.Combine(folder, OverrideName), document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(folder, OverrideName), document.ToJsonString(new JsonSerializerOptions(DevContainerMetadata.Plain) { WriteIndented = true }), ct).ConfigureAwait(false);
 
         var project = Load(config, eng, plain.Name);
         var run = config.RunServices.IsEmpty ? ImmutableArray<string>.Empty : [.. config.RunServices.Append(svc.Name).Distinct()];
@@ -232,4 +235,7 @@ internal static class Composing
     {
         public void Report(string value) => report(value);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^name\s*:", System.Text.RegularExpressions.RegexOptions.Multiline)]
+    private static partial System.Text.RegularExpressions.Regex TopLevelName();
 }

@@ -77,12 +77,28 @@ public sealed class DevContainer : IAsyncDisposable
     /// </summary>
     public async Task<ExecResult> ExecAsync(IEnumerable<string> command, CancellationToken cancellationToken = default)
     {
-        var env = await Lifecycle.EnvironmentAsync(this, cancellationToken).ConfigureAwait(false);
-        await using var exec = await Container.StartExecAsync(new ExecOptions { Command = [.. command], User = RemoteUser, WorkingDirectory = WorkspaceFolder, Environment = env }, cancellationToken).ConfigureAwait(false);
+        await using var exec = await StartExecAsync(command, tty: false, openStdin: false, cancellationToken).ConfigureAwait(false);
         var stdout = new StreamReader(exec.StandardOutput).ReadToEndAsync(cancellationToken);
         var stderr = new StreamReader(exec.StandardError).ReadToEndAsync(cancellationToken);
         var code = await exec.WaitAsync(cancellationToken).ConfigureAwait(false);
         return new ExecResult(code, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Starts <paramref name="command"/> as <see cref="ExecAsync"/> runs it, its input and output left to the caller
+    /// (with <paramref name="tty"/>, on a terminal; with <paramref name="openStdin"/>, its standard input open).
+    /// </summary>
+    public async Task<ExecProcess> StartExecAsync(IEnumerable<string> command, bool tty = false, bool openStdin = false, CancellationToken cancellationToken = default)
+    {
+        var options = await ExecOptionsAsync(command, cancellationToken).ConfigureAwait(false);
+        return await Container.StartExecAsync(options with { Tty = tty, OpenStdin = openStdin }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>How <paramref name="command"/> runs as the remote user: user, workspace folder, and the environment (userEnvProbe, then remoteEnv).</summary>
+    public async Task<ExecOptions> ExecOptionsAsync(IEnumerable<string> command, CancellationToken cancellationToken = default)
+    {
+        var env = await Lifecycle.EnvironmentAsync(this, cancellationToken).ConfigureAwait(false);
+        return new ExecOptions { Command = [.. command], User = RemoteUser, WorkingDirectory = WorkspaceFolder, Environment = env };
     }
 
     /// <summary>Runs the lifecycle commands that are due (create-time ones once per container, postStartCommand once per start, postAttachCommand).</summary>
@@ -144,14 +160,17 @@ public sealed class DevContainer : IAsyncDisposable
             .Where(c => c.Spec.Labels.GetValueOrDefault(LocalFolderLabel) == config!.LocalWorkspaceFolder && c.Spec.Labels.GetValueOrDefault(ConfigFileLabel) == config.ConfigFile)
             .OrderByDescending(c => c.Created)];
 
-    /// <summary>Attaches to the running container made earlier for a configuration (devcontainer exec, run-user-commands).</summary>
+    /// <summary>
+    /// Attaches to the container made earlier for a configuration (devcontainer exec, run-user-commands; with
+    /// <paramref name="requireRunning"/> false, stop and down).
+    /// </summary>
     /// <exception cref="DevContainerException">There is none, or it is not running.</exception>
-    public static DevContainer Attach(ContainerEngine engine, DevContainerConfig config)
+    public static DevContainer Attach(ContainerEngine engine, DevContainerConfig config, bool requireRunning = true)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(config);
         var state = Find(engine, config).FirstOrDefault() ?? throw new DevContainerException($"no dev container for {config.LocalWorkspaceFolder} ({config.ConfigFile}); run up first");
-        if (!state.IsActive)
+        if (requireRunning && !state.IsActive)
         {
             throw new DevContainerException($"the dev container {state.Id[..12]} of {config.LocalWorkspaceFolder} is not running");
         }

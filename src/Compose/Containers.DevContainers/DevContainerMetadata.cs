@@ -31,7 +31,10 @@ public sealed class DevContainerMetadata
     public ImmutableArray<JsonObject> Entries { get; }
 
     /// <summary>The label's value: the entries as a JSON array.</summary>
-    public string ToLabel() => new JsonArray([.. Entries.Select(e => (JsonNode)e.DeepClone())]).ToJsonString();
+    public string ToLabel() => new JsonArray([.. Entries.Select(e => (JsonNode)e.DeepClone())]).ToJsonString(Plain);
+
+    /// <summary>JSON as people write it: no escapes of &lt;, &gt;, &amp;, + or non-ASCII letters (labels, outcome lines).</summary>
+    public static JsonSerializerOptions Plain { get; } = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Reads a label (an array of entries or a single entry); nothing for null or empty.</summary>
     /// <exception cref="DevContainerException">The label is not JSON of objects (<paramref name="origin"/> named).</exception>

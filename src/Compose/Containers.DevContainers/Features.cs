@@ -224,6 +224,7 @@ internal static partial class Features
 
     private static void CopyFolder(string source, string target)
     {
+        Directory.CreateDirectory(target);
         foreach (var dir in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
         {
             Directory.CreateDirectory(Path.Combine(target, Path.GetRelativePath(source, dir)));
