@@ -453,7 +453,9 @@ public sealed record MountSpec(MountType Type, string Source, string Target, boo
                 {
                     "ro" => true,
                     "rw" => false,
-                    "z" or "Z" or "idmap" => ro,
+                    // SELinux relabelling (no SELinux here), docker Desktop's file-sharing consistency hints and
+                    // propagation modes that are the default here: accepted as docker on Linux accepts them
+                    "z" or "Z" or "idmap" or "cached" or "delegated" or "consistent" or "rprivate" or "private" or "nocopy" => ro,
                     _ => throw new InvalidContainerSpecException($"invalid volume spec '{spec}': unknown option '{opt}'"),
                 };
             }
@@ -486,7 +488,7 @@ public sealed record MountSpec(MountType Type, string Source, string Target, boo
         }
 
         var ro = fields.TryGetValue("readonly", out var r) ? r is "true" or "1" : fields.TryGetValue("ro", out var r2) && r2 is "true" or "1";
-        foreach (var key in fields.Keys.Where(k => k is not ("type" or "source" or "src" or "target" or "dst" or "destination" or "readonly" or "ro" or "tmpfs-size" or "tmpfs-mode" or "bind-propagation" or "volume-nocopy" or "idmap")))
+        foreach (var key in fields.Keys.Where(k => k is not ("type" or "source" or "src" or "target" or "dst" or "destination" or "readonly" or "ro" or "tmpfs-size" or "tmpfs-mode" or "bind-propagation" or "volume-nocopy" or "idmap" or "consistency")))
         {
             throw new InvalidContainerSpecException($"invalid mount spec '{spec}': unknown field '{key}'");
         }
