@@ -12,6 +12,7 @@ public static class TestBridge
     private static readonly (string Name, string Subnet) Chosen = typeof(TestBridge).Assembly.GetName().Name switch
     {
         "Containers.DockerApi.Tests" => ("cdtest1", "10.212.0.0/16"),
+        "Containers.DevContainers.Tests" => ("cdtest3", "10.215.0.0/16"),
         "Containers.Orchestration.Tests" => ("cdtest2", "10.211.0.0/16"), // 10.213/16 is the engine's default (cdnet0)
         _ => ("cdtest0", "10.214.0.0/16"),
     };

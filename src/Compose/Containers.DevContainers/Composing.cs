@@ -15,8 +15,8 @@ internal static partial class Composing
     /// <summary>The folder of a configuration's generated files (the compose override), under the engine's store.</summary>
     public static string StateFolder(DevContainerConfig config, ContainerEngine eng) => Path.Combine(eng.Root, "devcontainers", config.DevContainerId[..20]);
 
-    /// <summary>Loads the project (with the override written for it when there is one).</summary>
-    public static ComposeProject Load(DevContainerConfig config, ContainerEngine eng, string? projectName)
+    /// <summary>Loads the project (with the override written for it, when there is one and <paramref name="withOverride"/>).</summary>
+    public static ComposeProject Load(DevContainerConfig config, ContainerEngine eng, string? projectName, bool withOverride = true)
     {
         var files = config.DockerComposeFiles;
         foreach (var f in files.Where(f => !File.Exists(f)))
@@ -38,7 +38,7 @@ internal static partial class Composing
 
             return ComposeLoader.Load(new ComposeOptions
             {
-                Files = File.Exists(overrideFile) ? [.. files, overrideFile] : files,
+                Files = withOverride && File.Exists(overrideFile) ? [.. files, overrideFile] : files,
                 WorkingDirectory = Path.GetDirectoryName(files[0]),
                 ProjectName = projectName,
             });
@@ -71,7 +71,8 @@ internal static partial class Composing
 
     public static async Task<DevContainer> UpAsync(DevContainerConfig config, ContainerEngine eng, bool owns, DevContainerOptions options, CancellationToken ct)
     {
-        var plain = Load(config, eng, null);
+        // the files as written: the service's own image, which the features go on
+        var plain = Load(config, eng, null, withOverride: false);
         var svc = Service(config, plain);
         var existing = DevContainer.Find(eng, config).FirstOrDefault();
         if (existing is not null && options.RemoveExistingContainer)

@@ -110,11 +110,8 @@ public sealed class DevContainer : IAsyncDisposable
     {
         if (project is not null)
         {
-            foreach (var c in compose!.Ps(project.Name, all: false))
-            {
-                await engine.Get(c.Id).StopAsync(null, cancellationToken).ConfigureAwait(false);
-            }
-
+            // at once, as compose stops a project
+            await Task.WhenAll(compose!.Ps(project.Name, all: false).Select(c => engine.Get(c.Id).StopAsync(null, cancellationToken))).ConfigureAwait(false);
             return;
         }
 

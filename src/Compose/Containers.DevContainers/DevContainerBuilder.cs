@@ -58,7 +58,7 @@ public sealed class DevContainerBuilder
             CheckHost(config, [DevContainerMetadata.ConfigEntry(config)], eng);
             if (config.Kind == DevContainerKind.Compose)
             {
-                var project = Composing.Load(config, eng, null);
+                var project = Composing.Load(config, eng, null, withOverride: false);
                 var (image, _) = await Composing.ImageAsync(config, eng, project, options, cancellationToken).ConfigureAwait(false);
                 return image;
             }

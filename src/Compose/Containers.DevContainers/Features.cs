@@ -141,7 +141,7 @@ internal static partial class Features
 
     private static async Task FetchAsync(DevContainerConfig config, string reference, string folder, RegistryArtifacts artifacts, Action<string> log, CancellationToken ct)
     {
-        if (IsLocal(reference))
+        if (IsLocal(reference) && !IsTarball(reference))
         {
             var source = Path.GetFullPath(Path.Combine(config.ConfigFolder, reference));
             if (!Directory.Exists(source))
@@ -405,4 +405,73 @@ internal static partial class Features
 
     [GeneratedRegex(@"^[\d_]+")]
     private static partial Regex LeadingDigits();
+}
+
+/// <summary>Publishing features to an OCI registry, as <c>devcontainer features publish</c> does.</summary>
+public static class DevContainerFeatures
+{
+    /// <summary>
+    /// Publishes the feature in <paramref name="folder"/> (devcontainer-feature.json, install.sh and the rest) as the
+    /// OCI artifact <paramref name="reference"/> (<c>registry/namespace/id:tag</c>): its files as a tar layer of media
+    /// type <c>application/vnd.devcontainers.layer.v1+tar</c>, an empty config of type
+    /// <c>application/vnd.devcontainers</c>, and devcontainer-feature.json in the manifest's
+    /// <c>dev.containers.metadata</c> annotation. Returns the manifest's digest.
+    /// </summary>
+    /// <exception cref="DevContainerException">The folder is not a feature.</exception>
+    /// <exception cref="ContainerException">The registry refused it.</exception>
+    public static async Task<Digest> PublishAsync(string folder, string reference, RegistryOptions? registry = null, CancellationToken cancellationToken = default)
+    {
+        var json = Path.Combine(folder, "devcontainer-feature.json");
+        if (!File.Exists(json) || !File.Exists(Path.Combine(folder, "install.sh")))
+        {
+            throw new DevContainerException($"{folder}: a feature needs devcontainer-feature.json and install.sh");
+        }
+
+        var metadata = JsonNode.Parse(await File.ReadAllTextAsync(json, cancellationToken).ConfigureAwait(false), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+            ?? throw new DevContainerException($"{json}: not a JSON object");
+        var id = DevContainerMetadata.Str(metadata["id"]) ?? throw new DevContainerException($"{json}: no id");
+        var name = ImageReference.TryParse(reference) ?? throw new DevContainerException($"'{reference}' is not an OCI reference (registry/namespace/id:tag)");
+        using var tar = new MemoryStream();
+        await using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            {
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, "./" + Path.GetRelativePath(folder, file))
+                {
+                    Mode = File.GetUnixFileMode(file),
+                    ModificationTime = DateTimeOffset.UnixEpoch,
+                    DataStream = File.OpenRead(file),
+                };
+                await using (entry.DataStream.ConfigureAwait(false))
+                {
+                    await writer.WriteEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        using var artifacts = new RegistryArtifacts(registry);
+        byte[] config = "{}"u8.ToArray();
+        var layer = tar.ToArray();
+        var configDigest = await artifacts.PushBlobAsync(name, config, cancellationToken).ConfigureAwait(false);
+        var layerDigest = await artifacts.PushBlobAsync(name, layer, cancellationToken).ConfigureAwait(false);
+        var manifest = new JsonObject
+        {
+            ["schemaVersion"] = 2,
+            ["mediaType"] = "application/vnd.oci.image.manifest.v1+json",
+            ["config"] = new JsonObject { ["mediaType"] = Features.ConfigMediaType, ["digest"] = configDigest.ToString(), ["size"] = config.Length },
+            ["layers"] = new JsonArray(new JsonObject
+            {
+                ["mediaType"] = Features.LayerMediaType,
+                ["digest"] = layerDigest.ToString(),
+                ["size"] = layer.Length,
+                ["annotations"] = new JsonObject { ["org.opencontainers.image.title"] = $"devcontainer-feature-{id}.tgz" },
+            }),
+            ["annotations"] = new JsonObject
+            {
+                ["dev.containers.metadata"] = metadata.ToJsonString(),
+                ["com.github.package.type"] = "devcontainer_feature",
+            },
+        };
+        return await artifacts.PutManifestAsync(name, name.Tag ?? "latest", System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()), "application/vnd.oci.image.manifest.v1+json", cancellationToken).ConfigureAwait(false);
+    }
 }

@@ -32,7 +32,7 @@ internal static class Lifecycle
                     "postAttachCommand" => null,
                     _ => Time(state.Created),
                 };
-                if (marker is null || await MarkAsync(dev, name, marker, ct).ConfigureAwait(false))
+                if (marker is null || await MarkAsync(dev, name, marker, log, ct).ConfigureAwait(false))
                 {
                     foreach (var (origin, command) in commands)
                     {
@@ -52,14 +52,44 @@ internal static class Lifecycle
     /// <summary>docker inspect's time format, the text of the reference implementation's markers.</summary>
     private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
 
-    /// <summary>Writes the marker of <paramref name="name"/>; true when it held another time (the command is due).</summary>
-    private static async Task<bool> MarkAsync(DevContainer dev, string name, string time, CancellationToken ct)
+    /// <summary>
+    /// Writes the marker of <paramref name="name"/>; true when it held another time (the command is due). Written as
+    /// the remote user, as the reference writes it; where the user cannot write their home, as root (a marker that
+    /// cannot be written would otherwise skip the command without a word).
+    /// </summary>
+    private static async Task<bool> MarkAsync(DevContainer dev, string name, string time, Action<string> log, CancellationToken ct)
     {
-        var script = $"mkdir -p \"$HOME/.devcontainer\" && CONTENT=\"$(cat \"$HOME/.devcontainer/.{name}Marker\" 2>/dev/null || echo ENOENT)\" && [ \"${{CONTENT:-{time}}}\" != '{time}' ] && echo '{time}' > \"$HOME/.devcontainer/.{name}Marker\"";
-        await using var exec = await dev.Container.StartExecAsync(new ExecOptions { Command = ["/bin/sh", "-c", script], User = dev.RemoteUser }, ct).ConfigureAwait(false);
-        _ = exec.StandardOutput.CopyToAsync(Stream.Null, ct);
-        _ = exec.StandardError.CopyToAsync(Stream.Null, ct);
-        return await exec.WaitAsync(ct).ConfigureAwait(false) == 0;
+        // exit 0: written (due); 1: the same time (done); 2: not writable
+        var script = $"mkdir -p \"$HOME/.devcontainer\" 2>/dev/null && CONTENT=\"$(cat \"$HOME/.devcontainer/.{name}Marker\" 2>/dev/null || echo ENOENT)\" || exit 2; [ \"${{CONTENT:-{time}}}\" != '{time}' ] || exit 1; echo '{time}' 2>/dev/null > \"$HOME/.devcontainer/.{name}Marker\" || exit 2";
+        var code = await RunQuietAsync(dev, script, dev.RemoteUser, [], ct).ConfigureAwait(false);
+        if (code == 2)
+        {
+            var home = (await dev.Container.ExecAsync(["/bin/sh", "-c", "getent passwd \"$1\" 2>/dev/null | cut -d: -f6 || true", "-", dev.RemoteUser], ct).ConfigureAwait(false)).Stdout.Trim();
+            home = home.Length > 0 ? home : (await dev.Container.StartExecAsync(new ExecOptions { Command = ["/bin/sh", "-c", "echo $HOME"], User = dev.RemoteUser }, ct).ConfigureAwait(false) is var e ? await ReadHomeAsync(e, ct).ConfigureAwait(false) : "/");
+            log($"{dev.RemoteUser} cannot write {home}/.devcontainer: the {name} marker is written as root");
+            code = await RunQuietAsync(dev, script, "root", [$"HOME={home}"], ct).ConfigureAwait(false);
+        }
+
+        return code == 0;
+    }
+
+    private static async Task<string> ReadHomeAsync(ExecProcess exec, CancellationToken ct)
+    {
+        await using (exec.ConfigureAwait(false))
+        {
+            var home = await new StreamReader(exec.StandardOutput).ReadToEndAsync(ct).ConfigureAwait(false);
+            await exec.WaitAsync(ct).ConfigureAwait(false);
+            return home.Trim() is { Length: > 0 } h ? h : "/";
+        }
+    }
+
+    private static async Task<int> RunQuietAsync(DevContainer dev, string script, string user, ImmutableArray<string> env, CancellationToken ct)
+    {
+        await using var exec = await dev.Container.StartExecAsync(new ExecOptions { Command = ["/bin/sh", "-c", script], User = user, Environment = env }, ct).ConfigureAwait(false);
+        var drain = Task.WhenAll(exec.StandardOutput.CopyToAsync(Stream.Null, ct), exec.StandardError.CopyToAsync(Stream.Null, ct));
+        var code = await exec.WaitAsync(ct).ConfigureAwait(false);
+        await drain.ConfigureAwait(false);
+        return code;
     }
 
     private static async Task RunCommandAsync(DevContainer dev, string name, JsonNode command, ImmutableArray<string> env, Action<string> log, CancellationToken ct)
