@@ -53,6 +53,14 @@ grep -q '^containers-rootless:' /etc/subuid 2>/dev/null || echo 'containers-root
 grep -q '^containers-rootless:' /etc/subgid 2>/dev/null || echo 'containers-rootless:3000000:65536' >> /etc/subgid
 # slirp4netns opens /dev/net/tun as that user: Debian's udev makes it 0666, a machine without udev may leave it 0600
 [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ] && chmod 0666 /dev/net/tun
+# the Dev Containers tests run the reference implementation, @devcontainers/cli from npm, against our Docker API
+# (it needs Node.js 20, the machine's; Debian's nodejs and npm when the machine has none)
+devcontainers_cli=/opt/containers-dotnet-tests/devcontainers-cli
+if [ ! -x "$devcontainers_cli/node_modules/.bin/devcontainer" ]; then
+  command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm; }
+  mkdir -p "$devcontainers_cli"
+  npm install --prefix "$devcontainers_cli" --no-audit --no-fund --loglevel=error @devcontainers/cli@0.89.0
+fi
 status=0
 dotnet test Containers.sln "$@" || status=$?
 # each test removes its own cgroups; the engines' shared parents (containers-dotnet under each hierarchy) go once empty

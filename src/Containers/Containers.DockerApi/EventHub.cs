@@ -102,6 +102,17 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
                     channel.Writer.TryWrite(old);
                 }
             }
+            else if (until is null)
+            {
+                // a client that starts `docker events` and `docker run` at once (the Dev Containers CLI does, and waits
+                // for the start event) may connect after the start on a busy machine: the last second's container
+                // events go to a new follower, so it does not wait forever for what just happened
+                var recentEnough = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000 - 1_000_000_000;
+                foreach (var old in recent.Where(e => e.Type == "container" && e.TimeNano >= recentEnough))
+                {
+                    channel.Writer.TryWrite(old);
+                }
+            }
 
             if (watcher is null)
             {
