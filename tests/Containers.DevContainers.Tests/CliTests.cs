@@ -30,6 +30,8 @@ public sealed class CliTests
     {
         await using var t = DevTest.Engine();
         await DevTest.ImportBusyboxAsync(t);
+        // a port nothing else on this machine is likely to hold: a restart publishes the same host port again
+        var port = Random.Shared.Next(20000, 30000);
         var ws = DevTest.Workspace(t,
         [
             .. DevTest.HelloFeature(".devcontainer/hello"),
@@ -38,7 +40,7 @@ public sealed class CliTests
                   "image": "{{DevTest.Busybox}}",
                   "features": { "./hello": { "greeting": "from the CLI" } },
                   "remoteEnv": { "GREETED": "yes" },
-                  "forwardPorts": [8000],
+                  "forwardPorts": [{{port}}],
                   "postCreateCommand": "echo created >> /tmp/created",
                   "postStartCommand": "echo started >> /tmp/started",
                 }
@@ -50,7 +52,7 @@ public sealed class CliTests
         Assert.Equal("success", (string?)outcome["outcome"]);
         Assert.Equal("root", (string?)outcome["remoteUser"]);
         Assert.Equal("/workspaces/" + Path.GetFileName(ws), (string?)outcome["remoteWorkspaceFolder"]);
-        Assert.StartsWith("127.0.0.1:", (string?)outcome["forwardedPorts"]!["8000"], StringComparison.Ordinal);
+        Assert.StartsWith("127.0.0.1:", (string?)outcome["forwardedPorts"]![port.ToString(System.Globalization.CultureInfo.InvariantCulture)], StringComparison.Ordinal);
         Assert.Contains("Running the postCreateCommand from devcontainer.json...", up.Stderr, StringComparison.Ordinal);
 
         var exec = await Cli(t, "devcontainer", "exec", "--workspace-folder", ws, "sh", "-c", "hello; echo $GREETED; pwd; cat /tmp/created");
@@ -67,7 +69,7 @@ public sealed class CliTests
         Assert.Equal(0, (await Cli(t, "devcontainer", "stop", "--workspace-folder", ws)).Code);
         Assert.DoesNotContain(t.Engine.List(), c => c.Id == (string?)outcome["containerId"]);
         var again = await Cli(t, "devcontainer", "up", "--workspace-folder", ws);
-        Assert.Equal((string?)outcome["containerId"], (string?)Outcome(again.Stdout)["containerId"]);
+        Assert.True((string?)outcome["containerId"] == (string?)Outcome(again.Stdout)["containerId"], $"up again: {again.Stdout} {again.Stderr}");
         Assert.Equal(0, (await Cli(t, "devcontainer", "run-user-commands", "--workspace-folder", ws)).Code);
         exec = await Cli(t, "devcontainer", "exec", "--workspace-folder", ws, "sh", "-c", "cat /tmp/created /tmp/started");
         Assert.Equal("created\nstarted\nstarted\n", exec.Stdout);

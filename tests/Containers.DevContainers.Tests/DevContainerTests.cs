@@ -11,6 +11,8 @@ public sealed class DevContainerTests
     {
         await using var t = DevTest.Engine();
         await DevTest.ImportBusyboxAsync(t);
+        // a port nothing else on this machine is likely to hold: a restart publishes the same host port again
+        var port = Random.Shared.Next(20000, 30000);
         var ws = DevTest.Workspace(t,
         [
             .. DevTest.HelloFeature(".devcontainer/hello"),
@@ -22,13 +24,13 @@ public sealed class DevContainerTests
                   "remoteUser": "app",
                   "containerEnv": { "FROM_FILE": "1" },
                   "remoteEnv": { "MYPATH": "${containerEnv:PATH}:/extra", "IN": "${containerWorkspaceFolder}" },
-                  "forwardPorts": [8000],
-                  "portsAttributes": { "8000": { "label": "web server" } },
+                  "forwardPorts": [{{port}}],
+                  "portsAttributes": { "{{port}}": { "label": "web server" } },
                   "onCreateCommand": "echo created >> /tmp/on-create",
                   "updateContentCommand": ["sh", "-c", "echo updated >> /tmp/update-content"],
                   // parallel: both run, as app
                   "postCreateCommand": { "who": "id -un > /tmp/post-create-who", "where": ["sh", "-c", "pwd > /tmp/post-create-where"] },
-                  "postStartCommand": "echo started >> /tmp/post-start && httpd -p 8000 -h /var/www",
+                  "postStartCommand": "echo started >> /tmp/post-start && httpd -p {{port}} -h /var/www",
                   "postAttachCommand": "echo attached >> /tmp/post-attach",
                 }
                 """),
@@ -49,9 +51,9 @@ public sealed class DevContainerTests
             // the options as upper-cased variables, the remote user's home found at build time
             Assert.Equal(1, DevTest.Count(log, "installing hello for app (home /home/app) greeting=hi there loud=true"));
             // forwarded on 127.0.0.1 with its label; httpd, started by postStartCommand, answers there
-            Assert.Equal(1, DevTest.Count(log, $"Forwarding port 8000 (web server) to 127.0.0.1:{dev.GetForwardedPort(8000)}"));
+            Assert.Equal(1, DevTest.Count(log, $"Forwarding port {port} (web server) to 127.0.0.1:{dev.GetForwardedPort(port)}"));
             using var http = new HttpClient();
-            Assert.Equal("hello from busybox httpd\n", await http.GetStringAsync(new Uri($"http://127.0.0.1:{dev.GetForwardedPort(8000)}/index.html")));
+            Assert.Equal("hello from busybox httpd\n", await http.GetStringAsync(new Uri($"http://127.0.0.1:{dev.GetForwardedPort(port)}/index.html")));
             // the reference implementation's labels and markers
             var labels = dev.Container.State.Spec.Labels;
             Assert.Equal(ws, labels[DevContainer.LocalFolderLabel]);

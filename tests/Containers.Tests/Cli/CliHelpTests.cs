@@ -10,7 +10,7 @@ public sealed class CliHelpTests : IAsyncLifetime
     public async Task DisposeAsync() => await t.DisposeAsync();
 
     [Theory]
-    [InlineData("Usage:  containers [OPTIONS] COMMAND", "  compose     Define and run multi-container applications", "--help")]
+    [InlineData("Usage:  containers [OPTIONS] COMMAND", "  compose       Define and run multi-container applications", "--help")]
     [InlineData("Usage:  containers run [OPTIONS] IMAGE [COMMAND] [ARG...]", "  -d, --detach ", "run", "--help")]
     [InlineData("Usage:  containers compose up [OPTIONS] [SERVICE...]", "      --wait-timeout int ", "compose", "up", "--help")]
     [InlineData("Usage:  containers network COMMAND", "  create      Create a network", "network")]
