@@ -29,7 +29,7 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         }
 
         var container = type == "container";
-        if (container && engine.List(all: true).FirstOrDefault(c => c.Id == id) is { } subject)
+        if (container && Subject(id) is { } subject)
         {
             // dockerd puts the image and every label of the container in a container event's attributes; clients
             // match their containers by them (the Dev Containers CLI waits for a start event carrying its labels)
@@ -82,6 +82,19 @@ internal sealed class EventHub(ContainerEngine engine) : IDisposable
         foreach (var ch in subscribers)
         {
             ch.Writer.TryWrite(e);
+        }
+    }
+
+    /// <summary>The container an event is about (one record read), or null when it is gone.</summary>
+    private ContainerState? Subject(string id)
+    {
+        try
+        {
+            return engine.Get(id).State;
+        }
+        catch (ContainerNotFoundException)
+        {
+            return null;
         }
     }
 
