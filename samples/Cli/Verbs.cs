@@ -90,6 +90,7 @@ internal static class Verbs
                 DevContainerCommands.Verbs(),
                 Cluster(),
                 Helm(),
+                DashboardCommand.Verb(),
                 new Verb("system", "COMMAND", "Manage the engine")
                     .With(new Verb("service", "[OPTIONS]", "Serve the Docker Engine API until Ctrl+C, for docker, Docker.DotNet and Testcontainers")
                         .Value("--socket", "string", "The unix socket to serve (default ROOT/docker.sock)")

@@ -13,6 +13,7 @@ public static class TestBridge
     {
         "Containers.DockerApi.Tests" => ("cdtest1", "10.212.0.0/16"),
         "Containers.DevContainers.Tests" => ("cdtest3", "10.215.0.0/16"),
+        "Containers.Dashboard.Tests" => ("cdtest4", "10.226.0.0/16"),
         "Containers.Orchestration.Tests" => ("cdtest2", "10.211.0.0/16"), // 10.213/16 is the engine's default (cdnet0)
         _ => ("cdtest0", "10.214.0.0/16"),
     };

@@ -1,0 +1,144 @@
+using System.Net.Security;
+using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using YamlDotNet.RepresentationModel;
+
+namespace Containers.Dashboard;
+
+/// <summary>A Kubernetes API server as a kubeconfig's current context names it: its URL, the CA it chains to, and the user's credentials.</summary>
+internal sealed class KubernetesEndpoint : IDisposable
+{
+    private readonly X509Certificate2? clientCertificate;
+    private readonly X509Certificate2Collection trust = [];
+    private readonly string? bearerToken;
+    private readonly bool insecure;
+
+    public KubernetesEndpoint(string kubeconfigPath)
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(kubeconfigPath))
+        {
+            yaml.Load(reader);
+        }
+
+        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
+        string? current = Scalar(root, "current-context");
+        var context = Named(root, "contexts", current, "context") ?? throw new InvalidDataException($"{kubeconfigPath}: no context '{current}'");
+        var cluster = Named(root, "clusters", Scalar(context, "cluster"), "cluster") ?? throw new InvalidDataException($"{kubeconfigPath}: the context's cluster is not in 'clusters'");
+        var user = Named(root, "users", Scalar(context, "user"), "user");
+        Server = new Uri((Scalar(cluster, "server") ?? throw new InvalidDataException($"{kubeconfigPath}: the cluster has no 'server'")).TrimEnd('/') + "/");
+        string dir = Path.GetDirectoryName(Path.GetFullPath(kubeconfigPath))!;
+        string? Read(YamlMappingNode? node, string dataKey, string fileKey) =>
+            node is null ? null
+            : Scalar(node, dataKey) is { } data ? Encoding.UTF8.GetString(Convert.FromBase64String(data))
+            : Scalar(node, fileKey) is { } file ? File.ReadAllText(Path.Combine(dir, file))
+            : null;
+        if (Read(cluster, "certificate-authority-data", "certificate-authority") is { } ca)
+        {
+            trust.ImportFromPem(ca);
+        }
+
+        insecure = Scalar(cluster, "insecure-skip-tls-verify") == "true";
+        if (Read(user, "client-certificate-data", "client-certificate") is { } cert && Read(user, "client-key-data", "client-key") is { } key)
+        {
+            using var pem = X509Certificate2.CreateFromPem(cert, key);
+            clientCertificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null); // a key the TLS stack can use
+        }
+
+        bearerToken = user is null ? null : Scalar(user, "token");
+        var handler = new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), SslOptions = { RemoteCertificateValidationCallback = Validate } };
+        if (clientCertificate is not null)
+        {
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+        }
+
+        Http = new HttpClient(handler) { BaseAddress = Server, Timeout = Timeout.InfiniteTimeSpan };
+        if (bearerToken is not null)
+        {
+            Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearerToken);
+        }
+    }
+
+    /// <summary>The API server's URL.</summary>
+    public Uri Server { get; }
+
+    /// <summary>Requests to the API server (paths relative to its root), authenticated as the kubeconfig's user.</summary>
+    public HttpClient Http { get; }
+
+    private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (errors == SslPolicyErrors.None || insecure)
+        {
+            return true;
+        }
+
+        if (certificate is null || trust.Count == 0 || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+        {
+            return false;
+        }
+
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.AddRange(trust);
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return custom.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+    }
+
+    /// <summary>Opens a WebSocket to <paramref name="pathAndQuery"/> speaking Kubernetes' remote command protocol (v4.channel.k8s.io).</summary>
+    public async Task<ClientWebSocket> OpenChannelAsync(string pathAndQuery, CancellationToken ct)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol("v4.channel.k8s.io");
+        socket.Options.RemoteCertificateValidationCallback = Validate;
+        if (clientCertificate is not null)
+        {
+            socket.Options.ClientCertificates = [clientCertificate];
+        }
+
+        if (bearerToken is not null)
+        {
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + bearerToken);
+        }
+
+        var uri = new UriBuilder(new Uri(Server, pathAndQuery)) { Scheme = Server.Scheme == "https" ? "wss" : "ws" }.Uri;
+        try
+        {
+            await socket.ConnectAsync(uri, ct).ConfigureAwait(false);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static string? Scalar(YamlMappingNode node, string key) =>
+        node.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is YamlScalarNode s ? s.Value : null;
+
+    /// <summary>The <paramref name="inner"/> mapping of the entry of list <paramref name="list"/> named <paramref name="name"/>.</summary>
+    private static YamlMappingNode? Named(YamlMappingNode root, string list, string? name, string inner)
+    {
+        if (name is null || !root.Children.TryGetValue(new YamlScalarNode(list), out var items) || items is not YamlSequenceNode seq)
+        {
+            return null;
+        }
+
+        foreach (var item in seq.OfType<YamlMappingNode>())
+        {
+            if (Scalar(item, "name") == name && item.Children.TryGetValue(new YamlScalarNode(inner), out var value) && value is YamlMappingNode m)
+            {
+                return m;
+            }
+        }
+
+        return null;
+    }
+
+    public void Dispose()
+    {
+        Http.Dispose();
+        clientCertificate?.Dispose();
+    }
+}

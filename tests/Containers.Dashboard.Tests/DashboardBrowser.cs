@@ -1,0 +1,125 @@
+using PuppeteerSharp;
+
+namespace Containers.Tests.Dashboard;
+
+/// <summary>
+/// Debian's headless Chromium, driven over the DevTools protocol by PuppeteerSharp (which is given the executable and
+/// never downloads one), with a page logged in to a dashboard; screenshots go to TestResults/dashboard.
+/// </summary>
+internal sealed class DashboardBrowser : IAsyncDisposable
+{
+    private readonly IBrowser browser;
+
+    private DashboardBrowser(IBrowser browser, IPage page)
+    {
+        this.browser = browser;
+        Page = page;
+    }
+
+    public IPage Page { get; }
+
+    /// <summary>The browser: /usr/lib/chromium/chromium (the binary Debian's /usr/bin/chromium script runs).</summary>
+    public static string Executable =>
+        Environment.GetEnvironmentVariable("CHROMIUM") is { Length: > 0 } c ? c
+        : File.Exists("/usr/lib/chromium/chromium") ? "/usr/lib/chromium/chromium" : "/usr/bin/chromium";
+
+    public static async Task<DashboardBrowser> LaunchAsync()
+    {
+        Assert.True(File.Exists(Executable), $"no Chromium at {Executable}: tests/run.sh installs Debian's chromium");
+        var browser = await Puppeteer.LaunchAsync(new LaunchOptions
+        {
+            ExecutablePath = Executable,
+            Headless = true,
+            // root runs the tests: Chromium's sandbox needs an unprivileged user
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions"],
+            Timeout = 60_000,
+        });
+        var page = await browser.NewPageAsync();
+        await page.SetViewportAsync(new ViewPortOptions { Width = 1440, Height = 1000 });
+        page.DefaultTimeout = 30_000;
+        return new DashboardBrowser(browser, page);
+    }
+
+    /// <summary>Opens the dashboard at <paramref name="url"/> and logs in with <paramref name="password"/>.</summary>
+    public async Task LoginAsync(Uri url, string password)
+    {
+        await Page.GoToAsync(url.ToString());
+        await Page.WaitForSelectorAsync("#password");
+        await Page.TypeAsync("#password", password);
+        await Page.ClickAsync("#login");
+        await Page.WaitForSelectorAsync("nav");
+    }
+
+    /// <summary>Goes to the view at <paramref name="hash"/> without reloading the page.</summary>
+    public Task GoAsync(string hash) => Page.EvaluateExpressionAsync($"location.hash = {System.Text.Json.JsonSerializer.Serialize(hash)}");
+
+    public Task<string> TextAsync(string selector) =>
+        Page.EvaluateFunctionAsync<string>("s => { const e = document.querySelector(s); return e ? e.textContent.trim() : null; }", selector);
+
+    /// <summary>Waits until <paramref name="selector"/>'s text is <paramref name="text"/>.</summary>
+    public async Task WaitForTextAsync(string selector, string text, int timeoutMs = 30_000)
+    {
+        try
+        {
+            await Page.WaitForFunctionAsync("(s, t) => { const e = document.querySelector(s); return e && e.textContent.trim() === t; }",
+                new WaitForFunctionOptions { Timeout = timeoutMs, PollingInterval = 50 }, selector, text);
+        }
+        catch (WaitTaskTimeoutException)
+        {
+            Assert.Fail($"'{selector}' was '{await TextAsync(selector)}', not '{text}', after {timeoutMs} ms");
+        }
+    }
+
+    /// <summary>Waits until <paramref name="selector"/>'s text contains <paramref name="text"/>.</summary>
+    public async Task WaitForContainsAsync(string selector, string text, int timeoutMs = 30_000)
+    {
+        try
+        {
+            await Page.WaitForFunctionAsync("(s, t) => { const e = document.querySelector(s); return e && e.textContent.includes(t); }",
+                new WaitForFunctionOptions { Timeout = timeoutMs, PollingInterval = 50 }, selector, text);
+        }
+        catch (WaitTaskTimeoutException)
+        {
+            Assert.Fail($"'{selector}' did not contain '{text}' after {timeoutMs} ms: '{await TextAsync(selector)}'");
+        }
+    }
+
+    /// <summary>Sets a textarea's or input's value as typing would (the page reads it on its buttons).</summary>
+    public Task SetValueAsync(string selector, string value) =>
+        Page.EvaluateFunctionAsync("(s, v) => { const e = document.querySelector(s); e.value = v; e.dispatchEvent(new Event('input')); }", selector, value);
+
+    /// <summary>Saves a full-page screenshot as TestResults/dashboard/NAME.png (next to Containers.sln), and returns its path.</summary>
+    public async Task<string> ScreenshotAsync(string name)
+    {
+        string dir = ArtifactsDirectory();
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, name + ".png");
+        await Page.ScreenshotAsync(path, new ScreenshotOptions { FullPage = true });
+        Assert.True(new FileInfo(path).Length > 10_000, $"the screenshot {path} is empty");
+        return path;
+    }
+
+    public static string ArtifactsDirectory()
+    {
+        if (Environment.GetEnvironmentVariable("CONTAINERS_TEST_ARTIFACTS") is { Length: > 0 } given)
+        {
+            return Path.Combine(given, "dashboard");
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Containers.sln")))
+            {
+                return Path.Combine(dir.FullName, "TestResults", "dashboard");
+            }
+        }
+
+        return Path.Combine(AppContext.BaseDirectory, "TestResults", "dashboard");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await browser.CloseAsync();
+        await browser.DisposeAsync();
+    }
+}
