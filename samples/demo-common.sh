@@ -13,6 +13,7 @@ command -v ip >/dev/null || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v npm >/dev/null || need+=(nodejs npm) # the CLI's dashboard embeds front-end libraries from npm at build time
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q
   made_policy=0; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi # docker-registry's service stays off

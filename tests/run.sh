@@ -35,6 +35,9 @@ command -v slirp4netns >/dev/null || need+=(slirp4netns) # rootless networking
 [ -e /usr/share/zoneinfo/Europe/Berlin ] || need+=(tzdata) # CronJob time zones
 command -v docker-compose >/dev/null || need+=(docker-compose) # compose v1 (Python) against the Docker API
 /usr/bin/python3 -c 'import docker' 2>/dev/null || need+=(python3-docker) # the Docker SDK for Python against the Docker API
+command -v npm >/dev/null || need+=(nodejs npm) # the dashboard's front-end libraries (npm ci at build time); @devcontainers/cli
+[ -x /usr/lib/chromium/chromium ] || need+=(chromium) # the dashboard's browser tests (headless, driven by PuppeteerSharp)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core) # readable text in the screenshots the browser tests save
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}" >&2
   apt-get update -q
@@ -54,10 +57,9 @@ grep -q '^containers-rootless:' /etc/subgid 2>/dev/null || echo 'containers-root
 # slirp4netns opens /dev/net/tun as that user: Debian's udev makes it 0666, a machine without udev may leave it 0600
 [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ] && chmod 0666 /dev/net/tun
 # the Dev Containers tests run the reference implementation, @devcontainers/cli from npm, against our Docker API
-# (it needs Node.js 20, the machine's; Debian's nodejs and npm when the machine has none)
+# (it needs Node.js 20, the machine's; Debian's nodejs and npm, installed above, when the machine has none)
 devcontainers_cli=/opt/containers-dotnet-tests/devcontainers-cli
 if [ ! -x "$devcontainers_cli/node_modules/.bin/devcontainer" ]; then
-  command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm; }
   mkdir -p "$devcontainers_cli"
   npm install --prefix "$devcontainers_cli" --no-audit --no-fund --loglevel=error @devcontainers/cli@0.89.0
 fi

@@ -11,12 +11,13 @@ internal static class DashboardCommand
             .Value("--address", "ip", "The address to bind (serving beyond this machine needs --tls-cert)", "127.0.0.1")
             .Value("--docker-host", "string", "Serve this Docker API endpoint (unix:///PATH or tcp://HOST:PORT) instead of this engine")
             .Value("--kubeconfig", "string", "The cluster to serve (default: ROOT/kubeconfig when a cluster was brought up)")
+            .Flag("--in-cluster", "Serve the cluster this runs in as a pod (its service account), and no Docker endpoint unless --docker-host")
             .Value("--tls-cert", "string", "Serve HTTPS with this certificate (PEM)")
             .Value("--tls-key", "string", "The certificate's private key (PEM)")
             .Value("--password-file", "string", "The admin password, for an unattended start (or CONTAINERS_DASHBOARD_PASSWORD)")
             .Runs(RunAsync);
 
-    private static async Task<int> RunAsync(ContainerEngine engine, Args a)
+    private static async Task<int> RunAsync(CliContext context, Args a)
     {
         var port = a.Get("port") is { } p ? (int.TryParse(p, out var n) && n is >= 0 and < 65536 ? n : throw new UsageException($"--port: '{p}' is not a port", a.Verb)) : 9000;
         var address = a.Get("address") is { } text ? (System.Net.IPAddress.TryParse(text, out var ip) ? ip : throw new UsageException($"--address: '{text}' is not an IP address", a.Verb)) : System.Net.IPAddress.Loopback;
@@ -28,13 +29,17 @@ internal static class DashboardCommand
             throw new UsageException($"--address {address}: the dashboard controls this machine's containers; serve it beyond loopback only over HTTPS (--tls-cert, --tls-key)", a.Verb);
         }
 
-        string kubeconfig = a.Get("kubeconfig") ?? Path.Combine(engine.Root, "kubeconfig");
+        string root = context.Options.Root;
+        bool inCluster = a.Has("in-cluster");
+        string kubeconfig = a.Get("kubeconfig") ?? Path.Combine(root, "kubeconfig");
         var options = new DashboardOptions
         {
-            DataDirectory = Path.Combine(engine.Root, "dashboard"),
-            Engine = a.Get("docker-host") is null ? engine : null,
+            DataDirectory = Path.Combine(root, "dashboard"),
+            // in a pod there is no engine to serve: the cluster only, or a Docker endpoint given
+            Engine = a.Get("docker-host") is null && !inCluster ? context.Engine : null,
             DockerHost = a.Get("docker-host"),
-            KubeconfigPath = File.Exists(kubeconfig) ? kubeconfig : (a.Get("kubeconfig") is { } k ? throw new UsageException($"--kubeconfig {k}: no such file", a.Verb) : null),
+            InCluster = inCluster,
+            KubeconfigPath = inCluster ? null : File.Exists(kubeconfig) ? kubeconfig : (a.Get("kubeconfig") is { } k ? throw new UsageException($"--kubeconfig {k}: no such file", a.Verb) : null),
             AdminPassword = password,
             Address = address,
             Port = port,
@@ -47,7 +52,7 @@ internal static class DashboardCommand
         {
             server = await DashboardServer.StartAsync(options).ConfigureAwait(false);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             throw new UsageException(e.Message, a.Verb);
         }
@@ -59,7 +64,9 @@ internal static class DashboardCommand
         await using (server.ConfigureAwait(false))
         {
             await Console.Error.WriteLineAsync($"dashboard: {server.Url}").ConfigureAwait(false);
-            await Console.Error.WriteLineAsync($"  Docker: {(options.DockerHost ?? "this engine (" + engine.Root + ")")}{(options.KubeconfigPath is { } kc ? "; cluster: " + kc : "")}").ConfigureAwait(false);
+            string docker = options.DockerHost ?? (options.Engine is null ? "none" : "this engine (" + root + ")");
+            string cluster = inCluster ? "; cluster: the one this pod runs in" : options.KubeconfigPath is { } kc ? "; cluster: " + kc : "";
+            await Console.Error.WriteLineAsync($"  Docker: {docker}{cluster}").ConfigureAwait(false);
             if (!server.State.Initialized)
             {
                 await Console.Error.WriteLineAsync("  first run: open the page to set the admin password (or start with --password-file)").ConfigureAwait(false);

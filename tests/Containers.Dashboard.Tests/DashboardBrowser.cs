@@ -23,7 +23,7 @@ internal sealed class DashboardBrowser : IAsyncDisposable
         Environment.GetEnvironmentVariable("CHROMIUM") is { Length: > 0 } c ? c
         : File.Exists("/usr/lib/chromium/chromium") ? "/usr/lib/chromium/chromium" : "/usr/bin/chromium";
 
-    public static async Task<DashboardBrowser> LaunchAsync()
+    public static async Task<DashboardBrowser> LaunchAsync(bool ignoreCertificateErrors = false)
     {
         Assert.True(File.Exists(Executable), $"no Chromium at {Executable}: tests/run.sh installs Debian's chromium");
         var browser = await Puppeteer.LaunchAsync(new LaunchOptions
@@ -33,6 +33,7 @@ internal sealed class DashboardBrowser : IAsyncDisposable
             // root runs the tests: Chromium's sandbox needs an unprivileged user
             Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions"],
             Timeout = 60_000,
+            AcceptInsecureCerts = ignoreCertificateErrors, // the chart's self-signed certificate
         });
         var page = await browser.NewPageAsync();
         await page.SetViewportAsync(new ViewPortOptions { Width = 1440, Height = 1000 });

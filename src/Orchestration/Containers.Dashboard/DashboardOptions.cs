@@ -24,6 +24,12 @@ public sealed record DashboardOptions
     public string? KubeconfigPath { get; init; }
 
     /// <summary>
+    /// Serve the cluster this process runs in as a pod (its service account's token and CA, KUBERNETES_SERVICE_HOST),
+    /// as the dashboard's Helm chart runs it.
+    /// </summary>
+    public bool InCluster { get; init; }
+
+    /// <summary>
     /// The admin password for an unattended start (<c>--password-file</c>, <c>CONTAINERS_DASHBOARD_PASSWORD</c>): it
     /// replaces the stored one. Null: the first visitor sets it (bind to loopback until then).
     /// </summary>

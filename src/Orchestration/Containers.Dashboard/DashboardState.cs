@@ -19,7 +19,8 @@ public sealed class DashboardState : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         Options = options;
         Auth = new DashboardAuth(options);
-        Kubernetes = options.KubeconfigPath is { } kubeconfig && File.Exists(kubeconfig) ? new KubernetesEndpoint(kubeconfig) : null;
+        Kubernetes = options.InCluster ? KubernetesEndpoint.InCluster()
+            : options.KubeconfigPath is { } kubeconfig && File.Exists(kubeconfig) ? new KubernetesEndpoint(kubeconfig) : null;
         Stacks = options.Engine is { } engine && options.DockerHost is null ? new Stacks(engine, Path.Combine(options.DataDirectory, "stacks")) : null;
     }
 

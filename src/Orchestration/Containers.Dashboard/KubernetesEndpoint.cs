@@ -11,8 +11,59 @@ internal sealed class KubernetesEndpoint : IDisposable
 {
     private readonly X509Certificate2? clientCertificate;
     private readonly X509Certificate2Collection trust = [];
-    private readonly string? bearerToken;
+    private readonly Func<string?> bearerToken;
     private readonly bool insecure;
+
+    /// <summary>Where a pod finds its service account's token, its cluster's CA and its namespace.</summary>
+    public const string ServiceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+    /// <summary>
+    /// The cluster this process runs in, as client-go's rest.InClusterConfig finds it: KUBERNETES_SERVICE_HOST and
+    /// _PORT, the service account's CA, and its token (read again each minute: projected tokens are rotated).
+    /// </summary>
+    public static KubernetesEndpoint InCluster()
+    {
+        string host = Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") ?? throw new InvalidOperationException("not in a pod: KUBERNETES_SERVICE_HOST is not set");
+        string port = Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_PORT") ?? "443";
+        string tokenFile = Path.Combine(ServiceAccountDirectory, "token");
+        if (!File.Exists(tokenFile))
+        {
+            throw new InvalidOperationException($"{tokenFile}: no such file (is the pod's service account token mounted?)");
+        }
+
+        string? token = null;
+        var read = DateTime.MinValue;
+        var gate = new Lock();
+        string? Token()
+        {
+            lock (gate)
+            {
+                if (DateTime.UtcNow - read > TimeSpan.FromMinutes(1))
+                {
+                    token = File.ReadAllText(tokenFile).Trim();
+                    read = DateTime.UtcNow;
+                }
+
+                return token;
+            }
+        }
+
+        var server = new Uri($"https://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}/");
+        return new KubernetesEndpoint(server, File.ReadAllText(Path.Combine(ServiceAccountDirectory, "ca.crt")), null, Token);
+    }
+
+    private KubernetesEndpoint(Uri server, string? caPem, X509Certificate2? client, Func<string?> token)
+    {
+        Server = server;
+        if (caPem is not null)
+        {
+            trust.ImportFromPem(caPem);
+        }
+
+        clientCertificate = client;
+        bearerToken = token;
+        Http = NewClient();
+    }
 
     public KubernetesEndpoint(string kubeconfigPath)
     {
@@ -46,17 +97,33 @@ internal sealed class KubernetesEndpoint : IDisposable
             clientCertificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null); // a key the TLS stack can use
         }
 
-        bearerToken = user is null ? null : Scalar(user, "token");
+        string? staticToken = user is null ? null : Scalar(user, "token");
+        bearerToken = () => staticToken;
+        Http = NewClient();
+    }
+
+    private HttpClient NewClient()
+    {
         var handler = new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), SslOptions = { RemoteCertificateValidationCallback = Validate } };
         if (clientCertificate is not null)
         {
             handler.SslOptions.ClientCertificates = [clientCertificate];
         }
 
-        Http = new HttpClient(handler) { BaseAddress = Server, Timeout = Timeout.InfiniteTimeSpan };
-        if (bearerToken is not null)
+        return new HttpClient(new BearerHandler(bearerToken) { InnerHandler = handler }) { BaseAddress = Server, Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>Puts the current bearer token (if any) on each request.</summary>
+    private sealed class BearerHandler(Func<string?> token) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearerToken);
+            if (token() is { } value)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", value);
+            }
+
+            return base.SendAsync(request, cancellationToken);
         }
     }
 
@@ -96,9 +163,9 @@ internal sealed class KubernetesEndpoint : IDisposable
             socket.Options.ClientCertificates = [clientCertificate];
         }
 
-        if (bearerToken is not null)
+        if (bearerToken() is { } token)
         {
-            socket.Options.SetRequestHeader("Authorization", "Bearer " + bearerToken);
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + token);
         }
 
         var uri = new UriBuilder(new Uri(Server, pathAndQuery)) { Scheme = Server.Scheme == "https" ? "wss" : "ws" }.Uri;
