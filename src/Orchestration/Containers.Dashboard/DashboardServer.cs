@@ -57,7 +57,17 @@ public sealed class DashboardServer : IAsyncDisposable
         builder.Services.AddContainersDashboard(options);
         var app = builder.Build();
         app.MapContainersDashboard();
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // a port in use, say: the private Docker API the state started goes with the app
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal) + "/");
         return new DashboardServer(app, url, app.Services.GetRequiredService<DashboardState>());
