@@ -49,9 +49,9 @@ public static class DashboardEndpoints
             return await next(context).ConfigureAwait(false);
         });
         string basePath = prefix == "/" ? "/" : prefix + "/";
-        group.MapGet("/", () => Asset("index.html", basePath));
-        group.MapGet("/index.html", () => Asset("index.html", basePath));
-        group.MapGet("/assets/{**file}", (string file) => Asset(file, basePath));
+        group.MapGet("/", (HttpContext http) => Asset(http, "index.html", basePath));
+        group.MapGet("/index.html", (HttpContext http) => Asset(http, "index.html", basePath));
+        group.MapGet("/assets/{**file}", (HttpContext http, string file) => Asset(http, file, basePath));
 
         var open = group.MapGroup("/api/auth");
         open.MapGet("/status", (HttpContext http) => Status(http, state));
@@ -310,18 +310,56 @@ public static class DashboardEndpoints
         h["Referrer-Policy"] = "no-referrer";
     }
 
-    /// <summary>An embedded asset (<c>dashboard/FILE</c>), index.html with its base path filled in.</summary>
-    private static IResult Asset(string file, string basePath)
+    /// <summary>The assets' version: the assembly's build, in the assets' URLs (index.html names assets/app.js?v=VERSION).</summary>
+    private static readonly string AssetVersion = typeof(DashboardEndpoints).Assembly.ManifestModule.ModuleVersionId.ToString("N")[..12];
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedAsset?> Assets = new(StringComparer.Ordinal);
+
+    /// <summary>An asset read once from the assembly, with its gzip form and its ETag.</summary>
+    private sealed record CachedAsset(byte[] Raw, byte[] Gzip, string ETag, string ContentType);
+
+    /// <summary>
+    /// An embedded asset (<c>dashboard/FILE</c>; index.html with its base path and the assets' version filled in),
+    /// gzip-compressed when the browser takes it. Versioned assets are cached for good; index.html is revalidated
+    /// (its ETag answers 304).
+    /// </summary>
+    private static IResult Asset(HttpContext http, string file, string basePath)
     {
         if (file.Contains("..", StringComparison.Ordinal))
         {
             return Results.NotFound();
         }
 
+        var asset = Assets.GetOrAdd(basePath + "\0" + file, _ => Load(file, basePath));
+        if (asset is null)
+        {
+            return Results.NotFound();
+        }
+
+        var headers = http.Response.Headers;
+        headers.ETag = asset.ETag;
+        headers.Vary = "Accept-Encoding";
+        headers.CacheControl = file != "index.html" && http.Request.Query["v"] == AssetVersion ? "public, max-age=31536000, immutable" : "no-cache";
+        if (http.Request.Headers.IfNoneMatch == asset.ETag)
+        {
+            return Results.StatusCode(304);
+        }
+
+        if (http.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            headers.ContentEncoding = "gzip";
+            return Results.Bytes(asset.Gzip, asset.ContentType);
+        }
+
+        return Results.Bytes(asset.Raw, asset.ContentType);
+    }
+
+    private static CachedAsset? Load(string file, string basePath)
+    {
         using var stream = typeof(DashboardEndpoints).Assembly.GetManifestResourceStream("dashboard/" + file);
         if (stream is null)
         {
-            return Results.NotFound();
+            return null;
         }
 
         using var buffer = new MemoryStream();
@@ -329,7 +367,15 @@ public static class DashboardEndpoints
         var bytes = buffer.ToArray();
         if (file == "index.html")
         {
-            bytes = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(bytes).Replace("{{BASE}}", WebUtility.HtmlEncode(basePath), StringComparison.Ordinal));
+            bytes = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(bytes)
+                .Replace("{{BASE}}", WebUtility.HtmlEncode(basePath), StringComparison.Ordinal)
+                .Replace("{{V}}", AssetVersion, StringComparison.Ordinal));
+        }
+
+        using var gzip = new MemoryStream();
+        using (var z = new System.IO.Compression.GZipStream(gzip, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            z.Write(bytes);
         }
 
         string type = Path.GetExtension(file) switch
@@ -341,6 +387,6 @@ public static class DashboardEndpoints
             ".png" => "image/png",
             _ => "application/octet-stream",
         };
-        return Results.Bytes(bytes, type);
+        return new CachedAsset(bytes, gzip.ToArray(), "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16] + "\"", type);
     }
 }

@@ -8,6 +8,26 @@ let status = null;          // api/auth/status: initialized, authenticated, csrf
 let view = null;            // the current view's { abort: AbortController, stops: [] }
 let k8sNamespace = '';      // '' = all namespaces
 
+// the terminal emulator and the charts load with the first view that needs them (700 KB the other views do not parse)
+const assetVersion = new URL(document.querySelector('script[src*="app.js"]').src).searchParams.get('v') || '';
+const loaded = new Map();
+function loadScript(path) {
+  if (!loaded.has(path)) {
+    loaded.set(path, new Promise((resolve, reject) => {
+      const s = el('script', { src: `assets/${path}?v=${assetVersion}` });
+      s.onload = resolve;
+      s.onerror = () => reject(new Error('could not load ' + path));
+      document.head.append(s);
+    }));
+  }
+  return loaded.get(path);
+}
+function loadStyle(path) {
+  if (!document.querySelector(`link[data-asset="${path}"]`)) document.head.append(el('link', { rel: 'stylesheet', href: `assets/${path}?v=${assetVersion}`, 'data-asset': path }));
+}
+const loadCharts = () => loadScript('lib/chart.umd.min.js');
+const loadTerminal = () => { loadStyle('lib/xterm.css'); return Promise.all([loadScript('lib/xterm.js'), loadScript('lib/addon-fit.js')]); };
+
 // ---- helpers ---------------------------------------------------------------------------------------------------
 
 /** An element: el('td', {class: 'x', onclick: f}, 'text', child, ...). Strings become text (never HTML). */
@@ -163,6 +183,17 @@ function poll(load, ms) {
   view.stops.push(() => clearInterval(timer));
   return run;
 }
+
+/** Whether `key` is what the view last rendered under `name` (then a poll need not rebuild the DOM). */
+function unchanged(name, key) {
+  view.seen = view.seen || {};
+  if (view.seen[name] === key) return true;
+  view.seen[name] = key;
+  return false;
+}
+
+/** A Kubernetes list's identity: its resourceVersion changes with any object in it. */
+const listKey = l => (l.metadata && l.metadata.resourceVersion) || JSON.stringify(l.items.map(i => i.metadata.resourceVersion));
 
 /** Follows the Docker API's events while the view lasts, calling onEvent for each. */
 async function followEvents(onEvent, query = '') {
@@ -331,6 +362,7 @@ at(/^\/containers$/, async main => {
   main.append(el('h1', {}, 'Containers'), out, body);
   const load = async () => {
     const list = await docker('containers/json?all=1');
+    if (unchanged('containers', JSON.stringify(list))) return;
     list.sort((a, b) => (a.Names[0] || '').localeCompare(b.Names[0] || ''));
     body.replaceChildren(table(['Name', 'State', 'Health', 'Image', 'Ports', 'Created', ''], list.map(c => {
       const name = (c.Names[0] || '').replace(/^\//, '');
@@ -409,6 +441,7 @@ at(/^\/containers\/([^/]+)$/, async (main, id) => {
     data: { labels: [], datasets: [{ label, data: [], borderColor: color, backgroundColor: color + '33', fill: true, pointRadius: 0, tension: .25 }] },
     options: { animation: false, maintainAspectRatio: false, scales: { x: { display: false }, y: { beginAtZero: true } } },
   });
+  await loadCharts();
   const cpuChart = chart(cpuCanvas, 'CPU %', '#512bd4'), memChart = chart(memCanvas, 'Memory (MB)', '#1a7f37');
   view.stops.push(() => { cpuChart.destroy(); memChart.destroy(); });
   (async () => {
@@ -443,8 +476,9 @@ at(/^\/containers\/([^/]+)$/, async (main, id) => {
 }, 'Container');
 
 /** An xterm.js terminal in `box`, joined to a console WebSocket at `path`. */
-function openTerminal(box, path) {
+async function openTerminal(box, path) {
   box.replaceChildren();
+  await loadTerminal();
   const term = new Terminal({ cursorBlink: true, fontSize: 13, convertEol: false, theme: { background: '#000000' } });
   const fit = new FitAddon.FitAddon();
   term.loadAddon(fit);
@@ -810,7 +844,10 @@ at(/^\/k8s\/pods$/, async main => {
   const body = el('div', { id: 'pods' });
   await namespaceBar(main, 'Pods');
   main.append(body);
-  poll(async () => { body.replaceChildren(table(podHeaders, (await k8s(nsPath('pods'))).items.map(podRow), 'No pods')); }, 1500);
+  poll(async () => {
+    const pods = await k8s(nsPath('pods'));
+    if (!unchanged('pods', listKey(pods))) body.replaceChildren(table(podHeaders, pods.items.map(podRow), 'No pods'));
+  }, 1500);
 }, 'Pods');
 
 at(/^\/k8s\/pods\/([^/]+)\/([^/]+)$/, async (main, ns, name) => {
