@@ -136,25 +136,7 @@ public sealed class ClusterViewTests
         }
         finally
         {
-            await cluster.RemoveWorkloadsAsync();
-            await cluster.DisposeAsync();
-            for (int i = 0; ; i++)
-            {
-                foreach (var c in t.Engine.List(all: true))
-                {
-                    await t.Engine.Get(c.Id).RemoveAsync(force: true);
-                }
-
-                try
-                {
-                    t.Engine.Networks.Remove(cluster.Options.PodNetwork);
-                    break;
-                }
-                catch (ContainerConflictException) when (i < 50)
-                {
-                    await Task.Delay(100);
-                }
-            }
+            await Containers.Tests.Orchestration.ClusterCleanup.RemoveAsync(cluster, t);
         }
     }
 }

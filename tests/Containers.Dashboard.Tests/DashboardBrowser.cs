@@ -58,30 +58,22 @@ internal sealed class DashboardBrowser : IAsyncDisposable
         Page.EvaluateFunctionAsync<string>("s => { const e = document.querySelector(s); return e ? e.textContent.trim() : null; }", selector);
 
     /// <summary>Waits until <paramref name="selector"/>'s text is <paramref name="text"/>.</summary>
-    public async Task WaitForTextAsync(string selector, string text, int timeoutMs = 30_000)
-    {
-        try
-        {
-            await Page.WaitForFunctionAsync("(s, t) => { const e = document.querySelector(s); return e && e.textContent.trim() === t; }",
-                new WaitForFunctionOptions { Timeout = timeoutMs, PollingInterval = 50 }, selector, text);
-        }
-        catch (WaitTaskTimeoutException)
-        {
-            Assert.Fail($"'{selector}' was '{await TextAsync(selector)}', not '{text}', after {timeoutMs} ms");
-        }
-    }
+    public Task WaitForTextAsync(string selector, string text, int timeoutMs = 30_000) =>
+        WaitForAsync("(s, t) => { const e = document.querySelector(s); return e && e.textContent.trim() === t; }", $"'{selector}' to be '{text}'", selector, text, timeoutMs);
 
     /// <summary>Waits until <paramref name="selector"/>'s text contains <paramref name="text"/>.</summary>
-    public async Task WaitForContainsAsync(string selector, string text, int timeoutMs = 30_000)
+    public Task WaitForContainsAsync(string selector, string text, int timeoutMs = 30_000) =>
+        WaitForAsync("(s, t) => { const e = document.querySelector(s); return e && e.textContent.includes(t); }", $"'{selector}' to contain '{text}'", selector, text, timeoutMs);
+
+    private async Task WaitForAsync(string predicate, string what, string selector, string text, int timeoutMs)
     {
         try
         {
-            await Page.WaitForFunctionAsync("(s, t) => { const e = document.querySelector(s); return e && e.textContent.includes(t); }",
-                new WaitForFunctionOptions { Timeout = timeoutMs, PollingInterval = 50 }, selector, text);
+            await Page.WaitForFunctionAsync(predicate, new WaitForFunctionOptions { Timeout = timeoutMs, PollingInterval = 50 }, selector, text);
         }
         catch (WaitTaskTimeoutException)
         {
-            Assert.Fail($"'{selector}' did not contain '{text}' after {timeoutMs} ms: '{await TextAsync(selector)}'");
+            Assert.Fail($"waited {timeoutMs} ms for {what}; it is '{await TextAsync(selector)}'");
         }
     }
 

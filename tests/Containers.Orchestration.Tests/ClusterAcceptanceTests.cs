@@ -464,28 +464,7 @@ public sealed class ClusterAcceptanceTests
     }
 
     /// <summary>Stops <paramref name="cluster"/> and removes its pods' containers, then its pod network (the test engine then checks that nothing is left).</summary>
-    internal static async Task RemoveAsync(Cluster cluster, TestEngine te)
-    {
-        await cluster.RemoveWorkloadsAsync();
-        await cluster.DisposeAsync();
-        for (int i = 0; ; i++)
-        {
-            foreach (var c in te.Engine.List(all: true))
-            {
-                await te.Engine.Get(c.Id).RemoveAsync(force: true);
-            }
-
-            try
-            {
-                te.Engine.Networks.Remove(cluster.Options.PodNetwork);
-                return;
-            }
-            catch (ContainerConflictException) when (i < 50)
-            {
-                await Task.Delay(100);
-            }
-        }
-    }
+    internal static Task RemoveAsync(Cluster cluster, TestEngine te) => ClusterCleanup.RemoveAsync(cluster, te);
 
     internal static System.Collections.Immutable.ImmutableArray<string> MonitorCommand()
     {
