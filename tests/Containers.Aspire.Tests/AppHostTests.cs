@@ -38,7 +38,7 @@ public sealed class AppHostTests
                 .WithEntrypoint("sh").WithArgs("-c", "trap 'exit 0' TERM; sleep 1000 & wait");
             var web = builder.AddContainer("web", "localhost/busybox", "v1")
                 .WithEntrypoint("sh")
-                .WithArgs("-c", "mkdir -p /www; nslookup db > /www/dns.txt 2>&1; echo hello-from-web > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait")
+                .WithArgs("-c", "mkdir -p /www; nslookup db > /www/dns.txt 2>&1; echo hello-from-web > /www/index.html; echo web-is-serving; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait")
                 .WithHttpEndpoint(targetPort: 8080, name: "http")
                 .WaitFor(db);
             await using (var app = builder.Build())
@@ -49,6 +49,20 @@ public sealed class AppHostTests
                 await notifications.WaitForResourceAsync("db", KnownResourceStates.Running, timeout.Token);
                 await notifications.WaitForResourceAsync("web", KnownResourceStates.Running, timeout.Token);
                 Assert.Equal(2, t.Engine.List().Count);
+
+                // the console logs the Aspire dashboard shows: DCP follows the container's log through our API
+                var logs = app.Services.GetRequiredService<ResourceLoggerService>();
+                bool seen = false;
+                await foreach (var batch in logs.WatchAsync("web").WithCancellation(timeout.Token))
+                {
+                    if (batch.Any(line => line.Content.Contains("web-is-serving", StringComparison.Ordinal)))
+                    {
+                        seen = true;
+                        break;
+                    }
+                }
+
+                Assert.True(seen);
                 Assert.Contains(t.Engine.Networks.List(), n => n.Name.StartsWith("aspire-session-network-", StringComparison.Ordinal));
 
                 string url = web.GetEndpoint("http").Url; // DCP's proxy on the host, to the port we publish

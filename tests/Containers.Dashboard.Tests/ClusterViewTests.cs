@@ -117,14 +117,7 @@ public sealed class ClusterViewTests
             string pod = await page.EvaluateFunctionAsync<string>("async () => { const r = await fetch('api/k8s/api/v1/namespaces/default/pods?labelSelector=app%3Dweb'); return (await r.json()).items[0].metadata.name; }");
             await browser.GoAsync($"/k8s/pods/default/{pod}");
             await browser.WaitForContainsAsync("#pod-logs", "started");
-            await page.ClickAsync("#pod-console-connect");
-            await page.WaitForSelectorAsync("#pod-console .xterm-rows");
-            await page.WaitForFunctionAsync("() => document.querySelector('#pod-console .xterm-rows').textContent.includes('#')", new WaitForFunctionOptions { Timeout = 15_000 });
-            await page.FocusAsync("#pod-console .xterm-helper-textarea");
-            await page.Keyboard.TypeAsync("echo hi");
-            await page.Keyboard.PressAsync("Enter");
-            await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#pod-console .xterm-rows > div')].some(r => r.textContent.trim() === 'hi')",
-                new WaitForFunctionOptions { Timeout = 10_000, PollingInterval = 50 });
+            await browser.EchoHiAsync("#pod-console-connect", "#pod-console");
             await browser.ScreenshotAsync("pod");
 
             // the same views answer a script's token

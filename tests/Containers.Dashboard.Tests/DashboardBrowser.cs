@@ -77,6 +77,34 @@ internal sealed class DashboardBrowser : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Connects the console in <paramref name="box"/> with <paramref name="connect"/>, waits for the shell's prompt,
+    /// types <c>echo hi</c> and waits for the line <c>hi</c>; a timeout names what the terminal showed (and saves a screenshot).
+    /// </summary>
+    public async Task EchoHiAsync(string connect, string box)
+    {
+        await Page.ClickAsync(connect);
+        await Page.WaitForSelectorAsync($"{box} .xterm-rows");
+        async Task WaitAsync(string predicate, string what)
+        {
+            try
+            {
+                await Page.WaitForFunctionAsync(predicate, new WaitForFunctionOptions { Timeout = 30_000, PollingInterval = 50 }, box);
+            }
+            catch (WaitTaskTimeoutException)
+            {
+                await ScreenshotAsync("failed-console");
+                Assert.Fail($"waited 30 s for {what} in the console; it shows: '{await Page.EvaluateFunctionAsync<string>("b => document.querySelector(b + ' .xterm-rows').textContent", box)}'");
+            }
+        }
+
+        await WaitAsync("b => document.querySelector(b + ' .xterm-rows').textContent.includes('#')", "the prompt");
+        await Page.FocusAsync($"{box} .xterm-helper-textarea");
+        await Page.Keyboard.TypeAsync("echo hi");
+        await Page.Keyboard.PressAsync("Enter");
+        await WaitAsync("b => [...document.querySelectorAll(b + ' .xterm-rows > div')].some(r => r.textContent.trim() === 'hi')", "the line hi");
+    }
+
     /// <summary>Sets a textarea's or input's value as typing would (the page reads it on its buttons).</summary>
     public Task SetValueAsync(string selector, string value) =>
         Page.EvaluateFunctionAsync("(s, v) => { const e = document.querySelector(s); e.value = v; e.dispatchEvent(new Event('input')); }", selector, value);

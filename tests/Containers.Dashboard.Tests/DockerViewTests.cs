@@ -108,14 +108,7 @@ public sealed class DockerViewTests
         await browser.WaitForContainsAsync("#stats-now", "CPU", 10_000);
 
         // the console: a TTY exec over a WebSocket, in xterm.js
-        await page.ClickAsync("#console-connect");
-        await page.WaitForSelectorAsync("#console .xterm-rows");
-        await page.WaitForFunctionAsync("() => document.querySelector('#console .xterm-rows').textContent.includes('#')", new WaitForFunctionOptions { Timeout = 10_000 });
-        await page.FocusAsync("#console .xterm-helper-textarea");
-        await page.Keyboard.TypeAsync("echo hi");
-        await page.Keyboard.PressAsync("Enter");
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('#console .xterm-rows > div')].some(r => r.textContent.trim() === 'hi')",
-            new WaitForFunctionOptions { Timeout = 10_000, PollingInterval = 50 });
+        await browser.EchoHiAsync("#console-connect", "#console");
         await browser.ScreenshotAsync("container");
 
         // a two-service stack from the editor: a broken file first (the error names its line), then the real one

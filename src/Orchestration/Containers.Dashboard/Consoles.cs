@@ -197,9 +197,17 @@ internal static class Consoles
 
                 if (r.MessageType == WebSocketMessageType.Text)
                 {
-                    if (JsonSerializer.Deserialize(message.GetBuffer().AsSpan(0, (int)message.Length), DashboardJson.Default.ResizeMessage) is { Cols: > 0, Rows: > 0 } size)
+                    // a terminal's size: one the process cannot take (it has not started, or has ended) is not the session's end
+                    try
                     {
-                        await resize(size, done.Token).ConfigureAwait(false);
+                        if (JsonSerializer.Deserialize(message.GetBuffer().AsSpan(0, (int)message.Length), DashboardJson.Default.ResizeMessage) is { Cols: > 0, Rows: > 0 } size)
+                        {
+                            await resize(size, done.Token).ConfigureAwait(false);
+                        }
+                    }
+                    catch (Exception e) when (e is JsonException or HttpRequestException or WebSocketException)
+                    {
+                        // keep the session
                     }
                 }
                 else
