@@ -47,13 +47,13 @@ public sealed class AppHostTests
                 await app.StartAsync(timeout.Token);
                 var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
                 await notifications.WaitForResourceAsync("db", KnownResourceStates.Running, timeout.Token);
-                await notifications.WaitForResourceAsync("web", KnownResourceStates.Running, timeout.Token);
+                var webRunning = await notifications.WaitForResourceAsync("web", e => e.Snapshot.State?.Text == KnownResourceStates.Running, timeout.Token);
                 Assert.Equal(2, t.Engine.List().Count);
 
                 // the console logs the Aspire dashboard shows: DCP follows the container's log through our API
                 var logs = app.Services.GetRequiredService<ResourceLoggerService>();
                 bool seen = false;
-                await foreach (var batch in logs.WatchAsync("web").WithCancellation(timeout.Token))
+                await foreach (var batch in logs.WatchAsync(webRunning.ResourceId).WithCancellation(timeout.Token)) // the instance's name (web-xxxxxxxx), as the dashboard asks
                 {
                     if (batch.Any(line => line.Content.Contains("web-is-serving", StringComparison.Ordinal)))
                     {
@@ -86,6 +86,16 @@ public sealed class AppHostTests
         }
         finally
         {
+            // KEEP_DCP_LOGS=DIR keeps DCP's diagnostic logs (every docker command it ran) after the test's root is gone
+            if (Environment.GetEnvironmentVariable("KEEP_DCP_LOGS") is { Length: > 0 } keep)
+            {
+                Directory.CreateDirectory(keep);
+                foreach (var f in Directory.EnumerateFiles(Path.Combine(t.Root, "dcp-logs")))
+                {
+                    File.Copy(f, Path.Combine(keep, Path.GetFileName(f)), overwrite: true);
+                }
+            }
+
             Environment.SetEnvironmentVariable("DOCKER_HOST", null);
             Environment.SetEnvironmentVariable("DOCKER_CONFIG", null);
             Environment.SetEnvironmentVariable("DCP_DIAGNOSTICS_LOG_FOLDER", null);
