@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Containers.Dashboard;
+using Containers.DockerApi;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,5 +40,30 @@ public sealed class HostingTests
         {
             await app.StopAsync();
         }
+    }
+
+    [Fact]
+    public async Task The_dashboard_serves_another_docker_endpoint_and_lists_its_stacks_by_label_without_deploying_there()
+    {
+        await using var t = new TestEngine();
+        await using var api = await DockerApiServer.StartAsync(t.Engine, Path.Combine(t.Root, "other.sock"));
+        await Containers.Tests.Images.TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:1");
+        await using var server = await DashboardServer.StartAsync(new DashboardOptions
+        {
+            DataDirectory = Path.Combine(t.Root, "dashboard"),
+            DockerHost = "unix://" + api.SocketPath,
+            AdminPassword = DockerViewTests.Password,
+            Port = 0,
+        });
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = server.Url };
+        var login = await http.PostAsJsonAsync("api/auth/login", new { password = DockerViewTests.Password });
+        login.EnsureSuccessStatusCode();
+        string status = await login.Content.ReadAsStringAsync();
+        Assert.Contains("\"docker\":\"unix://" + api.SocketPath + "\"", status, StringComparison.Ordinal);
+        Assert.Contains("\"stacks\":false", status, StringComparison.Ordinal);
+        Assert.Equal("OK", await http.GetStringAsync("api/docker/_ping"));
+        Assert.Contains("localhost/busybox:1", await http.GetStringAsync("api/docker/images/json"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotImplemented, (await http.GetAsync("api/stacks")).StatusCode);
+        Assert.False(File.Exists(Path.Combine(t.Root, "dashboard", "docker.sock"))); // no private API of its own
     }
 }
