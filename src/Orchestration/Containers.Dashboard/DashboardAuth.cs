@@ -39,6 +39,8 @@ internal sealed class DashboardAuth
         }
     }
 
+    private DateTime Now => options.Time.GetUtcNow().UtcDateTime;
+
     /// <summary>Whether the admin's password has been set.</summary>
     public bool Initialized => Volatile.Read(ref admin) is not null;
 
@@ -89,8 +91,8 @@ internal sealed class DashboardAuth
         var queue = failures.GetOrAdd(client?.ToString() ?? "", _ => new Queue<DateTime>());
         lock (queue)
         {
-            var now = DateTime.UtcNow;
-            while (queue.Count > 0 && now - queue.Peek() > options.LoginWindow)
+            var now = Now;
+            while (queue.Count > 0 && now - queue.Peek() >= options.LoginWindow)
             {
                 queue.Dequeue();
             }
@@ -110,7 +112,7 @@ internal sealed class DashboardAuth
             var queue = failures.GetOrAdd(client?.ToString() ?? "", _ => new Queue<DateTime>());
             lock (queue)
             {
-                queue.Enqueue(DateTime.UtcNow);
+                queue.Enqueue(Now);
             }
         }
 
@@ -120,9 +122,9 @@ internal sealed class DashboardAuth
     /// <summary>A new session: its cookie value and CSRF token.</summary>
     public Session NewSession()
     {
-        var session = new Session(Token(), Token()) { LastSeen = DateTime.UtcNow };
+        var session = new Session(Token(), Token()) { LastSeen = Now };
         sessions[session.Id] = session;
-        foreach (var old in sessions.Values.Where(s => DateTime.UtcNow - s.LastSeen > options.SessionIdleTimeout))
+        foreach (var old in sessions.Values.Where(s => Now - s.LastSeen > options.SessionIdleTimeout))
         {
             sessions.TryRemove(old.Id, out _);
         }
@@ -138,13 +140,13 @@ internal sealed class DashboardAuth
             return null;
         }
 
-        if (DateTime.UtcNow - session.LastSeen > options.SessionIdleTimeout)
+        if (Now - session.LastSeen > options.SessionIdleTimeout)
         {
             sessions.TryRemove(id, out _);
             return null;
         }
 
-        session.LastSeen = DateTime.UtcNow;
+        session.LastSeen = Now;
         return session;
     }
 
@@ -167,7 +169,7 @@ internal sealed class DashboardAuth
                 throw new ArgumentException($"a token named '{name}' exists");
             }
 
-            tokens = [.. tokens, new TokenRecord(name, Sha256(value), DateTime.UtcNow, null)];
+            tokens = [.. tokens, new TokenRecord(name, Sha256(value), Now, null)];
             SaveTokens();
         }
 
@@ -199,7 +201,7 @@ internal sealed class DashboardAuth
             {
                 lock (tokensLock)
                 {
-                    tokens = [.. tokens.Select(x => x.Name == t.Name ? x with { LastUsed = DateTime.UtcNow } : x)];
+                    tokens = [.. tokens.Select(x => x.Name == t.Name ? x with { LastUsed = Now } : x)];
                 }
 
                 return true;

@@ -55,4 +55,7 @@ public sealed record DashboardOptions
 
     /// <summary>The window failed logins are counted in (default 5 minutes).</summary>
     public TimeSpan LoginWindow { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The clock of sessions, tokens and the login rate limit (default the system's).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
