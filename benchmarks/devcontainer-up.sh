@@ -13,6 +13,10 @@ cleanup() {
   [ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null || true
   for root in "$work"/root-*; do [ -d "$root" ] && "$cli" --root "$root" rm -f $("$cli" --root "$root" ps -aq) >/dev/null 2>&1 || true; done
   ip link del cdbench0 2>/dev/null || true
+  # the bridge's NAT and forwarding rules (the engine's, marked with its name) go with it
+  for table in filter nat; do
+    iptables -t "$table" -S 2>/dev/null | grep -F 'containers-dotnet-net:cdbench0' | sed 's/^-A /-D /' | while read -r rule; do eval "iptables -t $table $rule" || true; done
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
