@@ -13,6 +13,7 @@ namespace Containers.Tests.Dashboard;
 /// builder from samples/Dashboard/Dockerfile) installed into our cluster from its Helm chart with the CLI's helm,
 /// serving the cluster it runs in (its service account) over HTTPS on NodePort 30777.
 /// </summary>
+[Collection(DashboardCollection.Name)]
 public sealed class ChartTests
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);

@@ -8,6 +8,7 @@ using System.Text.RegularExpressions;
 namespace Containers.Tests.Dashboard;
 
 /// <summary><c>containers dashboard</c>: serving, HTTPS with a given certificate, and its refusals.</summary>
+[Collection(DashboardCollection.Name)]
 public sealed partial class CliTests
 {
     [GeneratedRegex(@"dashboard: (https?://\S+)")]

@@ -7,6 +7,7 @@ using PuppeteerSharp;
 namespace Containers.Tests.Dashboard;
 
 /// <summary>The dashboard over a real cluster (2 nodes, real pods) through its kubeconfig, in a real browser.</summary>
+[Collection(DashboardCollection.Name)]
 public sealed class ClusterViewTests
 {
     private const string Manifest = """

@@ -10,6 +10,7 @@ using PuppeteerSharp;
 namespace Containers.Tests.Dashboard;
 
 /// <summary>The dashboard over the engine of this process, in a real browser: login, counts, container actions, logs, a console, a stack.</summary>
+[Collection(DashboardCollection.Name)]
 public sealed class DockerViewTests
 {
     internal const string Password = "correct-horse-battery-staple";

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Containers.Tests.Dashboard;
 
 /// <summary>The dashboard inside an app of one's own: services.AddContainersDashboard, app.MapContainersDashboard("/dashboard").</summary>
+[Collection(DashboardCollection.Name)]
 public sealed class HostingTests
 {
     [Fact]

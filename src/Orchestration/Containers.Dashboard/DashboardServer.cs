@@ -47,6 +47,10 @@ public sealed class DashboardServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("CONTAINERS_DASHBOARD_TRACE") is { Length: > 0 } trace)
+        {
+            builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Debug);
+        }
         builder.WebHost.ConfigureKestrel(k => k.Listen(options.Address, options.Port, listen =>
         {
             if (certificate is not null)
