@@ -18,8 +18,8 @@ public sealed class UserNamespacePodTests
             Engine = te.Options with { MonitorCommand = ClusterAcceptanceTests.MonitorCommand(), SubordinateUidFile = subids, SubordinateGidFile = subids },
             Nodes = 1,
             Port = 0,
-            PodSubnet = "10.218.0.0/16",
-            ServiceCidr = "10.219.0.0/16",
+            PodSubnet = "10.235.0.0/16",
+            ServiceCidr = "10.236.0.0/16",
         });
         try
         {

@@ -67,7 +67,7 @@ public sealed class CliTests : IAsyncLifetime
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        var up = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.219.0.0/16", "--service-cidr", "10.97.0.0/16", "--event-ttl", "2h", "-d");
+        var up = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.237.0.0/16", "--service-cidr", "10.97.0.0/16", "--event-ttl", "2h", "-d");
         try
         {
             Assert.True(up.Code == 0, up.Stderr);
@@ -106,12 +106,12 @@ public sealed class CliTests : IAsyncLifetime
         }
 
         // the root's pod network keeps its subnet: another one is refused, naming both
-        var other = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.218.0.0/16", "-d");
+        var other = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", "10.238.0.0/16", "-d");
         Assert.NotEqual(0, other.Code);
-        Assert.Contains("has subnet 10.219.0.0/16, not 10.218.0.0/16", other.Stderr, StringComparison.Ordinal);
-        var bad = await Cli("cluster", "up", "--pod-subnet", "10.218.0.0/40");
+        Assert.Contains("has subnet 10.237.0.0/16, not 10.238.0.0/16", other.Stderr, StringComparison.Ordinal);
+        var bad = await Cli("cluster", "up", "--pod-subnet", "10.238.0.0/40");
         Assert.Equal(125, bad.Code);
-        Assert.Contains("--pod-subnet: '10.218.0.0/40' is not an IPv4 network", bad.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--pod-subnet: '10.238.0.0/40' is not an IPv4 network", bad.Stderr, StringComparison.Ordinal);
         var badCidr = await Cli("cluster", "up", "--service-cidr", "10.0.0.0/8");
         Assert.Equal(125, badCidr.Code);
         Assert.Contains("--service-cidr: '10.0.0.0/8' is not an IPv4 network from /12 to /28", badCidr.Stderr, StringComparison.Ordinal);
