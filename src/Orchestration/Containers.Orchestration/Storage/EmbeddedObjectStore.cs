@@ -184,6 +184,21 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
         }
     }
 
+    /// <inheritdoc/>
+    public void Compact(long revision)
+    {
+        lock (gate)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(revision, Revision);
+            while (window.TryPeek(out var oldest) && oldest.Object.Revision <= revision)
+            {
+                window.Dequeue();
+            }
+
+            oldestWindowRevision = Math.Max(oldestWindowRevision, revision + 1);
+        }
+    }
+
     /// <summary>Closes the log and ends every watch.</summary>
     public ValueTask DisposeAsync()
     {

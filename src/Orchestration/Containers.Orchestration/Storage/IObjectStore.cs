@@ -104,6 +104,12 @@ public interface IObjectStore : IAsyncDisposable
     IAsyncEnumerable<WatchEvent> WatchAsync(string resource, string? ns, long fromRevision, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Forgets the history up to and including <paramref name="revision"/>, as etcd's compaction does: a watch from an
+    /// older revision then gets <see cref="StoreGoneException"/> (410). The objects themselves are untouched.
+    /// </summary>
+    void Compact(long revision);
+
+    /// <summary>
     /// Lets the writes this thread makes until the returned scope is disposed return before they are durable; disposing
     /// it makes them all durable at once. For best-effort writes made in bulk (events): one log write for the batch.
     /// By default (a store without the notion) every write is durable when it returns and the scope does nothing.

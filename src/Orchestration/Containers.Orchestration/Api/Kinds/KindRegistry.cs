@@ -20,6 +20,7 @@ internal static class KindRegistry
         DeploymentStrategy.Type,
         ReplicaSetStrategy.Type,
         ControllerRevisionStrategy.Type,
+        LeaseStrategy.Type,
         DaemonSetStrategy.Type,
         StatefulSetStrategy.Type,
         JobStrategy.Type,
