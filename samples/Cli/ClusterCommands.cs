@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Containers.Orchestration;
+using Containers.Orchestration.Storage;
 
 namespace Containers.Cli;
 
@@ -30,7 +31,8 @@ internal static class ClusterCommands
 
                 string? tokenFile = a.Get("token-auth-file") is { } tf ? File.Exists(tf) ? Path.GetFullPath(tf) : throw new UsageException($"--token-auth-file: {tf}: no such file") : null;
                 string? auditLog = a.Get("audit-log-path") is { } al ? al == "-" ? al : Path.GetFullPath(al) : null;
-                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile, auditLog, ingressHttp, ingressHttps);
+                string? etcd = a.Get("etcd") is { } ec ? string.Join(',', EtcdEndpoints(ec, "--etcd")) : RememberedEtcd(dir);
+                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile, auditLog, ingressHttp, ingressHttps, etcd);
                 return a.Has("detach") ? await DetachAsync(options, up, dir).ConfigureAwait(false) : await ForegroundAsync(options, up, pidFile).ConfigureAwait(false);
             }
 
@@ -76,9 +78,53 @@ internal static class ClusterCommands
                 return 0;
             }
 
+            case "migrate":
+            {
+                string to = a.Get("to-etcd") is { } te ? string.Join(',', EtcdEndpoints(te, "--to-etcd")) : throw new UsageException("--to-etcd is required: the etcd members' client URLs, comma-separated", a.Verb);
+                if (Running(pidFile) is { } running)
+                {
+                    throw new UsageException($"a cluster runs on {options.Root} (pid {running}): \"containers cluster down\" first, then migrate");
+                }
+
+                if (RememberedEtcd(dir) is { } already)
+                {
+                    throw new ContainerException($"the cluster on {options.Root} keeps its objects in etcd already ({already})");
+                }
+
+                string embedded = Path.Combine(dir, "store");
+                if (!File.Exists(Path.Combine(embedded, "objects.log")))
+                {
+                    throw new ContainerException($"no cluster store at {embedded}: nothing to migrate");
+                }
+
+                IReadOnlyDictionary<string, int> counts;
+                await using (var from = Containers.Orchestration.Storage.EmbeddedObjectStore.Open(embedded))
+                await using (var target = await Containers.Orchestration.Storage.EtcdObjectStore.OpenAsync(new Containers.Orchestration.Storage.EtcdStoreOptions { Endpoints = to.Split(','), CompactionInterval = null }).ConfigureAwait(false))
+                {
+                    counts = Containers.Orchestration.Storage.EtcdCluster.Migrate(from, target);
+                }
+
+                await File.WriteAllTextAsync(Path.Combine(dir, "etcd"), to + "\n").ConfigureAwait(false);
+                string kept = Path.Combine(dir, "store.before-etcd");
+                Directory.Move(embedded, kept);
+                foreach (var (resource, count) in counts)
+                {
+                    await Console.Out.WriteLineAsync($"  {resource}: {count}").ConfigureAwait(false);
+                }
+
+                await Console.Out.WriteLineAsync($"migrated {counts.Values.Sum()} object(s) to etcd {to}, each read back and compared; \"cluster up\" now runs on it (the embedded store is kept in {kept})").ConfigureAwait(false);
+                return 0;
+            }
+
             case "delete":
             {
                 await StopAsync(pidFile).ConfigureAwait(false);
+                if (RememberedEtcd(dir) is { } endpoints)
+                {
+                    int deleted = await Containers.Orchestration.Storage.EtcdCluster.DeleteAllAsync(endpoints.Split(',')).ConfigureAwait(false);
+                    await Console.Out.WriteLineAsync($"removed {deleted} key(s) under /registry in etcd {endpoints}").ConfigureAwait(false);
+                }
+
                 await Cluster.DeleteAsync(new ClusterOptions { Root = options.Root, Engine = options }).ConfigureAwait(false);
                 await Console.Out.WriteLineAsync($"cluster on {options.Root} deleted").ConfigureAwait(false);
                 return 0;
@@ -174,8 +220,27 @@ internal static class ClusterCommands
         }
     }
 
+    /// <summary>etcd client URLs, comma-separated, each checked.</summary>
+    private static string[] EtcdEndpoints(string text, string option)
+    {
+        var urls = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var url in urls)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/")
+            {
+                throw new UsageException($"{option}: '{url}' is not an etcd client URL such as http://10.0.0.1:2379");
+            }
+        }
+
+        return urls.Length > 0 ? urls : throw new UsageException($"{option}: no URL given");
+    }
+
+    /// <summary>The etcd a cluster of this root keeps its objects in (written by <c>up --etcd</c> and <c>migrate</c>), or null for the embedded store.</summary>
+    private static string? RememberedEtcd(string dir) =>
+        File.Exists(Path.Combine(dir, "etcd")) ? File.ReadAllText(Path.Combine(dir, "etcd")).Trim() is { Length: > 0 } e ? e : null : null;
+
     /// <summary>What <c>cluster up</c> was asked for (the optional ones null when not given).</summary>
-    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile, string? AuditLogPath, string IngressHttpPort, string IngressHttpsPort)
+    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile, string? AuditLogPath, string IngressHttpPort, string IngressHttpsPort, string? Etcd)
     {
         /// <summary>The same options as command-line arguments (what a detached cluster is started with).</summary>
         public IEnumerable<string> Args()
@@ -184,7 +249,7 @@ internal static class ClusterCommands
             yield return Nodes.ToString(CultureInfo.InvariantCulture);
             yield return "--port";
             yield return Port.ToString(CultureInfo.InvariantCulture);
-            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile), ("--audit-log-path", AuditLogPath), ("--ingress-http-port", IngressHttpPort), ("--ingress-https-port", IngressHttpsPort) })
+            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile), ("--audit-log-path", AuditLogPath), ("--ingress-http-port", IngressHttpPort), ("--ingress-https-port", IngressHttpsPort), ("--etcd", Etcd) })
             {
                 if (value is not null)
                 {
@@ -238,13 +303,23 @@ internal static class ClusterCommands
             clusterOptions = clusterOptions with { EventTtl = Duration(up.EventTtl) };
         }
 
+        if (up.Etcd is not null)
+        {
+            clusterOptions = clusterOptions.OnEtcd(up.Etcd.Split(','));
+        }
+
         int nodes = up.Nodes;
         await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
+            if (up.Etcd is not null)
+            {
+                await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(pidFile)!, "etcd"), up.Etcd + "\n").ConfigureAwait(false);
+            }
+
             await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
             string ingress = cluster.Ingress is { } i ? $", Ingress on HTTP {i.HttpPort?.ToString(CultureInfo.InvariantCulture) ?? "-"} and HTTPS {i.HttpsPort?.ToString(CultureInfo.InvariantCulture) ?? "-"}" : "";
-            await Console.Out.WriteLineAsync($"cluster up: API {cluster.Url}, {nodes} node(s){ingress}").ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"cluster up: API {cluster.Url}, {nodes} node(s){ingress}, objects in {(up.Etcd is null ? "the embedded store" : "etcd " + up.Etcd)}").ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"  export KUBECONFIG={cluster.KubeconfigPath}").ConfigureAwait(false);
             await Console.Out.FlushAsync().ConfigureAwait(false);
             await stop.WaitAsync().ConfigureAwait(false);

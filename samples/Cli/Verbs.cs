@@ -357,6 +357,10 @@ internal static class Verbs
                     .Value("--service-cidr", "string", "The services' IPv4 network (/12 to /28)", "10.96.0.0/16")
                     .Value("--token-auth-file", "string", "Static bearer tokens, as kube-apiserver's: token,user,uid,\"group1,group2\" a line")
                     .Value("--audit-log-path", "string", "Where the audit log goes (JSON lines, audit.k8s.io/v1 at the Metadata level); \"-\" for none", "ROOT/cluster/audit.log")
+                    .Value("--etcd", "strings", "Keep the objects in etcd at these client URLs (comma-separated; remembered for the next up) instead of the embedded store")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("migrate", "--to-etcd URLS", "Copy a stopped cluster's objects from the embedded store into etcd (each read back and compared); the next up runs on etcd")
+                    .Value("--to-etcd", "strings", "The etcd members' client URLs, comma-separated (required)")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("kubeconfig", "[OPTIONS]", "Write a kubeconfig for another user: a client certificate of the cluster CA (CN the user, O the groups), as kubeadm kubeconfig user")
                     .Value("--user", "string", "The user name (required)")

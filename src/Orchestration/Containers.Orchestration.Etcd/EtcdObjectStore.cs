@@ -110,6 +110,18 @@ public sealed class EtcdObjectStore : IObjectStore
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<string> Resources
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. byResource.Where(r => r.Value.Values.Any(names => names.Count > 0)).Select(r => r.Key).Order(StringComparer.Ordinal)];
+            }
+        }
+    }
+
+    /// <inheritdoc/>
     public StoredObject? Get(ObjectKey key) => objects.TryGetValue(key, out var stored) ? stored : null;
 
     /// <inheritdoc/>

@@ -13,6 +13,13 @@ public sealed record ClusterOptions
     /// <summary>The engine root; the cluster keeps its store in ROOT/cluster and writes ROOT/kubeconfig.</summary>
     public required string Root { get; init; }
 
+    /// <summary>
+    /// Opens the object store the control plane keeps its objects in; null for the embedded store under ROOT/cluster/store
+    /// (one machine). The cluster owns what it returns and disposes it. The Containers.Orchestration.Etcd package's
+    /// <c>WithEtcd</c> sets one for etcd.
+    /// </summary>
+    public Func<CancellationToken, Task<IObjectStore>>? OpenStore { get; init; }
+
     /// <summary>How many nodes this process runs (node-1 ... node-N).</summary>
     public int Nodes { get; init; } = 1;
 
@@ -128,6 +135,9 @@ public sealed class ClusterBuilder
     /// <summary>Runs pods through <paramref name="runtime"/> instead of the engine (no pod network, proxy or DNS): for tests and benchmarks of the control plane.</summary>
     public ClusterBuilder WithRuntime(IPodRuntime runtime) => new(options with { Runtime = runtime });
 
+    /// <summary>Keeps the objects in the store <paramref name="open"/> opens (see <see cref="ClusterOptions.OpenStore"/>).</summary>
+    public ClusterBuilder WithStore(Func<CancellationToken, Task<IObjectStore>> open) => new(options with { OpenStore = open });
+
     /// <summary>Logs through <paramref name="loggers"/>.</summary>
     public ClusterBuilder WithLogging(ILoggerFactory loggers) => new(options with { Loggers = loggers });
 
@@ -148,7 +158,7 @@ public sealed class Cluster : IAsyncDisposable
 {
     private readonly List<NodeAgent> agents = [];
     private readonly ContainerEngine? engine;
-    private readonly EmbeddedObjectStore store;
+    private readonly IObjectStore store;
     private KubeApiServer? server;
     private ControllerManager? controllers;
     private ServiceProxy? proxy;
@@ -156,7 +166,7 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>The built-in Ingress controller (null unless ports were given for it).</summary>
     public IngressProxy? Ingress { get; private set; }
 
-    private Cluster(ClusterOptions options, ContainerEngine? engine, EmbeddedObjectStore store, ObjectApi api)
+    private Cluster(ClusterOptions options, ContainerEngine? engine, IObjectStore store, ObjectApi api)
     {
         Options = options;
         this.engine = engine;
@@ -166,6 +176,9 @@ public sealed class Cluster : IAsyncDisposable
 
     /// <summary>The options it runs with.</summary>
     public ClusterOptions Options { get; }
+
+    /// <summary>The object store the control plane keeps its objects in.</summary>
+    public IObjectStore Store => store;
 
     /// <summary>The API, in process (typed access to every object).</summary>
     public ObjectApi Api { get; }
@@ -197,11 +210,11 @@ public sealed class Cluster : IAsyncDisposable
     {
         var loggers = options.Loggers ?? NullLoggerFactory.Instance;
         var engine = options.Runtime is null ? new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, loggers) : null;
-        EmbeddedObjectStore? store = null;
+        IObjectStore? store = null;
         Cluster? cluster = null;
         try
         {
-            store = EmbeddedObjectStore.Open(Path.Combine(options.Root, "cluster", "store"));
+            store = options.OpenStore is { } open ? await open(cancellationToken).ConfigureAwait(false) : EmbeddedObjectStore.Open(Path.Combine(options.Root, "cluster", "store"));
             var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);

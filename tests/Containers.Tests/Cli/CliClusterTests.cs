@@ -101,6 +101,43 @@ public sealed class CliClusterTests : IAsyncLifetime
         Assert.Equal("Running Running", await Kubectl("get", "pods", "-o", "jsonpath={.items[*].status.phase}"));
     }
 
+    [Fact]
+    public async Task A_cluster_migrated_to_etcd_keeps_every_object_and_adopts_its_pods_and_runs_on_etcd_from_then_on()
+    {
+        await using var etcd = await Containers.Tests.Orchestration.EtcdServer.StartAsync();
+        await UpAsync();
+        await Kubectl("create", "deployment", "web", "--image=web:v1", "--replicas=2", "--", "/bin/sh", "-c", "sleep 3600");
+        await Kubectl("create", "configmap", "settings", "--from-literal=colour=blue");
+        await Kubectl("rollout", "status", "deployment/web", "--timeout=120s");
+        string uids = await Kubectl("get", "pods,configmaps,deployments", "-o", "jsonpath={.items[*].metadata.uid}");
+
+        var refused = await Cli("cluster", "migrate", "--to-etcd", etcd.Url);
+        Assert.NotEqual(0, refused.Code);
+        Assert.Contains("cluster down", refused.Stderr, StringComparison.Ordinal); // not while it runs
+        Assert.Equal(0, (await Cli("cluster", "down")).Code);
+        var usage = await Cli("cluster", "migrate", "--to-etcd", "etcd-1:2379");
+        Assert.Contains("--to-etcd: 'etcd-1:2379' is not an etcd client URL", usage.Stderr, StringComparison.Ordinal);
+        var migrate = await Cli("cluster", "migrate", "--to-etcd", etcd.Url);
+        Assert.True(migrate.Code == 0, migrate.Stderr);
+        Assert.Matches("deployments.apps: 1", migrate.Stdout);
+        Assert.Matches("migrated [0-9]+ object\\(s\\) to etcd", migrate.Stdout);
+        Assert.Contains("already", (await Cli("cluster", "migrate", "--to-etcd", etcd.Url)).Stderr, StringComparison.Ordinal);
+
+        // the next up runs on etcd (remembered), with every object as it was, and the running pods adopted
+        Assert.Contains($"objects in etcd {etcd.Url}", await UpAsync(), StringComparison.Ordinal);
+        Assert.Equal(uids, await Kubectl("get", "pods,configmaps,deployments", "-o", "jsonpath={.items[*].metadata.uid}"));
+        Assert.Equal("blue", await Kubectl("get", "configmap", "settings", "-o", "jsonpath={.data.colour}"));
+        await Kubectl("scale", "deployment/web", "--replicas=3");
+        await Kubectl("rollout", "status", "deployment/web", "--timeout=120s");
+        Assert.Equal("Running Running Running", await Kubectl("get", "pods", "-o", "jsonpath={.items[*].status.phase}"));
+        Assert.Contains("/registry/deployments/default/web", Run("etcdctl", "--endpoints", etcd.Url, "get", "--prefix", "/registry/deployments/", "--keys-only"), StringComparison.Ordinal);
+
+        // delete removes the cluster's keys from etcd too
+        var delete = await Cli("cluster", "delete");
+        Assert.True(delete.Code == 0, delete.Stderr);
+        Assert.Equal("", Run("etcdctl", "--endpoints", etcd.Url, "get", "--prefix", "/registry/", "--keys-only").Trim());
+    }
+
     private async Task<string> UpAsync()
     {
         var up = await Cli("cluster", "up", "--ingress-http-port", "off", "--ingress-https-port", "off", "--nodes", "1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--pod-subnet", PodSubnet, "--service-cidr", ServiceCidr, "-d");

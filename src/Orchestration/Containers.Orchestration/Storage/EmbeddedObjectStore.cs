@@ -70,6 +70,18 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<string> Resources
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. byResource.Where(r => r.Value.Values.Any(names => names.Count > 0)).Select(r => r.Key).Order(StringComparer.Ordinal)];
+            }
+        }
+    }
+
+    /// <inheritdoc/>
     public StoredObject? Get(ObjectKey key)
     {
         return objects.TryGetValue(key, out var stored) ? stored : null;

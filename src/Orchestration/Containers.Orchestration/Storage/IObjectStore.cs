@@ -74,6 +74,9 @@ public interface IObjectStore : IAsyncDisposable
     /// </summary>
     long ResourceRevision(string resource) => Revision;
 
+    /// <summary>The resources that have objects now (what a copy of the store lists, one at a time).</summary>
+    IReadOnlyList<string> Resources { get; }
+
     /// <summary>The object at <paramref name="key"/>, or null.</summary>
     StoredObject? Get(ObjectKey key);
 
