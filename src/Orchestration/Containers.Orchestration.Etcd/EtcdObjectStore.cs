@@ -45,6 +45,7 @@ public sealed class EtcdObjectStore : IObjectStore
     private long oldestWindowRevision = 1;
     private long compactedThrough;
     private Task following = Task.CompletedTask;
+
     private Task compacting = Task.CompletedTask;
 
     private EtcdObjectStore(EtcdStoreOptions options)
@@ -160,10 +161,12 @@ public sealed class EtcdObjectStore : IObjectStore
         {
             Compare = { new Compare { Key = k, Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 } },
             Success = { new RequestOp { RequestPut = new PutRequest { Key = k, Value = ByteString.CopyFrom(json.Span), Lease = LeaseFor(key) } } },
+            Failure = { new RequestOp { RequestRange = new RangeRequest { Key = k, KeysOnly = true } } },
         };
         var response = Call(key, () => kv.Txn(request, deadline: Deadline()));
         if (!response.Succeeded)
         {
+            SeeCurrent(key, response); // what made it fail is then readable here too
             throw new StoreConflictException($"{key} already exists");
         }
 
@@ -183,6 +186,7 @@ public sealed class EtcdObjectStore : IObjectStore
         var response = Call(key, () => kv.Txn(request, deadline: Deadline()));
         if (!response.Succeeded)
         {
+            SeeCurrent(key, response);
             throw Refusal(key, expectedRevision, response);
         }
 
@@ -202,6 +206,7 @@ public sealed class EtcdObjectStore : IObjectStore
         var response = Call(key, () => kv.Txn(request, deadline: Deadline()));
         if (!response.Succeeded)
         {
+            SeeCurrent(key, response);
             throw Refusal(key, expectedRevision, response);
         }
 
@@ -392,30 +397,46 @@ public sealed class EtcdObjectStore : IObjectStore
     /// <summary>Waits until the cache has applied <paramref name="at"/> (the write's own change, seen through the watch), then answers the object as kept.</summary>
     private StoredObject Written(ObjectKey key, long at, ReadOnlySpan<byte> json, bool deletion = false)
     {
-        long until = Environment.TickCount64 + (long)options.RequestTimeout.TotalMilliseconds;
-        lock (gate)
-        {
-            while (revision < at)
-            {
-                long left = until - Environment.TickCount64;
-                if (stopping.IsCancellationRequested || left <= 0 || !Monitor.Wait(gate, TimeSpan.FromMilliseconds(left)))
-                {
-                    if (revision >= at)
-                    {
-                        break;
-                    }
-
-                    throw new ContainerException($"etcd ({string.Join(',', options.Endpoints)}): {key} was written at revision {at}, but the watch cache has not seen it within {options.RequestTimeout.TotalSeconds:0.#} s (it is at {revision})");
-                }
-            }
-        }
-
+        WaitFor(at, key);
         if (!deletion && objects.TryGetValue(key, out var kept) && kept.Revision == at)
         {
             return kept;
         }
 
         return new StoredObject(key, at, ResourceVersion.Written(json, at)) { RevisionWritten = true };
+    }
+
+    /// <summary>
+    /// Waits until the cache has applied the change at revision <paramref name="at"/> of this store's prefix (the watch
+    /// brings every one, in order). Only revisions of changes under the prefix are waited for: etcd 3.4's progress
+    /// notifications can run ahead of events still to be sent (etcd-io/etcd#15220, fixed in 3.4.26 and 3.5.8), so the
+    /// cache takes its revision from events alone.
+    /// </summary>
+    private void WaitFor(long at, ObjectKey key)
+    {
+        long until = Environment.TickCount64 + (long)options.RequestTimeout.TotalMilliseconds;
+        lock (gate)
+        {
+            while (revision < at)
+            {
+                long left = until - Environment.TickCount64;
+                if (stopping.IsCancellationRequested || left <= 0)
+                {
+                    throw new ContainerException($"etcd ({string.Join(',', options.Endpoints)}): the watch cache has not reached revision {at} (for {key}) within {options.RequestTimeout.TotalSeconds:0.#} s (it is at {revision})");
+                }
+
+                Monitor.Wait(gate, TimeSpan.FromMilliseconds(Math.Min(left, 100)));
+            }
+        }
+    }
+
+    /// <summary>After a refused transaction: waits until the cache has the key's current state (written by another API server, maybe not seen here yet).</summary>
+    private void SeeCurrent(ObjectKey key, TxnResponse response)
+    {
+        if (response.Responses.Count > 0 && response.Responses[0].ResponseRange?.Kvs is { Count: > 0 } current)
+        {
+            WaitFor(current[0].ModRevision, key);
+        }
     }
 
     private static StoredObject Kept(ObjectKey key, long at, ByteString value) =>
@@ -488,8 +509,9 @@ public sealed class EtcdObjectStore : IObjectStore
                 using var call = watch.Watch(cancellationToken: stopping.Token);
                 await call.RequestStream.WriteAsync(new WatchRequest
                 {
-                    CreateRequest = new WatchCreateRequest { Key = prefix, RangeEnd = end, StartRevision = Revision + 1, PrevKv = true, ProgressNotify = true },
+                    CreateRequest = new WatchCreateRequest { Key = prefix, RangeEnd = end, StartRevision = Revision + 1, PrevKv = true },
                 }, stopping.Token).ConfigureAwait(false);
+
                 while (await call.ResponseStream.MoveNext(stopping.Token).ConfigureAwait(false))
                 {
                     var response = call.ResponseStream.Current;
@@ -609,11 +631,6 @@ public sealed class EtcdObjectStore : IObjectStore
 
                 revision = at;
                 Apply(type, stored, loading: false);
-            }
-
-            if (response.Events.Count == 0 && !response.Created && response.Header.Revision > revision)
-            {
-                revision = response.Header.Revision; // a progress notification: nothing of ours changed up to there
             }
 
             Monitor.PulseAll(gate);

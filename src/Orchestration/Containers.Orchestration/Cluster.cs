@@ -20,7 +20,29 @@ public sealed record ClusterOptions
     /// </summary>
     public Func<CancellationToken, Task<IObjectStore>>? OpenStore { get; init; }
 
-    /// <summary>How many nodes this process runs (node-1 ... node-N).</summary>
+    /// <summary>
+    /// Where the API listens: 127.0.0.1 when null; <see cref="System.Net.IPAddress.Any"/> for every address of the
+    /// machine, as a control-plane member the other machines and the virtual IP reach.
+    /// </summary>
+    public System.Net.IPAddress? BindAddress { get; init; }
+
+    /// <summary>The address other machines reach this API server at (in its serving certificate, and the kubernetes Service's endpoints when there is no virtual IP).</summary>
+    public System.Net.IPAddress? AdvertiseAddress { get; init; }
+
+    /// <summary>
+    /// Runs the controllers and the scheduler only while this process holds the Leases kube-system/kube-controller-manager
+    /// and kube-system/kube-scheduler (several control-plane machines on one store: one of each leads); null runs them
+    /// always (one control plane).
+    /// </summary>
+    public LeaderElectionOptions? LeaderElection { get; init; }
+
+    /// <summary>
+    /// A virtual IP for the API, held by the machine that holds the Lease kube-system/containers-vip (leader election
+    /// settings as <see cref="LeaderElection"/>) and moved when it dies; the kubeconfig points at it. Null: none.
+    /// </summary>
+    public VirtualIpOptions? VirtualIp { get; init; }
+
+    /// <summary>How many nodes this process runs (node-1 ... node-N); 0 for a control-plane-only machine.</summary>
     public int Nodes { get; init; } = 1;
 
     /// <summary>The API server's port on 127.0.0.1 (0 = any free port).</summary>
@@ -161,6 +183,9 @@ public sealed class Cluster : IAsyncDisposable
     private readonly IObjectStore store;
     private KubeApiServer? server;
     private ControllerManager? controllers;
+    private readonly List<LeaderElector> electors = [];
+    private readonly CancellationTokenSource stopping = new();
+    private InformerSet? sharedInformers;
     private ServiceProxy? proxy;
 
     /// <summary>The built-in Ingress controller (null unless ports were given for it).</summary>
@@ -176,6 +201,9 @@ public sealed class Cluster : IAsyncDisposable
 
     /// <summary>The options it runs with.</summary>
     public ClusterOptions Options { get; }
+
+    /// <summary>The leader elections this control-plane member takes part in (none without <see cref="ClusterOptions.LeaderElection"/>).</summary>
+    public IReadOnlyList<LeaderElector> Elections => electors;
 
     /// <summary>The object store the control plane keeps its objects in.</summary>
     public IObjectStore Store => store;
@@ -209,7 +237,7 @@ public sealed class Cluster : IAsyncDisposable
     public static async Task<Cluster> StartAsync(ClusterOptions options, CancellationToken cancellationToken = default)
     {
         var loggers = options.Loggers ?? NullLoggerFactory.Instance;
-        var engine = options.Runtime is null ? new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, loggers) : null;
+        var engine = options.Runtime is null && options.Nodes > 0 ? new ContainerEngine(options.Engine ?? new EngineOptions { Root = options.Root }, loggers) : null;
         IObjectStore? store = null;
         Cluster? cluster = null;
         try
@@ -218,18 +246,50 @@ public sealed class Cluster : IAsyncDisposable
             var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);
-            cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(Path.Combine(options.Root, "cluster", "pki"), [ServiceAddressAllocator.Offset(System.Net.IPNetwork.Parse(options.ServiceCidr).BaseAddress, 1)]);
+            string pki = Path.Combine(options.Root, "cluster", "pki");
+            if (options.OpenStore is not null)
+            {
+                SharedPki.Sync(api, pki); // every API server of the store on one CA and service-account key
+            }
+
+            var addresses = new List<System.Net.IPAddress> { ServiceAddressAllocator.Offset(System.Net.IPNetwork.Parse(options.ServiceCidr).BaseAddress, 1) };
+            addresses.AddRange(new[] { options.AdvertiseAddress, options.VirtualIp?.Address }.OfType<System.Net.IPAddress>());
+            cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(pki, addresses);
             var tokens = options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
-            BootstrapPolicy.Reconcile(api);
+            RetryConflicts(() => BootstrapPolicy.Reconcile(api)); // another API server may be writing the same objects
             string audit = options.AuditLogPath ?? Path.Combine(options.Root, "cluster", "audit.log");
             cluster.Access = new ApiAccess(api, cluster.Pki, tokens, audit.Length > 0 ? audit : null);
-            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access).ConfigureAwait(false);
-            cluster.server.WriteKubeconfig(cluster.KubeconfigPath);
-            KubernetesService.Reconcile(api, "127.0.0.1", cluster.server.Port); // pods reach it through the service proxy on this machine
-            cluster.controllers = await ControllerManager.StartAsync(api, new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, AutoscalerSyncPeriod = options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer }, loggers, cancellationToken).ConfigureAwait(false);
+            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access, options.BindAddress).ConfigureAwait(false);
+            string host = (options.VirtualIp?.Address ?? options.AdvertiseAddress)?.ToString() ?? "127.0.0.1";
+            cluster.server.WriteKubeconfig(cluster.KubeconfigPath, serverUrl: $"https://{host}:{cluster.server.Port}");
+            RetryConflicts(() => KubernetesService.Reconcile(api, host, cluster.server.Port)); // pods reach it through the service proxy on this machine
+            var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, AutoscalerSyncPeriod = options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer };
+            if (options.LeaderElection is { } election)
+            {
+                cluster.sharedInformers = new InformerSet(api);
+                _ = await cluster.sharedInformers.StartAsync(cluster.stopping.Token).WaitAsync(cancellationToken).ConfigureAwait(false);
+                var electionLog = loggers.CreateLogger("leader-election");
+                cluster.electors.Add(LeaderElector.Start(api, "kube-system", "kube-controller-manager", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name != "default-scheduler" }, loggers, ct), electionLog));
+                cluster.electors.Add(LeaderElector.Start(api, "kube-system", "kube-scheduler", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name == "default-scheduler" }, loggers, ct), electionLog));
+                if (options.VirtualIp is { } vip)
+                {
+                    var vipLog = loggers.CreateLogger("virtual-ip");
+                    cluster.electors.Add(LeaderElector.Start(api, "kube-system", "containers-vip", election, ct => AddressHolder.HoldAsync(vip.Interface, () => [(vip.Address, vip.PrefixLength)], election.LeaseDuration, vipLog, ct), electionLog));
+                }
+            }
+            else
+            {
+                cluster.controllers = await ControllerManager.StartAsync(api, controllerOptions, loggers, cancellationToken).ConfigureAwait(false);
+            }
+
             if (options.IngressHttpPort is not null || options.IngressHttpsPort is not null)
             {
-                cluster.Ingress = await IngressProxy.StartAsync(api, cluster.controllers.Informers, options.IngressHttpPort, options.IngressHttpsPort, "127.0.0.1", loggers.CreateLogger("ingress-controller"), cancellationToken).ConfigureAwait(false);
+                cluster.Ingress = await IngressProxy.StartAsync(api, cluster.Informers, options.IngressHttpPort, options.IngressHttpsPort, "127.0.0.1", loggers.CreateLogger("ingress-controller"), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (options.Nodes == 0)
+            {
+                return cluster; // a control-plane-only machine
             }
 
             if (engine is null)
@@ -254,7 +314,7 @@ public sealed class Cluster : IAsyncDisposable
                 Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.cluster", "pods"),
             });
             engine.Networks.EnsureBridge(network.Id);
-            cluster.proxy = await ServiceProxy.StartAsync(api.As(ComponentIdentities.ProxyUser, cluster.Access.Authorizer), cluster.controllers.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
+            cluster.proxy = await ServiceProxy.StartAsync(api.As(ComponentIdentities.ProxyUser, cluster.Access.Authorizer), cluster.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
             var runtime = new EnginePodRuntime(engine);
             for (int i = 1; i <= options.Nodes; i++)
             {
@@ -430,9 +490,43 @@ public sealed class Cluster : IAsyncDisposable
         return removed;
     }
 
+    /// <summary>The informers the node-side parts of this process (proxy, ingress, node agents) read through.</summary>
+    private InformerSet Informers => controllers?.Informers ?? sharedInformers!;
+
+    /// <summary>Runs controllers while leading: started with the leadership, stopped when it ends.</summary>
+    private static async Task LeadAsync(ObjectApi api, ControllerOptions options, ILoggerFactory loggers, CancellationToken leading)
+    {
+        await using var manager = await ControllerManager.StartAsync(api, options, loggers, leading).ConfigureAwait(false);
+        await Task.Delay(Timeout.Infinite, leading).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a reconcile of shared objects again when it lost a race to another API server on the same store (409).</summary>
+    private static void RetryConflicts(Action reconcile)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                reconcile();
+                return;
+            }
+            catch (ApiException e) when (e.Code == 409 && attempt < 10)
+            {
+                Thread.Sleep(20 * attempt);
+            }
+        }
+    }
+
     /// <summary>Stops the nodes, the proxy, the controllers and the API server; the store is closed (state kept).</summary>
     public async ValueTask DisposeAsync()
     {
+        foreach (var elector in electors)
+        {
+            await elector.DisposeAsync().ConfigureAwait(false); // leaders release their leases: the others take over at once
+        }
+
+        electors.Clear();
+
         foreach (var agent in agents)
         {
             await agent.DisposeAsync().ConfigureAwait(false);
@@ -476,7 +570,9 @@ public sealed class Cluster : IAsyncDisposable
             }
         }
 
+        await stopping.CancelAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);
+        stopping.Dispose();
         if (engine is not null)
         {
             await engine.DisposeAsync().ConfigureAwait(false);
@@ -486,7 +582,7 @@ public sealed class Cluster : IAsyncDisposable
     private async Task AddNodeAsync(string name, IPodRuntime runtime, string internalIp, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var identity = Access is { } a ? Api.As(ComponentIdentities.Node(name), a.Authorizer) : Api; // the kubelet acts as system:node:NAME
-        var agent = await NodeAgent.StartAsync(identity, controllers!.Informers, runtime, new NodeOptions
+        var agent = await NodeAgent.StartAsync(identity, Informers, runtime, new NodeOptions
         {
             Name = name,
             DataDirectory = Path.Combine(Options.Root, "cluster", "nodes", name),

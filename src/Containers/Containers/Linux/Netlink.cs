@@ -13,7 +13,7 @@ internal sealed class Netlink : IDisposable
     private const ushort NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_REPLACE = 0x100, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
     private const ushort IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
     private const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, VETH_INFO_PEER = 1;
-    private const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4;
+    private const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4, IFA_CACHEINFO = 6;
     private const ushort RTA_GATEWAY = 5, RTA_OIF = 4;
     private const uint IFF_UP = 1;
 
@@ -113,9 +113,10 @@ internal sealed class Netlink : IDisposable
     /// <summary>
     /// Adds an IPv4 address to a link. With <paramref name="ignoreExisting"/> an address already there is taken over
     /// (NLM_F_REPLACE: IPv4 refuses a second add with EEXIST unless it replaces), as after a crash of the process that
-    /// added it; otherwise EEXIST is an error.
+    /// added it; otherwise EEXIST is an error. With <paramref name="lifetime"/> the kernel removes the address by itself
+    /// once that time passes without another add (valid and preferred lifetimes, IFA_CACHEINFO); adding it again renews it.
     /// </summary>
-    public void AddAddress(int index, IPAddress address, int prefixLength, bool ignoreExisting = false)
+    public void AddAddress(int index, IPAddress address, int prefixLength, bool ignoreExisting = false, TimeSpan? lifetime = null)
     {
         var m = Begin(RTM_NEWADDR, (ushort)(NLM_F_CREATE | (ignoreExisting ? NLM_F_REPLACE : NLM_F_EXCL)));
         m.Bytes([AF_INET, (byte)prefixLength, 0, 0]);
@@ -127,6 +128,15 @@ internal sealed class Netlink : IDisposable
         var b = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(b, bcast);
         m.Attr(IFA_BROADCAST, b);
+        if (lifetime is { } life)
+        {
+            var info = new byte[16]; // struct ifa_cacheinfo: preferred, valid (seconds), then two stamps the kernel fills
+            uint seconds = (uint)Math.Max(1, Math.Ceiling(life.TotalSeconds));
+            BinaryPrimitives.WriteUInt32LittleEndian(info, seconds);
+            BinaryPrimitives.WriteUInt32LittleEndian(info.AsSpan(4), seconds);
+            m.Attr(IFA_CACHEINFO, info);
+        }
+
         Execute(m, $"add address {address}/{prefixLength}");
     }
 

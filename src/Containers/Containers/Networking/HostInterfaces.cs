@@ -22,7 +22,92 @@ public static class HostInterfaces
         nl.AddAddress(Index(interfaceName), address, prefixLength, ignoreExisting: true);
     }
 
-    /// <summary>Removes an address that <see cref="AddAddress"/> added. Throws <see cref="ContainerException"/> when the interface or the address is not there.</summary>
+    /// <summary>
+    /// Adds (or renews) <paramref name="address"/>/<paramref name="prefixLength"/> on <paramref name="interfaceName"/>
+    /// for <paramref name="lifetime"/>: the kernel removes it when that passes without a renewal, so an address held
+    /// by a process that dies (a virtual IP's holder) goes away by itself.
+    /// </summary>
+    public static void AddAddress(string interfaceName, IPAddress address, int prefixLength, TimeSpan lifetime)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        using var nl = new Netlink(LinuxSyscalls.Instance);
+        nl.AddAddress(Index(interfaceName), address, prefixLength, ignoreExisting: true, lifetime);
+    }
+
+    /// <summary>
+    /// Sends a gratuitous ARP for <paramref name="address"/> from <paramref name="interfaceName"/> (an ARP request
+    /// and an ARP reply, both with the address as sender and target, broadcast): the LAN's neighbours update their
+    /// caches to this interface's MAC address, as keepalived and kube-vip announce a virtual IP that moved.
+    /// </summary>
+    public static void AnnounceAddress(string interfaceName, IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        int index = Index(interfaceName);
+        var mac = File.ReadAllText($"/sys/class/net/{interfaceName}/address").Trim().Split(':').Select(h => byte.Parse(h, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
+        if (mac.Length != 6)
+        {
+            throw new ContainerException($"network interface {interfaceName} has no Ethernet address");
+        }
+
+        var ip = address.MapToIPv4().GetAddressBytes();
+        const ushort EthPArp = 0x0806;
+        int fd = Tmds.Linux.LibC.socket(Tmds.Linux.LibC.AF_PACKET, Tmds.Linux.LibC.SOCK_RAW, System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(EthPArp));
+        if (fd < 0)
+        {
+            throw new ContainerException($"cannot open a packet socket to announce {address} on {interfaceName}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+
+        try
+        {
+            foreach (ushort op in new ushort[] { 1, 2 })
+            {
+                var frame = new byte[42];
+                frame.AsSpan(0, 6).Fill(0xff); // to everyone
+                mac.CopyTo(frame, 6);
+                frame[12] = 0x08;
+                frame[13] = 0x06;
+                byte[] arp = [0, 1, 0x08, 0x00, 6, 4, 0, (byte)op];
+                arp.CopyTo(frame, 14);
+                mac.CopyTo(frame, 22); // sender: this interface, the address
+                ip.CopyTo(frame, 28);
+                if (op == 2)
+                {
+                    frame.AsSpan(32, 6).Fill(0xff);
+                }
+
+                ip.CopyTo(frame, 38); // target: the address itself (gratuitous)
+                Send(fd, index, frame, interfaceName, address);
+            }
+        }
+        finally
+        {
+            _ = Tmds.Linux.LibC.close(fd);
+        }
+    }
+
+    private static unsafe void Send(int fd, int index, byte[] frame, string interfaceName, IPAddress address)
+    {
+        var to = default(Tmds.Linux.sockaddr_ll);
+        to.sll_family = (ushort)Tmds.Linux.LibC.AF_PACKET;
+        to.sll_protocol = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((ushort)0x0806);
+        to.sll_ifindex = index;
+        to.sll_halen = 6;
+        for (int i = 0; i < 6; i++)
+        {
+            to.sll_addr[i] = 0xff;
+        }
+
+        fixed (byte* p = frame)
+        {
+            long sent = Tmds.Linux.LibC.sendto(fd, p, frame.Length, 0, (Tmds.Linux.sockaddr*)&to, (uint)sizeof(Tmds.Linux.sockaddr_ll));
+            if (sent < 0)
+            {
+                throw new ContainerException($"cannot announce {address} on {interfaceName}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+            }
+        }
+    }
+
+    /// <summary>Removes an address that <see cref="AddAddress(string, IPAddress, int)"/> added. Throws <see cref="ContainerException"/> when the interface or the address is not there.</summary>
     public static void DeleteAddress(string interfaceName, IPAddress address, int prefixLength)
     {
         ArgumentNullException.ThrowIfNull(address);

@@ -46,7 +46,14 @@ public sealed class ObjectApi
         {
             if (TryGet(ResourceType.Namespaces, null, ns) is null)
             {
-                Create(ResourceType.Namespaces, null, new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
+                try
+                {
+                    Create(ResourceType.Namespaces, null, new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
+                }
+                catch (ApiException e) when (e.Code == 409)
+                {
+                    // another API server on the same store made it first
+                }
             }
         }
     }

@@ -76,6 +76,9 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     /// <summary>Well-known kinds.</summary>
     public static ResourceType Pods { get; } = Find("", "pods")!;
 
+    /// <summary>Leases (coordination.k8s.io/v1): leader election.</summary>
+    public static ResourceType Leases { get; } = Find("coordination.k8s.io", "leases")!;
+
     /// <summary>Namespaces.</summary>
     public static ResourceType Namespaces { get; } = Find("", "namespaces")!;
 

@@ -17,6 +17,9 @@ public sealed record ControllerOptions
     /// <summary>How often each HorizontalPodAutoscaler is evaluated (kube-controller-manager's --horizontal-pod-autoscaler-sync-period: 15 s).</summary>
     public TimeSpan AutoscalerSyncPeriod { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Which controllers run, by name (replicaset-controller, default-scheduler, event-ttl, ...); all when null. A control plane behind leader election runs the scheduler apart from the rest, each under its own Lease.</summary>
+    public Func<string, bool>? Runs { get; init; }
+
     /// <summary>Workers per controller.</summary>
     public int Workers { get; init; } = 2;
 
@@ -64,9 +67,14 @@ public sealed class ControllerManager : IAsyncDisposable
         var manager = new ControllerManager { Informers = new InformerSet(As(ComponentIdentities.ControllerManagerUser)) };
         var informers = manager.Informers;
         var built = new List<(ControllerBuilder Builder, IReconciler<string> Reconciler)>();
-        T Add<T>(string name, Func<ControllerBuilder, T> create)
-            where T : IReconciler<string>
+        T? Add<T>(string name, Func<ControllerBuilder, T> create)
+            where T : class, IReconciler<string>
         {
+            if (options.Runs is { } runs && !runs(name))
+            {
+                return null;
+            }
+
             var identity = name == "default-scheduler" ? As(ComponentIdentities.SchedulerUser) : AsAccount(ControllerPolicy.AccountFor(name));
             var builder = new ControllerBuilder(identity, informers, name, options.Workers, AsAccount);
             var controller = create(builder);
@@ -99,7 +107,7 @@ public sealed class ControllerManager : IAsyncDisposable
             manager.running.Add(builder.Queue.RunAsync(controller, builder.Workers, loggers.CreateLogger(builder.Name), token));
         }
 
-        if (options.EventTtl is { } ttl)
+        if (options.EventTtl is { } ttl && options.Runs?.Invoke("event-ttl") != false)
         {
             manager.running.Add(ExpireEventsAsync(api, ttl, loggers.CreateLogger("event-ttl"), token));
         }
@@ -108,9 +116,9 @@ public sealed class ControllerManager : IAsyncDisposable
         foreach (var o in informers.For(ResourceType.Pods).List().Concat(informers.For(ResourceType.ReplicaSets).List()).Concat(informers.For(Api.Kinds.JobStrategy.Type).List())
                      .Concat(informers.For(Api.Kinds.ControllerRevisionStrategy.Type).List()).Concat(informers.For(ResourceType.Claims).List()))
         {
-            foreach (var r in Json.Items(o, "metadata", "ownerReferences"))
+            foreach (var r in gc is null ? [] : Json.Items(o, "metadata", "ownerReferences"))
             {
-                gc.Queue.Add(Json.Str(r, "uid") ?? "");
+                gc!.Queue.Add(Json.Str(r, "uid") ?? "");
             }
         }
 

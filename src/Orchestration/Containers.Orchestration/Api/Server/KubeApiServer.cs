@@ -46,13 +46,14 @@ public sealed class KubeApiServer : IAsyncDisposable
     /// /version; every request is then authorized (Node, RBAC; 403 Forbidden) and, when it keeps one, written to the
     /// audit log. Throws <see cref="ContainerConflictException"/> naming the port when something else listens there.
     /// </summary>
-    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default, ApiAccess? access = null)
+    public static async Task<KubeApiServer> StartAsync(ObjectApi api, int port, IPodStreams? logs = null, CancellationToken cancellationToken = default, ApiAccess? access = null, System.Net.IPAddress? bindAddress = null)
     {
+        var listen = bindAddress ?? System.Net.IPAddress.Loopback;
         var pki = access?.Pki;
         // an empty builder: no appsettings.json or ASPNETCORE_ variables from the hosting process (whose Kestrel endpoints
         // must not become the API server's), and no watch on the working directory for configuration changes
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port, lo =>
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(listen, port, lo =>
         {
             if (pki is not null)
             {
@@ -102,7 +103,7 @@ public sealed class KubeApiServer : IAsyncDisposable
         catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            throw new ContainerConflictException($"cannot serve the Kubernetes API on 127.0.0.1:{port}: the port is already in use (choose another port)");
+            throw new ContainerConflictException($"cannot serve the Kubernetes API on {listen}:{port}: the port is already in use (choose another port)");
         }
 
         var address = app.Urls.First();
@@ -112,10 +113,11 @@ public sealed class KubeApiServer : IAsyncDisposable
 
     /// <summary>
     /// Writes a kubeconfig for this server to <paramref name="path"/> (context <paramref name="contextName"/>), mode
-    /// 0600: the cluster CA and the admin's client certificate and key, when the server has certificates.
+    /// 0600: the cluster CA and the admin's client certificate and key, when the server has certificates; the server
+    /// URL is <paramref name="serverUrl"/> when given (a virtual IP's), else this server's on 127.0.0.1.
     /// </summary>
-    public string WriteKubeconfig(string path, string contextName = "containers-dotnet") =>
-        Kubeconfig.Write(path, Url, Pki is { } p ? ClusterPki.Pem(p.Authority) : null, Pki?.Admin, contextName);
+    public string WriteKubeconfig(string path, string contextName = "containers-dotnet", string? serverUrl = null) =>
+        Kubeconfig.Write(path, serverUrl ?? Url, Pki is { } p ? ClusterPki.Pem(p.Authority) : null, Pki?.Admin, contextName);
 
     /// <summary>Answers errors as Kubernetes' Status objects: an <see cref="ApiException"/> with its code, the engine's errors by their <see cref="ErrorKind"/>, anything else as 500.</summary>
     private static async Task StatusErrorsAsync(HttpContext http, RequestDelegate next)
