@@ -36,6 +36,9 @@ internal static class ClusterCommands
                 return a.Has("detach") ? await DetachAsync(options, up, dir).ConfigureAwait(false) : await ForegroundAsync(options, up, pidFile).ConfigureAwait(false);
             }
 
+            case "server":
+                return await ServerAsync(options, a, pidFile).ConfigureAwait(false);
+
             case "kubeconfig":
             {
                 string user = a.Get("user") is { Length: > 0 } u ? u : throw new UsageException("--user is required: the user the certificate names", a.Verb);
@@ -218,6 +221,73 @@ internal static class ClusterCommands
         {
             return null; // no such process
         }
+    }
+
+    /// <summary>
+    /// <c>cluster server</c>: one control-plane machine of several on one etcd (kube-apiserver with the controller
+    /// manager and scheduler behind leader election, and the virtual IP's holder when this machine leads it), in the
+    /// foreground until SIGINT or SIGTERM.
+    /// </summary>
+    private static async Task<int> ServerAsync(EngineOptions options, Args a, string pidFile)
+    {
+        string etcd = a.Get("etcd") is { } ec ? string.Join(',', EtcdEndpoints(ec, "--etcd")) : throw new UsageException("--etcd is required: the etcd members' client URLs, comma-separated", a.Verb);
+        var advertise = a.Get("advertise-address") is { } aa ? System.Net.IPAddress.TryParse(aa, out var ad) && ad.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? ad : throw new UsageException($"--advertise-address: '{aa}' is not an IPv4 address") : throw new UsageException("--advertise-address is required: this machine's address on the LAN", a.Verb);
+        var bind = a.Get("bind-address") is { } ba ? System.Net.IPAddress.TryParse(ba, out var bd) ? bd : throw new UsageException($"--bind-address: '{ba}' is not an IP address") : System.Net.IPAddress.Any;
+        int port = a.Get("port") is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out int pp) && pp is > 0 and < 65536 ? pp : throw new UsageException($"--port: '{p}' is not a port") : 6443;
+        int nodes = a.Get("nodes") is { } n ? int.TryParse(n, CultureInfo.InvariantCulture, out int nn) && nn is >= 0 and <= 100 ? nn : throw new UsageException($"--nodes: '{n}' is not a number from 0 to 100") : 0;
+        TimeSpan Flag(string name, TimeSpan fallback) => a.Get(name) is { } v ? Duration(v) ?? throw new UsageException($"--{name}: '{v}' is not a duration such as 15s") : fallback;
+        var election = new Containers.Orchestration.Controllers.LeaderElectionOptions
+        {
+            Identity = $"{a.Get("name") ?? Environment.MachineName}_{Guid.NewGuid():N}",
+            LeaseDuration = Flag("leader-elect-lease-duration", TimeSpan.FromSeconds(15)),
+            RenewDeadline = Flag("leader-elect-renew-deadline", TimeSpan.FromSeconds(10)),
+            RetryPeriod = Flag("leader-elect-retry-period", TimeSpan.FromSeconds(2)),
+        };
+        if (!(election.RetryPeriod < election.RenewDeadline && election.RenewDeadline < election.LeaseDuration))
+        {
+            throw new UsageException("leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < --leader-elect-lease-duration");
+        }
+
+        Containers.Orchestration.Nodes.VirtualIpOptions? vip = null;
+        if (a.Get("vip") is { } v)
+        {
+            var (address, prefix) = v.Contains('/', StringComparison.Ordinal) && System.Net.IPNetwork.TryParse(v, out var net)
+                ? (System.Net.IPAddress.Parse(v[..v.IndexOf('/', StringComparison.Ordinal)]), net.PrefixLength)
+                : System.Net.IPAddress.TryParse(v, out var single) ? (single, 32) : throw new UsageException($"--vip: '{v}' is not an IPv4 address (with an optional /prefix)");
+            string iface = a.Get("vip-interface") ?? throw new UsageException("--vip-interface is required with --vip: the LAN interface to hold it on", a.Verb);
+            if (!Directory.Exists($"/sys/class/net/{iface}"))
+            {
+                throw new UsageException($"--vip-interface: no network interface {iface}");
+            }
+
+            vip = new(address, iface, prefix);
+        }
+
+        if (Running(pidFile) is { } running)
+        {
+            throw new UsageException($"a cluster already runs on {options.Root} (pid {running})");
+        }
+
+        RunWithServerGc();
+        using var stop = new StopSignal();
+        var clusterOptions = new ClusterOptions
+        {
+            Root = options.Root, Engine = options, Nodes = nodes, Port = port, BindAddress = bind, AdvertiseAddress = advertise, LeaderElection = election, VirtualIp = vip,
+            PodSubnet = a.Get("pod-subnet"), IngressHttpPort = null, IngressHttpsPort = null,
+        }.OnEtcd(etcd.Split(','));
+        await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
+            await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(pidFile)!, "etcd"), etcd + "\n").ConfigureAwait(false);
+            await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"cluster server {election.Identity}: API on {bind}:{port} (advertised {advertise}), objects in etcd {etcd}{(vip is null ? "" : $", virtual IP {vip.Address} on {vip.Interface} while leading")}").ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"  export KUBECONFIG={cluster.KubeconfigPath}").ConfigureAwait(false);
+            await Console.Out.FlushAsync().ConfigureAwait(false);
+            await stop.WaitAsync().ConfigureAwait(false);
+            File.Delete(pidFile);
+        }
+
+        return 0;
     }
 
     /// <summary>etcd client URLs, comma-separated, each checked.</summary>

@@ -359,6 +359,20 @@ internal static class Verbs
                     .Value("--audit-log-path", "string", "Where the audit log goes (JSON lines, audit.k8s.io/v1 at the Metadata level); \"-\" for none", "ROOT/cluster/audit.log")
                     .Value("--etcd", "strings", "Keep the objects in etcd at these client URLs (comma-separated; remembered for the next up) instead of the embedded store")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("server", "--etcd URLS --advertise-address IP [OPTIONS]", "Run one control-plane machine of several on etcd: the API server, and the controllers, scheduler and virtual IP behind leader election on Leases")
+                    .Value("--etcd", "strings", "The etcd members' client URLs, comma-separated (required)")
+                    .Value("--advertise-address", "string", "This machine's address on the LAN (required)")
+                    .Value("--bind-address", "string", "The address the API listens on", "0.0.0.0")
+                    .Value("--port", "int", "The Kubernetes API's port", "6443")
+                    .Value("--vip", "string", "A virtual IP for the API (address[/prefix]), held by the leader and moved when it dies; the kubeconfig points at it")
+                    .Value("--vip-interface", "string", "The LAN interface the virtual IP is held on")
+                    .Value("--nodes", "int", "Nodes this machine also runs (0 to 100)", "0")
+                    .Value("--pod-subnet", "string", "The pods' IPv4 network of this machine's nodes", "10.244.0.0/16")
+                    .Value("--name", "string", "This machine's name in the Leases' holder identities", "the host name")
+                    .Value("--leader-elect-lease-duration", "duration", "How long a leader's lease lasts without renewal", "15s")
+                    .Value("--leader-elect-renew-deadline", "duration", "How long a leader tries to renew before it stops leading", "10s")
+                    .Value("--leader-elect-retry-period", "duration", "How often candidates try and the leader renews", "2s")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("migrate", "--to-etcd URLS", "Copy a stopped cluster's objects from the embedded store into etcd (each read back and compared); the next up runs on etcd")
                     .Value("--to-etcd", "strings", "The etcd members' client URLs, comma-separated (required)")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),

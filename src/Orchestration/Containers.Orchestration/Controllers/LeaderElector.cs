@@ -28,7 +28,9 @@ public sealed record LeaderElectionOptions
 /// tries every <see cref="LeaderElectionOptions.RetryPeriod"/> to create the Lease or, once the holder has not
 /// renewed it for <see cref="LeaderElectionOptions.LeaseDuration"/> (measured on this candidate's clock, from when it
 /// last saw the record change, so clocks need not agree), to take it over with a compare-and-swap on its
-/// resourceVersion; the holder renews it (renewTime) every retry period. The leader's work runs while it leads and is
+/// resourceVersion; the holder renews it (renewTime) every retry period. Candidates read the lease every tenth of the
+/// retry period (from the store's cache, no request to etcd), so a dead holder's lease is taken within that of its
+/// expiry: on average a failover takes the lease duration less half the retry period. The leader's work runs while it leads and is
 /// cancelled when it cannot renew within <see cref="LeaderElectionOptions.RenewDeadline"/> (another candidate may
 /// then hold it); it then competes again. Disposing releases the lease (holder cleared) so another candidate takes
 /// over at once, as client-go's ReleaseOnCancel.
@@ -110,10 +112,11 @@ public sealed class LeaderElector : IAsyncDisposable
         var token = stop.Token;
         while (!token.IsCancellationRequested)
         {
-            // candidate: try until the lease is ours
+            // candidate: look at the lease often (a read of the local cache, kept current by the store's watch), so a
+            // renewal is observed when it is written and the lease is taken the moment it expires; write only then
             while (!TryAcquireOrRenew())
             {
-                if (!await DelayAsync(Jittered(options.RetryPeriod), token).ConfigureAwait(false))
+                if (!await DelayAsync(ObservePeriod, token).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -260,7 +263,8 @@ public sealed class LeaderElector : IAsyncDisposable
     /// <summary>metav1.MicroTime: RFC 3339 with microseconds, UTC.</summary>
     private static string MicroTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
-    private static TimeSpan Jittered(TimeSpan period) => period + TimeSpan.FromTicks((long)(period.Ticks * 0.2 * Random.Shared.NextDouble()));
+    /// <summary>How often a candidate reads the lease: a tenth of the retry period, at most 100 ms (reads are local; writes happen only when the lease is free).</summary>
+    private TimeSpan ObservePeriod => TimeSpan.FromTicks(Math.Min(options.RetryPeriod.Ticks / 10, TimeSpan.TicksPerMillisecond * 100));
 
     private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken token)
     {

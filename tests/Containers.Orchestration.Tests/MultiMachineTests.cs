@@ -1,0 +1,312 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Xunit.Abstractions;
+
+namespace Containers.Tests.Orchestration;
+
+/// <summary>
+/// A control plane across machines, each machine a network namespace of its own on a test bridge (10.231.0.0/24,
+/// no address on the host): three etcd members, three <c>containers cluster server</c> machines sharing them, and a
+/// client namespace that plays the user, with the real kubectl and curl at the virtual IP. The leader is SIGKILLed
+/// and the etcd leader too, and the times they take to recover are written to the test output.
+/// </summary>
+public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Bridge = "cdha0";
+    private const string Lan = "10.231.0";
+    private const string Vip = Lan + ".10";
+    private static readonly (string Name, string Ip)[] EtcdMachines = [("e1", Lan + ".11"), ("e2", Lan + ".12"), ("e3", Lan + ".13")];
+    private static readonly (string Name, string Ip)[] Servers = [("c1", Lan + ".21"), ("c2", Lan + ".22"), ("c3", Lan + ".23")];
+    private readonly string dir = Path.Combine(Path.GetTempPath(), "containers-tests-ha-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly Dictionary<string, Process> processes = [];
+    private string Endpoints => string.Join(',', EtcdMachines.Select(m => $"http://{m.Ip}:2379"));
+
+    public async Task InitializeAsync()
+    {
+        Teardown(); // what a killed earlier run left
+        Directory.CreateDirectory(dir);
+        Sh($"ip link add {Bridge} type bridge && ip link set {Bridge} up");
+        Sh($"iptables -I FORWARD -i {Bridge} -o {Bridge} -m comment --comment containers-dotnet-test:{Bridge} -j ACCEPT"); // bridged frames pass the host's FORWARD chain (br_netfilter)
+        foreach (var (name, ip) in EtcdMachines.Concat(Servers).Append(("client", Lan + ".100")))
+        {
+            Sh($"ip netns add cdha-{name} && ip link add cdha-{name} type veth peer name eth0 netns cdha-{name} && ip link set cdha-{name} master {Bridge} up"
+               + $" && ip -n cdha-{name} addr add {ip}/24 dev eth0 && ip -n cdha-{name} link set eth0 up && ip -n cdha-{name} link set lo up");
+        }
+
+        string cluster = string.Join(',', EtcdMachines.Select(m => $"{m.Name}=http://{m.Ip}:2380"));
+        foreach (var (name, ip) in EtcdMachines)
+        {
+            Start(name, "etcd", "--name", name, "--data-dir", $"/dev/shm/{Path.GetFileName(dir)}-{name}", "--listen-client-urls", $"http://{ip}:2379", "--advertise-client-urls", $"http://{ip}:2379",
+                "--listen-peer-urls", $"http://{ip}:2380", "--initial-advertise-peer-urls", $"http://{ip}:2380", "--initial-cluster", cluster, "--initial-cluster-state", "new",
+                "--heartbeat-interval", "100", "--election-timeout", "1000", "--log-level", "warn");
+        }
+
+        await UntilAsync(() => Run("cdha-client", "etcdctl", "--endpoints", Endpoints, "endpoint", "health").Code == 0, "etcd is not healthy", 30);
+        foreach (var (name, ip) in Servers)
+        {
+            Start(name, Path.Combine(AppContext.BaseDirectory, "containers-cli"), "--root", Path.Combine(dir, name), "cluster", "server", "--name", name, "--etcd", Endpoints,
+                "--advertise-address", ip, "--vip", Vip, "--vip-interface", "eth0",
+                "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s");
+        }
+
+        foreach (var (name, _) in Servers)
+        {
+            await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), $"server {name} did not start: {string.Join("\n", processes.Keys.Select(m => $"--- {m}: {Log(m)}"))}", 60);
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        foreach (var (name, p) in processes)
+        {
+            if (!p.HasExited)
+            {
+                p.Kill();
+                p.WaitForExit();
+            }
+
+            output.WriteLine($"--- {name} (last lines)\n{string.Join('\n', Log(name).Split('\n').TakeLast(15))}");
+            p.Dispose();
+        }
+
+        Teardown();
+        foreach (var (name, _) in EtcdMachines)
+        {
+            if (Directory.Exists($"/dev/shm/{Path.GetFileName(dir)}-{name}"))
+            {
+                Directory.Delete($"/dev/shm/{Path.GetFileName(dir)}-{name}", recursive: true);
+            }
+        }
+
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task The_virtual_IP_and_the_controllers_move_when_the_leader_is_killed_and_writes_resume_when_the_etcd_leader_is_killed()
+    {
+        // the user's kubectl at the virtual IP
+        await UntilAsync(() => Kubectl("get", "--raw", "/version").Code == 0, "the API does not answer at the virtual IP", 30);
+        var leases = await EventuallyAsync(() => Kubectl("get", "leases", "-n", "kube-system") is { Code: 0 } r && r.Out.Contains("kube-controller-manager", StringComparison.Ordinal) && r.Out.Contains("containers-vip", StringComparison.Ordinal) ? r.Out : null, "no leases");
+        output.WriteLine(leases);
+        string vipHolder = Holder("containers-vip");
+        string controllers = Holder("kube-controller-manager");
+        Assert.Contains(Servers, s => vipHolder.StartsWith(s.Name + "_", StringComparison.Ordinal));
+        Assert.Equal(1, Servers.Count(s => Run($"cdha-{s.Name}", "ip", "-4", "-o", "addr", "show", "eth0").Out.Contains(Vip + "/32", StringComparison.Ordinal))); // one machine holds it
+
+        // objects made through the virtual IP are seen by every API server
+        Assert.Equal(0, Kubectl("create", "deployment", "web", "--image=web:v1", "--replicas=2").Code);
+        await UntilAsync(() => Kubectl("get", "replicasets", "-o", "name").Out.Contains("replicaset.apps/web-", StringComparison.Ordinal), "the controllers did not act");
+        foreach (var (name, ip) in Servers)
+        {
+            Assert.Contains("web", Curl($"https://{ip}:6443/apis/apps/v1/namespaces/default/deployments").Out, StringComparison.Ordinal);
+        }
+
+        // a watch through the virtual IP; a writer makes ConfigMaps all along
+        string rv = (string)JsonNode.Parse(Curl($"https://{Vip}:6443/api/v1/namespaces/default/configmaps").Out)!["metadata"]!["resourceVersion"]!;
+        var watched = new List<string>();
+        using var writing = new CancellationTokenSource();
+        var made = new List<string>();
+        var writer = Task.Run(async () =>
+        {
+            for (int i = 0; !writing.IsCancellationRequested; i++)
+            {
+                if (Kubectl("create", "configmap", $"cm-{i}").Code == 0)
+                {
+                    lock (made)
+                    {
+                        made.Add($"cm-{i}");
+                    }
+                }
+
+                await Task.Delay(100);
+            }
+        });
+        var watching = Task.Run(async () =>
+        {
+            // as client-go's reflector: watch from the last resourceVersion seen; when the connection breaks, watch again from there
+            int Seen()
+            {
+                lock (watched)
+                {
+                    return watched.Count(n => n.StartsWith("cm-", StringComparison.Ordinal));
+                }
+            }
+
+            while (!writing.IsCancellationRequested || Seen() < made.Count)
+            {
+                using var curl = Process.Start(CurlStart($"https://{Vip}:6443/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=60"))!;
+                while (await curl.StandardOutput.ReadLineAsync() is { } line)
+                {
+                    var e = JsonNode.Parse(line)!;
+                    if ((string?)e["type"] == "ADDED")
+                    {
+                        lock (watched)
+                        {
+                            watched.Add((string)e["object"]!["metadata"]!["name"]!);
+                        }
+                    }
+
+                    rv = (string)e["object"]!["metadata"]!["resourceVersion"]!;
+                    if (writing.IsCancellationRequested && Seen() >= made.Count)
+                    {
+                        curl.Kill();
+                        break;
+                    }
+                }
+
+                await curl.WaitForExitAsync();
+                await Task.Delay(100);
+            }
+        });
+        await Task.Delay(1500);
+
+        // SIGKILL the machine that holds the virtual IP (its API server, controllers and address holder)
+        string victim = Servers.First(s => vipHolder.StartsWith(s.Name + "_", StringComparison.Ordinal)).Name;
+        var clock = Stopwatch.StartNew();
+        processes[victim].Kill();
+        await UntilAsync(() => Curl($"https://{Vip}:6443/version", timeout: 1).Code == 0 && !Holder("containers-vip").StartsWith(victim + "_", StringComparison.Ordinal), "the virtual IP did not move", 30);
+        var vipBack = clock.Elapsed;
+        string newControllers = controllers.StartsWith(victim + "_", StringComparison.Ordinal)
+            ? await EventuallyAsync(() => Holder("kube-controller-manager") is { } h && !h.StartsWith(victim + "_", StringComparison.Ordinal) ? h : null, "no new controller leader")
+            : Holder("kube-controller-manager");
+        var controllersBack = clock.Elapsed;
+        output.WriteLine($"killed {victim}: the virtual IP answered from {Holder("containers-vip")} after {vipBack.TotalSeconds:0.00} s; controller leader {newControllers} after {controllersBack.TotalSeconds:0.00} s (5/3/1 s lease settings)");
+        Assert.True(vipBack < TimeSpan.FromSeconds(10), $"the virtual IP took {vipBack}");
+
+        // the new controller leader works: a scale is carried out
+        Assert.Equal(0, Kubectl("scale", "deployment/web", "--replicas=3").Code);
+        await UntilAsync(() => Kubectl("get", "pods", "-o", "name").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == 3, "the new leader did not scale");
+
+        // SIGKILL the etcd leader: writes resume
+        var status = JsonNode.Parse(Run("cdha-client", "etcdctl", "--endpoints", Endpoints, "endpoint", "status", "-w", "json").Out)!.AsArray();
+        ulong leaderId = (ulong)status[0]!["Status"]!["leader"]!;
+        string etcdLeader = EtcdMachines[status.Select((s, i) => (s, i)).First(p => (ulong)p.s!["Status"]!["header"]!["member_id"]! == leaderId).i].Name;
+        clock.Restart();
+        processes[etcdLeader].Kill();
+        await UntilAsync(() => Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "--request-timeout=1s", "create", "configmap", $"after-{Guid.NewGuid():N}"[..20]).Code == 0, "writes did not resume after the etcd leader died", 30);
+        var writesBack = clock.Elapsed;
+        output.WriteLine($"killed etcd leader {etcdLeader}: writes resumed after {writesBack.TotalSeconds:0.00} s");
+
+        // the watch missed nothing: every ConfigMap the writer made was seen once, in order
+        await writing.CancelAsync();
+        await writer;
+        await watching.WaitAsync(TimeSpan.FromSeconds(60));
+        var seen = watched.Where(n => n.StartsWith("cm-", StringComparison.Ordinal)).ToList();
+        output.WriteLine($"writer made {made.Count} ConfigMaps during the failovers; the resumed watch saw {seen.Count}");
+        Assert.Equal(made, seen);
+    }
+
+    private string Holder(string lease) => Kubectl("get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}").Out.Trim();
+
+    private (int Code, string Out, string Err) Kubectl(params string[] args) =>
+        Run("cdha-client", ["env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "--request-timeout=5s", .. args]);
+
+    private (int Code, string Out, string Err) Curl(string url, int timeout = 5)
+    {
+        var psi = CurlStart(url, timeout);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        string text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, text, err.Result);
+    }
+
+    private ProcessStartInfo CurlStart(string url, int? timeout = null)
+    {
+        string pki = Path.Combine(dir, "c1", "cluster", "pki");
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", "cdha-client", "curl", "-sfN", "--cacert", Path.Combine(pki, "ca.crt"), "--cert", Path.Combine(pki, "admin.crt"), "--key", Path.Combine(pki, "admin.key") })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        if (timeout is { } t)
+        {
+            psi.ArgumentList.Add("--max-time");
+            psi.ArgumentList.Add(t.ToString(CultureInfo.InvariantCulture));
+        }
+
+        psi.ArgumentList.Add(url);
+        return psi;
+    }
+
+    private void Start(string machine, string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardInput = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec \"$@\" >>\"$LOG\" 2>&1");
+        psi.ArgumentList.Add("sh");
+        foreach (var a in new[] { "ip", "netns", "exec", $"cdha-{machine}", file }.Concat(args))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["LOG"] = Path.Combine(dir, machine + ".log");
+        processes[machine] = Process.Start(psi)!; // sh and ip netns exec exec: the PID is the process itself
+    }
+
+    private string Log(string machine) => File.Exists(Path.Combine(dir, machine + ".log")) ? File.ReadAllText(Path.Combine(dir, machine + ".log")) : "";
+
+    private static (int Code, string Out, string Err) Run(string ns, params string[] args)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", ns }.Concat(args))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        string text = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(30_000))
+        {
+            p.Kill();
+        }
+
+        return (p.ExitCode, text, err.Result);
+    }
+
+    private static void Sh(string command)
+    {
+        using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{command}: {err}");
+    }
+
+    private static void Teardown()
+    {
+        using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c",
+            $"for n in e1 e2 e3 c1 c2 c3 client; do ip netns del cdha-$n 2>/dev/null; ip link del cdha-$n 2>/dev/null; done; ip link del {Bridge} 2>/dev/null;"
+            + $" while iptables -D FORWARD -i {Bridge} -o {Bridge} -m comment --comment containers-dotnet-test:{Bridge} -j ACCEPT 2>/dev/null; do :; done; true"]))!;
+        p.WaitForExit();
+    }
+
+    private static async Task UntilAsync(Func<bool> condition, string what, int seconds = 20)
+    {
+        var until = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException(what);
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<T?> probe, string what, int seconds = 20)
+        where T : class
+    {
+        T? found = null;
+        await UntilAsync(() => (found = probe()) is not null, what, seconds);
+        return found!;
+    }
+}
