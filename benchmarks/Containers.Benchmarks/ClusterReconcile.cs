@@ -25,8 +25,13 @@ internal static class ClusterReconcile
         using var sampler = Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_ALLOCATIONS") is not null ? new AllocationSampler() : null;
         try
         {
-            await using var cluster = await new ClusterBuilder(root).WithNodes(nodes).WithPort(0).WithRuntime(runtime)
-                .WithNodeCapacity("64", "256Gi").StartAsync().ConfigureAwait(false);
+            var builder = new ClusterBuilder(root).WithNodes(nodes).WithPort(0).WithRuntime(runtime).WithNodeCapacity("64", "256Gi");
+            if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_ETCD") is { Length: > 0 } etcd)
+            {
+                builder = Containers.Orchestration.Storage.EtcdCluster.WithEtcd(builder, etcd.Split(','), $"/bench-{Environment.ProcessId}/registry"); // CLUSTER_RECONCILE_ETCD=URLS: the objects in etcd
+            }
+
+            await using var cluster = await builder.StartAsync().ConfigureAwait(false);
             int running = 0;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -6,6 +6,12 @@ if (args.Length >= 2 && args[0] == "store-fill")
     return 0;
 }
 
+if (args.Length >= 3 && args[0] == "store-etcd")
+{
+    await Containers.Benchmarks.EtcdStoreBench.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args[2]);
+    return 0;
+}
+
 if (args.Length >= 3 && args[0] == "cluster-reconcile")
 {
     return await Containers.Benchmarks.ClusterReconcile.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);

@@ -32,7 +32,8 @@ internal static class ClusterCommands
                 string? tokenFile = a.Get("token-auth-file") is { } tf ? File.Exists(tf) ? Path.GetFullPath(tf) : throw new UsageException($"--token-auth-file: {tf}: no such file") : null;
                 string? auditLog = a.Get("audit-log-path") is { } al ? al == "-" ? al : Path.GetFullPath(al) : null;
                 string? etcd = a.Get("etcd") is { } ec ? string.Join(',', EtcdEndpoints(ec, "--etcd")) : RememberedEtcd(dir);
-                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile, auditLog, ingressHttp, ingressHttps, etcd);
+                var (lbPool, lbInterface) = LoadBalancerFlags(a);
+                var up = new Up(nodes, port, podSubnet, serviceCidr, eventTtl, tokenFile, auditLog, ingressHttp, ingressHttps, etcd, lbPool, lbInterface);
                 return a.Has("detach") ? await DetachAsync(options, up, dir).ConfigureAwait(false) : await ForegroundAsync(options, up, pidFile).ConfigureAwait(false);
             }
 
@@ -268,12 +269,16 @@ internal static class ClusterCommands
             throw new UsageException($"a cluster already runs on {options.Root} (pid {running})");
         }
 
+        var (lbPool, lbInterface) = LoadBalancerFlags(a);
         RunWithServerGc();
         using var stop = new StopSignal();
+        await Console.Out.WriteLineAsync($"cluster server {election.Identity}: starting on etcd {etcd}").ConfigureAwait(false);
+        await Console.Out.FlushAsync().ConfigureAwait(false);
         var clusterOptions = new ClusterOptions
         {
             Root = options.Root, Engine = options, Nodes = nodes, Port = port, BindAddress = bind, AdvertiseAddress = advertise, LeaderElection = election, VirtualIp = vip,
             PodSubnet = a.Get("pod-subnet"), IngressHttpPort = null, IngressHttpsPort = null,
+            LoadBalancer = lbPool is null ? null : new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(lbPool), lbInterface!),
         }.OnEtcd(etcd.Split(','));
         await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
         {
@@ -288,6 +293,27 @@ internal static class ClusterCommands
         }
 
         return 0;
+    }
+
+    /// <summary>--lb-pool and --lb-interface, checked (both or neither).</summary>
+    private static (string? Pool, string? Interface) LoadBalancerFlags(Args a)
+    {
+        if (a.Get("lb-pool") is not { } pool)
+        {
+            return a.Get("lb-interface") is null ? (null, null) : throw new UsageException("--lb-interface needs --lb-pool");
+        }
+
+        try
+        {
+            Containers.Orchestration.Controllers.LoadBalancerPool.Parse(pool);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"--lb-pool: {e.Message}");
+        }
+
+        string iface = a.Get("lb-interface") ?? throw new UsageException("--lb-interface is required with --lb-pool: the LAN interface the addresses are held on");
+        return Directory.Exists($"/sys/class/net/{iface}") ? (pool, iface) : throw new UsageException($"--lb-interface: no network interface {iface}");
     }
 
     /// <summary>etcd client URLs, comma-separated, each checked.</summary>
@@ -310,7 +336,7 @@ internal static class ClusterCommands
         File.Exists(Path.Combine(dir, "etcd")) ? File.ReadAllText(Path.Combine(dir, "etcd")).Trim() is { Length: > 0 } e ? e : null : null;
 
     /// <summary>What <c>cluster up</c> was asked for (the optional ones null when not given).</summary>
-    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile, string? AuditLogPath, string IngressHttpPort, string IngressHttpsPort, string? Etcd)
+    private sealed record Up(int Nodes, int Port, string? PodSubnet, string? ServiceCidr, string? EventTtl, string? TokenAuthFile, string? AuditLogPath, string IngressHttpPort, string IngressHttpsPort, string? Etcd, string? LbPool, string? LbInterface)
     {
         /// <summary>The same options as command-line arguments (what a detached cluster is started with).</summary>
         public IEnumerable<string> Args()
@@ -319,7 +345,7 @@ internal static class ClusterCommands
             yield return Nodes.ToString(CultureInfo.InvariantCulture);
             yield return "--port";
             yield return Port.ToString(CultureInfo.InvariantCulture);
-            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile), ("--audit-log-path", AuditLogPath), ("--ingress-http-port", IngressHttpPort), ("--ingress-https-port", IngressHttpsPort), ("--etcd", Etcd) })
+            foreach (var (name, value) in new[] { ("--pod-subnet", PodSubnet), ("--service-cidr", ServiceCidr), ("--event-ttl", EventTtl), ("--token-auth-file", TokenAuthFile), ("--audit-log-path", AuditLogPath), ("--ingress-http-port", IngressHttpPort), ("--ingress-https-port", IngressHttpsPort), ("--etcd", Etcd), ("--lb-pool", LbPool), ("--lb-interface", LbInterface) })
             {
                 if (value is not null)
                 {
@@ -376,6 +402,11 @@ internal static class ClusterCommands
         if (up.Etcd is not null)
         {
             clusterOptions = clusterOptions.OnEtcd(up.Etcd.Split(','));
+        }
+
+        if (up.LbPool is not null)
+        {
+            clusterOptions = clusterOptions with { LoadBalancer = new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(up.LbPool), up.LbInterface!) };
         }
 
         int nodes = up.Nodes;

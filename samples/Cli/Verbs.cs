@@ -358,6 +358,8 @@ internal static class Verbs
                     .Value("--token-auth-file", "string", "Static bearer tokens, as kube-apiserver's: token,user,uid,\"group1,group2\" a line")
                     .Value("--audit-log-path", "string", "Where the audit log goes (JSON lines, audit.k8s.io/v1 at the Metadata level); \"-\" for none", "ROOT/cluster/audit.log")
                     .Value("--etcd", "strings", "Keep the objects in etcd at these client URLs (comma-separated; remembered for the next up) instead of the embedded store")
+                    .Value("--lb-pool", "string", "Addresses for LoadBalancer Services: ranges (10.0.0.200-10.0.0.220) and networks (10.0.0.240/28), comma-separated")
+                    .Value("--lb-interface", "string", "The LAN interface LoadBalancer addresses are held and announced (gratuitous ARP) on")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("server", "--etcd URLS --advertise-address IP [OPTIONS]", "Run one control-plane machine of several on etcd: the API server, and the controllers, scheduler and virtual IP behind leader election on Leases")
                     .Value("--etcd", "strings", "The etcd members' client URLs, comma-separated (required)")
@@ -367,6 +369,8 @@ internal static class Verbs
                     .Value("--vip", "string", "A virtual IP for the API (address[/prefix]), held by the leader and moved when it dies; the kubeconfig points at it")
                     .Value("--vip-interface", "string", "The LAN interface the virtual IP is held on")
                     .Value("--nodes", "int", "Nodes this machine also runs (0 to 100)", "0")
+                    .Value("--lb-pool", "string", "Addresses for LoadBalancer Services (ranges or networks, comma-separated), held by the virtual IP's holder")
+                    .Value("--lb-interface", "string", "The LAN interface LoadBalancer addresses are held and announced on")
                     .Value("--pod-subnet", "string", "The pods' IPv4 network of this machine's nodes", "10.244.0.0/16")
                     .Value("--name", "string", "This machine's name in the Leases' holder identities", "the host name")
                     .Value("--leader-elect-lease-duration", "duration", "How long a leader's lease lasts without renewal", "15s")

@@ -11,6 +11,7 @@ namespace Containers.Tests.Orchestration;
 /// client namespace that plays the user, with the real kubectl and curl at the virtual IP. The leader is SIGKILLed
 /// and the etcd leader too, and the times they take to recover are written to the test output.
 /// </summary>
+[Collection(nameof(MultiMachineTests))] // alone: it starts eleven processes and times failovers
 public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Bridge = "cdha0";
@@ -65,7 +66,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
         foreach (var (name, _) in Servers)
         {
-            await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), $"server {name} did not start: {string.Join("\n", processes.Keys.Select(m => $"--- {m}: {Log(m)}"))}", 60);
+            await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), $"server {name} did not start: {string.Join("\n", processes.Keys.Select(m => $"--- {m}: {Log(m)}"))}", 180);
         }
     }
 
@@ -325,3 +326,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         return found!;
     }
 }
+
+/// <summary>The multi-machine test runs with no other test of its assembly beside it.</summary>
+[CollectionDefinition(nameof(MultiMachineTests), DisableParallelization = true)]
+public sealed class MultiMachineCollection;

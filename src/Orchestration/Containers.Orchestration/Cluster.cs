@@ -42,6 +42,13 @@ public sealed record ClusterOptions
     /// </summary>
     public VirtualIpOptions? VirtualIp { get; init; }
 
+    /// <summary>
+    /// Addresses for LoadBalancer Services from a pool on the LAN of <see cref="LoadBalancerOptions.Interface"/>: set in
+    /// their status, held on that interface and announced by gratuitous ARP (by the virtual IP's holder when there is
+    /// leader election, else by this process), and answered by the service proxy. Null: LoadBalancer Services stay pending.
+    /// </summary>
+    public LoadBalancerOptions? LoadBalancer { get; init; }
+
     /// <summary>How many nodes this process runs (node-1 ... node-N); 0 for a control-plane-only machine.</summary>
     public int Nodes { get; init; } = 1;
 
@@ -115,6 +122,11 @@ public sealed record ClusterOptions
     public IPodRuntime? Runtime { get; init; }
 }
 
+/// <summary>LoadBalancer Services' addresses: the pool they come from and the LAN interface they are held on.</summary>
+/// <param name="Pool">The addresses (<see cref="LoadBalancerPool.Parse"/>).</param>
+/// <param name="Interface">The LAN interface of the machine(s) that hold them.</param>
+public sealed record LoadBalancerOptions(LoadBalancerPool Pool, string Interface);
+
 /// <summary>Builds and starts a <see cref="Cluster"/>: <c>await new ClusterBuilder().WithNodes(3).StartAsync(ct)</c>.</summary>
 public sealed class ClusterBuilder
 {
@@ -186,6 +198,7 @@ public sealed class Cluster : IAsyncDisposable
     private readonly List<LeaderElector> electors = [];
     private readonly CancellationTokenSource stopping = new();
     private InformerSet? sharedInformers;
+    private Task holding = Task.CompletedTask;
     private ServiceProxy? proxy;
 
     /// <summary>The built-in Ingress controller (null unless ports were given for it).</summary>
@@ -263,7 +276,7 @@ public sealed class Cluster : IAsyncDisposable
             string host = (options.VirtualIp?.Address ?? options.AdvertiseAddress)?.ToString() ?? "127.0.0.1";
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath, serverUrl: $"https://{host}:{cluster.server.Port}");
             RetryConflicts(() => KubernetesService.Reconcile(api, host, cluster.server.Port)); // pods reach it through the service proxy on this machine
-            var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, AutoscalerSyncPeriod = options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer };
+            var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, AutoscalerSyncPeriod = options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer, LoadBalancerPool = options.LoadBalancer?.Pool };
             if (options.LeaderElection is { } election)
             {
                 cluster.sharedInformers = new InformerSet(api);
@@ -271,15 +284,18 @@ public sealed class Cluster : IAsyncDisposable
                 var electionLog = loggers.CreateLogger("leader-election");
                 cluster.electors.Add(LeaderElector.Start(api, "kube-system", "kube-controller-manager", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name != "default-scheduler" }, loggers, ct), electionLog));
                 cluster.electors.Add(LeaderElector.Start(api, "kube-system", "kube-scheduler", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name == "default-scheduler" }, loggers, ct), electionLog));
-                if (options.VirtualIp is { } vip)
+                if (options.VirtualIp is not null || options.LoadBalancer is not null)
                 {
-                    var vipLog = loggers.CreateLogger("virtual-ip");
-                    cluster.electors.Add(LeaderElector.Start(api, "kube-system", "containers-vip", election, ct => AddressHolder.HoldAsync(vip.Interface, () => [(vip.Address, vip.PrefixLength)], election.LeaseDuration, vipLog, ct), electionLog));
+                    cluster.electors.Add(LeaderElector.Start(api, "kube-system", "containers-vip", election, ct => cluster.HoldAddressesAsync(election.LeaseDuration, ct), electionLog));
                 }
             }
             else
             {
                 cluster.controllers = await ControllerManager.StartAsync(api, controllerOptions, loggers, cancellationToken).ConfigureAwait(false);
+                if (options.LoadBalancer is not null)
+                {
+                    cluster.holding = Task.Run(() => cluster.HoldAddressesAsync(TimeSpan.FromSeconds(30), cluster.stopping.Token), CancellationToken.None);
+                }
             }
 
             if (options.IngressHttpPort is not null || options.IngressHttpsPort is not null)
@@ -493,6 +509,28 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>The informers the node-side parts of this process (proxy, ingress, node agents) read through.</summary>
     private InformerSet Informers => controllers?.Informers ?? sharedInformers!;
 
+    /// <summary>Holds the virtual IP and the LoadBalancer Services' addresses on their interfaces until <paramref name="cancellationToken"/> fires (kernel lifetime <paramref name="lifetime"/>, renewed).</summary>
+    private Task HoldAddressesAsync(TimeSpan lifetime, CancellationToken cancellationToken)
+    {
+        var holders = new List<Task>();
+        if (Options.VirtualIp is { } vip)
+        {
+            holders.Add(AddressHolder.HoldAsync(vip.Interface, () => [(vip.Address, vip.PrefixLength)], lifetime, LogFactory.CreateLogger("virtual-ip"), cancellationToken));
+        }
+
+        if (Options.LoadBalancer is { } lb)
+        {
+            var services = Informers.For(ResourceType.Services);
+            holders.Add(AddressHolder.HoldAsync(lb.Interface, () => [.. services.List()
+                .SelectMany(s => Json.Items(s, "status", "loadBalancer", "ingress")).Select(i => Json.Str(i, "ip")).OfType<string>()
+                .Select(System.Net.IPAddress.Parse).Where(lb.Pool.Contains).Distinct().Select(a => (a, 32))], lifetime, LogFactory.CreateLogger("load-balancer"), cancellationToken));
+        }
+
+        return Task.WhenAll(holders);
+    }
+
+    private ILoggerFactory LogFactory => Options.Loggers ?? NullLoggerFactory.Instance;
+
     /// <summary>Runs controllers while leading: started with the leadership, stopped when it ends.</summary>
     private static async Task LeadAsync(ObjectApi api, ControllerOptions options, ILoggerFactory loggers, CancellationToken leading)
     {
@@ -571,6 +609,7 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         await stopping.CancelAsync().ConfigureAwait(false);
+        await holding.ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);
         stopping.Dispose();
         if (engine is not null)

@@ -9,12 +9,12 @@ namespace Containers.Linux;
 internal sealed class Netlink : IDisposable
 {
     private const int AF_NETLINK = 16, SOCK_RAW = 3, SOCK_CLOEXEC = 0x80000, NETLINK_ROUTE = 0, AF_INET = 2;
-    private const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_NEWROUTE = 24, NLMSG_ERROR = 2;
+    private const ushort RTM_NEWLINK = 16, RTM_DELLINK = 17, RTM_NEWADDR = 20, RTM_DELADDR = 21, RTM_NEWROUTE = 24, RTM_DELROUTE = 25, NLMSG_ERROR = 2;
     private const ushort NLM_F_REQUEST = 1, NLM_F_ACK = 4, NLM_F_REPLACE = 0x100, NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
     private const ushort IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
     private const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, VETH_INFO_PEER = 1;
     private const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4, IFA_CACHEINFO = 6;
-    private const ushort RTA_GATEWAY = 5, RTA_OIF = 4;
+    private const ushort RTA_DST = 1, RTA_GATEWAY = 5, RTA_OIF = 4;
     private const uint IFF_UP = 1;
 
     private readonly ISyscalls sys;
@@ -159,6 +159,27 @@ internal sealed class Netlink : IDisposable
         m.Attr(RTA_GATEWAY, gateway.GetAddressBytes());
         m.Attr(RTA_OIF, (uint)index);
         Execute(m, $"add default route via {gateway}");
+    }
+
+    /// <summary>Adds or replaces the route to <paramref name="destination"/>/<paramref name="prefixLength"/> via <paramref name="gateway"/> (main table, static).</summary>
+    public void ReplaceRoute(IPAddress destination, int prefixLength, IPAddress gateway)
+    {
+        var m = Begin(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+        m.Bytes([AF_INET, (byte)prefixLength, 0, 0, 254, 4, 0, 1]); // family, dst_len, src_len, tos, table main, proto static, scope universe, unicast
+        m.U32(0);
+        m.Attr(RTA_DST, destination.GetAddressBytes());
+        m.Attr(RTA_GATEWAY, gateway.GetAddressBytes());
+        Execute(m, $"route {destination}/{prefixLength} via {gateway}");
+    }
+
+    /// <summary>Removes the route to <paramref name="destination"/>/<paramref name="prefixLength"/> (main table).</summary>
+    public void DeleteRoute(IPAddress destination, int prefixLength)
+    {
+        var m = Begin(RTM_DELROUTE, 0);
+        m.Bytes([AF_INET, (byte)prefixLength, 0, 0, 254, 0, 0, 1]);
+        m.U32(0);
+        m.Attr(RTA_DST, destination.GetAddressBytes());
+        Execute(m, $"delete route {destination}/{prefixLength}");
     }
 
     public void Dispose() => sys.Close(fd);

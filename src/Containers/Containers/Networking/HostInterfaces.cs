@@ -116,6 +116,27 @@ public static class HostInterfaces
     }
 
     /// <summary>
+    /// Routes <paramref name="destination"/>/<paramref name="prefixLength"/> via <paramref name="gateway"/> (a neighbour
+    /// on a directly connected network), replacing a route to the same destination: another machine's pod subnet
+    /// through that machine, as flannel's host-gw backend does.
+    /// </summary>
+    public static void ReplaceRoute(IPAddress destination, int prefixLength, IPAddress gateway)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(gateway);
+        using var nl = new Netlink(LinuxSyscalls.Instance);
+        nl.ReplaceRoute(destination, prefixLength, gateway);
+    }
+
+    /// <summary>Removes the route <see cref="ReplaceRoute"/> made to <paramref name="destination"/>/<paramref name="prefixLength"/>.</summary>
+    public static void DeleteRoute(IPAddress destination, int prefixLength)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        using var nl = new Netlink(LinuxSyscalls.Instance);
+        nl.DeleteRoute(destination, prefixLength);
+    }
+
+    /// <summary>
     /// The bytes written to a connected TCP socket that the peer has not acknowledged yet (SIOCOUTQ): 0 once the peer's
     /// kernel has everything that was sent. Throws <see cref="SyscallException"/> for a descriptor that does not tell.
     /// </summary>

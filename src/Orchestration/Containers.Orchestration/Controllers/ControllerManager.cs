@@ -20,6 +20,9 @@ public sealed record ControllerOptions
     /// <summary>Which controllers run, by name (replicaset-controller, default-scheduler, event-ttl, ...); all when null. A control plane behind leader election runs the scheduler apart from the rest, each under its own Lease.</summary>
     public Func<string, bool>? Runs { get; init; }
 
+    /// <summary>The addresses LoadBalancer Services get (see <see cref="LoadBalancerPool"/>); none when null (they stay pending, as on a cluster without a load balancer).</summary>
+    public LoadBalancerPool? LoadBalancerPool { get; init; }
+
     /// <summary>Workers per controller.</summary>
     public int Workers { get; init; } = 2;
 
@@ -92,6 +95,11 @@ public sealed class ControllerManager : IAsyncDisposable
         Add("cronjob-controller", b => new CronJobController(b));
         Add("ttl-after-finished-controller", b => new TtlAfterFinishedController(b));
         Add("endpoints-controller", b => new EndpointsController(b));
+        if (options.LoadBalancerPool is { } pool)
+        {
+            Add("service-controller", b => new LoadBalancerController(b, pool));
+        }
+
         Add("default-scheduler", b => new Scheduler(b));
         var gc = Add("garbage-collector", b => new GarbageCollector(b));
         Add("node-controller", b => new NodeLifecycleController(b, options.NodeMonitorGracePeriod));

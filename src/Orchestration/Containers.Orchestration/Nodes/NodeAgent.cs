@@ -41,7 +41,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         Options = options;
         reader = new NodeReader(api, options.Name, options.Credentials);
         prober = new Prober(api, runtime, options.Name);
-        statusWriter = new PodStatusWriter(api, runtime, options.InternalIP);
+        statusWriter = new PodStatusWriter(api, runtime, options.LanAddress ?? options.InternalIP);
         nodeStatus = new NodeStatusReporter(api, options, logger);
         pods = informers.For(ResourceType.Pods).IndexByNode();
         services = informers.For(ResourceType.Services);

@@ -29,6 +29,15 @@ public sealed record NodeOptions
     /// <summary>Its address (status.addresses InternalIP; pods' status.hostIP).</summary>
     public string InternalIP { get; init; } = "127.0.0.1";
 
+    /// <summary>
+    /// Its address on the machines' LAN, when it is one of several machines (status.addresses InternalIP, pods'
+    /// status.hostIP, the next hop other machines route its pod CIDR to); null: <see cref="InternalIP"/>.
+    /// </summary>
+    public string? LanAddress { get; init; }
+
+    /// <summary>The pods' subnet on this node (spec.podCIDR), or null when not told.</summary>
+    public string? PodCidr { get; init; }
+
     /// <summary>The cluster DNS server pods use (resolv.conf), or null for the network's.</summary>
     public string? DnsServer { get; init; }
 

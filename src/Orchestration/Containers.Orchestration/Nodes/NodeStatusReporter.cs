@@ -21,7 +21,7 @@ internal sealed class NodeStatusReporter(ObjectApi api, NodeOptions options, ILo
                 ["labels"] = NodeLabels(),
                 ["annotations"] = new JsonObject { ["node.alpha.kubernetes.io/ttl"] = "0" },
             },
-            ["spec"] = new JsonObject(),
+            ["spec"] = Options.PodCidr is { } cidr ? new JsonObject { ["podCIDR"] = cidr, ["podCIDRs"] = new JsonArray(cidr) } : new JsonObject(),
             ["status"] = NodeStatus(api.Time.GetUtcNow()),
         };
         if (api.TryGet(ResourceType.Nodes, null, Options.Name) is null)
@@ -42,6 +42,12 @@ internal sealed class NodeStatusReporter(ObjectApi api, NodeOptions options, ILo
             foreach (var (k, v) in NodeLabels())
             {
                 labels[k] = v?.DeepClone();
+            }
+
+            if (Options.PodCidr is { } cidr && Json.Str(n, "spec", "podCIDR") is null)
+            {
+                Json.Obj(n, "spec")["podCIDR"] = cidr;
+                Json.Obj(n, "spec")["podCIDRs"] = new JsonArray(cidr);
             }
 
             return true;
@@ -95,7 +101,7 @@ internal sealed class NodeStatusReporter(ObjectApi api, NodeOptions options, ILo
                 Condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
                 Condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")),
             ["addresses"] = new JsonArray(
-                new JsonObject { ["type"] = "InternalIP", ["address"] = Options.InternalIP },
+                new JsonObject { ["type"] = "InternalIP", ["address"] = Options.LanAddress ?? Options.InternalIP },
                 new JsonObject { ["type"] = "Hostname", ["address"] = Options.Name }),
             ["daemonEndpoints"] = new JsonObject { ["kubeletEndpoint"] = new JsonObject { ["Port"] = 10250 } },
             ["nodeInfo"] = new JsonObject

@@ -10,7 +10,8 @@ namespace Containers.Orchestration.Nodes;
 
 /// <summary>
 /// kube-proxy in userspace mode, plus the cluster DNS: every ClusterIP Service gets its virtual IP on the pod network's
-/// bridge and a listener per TCP or UDP port there; NodePort Services also listen on the host's port (all addresses);
+/// bridge and a listener per TCP or UDP port there; NodePort Services also listen on the host's port (all addresses),
+/// and LoadBalancer Services on their status.loadBalancer.ingress addresses (held on the LAN by <see cref="AddressHolder"/>);
 /// each TCP connection goes round-robin to a ready endpoint (sessionAffinity ClientIP keeps a client on one), trying
 /// the next when one refuses; each UDP client gets a session relayed to one endpoint. The DNS server (on the service range's .10 address) answers
 /// <c>SVC.NS.svc.cluster.local</c> (and the short names through the pods' search path) with the cluster IP, or the
@@ -119,6 +120,7 @@ public sealed class ServiceProxy : IAsyncDisposable
         lock (gate)
         {
             var wanted = new Dictionary<(string, int, string), (string Ns, string Name, JsonObject Port, bool NodePort)>();
+            var external = new HashSet<string>(StringComparer.Ordinal);
             foreach (var svc in services.List())
             {
                 string? ip = Json.Str(svc, "spec", "clusterIP");
@@ -136,6 +138,12 @@ public sealed class ServiceProxy : IAsyncDisposable
                     }
 
                     wanted[(ip, (int)(Json.Int(port, "port") ?? 0), protocol)] = (Json.Namespace(svc)!, Json.Name(svc), port, false);
+                    foreach (var lb in Json.Items(svc, "status", "loadBalancer", "ingress").Select(i => Json.Str(i, "ip")).OfType<string>())
+                    {
+                        wanted[(lb, (int)(Json.Int(port, "port") ?? 0), protocol)] = (Json.Namespace(svc)!, Json.Name(svc), port, false);
+                        external.Add(lb); // held on the LAN by the address holder, not put on the bridge
+                    }
+
                     if (Json.Int(port, "nodePort") is { } nodePort)
                     {
                         wanted[("0.0.0.0", (int)nodePort, protocol)] = (Json.Namespace(svc)!, Json.Name(svc), port, true);
@@ -161,7 +169,7 @@ public sealed class ServiceProxy : IAsyncDisposable
 
                 try
                 {
-                    if (key.Item1 != "0.0.0.0")
+                    if (key.Item1 != "0.0.0.0" && !external.Contains(key.Item1))
                     {
                         AddVip(key.Item1);
                     }
@@ -169,6 +177,11 @@ public sealed class ServiceProxy : IAsyncDisposable
                     bool udp = key.Item3 == "UDP";
                     var socket = udp ? new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) : new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                     socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                    if (external.Contains(key.Item1))
+                    {
+                        socket.SetRawSocketOption(0, 15, BitConverter.GetBytes(1)); // IP_FREEBIND: a load balancer's address may reach this machine's interface after the listener
+                    }
+
                     try
                     {
                         socket.Bind(new IPEndPoint(IPAddress.Parse(key.Item1), key.Item2));

@@ -93,6 +93,12 @@ public static class ControllerPolicy
             BootstrapPolicy.Rule("get list watch delete", "batch", "jobs"),
             Events(),
         ]),
+        ("service-controller",
+        [
+            BootstrapPolicy.Rule(Read, "", "services"),
+            BootstrapPolicy.Rule("patch update", "", "services/status"),
+            Events(),
+        ]),
         ("endpoint-controller",
         [
             BootstrapPolicy.Rule(Read, "", "services pods"),

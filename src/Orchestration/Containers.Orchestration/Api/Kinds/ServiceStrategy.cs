@@ -112,11 +112,25 @@ internal sealed class ServiceStrategy : KindStrategy
         TableColumn.ObjectName,
         TableColumn.Text("Type", "spec", "type"),
         new("Cluster-IP", "string", 0, (o, _) => Json.Str(o, "spec", "clusterIP") ?? "<none>"),
-        new("External-IP", "string", 0, (o, _) => Json.Str(o, "spec", "type") == "ExternalName" ? Json.Str(o, "spec", "externalName") : "<none>"),
+        new("External-IP", "string", 0, (o, _) => ExternalIp(o)),
         new("Port(s)", "string", 0, (o, _) => Json.Items(o, "spec", "ports").Any()
             ? string.Join(",", Json.Items(o, "spec", "ports").Select(p => Json.Int(p, "nodePort") is { } np ? $"{Json.Int(p, "port")}:{np}/{Json.Str(p, "protocol")}" : $"{Json.Int(p, "port")}/{Json.Str(p, "protocol")}"))
             : "<none>"),
         TableColumn.ObjectAge,
         new("Selector", "string", 1, (o, _) => Json.Map(o, "spec", "selector") is { Count: > 0 } sel ? string.Join(",", sel.Select(kv => $"{kv.Key}={kv.Value}")) : "<none>"),
     ];
+
+    /// <summary>kubectl's EXTERNAL-IP: the external name, else the load balancer's addresses and externalIPs (&lt;pending&gt; for a LoadBalancer without any yet), else &lt;none&gt;.</summary>
+    private static string ExternalIp(JsonObject o)
+    {
+        string? type = Json.Str(o, "spec", "type");
+        if (type == "ExternalName")
+        {
+            return Json.Str(o, "spec", "externalName") ?? "<none>";
+        }
+
+        var addresses = Json.Items(o, "status", "loadBalancer", "ingress").Select(i => Json.Str(i, "ip") ?? Json.Str(i, "hostname"))
+            .Concat((Json.At(o, "spec", "externalIPs") as JsonArray ?? []).Select(n => n?.GetValueKind() == JsonValueKind.String ? n.GetValue<string>() : null)).OfType<string>().ToList();
+        return addresses.Count > 0 ? string.Join(",", addresses) : type == "LoadBalancer" ? "<pending>" : "<none>";
+    }
 }
