@@ -64,9 +64,11 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
                 "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s");
         }
 
+        var started = Stopwatch.StartNew();
         foreach (var (name, _) in Servers)
         {
             await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), $"server {name} did not start: {string.Join("\n", processes.Keys.Select(m => $"--- {m}: {Log(m)}"))}", 180);
+            output.WriteLine($"server {name} up after {started.Elapsed.TotalSeconds:0.0} s");
         }
     }
 
