@@ -123,14 +123,17 @@ internal static class ClusterCommands
             case "delete":
             {
                 await StopAsync(pidFile).ConfigureAwait(false);
-                if (RememberedEtcd(dir) is { } endpoints)
+                string? endpoints = RememberedEtcd(dir);
+                bool shared = File.Exists(Path.Combine(dir, "server")); // a control-plane machine of several: the others keep the objects
+
+                await Cluster.DeleteAsync(new ClusterOptions { Root = options.Root, Engine = options }).ConfigureAwait(false);
+                if (endpoints is not null && !shared)
                 {
                     int deleted = await Containers.Orchestration.Storage.EtcdCluster.DeleteAllAsync(endpoints.Split(',')).ConfigureAwait(false);
                     await Console.Out.WriteLineAsync($"removed {deleted} key(s) under /registry in etcd {endpoints}").ConfigureAwait(false);
                 }
 
-                await Cluster.DeleteAsync(new ClusterOptions { Root = options.Root, Engine = options }).ConfigureAwait(false);
-                await Console.Out.WriteLineAsync($"cluster on {options.Root} deleted").ConfigureAwait(false);
+                await Console.Out.WriteLineAsync($"cluster on {options.Root} deleted{(shared ? " (its objects stay in etcd, shared with the other control-plane machines)" : "")}").ConfigureAwait(false);
                 return 0;
             }
 
@@ -279,11 +282,14 @@ internal static class ClusterCommands
             Root = options.Root, Engine = options, Nodes = nodes, Port = port, BindAddress = bind, AdvertiseAddress = advertise, LeaderElection = election, VirtualIp = vip,
             PodSubnet = a.Get("pod-subnet"), IngressHttpPort = null, IngressHttpsPort = null,
             LoadBalancer = lbPool is null ? null : new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(lbPool), lbInterface!),
+            NodeName = a.Get("name") ?? Environment.MachineName,
+            PodRoutes = nodes > 0 && a.Get("node-interface") is { } nodeInterface ? new Containers.Orchestration.Nodes.PodRoutesOptions(nodeInterface, a.Get("cluster-cidr") ?? "10.244.0.0/16") : null,
         }.OnEtcd(etcd.Split(','));
         await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
             await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(pidFile)!, "etcd"), etcd + "\n").ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(pidFile)!, "server"), election.Identity + "\n").ConfigureAwait(false);
             await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"cluster server {election.Identity}: API on {bind}:{port} (advertised {advertise}), objects in etcd {etcd}{(vip is null ? "" : $", virtual IP {vip.Address} on {vip.Interface} while leading")}").ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"  export KUBECONFIG={cluster.KubeconfigPath}").ConfigureAwait(false);

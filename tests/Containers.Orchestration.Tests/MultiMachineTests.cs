@@ -23,6 +23,8 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly Dictionary<string, Process> processes = [];
     private string Endpoints => string.Join(',', EtcdMachines.Select(m => $"http://{m.Ip}:2379"));
 
+    private static string Cli => Path.Combine(AppContext.BaseDirectory, "containers-cli");
+
     public async Task InitializeAsync()
     {
         try
@@ -57,10 +59,17 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         await UntilAsync(() => Run("cdha-client", "etcdctl", "--endpoints", Endpoints, "endpoint", "health").Code == 0, "etcd is not healthy", 30);
-        foreach (var (name, ip) in Servers)
+        // each server machine is a node too, with a pod subnet of its own, joined to the others by host routes
+        string tar = Path.Combine(dir, "rootfs.tar");
+        await System.Formats.Tar.TarFile.CreateFromDirectoryAsync(TestRootfs.Path, tar, includeBaseDirectory: false);
+        for (int i = 0; i < Servers.Length; i++)
         {
-            Start(name, Path.Combine(AppContext.BaseDirectory, "containers-cli"), "--root", Path.Combine(dir, name), "cluster", "server", "--name", name, "--etcd", Endpoints,
+            var (name, ip) = Servers[i];
+            var import = Run(null, Cli, "--root", Path.Combine(dir, name), "import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV PATH=/bin", tar, "web:v1");
+            Assert.True(import.Code == 0, import.Err);
+            Start(name, Cli, "--root", Path.Combine(dir, name), "cluster", "server", "--name", name, "--etcd", Endpoints,
                 "--advertise-address", ip, "--vip", Vip, "--vip-interface", "eth0",
+                "--nodes", "1", "--pod-subnet", $"10.244.{i + 1}.0/24", "--node-interface", "eth0",
                 "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s");
         }
 
@@ -74,7 +83,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        foreach (var (name, p) in processes)
+        foreach (var (name, p) in processes.OrderBy(p => EtcdMachines.Any(e => e.Name == p.Key))) // the servers before etcd: their clean-up reads it
         {
             if (!p.HasExited)
             {
@@ -84,6 +93,19 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
             output.WriteLine($"--- {name} (last lines)\n{string.Join('\n', Log(name).Split('\n').TakeLast(15))}");
             p.Dispose();
+        }
+
+        foreach (var (name, _) in Servers)
+        {
+            if (Directory.Exists(Path.Combine(dir, name)))
+            {
+                var psi = InMachine(name, cgroups: true, "", [Cli, "--root", Path.Combine(dir, name), "cluster", "delete"]); // its pods' containers, their network and rules
+                psi.Environment["CONTAINERS_MACHINE_STATE"] = Path.Combine(dir, name, "machine");
+                psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+                using var delete = Process.Start(psi)!;
+                output.WriteLine($"cluster delete on {name}: {delete.StandardOutput.ReadToEnd()}{delete.StandardError.ReadToEnd()}");
+                delete.WaitForExit();
+            }
         }
 
         Teardown();
@@ -220,14 +242,82 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.All(seen, n => Assert.Equal(0, Kubectl("get", "configmap", n).Code));
     }
 
+    [Fact]
+    public async Task Pods_on_three_machines_reach_each_other_by_IP_and_a_Service_by_name_and_NodePorts_answer_on_every_machine()
+    {
+        await UntilAsync(() => Kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True True True", "three Ready nodes", 60);
+        output.WriteLine(Kubectl("get", "nodes", "-o", "wide").Out);
+        string manifest = Path.Combine(dir, "web.yaml");
+        await File.WriteAllTextAsync(manifest, """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              replicas: 3
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}]
+                  containers:
+                  - name: web
+                    image: web:v1
+                    command: ["sh", "-c", "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+                    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web}
+            spec: {type: NodePort, selector: {app: web}, ports: [{port: 8080, targetPort: 8080, nodePort: 30080}]}
+            """);
+        Assert.Equal(0, Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "apply", "-f", manifest).Code);
+        await UntilAsync(() => Kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}").Out.Trim() == "3", "three ready pods", 90);
+        var pods = JsonNode.Parse(Kubectl("get", "pods", "-l", "app=web", "-o", "json").Out)!["items"]!.AsArray()
+            .Select(p => (Name: (string)p!["metadata"]!["name"]!, Node: (string)p["spec"]!["nodeName"]!, Ip: (string)p["status"]!["podIP"]!)).ToList();
+        output.WriteLine(string.Join('\n', pods));
+        Assert.Equal(["c1", "c2", "c3"], pods.Select(p => p.Node).Order()); // one on each machine
+        Assert.All(pods, p => Assert.StartsWith($"10.244.{p.Node[1..]}.", p.Ip, StringComparison.Ordinal)); // each machine's own pod subnet
+
+        // host routes: each machine reaches the other two machines' pod subnets through them
+        Assert.Contains("10.244.3.0/24 via 10.231.0.23", Run("cdha-c1", "ip", "route").Out, StringComparison.Ordinal);
+        Assert.Contains("10.244.1.0/24 via 10.231.0.21", Run("cdha-c2", "ip", "route").Out, StringComparison.Ordinal);
+
+        // from a pod on the machine that serves the API (pods/exec is served by the machine that runs the pod): the
+        // other machines' pods by IP, with the client's own pod IP as the source (no masquerade between pods), and the Service by name
+        string holder = Holder("containers-vip")[..2];
+        var client = pods.Single(p => p.Node == holder);
+        foreach (var other in pods.Where(p => p != client))
+        {
+            var answer = Kubectl("exec", client.Name, "--", "timeout", "5", "wget", "-qO-", $"http://{other.Ip}:8080/"); // busybox's wget -T crashes
+            Assert.True(answer.Out.Contains($"hello from {other.Name}", StringComparison.Ordinal), $"{client.Name} ({client.Ip}) -> {other.Name} ({other.Ip}): {answer.Out}{answer.Err}");
+        }
+
+        var byName = Kubectl("exec", client.Name, "--", "timeout", "5", "wget", "-qO-", "http://web.default.svc.cluster.local:8080/");
+        Assert.True(byName.Out.Contains("hello from web-", StringComparison.Ordinal), byName.Out + byName.Err);
+
+        // the NodePort answers on every machine's LAN address, and each machine balances over the pods of all three
+        foreach (var (name, ip) in Servers)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 0; i < 12 && seen.Count < 3; i++)
+            {
+                var r = Curl($"http://{ip}:30080/", 3, plain: true);
+                Assert.True(r.Code == 0, $"NodePort on {name}: {r.Err}");
+                seen.Add(r.Out.Trim());
+            }
+
+            Assert.Equal(3, seen.Count);
+        }
+    }
+
     private string Holder(string lease) => Kubectl("get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}").Out.Trim();
 
     private (int Code, string Out, string Err) Kubectl(params string[] args) =>
         Run("cdha-client", ["env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "--request-timeout=5s", .. args]);
 
-    private (int Code, string Out, string Err) Curl(string url, int timeout = 5)
+    private (int Code, string Out, string Err) Curl(string url, int timeout = 5, bool plain = false)
     {
-        var psi = CurlStart(url, timeout);
+        var psi = plain ? new ProcessStartInfo("ip", ["netns", "exec", "cdha-client", "curl", "-sf", "--max-time", timeout.ToString(CultureInfo.InvariantCulture), url]) { RedirectStandardOutput = true, RedirectStandardError = true } : CurlStart(url, timeout);
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
         string text = p.StandardOutput.ReadToEnd();
@@ -254,27 +344,43 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         return psi;
     }
 
-    private void Start(string machine, string file, params string[] args)
+    /// <summary>
+    /// Runs a machine's process in its network namespace. An etcd member through <c>ip netns exec</c>; a server (it runs
+    /// pods) the same way but keeping the cgroup hierarchies: ip netns exec mounts a sysfs of the namespace on /sys,
+    /// which hides /sys/fs/cgroup, so the server gets a mount namespace of its own with the namespace's sysfs and the
+    /// machine's cgroup mounts bound back under it, as a real machine has both.
+    /// </summary>
+    private static ProcessStartInfo InMachine(string machine, bool cgroups, string command, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardInput = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("exec \"$@\" >>\"$LOG\" 2>&1");
-        psi.ArgumentList.Add("sh");
-        foreach (var a in new[] { "ip", "netns", "exec", $"cdha-{machine}", file }.Concat(args))
+        var psi = new ProcessStartInfo(cgroups ? "nsenter" : "ip");
+        string[] prefix = cgroups
+            ? [$"--net=/run/netns/cdha-{machine}", "unshare", "--mount", "--propagation", "private", "sh", "-c",
+               "set -e; cg=$(mktemp -d); mount --rbind /sys/fs/cgroup \"$cg\"; mount -t sysfs sysfs /sys; mount --rbind \"$cg\" /sys/fs/cgroup; umount -l \"$cg\"; rmdir \"$cg\"; exec \"$@\" " + command, "sh"]
+            : ["netns", "exec", $"cdha-{machine}", "sh", "-c", "exec \"$@\" " + command, "sh"];
+        foreach (var a in prefix.Concat(args))
         {
             psi.ArgumentList.Add(a);
         }
 
+        return psi;
+    }
+
+    private void Start(string machine, string file, params string[] args)
+    {
+        var psi = InMachine(machine, Servers.Any(s => s.Name == machine), ">>\"$LOG\" 2>&1", [file, .. args]);
+        psi.RedirectStandardInput = true;
+
         psi.Environment["LOG"] = Path.Combine(dir, machine + ".log");
-        processes[machine] = Process.Start(psi)!; // sh and ip netns exec exec: the PID is the process itself
+        psi.Environment["CONTAINERS_MACHINE_STATE"] = Path.Combine(dir, machine, "machine"); // each machine's own
+        processes[machine] = Process.Start(psi)!; // nsenter, unshare, ip netns exec and sh all exec: the PID is the process itself
     }
 
     private string Log(string machine) => File.Exists(Path.Combine(dir, machine + ".log")) ? File.ReadAllText(Path.Combine(dir, machine + ".log")) : "";
 
-    private static (int Code, string Out, string Err) Run(string ns, params string[] args)
+    private static (int Code, string Out, string Err) Run(string? ns, params string[] args)
     {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", ns }.Concat(args))
+        var psi = new ProcessStartInfo(ns is null ? args[0] : "ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in ns is null ? args[1..] : new[] { "netns", "exec", ns }.Concat(args))
         {
             psi.ArgumentList.Add(a);
         }

@@ -49,6 +49,17 @@ public sealed record ClusterOptions
     /// </summary>
     public LoadBalancerOptions? LoadBalancer { get; init; }
 
+    /// <summary>
+    /// Joins this machine's pod network to the other machines' (host routes to every other node's pod subnet via its
+    /// LAN address, see <see cref="PodRoutes"/>): its nodes report <see cref="AdvertiseAddress"/> as their InternalIP and
+    /// the pod subnet as their spec.podCIDR, so every machine needs a pod subnet of its own inside the cluster CIDR.
+    /// Null: the pod network stays on this machine.
+    /// </summary>
+    public PodRoutesOptions? PodRoutes { get; init; }
+
+    /// <summary>The names of this process's nodes: NAME for one node, NAME-1 ... NAME-N for several; node-1 ... node-N when null.</summary>
+    public string? NodeName { get; init; }
+
     /// <summary>How many nodes this process runs (node-1 ... node-N); 0 for a control-plane-only machine.</summary>
     public int Nodes { get; init; } = 1;
 
@@ -199,6 +210,7 @@ public sealed class Cluster : IAsyncDisposable
     private readonly CancellationTokenSource stopping = new();
     private InformerSet? sharedInformers;
     private Task holding = Task.CompletedTask;
+    private PodRoutes? routes;
     private ServiceProxy? proxy;
 
     /// <summary>The built-in Ingress controller (null unless ports were given for it).</summary>
@@ -332,9 +344,15 @@ public sealed class Cluster : IAsyncDisposable
             engine.Networks.EnsureBridge(network.Id);
             cluster.proxy = await ServiceProxy.StartAsync(api.As(ComponentIdentities.ProxyUser, cluster.Access.Authorizer), cluster.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
             var runtime = new EnginePodRuntime(engine);
+            string? lan = options.PodRoutes is not null ? options.AdvertiseAddress?.ToString() ?? throw new ArgumentException("pod routes need the machine's AdvertiseAddress", nameof(options)) : null;
             for (int i = 1; i <= options.Nodes; i++)
             {
-                await cluster.AddNodeAsync($"node-{i}", runtime, network.Gateway, loggers, cancellationToken).ConfigureAwait(false);
+                await cluster.AddNodeAsync(options.NodeName is { } n ? options.Nodes == 1 ? n : $"{n}-{i}" : $"node-{i}", runtime, network.Gateway, loggers, cancellationToken, lan, lan is null ? null : network.Subnet).ConfigureAwait(false);
+            }
+
+            if (options.PodRoutes is { } podRoutes)
+            {
+                cluster.routes = await PodRoutes.StartAsync(cluster.Informers, network.Subnet, network.BridgeName, podRoutes, loggers.CreateLogger("pod-routes"), cancellationToken).ConfigureAwait(false);
             }
 
             return cluster;
@@ -571,6 +589,11 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         agents.Clear();
+        if (routes is not null)
+        {
+            await routes.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (Ingress is not null)
         {
             await Ingress.DisposeAsync().ConfigureAwait(false);
@@ -618,7 +641,7 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    private async Task AddNodeAsync(string name, IPodRuntime runtime, string internalIp, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private async Task AddNodeAsync(string name, IPodRuntime runtime, string internalIp, ILoggerFactory loggers, CancellationToken cancellationToken, string? lanAddress = null, string? podCidr = null)
     {
         var identity = Access is { } a ? Api.As(ComponentIdentities.Node(name), a.Authorizer) : Api; // the kubelet acts as system:node:NAME
         var agent = await NodeAgent.StartAsync(identity, Informers, runtime, new NodeOptions
@@ -631,6 +654,8 @@ public sealed class Cluster : IAsyncDisposable
             HeartbeatInterval = Options.HeartbeatInterval,
             MetricsResolution = Options.MetricsResolution,
             InternalIP = internalIp,
+            LanAddress = lanAddress,
+            PodCidr = podCidr,
             DnsServer = proxy?.DnsAddress.ToString(),
             Credentials = Access is { } access ? new NodeCredentials(access.Authorizer, access.Tokens) : null,
         }, loggers.CreateLogger("kubelet-" + name), cancellationToken).ConfigureAwait(false);

@@ -25,7 +25,6 @@ public sealed class PodRoutes : IAsyncDisposable
 {
     private const string Comment = "containers-dotnet-pod-routes";
     private readonly Informer nodes;
-    private readonly string self;
     private readonly string podCidr;
     private readonly string bridge;
     private readonly PodRoutesOptions options;
@@ -34,22 +33,21 @@ public sealed class PodRoutes : IAsyncDisposable
     private readonly Lock gate = new();
     private bool disposed;
 
-    private PodRoutes(InformerSet informers, string self, string podCidr, string bridge, PodRoutesOptions options, ILogger logger)
+    private PodRoutes(InformerSet informers, string podCidr, string bridge, PodRoutesOptions options, ILogger logger)
     {
         nodes = informers.For(ResourceType.Nodes);
-        this.self = self;
         this.podCidr = podCidr;
         this.bridge = bridge;
         this.options = options;
         this.logger = logger;
     }
 
-    /// <summary>Starts routing to the other nodes' pod subnets from this machine, whose node <paramref name="self"/> has pods on <paramref name="podCidr"/> behind <paramref name="bridge"/>.</summary>
-    public static async Task<PodRoutes> StartAsync(InformerSet informers, string self, string podCidr, string bridge, PodRoutesOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    /// <summary>Starts routing to the other nodes' pod subnets from this machine, whose nodes have their pods on <paramref name="podCidr"/> behind <paramref name="bridge"/>.</summary>
+    public static async Task<PodRoutes> StartAsync(InformerSet informers, string podCidr, string bridge, PodRoutesOptions options, ILogger logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(informers);
         ArgumentNullException.ThrowIfNull(options);
-        var routes = new PodRoutes(informers, self, podCidr, bridge, options, logger);
+        var routes = new PodRoutes(informers, podCidr, bridge, options, logger);
         await routes.nodes.Synced.WaitAsync(cancellationToken).ConfigureAwait(false);
         foreach (var rule in routes.Rules())
         {
@@ -119,7 +117,7 @@ public sealed class PodRoutes : IAsyncDisposable
             foreach (var node in nodes.List())
             {
                 string name = Json.Name(node);
-                if (name == self || Json.Str(node, "spec", "podCIDR") is not { } cidr || !IPNetwork.TryParse(cidr, out var subnet)
+                if (Json.Str(node, "spec", "podCIDR") is not { } cidr || cidr == podCidr || !IPNetwork.TryParse(cidr, out var subnet)
                     || Json.Items(node, "status", "addresses").FirstOrDefault(a => Json.Str(a, "type") == "InternalIP") is not { } address
                     || !IPAddress.TryParse(Json.Str(address, "address"), out var via) || IPAddress.IsLoopback(via))
                 {
