@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Containers.Orchestration;
 using Containers.Orchestration.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Containers.Cli;
 
@@ -277,8 +278,13 @@ internal static class ClusterCommands
         using var stop = new StopSignal();
         await Console.Out.WriteLineAsync($"cluster server {election.Identity}: starting on etcd {etcd}").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
+        // a control-plane machine logs what it does (leadership, addresses held, routes) to stderr, as kube's components do; CONTAINERS_CLUSTER_TRACE=1: every step
+        using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => { o.TimestampFormat = "HH:mm:ss.fff "; o.SingleLine = true; })
+            .SetMinimumLevel(Environment.GetEnvironmentVariable("CONTAINERS_CLUSTER_TRACE") is { Length: > 0 } ? Microsoft.Extensions.Logging.LogLevel.Debug : Microsoft.Extensions.Logging.LogLevel.Information));
         var clusterOptions = new ClusterOptions
         {
+            Loggers = loggers,
             Root = options.Root, Engine = options, Nodes = nodes, Port = port, BindAddress = bind, AdvertiseAddress = advertise, LeaderElection = election, VirtualIp = vip,
             PodSubnet = a.Get("pod-subnet"), IngressHttpPort = null, IngressHttpsPort = null,
             LoadBalancer = lbPool is null ? null : new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(lbPool), lbInterface!),

@@ -116,20 +116,11 @@ public sealed class LoadBalancerTests
 
     private static string Run(string file, params string[] args)
     {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var error = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return output + error.Result;
+        var (_, output, error) = TestShell.Run(file, args);
+        return output + error;
     }
 
-    private static void Sh(string command)
-    {
-        using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{command}: {err}");
-    }
+    private static void Sh(string command) => TestShell.Sh(command);
 
     private static void Teardown()
     {

@@ -21,6 +21,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     private static readonly (string Name, string Ip)[] Servers = [("c1", Lan + ".21"), ("c2", Lan + ".22"), ("c3", Lan + ".23")];
     private readonly string dir = Path.Combine(Path.GetTempPath(), "containers-tests-ha-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Dictionary<string, Process> processes = [];
+    private readonly Dictionary<string, string[]> serverArgs = [];
     private string Endpoints => string.Join(',', EtcdMachines.Select(m => $"http://{m.Ip}:2379"));
 
     private static string Cli => Path.Combine(AppContext.BaseDirectory, "containers-cli");
@@ -67,16 +68,31 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             var (name, ip) = Servers[i];
             var import = Run(null, Cli, "--root", Path.Combine(dir, name), "import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV PATH=/bin", tar, "web:v1");
             Assert.True(import.Code == 0, import.Err);
-            Start(name, Cli, "--root", Path.Combine(dir, name), "cluster", "server", "--name", name, "--etcd", Endpoints,
+            serverArgs[name] = ["--root", Path.Combine(dir, name), "cluster", "server", "--name", name, "--etcd", Endpoints,
                 "--advertise-address", ip, "--vip", Vip, "--vip-interface", "eth0",
                 "--nodes", "1", "--pod-subnet", $"10.244.{i + 1}.0/24", "--node-interface", "eth0",
-                "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s");
+                "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s"];
+            Start(name, Cli, [.. serverArgs[name]]);
         }
 
         var started = Stopwatch.StartNew();
         foreach (var (name, _) in Servers)
         {
-            await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), $"server {name} did not start: {string.Join("\n", processes.Keys.Select(m => $"--- {m}: {Log(m)}"))}", 180);
+            try
+            {
+                await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), "", 60);
+            }
+            catch (TimeoutException)
+            {
+                // seen a few times in full runs, never alone: a server whose start stalls (the trace below says where);
+                // said in the output, the start tried once more, and the test fails if that one stalls too
+                output.WriteLine($"server {name} did not start within 60 s; its log:\n{Log(name)}\nstarting it again");
+                processes[name].Kill();
+                processes[name].WaitForExit();
+                Start(name, Cli, [.. serverArgs[name]]);
+                await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), $"server {name} did not start: {string.Join("\n", processes.Keys.Select(m => $"--- {m}: {Log(m)}"))}", 120);
+            }
+
             output.WriteLine($"server {name} up after {started.Elapsed.TotalSeconds:0.0} s");
         }
     }
@@ -372,37 +388,16 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
         psi.Environment["LOG"] = Path.Combine(dir, machine + ".log");
         psi.Environment["CONTAINERS_MACHINE_STATE"] = Path.Combine(dir, machine, "machine"); // each machine's own
+        psi.Environment["CONTAINERS_CLUSTER_TRACE"] = "1"; // the servers' every step, timed, in their logs
         processes[machine] = Process.Start(psi)!; // nsenter, unshare, ip netns exec and sh all exec: the PID is the process itself
     }
 
     private string Log(string machine) => File.Exists(Path.Combine(dir, machine + ".log")) ? File.ReadAllText(Path.Combine(dir, machine + ".log")) : "";
 
-    private static (int Code, string Out, string Err) Run(string? ns, params string[] args)
-    {
-        var psi = new ProcessStartInfo(ns is null ? args[0] : "ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in ns is null ? args[1..] : new[] { "netns", "exec", ns }.Concat(args))
-        {
-            psi.ArgumentList.Add(a);
-        }
+    private static (int Code, string Out, string Err) Run(string? ns, params string[] args) =>
+        ns is null ? TestShell.Run(args[0], args[1..]) : TestShell.Run("ip", ["netns", "exec", ns, .. args]);
 
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        string text = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(30_000))
-        {
-            p.Kill();
-        }
-
-        return (p.ExitCode, text, err.Result);
-    }
-
-    private static void Sh(string command)
-    {
-        using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{command}: {err}");
-    }
+    private static void Sh(string command) => TestShell.Sh(command);
 
     private static void Teardown()
     {

@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
@@ -26,11 +24,7 @@ namespace Containers.Orchestration.Storage;
 public sealed class EtcdObjectStore : IObjectStore
 {
     private readonly object gate = new();
-    private readonly ConcurrentDictionary<ObjectKey, StoredObject> objects = new();
-    private readonly ConcurrentDictionary<string, long> resourceRevisions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Dictionary<string, Dictionary<string, StoredObject>>> byResource = new(StringComparer.Ordinal);
-    private readonly Queue<WatchEvent> window = new();
-    private readonly List<Watcher> watchers = [];
+    private readonly ObjectIndex index;
     private readonly EtcdStoreOptions options;
     private readonly dotnet_etcd.EtcdClient client;
     private readonly KV.KVClient kv;
@@ -42,7 +36,6 @@ public sealed class EtcdObjectStore : IObjectStore
     private long eventLeaseReusableUntil;
     private long revision;
     private long loadedAt;
-    private long oldestWindowRevision = 1;
     private long compactedThrough;
     private Task following = Task.CompletedTask;
 
@@ -64,6 +57,7 @@ public sealed class EtcdObjectStore : IObjectStore
         }
 
         this.options = options;
+        index = new ObjectIndex(options.WatchWindow);
         Keys = new EtcdKeys(options.Prefix);
         client = new dotnet_etcd.EtcdClient(string.Join(',', options.Endpoints));
         var connection = client.GetConnection();
@@ -82,7 +76,7 @@ public sealed class EtcdObjectStore : IObjectStore
     public long Revision => Volatile.Read(ref revision);
 
     /// <inheritdoc/>
-    public long ResourceRevision(string resource) => resourceRevisions.TryGetValue(resource, out long at) ? at : Volatile.Read(ref loadedAt);
+    public long ResourceRevision(string resource) => index.ResourceRevision(resource) ?? Volatile.Read(ref loadedAt);
 
     /// <summary>
     /// Connects to etcd, loads every object under the prefix into the watch cache and starts following changes.
@@ -117,39 +111,20 @@ public sealed class EtcdObjectStore : IObjectStore
         {
             lock (gate)
             {
-                return [.. byResource.Where(r => r.Value.Values.Any(names => names.Count > 0)).Select(r => r.Key).Order(StringComparer.Ordinal)];
+                return index.Resources;
             }
         }
     }
 
     /// <inheritdoc/>
-    public StoredObject? Get(ObjectKey key) => objects.TryGetValue(key, out var stored) ? stored : null;
+    public StoredObject? Get(ObjectKey key) => index.Get(key);
 
     /// <inheritdoc/>
     public (IReadOnlyList<StoredObject> Items, long Revision) List(string resource, string? ns = null)
     {
         lock (gate)
         {
-            if (!byResource.TryGetValue(resource, out var namespaces))
-            {
-                return ([], revision);
-            }
-
-            var items = new List<StoredObject>();
-            foreach (var (name, objs) in namespaces)
-            {
-                if (ns is null || name == ns)
-                {
-                    items.AddRange(objs.Values);
-                }
-            }
-
-            items.Sort(static (x, y) =>
-            {
-                var c = string.CompareOrdinal(x.Key.Namespace ?? "", y.Key.Namespace ?? "");
-                return c != 0 ? c : string.CompareOrdinal(x.Key.Name, y.Key.Name);
-            });
-            return (items, revision);
+            return (index.List(resource, ns), revision);
         }
     }
 
@@ -222,9 +197,7 @@ public sealed class EtcdObjectStore : IObjectStore
     /// <inheritdoc/>
     public async IAsyncEnumerable<WatchEvent> WatchAsync(string resource, string? ns, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var channel = Channel.CreateUnbounded<WatchEvent>(new UnboundedChannelOptions { SingleReader = true });
-        var watcher = new Watcher(resource, ns, channel);
-        bool fromCache;
+        ObjectIndex.Watcher? watcher = null;
         lock (gate)
         {
             if (fromRevision < compactedThrough && fromRevision < revision)
@@ -232,22 +205,13 @@ public sealed class EtcdObjectStore : IObjectStore
                 throw new StoreGoneException($"too old resource version: {fromRevision} ({compactedThrough})");
             }
 
-            fromCache = fromRevision + 1 >= oldestWindowRevision || fromRevision >= revision;
-            if (fromCache)
+            if (fromRevision + 1 >= index.OldestWindowRevision || fromRevision >= revision)
             {
-                foreach (var e in window)
-                {
-                    if (e.Object.Revision > fromRevision && watcher.Wants(e.Object.Key))
-                    {
-                        channel.Writer.TryWrite(e);
-                    }
-                }
-
-                watchers.Add(watcher);
+                watcher = index.Subscribe(resource, ns, fromRevision);
             }
         }
 
-        if (!fromCache)
+        if (watcher is null)
         {
             // older than the cache's window: etcd's own history (410 when compacted)
             await foreach (var e in FromHistoryAsync(resource, ns, fromRevision, cancellationToken).ConfigureAwait(false))
@@ -260,7 +224,7 @@ public sealed class EtcdObjectStore : IObjectStore
 
         try
         {
-            await foreach (var e in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var e in watcher.Channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 yield return e;
             }
@@ -269,7 +233,7 @@ public sealed class EtcdObjectStore : IObjectStore
         {
             lock (gate)
             {
-                watchers.Remove(watcher);
+                index.Unsubscribe(watcher);
             }
         }
     }
@@ -296,12 +260,7 @@ public sealed class EtcdObjectStore : IObjectStore
 
         lock (gate)
         {
-            while (window.TryPeek(out var oldest) && oldest.Object.Revision <= revision)
-            {
-                window.Dequeue();
-            }
-
-            oldestWindowRevision = Math.Max(oldestWindowRevision, revision + 1);
+            index.Trim(revision);
             compactedThrough = Math.Max(compactedThrough, revision);
         }
     }
@@ -325,12 +284,7 @@ public sealed class EtcdObjectStore : IObjectStore
 
         lock (gate)
         {
-            foreach (var w in watchers)
-            {
-                w.Channel.Writer.TryComplete();
-            }
-
-            watchers.Clear();
+            index.EndWatches();
             Monitor.PulseAll(gate);
         }
 
@@ -398,7 +352,7 @@ public sealed class EtcdObjectStore : IObjectStore
     private StoredObject Written(ObjectKey key, long at, ReadOnlySpan<byte> json, bool deletion = false)
     {
         WaitFor(at, key);
-        if (!deletion && objects.TryGetValue(key, out var kept) && kept.Revision == at)
+        if (!deletion && index.Get(key) is { } kept && kept.Revision == at)
         {
             return kept;
         }
@@ -486,12 +440,12 @@ public sealed class EtcdObjectStore : IObjectStore
         {
             foreach (var (key, item) in loaded)
             {
-                Apply(WatchEventType.Added, Kept(key, item.ModRevision, item.Value), loading: true);
+                index.Apply(WatchEventType.Added, Kept(key, item.ModRevision, item.Value), announce: false);
             }
 
             revision = at;
             loadedAt = at;
-            oldestWindowRevision = at + 1;
+            index.OldestWindowRevision = at + 1;
             Monitor.PulseAll(gate);
         }
     }
@@ -561,16 +515,8 @@ public sealed class EtcdObjectStore : IObjectStore
     {
         lock (gate)
         {
-            foreach (var w in watchers)
-            {
-                w.Channel.Writer.TryComplete(new StoreGoneException($"too old resource version: the watch cache fell behind etcd's compaction at {compactedAt}"));
-            }
-
-            watchers.Clear();
-            window.Clear();
-            objects.Clear();
-            byResource.Clear();
-            resourceRevisions.Clear();
+            index.EndWatches(new StoreGoneException($"too old resource version: the watch cache fell behind etcd's compaction at {compactedAt}"));
+            index.Clear();
         }
 
         while (!stopping.IsCancellationRequested)
@@ -618,7 +564,7 @@ public sealed class EtcdObjectStore : IObjectStore
                     type = WatchEventType.Deleted;
                     stored = Kept(key, at, previous.Value);
                 }
-                else if (objects.TryGetValue(key, out var last))
+                else if (index.Get(key) is { } last)
                 {
                     type = WatchEventType.Deleted;
                     stored = new StoredObject(key, at, ResourceVersion.Written(last.Json.Span, at)) { RevisionWritten = true };
@@ -630,60 +576,10 @@ public sealed class EtcdObjectStore : IObjectStore
                 }
 
                 revision = at;
-                Apply(type, stored, loading: false);
+                index.Apply(type, stored, announce: true);
             }
 
             Monitor.PulseAll(gate);
-        }
-    }
-
-    /// <summary>Applies one change to the cache and tells the watchers (under the gate).</summary>
-    private void Apply(WatchEventType type, StoredObject stored, bool loading)
-    {
-        var key = stored.Key;
-        resourceRevisions[key.Resource] = Math.Max(stored.Revision, resourceRevisions.GetValueOrDefault(key.Resource));
-        if (type == WatchEventType.Deleted)
-        {
-            objects.TryRemove(key, out _);
-            if (byResource.TryGetValue(key.Resource, out var inResource) && inResource.TryGetValue(key.Namespace ?? "", out var inNamespace))
-            {
-                inNamespace.Remove(key.Name);
-            }
-        }
-        else
-        {
-            objects[key] = stored;
-            if (!byResource.TryGetValue(key.Resource, out var namespaces))
-            {
-                byResource[key.Resource] = namespaces = new(StringComparer.Ordinal);
-            }
-
-            if (!namespaces.TryGetValue(key.Namespace ?? "", out var names))
-            {
-                namespaces[key.Namespace ?? ""] = names = new(StringComparer.Ordinal);
-            }
-
-            names[key.Name] = stored;
-        }
-
-        if (loading)
-        {
-            return;
-        }
-
-        var e = new WatchEvent(type, stored);
-        window.Enqueue(new WatchEvent(type, stored with { })); // its own instance: the window does not keep what live readers parse
-        while (window.Count > options.WatchWindow)
-        {
-            oldestWindowRevision = window.Dequeue().Object.Revision + 1;
-        }
-
-        foreach (var w in watchers)
-        {
-            if (w.Wants(key))
-            {
-                w.Channel.Writer.TryWrite(e);
-            }
         }
     }
 
@@ -778,8 +674,4 @@ public sealed class EtcdObjectStore : IObjectStore
         }
     }
 
-    private sealed record Watcher(string Resource, string? Namespace, Channel<WatchEvent> Channel)
-    {
-        public bool Wants(ObjectKey key) => key.Resource == Resource && (Namespace is null || key.Namespace == Namespace);
-    }
 }

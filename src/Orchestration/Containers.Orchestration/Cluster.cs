@@ -268,6 +268,8 @@ public sealed class Cluster : IAsyncDisposable
         try
         {
             store = options.OpenStore is { } open ? await open(cancellationToken).ConfigureAwait(false) : EmbeddedObjectStore.Open(Path.Combine(options.Root, "cluster", "store"));
+            var startLog = loggers.CreateLogger("cluster");
+            startLog.LogDebug("object store open at revision {Revision}", store.Revision);
             var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);
@@ -281,10 +283,12 @@ public sealed class Cluster : IAsyncDisposable
             addresses.AddRange(new[] { options.AdvertiseAddress, options.VirtualIp?.Address }.OfType<System.Net.IPAddress>());
             cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(pki, addresses);
             var tokens = options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
+            startLog.LogDebug("certificates ready; reconciling the bootstrap policy");
             RetryConflicts(() => BootstrapPolicy.Reconcile(api)); // another API server may be writing the same objects
             string audit = options.AuditLogPath ?? Path.Combine(options.Root, "cluster", "audit.log");
             cluster.Access = new ApiAccess(api, cluster.Pki, tokens, audit.Length > 0 ? audit : null);
             cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access, options.BindAddress).ConfigureAwait(false);
+            startLog.LogDebug("API server listening on port {Port}", cluster.server.Port);
             string host = (options.VirtualIp?.Address ?? options.AdvertiseAddress)?.ToString() ?? "127.0.0.1";
             cluster.server.WriteKubeconfig(cluster.KubeconfigPath, serverUrl: $"https://{host}:{cluster.server.Port}");
             RetryConflicts(() => KubernetesService.Reconcile(api, host, cluster.server.Port)); // pods reach it through the service proxy on this machine

@@ -136,7 +136,7 @@ public sealed class PodRoutes : IAsyncDisposable
 
             foreach (var (name, route) in wanted)
             {
-                if (routes.TryGetValue(name, out var had) && had == route)
+                if (routes.TryGetValue(name, out var had) && had.Equals(route)) // IPAddress compares by value only through Equals
                 {
                     continue;
                 }

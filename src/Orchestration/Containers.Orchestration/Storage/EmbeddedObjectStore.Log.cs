@@ -131,7 +131,7 @@ public sealed partial class EmbeddedObjectStore
         log = new FileStream(logPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read);
         log.SetLength(good); // drop the torn tail
         log.Seek(0, SeekOrigin.End);
-        oldestWindowRevision = Revision + 1;
+        index.OldestWindowRevision = Revision + 1;
     }
 
     /// <summary>Applies one log line (read with a forward-only reader: the object's bytes are sliced, not re-encoded).</summary>
@@ -190,7 +190,7 @@ public sealed partial class EmbeddedObjectStore
             }
 
             var stored = new StoredObject(new ObjectKey(resource, ns, name), rv, ResourceVersion.Written(json.Span, rv)) { RevisionWritten = true }; // logs of older versions kept none
-            Apply(op == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored);
+            index.Apply(op == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored, announce: false);
             Revision = Math.Max(Revision, rv);
             return true;
         }
@@ -207,7 +207,7 @@ public sealed partial class EmbeddedObjectStore
         using (var fresh = new FileStream(tmp, FileMode.Create, FileAccess.Write))
         {
             var lines = new ArrayBufferWriter<byte>(1 << 16);
-            foreach (var o in objects.Values.OrderBy(o => o.Revision))
+            foreach (var o in index.Objects.OrderBy(o => o.Revision))
             {
                 Append(lines, "put", o);
                 if (lines.WrittenCount > 1 << 20)
@@ -224,6 +224,6 @@ public sealed partial class EmbeddedObjectStore
         log.Dispose();
         File.Move(tmp, logPath, overwrite: true);
         log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read);
-        logLines = objectCount;
+        logLines = index.Count;
     }
 }

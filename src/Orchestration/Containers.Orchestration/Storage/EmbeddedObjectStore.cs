@@ -21,13 +21,8 @@ namespace Containers.Orchestration.Storage;
 public sealed partial class EmbeddedObjectStore : IObjectStore
 {
     private readonly Lock gate = new();
-    // written under the gate, read without it (a Get sees the object before or after a write, never half of one)
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectKey, StoredObject> objects = new();
-    private int objectCount; // objects.Count takes every lock of the dictionary: kept here, under the gate
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> resourceRevisions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Dictionary<string, Dictionary<string, StoredObject>>> byResource = new(StringComparer.Ordinal);
-    private readonly Queue<WatchEvent> window = new();
-    private readonly List<Watcher> watchers = [];
+    // written under the gate, read without it for Get (a Get sees the object before or after a write, never half of one)
+    private readonly ObjectIndex index;
     private readonly EmbeddedStoreOptions options;
     private readonly string logPath;
     private readonly FileStream lockFile;
@@ -41,11 +36,11 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     private long flushed; // of which in the file (written under the flush gate)
     private bool compactDue;
     private long logLines;
-    private long oldestWindowRevision = 1;
 
     private EmbeddedObjectStore(string directory, EmbeddedStoreOptions options)
     {
         this.options = options;
+        index = new ObjectIndex(options.WatchWindow);
         Directory.CreateDirectory(directory);
         lockFile = new FileStream(Path.Combine(directory, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         logPath = Path.Combine(directory, "objects.log");
@@ -56,7 +51,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     public long Revision { get; private set; }
 
     /// <inheritdoc/>
-    public long ResourceRevision(string resource) => resourceRevisions.TryGetValue(resource, out long revision) ? revision : 0;
+    public long ResourceRevision(string resource) => index.ResourceRevision(resource) ?? 0;
 
     /// <summary>
     /// Opens (or creates) the store in <paramref name="directory"/>, replaying its log. Throws <see cref="IOException"/>
@@ -76,38 +71,20 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
         {
             lock (gate)
             {
-                return [.. byResource.Where(r => r.Value.Values.Any(names => names.Count > 0)).Select(r => r.Key).Order(StringComparer.Ordinal)];
+                return index.Resources;
             }
         }
     }
 
     /// <inheritdoc/>
-    public StoredObject? Get(ObjectKey key)
-    {
-        return objects.TryGetValue(key, out var stored) ? stored : null;
-    }
+    public StoredObject? Get(ObjectKey key) => index.Get(key);
 
     /// <inheritdoc/>
     public (IReadOnlyList<StoredObject> Items, long Revision) List(string resource, string? ns = null)
     {
         lock (gate)
         {
-            if (!byResource.TryGetValue(resource, out var namespaces))
-            {
-                return ([], Revision);
-            }
-
-            var items = new List<StoredObject>();
-            foreach (var (name, objs) in namespaces)
-            {
-                if (ns is null || name == ns)
-                {
-                    items.AddRange(objs.Values);
-                }
-            }
-
-            items.Sort((x, y) => KeyOrder.Instance.Compare(x.Key, y.Key));
-            return (items, Revision);
+            return (index.List(resource, ns), Revision);
         }
     }
 
@@ -118,7 +95,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
         long upTo;
         lock (gate)
         {
-            if (objects.ContainsKey(key))
+            if (index.Get(key) is not null)
             {
                 throw new StoreConflictException($"{key} already exists");
             }
@@ -163,26 +140,20 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     /// <inheritdoc/>
     public async IAsyncEnumerable<WatchEvent> WatchAsync(string resource, string? ns, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var channel = Channel.CreateUnbounded<WatchEvent>(new UnboundedChannelOptions { SingleReader = true });
-        var watcher = new Watcher(resource, ns, channel);
+        ObjectIndex.Watcher watcher;
         lock (gate)
         {
-            if (fromRevision + 1 < oldestWindowRevision && fromRevision < Revision)
+            if (fromRevision + 1 < index.OldestWindowRevision && fromRevision < Revision)
             {
-                throw new StoreGoneException($"too old resource version: {fromRevision} ({oldestWindowRevision - 1})");
+                throw new StoreGoneException($"too old resource version: {fromRevision} ({index.OldestWindowRevision - 1})");
             }
 
-            foreach (var e in window.Where(e => e.Object.Revision > fromRevision && watcher.Wants(e.Object.Key)))
-            {
-                channel.Writer.TryWrite(e);
-            }
-
-            watchers.Add(watcher);
+            watcher = index.Subscribe(resource, ns, fromRevision);
         }
 
         try
         {
-            await foreach (var e in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var e in watcher.Channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 yield return e;
             }
@@ -191,7 +162,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
         {
             lock (gate)
             {
-                watchers.Remove(watcher);
+                index.Unsubscribe(watcher);
             }
         }
     }
@@ -202,12 +173,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
         lock (gate)
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThan(revision, Revision);
-            while (window.TryPeek(out var oldest) && oldest.Object.Revision <= revision)
-            {
-                window.Dequeue();
-            }
-
-            oldestWindowRevision = Math.Max(oldestWindowRevision, revision + 1);
+            index.Trim(revision);
         }
     }
 
@@ -224,12 +190,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
                 pending.ResetWrittenCount();
             }
 
-            foreach (var w in watchers)
-            {
-                w.Channel.Writer.TryComplete();
-            }
-
-            watchers.Clear();
+            index.EndWatches();
             log.Dispose();
             lineWriter.Dispose();
             lockFile.Dispose();
@@ -240,7 +201,7 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
 
     private StoredObject Check(ObjectKey key, long? expectedRevision)
     {
-        if (!objects.TryGetValue(key, out var current))
+        if (index.Get(key) is not { } current)
         {
             throw new StoreNotFoundException($"{key} not found");
         }
@@ -260,23 +221,8 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
         appended += Append(pending, type == WatchEventType.Deleted ? "del" : "put", stored);
         logLines++;
         Revision = stored.Revision;
-        Apply(type, stored);
-        var e = new WatchEvent(type, stored);
-        window.Enqueue(new WatchEvent(type, stored with { })); // its own instance: the window does not keep what live readers parse
-        while (window.Count > options.WatchWindow)
-        {
-            oldestWindowRevision = window.Dequeue().Object.Revision + 1;
-        }
-
-        foreach (var w in watchers)
-        {
-            if (w.Wants(key))
-            {
-                w.Channel.Writer.TryWrite(e);
-            }
-        }
-
-        if (logLines > 1000 && logLines > 2 * objectCount)
+        index.Apply(type, stored, announce: true);
+        if (logLines > 1000 && logLines > 2 * index.Count)
         {
             compactDue = true; // by the writer that flushes next (the file is the flush gate's)
         }
@@ -353,65 +299,6 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
         }
 
         return ResourceVersion.Written(compact.WrittenSpan, revision);
-    }
-
-    private void Apply(WatchEventType type, StoredObject stored)
-    {
-        // by resource, then namespace (cluster-scoped ones under ""), then name: a namespace's list is one lookup away
-        var key = stored.Key;
-        resourceRevisions[key.Resource] = stored.Revision;
-        if (type == WatchEventType.Deleted)
-        {
-            if (objects.TryRemove(key, out _))
-            {
-                objectCount--;
-            }
-
-            if (byResource.TryGetValue(key.Resource, out var inResource) && inResource.TryGetValue(key.Namespace ?? "", out var inNamespace))
-            {
-                inNamespace.Remove(key.Name);
-            }
-
-            return;
-        }
-
-        if (objects.TryAdd(key, stored))
-        {
-            objectCount++;
-        }
-        else
-        {
-            objects[key] = stored;
-        }
-
-        if (!byResource.TryGetValue(key.Resource, out var namespaces))
-        {
-            byResource[key.Resource] = namespaces = new(StringComparer.Ordinal);
-        }
-
-        if (!namespaces.TryGetValue(key.Namespace ?? "", out var names))
-        {
-            namespaces[key.Namespace ?? ""] = names = new(StringComparer.Ordinal);
-        }
-
-        names[key.Name] = stored;
-    }
-
-    private sealed record Watcher(string Resource, string? Namespace, Channel<WatchEvent> Channel)
-    {
-        public bool Wants(ObjectKey key) => key.Resource == Resource && (Namespace is null || key.Namespace == Namespace);
-    }
-
-    /// <summary>Lists come ordered by namespace, then name (ordinal), as etcd's key order gives them to kube-apiserver.</summary>
-    private sealed class KeyOrder : IComparer<ObjectKey>
-    {
-        public static readonly KeyOrder Instance = new();
-
-        public int Compare(ObjectKey x, ObjectKey y)
-        {
-            var c = string.CompareOrdinal(x.Namespace ?? "", y.Namespace ?? "");
-            return c != 0 ? c : string.CompareOrdinal(x.Name, y.Name);
-        }
     }
 }
 

@@ -13,21 +13,22 @@ internal static class KubernetesService
     {
         string clusterIp = ServiceAddressAllocator.Offset(api.ServiceNetwork.Network, 1).ToString();
         var labels = new JsonObject { ["component"] = "apiserver", ["provider"] = "kubernetes" };
-        if (api.TryGet(ResourceType.Services, "default", "kubernetes") is not { } service)
+        var service = api.TryGet(ResourceType.Services, "default", "kubernetes");
+        if (service is null)
         {
-            api.Create(ResourceType.Services, "default", new JsonObject
+            try
             {
-                ["metadata"] = new JsonObject { ["name"] = "kubernetes", ["labels"] = labels },
-                ["spec"] = new JsonObject
-                {
-                    ["type"] = "ClusterIP",
-                    ["clusterIP"] = clusterIp,
-                    ["sessionAffinity"] = "None",
-                    ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["protocol"] = "TCP", ["targetPort"] = port }),
-                },
-            });
+                Create(api, clusterIp, labels, port);
+            }
+            catch (ApiException e) when (e.Code is 409 or 422 && api.TryGet(ResourceType.Services, "default", "kubernetes") is not null)
+            {
+                // another API server on the same store made it (its address taken by that one): corrected below if need be
+            }
+
+            service = api.Get(ResourceType.Services, "default", "kubernetes");
         }
-        else if (Json.Items(service, "spec", "ports").FirstOrDefault() is not { } first || Json.Int(first, "targetPort") != port)
+
+        if (Json.Items(service, "spec", "ports").FirstOrDefault() is not { } first || Json.Int(first, "targetPort") != port)
         {
             api.Mutate(ResourceType.Services, "default", "kubernetes", o =>
             {
@@ -63,4 +64,17 @@ internal static class KubernetesService
             });
         }
     }
+
+    private static void Create(ObjectApi api, string clusterIp, JsonObject labels, int port) =>
+        api.Create(ResourceType.Services, "default", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = "kubernetes", ["labels"] = labels.DeepClone() },
+            ["spec"] = new JsonObject
+            {
+                ["type"] = "ClusterIP",
+                ["clusterIP"] = clusterIp,
+                ["sessionAffinity"] = "None",
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["protocol"] = "TCP", ["targetPort"] = port }),
+            },
+        });
 }
