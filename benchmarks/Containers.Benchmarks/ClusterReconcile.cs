@@ -28,7 +28,7 @@ internal static class ClusterReconcile
             var builder = new ClusterBuilder(root).WithNodes(nodes).WithPort(0).WithRuntime(runtime).WithNodeCapacity("64", "256Gi");
             if (Environment.GetEnvironmentVariable("CLUSTER_RECONCILE_ETCD") is { Length: > 0 } etcd)
             {
-                builder = Containers.Orchestration.Storage.EtcdCluster.WithEtcd(builder, etcd.Split(','), $"/bench-{Environment.ProcessId}/registry"); // CLUSTER_RECONCILE_ETCD=URLS: the objects in etcd
+                builder = Containers.Orchestration.Storage.EtcdCluster.WithEtcd(builder, etcd.Split(','), $"/bench-{Environment.ProcessId}/registry", minimumThreadPoolThreads: 128); // CLUSTER_RECONCILE_ETCD=URLS: the objects in etcd
             }
 
             await using var cluster = await builder.StartAsync().ConfigureAwait(false);

@@ -290,7 +290,7 @@ internal static class ClusterCommands
             LoadBalancer = lbPool is null ? null : new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(lbPool), lbInterface!),
             NodeName = a.Get("name") ?? Environment.MachineName,
             PodRoutes = nodes > 0 && a.Get("node-interface") is { } nodeInterface ? new Containers.Orchestration.Nodes.PodRoutesOptions(nodeInterface, a.Get("cluster-cidr") ?? "10.244.0.0/16") : null,
-        }.OnEtcd(etcd.Split(','));
+        }.OnEtcd(etcd.Split(','), minimumThreadPoolThreads: ControlPlaneThreads);
         await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
@@ -306,6 +306,9 @@ internal static class ClusterCommands
 
         return 0;
     }
+
+    /// <summary>The thread pool's minimum for a control plane on etcd (see EtcdStoreOptions.MinimumThreadPoolThreads).</summary>
+    private const int ControlPlaneThreads = 128;
 
     /// <summary>--lb-pool and --lb-interface, checked (both or neither).</summary>
     private static (string? Pool, string? Interface) LoadBalancerFlags(Args a)
@@ -413,7 +416,7 @@ internal static class ClusterCommands
 
         if (up.Etcd is not null)
         {
-            clusterOptions = clusterOptions.OnEtcd(up.Etcd.Split(','));
+            clusterOptions = clusterOptions.OnEtcd(up.Etcd.Split(','), minimumThreadPoolThreads: ControlPlaneThreads);
         }
 
         if (up.LbPool is not null)

@@ -3,19 +3,22 @@ namespace Containers.Orchestration.Storage;
 /// <summary>A cluster on etcd: <c>new ClusterBuilder().WithEtcd(["http://10.0.0.1:2379"]).StartAsync()</c>, and the embedded store's move to etcd.</summary>
 public static class EtcdCluster
 {
-    /// <summary>Keeps the cluster's objects in etcd at <paramref name="endpoints"/> (events with a lease of the cluster's event TTL).</summary>
-    public static ClusterBuilder WithEtcd(this ClusterBuilder builder, IReadOnlyList<string> endpoints, string prefix = "/registry")
+    /// <summary>
+    /// Keeps the cluster's objects in etcd at <paramref name="endpoints"/> (events with a lease of the cluster's event
+    /// TTL); <paramref name="minimumThreadPoolThreads"/> as <see cref="EtcdStoreOptions.MinimumThreadPoolThreads"/>.
+    /// </summary>
+    public static ClusterBuilder WithEtcd(this ClusterBuilder builder, IReadOnlyList<string> endpoints, string prefix = "/registry", int minimumThreadPoolThreads = 0)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var ttl = builder.ToOptions().EventTtl;
-        return builder.WithStore(async ct => await EtcdObjectStore.OpenAsync(new EtcdStoreOptions { Endpoints = endpoints, Prefix = prefix, EventTtl = ttl }, ct).ConfigureAwait(false));
+        return builder.WithStore(async ct => await EtcdObjectStore.OpenAsync(new EtcdStoreOptions { Endpoints = endpoints, Prefix = prefix, EventTtl = ttl, MinimumThreadPoolThreads = minimumThreadPoolThreads }, ct).ConfigureAwait(false));
     }
 
     /// <summary>The options of a cluster on etcd (as <see cref="WithEtcd"/>), from plain options.</summary>
-    public static ClusterOptions OnEtcd(this ClusterOptions options, IReadOnlyList<string> endpoints, string prefix = "/registry")
+    public static ClusterOptions OnEtcd(this ClusterOptions options, IReadOnlyList<string> endpoints, string prefix = "/registry", int minimumThreadPoolThreads = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return options with { OpenStore = async ct => await EtcdObjectStore.OpenAsync(new EtcdStoreOptions { Endpoints = endpoints, Prefix = prefix, EventTtl = options.EventTtl }, ct).ConfigureAwait(false) };
+        return options with { OpenStore = async ct => await EtcdObjectStore.OpenAsync(new EtcdStoreOptions { Endpoints = endpoints, Prefix = prefix, EventTtl = options.EventTtl, MinimumThreadPoolThreads = minimumThreadPoolThreads }, ct).ConfigureAwait(false) };
     }
 
     /// <summary>

@@ -24,7 +24,6 @@ namespace Containers.Orchestration.Storage;
 public sealed class EtcdObjectStore : IObjectStore
 {
     private readonly object gate = new();
-    private const int MinimumPoolThreads = 128;
     private readonly ObjectIndex index;
     private readonly EtcdStoreOptions options;
     private readonly dotnet_etcd.EtcdClient client;
@@ -87,15 +86,13 @@ public sealed class EtcdObjectStore : IObjectStore
     {
         ArgumentNullException.ThrowIfNull(options);
 
-        // IObjectStore's writes are synchronous: each blocks a thread on its etcd round trip and then on the watch
-        // event that brings it into the cache, and both of those are carried by thread-pool threads. With the pool at
-        // its default minimum (one thread per core), a burst of writes (controllers) blocked every pool thread and the
-        // pool added one a second: a 1,000-pod reconcile took 4.6-10.6 s against 1 s on the embedded store. A
-        // higher minimum lets the pool grow at once (threads are made only when needed).
-        ThreadPool.GetMinThreads(out int workers, out int completions);
-        if (workers < MinimumPoolThreads)
+        if (options.MinimumThreadPoolThreads > 0)
         {
-            ThreadPool.SetMinThreads(MinimumPoolThreads, completions);
+            ThreadPool.GetMinThreads(out int workers, out int completions);
+            if (workers < options.MinimumThreadPoolThreads)
+            {
+                ThreadPool.SetMinThreads(options.MinimumThreadPoolThreads, completions);
+            }
         }
 
         var store = new EtcdObjectStore(options);
