@@ -24,7 +24,7 @@ public static class AddressHolder
         ArgumentNullException.ThrowIfNull(addresses);
         ArgumentNullException.ThrowIfNull(logger);
         var held = new HashSet<(IPAddress, int)>();
-        var announced = new Dictionary<(IPAddress, int), long>();
+        var announced = new Dictionary<(IPAddress, int), (long At, int Times)>();
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -47,13 +47,13 @@ public static class AddressHolder
                             logger.LogInformation("holding {Address}/{Prefix} on {Interface}", address, prefix, interfaceName);
                         }
 
-                        // announce at once, twice more in the first seconds (a neighbour may miss one), then every 3 s
+                        // announce at once, twice more half a second apart (a neighbour may miss one), then every 3 s
                         long now = Environment.TickCount64;
-                        int count = announced.Count(a => a.Key == (address, prefix));
-                        if (!announced.TryGetValue((address, prefix), out long last) || now - last >= 3000 || (now - last >= 500 && count == 0))
+                        var last = announced.GetValueOrDefault((address, prefix));
+                        if (last.Times == 0 || now - last.At >= (last.Times < 3 ? 500 : 3000))
                         {
                             HostInterfaces.AnnounceAddress(interfaceName, address);
-                            announced[(address, prefix)] = now;
+                            announced[(address, prefix)] = (now, last.Times + 1);
                         }
                     }
                     catch (ContainerException e)
