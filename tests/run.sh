@@ -30,6 +30,7 @@ command -v go >/dev/null || need+=(golang-go) # builds the Helm tests' reference
 [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || need+=(golang-github-masterminds-sprig-dev) # Sprig, for the reference renderer
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need+=(golang-k8s-sigs-yaml-dev) # Helm's toYaml, for the reference renderer
 command -v etcd >/dev/null || need+=(etcd-server) # the etcd store's conformance tests and the multi-machine cluster
+command -v etcdctl >/dev/null || need+=(etcd-client) # the migration test reads the keys back with etcdctl
 command -v curl >/dev/null || need+=(curl)
 command -v newuidmap >/dev/null || need+=(uidmap) # rootless: the user's subordinate ids mapped by the setuid helpers
 command -v slirp4netns >/dev/null || need+=(slirp4netns) # rootless networking

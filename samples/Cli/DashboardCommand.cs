@@ -6,7 +6,7 @@ namespace Containers.Cli;
 internal static class DashboardCommand
 {
     public static Verb Verb() =>
-        new Verb("dashboard", "[OPTIONS]", "Serve the web dashboard until Ctrl+C (containers, images, stacks, events; the cluster's workloads)")
+        new Verb("dashboard", "[OPTIONS]", FullCli.DashboardHelp)
             .Value("-p|--port", "int", "The port to serve on", "9000")
             .Value("--address", "ip", "The address to bind (serving beyond this machine needs --tls-cert)", "127.0.0.1")
             .Value("--docker-host", "string", "Serve this Docker API endpoint (unix:///PATH or tcp://HOST:PORT) instead of this engine")

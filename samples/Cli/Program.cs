@@ -10,6 +10,14 @@ using Containers.Runtime.Cgroups;
 // parses them (System.CommandLine), prints their help and completions, and runs the one named.
 // Run by an ordinary user: re-exec as root of the user's container user namespace (rootless; see Rootless).
 Rootless.EnterUserNamespace();
+CliTrace.Start();
+
+#if CONTAINERS_LITE
+if (FullCli.Wants(args))
+{
+    return FullCli.Exec(args); // the cluster, Helm, the dashboard and the Docker API server are containers-cli's
+}
+#endif
 
 if (args.Length > 0 && args[0] == "__monitor")
 {
@@ -135,6 +143,7 @@ namespace Containers.Cli
                 var p => throw new UsageException($"invalid --pull '{p}': missing, always or never"),
             };
             await using var engine = new ContainerEngine(context.Options with { PullPolicy = Containers.Images.PullPolicy.Never });
+            CliTrace.Mark("engine ready");
             if (spec.Image is { } image && (pull == Containers.Images.PullPolicy.Always || (pull == Containers.Images.PullPolicy.Missing && engine.Images.Find(image) is null)))
             {
                 if (pull == Containers.Images.PullPolicy.Missing)
@@ -165,6 +174,7 @@ namespace Containers.Cli
                     s.Flush();
                 }
             }).ConfigureAwait(false);
+            CliTrace.Mark("started");
 
             using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, ctx =>
             {
@@ -196,6 +206,7 @@ namespace Containers.Cli
             }
 
             var exit = await container.WaitAsync().ConfigureAwait(false);
+            CliTrace.Mark("exited");
             if (!spec.AutoRemove)
             {
                 container.Keep();
@@ -204,6 +215,7 @@ namespace Containers.Cli
             }
 
             await container.RemoveAsync(force: true).ConfigureAwait(false);
+            CliTrace.Mark("removed");
             return exit.ExitCode;
         }
 

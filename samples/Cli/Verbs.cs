@@ -88,10 +88,16 @@ internal static class Verbs
                 Volume(),
                 ComposeVerbs.Compose(),
                 DevContainerCommands.Verbs(),
+#if CONTAINERS_LITE
+                FullCli.Verb("cluster", FullCli.ClusterHelp),
+                FullCli.Verb("helm", FullCli.HelmHelp),
+                FullCli.Verb("dashboard", FullCli.DashboardHelp),
+                FullCli.Verb("system", FullCli.SystemHelp),
+#else
                 Cluster(),
                 Helm(),
                 DashboardCommand.Verb(),
-                new Verb("system", "COMMAND", "Manage the engine")
+                new Verb("system", "COMMAND", FullCli.SystemHelp)
                     .With(new Verb("service", "[OPTIONS]", "Serve the Docker Engine API until Ctrl+C, for docker, Docker.DotNet and Testcontainers")
                         .Value("--socket", "string", "The unix socket to serve (default ROOT/docker.sock)")
                         .Value("--tcp", "[host:]port", "Also serve on this TCP port (127.0.0.1 unless a host is given); needs --tlsverify, or --insecure-loopback")
@@ -101,6 +107,7 @@ internal static class Verbs
                         .Value("--tlskey", "string", "The server's private key (PEM)")
                         .Flag("--insecure-loopback", "Serve --tcp without TLS on 127.0.0.1: every local user can then use the engine as root")
                         .Runs(SystemCommands.ServiceAsync)),
+#endif
                 new Verb("completion", "bash|zsh", "Print the shell completion script (bash: source <(containers completion bash))")
                     .Runs((CliContext _, Args a) =>
                     {
@@ -343,8 +350,9 @@ internal static class Verbs
             .Flag("-f|--force", force)
             .Runs(run);
 
+#if !CONTAINERS_LITE
     private static Verb Cluster() =>
-        new Verb("cluster", "COMMAND", "Run a Kubernetes-compatible cluster for kubectl: a control plane and nodes in one process")
+        new Verb("cluster", "COMMAND", FullCli.ClusterHelp)
             .With(
                 new Verb("up", "[OPTIONS]", "Run the control plane and N nodes (in the foreground, or detached with -d); writes ROOT/kubeconfig")
                     .Flag("-d|--detach", "Run in the background; \"cluster down\" stops it")
@@ -420,7 +428,7 @@ internal static class Verbs
         .Value("-o|--output", "format", "Prints the output in the specified format: table, json");
 
     private static Verb Helm() =>
-        new Verb("helm", "COMMAND", "The Kubernetes package manager, Helm 3, against this root's cluster: charts, releases, repositories and OCI")
+        new Verb("helm", "COMMAND", FullCli.HelmHelp)
             .With(
                 new Verb("install", "[NAME] [CHART] [flags]", "Install a chart (a directory, a .tgz, a URL, REPO/CHART or oci://...)")
                     .ValuesFlags().ReleaseFlags().Flag("-g|--generate-name", "Generate the name (and omit the NAME parameter)")
@@ -539,6 +547,7 @@ internal static class Verbs
                         new Verb("list", "[flags]", "List chart repositories").Alias("ls").Runs(HelmCommands.RepoAsync),
                         new Verb("remove", "[REPO1 [REPO2 ...]] [flags]", "Remove one or more chart repositories").Alias("rm").Runs(HelmCommands.RepoAsync),
                         new Verb("index", "[DIR] [flags]", "Generate an index file given a directory containing packaged charts").Value("--url", "string", "URL of the chart repository").Runs(HelmCommands.RepoAsync)));
+#endif
 
     private static int Seconds(string s, string flag) =>
         int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw new UsageException($"invalid argument \"{s}\" for \"{flag}\" flag: not a number");

@@ -143,7 +143,7 @@ internal sealed class NetworkStore(string root, ISyscalls sys, BridgeNetwork def
             }
 
             var gateway = requestedGateway ?? Ipam.Offset(chosen.Net, 1);
-            var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+            var id = Linux.RandomIds.NewHex();
             var info = new NetworkInfo(name, id, $"{chosen.Net}/{chosen.Prefix}", gateway.ToString(), options.Internal, now, options.Labels, "cd-" + id[..12]);
             var bridge = Bridge(info);
             if (!bridge.Ipam.Contains(gateway))

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
@@ -30,7 +29,7 @@ internal sealed class ContainerStore
 
     public string LogPath(string id) => Path.Combine(Dir(id), id + "-json.log");
 
-    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+    public static string NewId() => Linux.RandomIds.NewHex();
 
     /// <summary>Runs <paramref name="action"/> holding the root's exclusive lock (across processes).</summary>
     public T Locked<T>(Func<T> action) => FileLock.Run(sys, Path.Combine(Root, "lock"), action);

@@ -36,7 +36,8 @@ internal static class Janitor
         }
     }
 
-    public static void Sweep(RuntimeContext ctx)
+    /// <summary>Sweeps the root; <paramref name="emptyTrash"/>: and deletes what is left in its trash, here and now.</summary>
+    public static void Sweep(RuntimeContext ctx, bool emptyTrash = true)
     {
         SweepPoolCgroups(ctx);
         ctx.Store.Locked(() =>
@@ -102,7 +103,10 @@ internal static class Janitor
             ctx.Networks.Bridge(n).Ipam.ReleaseDead();
         }
 
-        ctx.Store.EmptyTrash();
+        if (emptyTrash)
+        {
+            ctx.Store.EmptyTrash();
+        }
     }
 
     private static void Release(RuntimeContext ctx, ContainerState s)

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Serialization;
 
 namespace Containers.Runtime;
@@ -45,7 +44,7 @@ internal sealed class VolumeStore(string root, ISyscalls sys)
     public VolumeInfo Create(string? name, ImmutableDictionary<string, string>? labels, DateTimeOffset now)
     {
         var anonymous = name is null;
-        name ??= Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        name ??= Linux.RandomIds.NewHex();
         if (!VolumeNames.IsValid(name))
         {
             throw new InvalidContainerSpecException($"invalid volume name '{name}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
