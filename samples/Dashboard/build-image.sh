@@ -17,7 +17,8 @@ if [ -z "$cli" ]; then
   cli="$work/cli/containers"
 fi
 mkdir -p "$work/context"
-cp "$cli" "$work/context/containers"
+# the image runs the full CLI (containers-cli: the dashboard is one of its verbs) as /usr/local/bin/containers
+cp "$(dirname "$cli")/containers-cli" "$work/context/containers"
 cp "$here/Dockerfile" "$work/context/Dockerfile"
 if ! "$cli" image inspect localhost/dashboard-base:bookworm >/dev/null 2>&1; then
   echo "== making the base (mmdebstrap bookworm minbase, libssl3, ca-certificates)"

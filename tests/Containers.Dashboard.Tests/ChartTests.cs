@@ -116,7 +116,7 @@ public sealed class ChartTests
 
         string context = Path.Combine(t.Root, "context");
         Directory.CreateDirectory(context);
-        File.Copy(cli, Path.Combine(context, "containers"));
+        File.Copy(Path.Combine(Path.GetDirectoryName(cli)!, "containers-cli"), Path.Combine(context, "containers")); // the full CLI: the dashboard is one of its verbs
         File.Copy(Path.Combine(Repo(), "samples", "Dashboard", "Dockerfile"), Path.Combine(context, "Dockerfile"));
         await Cli("build", "-t", "containers-dashboard:1.0.0", context);
 
