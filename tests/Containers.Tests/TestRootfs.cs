@@ -71,7 +71,9 @@ public static class TestRootfs
             new Containers.Networking.LocalPortForwarding(quiet).RemoveBridge(TestBridge.Name);
             try
             {
-                using var cleanup = Process.Start("sh", ["-c", "[ -d /sys/class/net/\"$1\" ] && ip link del \"$1\"; rm -rf \"$2\" \"$3\"", "cleanup", TestBridge.Name, TestBridge.MachineState, dir]);
+                // setsid -f: the shell is orphaned at once (init's child), so killing the test host's process tree
+                // does not take it along (it did: the DockerApi tests' bridge and directories were left)
+                using var cleanup = Process.Start("setsid", ["-f", "sh", "-c", "[ -d /sys/class/net/\"$1\" ] && ip link del \"$1\"; rm -rf \"$2\" \"$3\"", "cleanup", TestBridge.Name, TestBridge.MachineState, dir]);
             }
             catch (System.ComponentModel.Win32Exception)
             {
