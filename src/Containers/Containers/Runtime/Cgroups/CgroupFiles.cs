@@ -59,8 +59,10 @@ internal static class CgroupFiles
 
     public static IReadOnlyList<int> ReadPids(ISyscalls sys, string dir)
     {
+        // never this process: a thread of it sits in a new group while it spawns the group's first process
+        // (ICgroup.TryAddCurrentThread), and killing what is in a group must not kill the engine
         var s = Read(sys, dir, "cgroup.procs");
-        return s is null ? [] : s.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        return s is null ? [] : s.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).Where(p => p != Environment.ProcessId).ToArray();
     }
 
     /// <summary>Kills every process in the group and removes the directory, retrying on EBUSY for up to two seconds.</summary>

@@ -63,6 +63,16 @@ internal sealed class CgroupV1Manager : ICgroupManager
             }
         }
 
+        public bool TryAddCurrentThread()
+        {
+            foreach (var dir in Dirs.Values.Distinct())
+            {
+                CgroupFiles.Write(sys, dir, "tasks", "0"); // 0: the writing thread
+            }
+
+            return true;
+        }
+
         public void Apply(ResourceLimits l)
         {
             if (Dirs.TryGetValue("memory", out var mem))
