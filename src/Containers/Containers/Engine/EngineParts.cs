@@ -32,8 +32,9 @@ internal sealed record EngineParts(EngineOptions Options, RuntimeContext Context
             options.TimeProvider,
             logger)
         {
-            DnsUpstreams = DnsUpstreams(options.DnsUpstreams),
-            IdMappedMounts = options.IdMappedMounts ?? ShiftedLayers.Supported(options.Root),
+            // worked out on first use: reading resolv.conf and probing the root's file system cost a CLI run 1 ms
+            DnsUpstreamsSource = () => DnsUpstreams(options.DnsUpstreams),
+            IdMappedMountsProbe = () => options.IdMappedMounts ?? ShiftedLayers.Supported(options.Root),
         };
         var images = new Images.ImageService(new Images.ImageStore(options.Root, sys), options.Registry, () => context.Store.List(), options.TimeProvider, logger);
         return new EngineParts(options, context, images);

@@ -25,11 +25,20 @@ internal sealed record RuntimeContext(
     /// <summary>The root's networks (and the default bridge).</summary>
     public NetworkStore Networks { get; } = new(Store.Root, Sys, Bridge);
 
+    private readonly Lazy<bool> idMappedMounts = new(true);
+    private readonly Lazy<IReadOnlyList<System.Net.IPEndPoint>> dnsUpstreams = new(() => []);
+
     /// <summary>Whether a user namespace's layers and volumes are idmapped mounts (else shifted copies, <see cref="ShiftedLayers"/>).</summary>
-    public bool IdMappedMounts { get; init; } = true;
+    public bool IdMappedMounts { get => idMappedMounts.Value; init => idMappedMounts = new(value); }
+
+    /// <summary>Works <see cref="IdMappedMounts"/> out on first use (a probe of the root's file system, which most starts never need).</summary>
+    public Func<bool> IdMappedMountsProbe { init => idMappedMounts = new(value); }
 
     /// <summary>Where names that are not containers' go: the host's resolvers unless configured.</summary>
-    public IReadOnlyList<System.Net.IPEndPoint> DnsUpstreams { get; init; } = [];
+    public IReadOnlyList<System.Net.IPEndPoint> DnsUpstreams { get => dnsUpstreams.Value; init => dnsUpstreams = new(value); }
+
+    /// <summary>Works <see cref="DnsUpstreams"/> out on first use (only a container on a network with DNS needs them).</summary>
+    public Func<IReadOnlyList<System.Net.IPEndPoint>> DnsUpstreamsSource { init => dnsUpstreams = new(value); }
 
     /// <summary>This process's embedded DNS servers.</summary>
     public DnsHost Dns
