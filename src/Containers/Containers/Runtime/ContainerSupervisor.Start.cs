@@ -17,6 +17,8 @@ internal sealed partial class ContainerSupervisor
         var spec = state.Spec;
         var dir = ctx.Store.Dir(Id);
         var prepared = Prepare(spec, dir);
+        // the seccomp filter (read from the root's cache, or compiled) on another core, beside the steps up to the hand-over
+        var seccomp = Task.Run(() => Security.SeccompFilters.For(spec, prepared.Capabilities, Path.Combine(ctx.Store.Root, "cache", "seccomp")));
         var steps = new StartSteps(ctx.Logger, Id);
         var endpoints = new List<NetworkEndpoint>();
         var plan = new List<(BridgeNetwork Bridge, IPAddress Ip)>();
@@ -84,7 +86,7 @@ internal sealed partial class ContainerSupervisor
                 steps.Do("serve DNS", () => ctx.Dns.Track(Id, endpoints), () => ctx.Dns.Untrack(Id));
             }
 
-            await steps.DoAsync("hand over the configuration", () => HandOverAsync(spec, prepared, joined, terminal, shim, shm, devices.Nodes)).ConfigureAwait(false);
+            await steps.DoAsync("hand over the configuration", () => HandOverAsync(spec, prepared, joined, terminal, shim, shm, devices.Nodes, seccomp)).ConfigureAwait(false);
             var started = ctx.Time.GetUtcNow();
             steps.Do("record the container as running", () => RecordRunning(shim, started, ip, endpoints));
             IReadOnlyList<string[]> natRules = [];
@@ -343,8 +345,9 @@ internal sealed partial class ContainerSupervisor
     }
 
     /// <summary>Hands the shim its configuration: it mounts, pivots and execs the payload, or reports the step that failed.</summary>
-    private async Task HandOverAsync(ContainerSpec spec, Prepared prepared, ContainerState? joined, TerminalFds terminal, SpawnedShim shim, string? shm, List<ShimDevice> devices)
+    private async Task HandOverAsync(ContainerSpec spec, Prepared prepared, ContainerState? joined, TerminalFds terminal, SpawnedShim shim, string? shm, List<ShimDevice> devices, Task<byte[]?> seccomp)
     {
+        var filter = await seccomp.ConfigureAwait(false);
         var config = new ShimConfig
         {
             Mode = ShimMode.Init,
@@ -369,7 +372,7 @@ internal sealed partial class ContainerSupervisor
             AdditionalGids = [.. prepared.User.AdditionalGids],
             Capabilities = [.. prepared.Capabilities],
             NoNewPrivileges = spec.NoNewPrivileges,
-            SeccompFilter = Security.SeccompFilters.For(spec, prepared.Capabilities),
+            SeccompFilter = filter,
             Rlimits = prepared.Rlimits,
             Terminal = spec.Tty,
             TerminalFd = terminal.Slave,
