@@ -36,10 +36,17 @@ internal static class Janitor
         }
     }
 
-    /// <summary>Sweeps the root; <paramref name="emptyTrash"/>: and deletes what is left in its trash, here and now.</summary>
-    public static void Sweep(RuntimeContext ctx, bool emptyTrash = true)
+    /// <summary>
+    /// Sweeps the root. <paramref name="housekeeping"/>: also deletes what is left in its trash and the cgroups of dead
+    /// pooled shims, here and now (else <see cref="Housekeeping"/> does, beside the caller's work).
+    /// </summary>
+    public static void Sweep(RuntimeContext ctx, bool housekeeping = true)
     {
-        SweepPoolCgroups(ctx);
+        if (housekeeping)
+        {
+            SweepPoolCgroups(ctx);
+        }
+
         ctx.Store.Locked(() =>
         {
             foreach (var s in ctx.Store.List())
@@ -103,10 +110,17 @@ internal static class Janitor
             ctx.Networks.Bridge(n).Ipam.ReleaseDead();
         }
 
-        if (emptyTrash)
+        if (housekeeping)
         {
             ctx.Store.EmptyTrash();
         }
+    }
+
+    /// <summary>What no start waits for: the trash emptied, the cgroups of dead pooled shims removed.</summary>
+    public static void Housekeeping(RuntimeContext ctx)
+    {
+        SweepPoolCgroups(ctx);
+        ctx.Store.EmptyTrash();
     }
 
     private static void Release(RuntimeContext ctx, ContainerState s)
