@@ -2,21 +2,26 @@
 # Side by side, in one run: /bin/true in a container through the `containers` CLI and through crun, on the
 # same busybox rootfs, both with their own pid/mount/uts/ipc/net/cgroup namespaces and no network set up.
 # Needs: apt-get install -y crun hyperfine busybox-static. Usage: benchmarks/run-true.sh [runs]
+# CLI=DIR uses a CLI published there before (dotnet publish samples/Cli -c Release -o DIR) instead of publishing one.
+# CONTAINERS_TRACE=1 on one run prints where its time goes (the CLI's milestones and each start step).
 set -euo pipefail
 runs=${1:-50}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/containers-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$work/cli" >/dev/null
+cli=${CLI:-$work/cli}
+[ -n "${CLI:-}" ] || dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$cli" >/dev/null
 mkdir -p "$work/bundle/rootfs/bin"
 cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
 ln -s busybox "$work/bundle/rootfs/bin/true"
 (cd "$work/bundle" && crun spec && sed -i 's/"terminal": true/"terminal": false/; s#"sh"#"/bin/true"#' config.json)
 # crun 1.8 refuses a cgroup2 hierarchy that holds a controller: keep hugetlb on v1 (see shared/PEERS.md)
+# (mounted for the run and unmounted after it: a fresh machine of this kind has no v1 hugetlb)
 if ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
   mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+  trap 'rm -rf "$work"; umount /sys/fs/cgroup/hugetlb; rmdir /sys/fs/cgroup/hugetlb' EXIT
 fi
 hyperfine --warmup 5 --runs "$runs" --export-markdown "$work/result.md" \
-  -n "containers run (CLI)" "$work/cli/containers --root $work/root run --rm --network none --rootfs $work/bundle/rootfs /bin/true" \
+  -n "containers run (CLI)" "$cli/containers --root $work/root run --rm --network none --rootfs $work/bundle/rootfs /bin/true" \
   -n "crun run" "crun --root $work/crun run --bundle $work/bundle bench-\$RANDOM\$RANDOM"
 cat "$work/result.md"

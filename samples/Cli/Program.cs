@@ -25,7 +25,7 @@ if (args.Length > 0 && args[0] == "__monitor")
     return await ContainerMonitorHost.RunAsync([.. args.Skip(1)]).ConfigureAwait(false);
 }
 
-return await CommandLineApp.InvokeAsync(Verbs.Root(), args, Verbs.EngineOptionsFor, Verbs.ExitCode).ConfigureAwait(false);
+return await CommandLineApp.InvokeAsync(Verbs.Root(Verbs.FirstWord(args)), args, Verbs.EngineOptionsFor, Verbs.ExitCode).ConfigureAwait(false);
 
 namespace Containers.Cli
 {
