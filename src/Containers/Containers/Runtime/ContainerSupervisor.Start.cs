@@ -60,7 +60,9 @@ internal sealed partial class ContainerSupervisor
 
             // Without a shim pool (the CLI) the container's cgroup is made first and the thread that spawns the shim
             // joins it, so the shim is born in it: under v1 moving one's own thread skips the RCU grace period that
-            // moving the shim afterwards waits for (4-11 ms of every start here).
+            // moving the shim afterwards waits for (4-11 ms of every start here). The group's limits are written only
+            // after that thread has ended: a thread of the engine in a group at its memory limit could make the whole
+            // engine the OOM killer's victim (which is also why exec, into a group that may be full, does not do this).
             var early = ctx.Pool is null && !spec.HasUserNamespace && namespaces.Joins.Count == 0
                 ? steps.Do("create the cgroup", () => new EarlyCgroup(ctx.Cgroups.Create(spec.CgroupKey(Id))), e => e.Group.Delete())
                 : null;
