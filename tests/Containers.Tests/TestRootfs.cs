@@ -73,7 +73,8 @@ public static class TestRootfs
             {
                 // setsid -f: the shell is orphaned at once (init's child), so killing the test host's process tree
                 // does not take it along (it did: the DockerApi tests' bridge and directories were left)
-                using var cleanup = Process.Start("setsid", ["-f", "sh", "-c", "[ -d /sys/class/net/\"$1\" ] && ip link del \"$1\"; rm -rf \"$2\" \"$3\"", "cleanup", TestBridge.Name, TestBridge.MachineState, dir]);
+                // it also deletes the loopback MASQUERADE rule again, in case the host was killed before RemoveBridge above ran
+                using var cleanup = Process.Start("setsid", ["-f", "sh", "-c", "[ -d /sys/class/net/\"$1\" ] && ip link del \"$1\"; iptables -t nat -D CONTAINERS-DOTNET-POST -s 127.0.0.0/8 -o \"$1\" -j MASQUERADE 2>/dev/null; rm -rf \"$2\" \"$3\"", "cleanup", TestBridge.Name, TestBridge.MachineState, dir]);
             }
             catch (System.ComponentModel.Win32Exception)
             {
