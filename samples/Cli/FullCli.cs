@@ -30,39 +30,24 @@ internal static partial class FullCli
         new Verb(name, "COMMAND", help).StopsAtFirstArgument().Runs((CliContext _, Args _) => Task.FromResult(Exec(Environment.GetCommandLineArgs()[1..])));
 
     /// <summary>
-    /// Whether <paramref name="args"/> name a verb of the full CLI: the first word that is not the global
-    /// <c>--root</c> (and its value), or, for <c>__complete</c>, the command line being completed once its first word
-    /// is complete.
+    /// Whether <paramref name="args"/> name a verb of the full CLI (<see cref="Verbs.FirstWord"/>), or, for
+    /// <c>__complete</c>, the command line being completed once its first word is complete.
     /// </summary>
     public static bool Wants(string[] args)
     {
-        bool complete = false;
-        for (int i = 0; i < args.Length; i++)
+        if (Verbs.FirstWord(args) is not { } first)
         {
-            string word = args[i];
-            if (word == "--root")
-            {
-                i++;
-            }
-            else if (word.StartsWith("--root=", StringComparison.Ordinal))
-            {
-            }
-            else if (!complete && word == "__complete")
-            {
-                complete = true;
-            }
-            else if (word.StartsWith('-'))
-            {
-                return false; // a global flag before the verb (--help): this binary answers
-            }
-            else
-            {
-                // completing the verb's own name (the last word): this binary lists its verbs
-                return Handed.Contains(word) && (!complete || i < args.Length - 1);
-            }
+            return false;
         }
 
-        return false;
+        if (first != "__complete")
+        {
+            return Handed.Contains(first);
+        }
+
+        // completing the verb's own name (the last word): this binary lists its verbs
+        var line = args[(Array.IndexOf(args, first) + 1)..];
+        return Verbs.FirstWord(line) is { } verb && Handed.Contains(verb) && Array.IndexOf(line, verb) < line.Length - 1;
     }
 
     /// <summary>Replaces this process with <c>containers-cli</c> beside it, with the same arguments and environment.</summary>

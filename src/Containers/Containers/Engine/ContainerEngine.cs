@@ -50,7 +50,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         Janitor.Sweep(Context, housekeeping: false);
         // what removed containers left in the trash (a CLI that exited while deleting one) and the cgroups of dead
         // pooled shims go beside this engine's work, not before it: 2-3 ms of every `containers run --rm` here
-        trashSwept = Task.Run(() =>
+        housekeeping = Task.Run(() =>
         {
             try
             {
@@ -65,7 +65,7 @@ public sealed class ContainerEngine : IAsyncDisposable
         Images.Store.Sweep();
     }
 
-    private readonly Task trashSwept;
+    private readonly Task housekeeping;
 
     /// <summary>The images of this root: pull, push, list, tag, remove, save, load, import.</summary>
     public Images.ImageService Images { get; }
@@ -299,7 +299,7 @@ public sealed class ContainerEngine : IAsyncDisposable
             await pool.DisposeAsync().ConfigureAwait(false);
         }
 
-        await trashSwept.ConfigureAwait(false);
+        await housekeeping.ConfigureAwait(false);
         Images.Dispose();
     }
 

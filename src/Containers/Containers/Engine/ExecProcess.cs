@@ -155,7 +155,7 @@ public sealed class ExecProcess : IAsyncDisposable
                 AdditionalGids = [.. user.AdditionalGids],
                 Capabilities = [.. capabilities],
                 NoNewPrivileges = spec.NoNewPrivileges,
-                SeccompFilter = Security.SeccompFilters.For(spec, capabilities, Path.Combine(ctx.Store.Root, "cache", "seccomp")),
+                SeccompFilter = Security.SeccompFilters.For(spec, capabilities, ctx.Store.SeccompCache),
                 Terminal = options.Tty,
                 TerminalFd = slave,
                 OpenStdin = options.OpenStdin,

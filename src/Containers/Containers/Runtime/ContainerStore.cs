@@ -29,6 +29,9 @@ internal sealed class ContainerStore
 
     public string LogPath(string id) => Path.Combine(Dir(id), id + "-json.log");
 
+    /// <summary>Where compiled seccomp filters are kept between processes (<see cref="Security.SeccompFilters.For"/>).</summary>
+    public string SeccompCache => Path.Combine(Root, "cache", "seccomp");
+
     public static string NewId() => Linux.RandomIds.NewHex();
 
     /// <summary>Runs <paramref name="action"/> holding the root's exclusive lock (across processes).</summary>

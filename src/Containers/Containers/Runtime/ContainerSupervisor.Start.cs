@@ -18,7 +18,7 @@ internal sealed partial class ContainerSupervisor
         var dir = ctx.Store.Dir(Id);
         var prepared = Prepare(spec, dir);
         // the seccomp filter (read from the root's cache, or compiled) on another core, beside the steps up to the hand-over
-        var seccomp = Task.Run(() => Security.SeccompFilters.For(spec, prepared.Capabilities, Path.Combine(ctx.Store.Root, "cache", "seccomp")));
+        var seccomp = Task.Run(() => Security.SeccompFilters.For(spec, prepared.Capabilities, ctx.Store.SeccompCache));
         var steps = new StartSteps(ctx.Logger, Id);
         var endpoints = new List<NetworkEndpoint>();
         var plan = new List<(BridgeNetwork Bridge, IPAddress Ip)>();
@@ -278,9 +278,9 @@ internal sealed partial class ContainerSupervisor
     }
 
     /// <summary>
-    /// Puts the shim in the container's cgroup (a pooled shim's own, renamed, or a new one) with its limits, and wires its
-    /// network meanwhile: the first move into a v1 cgroup waits for an RCU grace period (about 10 ms here), overlapped
-    /// with the veths; the shim waits for its configuration until both are done.
+    /// Puts the shim in the container's cgroup (the one it was born in, a pooled shim's own, renamed, or a new one) with
+    /// its limits, and wires its network meanwhile: moving another process into a v1 cgroup waits for an RCU grace
+    /// period (about 10 ms here), overlapped with the veths; the shim waits for its configuration until both are done.
     /// </summary>
     private async Task<ICgroup> CgroupAndNetworkAsync(ContainerSpec spec, SpawnedShim shim, List<NetworkEndpoint> endpoints, List<(BridgeNetwork Bridge, IPAddress Ip)> plan, List<string> deviceRules, EarlyCgroup? early)
     {

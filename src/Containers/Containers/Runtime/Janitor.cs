@@ -42,11 +42,6 @@ internal static class Janitor
     /// </summary>
     public static void Sweep(RuntimeContext ctx, bool housekeeping = true)
     {
-        if (housekeeping)
-        {
-            SweepPoolCgroups(ctx);
-        }
-
         ctx.Store.Locked(() =>
         {
             foreach (var s in ctx.Store.List())
@@ -112,7 +107,7 @@ internal static class Janitor
 
         if (housekeeping)
         {
-            ctx.Store.EmptyTrash();
+            Housekeeping(ctx);
         }
     }
 
