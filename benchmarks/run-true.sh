@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Side by side, in one run: /bin/true in a container through the `containers` CLI and through crun, on the
 # same busybox rootfs, both with their own pid/mount/uts/ipc/net/cgroup namespaces and no network set up.
-# Needs: apt-get install -y crun hyperfine busybox-static. Usage: benchmarks/run-true.sh [runs]
+# Installs crun, hyperfine and busybox-static when missing. Usage: benchmarks/run-true.sh [runs]
 # CLI=DIR uses a CLI published there before (dotnet publish samples/Cli -c Release -o DIR) instead of publishing one.
 # CONTAINERS_TRACE=1 on one run prints where its time goes (the CLI's milestones and each start step).
 set -euo pipefail
 runs=${1:-50}
+need=()
+for t in crun hyperfine; do command -v $t >/dev/null || need+=($t); done
+[ -x /bin/busybox ] || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"; fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/containers-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
