@@ -41,6 +41,49 @@ internal static class ClusterCommands
             case "server":
                 return await ServerAsync(options, a, pidFile).ConfigureAwait(false);
 
+            case "join":
+                return await JoinAsync(options, a, pidFile).ConfigureAwait(false);
+
+            case "create": // cluster token create
+            {
+                var ttl = a.Get("ttl") is { } t ? t == "0" ? (TimeSpan?)null : Duration(t) ?? throw new UsageException($"--ttl: '{t}' is not a duration such as 24h (0: never expires)") : TimeSpan.FromHours(24);
+                string kubeconfig = Path.Combine(options.Root, "kubeconfig"), pki = Path.Combine(dir, "pki");
+                string url = ServerUrl(kubeconfig);
+                if (url.Length == 0 || !Directory.Exists(pki))
+                {
+                    throw new ContainerException($"no control plane was set up on {options.Root}: create tokens on a machine that runs \"cluster up\" or \"cluster server\"");
+                }
+
+                string token = Containers.Orchestration.Api.BootstrapTokens.Generate();
+                string id = token[..6];
+                var data = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["token-id"] = B64(id), ["token-secret"] = B64(token[7..]),
+                    ["usage-bootstrap-authentication"] = B64("true"), ["usage-bootstrap-signing"] = B64("true"),
+                    ["description"] = B64(a.Get("description") ?? "made by containers cluster token create"),
+                };
+                if (ttl is { } life)
+                {
+                    data["expiration"] = B64(DateTimeOffset.UtcNow.Add(life).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+                }
+
+                var secret = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["apiVersion"] = "v1", ["kind"] = "Secret", ["type"] = Containers.Orchestration.Api.BootstrapTokens.SecretType,
+                    ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "bootstrap-token-" + id, ["namespace"] = "kube-system" },
+                    ["data"] = data,
+                };
+                using var http = new HttpClient(Containers.Orchestration.Api.ClusterPki.AdminHandler(pki)) { Timeout = TimeSpan.FromSeconds(10) };
+                using var created = await http.PostAsync(url + "/api/v1/namespaces/kube-system/secrets", new StringContent(secret.ToJsonString(), System.Text.Encoding.UTF8, "application/json")).ConfigureAwait(false);
+                if (!created.IsSuccessStatusCode)
+                {
+                    throw new ContainerException($"the API at {url} refused the token ({(int)created.StatusCode}): {await created.Content.ReadAsStringAsync().ConfigureAwait(false)}");
+                }
+
+                await Console.Out.WriteLineAsync(token).ConfigureAwait(false); // the running control plane signs cluster-info for it within a second
+                return 0;
+            }
+
             case "kubeconfig":
             {
                 string user = a.Get("user") is { Length: > 0 } u ? u : throw new UsageException("--user is required: the user the certificate names", a.Verb);
@@ -289,6 +332,7 @@ internal static class ClusterCommands
             PodSubnet = a.Get("pod-subnet"), IngressHttpPort = null, IngressHttpsPort = null,
             LoadBalancer = lbPool is null ? null : new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(lbPool), lbInterface!),
             NodeName = a.Get("name") ?? Environment.MachineName,
+            BootstrapToken = a.Get("token") is { } token ? Containers.Orchestration.Api.BootstrapTokens.TryParse(token, out _, out _) ? token : throw new UsageException($"--token: '{token}' is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})") : null,
             PodRoutes = nodes > 0 && a.Get("node-interface") is { } nodeInterface ? new Containers.Orchestration.Nodes.PodRoutesOptions(nodeInterface, a.Get("cluster-cidr") ?? "10.244.0.0/16") : null,
         }.OnEtcd(etcd.Split(','), minimumThreadPoolThreads: ControlPlaneThreads);
         await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
@@ -299,6 +343,63 @@ internal static class ClusterCommands
             await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"cluster server {election.Identity}: API on {bind}:{port} (advertised {advertise}), objects in etcd {etcd}{(vip is null ? "" : $", virtual IP {vip.Address} on {vip.Interface} while leading")}").ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"  export KUBECONFIG={cluster.KubeconfigPath}").ConfigureAwait(false);
+            await Console.Out.FlushAsync().ConfigureAwait(false);
+            await stop.WaitAsync().ConfigureAwait(false);
+            File.Delete(pidFile);
+        }
+
+        return 0;
+    }
+
+    private static string B64(string value) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(value));
+
+    /// <summary>
+    /// <c>cluster join</c>: this machine becomes a worker of a running cluster (kubeadm join, k3s agent): it gets its
+    /// node's client certificate with the bootstrap token (kept for restarts), then runs its node agent, service proxy,
+    /// pod routes and node endpoint against the API server, in the foreground until SIGINT or SIGTERM.
+    /// </summary>
+    private static async Task<int> JoinAsync(EngineOptions options, Args a, string pidFile)
+    {
+        var server = a.Get("server") is { } sv ? Uri.TryCreate(sv, UriKind.Absolute, out var su) && su.Scheme == "https" ? su : throw new UsageException($"--server: '{sv}' is not an https:// URL such as https://10.0.0.10:6443") : throw new UsageException("--server is required: the cluster's API server (its virtual IP's URL)", a.Verb);
+        string name = a.Get("name") ?? Environment.MachineName.ToLowerInvariant();
+        string iface = a.Get("node-interface") ?? throw new UsageException("--node-interface is required: the LAN interface other machines reach this one's pods through", a.Verb);
+        if (!Directory.Exists($"/sys/class/net/{iface}"))
+        {
+            throw new UsageException($"--node-interface: no network interface {iface}");
+        }
+
+        var advertise = a.Get("advertise-address") is { } aa
+            ? System.Net.IPAddress.TryParse(aa, out var ad) && ad.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? ad : throw new UsageException($"--advertise-address: '{aa}' is not an IPv4 address")
+            : System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == iface)?.GetIPProperties().UnicastAddresses
+                .Select(u => u.Address).FirstOrDefault(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+              ?? throw new UsageException($"--node-interface {iface} has no IPv4 address: give --advertise-address");
+        string podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var pn) && pn.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? pn.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.4.0/24") : throw new UsageException("--pod-subnet is required: this machine's own pods' network, inside --cluster-cidr", a.Verb);
+        if (Running(pidFile) is { } running)
+        {
+            throw new UsageException($"a cluster process already runs on {options.Root} (pid {running})");
+        }
+
+        RunWithServerGc();
+        using var stop = new StopSignal();
+        using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => { o.TimestampFormat = "HH:mm:ss.fff "; o.SingleLine = true; })
+            .SetMinimumLevel(Environment.GetEnvironmentVariable("CONTAINERS_CLUSTER_TRACE") is { Length: > 0 } ? Microsoft.Extensions.Logging.LogLevel.Debug : Microsoft.Extensions.Logging.LogLevel.Information));
+        string dir = Path.Combine(options.Root, "cluster", "node");
+        var credential = await Containers.Orchestration.Nodes.NodeBootstrap.JoinAsync(server, a.Get("token"), name, dir, TimeSpan.FromSeconds(60), stop.Token).ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"node {name}: certificate of the cluster CA for system:node:{name} (in {dir}); joining {server}").ConfigureAwait(false);
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+        var clusterOptions = new ClusterOptions
+        {
+            Loggers = loggers, Root = options.Root, Engine = options, Join = credential, Nodes = 1, NodeName = name, AdvertiseAddress = advertise, PodSubnet = podSubnet,
+            ServiceCidr = a.Get("service-cidr") ?? "10.96.0.0/16",
+            PodRoutes = new Containers.Orchestration.Nodes.PodRoutesOptions(iface, a.Get("cluster-cidr") ?? "10.244.0.0/16"),
+        };
+        await using (var cluster = await Cluster.StartAsync(clusterOptions, stop.Token).ConfigureAwait(false))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
+            await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(pidFile)!, "joined"), server + "\n").ConfigureAwait(false);
+            await File.WriteAllTextAsync(pidFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"node {name} joined {server}: pods in {podSubnet}, reached through {iface} ({advertise})").ConfigureAwait(false);
             await Console.Out.FlushAsync().ConfigureAwait(false);
             await stop.WaitAsync().ConfigureAwait(false);
             File.Delete(pidFile);

@@ -15,6 +15,9 @@ internal sealed class StopSignal : IDisposable
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
     }
 
+    /// <summary>Cancelled when a stop signal arrives (for the start of what the command runs).</summary>
+    public CancellationToken Token => stop.Token;
+
     /// <summary>Completes when a stop signal arrives.</summary>
     public async Task WaitAsync()
     {

@@ -438,7 +438,23 @@ internal static class Verbs
                     .Value("--leader-elect-lease-duration", "duration", "How long a leader's lease lasts without renewal", "15s")
                     .Value("--leader-elect-renew-deadline", "duration", "How long a leader tries to renew before it stops leading", "10s")
                     .Value("--leader-elect-retry-period", "duration", "How often candidates try and the leader renews", "2s")
+                    .Value("--token", "string", "A bootstrap token (abcdef.0123456789abcdef) machines may join with (\"cluster join --token\")")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("join", "--server URL --token TOKEN --node-interface IF --pod-subnet NET [OPTIONS]", "Make this machine a worker of a running cluster: a node certificate from the bootstrap token, then its node agent, service proxy and pod routes, in the foreground")
+                    .Value("--server", "string", "The cluster's API server, https://VIP:6443 (required)")
+                    .Value("--token", "string", "A bootstrap token of the cluster (required the first time; the node's certificate is kept in ROOT/cluster/node)")
+                    .Value("--name", "string", "The node's name", "the host name")
+                    .Value("--node-interface", "string", "The LAN interface the other machines reach this one's pods through (required)")
+                    .Value("--advertise-address", "string", "This machine's address on the LAN", "the first IPv4 address of --node-interface")
+                    .Value("--pod-subnet", "string", "This machine's pods' network, a subnet of its own inside --cluster-cidr (required)")
+                    .Value("--cluster-cidr", "string", "The network all machines' pod subnets are part of", "10.244.0.0/16")
+                    .Value("--service-cidr", "string", "The cluster's services' network (as its control plane's)", "10.96.0.0/16")
+                    .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
+                new Verb("token", "COMMAND", "Bootstrap tokens machines join with (kubeadm token)")
+                    .With(new Verb("create", "[OPTIONS]", "Create a bootstrap token and print it (run on a control-plane machine)")
+                        .Value("--ttl", "duration", "How long the token is valid; 0 for ever", "24h")
+                        .Value("--description", "string", "What the token is for")
+                        .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a))),
                 new Verb("migrate", "--to-etcd URLS", "Copy a stopped cluster's objects from the embedded store into etcd (each read back and compared); the next up runs on etcd")
                     .Value("--to-etcd", "strings", "The etcd members' client URLs, comma-separated (required)")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),

@@ -21,6 +21,17 @@ public sealed record ClusterOptions
     public Func<CancellationToken, Task<IObjectStore>>? OpenStore { get; init; }
 
     /// <summary>
+    /// A machine that joined a cluster (<c>cluster join</c>): no control plane runs here; the node agents, the service
+    /// proxy and the pod routes talk to the API server of the credential as its node (a <see cref="RemoteObjectStore"/>),
+    /// and the node's endpoint serves its pods' streams to the API servers. <see cref="NodeName"/> names the node and
+    /// <see cref="AdvertiseAddress"/> is its LAN address.
+    /// </summary>
+    public NodeCredential? Join { get; init; }
+
+    /// <summary>A bootstrap token (<c>abcdef.0123456789abcdef</c>) the control plane accepts for machines that join (kept until deleted; see <see cref="BootstrapTokens"/>).</summary>
+    public string? BootstrapToken { get; init; }
+
+    /// <summary>
     /// Where the API listens: 127.0.0.1 when null; <see cref="System.Net.IPAddress.Any"/> for every address of the
     /// machine, as a control-plane member the other machines and the virtual IP reach.
     /// </summary>
@@ -212,6 +223,8 @@ public sealed class Cluster : IAsyncDisposable
     private Task holding = Task.CompletedTask;
     private PodRoutes? routes;
     private ServiceProxy? proxy;
+    private NodeServer? nodeServer;
+    private HttpMessageInvoker? nodeClient;
 
     /// <summary>The built-in Ingress controller (null unless ports were given for it).</summary>
     public IngressProxy? Ingress { get; private set; }
@@ -267,56 +280,21 @@ public sealed class Cluster : IAsyncDisposable
         Cluster? cluster = null;
         try
         {
-            store = options.OpenStore is { } open ? await open(cancellationToken).ConfigureAwait(false) : EmbeddedObjectStore.Open(Path.Combine(options.Root, "cluster", "store"));
+            store = options.Join is { } join ? new RemoteObjectStore(join.Server, join.Handler())
+                : options.OpenStore is { } open ? await open(cancellationToken).ConfigureAwait(false) : EmbeddedObjectStore.Open(Path.Combine(options.Root, "cluster", "store"));
             var startLog = loggers.CreateLogger("cluster");
             startLog.LogDebug("object store open at revision {Revision}", store.Revision);
             var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);
-            string pki = Path.Combine(options.Root, "cluster", "pki");
-            if (options.OpenStore is not null)
-            {
-                SharedPki.Sync(api, pki); // every API server of the store on one CA and service-account key
-            }
-
-            var addresses = new List<System.Net.IPAddress> { ServiceAddressAllocator.Offset(System.Net.IPNetwork.Parse(options.ServiceCidr).BaseAddress, 1) };
-            addresses.AddRange(new[] { options.AdvertiseAddress, options.VirtualIp?.Address }.OfType<System.Net.IPAddress>());
-            cluster.Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(pki, addresses);
-            var tokens = options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
-            startLog.LogDebug("certificates ready; reconciling the bootstrap policy");
-            RetryConflicts(() => BootstrapPolicy.Reconcile(api)); // another API server may be writing the same objects
-            string audit = options.AuditLogPath ?? Path.Combine(options.Root, "cluster", "audit.log");
-            cluster.Access = new ApiAccess(api, cluster.Pki, tokens, audit.Length > 0 ? audit : null);
-            cluster.server = await KubeApiServer.StartAsync(api, options.Port, logs, cancellationToken, cluster.Access, options.BindAddress).ConfigureAwait(false);
-            startLog.LogDebug("API server listening on port {Port}", cluster.server.Port);
-            string host = (options.VirtualIp?.Address ?? options.AdvertiseAddress)?.ToString() ?? "127.0.0.1";
-            cluster.server.WriteKubeconfig(cluster.KubeconfigPath, serverUrl: $"https://{host}:{cluster.server.Port}");
-            RetryConflicts(() => KubernetesService.Reconcile(api, host, cluster.server.Port)); // pods reach it through the service proxy on this machine
-            var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(cluster.Pki.Authority), NodeMonitorGracePeriod = options.NodeMonitorGracePeriod, EventTtl = options.EventTtl, AutoscalerSyncPeriod = options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(options.Root, "cluster", "volumes"), Authorizer = cluster.Access.Authorizer, LoadBalancerPool = options.LoadBalancer?.Pool };
-            if (options.LeaderElection is { } election)
+            if (options.Join is not null)
             {
                 cluster.sharedInformers = new InformerSet(api);
                 _ = await cluster.sharedInformers.StartAsync(cluster.stopping.Token).WaitAsync(cancellationToken).ConfigureAwait(false);
-                var electionLog = loggers.CreateLogger("leader-election");
-                cluster.electors.Add(LeaderElector.Start(api, "kube-system", "kube-controller-manager", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name != "default-scheduler" }, loggers, ct), electionLog));
-                cluster.electors.Add(LeaderElector.Start(api, "kube-system", "kube-scheduler", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name == "default-scheduler" }, loggers, ct), electionLog));
-                if (options.VirtualIp is not null || options.LoadBalancer is not null)
-                {
-                    cluster.electors.Add(LeaderElector.Start(api, "kube-system", "containers-vip", election, ct => cluster.HoldAddressesAsync(election.LeaseDuration, ct), electionLog));
-                }
             }
             else
             {
-                cluster.controllers = await ControllerManager.StartAsync(api, controllerOptions, loggers, cancellationToken).ConfigureAwait(false);
-                if (options.LoadBalancer is not null)
-                {
-                    cluster.holding = Task.Run(() => cluster.HoldAddressesAsync(TimeSpan.FromSeconds(30), cluster.stopping.Token), CancellationToken.None);
-                }
-            }
-
-            if (options.IngressHttpPort is not null || options.IngressHttpsPort is not null)
-            {
-                cluster.Ingress = await IngressProxy.StartAsync(api, cluster.Informers, options.IngressHttpPort, options.IngressHttpsPort, "127.0.0.1", loggers.CreateLogger("ingress-controller"), cancellationToken).ConfigureAwait(false);
+                await cluster.StartControlPlaneAsync(logs, startLog, loggers, cancellationToken).ConfigureAwait(false);
             }
 
             if (options.Nodes == 0)
@@ -346,9 +324,9 @@ public sealed class Cluster : IAsyncDisposable
                 Labels = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("io.containers-dotnet.cluster", "pods"),
             });
             engine.Networks.EnsureBridge(network.Id);
-            cluster.proxy = await ServiceProxy.StartAsync(api.As(ComponentIdentities.ProxyUser, cluster.Access.Authorizer), cluster.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
+            cluster.proxy = await ServiceProxy.StartAsync(cluster.Access is { } access ? api.As(ComponentIdentities.ProxyUser, access.Authorizer) : api, cluster.Informers, network.BridgeName, loggers.CreateLogger("kube-proxy"), cancellationToken: cancellationToken).ConfigureAwait(false);
             var runtime = new EnginePodRuntime(engine);
-            string? lan = options.PodRoutes is not null ? options.AdvertiseAddress?.ToString() ?? throw new ArgumentException("pod routes need the machine's AdvertiseAddress", nameof(options)) : null;
+            string? lan = options.PodRoutes is not null || options.Join is not null ? options.AdvertiseAddress?.ToString() ?? throw new ArgumentException("pod routes need the machine's AdvertiseAddress", nameof(options)) : null;
             for (int i = 1; i <= options.Nodes; i++)
             {
                 await cluster.AddNodeAsync(options.NodeName is { } n ? options.Nodes == 1 ? n : $"{n}-{i}" : $"node-{i}", runtime, network.Gateway, loggers, cancellationToken, lan, lan is null ? null : network.Subnet).ConfigureAwait(false);
@@ -357,6 +335,12 @@ public sealed class Cluster : IAsyncDisposable
             if (options.PodRoutes is { } podRoutes)
             {
                 cluster.routes = await PodRoutes.StartAsync(cluster.Informers, network.Subnet, network.BridgeName, podRoutes, loggers.CreateLogger("pod-routes"), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (lan is not null && (cluster.Pki?.Authority ?? options.Join?.Authority) is { } authority)
+            {
+                // the API servers on other machines reach this machine's pods' logs, exec and port-forward here
+                cluster.nodeServer = await NodeServer.StartAsync(api, logs, options.AdvertiseAddress!, NodeServer.DefaultPort, authority, cancellationToken).ConfigureAwait(false);
             }
 
             return cluster;
@@ -381,6 +365,65 @@ public sealed class Cluster : IAsyncDisposable
             }
 
             throw;
+        }
+    }
+
+    /// <summary>The API server, its access and policy, and the controllers (behind leader election when asked).</summary>
+    private async Task StartControlPlaneAsync(NodeLogs logs, ILogger startLog, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var api = Api;
+        string pki = Path.Combine(Options.Root, "cluster", "pki");
+        if (Options.OpenStore is not null)
+        {
+            SharedPki.Sync(api, pki); // every API server of the store on one CA and service-account key
+        }
+
+        var addresses = new List<System.Net.IPAddress> { ServiceAddressAllocator.Offset(System.Net.IPNetwork.Parse(Options.ServiceCidr).BaseAddress, 1) };
+        addresses.AddRange(new[] { Options.AdvertiseAddress, Options.VirtualIp?.Address }.OfType<System.Net.IPAddress>());
+        Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(pki, addresses);
+        var tokens = Options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
+        startLog.LogDebug("certificates ready; reconciling the bootstrap policy");
+        RetryConflicts(() => BootstrapPolicy.Reconcile(api)); // another API server may be writing the same objects
+        string audit = Options.AuditLogPath ?? Path.Combine(Options.Root, "cluster", "audit.log");
+        Access = new ApiAccess(api, Pki, tokens, audit.Length > 0 ? audit : null);
+        server = await KubeApiServer.StartAsync(api, Options.Port, logs, cancellationToken, Access, Options.BindAddress).ConfigureAwait(false);
+        startLog.LogDebug("API server listening on port {Port}", server.Port);
+        string host = (Options.VirtualIp?.Address ?? Options.AdvertiseAddress)?.ToString() ?? "127.0.0.1";
+        server.WriteKubeconfig(KubeconfigPath, serverUrl: $"https://{host}:{server.Port}");
+        RetryConflicts(() => KubernetesService.Reconcile(api, host, server.Port)); // pods reach it through the service proxy on this machine
+        if (Options.BootstrapToken is { } token)
+        {
+            BootstrapTokens.Ensure(api, token, ttl: null, "given to cluster server");
+        }
+
+        // what machines that join read anonymously and check with their token: this API's URL and CA
+        BootstrapTokens.SignClusterInfo(api, $"https://{host}:{server.Port}", Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority));
+        nodeClient = NodeServer.Client(Pki.IssueClientCertificate(NodeServer.ApiServerUser, [])); // to reach other machines' nodes
+        var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority), NodeMonitorGracePeriod = Options.NodeMonitorGracePeriod, EventTtl = Options.EventTtl, AutoscalerSyncPeriod = Options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(Options.Root, "cluster", "volumes"), Authorizer = Access.Authorizer, LoadBalancerPool = Options.LoadBalancer?.Pool, CertificateAuthority = Pki.Authority };
+        if (Options.LeaderElection is { } election)
+        {
+            sharedInformers = new InformerSet(api);
+            _ = await sharedInformers.StartAsync(stopping.Token).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var electionLog = loggers.CreateLogger("leader-election");
+            electors.Add(LeaderElector.Start(api, "kube-system", "kube-controller-manager", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name != "default-scheduler" }, loggers, ct), electionLog));
+            electors.Add(LeaderElector.Start(api, "kube-system", "kube-scheduler", election, ct => LeadAsync(api, controllerOptions with { Runs = name => name == "default-scheduler" }, loggers, ct), electionLog));
+            if (Options.VirtualIp is not null || Options.LoadBalancer is not null)
+            {
+                electors.Add(LeaderElector.Start(api, "kube-system", "containers-vip", election, ct => HoldAddressesAsync(election.LeaseDuration, ct), electionLog));
+            }
+        }
+        else
+        {
+            controllers = await ControllerManager.StartAsync(api, controllerOptions, loggers, cancellationToken).ConfigureAwait(false);
+            if (Options.LoadBalancer is not null)
+            {
+                holding = Task.Run(() => HoldAddressesAsync(TimeSpan.FromSeconds(30), stopping.Token), CancellationToken.None);
+            }
+        }
+
+        if (Options.IngressHttpPort is not null || Options.IngressHttpsPort is not null)
+        {
+            Ingress = await IngressProxy.StartAsync(api, Informers, Options.IngressHttpPort, Options.IngressHttpsPort, "127.0.0.1", loggers.CreateLogger("ingress-controller"), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -593,6 +636,12 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         agents.Clear();
+        if (nodeServer is not null)
+        {
+            await nodeServer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        nodeClient?.Dispose();
         if (routes is not null)
         {
             await routes.DisposeAsync().ConfigureAwait(false);
@@ -662,12 +711,27 @@ public sealed class Cluster : IAsyncDisposable
             PodCidr = podCidr,
             DnsServer = proxy?.DnsAddress.ToString(),
             Credentials = Access is { } access ? new NodeCredentials(access.Authorizer, access.Tokens) : null,
+            RequestToken = store is RemoteObjectStore remote ? remote.RequestToken : null,
         }, loggers.CreateLogger("kubelet-" + name), cancellationToken).ConfigureAwait(false);
         agents.Add(agent);
     }
 
     private sealed class NodeLogs(Cluster cluster) : IPodStreams
     {
+        public NodeEndpoint? Elsewhere(JsonObject pod)
+        {
+            string? name = Json.Str(pod, "spec", "nodeName");
+            if (name is null || cluster.nodeClient is not { } client || cluster.agents.Any(a => a.Name == name)
+                || cluster.Api.TryGet(ResourceType.Nodes, null, name) is not { } node
+                || Json.Items(node, "status", "addresses").FirstOrDefault(a => Json.Str(a, "type") == "InternalIP") is not { } address || Json.Str(address, "address") is not { } ip)
+            {
+                return null; // here, or not reachable: answered here
+            }
+
+            long port = Json.Int(node, "status", "daemonEndpoints", "kubeletEndpoint", "Port") ?? 10250;
+            return new NodeEndpoint(new Uri($"https://{(ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip)}:{port}"), client);
+        }
+
         public Task WriteLogAsync(JsonObject pod, string container, bool follow, long? tailLines, bool timestamps, bool previous, Stream output, CancellationToken cancellationToken)
         {
             var agent = cluster.agents.FirstOrDefault(a => a.Name == Json.Str(pod, "spec", "nodeName"))

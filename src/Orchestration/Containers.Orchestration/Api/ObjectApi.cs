@@ -11,7 +11,8 @@ namespace Containers.Orchestration.Api;
 /// <param name="PropagationPolicy">Background (default), Foreground or Orphan.</param>
 /// <param name="ExpectedUid">Preconditions.uid.</param>
 /// <param name="DryRun">Validate only.</param>
-public sealed record DeleteOptions(long? GracePeriodSeconds = null, string? PropagationPolicy = null, string? ExpectedUid = null, bool DryRun = false);
+/// <param name="ExpectedResourceVersion">Preconditions.resourceVersion.</param>
+public sealed record DeleteOptions(long? GracePeriodSeconds = null, string? PropagationPolicy = null, string? ExpectedUid = null, bool DryRun = false, string? ExpectedResourceVersion = null);
 
 /// <summary>
 /// The API server's semantics over an <see cref="IObjectStore"/>, for the HTTP front and for the controllers in
@@ -208,7 +209,8 @@ public sealed class ObjectApi
             var key = new ObjectKey(type.StoreName, ns, Json.Name(obj));
             try
             {
-                return WithRevision(obj, store.Create(key, Json.Serialized(obj)));
+                var created = store.Create(key, Json.Serialized(obj));
+                return store.Forwards ? View(created) : WithRevision(obj, created);
             }
             catch (StoreConflictException)
             {
@@ -543,7 +545,7 @@ public sealed class ObjectApi
         for (int attempt = 0; ; attempt++)
         {
             var current = Get(type, ns, name);
-            if (options.ExpectedUid is { } uid && uid != Json.Uid(current))
+            if ((options.ExpectedUid is { } uid && uid != Json.Uid(current)) || (options.ExpectedResourceVersion is { } rv && rv != Json.Str(current, "metadata", "resourceVersion")))
             {
                 throw ApiException.Conflict(type, name);
             }

@@ -64,7 +64,8 @@ internal sealed class StoreWriter(IObjectStore store)
 
         try
         {
-            return ObjectApi.WithRevision(updated, store.Update(ObjectApi.Key(type, current), bytes ?? Json.Serialized(updated), expected));
+            var written = store.Update(ObjectApi.Key(type, current), bytes ?? Json.Serialized(updated), expected, changed);
+            return store.Forwards ? ObjectApi.View(written) : ObjectApi.WithRevision(updated, written);
         }
         catch (StoreConflictException)
         {

@@ -14,6 +14,12 @@ public sealed record ControllerOptions
     /// <summary>The cluster CA (PEM) published as the ConfigMap kube-root-ca.crt in every namespace; none when null.</summary>
     public string? RootCaPem { get; init; }
 
+    /// <summary>The cluster CA with its key: with it, nodes' client certificate requests are approved and signed (<c>cluster join</c>).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? CertificateAuthority { get; init; }
+
+    /// <summary>How long the certificates signed for requests are valid (kube-controller-manager's --cluster-signing-duration).</summary>
+    public TimeSpan ClusterSigningDuration { get; init; } = TimeSpan.FromDays(365);
+
     /// <summary>How often each HorizontalPodAutoscaler is evaluated (kube-controller-manager's --horizontal-pod-autoscaler-sync-period: 15 s).</summary>
     public TimeSpan AutoscalerSyncPeriod { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -107,6 +113,10 @@ public sealed class ControllerManager : IAsyncDisposable
         Add("persistentvolume-controller", b => new PersistentVolumeController(b, options.VolumeDirectory));
         Add("serviceaccount-controller", b => new ServiceAccountController(b, options.RootCaPem));
         Add("clusterrole-aggregation-controller", b => new ClusterRoleAggregationController(b));
+        if (options.CertificateAuthority is { } ca)
+        {
+            Add("certificatesigningrequest-controller", b => new CertificateSigningController(b, ca, options.ClusterSigningDuration));
+        }
         informers.For(ResourceType.Namespaces);
         var token = manager.stop.Token;
         manager.running.Add(await informers.StartAsync(token).WaitAsync(cancellationToken).ConfigureAwait(false));

@@ -39,7 +39,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         this.runtime = runtime;
         this.logger = logger;
         Options = options;
-        reader = new NodeReader(api, options.Name, options.Credentials);
+        reader = new NodeReader(api, options.Name, options.Credentials, options.RequestToken);
         prober = new Prober(api, runtime, options.Name);
         statusWriter = new PodStatusWriter(api, runtime, options.LanAddress ?? options.InternalIP);
         nodeStatus = new NodeStatusReporter(api, options, logger);

@@ -55,4 +55,10 @@ public sealed record NodeOptions
 
     /// <summary>What the agent acts as its node with (authorized reads, its pods' service-account tokens); none when null (a test double's node: reads unchecked, no tokens).</summary>
     public NodeCredentials? Credentials { get; init; }
+
+    /// <summary>
+    /// On a machine that joined a cluster: asks the API server for a service-account token bound to a pod (namespace,
+    /// account, lifetime in seconds, audience, pod), as the kubelet's TokenRequest; null where <see cref="Credentials"/> issue them here.
+    /// </summary>
+    public Func<string, string, long, string?, JsonObject, (string Token, DateTimeOffset Expires)>? RequestToken { get; init; }
 }

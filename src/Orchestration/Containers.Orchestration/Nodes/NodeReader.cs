@@ -12,7 +12,7 @@ namespace Containers.Orchestration.Nodes;
 public sealed record NodeCredentials(Authorizer Authorizer, ServiceAccountTokens Tokens);
 
 /// <summary>A node's reads of the objects its pods use, authorized as the node, and the tokens of its pods' service accounts.</summary>
-internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? credentials)
+internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? credentials, Func<string, string, long, string?, JsonObject, (string Token, DateTimeOffset Expires)>? requestToken = null)
 {
     private readonly KubeUser user = ComponentIdentities.Node(node);
 
@@ -48,15 +48,31 @@ internal sealed class NodeReader(ObjectApi api, string node, NodeCredentials? cr
     /// </summary>
     public (byte[] Token, long RenewAt) Token(JsonObject pod, JsonObject source, (byte[] Token, long RenewAt) current)
     {
-        if (credentials is null)
-        {
-            throw new PodVolumeException("this node has no credentials to request service-account tokens");
-        }
-
         var now = api.Time.GetUtcNow().ToUnixTimeSeconds();
         if (current.Token is not null && now < current.RenewAt)
         {
             return current;
+        }
+
+        if (credentials is null && requestToken is not null)
+        {
+            // a node on another machine asks the API server (which authorizes it as this node for this pod)
+            string tokenNs = Json.Namespace(pod) ?? "default", tokenAccount = Json.Str(pod, "spec", "serviceAccountName") ?? "default";
+            long lifetime = Math.Max(Json.Int(source, "expirationSeconds") ?? 3600, (long)ServiceAccountTokens.MinimumLifetime.TotalSeconds);
+            try
+            {
+                var (issued, _) = requestToken(tokenNs, tokenAccount, lifetime, Json.Str(source, "audience"), pod);
+                return (Encoding.ASCII.GetBytes(issued), now + (lifetime * 8 / 10));
+            }
+            catch (ApiException e)
+            {
+                throw new PodVolumeException($"failed to fetch token: {e.Message}");
+            }
+        }
+
+        if (credentials is null)
+        {
+            throw new PodVolumeException("this node has no credentials to request service-account tokens");
         }
 
         string ns = Json.Namespace(pod) ?? "default", account = Json.Str(pod, "spec", "serviceAccountName") ?? "default";

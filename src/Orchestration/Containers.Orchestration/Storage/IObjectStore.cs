@@ -96,6 +96,18 @@ public interface IObjectStore : IAsyncDisposable
     /// </summary>
     StoredObject Update(ObjectKey key, ReadOnlyMemory<byte> json, long? expectedRevision = null);
 
+    /// <summary>
+    /// As <see cref="Update(ObjectKey, ReadOnlyMemory{byte}, long?)"/>, told which subresource of the API the write is
+    /// (<c>status</c>, <c>binding</c>, or null for the object): a store that is another API server writes through it.
+    /// </summary>
+    StoredObject Update(ObjectKey key, ReadOnlyMemory<byte> json, long? expectedRevision, string? subresource) => Update(key, json, expectedRevision);
+
+    /// <summary>
+    /// Whether writes go to another API server (<see cref="RemoteObjectStore"/>), which may change what it stores (a
+    /// uid, defaults): the API layer then reads back what the store answered instead of what it handed over.
+    /// </summary>
+    bool Forwards => false;
+
     /// <summary>Removes an object (checked against <paramref name="expectedRevision"/> when given); returns its last state at the deletion's revision.</summary>
     StoredObject Delete(ObjectKey key, long? expectedRevision = null);
 

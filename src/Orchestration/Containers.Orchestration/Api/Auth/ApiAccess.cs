@@ -7,6 +7,7 @@ namespace Containers.Orchestration.Api;
 public sealed class ApiAccess : IAsyncDisposable
 {
     private readonly IReadOnlyDictionary<string, KubeUser> staticTokens;
+    private readonly ObjectApi api;
 
     /// <summary>Access to <paramref name="api"/> through <paramref name="pki"/>'s certificates and keys.</summary>
     /// <param name="api">The objects (roles, bindings, service accounts and pods are read from it).</param>
@@ -17,6 +18,7 @@ public sealed class ApiAccess : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(pki);
         Pki = pki;
+        this.api = api;
         this.staticTokens = staticTokens ?? new Dictionary<string, KubeUser>();
         Authorizer = new Authorizer(api);
         Tokens = new ServiceAccountTokens(pki.ServiceAccountKey, api);
@@ -42,6 +44,11 @@ public sealed class ApiAccess : IAsyncDisposable
         if (staticTokens.TryGetValue(token, out var user))
         {
             return (user, audiences is { Count: > 0 } ? audiences : [ServiceAccountTokens.Issuer], "");
+        }
+
+        if (BootstrapTokens.TryParse(token, out _, out _))
+        {
+            return BootstrapTokens.Authenticate(api, token) is { } bootstrap ? (bootstrap, audiences is { Count: > 0 } ? audiences : [ServiceAccountTokens.Issuer], "") : (null, [], "invalid bootstrap token");
         }
 
         return token.Count(c => c == '.') == 2 ? Tokens.Authenticate(token, audiences) : (null, [], "invalid bearer token");

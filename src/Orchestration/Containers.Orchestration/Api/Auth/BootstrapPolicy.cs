@@ -35,6 +35,10 @@ public static class BootstrapPolicy
         Rule("get", "", "endpoints"),
         Rule("create delete get patch update", "coordination.k8s.io", "leases"),
         Rule("get patch update", "", "persistentvolumeclaims/status"),
+        Rule("create get list watch", "certificates.k8s.io", "certificatesigningrequests"), // its certificate's renewal
+        // what the service proxy and the network-policy agent of a machine that joined read as its node
+        Rule("list watch", "", "endpoints namespaces"),
+        Rule(Read, "networking.k8s.io", "networkpolicies"),
     ];
 
     /// <summary>The default ClusterRoles (with the controllers' system:controller: roles of <see cref="ControllerPolicy"/>).</summary>
@@ -91,6 +95,7 @@ public static class BootstrapPolicy
             Rule("create", "authorization.k8s.io", "subjectaccessreviews"),
         ]),
         ClusterRole("system:node", null, NodeRules),
+        ClusterRole("system:node-bootstrapper", null, [Rule("create get list watch", "certificates.k8s.io", "certificatesigningrequests")]),
         ClusterRole("system:node-proxier", null,
         [
             Rule("list watch", "", "endpoints services"),
@@ -140,6 +145,7 @@ public static class BootstrapPolicy
         Binding("system:kube-controller-manager", ("User", ComponentIdentities.ControllerManager)),
         Binding("system:kube-scheduler", ("User", ComponentIdentities.Scheduler)),
         Binding("system:node-proxier", ("User", ComponentIdentities.Proxy)),
+        Binding("system:node-bootstrapper", ("Group", BootstrapTokens.Group)), // kubeadm's kubeadm:kubelet-bootstrap
         .. ControllerPolicy.ClusterRoleBindings(),
     ];
 

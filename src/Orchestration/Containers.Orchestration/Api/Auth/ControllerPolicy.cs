@@ -88,6 +88,12 @@ public static class ControllerPolicy
             BootstrapPolicy.Rule("list delete", "", "pods"),
             Events(),
         ]),
+        ("certificatesigningrequest-controller",
+        [
+            BootstrapPolicy.Rule(Read, "certificates.k8s.io", "certificatesigningrequests"),
+            BootstrapPolicy.Rule("update", "certificates.k8s.io", "certificatesigningrequests/status certificatesigningrequests/approval"),
+            Events(),
+        ]),
         ("ttl-after-finished-controller",
         [
             BootstrapPolicy.Rule("get list watch delete", "batch", "jobs"),

@@ -21,6 +21,7 @@ internal static class KindRegistry
         ReplicaSetStrategy.Type,
         ControllerRevisionStrategy.Type,
         LeaseStrategy.Type,
+        CertificateSigningRequestStrategy.Type,
         DaemonSetStrategy.Type,
         StatefulSetStrategy.Type,
         JobStrategy.Type,

@@ -72,7 +72,7 @@ internal static class ApiHttp
         }
 
         bool dryRun = q["dryRun"].Count > 0 || Json.At(body, "dryRun") is JsonArray { Count: > 0 };
-        return new DeleteOptions(grace, policy, Json.Str(body, "preconditions", "uid"), dryRun);
+        return new DeleteOptions(grace, policy, Json.Str(body, "preconditions", "uid"), dryRun, Json.Str(body, "preconditions", "resourceVersion"));
     }
 
     /// <summary>The request's body; 415 for protobuf (unless <paramref name="protobuf"/>) and CBOR.</summary>

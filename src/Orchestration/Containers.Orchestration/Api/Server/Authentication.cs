@@ -49,7 +49,8 @@ internal static class Authentication
 
         if (user is null)
         {
-            if (!IsPublic(http.Request.Path))
+            // cluster-info is read anonymously by machines that join (kubeadm's RBAC lets system:anonymous get it)
+            if (!IsPublic(http.Request.Path) && !(HttpMethods.IsGet(http.Request.Method) && http.Request.Path.Equals(BootstrapTokens.ClusterInfoPath, StringComparison.Ordinal)))
             {
                 http.Items[AttributesKey] = RequestAttributes.Of(http, KubeUser.Anonymous);
                 await ApiHttp.WriteAsync(http, 401, new ApiException(401, "Unauthorized", "Unauthorized").ToStatus()).ConfigureAwait(false);

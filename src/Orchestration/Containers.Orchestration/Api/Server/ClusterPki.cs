@@ -164,15 +164,26 @@ public sealed class ClusterPki : IDisposable
         ServiceAccountKey.Dispose();
     }
 
-    private static HttpClientHandler Handler(X509Certificate2 authority, X509Certificate2 admin) => new()
+    private static HttpClientHandler Handler(X509Certificate2 authority, X509Certificate2 admin) => ClientHandler(authority, admin);
+
+    /// <summary>An HttpClient handler that trusts only <paramref name="authority"/> and presents <paramref name="client"/> (when given).</summary>
+    public static HttpClientHandler ClientHandler(X509Certificate2 authority, X509Certificate2? client)
     {
-        ClientCertificateOptions = ClientCertificateOption.Manual,
-        ClientCertificates = { admin },
-        ServerCertificateCustomValidationCallback = (_, cert, _, _) => Chains(cert, authority),
-    };
+        var handler = new HttpClientHandler
+        {
+            ClientCertificateOptions = ClientCertificateOption.Manual,
+            ServerCertificateCustomValidationCallback = (_, cert, _, _) => Chains(cert, authority),
+        };
+        if (client is not null)
+        {
+            handler.ClientCertificates.Add(client);
+        }
+
+        return handler;
+    }
 
     /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="authority"/> (no revocation lists), for <paramref name="usage"/> when given.</summary>
-    private static bool Chains(X509Certificate? certificate, X509Certificate2 authority, Oid? usage = null)
+    internal static bool Chains(X509Certificate? certificate, X509Certificate2 authority, Oid? usage = null)
     {
         if (certificate is null)
         {
@@ -231,6 +242,24 @@ public sealed class ClusterPki : IDisposable
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(10));
+    }
+
+    /// <summary>
+    /// Signs a PKCS#10 request's public key and subject as a client certificate of <paramref name="authority"/> (the
+    /// CSR signer's job): the request's own extensions are not copied, only client authentication is granted.
+    /// </summary>
+    public static X509Certificate2 SignClientRequest(X509Certificate2 authority, CertificateRequest request, TimeSpan lifetime)
+    {
+        ArgumentNullException.ThrowIfNull(authority);
+        ArgumentNullException.ThrowIfNull(request);
+        var signing = new CertificateRequest(request.SubjectName, request.PublicKey, HashAlgorithmName.SHA256);
+        signing.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        signing.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        signing.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ClientAuthentication], false));
+        signing.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(authority, true, false));
+        var from = DateTimeOffset.UtcNow.AddMinutes(-5);
+        var notAfter = from + lifetime < authority.NotAfter ? from + lifetime : authority.NotAfter;
+        return signing.Create(authority, from, notAfter, RandomNumberGenerator.GetBytes(16));
     }
 
     private static X509Certificate2 Issue(X509Certificate2 authority, string subject, Oid usage, X509Extension? san) =>

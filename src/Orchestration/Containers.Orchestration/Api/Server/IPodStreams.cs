@@ -15,6 +15,12 @@ public interface IPodStreams
     /// <summary>Attaches to a running container (pods/attach): its output from now on to <paramref name="output"/> until it stops, and its stdin when it takes input.</summary>
     (Stream? Input, Task Output) Attach(JsonObject pod, string container, Stream output, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Where another machine serves the streams of <paramref name="pod"/> (its node runs there): the API server forwards
+    /// the request to that node's endpoint with <see cref="NodeEndpoint.Client"/>. Null (the default): served here.
+    /// </summary>
+    NodeEndpoint? Elsewhere(JsonObject pod) => null;
+
     /// <summary>Sets the terminal size of an attached container started with tty (pods/attach's resize channel); by default nothing.</summary>
     void ResizeTerminal(JsonObject pod, string container, int rows, int columns)
     {
@@ -44,3 +50,8 @@ public interface IPodStreams
         }
     }
 }
+
+/// <summary>A node's stream endpoint on another machine (the kubelet's port) and the client the API server reaches it with (its kubelet-client certificate).</summary>
+/// <param name="Url">The endpoint, such as https://10.0.0.3:10250.</param>
+/// <param name="Client">The HTTP client: the API server's client certificate, HTTP/1.1 (for the WebSocket upgrade).</param>
+public sealed record NodeEndpoint(Uri Url, HttpMessageInvoker Client);

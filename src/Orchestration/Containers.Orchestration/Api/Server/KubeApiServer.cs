@@ -66,6 +66,7 @@ public sealed class KubeApiServer : IAsyncDisposable
             }
         }));
         builder.Services.AddRoutingCore();
+        builder.Services.AddHttpForwarder(); // pods' streams on other machines' nodes
         var app = builder.Build();
         app.UseWebSockets(); // pods/exec (channel.k8s.io v5/v4)
         if (access?.Audit is { } audit)
@@ -120,7 +121,7 @@ public sealed class KubeApiServer : IAsyncDisposable
         Kubeconfig.Write(path, serverUrl ?? Url, Pki is { } p ? ClusterPki.Pem(p.Authority) : null, Pki?.Admin, contextName);
 
     /// <summary>Answers errors as Kubernetes' Status objects: an <see cref="ApiException"/> with its code, the engine's errors by their <see cref="ErrorKind"/>, anything else as 500.</summary>
-    private static async Task StatusErrorsAsync(HttpContext http, RequestDelegate next)
+    internal static async Task StatusErrorsAsync(HttpContext http, RequestDelegate next)
     {
         try
         {

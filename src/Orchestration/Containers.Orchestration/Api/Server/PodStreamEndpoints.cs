@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Containers.Orchestration.Api;
 
@@ -11,10 +12,49 @@ internal sealed class PodStreamEndpoints(ObjectApi api, IPodStreams? streams)
     public void Map(IEndpointRouteBuilder app)
     {
         const string pod = "/api/{version}/namespaces/{namespace}/pods/{name}/";
-        app.MapGet(pod + "log", http => LogAsync(http, Pod(http)));
-        app.MapMethods(pod + "exec", ["GET", "POST"], http => ExecAsync(http, Pod(http)));
-        app.MapMethods(pod + "attach", ["GET", "POST"], http => AttachAsync(http, Pod(http)));
-        app.MapMethods(pod + "portforward", ["GET", "POST"], http => PortForwardAsync(http, Pod(http)));
+        app.MapGet(pod + "log", http => ServeAsync(http, LogAsync));
+        app.MapMethods(pod + "exec", ["GET", "POST"], http => ServeAsync(http, ExecAsync));
+        app.MapMethods(pod + "attach", ["GET", "POST"], http => ServeAsync(http, AttachAsync));
+        app.MapMethods(pod + "portforward", ["GET", "POST"], http => ServeAsync(http, PortForwardAsync));
+    }
+
+    /// <summary>
+    /// Serves a pod's stream here, or, when another machine runs the pod's node, forwards the request as it came
+    /// (the WebSocket upgrade of exec, attach and port-forward too) to that node's endpoint, as kube-apiserver proxies
+    /// to the kubelet: the caller's credentials stay here, the node sees the API server's client certificate.
+    /// </summary>
+    private async Task ServeAsync(HttpContext http, Func<HttpContext, JsonObject, Task> serve)
+    {
+        var pod = Pod(http);
+        if (streams?.Elsewhere(pod) is not { } node)
+        {
+            await serve(http, pod).ConfigureAwait(false);
+            return;
+        }
+
+        var forwarder = http.RequestServices.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>();
+        var error = await forwarder.SendAsync(http, node.Url.ToString(), node.Client, Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig.Empty, WithoutCredentials.Instance).ConfigureAwait(false);
+        if (error != Yarp.ReverseProxy.Forwarder.ForwarderError.None && !http.Response.HasStarted)
+        {
+            var cause = http.Features.Get<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>()?.Exception?.Message;
+            throw new ApiException(502, "BadGateway", $"error dialing the node of pod {Json.Name(pod)} at {node.Url}: {error}{(cause is null ? "" : ": " + cause)}");
+        }
+    }
+
+    /// <summary>The forwarded request without the caller's Authorization and impersonation headers.</summary>
+    private sealed class WithoutCredentials : Yarp.ReverseProxy.Forwarder.HttpTransformer
+    {
+        public static readonly WithoutCredentials Instance = new();
+
+        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+        {
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+            proxyRequest.Headers.Authorization = null;
+            foreach (var header in proxyRequest.Headers.Select(h => h.Key).Where(h => h.StartsWith("Impersonate-", StringComparison.OrdinalIgnoreCase)).ToList())
+            {
+                proxyRequest.Headers.Remove(header);
+            }
+        }
     }
 
     private JsonObject Pod(HttpContext http)

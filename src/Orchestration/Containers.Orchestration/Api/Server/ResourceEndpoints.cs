@@ -92,6 +92,11 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                 ApiHttp.CheckKind(type, body);
                 ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
                 reviews?.GuardRbacWrite(http, type, type.Namespaced ? ns ?? "default" : ns, body);
+                if (type == Kinds.CertificateSigningRequestStrategy.Type)
+                {
+                    Kinds.CertificateSigningRequestStrategy.SetRequester(body, Authentication.User(http));
+                }
+
                 var created = api.Create(type, type.Namespaced ? ns ?? "default" : ns, body, DryRun(http), Manager(http));
                 await ApiHttp.WriteAsync(http, 201, created).ConfigureAwait(false);
                 return;
