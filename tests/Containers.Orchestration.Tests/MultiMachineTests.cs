@@ -19,6 +19,9 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     private const string Vip = Lan + ".10";
     private static readonly (string Name, string Ip)[] EtcdMachines = [("e1", Lan + ".11"), ("e2", Lan + ".12"), ("e3", Lan + ".13")];
     private static readonly (string Name, string Ip)[] Servers = [("c1", Lan + ".21"), ("c2", Lan + ".22"), ("c3", Lan + ".23")];
+    private static readonly (string Name, string Ip, string PodSubnet)[] Workers = [("w1", Lan + ".31", "10.244.4.0/24"), ("w2", Lan + ".32", "10.244.5.0/24"), ("w3", Lan + ".33", "10.244.6.0/24")]; // join with a bootstrap token
+    private static IEnumerable<(string Name, string Ip)> Machines => Servers.Concat(Workers.Select(w => (w.Name, w.Ip)));
+    private const string Token = "abcdef.0123456789abcdef";
     private readonly string dir = Path.Combine(Path.GetTempPath(), "containers-tests-ha-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Dictionary<string, Process> processes = [];
     private readonly Dictionary<string, string[]> serverArgs = [];
@@ -45,7 +48,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         Directory.CreateDirectory(dir);
         Sh($"ip link add {Bridge} type bridge && ip link set {Bridge} up");
         Sh($"iptables -I FORWARD -i {Bridge} -o {Bridge} -m comment --comment containers-dotnet-test:{Bridge} -j ACCEPT"); // bridged frames pass the host's FORWARD chain (br_netfilter)
-        foreach (var (name, ip) in EtcdMachines.Concat(Servers).Append(("client", Lan + ".100")))
+        foreach (var (name, ip) in EtcdMachines.Concat(Machines).Append(("client", Lan + ".100")))
         {
             Sh($"ip netns add cdha-{name} && ip link add cdha-{name} type veth peer name eth0 netns cdha-{name} && ip link set cdha-{name} master {Bridge} up"
                + $" && ip -n cdha-{name} addr add {ip}/24 dev eth0 && ip -n cdha-{name} link set eth0 up && ip -n cdha-{name} link set lo up");
@@ -71,7 +74,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             serverArgs[name] = ["--root", Path.Combine(dir, name), "cluster", "server", "--name", name, "--etcd", Endpoints,
                 "--advertise-address", ip, "--vip", Vip, "--vip-interface", "eth0",
                 "--nodes", "1", "--pod-subnet", $"10.244.{i + 1}.0/24", "--node-interface", "eth0",
-                "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s"];
+                "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s", "--token", Token];
             Start(name, Cli, [.. serverArgs[name]]);
         }
 
@@ -95,6 +98,24 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
             output.WriteLine($"server {name} up after {started.Elapsed.TotalSeconds:0.0} s");
         }
+
+        // three worker machines join through the virtual IP with the bootstrap token: their node certificates come from CSRs
+        foreach (var (name, _, subnet) in Workers)
+        {
+            foreach (var (tag, version) in new[] { ("web:v1", "v1"), ("web:v2", "v2") })
+            {
+                var import = Run(null, Cli, "--root", Path.Combine(dir, name), "import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV PATH=/bin", "-c", $"ENV VERSION={version}", tar, tag);
+                Assert.True(import.Code == 0, import.Err);
+            }
+
+            Start(name, Cli, "--root", Path.Combine(dir, name), "cluster", "join", "--server", $"https://{Vip}:6443", "--token", Token, "--name", name, "--node-interface", "eth0", "--pod-subnet", subnet);
+        }
+
+        foreach (var (name, _, _) in Workers)
+        {
+            await UntilAsync(() => File.Exists(Path.Combine(dir, name, "cluster", "pid")), $"{name} did not join: {Log(name)}", 60);
+            output.WriteLine($"worker {name} joined after {started.Elapsed.TotalSeconds:0.0} s");
+        }
     }
 
     public Task DisposeAsync()
@@ -111,7 +132,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             p.Dispose();
         }
 
-        foreach (var (name, _) in Servers)
+        foreach (var (name, _) in Machines)
         {
             if (Directory.Exists(Path.Combine(dir, name)))
             {
@@ -259,17 +280,27 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Pods_on_three_machines_reach_each_other_by_IP_and_a_Service_by_name_and_NodePorts_answer_on_every_machine()
+    public async Task Pods_on_six_machines_three_joined_reach_each_other_by_IP_and_a_Service_by_name_and_NodePorts_answer_on_every_machine()
     {
-        await UntilAsync(() => Kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True True True", "three Ready nodes", 60);
+        await UntilAsync(() => Kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True True True True True True", "six Ready nodes", 60);
         output.WriteLine(Kubectl("get", "nodes", "-o", "wide").Out);
+        // the joined machine's certificate came from a CSR of its bootstrap token, approved and signed by the controller
+        var csrs = Kubectl("get", "csr", "-o", "jsonpath={range .items[*]}{.spec.username} {.spec.signerName} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}").Out;
+        output.WriteLine(Kubectl("get", "csr").Out);
+        Assert.Contains("system:bootstrap:abcdef kubernetes.io/kube-apiserver-client-kubelet Approved LS0t", csrs, StringComparison.Ordinal);
+        Assert.Contains("CN=system:node:w1", Run(null, "openssl", "x509", "-noout", "-subject", "-in", Path.Combine(dir, "w1", "cluster", "node", "kubelet.crt")).Out.Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        // a wrong token is refused before anything is trusted: the cluster-info signature does not match
+        var wrong = Run("cdha-client", Cli, "--root", Path.Combine(dir, "intruder"), "cluster", "join", "--server", $"https://{Vip}:6443", "--token", "abcdef.ffffffffffffffff", "--name", "intruder", "--node-interface", "eth0", "--pod-subnet", "10.244.9.0/24");
+        Assert.NotEqual(0, wrong.Code);
+        Assert.Contains("signature for token id abcdef does not match", wrong.Err, StringComparison.Ordinal);
+
         string manifest = Path.Combine(dir, "web.yaml");
         await File.WriteAllTextAsync(manifest, """
             apiVersion: apps/v1
             kind: Deployment
             metadata: {name: web}
             spec:
-              replicas: 3
+              replicas: 6
               selector: {matchLabels: {app: web}}
               template:
                 metadata: {labels: {app: web}}
@@ -278,7 +309,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
                   containers:
                   - name: web
                     image: web:v1
-                    command: ["sh", "-c", "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+                    command: ["sh", "-c", "mkdir -p /www && echo hello from $(hostname) > /www/index.html && echo serving on $(hostname) && exec httpd -f -p 8080 -h /www"]
                     readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
             ---
             apiVersion: v1
@@ -287,21 +318,27 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             spec: {type: NodePort, selector: {app: web}, ports: [{port: 8080, targetPort: 8080, nodePort: 30080}]}
             """);
         Assert.Equal(0, Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "apply", "-f", manifest).Code);
-        await UntilAsync(() => Kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}").Out.Trim() == "3", "three ready pods", 90);
+        await UntilAsync(() => Kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}").Out.Trim() == "6", "six ready pods", 90);
         var pods = JsonNode.Parse(Kubectl("get", "pods", "-l", "app=web", "-o", "json").Out)!["items"]!.AsArray()
             .Select(p => (Name: (string)p!["metadata"]!["name"]!, Node: (string)p["spec"]!["nodeName"]!, Ip: (string)p["status"]!["podIP"]!)).ToList();
         output.WriteLine(string.Join('\n', pods));
-        Assert.Equal(["c1", "c2", "c3"], pods.Select(p => p.Node).Order()); // one on each machine
-        Assert.All(pods, p => Assert.StartsWith($"10.244.{p.Node[1..]}.", p.Ip, StringComparison.Ordinal)); // each machine's own pod subnet
+        Assert.Equal(["c1", "c2", "c3", "w1", "w2", "w3"], pods.Select(p => p.Node).Order()); // one on each machine
+        Assert.All(pods, p => Assert.StartsWith($"10.244.{(p.Node[0] == 'w' ? int.Parse(p.Node[1..], CultureInfo.InvariantCulture) + 3 : int.Parse(p.Node[1..], CultureInfo.InvariantCulture))}.", p.Ip, StringComparison.Ordinal)); // each machine's own pod subnet
 
-        // host routes: each machine reaches the other two machines' pod subnets through them
+        // host routes: each machine reaches the other machines' pod subnets through them, the joined one too
         Assert.Contains("10.244.3.0/24 via 10.231.0.23", Run("cdha-c1", "ip", "route").Out, StringComparison.Ordinal);
-        Assert.Contains("10.244.1.0/24 via 10.231.0.21", Run("cdha-c2", "ip", "route").Out, StringComparison.Ordinal);
+        Assert.Contains("10.244.4.0/24 via 10.231.0.31", Run("cdha-c2", "ip", "route").Out, StringComparison.Ordinal);
+        Assert.Contains("10.244.1.0/24 via 10.231.0.21", Run("cdha-w1", "ip", "route").Out, StringComparison.Ordinal);
+        Assert.Contains("10.244.6.0/24 via 10.231.0.33", Run("cdha-w1", "ip", "route").Out, StringComparison.Ordinal);
 
-        // from a pod on the machine that serves the API (pods/exec is served by the machine that runs the pod): the
-        // other machines' pods by IP, with the client's own pod IP as the source (no masquerade between pods), and the Service by name
+        // exec and logs of a pod on another machine than the API server the VIP leads to: the API server forwards them
+        // to that machine's node endpoint. From the joined worker's pod: the other machines' pods by IP, with the
+        // client's own pod IP as the source (no masquerade between pods), and the Service by name
         string holder = Holder("containers-vip")[..2];
-        var client = pods.Single(p => p.Node == holder);
+        var client = pods.Single(p => p.Node == "w1");
+        Assert.Contains($"serving on {client.Name}", Kubectl("logs", client.Name).Out, StringComparison.Ordinal);
+        var elsewhere = pods.First(p => p.Node != holder && p.Node[0] == 'c'); // another control-plane machine's
+        Assert.Contains($"serving on {elsewhere.Name}", Kubectl("logs", elsewhere.Name).Out, StringComparison.Ordinal);
         foreach (var other in pods.Where(p => p != client))
         {
             var answer = Kubectl("exec", client.Name, "--", "timeout", "5", "wget", "-qO-", $"http://{other.Ip}:8080/"); // busybox's wget -T crashes
@@ -311,19 +348,97 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         var byName = Kubectl("exec", client.Name, "--", "timeout", "5", "wget", "-qO-", "http://web.default.svc.cluster.local:8080/");
         Assert.True(byName.Out.Contains("hello from web-", StringComparison.Ordinal), byName.Out + byName.Err);
 
-        // the NodePort answers on every machine's LAN address, and each machine balances over the pods of all three
-        foreach (var (name, ip) in Servers)
+        // the NodePort answers on every machine's LAN address, and each machine balances over the pods of all six
+        foreach (var (name, ip) in Machines)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            for (int i = 0; i < 12 && seen.Count < 3; i++)
+            for (int i = 0; i < 40 && seen.Count < 6; i++)
             {
                 var r = Curl($"http://{ip}:30080/", 3, plain: true);
                 Assert.True(r.Code == 0, $"NodePort on {name}: {r.Err}");
                 seen.Add(r.Out.Trim());
             }
 
-            Assert.Equal(3, seen.Count);
+            Assert.Equal(6, seen.Count);
         }
+    }
+
+    [Fact]
+    public async Task The_course_stories_run_on_the_three_joined_workers_scaling_a_rolling_update_and_its_undo_drain_and_uncordon()
+    {
+        await UntilAsync(() => Kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True True True True True True", "six Ready nodes", 60);
+        foreach (var (name, _, _) in Workers)
+        {
+            Assert.Equal(0, Kubectl("label", "node", name, "tier=worker").Code);
+        }
+
+        string manifest = Path.Combine(dir, "story.yaml");
+        await File.WriteAllTextAsync(manifest, """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: story}
+            spec:
+              replicas: 3
+              strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
+              selector: {matchLabels: {app: story}}
+              template:
+                metadata: {labels: {app: story}}
+                spec:
+                  nodeSelector: {tier: worker}
+                  terminationGracePeriodSeconds: 1
+                  topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: story}}}]
+                  containers:
+                  - name: web
+                    image: web:v1
+                    command: ["sh", "-c", "mkdir -p /www && echo version $VERSION > /www/index.html && exec httpd -f -p 8080 -h /www"]
+                    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: story}
+            spec: {type: NodePort, selector: {app: story}, ports: [{port: 8080, targetPort: 8080, nodePort: 30081}]}
+            """);
+        Assert.Equal(0, Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "apply", "-f", manifest).Code);
+        var clock = Stopwatch.StartNew();
+        await UntilAsync(() => Ready() == 3, "three ready pods", 90);
+        output.WriteLine($"3 pods ready after {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(["w1", "w2", "w3"], PodNodes().Order());
+
+        // scaling: six pods, two on each worker
+        clock.Restart();
+        Assert.Equal(0, Kubectl("scale", "deployment", "story", "--replicas=6").Code);
+        await UntilAsync(() => Ready() == 6, "six ready pods", 90);
+        output.WriteLine($"scaled to 6 in {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.All(PodNodes().GroupBy(n => n), g => Assert.Equal(2, g.Count()));
+
+        // a rolling update to v2 (one pod more at a time, none less), then its undo; the NodePort answers with each version
+        foreach (var (change, version) in new[] { (new[] { "set", "image", "deployment/story", "web=web:v2" }, "v2"), (new[] { "rollout", "undo", "deployment/story" }, "v1") })
+        {
+            clock.Restart();
+            Assert.Equal(0, Kubectl(change).Code);
+            var status = Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "rollout", "status", "deployment/story", "--timeout=150s");
+            Assert.True(status.Code == 0, status.Out + status.Err);
+            output.WriteLine($"kubectl {string.Join(' ', change)}: rolled out in {clock.Elapsed.TotalSeconds:0.0} s");
+            await UntilAsync(() => Kubectl("get", "pods", "-l", "app=story", "-o", "jsonpath={.items[*].spec.containers[0].image}").Out.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: 6 } images && images.All(i => i == "web:" + version), $"six pods of web:{version}", 30);
+            Assert.Equal($"version {version}", Curl($"http://{Workers[0].Ip}:30081/", 3, plain: true).Out.Trim());
+        }
+
+        Assert.Contains("3 ", Kubectl("rollout", "history", "deployment/story").Out, StringComparison.Ordinal); // revisions 2 and 3 (1 came back as 3)
+
+        // drain a worker: it is cordoned, its pods evicted and made again on the other two; uncordon: new pods land there again
+        clock.Restart();
+        var drain = Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "drain", "w2", "--ignore-daemonsets", "--timeout=120s");
+        Assert.True(drain.Code == 0, drain.Out + drain.Err);
+        Assert.Equal("true", Kubectl("get", "node", "w2", "-o", "jsonpath={.spec.unschedulable}").Out.Trim());
+        await UntilAsync(() => Ready() == 6 && PodNodes() is { Count: 6 } nodes && !nodes.Contains("w2"), "six ready pods off w2", 90);
+        output.WriteLine($"drained w2 in {clock.Elapsed.TotalSeconds:0.0} s: {string.Join(' ', PodNodes().Order())}");
+        Assert.Equal(0, Kubectl("uncordon", "w2").Code);
+        Assert.Equal(0, Kubectl("scale", "deployment", "story", "--replicas=9").Code);
+        await UntilAsync(() => Ready() == 9, "nine ready pods", 90);
+        Assert.Contains("w2", PodNodes());
+
+        int Ready() => int.TryParse(Kubectl("get", "deployment", "story", "-o", "jsonpath={.status.readyReplicas}").Out.Trim(), out int n) ? n : 0;
+        List<string> PodNodes() => [.. Kubectl("get", "pods", "-l", "app=story", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}").Out.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
     }
 
     private string Holder(string lease) => Kubectl("get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}").Out.Trim();
@@ -383,7 +498,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
     private void Start(string machine, string file, params string[] args)
     {
-        var psi = InMachine(machine, Servers.Any(s => s.Name == machine), ">>\"$LOG\" 2>&1", [file, .. args]);
+        var psi = InMachine(machine, Machines.Any(s => s.Name == machine), ">>\"$LOG\" 2>&1", [file, .. args]);
         psi.RedirectStandardInput = true;
 
         psi.Environment["LOG"] = Path.Combine(dir, machine + ".log");
@@ -402,7 +517,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     private static void Teardown()
     {
         using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c",
-            $"for n in e1 e2 e3 c1 c2 c3 client; do ip netns del cdha-$n 2>/dev/null; ip link del cdha-$n 2>/dev/null; done; ip link del {Bridge} 2>/dev/null;"
+            $"for n in e1 e2 e3 c1 c2 c3 w1 w2 w3 client; do ip netns del cdha-$n 2>/dev/null; ip link del cdha-$n 2>/dev/null; done; ip link del {Bridge} 2>/dev/null;"
             + $" while iptables -D FORWARD -i {Bridge} -o {Bridge} -m comment --comment containers-dotnet-test:{Bridge} -j ACCEPT 2>/dev/null; do :; done; true"]))!;
         p.WaitForExit();
     }

@@ -37,7 +37,8 @@ public static class BootstrapPolicy
         Rule("get patch update", "", "persistentvolumeclaims/status"),
         Rule("create get list watch", "certificates.k8s.io", "certificatesigningrequests"), // its certificate's renewal
         // what the service proxy and the network-policy agent of a machine that joined read as its node
-        Rule("list watch", "", "endpoints namespaces"),
+        Rule("list watch", "", "endpoints"),
+        Rule(Read, "", "namespaces"), // and checks a namespace is live before writing in it, as the API server does again
         Rule(Read, "networking.k8s.io", "networkpolicies"),
     ];
 

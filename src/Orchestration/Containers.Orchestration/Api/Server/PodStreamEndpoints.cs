@@ -33,13 +33,16 @@ internal sealed class PodStreamEndpoints(ObjectApi api, IPodStreams? streams)
         }
 
         var forwarder = http.RequestServices.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>();
-        var error = await forwarder.SendAsync(http, node.Url.ToString(), node.Client, Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig.Empty, WithoutCredentials.Instance).ConfigureAwait(false);
+        var error = await forwarder.SendAsync(http, node.Url.ToString(), node.Client, Http11, WithoutCredentials.Instance).ConfigureAwait(false);
         if (error != Yarp.ReverseProxy.Forwarder.ForwarderError.None && !http.Response.HasStarted)
         {
             var cause = http.Features.Get<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>()?.Exception?.Message;
             throw new ApiException(502, "BadGateway", $"error dialing the node of pod {Json.Name(pod)} at {node.Url}: {error}{(cause is null ? "" : ": " + cause)}");
         }
     }
+
+    /// <summary>HTTP/1.1 to the node, so exec's WebSocket goes over an Upgrade (not HTTP/2's extended CONNECT), as to a kubelet.</summary>
+    private static readonly Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig Http11 = new() { Version = System.Net.HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
     /// <summary>The forwarded request without the caller's Authorization and impersonation headers.</summary>
     private sealed class WithoutCredentials : Yarp.ReverseProxy.Forwarder.HttpTransformer
