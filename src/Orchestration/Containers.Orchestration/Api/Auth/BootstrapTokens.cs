@@ -153,7 +153,7 @@ public static partial class BootstrapTokens
                 {
                     if (!JsonNode.DeepEquals(current["data"], data))
                     {
-                        current["data"] = data;
+                        current["data"] = data.DeepClone();
                         api.Update(ResourceType.ConfigMaps, "kube-public", "cluster-info", current);
                     }
                 }
@@ -164,7 +164,7 @@ public static partial class BootstrapTokens
                         ["apiVersion"] = "v1",
                         ["kind"] = "ConfigMap",
                         ["metadata"] = new JsonObject { ["name"] = "cluster-info", ["namespace"] = "kube-public" },
-                        ["data"] = data,
+                        ["data"] = data.DeepClone(),
                     });
                 }
 
