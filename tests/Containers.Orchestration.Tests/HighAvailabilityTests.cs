@@ -105,4 +105,32 @@ public sealed class HighAvailabilityTests : IAsyncLifetime
         });
         await EventuallyAsync(() => next.Api.List(ResourceType.Pods, "default").Items.Count == 3 ? "" : null, "the new leader did not scale the deployment");
     }
+
+    [Fact]
+    public async Task Services_made_at_once_through_three_API_servers_never_share_a_cluster_IP_or_node_port()
+    {
+        await Task.WhenAll(Enumerable.Range(1, 3).Select(StartMemberAsync));
+        // without the shared reservations, servers whose caches have not yet seen each other's Services give out the same ones
+        var made = new System.Collections.Concurrent.ConcurrentBag<JsonObject>();
+        // one thread per API server, each making 20 Services as fast as it can (threads of their own: the store's
+        // writes block their caller, and 60 of them on the pool at once would starve the watches that complete them)
+        var threads = Enumerable.Range(0, 3).Select(m => new Thread(() =>
+        {
+            for (int i = m; i < 60; i += 3)
+            {
+                made.Add(members[m].Api.Create(ResourceType.Services, "default", (JsonObject)JsonNode.Parse($$$"""
+                    {"metadata":{"name":"s{{{i}}}"},"spec":{"type":"NodePort","selector":{"app":"a{{{i}}}"},"ports":[{"name":"http","port":80},{"name":"https","port":443}]}}
+                    """)!));
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        var ips = made.Select(s => (string)s["spec"]!["clusterIP"]!).ToList();
+        var ports = made.SelectMany(s => s["spec"]!["ports"]!.AsArray()).Select(p => (long)p!["nodePort"]!).ToList();
+        Assert.Equal(60, ips.Distinct().Count());
+        Assert.Equal(120, ports.Distinct().Count());
+        // and as every server stores them (what the service proxies see)
+        var stored = members[1].Api.List(ResourceType.Services, "default").Items.Where(s => ((string)s["metadata"]!["name"]!).StartsWith('s')).ToList();
+        Assert.Equal(60, stored.Select(s => (string)s["spec"]!["clusterIP"]!).Distinct().Count());
+    }
 }

@@ -23,6 +23,9 @@ public sealed record DeleteOptions(long? GracePeriodSeconds = null, string? Prop
 public sealed class ObjectApi
 {
     private readonly IObjectStore store;
+
+    /// <summary>The store under this API (the service allocators' shared reservations live there too).</summary>
+    internal IObjectStore Store => store;
     private readonly Lock allocation = new();
     private readonly EventRecorder events;
     private readonly UpdateMerge updates;
@@ -133,6 +136,7 @@ public sealed class ObjectApi
     /// <summary>Creates an object the caller made for this call and hands over (it is changed and returned, not copied).</summary>
     internal JsonObject CreateOwned(ResourceType type, string? ns, JsonObject obj, bool dryRun = false, string? fieldManager = null, JsonArray? managedFields = null)
     {
+        using var simulated = ServiceAddressAllocator.Simulating(dryRun); // a dry run reserves no address for other API servers
         if (root is not null)
         {
             Check("create", type, ns ?? Json.Namespace(obj) ?? "default");
@@ -281,6 +285,7 @@ public sealed class ObjectApi
     /// </summary>
     public JsonObject Update(ResourceType type, string? ns, string name, JsonObject obj, string? subresource = null, bool dryRun = false, string? fieldManager = null)
     {
+        using var simulated = ServiceAddressAllocator.Simulating(dryRun); // a dry run reserves no address for other API servers
         if (root is not null)
         {
             Check("update", type, ns ?? "default", name, subresource);
@@ -322,6 +327,7 @@ public sealed class ObjectApi
     /// </summary>
     public JsonObject Apply(ResourceType type, string? ns, string name, JsonObject configuration, string fieldManager, bool force = false, bool dryRun = false)
     {
+        using var simulated = ServiceAddressAllocator.Simulating(dryRun); // a dry run reserves no address for other API servers
         FieldManager.Validate(fieldManager, required: true);
         if (root is not null)
         {
@@ -388,6 +394,7 @@ public sealed class ObjectApi
     /// <param name="fieldManager">Who patches: the fields the patch changes are recorded as its own in managedFields (none when null).</param>
     public JsonObject Patch(ResourceType type, string? ns, string name, string contentType, byte[] patch, string? subresource = null, bool dryRun = false, FieldValidation? fields = null, ICollection<string>? warnings = null, string? fieldManager = null)
     {
+        using var simulated = ServiceAddressAllocator.Simulating(dryRun); // a dry run reserves no address for other API servers
         if (root is not null)
         {
             Check("patch", type, ns ?? "default", name, subresource);
