@@ -332,6 +332,7 @@ internal static class ClusterCommands
             PodSubnet = a.Get("pod-subnet"), IngressHttpPort = null, IngressHttpsPort = null,
             LoadBalancer = lbPool is null ? null : new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(lbPool), lbInterface!),
             NodeName = a.Get("name") ?? Environment.MachineName,
+            ClusterCidr = a.Get("cluster-cidr") ?? "10.244.0.0/16",
             BootstrapToken = a.Get("token") is { } token ? Containers.Orchestration.Api.BootstrapTokens.TryParse(token, out _, out _) ? token : throw new UsageException($"--token: '{token}' is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})") : null,
             PodRoutes = nodes > 0 && a.Get("node-interface") is { } nodeInterface ? new Containers.Orchestration.Nodes.PodRoutesOptions(nodeInterface, a.Get("cluster-cidr") ?? "10.244.0.0/16") : null,
         }.OnEtcd(etcd.Split(','), minimumThreadPoolThreads: ControlPlaneThreads);
@@ -373,7 +374,7 @@ internal static class ClusterCommands
             : System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == iface)?.GetIPProperties().UnicastAddresses
                 .Select(u => u.Address).FirstOrDefault(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
               ?? throw new UsageException($"--node-interface {iface} has no IPv4 address: give --advertise-address");
-        string podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var pn) && pn.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? pn.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.4.0/24") : throw new UsageException("--pod-subnet is required: this machine's own pods' network, inside --cluster-cidr", a.Verb);
+        string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var pn) && pn.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? pn.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.4.0/24") : null;
         if (Running(pidFile) is { } running)
         {
             throw new UsageException($"a cluster process already runs on {options.Root} (pid {running})");
@@ -388,11 +389,13 @@ internal static class ClusterCommands
         var credential = await Containers.Orchestration.Nodes.NodeBootstrap.JoinAsync(server, a.Get("token"), name, dir, TimeSpan.FromSeconds(60), stop.Token).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"node {name}: certificate of the cluster CA for system:node:{name} (in {dir}); joining {server}").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
+        var settings = await Containers.Orchestration.Nodes.NodeBootstrap.ClusterSettingsAsync(credential, stop.Token).ConfigureAwait(false);
+        podSubnet ??= await Containers.Orchestration.Nodes.NodeBootstrap.PodCidrAsync(credential, name, TimeSpan.FromSeconds(30), stop.Token).ConfigureAwait(false);
         var clusterOptions = new ClusterOptions
         {
             Loggers = loggers, Root = options.Root, Engine = options, Join = credential, Nodes = 1, NodeName = name, AdvertiseAddress = advertise, PodSubnet = podSubnet,
-            ServiceCidr = a.Get("service-cidr") ?? "10.96.0.0/16",
-            PodRoutes = new Containers.Orchestration.Nodes.PodRoutesOptions(iface, a.Get("cluster-cidr") ?? "10.244.0.0/16"),
+            ServiceCidr = a.Get("service-cidr") ?? settings.GetValueOrDefault("service-cidr") ?? "10.96.0.0/16",
+            PodRoutes = new Containers.Orchestration.Nodes.PodRoutesOptions(iface, a.Get("cluster-cidr") ?? settings.GetValueOrDefault("cluster-cidr") ?? "10.244.0.0/16"),
         };
         await using (var cluster = await Cluster.StartAsync(clusterOptions, stop.Token).ConfigureAwait(false))
         {

@@ -19,7 +19,8 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     private const string Vip = Lan + ".10";
     private static readonly (string Name, string Ip)[] EtcdMachines = [("e1", Lan + ".11"), ("e2", Lan + ".12"), ("e3", Lan + ".13")];
     private static readonly (string Name, string Ip)[] Servers = [("c1", Lan + ".21"), ("c2", Lan + ".22"), ("c3", Lan + ".23")];
-    private static readonly (string Name, string Ip, string PodSubnet)[] Workers = [("w1", Lan + ".31", "10.244.4.0/24"), ("w2", Lan + ".32", "10.244.5.0/24"), ("w3", Lan + ".33", "10.244.6.0/24")]; // join with a bootstrap token
+    // they join with a bootstrap token; w1 names its pod subnet, w2 and w3 get one from the control plane's node IPAM
+    private static readonly (string Name, string Ip, string? PodSubnet)[] Workers = [("w1", Lan + ".31", "10.244.4.0/24"), ("w2", Lan + ".32", null), ("w3", Lan + ".33", null)];
     private static IEnumerable<(string Name, string Ip)> Machines => Servers.Concat(Workers.Select(w => (w.Name, w.Ip)));
     private const string Token = "abcdef.0123456789abcdef";
     private readonly string dir = Path.Combine(Path.GetTempPath(), "containers-tests-ha-" + Guid.NewGuid().ToString("N")[..8]);
@@ -108,7 +109,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
                 Assert.True(import.Code == 0, import.Err);
             }
 
-            Start(name, Cli, "--root", Path.Combine(dir, name), "cluster", "join", "--server", $"https://{Vip}:6443", "--token", Token, "--name", name, "--node-interface", "eth0", "--pod-subnet", subnet);
+            Start(name, Cli, ["--root", Path.Combine(dir, name), "cluster", "join", "--server", $"https://{Vip}:6443", "--token", Token, "--name", name, "--node-interface", "eth0", .. subnet is null ? Array.Empty<string>() : ["--pod-subnet", subnet]]);
         }
 
         foreach (var (name, _, _) in Workers)
@@ -323,13 +324,17 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             .Select(p => (Name: (string)p!["metadata"]!["name"]!, Node: (string)p["spec"]!["nodeName"]!, Ip: (string)p["status"]!["podIP"]!)).ToList();
         output.WriteLine(string.Join('\n', pods));
         Assert.Equal(["c1", "c2", "c3", "w1", "w2", "w3"], pods.Select(p => p.Node).Order()); // one on each machine
-        Assert.All(pods, p => Assert.StartsWith($"10.244.{(p.Node[0] == 'w' ? int.Parse(p.Node[1..], CultureInfo.InvariantCulture) + 3 : int.Parse(p.Node[1..], CultureInfo.InvariantCulture))}.", p.Ip, StringComparison.Ordinal)); // each machine's own pod subnet
+        var subnets = JsonNode.Parse(Kubectl("get", "nodes", "-o", "json").Out)!["items"]!.AsArray().ToDictionary(n => (string)n!["metadata"]!["name"]!, n => (string)n!["spec"]!["podCIDR"]!);
+        output.WriteLine(string.Join(", ", subnets.Select(kv => $"{kv.Key} {kv.Value}")));
+        Assert.Equal(["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24", "10.244.4.0/24"], new[] { "c1", "c2", "c3", "w1" }.Select(n => subnets[n])); // as they were given
+        Assert.Equal(6, subnets.Values.Distinct().Count()); // w2's and w3's from the node IPAM, of their own
+        Assert.All(pods, p => Assert.True(System.Net.IPNetwork.Parse(subnets[p.Node]).Contains(System.Net.IPAddress.Parse(p.Ip)), $"{p.Name} {p.Ip} is not in {p.Node}'s {subnets[p.Node]}")); // each machine's own pod subnet
 
         // host routes: each machine reaches the other machines' pod subnets through them, the joined one too
         Assert.Contains("10.244.3.0/24 via 10.231.0.23", Run("cdha-c1", "ip", "route").Out, StringComparison.Ordinal);
         Assert.Contains("10.244.4.0/24 via 10.231.0.31", Run("cdha-c2", "ip", "route").Out, StringComparison.Ordinal);
         Assert.Contains("10.244.1.0/24 via 10.231.0.21", Run("cdha-w1", "ip", "route").Out, StringComparison.Ordinal);
-        Assert.Contains("10.244.6.0/24 via 10.231.0.33", Run("cdha-w1", "ip", "route").Out, StringComparison.Ordinal);
+        Assert.Contains($"{subnets["w3"]} via 10.231.0.33", Run("cdha-w1", "ip", "route").Out, StringComparison.Ordinal);
 
         // exec and logs of a pod on another machine than the API server the VIP leads to: the API server forwards them
         // to that machine's node endpoint. From the joined worker's pod: the other machines' pods by IP, with the

@@ -28,6 +28,13 @@ public sealed record ClusterOptions
     /// </summary>
     public NodeCredential? Join { get; init; }
 
+    /// <summary>
+    /// The network all machines' pod subnets are part of: with it the controllers give every node that registers
+    /// without a pod subnet (a machine that joined without one) a /24 of it, and machines that join read it from
+    /// cluster-info; null (one machine): none.
+    /// </summary>
+    public string? ClusterCidr { get; init; }
+
     /// <summary>A bootstrap token (<c>abcdef.0123456789abcdef</c>) the control plane accepts for machines that join (kept until deleted; see <see cref="BootstrapTokens"/>).</summary>
     public string? BootstrapToken { get; init; }
 
@@ -397,9 +404,9 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         // what machines that join read anonymously and check with their token: this API's URL and CA
-        BootstrapTokens.SignClusterInfo(api, $"https://{host}:{server.Port}", Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority));
+        BootstrapTokens.SignClusterInfo(api, $"https://{host}:{server.Port}", Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority), new Dictionary<string, string?> { ["service-cidr"] = Options.ServiceCidr, ["cluster-cidr"] = Options.ClusterCidr });
         nodeClient = NodeServer.Client(Pki.IssueClientCertificate(NodeServer.ApiServerUser, [])); // to reach other machines' nodes
-        var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority), NodeMonitorGracePeriod = Options.NodeMonitorGracePeriod, EventTtl = Options.EventTtl, AutoscalerSyncPeriod = Options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(Options.Root, "cluster", "volumes"), Authorizer = Access.Authorizer, LoadBalancerPool = Options.LoadBalancer?.Pool, CertificateAuthority = Pki.Authority };
+        var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority), NodeMonitorGracePeriod = Options.NodeMonitorGracePeriod, EventTtl = Options.EventTtl, AutoscalerSyncPeriod = Options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(Options.Root, "cluster", "volumes"), Authorizer = Access.Authorizer, LoadBalancerPool = Options.LoadBalancer?.Pool, CertificateAuthority = Pki.Authority, AllocateNodeCidrs = Options.ClusterCidr };
         if (Options.LeaderElection is { } election)
         {
             sharedInformers = new InformerSet(api);

@@ -17,6 +17,9 @@ public sealed record ControllerOptions
     /// <summary>The cluster CA with its key: with it, nodes' client certificate requests are approved and signed (<c>cluster join</c>).</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? CertificateAuthority { get; init; }
 
+    /// <summary>Gives nodes without one a /24 pod subnet of this network (kube-controller-manager's --allocate-node-cidrs --cluster-cidr); null: none.</summary>
+    public string? AllocateNodeCidrs { get; init; }
+
     /// <summary>How long the certificates signed for requests are valid (kube-controller-manager's --cluster-signing-duration).</summary>
     public TimeSpan ClusterSigningDuration { get; init; } = TimeSpan.FromDays(365);
 
@@ -113,6 +116,11 @@ public sealed class ControllerManager : IAsyncDisposable
         Add("persistentvolume-controller", b => new PersistentVolumeController(b, options.VolumeDirectory));
         Add("serviceaccount-controller", b => new ServiceAccountController(b, options.RootCaPem));
         Add("clusterrole-aggregation-controller", b => new ClusterRoleAggregationController(b));
+        if (options.AllocateNodeCidrs is { } clusterCidr)
+        {
+            Add("node-ipam-controller", b => new NodeIpamController(b, clusterCidr));
+        }
+
         if (options.CertificateAuthority is { } ca)
         {
             Add("certificatesigningrequest-controller", b => new CertificateSigningController(b, ca, options.ClusterSigningDuration));

@@ -116,6 +116,57 @@ public static class NodeBootstrap
         return new NodeCredential(server, authority, certificate);
     }
 
+    /// <summary>
+    /// What the control plane publishes in cluster-info for machines that join (read over a connection verified
+    /// against the cluster CA): its services' network (<c>service-cidr</c>) and the pods' (<c>cluster-cidr</c>), when given.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, string>> ClusterSettingsAsync(NodeCredential credential, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        using var http = new HttpClient(Api.ClusterPki.ClientHandler(credential.Authority, null), disposeHandler: true) { BaseAddress = credential.Server, Timeout = TimeSpan.FromSeconds(10) };
+        var info = JsonNode.Parse(await http.GetStringAsync(Api.BootstrapTokens.ClusterInfoPath, cancellationToken).ConfigureAwait(false));
+        return Json.Map(info, "data").Where(kv => kv.Key is "service-cidr" or "cluster-cidr").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// The pod subnet the control plane gives this machine's node (spec.podCIDR, from its node IPAM): registers the
+    /// Node when it is not there yet and waits up to <paramref name="timeout"/> for the subnet.
+    /// </summary>
+    public static async Task<string> PodCidrAsync(NodeCredential credential, string nodeName, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        using var http = new HttpClient(credential.Handler(), disposeHandler: true) { BaseAddress = credential.Server, Timeout = TimeSpan.FromSeconds(10) };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        string path = "/api/v1/nodes/" + Uri.EscapeDataString(nodeName);
+        try
+        {
+            while (true)
+            {
+                using var got = await http.GetAsync(path, deadline.Token).ConfigureAwait(false);
+                if (got.StatusCode == System.Net.HttpStatusCode.NotFound)
+                {
+                    var node = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Node", ["metadata"] = new JsonObject { ["name"] = nodeName, ["labels"] = new JsonObject { ["kubernetes.io/hostname"] = nodeName } } };
+                    using var created = await http.PostAsync("/api/v1/nodes", new StringContent(node.ToJsonString(), Encoding.UTF8, "application/json"), deadline.Token).ConfigureAwait(false);
+                    if (!created.IsSuccessStatusCode && created.StatusCode != System.Net.HttpStatusCode.Conflict)
+                    {
+                        throw new ContainerException($"the cluster refused to register node {nodeName} ({(int)created.StatusCode}): {await created.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false)}");
+                    }
+                }
+                else if (got.IsSuccessStatusCode && Json.Str(JsonNode.Parse(await got.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false)), "spec", "podCIDR") is { } cidr)
+                {
+                    return cidr;
+                }
+
+                await Task.Delay(200, deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"node {nodeName} got no pod subnet (spec.podCIDR) within {timeout.TotalSeconds:0} s: the control plane gives them out only with a cluster CIDR (cluster server --cluster-cidr); else join with --pod-subnet");
+        }
+    }
+
     /// <summary>The cluster CA from <paramref name="server"/>'s cluster-info, trusted only when signed for the token.</summary>
     private static async Task<X509Certificate2> DiscoverAsync(Uri server, string token, string id, CancellationToken cancellationToken)
     {

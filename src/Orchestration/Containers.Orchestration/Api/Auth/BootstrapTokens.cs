@@ -115,9 +115,10 @@ public static partial class BootstrapTokens
 
     /// <summary>
     /// Writes kube-public/cluster-info: a kubeconfig with <paramref name="serverUrl"/> and the CA <paramref name="caPem"/>,
-    /// with a <c>jws-kubeconfig-ID</c> signature for every unexpired signing token (as kubeadm's bootstrap signer).
+    /// with a <c>jws-kubeconfig-ID</c> signature for every unexpired signing token (as kubeadm's bootstrap signer), and
+    /// the <paramref name="settings"/> machines that join take (service-cidr, cluster-cidr; null values left out).
     /// </summary>
-    public static void SignClusterInfo(ObjectApi api, string serverUrl, string caPem)
+    public static void SignClusterInfo(ObjectApi api, string serverUrl, string caPem, IReadOnlyDictionary<string, string?>? settings = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         string kubeconfig = $"""
@@ -135,6 +136,13 @@ public static partial class BootstrapTokens
 
             """;
         var data = new JsonObject { ["kubeconfig"] = kubeconfig };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            if (value is not null)
+            {
+                data[key] = value;
+            }
+        }
         var now = api.Time.GetUtcNow();
         foreach (var s in api.List(ResourceType.Secrets, "kube-system").Items.Where(s => Json.Str(s, "type") == SecretType))
         {

@@ -88,6 +88,11 @@ public static class ControllerPolicy
             BootstrapPolicy.Rule("list delete", "", "pods"),
             Events(),
         ]),
+        ("node-ipam-controller",
+        [
+            BootstrapPolicy.Rule(Read + " patch update", "", "nodes"),
+            Events(),
+        ]),
         ("certificatesigningrequest-controller",
         [
             BootstrapPolicy.Rule(Read, "certificates.k8s.io", "certificatesigningrequests"),
