@@ -152,6 +152,44 @@ public sealed class ControlPlaneTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_readiness_probe_is_tried_again_at_once_while_the_container_warms_up_and_counted_after_its_first_period()
+    {
+        int warmTries = 0, coldTries = 0;
+        runtime.ExecExitCode = (spec, _) => spec.PodName switch
+        {
+            "warm" => Interlocked.Increment(ref warmTries) <= 3 ? 1 : 0, // listens a moment after it starts
+            _ => Interlocked.Increment(ref coldTries) > 0 ? 1 : 0, // never ready
+        };
+        await using var cluster = await StartAsync(nodes: 1);
+        var k = new Kubectl(cluster.KubeconfigPath);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await k.RunAsync("apply", "-f", Manifests("probes", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: warm}
+            spec:
+              containers: [{name: app, image: web:v1, readinessProbe: {exec: {command: [check]}, periodSeconds: 10}}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: cold}
+            spec:
+              containers: [{name: app, image: web:v1, readinessProbe: {exec: {command: [check]}, periodSeconds: 1}}]
+            """));
+        await k.WaitForAsync("True", TimeSpan.FromSeconds(5), "get", "pod", "warm", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"warm was Ready after {clock.Elapsed}: a whole period (10 s) after its first failed try"); // not 10 s
+        Assert.Equal(4, Volatile.Read(ref warmTries));
+        // the never-ready one: its first second is warm-up (a handful of quick tries, no event), then one try a period, counted
+        await Task.Delay(2500);
+        int tries = Volatile.Read(ref coldTries);
+        Assert.InRange(tries, 6, 14);
+        var events = await k.RunAsync("get", "events", "--field-selector", "involvedObject.name=cold,reason=Unhealthy", "-o", "jsonpath={.items[*].count}");
+        Assert.NotEqual("", events.Trim()); // failures after the warm-up are recorded
+        Assert.Equal("", (await k.RunAsync("get", "events", "--field-selector", "involvedObject.name=warm,reason=Unhealthy", "-o", "name")).Trim());
+        Assert.Equal("False", (await k.RunAsync("get", "pod", "cold", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")).Trim());
+    }
+
+    [Fact]
     public async Task The_course_stacks_manifests_wire_their_config_secret_volume_and_node_port()
     {
         await using var cluster = await StartAsync(nodes: 3);

@@ -70,9 +70,12 @@ public sealed class RecordingPodRuntime : IPodRuntime
     public Task<ExecProcess> StartExecAsync(string id, ExecOptions options, CancellationToken cancellationToken) =>
         throw new ContainerException("the recording runtime double runs no processes: exec needs a real runtime");
 
+    /// <summary>The exit code of an exec (a probe's) in a container, by its pod's and container's names and the command; 0 when not set.</summary>
+    public Func<PodContainerSpec, IReadOnlyList<string>, int>? ExecExitCode { get; set; }
+
     /// <inheritdoc/>
     public Task<(int ExitCode, string Output)> ExecAsync(string id, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) =>
-        Task.FromResult((0, ""));
+        Task.FromResult((ExecExitCode is { } exit && containers.TryGetValue(id, out var e) ? exit(e.Spec, command) : 0, ""));
 
     public IReadOnlyList<RuntimeContainerStatus> List(string nodeName) =>
         [.. containers.Where(kv => kv.Value.Spec.NodeName == nodeName).Select(kv => Inspect(kv.Key)!)];

@@ -21,7 +21,7 @@ internal static class Program
     [
         ("", "v1"), ("apps", "v1"), ("batch", "v1"), ("autoscaling", "v2"), ("autoscaling", "v1"), ("policy", "v1"),
         ("networking.k8s.io", "v1"), ("rbac.authorization.k8s.io", "v1"), ("storage.k8s.io", "v1"), ("coordination.k8s.io", "v1"),
-        ("authorization.k8s.io", "v1"), ("authentication.k8s.io", "v1"),
+        ("authorization.k8s.io", "v1"), ("authentication.k8s.io", "v1"), ("certificates.k8s.io", "v1"),
     ];
 
     /// <summary>apimachinery's types (their definitions live under io.k8s.apimachinery, not under a group's package).</summary>

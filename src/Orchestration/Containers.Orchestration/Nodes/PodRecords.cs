@@ -114,4 +114,13 @@ internal sealed class ProbeState
     public int Failures { get; set; }
 
     public int Successes { get; set; }
+
+    /// <summary>While a new container warms up: when its startup or readiness probe is tried again (sooner than its period).</summary>
+    public DateTimeOffset? Retry { get; set; }
+
+    /// <summary>How many warm-up tries failed (each waits twice as long as the one before).</summary>
+    public int WarmUpTries { get; set; }
+
+    /// <summary>Whether the probe ever succeeded for this run of the container (warm-up is over).</summary>
+    public bool Succeeded { get; set; }
 }

@@ -4,7 +4,11 @@ namespace Containers.Orchestration.Nodes;
 
 /// <summary>
 /// The kubelet's prober manager for one node: startup, liveness and readiness probes (exec in the container, httpGet
-/// and tcpSocket to the pod's IP) on their periods and thresholds, with the Unhealthy and Killing events.
+/// and tcpSocket to the pod's IP) on their periods and thresholds, with the Unhealthy and Killing events. As the
+/// kubelet, a new container's readiness (or startup) probe runs as soon as it runs (after initialDelaySeconds); then,
+/// until it first succeeds and for at most one period, a failed try is tried again after 10, 20, 40... ms instead of a
+/// whole period later, without counting it or recording an event (the container is not ready either way), so a server
+/// that listens a moment after its process starts is Ready a moment later, not a period later.
 /// </summary>
 internal sealed class Prober(ObjectApi api, IPodRuntime runtime, string node) : IDisposable
 {
@@ -34,19 +38,34 @@ internal sealed class Prober(ObjectApi api, IPodRuntime runtime, string node) : 
             var state = cr.Probes.TryGetValue(kind, out var s) ? s : cr.Probes[kind] = new ProbeState();
             long initialDelay = Json.Int(probe, "initialDelaySeconds") ?? 0;
             long period = Math.Max(1, Json.Int(probe, "periodSeconds") ?? 10);
-            var due = state.Last is { } last ? last.AddSeconds(period) : started.AddSeconds(initialDelay);
+            var due = state.Retry ?? (state.Last is { } last ? last.AddSeconds(period) : started.AddSeconds(initialDelay));
             if (due > now)
             {
                 next = due - now < next ? due - now : next;
                 continue;
             }
 
-            state.Last = now;
+            state.Last ??= now; // the period counts from the first try
+            state.Retry = null;
             string? failure = await RunProbeAsync(probe, rec, cr, cancellationToken).ConfigureAwait(false);
+            if (failure is not null && kind != "livenessProbe" && !state.Succeeded && now - started.AddSeconds(initialDelay) < TimeSpan.FromSeconds(period))
+            {
+                // warming up: tried again soon, not counted
+                var retry = now + TimeSpan.FromMilliseconds(Math.Min(10 << Math.Min(state.WarmUpTries++, 10), 1000));
+                if (retry < state.Last.Value.AddSeconds(period))
+                {
+                    state.Retry = retry;
+                    next = retry - now < next ? retry - now : next;
+                    continue;
+                }
+            }
+
+            state.Last = now;
             long failureThreshold = Math.Max(1, Json.Int(probe, "failureThreshold") ?? 3);
             long successThreshold = Math.Max(1, Json.Int(probe, "successThreshold") ?? 1);
             if (failure is null)
             {
+                state.Succeeded = true;
                 state.Failures = 0;
                 state.Successes++;
                 if (kind == "startupProbe")
@@ -146,9 +165,9 @@ internal sealed class Prober(ObjectApi api, IPodRuntime runtime, string node) : 
         return port is JsonValue n && n.TryGetValue(out string? s) ? long.Parse(s, CultureInfo.InvariantCulture) : Json.Int(port) ?? 0;
     }
 
-    /// <summary>How long after a start the first readiness or startup probe is looked at (in ms, at least 200).</summary>
+    /// <summary>How long after a start the first readiness or startup probe is looked at (in ms): at once, or after initialDelaySeconds.</summary>
     public static long FirstProbeDelay(JsonObject spec) =>
-        Math.Max(200, 1000 * new[] { "startupProbe", "readinessProbe" }.Select(p => Json.Int(spec, p, "initialDelaySeconds") ?? 0).Max());
+        1000 * new[] { "startupProbe", "readinessProbe" }.Select(p => Json.Int(spec, p, "initialDelaySeconds") ?? 0).Max();
 
     /// <summary>Closes the probes' HTTP client.</summary>
     public void Dispose() => http.Dispose();
