@@ -10,7 +10,9 @@ work=$(mktemp -d /tmp/containers-apply-XXXXXX)
 root=$work/root
 cli=${CLI:-$work/cli/containers}
 port=$((20000 + RANDOM % 10000))
+watcher=
 cleanup() {
+  [ -n "$watcher" ] && kill "$watcher" 2>/dev/null || true
   # the pod first (cluster down keeps pods running), then the control plane, then the pods' bridge
   [ -f "$root/kubeconfig" ] && KUBECONFIG=$root/kubeconfig timeout 60 kubectl delete pod web --ignore-not-found --grace-period=1 --wait=true >/dev/null 2>&1 || true
   "$cli" --root "$root" cluster down >/dev/null 2>&1 || true
@@ -47,16 +49,27 @@ spec:
       periodSeconds: 1
 EOF
 
+# the parts: a watch of the pod, each change stamped as it arrives (stored, scheduled, container running, Ready)
+watch_log=$work/watch.log
+kubectl get pods --watch --output-watch-events -o jsonpath='{.type} {.object.metadata.name} node={.object.spec.nodeName} running={.object.status.containerStatuses[0].state.running.startedAt} ready={.object.status.conditions[?(@.type=="Ready")].status}{"\n"}' 2>/dev/null \
+  > >(while IFS= read -r line; do echo "$(date +%s%N) $line"; done > "$watch_log") &
+watcher=$! # kubectl's own PID: killing it ends the stamping loop too
+sleep 1
+parts() { # the first stamp at or after $1 whose line matches $2, in ms after $1
+  awk -v t0="$1" -v pat="$2" '$1 >= t0 && $0 ~ pat { printf "%d", ($1 - t0) / 1000000; exit }' "$watch_log"
+}
 times=()
 for i in $(seq "$runs"); do
   t0=$(date +%s%N)
   kubectl apply -f "$work/pod.yaml" >/dev/null
+  ta=$(date +%s%N)
   kubectl wait --for=condition=Ready pod/web --timeout=60s >/dev/null
   t1=$(date +%s%N)
   ms=$(( (t1 - t0) / 1000000 ))
   times+=("$ms")
-  echo "run $i: ${ms} ms"
+  echo "run $i: ${ms} ms (kubectl apply returned after $(( (ta - t0) / 1000000 )) ms; seen by a watch: stored $(parts "$t0" "^[0-9]+ ADDED web") ms, scheduled $(parts "$t0" "web node=[a-z]") ms, container running $(parts "$t0" "web node=.* running=[0-9]") ms, Ready $(parts "$t0" "web .*ready=True") ms; kubectl wait returned at ${ms} ms)"
   kubectl delete pod web --grace-period=1 --wait=true >/dev/null
 done
+kill "$watcher" 2>/dev/null || true
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "kubectl apply to Ready, one pod, ${runs} runs: median ${median} ms (each includes one kubectl apply and one kubectl wait process)"
