@@ -2,6 +2,7 @@
 # Pull + unpack of a Debian minbase image from a local registry, side by side in one run (interleaved rounds,
 # fresh directories, same disk): our CLI vs `skopeo copy` + `umoci unpack` vs `tar -xzf` of the same layer.
 # Usage: benchmarks/pull-unpack.sh [ROUNDS]   (as root; installs debootstrap, skopeo, umoci, docker-registry)
+#   LAYER=path.tar.gz  another image's layer instead (benchmarks/unpack-node.sh passes node:18's: 34k files)
 set -euo pipefail
 ROUNDS=${1:-5}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,16 +18,18 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$made" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
-# 1. The image: Debian bookworm minbase (apt caches removed), one gzip layer.
-if [ ! -f "$WORK/layer.tar.gz" ]; then
+# 1. The image: Debian bookworm minbase (apt caches removed), one gzip layer (or LAYER's).
+if [ -n "${LAYER:-}" ]; then
+  WORK="$WORK/$(basename "$LAYER" .tar.gz)"; mkdir -p "$WORK"; ln -sf "$(readlink -f "$LAYER")" "$WORK/layer.tar.gz"
+elif [ ! -f "$WORK/layer.tar.gz" ]; then
   rm -rf "$WORK/minbase"
   debootstrap --variant=minbase bookworm "$WORK/minbase" http://deb.debian.org/debian >/dev/null
   rm -rf "$WORK"/minbase/var/cache/apt/archives/*.deb "$WORK"/minbase/var/lib/apt/lists/*
   tar -C "$WORK/minbase" -czf "$WORK/layer.tar.gz.tmp" . && mv "$WORK/layer.tar.gz.tmp" "$WORK/layer.tar.gz"
 fi
-CLI="$WORK/cli/containers"
+CLI="${CLI:-${BENCH_DIR:-/var/tmp/containers-bench}/cli/containers}"
 if [ ! -x "$CLI" ] || [ -n "${REBUILD:-}" ]; then
-  dotnet publish "$HERE/samples/Cli" -c Release -o "$WORK/cli" >/dev/null
+  dotnet publish "$HERE/samples/Cli" -c Release -o "$(dirname "$CLI")" >/dev/null
 fi
 
 # 2. A registry on 127.0.0.1 holding it (pushed by us: the layer blob is the .tar.gz above, byte for byte).

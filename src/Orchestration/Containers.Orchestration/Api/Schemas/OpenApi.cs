@@ -14,6 +14,7 @@ internal static class OpenApi
 {
     private static readonly ConcurrentDictionary<string, Lazy<byte[]?>> Documents = new(StringComparer.Ordinal);
     private static readonly Lazy<byte[]> V2 = new(BuildV2);
+    private static readonly Lazy<byte[]> IndexBytes = new(() => System.Text.Encoding.UTF8.GetBytes(Index().ToJsonString()));
 
     private static IEnumerable<(string Path, string Group, string Version)> GroupVersions() =>
         new[] { ("api/v1", "", "v1") }.Concat(ResourceType.All.Where(t => t.Group.Length > 0).Select(t => (t.Group, t.Version)).Distinct()
@@ -31,6 +32,9 @@ internal static class OpenApi
 
         return new JsonObject { ["paths"] = paths };
     }
+
+    /// <summary>The v3 index as served: made once (the documents, and so their hashes, do not change while the process runs).</summary>
+    public static byte[] IndexJson() => IndexBytes.Value;
 
     /// <summary>The v3 document of a group version (api/v1, apis/apps/v1), or null when none is served.</summary>
     public static byte[]? Document(string groupVersion) =>

@@ -35,7 +35,7 @@ internal static class DiscoveryEndpoints
         app.MapGet("/api/{version}", http => ApiHttp.WriteAsync(http, 200, Resources("", Value(http, "version"))));
         app.MapGet("/apis/{group}", http => ApiHttp.WriteAsync(http, 200, ResourceType.Groups.Contains(Value(http, "group")) ? Group(Value(http, "group")) : throw ApiHttp.NotServed()));
         app.MapGet("/apis/{group}/{version}", http => ApiHttp.WriteAsync(http, 200, Resources(Value(http, "group"), Value(http, "version"))));
-        app.MapGet("/openapi/v3", http => ApiHttp.WriteAsync(http, 200, OpenApi.Index()));
+        app.MapGet("/openapi/v3", http => WriteBytesAsync(http, OpenApi.IndexJson())); // kubectl apply reads it every time: its hashes made once
         app.MapGet("/openapi/v3/{**path}", http => WriteBytesAsync(http, OpenApi.Document(Value(http, "path")) ?? throw ApiHttp.NotServed()));
         app.MapGet("/openapi/v2", http =>
         {
