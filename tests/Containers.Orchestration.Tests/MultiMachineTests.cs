@@ -265,7 +265,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         string etcdLeader = EtcdMachines[status.Select((s, i) => (s, i)).First(p => (ulong)p.s!["Status"]!["header"]!["member_id"]! == leaderId).i].Name;
         clock.Restart();
         processes[etcdLeader].Kill();
-        await UntilAsync(() => Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "--request-timeout=1s", "create", "configmap", $"after-{Guid.NewGuid():N}"[..20]).Code == 0, "writes did not resume after the etcd leader died", 30);
+        await UntilAsync(() => KubectlUntimed("--request-timeout=1s", "create", "configmap", $"after-{Guid.NewGuid():N}"[..20]).Code == 0, "writes did not resume after the etcd leader died", 30);
         var writesBack = clock.Elapsed;
         output.WriteLine($"killed etcd leader {etcdLeader}: writes resumed after {writesBack.TotalSeconds:0.00} s");
 
@@ -318,7 +318,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             metadata: {name: web}
             spec: {type: NodePort, selector: {app: web}, ports: [{port: 8080, targetPort: 8080, nodePort: 30080}]}
             """);
-        Assert.Equal(0, Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "apply", "-f", manifest).Code);
+        Assert.Equal(0, KubectlUntimed("apply", "-f", manifest).Code);
         await UntilAsync(() => Kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}").Out.Trim() == "6", "six ready pods", 90);
         var pods = JsonNode.Parse(Kubectl("get", "pods", "-l", "app=web", "-o", "json").Out)!["items"]!.AsArray()
             .Select(p => (Name: (string)p!["metadata"]!["name"]!, Node: (string)p["spec"]!["nodeName"]!, Ip: (string)p["status"]!["podIP"]!)).ToList();
@@ -403,7 +403,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             metadata: {name: story}
             spec: {type: NodePort, selector: {app: story}, ports: [{port: 8080, targetPort: 8080, nodePort: 30081}]}
             """);
-        Assert.Equal(0, Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "apply", "-f", manifest).Code);
+        Assert.Equal(0, KubectlUntimed("apply", "-f", manifest).Code);
         var clock = Stopwatch.StartNew();
         await UntilAsync(() => Ready() == 3, "three ready pods", 90);
         output.WriteLine($"3 pods ready after {clock.Elapsed.TotalSeconds:0.0} s");
@@ -421,7 +421,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         {
             clock.Restart();
             Assert.Equal(0, Kubectl(change).Code);
-            var status = Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "rollout", "status", "deployment/story", "--timeout=150s");
+            var status = KubectlUntimed("rollout", "status", "deployment/story", "--timeout=150s");
             Assert.True(status.Code == 0, status.Out + status.Err);
             output.WriteLine($"kubectl {string.Join(' ', change)}: rolled out in {clock.Elapsed.TotalSeconds:0.0} s");
             await UntilAsync(() => Kubectl("get", "pods", "-l", "app=story", "-o", "jsonpath={.items[*].spec.containers[0].image}").Out.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: 6 } images && images.All(i => i == "web:" + version), $"six pods of web:{version}", 30);
@@ -432,7 +432,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
         // drain a worker: it is cordoned, its pods evicted and made again on the other two; uncordon: new pods land there again
         clock.Restart();
-        var drain = Run("cdha-client", "env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "drain", "w2", "--ignore-daemonsets", "--timeout=120s");
+        var drain = KubectlUntimed("drain", "w2", "--ignore-daemonsets", "--timeout=120s");
         Assert.True(drain.Code == 0, drain.Out + drain.Err);
         Assert.Equal("true", Kubectl("get", "node", "w2", "-o", "jsonpath={.spec.unschedulable}").Out.Trim());
         await UntilAsync(() => Ready() == 6 && PodNodes() is { Count: 6 } nodes && !nodes.Contains("w2"), "six ready pods off w2", 90);
@@ -448,8 +448,11 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
     private string Holder(string lease) => Kubectl("get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}").Out.Trim();
 
-    private (int Code, string Out, string Err) Kubectl(params string[] args) =>
-        Run("cdha-client", ["env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", "--request-timeout=5s", .. args]);
+    /// <summary>kubectl from the client machine without a request timeout (for its own --timeout: rollout status, drain).</summary>
+    private (int Code, string Out, string Err) KubectlUntimed(params string[] args) =>
+        Run("cdha-client", ["env", $"KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")}", "kubectl", .. args]);
+
+    private (int Code, string Out, string Err) Kubectl(params string[] args) => KubectlUntimed(["--request-timeout=5s", .. args]);
 
     private (int Code, string Out, string Err) Curl(string url, int timeout = 5, bool plain = false)
     {
