@@ -48,7 +48,7 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && brea
 IMAGE="127.0.0.1:$PORT/bench/minbase:1"
 "$CLI" --root "$WORK/seed" import "$WORK/layer.tar.gz" "$IMAGE" >/dev/null
 "$CLI" --root "$WORK/seed" push "$IMAGE" >/dev/null 2>&1
-SIZE=$(stat -c %s "$WORK/layer.tar.gz"); FILES=$(tar -tzf "$WORK/layer.tar.gz" | wc -l)
+SIZE=$(stat -L -c %s "$WORK/layer.tar.gz"); FILES=$(tar -tzf "$WORK/layer.tar.gz" | wc -l)
 
 # 3. Interleaved rounds; each command in a fresh directory; caches of the previous round deleted and synced first.
 # This VM's ext4 gets 10-30x slower at creating files for minutes after large deletes, so by default the fresh

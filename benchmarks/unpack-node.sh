@@ -17,7 +17,7 @@ if [ ! -f "$LAYER" ]; then
   "$CLI" --root "$ROOT" save -o "$tmp/node.tar" docker.io/library/node:18
   tar -C "$tmp" -xf "$tmp/node.tar"
   layer=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/manifest.json")); print(m[0]["Layers"][0])' "$tmp")
-  if gzip -t "$tmp/$layer" 2>/dev/null; then cp "$tmp/$layer" "$LAYER.tmp"; else gzip -c "$tmp/$layer" > "$LAYER.tmp"; fi
+  if gzip -t "$tmp/$layer" 2>/dev/null; then cp "$tmp/$layer" "$LAYER.tmp"; else gzip -n -c "$tmp/$layer" > "$LAYER.tmp"; fi # -n: no name or time stamp (the blob's is out of gzip's range)
   mv "$LAYER.tmp" "$LAYER"; rm -rf "$tmp"
 fi
 LAYER="$LAYER" CLI="$CLI" exec "$HERE/benchmarks/pull-unpack.sh" "$ROUNDS"
