@@ -41,6 +41,17 @@ internal static class ClusterCommands
             case "server":
                 return await ServerAsync(options, a, pidFile).ConfigureAwait(false);
 
+            case "join" when a.Has("control-plane"):
+            {
+                // kubeadm join --control-plane: the token vouches for the cluster's CA, then this machine runs as a
+                // control-plane machine on the cluster's etcd, refusing a store that holds another CA
+                var server = a.Get("server") is { } sv && Uri.TryCreate(sv, UriKind.Absolute, out var su) && su.Scheme == "https" ? su : throw new UsageException("--server is required: the cluster's API server, https://VIP:6443", a.Verb);
+                string token = a.Get("token") ?? throw new UsageException("--token is required with --control-plane: a bootstrap token of the cluster", a.Verb);
+                var authority = await Containers.Orchestration.Nodes.NodeBootstrap.DiscoverAuthorityAsync(server, token, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+                await Console.Out.WriteLineAsync($"joining {server} as a control-plane machine: its CA {authority.Thumbprint} is vouched for by the token").ConfigureAwait(false);
+                return await ServerAsync(options, a, pidFile, authority).ConfigureAwait(false);
+            }
+
             case "join":
                 return await JoinAsync(options, a, pidFile).ConfigureAwait(false);
 
@@ -276,7 +287,7 @@ internal static class ClusterCommands
     /// manager and scheduler behind leader election, and the virtual IP's holder when this machine leads it), in the
     /// foreground until SIGINT or SIGTERM.
     /// </summary>
-    private static async Task<int> ServerAsync(EngineOptions options, Args a, string pidFile)
+    private static async Task<int> ServerAsync(EngineOptions options, Args a, string pidFile, System.Security.Cryptography.X509Certificates.X509Certificate2? expectedAuthority = null)
     {
         string etcd = a.Get("etcd") is { } ec ? string.Join(',', EtcdEndpoints(ec, "--etcd")) : throw new UsageException("--etcd is required: the etcd members' client URLs, comma-separated", a.Verb);
         var advertise = a.Get("advertise-address") is { } aa ? System.Net.IPAddress.TryParse(aa, out var ad) && ad.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? ad : throw new UsageException($"--advertise-address: '{aa}' is not an IPv4 address") : throw new UsageException("--advertise-address is required: this machine's address on the LAN", a.Verb);
@@ -333,6 +344,7 @@ internal static class ClusterCommands
             LoadBalancer = lbPool is null ? null : new LoadBalancerOptions(Containers.Orchestration.Controllers.LoadBalancerPool.Parse(lbPool), lbInterface!),
             NodeName = a.Get("name") ?? Environment.MachineName,
             ClusterCidr = a.Get("cluster-cidr") ?? "10.244.0.0/16",
+            ExpectedAuthority = expectedAuthority,
             BootstrapToken = a.Get("token") is { } token ? Containers.Orchestration.Api.BootstrapTokens.TryParse(token, out _, out _) ? token : throw new UsageException($"--token: '{token}' is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})") : null,
             PodRoutes = nodes > 0 && a.Get("node-interface") is { } nodeInterface ? new Containers.Orchestration.Nodes.PodRoutesOptions(nodeInterface, a.Get("cluster-cidr") ?? "10.244.0.0/16") : null,
         }.OnEtcd(etcd.Split(','), minimumThreadPoolThreads: ControlPlaneThreads);
@@ -362,6 +374,14 @@ internal static class ClusterCommands
     private static async Task<int> JoinAsync(EngineOptions options, Args a, string pidFile)
     {
         var server = a.Get("server") is { } sv ? Uri.TryCreate(sv, UriKind.Absolute, out var su) && su.Scheme == "https" ? su : throw new UsageException($"--server: '{sv}' is not an https:// URL such as https://10.0.0.10:6443") : throw new UsageException("--server is required: the cluster's API server (its virtual IP's URL)", a.Verb);
+        foreach (var only in new[] { "etcd", "vip", "vip-interface", "lb-pool", "lb-interface", "nodes", "bind-address", "port", "leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period" })
+        {
+            if (a.Get(only) is not null)
+            {
+                throw new UsageException($"--{only} is for a control-plane machine: join with --control-plane, or leave it out", a.Verb);
+            }
+        }
+
         string name = a.Get("name") ?? Environment.MachineName.ToLowerInvariant();
         string iface = a.Get("node-interface") ?? throw new UsageException("--node-interface is required: the LAN interface other machines reach this one's pods through", a.Verb);
         if (!Directory.Exists($"/sys/class/net/{iface}"))

@@ -422,32 +422,14 @@ internal static class Verbs
                     .Value("--lb-interface", "string", "The LAN interface LoadBalancer addresses are held and announced (gratuitous ARP) on")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("server", "--etcd URLS --advertise-address IP [OPTIONS]", "Run one control-plane machine of several on etcd: the API server, and the controllers, scheduler and virtual IP behind leader election on Leases")
-                    .Value("--etcd", "strings", "The etcd members' client URLs, comma-separated (required)")
-                    .Value("--advertise-address", "string", "This machine's address on the LAN (required)")
-                    .Value("--bind-address", "string", "The address the API listens on", "0.0.0.0")
-                    .Value("--port", "int", "The Kubernetes API's port", "6443")
-                    .Value("--vip", "string", "A virtual IP for the API (address[/prefix]), held by the leader and moved when it dies; the kubeconfig points at it")
-                    .Value("--vip-interface", "string", "The LAN interface the virtual IP is held on")
-                    .Value("--nodes", "int", "Nodes this machine also runs (0 to 100)", "0")
-                    .Value("--lb-pool", "string", "Addresses for LoadBalancer Services (ranges or networks, comma-separated), held by the virtual IP's holder")
-                    .Value("--lb-interface", "string", "The LAN interface LoadBalancer addresses are held and announced on")
-                    .Value("--pod-subnet", "string", "The pods' IPv4 network of this machine's nodes (a subnet of its own, inside --cluster-cidr, when the machines' pod networks are joined)", "10.244.0.0/16")
-                    .Value("--node-interface", "string", "Join this machine's pod network to the other machines' through this LAN interface: host routes to every other node's pod subnet")
-                    .Value("--cluster-cidr", "string", "The network all machines' pod subnets are part of (pod-to-pod traffic inside it is not masqueraded; machines that join without a pod subnet get a /24 of it)", "10.244.0.0/16")
-                    .Value("--name", "string", "This machine's name in the Leases' holder identities", "the host name")
-                    .Value("--leader-elect-lease-duration", "duration", "How long a leader's lease lasts without renewal", "15s")
-                    .Value("--leader-elect-renew-deadline", "duration", "How long a leader tries to renew before it stops leading", "10s")
-                    .Value("--leader-elect-retry-period", "duration", "How often candidates try and the leader renews", "2s")
+                    .ControlPlaneOptions()
                     .Value("--token", "string", "A bootstrap token (abcdef.0123456789abcdef) machines may join with (\"cluster join --token\")")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
-                new Verb("join", "--server URL --token TOKEN --node-interface IF [OPTIONS]", "Make this machine a worker of a running cluster: a node certificate from the bootstrap token, then its node agent, service proxy and pod routes, in the foreground")
+                new Verb("join", "--server URL --token TOKEN --node-interface IF [OPTIONS]", "Make this machine a worker of a running cluster (a node certificate from the bootstrap token, then its node agent, service proxy and pod routes), or with --control-plane one more control-plane machine, in the foreground")
                     .Value("--server", "string", "The cluster's API server, https://VIP:6443 (required)")
-                    .Value("--token", "string", "A bootstrap token of the cluster (required the first time; the node's certificate is kept in ROOT/cluster/node)")
-                    .Value("--name", "string", "The node's name", "the host name")
-                    .Value("--node-interface", "string", "The LAN interface the other machines reach this one's pods through (required)")
-                    .Value("--advertise-address", "string", "This machine's address on the LAN", "the first IPv4 address of --node-interface")
-                    .Value("--pod-subnet", "string", "This machine's pods' network, a subnet of its own inside the cluster CIDR", "a /24 the control plane gives the node")
-                    .Value("--cluster-cidr", "string", "The network all machines' pod subnets are part of", "the control plane's, from cluster-info")
+                    .Value("--token", "string", "A bootstrap token of the cluster (required the first time; a worker's certificate is kept in ROOT/cluster/node)")
+                    .Flag("--control-plane", "Join as a control-plane machine: the token vouches for the cluster's CA, then it runs as \"cluster server\" (with --etcd and --advertise-address) and refuses a store that holds another CA")
+                    .ControlPlaneOptions()
                     .Value("--service-cidr", "string", "The cluster's services' network", "the control plane's, from cluster-info")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("token", "COMMAND", "Bootstrap tokens machines join with (kubeadm token)")
@@ -471,6 +453,25 @@ internal static class Verbs
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)),
                 new Verb("status", "", "Whether a cluster runs on this root, its API's URL and its nodes")
                     .Runs((c, a) => ClusterCommands.RunAsync(c.Options, a)));
+
+    /// <summary>The options of a control-plane machine (<c>cluster server</c>, <c>cluster join --control-plane</c>); a worker that joins takes the node ones.</summary>
+    private static Verb ControlPlaneOptions(this Verb v) => v
+        .Value("--etcd", "strings", "The etcd members' client URLs, comma-separated (required on a control-plane machine)")
+        .Value("--advertise-address", "string", "This machine's address on the LAN (required on a control-plane machine; a worker takes --node-interface's)")
+        .Value("--bind-address", "string", "The address the API listens on", "0.0.0.0")
+        .Value("--port", "int", "The Kubernetes API's port", "6443")
+        .Value("--vip", "string", "A virtual IP for the API (address[/prefix]), held by the leader and moved when it dies; the kubeconfig points at it")
+        .Value("--vip-interface", "string", "The LAN interface the virtual IP is held on")
+        .Value("--nodes", "int", "Nodes a control-plane machine also runs (0 to 100)", "0")
+        .Value("--lb-pool", "string", "Addresses for LoadBalancer Services (ranges or networks, comma-separated), held by the virtual IP's holder")
+        .Value("--lb-interface", "string", "The LAN interface LoadBalancer addresses are held and announced on")
+        .Value("--pod-subnet", "string", "The pods' IPv4 network of this machine's nodes (a subnet of its own, inside --cluster-cidr, when the machines' pod networks are joined); a worker without one gets a /24 from the control plane")
+        .Value("--node-interface", "string", "Join this machine's pod network to the other machines' through this LAN interface: host routes to every other node's pod subnet")
+        .Value("--cluster-cidr", "string", "The network all machines' pod subnets are part of (pod-to-pod traffic inside it is not masqueraded; workers that join without a pod subnet get a /24 of it)", "10.244.0.0/16")
+        .Value("--name", "string", "This machine's name (its node's, and in the Leases' holder identities)", "the host name")
+        .Value("--leader-elect-lease-duration", "duration", "How long a leader's lease lasts without renewal", "15s")
+        .Value("--leader-elect-renew-deadline", "duration", "How long a leader tries to renew before it stops leading", "10s")
+        .Value("--leader-elect-retry-period", "duration", "How often candidates try and the leader renews", "2s");
 
     private static Verb ValuesFlags(this Verb v) => v
         .Value("-f|--values", "strings", "Specify values in a YAML file (can specify multiple)")

@@ -72,7 +72,9 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             var (name, ip) = Servers[i];
             var import = Run(null, Cli, "--root", Path.Combine(dir, name), "import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV PATH=/bin", tar, "web:v1");
             Assert.True(import.Code == 0, import.Err);
-            serverArgs[name] = ["--root", Path.Combine(dir, name), "cluster", "server", "--name", name, "--etcd", Endpoints,
+            // c3 joins as kubeadm join --control-plane does: its token vouches for the CA it must then find in etcd
+            string[] verb = name == "c3" ? ["join", "--control-plane", "--server", $"https://{Vip}:6443"] : ["server"];
+            serverArgs[name] = ["--root", Path.Combine(dir, name), "cluster", .. verb, "--name", name, "--etcd", Endpoints,
                 "--advertise-address", ip, "--vip", Vip, "--vip-interface", "eth0",
                 "--nodes", "1", "--pod-subnet", $"10.244.{i + 1}.0/24", "--node-interface", "eth0",
                 "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s", "--token", Token];

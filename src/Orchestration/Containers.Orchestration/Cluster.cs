@@ -35,6 +35,12 @@ public sealed record ClusterOptions
     /// </summary>
     public string? ClusterCidr { get; init; }
 
+    /// <summary>
+    /// The cluster CA this control-plane machine must find in the store (<c>cluster join --control-plane</c>: the one
+    /// its bootstrap token vouched for); another one there fails the start, naming both. Null: whatever is there.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ExpectedAuthority { get; init; }
+
     /// <summary>A bootstrap token (<c>abcdef.0123456789abcdef</c>) the control plane accepts for machines that join (kept until deleted; see <see cref="BootstrapTokens"/>).</summary>
     public string? BootstrapToken { get; init; }
 
@@ -388,6 +394,10 @@ public sealed class Cluster : IAsyncDisposable
         var addresses = new List<System.Net.IPAddress> { ServiceAddressAllocator.Offset(System.Net.IPNetwork.Parse(Options.ServiceCidr).BaseAddress, 1) };
         addresses.AddRange(new[] { Options.AdvertiseAddress, Options.VirtualIp?.Address }.OfType<System.Net.IPAddress>());
         Pki = Containers.Orchestration.Api.ClusterPki.LoadOrCreate(pki, addresses);
+        if (Options.ExpectedAuthority is { } expected && expected.Thumbprint != Pki.Authority.Thumbprint)
+        {
+            throw new ContainerException($"the store holds the CA of another cluster ({Pki.Authority.Subject}, {Pki.Authority.Thumbprint}) than the one the token vouched for ({expected.Subject}, {expected.Thumbprint}): check the etcd URLs");
+        }
         var tokens = Options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
         startLog.LogDebug("certificates ready; reconciling the bootstrap policy");
         RetryConflicts(() => BootstrapPolicy.Reconcile(api)); // another API server may be writing the same objects

@@ -167,6 +167,23 @@ public static class NodeBootstrap
         }
     }
 
+    /// <summary>
+    /// The cluster CA <paramref name="server"/> serves, trusted because its cluster-info is signed for
+    /// <paramref name="token"/> (kubeadm's token discovery): what a control-plane machine that joins checks the store against.
+    /// </summary>
+    public static async Task<X509Certificate2> DiscoverAuthorityAsync(Uri server, string token, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        if (!Api.BootstrapTokens.TryParse(token, out string id, out _))
+        {
+            throw new InvalidContainerSpecException($"--token: '{token}' is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})");
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        return await DiscoverAsync(server, token, id, deadline.Token).ConfigureAwait(false);
+    }
+
     /// <summary>The cluster CA from <paramref name="server"/>'s cluster-info, trusted only when signed for the token.</summary>
     private static async Task<X509Certificate2> DiscoverAsync(Uri server, string token, string id, CancellationToken cancellationToken)
     {
