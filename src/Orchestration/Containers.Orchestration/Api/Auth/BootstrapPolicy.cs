@@ -165,9 +165,24 @@ public static class BootstrapPolicy
                 var current = api.TryGet(type, null, name);
                 if (current is null)
                 {
-                    api.Create(type, null, wanted);
+                    try
+                    {
+                        api.Create(type, null, wanted);
+                        continue;
+                    }
+                    catch (ApiException e) when (e.Reason == "AlreadyExists")
+                    {
+                        // another API server on the same store made it a moment ago (this one's cache had not seen it):
+                        // theirs is the same default; taken as it is now
+                        current = api.TryGet(type, null, name);
+                        if (current is null)
+                        {
+                            throw;
+                        }
+                    }
                 }
-                else if (Json.Str(current, "metadata", "annotations", AutoUpdateAnnotation) == "true")
+
+                if (Json.Str(current, "metadata", "annotations", AutoUpdateAnnotation) == "true")
                 {
                     api.Mutate(type, null, name, o =>
                     {
