@@ -64,21 +64,26 @@ public static class TestRootfs
             File.Delete(TarballPath);
             // This assembly's bridge is made on demand by the engine; it and its NAT and forwarding rules go with the run.
             // The test host is killed soon after it is asked to exit (under load, while `ip link del` waited on the
-            // kernel, which left the rules, the machine state and half the rootfs): the rules go first, then a
-            // detached shell deletes the bridge and the directories, and runs on by itself if the host is killed.
-            var quiet = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-            new Containers.Networking.BridgeFirewall(Containers.Linux.LinuxSyscalls.Instance, TestBridge.MachineState, quiet).Remove(TestBridge.Name);
-            new Containers.Networking.LocalPortForwarding(quiet).RemoveBridge(TestBridge.Name);
+            // kernel, which left the rules, the machine state and half the rootfs). So first a detached shell (setsid -f: orphaned at once, so killing the test host's process tree does not take
+            // it along) that waits for this process to be gone, then deletes every iptables rule naming the bridge, the
+            // bridge and the directories: it runs even when the host is killed during the in-process removal below (a
+            // full run left the DockerApi tests' bridge, state and rootfs that way: killed before it got here)
             try
             {
-                // setsid -f: the shell is orphaned at once (init's child), so killing the test host's process tree
-                // does not take it along (it did: the DockerApi tests' bridge and directories were left)
-                // it also deletes the loopback MASQUERADE rule again, in case the host was killed before RemoveBridge above ran
-                using var cleanup = Process.Start("setsid", ["-f", "sh", "-c", "[ -d /sys/class/net/\"$1\" ] && ip link del \"$1\"; iptables -t nat -D CONTAINERS-DOTNET-POST -s 127.0.0.0/8 -o \"$1\" -j MASQUERADE 2>/dev/null; rm -rf \"$2\" \"$3\"", "cleanup", TestBridge.Name, TestBridge.MachineState, dir]);
+                using var cleanup = Process.Start("setsid", ["-f", "sh", "-c",
+                    "i=0; while kill -0 \"$4\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; "
+                    + "for t in nat filter; do iptables-save -t $t 2>/dev/null | grep -E -- \"(-i|-o) $1( |$)\" | sed 's/^-A /-D /' | while read -r r; do eval \"iptables -t $t $r\" 2>/dev/null; done; done; "
+                    + "[ -d /sys/class/net/\"$1\" ] && ip link del \"$1\"; rm -rf \"$2\" \"$3\"",
+                    "cleanup", TestBridge.Name, TestBridge.MachineState, dir, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             }
             catch (System.ComponentModel.Win32Exception)
             {
             }
+
+            // the engine's own removal of its rules, while this process still lives (the shell above checks after it)
+            var quiet = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+            new Containers.Networking.BridgeFirewall(Containers.Linux.LinuxSyscalls.Instance, TestBridge.MachineState, quiet).Remove(TestBridge.Name);
+            new Containers.Networking.LocalPortForwarding(quiet).RemoveBridge(TestBridge.Name);
 
             // The containers-dotnet parents are made on demand: remove them when the run leaves them empty.
             foreach (var hierarchy in Directory.EnumerateDirectories("/sys/fs/cgroup"))

@@ -19,6 +19,7 @@ internal sealed class ContainerStore
         Root = Path.GetFullPath(root);
         this.sys = sys;
         Directory.CreateDirectory(ContainersDir);
+        Directory.CreateDirectory(Path.GetDirectoryName(SeccompCache)!); // ROOT/cache: a cache writes under it only while it exists
     }
 
     public string Root { get; }

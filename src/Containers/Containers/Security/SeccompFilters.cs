@@ -58,6 +58,11 @@ internal static class SeccompFilters
         var program = SeccompCompiler.Compile(SeccompProfile.Default, names);
         try
         {
+            if (Path.GetDirectoryName(Path.GetFullPath(cacheDirectory)) is { } parent && !Directory.Exists(parent))
+            {
+                return program; // the store went meanwhile (a start that failed, its root deleted): not made again by a cache
+            }
+
             Directory.CreateDirectory(cacheDirectory);
             string temp = file + "." + Environment.ProcessId + ".tmp";
             File.WriteAllBytes(temp, program);
