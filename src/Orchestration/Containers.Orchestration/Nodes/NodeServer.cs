@@ -55,17 +55,7 @@ public sealed class NodeServer : IAsyncDisposable
         app.MapGet("/healthz", (RequestDelegate)(http => http.Response.WriteAsync("ok")));
         new PodStreamEndpoints(api, streams).Map(app);
         app.MapFallback(_ => throw ApiHttp.NotServed());
-        try
-        {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
-        {
-            await app.DisposeAsync().ConfigureAwait(false);
-            throw new ContainerConflictException($"cannot serve the node's endpoint on {address}:{port}: the port is already in use");
-        }
-
-        return new NodeServer(app, new Uri(app.Urls.First()).Port);
+        return new NodeServer(app, await KubeApiServer.StartOrConflictAsync(app, $"the node's endpoint on {address}:{port}", cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>The HTTP client an API server reaches nodes with: its client certificate; the nodes' own certificates are not checked (as kube-apiserver without --kubelet-certificate-authority).</summary>

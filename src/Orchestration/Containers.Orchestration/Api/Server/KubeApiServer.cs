@@ -97,6 +97,16 @@ public sealed class KubeApiServer : IAsyncDisposable
         new PodStreamEndpoints(api, logs).Map(app);
         new ResourceEndpoints(api, access is null ? null : new ReviewEndpoints(api, access)).Map(app);
         app.MapFallback(_ => throw ApiHttp.NotServed());
+        int bound = await StartOrConflictAsync(app, $"the Kubernetes API on {listen}:{port}", cancellationToken).ConfigureAwait(false);
+        return new KubeApiServer(app, bound, access);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="app"/> and returns the port it listens on; a port in use disposes it and throws
+    /// <see cref="ContainerConflictException"/> naming <paramref name="what"/>.
+    /// </summary>
+    internal static async Task<int> StartOrConflictAsync(WebApplication app, string what, CancellationToken cancellationToken)
+    {
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -104,12 +114,10 @@ public sealed class KubeApiServer : IAsyncDisposable
         catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            throw new ContainerConflictException($"cannot serve the Kubernetes API on {listen}:{port}: the port is already in use (choose another port)");
+            throw new ContainerConflictException($"cannot serve {what}: the port is already in use (choose another port)");
         }
 
-        var address = app.Urls.First();
-        int bound = new Uri(address).Port;
-        return new KubeApiServer(app, bound, access);
+        return new Uri(app.Urls.First()).Port;
     }
 
     /// <summary>
