@@ -66,7 +66,13 @@ if [ ! -x "$devcontainers_cli/node_modules/.bin/devcontainer" ]; then
   npm install --prefix "$devcontainers_cli" --no-audit --no-fund --loglevel=error @devcontainers/cli@0.89.0
 fi
 status=0
+started=$(mktemp /tmp/containers-tests-run-XXXXXX)
 dotnet test Containers.sln "$@" || status=$?
+# the .NET runtime's diagnostic sockets of processes the tests SIGKILLed (failover tests) stay behind: those made
+# during this run whose process is gone are removed
+find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'dotnet-diagnostic-*-socket' -newer "$started" 2>/dev/null | while read -r s; do
+  pid=${s##*/dotnet-diagnostic-}; pid=${pid%%-*}; [ -d "/proc/$pid" ] || rm -f "$s"; done
+rm -f "$started"
 # each test removes its own cgroups; the engines' shared parents (containers-dotnet under each hierarchy) go once empty
 for parent in /sys/fs/cgroup/*/containers-dotnet; do [ -d "$parent" ] && rmdir "$parent" 2>/dev/null || true; done
 exit $status

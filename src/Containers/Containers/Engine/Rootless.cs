@@ -144,6 +144,7 @@ public static partial class Rootless
     /// <summary>execve: replaces this process (the strings are never freed: on success the process image goes; on failure it throws).</summary>
     private static unsafe void Exec(string path, string[] argv)
     {
+        RemoveDiagnosticsSocket();
         var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}").ToArray();
         var argvp = argv.Select(Marshal.StringToCoTaskMemUTF8).Append(0).ToArray();
         var envp = env.Select(Marshal.StringToCoTaskMemUTF8).Append(0).ToArray();
@@ -157,6 +158,25 @@ public static partial class Rootless
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int execve(string path, nint* argv, nint* envp);
+
+    /// <summary>
+    /// Removes the .NET runtime's diagnostic socket of this process (TMPDIR/dotnet-diagnostic-PID-KEY-socket): the
+    /// runtime deletes it when the process exits, and execve is no exit, so every re-exec left one behind.
+    /// </summary>
+    private static void RemoveDiagnosticsSocket()
+    {
+        try
+        {
+            foreach (var socket in Directory.EnumerateFiles(Path.GetTempPath(), $"dotnet-diagnostic-{Environment.ProcessId}-*-socket"))
+            {
+                File.Delete(socket);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // not there (NativeAOT has no diagnostic server), or not ours to delete: the exec goes on
+        }
+    }
 
     [LibraryImport("libc")]
     private static partial uint geteuid();
