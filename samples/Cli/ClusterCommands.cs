@@ -66,24 +66,7 @@ internal static class ClusterCommands
                 }
 
                 string token = Containers.Orchestration.Api.BootstrapTokens.Generate();
-                string id = token[..6];
-                var data = new System.Text.Json.Nodes.JsonObject
-                {
-                    ["token-id"] = B64(id), ["token-secret"] = B64(token[7..]),
-                    ["usage-bootstrap-authentication"] = B64("true"), ["usage-bootstrap-signing"] = B64("true"),
-                    ["description"] = B64(a.Get("description") ?? "made by containers cluster token create"),
-                };
-                if (ttl is { } life)
-                {
-                    data["expiration"] = B64(DateTimeOffset.UtcNow.Add(life).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
-                }
-
-                var secret = new System.Text.Json.Nodes.JsonObject
-                {
-                    ["apiVersion"] = "v1", ["kind"] = "Secret", ["type"] = Containers.Orchestration.Api.BootstrapTokens.SecretType,
-                    ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "bootstrap-token-" + id, ["namespace"] = "kube-system" },
-                    ["data"] = data,
-                };
+                var secret = Containers.Orchestration.Api.BootstrapTokens.Secret(token, ttl is { } life ? DateTimeOffset.UtcNow.Add(life) : null, a.Get("description") ?? "made by containers cluster token create");
                 using var http = new HttpClient(Containers.Orchestration.Api.ClusterPki.AdminHandler(pki)) { Timeout = TimeSpan.FromSeconds(10) };
                 using var created = await http.PostAsync(url + "/api/v1/namespaces/kube-system/secrets", new StringContent(secret.ToJsonString(), System.Text.Encoding.UTF8, "application/json")).ConfigureAwait(false);
                 if (!created.IsSuccessStatusCode)
@@ -91,7 +74,17 @@ internal static class ClusterCommands
                     throw new ContainerException($"the API at {url} refused the token ({(int)created.StatusCode}): {await created.Content.ReadAsStringAsync().ConfigureAwait(false)}");
                 }
 
-                await Console.Out.WriteLineAsync(token).ConfigureAwait(false); // the running control plane signs cluster-info for it within a second
+                // cluster-info signed for the new token too (the control plane signs it at its start): a JSON merge patch
+                string info = await http.GetStringAsync(url + Containers.Orchestration.Api.BootstrapTokens.ClusterInfoPath).ConfigureAwait(false);
+                string kubeconfigData = (string?)System.Text.Json.Nodes.JsonNode.Parse(info)?["data"]?["kubeconfig"] ?? throw new ContainerException($"the API at {url} has no cluster-info to sign for the token");
+                var patch = new System.Text.Json.Nodes.JsonObject { ["data"] = new System.Text.Json.Nodes.JsonObject { ["jws-kubeconfig-" + token[..6]] = Containers.Orchestration.Api.BootstrapTokens.Sign(kubeconfigData, token[..6], token[7..]) } };
+                using var signed = await http.PatchAsync(url + Containers.Orchestration.Api.BootstrapTokens.ClusterInfoPath, new StringContent(patch.ToJsonString(), System.Text.Encoding.UTF8, "application/merge-patch+json")).ConfigureAwait(false);
+                if (!signed.IsSuccessStatusCode)
+                {
+                    throw new ContainerException($"the API at {url} refused to sign cluster-info for the token ({(int)signed.StatusCode}): {await signed.Content.ReadAsStringAsync().ConfigureAwait(false)}");
+                }
+
+                await Console.Out.WriteLineAsync(token).ConfigureAwait(false);
                 return 0;
             }
 
@@ -363,8 +356,6 @@ internal static class ClusterCommands
 
         return 0;
     }
-
-    private static string B64(string value) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(value));
 
     /// <summary>
     /// <c>cluster join</c>: this machine becomes a worker of a running cluster (kubeadm join, k3s agent): it gets its

@@ -40,12 +40,9 @@ internal sealed class NodeIpamController : IReconciler<string>
         var used = nodes.List().Select(n => Json.Str(n, "spec", "podCIDR")).OfType<string>().ToHashSet(StringComparer.Ordinal);
         string? free = null;
         uint count = 1u << (MaskSize - clusterCidr.PrefixLength);
-        var bytes = clusterCidr.BaseAddress.GetAddressBytes();
-        uint start = (uint)(bytes[0] << 24 | bytes[1] << 16 | bytes[2] << 8 | bytes[3]);
         for (uint i = 0; i < count && free is null; i++)
         {
-            uint v = start + (i << (32 - MaskSize));
-            string candidate = $"{new IPAddress(new[] { (byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v })}/{MaskSize}";
+            string candidate = $"{ServiceAddressAllocator.Offset(clusterCidr.BaseAddress, i << (32 - MaskSize))}/{MaskSize}";
             if (!used.Contains(candidate))
             {
                 free = candidate;

@@ -74,6 +74,22 @@ public static partial class BootstrapTokens
     public static void Ensure(ObjectApi api, string token, TimeSpan? ttl, string description = "")
     {
         ArgumentNullException.ThrowIfNull(api);
+        try
+        {
+            api.Create(ResourceType.Secrets, "kube-system", Secret(token, ttl is { } t ? api.Time.GetUtcNow() + t : null, description));
+        }
+        catch (ApiException e) when (e.Code == 409)
+        {
+            // there already (another API server, or a restart)
+        }
+    }
+
+    /// <summary>
+    /// The Secret that stores <paramref name="token"/> for authentication and signing, as kubeadm writes it (expiring at
+    /// <paramref name="expires"/> when given); <see cref="Ensure"/> creates it, <c>cluster token create</c> posts it.
+    /// </summary>
+    public static JsonObject Secret(string token, DateTimeOffset? expires, string description = "")
+    {
         if (!TryParse(token, out string id, out string secret))
         {
             throw new InvalidContainerSpecException($"'{token}' is not a bootstrap token: it must match [a-z0-9]{{6}}.[a-z0-9]{{16}}");
@@ -86,9 +102,9 @@ public static partial class BootstrapTokens
             ["usage-bootstrap-authentication"] = B64("true"),
             ["usage-bootstrap-signing"] = B64("true"),
         };
-        if (ttl is { } t)
+        if (expires is { } at)
         {
-            data["expiration"] = B64(Json.Time(api.Time.GetUtcNow() + t));
+            data["expiration"] = B64(Json.Time(at));
         }
 
         if (description.Length > 0)
@@ -96,21 +112,14 @@ public static partial class BootstrapTokens
             data["description"] = B64(description);
         }
 
-        try
+        return new JsonObject
         {
-            api.Create(ResourceType.Secrets, "kube-system", new JsonObject
-            {
-                ["apiVersion"] = "v1",
-                ["kind"] = "Secret",
-                ["metadata"] = new JsonObject { ["name"] = "bootstrap-token-" + id, ["namespace"] = "kube-system" },
-                ["type"] = SecretType,
-                ["data"] = data,
-            });
-        }
-        catch (ApiException e) when (e.Code == 409)
-        {
-            // there already (another API server, or a restart)
-        }
+            ["apiVersion"] = "v1",
+            ["kind"] = "Secret",
+            ["metadata"] = new JsonObject { ["name"] = "bootstrap-token-" + id, ["namespace"] = "kube-system" },
+            ["type"] = SecretType,
+            ["data"] = data,
+        };
     }
 
     /// <summary>
