@@ -8,6 +8,8 @@ ROUNDS=${1:-5}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH_DIR:-/var/tmp/containers-bench}
 CLI="${CLI:-$BENCH/cli/containers}"
+export DEBIAN_FRONTEND=noninteractive
+command -v mmdebstrap >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends mmdebstrap; } # node:18 is made from Debian's packages
 if [ ! -x "$CLI" ]; then dotnet publish "$HERE/samples/Cli" -c Release -o "$(dirname "$CLI")" >/dev/null; fi
 ROOT="$BENCH/node-root"
 "$HERE/samples/images/build.sh" "$CLI" "$ROOT" node
