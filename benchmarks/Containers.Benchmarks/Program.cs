@@ -12,6 +12,12 @@ if (args.Length >= 3 && args[0] == "store-etcd")
     return 0;
 }
 
+if (args.Length >= 3 && args[0] == "watch-fanout")
+{
+    await Containers.Benchmarks.WatchFanout.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);
+    return 0;
+}
+
 if (args.Length >= 3 && args[0] == "cluster-reconcile")
 {
     return await Containers.Benchmarks.ClusterReconcile.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);

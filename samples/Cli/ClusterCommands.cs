@@ -19,7 +19,8 @@ internal static class ClusterCommands
             {
                 int nodes = a.Get("nodes") is { } n ? int.TryParse(n, CultureInfo.InvariantCulture, out int nn) && nn is > 0 and <= 100 ? nn : throw new UsageException($"--nodes: '{n}' is not a number from 1 to 100") : 1;
                 int port = a.Get("port") is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out int pp) && pp is > 0 and < 65536 ? pp : throw new UsageException($"--port: '{p}' is not a port") : 6443;
-                string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var net) && net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? net.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.0.0/16") : null;
+                var heartbeat = a.Get("node-status-update-frequency") is { } hb ? Duration(hb) is { } hd && hd > TimeSpan.Zero ? hd : throw new UsageException($"--node-status-update-frequency: '{hb}' is not a duration such as 10s") : TimeSpan.FromSeconds(10);
+        string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var net) && net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? net.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.0.0/16") : null;
                 string? serviceCidr = a.Get("service-cidr") is { } sc
                     ? System.Net.IPNetwork.TryParse(sc, out var svc) && svc.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && svc.PrefixLength is >= 12 and <= 28 ? svc.ToString() : throw new UsageException($"--service-cidr: '{sc}' is not an IPv4 network from /12 to /28 such as 10.96.0.0/16")
                     : null;
@@ -340,6 +341,10 @@ internal static class ClusterCommands
             ExpectedAuthority = expectedAuthority,
             BootstrapToken = a.Get("token") is { } token ? Containers.Orchestration.Api.BootstrapTokens.TryParse(token, out _, out _) ? token : throw new UsageException($"--token: '{token}' is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})") : null,
             PodRoutes = nodes > 0 && a.Get("node-interface") is { } nodeInterface ? new Containers.Orchestration.Nodes.PodRoutesOptions(nodeInterface, a.Get("cluster-cidr") ?? "10.244.0.0/16") : null,
+            HeartbeatInterval = Flag("node-status-update-frequency", TimeSpan.FromSeconds(10)),
+            NodeMonitorGracePeriod = Flag("node-monitor-grace-period", TimeSpan.FromSeconds(40)),
+            DefaultTolerationSeconds = Seconds(a, "default-not-ready-toleration-seconds") ?? 300,
+            DefaultUnreachableTolerationSeconds = Seconds(a, "default-unreachable-toleration-seconds") ?? 300,
         }.OnEtcd(etcd.Split(','), minimumThreadPoolThreads: ControlPlaneThreads);
         await using (var cluster = await Cluster.StartAsync(clusterOptions).ConfigureAwait(false))
         {
@@ -365,7 +370,7 @@ internal static class ClusterCommands
     private static async Task<int> JoinAsync(EngineOptions options, Args a, string pidFile)
     {
         var server = a.Get("server") is { } sv ? Uri.TryCreate(sv, UriKind.Absolute, out var su) && su.Scheme == "https" ? su : throw new UsageException($"--server: '{sv}' is not an https:// URL such as https://10.0.0.10:6443") : throw new UsageException("--server is required: the cluster's API server (its virtual IP's URL)", a.Verb);
-        foreach (var only in new[] { "etcd", "vip", "vip-interface", "lb-pool", "lb-interface", "nodes", "bind-address", "port", "leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period" })
+        foreach (var only in new[] { "etcd", "vip", "vip-interface", "lb-pool", "lb-interface", "nodes", "bind-address", "port", "leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-retry-period", "node-monitor-grace-period", "default-not-ready-toleration-seconds", "default-unreachable-toleration-seconds" })
         {
             if (a.Get(only) is not null)
             {
@@ -385,6 +390,7 @@ internal static class ClusterCommands
             : System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == iface)?.GetIPProperties().UnicastAddresses
                 .Select(u => u.Address).FirstOrDefault(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
               ?? throw new UsageException($"--node-interface {iface} has no IPv4 address: give --advertise-address");
+        var heartbeat = a.Get("node-status-update-frequency") is { } hb ? Duration(hb) is { } hd && hd > TimeSpan.Zero ? hd : throw new UsageException($"--node-status-update-frequency: '{hb}' is not a duration such as 10s") : TimeSpan.FromSeconds(10);
         string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var pn) && pn.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? pn.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.4.0/24") : null;
         if (Running(pidFile) is { } running)
         {
@@ -401,12 +407,18 @@ internal static class ClusterCommands
         await Console.Out.WriteLineAsync($"node {name}: certificate of the cluster CA for system:node:{name} (in {dir}); joining {server}").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
         var settings = await Containers.Orchestration.Nodes.NodeBootstrap.ClusterSettingsAsync(credential, stop.Token).ConfigureAwait(false);
+        if (podSubnet is not null)
+        {
+            await Containers.Orchestration.Nodes.NodeBootstrap.CheckPodSubnetAsync(credential, name, podSubnet, stop.Token).ConfigureAwait(false);
+        }
+
         podSubnet ??= await Containers.Orchestration.Nodes.NodeBootstrap.PodCidrAsync(credential, name, TimeSpan.FromSeconds(30), stop.Token).ConfigureAwait(false);
         var clusterOptions = new ClusterOptions
         {
             Loggers = loggers, Root = options.Root, Engine = options, Join = credential, Nodes = 1, NodeName = name, AdvertiseAddress = advertise, PodSubnet = podSubnet,
             ServiceCidr = a.Get("service-cidr") ?? settings.GetValueOrDefault("service-cidr") ?? "10.96.0.0/16",
             PodRoutes = new Containers.Orchestration.Nodes.PodRoutesOptions(iface, a.Get("cluster-cidr") ?? settings.GetValueOrDefault("cluster-cidr") ?? "10.244.0.0/16"),
+            HeartbeatInterval = heartbeat,
         };
         await using (var cluster = await Cluster.StartAsync(clusterOptions, stop.Token).ConfigureAwait(false))
         {
@@ -496,6 +508,10 @@ internal static class ClusterCommands
     };
 
     /// <summary>A duration as Kubernetes' flags write it (Go's form: 1h, 30m, 90s, 1h30m0s); null when it is not one or not positive.</summary>
+    /// <summary>A whole number of seconds (0 or more) from flag <paramref name="name"/>, or null when it is not given.</summary>
+    private static long? Seconds(Args a, string name) =>
+        a.Get(name) is { } v ? long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out long s) ? s : throw new UsageException($"--{name}: '{v}' is not a whole number of seconds") : null;
+
     internal static TimeSpan? Duration(string text)
     {
         var m = System.Text.RegularExpressions.Regex.Match(text, "^(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);

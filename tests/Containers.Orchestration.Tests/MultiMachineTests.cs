@@ -23,6 +23,8 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     private static readonly (string Name, string Ip, string? PodSubnet)[] Workers = [("w1", Lan + ".31", "10.244.4.0/24"), ("w2", Lan + ".32", null), ("w3", Lan + ".33", null)];
     private static IEnumerable<(string Name, string Ip)> Machines => Servers.Concat(Workers.Select(w => (w.Name, w.Ip)));
     private const string Token = "abcdef.0123456789abcdef";
+    // tuned for a lost machine: a heartbeat a second, NotReady after 4 s of silence, its pods evicted 2 s later
+    private static readonly string[] NodeTimings = ["--node-status-update-frequency", "1s"];
     private readonly string dir = Path.Combine(Path.GetTempPath(), "containers-tests-ha-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Dictionary<string, Process> processes = [];
     private readonly Dictionary<string, string[]> serverArgs = [];
@@ -51,8 +53,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         Sh($"iptables -I FORWARD -i {Bridge} -o {Bridge} -m comment --comment containers-dotnet-test:{Bridge} -j ACCEPT"); // bridged frames pass the host's FORWARD chain (br_netfilter)
         foreach (var (name, ip) in EtcdMachines.Concat(Machines).Append(("client", Lan + ".100")))
         {
-            Sh($"ip netns add cdha-{name} && ip link add cdha-{name} type veth peer name eth0 netns cdha-{name} && ip link set cdha-{name} master {Bridge} up"
-               + $" && ip -n cdha-{name} addr add {ip}/24 dev eth0 && ip -n cdha-{name} link set eth0 up && ip -n cdha-{name} link set lo up");
+            AddMachine(name, ip);
         }
 
         string cluster = string.Join(',', EtcdMachines.Select(m => $"{m.Name}=http://{m.Ip}:2380"));
@@ -77,7 +78,8 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             serverArgs[name] = ["--root", Path.Combine(dir, name), "cluster", .. verb, "--name", name, "--etcd", Endpoints,
                 "--advertise-address", ip, "--vip", Vip, "--vip-interface", "eth0",
                 "--nodes", "1", "--pod-subnet", $"10.244.{i + 1}.0/24", "--node-interface", "eth0",
-                "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s", "--token", Token];
+                "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s", "--token", Token,
+                .. NodeTimings, "--node-monitor-grace-period", "4s", "--default-not-ready-toleration-seconds", "2", "--default-unreachable-toleration-seconds", "2"];
             Start(name, Cli, [.. serverArgs[name]]);
         }
 
@@ -111,7 +113,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
                 Assert.True(import.Code == 0, import.Err);
             }
 
-            Start(name, Cli, ["--root", Path.Combine(dir, name), "cluster", "join", "--server", $"https://{Vip}:6443", "--token", Token, "--name", name, "--node-interface", "eth0", .. subnet is null ? Array.Empty<string>() : ["--pod-subnet", subnet]]);
+            Start(name, Cli, ["--root", Path.Combine(dir, name), "cluster", "join", "--server", $"https://{Vip}:6443", "--token", Token, "--name", name, "--node-interface", "eth0", .. NodeTimings, .. subnet is null ? Array.Empty<string>() : ["--pod-subnet", subnet]]);
         }
 
         foreach (var (name, _, _) in Workers)
@@ -371,81 +373,177 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_course_stories_run_on_the_three_joined_workers_scaling_a_rolling_update_and_its_undo_drain_and_uncordon()
+    public async Task The_course_stack_runs_on_the_three_joined_workers_scaled_rolled_out_under_load_undone_drained_and_survives_a_lost_worker()
     {
         await UntilAsync(() => Kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True True True True True True", "six Ready nodes", 60);
+
+        // the course's three images, built once by our builder FROM the busybox base (as course-base), saved, and
+        // loaded on each worker as a user would copy them to machines without a registry
+        string build = Path.Combine(dir, "build");
+        string tar = Path.Combine(dir, "rootfs.tar");
+        Assert.Equal(0, Run(null, Cli, "--root", build, "import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV PATH=/usr/local/bin:/usr/bin:/bin", tar, "localhost/course-base:1").Code);
+        string samples = Path.Combine(RepositoryRoot(), "samples", "CourseStack");
+        foreach (string part in new[] { "frontend", "backend", "database" })
+        {
+            var built = Run(null, Cli, "--root", build, "build", "-q", "--network", "none", "-t", $"localhost/course-{part}:1", Path.Combine(samples, part));
+            Assert.True(built.Code == 0, built.Out + built.Err);
+        }
+
+        Assert.Equal(0, Run(null, Cli, "--root", build, "tag", "localhost/course-backend:1", "localhost/course-backend:2").Code); // the "new version" of the rolling update
+        string images = Path.Combine(dir, "course-images.tar");
+        var saved = Run(null, Cli, "--root", build, "save", "-o", images, "localhost/course-frontend:1", "localhost/course-backend:1", "localhost/course-backend:2", "localhost/course-database:1");
+        Assert.True(saved.Code == 0, saved.Err);
         foreach (var (name, _, _) in Workers)
         {
-            Assert.Equal(0, Kubectl("label", "node", name, "tier=worker").Code);
+            var loaded = Run(null, Cli, "--root", Path.Combine(dir, name), "load", "-i", images);
+            Assert.True(loaded.Code == 0, loaded.Err);
         }
 
-        string manifest = Path.Combine(dir, "story.yaml");
-        await File.WriteAllTextAsync(manifest, """
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: story}
-            spec:
-              replicas: 3
-              strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
-              selector: {matchLabels: {app: story}}
-              template:
-                metadata: {labels: {app: story}}
-                spec:
-                  nodeSelector: {tier: worker}
-                  terminationGracePeriodSeconds: 1
-                  topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: story}}}]
-                  containers:
-                  - name: web
-                    image: web:v1
-                    command: ["sh", "-c", "mkdir -p /www && echo version $VERSION > /www/index.html && exec httpd -f -p 8080 -h /www"]
-                    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: story}
-            spec: {type: NodePort, selector: {app: story}, ports: [{port: 8080, targetPort: 8080, nodePort: 30081}]}
-            """);
-        Assert.Equal(0, KubectlUntimed("apply", "-f", manifest).Code);
-        var clock = Stopwatch.StartNew();
-        await UntilAsync(() => Ready() == 3, "three ready pods", 90);
-        output.WriteLine($"3 pods ready after {clock.Elapsed.TotalSeconds:0.0} s");
-        Assert.Equal(["w1", "w2", "w3"], PodNodes().Order());
-
-        // scaling: six pods, two on each worker
-        clock.Restart();
-        Assert.Equal(0, Kubectl("scale", "deployment", "story", "--replicas=6").Code);
-        await UntilAsync(() => Ready() == 6, "six ready pods", 90);
-        output.WriteLine($"scaled to 6 in {clock.Elapsed.TotalSeconds:0.0} s");
-        Assert.All(PodNodes().GroupBy(n => n), g => Assert.Equal(2, g.Count()));
-
-        // a rolling update to v2 (one pod more at a time, none less), then its undo; the NodePort answers with each version
-        foreach (var (change, version) in new[] { (new[] { "set", "image", "deployment/story", "web=web:v2" }, "v2"), (new[] { "rollout", "undo", "deployment/story" }, "v1") })
+        // the control-plane machines take no pods (as kubeadm's control-plane taint): the stack lands on the workers
+        foreach (var (name, _) in Servers)
         {
-            clock.Restart();
-            Assert.Equal(0, Kubectl(change).Code);
-            var status = KubectlUntimed("rollout", "status", "deployment/story", "--timeout=150s");
-            Assert.True(status.Code == 0, status.Out + status.Err);
-            output.WriteLine($"kubectl {string.Join(' ', change)}: rolled out in {clock.Elapsed.TotalSeconds:0.0} s");
-            await UntilAsync(() => Kubectl("get", "pods", "-l", "app=story", "-o", "jsonpath={.items[*].spec.containers[0].image}").Out.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: 6 } images && images.All(i => i == "web:" + version), $"six pods of web:{version}", 30);
-            Assert.Equal($"version {version}", Curl($"http://{Workers[0].Ip}:30081/", 3, plain: true).Out.Trim());
+            Assert.Equal(0, Kubectl("cordon", name).Code);
         }
 
-        Assert.Contains("3 ", Kubectl("rollout", "history", "deployment/story").Out, StringComparison.Ordinal); // revisions 2 and 3 (1 came back as 3)
+        var clock = Stopwatch.StartNew();
+        var applied = KubectlUntimed("apply", "-f", Path.Combine(AppContext.BaseDirectory, "CourseStack", "k8s"));
+        Assert.True(applied.Code == 0, applied.Out + applied.Err);
+        await UntilAsync(() => Ready("frontend") == 2 && Ready("backend") == 2 && Ready("database") == 1, "the course stack is not ready", 120);
+        output.WriteLine($"course stack ready on the workers after {clock.Elapsed.TotalSeconds:0.0} s:\n{Kubectl("get", "pods", "-o", "wide").Out}");
+        Assert.All(PodNodes(null), n => Assert.StartsWith("w", n, StringComparison.Ordinal));
 
-        // drain a worker: it is cordoned, its pods evicted and made again on the other two; uncordon: new pods land there again
+        // an order through the frontend's NodePort at the virtual IP: frontend -> backend -> database by service names, across machines
+        var order = Run("cdha-client", "curl", "-sf", "--max-time", "10", "-X", "POST", "--data", "course-book", $"http://{Vip}:30100/cgi-bin/orders");
+        Assert.True(order.Code == 0 && order.Out.Contains("course-book", StringComparison.Ordinal), $"the order was not taken: {order.Code} {order.Out} {order.Err}");
+
+        // scaling: the backend on all three workers
         clock.Restart();
-        var drain = KubectlUntimed("drain", "w2", "--ignore-daemonsets", "--timeout=120s");
-        Assert.True(drain.Code == 0, drain.Out + drain.Err);
-        Assert.Equal("true", Kubectl("get", "node", "w2", "-o", "jsonpath={.spec.unschedulable}").Out.Trim());
-        await UntilAsync(() => Ready() == 6 && PodNodes() is { Count: 6 } nodes && !nodes.Contains("w2"), "six ready pods off w2", 90);
-        output.WriteLine($"drained w2 in {clock.Elapsed.TotalSeconds:0.0} s: {string.Join(' ', PodNodes().Order())}");
-        Assert.Equal(0, Kubectl("uncordon", "w2").Code);
-        Assert.Equal(0, Kubectl("scale", "deployment", "story", "--replicas=9").Code);
-        await UntilAsync(() => Ready() == 9, "nine ready pods", 90);
-        Assert.Contains("w2", PodNodes());
+        Assert.Equal(0, Kubectl("scale", "deployment", "backend", "--replicas=6").Code);
+        await UntilAsync(() => Ready("backend") == 6, "six ready backends", 90);
+        output.WriteLine($"backend scaled to 6 in {clock.Elapsed.TotalSeconds:0.0} s: {string.Join(' ', PodNodes("backend").Order())}");
+        Assert.Equal(["w1", "w2", "w3"], PodNodes("backend").Distinct().Order());
 
-        int Ready() => int.TryParse(Kubectl("get", "deployment", "story", "-o", "jsonpath={.status.readyReplicas}").Out.Trim(), out int n) ? n : 0;
-        List<string> PodNodes() => [.. Kubectl("get", "pods", "-l", "app=story", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}").Out.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
+        // a rolling update and its undo while a client hammers the NodePort at the virtual IP (a new connection per
+        // request; each must list the order, so the whole chain of services answered)
+        string hammerLog = Path.Combine(dir, "hammer.log");
+        var hammer = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", "cdha-client", "sh", "-c",
+            $"while :; do if curl -sf --max-time 5 http://{Vip}:30100/cgi-bin/orders | grep -q course-book; then echo ok; else echo fail; fi; done > {hammerLog}"]))!;
+        try
+        {
+            foreach (var change in new[] { new[] { "set", "image", "deployment/backend", "backend=localhost/course-backend:2" }, ["rollout", "undo", "deployment/backend"] })
+            {
+                clock.Restart();
+                Assert.Equal(0, Kubectl(change).Code);
+                var status = KubectlUntimed("rollout", "status", "deployment/backend", "--timeout=150s");
+                Assert.True(status.Code == 0, status.Out + status.Err);
+                output.WriteLine($"kubectl {string.Join(' ', change)}: rolled out in {clock.Elapsed.TotalSeconds:0.0} s");
+            }
+
+            await Task.Delay(1000);
+        }
+        finally
+        {
+            hammer.Kill(entireProcessTree: true);
+            await hammer.WaitForExitAsync();
+        }
+
+        var answers = File.ReadAllLines(hammerLog);
+        output.WriteLine($"requests at the virtual IP during the rolling update and its undo: {answers.Count(a => a == "ok")} answered, {answers.Count(a => a == "fail")} failed");
+        Assert.DoesNotContain("fail", answers);
+        Assert.True(answers.Length > 20, $"only {answers.Length} requests were made");
+        Assert.Equal("localhost/course-backend:1", Kubectl("get", "deployment", "backend", "-o", "jsonpath={.spec.template.spec.containers[0].image}").Out.Trim());
+        Assert.Contains("3 ", Kubectl("rollout", "history", "deployment/backend").Out, StringComparison.Ordinal); // revisions 2 and 3 (1 came back as 3)
+
+        // drain a worker that does not hold the database (its volume is a local path on its node): its pods are
+        // evicted and made again on the other two; uncordon: new pods land there again
+        string database = PodNodes("database").Single();
+        string drained = Workers.Select(w => w.Name).First(w => w != database);
+        clock.Restart();
+        var drain = KubectlUntimed("drain", drained, "--ignore-daemonsets", "--timeout=120s");
+        Assert.True(drain.Code == 0, drain.Out + drain.Err);
+        await UntilAsync(() => Ready("backend") == 6 && Ready("frontend") == 2 && !PodNodes(null).Contains(drained), $"the stack off {drained}", 90);
+        output.WriteLine($"drained {drained} in {clock.Elapsed.TotalSeconds:0.0} s: {string.Join(' ', PodNodes(null).Order())}");
+        Assert.Equal(0, Kubectl("uncordon", drained).Code);
+        Assert.Equal(0, Kubectl("scale", "deployment", "backend", "--replicas=9").Code);
+        await UntilAsync(() => Ready("backend") == 9, "nine ready backends", 90);
+        Assert.Contains(drained, PodNodes("backend"));
+
+        // a worker is lost (its agent SIGKILLed and its network gone, as a machine that dies): NotReady, its pods
+        // evicted and Running elsewhere
+        string lost = drained;
+        clock.Restart();
+        processes[lost].Kill();
+        Sh($"ip -n cdha-{lost} link set eth0 down");
+        await UntilAsync(() => Kubectl("get", "node", lost, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "Unknown", $"{lost} did not go NotReady", 30);
+        var notReady = clock.Elapsed;
+        await UntilAsync(() => ReadyOn("backend").Count(n => n != lost) == 9, $"the backends of {lost} were not replaced", 60);
+        var elsewhere = clock.Elapsed;
+        output.WriteLine($"lost {lost}: NotReady after {notReady.TotalSeconds:0.0} s, its pods Running and ready elsewhere after {elsewhere.TotalSeconds:0.0} s (heartbeat 1 s, grace 4 s, toleration 2 s)");
+        Assert.True(elsewhere < TimeSpan.FromSeconds(20), $"the pods took {elsewhere} to be Running elsewhere");
+        var after = Run("cdha-client", "curl", "-sf", "--max-time", "10", $"http://{Vip}:30100/cgi-bin/orders");
+        Assert.Contains("course-book", after.Out, StringComparison.Ordinal);
+
+        int Ready(string app) => int.TryParse(Kubectl("get", "deployment", app, "-o", "jsonpath={.status.readyReplicas}").Out.Trim(), out int n) ? n : 0;
+        List<string> PodNodes(string? app) => [.. Kubectl(["get", "pods", .. app is null ? Array.Empty<string>() : ["-l", "app=" + app], "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}"]).Out.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
+        IEnumerable<string> ReadyOn(string app) => Kubectl("get", "pods", "-l", "app=" + app, "-o", "jsonpath={range .items[*]}{.spec.nodeName} {.metadata.deletionTimestamp} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}").Out
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).Where(f => f.Length == 3 && f[1].Length == 0 && f[2] == "True").Select(f => f[0]);
+    }
+
+    [Fact]
+    public async Task A_busy_virtual_IP_an_unreachable_etcd_and_overlapping_pod_subnets_are_refused_by_name_and_leave_nothing()
+    {
+        await UntilAsync(() => Kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True True True True True True", "six Ready nodes", 60);
+        AddMachine("c4", Lan + ".24");
+        AddMachine("w4", Lan + ".34");
+        string[] server = ["--root", Path.Combine(dir, "c4"), "cluster", "server", "--name", "c4", "--advertise-address", Lan + ".24",
+            "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s"];
+
+        // a virtual IP another host of the LAN has (the client machine here): refused once a lease has passed without
+        // an API server of this cluster answering there
+        const string busy = Lan + ".9";
+        Sh($"ip -n cdha-client addr add {busy}/32 dev eth0");
+        var clock = Stopwatch.StartNew();
+        var (code, log) = await StartAndWaitAsync("c4", 60, [.. server, "--etcd", Endpoints, "--vip", busy, "--vip-interface", "eth0"]);
+        output.WriteLine($"busy virtual IP refused after {clock.Elapsed.TotalSeconds:0.0} s: {log.Trim().Split('\n')[^1]}");
+        Assert.NotEqual(0, code);
+        Assert.Contains($"--vip {busy}: the address is already in use on the LAN", log, StringComparison.Ordinal);
+        Assert.Contains($"({Run("cdha-client", "cat", "/sys/class/net/eth0/address").Out.Trim()} answers for it on eth0)", log, StringComparison.Ordinal); // the stranger's MAC address
+        Assert.DoesNotContain(busy + "/", Run("cdha-c4", "ip", "-o", "addr").Out, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "c4", "cluster", "pid")));
+        Assert.Equal(0, Kubectl("get", "nodes").Code); // the cluster did not notice
+
+        // etcd that cannot be reached at start
+        (code, log) = await StartAndWaitAsync("c4", 60, [.. server, "--etcd", $"http://{Lan}.99:2379"]);
+        output.WriteLine($"unreachable etcd: {log.Trim().Split('\n')[^1]}");
+        Assert.NotEqual(0, code);
+        Assert.Contains($"etcd (http://{Lan}.99:2379): no member could be reached", log, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "c4", "cluster", "pid")));
+
+        // a worker naming a pod subnet of another node, then one that overlaps a route of its machine
+        string[] join = ["--root", Path.Combine(dir, "w4"), "cluster", "join", "--server", $"https://{Vip}:6443", "--token", Token, "--name", "w4", "--node-interface", "eth0"];
+        (code, log) = await StartAndWaitAsync("w4", 60, [.. join, "--pod-subnet", "10.244.1.128/25"]);
+        output.WriteLine($"pod subnet of another node: {log.Trim().Split('\n')[^1]}");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--pod-subnet 10.244.1.128/25 overlaps node c1's pod subnet 10.244.1.0/24", log, StringComparison.Ordinal);
+        Sh($"ip -n cdha-w4 route add 10.250.0.0/16 via {Lan}.100");
+        (code, log) = await StartAndWaitAsync("w4", 60, [.. join, "--pod-subnet", "10.250.1.0/24"]);
+        output.WriteLine($"pod subnet over a route: {log.Trim().Split('\n')[^1]}");
+        Assert.NotEqual(0, code);
+        Assert.Contains("10.250.1.0/24 overlaps with", log, StringComparison.Ordinal);
+        Assert.NotEqual(0, Kubectl("get", "node", "w4").Code); // never registered
+        Assert.DoesNotContain("10.250.1.", Run("cdha-w4", "ip", "-o", "addr").Out, StringComparison.Ordinal); // no bridge made
+        Assert.False(File.Exists(Path.Combine(dir, "w4", "cluster", "pid")));
+    }
+
+    private static string RepositoryRoot()
+    {
+        var at = new DirectoryInfo(AppContext.BaseDirectory);
+        while (at is not null && !File.Exists(Path.Combine(at.FullName, "Containers.sln")))
+        {
+            at = at.Parent;
+        }
+
+        return at?.FullName ?? throw new InvalidOperationException("Containers.sln not found above " + AppContext.BaseDirectory);
     }
 
     private string Holder(string lease) => Kubectl("get", "lease", "-n", "kube-system", lease, "-o", "jsonpath={.spec.holderIdentity}").Out.Trim();
@@ -508,7 +606,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
     private void Start(string machine, string file, params string[] args)
     {
-        var psi = InMachine(machine, Machines.Any(s => s.Name == machine), ">>\"$LOG\" 2>&1", [file, .. args]);
+        var psi = InMachine(machine, machine != "client" && EtcdMachines.All(e => e.Name != machine), ">>\"$LOG\" 2>&1", [file, .. args]);
         psi.RedirectStandardInput = true;
 
         psi.Environment["LOG"] = Path.Combine(dir, machine + ".log");
@@ -524,10 +622,25 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
     private static void Sh(string command) => TestShell.Sh(command);
 
+    /// <summary>A machine: a network namespace cdha-NAME whose eth0 (address <paramref name="ip"/>/24) is a veth on the test bridge.</summary>
+    private static void AddMachine(string name, string ip) =>
+        Sh($"ip netns add cdha-{name} && ip link add cdha-{name} type veth peer name eth0 netns cdha-{name} && ip link set cdha-{name} master {Bridge} up"
+           + $" && ip -n cdha-{name} addr add {ip}/24 dev eth0 && ip -n cdha-{name} link set eth0 up && ip -n cdha-{name} link set lo up");
+
+    /// <summary>Starts a machine's process and waits for it to end; its exit code and log.</summary>
+    private async Task<(int Code, string Log)> StartAndWaitAsync(string machine, int seconds, params string[] args)
+    {
+        File.Delete(Path.Combine(dir, machine + ".log"));
+        Start(machine, Cli, args);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        await processes[machine].WaitForExitAsync(cts.Token);
+        return (processes[machine].ExitCode, Log(machine));
+    }
+
     private static void Teardown()
     {
         using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c",
-            $"for n in e1 e2 e3 c1 c2 c3 w1 w2 w3 client; do ip netns del cdha-$n 2>/dev/null; ip link del cdha-$n 2>/dev/null; done; ip link del {Bridge} 2>/dev/null;"
+            $"for n in e1 e2 e3 c1 c2 c3 c4 w1 w2 w3 w4 client; do ip netns del cdha-$n 2>/dev/null; ip link del cdha-$n 2>/dev/null; done; ip link del {Bridge} 2>/dev/null;"
             + $" while iptables -D FORWARD -i {Bridge} -o {Bridge} -m comment --comment containers-dotnet-test:{Bridge} -j ACCEPT 2>/dev/null; do :; done; true"]))!;
         p.WaitForExit();
     }

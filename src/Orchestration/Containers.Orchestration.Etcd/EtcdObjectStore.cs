@@ -332,7 +332,10 @@ public sealed class EtcdObjectStore : IObjectStore
     }
 
     private ContainerException Unavailable(RpcException e, ObjectKey? key = null) =>
-        new($"etcd ({string.Join(',', options.Endpoints)}){(key is { } k ? $" writing {k}" : "")}: {e.Status.StatusCode}: {e.Status.Detail}");
+        new($"etcd ({string.Join(',', options.Endpoints)}){(key is { } k ? $" writing {k}" : "")}: "
+            + (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && revision == 0
+                ? $"no member could be reached ({e.Status.StatusCode}: {e.Status.Detail}): check the URLs and that etcd runs and listens there"
+                : $"{e.Status.StatusCode}: {e.Status.Detail}"));
 
     /// <summary>The lease an event is written with (one lease for a minute of writes, as kube-apiserver reuses them), or 0.</summary>
     private long LeaseFor(ObjectKey key)

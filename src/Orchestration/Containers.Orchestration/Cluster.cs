@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Containers.Orchestration.Controllers;
 using Containers.Orchestration.Nodes;
@@ -128,6 +129,9 @@ public sealed record ClusterOptions
 
     /// <summary>How long pods tolerate an unreachable or not-ready node before eviction (Kubernetes: 300 s).</summary>
     public long DefaultTolerationSeconds { get; init; } = 300;
+
+    /// <summary>How long pods tolerate an unreachable node before eviction, when it differs from <see cref="DefaultTolerationSeconds"/> (kube-apiserver's --default-unreachable-toleration-seconds).</summary>
+    public long? DefaultUnreachableTolerationSeconds { get; init; }
 
     /// <summary>How long an event is kept after it was last written (kube-apiserver's --event-ttl: 1 h); null keeps them.</summary>
     public TimeSpan? EventTtl { get; init; } = TimeSpan.FromHours(1);
@@ -297,7 +301,7 @@ public sealed class Cluster : IAsyncDisposable
                 : options.OpenStore is { } open ? await open(cancellationToken).ConfigureAwait(false) : EmbeddedObjectStore.Open(Path.Combine(options.Root, "cluster", "store"));
             var startLog = loggers.CreateLogger("cluster");
             startLog.LogDebug("object store open at revision {Revision}", store.Revision);
-            var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds);
+            var api = new ObjectApi(store, TimeProvider.System, options.ServiceCidr, options.DefaultTolerationSeconds, options.DefaultUnreachableTolerationSeconds);
             cluster = new Cluster(options, engine, store, api);
             var logs = new NodeLogs(cluster);
             if (options.Join is not null)
@@ -381,6 +385,48 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Refuses a virtual IP that another host of the LAN has (kube-vip would fight it for the address, and the API
+    /// would answer from two machines): the address must not answer ARP probes, or the host answering must be an API
+    /// server of this cluster (a TLS certificate of its CA at the API's port). A holder that just died keeps answering
+    /// until its address's lifetime (one lease) ends, so a stranger is named only after a lease and a little more.
+    /// </summary>
+    private async Task CheckVirtualIpAsync(VirtualIpOptions vip, CancellationToken cancellationToken)
+    {
+        var patience = Stopwatch.StartNew();
+        var limit = (Options.LeaderElection?.LeaseDuration ?? TimeSpan.FromSeconds(15)) + TimeSpan.FromSeconds(2);
+        while (true)
+        {
+            string? mac = await Task.Run(() => Containers.Networking.HostInterfaces.ProbeAddress(vip.Interface, vip.Address, TimeSpan.FromMilliseconds(600)), cancellationToken).ConfigureAwait(false);
+            if (mac is null)
+            {
+                return;
+            }
+
+            try
+            {
+                using var client = new HttpClient(Pki!.AdminHandler(), disposeHandler: true) { Timeout = TimeSpan.FromSeconds(2) };
+                using var answer = await client.GetAsync(new Uri($"https://{vip.Address}:{Options.Port}/version"), cancellationToken).ConfigureAwait(false);
+                return; // a certificate of this cluster's CA: another control-plane machine holds it
+            }
+            catch (HttpRequestException)
+            {
+                // nothing there, or not of this cluster
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // no answer in time
+            }
+
+            if (patience.Elapsed > limit)
+            {
+                throw new ContainerException($"--vip {vip.Address}: the address is already in use on the LAN ({mac} answers for it on {vip.Interface}) and that host is not an API server of this cluster (no answer with this cluster's CA at https://{vip.Address}:{Options.Port}); choose a free address");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The API server, its access and policy, and the controllers (behind leader election when asked).</summary>
     private async Task StartControlPlaneAsync(NodeLogs logs, ILogger startLog, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
@@ -398,6 +444,13 @@ public sealed class Cluster : IAsyncDisposable
         {
             throw new ContainerException($"the store holds the CA of another cluster ({Pki.Authority.Subject}, {Pki.Authority.Thumbprint}) than the one the token vouched for ({expected.Subject}, {expected.Thumbprint}): check the etcd URLs");
         }
+
+        if (Options.VirtualIp is { } vip)
+        {
+            startLog.LogDebug("checking that the virtual IP {Address} is free or held by this cluster", vip.Address);
+            await CheckVirtualIpAsync(vip, cancellationToken).ConfigureAwait(false);
+        }
+
         var tokens = Options.TokenAuthFile is { } tokenFile ? StaticTokens.Read(tokenFile) : null;
         startLog.LogDebug("certificates ready; reconciling the bootstrap policy");
         RetryConflicts(() => BootstrapPolicy.Reconcile(api)); // another API server may be writing the same objects

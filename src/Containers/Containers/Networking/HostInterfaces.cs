@@ -85,6 +85,95 @@ public static class HostInterfaces
         }
     }
 
+    /// <summary>
+    /// Asks the LAN behind <paramref name="interfaceName"/> whether another host has <paramref name="address"/>: ARP
+    /// probes (RFC 5227: sender address 0.0.0.0, so nobody's cache learns anything) sent three times within
+    /// <paramref name="timeout"/>. Returns the MAC address (aa:bb:cc:dd:ee:ff) of the first host that answers for it,
+    /// or null when none does. Answers from this interface itself are ignored.
+    /// </summary>
+    public static unsafe string? ProbeAddress(string interfaceName, IPAddress address, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        int index = Index(interfaceName);
+        var mac = File.ReadAllText($"/sys/class/net/{interfaceName}/address").Trim().Split(':').Select(h => byte.Parse(h, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
+        if (mac.Length != 6)
+        {
+            throw new ContainerException($"network interface {interfaceName} has no Ethernet address");
+        }
+
+        var ip = address.MapToIPv4().GetAddressBytes();
+        const ushort EthPArp = 0x0806;
+        int fd = Tmds.Linux.LibC.socket(Tmds.Linux.LibC.AF_PACKET, Tmds.Linux.LibC.SOCK_RAW | Tmds.Linux.LibC.SOCK_CLOEXEC, System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(EthPArp));
+        if (fd < 0)
+        {
+            throw new ContainerException($"cannot open a packet socket to probe {address} on {interfaceName}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+
+        try
+        {
+            var bind = default(Tmds.Linux.sockaddr_ll);
+            bind.sll_family = (ushort)Tmds.Linux.LibC.AF_PACKET;
+            bind.sll_protocol = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(EthPArp);
+            bind.sll_ifindex = index;
+            if (Tmds.Linux.LibC.bind(fd, (Tmds.Linux.sockaddr*)&bind, (uint)sizeof(Tmds.Linux.sockaddr_ll)) < 0)
+            {
+                throw new ContainerException($"cannot listen for ARP on {interfaceName}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+            }
+
+            var probe = new byte[42];
+            probe.AsSpan(0, 6).Fill(0xff);
+            mac.CopyTo(probe, 6);
+            probe[12] = 0x08;
+            probe[13] = 0x06;
+            byte[] arp = [0, 1, 0x08, 0x00, 6, 4, 0, 1];
+            arp.CopyTo(probe, 14);
+            mac.CopyTo(probe, 22); // sender: this interface, address 0.0.0.0 (a probe)
+            ip.CopyTo(probe, 38); // target: the address asked about
+            var frame = new byte[1514];
+            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            long nextProbe = 0;
+            for (int sent = 0; ;)
+            {
+                long now = Environment.TickCount64;
+                if (now >= deadline)
+                {
+                    return null;
+                }
+
+                if (sent < 3 && now >= nextProbe)
+                {
+                    Send(fd, index, probe, interfaceName, address);
+                    sent++;
+                    nextProbe = now + Math.Max(1, (long)timeout.TotalMilliseconds / 3);
+                }
+
+                var poll = new Tmds.Linux.pollfd { fd = fd, events = Tmds.Linux.LibC.POLLIN };
+                int wait = (int)Math.Max(1, Math.Min(deadline, sent < 3 ? nextProbe : deadline) - now);
+                if (Tmds.Linux.LibC.poll(&poll, 1, wait) <= 0)
+                {
+                    continue;
+                }
+
+                long n;
+                fixed (byte* f = frame)
+                {
+                    n = Tmds.Linux.LibC.recv(fd, f, frame.Length, 0);
+                }
+
+                // an ARP reply or request whose sender is the address, from another interface than this one
+                if (n >= 42 && frame[12] == 0x08 && frame[13] == 0x06 && frame[21] is 1 or 2
+                    && frame.AsSpan(28, 4).SequenceEqual(ip) && !frame.AsSpan(22, 6).SequenceEqual(mac))
+                {
+                    return string.Join(':', frame.AsSpan(22, 6).ToArray().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+                }
+            }
+        }
+        finally
+        {
+            _ = Tmds.Linux.LibC.close(fd);
+        }
+    }
+
     private static unsafe void Send(int fd, int index, byte[] frame, string interfaceName, IPAddress address)
     {
         var to = default(Tmds.Linux.sockaddr_ll);

@@ -37,11 +37,12 @@ public sealed class ObjectApi
     private readonly ObjectApi? root;
 
     /// <summary>Creates the API over <paramref name="store"/>; creates the built-in namespaces when missing.</summary>
-    public ObjectApi(IObjectStore store, TimeProvider? time = null, string serviceCidr = "10.96.0.0/16", long defaultTolerationSeconds = 300)
+    public ObjectApi(IObjectStore store, TimeProvider? time = null, string serviceCidr = "10.96.0.0/16", long defaultTolerationSeconds = 300, long? defaultUnreachableTolerationSeconds = null)
     {
         this.store = store;
         Time = time ?? TimeProvider.System;
         DefaultTolerationSeconds = defaultTolerationSeconds;
+        DefaultUnreachableTolerationSeconds = defaultUnreachableTolerationSeconds ?? defaultTolerationSeconds;
         ServiceAddresses = new ServiceAddressAllocator(this, serviceCidr);
         events = new EventRecorder(store, this);
         updates = new UpdateMerge(this, allocation);
@@ -71,6 +72,7 @@ public sealed class ObjectApi
         writer = root.writer;
         Time = root.Time;
         DefaultTolerationSeconds = root.DefaultTolerationSeconds;
+        DefaultUnreachableTolerationSeconds = root.DefaultUnreachableTolerationSeconds;
         ServiceAddresses = root.ServiceAddresses;
         Metrics = root.Metrics;
         this.root = root;
@@ -109,8 +111,11 @@ public sealed class ObjectApi
         }
     }
 
-    /// <summary>How long pods tolerate a not-ready or unreachable node before eviction (kube-apiserver's --default-unreachable-toleration-seconds).</summary>
+    /// <summary>How long pods tolerate a not-ready node before eviction (kube-apiserver's --default-not-ready-toleration-seconds).</summary>
     public long DefaultTolerationSeconds { get; }
+
+    /// <summary>How long pods tolerate an unreachable node before eviction (kube-apiserver's --default-unreachable-toleration-seconds).</summary>
+    public long DefaultUnreachableTolerationSeconds { get; }
 
     /// <summary>The clock.</summary>
     public TimeProvider Time { get; }

@@ -13,11 +13,13 @@ internal sealed class NodeLifecycleController : IReconciler<string>
     private readonly ObjectApi api;
     private readonly Informer nodes;
     private readonly Informer pods;
+    private readonly DateTimeOffset started;
 
     public NodeLifecycleController(ControllerBuilder b, TimeSpan gracePeriod)
     {
         api = b.Api;
         GracePeriod = gracePeriod;
+        started = api.Time.GetUtcNow();
         Queue = b.SingleWorker().Queue;
         nodes = b.For(ResourceType.Nodes, (old, node) => old is null || ReadyStatus(node) != ReadyStatus(old)); // new, or its readiness changed
         pods = b.Reads(ResourceType.Pods).IndexByNode();
@@ -39,6 +41,14 @@ internal sealed class NodeLifecycleController : IReconciler<string>
         var now = api.Time.GetUtcNow();
         var ready = Json.Items(node, "status", "conditions").FirstOrDefault(c => Json.Str(c, "type") == "Ready");
         var heartbeat = Json.ParseTime(Json.Str(ready, "lastHeartbeatTime")) ?? Json.ParseTime(Json.Str(node, "metadata", "creationTimestamp")) ?? now;
+        if (heartbeat < started)
+        {
+            // a controller that has just started leading (the last leader died) gives every node a whole grace
+            // period from its start, as kube-controller-manager's probe timestamps do: the nodes' heartbeats may have
+            // failed while no API server held the virtual IP
+            heartbeat = started;
+        }
+
         string status = Json.Str(ready, "status") ?? "Unknown";
         if (heartbeat + GracePeriod <= now && status != "Unknown")
         {

@@ -129,6 +129,39 @@ public static class NodeBootstrap
     }
 
     /// <summary>
+    /// Refuses a pod subnet a joining node names itself when another node of the cluster has a subnet that overlaps
+    /// it (their pods' addresses and the machines' routes would clash), or when this node is registered already with
+    /// another one (spec.podCIDR does not change). Throws <see cref="ContainerException"/> naming the node and subnet.
+    /// </summary>
+    public static async Task CheckPodSubnetAsync(NodeCredential credential, string nodeName, string podSubnet, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        var wanted = System.Net.IPNetwork.Parse(podSubnet);
+        using var http = new HttpClient(credential.Handler(), disposeHandler: true) { BaseAddress = credential.Server, Timeout = TimeSpan.FromSeconds(10) };
+        var list = JsonNode.Parse(await http.GetStringAsync("/api/v1/nodes", cancellationToken).ConfigureAwait(false));
+        foreach (var node in Json.Items(list, "items"))
+        {
+            if (Json.Str(node, "spec", "podCIDR") is not { } cidr || !System.Net.IPNetwork.TryParse(cidr, out var theirs))
+            {
+                continue;
+            }
+
+            bool overlaps = theirs.Contains(wanted.BaseAddress) || wanted.Contains(theirs.BaseAddress);
+            if (Json.Name(node) == nodeName)
+            {
+                if (theirs != wanted)
+                {
+                    throw new ContainerException($"--pod-subnet {podSubnet}: node {nodeName} is registered with pod subnet {cidr} (spec.podCIDR does not change): join with that one, or delete the node first");
+                }
+            }
+            else if (overlaps)
+            {
+                throw new ContainerException($"--pod-subnet {podSubnet} overlaps node {Json.Name(node)}'s pod subnet {cidr}: choose a subnet of its own, or leave --pod-subnet out to get one from the control plane");
+            }
+        }
+    }
+
+    /// <summary>
     /// The pod subnet the control plane gives this machine's node (spec.podCIDR, from its node IPAM): registers the
     /// Node when it is not there yet and waits up to <paramref name="timeout"/> for the subnet.
     /// </summary>

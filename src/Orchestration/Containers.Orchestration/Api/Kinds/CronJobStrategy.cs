@@ -25,7 +25,7 @@ internal sealed class CronJobStrategy : KindStrategy
         spec["suspend"] ??= false;
         spec["successfulJobsHistoryLimit"] ??= 3;
         spec["failedJobsHistoryLimit"] ??= 1;
-        PodSpecs.Default(Json.Obj(spec, "jobTemplate", "spec", "template", "spec"), pod: false, api.DefaultTolerationSeconds);
+        PodSpecs.Default(Json.Obj(spec, "jobTemplate", "spec", "template", "spec"), pod: false, api.DefaultTolerationSeconds, api.DefaultUnreachableTolerationSeconds);
     }
 
     /// <inheritdoc/>

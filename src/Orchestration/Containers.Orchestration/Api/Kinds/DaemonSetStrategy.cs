@@ -30,7 +30,7 @@ internal sealed class DaemonSetStrategy : KindStrategy
             ru["maxSurge"] ??= 0;
         }
 
-        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds);
+        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds, api.DefaultUnreachableTolerationSeconds);
     }
 
     /// <inheritdoc/>

@@ -28,7 +28,7 @@ internal sealed class DeploymentStrategy : KindStrategy
             ru["maxUnavailable"] ??= "25%";
         }
 
-        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds);
+        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds, api.DefaultUnreachableTolerationSeconds);
     }
 
     /// <inheritdoc/>

@@ -4,7 +4,7 @@ namespace Containers.Orchestration.Api.Kinds;
 internal static class PodSpecs
 {
     /// <summary>Fills in a pod spec's defaults; <paramref name="pod"/> for a pod itself (priority and the default tolerations are set on pods, never on templates).</summary>
-    public static void Default(JsonObject spec, bool pod, long tolerationSeconds)
+    public static void Default(JsonObject spec, bool pod, long notReadySeconds, long unreachableSeconds)
     {
         spec["restartPolicy"] ??= "Always";
         spec["terminationGracePeriodSeconds"] ??= 30;
@@ -27,11 +27,12 @@ internal static class PodSpecs
 
         if (pod && !HasTolerations(spec))
         {
-            // DefaultTolerationSeconds admission: evicted 300 s after the node goes not-ready or unreachable
+            // DefaultTolerationSeconds admission: evicted 300 s (kube-apiserver's --default-not-ready-toleration-seconds and
+            // --default-unreachable-toleration-seconds) after the node goes not-ready or unreachable
             var tolerations = spec["tolerations"] as JsonArray ?? [];
             spec["tolerations"] = tolerations;
-            tolerations.Add((JsonNode)new JsonObject { ["key"] = "node.kubernetes.io/not-ready", ["operator"] = "Exists", ["effect"] = "NoExecute", ["tolerationSeconds"] = tolerationSeconds });
-            tolerations.Add((JsonNode)new JsonObject { ["key"] = "node.kubernetes.io/unreachable", ["operator"] = "Exists", ["effect"] = "NoExecute", ["tolerationSeconds"] = tolerationSeconds });
+            tolerations.Add((JsonNode)new JsonObject { ["key"] = "node.kubernetes.io/not-ready", ["operator"] = "Exists", ["effect"] = "NoExecute", ["tolerationSeconds"] = notReadySeconds });
+            tolerations.Add((JsonNode)new JsonObject { ["key"] = "node.kubernetes.io/unreachable", ["operator"] = "Exists", ["effect"] = "NoExecute", ["tolerationSeconds"] = unreachableSeconds });
         }
     }
 

@@ -28,7 +28,7 @@ internal sealed class PodStrategy : KindStrategy
     /// <inheritdoc/>
     public override void Default(JsonObject obj, ObjectApi api)
     {
-        PodSpecs.Default(Json.Obj(obj, "spec"), pod: true, api.DefaultTolerationSeconds);
+        PodSpecs.Default(Json.Obj(obj, "spec"), pod: true, api.DefaultTolerationSeconds, api.DefaultUnreachableTolerationSeconds);
         if (Json.Str(obj, "metadata", "resourceVersion") is null)
         {
             ServiceAccountAdmission.Admit(obj, api); // on create only: a pod's volumes never change

@@ -17,7 +17,7 @@ internal sealed class ReplicaSetStrategy : KindStrategy
     {
         var spec = Json.Obj(obj, "spec");
         spec["replicas"] ??= 1;
-        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds);
+        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds, api.DefaultUnreachableTolerationSeconds);
     }
 
     /// <inheritdoc/>

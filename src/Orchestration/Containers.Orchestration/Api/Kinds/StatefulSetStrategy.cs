@@ -42,7 +42,7 @@ internal sealed class StatefulSetStrategy : KindStrategy
             Json.Obj(claim, "spec")["volumeMode"] ??= "Filesystem";
         }
 
-        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds);
+        PodSpecs.Default(Json.Obj(spec, "template", "spec"), pod: false, api.DefaultTolerationSeconds, api.DefaultUnreachableTolerationSeconds);
     }
 
     /// <inheritdoc/>
