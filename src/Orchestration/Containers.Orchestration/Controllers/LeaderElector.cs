@@ -137,7 +137,7 @@ public sealed class LeaderElector : IAsyncDisposable
                     break;
                 }
 
-                if (TryAcquireOrRenew())
+                if (await RenewWithinDeadlineAsync(lastRenew, token).ConfigureAwait(false))
                 {
                     lastRenew = time.GetTimestamp();
                 }
@@ -168,6 +168,31 @@ public sealed class LeaderElector : IAsyncDisposable
             {
                 Release();
             }
+        }
+    }
+
+    /// <summary>
+    /// One renewal, given no longer than what is left of the renew deadline (client-go bounds it the same way): a store
+    /// that stalls (an etcd member that died, a leader election of etcd's own) must not keep this machine leading, and
+    /// holding the virtual IP, after its lease may have passed to another. A renewal that completes later still counts
+    /// when this candidate next looks at the lease.
+    /// </summary>
+    private async Task<bool> RenewWithinDeadlineAsync(long lastRenew, CancellationToken token)
+    {
+        var left = options.RenewDeadline - time.GetElapsedTime(lastRenew);
+        if (left <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        try
+        {
+            return await Task.Run(TryAcquireOrRenew, CancellationToken.None).WaitAsync(left, time, token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            logger.LogWarning("{Identity}: renewing lease {Namespace}/{Name} took longer than the {Deadline} s left of the renew deadline", options.Identity, ns, name, left.TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture));
+            return false;
         }
     }
 
