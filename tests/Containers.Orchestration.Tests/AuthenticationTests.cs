@@ -103,4 +103,64 @@ public sealed class AuthenticationTests : RecordedCluster
         using var signed = request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(8));
         return signed.CopyWithPrivateKey(key);
     }
+
+    [Fact]
+    public async Task A_user_certificate_is_requested_approved_with_kubectl_certificate_approve_signed_and_gets_in()
+    {
+        var k = new Kubectl(Cluster.KubeconfigPath);
+        // maria's key and request, as the course makes them with openssl req
+        using var key = RSA.Create(2048);
+        string request = new CertificateRequest("CN=maria,O=devs", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequestPem();
+        string Manifest(string name) => $$"""
+            apiVersion: certificates.k8s.io/v1
+            kind: CertificateSigningRequest
+            metadata: {name: {{name}}}
+            spec:
+              request: {{Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(request))}}
+              signerName: kubernetes.io/kube-apiserver-client
+              expirationSeconds: 86400
+              usages: [client auth]
+            """;
+        Assert.Equal(0, (await k.TryWithInputAsync(Manifest("maria"), "apply", "-f", "-")).Exit);
+        Assert.Equal(0, (await k.TryWithInputAsync(Manifest("mallory"), "apply", "-f", "-")).Exit);
+        await Task.Delay(300); // nothing approves or signs it on its own
+        Assert.Contains("Pending", await k.RunAsync("get", "csr", "maria"), StringComparison.Ordinal);
+        Assert.Equal("", (await k.RunAsync("get", "csr", "maria", "-o", "jsonpath={.status.certificate}")).Trim());
+
+        // jane may update certificatesigningrequests/approval but not approve for the signer: refused
+        await k.RunAsync("create", "clusterrole", "csr-approval-only", "--verb=get,list,update", "--resource=certificatesigningrequests,certificatesigningrequests/approval");
+        await k.RunAsync("create", "clusterrolebinding", "jane-csr-approval-only", "--clusterrole=csr-approval-only", "--user=jane");
+        var bare = Path.Combine(Root, "token-kubeconfig"); // no client certificate: the token is who calls
+        File.WriteAllLines(bare, File.ReadAllLines(Cluster.KubeconfigPath).Where(l => !l.TrimStart().StartsWith("client-", StringComparison.Ordinal)).Select(l => l.Trim() == "user:" ? l.TrimEnd() + " {}" : l));
+        var (refusedExit, refusedOut, refused) = await new Kubectl(bare).TryAsync("--token=" + Token, "certificate", "approve", "maria");
+        Assert.True(refusedExit != 0, refusedOut + refused);
+        Assert.Contains("user not permitted to approve requests with signerName \"kubernetes.io/kube-apiserver-client\"", refused, StringComparison.Ordinal);
+
+        // the admin approves one and denies the other; the approved one is signed for the subject asked
+        await k.RunAsync("certificate", "approve", "maria");
+        await k.RunAsync("certificate", "deny", "mallory");
+        await k.WaitForAsync("true", TimeSpan.FromSeconds(10), "get", "csr", "maria", "-o", "go-template={{if .status.certificate}}true{{else}}{{.status}}{{end}}");
+        Assert.Contains("Approved,Issued", await k.RunAsync("get", "csr", "maria"), StringComparison.Ordinal);
+        Assert.Contains("Denied", await k.RunAsync("get", "csr", "mallory"), StringComparison.Ordinal);
+        Assert.Equal("", (await k.RunAsync("get", "csr", "mallory", "-o", "jsonpath={.status.certificate}")).Trim());
+        var (undoExit, undoOut, undo) = await k.TryWithInputAsync("{\"status\":{\"conditions\":[]}}", "replace", "--raw", "/apis/certificates.k8s.io/v1/certificatesigningrequests/mallory/approval", "-f", "-");
+        Assert.True(undoExit != 0, undoOut); // a decision stays
+        Assert.Contains("may not remove a condition of type \"Denied\"", undo, StringComparison.Ordinal);
+
+        using var certificate = X509Certificate2.CreateFromPem(System.Text.Encoding.ASCII.GetString(Convert.FromBase64String((await k.RunAsync("get", "csr", "maria", "-o", "jsonpath={.status.certificate}")).Trim())));
+        Assert.Equal("CN=maria, O=devs", certificate.Subject);
+        Assert.InRange((certificate.NotAfter - certificate.NotBefore).TotalHours, 24, 24.2); // expirationSeconds (and 5 minutes of clock skew)
+
+        // her kubeconfig: she gets in as maria of devs
+        File.WriteAllText(Path.Combine(Root, "maria.crt"), certificate.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(Root, "maria.key"), key.ExportPkcs8PrivateKeyPem());
+        string kubeconfig = Path.Combine(Root, "maria-kubeconfig");
+        File.Copy(Cluster.KubeconfigPath, kubeconfig);
+        var maria = new Kubectl(kubeconfig);
+        await maria.RunAsync("config", "set-credentials", "maria", "--client-certificate", Path.Combine(Root, "maria.crt"), "--client-key", Path.Combine(Root, "maria.key"), "--embed-certs");
+        await maria.RunAsync("config", "set-context", "--current", "--user", "maria");
+        var whoami = await maria.RunAsync("auth", "whoami");
+        Assert.Contains("maria", whoami, StringComparison.Ordinal);
+        Assert.Contains("[devs system:authenticated]", whoami, StringComparison.Ordinal);
+    }
 }

@@ -87,7 +87,11 @@ internal static class Protobuf
         }
 
         var obj = Message(raw, root);
-        obj.Remove("status");
+        if (kind != "CertificateSigningRequest")
+        {
+            obj.Remove("status"); // status is read only where a command writes it: a certificate request's approval conditions
+        }
+
         var result = new JsonObject { ["apiVersion"] = apiVersion, ["kind"] = kind };
         foreach (var (name, value) in obj.ToList())
         {
@@ -272,6 +276,7 @@ internal static class Protobuf
         ["SelfSubjectReview"] = "SelfSubjectReview",
         ["TokenReview"] = "TokenReview",
         ["TokenRequest"] = "TokenRequest",
+        ["CertificateSigningRequest"] = "CertificateSigningRequest",
     };
 
     /// <summary>Field numbers of the messages read (k8s.io/api core/v1, apps/v1 and apimachinery meta/v1 generated.proto).</summary>
@@ -319,6 +324,18 @@ internal static class Protobuf
         ["SelfSubjectReview"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = new("status", Kind.Ignored) },
         ["TokenReview"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "TokenReviewSpec"), [3] = new("status", Kind.Ignored) },
         ["TokenReviewSpec"] = new() { [1] = S("token"), [2] = Strings("audiences") },
+        // certificates.k8s.io/v1 (kubectl certificate approve|deny sends the whole request to its approval subresource)
+        ["CertificateSigningRequest"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "CertificateSigningRequestSpec"), [3] = M("status", "CertificateSigningRequestStatus") },
+        ["CertificateSigningRequestSpec"] = new()
+        {
+            [1] = new("request", Kind.Bytes), [2] = S("username"), [3] = S("uid"), [4] = Strings("groups"), [5] = Strings("usages"), [6] = new("extra", Kind.Ignored),
+            [7] = S("signerName"), [8] = I("expirationSeconds", pointer: true),
+        },
+        ["CertificateSigningRequestStatus"] = new() { [1] = M("conditions", "CertificateSigningRequestCondition", repeated: true), [2] = new("certificate", Kind.Bytes) },
+        ["CertificateSigningRequestCondition"] = new()
+        {
+            [1] = S("type"), [2] = S("reason"), [3] = S("message"), [4] = new("lastUpdateTime", Kind.Ignored), [5] = new("lastTransitionTime", Kind.Ignored), [6] = S("status"),
+        },
         ["TokenRequest"] = new() { [1] = M("metadata", "ObjectMeta"), [2] = M("spec", "TokenRequestSpec"), [3] = new("status", Kind.Ignored) },
         ["TokenRequestSpec"] = new() { [1] = Strings("audiences"), [3] = M("boundObjectRef", "BoundObjectReference"), [4] = I("expirationSeconds", pointer: true) },
         ["BoundObjectReference"] = new() { [1] = S("kind"), [2] = S("apiVersion"), [3] = S("name"), [4] = S("uid") },

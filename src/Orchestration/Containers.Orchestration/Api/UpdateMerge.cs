@@ -38,6 +38,38 @@ internal sealed class UpdateMerge(ObjectApi api, Lock allocation)
             return incoming;
         }
 
+        if (subresource == "approval" && type == Kinds.CertificateSigningRequestStrategy.Type)
+        {
+            // certificatesigningrequests/approval (kubectl certificate approve|deny): only status.conditions change;
+            // an Approved or Denied condition stays once given, and a request is never both
+            result = current.DeepClone().AsObject();
+            var given = Json.Items(incoming, "status", "conditions").Select(c => c.DeepClone()).ToList();
+            foreach (var decided in Json.Items(current, "status", "conditions").Where(c => Json.Str(c, "type") is "Approved" or "Denied"))
+            {
+                if (!given.Any(c => Json.Str(c, "type") == Json.Str(decided, "type")))
+                {
+                    throw ApiException.Invalid(type, Json.Name(current) ?? "", [("status.conditions", $"Forbidden: updates may not remove a condition of type \"{Json.Str(decided, "type")}\"")]);
+                }
+            }
+
+            if (given.Any(c => Json.Str(c, "type") == "Approved") && given.Any(c => Json.Str(c, "type") == "Denied"))
+            {
+                throw ApiException.Invalid(type, Json.Name(current) ?? "", [("status.conditions", "Invalid value: Approved and Denied conditions are mutually exclusive")]);
+            }
+
+            var now = Json.Time(api.Time.GetUtcNow());
+            foreach (var c in given.OfType<JsonObject>())
+            {
+                c["status"] ??= "True";
+                c["lastUpdateTime"] ??= now;
+                c["lastTransitionTime"] ??= now;
+            }
+
+            Json.Obj(result, "status")["conditions"] = new JsonArray([.. given]);
+            result["metadata"]!["resourceVersion"] = Json.Str(incoming, "metadata", "resourceVersion") is { } rv ? rv : Json.Str(current, "metadata", "resourceVersion");
+            return result;
+        }
+
         if (subresource == "binding" && type.Strategy.HasBinding)
         {
             // the scheduler's one write: spec.nodeName and the PodScheduled condition together (pods/binding)

@@ -11,7 +11,9 @@ namespace Containers.Orchestration.Controllers;
 /// for a new node, or from a node for its own name (a renewal), whose subject is exactly CN=system:node:NAME,
 /// O=system:nodes and whose usages are client auth (with digital signature and key encipherment), is approved
 /// (condition Approved, reason AutoApproved) and signed by the cluster CA; any other request of that signer is denied
-/// with the reason. Requests for other signers are left alone, as Kubernetes leaves them to their signers.
+/// with the reason. An approved request of <c>kubernetes.io/kube-apiserver-client</c> (approved by a person, with
+/// <c>kubectl certificate approve</c>) is signed too; requests for other signers are left alone, as Kubernetes leaves
+/// them to their signers.
 /// </summary>
 internal sealed class CertificateSigningController : IReconciler<string>
 {
@@ -34,8 +36,18 @@ internal sealed class CertificateSigningController : IReconciler<string>
 
     public Task<ReconcileResult> ReconcileAsync(string name, CancellationToken cancellationToken)
     {
-        if (requests.Get(null, name) is not { } csr || Json.Str(csr, "spec", "signerName") != CertificateSigningRequestStrategy.KubeletClientSigner
-            || Json.Str(csr, "status", "certificate") is not null || Decided(csr, "Denied") || Decided(csr, "Failed"))
+
+        if (requests.Get(null, name) is not { } csr || Json.Str(csr, "status", "certificate") is not null || Decided(csr, "Denied") || Decided(csr, "Failed"))
+        {
+            return Task.FromResult(default(ReconcileResult));
+        }
+
+        if (Json.Str(csr, "spec", "signerName") == CertificateSigningRequestStrategy.KubeApiServerClientSigner)
+        {
+            return Task.FromResult(SignApprovedClient(csr, name));
+        }
+
+        if (Json.Str(csr, "spec", "signerName") != CertificateSigningRequestStrategy.KubeletClientSigner)
         {
             return Task.FromResult(default(ReconcileResult));
         }
@@ -81,6 +93,63 @@ internal sealed class CertificateSigningController : IReconciler<string>
         }
 
         return Task.FromResult(default(ReconcileResult));
+    }
+
+    /// <summary>
+    /// <c>kubernetes.io/kube-apiserver-client</c> (a user's client certificate, as the course makes one for a new user):
+    /// never approved here; once someone allowed to approve for that signer has (<c>kubectl certificate approve</c>),
+    /// signed for the subject asked, with client usages only, for spec.expirationSeconds (at least 10 minutes) or the
+    /// cluster's signing duration, whichever is shorter. A request whose usages a client certificate cannot have fails.
+    /// </summary>
+    private ReconcileResult SignApprovedClient(JsonObject csr, string name)
+    {
+        if (!Decided(csr, "Approved"))
+        {
+            return default; // waits for a person
+        }
+
+        try
+        {
+            var usages = (Json.At(csr, "spec", "usages") as JsonArray ?? []).Select(u => u?.GetValue<string>() ?? "").ToList();
+            string? failure = usages.FirstOrDefault(u => !AllowedUsages.Contains(u)) is { } bad ? $"usage '{bad}' is not allowed for signer {CertificateSigningRequestStrategy.KubeApiServerClientSigner} (client auth, digital signature, key encipherment)"
+                : !usages.Contains("client auth") ? $"signer {CertificateSigningRequestStrategy.KubeApiServerClientSigner} needs the usage 'client auth'" : null;
+            CertificateRequest? request = null;
+            try
+            {
+                request = CertificateRequest.LoadSigningRequestPem(Encoding.ASCII.GetString(Convert.FromBase64String(Json.Str(csr, "spec", "request") ?? "")), HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
+            }
+            catch (Exception e) when (e is FormatException or CryptographicException or ArgumentException)
+            {
+                failure ??= $"the request is not a PEM certificate request: {e.Message}";
+            }
+
+            if (failure is not null)
+            {
+                api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c => SetCondition(c, "Failed", "SignerValidationFailure", failure), "status");
+                api.RecordEvent(csr, "Warning", "CertificateFailed", failure, "certificatesigningrequest-signing-controller");
+                return default;
+            }
+
+            var asked = Json.Int(csr, "spec", "expirationSeconds") is { } seconds ? TimeSpan.FromSeconds(Math.Max(600, seconds)) : lifetime;
+            using var certificate = Containers.Orchestration.Api.ClusterPki.SignClientRequest(authority, request!, asked < lifetime ? asked : lifetime);
+            string signed = Containers.Orchestration.Api.ClusterPki.Pem(certificate);
+            api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c =>
+            {
+                Json.Obj(c, "status")["certificate"] = Convert.ToBase64String(Encoding.ASCII.GetBytes(signed));
+                return true;
+            }, "status");
+            return default;
+        }
+        catch (ApiException e) when (e.Code is 404 or 409)
+        {
+            return new ReconcileResult(TimeSpan.FromMilliseconds(100));
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            string why = $"the certificate could not be signed: {e.Message}";
+            api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c => SetCondition(c, "Failed", "SignerFailure", why), "status");
+            return default;
+        }
     }
 
     /// <summary>Why a node client request is not approved, or null when it is a node's as it should be.</summary>

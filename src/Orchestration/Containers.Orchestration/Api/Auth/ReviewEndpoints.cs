@@ -95,6 +95,33 @@ internal sealed class ReviewEndpoints(ObjectApi api, ApiAccess access)
         }
     }
 
+    /// <summary>
+    /// Approving or denying a certificate request (its <c>approval</c> subresource) also needs the verb <c>approve</c>
+    /// on the signer (resource <c>signers</c> of certificates.k8s.io, named for the signer or for its domain with
+    /// <c>/*</c>), as kube-apiserver's CSR approval admission asks.
+    /// </summary>
+    public void GuardSignerApproval(HttpContext http, string signer)
+    {
+        if (Authentication.User(http) is not { } user)
+        {
+            return;
+        }
+
+        string domainWide = signer.Contains('/', StringComparison.Ordinal) ? signer[..signer.IndexOf('/', StringComparison.Ordinal)] + "/*" : signer;
+        string reason = "";
+        foreach (string name in new[] { signer, domainWide })
+        {
+            var a = new RequestAttributes(user, "approve", true, "", "certificates.k8s.io", "v1", "signers", "", "", name);
+            (bool allowed, reason) = access.Authorizer.Authorize(a);
+            if (allowed)
+            {
+                return;
+            }
+        }
+
+        throw new ApiException(403, "Forbidden", $"certificatesigningrequests.certificates.k8s.io is forbidden: user not permitted to approve requests with signerName \"{signer}\"{(reason.Length > 0 ? ": " + reason : "")}");
+    }
+
     private static KubeUser Subject(JsonObject spec) => new(
         Json.Str(spec, "user") ?? "",
         [.. (Json.At(spec, "groups") as JsonArray ?? []).Select(g => g?.GetValue<string>() ?? "")],

@@ -12,6 +12,9 @@ internal sealed class CertificateSigningRequestStrategy : KindStrategy
     /// <summary>The signer of nodes' client certificates (CN system:node:NAME, O system:nodes).</summary>
     public const string KubeletClientSigner = "kubernetes.io/kube-apiserver-client-kubelet";
 
+    /// <summary>The signer of other client certificates of the API (users'), issued once a person approves them.</summary>
+    public const string KubeApiServerClientSigner = "kubernetes.io/kube-apiserver-client";
+
     /// <summary>The kind.</summary>
     public static ResourceType Type { get; } = new("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false) { ShortNames = ["csr"], Strategy = new CertificateSigningRequestStrategy(), HasStatus = true };
 

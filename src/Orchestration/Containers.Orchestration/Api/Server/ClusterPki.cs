@@ -259,7 +259,13 @@ public sealed class ClusterPki : IDisposable
         signing.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(authority, true, false));
         var from = DateTimeOffset.UtcNow.AddMinutes(-5);
         var notAfter = from + lifetime < authority.NotAfter ? from + lifetime : authority.NotAfter;
-        return signing.Create(authority, from, notAfter, RandomNumberGenerator.GetBytes(16));
+        // the subject's key may be of another algorithm than the CA's (an RSA user key, an ECDSA CA): sign with the CA's own
+        using var caKey = authority.GetECDsaPrivateKey();
+        using var caRsa = caKey is null ? authority.GetRSAPrivateKey() : null;
+        var generator = caKey is not null ? X509SignatureGenerator.CreateForECDsa(caKey)
+            : caRsa is not null ? X509SignatureGenerator.CreateForRSA(caRsa, RSASignaturePadding.Pkcs1)
+            : throw new CryptographicException("the CA certificate has no private key of ECDSA or RSA");
+        return signing.Create(authority.SubjectName, generator, from, notAfter, RandomNumberGenerator.GetBytes(16));
     }
 
     private static X509Certificate2 Issue(X509Certificate2 authority, string subject, Oid usage, X509Extension? san) =>

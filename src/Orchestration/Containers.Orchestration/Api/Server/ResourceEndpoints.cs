@@ -190,11 +190,17 @@ internal sealed class ResourceEndpoints(ObjectApi api, ReviewEndpoints? reviews)
                 return;
             case ("PUT", null):
             case ("PUT", "status") when type.HasStatus:
+            case ("PUT", "approval") when type == Kinds.CertificateSigningRequestStrategy.Type:
             {
                 var body = await ApiHttp.ReadObjectAsync(http).ConfigureAwait(false);
                 ApiHttp.CheckKind(type, body);
                 ApiHttp.Warn(http, FieldSchema.Enforce(type, body, FieldSchema.ParseMode(q["fieldValidation"])));
                 reviews?.GuardRbacWrite(http, type, ns, body);
+                if (sub == "approval")
+                {
+                    reviews?.GuardSignerApproval(http, Json.Str(api.Get(type, ns, n), "spec", "signerName") ?? "");
+                }
+
                 await ApiHttp.WriteObjectAsync(http, api, type, api.Update(type, ns, n, body, sub, dryRun, Manager(http))).ConfigureAwait(false);
                 return;
             }
