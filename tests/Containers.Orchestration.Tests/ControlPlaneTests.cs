@@ -221,6 +221,24 @@ public sealed class ControlPlaneTests : IAsyncLifetime
         Assert.Contains(database.Mounts, m => m.ContainerPath == "/var/lib/db" && !m.ReadOnly);
         Assert.True(running.Select(s => s.NodeName).Distinct().Count() > 1, "the pods were not spread over the nodes");
         Assert.Equal("NodePort 30100", (await k.RunAsync("get", "svc", "frontend", "-o", "jsonpath={.spec.type} {.spec.ports[0].nodePort}")).Trim());
+
+        // the database's local volume belongs to the node its pod was bound to (local-path's node affinity): with that
+        // node cordoned, a new database pod waits rather than starting elsewhere without its data
+        string volume = (await k.RunAsync("get", "pvc", "database-data", "-o", "jsonpath={.spec.volumeName}")).Trim();
+        Assert.Equal(database.NodeName, (await k.RunAsync("get", "pv", volume, "-o", "jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}")).Trim());
+        await k.RunAsync("cordon", database.NodeName);
+        await k.RunAsync("delete", "pod", "-l", "app=database", "--wait=false");
+        await k.WaitForAsync("Pending", TimeSpan.FromSeconds(30), "get", "pods", "-l", "app=database", "--field-selector=status.phase=Pending", "-o", "jsonpath={.items[*].status.phase}");
+        string failed = "";
+        for (int i = 0; i < 100 && !failed.Contains("volume node affinity conflict", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(100);
+            failed = await k.RunAsync("get", "events", "--field-selector=reason=FailedScheduling", "-o", "jsonpath={.items[*].message}");
+        }
+
+        Assert.Contains("0/3 nodes are available: 2 node(s) had volume node affinity conflict, 1 node(s) were unschedulable", failed, StringComparison.Ordinal);
+        await k.RunAsync("uncordon", database.NodeName);
+        await k.WaitForAsync(database.NodeName, TimeSpan.FromSeconds(30), "get", "pods", "-l", "app=database", "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].spec.nodeName}");
     }
 
     [Fact]

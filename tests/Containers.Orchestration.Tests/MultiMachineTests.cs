@@ -454,9 +454,12 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("localhost/course-backend:1", Kubectl("get", "deployment", "backend", "-o", "jsonpath={.spec.template.spec.containers[0].image}").Out.Trim());
         Assert.Contains("3 ", Kubectl("rollout", "history", "deployment/backend").Out, StringComparison.Ordinal); // revisions 2 and 3 (1 came back as 3)
 
-        // drain a worker that does not hold the database (its volume is a local path on its node): its pods are
-        // evicted and made again on the other two; uncordon: new pods land there again
+        // drain a worker that does not hold the database: its volume is a local path on the disk of its node, which the
+        // volume's node affinity now names (a database moved elsewhere would start without its data); the drained
+        // worker's pods are evicted and made again on the other two; uncordon: new pods land there again
         string database = PodNodes("database").Single();
+        string volume = Kubectl("get", "pvc", "database-data", "-o", "jsonpath={.spec.volumeName}").Out.Trim();
+        Assert.Equal(database, Kubectl("get", "pv", volume, "-o", "jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}").Out.Trim());
         string drained = Workers.Select(w => w.Name).First(w => w != database);
         clock.Restart();
         var drain = KubectlUntimed("drain", drained, "--ignore-daemonsets", "--timeout=120s");

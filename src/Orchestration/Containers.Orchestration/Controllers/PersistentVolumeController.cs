@@ -9,7 +9,11 @@ namespace Containers.Orchestration.Controllers;
 /// </summary>
 internal sealed class PersistentVolumeController : IReconciler<string>
 {
-    private const string ProvisionedBy = "pv.kubernetes.io/provisioned-by";
+    /// <summary>The annotation naming the provisioner that made a volume.</summary>
+    public const string ProvisionedBy = "pv.kubernetes.io/provisioned-by";
+
+    /// <summary>This cluster's local-path provisioner (a directory on the disk of the node its first pod runs on).</summary>
+    public const string LocalPathProvisioner = "containers-dotnet/local-path";
     private readonly ObjectApi api;
     private readonly Informer claims;
     private readonly Informer volumes;
@@ -134,7 +138,7 @@ internal sealed class PersistentVolumeController : IReconciler<string>
         {
             return api.Create(ResourceType.Volumes, null, new JsonObject
             {
-                ["metadata"] = new JsonObject { ["name"] = pvName, ["annotations"] = new JsonObject { [ProvisionedBy] = "containers-dotnet/local-path" } },
+                ["metadata"] = new JsonObject { ["name"] = pvName, ["annotations"] = new JsonObject { [ProvisionedBy] = LocalPathProvisioner } },
                 ["spec"] = new JsonObject
                 {
                     ["capacity"] = new JsonObject { ["storage"] = capacity },

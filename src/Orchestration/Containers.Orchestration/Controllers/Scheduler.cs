@@ -20,6 +20,8 @@ internal sealed class Scheduler : IReconciler<string>
     private readonly Dictionary<string, SchedulingNode> nodeInfos = new(StringComparer.Ordinal); // under the gate
     private SchedulingNode[] nodeList = [];
     private readonly Lock gate = new();
+    private readonly Informer claims;
+    private readonly Informer volumes;
 
     public Scheduler(ControllerBuilder b)
     {
@@ -27,6 +29,8 @@ internal sealed class Scheduler : IReconciler<string>
         Queue = b.SingleWorker().Queue;
         pods = b.Watches(ResourceType.Pods, PodChanged);
         nodes = b.Reads(ResourceType.Nodes);
+        claims = b.Reads(ResourceType.Claims);
+        volumes = b.Reads(ResourceType.Volumes);
         foreach (var node in nodes.List())
         {
             nodeInfos[Json.Name(node)] = SchedulingNode.Of(node); // nodes cached before this scheduler registered (later changes come below)
@@ -75,6 +79,7 @@ internal sealed class Scheduler : IReconciler<string>
         }
 
         var facts = SchedulingPod.Of(pod);
+        var volumeTerms = VolumeNodeTerms(pod);
         var (cpu, memory) = (facts.Cpu, facts.Memory);
         string? owner = Json.Str(PodState.ControllerOf(pod), "uid");
         var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -85,7 +90,8 @@ internal sealed class Scheduler : IReconciler<string>
             foreach (var info in nodeList)
             {
                 var u = usage.GetValueOrDefault(info.Name) ?? NodeUsage.None;
-                string? why = SchedulingPolicy.Filter(facts, info, u);
+                string? why = SchedulingPolicy.Filter(facts, info, u)
+                    ?? (volumeTerms.All(t => NodeAffinity.Matches(EmptyLabels, t, info.Name, info.Labels)) ? null : "node(s) had volume node affinity conflict");
                 if (why is not null)
                 {
                     reasons[why] = reasons.GetValueOrDefault(why) + 1;
@@ -134,11 +140,94 @@ internal sealed class Scheduler : IReconciler<string>
     }
 
     /// <summary>Writes the binding of an assumed pod (spec.nodeName and PodScheduled in one write); on failure the pod is forgotten and scheduled again.</summary>
+    private static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
+
+    /// <summary>The node affinity of each PersistentVolume the pod's claims are bound to (kube-scheduler's VolumeBinding filter): a node must match them all.</summary>
+    private List<NodeAffinity.Term[]> VolumeNodeTerms(JsonObject pod)
+    {
+        var terms = new List<NodeAffinity.Term[]>();
+        foreach (var pv in BoundVolumes(pod))
+        {
+            if (Json.At(pv, "spec", "nodeAffinity", "required") is { } required)
+            {
+                terms.Add(NodeAffinity.Terms(required));
+            }
+        }
+
+        return terms;
+    }
+
+    private IEnumerable<JsonObject> BoundVolumes(JsonObject pod)
+    {
+        string ns = Json.Namespace(pod) ?? "default";
+        foreach (var v in Json.Items(pod, "spec", "volumes"))
+        {
+            if (Json.Str(v, "persistentVolumeClaim", "claimName") is { } claimName && claims.Get(ns, claimName) is { } claim
+                && Json.Str(claim, "spec", "volumeName") is { } volumeName && volumes.Get(null, volumeName) is { } pv)
+            {
+                yield return pv;
+            }
+        }
+    }
+
+    /// <summary>
+    /// kube-scheduler's PreBind for local volumes: a volume our local-path provisioner made (a directory on a node's
+    /// disk) belongs to the first node a pod of it is bound to, as local-path-provisioner's volumes have the node
+    /// affinity of the node they were made on: it gets spec.nodeAffinity for that node, so a pod of the claim is never
+    /// placed where its data is not. False when it already belongs to another node (the pod is scheduled again).
+    /// </summary>
+    private bool PinLocalVolumes(JsonObject pod, string node)
+    {
+        IReadOnlyDictionary<string, string> labels;
+        lock (gate)
+        {
+            labels = nodeInfos.GetValueOrDefault(node)?.Labels ?? EmptyLabels;
+        }
+
+        foreach (var pv in BoundVolumes(pod).Where(v => Json.Str(v, "metadata", "annotations", PersistentVolumeController.ProvisionedBy) == PersistentVolumeController.LocalPathProvisioner).ToList())
+        {
+            bool elsewhere = false;
+            api.Mutate(ResourceType.Volumes, null, Json.Name(pv), v =>
+            {
+                if (Json.At(v, "spec", "nodeAffinity", "required") is { } required)
+                {
+                    elsewhere = !NodeAffinity.Matches(EmptyLabels, NodeAffinity.Terms(required), node, labels);
+                    return false;
+                }
+
+                Json.Obj(v, "spec")["nodeAffinity"] = new JsonObject
+                {
+                    ["required"] = new JsonObject
+                    {
+                        ["nodeSelectorTerms"] = new JsonArray(new JsonObject
+                        {
+                            ["matchExpressions"] = new JsonArray(new JsonObject { ["key"] = "kubernetes.io/hostname", ["operator"] = "In", ["values"] = new JsonArray(node) }),
+                        }),
+                    },
+                };
+                return true;
+            });
+            if (elsewhere)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private void Bind(string key, string node)
     {
         var (ns, name) = PodState.Split(key);
         try
         {
+            if (pods.Get(ns, name) is { } pending && !PinLocalVolumes(pending, node))
+            {
+                Forget(key); // its volume belongs to another node now
+                Queue.AddRateLimited(key);
+                return;
+            }
+
             bool assigned = false;
             var bound = api.Mutate(ResourceType.Pods, ns, name, p =>
             {

@@ -179,6 +179,12 @@ internal static class NodeAffinity
             return null;
         }
 
+        return Terms(selector);
+    }
+
+    /// <summary>The terms of a NodeSelector (its nodeSelectorTerms): a pod's required node affinity, a PersistentVolume's spec.nodeAffinity.required.</summary>
+    public static Term[] Terms(JsonNode selector)
+    {
         return [.. Json.ReadItems(selector, "nodeSelectorTerms").Select(t => new Term(Read(t, "matchExpressions"), Read(t, "matchFields")))];
 
         static Requirement[] Read(JsonNode term, string list) =>

@@ -128,6 +128,7 @@ public static class BootstrapPolicy
             Rule(Read, "apps", "replicasets statefulsets"),
             Rule(Read, "policy", "poddisruptionbudgets"),
             Rule(Read, "", "persistentvolumeclaims persistentvolumes namespaces"),
+            Rule("patch update", "", "persistentvolumes"), // system:volume-scheduler's: a local volume gets its node's affinity
             Rule("create", "authentication.k8s.io", "tokenreviews"),
             Rule("create", "authorization.k8s.io", "subjectaccessreviews"),
         ]),
