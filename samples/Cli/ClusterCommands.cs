@@ -342,6 +342,7 @@ internal static class ClusterCommands
             BootstrapToken = a.Get("token") is { } token ? Containers.Orchestration.Api.BootstrapTokens.TryParse(token, out _, out _) ? token : throw new UsageException($"--token: '{token}' is not a bootstrap token ([a-z0-9]{{6}}.[a-z0-9]{{16}})") : null,
             PodRoutes = nodes > 0 && a.Get("node-interface") is { } nodeInterface ? new Containers.Orchestration.Nodes.PodRoutesOptions(nodeInterface, a.Get("cluster-cidr") ?? "10.244.0.0/16") : null,
             HeartbeatInterval = Flag("node-status-update-frequency", TimeSpan.FromSeconds(10)),
+            MetricsResolution = Flag("metric-resolution", TimeSpan.FromSeconds(15)),
             NodeMonitorGracePeriod = Flag("node-monitor-grace-period", TimeSpan.FromSeconds(40)),
             DefaultTolerationSeconds = Seconds(a, "default-not-ready-toleration-seconds") ?? 300,
             DefaultUnreachableTolerationSeconds = Seconds(a, "default-unreachable-toleration-seconds") ?? 300,
@@ -419,6 +420,7 @@ internal static class ClusterCommands
             ServiceCidr = a.Get("service-cidr") ?? settings.GetValueOrDefault("service-cidr") ?? "10.96.0.0/16",
             PodRoutes = new Containers.Orchestration.Nodes.PodRoutesOptions(iface, a.Get("cluster-cidr") ?? settings.GetValueOrDefault("cluster-cidr") ?? "10.244.0.0/16"),
             HeartbeatInterval = heartbeat,
+            MetricsResolution = a.Get("metric-resolution") is { } mr ? Duration(mr) is { } md && md > TimeSpan.Zero ? md : throw new UsageException($"--metric-resolution: '{mr}' is not a duration such as 15s") : TimeSpan.FromSeconds(15),
         };
         await using (var cluster = await Cluster.StartAsync(clusterOptions, stop.Token).ConfigureAwait(false))
         {

@@ -473,6 +473,7 @@ internal static class Verbs
         .Value("--leader-elect-renew-deadline", "duration", "How long a leader tries to renew before it stops leading", "10s")
         .Value("--leader-elect-retry-period", "duration", "How often candidates try and the leader renews", "2s")
         .Value("--node-status-update-frequency", "duration", "How often this machine's nodes post their status (kubelet's heartbeat)", "10s")
+        .Value("--metric-resolution", "duration", "How often pods' usage is sampled on this machine's nodes, and read from other machines' nodes by an API server (kubectl top)", "15s")
         .Value("--node-monitor-grace-period", "duration", "How long a node may stay silent before it is marked NotReady (Ready=Unknown) and tainted unreachable", "40s")
         .Value("--default-not-ready-toleration-seconds", "int", "How long pods stay on a NotReady node before they are evicted (added to pods without such a toleration)", "300")
         .Value("--default-unreachable-toleration-seconds", "int", "How long pods stay on an unreachable node before they are evicted (added to pods without such a toleration)", "300");

@@ -24,7 +24,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
     private static IEnumerable<(string Name, string Ip)> Machines => Servers.Concat(Workers.Select(w => (w.Name, w.Ip)));
     private const string Token = "abcdef.0123456789abcdef";
     // tuned for a lost machine: a heartbeat a second, NotReady after 4 s of silence, its pods evicted 2 s later
-    private static readonly string[] NodeTimings = ["--node-status-update-frequency", "1s"];
+    private static readonly string[] NodeTimings = ["--node-status-update-frequency", "1s", "--metric-resolution", "2s"];
     private readonly string dir = Path.Combine(Path.GetTempPath(), "containers-tests-ha-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Dictionary<string, Process> processes = [];
     private readonly Dictionary<string, string[]> serverArgs = [];
@@ -370,6 +370,13 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
 
             Assert.Equal(6, seen.Count);
         }
+
+        // kubectl top through the virtual IP: the API server reads the usage of other machines' nodes from their node
+        // endpoints (the kubelet's Summary API, as metrics-server did), so the joined workers' pods are listed too
+        await UntilAsync(() => Kubectl("top", "pods", "--no-headers").Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.StartsWith("web-", StringComparison.Ordinal)) == 6, "kubectl top pods lists the six pods", 60);
+        var top = Kubectl("top", "nodes", "--no-headers").Out;
+        output.WriteLine(top);
+        Assert.All(Machines, m => Assert.Contains(m.Name + " ", top, StringComparison.Ordinal));
     }
 
     [Fact]

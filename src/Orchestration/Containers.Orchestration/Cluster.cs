@@ -242,6 +242,7 @@ public sealed class Cluster : IAsyncDisposable
     private ServiceProxy? proxy;
     private NodeServer? nodeServer;
     private HttpMessageInvoker? nodeClient;
+    private MetricsScraper? scraper;
 
     /// <summary>The built-in Ingress controller (null unless ports were given for it).</summary>
     public IngressProxy? Ingress { get; private set; }
@@ -469,6 +470,12 @@ public sealed class Cluster : IAsyncDisposable
         // what machines that join read anonymously and check with their token: this API's URL and CA
         BootstrapTokens.SignClusterInfo(api, $"https://{host}:{server.Port}", Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority), new Dictionary<string, string?> { ["service-cidr"] = Options.ServiceCidr, ["cluster-cidr"] = Options.ClusterCidr });
         nodeClient = NodeServer.Client(Pki.IssueClientCertificate(NodeServer.ApiServerUser, [])); // to reach other machines' nodes
+        if (Options.OpenStore is not null)
+        {
+            // several machines on one store: the usage of nodes of other machines is read from their node endpoints
+            scraper = MetricsScraper.Start(api, name => agents.Any(a => a.Name == name), nodeClient, Options.MetricsResolution, loggers.CreateLogger("metrics-scraper"));
+        }
+
         var controllerOptions = new ControllerOptions { RootCaPem = Containers.Orchestration.Api.ClusterPki.Pem(Pki.Authority), NodeMonitorGracePeriod = Options.NodeMonitorGracePeriod, EventTtl = Options.EventTtl, AutoscalerSyncPeriod = Options.AutoscalerSyncPeriod, VolumeDirectory = Path.Combine(Options.Root, "cluster", "volumes"), Authorizer = Access.Authorizer, LoadBalancerPool = Options.LoadBalancer?.Pool, CertificateAuthority = Pki.Authority, AllocateNodeCidrs = Options.ClusterCidr };
         if (Options.LeaderElection is { } election)
         {
@@ -709,6 +716,11 @@ public sealed class Cluster : IAsyncDisposable
         if (nodeServer is not null)
         {
             await nodeServer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (scraper is not null)
+        {
+            await scraper.DisposeAsync().ConfigureAwait(false);
         }
 
         nodeClient?.Dispose();

@@ -41,21 +41,7 @@ public static class HostInterfaces
     /// </summary>
     public static void AnnounceAddress(string interfaceName, IPAddress address)
     {
-        ArgumentNullException.ThrowIfNull(address);
-        int index = Index(interfaceName);
-        var mac = File.ReadAllText($"/sys/class/net/{interfaceName}/address").Trim().Split(':').Select(h => byte.Parse(h, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
-        if (mac.Length != 6)
-        {
-            throw new ContainerException($"network interface {interfaceName} has no Ethernet address");
-        }
-
-        var ip = address.MapToIPv4().GetAddressBytes();
-        const ushort EthPArp = 0x0806;
-        int fd = Tmds.Linux.LibC.socket(Tmds.Linux.LibC.AF_PACKET, Tmds.Linux.LibC.SOCK_RAW, System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(EthPArp));
-        if (fd < 0)
-        {
-            throw new ContainerException($"cannot open a packet socket to announce {address} on {interfaceName}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
-        }
+        var (index, mac, ip, fd) = ArpSocket(interfaceName, address, "announce");
 
         try
         {
@@ -93,21 +79,8 @@ public static class HostInterfaces
     /// </summary>
     public static unsafe string? ProbeAddress(string interfaceName, IPAddress address, TimeSpan timeout)
     {
-        ArgumentNullException.ThrowIfNull(address);
-        int index = Index(interfaceName);
-        var mac = File.ReadAllText($"/sys/class/net/{interfaceName}/address").Trim().Split(':').Select(h => byte.Parse(h, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
-        if (mac.Length != 6)
-        {
-            throw new ContainerException($"network interface {interfaceName} has no Ethernet address");
-        }
-
-        var ip = address.MapToIPv4().GetAddressBytes();
         const ushort EthPArp = 0x0806;
-        int fd = Tmds.Linux.LibC.socket(Tmds.Linux.LibC.AF_PACKET, Tmds.Linux.LibC.SOCK_RAW | Tmds.Linux.LibC.SOCK_CLOEXEC, System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(EthPArp));
-        if (fd < 0)
-        {
-            throw new ContainerException($"cannot open a packet socket to probe {address} on {interfaceName}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
-        }
+        var (index, mac, ip, fd) = ArpSocket(interfaceName, address, "probe");
 
         try
         {
@@ -172,6 +145,27 @@ public static class HostInterfaces
         {
             _ = Tmds.Linux.LibC.close(fd);
         }
+    }
+
+    /// <summary>The interface's index and MAC address, the IPv4 address's bytes, and a packet socket for ARP (close-on-exec).</summary>
+    private static (int Index, byte[] Mac, byte[] Ip, int Fd) ArpSocket(string interfaceName, IPAddress address, string what)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        int index = Index(interfaceName);
+        var mac = File.ReadAllText($"/sys/class/net/{interfaceName}/address").Trim().Split(':').Select(h => byte.Parse(h, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
+        if (mac.Length != 6)
+        {
+            throw new ContainerException($"network interface {interfaceName} has no Ethernet address");
+        }
+
+        const ushort EthPArp = 0x0806;
+        int fd = Tmds.Linux.LibC.socket(Tmds.Linux.LibC.AF_PACKET, Tmds.Linux.LibC.SOCK_RAW | Tmds.Linux.LibC.SOCK_CLOEXEC, System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(EthPArp));
+        if (fd < 0)
+        {
+            throw new ContainerException($"cannot open a packet socket to {what} {address} on {interfaceName}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+
+        return (index, mac, address.MapToIPv4().GetAddressBytes(), fd);
     }
 
     private static unsafe void Send(int fd, int index, byte[] frame, string interfaceName, IPAddress address)

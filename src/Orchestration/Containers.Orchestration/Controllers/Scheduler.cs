@@ -29,7 +29,16 @@ internal sealed class Scheduler : IReconciler<string>
         Queue = b.SingleWorker().Queue;
         pods = b.Watches(ResourceType.Pods, PodChanged);
         nodes = b.Reads(ResourceType.Nodes);
-        claims = b.Reads(ResourceType.Claims);
+        claims = b.Watches(ResourceType.Claims, (_, claim) =>
+        {
+            if (claim is not null && Json.Str(claim, "spec", "volumeName") is not null)
+            {
+                foreach (string key in unschedulable.Keys)
+                {
+                    Queue.Add(key); // a claim bound: a pod that waited for it may be placed now
+                }
+            }
+        });
         volumes = b.Reads(ResourceType.Volumes);
         foreach (var node in nodes.List())
         {
@@ -79,7 +88,7 @@ internal sealed class Scheduler : IReconciler<string>
         }
 
         var facts = SchedulingPod.Of(pod);
-        var volumeTerms = VolumeNodeTerms(pod);
+        var (volumeTerms, unbound) = VolumeNodeTerms(pod);
         var (cpu, memory) = (facts.Cpu, facts.Memory);
         string? owner = Json.Str(PodState.ControllerOf(pod), "uid");
         var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -87,7 +96,7 @@ internal sealed class Scheduler : IReconciler<string>
         lock (gate)
         {
             double bestScore = double.MinValue;
-            foreach (var info in nodeList)
+            foreach (var info in unbound is null ? nodeList : []) // kube-scheduler's VolumeBinding: a claim is bound before its pod is placed (its volume may belong to a node)
             {
                 var u = usage.GetValueOrDefault(info.Name) ?? NodeUsage.None;
                 string? why = SchedulingPolicy.Filter(facts, info, u)
@@ -115,7 +124,8 @@ internal sealed class Scheduler : IReconciler<string>
         if (best is null)
         {
             int total = nodes.Count;
-            string message = total == 0
+            string message = unbound is not null ? $"0/{total} nodes are available: {unbound}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+                : total == 0
                 ? "0/0 nodes are available: no nodes available to schedule pods."
                 : $"0/{total} nodes are available: {string.Join(", ", reasons.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Value} {r.Key}"))}. preemption: not eligible.";
             bool first = unschedulable.TryAdd(key, 0);
@@ -142,19 +152,38 @@ internal sealed class Scheduler : IReconciler<string>
     /// <summary>Writes the binding of an assumed pod (spec.nodeName and PodScheduled in one write); on failure the pod is forgotten and scheduled again.</summary>
     private static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
 
-    /// <summary>The node affinity of each PersistentVolume the pod's claims are bound to (kube-scheduler's VolumeBinding filter): a node must match them all.</summary>
-    private List<NodeAffinity.Term[]> VolumeNodeTerms(JsonObject pod)
+    /// <summary>
+    /// The node affinity of each PersistentVolume the pod's claims are bound to (kube-scheduler's VolumeBinding filter:
+    /// a node must match them all), and why the pod cannot be placed yet when a claim of it is missing or not bound.
+    /// </summary>
+    private (List<NodeAffinity.Term[]> Terms, string? Unbound) VolumeNodeTerms(JsonObject pod)
     {
         var terms = new List<NodeAffinity.Term[]>();
-        foreach (var pv in BoundVolumes(pod))
+        string ns = Json.Namespace(pod) ?? "default";
+        foreach (var v in Json.Items(pod, "spec", "volumes"))
         {
+            if (Json.Str(v, "persistentVolumeClaim", "claimName") is not { } claimName)
+            {
+                continue;
+            }
+
+            if (claims.Get(ns, claimName) is not { } claim)
+            {
+                return (terms, $"persistentvolumeclaim \"{claimName}\" not found");
+            }
+
+            if (Json.Str(claim, "spec", "volumeName") is not { } volumeName || volumes.Get(null, volumeName) is not { } pv)
+            {
+                return (terms, "pod has unbound immediate PersistentVolumeClaims");
+            }
+
             if (Json.At(pv, "spec", "nodeAffinity", "required") is { } required)
             {
                 terms.Add(NodeAffinity.Terms(required));
             }
         }
 
-        return terms;
+        return (terms, null);
     }
 
     private IEnumerable<JsonObject> BoundVolumes(JsonObject pod)

@@ -10,7 +10,8 @@ namespace Containers.Orchestration.Nodes;
 
 /// <summary>
 /// The kubelet's own HTTPS endpoint on a machine's LAN address (port 10250): the logs, exec, attach and port-forward
-/// of the pods its node agents run, for API servers on other machines, which forward those requests here. Only a
+/// of the pods its node agents run, for API servers on other machines, which forward those requests here, and the
+/// Summary API (<c>/stats/summary</c>) their metrics are read from. Only a
 /// client certificate of the cluster CA for <c>kube-apiserver-kubelet-client</c> (or <c>system:masters</c>) is let
 /// in, as the kubelet with <c>--client-ca-file</c>. It serves with a certificate it makes for itself at start (as a
 /// kubelet without a serving certificate does).
@@ -54,6 +55,13 @@ public sealed class NodeServer : IAsyncDisposable
         app.UseRouting();
         app.MapGet("/healthz", (RequestDelegate)(http => http.Response.WriteAsync("ok")));
         new PodStreamEndpoints(api, streams).Map(app);
+        app.MapGet("/stats/summary", (RequestDelegate)(async http =>
+        {
+            // the kubelet's Summary API (what metrics-server read): the usage of this machine's node, named by ?node= when it has several
+            string? node = http.Request.Query["node"].FirstOrDefault() ?? api.Metrics.Nodes().Select(n => n.Name).SingleOrDefault();
+            var summary = node is null ? null : NodeSummary.Of(api.Metrics, node);
+            await ApiHttp.WriteAsync(http, summary is null ? 404 : 200, summary ?? ApiException.NotFound(ResourceType.Nodes, node ?? "").ToStatus()).ConfigureAwait(false);
+        }));
         app.MapFallback(_ => throw ApiHttp.NotServed());
         return new NodeServer(app, await KubeApiServer.StartOrConflictAsync(app, $"the node's endpoint on {address}:{port}", cancellationToken).ConfigureAwait(false));
     }
