@@ -149,7 +149,6 @@ internal sealed class Scheduler : IReconciler<string>
         return Task.FromResult(default(ReconcileResult));
     }
 
-    /// <summary>Writes the binding of an assumed pod (spec.nodeName and PodScheduled in one write); on failure the pod is forgotten and scheduled again.</summary>
     private static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
 
     /// <summary>
@@ -245,6 +244,7 @@ internal sealed class Scheduler : IReconciler<string>
         return true;
     }
 
+    /// <summary>Writes the binding of an assumed pod (spec.nodeName and PodScheduled in one write); on failure the pod is forgotten and scheduled again.</summary>
     private void Bind(string key, string node)
     {
         var (ns, name) = PodState.Split(key);
