@@ -11,9 +11,6 @@ namespace Containers.Orchestration.Controllers;
 /// </summary>
 internal sealed class ReplicaSetController : IReconciler<string>
 {
-    /// <summary>At most this many of a batch's pods are written at once.</summary>
-    private const int MaxConcurrentCreates = 32;
-
     private readonly ObjectApi api;
     private readonly Informer sets;
     private readonly Informer pods;
@@ -84,32 +81,17 @@ internal sealed class ReplicaSetController : IReconciler<string>
                 int n = (int)Math.Min(diff, 500);
                 expectations.Expect(key, n, 0);
                 var template = Json.At(rs, "spec", "template") as JsonObject ?? [];
-                // kube-controller-manager's slow start: batches of 1, 2, 4, ... pods created at once, so a store whose
-                // every write is a round trip (etcd) is kept busy, and a template that fails fails once, not n times
-                int made = 0;
-                for (int batch = 1; made < n; batch = Math.Min(2 * batch, n - made))
+                for (int i = 0; i < n; i++)
                 {
-                    var batchPods = Enumerable.Range(0, batch).Select(_ => NewPod(rs, template)).ToList(); // the template is read on this thread only
-                    ApiException? failure = null;
-                    int ok = 0;
-                    Parallel.ForEach(batchPods, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(batch, MaxConcurrentCreates) }, pod =>
+                    try
                     {
-                        try
-                        {
-                            api.CreateOwned(ResourceType.Pods, ns, pod);
-                            Interlocked.Increment(ref ok);
-                        }
-                        catch (ApiException e)
-                        {
-                            Interlocked.CompareExchange(ref failure, e, null);
-                        }
-                    });
-                    made += ok;
-                    if (failure is not null)
+                        api.CreateOwned(ResourceType.Pods, ns, NewPod(rs, template));
+                    }
+                    catch (ApiException e)
                     {
-                        expectations.Lower(key, adds: n - made);
-                        api.RecordEvent(rs, "Warning", "FailedCreate", $"Error creating: {failure.Message}", "replicaset-controller");
-                        throw failure;
+                        expectations.Lower(key, adds: n - i);
+                        api.RecordEvent(rs, "Warning", "FailedCreate", $"Error creating: {e.Message}", "replicaset-controller");
+                        throw;
                     }
                 }
 
