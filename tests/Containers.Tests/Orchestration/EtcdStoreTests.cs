@@ -90,9 +90,10 @@ public sealed class EtcdStoreTests : IAsyncLifetime
         var key = new ObjectKey("configmaps", "default", "shared");
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var watched = new List<WatchEvent>();
+        long from = two.Revision; // read before the writes: a task started late would begin after the create and miss it
         var watching = Task.Run(async () =>
         {
-            await foreach (var e in two.WatchAsync("configmaps", "default", two.Revision, stop.Token))
+            await foreach (var e in two.WatchAsync("configmaps", "default", from, stop.Token))
             {
                 watched.Add(e);
                 if (watched.Count == 2)
