@@ -19,8 +19,7 @@ internal static class ClusterCommands
             {
                 int nodes = a.Get("nodes") is { } n ? int.TryParse(n, CultureInfo.InvariantCulture, out int nn) && nn is > 0 and <= 100 ? nn : throw new UsageException($"--nodes: '{n}' is not a number from 1 to 100") : 1;
                 int port = a.Get("port") is { } p ? int.TryParse(p, CultureInfo.InvariantCulture, out int pp) && pp is > 0 and < 65536 ? pp : throw new UsageException($"--port: '{p}' is not a port") : 6443;
-                var heartbeat = a.Get("node-status-update-frequency") is { } hb ? Duration(hb) is { } hd && hd > TimeSpan.Zero ? hd : throw new UsageException($"--node-status-update-frequency: '{hb}' is not a duration such as 10s") : TimeSpan.FromSeconds(10);
-        string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var net) && net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? net.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.0.0/16") : null;
+                string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var net) && net.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? net.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.0.0/16") : null;
                 string? serviceCidr = a.Get("service-cidr") is { } sc
                     ? System.Net.IPNetwork.TryParse(sc, out var svc) && svc.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && svc.PrefixLength is >= 12 and <= 28 ? svc.ToString() : throw new UsageException($"--service-cidr: '{sc}' is not an IPv4 network from /12 to /28 such as 10.96.0.0/16")
                     : null;
@@ -391,7 +390,8 @@ internal static class ClusterCommands
             : System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == iface)?.GetIPProperties().UnicastAddresses
                 .Select(u => u.Address).FirstOrDefault(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
               ?? throw new UsageException($"--node-interface {iface} has no IPv4 address: give --advertise-address");
-        var heartbeat = a.Get("node-status-update-frequency") is { } hb ? Duration(hb) is { } hd && hd > TimeSpan.Zero ? hd : throw new UsageException($"--node-status-update-frequency: '{hb}' is not a duration such as 10s") : TimeSpan.FromSeconds(10);
+        var heartbeat = PositiveDuration(a, "node-status-update-frequency", TimeSpan.FromSeconds(10));
+        var metricResolution = PositiveDuration(a, "metric-resolution", TimeSpan.FromSeconds(15));
         string? podSubnet = a.Get("pod-subnet") is { } ps ? System.Net.IPNetwork.TryParse(ps, out var pn) && pn.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? pn.ToString() : throw new UsageException($"--pod-subnet: '{ps}' is not an IPv4 network such as 10.244.4.0/24") : null;
         if (Running(pidFile) is { } running)
         {
@@ -420,7 +420,7 @@ internal static class ClusterCommands
             ServiceCidr = a.Get("service-cidr") ?? settings.GetValueOrDefault("service-cidr") ?? "10.96.0.0/16",
             PodRoutes = new Containers.Orchestration.Nodes.PodRoutesOptions(iface, a.Get("cluster-cidr") ?? settings.GetValueOrDefault("cluster-cidr") ?? "10.244.0.0/16"),
             HeartbeatInterval = heartbeat,
-            MetricsResolution = a.Get("metric-resolution") is { } mr ? Duration(mr) is { } md && md > TimeSpan.Zero ? md : throw new UsageException($"--metric-resolution: '{mr}' is not a duration such as 15s") : TimeSpan.FromSeconds(15),
+            MetricsResolution = metricResolution,
         };
         await using (var cluster = await Cluster.StartAsync(clusterOptions, stop.Token).ConfigureAwait(false))
         {
@@ -509,11 +509,15 @@ internal static class ClusterCommands
         { } v => throw new UsageException($"--{name}: '{v}' is not a port (1 to 65535) or \"off\""),
     };
 
-    /// <summary>A duration as Kubernetes' flags write it (Go's form: 1h, 30m, 90s, 1h30m0s); null when it is not one or not positive.</summary>
     /// <summary>A whole number of seconds (0 or more) from flag <paramref name="name"/>, or null when it is not given.</summary>
     private static long? Seconds(Args a, string name) =>
         a.Get(name) is { } v ? long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out long s) ? s : throw new UsageException($"--{name}: '{v}' is not a whole number of seconds") : null;
 
+    /// <summary>A duration above zero from flag <paramref name="name"/>, or <paramref name="fallback"/> when it is not given.</summary>
+    private static TimeSpan PositiveDuration(Args a, string name, TimeSpan fallback) =>
+        a.Get(name) is { } v ? Duration(v) is { } d && d > TimeSpan.Zero ? d : throw new UsageException($"--{name}: '{v}' is not a duration such as 15s") : fallback;
+
+    /// <summary>A duration as Kubernetes' flags write it (Go's form: 1h, 30m, 90s, 1h30m0s); null when it is not one or not positive.</summary>
     internal static TimeSpan? Duration(string text)
     {
         var m = System.Text.RegularExpressions.Regex.Match(text, "^(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);

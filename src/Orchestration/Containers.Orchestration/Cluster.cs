@@ -804,14 +804,12 @@ public sealed class Cluster : IAsyncDisposable
         {
             string? name = Json.Str(pod, "spec", "nodeName");
             if (name is null || cluster.nodeClient is not { } client || cluster.agents.Any(a => a.Name == name)
-                || cluster.Api.TryGet(ResourceType.Nodes, null, name) is not { } node
-                || Json.Items(node, "status", "addresses").FirstOrDefault(a => Json.Str(a, "type") == "InternalIP") is not { } address || Json.Str(address, "address") is not { } ip)
+                || cluster.Api.TryGet(ResourceType.Nodes, null, name) is not { } node || NodeServer.EndpointOf(node) is not { } endpoint)
             {
                 return null; // here, or not reachable: answered here
             }
 
-            long port = Json.Int(node, "status", "daemonEndpoints", "kubeletEndpoint", "Port") ?? 10250;
-            return new NodeEndpoint(new Uri($"https://{(ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip)}:{port}"), client);
+            return new NodeEndpoint(endpoint, client);
         }
 
         public Task WriteLogAsync(JsonObject pod, string container, bool follow, long? tailLines, bool timestamps, bool previous, Stream output, CancellationToken cancellationToken)

@@ -36,7 +36,6 @@ internal sealed class CertificateSigningController : IReconciler<string>
 
     public Task<ReconcileResult> ReconcileAsync(string name, CancellationToken cancellationToken)
     {
-
         if (requests.Get(null, name) is not { } csr || Json.Str(csr, "status", "certificate") is not null || Decided(csr, "Denied") || Decided(csr, "Failed"))
         {
             return Task.FromResult(default(ReconcileResult));
@@ -52,18 +51,8 @@ internal sealed class CertificateSigningController : IReconciler<string>
             return Task.FromResult(default(ReconcileResult));
         }
 
-        string? refusal;
-        CertificateRequest? request = null;
-        try
-        {
-            string pem = Encoding.ASCII.GetString(Convert.FromBase64String(Json.Str(csr, "spec", "request") ?? ""));
-            request = CertificateRequest.LoadSigningRequestPem(pem, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
-            refusal = Refusal(csr, request);
-        }
-        catch (Exception e) when (e is FormatException or CryptographicException or ArgumentException)
-        {
-            refusal = $"the request is not a PEM certificate request: {e.Message}";
-        }
+        var (request, unreadable) = Parse(csr);
+        string? refusal = unreadable ?? Refusal(csr, request!);
 
         try
         {
@@ -79,13 +68,7 @@ internal sealed class CertificateSigningController : IReconciler<string>
                 api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c => SetCondition(c, "Approved", "AutoApproved", "Auto approving kubelet client certificate after SubjectAccessReview."), "status");
             }
 
-            using var certificate = Containers.Orchestration.Api.ClusterPki.SignClientRequest(authority, request!, lifetime);
-            string signed = Containers.Orchestration.Api.ClusterPki.Pem(certificate);
-            api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c =>
-            {
-                Json.Obj(c, "status")["certificate"] = Convert.ToBase64String(Encoding.ASCII.GetBytes(signed));
-                return true;
-            }, "status");
+            Issue(name, request!, lifetime);
         }
         catch (ApiException e) when (e.Code is 404 or 409)
         {
@@ -111,17 +94,9 @@ internal sealed class CertificateSigningController : IReconciler<string>
         try
         {
             var usages = (Json.At(csr, "spec", "usages") as JsonArray ?? []).Select(u => u?.GetValue<string>() ?? "").ToList();
+            var (request, unreadable) = Parse(csr);
             string? failure = usages.FirstOrDefault(u => !AllowedUsages.Contains(u)) is { } bad ? $"usage '{bad}' is not allowed for signer {CertificateSigningRequestStrategy.KubeApiServerClientSigner} (client auth, digital signature, key encipherment)"
-                : !usages.Contains("client auth") ? $"signer {CertificateSigningRequestStrategy.KubeApiServerClientSigner} needs the usage 'client auth'" : null;
-            CertificateRequest? request = null;
-            try
-            {
-                request = CertificateRequest.LoadSigningRequestPem(Encoding.ASCII.GetString(Convert.FromBase64String(Json.Str(csr, "spec", "request") ?? "")), HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions);
-            }
-            catch (Exception e) when (e is FormatException or CryptographicException or ArgumentException)
-            {
-                failure ??= $"the request is not a PEM certificate request: {e.Message}";
-            }
+                : !usages.Contains("client auth") ? $"signer {CertificateSigningRequestStrategy.KubeApiServerClientSigner} needs the usage 'client auth'" : unreadable;
 
             if (failure is not null)
             {
@@ -131,13 +106,7 @@ internal sealed class CertificateSigningController : IReconciler<string>
             }
 
             var asked = Json.Int(csr, "spec", "expirationSeconds") is { } seconds ? TimeSpan.FromSeconds(Math.Max(600, seconds)) : lifetime;
-            using var certificate = Containers.Orchestration.Api.ClusterPki.SignClientRequest(authority, request!, asked < lifetime ? asked : lifetime);
-            string signed = Containers.Orchestration.Api.ClusterPki.Pem(certificate);
-            api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c =>
-            {
-                Json.Obj(c, "status")["certificate"] = Convert.ToBase64String(Encoding.ASCII.GetBytes(signed));
-                return true;
-            }, "status");
+            Issue(name, request!, asked < lifetime ? asked : lifetime);
             return default;
         }
         catch (ApiException e) when (e.Code is 404 or 409)
@@ -150,6 +119,32 @@ internal sealed class CertificateSigningController : IReconciler<string>
             api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c => SetCondition(c, "Failed", "SignerFailure", why), "status");
             return default;
         }
+    }
+
+    /// <summary>The PKCS#10 request of a CSR (spec.request, base64 of PEM), or why it cannot be read.</summary>
+    private static (CertificateRequest? Request, string? Unreadable) Parse(JsonObject csr)
+    {
+        try
+        {
+            string pem = Encoding.ASCII.GetString(Convert.FromBase64String(Json.Str(csr, "spec", "request") ?? ""));
+            return (CertificateRequest.LoadSigningRequestPem(pem, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.UnsafeLoadCertificateExtensions), null);
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException or ArgumentException)
+        {
+            return (null, $"the request is not a PEM certificate request: {e.Message}");
+        }
+    }
+
+    /// <summary>Signs <paramref name="request"/> as a client certificate of the cluster CA and writes it to the CSR's status.certificate.</summary>
+    private void Issue(string name, CertificateRequest request, TimeSpan validFor)
+    {
+        using var certificate = Containers.Orchestration.Api.ClusterPki.SignClientRequest(authority, request, validFor);
+        string signed = Containers.Orchestration.Api.ClusterPki.Pem(certificate);
+        api.Mutate(CertificateSigningRequestStrategy.Type, null, name, c =>
+        {
+            Json.Obj(c, "status")["certificate"] = Convert.ToBase64String(Encoding.ASCII.GetBytes(signed));
+            return true;
+        }, "status");
     }
 
     /// <summary>Why a node client request is not approved, or null when it is a node's as it should be.</summary>

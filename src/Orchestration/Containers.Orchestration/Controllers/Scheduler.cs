@@ -158,22 +158,11 @@ internal sealed class Scheduler : IReconciler<string>
     private (List<NodeAffinity.Term[]> Terms, string? Unbound) VolumeNodeTerms(JsonObject pod)
     {
         var terms = new List<NodeAffinity.Term[]>();
-        string ns = Json.Namespace(pod) ?? "default";
-        foreach (var v in Json.Items(pod, "spec", "volumes"))
+        foreach (var (pv, unbound) in ClaimVolumes(pod))
         {
-            if (Json.Str(v, "persistentVolumeClaim", "claimName") is not { } claimName)
+            if (unbound is not null)
             {
-                continue;
-            }
-
-            if (claims.Get(ns, claimName) is not { } claim)
-            {
-                return (terms, $"persistentvolumeclaim \"{claimName}\" not found");
-            }
-
-            if (Json.Str(claim, "spec", "volumeName") is not { } volumeName || volumes.Get(null, volumeName) is not { } pv)
-            {
-                return (terms, "pod has unbound immediate PersistentVolumeClaims");
+                return (terms, unbound);
             }
 
             if (Json.At(pv, "spec", "nodeAffinity", "required") is { } required)
@@ -185,16 +174,20 @@ internal sealed class Scheduler : IReconciler<string>
         return (terms, null);
     }
 
-    private IEnumerable<JsonObject> BoundVolumes(JsonObject pod)
+    /// <summary>The PersistentVolume each claim of the pod is bound to, or why there is none (the claim missing or not bound).</summary>
+    private IEnumerable<(JsonObject? Volume, string? Unbound)> ClaimVolumes(JsonObject pod)
     {
         string ns = Json.Namespace(pod) ?? "default";
         foreach (var v in Json.Items(pod, "spec", "volumes"))
         {
-            if (Json.Str(v, "persistentVolumeClaim", "claimName") is { } claimName && claims.Get(ns, claimName) is { } claim
-                && Json.Str(claim, "spec", "volumeName") is { } volumeName && volumes.Get(null, volumeName) is { } pv)
+            if (Json.Str(v, "persistentVolumeClaim", "claimName") is not { } claimName)
             {
-                yield return pv;
+                continue;
             }
+
+            yield return claims.Get(ns, claimName) is not { } claim ? (null, $"persistentvolumeclaim \"{claimName}\" not found")
+                : Json.Str(claim, "spec", "volumeName") is { } volumeName && volumes.Get(null, volumeName) is { } pv ? (pv, null)
+                : (null, "pod has unbound immediate PersistentVolumeClaims");
         }
     }
 
@@ -212,7 +205,9 @@ internal sealed class Scheduler : IReconciler<string>
             labels = nodeInfos.GetValueOrDefault(node)?.Labels ?? EmptyLabels;
         }
 
-        foreach (var pv in BoundVolumes(pod).Where(v => Json.Str(v, "metadata", "annotations", PersistentVolumeController.ProvisionedBy) == PersistentVolumeController.LocalPathProvisioner).ToList())
+        // a volume already pinned matched the node in the filter; only one not yet pinned is written
+        foreach (var pv in ClaimVolumes(pod).Select(c => c.Volume).OfType<JsonObject>()
+            .Where(v => Json.Str(v, "metadata", "annotations", PersistentVolumeController.ProvisionedBy) == PersistentVolumeController.LocalPathProvisioner && Json.At(v, "spec", "nodeAffinity") is null).ToList())
         {
             bool elsewhere = false;
             api.Mutate(ResourceType.Volumes, null, Json.Name(pv), v =>

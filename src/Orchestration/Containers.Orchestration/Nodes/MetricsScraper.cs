@@ -114,16 +114,14 @@ internal sealed class MetricsScraper : IAsyncDisposable
                     continue; // the machine's own nodes are being added: looked at next time
                 }
 
-                if (here || Json.Items(node, "status", "addresses").FirstOrDefault(a => Json.Str(a, "type") == "InternalIP") is not { } address
-                    || Json.Str(address, "address") is not { } ip)
+                if (here || NodeServer.EndpointOf(node) is not { } endpoint)
                 {
                     continue;
                 }
 
-                long port = Json.Int(node, "status", "daemonEndpoints", "kubeletEndpoint", "Port") ?? NodeServer.DefaultPort;
                 try
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"https://{(ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip)}:{port}/stats/summary?node={Uri.EscapeDataString(name)}"));
+                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint, $"/stats/summary?node={Uri.EscapeDataString(name)}"));
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
                     timeout.CancelAfter(TimeSpan.FromSeconds(5));
                     using var response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
@@ -136,7 +134,7 @@ internal sealed class MetricsScraper : IAsyncDisposable
                 }
                 catch (Exception e) when (e is HttpRequestException or OperationCanceledException or FormatException or System.Text.Json.JsonException && !token.IsCancellationRequested)
                 {
-                    logger.LogDebug("metrics of node {Node} at {Address}: {Message}", name, ip, e.Message);
+                    logger.LogDebug("metrics of node {Node} at {Address}: {Message}", name, endpoint, e.Message);
                 }
 
                 if ((failures[name] = failures.GetValueOrDefault(name) + 1) >= 3)

@@ -66,6 +66,18 @@ public sealed class NodeServer : IAsyncDisposable
         return new NodeServer(app, await KubeApiServer.StartOrConflictAsync(app, $"the node's endpoint on {address}:{port}", cancellationToken).ConfigureAwait(false));
     }
 
+    /// <summary>Where <paramref name="node"/>'s endpoint answers (its InternalIP and the kubelet port it reports), or null when it reports no address.</summary>
+    public static Uri? EndpointOf(JsonObject node)
+    {
+        if (Json.Items(node, "status", "addresses").FirstOrDefault(a => Json.Str(a, "type") == "InternalIP") is not { } address || Json.Str(address, "address") is not { } ip)
+        {
+            return null;
+        }
+
+        long port = Json.Int(node, "status", "daemonEndpoints", "kubeletEndpoint", "Port") ?? DefaultPort;
+        return new Uri($"https://{(ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip)}:{port}");
+    }
+
     /// <summary>The HTTP client an API server reaches nodes with: its client certificate; the nodes' own certificates are not checked (as kube-apiserver without --kubelet-certificate-authority).</summary>
     public static HttpMessageInvoker Client(X509Certificate2 certificate) => new(new SocketsHttpHandler
     {
