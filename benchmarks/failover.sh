@@ -72,12 +72,12 @@ for t in $(seq "$TRIALS"); do
   lease=$(curlc 2 "https://$VIP:6443/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/containers-vip" | tr -d ' \n')
   t0=$(now); kill -9 "${PID[$victim]}"
   renewed=$(date -d "$(echo "$lease" | grep -o '"renewTime":"[^"]*' | cut -d'"' -f4)" +%s.%N)
-  echo "trial $t: the VIP's lease ($(echo "$lease" | grep -o '"holderIdentity":"[^"]*' | cut -d'"' -f4)) was renewed $(echo "$t0 - $renewed" | bc) s before the kill"
+  echo "trial $t: the VIP's lease ($(echo "$lease" | grep -o '"holderIdentity":"[^"]*' | cut -d'"' -f4)) was renewed $(awk "BEGIN {printf \"%.2f\", $t0 - $renewed}") s before the kill"
   while ! { curlc 1 "https://$VIP:6443/version" >/dev/null 2>&1 && h=$(holder containers-vip) && [ -n "$h" ] && [ "$h" != "$victim" ]; }; do sleep 0.05; done
   t1=$(now)
   while h=$(holder kube-controller-manager); [ -z "$h" ] || [ "$h" = "$victim" ]; do sleep 0.05; done
   t2=$(now)
-  vip=$(echo "$t1 - $t0" | bc); ctlt=$(echo "$t2 - $t0" | bc)
+  vip=$(awk "BEGIN {printf \"%.2f\", $t1 - $t0}"); ctlt=$(awk "BEGIN {printf \"%.2f\", $t2 - $t0}")
   echo "$vip" >> "$WORK/vip.times"; echo "$ctlt" >> "$WORK/controllers.times"
   echo "trial $t: killed $victim (controllers on $ctl): VIP from $(holder containers-vip) after $vip s, controllers on $(holder kube-controller-manager) after $ctlt s"
   start_server "$victim"
@@ -91,7 +91,7 @@ for t in $(seq "$TRIALS"); do
   done
   t0=$(now); kill -9 "${PID[$leader]}"
   i=0; while ! curlc 1 -X POST -H 'Content-Type: application/json' "https://$VIP:6443/api/v1/namespaces/default/configmaps" -d "{\"metadata\":{\"name\":\"fo-$t-$i\"}}" >/dev/null 2>&1; do i=$((i+1)); sleep 0.05; done
-  t1=$(now); w=$(echo "$t1 - $t0" | bc); echo "$w" >> "$WORK/etcd.times"
+  t1=$(now); w=$(awk "BEGIN {printf \"%.2f\", $t1 - $t0}"); echo "$w" >> "$WORK/etcd.times"
   echo "trial $t: killed etcd leader $leader: a write succeeded after $w s"
   start_etcd "$leader" existing
   for _ in $(seq 100); do ip netns exec cdfo-client etcdctl --endpoints http://${IP[$leader]}:2379 endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
