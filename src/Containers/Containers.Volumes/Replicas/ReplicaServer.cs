@@ -1,0 +1,370 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Containers.Volumes.Replicas;
+
+/// <summary>
+/// Serves the replicas kept on this machine to volume engines over TCP (Longhorn's replica instance manager): each
+/// replica is a directory <c>ROOT/VOLUME</c> holding its chain of sparse layer files. A connection opens one replica
+/// (making it when asked) and its requests are served in order.
+/// </summary>
+public sealed class ReplicaServer : IAsyncDisposable
+{
+    private readonly string root;
+    private readonly Socket listener;
+    private readonly ILogger logger;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Dictionary<string, ReplicaStore> open = new(StringComparer.Ordinal);
+    private readonly Lock gate = new();
+    private readonly List<Socket> connections = [];
+    private readonly List<Task> tasks = [];
+    private Task? accepting;
+
+    private ReplicaServer(string root, Socket listener, ILogger logger)
+    {
+        this.root = root;
+        this.listener = listener;
+        this.logger = logger;
+        EndPoint = (IPEndPoint)listener.LocalEndPoint!;
+    }
+
+    /// <summary>Where it listens.</summary>
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>The directory holding its replicas.</summary>
+    public string Root => root;
+
+    /// <summary>Starts serving the replicas under <paramref name="root"/> on <paramref name="endPoint"/> (port 0: any free port).</summary>
+    public static ReplicaServer Start(string root, IPEndPoint endPoint, ILogger? logger = null)
+    {
+        Directory.CreateDirectory(root);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(endPoint);
+            socket.Listen(64);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"replica server: cannot listen on {endPoint}: {e.Message}", e);
+        }
+
+        var server = new ReplicaServer(root, socket, logger ?? NullLogger.Instance);
+        server.accepting = server.AcceptAsync();
+        return server;
+    }
+
+    /// <summary>The names of the volumes this server holds a replica of.</summary>
+    public IReadOnlyList<string> Volumes =>
+        [.. Directory.EnumerateDirectories(root).Where(d => File.Exists(Path.Combine(d, "replica.json"))).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+
+    private async Task AcceptAsync()
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                logger.LogWarning("replica server: accept: {Error}", e.Message);
+                continue;
+            }
+
+            client.NoDelay = true;
+            lock (gate)
+            {
+                connections.Add(client);
+                tasks.RemoveAll(t => t.IsCompleted);
+                tasks.Add(Task.Run(() => ServeAsync(client)));
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        var header = new byte[ReplicaFrames.RequestHeader];
+        var response = new byte[ReplicaFrames.ResponseHeader];
+        ReplicaStore? store = null;
+        var ct = stopping.Token;
+        try
+        {
+            while (await ReplicaFrames.ReadExactlyAsync(socket, header, ct).ConfigureAwait(false))
+            {
+                var op = (ReplicaOp)header[0];
+                var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
+                var id = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(8));
+                var offset = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
+                var length = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
+                var layer = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(32));
+                if (payloadLength is < 0 or > 64 << 20 || length is < 0 or > 64 << 20)
+                {
+                    throw new InvalidDataException($"a request of {payloadLength}/{length} bytes");
+                }
+
+                var payload = ArrayPool<byte>.Shared.Rent(Math.Max(payloadLength, 1));
+                byte[]? result = null;
+                var resultLength = 0;
+                var status = 0;
+                try
+                {
+                    if (payloadLength > 0)
+                    {
+                        await ReplicaFrames.ReadExactlyAsync(socket, payload.AsMemory(0, payloadLength), ct).ConfigureAwait(false);
+                    }
+
+                    try
+                    {
+                        if (op == ReplicaOp.Open)
+                        {
+                            var request = JsonSerializer.Deserialize(payload.AsSpan(0, payloadLength), ProtocolJsonContext.Default.OpenRequest)!;
+                            (store, var created) = OpenReplica(request);
+                            result = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, created), ProtocolJsonContext.Default.ReplicaInfoMessage);
+                            resultLength = result.Length;
+                        }
+                        else if (store is null)
+                        {
+                            throw new InvalidOperationException("open a replica first");
+                        }
+                        else
+                        {
+                            (result, resultLength) = Handle(store, op, payload.AsSpan(0, payloadLength), offset, length, layer);
+                        }
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        status = e switch
+                        {
+                            IOException io when io.HResult is > 0 and < 4096 => io.HResult,
+                            KeyNotFoundException => Linux.VolumeSyscalls.ENOENT,
+                            ArgumentException or InvalidOperationException or InvalidDataException or JsonException => Linux.VolumeSyscalls.EINVAL,
+                            _ => Linux.VolumeSyscalls.EIO,
+                        };
+                        result = Encoding.UTF8.GetBytes($"replica {store?.Volume ?? "?"} at {EndPoint}: {e.Message}");
+                        resultLength = result.Length;
+                        if (op == ReplicaOp.Delete)
+                        {
+                            store = null;
+                        }
+                    }
+
+                    ReplicaFrames.WriteResponse(response, id, status, resultLength);
+                    await ReplicaFrames.SendAllAsync(socket, response, ct).ConfigureAwait(false);
+                    if (resultLength > 0)
+                    {
+                        await ReplicaFrames.SendAllAsync(socket, result.AsMemory(0, resultLength), ct).ConfigureAwait(false);
+                    }
+
+                    if (op == ReplicaOp.Delete && status == 0)
+                    {
+                        store = null;
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(payload);
+                    if (result is not null && op is ReplicaOp.Read or ReplicaOp.ReadLayer && status == 0)
+                    {
+                        ArrayPool<byte>.Shared.Return(result);
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or InvalidDataException or ObjectDisposedException)
+        {
+            if (!stopping.IsCancellationRequested)
+            {
+                logger.LogDebug("replica server: a connection ended: {Error}", e.Message);
+            }
+        }
+        finally
+        {
+            lock (gate)
+            {
+                connections.Remove(socket);
+            }
+
+            socket.Dispose();
+        }
+    }
+
+    private (ReplicaStore Store, bool Created) OpenReplica(OpenRequest request)
+    {
+        if (request.Volume.Length == 0 || request.Volume.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')) || request.Volume[0] == '.')
+        {
+            throw new ArgumentException($"invalid volume name '{request.Volume}'");
+        }
+
+        lock (gate)
+        {
+            if (open.TryGetValue(request.Volume, out var existing))
+            {
+                return (existing, false);
+            }
+
+            var dir = Path.Combine(root, request.Volume);
+            var created = false;
+            ReplicaStore store;
+            if (File.Exists(Path.Combine(dir, "replica.json")))
+            {
+                store = ReplicaStore.Open(dir);
+            }
+            else if (request.Create)
+            {
+                // a directory a failed make left is made again
+                if (Directory.Exists(dir))
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+
+                var frozen = request.Frozen?.Select((s, i) => new ReplicaLayer($"layer-{Guid.NewGuid():N}.img", s.Name, s.Created)).ToList();
+                try
+                {
+                    store = ReplicaStore.Create(dir, request.Volume, request.Size, frozen);
+                }
+                catch
+                {
+                    if (Directory.Exists(dir))
+                    {
+                        Directory.Delete(dir, recursive: true);
+                    }
+
+                    throw;
+                }
+
+                created = true;
+            }
+            else
+            {
+                throw new KeyNotFoundException($"no replica of volume {request.Volume} here");
+            }
+
+            open[request.Volume] = store;
+            return (store, created);
+        }
+    }
+
+    private (byte[]? Result, int Length) Handle(ReplicaStore store, ReplicaOp op, ReadOnlySpan<byte> payload, long offset, long length, int layer)
+    {
+        switch (op)
+        {
+            case ReplicaOp.Read:
+            case ReplicaOp.ReadLayer:
+                var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(length, 1));
+                try
+                {
+                    if (op == ReplicaOp.Read)
+                    {
+                        store.ReadView(layer, offset, buffer.AsSpan(0, (int)length));
+                    }
+                    else
+                    {
+                        store.ReadLayer(layer, offset, buffer.AsSpan(0, (int)length));
+                    }
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    throw;
+                }
+
+                return (buffer, (int)length);
+            case ReplicaOp.Write:
+                store.Write(offset, payload);
+                return (null, 0);
+            case ReplicaOp.WriteLayer:
+                store.WriteLayer(layer, offset, payload);
+                return (null, 0);
+            case ReplicaOp.Flush:
+                store.Flush();
+                return (null, 0);
+            case ReplicaOp.Snapshot:
+                store.Snapshot(Encoding.UTF8.GetString(payload), DateTimeOffset.FromUnixTimeMilliseconds(offset));
+                return (null, 0);
+            case ReplicaOp.DeleteSnapshot:
+                store.DeleteSnapshot(Encoding.UTF8.GetString(payload));
+                return (null, 0);
+            case ReplicaOp.Revert:
+                store.Revert(Encoding.UTF8.GetString(payload));
+                return (null, 0);
+            case ReplicaOp.Expand:
+                store.Expand(offset);
+                return (null, 0);
+            case ReplicaOp.Checksum:
+                var sum = store.Checksum(layer, offset, length);
+                return (sum, sum.Length);
+            case ReplicaOp.Extents:
+                var extents = store.Extents(layer < 0 ? store.HeadIndex : layer);
+                var bytes = new byte[extents.Count * 16];
+                for (var i = 0; i < extents.Count; i++)
+                {
+                    BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 16), extents[i].Offset);
+                    BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan((i * 16) + 8), extents[i].Length);
+                }
+
+                return (bytes, bytes.Length);
+            case ReplicaOp.Info:
+                var info = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, false), ProtocolJsonContext.Default.ReplicaInfoMessage);
+                return (info, info.Length);
+            case ReplicaOp.Delete:
+                lock (gate)
+                {
+                    open.Remove(store.Volume);
+                    store.Dispose();
+                    Directory.Delete(store.Directory, recursive: true);
+                }
+
+                return (null, 0);
+            default:
+                throw new InvalidOperationException($"unknown operation {(int)op}");
+        }
+    }
+
+    /// <summary>Stops listening, ends every connection and closes the replicas.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync().ConfigureAwait(false);
+        listener.Dispose();
+        Task[] pending;
+        lock (gate)
+        {
+            foreach (var c in connections)
+            {
+                c.Dispose();
+            }
+
+            pending = [.. tasks];
+        }
+
+        if (accepting is not null)
+        {
+            await accepting.ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+        lock (gate)
+        {
+            foreach (var s in open.Values)
+            {
+                s.Dispose();
+            }
+
+            open.Clear();
+        }
+
+        stopping.Dispose();
+    }
+}

@@ -1,0 +1,177 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Containers.Volumes.Frontend;
+using Containers.Volumes.Linux;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Containers.Volumes;
+
+/// <summary>
+/// A replicated volume attached on this machine and mounted: its engine's bytes as a file on a FUSE mount, a loop
+/// device over that file, and the filesystem on the device (made with mkfs on first attach) mounted at a directory.
+/// Detaching unmounts, frees the loop device, ends the FUSE mount and flushes; a failed attach leaves nothing behind.
+/// </summary>
+public sealed class VolumeAttachment : IAsyncDisposable
+{
+    private readonly ReplicatedVolume volume;
+    private readonly ILogger logger;
+    private FuseDisk? fuse;
+    private LoopDevice? loop;
+    private bool mounted;
+
+    private VolumeAttachment(ReplicatedVolume volume, string fuseDir, string target, ILogger logger)
+    {
+        this.volume = volume;
+        FuseDirectory = fuseDir;
+        Target = target;
+        this.logger = logger;
+    }
+
+    /// <summary>Where the filesystem is mounted.</summary>
+    public string Target { get; }
+
+    /// <summary>The loop device (/dev/loopN).</summary>
+    public string Device => loop?.Path ?? "";
+
+    /// <summary>The FUSE mount holding the volume's <c>disk</c> file.</summary>
+    public string FuseDirectory { get; }
+
+    /// <summary>True when this attach made the filesystem.</summary>
+    public bool Formatted { get; private set; }
+
+    /// <summary>
+    /// Attaches <paramref name="volume"/> and mounts its filesystem at <paramref name="target"/> (made when missing).
+    /// <paramref name="runDirectory"/> holds the FUSE mount point. A volume with no filesystem gets one of
+    /// <paramref name="fsType"/> (ext4 or xfs; mkfs from e2fsprogs or xfsprogs).
+    /// </summary>
+    public static async Task<VolumeAttachment> AttachAsync(ReplicatedVolume volume, string runDirectory, string target, string fsType = "ext4", ILogger? logger = null, CancellationToken ct = default)
+    {
+        if (fsType is not ("ext4" or "xfs"))
+        {
+            throw new ArgumentException($"filesystem '{fsType}': ext4 or xfs", nameof(fsType));
+        }
+
+        var fuseDir = Path.Combine(runDirectory, $"fuse-{volume.Name}");
+        Directory.CreateDirectory(fuseDir);
+        Directory.CreateDirectory(target);
+        var a = new VolumeAttachment(volume, fuseDir, target, logger ?? NullLogger.Instance);
+        try
+        {
+            var blank = await IsBlankAsync(volume, ct).ConfigureAwait(false);
+            a.fuse = FuseDisk.Mount(volume, fuseDir, a.logger);
+            a.loop = await Task.Run(() => LoopDevice.Attach(a.fuse.DiskPath), ct).ConfigureAwait(false);
+            if (blank)
+            {
+                await MakeFilesystemAsync(a.loop.Path, fsType, volume.Name, ct).ConfigureAwait(false);
+                a.Formatted = true;
+            }
+
+            var device = a.loop.Path;
+            await Task.Run(() => VolumeSyscalls.Mount(device, target, fsType, 0, null), ct).ConfigureAwait(false);
+            a.mounted = true;
+            return a;
+        }
+        catch
+        {
+            await a.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Grows the device and the filesystem on it to the volume's size (after <see cref="ReplicatedVolume.ExpandAsync"/>).</summary>
+    public async Task ResizeAsync(CancellationToken ct = default)
+    {
+        loop!.Resize();
+        var fs = await RunAsync("findmnt", ["-n", "-o", "FSTYPE", Target], ct).ConfigureAwait(false);
+        if (fs.Trim() == "xfs")
+        {
+            await RunAsync("xfs_growfs", [Target], ct).ConfigureAwait(false);
+        }
+        else
+        {
+            await RunAsync("resize2fs", [loop.Path], ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Unmounts the filesystem (throws when it is busy), frees the loop device, ends the FUSE mount and flushes the volume.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (mounted)
+        {
+            var r = VolumeSyscalls.Unmount(Target, 0);
+            if (r == VolumeSyscalls.EBUSY)
+            {
+                throw new InvalidOperationException($"volume {volume.Name}: {Target} is busy: a process still uses it");
+            }
+
+            mounted = false;
+        }
+
+        if (loop is not null)
+        {
+            loop.Dispose();
+            if (!await Task.Run(() => loop.WaitFreed(TimeSpan.FromSeconds(10))).ConfigureAwait(false))
+            {
+                logger.LogWarning("volume {Volume}: {Device} was not freed within 10 s", volume.Name, loop.Path);
+            }
+
+            loop = null;
+        }
+
+        if (fuse is not null)
+        {
+            await Task.Run(fuse.Dispose).ConfigureAwait(false);
+            fuse = null;
+        }
+
+        try
+        {
+            Directory.Delete(FuseDirectory);
+        }
+        catch (IOException)
+        {
+            // a lazily detached mount still holds it
+        }
+
+        await volume.FlushAsync().ConfigureAwait(false);
+    }
+
+    // a volume whose first 64 KiB are zeros has no filesystem yet
+    private static async Task<bool> IsBlankAsync(ReplicatedVolume volume, CancellationToken ct)
+    {
+        var head = new byte[(int)Math.Min(64 * 1024, volume.Size)];
+        await volume.ReadAsync(0, head, ct).ConfigureAwait(false);
+        if (head.Length > 1082 && BinaryPrimitives.ReadUInt16LittleEndian(head.AsSpan(1080)) == 0xEF53)
+        {
+            return false;
+        }
+
+        return !head.AsSpan().ContainsAnyExcept((byte)0);
+    }
+
+    private static Task MakeFilesystemAsync(string device, string fsType, string label, CancellationToken ct) =>
+        fsType == "xfs"
+            ? RunAsync("mkfs.xfs", ["-q", "-f", "-K", "-L", label.Length > 12 ? label[..12] : label, device], ct)
+            : RunAsync("mkfs.ext4", ["-q", "-F", "-m", "0", "-b", "4096", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0", "-L", label.Length > 16 ? label[..16] : label, device], ct);
+
+    private static async Task<string> RunAsync(string program, IReadOnlyList<string> args, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"{program} did not start");
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        if (p.ExitCode != 0)
+        {
+            throw new IOException($"{program} {string.Join(' ', args)}: exit {p.ExitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
+        }
+
+        return await stdout.ConfigureAwait(false);
+    }
+}

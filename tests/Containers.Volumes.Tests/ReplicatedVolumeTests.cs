@@ -1,0 +1,190 @@
+using System.Net;
+using System.Security.Cryptography;
+using Containers.Volumes.Replicas;
+
+namespace Containers.Volumes.Tests;
+
+/// <summary>A volume engine over replica servers on loopback, each with its own directory.</summary>
+public sealed class ReplicatedVolumeTests : IAsyncDisposable
+{
+    private const long Size = 32 << 20;
+    private readonly TestDirectory dir = new();
+    private readonly List<ReplicaServer> servers = [];
+    private static readonly ReplicatedVolumeOptions Options = new() { ReplicaTimeout = TimeSpan.FromSeconds(3) };
+
+    private ReplicaServer Server(string? root = null)
+    {
+        var s = ReplicaServer.Start(root ?? dir.Sub($"node{servers.Count}"), new IPEndPoint(IPAddress.Loopback, 0));
+        servers.Add(s);
+        return s;
+    }
+
+    private static string Address(ReplicaServer s) => $"127.0.0.1:{s.EndPoint.Port}";
+
+    [Fact]
+    public async Task Writes_go_on_when_a_replica_s_server_dies_and_a_rebuilt_replica_matches_byte_for_byte()
+    {
+        var a = Server();
+        var b = Server();
+        var c = Server();
+        await using var volume = await ReplicatedVolume.OpenAsync("orders", Size, [Address(a), Address(b), Address(c)], Options);
+        var model = new byte[Size];
+        var failed = new List<ReplicaStatus>();
+        volume.ReplicaFailed += failed.Add;
+
+        // a writer goes on while one replica's server dies and while another replica is rebuilt
+        using var stop = new CancellationTokenSource();
+        var writes = 0;
+        var writer = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            while (!stop.IsCancellationRequested)
+            {
+                var length = random.Next(1, 64 << 10);
+                var offset = random.NextInt64(Size - length);
+                var data = new byte[length];
+                random.NextBytes(data);
+                await volume.WriteAsync(offset, data);
+                data.CopyTo(model, offset);
+                writes++;
+            }
+        });
+
+        await Task.Delay(300);
+        await b.DisposeAsync();
+        servers.Remove(b);
+        await Task.Delay(300);
+        Assert.Equal(ReplicaMode.Failed, volume.Replicas.Single(r => r.Address == Address(b)).Mode);
+        Assert.Contains(Address(b), Assert.Single(failed).Error);
+
+        var d = Server();
+        await volume.RebuildAsync(Address(d));
+        await Task.Delay(200);
+        await stop.CancelAsync();
+        await writer;
+        Assert.True(writes > 100, $"{writes} writes");
+
+        Assert.Equal(ReplicaMode.ReadWrite, volume.Replicas.Single(r => r.Address == Address(d)).Mode);
+        Assert.Equal(3, volume.Replicas.Count(r => r.Mode == ReplicaMode.ReadWrite));
+        var sums = await volume.ReplicaChecksumsAsync();
+        Assert.Equal(3, sums.Count);
+        Assert.All(sums.Values, s => Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(model)), s));
+
+        var read = new byte[Size];
+        await volume.ReadAsync(0, read);
+        Assert.Equal(model, read);
+    }
+
+    [Fact]
+    public async Task Snapshots_taken_under_writes_are_the_same_on_every_replica_and_are_rebuilt_with_it()
+    {
+        var servers3 = new[] { Server(), Server(), Server() };
+        await using var volume = await ReplicatedVolume.OpenAsync("snaps", Size, [.. servers3.Select(Address)], Options);
+        using var stop = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w);
+            var data = new byte[4096];
+            while (!stop.IsCancellationRequested)
+            {
+                random.NextBytes(data);
+                await volume.WriteAsync(random.NextInt64(Size / 4096) * 4096, data);
+            }
+        })).ToArray();
+
+        for (var i = 0; i < 5; i++)
+        {
+            await Task.Delay(50);
+            await volume.SnapshotAsync($"s{i}");
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+
+        // each snapshot reads the same on every replica: no write was half in
+        var snaps = await volume.SnapshotsAsync();
+        Assert.Equal(["s0", "s1", "s2", "s3", "s4"], snaps.Select(s => s.Name));
+        for (var i = 0; i < 5; i++)
+        {
+            var sums = new HashSet<string>();
+            foreach (var s in servers3)
+            {
+                await using var client = await ReplicaClient.ConnectAsync("127.0.0.1", s.EndPoint.Port, new OpenRequest("snaps", Size, false, null), TimeSpan.FromSeconds(5), default);
+                sums.Add(Convert.ToHexStringLower(await client.ChecksumAsync(i, 0, Size)));
+            }
+
+            Assert.Single(sums);
+        }
+
+        // a rebuilt replica gets the snapshots too
+        var fresh = Server();
+        await volume.RemoveReplicaAsync(Address(servers3[2]));
+        await volume.RebuildAsync(Address(fresh));
+        await using (var client = await ReplicaClient.ConnectAsync("127.0.0.1", fresh.EndPoint.Port, new OpenRequest("snaps", Size, false, null), TimeSpan.FromSeconds(5), default))
+        {
+            Assert.Equal(snaps.Select(s => s.Name), client.Info.Snapshots.Select(s => s.Name));
+            Assert.Equal(await volume.ChecksumAsync("s2"), await client.ChecksumAsync(2, 0, Size));
+        }
+
+        await volume.DeleteSnapshotAsync("s1");
+        Assert.Equal(["s0", "s2", "s3", "s4"], (await volume.SnapshotsAsync()).Select(s => s.Name));
+        Assert.Single((await volume.ReplicaChecksumsAsync()).Values.Distinct());
+    }
+
+    [Fact]
+    public async Task A_full_disk_fails_that_replica_only_and_the_volume_keeps_its_data()
+    {
+        var small = Server(dir.SmallDisk("small", 4 << 20));
+        var a = Server();
+        var b = Server();
+        await using var volume = await ReplicatedVolume.OpenAsync("full", Size, [Address(a), Address(small), Address(b)], Options);
+        var data = RandomNumberGenerator.GetBytes(8 << 20);
+        for (var off = 0; off < data.Length; off += 1 << 20)
+        {
+            await volume.WriteAsync(off, data.AsMemory(off, 1 << 20));
+        }
+
+        var status = volume.Replicas.Single(r => r.Address == Address(small));
+        Assert.Equal(ReplicaMode.Failed, status.Mode);
+        Assert.Contains("No space left on device", status.Error);
+        Assert.Equal(2, volume.Replicas.Count(r => r.Mode == ReplicaMode.ReadWrite));
+        var read = new byte[data.Length];
+        await volume.ReadAsync(0, read);
+        Assert.Equal(data, read);
+    }
+
+    [Fact]
+    public async Task Unreachable_and_missing_replicas_are_failed_at_open_with_their_address_and_none_at_all_is_an_error()
+    {
+        var a = Server();
+        var b = Server();
+        await using (var volume = await ReplicatedVolume.OpenAsync("v", Size, [Address(a), Address(b)], Options))
+        {
+            await volume.WriteAsync(0, new byte[] { 1, 2, 3 });
+        }
+
+        var c = Server();
+        await using (var volume = await ReplicatedVolume.OpenAsync("v", Size, [Address(a), "127.0.0.1:1", Address(c)], Options))
+        {
+            Assert.Contains("cannot connect", volume.Replicas.Single(r => r.Address == "127.0.0.1:1").Error);
+            Assert.Contains("must be rebuilt", volume.Replicas.Single(r => r.Address == Address(c)).Error);
+            var read = new byte[3];
+            await volume.ReadAsync(0, read);
+            Assert.Equal(new byte[] { 1, 2, 3 }, read);
+        }
+
+        var e = await Assert.ThrowsAsync<ReplicaException>(() => ReplicatedVolume.OpenAsync("v", Size, ["127.0.0.1:1", "127.0.0.1:2"], Options));
+        Assert.Contains("no replica could be opened", e.Message);
+        Assert.Contains("127.0.0.1:2", e.Message);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in servers)
+        {
+            await s.DisposeAsync();
+        }
+
+        dir.Dispose();
+    }
+}
