@@ -39,6 +39,7 @@ command -v docker-compose >/dev/null || need+=(docker-compose) # compose v1 (Pyt
 /usr/bin/python3 -c 'import docker' 2>/dev/null || need+=(python3-docker) # the Docker SDK for Python against the Docker API
 command -v npm >/dev/null || need+=(nodejs npm) # the dashboard's front-end libraries (npm ci at build time); @devcontainers/cli
 [ -x /usr/lib/chromium/chromium ] || need+=(chromium) # the dashboard's browser tests (headless, driven by PuppeteerSharp)
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs) # the filesystem on replicated volumes (mkfs.ext4, e2fsck, resize2fs)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core) # readable text in the screenshots the browser tests save
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}" >&2
@@ -64,6 +65,12 @@ devcontainers_cli=/opt/containers-dotnet-tests/devcontainers-cli
 if [ ! -x "$devcontainers_cli/node_modules/.bin/devcontainer" ]; then
   mkdir -p "$devcontainers_cli"
   npm install --prefix "$devcontainers_cli" --no-audit --no-fund --loglevel=error @devcontainers/cli@0.89.0
+fi
+# the replicated volumes' backup tests store into s3rver (npm), an S3-compatible server, on 127.0.0.1
+s3rver=/opt/containers-dotnet-tests/s3rver
+if [ ! -x "$s3rver/node_modules/.bin/s3rver" ]; then
+  mkdir -p "$s3rver"
+  npm install --prefix "$s3rver" --no-audit --no-fund --loglevel=error s3rver@3.7.1
 fi
 status=0
 started=$(mktemp /tmp/containers-tests-run-XXXXXX)

@@ -20,8 +20,11 @@ public sealed class VolumeAttachment : IAsyncDisposable
     private LoopDevice? loop;
     private bool mounted;
 
-    private VolumeAttachment(ReplicatedVolume volume, string fuseDir, string target, ILogger logger)
+    private readonly string fsType;
+
+    private VolumeAttachment(ReplicatedVolume volume, string fuseDir, string target, string fsType, ILogger logger)
     {
+        this.fsType = fsType;
         this.volume = volume;
         FuseDirectory = fuseDir;
         Target = target;
@@ -55,7 +58,7 @@ public sealed class VolumeAttachment : IAsyncDisposable
         var fuseDir = Path.Combine(runDirectory, $"fuse-{volume.Name}");
         Directory.CreateDirectory(fuseDir);
         Directory.CreateDirectory(target);
-        var a = new VolumeAttachment(volume, fuseDir, target, logger ?? NullLogger.Instance);
+        var a = new VolumeAttachment(volume, fuseDir, target, fsType, logger ?? NullLogger.Instance);
         try
         {
             var blank = await IsBlankAsync(volume, ct).ConfigureAwait(false);
@@ -65,6 +68,11 @@ public sealed class VolumeAttachment : IAsyncDisposable
             {
                 await MakeFilesystemAsync(a.loop.Path, fsType, volume.Name, ct).ConfigureAwait(false);
                 a.Formatted = true;
+            }
+
+            else if (fsType == "ext4")
+            {
+                await GrowOfflineAsync(volume, a.loop.Path, ct).ConfigureAwait(false);
             }
 
             var device = a.loop.Path;
@@ -79,19 +87,49 @@ public sealed class VolumeAttachment : IAsyncDisposable
         }
     }
 
-    /// <summary>Grows the device and the filesystem on it to the volume's size (after <see cref="ReplicatedVolume.ExpandAsync"/>).</summary>
-    public async Task ResizeAsync(CancellationToken ct = default)
+    /// <summary>
+    /// Grows the device to the volume's size (after <see cref="ReplicatedVolume.ExpandAsync"/>) and the filesystem on
+    /// it while mounted. Returns false when the kernel refuses an online ext4 resize (it needs CAP_SYS_RESOURCE, which
+    /// some machines withhold even from root): the filesystem then grows at the next attach, before it is mounted.
+    /// </summary>
+    public async Task<bool> ResizeAsync(CancellationToken ct = default)
     {
+        _ = new FileInfo(Path.Combine(FuseDirectory, FuseDisk.FileName)).Length; // the kernel asks the FUSE server for the new size
         loop!.Resize();
-        var fs = await RunAsync("findmnt", ["-n", "-o", "FSTYPE", Target], ct).ConfigureAwait(false);
-        if (fs.Trim() == "xfs")
+        try
         {
-            await RunAsync("xfs_growfs", [Target], ct).ConfigureAwait(false);
+            await RunAsync(fsType == "xfs" ? "xfs_growfs" : "resize2fs", [fsType == "xfs" ? Target : loop.Path], ct).ConfigureAwait(false);
+            return true;
         }
-        else
+        catch (IOException e) when (e.Message.Contains("Permission denied", StringComparison.Ordinal))
         {
-            await RunAsync("resize2fs", [loop.Path], ct).ConfigureAwait(false);
+            logger.LogWarning("volume {Volume}: online resize refused ({Error}); the filesystem grows at the next attach", volume.Name, e.Message);
+            return false;
         }
+    }
+
+    // an ext4 filesystem smaller than its device (a volume expanded while detached, or where online resize was refused)
+    // is checked and grown before it is mounted
+    private static async Task GrowOfflineAsync(ReplicatedVolume volume, string device, CancellationToken ct)
+    {
+        var super = new byte[1024];
+        await volume.ReadAsync(1024, super, ct).ConfigureAwait(false);
+        if (BinaryPrimitives.ReadUInt16LittleEndian(super.AsSpan(56)) != 0xEF53)
+        {
+            return;
+        }
+
+        var blockSize = 1024L << (int)BinaryPrimitives.ReadUInt32LittleEndian(super.AsSpan(0x18));
+        var incompat = BinaryPrimitives.ReadUInt32LittleEndian(super.AsSpan(0x60));
+        var blocks = (long)BinaryPrimitives.ReadUInt32LittleEndian(super.AsSpan(4))
+            + ((incompat & 0x80) != 0 ? (long)BinaryPrimitives.ReadUInt32LittleEndian(super.AsSpan(0x150)) << 32 : 0);
+        if (blocks * blockSize + blockSize > volume.Size)
+        {
+            return;
+        }
+
+        await RunAsync("e2fsck", ["-f", "-p", device], ct).ConfigureAwait(false);
+        await RunAsync("resize2fs", [device], ct).ConfigureAwait(false);
     }
 
     /// <summary>Unmounts the filesystem (throws when it is busy), frees the loop device, ends the FUSE mount and flushes the volume.</summary>

@@ -173,6 +173,10 @@ public sealed class S3BackupTarget : IBackupTarget
         {
             AuthenticationRegion = settings.Region,
             MaxErrorRetry = 2,
+
+            // plain bodies: S3-compatible servers that do not speak aws-chunked trailers (s3rver, older MinIO) would store the framing
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             Timeout = TimeSpan.FromSeconds(30),
         };
         if (settings.Endpoint is { Length: > 0 } endpoint)
@@ -216,7 +220,7 @@ public sealed class S3BackupTarget : IBackupTarget
         try
         {
             using var body = new MemoryStream(data.ToArray(), writable: false);
-            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = prefix + key, InputStream = body, AutoCloseStream = false }, ct).ConfigureAwait(false);
+            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = prefix + key, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false }, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
         {

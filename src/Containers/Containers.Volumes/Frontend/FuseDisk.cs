@@ -159,7 +159,7 @@ internal sealed class FuseDisk : IDisposable
                     o[..40].Clear();
                     BinaryPrimitives.WriteUInt64LittleEndian(o, DiskId);
                     BinaryPrimitives.WriteUInt64LittleEndian(o[16..], 1); // entry_valid (s)
-                    BinaryPrimitives.WriteUInt64LittleEndian(o[24..], 1); // attr_valid (s)
+                    // attr_valid 0: the size is asked for on every stat, so an expanded volume is seen at once
                     WriteAttr(o[40..], DiskId);
                     return 40 + 88;
                 }
@@ -172,7 +172,7 @@ internal sealed class FuseDisk : IDisposable
                 }
 
                 o[..16].Clear();
-                BinaryPrimitives.WriteUInt64LittleEndian(o, 1);
+                BinaryPrimitives.WriteUInt64LittleEndian(o, node == RootId ? 1UL : 0UL);
                 WriteAttr(o[16..], node);
                 return 16 + 88;
 
