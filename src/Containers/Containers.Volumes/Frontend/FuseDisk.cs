@@ -14,7 +14,7 @@ namespace Containers.Volumes.Frontend;
 internal sealed class FuseDisk : IDisposable
 {
     public const string FileName = "disk";
-    private const int Threads = 4;
+    private const int Threads = 8;
     private const int MaxWrite = 1 << 20;
     private const int InHeader = 40, OutHeader = 16;
     private const ulong RootId = 1, DiskId = 2;
@@ -134,7 +134,7 @@ internal sealed class FuseDisk : IDisposable
                     var minor = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
                     var readahead = BinaryPrimitives.ReadUInt32LittleEndian(body[8..]);
                     var offered = BinaryPrimitives.ReadUInt32LittleEndian(body[12..]);
-                    const uint wanted = (1u << 0) | (1u << 5) | (1u << 22); // ASYNC_READ, BIG_WRITES, MAX_PAGES
+                    const uint wanted = (1u << 0) | (1u << 5) | (1u << 15) | (1u << 22); // ASYNC_READ, BIG_WRITES, ASYNC_DIO, MAX_PAGES
                     o[..64].Clear();
                     BinaryPrimitives.WriteUInt32LittleEndian(o, 7);
                     BinaryPrimitives.WriteUInt32LittleEndian(o[4..], Math.Min(minor, 31));

@@ -7,7 +7,7 @@ namespace Containers.Volumes.Frontend;
 internal sealed class LoopDevice : IDisposable
 {
     private const nuint LOOP_CTL_GET_FREE = 0x4C82, LOOP_CONFIGURE = 0x4C0A, LOOP_SET_CAPACITY = 0x4C07;
-    private const uint LO_FLAGS_AUTOCLEAR = 4;
+    private const uint LO_FLAGS_AUTOCLEAR = 4, LO_FLAGS_DIRECT_IO = 16;
 
     private int fd;
 
@@ -53,7 +53,7 @@ internal sealed class LoopDevice : IDisposable
                     new Span<byte>(config, 304).Clear();
                     *(uint*)config = (uint)backing;
                     *(uint*)(config + 4) = 4096;
-                    *(uint*)(config + 8 + 52) = LO_FLAGS_AUTOCLEAR;
+                    *(uint*)(config + 8 + 52) = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
                     var r = VolumeSyscalls.Ioctl(dev, LOOP_CONFIGURE, (nint)config);
                     if (r == 0)
                     {

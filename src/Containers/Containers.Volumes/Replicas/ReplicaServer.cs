@@ -110,7 +110,7 @@ public sealed class ReplicaServer : IAsyncDisposable
                 var offset = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
                 var length = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
                 var layer = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(32));
-                if (payloadLength is < 0 or > 64 << 20 || length is < 0 or > 64 << 20)
+                if (payloadLength is < 0 or > 64 << 20 || length < 0 || (op is ReplicaOp.Read or ReplicaOp.ReadLayer && length > 64 << 20))
                 {
                     throw new InvalidDataException($"a request of {payloadLength}/{length} bytes");
                 }
