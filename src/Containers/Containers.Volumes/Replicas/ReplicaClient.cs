@@ -15,7 +15,11 @@ namespace Containers.Volumes.Replicas;
 internal sealed class ReplicaClient : IAsyncDisposable
 {
     private readonly Socket socket;
-    private readonly SemaphoreSlim sending = new(1, 1);
+    private readonly Lock queueGate = new();
+    private byte[] queue = new byte[64 * 1024];
+    private byte[] spare = new byte[64 * 1024];
+    private int queued;
+    private bool draining;
     private readonly ConcurrentDictionary<ulong, Pending> pending = new();
     private readonly CancellationTokenSource closing = new();
     private readonly Task receiving;
@@ -134,43 +138,119 @@ internal sealed class ReplicaClient : IAsyncDisposable
             throw Broken();
         }
 
-        var frame = ArrayPool<byte>.Shared.Rent(ReplicaFrames.RequestHeader + payload.Length);
-        try
+        // frames are queued; whoever finds no send under way sends everything queued, in batches, until the queue is empty
+        bool sender;
+        lock (queueGate)
         {
-            ReplicaFrames.WriteRequest(frame, op, payload.Length, id, offset, length, layer);
-            payload.Span.CopyTo(frame.AsSpan(ReplicaFrames.RequestHeader));
-            await sending.WaitAsync(closing.Token).ConfigureAwait(false);
+            var size = ReplicaFrames.RequestHeader + payload.Length;
+            if (queued + size > queue.Length)
+            {
+                Array.Resize(ref queue, Math.Max(queue.Length * 2, queued + size));
+            }
+
+            ReplicaFrames.WriteRequest(queue.AsSpan(queued), op, payload.Length, id, offset, length, layer);
+            payload.Span.CopyTo(queue.AsSpan(queued + ReplicaFrames.RequestHeader));
+            queued += size;
+            sender = !draining;
+            draining = true;
+        }
+
+        if (sender)
+        {
             try
             {
-                await ReplicaFrames.SendAllAsync(socket, frame.AsMemory(0, ReplicaFrames.RequestHeader + payload.Length), closing.Token).ConfigureAwait(false);
+                while (true)
+                {
+                    int count;
+                    lock (queueGate)
+                    {
+                        if (queued == 0)
+                        {
+                            draining = false;
+                            break;
+                        }
+
+                        (queue, spare) = (spare, queue);
+                        count = queued;
+                        queued = 0;
+                    }
+
+                    await ReplicaFrames.SendAllAsync(socket, spare.AsMemory(0, count), closing.Token).ConfigureAwait(false);
+                    if (spare.Length > 1 << 20)
+                    {
+                        spare = new byte[64 * 1024]; // a big write's buffer is not kept
+                    }
+                }
             }
-            finally
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
             {
-                sending.Release();
+                lock (queueGate)
+                {
+                    draining = false;
+                    queued = 0;
+                }
+
+                Break(e);
             }
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
-        {
-            Break(e);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frame);
         }
 
         return await p.Done.Task.ConfigureAwait(false);
     }
 
+    // answers are read in batches: a burst of write acknowledgements costs one receive
     private async Task ReceiveAsync()
     {
-        var header = new byte[ReplicaFrames.ResponseHeader];
+        var input = new byte[256 * 1024];
+        int start = 0, end = 0;
+
+        async ValueTask<bool> FillAsync(int count)
+        {
+            if (end - start >= count)
+            {
+                return true;
+            }
+
+            if (start > 0)
+            {
+                Buffer.BlockCopy(input, start, input, 0, end - start);
+                end -= start;
+                start = 0;
+            }
+
+            while (end < count)
+            {
+                var n = await socket.ReceiveAsync(input.AsMemory(end), SocketFlags.None, closing.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return end == 0 ? false : throw new IOException("the connection closed mid-frame");
+                }
+
+                end += n;
+            }
+
+            return true;
+        }
+
+        // copies 'target.Length' bytes of the stream: what is buffered, then the rest straight from the socket
+        async ValueTask TakeAsync(Memory<byte> target)
+        {
+            var have = Math.Min(end - start, target.Length);
+            input.AsSpan(start, have).CopyTo(target.Span);
+            start += have;
+            if (have < target.Length)
+            {
+                await ReplicaFrames.ReadExactlyAsync(socket, target[have..], closing.Token).ConfigureAwait(false);
+            }
+        }
+
         try
         {
-            while (await ReplicaFrames.ReadExactlyAsync(socket, header, closing.Token).ConfigureAwait(false))
+            while (await FillAsync(ReplicaFrames.ResponseHeader).ConfigureAwait(false))
             {
-                var id = BinaryPrimitives.ReadUInt64LittleEndian(header);
-                var status = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
-                var length = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
+                var id = BinaryPrimitives.ReadUInt64LittleEndian(input.AsSpan(start));
+                var status = BinaryPrimitives.ReadInt32LittleEndian(input.AsSpan(start + 8));
+                var length = BinaryPrimitives.ReadInt32LittleEndian(input.AsSpan(start + 12));
+                start += ReplicaFrames.ResponseHeader;
                 if (!pending.TryRemove(id, out var p))
                 {
                     throw new InvalidDataException($"an answer to request {id}, which is not pending");
@@ -178,7 +258,7 @@ internal sealed class ReplicaClient : IAsyncDisposable
 
                 if (status == 0 && length > 0 && p.Destination.Length == length)
                 {
-                    await ReplicaFrames.ReadExactlyAsync(socket, p.Destination, closing.Token).ConfigureAwait(false);
+                    await TakeAsync(p.Destination).ConfigureAwait(false);
                     p.Done.TrySetResult(null);
                     continue;
                 }
@@ -186,7 +266,7 @@ internal sealed class ReplicaClient : IAsyncDisposable
                 var body = new byte[length];
                 if (length > 0)
                 {
-                    await ReplicaFrames.ReadExactlyAsync(socket, body, closing.Token).ConfigureAwait(false);
+                    await TakeAsync(body).ConfigureAwait(false);
                 }
 
                 if (status != 0)
@@ -242,7 +322,6 @@ internal sealed class ReplicaClient : IAsyncDisposable
         socket.Dispose();
         await receiving.ConfigureAwait(false);
         closing.Dispose();
-        sending.Dispose();
     }
 
     /// <summary>Parses host:port.</summary>

@@ -94,43 +94,120 @@ public sealed class ReplicaServer : IAsyncDisposable
         }
     }
 
+    // Requests are read in batches and their answers sent in batches: a burst of pipelined writes costs one receive and
+    // one send, not two system calls each.
     private async Task ServeAsync(Socket socket)
     {
-        var header = new byte[ReplicaFrames.RequestHeader];
+        var input = new byte[256 * 1024];
+        int start = 0, end = 0;
+        var output = new byte[64 * 1024];
+        var outLength = 0;
         var response = new byte[ReplicaFrames.ResponseHeader];
         ReplicaStore? store = null;
         var ct = stopping.Token;
+
+        async ValueTask FlushAsync()
+        {
+            if (outLength > 0)
+            {
+                await ReplicaFrames.SendAllAsync(socket, output.AsMemory(0, outLength), ct).ConfigureAwait(false);
+                outLength = 0;
+            }
+        }
+
+        void Append(ReadOnlySpan<byte> bytes)
+        {
+            if (outLength + bytes.Length > output.Length)
+            {
+                Array.Resize(ref output, Math.Max(output.Length * 2, outLength + bytes.Length));
+            }
+
+            bytes.CopyTo(output.AsSpan(outLength));
+            outLength += bytes.Length;
+        }
+
+        // makes at least 'count' bytes available from 'start' (count <= input.Length); false at the end of the stream
+        async ValueTask<bool> FillAsync(int count)
+        {
+            if (end - start >= count)
+            {
+                return true;
+            }
+
+            await FlushAsync().ConfigureAwait(false);
+            if (start > 0)
+            {
+                Buffer.BlockCopy(input, start, input, 0, end - start);
+                end -= start;
+                start = 0;
+            }
+
+            while (end < count)
+            {
+                var n = await socket.ReceiveAsync(input.AsMemory(end), SocketFlags.None, ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return end == 0 ? false : throw new IOException("the connection closed mid-frame");
+                }
+
+                end += n;
+            }
+
+            return true;
+        }
+
         try
         {
-            while (await ReplicaFrames.ReadExactlyAsync(socket, header, ct).ConfigureAwait(false))
+            while (await FillAsync(ReplicaFrames.RequestHeader).ConfigureAwait(false))
             {
+                var header = input.AsSpan(start, ReplicaFrames.RequestHeader);
                 var op = (ReplicaOp)header[0];
-                var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
-                var id = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(8));
-                var offset = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
-                var length = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
-                var layer = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(32));
+                var payloadLength = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
+                var id = BinaryPrimitives.ReadUInt64LittleEndian(header[8..]);
+                var offset = BinaryPrimitives.ReadInt64LittleEndian(header[16..]);
+                var length = BinaryPrimitives.ReadInt64LittleEndian(header[24..]);
+                var layer = BinaryPrimitives.ReadInt32LittleEndian(header[32..]);
                 if (payloadLength is < 0 or > 64 << 20 || length < 0 || (op is ReplicaOp.Read or ReplicaOp.ReadLayer && length > 64 << 20))
                 {
                     throw new InvalidDataException($"a request of {payloadLength}/{length} bytes");
                 }
 
-                var payload = ArrayPool<byte>.Shared.Rent(Math.Max(payloadLength, 1));
+                // the payload: in the input buffer when it fits, else read into a rented one
+                byte[] payload;
+                int payloadStart;
+                byte[]? rented = null;
+                if (ReplicaFrames.RequestHeader + payloadLength <= input.Length)
+                {
+                    if (!await FillAsync(ReplicaFrames.RequestHeader + payloadLength).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    payload = input;
+                    payloadStart = start + ReplicaFrames.RequestHeader;
+                    start += ReplicaFrames.RequestHeader + payloadLength;
+                }
+                else
+                {
+                    rented = ArrayPool<byte>.Shared.Rent(payloadLength);
+                    var have = Math.Min(end - start - ReplicaFrames.RequestHeader, payloadLength);
+                    Buffer.BlockCopy(input, start + ReplicaFrames.RequestHeader, rented, 0, have);
+                    start = end = 0;
+                    await ReplicaFrames.ReadExactlyAsync(socket, rented.AsMemory(have, payloadLength - have), ct).ConfigureAwait(false);
+                    payload = rented;
+                    payloadStart = 0;
+                }
+
                 byte[]? result = null;
                 var resultLength = 0;
                 var status = 0;
                 try
                 {
-                    if (payloadLength > 0)
-                    {
-                        await ReplicaFrames.ReadExactlyAsync(socket, payload.AsMemory(0, payloadLength), ct).ConfigureAwait(false);
-                    }
-
                     try
                     {
                         if (op == ReplicaOp.Open)
                         {
-                            var request = JsonSerializer.Deserialize(payload.AsSpan(0, payloadLength), ProtocolJsonContext.Default.OpenRequest)!;
+                            var request = JsonSerializer.Deserialize(payload.AsSpan(payloadStart, payloadLength), ProtocolJsonContext.Default.OpenRequest)!;
                             (store, var created) = OpenReplica(request);
                             result = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, created), ProtocolJsonContext.Default.ReplicaInfoMessage);
                             resultLength = result.Length;
@@ -141,11 +218,20 @@ public sealed class ReplicaServer : IAsyncDisposable
                         }
                         else
                         {
-                            (result, resultLength) = Handle(store, op, payload.AsSpan(0, payloadLength), offset, length, layer);
+                            (result, resultLength) = Handle(store, op, payload.AsSpan(payloadStart, payloadLength), offset, length, layer);
+                            if (op == ReplicaOp.Delete)
+                            {
+                                store = null;
+                            }
                         }
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
+                        if (result is not null && op is ReplicaOp.Read or ReplicaOp.ReadLayer)
+                        {
+                            ArrayPool<byte>.Shared.Return(result);
+                        }
+
                         status = e switch
                         {
                             IOException io when io.HResult is > 0 and < 4096 => io.HResult,
@@ -155,27 +241,27 @@ public sealed class ReplicaServer : IAsyncDisposable
                         };
                         result = Encoding.UTF8.GetBytes($"replica {store?.Volume ?? "?"} at {EndPoint}: {e.Message}");
                         resultLength = result.Length;
-                        if (op == ReplicaOp.Delete)
-                        {
-                            store = null;
-                        }
                     }
 
                     ReplicaFrames.WriteResponse(response, id, status, resultLength);
-                    await ReplicaFrames.SendAllAsync(socket, response, ct).ConfigureAwait(false);
+                    Append(response);
                     if (resultLength > 0)
                     {
-                        await ReplicaFrames.SendAllAsync(socket, result.AsMemory(0, resultLength), ct).ConfigureAwait(false);
+                        Append(result.AsSpan(0, resultLength));
                     }
 
-                    if (op == ReplicaOp.Delete && status == 0)
+                    if (outLength >= 64 * 1024)
                     {
-                        store = null;
+                        await FlushAsync().ConfigureAwait(false);
                     }
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(payload);
+                    if (rented is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(rented);
+                    }
+
                     if (result is not null && op is ReplicaOp.Read or ReplicaOp.ReadLayer && status == 0)
                     {
                         ArrayPool<byte>.Shared.Return(result);
