@@ -188,3 +188,49 @@ public sealed class ReplicatedVolumeTests : IAsyncDisposable
         dir.Dispose();
     }
 }
+
+/// <summary>Fencing: a writer left behind is refused once another opened the volume with a newer epoch.</summary>
+public sealed class FencingTests : IAsyncDisposable
+{
+    private readonly TestDirectory dir = new();
+    private readonly List<ReplicaServer> servers = [];
+
+    [Fact]
+    public async Task An_engine_with_an_older_epoch_is_refused_after_a_newer_one_opens_and_fails_instead_of_writing()
+    {
+        servers.Add(ReplicaServer.Start(dir.Sub("a"), new IPEndPoint(IPAddress.Loopback, 0)));
+        servers.Add(ReplicaServer.Start(dir.Sub("b"), new IPEndPoint(IPAddress.Loopback, 0)));
+        string[] addresses = [.. servers.Select(s => $"127.0.0.1:{s.EndPoint.Port}")];
+        var old = await ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 1 });
+        await old.WriteAsync(0, new byte[] { 1 });
+
+        await using var taken = await ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 2 });
+        await taken.WriteAsync(0, new byte[] { 2 });
+
+        var e = await Assert.ThrowsAsync<ReplicaException>(async () => await old.WriteAsync(0, new byte[] { 3 }));
+        Assert.Contains("no replica in step is left", e.Message);
+        Assert.All(old.Replicas, r => Assert.Contains("held by a newer writer (epoch 2 > 1)", r.Error));
+        await old.DisposeAsync();
+
+        var again = await Assert.ThrowsAsync<ReplicaException>(() => ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 1 }));
+        Assert.Contains("epoch 2 > 1", again.Message);
+
+        // a reader is neither fenced nor fences
+        await taken.SnapshotAsync("s");
+        await using var reader = await VolumeReader.OpenAsync("v", addresses, TimeSpan.FromSeconds(5));
+        var b = new byte[1];
+        await reader.ReadAsync(0, 0, b);
+        Assert.Equal(2, b[0]);
+        await taken.WriteAsync(0, new byte[] { 4 });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in servers)
+        {
+            await s.DisposeAsync();
+        }
+
+        dir.Dispose();
+    }
+}

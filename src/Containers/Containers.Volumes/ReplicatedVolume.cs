@@ -31,6 +31,12 @@ public sealed record ReplicatedVolumeOptions
     /// <summary>How long a replica may take to answer before it is failed (default 5 s).</summary>
     public TimeSpan ReplicaTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// This writer's attach generation: replicas refuse writers with a lower one once opened with it (fencing an engine
+    /// left behind on a lost machine). Each new attach of a volume takes a higher one.
+    /// </summary>
+    public long Epoch { get; init; }
+
     /// <summary>Where failures and rebuilds are logged.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }
@@ -99,7 +105,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             try
             {
                 var (host, port) = ReplicaClient.Split(a);
-                return new Member(a, await ReplicaClient.ConnectAsync(host, port, new OpenRequest(name, size, true, null), options.ReplicaTimeout, ct).ConfigureAwait(false), ReplicaMode.ReadWrite, null);
+                return new Member(a, await ReplicaClient.ConnectAsync(host, port, new OpenRequest(name, size, true, null, options.Epoch), options.ReplicaTimeout, ct).ConfigureAwait(false), ReplicaMode.ReadWrite, null);
             }
             catch (ReplicaException e)
             {
@@ -315,7 +321,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
 
             var info = await source.Client!.InfoAsync().WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
             var (host, port) = ReplicaClient.Split(address);
-            var open = new OpenRequest(Name, Size, true, info.Snapshots);
+            var open = new OpenRequest(Name, Size, true, info.Snapshots, options.Epoch);
             var client = await ReplicaClient.ConnectAsync(host, port, open, options.ReplicaTimeout, ct).ConfigureAwait(false);
             if (!client.Info.Created)
             {
@@ -431,12 +437,9 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         throw new KeyNotFoundException($"no snapshot {snapshot}");
     }
 
-    /// <summary>The layer index of a snapshot on the first healthy replica, and that replica's client.</summary>
-    internal async Task<(ReplicaClient Client, int Layer)> SnapshotLayerAsync(string snapshot, CancellationToken ct)
-    {
-        var source = members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica("read a snapshot");
-        return (source.Client!, await LayerOfAsync(source, snapshot, ct).ConfigureAwait(false));
-    }
+    /// <summary>A reader of this volume's snapshots on one of its replicas in step (a connection of its own).</summary>
+    public Task<VolumeReader> OpenReaderAsync(CancellationToken ct = default) =>
+        VolumeReader.OpenAsync(Name, [.. members.Where(m => m.Mode == ReplicaMode.ReadWrite).Select(m => m.Address)], options.ReplicaTimeout, ct);
 
     /// <summary>SHA-256 of the whole volume as each replica not failed holds it, by address (they must all be equal).</summary>
     public async Task<IReadOnlyDictionary<string, string>> ReplicaChecksumsAsync(CancellationToken ct = default)

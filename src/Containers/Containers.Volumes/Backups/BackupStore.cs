@@ -53,24 +53,36 @@ public sealed class BackupStore(IBackupTarget target)
     public IBackupTarget Target => target;
 
     /// <summary>
-    /// Backs up snapshot <paramref name="snapshot"/> of <paramref name="volume"/> as <paramref name="name"/>. The
-    /// volume stays in use; nothing in it changes. Throws <see cref="BackupException"/> naming the target when it
-    /// cannot be reached; no manifest is written then (blocks already uploaded stay for the next attempt).
+    /// Backs up snapshot <paramref name="snapshot"/> of <paramref name="volume"/> as <paramref name="name"/>, reading
+    /// it from one of its replicas. The volume stays in use; nothing in it changes.
     /// </summary>
     public async Task<BackupInfo> BackupAsync(ReplicatedVolume volume, string snapshot, string name, CancellationToken ct = default)
     {
+        await using var reader = await volume.OpenReaderAsync(ct).ConfigureAwait(false);
+        return await BackupAsync(reader, snapshot, name, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Backs up snapshot <paramref name="snapshot"/> of the volume <paramref name="reader"/> reads as
+    /// <paramref name="name"/>. Throws <see cref="BackupException"/> naming the target when it cannot be reached; no
+    /// manifest is written then (blocks already uploaded stay for the next attempt).
+    /// </summary>
+    public async Task<BackupInfo> BackupAsync(VolumeReader reader, string snapshot, string name, CancellationToken ct = default)
+    {
         ReplicatedVolume.CheckName(name);
         var sw = Stopwatch.StartNew();
-        var (client, layer) = await volume.SnapshotLayerAsync(snapshot, ct).ConfigureAwait(false);
-        var info = await client.InfoAsync().ConfigureAwait(false);
+        var layer = await reader.LayerOfAsync(snapshot).ConfigureAwait(false);
+        var snapshots = await reader.SnapshotsAsync().ConfigureAwait(false);
+        var volumeName = reader.Volume;
+        var size = reader.Size;
 
         // the latest earlier backup whose snapshot is still in the chain below this one is the base
         BackupManifest? baseline = null;
         var baseLayer = -1;
-        foreach (var earlier in (await ListManifestsAsync(volume.Name, ct).ConfigureAwait(false)).OrderByDescending(m => m.Info.Created))
+        foreach (var earlier in (await ListManifestsAsync(volumeName, ct).ConfigureAwait(false)).OrderByDescending(m => m.Info.Created))
         {
-            var i = info.Snapshots.ToList().FindIndex(s => s.Name == earlier.Info.Snapshot);
-            if (i >= 0 && i < layer && earlier.Info.Size == volume.Size)
+            var i = snapshots.ToList().FindIndex(s => s.Name == earlier.Info.Snapshot);
+            if (i >= 0 && i < layer && earlier.Info.Size == size)
             {
                 baseline = earlier;
                 baseLayer = i;
@@ -82,7 +94,7 @@ public sealed class BackupStore(IBackupTarget target)
         var touched = new SortedSet<long>();
         for (var l = baseLayer + 1; l <= layer; l++)
         {
-            foreach (var (offset, length) in await client.ExtentsAsync(l).ConfigureAwait(false))
+            foreach (var (offset, length) in await reader.ExtentsAsync(l).ConfigureAwait(false))
             {
                 for (var c = offset / ChunkSize; c <= (offset + length - 1) / ChunkSize; c++)
                 {
@@ -104,9 +116,9 @@ public sealed class BackupStore(IBackupTarget target)
         var fresh = 0;
         await System.Threading.Tasks.Parallel.ForEachAsync(touched, new ParallelOptions { MaxDegreeOfParallelism = Parallel, CancellationToken = ct }, async (offset, token) =>
         {
-            var length = (int)Math.Min(ChunkSize, volume.Size - offset);
+            var length = (int)Math.Min(ChunkSize, size - offset);
             var buffer = new byte[length];
-            await client.ReadAsync(offset, buffer, layer).WaitAsync(token).ConfigureAwait(false);
+            await reader.ReadAsync(layer, offset, buffer).WaitAsync(token).ConfigureAwait(false);
             if (!buffer.AsSpan().ContainsAnyExcept((byte)0))
             {
                 return; // a chunk of zeros is a hole
@@ -128,9 +140,9 @@ public sealed class BackupStore(IBackupTarget target)
             }
         }).ConfigureAwait(false);
 
-        var result = new BackupInfo(name, volume.Name, snapshot, volume.Size, DateTimeOffset.UtcNow, chunks.Count, fresh, uploaded, sw.Elapsed.TotalSeconds, baseline?.Info.Name);
+        var result = new BackupInfo(name, volumeName, snapshot, size, DateTimeOffset.UtcNow, chunks.Count, fresh, uploaded, sw.Elapsed.TotalSeconds, baseline?.Info.Name);
         var manifest = new BackupManifest(result, ChunkSize, [.. chunks.OrderBy(c => c.Key).Select(c => new BackupChunk(c.Key, c.Value))]);
-        await target.PutAsync(ManifestKey(volume.Name, name), JsonSerializer.SerializeToUtf8Bytes(manifest, BackupJsonContext.Default.BackupManifest), ct).ConfigureAwait(false);
+        await target.PutAsync(ManifestKey(volumeName, name), JsonSerializer.SerializeToUtf8Bytes(manifest, BackupJsonContext.Default.BackupManifest), ct).ConfigureAwait(false);
         return result;
     }
 

@@ -28,7 +28,12 @@ internal enum ReplicaOp : byte
 /// <param name="Size">Its size in bytes (for a new replica).</param>
 /// <param name="Create">Make it when the server has none.</param>
 /// <param name="Frozen">For a replica made to be rebuilt: the snapshot layers to make empty, oldest first.</param>
-internal sealed record OpenRequest(string Volume, long Size, bool Create, IReadOnlyList<SnapshotInfo>? Frozen);
+/// <param name="Epoch">
+/// The writer's attach generation: once a replica is opened with an epoch, connections opened with a lower one are
+/// fenced (every request fails), so an engine left on a lost machine cannot write after another took the volume over.
+/// -1 opens a reader (snapshots, backups), which neither fences nor is fenced and may only read.
+/// </param>
+internal sealed record OpenRequest(string Volume, long Size, bool Create, IReadOnlyList<SnapshotInfo>? Frozen, long Epoch = 0);
 
 /// <summary>What a replica says about itself.</summary>
 /// <param name="Volume">The volume's name.</param>

@@ -21,6 +21,13 @@ public sealed class ReplicaServer : IAsyncDisposable
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
     private readonly Dictionary<string, ReplicaStore> open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Fence> fences = new(StringComparer.Ordinal);
+
+    /// <summary>The highest writer epoch a volume's replica has been opened with.</summary>
+    private sealed class Fence
+    {
+        public long Epoch;
+    }
     private readonly Lock gate = new();
     private readonly List<Socket> connections = [];
     private readonly List<Task> tasks = [];
@@ -104,6 +111,8 @@ public sealed class ReplicaServer : IAsyncDisposable
         var outLength = 0;
         var response = new byte[ReplicaFrames.ResponseHeader];
         ReplicaStore? store = null;
+        Fence? fence = null;
+        long epoch = 0;
         var ct = stopping.Token;
 
         async ValueTask FlushAsync()
@@ -209,12 +218,35 @@ public sealed class ReplicaServer : IAsyncDisposable
                         {
                             var request = JsonSerializer.Deserialize(payload.AsSpan(payloadStart, payloadLength), ProtocolJsonContext.Default.OpenRequest)!;
                             (store, var created) = OpenReplica(request);
+                            epoch = request.Epoch;
+                            lock (gate)
+                            {
+                                if (!fences.TryGetValue(request.Volume, out fence))
+                                {
+                                    fences[request.Volume] = fence = new Fence();
+                                }
+
+                                if (epoch >= 0 && epoch < fence.Epoch)
+                                {
+                                    throw new FencedException($"volume {request.Volume} is held by a newer writer (epoch {fence.Epoch} > {epoch})");
+                                }
+
+                                fence.Epoch = Math.Max(fence.Epoch, epoch);
+                            }
                             result = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, created), ProtocolJsonContext.Default.ReplicaInfoMessage);
                             resultLength = result.Length;
                         }
                         else if (store is null)
                         {
                             throw new InvalidOperationException("open a replica first");
+                        }
+                        else if (epoch < 0 && op is not (ReplicaOp.Read or ReplicaOp.ReadLayer or ReplicaOp.Extents or ReplicaOp.Checksum or ReplicaOp.Info))
+                        {
+                            throw new InvalidOperationException("a reader's connection may only read");
+                        }
+                        else if (epoch >= 0 && Volatile.Read(ref fence!.Epoch) > epoch)
+                        {
+                            throw new FencedException($"volume {store.Volume} is held by a newer writer (epoch {fence.Epoch} > {epoch})");
                         }
                         else
                         {
@@ -234,6 +266,7 @@ public sealed class ReplicaServer : IAsyncDisposable
 
                         status = e switch
                         {
+                            FencedException => FencedException.ESTALE,
                             IOException io when io.HResult is > 0 and < 4096 => io.HResult,
                             KeyNotFoundException => Linux.VolumeSyscalls.ENOENT,
                             ArgumentException or InvalidOperationException or InvalidDataException or JsonException => Linux.VolumeSyscalls.EINVAL,
@@ -453,4 +486,10 @@ public sealed class ReplicaServer : IAsyncDisposable
 
         stopping.Dispose();
     }
+}
+
+/// <summary>A request from a writer another writer with a newer epoch has replaced.</summary>
+internal sealed class FencedException(string message) : Exception(message)
+{
+    public const int ESTALE = 116;
 }

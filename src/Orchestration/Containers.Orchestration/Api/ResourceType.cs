@@ -106,6 +106,18 @@ public sealed record ResourceType(string Group, string Version, string Kind, str
     /// <summary>PersistentVolumes.</summary>
     public static ResourceType Volumes { get; } = Find("", "persistentvolumes")!;
 
+    /// <summary>StorageClasses.</summary>
+    public static ResourceType StorageClasses { get; } = Find("storage.k8s.io", "storageclasses")!;
+
+    /// <summary>VolumeSnapshots.</summary>
+    public static ResourceType Snapshots { get; } = Find("snapshot.storage.k8s.io", "volumesnapshots")!;
+
+    /// <summary>VolumeSnapshotContents.</summary>
+    public static ResourceType SnapshotContents { get; } = Find("snapshot.storage.k8s.io", "volumesnapshotcontents")!;
+
+    /// <summary>VolumeSnapshotClasses.</summary>
+    public static ResourceType SnapshotClasses { get; } = Find("snapshot.storage.k8s.io", "volumesnapshotclasses")!;
+
     /// <summary>Deployments.</summary>
     public static ResourceType Deployments { get; } = Find("apps", "deployments")!;
 
