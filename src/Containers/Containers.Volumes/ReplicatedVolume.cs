@@ -139,6 +139,35 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         return volume;
     }
 
+    /// <summary>
+    /// Deletes volume <paramref name="name"/>'s replicas on the servers at <paramref name="addresses"/> (as a writer of
+    /// <paramref name="epoch"/>, so no older writer can go on). Returns the addresses that could not be reached or refused,
+    /// with why; a server without a replica of the volume counts as done.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> DeleteReplicasAsync(string name, IReadOnlyList<string> addresses, long epoch, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var problems = new List<string>();
+        foreach (var a in addresses)
+        {
+            try
+            {
+                var (host, port) = ReplicaClient.Split(a);
+                await using var client = await ReplicaClient.ConnectAsync(host, port, new OpenRequest(name, 0, false, null, epoch), timeout, ct).ConfigureAwait(false);
+                await client.DeleteAsync().WaitAsync(timeout, ct).ConfigureAwait(false);
+            }
+            catch (ReplicaException e) when (e.Errno == VolumeSyscalls.ENOENT)
+            {
+                // nothing there
+            }
+            catch (Exception e) when (e is ReplicaException or TimeoutException or ArgumentException)
+            {
+                problems.Add($"{a}: {e.Message}");
+            }
+        }
+
+        return problems;
+    }
+
     /// <summary>Reads <paramref name="destination"/>'s length at <paramref name="offset"/>.</summary>
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken ct = default)
     {

@@ -113,7 +113,8 @@ public sealed class ControllerManager : IAsyncDisposable
         var gc = Add("garbage-collector", b => new GarbageCollector(b));
         Add("node-controller", b => new NodeLifecycleController(b, options.NodeMonitorGracePeriod));
         Add("namespace-controller", b => new NamespaceController(b));
-        Add("persistentvolume-controller", b => new PersistentVolumeController(b, options.VolumeDirectory));
+        Add("persistentvolume-controller", b => new PersistentVolumeController(b, options.VolumeDirectory, new ReplicatedPopulator(b, loggers.CreateLogger("replicated-volumes"))));
+        Add("snapshot-controller", b => new VolumeSnapshotController(b, loggers.CreateLogger("snapshot-controller")));
         Add("serviceaccount-controller", b => new ServiceAccountController(b, options.RootCaPem));
         Add("clusterrole-aggregation-controller", b => new ClusterRoleAggregationController(b));
         if (options.AllocateNodeCidrs is { } clusterCidr)

@@ -17,13 +17,19 @@ internal sealed class PersistentVolumeController : IReconciler<string>
     private readonly ObjectApi api;
     private readonly Informer claims;
     private readonly Informer volumes;
+    private readonly Informer classes;
+    private readonly Informer nodes;
     private readonly string? directory;
+    private readonly ReplicatedPopulator? populator;
 
-    public PersistentVolumeController(ControllerBuilder b, string? directory)
+    public PersistentVolumeController(ControllerBuilder b, string? directory, ReplicatedPopulator? populator = null)
     {
         api = b.Api;
         this.directory = directory;
+        this.populator = populator;
         Queue = b.SingleWorker().Queue;
+        classes = b.Reads(ResourceType.StorageClasses);
+        nodes = b.Reads(ResourceType.Nodes);
         claims = b.Watches(ResourceType.Claims, (old, claim) => ["claim:" + PodState.Key(claim ?? old!)]);
         // a new or changed volume may bind a pending claim
         volumes = b.Watches(ResourceType.Volumes, (_, volume) => volume is null ? [] :
@@ -32,12 +38,12 @@ internal sealed class PersistentVolumeController : IReconciler<string>
 
     public WorkQueue<string> Queue { get; }
 
-    public Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
+    public async Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
     {
         if (key.StartsWith("volume:", StringComparison.Ordinal))
         {
-            ReleaseIfOrphaned(key["volume:".Length..]);
-            return Task.FromResult(default(ReconcileResult));
+            await ReleaseIfOrphanedAsync(key["volume:".Length..], cancellationToken).ConfigureAwait(false);
+            return default;
         }
 
         var (ns, name) = PodState.Split(key["claim:".Length..]);
@@ -46,15 +52,15 @@ internal sealed class PersistentVolumeController : IReconciler<string>
         {
             foreach (var v in volumes.List().Where(v => Json.Str(v, "spec", "claimRef", "namespace") == ns && Json.Str(v, "spec", "claimRef", "name") == name))
             {
-                ReleaseIfOrphaned(Json.Name(v));
+                await ReleaseIfOrphanedAsync(Json.Name(v), cancellationToken).ConfigureAwait(false);
             }
 
-            return Task.FromResult(default(ReconcileResult));
+            return default;
         }
 
         if (Json.Str(claim, "status", "phase") == "Bound" || Json.Has(claim, "metadata", "deletionTimestamp"))
         {
-            return Task.FromResult(default(ReconcileResult));
+            return default;
         }
 
         string? storageClass = Json.Str(claim, "spec", "storageClassName");
@@ -76,10 +82,21 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             volume = Provision(claim);
         }
 
+        if (volume is null && storageClass is not null && classes.Get(null, storageClass) is { } sc && Json.Str(sc, "provisioner") == Replicated.Driver)
+        {
+            var (made, retry) = await ProvisionReplicatedAsync(claim, sc, request, cancellationToken).ConfigureAwait(false);
+            if (made is null)
+            {
+                return new ReconcileResult(retry);
+            }
+
+            volume = made;
+        }
+
         if (volume is null)
         {
             api.RecordEvent(claim, "Normal", "FailedBinding", "no persistent volumes available for this claim and no storage class is set", "persistentvolume-controller");
-            return Task.FromResult(default(ReconcileResult));
+            return default;
         }
 
         string volumeName = Json.Name(volume);
@@ -104,7 +121,7 @@ internal sealed class PersistentVolumeController : IReconciler<string>
         });
         if (taken)
         {
-            return Task.FromResult(new ReconcileResult(TimeSpan.FromMilliseconds(100)));
+            return new ReconcileResult(TimeSpan.FromMilliseconds(100));
         }
 
         api.Mutate(ResourceType.Volumes, null, volumeName, v =>
@@ -125,7 +142,86 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             status["accessModes"] = Json.At(volume, "spec", "accessModes")?.DeepClone();
             return true;
         }, "status");
-        return Task.FromResult(default(ReconcileResult));
+        return default;
+    }
+
+    /// <summary>
+    /// A volume of <c>containers.dev/replicated</c> for <paramref name="claim"/>: numberOfReplicas (default 3) nodes that
+    /// are Ready and serve replicas, the ones holding fewest replicas first (one replica per node); the replicas are made
+    /// on the volume's first attach. Too few such nodes leave the claim Pending with an event saying so. A claim with a
+    /// dataSource (a VolumeSnapshot) gets the snapshot's data (or its backup's) before it is bound.
+    /// </summary>
+    private async Task<(JsonObject? Volume, TimeSpan Retry)> ProvisionReplicatedAsync(JsonObject claim, JsonObject sc, decimal request, CancellationToken ct)
+    {
+        string pvName = "pvc-" + Json.Uid(claim);
+        if (volumes.Get(null, pvName) is { } existing)
+        {
+            return (existing, default);
+        }
+
+        var className = Json.Name(sc);
+        var parameters = Json.At(sc, "parameters") as JsonObject ?? [];
+        var wanted = int.TryParse(Json.Str(parameters, "numberOfReplicas") ?? "3", System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 3;
+        var fsType = Json.Str(parameters, "csi.storage.k8s.io/fstype") ?? Json.Str(parameters, "fsType") ?? "ext4";
+        var size = (long)Math.Ceiling(Math.Max(request, 16 << 20) / 4096m) * 4096;
+        var load = volumes.List().Where(Replicated.Is).SelectMany(v => Replicated.ReplicaNodes(v, null)).GroupBy(x => x).ToDictionary(g => g.Key, g => g.Count());
+        var able = nodes.List().Where(x => Replicated.IsReady(x) && Replicated.AddressOf(x) is not null).Select(Json.Name).ToList();
+        if (able.Count < wanted)
+        {
+            var message = $"failed to provision volume with StorageClass \"{className}\": numberOfReplicas is {wanted} but {(able.Count == 0 ? "no node" : $"only {able.Count} node{(able.Count == 1 ? "" : "s")} ({string.Join(", ", able)})")} can hold a replica (Ready, serving replicas); one replica per node";
+            api.RecordEvent(claim, "Warning", "ProvisioningFailed", message, "persistentvolume-controller");
+
+            return (null, TimeSpan.FromSeconds(5));
+        }
+
+        var placed = able.OrderBy(x => load.GetValueOrDefault(x)).ThenBy(x => x, StringComparer.Ordinal).Take(wanted).ToList();
+        var pv = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = pvName, ["annotations"] = new JsonObject { [ProvisionedBy] = Replicated.Driver } },
+            ["spec"] = new JsonObject
+            {
+                ["capacity"] = new JsonObject { ["storage"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                ["accessModes"] = Json.At(claim, "spec", "accessModes")?.DeepClone() ?? new JsonArray("ReadWriteOnce"),
+                ["persistentVolumeReclaimPolicy"] = Json.Str(sc, "reclaimPolicy") ?? "Delete",
+                ["storageClassName"] = className,
+                ["volumeMode"] = "Filesystem",
+                ["csi"] = new JsonObject
+                {
+                    ["driver"] = Replicated.Driver,
+                    ["volumeHandle"] = pvName,
+                    ["fsType"] = fsType,
+                    ["volumeAttributes"] = new JsonObject
+                    {
+                        ["numberOfReplicas"] = wanted.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["replicas"] = string.Join(',', placed),
+                        ["size"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    },
+                },
+            },
+        };
+        if (Json.At(claim, "spec", "dataSource") is JsonObject source && populator is not null)
+        {
+            try
+            {
+                await populator.PopulateAsync(claim, source, pv, placed, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                api.RecordEvent(claim, "Warning", "ProvisioningFailed", $"failed to provision volume with StorageClass \"{className}\" from {Json.Str(source, "kind")} {Json.Str(source, "name")}: {e.Message}", "persistentvolume-controller");
+                return (null, TimeSpan.FromSeconds(10));
+            }
+        }
+
+        try
+        {
+            var made = api.Create(ResourceType.Volumes, null, pv);
+            api.RecordEvent(claim, "Normal", "ProvisioningSucceeded", $"Successfully provisioned volume {pvName} with {wanted} replicas on {string.Join(", ", placed)}", "persistentvolume-controller");
+            return (made, default);
+        }
+        catch (ApiException e) when (e.Reason == "AlreadyExists")
+        {
+            return (api.Get(ResourceType.Volumes, null, pvName), default);
+        }
     }
 
     private JsonObject Provision(JsonObject claim)
@@ -154,7 +250,7 @@ internal sealed class PersistentVolumeController : IReconciler<string>
         }
     }
 
-    private void ReleaseIfOrphaned(string volumeName)
+    private async Task ReleaseIfOrphanedAsync(string volumeName, CancellationToken ct)
     {
         var volume = volumes.Get(null, volumeName);
         if (volume is null || Json.At(volume, "spec", "claimRef") is not JsonObject claimRef)
@@ -176,6 +272,11 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             }
             catch (ApiException e) when (e.Code == 404)
             {
+            }
+
+            if (Replicated.Is(volume) && populator is not null)
+            {
+                await populator.DeleteReplicasAsync(volume, ct).ConfigureAwait(false);
             }
 
             if (Json.Str(volume, "metadata", "annotations", ProvisionedBy) is not null && Json.Str(volume, "spec", "hostPath", "path") is { } path

@@ -31,6 +31,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     private readonly NodeStatusReporter nodeStatus;
     private readonly ImageManager images;
     private readonly NodeReader reader;
+    private readonly ReplicatedVolumeManager replicated;
     private Task running = Task.CompletedTask;
 
     private NodeAgent(ObjectApi api, InformerSet informers, IPodRuntime runtime, NodeOptions options, ILogger logger)
@@ -47,6 +48,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         services = informers.For(ResourceType.Services);
         Queue = new WorkQueue<string>(api.Time);
         images = new ImageManager(api, runtime, options.Name, Queue);
+        replicated = new ReplicatedVolumeManager(api, informers, options, logger);
         pods.OnChange(PodState.NodeIndex, Name, (old, pod) =>
         {
             // as the kubelet, a change of the status alone (its own writes, mostly) needs no sync: the status is ours
@@ -98,6 +100,8 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     public static async Task<NodeAgent> StartAsync(ObjectApi api, InformerSet informers, IPodRuntime runtime, NodeOptions options, ILogger logger, CancellationToken cancellationToken = default)
     {
         var agent = new NodeAgent(api, informers, runtime, options, logger);
+        agent.replicated.Start();
+        agent.nodeStatus.ReplicaAddress = agent.replicated.Address;
         agent.nodeStatus.Register();
         await informers.For(ResourceType.Pods).Synced.WaitAsync(cancellationToken).ConfigureAwait(false);
         agent.Adopt();
@@ -197,6 +201,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         {
         }
 
+        await replicated.DisposeAsync().ConfigureAwait(false);
         prober.Dispose();
         stop.Dispose();
     }
@@ -223,6 +228,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
             if (rec is not null)
             {
                 await KillAsync(rec, null, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                await replicated.ReleaseAsync(key).ConfigureAwait(false);
                 records.TryRemove(key, out _);
             }
 
@@ -240,6 +246,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         {
             long grace = Json.Int(pod, "metadata", "deletionGracePeriodSeconds") ?? 30;
             await KillAsync(rec, pod, TimeSpan.FromSeconds(grace), cancellationToken).ConfigureAwait(false);
+            await replicated.ReleaseAsync(key).ConfigureAwait(false);
             records.TryRemove(key, out _);
             try
             {
@@ -269,7 +276,18 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         string? podError = null;
         try
         {
+            rec.ReplicatedPaths = await replicated.PrepareAsync(pod, key, reader, cancellationToken).ConfigureAwait(false);
             volumes = PodVolumes.Prepare(pod, rec, api, reader);
+        }
+        catch (VolumeAttachException e)
+        {
+            podError = e.Message;
+            next = TimeSpan.FromSeconds(2);
+            if (rec.LastMountError != e.Message)
+            {
+                rec.LastMountError = e.Message;
+                api.RecordEvent(pod, "Warning", "FailedAttachVolume", e.Message, "attachdetach-controller", Name);
+            }
         }
         catch (Exception e) when (e is PodVolumeException or IOException or UnauthorizedAccessException)
         {

@@ -47,6 +47,16 @@ public sealed record NodeOptions
     /// <summary>Extra node labels.</summary>
     public ImmutableDictionary<string, string> Labels { get; init; } = ImmutableDictionary<string, string>.Empty;
 
+    /// <summary>
+    /// The port of the node's replica server for replicated volumes (0: any free port; null: the node keeps no
+    /// replicas). It listens on <see cref="LanAddress"/> or else <see cref="InternalIP"/>; the node's annotation
+    /// <c>replicated.containers.dev/replica-address</c> tells the other nodes.
+    /// </summary>
+    public int? ReplicaPort { get; init; } = 0;
+
+    /// <summary>Where the node keeps its replicas (null: DATA/replicated/replicas).</summary>
+    public string? ReplicaDirectory { get; init; }
+
     /// <summary>Pod workers.</summary>
     public int Workers { get; init; } = 4;
 

@@ -10,6 +10,9 @@ internal sealed class NodeStatusReporter(ObjectApi api, NodeOptions options, ILo
 {
     private NodeOptions Options { get; } = options;
 
+    /// <summary>host:port of the node's replica server, announced in its annotations (null: none).</summary>
+    public string? ReplicaAddress { get; set; }
+
     /// <summary>Creates the Node object, or brings an existing one's labels and status up to date (a restart).</summary>
     public void Register()
     {
@@ -19,7 +22,9 @@ internal sealed class NodeStatusReporter(ObjectApi api, NodeOptions options, ILo
             {
                 ["name"] = Options.Name,
                 ["labels"] = NodeLabels(),
-                ["annotations"] = new JsonObject { ["node.alpha.kubernetes.io/ttl"] = "0" },
+                ["annotations"] = ReplicaAddress is { } replicas
+                    ? new JsonObject { ["node.alpha.kubernetes.io/ttl"] = "0", [Controllers.Replicated.ReplicaAddress] = replicas }
+                    : new JsonObject { ["node.alpha.kubernetes.io/ttl"] = "0" },
             },
             ["spec"] = Options.PodCidr is { } cidr ? new JsonObject { ["podCIDR"] = cidr, ["podCIDRs"] = new JsonArray(cidr) } : new JsonObject(),
             ["status"] = NodeStatus(api.Time.GetUtcNow()),
@@ -42,6 +47,16 @@ internal sealed class NodeStatusReporter(ObjectApi api, NodeOptions options, ILo
             foreach (var (k, v) in NodeLabels())
             {
                 labels[k] = v?.DeepClone();
+            }
+
+            var annotations = Json.Obj(n, "metadata", "annotations");
+            if (ReplicaAddress is { } replicas)
+            {
+                annotations[Controllers.Replicated.ReplicaAddress] = replicas;
+            }
+            else
+            {
+                annotations.Remove(Controllers.Replicated.ReplicaAddress);
             }
 
             if (Options.PodCidr is { } cidr && Json.Str(n, "spec", "podCIDR") is null)

@@ -23,6 +23,9 @@ internal sealed class PodRecord(string uid, string directory)
 
     public string? LastMountError { get; set; }
 
+    /// <summary>Where this node mounted the pod's replicated volumes, by PersistentVolume name.</summary>
+    public Dictionary<string, string> ReplicatedPaths { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>The pod's volumes as last made (name to host path), and when their contents were last brought up to date.</summary>
     public Dictionary<string, string>? PreparedVolumes { get; set; }
 

@@ -132,8 +132,14 @@ internal static partial class PodVolumes
                     throw new PodVolumeException($"persistentvolumeclaim \"{claim}\" is not bound");
                 }
 
+                if (Controllers.Replicated.Is(pv))
+                {
+                    paths[name] = rec.ReplicatedPaths.GetValueOrDefault(volumeName!) ?? throw new PodVolumeException($"volume \"{volumeName}\" is not attached to this node yet");
+                    continue;
+                }
+
                 string path = Json.Str(pv, "spec", "hostPath", "path") ?? Json.Str(pv, "spec", "local", "path")
-                    ?? throw new PodVolumeException($"persistentvolume \"{volumeName}\" is neither hostPath nor local");
+                    ?? throw new PodVolumeException($"persistentvolume \"{volumeName}\" is neither hostPath, local nor {Controllers.Replicated.Driver}");
                 Directory.CreateDirectory(path);
                 paths[name] = path;
             }

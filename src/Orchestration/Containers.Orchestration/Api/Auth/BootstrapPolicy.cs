@@ -35,6 +35,7 @@ public static class BootstrapPolicy
         Rule("get", "", "endpoints"),
         Rule("create delete get patch update", "coordination.k8s.io", "leases"),
         Rule("get patch update", "", "persistentvolumeclaims/status"),
+        Rule("list watch get patch update", "snapshot.storage.k8s.io", "volumesnapshotcontents"), // snapshots of replicated volumes attached here
         Rule("create get list watch", "certificates.k8s.io", "certificatesigningrequests"), // its certificate's renewal
         // what the service proxy and the network-policy agent of a machine that joined read as its node
         Rule("list watch", "", "endpoints"),
