@@ -406,7 +406,9 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
         {
             foreach (var kind in new[] { "snapshot", "backup" })
             {
-                if (Json.Str(sc, "parameters", kind + "Schedule") is not { } cron || !Cronos.CronExpression.TryParse(cron, out var schedule))
+                // five fields as cron, or six with seconds first
+                if (Json.Str(sc, "parameters", kind + "Schedule") is not { } cron
+                    || !Cronos.CronExpression.TryParse(cron, cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length == 6 ? Cronos.CronFormat.IncludeSeconds : Cronos.CronFormat.Standard, out var schedule))
                 {
                     continue;
                 }
