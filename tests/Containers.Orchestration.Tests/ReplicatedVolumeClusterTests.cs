@@ -250,6 +250,30 @@ public sealed class ReplicatedVolumeClusterTests : ClusterTestRoot
         await Task.Delay(5000);
         var recurring = (await k.RunAsync("get", "volumesnapshot", "-l", "replicated.containers.dev/recurring=snapshot,replicated.containers.dev/claim=data", "-o", "name")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.InRange(recurring.Length, 1, 3); // 2 kept, one more may be on its way
-        await k.RunAsync("delete", "pod", "db-0", "reader", "--wait=true");
+        await k.RunAsync("delete", "pod", "reader", "--wait=true");
+
+        // the claim grows: the volume, the device and the filesystem follow (online, or at the next attach where the
+        // kernel refuses an online ext4 resize), and the claim's capacity says so
+        var before = new DriveInfo(mount).TotalSize;
+        await k.RunAsync("patch", "pvc", "data", "-p", "{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"128Mi\"}}}}");
+        string reason = "";
+        await UntilAsync(async () =>
+        {
+            reason = (await k.RunAsync("get", "events", "--field-selector", "involvedObject.name=data", "-o", "jsonpath={.items[*].reason}"));
+            return reason.Contains("FileSystemResize", StringComparison.Ordinal);
+        }, "the filesystem resized or pending");
+        if (reason.Contains("FileSystemResizeRequired", StringComparison.Ordinal))
+        {
+            Assert.Contains("FileSystemResizePending", await k.RunAsync("get", "pvc", "data", "-o", "jsonpath={.status.conditions[*].type}"));
+            await k.RunAsync("delete", "pod", "db-0", "--wait=true");
+            await k.RunAsync("apply", "-f", Manifest("pod3", Pod("db-1", "data")));
+            await WaitReadyAsync(k, "db-1");
+            (_, mount) = await MountOfAsync(k, "data");
+        }
+
+        Assert.True(new DriveInfo(mount).TotalSize > before * 3 / 2, $"{before} -> {new DriveInfo(mount).TotalSize}");
+        Assert.Equal(payload, await File.ReadAllBytesAsync(System.IO.Path.Combine(mount, "table.bin")));
+        await k.WaitForAsync("128Mi", TimeSpan.FromSeconds(30), "get", "pvc", "data", "-o", "jsonpath={.status.capacity.storage}");
+        await k.RunAsync("delete", "pods", "--all", "--wait=true");
     }
 }

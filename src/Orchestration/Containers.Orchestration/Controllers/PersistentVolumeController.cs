@@ -58,7 +58,13 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             return default;
         }
 
-        if (Json.Str(claim, "status", "phase") == "Bound" || Json.Has(claim, "metadata", "deletionTimestamp"))
+        if (Json.Str(claim, "status", "phase") == "Bound" && !Json.Has(claim, "metadata", "deletionTimestamp"))
+        {
+            Expand(claim);
+            return default;
+        }
+
+        if (Json.Has(claim, "metadata", "deletionTimestamp"))
         {
             return default;
         }
@@ -146,6 +152,43 @@ internal sealed class PersistentVolumeController : IReconciler<string>
     }
 
     /// <summary>
+    /// A bound claim of a replicated volume asking for more than its volume has: the volume grows when its class allows
+    /// expansion (the node that has it attached grows the device and the filesystem; a detached one grows at its next
+    /// attach), as the external resizer does; a shrink is refused by an event.
+    /// </summary>
+    private void Expand(JsonObject claim)
+    {
+        if (Json.Str(claim, "spec", "volumeName") is not { } pvName || volumes.Get(null, pvName) is not { } pv || !Replicated.Is(pv))
+        {
+            return;
+        }
+
+        var request = Quantity.Of(Json.At(claim, "spec", "resources", "requests", "storage"));
+        var size = Replicated.SizeOf(pv);
+        var wanted = (long)Math.Ceiling(request / 4096m) * 4096;
+        if (wanted <= size)
+        {
+            return;
+        }
+
+        var sc = Json.Str(claim, "spec", "storageClassName") is { } name ? classes.Get(null, name) : null;
+        if (sc is null || Json.At(sc, "allowVolumeExpansion")?.GetValue<bool>() != true)
+        {
+            api.RecordEvent(claim, "Warning", "VolumeResizeFailed", $"only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize (StorageClass {Json.Str(claim, "spec", "storageClassName")} has no allowVolumeExpansion: true)", "external-resizer " + Replicated.Driver);
+            return;
+        }
+
+        var text = wanted.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        api.Mutate(ResourceType.Volumes, null, pvName, v =>
+        {
+            Json.Obj(v, "spec", "capacity")["storage"] = Replicated.Quantity(wanted);
+            Json.Obj(v, "spec", "csi", "volumeAttributes")["size"] = text;
+            return true;
+        });
+        api.RecordEvent(claim, "Normal", "Resizing", $"External resizer is resizing volume {pvName} to {text} bytes", "external-resizer " + Replicated.Driver);
+    }
+
+    /// <summary>
     /// A volume of <c>containers.dev/replicated</c> for <paramref name="claim"/>: numberOfReplicas (default 3) nodes that
     /// are Ready and serve replicas, the ones holding fewest replicas first (one replica per node); the replicas are made
     /// on the volume's first attach. Too few such nodes leave the claim Pending with an event saying so. A claim with a
@@ -180,7 +223,7 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             ["metadata"] = new JsonObject { ["name"] = pvName, ["annotations"] = new JsonObject { [ProvisionedBy] = Replicated.Driver } },
             ["spec"] = new JsonObject
             {
-                ["capacity"] = new JsonObject { ["storage"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                ["capacity"] = new JsonObject { ["storage"] = Replicated.Quantity(size) },
                 ["accessModes"] = Json.At(claim, "spec", "accessModes")?.DeepClone() ?? new JsonArray("ReadWriteOnce"),
                 ["persistentVolumeReclaimPolicy"] = Json.Str(sc, "reclaimPolicy") ?? "Delete",
                 ["storageClassName"] = className,

@@ -38,6 +38,10 @@ public static class Replicated
     /// <summary>The volume's size in bytes.</summary>
     public static long SizeOf(JsonObject pv) => long.Parse(Json.Str(pv, "spec", "csi", "volumeAttributes", "size") ?? "0", CultureInfo.InvariantCulture);
 
+    /// <summary>A size in bytes as a Kubernetes quantity (Gi or Mi when whole, else bytes).</summary>
+    public static string Quantity(long bytes) =>
+        bytes % (1L << 30) == 0 ? $"{bytes >> 30}Gi" : bytes % (1L << 20) == 0 ? $"{bytes >> 20}Mi" : bytes.ToString(CultureInfo.InvariantCulture);
+
     /// <summary>The filesystem (ext4 unless the PV says otherwise).</summary>
     public static string FsTypeOf(JsonObject pv) => Json.Str(pv, "spec", "csi", "fsType") ?? "ext4";
 

@@ -41,6 +41,7 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
         public Task Repair = Task.CompletedTask;
         public readonly CancellationTokenSource Stop = new();
         public string? LastState;
+        public bool? Online;
         public readonly SemaphoreSlim Snapshots = new(1, 1);
     }
 
@@ -158,10 +159,20 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
             try
             {
                 engine = await Replicated.OpenAsync(pv, replicaNodes, epoch, options.Name, Node, TimeSpan.FromSeconds(3), logger, ct).ConfigureAwait(false);
+                if (Replicated.SizeOf(pv) > engine.Size)
+                {
+                    await engine.ExpandAsync(Replicated.SizeOf(pv), ct).ConfigureAwait(false); // grown while detached: the filesystem follows at mount
+                }
+
                 var dir = Path.Combine(Root, "attached", name);
                 var mount = await VolumeAttachment.AttachAsync(engine, dir, Path.Combine(dir, "mount"), Replicated.FsTypeOf(pv), logger, ct).ConfigureAwait(false);
                 var wanted = int.TryParse(Json.Str(pv, "spec", "csi", "volumeAttributes", "numberOfReplicas"), CultureInfo.InvariantCulture, out var w) ? w : replicaNodes.Count;
                 var a = new Attached(name, claim, engine, mount, wanted) { ReplicaNodes = [.. replicaNodes] };
+                if (Json.Str(claim, "status", "capacity", "storage") is { } had && had != Json.Str(pv, "spec", "capacity", "storage"))
+                {
+                    a.Online = true; // grown while detached, its filesystem at this mount: the claim is told
+                }
+
                 a.Pods.Add(podKey);
                 attached[name] = a;
                 engine.ReplicaFailed += status => api.RecordEvent(a.Claim, "Warning", "ReplicaFailed",
@@ -245,6 +256,7 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
                     WriteClaimCondition(a, state);
                 }
 
+                await ExpandIfAskedAsync(a, ct).ConfigureAwait(false);
                 var healthy = replicas.Count(r => r.Mode != ReplicaMode.Failed);
                 if (healthy < a.Wanted)
                 {
@@ -264,6 +276,58 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
             {
                 return;
             }
+        }
+    }
+
+    // the volume grew (its PV says so): the replicas, the device and the filesystem grow, and the claim says it
+    private async Task ExpandIfAskedAsync(Attached a, CancellationToken ct)
+    {
+        var pv = api.TryGet(ResourceType.Volumes, null, a.Pv);
+        if (pv is null)
+        {
+            return;
+        }
+
+        var size = Replicated.SizeOf(pv);
+        if (size > a.Engine.Size)
+        {
+            await a.Engine.ExpandAsync(size, ct).ConfigureAwait(false);
+            a.Online = await a.Mount.ResizeAsync(ct).ConfigureAwait(false);
+        }
+
+        if (size == a.Engine.Size && a.Online is { } online)
+        {
+            a.Online = null;
+            var capacity = Json.Str(pv, "spec", "capacity", "storage");
+            api.Mutate(ResourceType.Claims, Json.Namespace(a.Claim), Json.Name(a.Claim), c =>
+            {
+                var status = Json.Obj(c, "status");
+                var conditions = status["conditions"] as JsonArray ?? [];
+                foreach (var old in conditions.OfType<JsonObject>().Where(x => Json.Str(x, "type") is "FileSystemResizePending" or "Resizing").ToList())
+                {
+                    conditions.Remove(old);
+                }
+
+                if (online)
+                {
+                    Json.Obj(status, "capacity")["storage"] = capacity;
+                }
+                else
+                {
+                    conditions.Add((JsonNode)new JsonObject
+                    {
+                        ["type"] = "FileSystemResizePending",
+                        ["status"] = "True",
+                        ["message"] = "Waiting for user to (re-)start a pod to finish file system resize of volume on node.",
+                        ["lastTransitionTime"] = Json.Time(api.Time.GetUtcNow()),
+                    });
+                }
+
+                status["conditions"] = conditions;
+                return true;
+            }, "status");
+            api.RecordEvent(a.Claim, "Normal", online ? "FileSystemResizeSuccessful" : "FileSystemResizeRequired",
+                online ? $"MountVolume.NodeExpandVolume succeeded for volume \"{a.Pv}\" {options.Name}" : $"the filesystem of volume {a.Pv} grows when it is next attached (this kernel refuses online ext4 resize without CAP_SYS_RESOURCE)", "kubelet", options.Name);
         }
     }
 
