@@ -499,6 +499,311 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).Where(f => f.Length == 3 && f[1].Length == 0 && f[2] == "True").Select(f => f[0]);
     }
 
+    private const string PostgresManifests = """
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata:
+          name: replicated
+        provisioner: containers.dev/replicated
+        parameters:
+          numberOfReplicas: "3"
+        ---
+        apiVersion: snapshot.storage.k8s.io/v1
+        kind: VolumeSnapshotClass
+        metadata:
+          name: snaps
+          annotations:
+            snapshot.storage.kubernetes.io/is-default-class: "true"
+        driver: containers.dev/replicated
+        deletionPolicy: Delete
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: postgres
+        spec:
+          clusterIP: None
+          selector: {app: postgres}
+          ports: [{port: 5432}]
+        ---
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata:
+          name: postgres
+        spec:
+          serviceName: postgres
+          replicas: 1
+          selector:
+            matchLabels: {app: postgres}
+          template:
+            metadata:
+              labels: {app: postgres}
+            spec:
+              terminationGracePeriodSeconds: 10
+              containers:
+              - name: postgres
+                image: docker.io/library/postgres:15
+                env:
+                - {name: POSTGRES_USER, value: shop}
+                - {name: POSTGRES_PASSWORD, value: secret}
+                - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}
+                readinessProbe:
+                  exec:
+                    command: [pg_isready, -U, shop, -h, 127.0.0.1]
+                  periodSeconds: 1
+                volumeMounts:
+                - {name: data, mountPath: /var/lib/postgresql/data}
+          volumeClaimTemplates:
+          - metadata:
+              name: data
+            spec:
+              storageClassName: replicated
+              accessModes: [ReadWriteOnce]
+              resources:
+                requests:
+                  storage: 256Mi
+        """;
+
+    private static string PostgresPod(string name, string claim) => $$"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {{name}}
+        spec:
+          terminationGracePeriodSeconds: 10
+          containers:
+          - name: postgres
+            image: docker.io/library/postgres:15
+            env:
+            - {name: POSTGRES_USER, value: shop}
+            - {name: POSTGRES_PASSWORD, value: secret}
+            - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}
+            readinessProbe:
+              exec:
+                command: [pg_isready, -U, shop, -h, 127.0.0.1]
+              periodSeconds: 1
+            volumeMounts:
+            - {name: data, mountPath: /var/lib/postgresql/data}
+          volumes:
+          - name: data
+            persistentVolumeClaim:
+              claimName: {{claim}}
+        """;
+
+    private static string ClaimFrom(string name, string snapshot) => $"""
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata:
+          name: {name}
+        spec:
+          storageClassName: replicated
+          accessModes: [ReadWriteOnce]
+          resources:
+            requests:
+              storage: 256Mi
+          dataSource:
+            apiGroup: snapshot.storage.k8s.io
+            kind: VolumeSnapshot
+            name: {snapshot}
+        """;
+
+    private static string Snapshot(string name, string claim, string vsClass) => $"""
+        apiVersion: snapshot.storage.k8s.io/v1
+        kind: VolumeSnapshot
+        metadata:
+          name: {name}
+        spec:
+          volumeSnapshotClassName: {vsClass}
+          source:
+            persistentVolumeClaimName: {claim}
+        """;
+
+    private static string BackupClass(string name, string secret) => $"""
+        apiVersion: snapshot.storage.k8s.io/v1
+        kind: VolumeSnapshotClass
+        metadata:
+          name: {name}
+        driver: containers.dev/replicated
+        deletionPolicy: Delete
+        parameters:
+          type: bak
+          backupTarget: s3://backups/cluster
+          csi.storage.k8s.io/snapshotter-secret-name: {secret}
+          csi.storage.k8s.io/snapshotter-secret-namespace: default
+        """;
+
+    [Fact]
+    public async Task Postgres_on_a_three_replica_volume_keeps_every_acknowledged_order_through_a_lost_replica_and_a_lost_node_and_its_snapshot_and_S3_backup_restore()
+    {
+        await UntilAsync(() => Kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True True True True True True", "six Ready nodes", 60);
+
+        // postgres:15 from Debian's packages (the real-world builds' image), saved, and loaded on each worker
+        var clock = Stopwatch.StartNew();
+        string build = Path.Combine(dir, "pg-build");
+        var made = Run(null, Path.Combine(RepositoryRoot(), "samples", "images", "build.sh"), Cli, build, "postgres");
+        Assert.True(made.Code == 0, made.Out + made.Err);
+        string images = Path.Combine(dir, "postgres.tar");
+        Assert.Equal(0, Run(null, Cli, "--root", build, "save", "-o", images, "docker.io/library/postgres:15").Code);
+        foreach (var (name, _, _) in Workers)
+        {
+            var loaded = Run(null, Cli, "--root", Path.Combine(dir, name), "load", "-i", images);
+            Assert.True(loaded.Code == 0, loaded.Err);
+        }
+
+        output.WriteLine($"postgres:15 made and loaded on the workers in {clock.Elapsed.TotalSeconds:0.0} s");
+        foreach (var (name, _) in Servers)
+        {
+            Assert.Equal(0, Kubectl("cordon", name).Code);
+        }
+
+        // an S3 server (s3rver) on the client machine; this host gets an address on the LAN to read replicas
+        string s3dir = Directory.CreateDirectory(Path.Combine(dir, "s3")).FullName;
+        var s3 = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", "cdha-client", "/opt/containers-dotnet-tests/s3rver/node_modules/.bin/s3rver", "-d", s3dir, "-a", Lan + ".100", "-p", "0", "--configure-bucket", "backups"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        Sh($"ip addr add {Lan}.250/24 dev {Bridge}");
+        try
+        {
+            string s3Endpoint = "";
+            while (s3Endpoint.Length == 0)
+            {
+                var line = await s3.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("s3rver ended: " + await s3.StandardError.ReadToEndAsync());
+                if (line.StartsWith("S3rver listening on ", StringComparison.Ordinal))
+                {
+                    s3Endpoint = "http://" + line["S3rver listening on ".Length..].Trim();
+                }
+            }
+
+            _ = s3.StandardOutput.ReadToEndAsync();
+            _ = s3.StandardError.ReadToEndAsync();
+            Assert.Equal(0, Kubectl("create", "secret", "generic", "s3", "--from-literal=AWS_ACCESS_KEY_ID=S3RVER", "--from-literal=AWS_SECRET_ACCESS_KEY=S3RVER", $"--from-literal=AWS_ENDPOINTS={s3Endpoint}").Code);
+            Assert.Equal(0, Kubectl("create", "secret", "generic", "dead-s3", "--from-literal=AWS_ACCESS_KEY_ID=x", "--from-literal=AWS_SECRET_ACCESS_KEY=y", $"--from-literal=AWS_ENDPOINTS=http://{Lan}.99:9000").Code);
+            Apply("postgres", PostgresManifests + "\n---\n" + BackupClass("s3", "s3") + "\n---\n" + BackupClass("dead-s3", "dead-s3"));
+            clock.Restart();
+            await UntilAsync(() => PodReady("postgres-0"), "postgres-0 Ready", 180);
+            output.WriteLine($"postgres-0 Ready on its replicated volume after {clock.Elapsed.TotalSeconds:0.0} s");
+            Assert.Equal(0, Psql("postgres-0", "create table orders (n int primary key)").Code);
+            string pv = Kubectl("get", "pvc", "data-postgres-0", "-o", "jsonpath={.spec.volumeName}").Out.Trim();
+            var replicas = Kubectl("get", "pv", pv, "-o", "jsonpath={.spec.csi.volumeAttributes.replicas}").Out.Trim().Split(',');
+            Assert.Equal(["w1", "w2", "w3"], replicas.Order());
+            string podNode = NodeOf("postgres-0");
+
+            // orders are written, one transaction each, while the node of one replica is killed: every insert the
+            // database acknowledged is there afterwards
+            string log = Path.Combine(dir, "orders.log");
+            var writer = Process.Start(new ProcessStartInfo("sh", ["-c", $"ip netns exec cdha-client env KUBECONFIG={Path.Combine(dir, "c1", "kubeconfig")} kubectl exec postgres-0 -- sh -c 'i=0; while [ $i -lt 400 ]; do i=$((i+1)); psql -U shop -d shop -qtAc \"insert into orders values ($i) returning n\" || exit 1; done' > {log} 2>{log}.err"]))!;
+            await UntilAsync(() => File.Exists(log) && File.ReadAllLines(log).Length >= 60, "orders being written", 60);
+            string replicaNode = replicas.First(r => r != podNode);
+            clock.Restart();
+            processes[replicaNode].Kill();
+            Sh($"ip -n cdha-{replicaNode} link set eth0 down");
+            await writer.WaitForExitAsync();
+            var acknowledged = File.ReadAllLines(log).Where(l => l.Trim().Length > 0).Select(l => int.Parse(l.Trim(), CultureInfo.InvariantCulture)).ToList();
+            output.WriteLine($"replica node {replicaNode} killed after {acknowledged.Count(n => n > 0)} orders; the writer went on: exit {writer.ExitCode}, {acknowledged.Count} acknowledged in {clock.Elapsed.TotalSeconds:0.0} s; {File.ReadAllText(log + ".err")}");
+            Assert.Equal(0, writer.ExitCode);
+            Assert.Equal(400, acknowledged.Count);
+            Assert.Equal(Enumerable.Range(1, 400), Rows("postgres-0"));
+            await UntilAsync(() => Lease(pv, "replicated.containers.dev/state").StartsWith("healthy: 3/3", StringComparison.Ordinal) && !Lease(pv, "replicated.containers.dev/replicas").Contains(replicaNode, StringComparison.Ordinal), "the lost replica rebuilt", 60);
+            output.WriteLine($"replica rebuilt {clock.Elapsed.TotalSeconds:0.0} s after its node was killed: {Lease(pv, "replicated.containers.dev/state")}");
+
+            // the node running the pod is killed: Postgres runs on another node with the same data
+            clock.Restart();
+            processes[podNode].Kill();
+            Sh($"ip -n cdha-{podNode} link set eth0 down");
+            try
+            {
+                await UntilAsync(() => PodReady("postgres-0") && NodeOf("postgres-0") != podNode, "postgres-0 Ready on another node", 90);
+            }
+            catch (TimeoutException)
+            {
+                output.WriteLine($"{Kubectl("describe", "pod", "postgres-0").Out}\n--- logs\n{Kubectl("logs", "postgres-0").Out}{Kubectl("logs", "postgres-0").Err}");
+                throw;
+            }
+
+            var failover = clock.Elapsed;
+            output.WriteLine($"node {podNode} of postgres-0 killed: postgres-0 Ready on {NodeOf("postgres-0")} after {failover.TotalSeconds:0.0} s (heartbeat 1 s, grace 4 s, toleration 2 s)");
+            Assert.True(failover < TimeSpan.FromSeconds(60), $"failover took {failover}");
+            Assert.Equal(Enumerable.Range(1, 400), Rows("postgres-0"));
+
+            // a snapshot, rows deleted, the snapshot restored into a new claim: the rows are back
+            clock.Restart();
+            Apply("snap", Snapshot("before-delete", "data-postgres-0", "snaps"));
+            await UntilAsync(() => Kubectl("get", "volumesnapshot", "before-delete", "-o", "jsonpath={.status.readyToUse}").Out.Trim() == "true", "the snapshot ready", 60);
+            output.WriteLine($"snapshot ready in {clock.Elapsed.TotalSeconds:0.0} s");
+            Assert.Equal(0, Psql("postgres-0", "delete from orders where n > 100").Code);
+            Assert.Equal(100, Rows("postgres-0").Count);
+            Apply("restored", ClaimFrom("restored", "before-delete") + "\n---\n" + PostgresPod("restored", "restored"));
+            await UntilAsync(() => PodReady("restored"), "postgres on the restored claim Ready", 120);
+            Assert.Equal(Enumerable.Range(1, 400), Rows("restored"));
+
+            // a backup to S3; the volume wiped; restored from the backup: byte-identical to the backed-up snapshot
+            clock.Restart();
+            Apply("backup", Snapshot("pg-backup", "data-postgres-0", "s3"));
+            await UntilAsync(() => Kubectl("get", "volumesnapshot", "pg-backup", "-o", "jsonpath={.status.readyToUse}").Out.Trim() == "true", "the backup ready: " + Kubectl("describe", "volumesnapshot", "pg-backup").Out, 120);
+            output.WriteLine($"backup to S3 ready in {clock.Elapsed.TotalSeconds:0.0} s");
+            string content = Kubectl("get", "volumesnapshot", "pg-backup", "-o", "jsonpath={.status.boundVolumeSnapshotContentName}").Out.Trim();
+            Assert.StartsWith("bak:", Kubectl("get", "volumesnapshotcontent", content, "-o", "jsonpath={.status.snapshotHandle}").Out.Trim(), StringComparison.Ordinal);
+            byte[] backedUp;
+            await using (var reader = await Containers.Volumes.VolumeReader.OpenAsync(pv, ReplicaAddresses(pv), TimeSpan.FromSeconds(5)))
+            {
+                backedUp = await reader.ChecksumAsync(content);
+            }
+
+            // an unreachable backup target: the backup fails with its error and the volume is untouched
+            Apply("dead", Snapshot("to-nowhere", "data-postgres-0", "dead-s3"));
+            await UntilAsync(() => Kubectl("get", "volumesnapshot", "to-nowhere", "-o", "jsonpath={.status.error.message}").Out.Contains($"{Lan}.99:9000", StringComparison.Ordinal), "the failed backup's error", 90);
+            Assert.NotEqual("true", Kubectl("get", "volumesnapshot", "to-nowhere", "-o", "jsonpath={.status.readyToUse}").Out.Trim());
+            Assert.Equal(100, Rows("postgres-0").Count);
+            Assert.StartsWith("healthy", Lease(pv, "replicated.containers.dev/state"), StringComparison.Ordinal);
+
+            Assert.Equal(0, KubectlUntimed("delete", "statefulset", "postgres", "--wait=true", "--timeout=60s").Code);
+            Assert.Equal(0, KubectlUntimed("delete", "pod", "restored", "postgres-0", "--ignore-not-found", "--wait=true", "--timeout=60s").Code);
+            Assert.Equal(0, KubectlUntimed("delete", "pvc", "data-postgres-0", "--wait=true", "--timeout=60s").Code);
+            await UntilAsync(() => Kubectl("get", "pv", pv, "-o", "name").Code != 0, "the wiped volume deleted", 60);
+            clock.Restart();
+            Apply("from-s3", ClaimFrom("from-s3", "pg-backup"));
+            await UntilAsync(() => Kubectl("get", "pvc", "from-s3", "-o", "jsonpath={.status.phase}").Out.Trim() == "Bound", "the claim restored from S3 bound", 120);
+            output.WriteLine($"restored from S3 into a new volume in {clock.Elapsed.TotalSeconds:0.0} s");
+            string restoredPv = Kubectl("get", "pvc", "from-s3", "-o", "jsonpath={.spec.volumeName}").Out.Trim();
+            await using (var reader = await Containers.Volumes.VolumeReader.OpenAsync(restoredPv, ReplicaAddresses(restoredPv), TimeSpan.FromSeconds(5)))
+            {
+                Assert.Equal(Convert.ToHexStringLower(backedUp), Convert.ToHexStringLower(await reader.ChecksumAsync(null)));
+            }
+
+            Apply("from-s3-pod", PostgresPod("from-s3", "from-s3"));
+            await UntilAsync(() => PodReady("from-s3"), "postgres on the claim restored from S3 Ready", 120);
+            Assert.Equal(Enumerable.Range(1, 100), Rows("from-s3"));
+            Assert.Equal(0, KubectlUntimed("delete", "pod", "from-s3", "--wait=true", "--timeout=60s").Code);
+        }
+        finally
+        {
+            s3.Kill(entireProcessTree: true);
+            await s3.WaitForExitAsync();
+            Sh($"ip addr del {Lan}.250/24 dev {Bridge} || true");
+        }
+
+        void Apply(string name, string yaml)
+        {
+            string path = Path.Combine(dir, name + ".yaml");
+            File.WriteAllText(path, yaml);
+            var applied = KubectlUntimed("apply", "-f", path);
+            Assert.True(applied.Code == 0, applied.Out + applied.Err);
+        }
+
+        bool PodReady(string pod) => Kubectl("get", "pod", pod, "-o", "jsonpath={.metadata.deletionTimestamp} {.status.conditions[?(@.type==\"Ready\")].status}").Out.Trim() == "True";
+        string NodeOf(string pod) => Kubectl("get", "pod", pod, "-o", "jsonpath={.spec.nodeName}").Out.Trim();
+        string Lease(string volume, string annotation) => Kubectl("get", "lease", "-n", "kube-system", "volume-" + volume, "-o", $"jsonpath={{.metadata.annotations.{annotation.Replace(".", "\\.", StringComparison.Ordinal)}}}").Out.Trim();
+        (int Code, string Out, string Err) Psql(string pod, string sql) => KubectlUntimed("exec", pod, "--", "psql", "-U", "shop", "-d", "shop", "-qtAc", sql);
+        List<int> Rows(string pod)
+        {
+            var r = Psql(pod, "select n from orders order by n");
+            Assert.True(r.Code == 0, r.Err);
+            return [.. r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l.Trim(), CultureInfo.InvariantCulture))];
+        }
+
+        List<string> ReplicaAddresses(string volume) =>
+            [.. (Lease(volume, "replicated.containers.dev/replicas") is { Length: > 0 } now ? now : Kubectl("get", "pv", volume, "-o", "jsonpath={.spec.csi.volumeAttributes.replicas}").Out.Trim())
+                .Split(',').Select(n => Kubectl("get", "node", n, "-o", "jsonpath={.metadata.annotations.replicated\\.containers\\.dev/replica-address}").Out.Trim()).Where(a => a.Length > 0)];
+    }
+
     [Fact]
     public async Task A_busy_virtual_IP_an_unreachable_etcd_and_overlapping_pod_subnets_are_refused_by_name_and_leave_nothing()
     {

@@ -178,6 +178,33 @@ public sealed class ReplicatedVolumeTests : IAsyncDisposable
         Assert.Contains("127.0.0.1:2", e.Message);
     }
 
+    [Fact]
+    public async Task After_an_engine_crash_replicas_that_differ_where_a_write_was_in_flight_are_made_the_same_at_the_next_open()
+    {
+        var a = Server();
+        var b = Server();
+        string[] addresses = [Address(a), Address(b)];
+        var crashed = await ReplicatedVolume.OpenAsync("crash", Size, addresses, new ReplicatedVolumeOptions { Epoch = 1 });
+        await crashed.WriteAsync(0, RandomNumberGenerator.GetBytes(1 << 20));
+
+        // a write in flight when the engine died reached one replica only (the engine is never disposed: no clean close)
+        await using (var one = await ReplicaClient.ConnectAsync("127.0.0.1", b.EndPoint.Port, new OpenRequest("crash", Size, false, null, 1), TimeSpan.FromSeconds(5), default))
+        {
+            Assert.True(one.Info.Dirty);
+            await one.WriteAsync(4096, RandomNumberGenerator.GetBytes(8192));
+        }
+
+        await using var next = await ReplicatedVolume.OpenAsync("crash", Size, addresses, new ReplicatedVolumeOptions { Epoch = 2 });
+        var sums = await next.ReplicaChecksumsAsync();
+        Assert.Single(sums.Values.Distinct());
+        Assert.All(next.Replicas, r => Assert.Equal(ReplicaMode.ReadWrite, r.Mode));
+        await next.DisposeAsync();
+
+        // closed cleanly: not dirty any more
+        await using var again = await ReplicaClient.ConnectAsync("127.0.0.1", a.EndPoint.Port, new OpenRequest("crash", Size, false, null, 3), TimeSpan.FromSeconds(5), default);
+        Assert.False(again.Info.Dirty);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var s in servers)

@@ -136,7 +136,70 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             }
         }
 
+        if (opened.Any(m => m.Client is { Info.Dirty: true }) && opened.Count(m => m.Mode == ReplicaMode.ReadWrite) > 1)
+        {
+            await volume.ResyncAsync(reference, ct).ConfigureAwait(false);
+        }
+
         return volume;
+    }
+
+    /// <summary>
+    /// After an engine stopped without closing (a crash, a lost node), replicas may differ where writes were in flight
+    /// and never acknowledged: each range any replica's head has data in is compared by SHA-256 with the reference
+    /// replica, and a range that differs is copied from it, so every replica reads the same before any I/O.
+    /// </summary>
+    private async Task ResyncAsync(Member reference, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var info = await reference.Client!.InfoAsync().ConfigureAwait(false);
+        var head = info.Snapshots.Count;
+        var chunks = new SortedSet<long>();
+        foreach (var m in members.Where(m => m.Mode == ReplicaMode.ReadWrite))
+        {
+            foreach (var (offset, length) in await m.Client!.ExtentsAsync(head).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false))
+            {
+                for (var c = offset / CopyChunk; c <= (offset + length - 1) / CopyChunk; c++)
+                {
+                    chunks.Add(c * CopyChunk);
+                }
+            }
+        }
+
+        var buffer = new byte[CopyChunk];
+        var fixedRanges = 0;
+        foreach (var offset in chunks)
+        {
+            var length = (int)Math.Min(CopyChunk, Size - offset);
+            var truth = await reference.Client.ChecksumAsync(-1, offset, length).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+            var loaded = false;
+            foreach (var m in members.Where(m => m.Mode == ReplicaMode.ReadWrite && m != reference))
+            {
+                try
+                {
+                    var theirs = await m.Client!.ChecksumAsync(-1, offset, length).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+                    if (truth.AsSpan().SequenceEqual(theirs))
+                    {
+                        continue;
+                    }
+
+                    if (!loaded)
+                    {
+                        await reference.Client.ReadAsync(offset, buffer.AsMemory(0, length)).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+                        loaded = true;
+                    }
+
+                    await m.Client.WriteAsync(offset, buffer.AsMemory(0, length)).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+                    fixedRanges++;
+                }
+                catch (Exception e) when (e is ReplicaException or TimeoutException)
+                {
+                    await FailAsync(m, e).ConfigureAwait(false);
+                }
+            }
+        }
+
+        options.Logger.LogInformation("volume {Volume}: replicas resynced after an unclean stop: {Chunks} ranges compared, {Fixed} copied from {Reference}, in {Seconds:0.00} s", Name, chunks.Count, fixedRanges, reference.Address, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>
@@ -618,6 +681,18 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         {
             if (m.Client is { } c)
             {
+                if (m.Mode == ReplicaMode.ReadWrite)
+                {
+                    try
+                    {
+                        await c.CloseAsync().WaitAsync(options.ReplicaTimeout).ConfigureAwait(false); // clean: no resync at the next open
+                    }
+                    catch (Exception e) when (e is ReplicaException or TimeoutException)
+                    {
+                        // it stays dirty: the next open compares it
+                    }
+                }
+
                 await c.DisposeAsync().ConfigureAwait(false);
             }
         }

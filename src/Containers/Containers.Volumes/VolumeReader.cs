@@ -67,8 +67,9 @@ public sealed class VolumeReader : IAsyncDisposable
     /// <summary>Reads the volume as it was at layer <paramref name="layer"/>.</summary>
     public Task ReadAsync(int layer, long offset, Memory<byte> destination) => client.ReadAsync(offset, destination, layer);
 
-    /// <summary>SHA-256 of the whole volume at snapshot <paramref name="snapshot"/>.</summary>
-    public async Task<byte[]> ChecksumAsync(string snapshot) => await client.ChecksumAsync(await LayerOfAsync(snapshot).ConfigureAwait(false), 0, Size).ConfigureAwait(false);
+    /// <summary>SHA-256 of the whole volume at snapshot <paramref name="snapshot"/>, or as it is now when null (exact only while no engine writes it).</summary>
+    public async Task<byte[]> ChecksumAsync(string? snapshot) =>
+        await client.ChecksumAsync(snapshot is null ? -1 : await LayerOfAsync(snapshot).ConfigureAwait(false), 0, Size).ConfigureAwait(false);
 
     /// <summary>
     /// Copies snapshot <paramref name="snapshot"/> into <paramref name="into"/> (new and at least as big): only ranges

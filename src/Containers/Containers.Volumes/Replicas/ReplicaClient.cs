@@ -103,6 +103,8 @@ internal sealed class ReplicaClient : IAsyncDisposable
 
     public Task ExpandAsync(long size) => SendAsync(ReplicaOp.Expand, default, size, 0, 0, default);
 
+    public Task CloseAsync() => SendAsync(ReplicaOp.Close, default, 0, 0, 0, default);
+
     public Task DeleteAsync() => SendAsync(ReplicaOp.Delete, default, 0, 0, 0, default);
 
     public async Task<ReplicaInfoMessage> InfoAsync() =>

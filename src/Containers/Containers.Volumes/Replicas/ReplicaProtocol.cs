@@ -21,6 +21,7 @@ internal enum ReplicaOp : byte
     Expand = 12,
     Info = 13,
     Delete = 14,
+    Close = 15,
 }
 
 /// <summary>The first request of a connection: which replica, and whether to make it.</summary>
@@ -40,7 +41,8 @@ internal sealed record OpenRequest(string Volume, long Size, bool Create, IReadO
 /// <param name="Size">Its size in bytes.</param>
 /// <param name="Snapshots">Its snapshots, oldest first.</param>
 /// <param name="Created">True when this open made it.</param>
-internal sealed record ReplicaInfoMessage(string Volume, long Size, IReadOnlyList<SnapshotInfo> Snapshots, bool Created);
+/// <param name="Dirty">True when it was written since its engine last closed it cleanly.</param>
+internal sealed record ReplicaInfoMessage(string Volume, long Size, IReadOnlyList<SnapshotInfo> Snapshots, bool Created, bool Dirty = false);
 
 [JsonSerializable(typeof(OpenRequest))]
 [JsonSerializable(typeof(ReplicaInfoMessage))]

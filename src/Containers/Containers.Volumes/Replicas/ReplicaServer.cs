@@ -233,7 +233,7 @@ public sealed class ReplicaServer : IAsyncDisposable
 
                                 fence.Epoch = Math.Max(fence.Epoch, epoch);
                             }
-                            result = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, created), ProtocolJsonContext.Default.ReplicaInfoMessage);
+                            result = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, created, store.Dirty), ProtocolJsonContext.Default.ReplicaInfoMessage);
                             resultLength = result.Length;
                         }
                         else if (store is null)
@@ -419,6 +419,9 @@ public sealed class ReplicaServer : IAsyncDisposable
             case ReplicaOp.Revert:
                 store.Revert(Encoding.UTF8.GetString(payload));
                 return (null, 0);
+            case ReplicaOp.Close:
+                store.MarkClean();
+                return (null, 0);
             case ReplicaOp.Expand:
                 store.Expand(offset);
                 return (null, 0);
@@ -436,7 +439,7 @@ public sealed class ReplicaServer : IAsyncDisposable
 
                 return (bytes, bytes.Length);
             case ReplicaOp.Info:
-                var info = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, false), ProtocolJsonContext.Default.ReplicaInfoMessage);
+                var info = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, false, store.Dirty), ProtocolJsonContext.Default.ReplicaInfoMessage);
                 return (info, info.Length);
             case ReplicaOp.Delete:
                 lock (gate)

@@ -48,6 +48,7 @@ internal sealed class ReplicaStore : IDisposable
     private ReplicaMeta meta;
     private ushort[] owner; // per block: newest layer holding it, plus one (0: no layer, reads as zeros)
     private bool disposed;
+    private bool dirty;
 
     private ReplicaStore(string dir, ReplicaMeta meta)
     {
@@ -58,6 +59,35 @@ internal sealed class ReplicaStore : IDisposable
 
     /// <summary>The replica's directory.</summary>
     public string Directory => dir;
+
+    /// <summary>
+    /// True when the replica was written since its engine last closed it cleanly (a file <c>dirty</c> marks it, made
+    /// before the first write): after an engine's crash, replicas may differ where writes were never acknowledged.
+    /// </summary>
+    public bool Dirty => dirty || File.Exists(Path.Combine(dir, "dirty"));
+
+    /// <summary>The engine closed the volume cleanly: flushed, and the dirty mark goes.</summary>
+    public void MarkClean()
+    {
+        lock (gate)
+        {
+            RandomAccess.FlushToDisk(files[HeadIndex]);
+            File.Delete(Path.Combine(dir, "dirty"));
+            dirty = false;
+        }
+    }
+
+    private void MarkDirty()
+    {
+        if (!dirty)
+        {
+            using (File.Create(Path.Combine(dir, "dirty")))
+            {
+            }
+
+            dirty = true;
+        }
+    }
 
     public string Volume => meta.Volume;
 
@@ -153,6 +183,7 @@ internal sealed class ReplicaStore : IDisposable
         CheckRange(offset, data.Length);
         lock (gate)
         {
+            MarkDirty();
             var head = HeadIndex;
             var file = files[head];
             var pos = offset;
@@ -246,6 +277,7 @@ internal sealed class ReplicaStore : IDisposable
         lock (gate)
         {
             CheckLayer(layer);
+            MarkDirty();
             RandomAccess.Write(files[layer], data, offset);
             presence.Remove(layer);
             var first = (int)(offset / BlockSize);

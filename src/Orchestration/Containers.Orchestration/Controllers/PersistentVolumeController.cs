@@ -217,7 +217,9 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             return (null, TimeSpan.FromSeconds(5));
         }
 
-        var placed = able.OrderBy(x => load.GetValueOrDefault(x)).ThenBy(x => x, StringComparer.Ordinal).Take(wanted).ToList();
+        // nodes that take pods first (a cordoned control-plane machine holds replicas only when it must), then the least loaded
+        var placed = able.OrderBy(x => Json.At(nodes.Get(null, x) ?? [], "spec", "unschedulable")?.GetValue<bool>() == true ? 1 : 0)
+            .ThenBy(x => load.GetValueOrDefault(x)).ThenBy(x => x, StringComparer.Ordinal).Take(wanted).ToList();
         var pv = new JsonObject
         {
             ["metadata"] = new JsonObject { ["name"] = pvName, ["annotations"] = new JsonObject { [ProvisionedBy] = Replicated.Driver } },

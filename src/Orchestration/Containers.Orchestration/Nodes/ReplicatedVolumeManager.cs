@@ -337,6 +337,7 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
         var candidate = nodes.List()
             .Where(n => Replicated.IsReady(n) && Replicated.AddressOf(n) is not null && !inUse.Contains(Json.Name(n)))
             .OrderBy(n => a.ReplicaNodes.Contains(Json.Name(n)) ? 1 : 0) // a node that lost its replica comes last
+            .ThenBy(n => Json.At(n, "spec", "unschedulable")?.GetValue<bool>() == true ? 1 : 0)
             .ThenBy(n => Json.Name(n), StringComparer.Ordinal)
             .FirstOrDefault();
         if (candidate is null)
