@@ -18,6 +18,11 @@ if (args.Length >= 5 && args[0] == "volume-serve")
     return await Containers.Benchmarks.VolumeServe.RunAsync(args[1], long.Parse(args[2], inv), int.Parse(args[3], inv), args[4]);
 }
 
+if (args.Length >= 3 && args[0] == "volume-backup")
+{
+    return await Containers.Benchmarks.VolumeBackupBench.RunAsync(args[1], long.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);
+}
+
 if (args.Length >= 3 && args[0] == "watch-fanout")
 {
     await Containers.Benchmarks.WatchFanout.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? args[3] : null);

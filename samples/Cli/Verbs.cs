@@ -15,9 +15,10 @@ internal static class Verbs
     public static EngineOptions EngineOptionsFor(Args a)
     {
         ImmutableArray<string> monitor = [.. SelfCommand.Prefix, "__monitor"];
+        ImmutableArray<IVolumeDriver> drivers = [new ReplicatedVolumeDriver()];
         return a.Get("root") is { } root
-            ? new EngineOptions { Root = root, MonitorCommand = monitor, PrespawnShim = false }
-            : new EngineOptions { MonitorCommand = monitor, PrespawnShim = false };
+            ? new EngineOptions { Root = root, MonitorCommand = monitor, PrespawnShim = false, VolumeDrivers = drivers }
+            : new EngineOptions { MonitorCommand = monitor, PrespawnShim = false, VolumeDrivers = drivers };
     }
 
     /// <summary>The exit code for an error a verb threw (docker's: 125 for the engine's, a failed exec's own), or null
@@ -366,15 +367,31 @@ internal static class Verbs
         new Verb("volume", "COMMAND", "Manage volumes")
             .With(
                 new Verb("create", "[OPTIONS] [VOLUME]", "Create a volume")
-                    .Value("-d|--driver", "string", "Specify volume driver name (only local)", "local")
+                    .Value("-d|--driver", "string", "Specify volume driver name: local, or replicated (replicas kept in step, snapshots, backups; options size, replicas, replica-dirs, fstype)", "local")
                     .Value("-l|--label", "list", "Set metadata for a volume")
                     .Value("-o|--opt", "map", "Set driver specific options")
                     .Runs(VolumeCommands.Run),
+                ReplicatedVerb(new Verb("snapshot", "VOLUME [SNAPSHOT]", "Take a crash-consistent snapshot of a replicated volume (in use or not)")),
+                ReplicatedVerb(new Verb("snapshots", "VOLUME", "List a replicated volume's snapshots")),
+                ReplicatedVerb(new Verb("restore", "VOLUME SNAPSHOT | VOLUME --from TARGET BACKUP", "Put a replicated volume back to a snapshot, or restore a backup into it (not while in use)")
+                    .Value("--from", "string", "Restore a backup from this target (a directory or s3://BUCKET/PREFIX; S3 credentials from AWS_* variables)")
+                    .Value("--source-volume", "string", "The volume the backup was taken of (default: this one)")),
+                ReplicatedVerb(new Verb("backup", "VOLUME TARGET", "Back a replicated volume up (a new snapshot, incremental over the last backup) to a directory or s3://BUCKET/PREFIX")
+                    .Value("--name", "string", "The backup's name (default backup-TIME)")),
+                ReplicatedVerb(new Verb("serve", "VOLUME", "Attach a replicated volume and keep it while containers use it (started by container starts)")).Hide(),
                 Inspect("VOLUME", VolumeCommands.Run),
                 List("VOLUME", "dangling=true", VolumeCommands.Run),
                 Prune("Remove unused local volumes", VolumeCommands.Run)
                     .Flag("-a|--all", "Remove all unused volumes, not just anonymous ones"),
                 Remove("VOLUME", "Force the removal of one or more volumes", VolumeCommands.Run));
+
+    // the replicated volumes' verbs are the full CLI's (they need the volume engine): the lite one hands them over
+    private static Verb ReplicatedVerb(Verb verb) =>
+#if CONTAINERS_LITE
+        verb.Runs((CliContext _, Args _) => Task.FromResult(FullCli.Exec(Environment.GetCommandLineArgs()[1..])));
+#else
+        verb.Runs(verb.Name == "serve" ? ReplicatedVolumeCommands.ServeAsync : ReplicatedVolumeCommands.RunAsync);
+#endif
 
     // inspect, ls, prune and rm of networks and volumes: the same verbs, as docker's
     private static Verb Inspect(string what, Func<ContainerEngine, Args, int> run) =>

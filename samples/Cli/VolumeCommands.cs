@@ -13,13 +13,10 @@ internal static class VolumeCommands
         {
             case "create":
             {
-                if (a.Get("driver") is { } d && d != "local")
-                {
-                    throw new UsageException($"volume driver '{d}' is not supported (only local)");
-                }
-
+                var driver = a.Get("driver") ?? "local";
                 var labels = a.All("label").Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
-                Console.WriteLine(engine.Volumes.Create(a.Positionals.FirstOrDefault(), labels).Name);
+                var opts = a.All("opt").Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+                Console.WriteLine(engine.Volumes.Create(a.Positionals.FirstOrDefault(), labels, driver, opts).Name);
                 return 0;
             }
 
@@ -32,7 +29,7 @@ internal static class VolumeCommands
 
                 foreach (var v in engine.Volumes.List())
                 {
-                    Console.WriteLine(a.Has("quiet") ? v.Name : $"local     {v.Name}");
+                    Console.WriteLine(a.Has("quiet") ? v.Name : $"{v.Driver,-10}{v.Name}");
                 }
 
                 return 0;

@@ -42,6 +42,9 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     esac
   done
   pg_ctl -D "$PGDATA" -m fast -w stop
+  # the configuration appended above is on disk before the server starts: a machine lost a few seconds later must not
+  # leave a postgresql.conf whose new size was journaled before its last block was written (ext4, data=ordered)
+  sync "$PGDATA/postgresql.conf" "$PGDATA/pg_hba.conf" "$PGDATA"
   echo "PostgreSQL init process complete; ready for start up."
 fi
 

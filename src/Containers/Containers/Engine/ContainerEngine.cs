@@ -74,7 +74,7 @@ public sealed class ContainerEngine : IAsyncDisposable
     public NetworkService Networks => networks ??= new(this);
 
     /// <summary>The named volumes of this root.</summary>
-    public VolumeService Volumes => volumes ??= new(Context);
+    public VolumeService Volumes => volumes ??= new(Context, options.VolumeDrivers);
 
     /// <summary>The root directory.</summary>
     public string Root => Context.Store.Root;
@@ -146,6 +146,20 @@ public sealed class ContainerEngine : IAsyncDisposable
         return new Container(this, state.Id, state.Name, owned: true, supervisor);
     }
 
+    // the volumes of drivers other than local are attached before each start (a driver's data may not be there since)
+    private void AttachVolumes(string id)
+    {
+        if (volumes is null && options.VolumeDrivers.IsDefaultOrEmpty)
+        {
+            return;
+        }
+
+        if (Context.Store.Read(id) is { } state)
+        {
+            Volumes.Attach(state.Spec);
+        }
+    }
+
     /// <summary>Stores a new container with its volumes prepared; a failure leaves no anonymous volume behind.</summary>
     private ContainerState CreateState(ContainerSpec spec)
     {
@@ -170,6 +184,7 @@ public sealed class ContainerEngine : IAsyncDisposable
 
     internal async Task<ContainerSupervisor> RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken)
     {
+        AttachVolumes(id);
         var supervisor = new ContainerSupervisor(Context, id, output, HealthMonitor.Companion(Context));
         if (supervisors.TryGetValue(id, out var previous) && previous.Completion.IsCompleted)
         {
@@ -211,6 +226,7 @@ public sealed class ContainerEngine : IAsyncDisposable
 
     internal async Task RunDetachedAsync(string id, CancellationToken cancellationToken)
     {
+        AttachVolumes(id);
         var psi = MonitorStartInfo(id);
         using var monitor = Process.Start(psi) ?? throw new ContainerException("failed to start containers-monitor");
         monitor.StandardInput.Close();

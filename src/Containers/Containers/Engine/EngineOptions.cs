@@ -23,6 +23,9 @@ public sealed record EngineOptions
     public System.Collections.Immutable.ImmutableArray<string> DnsUpstreams { get; init; } =
         Env("CONTAINERS_DNS_UPSTREAM") is { } dns ? [.. dns.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] : [];
 
+    /// <summary>Volume drivers besides <c>local</c> (<c>volume create --driver NAME</c>).</summary>
+    public System.Collections.Immutable.ImmutableArray<IVolumeDriver> VolumeDrivers { get; init; } = [];
+
     /// <summary>Path of the NativeAOT shim; found next to the Containers assembly when null.</summary>
     public string? ShimPath { get; init; }
 

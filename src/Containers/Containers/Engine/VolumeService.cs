@@ -10,12 +10,53 @@ namespace Containers;
 public sealed class VolumeService
 {
     private readonly RuntimeContext ctx;
+    private readonly ImmutableArray<IVolumeDriver> drivers;
 
-    internal VolumeService(RuntimeContext ctx) => this.ctx = ctx;
+    internal VolumeService(RuntimeContext ctx, ImmutableArray<IVolumeDriver> drivers = default)
+    {
+        this.ctx = ctx;
+        this.drivers = drivers.IsDefault ? [] : drivers;
+    }
+
+    /// <summary>The drivers besides local.</summary>
+    public IReadOnlyList<string> Drivers => ["local", .. drivers.Select(d => d.Name)];
 
     /// <summary>Creates a volume (an anonymous one when <paramref name="name"/> is null), or returns the existing one. Throws <see cref="InvalidContainerSpecException"/> for a bad name.</summary>
     public VolumeInfo Create(string? name = null, IReadOnlyDictionary<string, string>? labels = null) =>
         ctx.Volumes.Create(name, labels?.ToImmutableDictionary(), ctx.Time.GetUtcNow());
+
+    /// <summary>
+    /// Creates a volume of <paramref name="driver"/> with its options (docker volume create --driver --opt), or returns
+    /// the existing one (which must be of that driver). Throws <see cref="InvalidContainerSpecException"/> for an unknown
+    /// driver or options it refuses.
+    /// </summary>
+    public VolumeInfo Create(string? name, IReadOnlyDictionary<string, string>? labels, string driver, IReadOnlyDictionary<string, string>? options)
+    {
+        if (driver == "local")
+        {
+            return ctx.Volumes.Create(name, labels?.ToImmutableDictionary(), ctx.Time.GetUtcNow(), "local", options?.ToImmutableDictionary());
+        }
+
+        var d = DriverOf(driver, name ?? "");
+        var made = ctx.Volumes.Create(name, labels?.ToImmutableDictionary(), ctx.Time.GetUtcNow(), driver, (options ?? ImmutableDictionary<string, string>.Empty).ToImmutableDictionary(), d.Create);
+        return made.Driver == driver ? made : throw new ContainerConflictException($"volume {made.Name} exists with driver {made.Driver}, not {driver}");
+    }
+
+    private IVolumeDriver DriverOf(string driver, string volume) =>
+        drivers.FirstOrDefault(d => d.Name == driver)
+        ?? throw new InvalidContainerSpecException($"volume {volume}: driver '{driver}' is not available (drivers: {string.Join(", ", Drivers)})");
+
+    /// <summary>Attaches the volumes of drivers other than local that <paramref name="spec"/> mounts.</summary>
+    internal void Attach(ContainerSpec spec)
+    {
+        foreach (var name in VolumeStore.UsedBy(spec).Distinct(StringComparer.Ordinal))
+        {
+            if (ctx.Volumes.Get(name) is { Driver: not "local" } v)
+            {
+                DriverOf(v.Driver, name).Attach(v);
+            }
+        }
+    }
 
     /// <summary>Every volume.</summary>
     public IReadOnlyList<VolumeInfo> List() => ctx.Volumes.List();
@@ -43,6 +84,11 @@ public sealed class VolumeService
         if (users.Length > 0)
         {
             throw new ContainerConflictException($"remove {name}: volume is in use - [{string.Join(", ", users.Select(u => u.Id))}]");
+        }
+
+        if (ctx.Volumes.Get(name) is { Driver: not "local" } v)
+        {
+            DriverOf(v.Driver, name).Remove(v);
         }
 
         ctx.Volumes.Delete(name);

@@ -8,11 +8,9 @@ namespace Containers.Runtime;
 /// <param name="CreatedAt">When it was made.</param>
 /// <param name="Labels">Its labels.</param>
 /// <param name="Anonymous">True for a volume made for one container (removed with it by <c>--rm</c>).</param>
-public sealed record VolumeInfo(string Name, string Mountpoint, DateTimeOffset CreatedAt, ImmutableDictionary<string, string> Labels, bool Anonymous)
-{
-    /// <summary>Always <c>local</c>.</summary>
-    public string Driver => "local";
-}
+/// <param name="Driver">Its driver: <c>local</c> (a directory of the root), or a registered <see cref="IVolumeDriver"/>'s name.</param>
+/// <param name="Options">Its driver's options (<c>--opt KEY=VALUE</c>).</param>
+public sealed record VolumeInfo(string Name, string Mountpoint, DateTimeOffset CreatedAt, ImmutableDictionary<string, string> Labels, bool Anonymous, string Driver = "local", ImmutableDictionary<string, string>? Options = null);
 
 /// <summary>Volume names as docker allows them.</summary>
 public static class VolumeNames
@@ -41,7 +39,7 @@ internal sealed class VolumeStore(string root, ISyscalls sys)
         : [];
 
     /// <summary>Creates the volume, or returns it when it exists (docker's create is idempotent). A null name makes an anonymous one.</summary>
-    public VolumeInfo Create(string? name, ImmutableDictionary<string, string>? labels, DateTimeOffset now)
+    public VolumeInfo Create(string? name, ImmutableDictionary<string, string>? labels, DateTimeOffset now, string driver = "local", ImmutableDictionary<string, string>? options = null, Action<VolumeInfo>? made = null)
     {
         var anonymous = name is null;
         name ??= Linux.RandomIds.NewHex();
@@ -58,7 +56,17 @@ internal sealed class VolumeStore(string root, ISyscalls sys)
             }
 
             Directory.CreateDirectory(DataPath(name));
-            var info = new VolumeInfo(name, DataPath(name), now, labels ?? ImmutableDictionary<string, string>.Empty, anonymous);
+            var info = new VolumeInfo(name, DataPath(name), now, labels ?? ImmutableDictionary<string, string>.Empty, anonymous, driver, options);
+            try
+            {
+                made?.Invoke(info);
+            }
+            catch
+            {
+                Directory.Delete(Path.Combine(dir, name), recursive: true);
+                throw;
+            }
+
             RawFile.Replace(sys, Path.Combine(dir, name, "volume.json"), JsonSerializer.SerializeToUtf8Bytes(info, VolumeJsonContext.Default.VolumeInfo));
             return info;
         });

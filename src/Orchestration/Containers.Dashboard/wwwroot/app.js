@@ -935,9 +935,12 @@ at(/^\/k8s\/storage$/, async main => {
   main.append(el('h2', {}, 'Persistent volume claims'), pvcBody, el('h2', {}, 'Persistent volumes'), pvBody);
   poll(async () => {
     const pvcs = await k8s(nsPath('persistentvolumeclaims'));
-    pvcBody.replaceChildren(table(['Name', 'Namespace', 'Status', 'Volume', 'Capacity', 'Class'], pvcs.items.map(c => el('tr', {},
+    // a replicated volume's state (the ReplicasHealthy condition its node writes): healthy, degraded (rebuilding) or faulted
+    const replicas = c => ((c.status || {}).conditions || []).find(x => x.type === 'ReplicasHealthy');
+    pvcBody.replaceChildren(table(['Name', 'Namespace', 'Status', 'Volume', 'Capacity', 'Class', 'Replicas'], pvcs.items.map(c => el('tr', {},
       el('td', {}, c.metadata.name), el('td', {}, c.metadata.namespace), el('td', {}, badge((c.status || {}).phase || 'Pending')), el('td', {}, c.spec.volumeName || '-'),
-      el('td', {}, (((c.status || {}).capacity) || {}).storage || ((c.spec.resources || {}).requests || {}).storage || '-'), el('td', {}, c.spec.storageClassName || '-'))), 'No claims'));
+      el('td', {}, (((c.status || {}).capacity) || {}).storage || ((c.spec.resources || {}).requests || {}).storage || '-'), el('td', {}, c.spec.storageClassName || '-'),
+      el('td', { class: 'replicas' }, replicas(c) ? [badge(replicas(c).reason), ' ', replicas(c).message] : '-'))), 'No claims'));
     const pvs = await k8s('api/v1/persistentvolumes');
     pvBody.replaceChildren(table(['Name', 'Status', 'Claim', 'Capacity', 'Reclaim policy', 'Class'], pvs.items.map(v => el('tr', {},
       el('td', {}, v.metadata.name), el('td', {}, badge((v.status || {}).phase || '-')), el('td', {}, v.spec.claimRef ? `${v.spec.claimRef.namespace}/${v.spec.claimRef.name}` : '-'),
