@@ -50,7 +50,7 @@ internal static class ReplicatedVolumeCommands
         {
             foreach (var d in settings.ReplicaDirectories)
             {
-                servers.Add(ReplicaServer.Start(Path.GetDirectoryName(d)!, new IPEndPoint(IPAddress.Loopback, 0)));
+                servers.Add(ReplicaServer.Start(d, new IPEndPoint(IPAddress.Loopback, 0)));
             }
 
             // each open takes the next epoch: an engine left by a killed server is fenced
@@ -105,14 +105,15 @@ internal static class ReplicatedVolumeCommands
         {
             Console.SetOut(log);
             Console.SetError(log);
-            var requests = ServeRequestsAsync(listener, opened.Engine, stop.Token);
+            bool Used() => engine.List(all: true).Any(c => c.Spec.Mounts.Any(m => m.Type == MountType.Volume && m.Source == v.Name) && c.Status is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Restarting);
+            var requests = ServeRequestsAsync(listener, opened.Engine, () => !Used(), stop);
             try
             {
                 // leaves once no container that mounts the volume is running or about to (three idle checks in a row)
                 for (var idle = 0; idle < 3 && !stop.IsCancellationRequested;)
                 {
                     await Task.Delay(IdleChecks, stop.Token).ConfigureAwait(false);
-                    idle = engine.List(all: true).Any(c => c.Spec.Mounts.Any(m => m.Type == MountType.Volume && m.Source == v.Name) && c.Status is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Restarting) ? 0 : idle + 1;
+                    idle = Used() ? 0 : idle + 1;
                 }
             }
             catch (OperationCanceledException)
@@ -143,9 +144,11 @@ internal static class ReplicatedVolumeCommands
 
     private static int VolumeUnmount(string path) => System.Diagnostics.Process.Start("umount", ["-l", path])!.WaitForExitAsync().Wait(5000) ? 0 : 1;
 
-    // one request per connection, one line: "snapshot NAME", "snapshots"; the answer's lines end with "ok" or "error: ..."
-    private static async Task ServeRequestsAsync(Socket listener, ReplicatedVolume volume, CancellationToken ct)
+    // one request per connection, one line: "snapshot NAME", "snapshots", "leave" (when no container uses the volume);
+    // the answer's lines end with "ok" or "error: ..."
+    private static async Task ServeRequestsAsync(Socket listener, ReplicatedVolume volume, Func<bool> idle, CancellationTokenSource stop)
     {
+        var ct = stop.Token;
         while (!ct.IsCancellationRequested)
         {
             Socket client;
@@ -179,6 +182,15 @@ internal static class ReplicatedVolumeCommands
                             }
 
                             break;
+                        case "leave":
+                            if (!idle())
+                            {
+                                throw new InvalidOperationException($"volume {volume.Name} is in use: stop the containers that use it first (a mounted filesystem would see its blocks change under it)");
+                            }
+
+                            await writer.WriteLineAsync("ok").ConfigureAwait(false);
+                            await stop.CancelAsync().ConfigureAwait(false);
+                            return;
                         default:
                             throw new ArgumentException($"unknown request '{line[0]}'");
                     }
@@ -270,9 +282,25 @@ internal static class ReplicatedVolumeCommands
 
             case "restore":
             {
+                // a server whose containers have all stopped is asked to detach now rather than in a few seconds
                 if (ReplicatedVolumeDriver.ServeAlive(dir))
                 {
-                    throw new ContainerConflictException($"volume {v.Name} is in use: stop the containers that use it first (a mounted filesystem would see its blocks change under it)");
+                    try
+                    {
+                        await AskAsync(dir, "leave").ConfigureAwait(false);
+                    }
+                    catch (ContainerException e)
+                    {
+                        throw new ContainerConflictException(e.Message);
+                    }
+
+                    for (var deadline = DateTime.UtcNow.AddSeconds(15); ReplicatedVolumeDriver.ServeAlive(dir); await Task.Delay(50).ConfigureAwait(false))
+                    {
+                        if (DateTime.UtcNow > deadline)
+                        {
+                            throw new ContainerConflictException($"volume {v.Name}: its server did not detach within 15 s");
+                        }
+                    }
                 }
 
                 await using var opened = await OpenAsync(v, default).ConfigureAwait(false);

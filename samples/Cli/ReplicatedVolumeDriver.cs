@@ -21,7 +21,7 @@ internal sealed class ReplicatedVolumeDriver : IVolumeDriver
         var o = ReplicatedVolumeSettings.Of(volume); // checks the options
         foreach (var d in o.ReplicaDirectories)
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(d)!);
+            Directory.CreateDirectory(d);
         }
     }
 
@@ -61,16 +61,17 @@ internal sealed class ReplicatedVolumeDriver : IVolumeDriver
     public void Remove(VolumeInfo volume)
     {
         var dir = Path.GetDirectoryName(volume.Mountpoint)!;
-        if (ServeAlive(dir))
+        if (ServeAlive(dir) && !Leave(dir))
         {
             throw new ContainerConflictException($"remove {volume.Name}: the volume is attached (its server runs: stop the containers that use it)");
         }
 
+        // replicas in directories of their own (replica-dirs): each is ROOT/VOLUME there; the default ones go with the volume
         foreach (var d in ReplicatedVolumeSettings.Of(volume).ReplicaDirectories.Where(d => !d.StartsWith(dir + "/", StringComparison.Ordinal)))
         {
-            if (Directory.Exists(d))
+            if (Directory.Exists(Path.Combine(d, volume.Name)))
             {
-                Directory.Delete(d, recursive: true);
+                Directory.Delete(Path.Combine(d, volume.Name), recursive: true);
             }
         }
     }
@@ -90,6 +91,38 @@ internal sealed class ReplicatedVolumeDriver : IVolumeDriver
         File.Exists(Path.Combine(dir, "serve.pid")) && int.TryParse(File.ReadAllText(Path.Combine(dir, "serve.pid")).Trim(), CultureInfo.InvariantCulture, out var pid)
         && Directory.Exists($"/proc/{pid}");
 
+    /// <summary>Asks the volume's server to detach now when no container uses the volume; true once it has.</summary>
+    public static bool Leave(string dir)
+    {
+        try
+        {
+            using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(dir, "serve.sock")));
+            using var stream = new System.Net.Sockets.NetworkStream(s);
+            using var writer = new StreamWriter(stream) { AutoFlush = true };
+            using var reader = new StreamReader(stream);
+            writer.WriteLine("leave");
+            if (reader.ReadLine() != "ok")
+            {
+                return false;
+            }
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+
+        for (var deadline = DateTime.UtcNow.AddSeconds(15); ServeAlive(dir); Thread.Sleep(50))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Whether <paramref name="path"/> is a mount point.</summary>
     public static bool IsMounted(string path) =>
         File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == path);
@@ -97,7 +130,7 @@ internal sealed class ReplicatedVolumeDriver : IVolumeDriver
 
 /// <summary>A replicated volume's settings, from its options.</summary>
 /// <param name="Size">Bytes.</param>
-/// <param name="ReplicaDirectories">One directory per replica.</param>
+/// <param name="ReplicaDirectories">One directory per replica (the root of a replica server, which keeps the replica in VOLUME there).</param>
 /// <param name="FsType">ext4 or xfs.</param>
 internal sealed record ReplicatedVolumeSettings(long Size, IReadOnlyList<string> ReplicaDirectories, string FsType)
 {
@@ -115,7 +148,7 @@ internal sealed record ReplicatedVolumeSettings(long Size, IReadOnlyList<string>
         if (o.GetValueOrDefault("replica-dirs") is { } given)
         {
             dirs = [.. given.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(d => Path.IsPathFullyQualified(d)
-                ? Path.Combine(d, volume.Name)
+                ? d.TrimEnd('/')
                 : throw new InvalidContainerSpecException($"volume {volume.Name}: replica-dirs: '{d}' is not an absolute path"))];
         }
         else

@@ -22,14 +22,17 @@ internal static class VolumeCommands
 
             case "ls" or "list":
             {
+                // columns as docker's tabwriter sets them: the widest driver name, then padding
+                var volumes = engine.Volumes.List();
+                var width = Math.Max(6, volumes.Select(v => v.Driver.Length).DefaultIfEmpty(5).Max()) + 4;
                 if (!a.Has("quiet"))
                 {
-                    Console.WriteLine("DRIVER    VOLUME NAME");
+                    Console.WriteLine("DRIVER".PadRight(width) + "VOLUME NAME");
                 }
 
-                foreach (var v in engine.Volumes.List())
+                foreach (var v in volumes)
                 {
-                    Console.WriteLine(a.Has("quiet") ? v.Name : $"{v.Driver,-10}{v.Name}");
+                    Console.WriteLine(a.Has("quiet") ? v.Name : v.Driver.PadRight(width) + v.Name);
                 }
 
                 return 0;

@@ -1,0 +1,71 @@
+namespace Containers.Tests.Cli;
+
+/// <summary>
+/// Replicated volumes on one machine through the <c>containers</c> command: <c>volume create --driver replicated</c>,
+/// containers that use it (its detached server attaches it: FUSE, a loop device, ext4), snapshots while in use, a
+/// restore, a backup to a directory restored into another volume, bad options, and nothing left mounted.
+/// </summary>
+public sealed class CliVolumeTests : IAsyncLifetime
+{
+    private readonly TestEngine t = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await t.DisposeAsync();
+
+    private Task<(int Code, string Stdout, string Stderr)> Cli(params string[] args) => CliRunner.RunAsync(t, args);
+
+    private async Task<string> Ok(params string[] args)
+    {
+        var r = await Cli(args);
+        Assert.True(r.Code == 0, $"containers {string.Join(' ', args)}: exit {r.Code}: {r.Stderr}");
+        return r.Stdout;
+    }
+
+    private IReadOnlyList<string> Mounts() =>
+        [.. File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(t.Root, StringComparison.Ordinal))];
+
+    [Fact]
+    public async Task A_replicated_volume_keeps_its_data_across_containers_snapshots_restores_and_backs_up_and_leaves_nothing_mounted()
+    {
+        Assert.Equal("data\n", await Ok("volume", "create", "--driver", "replicated", "-o", "size=64M", "-o", "replicas=3", "data"));
+        Assert.Matches("(?m)^replicated +data$", await Ok("volume", "ls"));
+        Assert.Equal("hello\n", await Ok("run", "--rm", "--network", "none", "--rootfs", TestRootfs.Path, "-v", "data:/data", "sh", "-c", "echo hello > /data/f; sync; cat /data/f"));
+
+        // a snapshot while a container writes: taken by the volume's server between writes
+        var writer = CliRunner.Start(t, "run", "--rm", "--network", "none", "--rootfs", TestRootfs.Path, "-v", "data:/data", "sh", "-c", "i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo $i >> /data/log; done; sync; sleep 1");
+        writer.StandardInput.Close();
+        await Task.Delay(300);
+        Assert.Contains("snapshot s1 taken", await Ok("volume", "snapshot", "data", "s1"), StringComparison.Ordinal);
+        await writer.WaitForExitAsync();
+        Assert.Equal(0, writer.ExitCode);
+        Assert.Contains("s1", await Ok("volume", "snapshots", "data"), StringComparison.Ordinal);
+
+        // changed, then put back to the snapshot (its server is asked to detach at once: no container uses it)
+        await Ok("run", "--rm", "--network", "none", "--rootfs", TestRootfs.Path, "-v", "data:/data", "sh", "-c", "echo changed > /data/f; sync");
+        Assert.Contains("reverted to snapshot s1", await Ok("volume", "restore", "data", "s1"), StringComparison.Ordinal);
+        Assert.Equal("hello\n", await Ok("run", "--rm", "--network", "none", "--rootfs", TestRootfs.Path, "-v", "data:/data", "cat", "/data/f"));
+
+        // a backup to a directory, restored into another volume
+        var backups = Path.Combine(t.Root, "backups");
+        Assert.Contains("backup b1 of volume data", await Ok("volume", "backup", "data", backups, "--name", "b1"), StringComparison.Ordinal);
+        await Ok("volume", "create", "--driver", "replicated", "-o", "size=64M", "copy");
+        await Ok("volume", "restore", "copy", "--from", backups, "--source-volume", "data", "b1");
+        Assert.Equal("hello\n", await Ok("run", "--rm", "--network", "none", "--rootfs", TestRootfs.Path, "-v", "copy:/data", "cat", "/data/f"));
+
+        // bad input: named, and nothing made
+        var bad = await Cli("volume", "create", "--driver", "replicated", "-o", "size=12x", "bad");
+        Assert.Equal(125, bad.Code);
+        Assert.Contains("volume bad: size '12x'", bad.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(t.Root, "volumes", "bad")));
+        var unknown = await Cli("volume", "create", "--driver", "nfs", "x1");
+        Assert.Contains("driver 'nfs' is not available (drivers: local, replicated)", unknown.Stderr, StringComparison.Ordinal);
+        var local = await Cli("volume", "create", "plain");
+        Assert.Equal(0, local.Code);
+        Assert.Contains("volume plain has driver local", (await Cli("volume", "snapshot", "plain", "s")).Stderr, StringComparison.Ordinal);
+
+        Assert.Equal("data\ncopy\n", await Ok("volume", "rm", "data", "copy"));
+        Assert.Empty(Mounts());
+        Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Contains("containers-volume", StringComparison.Ordinal));
+    }
+}
