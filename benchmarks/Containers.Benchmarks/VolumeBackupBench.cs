@@ -78,7 +78,9 @@ internal static class VolumeBackupBench
                 await using var copy = await ReplicatedVolume.OpenAsync($"restored-{name}", size, [addresses[0]]);
                 sw.Restart();
                 await store.RestoreAsync("bench", $"incremental-{name}", copy);
-                var same = (await copy.ChecksumAsync()).AsSpan().SequenceEqual(await volume.ChecksumAsync("after"));
+                var restored = await copy.ChecksumAsync();
+                var expected = await volume.ChecksumAsync("after");
+                var same = restored.AsSpan().SequenceEqual(expected);
                 Console.WriteLine($"{name}: restore into a new volume {sw.Elapsed.TotalSeconds:0.00} s, byte-identical: {same}");
                 if (!same)
                 {
