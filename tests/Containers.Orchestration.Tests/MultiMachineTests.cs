@@ -499,23 +499,28 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).Where(f => f.Length == 3 && f[1].Length == 0 && f[2] == "True").Select(f => f[0]);
     }
 
-    private const string PostgresManifests = """
-        apiVersion: storage.k8s.io/v1
-        kind: StorageClass
-        metadata:
-          name: replicated
-        provisioner: containers.dev/replicated
-        parameters:
-          numberOfReplicas: "3"
-        ---
-        apiVersion: snapshot.storage.k8s.io/v1
-        kind: VolumeSnapshotClass
-        metadata:
-          name: snaps
-          annotations:
-            snapshot.storage.kubernetes.io/is-default-class: "true"
-        driver: containers.dev/replicated
-        deletionPolicy: Delete
+    // the Postgres container of the StatefulSet and of the pods on restored claims (indented for a pod spec at column 0)
+    private const string PostgresPodSpec = """
+        terminationGracePeriodSeconds: 10
+        containers:
+        - name: postgres
+          image: docker.io/library/postgres:15
+          env:
+          - {name: POSTGRES_USER, value: shop}
+          - {name: POSTGRES_PASSWORD, value: secret}
+          - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}
+          readinessProbe:
+            exec:
+              command: [pg_isready, -U, shop, -h, 127.0.0.1]
+            periodSeconds: 1
+          volumeMounts:
+          - {name: data, mountPath: /var/lib/postgresql/data}
+        """;
+
+    private static string Indent(string text, int spaces) => string.Join('\n', text.Split('\n').Select(l => l.Length == 0 ? l : new string(' ', spaces) + l));
+
+    private static readonly string PostgresManifests = ReplicatedVolumeClusterTests.Classes + $$"""
+
         ---
         apiVersion: v1
         kind: Service
@@ -539,20 +544,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             metadata:
               labels: {app: postgres}
             spec:
-              terminationGracePeriodSeconds: 10
-              containers:
-              - name: postgres
-                image: docker.io/library/postgres:15
-                env:
-                - {name: POSTGRES_USER, value: shop}
-                - {name: POSTGRES_PASSWORD, value: secret}
-                - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}
-                readinessProbe:
-                  exec:
-                    command: [pg_isready, -U, shop, -h, 127.0.0.1]
-                  periodSeconds: 1
-                volumeMounts:
-                - {name: data, mountPath: /var/lib/postgresql/data}
+        {{Indent(PostgresPodSpec, 6)}}
           volumeClaimTemplates:
           - metadata:
               name: data
@@ -570,20 +562,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
         metadata:
           name: {{name}}
         spec:
-          terminationGracePeriodSeconds: 10
-          containers:
-          - name: postgres
-            image: docker.io/library/postgres:15
-            env:
-            - {name: POSTGRES_USER, value: shop}
-            - {name: POSTGRES_PASSWORD, value: secret}
-            - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}
-            readinessProbe:
-              exec:
-                command: [pg_isready, -U, shop, -h, 127.0.0.1]
-              periodSeconds: 1
-            volumeMounts:
-            - {name: data, mountPath: /var/lib/postgresql/data}
+        {{Indent(PostgresPodSpec, 2)}}
           volumes:
           - name: data
             persistentVolumeClaim:

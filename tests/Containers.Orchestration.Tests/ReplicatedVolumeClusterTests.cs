@@ -21,7 +21,8 @@ public sealed class ReplicatedVolumeClusterTests : ClusterTestRoot
     {
     }
 
-    private const string Classes = """
+    /// <summary>The StorageClass <c>replicated</c> (3 replicas, expandable) and the default VolumeSnapshotClass <c>snaps</c>.</summary>
+    internal const string Classes = """
         apiVersion: storage.k8s.io/v1
         kind: StorageClass
         metadata:

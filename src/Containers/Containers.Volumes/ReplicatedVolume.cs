@@ -240,7 +240,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         {
             while (true)
             {
-                var source = members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica("read");
+                var source = InStep("read");
                 try
                 {
                     await source.Client!.ReadAsync(offset, destination).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
@@ -320,7 +320,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     /// <summary>The volume's snapshots, oldest first (as its first healthy replica holds them).</summary>
     public async Task<IReadOnlyList<SnapshotInfo>> SnapshotsAsync(CancellationToken ct = default)
     {
-        var source = members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica("list snapshots");
+        var source = InStep("list snapshots");
         return (await source.Client!.InfoAsync().WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false)).Snapshots;
     }
 
@@ -387,7 +387,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     /// <summary>SHA-256 of the whole volume as it is now (or at snapshot <paramref name="snapshot"/>), computed by a replica in step.</summary>
     public async Task<byte[]> ChecksumAsync(string? snapshot = null, CancellationToken ct = default)
     {
-        var source = members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica("checksum");
+        var source = InStep("checksum");
         var layer = snapshot is null ? -1 : await LayerOfAsync(source, snapshot, ct).ConfigureAwait(false);
         return await source.Client!.ChecksumAsync(layer, 0, Size).WaitAsync(ct).ConfigureAwait(false);
     }
@@ -405,7 +405,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         Member? target = null;
         try
         {
-            var source = members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica("rebuild");
+            var source = InStep("rebuild");
             if (members.Any(m => m.Address == address && m.Mode != ReplicaMode.Failed))
             {
                 throw new InvalidOperationException($"volume {Name}: {address} already holds a replica in use");
@@ -547,7 +547,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     /// <summary>The offsets of the <paramref name="chunk"/>-sized chunks that hold data in any layer.</summary>
     internal async Task<IReadOnlyList<long>> DataChunksAsync(int chunk, CancellationToken ct)
     {
-        var source = members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica("list data");
+        var source = InStep("list data");
         var info = await source.Client!.InfoAsync().WaitAsync(ct).ConfigureAwait(false);
         var chunks = new SortedSet<long>();
         for (var l = 0; l <= info.Snapshots.Count; l++)
@@ -635,6 +635,9 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             await client.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    // the replica reads come from: the first in step (the local one when it was put first)
+    private Member InStep(string what) => members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica(what);
 
     private ReplicaException NoReplica(string what) =>
         new($"volume {Name}: {what}: no replica in step is left ({string.Join("; ", members.Select(m => $"{m.Address}: {m.Error ?? m.Mode.ToString()}"))})", VolumeSyscalls.EIO);

@@ -376,17 +376,7 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
             return true;
         });
 
-    private void RemoveFinalizer(string content, string finalizer) =>
-        api.Mutate(ResourceType.SnapshotContents, null, content, c =>
-        {
-            if (Json.At(c, "metadata", "finalizers") is not JsonArray f || f.FirstOrDefault(x => Json.Str(x) == finalizer) is not { } item)
-            {
-                return false;
-            }
-
-            f.Remove(item);
-            return true;
-        });
+    private void RemoveFinalizer(string content, string finalizer) => SnapshotExecutor.RemoveFinalizer(api, content, finalizer);
 
     private IBackupTarget OpenTarget(JsonObject vsClass) => new TargetOpener(api).Open(vsClass);
 
@@ -471,6 +461,19 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
 /// <summary>Takes or deletes a VolumeSnapshotContent's snapshot with a volume's engine (here or on the node that has it attached).</summary>
 internal static class SnapshotExecutor
 {
+    /// <summary>Drops <paramref name="finalizer"/> from a content (its part of the deletion is done).</summary>
+    public static void RemoveFinalizer(ObjectApi api, string content, string finalizer) =>
+        api.Mutate(ResourceType.SnapshotContents, null, content, c =>
+        {
+            if (Json.At(c, "metadata", "finalizers") is not JsonArray f || f.FirstOrDefault(x => Json.Str(x) == finalizer) is not { } item)
+            {
+                return false;
+            }
+
+            f.Remove(item);
+            return true;
+        });
+
     /// <summary>Takes the snapshot (named as the content) and marks the content, or deletes it and drops the finalizer.</summary>
     public static async Task ApplyAsync(ObjectApi api, ReplicatedVolume engine, JsonObject content, bool delete, CancellationToken ct)
     {
@@ -483,16 +486,7 @@ internal static class SnapshotExecutor
                 await engine.DeleteSnapshotAsync(name, ct).ConfigureAwait(false);
             }
 
-            api.Mutate(ResourceType.SnapshotContents, null, name, c =>
-            {
-                if (Json.At(c, "metadata", "finalizers") is not JsonArray f || f.FirstOrDefault(x => Json.Str(x) == VolumeSnapshotController.SnapshotFinalizer) is not { } item)
-                {
-                    return false;
-                }
-
-                f.Remove(item);
-                return true;
-            });
+            RemoveFinalizer(api, name, VolumeSnapshotController.SnapshotFinalizer);
             return;
         }
 
