@@ -50,7 +50,7 @@ public sealed partial class ComposeEngine
             if (!exists)
             {
                 progress?.Report($"Volume {v.Name}  Creating");
-                engine.Volumes.Create(v.Name, v.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.volume", key).SetItems(extraLabels));
+                engine.Volumes.Create(v.Name, v.Labels.ToImmutableDictionary().SetItem(ProjectLabel, project.Name).SetItem("com.docker.compose.volume", key).SetItems(extraLabels), v.Driver, v.DriverOptions);
                 made.Volumes.Add(v.Name);
             }
         }

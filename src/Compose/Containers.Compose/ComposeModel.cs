@@ -252,4 +252,6 @@ public sealed record NetworkConfig(string Name, bool External, bool Internal, st
 /// <param name="Name">The real volume name (<c>project_key</c>, <c>name:</c>, or the external one).</param>
 /// <param name="External">It must exist already.</param>
 /// <param name="Labels">Labels.</param>
-public sealed record VolumeConfig(string Name, bool External, ImmutableSortedDictionary<string, string> Labels);
+/// <param name="Driver">Its driver (<c>driver:</c>; local unless given, replicated for a replicated volume).</param>
+/// <param name="DriverOptions">Its driver's options (<c>driver_opts:</c>).</param>
+public sealed record VolumeConfig(string Name, bool External, ImmutableSortedDictionary<string, string> Labels, string Driver = "local", ImmutableSortedDictionary<string, string>? DriverOptions = null);

@@ -26,7 +26,7 @@ internal static partial class ModelBuilder
         {
             var v = node as JsonObject ?? [];
             var external = IsTrue(v["external"]);
-            volumes[key] = new VolumeConfig((string?)v["name"] ?? (external ? key : $"{name}_{key}"), external, Map(v["labels"]));
+            volumes[key] = new VolumeConfig((string?)v["name"] ?? (external ? key : $"{name}_{key}"), external, Map(v["labels"]), (string?)v["driver"] ?? "local", Map(v["driver_opts"]));
         }
 
         var secrets = FileSources(root["secrets"], "secrets", ctx);

@@ -1,3 +1,5 @@
+using Containers.Tests.Images;
+
 namespace Containers.Tests.Cli;
 
 /// <summary>
@@ -67,5 +69,43 @@ public sealed class CliVolumeTests : IAsyncLifetime
         Assert.Equal("data\ncopy\n", await Ok("volume", "rm", "data", "copy"));
         Assert.Empty(Mounts());
         Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Contains("containers-volume", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_compose_stack_s_volume_of_driver_replicated_keeps_its_data_across_down_and_up()
+    {
+        await TestImages.ImportBusyboxAsync(t.Engine, "localhost/busybox:cli-volume");
+        var dir = Directory.CreateDirectory(Path.Combine(t.Root, "stack")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(dir, "compose.yaml"), """
+            services:
+              db:
+                image: localhost/busybox:cli-volume
+                network_mode: none
+                command: ["sh", "-c", "echo up >> /data/log; sync; sleep 600"]
+                volumes: [data:/data]
+            volumes:
+              data:
+                driver: replicated
+                driver_opts: {size: 32M, replicas: "2"}
+            """);
+        string[] compose = ["compose", "--project-directory", dir];
+        await Ok([.. compose, "up", "-d"]);
+        Assert.Matches("(?m)^replicated +stack_data$", await Ok("volume", "ls"));
+        await Ok([.. compose, "down"]);
+        await Ok([.. compose, "up", "-d"]);
+        await Task.Delay(500);
+        Assert.Equal("up\nup\n", await Ok([.. compose, "exec", "-T", "db", "cat", "/data/log"]));
+        Assert.Contains("snapshot s1 taken", await Ok("volume", "snapshot", "stack_data", "s1"), StringComparison.Ordinal);
+        await Ok([.. compose, "down", "-v"]);
+        await UntilAsync(() => !Mounts().Any(), "the volume detached");
+        Assert.DoesNotContain("stack_data", await Ok("volume", "ls"), StringComparison.Ordinal);
+    }
+
+    private static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); !condition(); await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "waited for " + what);
+        }
     }
 }
