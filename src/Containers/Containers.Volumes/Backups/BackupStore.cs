@@ -37,7 +37,7 @@ internal sealed partial class BackupJsonContext : JsonSerializerContext;
 
 /// <summary>
 /// Incremental, deduplicated backups of volumes' snapshots in a target (Longhorn's backupstore): a volume is cut into
-/// 2 MiB chunks; a chunk with data is stored once, compressed, as <c>blocks/AB/SHA256.blk</c>, shared by every backup
+/// 2 MiB chunks; a chunk with data is stored once, compressed when that makes it smaller, as <c>blocks/AB/SHA256.blk</c>, shared by every backup
 /// and volume that has the same bytes; a backup is a manifest of (offset, hash). A backup after an earlier one of the
 /// same volume reads only the chunks written since that backup's snapshot (the layers above it in the chain) and takes
 /// the rest from the earlier manifest. Restore writes the chunks back and checks each one's hash.
@@ -231,20 +231,39 @@ public sealed class BackupStore(IBackupTarget target)
 
     private static string BlockKey(string hash) => $"blocks/{hash[..2]}/{hash}.blk";
 
+    // a block is one format byte, then zlib (1) or, where zlib would not make it smaller, the bytes themselves (0)
     private static byte[] Compress(byte[] data)
     {
         using var output = new MemoryStream();
-        using (var z = new ZLibStream(output, CompressionLevel.Fastest))
+        output.WriteByte(1);
+        using (var z = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
         {
             z.Write(data);
         }
 
-        return output.ToArray();
+        if (output.Length < data.Length + 1)
+        {
+            return output.ToArray();
+        }
+
+        var raw = new byte[data.Length + 1];
+        data.CopyTo(raw, 1);
+        return raw;
     }
 
     private static byte[] Decompress(byte[] data)
     {
-        using var input = new ZLibStream(new MemoryStream(data), CompressionMode.Decompress);
+        if (data.Length > 0 && data[0] == 0)
+        {
+            return data[1..];
+        }
+
+        if (data.Length == 0 || data[0] != 1)
+        {
+            throw new BackupException("a backup block of an unknown format");
+        }
+
+        using var input = new ZLibStream(new MemoryStream(data, 1, data.Length - 1), CompressionMode.Decompress);
         using var output = new MemoryStream();
         input.CopyTo(output);
         return output.ToArray();
