@@ -5,8 +5,10 @@ namespace Containers.Volumes.Tests;
 
 /// <summary>A replicated volume through the kernel: FUSE, a loop device, ext4 mounted, and nothing left after.</summary>
 [Collection("attach")]
-public sealed class AttachmentTests : IAsyncDisposable
+public sealed class AttachmentTests : IAsyncLifetime
 {
+    public Task InitializeAsync() => Task.CompletedTask;
+
     private const long Size = 64 << 20;
     private readonly TestDirectory dir = new();
     private readonly List<ReplicaServer> servers = [];
@@ -137,7 +139,7 @@ public sealed class AttachmentTests : IAsyncDisposable
     private static string[] LoopDevices() =>
         [.. Directory.GetDirectories("/sys/block", "loop*").Where(d => File.Exists(Path.Combine(d, "loop", "backing_file"))).Select(Path.GetFileName).OfType<string>().Order()];
 
-    public async ValueTask DisposeAsync()
+    public async Task DisposeAsync()
     {
         foreach (var s in servers)
         {

@@ -55,8 +55,10 @@ internal sealed class S3Server : IDisposable
 }
 
 /// <summary>Incremental deduplicated backups of snapshots to a directory and to S3, restored byte-identical.</summary>
-public sealed class BackupTests : IAsyncDisposable
+public sealed class BackupTests : IAsyncLifetime
 {
+    public Task InitializeAsync() => Task.CompletedTask;
+
     private const long Size = 64 << 20;
     private readonly TestDirectory dir = new();
     private readonly List<ReplicaServer> servers = [];
@@ -151,7 +153,7 @@ public sealed class BackupTests : IAsyncDisposable
         Assert.Contains("volume data has no backup b9", missing.Message);
     }
 
-    public async ValueTask DisposeAsync()
+    public async Task DisposeAsync()
     {
         foreach (var s in servers)
         {

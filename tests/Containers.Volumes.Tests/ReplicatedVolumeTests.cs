@@ -5,8 +5,10 @@ using Containers.Volumes.Replicas;
 namespace Containers.Volumes.Tests;
 
 /// <summary>A volume engine over replica servers on loopback, each with its own directory.</summary>
-public sealed class ReplicatedVolumeTests : IAsyncDisposable
+public sealed class ReplicatedVolumeTests : IAsyncLifetime
 {
+    public Task InitializeAsync() => Task.CompletedTask;
+
     private const long Size = 32 << 20;
     private readonly TestDirectory dir = new();
     private readonly List<ReplicaServer> servers = [];
@@ -205,7 +207,7 @@ public sealed class ReplicatedVolumeTests : IAsyncDisposable
         Assert.False(again.Info.Dirty);
     }
 
-    public async ValueTask DisposeAsync()
+    public async Task DisposeAsync()
     {
         foreach (var s in servers)
         {
@@ -217,8 +219,10 @@ public sealed class ReplicatedVolumeTests : IAsyncDisposable
 }
 
 /// <summary>Fencing: a writer left behind is refused once another opened the volume with a newer epoch.</summary>
-public sealed class FencingTests : IAsyncDisposable
+public sealed class FencingTests : IAsyncLifetime
 {
+    public Task InitializeAsync() => Task.CompletedTask;
+
     private readonly TestDirectory dir = new();
     private readonly List<ReplicaServer> servers = [];
 
@@ -251,7 +255,7 @@ public sealed class FencingTests : IAsyncDisposable
         await taken.WriteAsync(0, new byte[] { 4 });
     }
 
-    public async ValueTask DisposeAsync()
+    public async Task DisposeAsync()
     {
         foreach (var s in servers)
         {

@@ -152,6 +152,6 @@ public sealed class KindStrategyTests : IAsyncLifetime
         Assert.Equal(["v1", "v2", "v1beta1"], ResourceType.All.Select(t => t.Version).Distinct());
         var stores = ResourceType.Stores.ToList();
         Assert.Equal(stores.Count, stores.Select(t => t.Strategy.GetType()).Distinct().Count());
-        Assert.Equal(["apps", "coordination.k8s.io", "certificates.k8s.io", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io", "authentication.k8s.io", "metrics.k8s.io"], ResourceType.Groups);
+        Assert.Equal(["apps", "coordination.k8s.io", "certificates.k8s.io", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io", "storage.k8s.io", "snapshot.storage.k8s.io", "authorization.k8s.io", "authentication.k8s.io", "metrics.k8s.io"], ResourceType.Groups);
     }
 }

@@ -60,6 +60,17 @@ internal static class KindSchemas
         using var resource = typeof(KindSchemas).Assembly.GetManifestResourceStream("kubernetes-schemas.json.gz")
             ?? throw new InvalidOperationException("the embedded Kubernetes schemas are missing from Containers.Orchestration (kubernetes-schemas.json.gz)");
         using var gzip = new GZipStream(resource, CompressionMode.Decompress);
-        return JsonDocument.Parse(gzip).RootElement; // kept for the process's life
+        var all = JsonNode.Parse(gzip)!.AsObject();
+
+        // the CSI snapshot API's kinds are CRDs in Kubernetes (external-snapshotter), not in the client's models: their
+        // schemas, as those CRDs give them, are embedded beside
+        using var snapshots = typeof(KindSchemas).Assembly.GetManifestResourceStream("snapshot-schemas.json")
+            ?? throw new InvalidOperationException("the embedded snapshot schemas are missing from Containers.Orchestration (snapshot-schemas.json)");
+        foreach (var (name, schema) in JsonNode.Parse(snapshots)!.AsObject().ToList())
+        {
+            all[name] = schema?.DeepClone();
+        }
+
+        return JsonDocument.Parse(all.ToJsonString()).RootElement; // kept for the process's life
     }
 }
