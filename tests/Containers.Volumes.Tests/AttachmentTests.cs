@@ -136,6 +136,21 @@ public sealed class AttachmentTests : IAsyncLifetime
         Assert.Empty(dir.Mounts());
     }
 
+    [Fact]
+    public async Task What_a_killed_attach_left_mounted_at_the_target_is_unmounted_before_attaching_again()
+    {
+        await using var volume = await VolumeAsync("stale", replicas: 1);
+        var target = Path.Combine(dir.Path, "mnt");
+        dir.SmallDisk("mnt", 1 << 20); // stands for the ext4 of an attach whose process died
+        await using (var a = await VolumeAttachment.AttachAsync(volume, dir.Sub("run"), target))
+        {
+            Assert.Contains(File.ReadAllLines("/proc/self/mountinfo"), l => l.Split(' ')[4] == target && l.Contains(" - ext4 ", StringComparison.Ordinal));
+            Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Split(' ')[4] == target && l.Contains(" - tmpfs ", StringComparison.Ordinal));
+        }
+
+        Assert.Empty(dir.Mounts());
+    }
+
     private static string[] LoopDevices() =>
         [.. Directory.GetDirectories("/sys/block", "loop*").Where(d => File.Exists(Path.Combine(d, "loop", "backing_file"))).Select(Path.GetFileName).OfType<string>().Order()];
 

@@ -56,6 +56,10 @@ public sealed class VolumeAttachment : IAsyncDisposable
         }
 
         var fuseDir = Path.Combine(runDirectory, $"fuse-{volume.Name}");
+
+        // what a killed earlier attach left here (a dead FUSE mount answers ENOTCONN, its ext4 above it stays) goes first
+        VolumeSyscalls.Unmount(target, VolumeSyscalls.MNT_DETACH);
+        VolumeSyscalls.Unmount(fuseDir, VolumeSyscalls.MNT_DETACH);
         Directory.CreateDirectory(fuseDir);
         Directory.CreateDirectory(target);
         var a = new VolumeAttachment(volume, fuseDir, target, fsType, logger ?? NullLogger.Instance);
