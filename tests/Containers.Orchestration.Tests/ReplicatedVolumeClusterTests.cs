@@ -190,7 +190,9 @@ public sealed class ReplicatedVolumeClusterTests : ClusterTestRoot
         var k = new Kubectl(cluster.KubeconfigPath);
         await k.RunAsync("apply", "-f", Manifest("classes", Classes));
         await k.RunAsync("apply", "-f", Manifest("claim", Claim("big")));
-        await UntilAsync(async () => (await k.RunAsync("describe", "pvc", "big")).Contains("numberOfReplicas is 3 but only 2 nodes (node-1, node-2) can hold a replica", StringComparison.Ordinal), "the ProvisioningFailed event");
+        string described = "";
+        await UntilAsync(async () => (described = await k.RunAsync("describe", "pvc", "big")).Contains("numberOfReplicas is 3 but only 2 nodes (node-1, node-2) can hold a replica", StringComparison.Ordinal), "the ProvisioningFailed event", 30)
+            .ContinueWith(t => Assert.True(t.IsCompletedSuccessfully, described + (t.Exception?.InnerException?.Message ?? "")));
         Assert.Equal("Pending", (await k.RunAsync("get", "pvc", "big", "-o", "jsonpath={.status.phase}")).Trim());
 
         // a third node joins: it is provisioned

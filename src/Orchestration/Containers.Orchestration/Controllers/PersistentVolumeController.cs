@@ -28,9 +28,11 @@ internal sealed class PersistentVolumeController : IReconciler<string>
         this.directory = directory;
         this.populator = populator;
         Queue = b.SingleWorker().Queue;
-        classes = b.Reads(ResourceType.StorageClasses);
         nodes = b.Reads(ResourceType.Nodes);
         claims = b.Watches(ResourceType.Claims, (old, claim) => ["claim:" + PodState.Key(claim ?? old!)]);
+        // a class made after its claims (applied in one go, or the cache not there yet) provisions them
+        classes = b.Watches(ResourceType.StorageClasses, (old, sc) => sc is null ? [] :
+            claims.List().Where(c => Json.Str(c, "status", "phase") == "Pending" && Json.Str(c, "spec", "storageClassName") == Json.Name(sc)).Select(c => "claim:" + PodState.Key(c)));
         // a new or changed volume may bind a pending claim
         volumes = b.Watches(ResourceType.Volumes, (_, volume) => volume is null ? [] :
             claims.List().Where(c => Json.Str(c, "status", "phase") == "Pending").Select(c => "claim:" + PodState.Key(c)).Prepend("volume:" + Json.Name(volume)));
@@ -97,6 +99,13 @@ internal sealed class PersistentVolumeController : IReconciler<string>
             }
 
             volume = made;
+        }
+
+        if (volume is null && storageClass is { Length: > 0 } && classes.Get(null, storageClass) is null)
+        {
+            // as the binder: a claim of a class that does not exist (yet) waits for it, and says so
+            api.RecordEvent(claim, "Warning", "ProvisioningFailed", $"storageclass.storage.k8s.io \"{storageClass}\" not found", "persistentvolume-controller");
+            return new ReconcileResult(TimeSpan.FromSeconds(15));
         }
 
         if (volume is null)
@@ -211,7 +220,7 @@ internal sealed class PersistentVolumeController : IReconciler<string>
         var able = nodes.List().Where(x => Replicated.IsReady(x) && Replicated.AddressOf(x) is not null).Select(Json.Name).ToList();
         if (able.Count < wanted)
         {
-            var message = $"failed to provision volume with StorageClass \"{className}\": numberOfReplicas is {wanted} but {(able.Count == 0 ? "no node" : $"only {able.Count} node{(able.Count == 1 ? "" : "s")} ({string.Join(", ", able)})")} can hold a replica (Ready, serving replicas); one replica per node";
+            var message = $"failed to provision volume with StorageClass \"{className}\": numberOfReplicas is {wanted} but {(able.Count == 0 ? "no node" : $"only {able.Count} node{(able.Count == 1 ? "" : "s")} ({string.Join(", ", able.Order(StringComparer.Ordinal))})")} can hold a replica (Ready, serving replicas); one replica per node";
             api.RecordEvent(claim, "Warning", "ProvisioningFailed", message, "persistentvolume-controller");
 
             return (null, TimeSpan.FromSeconds(5));
