@@ -254,9 +254,9 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
                 RemoveFinalizer(name, BackupFinalizer);
             }
 
-            if (finalizers.Contains(SnapshotFinalizer) && !await ExecuteHereAsync(content, pv, delete: true, ct).ConfigureAwait(false))
+            if (finalizers.Contains(SnapshotFinalizer) && await ExecuteHereAsync(content, pv, delete: true, ct).ConfigureAwait(false) is { } later)
             {
-                return new ReconcileResult(TimeSpan.FromSeconds(1)); // the node that has the volume attached deletes it
+                return new ReconcileResult(later); // the node that has the volume attached deletes it, or a failure is tried again
             }
 
             return default;
@@ -269,9 +269,8 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
 
         if (Json.Str(content, "metadata", "annotations", TakenAnnotation) is not { } snapshot)
         {
-            return await ExecuteHereAsync(content, pv, delete: false, ct).ConfigureAwait(false)
-                ? new ReconcileResult(TimeSpan.FromMilliseconds(50))
-                : new ReconcileResult(TimeSpan.FromSeconds(1)); // taken by the node that has it attached
+            // taken here (its status next), by the node that has it attached, or tried again after a failure
+            return new ReconcileResult(await ExecuteHereAsync(content, pv, delete: false, ct).ConfigureAwait(false) ?? TimeSpan.FromMilliseconds(50));
         }
 
         string snapshotHandle = $"snap:{pvName}/{snapshot}";
@@ -312,8 +311,9 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
         return default;
     }
 
-    // takes (or deletes) the content's snapshot here when no node has the volume attached; false when one has (it does it)
-    private async Task<bool> ExecuteHereAsync(JsonObject content, JsonObject? pv, bool delete, CancellationToken ct)
+    // takes (or deletes) the content's snapshot here when no node has the volume attached: null once done; else when to
+    // look again (1 s: the node that has it attached does it; 5 s: it failed, the error is on the content)
+    private async Task<TimeSpan?> ExecuteHereAsync(JsonObject content, JsonObject? pv, bool delete, CancellationToken ct)
     {
         var name = Json.Name(content);
         if (pv is null)
@@ -323,13 +323,13 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
                 RemoveFinalizer(name, SnapshotFinalizer); // the volume is gone, and its snapshots with it
             }
 
-            return true;
+            return null;
         }
 
         var lease = api.TryGet(ResourceType.Leases, Replicated.LeaseNamespace, Replicated.LeaseName(Json.Name(pv)));
         if (lease is not null && Replicated.HolderAlive(api, lease, n => nodes.Get(null, n)) && nodes.Get(null, Json.Str(lease, "spec", "holderIdentity") ?? "") is not null)
         {
-            return false;
+            return TimeSpan.FromSeconds(1);
         }
 
         const string holder = "snapshot-controller";
@@ -348,14 +348,15 @@ internal sealed class VolumeSnapshotController : IReconciler<string>
         }
         catch (VolumeAttachException)
         {
-            return false; // a node took it meanwhile
+            return TimeSpan.FromSeconds(1); // a node took it meanwhile
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException)
         {
             SetError(name, $"{(delete ? "deleting" : "taking")} snapshot of volume {Json.Name(pv)}: {e.Message}");
+            return TimeSpan.FromSeconds(5);
         }
 
-        return true;
+        return null;
     }
 
     private IReadOnlyList<string> ReplicaAddresses(JsonObject pv)
