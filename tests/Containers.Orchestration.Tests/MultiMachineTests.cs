@@ -569,23 +569,6 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
               claimName: {{claim}}
         """;
 
-    private static string ClaimFrom(string name, string snapshot) => $"""
-        apiVersion: v1
-        kind: PersistentVolumeClaim
-        metadata:
-          name: {name}
-        spec:
-          storageClassName: replicated
-          accessModes: [ReadWriteOnce]
-          resources:
-            requests:
-              storage: 256Mi
-          dataSource:
-            apiGroup: snapshot.storage.k8s.io
-            kind: VolumeSnapshot
-            name: {snapshot}
-        """;
-
     private static string Snapshot(string name, string claim, string vsClass) => $"""
         apiVersion: snapshot.storage.k8s.io/v1
         kind: VolumeSnapshot
@@ -709,7 +692,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             output.WriteLine($"snapshot ready in {clock.Elapsed.TotalSeconds:0.0} s");
             Assert.Equal(0, Psql("postgres-0", "delete from orders where n > 100").Code);
             Assert.Equal(100, Rows("postgres-0").Count);
-            Apply("restored", ClaimFrom("restored", "before-delete") + "\n---\n" + PostgresPod("restored", "restored"));
+            Apply("restored", ReplicatedVolumeClusterTests.Claim("restored", "256Mi", "before-delete") + "\n---\n" + PostgresPod("restored", "restored"));
             await UntilAsync(() => PodReady("restored"), "postgres on the restored claim Ready", 120);
             Assert.Equal(Enumerable.Range(1, 400), Rows("restored"));
 
@@ -738,7 +721,7 @@ public sealed class MultiMachineTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Equal(0, KubectlUntimed("delete", "pvc", "data-postgres-0", "--wait=true", "--timeout=60s").Code);
             await UntilAsync(() => Kubectl("get", "pv", pv, "-o", "name").Code != 0, "the wiped volume deleted", 60);
             clock.Restart();
-            Apply("from-s3", ClaimFrom("from-s3", "pg-backup"));
+            Apply("from-s3", ReplicatedVolumeClusterTests.Claim("from-s3", "256Mi", "pg-backup"));
             await UntilAsync(() => Kubectl("get", "pvc", "from-s3", "-o", "jsonpath={.status.phase}").Out.Trim() == "Bound", "the claim restored from S3 bound", 120);
             output.WriteLine($"restored from S3 into a new volume in {clock.Elapsed.TotalSeconds:0.0} s");
             string restoredPv = Kubectl("get", "pvc", "from-s3", "-o", "jsonpath={.spec.volumeName}").Out.Trim();

@@ -42,7 +42,8 @@ public sealed class ReplicatedVolumeClusterTests : ClusterTestRoot
         deletionPolicy: Delete
         """;
 
-    private static string Claim(string name, string size = "64Mi", string? fromSnapshot = null) => $"""
+    /// <summary>A claim of the class <c>replicated</c>, made from a VolumeSnapshot when <paramref name="fromSnapshot"/> is given.</summary>
+    internal static string Claim(string name, string size = "64Mi", string? fromSnapshot = null) => $"""
         apiVersion: v1
         kind: PersistentVolumeClaim
         metadata:

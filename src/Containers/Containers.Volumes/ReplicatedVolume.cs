@@ -157,13 +157,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         var chunks = new SortedSet<long>();
         foreach (var m in members.Where(m => m.Mode == ReplicaMode.ReadWrite))
         {
-            foreach (var (offset, length) in await m.Client!.ExtentsAsync(head).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false))
-            {
-                for (var c = offset / CopyChunk; c <= (offset + length - 1) / CopyChunk; c++)
-                {
-                    chunks.Add(c * CopyChunk);
-                }
-            }
+            ReplicaStore.AddChunks(chunks, await m.Client!.ExtentsAsync(head).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false), CopyChunk);
         }
 
         var buffer = new byte[CopyChunk];
@@ -552,13 +546,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         var chunks = new SortedSet<long>();
         for (var l = 0; l <= info.Snapshots.Count; l++)
         {
-            foreach (var (offset, length) in await source.Client.ExtentsAsync(l).WaitAsync(ct).ConfigureAwait(false))
-            {
-                for (var c = offset / chunk; c <= (offset + length - 1) / chunk; c++)
-                {
-                    chunks.Add(c * chunk);
-                }
-            }
+            ReplicaStore.AddChunks(chunks, await source.Client.ExtentsAsync(l).WaitAsync(ct).ConfigureAwait(false), chunk);
         }
 
         return [.. chunks];

@@ -94,13 +94,7 @@ public sealed class BackupStore(IBackupTarget target)
         var touched = new SortedSet<long>();
         for (var l = baseLayer + 1; l <= layer; l++)
         {
-            foreach (var (offset, length) in await reader.ExtentsAsync(l).ConfigureAwait(false))
-            {
-                for (var c = offset / ChunkSize; c <= (offset + length - 1) / ChunkSize; c++)
-                {
-                    touched.Add(c * ChunkSize);
-                }
-            }
+            ReplicaStore.AddChunks(touched, await reader.ExtentsAsync(l).ConfigureAwait(false), ChunkSize);
         }
 
         var chunks = new Dictionary<long, string>();

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Containers.Volumes.Linux;
 
 namespace Containers.Volumes.Frontend;
@@ -115,6 +114,4 @@ internal sealed class LoopDevice : IDisposable
 
         return false;
     }
-
-    internal static string Errno(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }

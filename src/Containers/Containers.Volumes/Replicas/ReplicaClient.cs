@@ -338,11 +338,4 @@ internal sealed class ReplicaClient : IAsyncDisposable
         var host = address[..colon].Trim('[', ']');
         return (host, port);
     }
-
-    /// <summary>An IP end point of host:port.</summary>
-    public static IPEndPoint Parse(string address)
-    {
-        var (host, port) = Split(address);
-        return new IPEndPoint(IPAddress.Parse(host), port);
-    }
 }

@@ -329,6 +329,18 @@ internal sealed class ReplicaStore : IDisposable
         }
     }
 
+    /// <summary>Adds to <paramref name="chunks"/> the offsets of the <paramref name="chunk"/>-sized chunks that <paramref name="extents"/> touch.</summary>
+    public static void AddChunks(ISet<long> chunks, IEnumerable<(long Offset, long Length)> extents, long chunk)
+    {
+        foreach (var (offset, length) in extents)
+        {
+            for (var c = offset / chunk; c <= (offset + length - 1) / chunk; c++)
+            {
+                chunks.Add(c * chunk);
+            }
+        }
+    }
+
     /// <summary>SHA-256 of the view at <paramref name="layer"/> (-1: now) over a range.</summary>
     public byte[] Checksum(int layer, long offset, long length)
     {

@@ -142,21 +142,22 @@ public sealed class ContainerEngine : IAsyncDisposable
         spec = WithUserNamespace(WithVolumesFrom(spec));
         Validate(spec);
         var state = CreateState(spec);
-        var supervisor = await RunAttachedAsync(state.Id, output, cancellationToken).ConfigureAwait(false);
+        var supervisor = await RunAttachedAsync(state.Id, output, cancellationToken, state.Spec).ConfigureAwait(false);
         return new Container(this, state.Id, state.Name, owned: true, supervisor);
     }
 
-    // the volumes of drivers other than local are attached before each start (a driver's data may not be there since)
-    private void AttachVolumes(string id)
+    // the volumes of drivers other than local are attached before each start (a driver's data may not be there since);
+    // a spec without volume mounts costs nothing, and a new container's spec is passed in rather than read again
+    private void AttachVolumes(string id, ContainerSpec? spec)
     {
-        if (volumes is null && options.VolumeDrivers.IsDefaultOrEmpty)
+        if (options.VolumeDrivers.IsDefaultOrEmpty || (spec is not null && !spec.Mounts.Any(m => m.Type == MountType.Volume)))
         {
             return;
         }
 
-        if (Context.Store.Read(id) is { } state)
+        if ((spec ?? Context.Store.Read(id)?.Spec) is { } s)
         {
-            Volumes.Attach(state.Spec);
+            Volumes.Attach(s);
         }
     }
 
@@ -182,9 +183,9 @@ public sealed class ContainerEngine : IAsyncDisposable
         }
     }
 
-    internal async Task<ContainerSupervisor> RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken)
+    internal async Task<ContainerSupervisor> RunAttachedAsync(string id, Action<string, ReadOnlyMemory<byte>>? output, CancellationToken cancellationToken, ContainerSpec? spec = null)
     {
-        AttachVolumes(id);
+        AttachVolumes(id, spec);
         var supervisor = new ContainerSupervisor(Context, id, output, HealthMonitor.Companion(Context));
         if (supervisors.TryGetValue(id, out var previous) && previous.Completion.IsCompleted)
         {
@@ -220,13 +221,13 @@ public sealed class ContainerEngine : IAsyncDisposable
         spec = WithUserNamespace(WithVolumesFrom(spec));
         Validate(spec);
         var state = CreateState(spec);
-        await RunDetachedAsync(state.Id, cancellationToken).ConfigureAwait(false);
+        await RunDetachedAsync(state.Id, cancellationToken, state.Spec).ConfigureAwait(false);
         return new Container(this, state.Id, state.Name, owned: false);
     }
 
-    internal async Task RunDetachedAsync(string id, CancellationToken cancellationToken)
+    internal async Task RunDetachedAsync(string id, CancellationToken cancellationToken, ContainerSpec? spec = null)
     {
-        AttachVolumes(id);
+        AttachVolumes(id, spec);
         var psi = MonitorStartInfo(id);
         using var monitor = Process.Start(psi) ?? throw new ContainerException("failed to start containers-monitor");
         monitor.StandardInput.Close();

@@ -276,7 +276,12 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         string? podError = null;
         try
         {
-            rec.ReplicatedPaths = await replicated.PrepareAsync(pod, key, reader, cancellationToken).ConfigureAwait(false);
+            // replicated volumes are attached (and looked at again) as often as the other volumes are made, not on every sync
+            if (rec.PreparedVolumes is null || now - rec.VolumesRefreshedAt >= PodVolumes.RefreshPeriod)
+            {
+                rec.ReplicatedPaths = await replicated.PrepareAsync(pod, key, reader, cancellationToken).ConfigureAwait(false);
+            }
+
             volumes = PodVolumes.Prepare(pod, rec, api, reader);
         }
         catch (VolumeAttachException e)

@@ -26,7 +26,6 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
     private readonly Informer contents;
     private readonly ConcurrentDictionary<string, Attached> attached = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim gate = new(1, 1);
-    private readonly CancellationTokenSource stopping = new();
     private ReplicaServer? server;
 
     private sealed class Attached(string pv, JsonObject claim, ReplicatedVolume engine, VolumeAttachment mount, int wanted)
@@ -401,7 +400,6 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
     /// <summary>Detaches every volume (unmounting lazily under pods still running) and stops serving replicas.</summary>
     public async ValueTask DisposeAsync()
     {
-        await stopping.CancelAsync().ConfigureAwait(false);
         foreach (var a in attached.Values.ToList())
         {
             try
@@ -419,7 +417,6 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
             await server.DisposeAsync().ConfigureAwait(false);
         }
 
-        stopping.Dispose();
         gate.Dispose();
     }
 }
