@@ -15,6 +15,32 @@ public sealed class EarlyCgroupTests
         await using var t = new TestEngine(prespawnShim: false);
         Assert.Equal("v1", t.Engine.CgroupVersion); // this machine kind; the v2 backend moves the shim after its spawn
         await using var c = await t.Busybox("sleep", "30").WithMemoryLimit(64 * 1024 * 1024).WithPidsLimit(50).StartAsync();
+        await AssertInItsOwnGroupAsync(c, 64 * 1024 * 1024, 50);
+    }
+
+    [Fact]
+    public async Task A_container_joining_anothers_namespaces_is_born_in_its_own_cgroup_too()
+    {
+        // a pod's containers join its sandbox's network, uts and ipc namespaces; --pid container:X joins X's pids
+        await using var t = new TestEngine(prespawnShim: false);
+        await using var sandbox = await t.Busybox("sleep", "30").WithNetwork("none").StartAsync();
+        await using var c = await t.Busybox("sleep", "30").WithNetwork("container:" + sandbox.Id).WithPidMode("container:" + sandbox.Id).WithMemoryLimit(32 * 1024 * 1024).WithPidsLimit(20).StartAsync();
+        await AssertInItsOwnGroupAsync(c, 32 * 1024 * 1024, 20);
+        await AssertInItsOwnGroupAsync(sandbox, null, null);
+        // and it is in the namespaces it joined
+        foreach (var ns in new[] { "net", "uts", "ipc", "pid" })
+        {
+            Assert.Equal(Link($"/proc/{sandbox.State.Pid}/ns/{ns}"), Link($"/proc/{c.State.Pid}/ns/{ns}"));
+        }
+
+        var ps = await c.ExecAsync(["ps", "-o", "args"]);
+        Assert.Contains("sleep 30", ps.Stdout, StringComparison.Ordinal);
+        static string? Link(string path) => new FileInfo(path).LinkTarget;
+    }
+
+    /// <summary>The container's process is in its group in every v1 hierarchy, no thread of this process is, and the limits are written.</summary>
+    private static async Task AssertInItsOwnGroupAsync(Container c, long? memory, int? pids)
+    {
         string key = c.State.Spec.CgroupKey(c.Id);
         int pid = c.State.Pid;
         foreach (var controller in new[] { "memory", "pids", "cpu", "freezer", "devices" })
@@ -28,8 +54,16 @@ public sealed class EarlyCgroupTests
             Assert.True(ours.Count == 0, $"threads of the engine left in {controller}: {string.Join(", ", ours)}");
         }
 
-        Assert.Equal((64 * 1024 * 1024).ToString(CultureInfo.InvariantCulture), (await File.ReadAllTextAsync($"/sys/fs/cgroup/memory/containers-dotnet/{key}/memory.limit_in_bytes")).Trim());
-        Assert.Equal("50", (await File.ReadAllTextAsync($"/sys/fs/cgroup/pids/containers-dotnet/{key}/pids.max")).Trim());
+        if (memory is { } m)
+        {
+            Assert.Equal(m.ToString(CultureInfo.InvariantCulture), (await File.ReadAllTextAsync($"/sys/fs/cgroup/memory/containers-dotnet/{key}/memory.limit_in_bytes")).Trim());
+        }
+
+        if (pids is { } p)
+        {
+            Assert.Equal(p.ToString(CultureInfo.InvariantCulture), (await File.ReadAllTextAsync($"/sys/fs/cgroup/pids/containers-dotnet/{key}/pids.max")).Trim());
+        }
+
         // the payload sees a cgroup namespace rooted at its own group
         var inside = await c.ExecAsync(["cat", "/proc/self/cgroup"]);
         Assert.Contains(":memory:/\n", inside.Stdout, StringComparison.Ordinal);

@@ -63,7 +63,8 @@ internal sealed partial class ContainerSupervisor
             // moving the shim afterwards waits for (4-11 ms of every start here). The group's limits are written only
             // after that thread has ended: a thread of the engine in a group at its memory limit could make the whole
             // engine the OOM killer's victim (which is also why exec, into a group that may be full, does not do this).
-            var early = ctx.Pool is null && !spec.HasUserNamespace && namespaces.Joins.Count == 0
+            // A container joining another's namespaces (a pod's containers join its sandbox's) is made the same way.
+            var early = ctx.Pool is null && !spec.HasUserNamespace
                 ? steps.Do("create the cgroup", () => new EarlyCgroup(ctx.Cgroups.Create(spec.CgroupKey(Id))), e => e.Group.Delete())
                 : null;
             var shim = await steps.DoAsync("spawn the shim", () => SpawnAsync(spec, namespaces, terminal, early), async s =>
@@ -245,7 +246,7 @@ internal sealed partial class ContainerSupervisor
             // is in the new network namespace too, where it brings the loopback up for --network none (no setns from
             // another thread, as for a shim spawned elsewhere)
             bool loopback = spec.NetworkMode == "none" && (namespaces.Unshare & ShimSpawner.CLONE_NEWNET) != 0;
-            var shim = await ctx.Spawner.SpawnInitAsync(namespaces.Unshare, stdio, unshared: () =>
+            void Unshared()
             {
                 early.Joined = early.Group.TryAddCurrentThread();
                 if (loopback)
@@ -253,7 +254,11 @@ internal sealed partial class ContainerSupervisor
                     using var nl = new Linux.Netlink(ctx.Sys);
                     nl.SetUp(1);
                 }
-            }, stage: staged).ConfigureAwait(false);
+            }
+
+            var shim = namespaces.Joins.Count > 0
+                ? await ctx.Spawner.SpawnJoinedAsync(namespaces.Joins, namespaces.Unshare, stdio, staged, Unshared).ConfigureAwait(false)
+                : await ctx.Spawner.SpawnInitAsync(namespaces.Unshare, stdio, unshared: Unshared, stage: staged).ConfigureAwait(false);
             shim.LoopbackUp = loopback;
             return shim;
         }

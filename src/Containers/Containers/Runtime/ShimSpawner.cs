@@ -234,9 +234,9 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
     /// <summary>
     /// Starts a shim in the namespaces of other processes (<paramref name="joins"/>: a pod's second container joins
     /// the first's network, ipc and uts; <c>--pid container:X</c> joins X's pid namespace) and new ones of the rest
-    /// (<paramref name="unshareFlags"/>).
+    /// (<paramref name="unshareFlags"/>). <paramref name="unshared"/> runs on the spawning thread once it is in them.
     /// </summary>
-    public Task<SpawnedShim> SpawnJoinedAsync(IReadOnlyList<(string Ns, int Flag, int Pid)> joins, int unshareFlags, StdioOptions stdio, bool stage = true) =>
+    public Task<SpawnedShim> SpawnJoinedAsync(IReadOnlyList<(string Ns, int Flag, int Pid)> joins, int unshareFlags, StdioOptions stdio, bool stage = true, Action? unshared = null) =>
         SpawnAsync("init", () =>
         {
             foreach (var (ns, flag, pid) in joins)
@@ -245,6 +245,7 @@ internal sealed class ShimSpawner(ISyscalls sys, string shimPath, string? stageD
             }
 
             sys.Unshare(unshareFlags);
+            unshared?.Invoke();
         }, stdio, stage: stage);
 
     /// <summary>Path of containers-userns (beside the shim, or CONTAINERS_USERNS).</summary>
