@@ -14,7 +14,7 @@ internal static class Verbs
     /// monitor as this same program.</summary>
     public static EngineOptions EngineOptionsFor(Args a)
     {
-        ImmutableArray<string> monitor = [.. SelfCommand.Prefix, "__monitor"];
+        ImmutableArray<string> monitor = [.. SelfCommand.Monitor];
         ImmutableArray<IVolumeDriver> drivers = [new ReplicatedVolumeDriver()];
         return a.Get("root") is { } root
             ? new EngineOptions { Root = root, MonitorCommand = monitor, PrespawnShim = false, VolumeDrivers = drivers }
