@@ -505,6 +505,10 @@ public sealed class EtcdObjectStore : IObjectStore
             {
                 // the member went away: another one answers the next watch
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled)
+            {
+                return; // disposed while the call was open
+            }
             catch (ObjectDisposedException) when (stopping.IsCancellationRequested)
             {
                 return;
