@@ -505,9 +505,9 @@ public sealed class EtcdObjectStore : IObjectStore
             {
                 // the member went away: another one answers the next watch
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled)
+            catch (RpcException)
             {
-                return; // disposed while the call was open
+                return; // disposed while the call was open (Cancelled, or Unavailable when the connection went first)
             }
             catch (ObjectDisposedException) when (stopping.IsCancellationRequested)
             {
