@@ -100,9 +100,9 @@ internal static class Janitor
 
             return 0;
         });
-        foreach (var n in ctx.Networks.List())
+        foreach (var bridge in ctx.Networks.Bridges())
         {
-            ctx.Networks.Bridge(n).Ipam.ReleaseDead();
+            bridge.Ipam.ReleaseDead();
         }
 
         if (housekeeping)
