@@ -47,6 +47,12 @@ public sealed class ContainerEngine : IAsyncDisposable
         options = parts.Options;
         Context = parts.Context;
         Images = parts.Images;
+        if (!options.SweepAtStart)
+        {
+            housekeeping = Task.CompletedTask;
+            return;
+        }
+
         Janitor.Sweep(Context, housekeeping: false);
         // what removed containers left in the trash (a CLI that exited while deleting one) and the cgroups of dead
         // pooled shims go beside this engine's work, not before it: 2-3 ms of every `containers run --rm` here

@@ -27,6 +27,7 @@ public static class ContainerMonitorHost
                 ShimPath = Opt("--shim"),
                 DnsUpstreams = Opt("--dns-upstream") is { } dns ? [.. dns.Split(',', StringSplitOptions.RemoveEmptyEntries)] : [],
                 PrespawnShim = false,
+                SweepAtStart = false, // its starter has just swept
             });
             supervisor = new ContainerSupervisor(engine.Context, id, null, HealthMonitor.Companion(engine.Context));
             await supervisor.StartAsync(CancellationToken.None).ConfigureAwait(false);

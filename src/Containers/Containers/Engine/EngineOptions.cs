@@ -46,6 +46,13 @@ public sealed record EngineOptions
     public bool PrespawnShim { get; init; } = true;
 
     /// <summary>
+    /// Whether the engine sweeps its root when it is made (containers whose monitor died, their cgroups and addresses,
+    /// the trash, vanished bridges' rules, dead writers' files). Off for a container's monitor: the engine that started
+    /// it has just swept, and the sweep reads every container's state (per pod start, on a node of many pods).
+    /// </summary>
+    internal bool SweepAtStart { get; init; } = true;
+
+    /// <summary>
     /// Docker's <c>userns-remap</c>: every container without <c>--userns</c> of its own runs in a user namespace
     /// mapped onto the subordinate ids of this user (<c>USER[:GROUP]</c>, names or ids, from
     /// <see cref="SubordinateUidFile"/> and <see cref="SubordinateGidFile"/>; <c>default</c> is the user

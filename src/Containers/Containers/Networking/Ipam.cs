@@ -32,7 +32,7 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
         }
 
         var map = Load();
-        if (map.TryGetValue(requested.ToString(), out var owner) && owner.Split(' ')[0] != id)
+        if (map.TryGetValue(requested.ToString(), out var owner) && owner.Split(' ')[0] != id && !IsDead(owner))
         {
             throw new ContainerConflictException($"address {requested} is already in use on {Path.GetFileName(Path.GetDirectoryName(file))}");
         }
@@ -58,14 +58,24 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
         }
 
         var size = 1L << (32 - prefixLength);
-        for (long i = 2; i < size - 1; i++)
+        for (int pass = 0; pass < 2; pass++)
         {
-            var ip = Offset(i);
-            if (!map.ContainsKey(ip.ToString()) && !ip.Equals(Gateway))
+            for (long i = 2; i < size - 1; i++)
             {
-                map[ip.ToString()] = owner;
-                Save(map);
-                return ip;
+                var ip = Offset(i);
+                if (!map.ContainsKey(ip.ToString()) && !ip.Equals(Gateway))
+                {
+                    map[ip.ToString()] = owner;
+                    Save(map);
+                    return ip;
+                }
+            }
+
+            // full: what processes that died without releasing hold is free again (engines sweep at start, a
+            // container's monitor does not), then look once more
+            if (RemoveDead(map) == 0)
+            {
+                break;
             }
         }
 
@@ -92,19 +102,29 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
     public void ReleaseDead() => Locked(() =>
     {
         var map = Load();
-        var dead = map.Where(kv => kv.Value.Split(' ') is var f && (f.Length < 3 || !new ProcessIdentity(int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)).IsAlive)).Select(kv => kv.Key).ToArray();
-        if (dead.Length > 0)
+        if (RemoveDead(map) > 0)
         {
-            foreach (var k in dead)
-            {
-                map.Remove(k);
-            }
-
             Save(map);
         }
 
         return 0;
     });
+
+    /// <summary>Removes from <paramref name="map"/> the addresses whose owning process is gone; returns how many.</summary>
+    private static int RemoveDead(Dictionary<string, string> map)
+    {
+        var dead = map.Where(kv => IsDead(kv.Value)).Select(kv => kv.Key).ToArray();
+        foreach (var k in dead)
+        {
+            map.Remove(k);
+        }
+
+        return dead.Length;
+    }
+
+    /// <summary>Whether an allocation's owner ("ID PID STARTTIME") is a process that no longer runs.</summary>
+    private static bool IsDead(string owner) =>
+        owner.Split(' ') is var f && (f.Length < 3 || !new ProcessIdentity(int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture), long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)).IsAlive);
 
     private T Locked<T>(Func<T> action)
     {
