@@ -120,17 +120,9 @@ internal sealed class ContainerStore
             : throw new ContainerConflictException($"{what} mode {mode}: the container is not running");
     }
 
-    /// <summary>
-    /// Finds a container by full id, name or unique id prefix, in dockerd's order (a full id first: read at once, where
-    /// the others read every container's state). Throws <see cref="ContainerNotFoundException"/>.
-    /// </summary>
+    /// <summary>Finds a container by full id, unique id prefix or name. Throws <see cref="ContainerNotFoundException"/>.</summary>
     public ContainerState Find(string idOrName)
     {
-        if (idOrName.Length == 64 && idOrName.All(char.IsAsciiHexDigitLower) && Read(idOrName) is { } exact)
-        {
-            return exact;
-        }
-
         var all = List();
         var byName = all.FirstOrDefault(s => s.Name == idOrName.TrimStart('/'));
         if (byName is not null)

@@ -231,14 +231,8 @@ public sealed class EnginePodRuntime : IPodRuntime
     /// <inheritdoc/>
     public RuntimeContainerStatus? Inspect(string id)
     {
-        try
-        {
-            return ToStatus(engine.Get(id).State); // one state read for a full id (listing read every container's)
-        }
-        catch (ContainerNotFoundException)
-        {
-            return null;
-        }
+        var s = engine.List(all: true).FirstOrDefault(c => c.Id == id);
+        return s is null ? null : ToStatus(s);
     }
 
     /// <inheritdoc/>
