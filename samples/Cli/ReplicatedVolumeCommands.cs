@@ -120,6 +120,7 @@ internal static class ReplicatedVolumeCommands
             {
             }
 
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:HH:mm:ss.fff} detaching"));
             await stop.CancelAsync().ConfigureAwait(false);
             listener.Close();
             await requests.ConfigureAwait(false);
@@ -136,7 +137,7 @@ internal static class ReplicatedVolumeCommands
 
             File.Delete(sock);
             File.Delete(Path.Combine(dir, "serve.pid"));
-            Console.WriteLine($"volume {v.Name} detached");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:HH:mm:ss.fff} volume {v.Name} detached"));
         }
 
         return 0;
@@ -183,6 +184,7 @@ internal static class ReplicatedVolumeCommands
 
                             break;
                         case "leave":
+                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:HH:mm:ss.fff} leave asked; in use: {!idle()}"));
                             if (!idle())
                             {
                                 throw new InvalidOperationException($"volume {volume.Name} is in use: stop the containers that use it first (a mounted filesystem would see its blocks change under it)");
