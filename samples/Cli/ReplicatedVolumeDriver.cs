@@ -95,7 +95,7 @@ internal sealed class ReplicatedVolumeDriver : IVolumeDriver
     /// Asks the volume's server to detach now when no container uses the volume; true once it has. A server that
     /// closes the connection without an answer was already leaving on its own (its idle checks ran out as the request
     /// came: the race that made `volume rm` say "attached" once in a loaded test run), so it is waited for as well;
-    /// only an answer that is not "ok" (the volume is in use) or a server still there after 15 s is a refusal.
+    /// only an answer that is not "ok" (the volume is in use) or a server still there after 90 s is a refusal.
     /// </summary>
     public static bool Leave(string dir)
     {
@@ -117,7 +117,8 @@ internal sealed class ReplicatedVolumeDriver : IVolumeDriver
             // no listener any more, or the connection cut: the server is gone or going; see below
         }
 
-        for (var deadline = DateTime.UtcNow.AddSeconds(15); ServeAlive(dir); Thread.Sleep(50))
+        // detaching flushes the filesystem through the loop device and FUSE: slow on a loaded machine (over 15 s once in a full test run)
+        for (var deadline = DateTime.UtcNow.AddSeconds(90); ServeAlive(dir); Thread.Sleep(50))
         {
             if (DateTime.UtcNow > deadline)
             {
