@@ -161,6 +161,21 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task Logs_asked_for_before_the_container_is_removed_are_read_after_it()
+    {
+        // docker-py's containers.run: asks for the followed logs, waits, removes the container, then reads the body
+        await using var t = new TestEngine();
+        var c = await t.Busybox("sh", "-c", "echo first; echo second").StartAsync();
+        var followed = c.GetLogsAsync(follow: true);
+        var all = c.GetLogsAsync();
+        Assert.Equal(0, (await c.WaitAsync()).ExitCode);
+        await c.RemoveAsync();
+        Assert.Null(t.Engine.List(all: true).FirstOrDefault(s => s.Id == c.Id));
+        Assert.Equal(["first\n", "second\n"], await followed.Select(e => e.Text).ToListAsync());
+        Assert.Equal(["first\n", "second\n"], await all.Select(e => e.Text).ToListAsync());
+    }
+
+    [Fact]
     public async Task Restart_policy_always_is_ended_by_stop()
     {
         await using var t = new TestEngine();

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Containers.Runtime.Cgroups;
 
 namespace Containers;
@@ -345,15 +344,13 @@ public sealed partial class Container : IAsyncDisposable
             : throw new ContainerConflictException($"container {Name} is not running");
     }
 
-    /// <summary>The container's output from its json log; with <paramref name="follow"/>, goes on until the container stops.</summary>
-    public async IAsyncEnumerable<LogEntry> GetLogsAsync(bool follow = false, int? tail = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var path = Ctx.Store.LogPath(Id);
-        await foreach (var e in JsonLogReader.ReadAsync(path, follow, tail, () => Ctx.Store.Read(Id)?.IsActive == true, cancellationToken).ConfigureAwait(false))
-        {
-            yield return e;
-        }
-    }
+    /// <summary>
+    /// The container's output from its json log; with <paramref name="follow"/>, goes on until the container stops.
+    /// The log is opened by this call, not at the first read: what it holds then is read even if the container is
+    /// removed before the enumeration starts.
+    /// </summary>
+    public IAsyncEnumerable<LogEntry> GetLogsAsync(bool follow = false, int? tail = null, CancellationToken cancellationToken = default) =>
+        JsonLogReader.Open(Ctx.Store.LogPath(Id), follow, tail, () => Ctx.Store.Read(Id)?.IsActive == true, cancellationToken);
 
     /// <summary>Starts a second process in the container's namespaces and cgroup (docker exec).
     /// Throws <see cref="ContainerConflictException"/> when the container is not running, <see cref="ContainerStartException"/> when the command cannot start.</summary>

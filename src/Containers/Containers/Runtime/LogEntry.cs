@@ -85,14 +85,34 @@ internal sealed class JsonLogWriter(string path, TimeProvider time) : IDisposabl
 /// <summary>Reads a json-file log, optionally following it while the container runs.</summary>
 internal static class JsonLogReader
 {
-    public static async IAsyncEnumerable<LogEntry> ReadAsync(string path, bool follow, int? tail, Func<bool> stillRunning, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// Opens the log now and reads it when enumerated: a caller that answers first and reads later (an HTTP handler
+    /// that sends its headers, a client that removes the container before reading the body, as docker-py's
+    /// <c>containers.run</c> does) still gets every line, as dockerd's open log reader does.
+    /// </summary>
+    public static IAsyncEnumerable<LogEntry> Open(string path, bool follow, int? tail, Func<bool> stillRunning, CancellationToken ct)
     {
-        if (!File.Exists(path))
+        FileStream? file;
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            file = null;
+        }
+
+        return ReadAsync(file, follow, tail, stillRunning, ct);
+    }
+
+    private static async IAsyncEnumerable<LogEntry> ReadAsync(FileStream? opened, bool follow, int? tail, Func<bool> stillRunning, [EnumeratorCancellation] CancellationToken ct)
+    {
+        if (opened is null)
         {
             yield break;
         }
 
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var file = opened;
         var pending = new MemoryStream();
         var buf = new byte[65536];
         var first = true;
