@@ -12,7 +12,13 @@ public sealed class ObjectStoreTests : IDisposable
 
     private static string Text(StoredObject? o) => o is null ? "" : Encoding.UTF8.GetString(o.Json.Span);
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose()
+    {
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 
     [Fact]
     public async Task What_the_store_keeps_carries_the_revision_of_its_last_write()
@@ -168,5 +174,96 @@ public sealed class ObjectStoreTests : IDisposable
         {
             Assert.Equal((3001L, """{"n":3000}"""), (store.Revision, Text(store.Get(new ObjectKey("leases", "default", "leader")))));
         }
+    }
+
+    [Fact]
+    public async Task Events_are_kept_on_disk_only_and_read_back_the_same_through_writes_compactions_and_a_reopen()
+    {
+        static ObjectKey Event(int i) => new("events", "default", $"web-{i}.17f3a9c2");
+        static string Body(int i, int n) => $$"""{"metadata":{"name":"web-{{i}}"},"message":"Started container é{{i}} \"x\"","count":{{n}}}""";
+        var expected = new Dictionary<ObjectKey, (long Revision, string Json)>();
+        StoredObject early;
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            var pod = store.Create(new ObjectKey("pods", "default", "web"), Json("""{"metadata":{"name":"web"}}"""));
+            early = store.Create(Event(0), Json(Body(0, 1)));
+            Assert.False(early.InMemory); // its line is in the file: the bytes are read back from there
+            Assert.True(pod.InMemory); // other resources stay in memory
+            Assert.Equal("""{"metadata":{"resourceVersion":"2","name":"web-0"},"message":"Started container é0 \"x\"","count":1}""", Text(early));
+
+            // writes beside each other (batched into shared flushes), updates and deletions, then enough rewrites of
+            // one key to compact the log under the objects read before
+            await Task.WhenAll(Enumerable.Range(1, 4).Select(t => Task.Run(() =>
+            {
+                for (var i = t; i < 600; i += 4)
+                {
+                    store.Create(Event(i), Json(Body(i, 1)));
+                }
+            })));
+            for (var i = 1; i < 600; i += 3)
+            {
+                store.Update(Event(i), Json(Body(i, 2)));
+            }
+
+            for (var i = 2; i < 600; i += 5)
+            {
+                store.Delete(Event(i));
+            }
+
+            var lease = new ObjectKey("leases", "default", "leader");
+            store.Create(lease, Json("""{"n":0}"""));
+            for (var n = 1; n <= 2500; n++)
+            {
+                store.Update(lease, Json($$"""{"n":{{n}}}"""));
+            }
+
+            Assert.True(File.ReadAllLines(Path.Combine(dir, "objects.log")).Length < 2000); // compacted
+            Assert.Equal("""{"metadata":{"resourceVersion":"2","name":"web-0"},"message":"Started container é0 \"x\"","count":1}""", Text(early)); // read before the compaction
+            foreach (var o in store.List("events").Items)
+            {
+                Assert.False(o.InMemory);
+                expected[o.Key] = (o.Revision, Text(o));
+            }
+
+            Assert.Equal(600 - 120, expected.Count);
+            Assert.Contains("\"count\":2", expected[Event(4)].Json, StringComparison.Ordinal);
+            Assert.StartsWith("""{"metadata":{"resourceVersion":""", expected[Event(3)].Json, StringComparison.Ordinal);
+            Assert.Contains("\",\"name\":\"web-3\"},\"message\":\"Started container é3", expected[Event(3)].Json, StringComparison.Ordinal);
+            store.Create(Event(1000), Json(Body(1000, 1)));
+            expected[Event(1000)] = (store.Revision, Text(store.Get(Event(1000))));
+        }
+
+        await using (var store = EmbeddedObjectStore.Open(dir))
+        {
+            var events = store.List("events").Items;
+            Assert.All(events, o => Assert.False(o.InMemory));
+            Assert.Equal(expected.OrderBy(e => e.Key.Name, StringComparer.Ordinal).Select(e => (e.Key, e.Value.Revision, e.Value.Json)), events.OrderBy(o => o.Key.Name, StringComparer.Ordinal).Select(o => (o.Key, o.Revision, Text(o))));
+            var again = store.Update(Event(1000), Json(Body(1000, 3)));
+            Assert.Contains("\"count\":3", Text(store.Get(Event(1000))), StringComparison.Ordinal);
+            Assert.Equal(Text(again), Text(store.Get(Event(1000))));
+        }
+    }
+
+    [Fact]
+    public void A_parse_is_shared_while_in_use_and_let_go_after_two_periods_without_use()
+    {
+        var stored = new StoredObject(new ObjectKey("pods", "default", "web"), 1, Json("""{"metadata":{"name":"web"}}"""));
+        int parses = 0;
+        object Parse(StoredObject _)
+        {
+            parses++;
+            return new object();
+        }
+
+        var first = stored.Parsed(Parse);
+        Assert.Same(first, stored.Parsed(Parse)); // shared (one period ending meanwhile cannot let it go: two must)
+        Assert.Equal(1, parses);
+        Assert.True(StoredObject.RecentParses.Listed > 0);
+
+        StoredObject.RecentParses.EndPeriod();
+        StoredObject.RecentParses.EndPeriod(); // two periods without a use (the timer ending more only lets go sooner)
+        var again = stored.Parsed(Parse);
+        Assert.NotSame(first, again);
+        Assert.Equal(2, parses);
     }
 }

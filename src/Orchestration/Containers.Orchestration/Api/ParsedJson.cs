@@ -13,9 +13,6 @@ internal sealed class ParsedJson
     /// <summary>The object.</summary>
     public JsonElement Root { get; }
 
-    /// <summary>What controllers derived from it, kept with the parse (set once; a race makes it twice, equal).</summary>
-    public object? Facts { get; set; }
-
     /// <summary>metadata.uid of a stored object, read off its shared parse.</summary>
     public static string? Uid(StoredObject stored) =>
         stored.Parsed(Of).Root is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty("metadata", out var meta)

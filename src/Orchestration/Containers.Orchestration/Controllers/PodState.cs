@@ -89,16 +89,13 @@ public static class PodState
     /// The facts of a stored object, read straight off its shared parse (no nodes built) and kept with it: every
     /// controller that looks at this revision gets the same facts.
     /// </summary>
-    internal static Facts Of(StoredObject stored)
-    {
-        var parsed = stored.Parsed(ParsedJson.Of);
-        return parsed.Facts as Facts ?? (Facts)(parsed.Facts = new Facts(ObjectApi.View(stored), stored));
-    }
+    internal static Facts Of(StoredObject stored) =>
+        stored.Derived as Facts ?? (Facts)(stored.Derived = new Facts(ObjectApi.View(stored), stored));
 
     /// <summary>See <see cref="Of(JsonObject)"/>.</summary>
     internal sealed class Facts
     {
-        private readonly JsonObject obj;
+        private readonly JsonObject? obj; // null when read off a stored object: it would keep the object's parse alive
         private readonly StoredObject? stored;
         private readonly string? readyTransition;
         private IReadOnlyDictionary<string, string>? labels;
@@ -106,11 +103,11 @@ public static class PodState
         private bool readySinceRead;
 
         /// <summary>Reads the facts off <paramref name="obj"/> (a view reads them off its parsed JSON, building no nodes).</summary>
-        /// <param name="obj">The object (kept only for its labels).</param>
+        /// <param name="obj">The object (kept for its labels, when it is not <paramref name="stored"/>'s view).</param>
         /// <param name="stored">The revision the facts are kept with, when they are: <see cref="Object"/> is then a fresh view of it.</param>
         public Facts(JsonObject obj, StoredObject? stored = null)
         {
-            this.obj = obj;
+            this.obj = stored is null ? obj : null;
             this.stored = stored;
 
             // metadata and status looked up once, each field then read inside them; the owner references walked once
@@ -140,7 +137,7 @@ public static class PodState
         }
 
         /// <summary>The object (a fresh view when the facts were read off a stored one).</summary>
-        public JsonObject Object => stored is null ? obj : ObjectApi.View(stored);
+        public JsonObject Object => stored is null ? obj! : ObjectApi.View(stored);
 
         /// <summary>Every owner reference: (uid, kind, name).</summary>
         public (string Uid, string? Kind, string? Name)[] Owners { get; }
@@ -151,7 +148,7 @@ public static class PodState
 
         public string? ControllerName { get; }
 
-        public IReadOnlyDictionary<string, string> Labels => labels ??= Json.Labels(obj);
+        public IReadOnlyDictionary<string, string> Labels => labels ??= Json.Labels(Object);
 
         public bool Deleting { get; }
 

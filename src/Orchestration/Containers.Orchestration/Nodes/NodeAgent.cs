@@ -494,23 +494,24 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
     private void Watch(string podKey, ContainerRecord cr, string id) => SyncWhenExits(podKey, id, () => cr.Id == id);
 
     /// <summary>Queues the pod's sync when container <paramref name="id"/> exits, if it is still the one <paramref name="current"/> says.</summary>
+    /// <remarks>A continuation, not an async lambda's state machine: one of these waits for every container of the node.</remarks>
     private void SyncWhenExits(string podKey, string id, Func<bool> current)
     {
-        _ = Task.Run(async () =>
-        {
-            try
+        // on the pool: a runtime's wait may look the container up first (the engine reads its state), not on this sync's thread
+        _ = Task.Run(() => runtime.WaitAsync(id, stop.Token)).ContinueWith(
+            static (t, state) =>
             {
-                await runtime.WaitAsync(id, stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+                var (agent, podKey, current) = ((NodeAgent, string, Func<bool>))state!;
+                if (t.IsCompletedSuccessfully && current())
+                {
+                    agent.Queue.Add(podKey);
+                }
 
-            if (current())
-            {
-                Queue.Add(podKey);
-            }
-        });
+                _ = t.Exception; // observed: an agent stopping or a runtime failing to wait is not an unobserved task exception
+            },
+            (this, podKey, current),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 }

@@ -14,6 +14,17 @@ public sealed class PodConfigException(string message) : ContainerException(mess
 /// </summary>
 internal static class PodEnvironment
 {
+    private const int MaxShared = 16384;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Shared = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// One instance of a service-link string for every pod that has it (every pod of a namespace has the same ones):
+    /// a node of a thousand pods keeps one <c>KUBERNETES_PORT_443_TCP_ADDR</c>, not a thousand. Bounded: past
+    /// <see cref="MaxShared"/> strings (services churning), new ones are not shared.
+    /// </summary>
+    private static string Share(string s) =>
+        Shared.TryGetValue(s, out var kept) ? kept : Shared.Count < MaxShared ? Shared.GetOrAdd(s, s) : s;
+
     public static List<KeyValuePair<string, string>> Build(JsonObject pod, JsonObject container, NodeReader reader, Informer services)
     {
         string ns = Json.Namespace(pod) ?? "default";
@@ -28,6 +39,9 @@ internal static class PodEnvironment
 
             env[k] = v;
         }
+
+        // service links are the same strings in every pod of the namespace: one instance of each is kept for them all
+        void SetShared(string k, string v) => Set(Share(k), Share(v));
 
         // the namespace's Services when service links are on; the API's own Service (default/kubernetes) always, as the kubelet
         var linked = Json.Bool(pod, "spec", "enableServiceLinks") != false ? services.List(ns).ToList() : [];
@@ -47,27 +61,27 @@ internal static class PodEnvironment
                     continue;
                 }
 
-                Set($"{prefix}_SERVICE_HOST", ip);
-                Set($"{prefix}_SERVICE_PORT", Json.Int(ports[0], "port")!.Value.ToString(CultureInfo.InvariantCulture));
+                SetShared($"{prefix}_SERVICE_HOST", ip);
+                SetShared($"{prefix}_SERVICE_PORT", Json.Int(ports[0], "port")!.Value.ToString(CultureInfo.InvariantCulture));
                 foreach (var p in ports)
                 {
                     string port = Json.Int(p, "port")!.Value.ToString(CultureInfo.InvariantCulture);
                     string proto = (Json.Str(p, "protocol") ?? "TCP").ToUpperInvariant();
                     if (Json.Str(p, "name") is { Length: > 0 } pname)
                     {
-                        Set($"{prefix}_SERVICE_PORT_{pname.ToUpperInvariant().Replace('-', '_')}", port);
+                        SetShared($"{prefix}_SERVICE_PORT_{pname.ToUpperInvariant().Replace('-', '_')}", port);
                     }
 
                     string url = $"{proto.ToLowerInvariant()}://{ip}:{port}";
                     if (p == ports[0])
                     {
-                        Set($"{prefix}_PORT", url);
+                        SetShared($"{prefix}_PORT", url);
                     }
 
-                    Set($"{prefix}_PORT_{port}_{proto}", url);
-                    Set($"{prefix}_PORT_{port}_{proto}_PROTO", proto.ToLowerInvariant());
-                    Set($"{prefix}_PORT_{port}_{proto}_PORT", port);
-                    Set($"{prefix}_PORT_{port}_{proto}_ADDR", ip);
+                    SetShared($"{prefix}_PORT_{port}_{proto}", url);
+                    SetShared($"{prefix}_PORT_{port}_{proto}_PROTO", proto.ToLowerInvariant());
+                    SetShared($"{prefix}_PORT_{port}_{proto}_PORT", port);
+                    SetShared($"{prefix}_PORT_{port}_{proto}_ADDR", ip);
                 }
             }
         }

@@ -33,10 +33,10 @@ internal sealed class PodRecord(string uid, string directory)
     public DateTimeOffset VolumesRefreshedAt { get; set; }
 
     /// <summary>The digest of what was last written into each configMap, secret, downwardAPI or projected volume's directory.</summary>
-    public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> VolumeDigests { get; } = new(StringComparer.Ordinal);
+    public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> VolumeDigests { get; } = new(1, 2, StringComparer.Ordinal); // a few entries, one writer at a time: not 31 buckets and a lock per core
 
     /// <summary>The service-account tokens of the pod's projected volumes (VOLUME/PATH), with when each is to be renewed.</summary>
-    public System.Collections.Concurrent.ConcurrentDictionary<string, (byte[] Token, long RenewAt)> Tokens { get; } = new(StringComparer.Ordinal);
+    public System.Collections.Concurrent.ConcurrentDictionary<string, (byte[] Token, long RenewAt)> Tokens { get; } = new(1, 2, StringComparer.Ordinal);
 
     public ContainerRecord Get(string name, bool init)
     {

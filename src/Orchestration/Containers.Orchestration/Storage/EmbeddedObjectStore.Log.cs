@@ -42,6 +42,7 @@ public sealed partial class EmbeddedObjectStore
                 batch = pending;
                 pending = spare;
                 end = appended;
+                (spilling, pendingSpill) = (pendingSpill, spilling);
             }
 
             try
@@ -58,6 +59,9 @@ public sealed partial class EmbeddedObjectStore
                     retry.Write(batch.WrittenSpan);
                     retry.Write(pending.WrittenSpan);
                     pending = retry;
+                    spilling.AddRange(pendingSpill); // still in memory, in the order appended
+                    (spilling, pendingSpill) = (pendingSpill, spilling);
+                    spilling.Clear();
                 }
 
                 batch.ResetWrittenCount();
@@ -65,19 +69,51 @@ public sealed partial class EmbeddedObjectStore
                 throw;
             }
 
-            batch.ResetWrittenCount();
-            if (batch.Capacity > 1 << 24)
+            // a burst does not pin a huge buffer: over 16 MiB is let go at once; a few MiB are kept while batches are
+            // large (regrowing them cost more) and let go by the first small batch after the burst (each of the two
+            // buffers alternating here held up to 16 MiB once a 10,000-pod burst was over)
+            if (batch.Capacity > 1 << 24 || (batch.Capacity > 1 << 20 && batch.WrittenCount < batch.Capacity / 16))
             {
-                batch = new ArrayBufferWriter<byte>(1 << 16); // a burst does not pin a huge buffer (a few MiB are kept: regrowing them cost more)
+                batch = new ArrayBufferWriter<byte>(1 << 16);
+            }
+            else
+            {
+                batch.ResetWrittenCount();
             }
 
             spare = batch;
+            Spill(spilling, fileBase);
             Volatile.Write(ref flushed, end);
         }
     }
 
+    /// <summary>
+    /// Lets go of the in-memory bytes of objects kept on disk only (<see cref="EmbeddedStoreOptions.OnDiskResources"/>)
+    /// whose log lines are now in the file: each is read back from its line when used (under the flush gate). A line
+    /// ending at <c>LineEnd</c> ends at byte <paramref name="lineBase"/> + <c>LineEnd</c> of the file.
+    /// </summary>
+    private void Spill(List<(StoredObject Object, long LineEnd, int Length)> written, long lineBase)
+    {
+        if (written.Count == 0)
+        {
+            return;
+        }
+
+        spillFile ??= new SpillFile(logPath);
+        foreach (var (o, lineEnd, length) in written)
+        {
+            // the line ends with the object's bytes, as written raw, then "}\n"
+            o.SpillTo(spillFile, lineBase + lineEnd - 2 - length, length);
+        }
+
+        written.Clear();
+    }
+
     /// <summary>One log line: <c>{"op":"put","rv":7,"r":"pods","ns":"default","n":"web","o":{...}}</c>; returns its length.</summary>
-    private int Append(IBufferWriter<byte> to, string op, StoredObject o)
+    private int Append(IBufferWriter<byte> to, string op, StoredObject o) => Append(to, op, o, o.Json);
+
+    /// <summary>As <see cref="Append(IBufferWriter{byte}, string, StoredObject)"/> with the object's bytes read once by the caller.</summary>
+    private int Append(IBufferWriter<byte> to, string op, StoredObject o, ReadOnlyMemory<byte> json)
     {
         // under the gate: one buffer and writer for every line (a writer per line cost a fifth of the control plane's allocations)
         lineBuffer.ResetWrittenCount();
@@ -93,7 +129,7 @@ public sealed partial class EmbeddedObjectStore
 
         lineWriter.WriteString("n", o.Key.Name);
         lineWriter.WritePropertyName("o");
-        lineWriter.WriteRawValue(o.Json.Span, skipInputValidation: true);
+        lineWriter.WriteRawValue(json.Span, skipInputValidation: true);
         lineWriter.WriteEndObject();
         lineWriter.Flush();
         lineBuffer.Write("\n"u8);
@@ -110,6 +146,7 @@ public sealed partial class EmbeddedObjectStore
     private void Replay()
     {
         long good = 0;
+        var replayed = new List<(StoredObject Stored, long Offset)>();
         if (File.Exists(logPath))
         {
             var bytes = File.ReadAllBytes(logPath);
@@ -117,9 +154,14 @@ public sealed partial class EmbeddedObjectStore
             while (start < bytes.Length)
             {
                 var end = Array.IndexOf(bytes, (byte)'\n', start);
-                if (end < 0 || !TryApply(bytes.AsMemory(start, end - start)))
+                if (end < 0 || TryApply(bytes.AsMemory(start, end - start)) is not { } applied)
                 {
                     break; // a torn or unreadable tail: everything before it stands
+                }
+
+                if (options.OnDiskResources.Contains(applied.Stored.Key.Resource) && applied.Carried)
+                {
+                    replayed.Add((applied.Stored, start + applied.JsonStart));
                 }
 
                 logLines++;
@@ -131,11 +173,20 @@ public sealed partial class EmbeddedObjectStore
         log = new FileStream(logPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read);
         log.SetLength(good); // drop the torn tail
         log.Seek(0, SeekOrigin.End);
+        fileBase = good;
         index.OldestWindowRevision = Revision + 1;
+        if (replayed.Count > 0)
+        {
+            spillFile = new SpillFile(logPath);
+            foreach (var (o, offset) in replayed)
+            {
+                o.SpillTo(spillFile, offset, o.Json.Length);
+            }
+        }
     }
 
     /// <summary>Applies one log line (read with a forward-only reader: the object's bytes are sliced, not re-encoded).</summary>
-    private bool TryApply(ReadOnlyMemory<byte> line)
+    private (StoredObject Stored, int JsonStart, bool Carried)? TryApply(ReadOnlyMemory<byte> line)
     {
         try
         {
@@ -143,9 +194,10 @@ public sealed partial class EmbeddedObjectStore
             string? op = null, resource = null, ns = null, name = null;
             long rv = 0;
             ReadOnlyMemory<byte> json = default;
+            int jsonStart = 0;
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return false;
+                return null;
             }
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -153,7 +205,7 @@ public sealed partial class EmbeddedObjectStore
                 var property = reader.GetString();
                 if (!reader.Read())
                 {
-                    return false;
+                    return null;
                 }
 
                 switch (property)
@@ -174,9 +226,9 @@ public sealed partial class EmbeddedObjectStore
                         name = reader.GetString();
                         break;
                     case "o":
-                        var start = (int)reader.TokenStartIndex;
+                        jsonStart = (int)reader.TokenStartIndex;
                         reader.Skip();
-                        json = line[start..(int)reader.BytesConsumed]; // copied below, with its revision written in
+                        json = line[jsonStart..(int)reader.BytesConsumed]; // copied below, with its revision written in
                         break;
                     default:
                         reader.Skip();
@@ -186,17 +238,17 @@ public sealed partial class EmbeddedObjectStore
 
             if (reader.TokenType != JsonTokenType.EndObject || op is null || resource is null || name is null || json.IsEmpty || rv <= 0)
             {
-                return false;
+                return null;
             }
 
             var stored = new StoredObject(new ObjectKey(resource, ns, name), rv, ResourceVersion.Written(json.Span, rv)) { RevisionWritten = true }; // logs of older versions kept none
             index.Apply(op == "del" ? WatchEventType.Deleted : WatchEventType.Modified, stored, announce: false);
             Revision = Math.Max(Revision, rv);
-            return true;
+            return (stored, jsonStart, ResourceVersion.Carries(json.Span, rv)); // the line's bytes are the object's as kept
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            return false;
+            return null;
         }
     }
 
@@ -204,12 +256,20 @@ public sealed partial class EmbeddedObjectStore
     private void Compact()
     {
         var tmp = logPath + ".compact";
+        var onDisk = new List<(StoredObject Object, long LineEnd, int Length)>();
+        long snapshotLength;
         using (var fresh = new FileStream(tmp, FileMode.Create, FileAccess.Write))
         {
             var lines = new ArrayBufferWriter<byte>(1 << 16);
             foreach (var o in index.Objects.OrderBy(o => o.Revision))
             {
-                Append(lines, "put", o);
+                var json = o.Json;
+                Append(lines, "put", o, json);
+                if (options.OnDiskResources.Contains(o.Key.Resource))
+                {
+                    onDisk.Add((o, fresh.Position + lines.WrittenCount, json.Length));
+                }
+
                 if (lines.WrittenCount > 1 << 20)
                 {
                     fresh.Write(lines.WrittenSpan);
@@ -219,11 +279,19 @@ public sealed partial class EmbeddedObjectStore
 
             fresh.Write(lines.WrittenSpan);
             fresh.Flush(flushToDisk: true);
+            snapshotLength = fresh.Position;
         }
 
         log.Dispose();
         File.Move(tmp, logPath, overwrite: true);
         log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         logLines = index.Count;
+
+        // what was appended until now is in the snapshot; the objects kept on disk are read from it from now on
+        // (objects already spilled to the old file keep reading it through their open handle until they are let go)
+        pendingSpill.Clear();
+        fileBase = snapshotLength - appended;
+        spillFile = null;
+        Spill(onDisk, 0); // their line ends are offsets in the snapshot
     }
 }

@@ -36,6 +36,10 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     private long flushed; // of which in the file (written under the flush gate)
     private bool compactDue;
     private long logLines;
+    private long fileBase; // the file offset of the first byte appended since open (moved by a compaction)
+    private SpillFile? spillFile; // the log, read back for the objects kept on disk only (under the flush gate)
+    private List<(StoredObject Object, long LineEnd, int Length)> pendingSpill = []; // on-disk objects appended, not yet in the file (under the gate)
+    private List<(StoredObject Object, long LineEnd, int Length)> spilling = []; // the other list (under the flush gate)
 
     private EmbeddedObjectStore(string directory, EmbeddedStoreOptions options)
     {
@@ -217,8 +221,13 @@ public sealed partial class EmbeddedObjectStore : IObjectStore
     /// <summary>Logs, applies and announces one write (under the lock).</summary>
     private StoredObject Write(WatchEventType type, ObjectKey key, ReadOnlyMemory<byte> json)
     {
-        var stored = new StoredObject(key, Revision + 1, Kept(json, Revision + 1)) { RevisionWritten = true };
-        appended += Append(pending, type == WatchEventType.Deleted ? "del" : "put", stored);
+        var kept = Kept(json, Revision + 1);
+        var stored = new StoredObject(key, Revision + 1, kept) { RevisionWritten = true };
+        appended += Append(pending, type == WatchEventType.Deleted ? "del" : "put", stored, kept);
+        if (options.OnDiskResources.Contains(key.Resource))
+        {
+            pendingSpill.Add((stored, appended, kept.Length));
+        }
         logLines++;
         Revision = stored.Revision;
         index.Apply(type, stored, announce: true);
@@ -310,4 +319,11 @@ public sealed record EmbeddedStoreOptions
 
     /// <summary>How many of the latest changes a watch can start from (older revisions get 410 Gone).</summary>
     public int WatchWindow { get; init; } = 10_000;
+
+    /// <summary>
+    /// The resources whose objects are kept on disk only, once their log line is written: in memory each is its key
+    /// and revision, and its bytes are read back from the log when used. By default <c>events</c>, as kube-apiserver
+    /// keeps none in its watch cache (they live in etcd only): four or more per pod, written once, rarely read.
+    /// </summary>
+    public IReadOnlySet<string> OnDiskResources { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "events" };
 }

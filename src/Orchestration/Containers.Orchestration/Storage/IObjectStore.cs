@@ -18,23 +18,164 @@ public sealed record StoredObject(ObjectKey Key, long Revision, ReadOnlyMemory<b
 {
     private object? parsed;
 
+    // the bytes: a byte[] (the whole array), a Memory (a slice), or a Spilled (on disk: read back on each use); one
+    // reference, swapped atomically when a store moves the bytes out of memory
+    private object body = Body(Json);
+
+    /// <summary>
+    /// Its serialized form (UTF-8 JSON), as the API layer handed it over with the revision written in as
+    /// metadata.resourceVersion (when it has a metadata object). For an object a store keeps on disk only (see
+    /// <see cref="EmbeddedStoreOptions.OnDiskResources"/>), read back from there on each use.
+    /// </summary>
+    public ReadOnlyMemory<byte> Json
+    {
+        get => Volatile.Read(ref body) switch
+        {
+            byte[] array => array,
+            Spilled spilled => spilled.Read(),
+            var other => ((Memory)other).Bytes,
+        };
+        init => body = Body(value);
+    }
+
+    /// <summary>Whether the bytes are in memory (false once a store moved them to disk).</summary>
+    internal bool InMemory => Volatile.Read(ref body) is not Spilled;
+
+    /// <summary>Lets go of the bytes in memory: from now on they are read from <paramref name="file"/> at <paramref name="offset"/> (the caller has written them there).</summary>
+    internal void SpillTo(SpillFile file, long offset, int length) => Volatile.Write(ref body, new Spilled(file, offset, length));
+
+    private static object Body(ReadOnlyMemory<byte> json) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(json, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : new Memory(json);
+
+    private sealed record Memory(ReadOnlyMemory<byte> Bytes);
+
+    private sealed record Spilled(SpillFile File, long Offset, int Length)
+    {
+        public byte[] Read() => File.Read(Offset, Length);
+    }
+
+    /// <summary>
+    /// What controllers derived from this revision (small facts read off its parse), kept with it for as long as the
+    /// object is, unlike the parse itself (set once; a race makes it twice, equal).
+    /// </summary>
+    internal object? Derived { get; set; }
+
     /// <summary>Whether <see cref="Json"/> is known to carry <see cref="Revision"/> as metadata.resourceVersion (the store wrote it in), so readers need not look.</summary>
     internal bool RevisionWritten { get; init; }
 
     /// <summary>
     /// The reader's parsed form of <see cref="Json"/>, made by <paramref name="parse"/> on first use and then shared by
     /// every reader of this revision (so a write seen by many watchers is parsed once). Readers must not change it.
+    /// A parse not used for a second or two is let go (see <see cref="RecentParses"/>): the next reader parses again.
     /// </summary>
     public T Parsed<T>(Func<StoredObject, T> parse)
         where T : class
     {
         if (Volatile.Read(ref parsed) is T done)
         {
+            RecentParses.Touch(this);
             return done;
         }
 
         var made = parse(this);
-        return Interlocked.CompareExchange(ref parsed, made, null) as T ?? made;
+        if (Interlocked.CompareExchange(ref parsed, made, null) is T won)
+        {
+            made = won;
+        }
+
+        RecentParses.Touch(this);
+        return made;
+    }
+
+    private int usedIn = -1; // the generation of RecentParses this object's parse was last used in
+
+    private void Forget() => Volatile.Write(ref parsed, null);
+
+    /// <summary>
+    /// Which parses are kept: those used in the last one or two periods of <see cref="Period"/>. Objects whose parse is
+    /// used are listed once per period; at the end of a period, those listed in the one before and not used since
+    /// lose their parse. So a burst of writes seen by many watchers (the controllers' and node agents' informers) and
+    /// read over and over while they reconcile is parsed once per revision, and a cluster at rest keeps each object's
+    /// JSON only, not its parse as well (its index costs more than the JSON: kube-apiserver's watch cache keeps every
+    /// object decoded; this keeps the bytes, and the parses of what is in use).
+    /// </summary>
+    internal static class RecentParses
+    {
+        /// <summary>How long a parse is kept at least after its last use (and at most twice that).</summary>
+        public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
+
+        private static readonly Lock Gate = new();
+        private static readonly Timer Ticker = new(_ => EndPeriod(), null, Timeout.Infinite, Timeout.Infinite);
+        private static List<StoredObject> current = [];
+        private static List<StoredObject> previous = [];
+        private static int generation;
+        private static bool ticking;
+
+        /// <summary>How many objects have a parse listed (those of this period and the one before).</summary>
+        public static int Listed
+        {
+            get
+            {
+                lock (Gate)
+                {
+                    return current.Count + previous.Count;
+                }
+            }
+        }
+
+        public static void Touch(StoredObject stored)
+        {
+            if (Volatile.Read(ref stored.usedIn) == Volatile.Read(ref generation))
+            {
+                return;
+            }
+
+            lock (Gate)
+            {
+                if (stored.usedIn == generation)
+                {
+                    return;
+                }
+
+                stored.usedIn = generation;
+                current.Add(stored);
+                if (!ticking)
+                {
+                    ticking = true;
+                    Ticker.Change(Period, Period);
+                }
+            }
+        }
+
+        /// <summary>Ends a period: the parses listed two periods ago and not used since are let go.</summary>
+        internal static void EndPeriod()
+        {
+            List<StoredObject> old;
+            int kept;
+            lock (Gate)
+            {
+                old = previous;
+                previous = current;
+                current = new List<StoredObject>(Math.Min(previous.Count, 1 << 16));
+                kept = generation;
+                generation++;
+                if (old.Count == 0 && previous.Count == 0)
+                {
+                    ticking = false;
+                    Ticker.Change(Timeout.Infinite, Timeout.Infinite);
+                }
+            }
+
+            foreach (var o in old)
+            {
+                if (Volatile.Read(ref o.usedIn) != kept && Volatile.Read(ref o.usedIn) != kept + 1)
+                {
+                    o.Forget();
+                }
+            }
+        }
     }
 }
 
@@ -150,3 +291,28 @@ public sealed class StoreNotFoundException(string message) : ContainerException(
 
 /// <summary>The requested revision is older than what the store keeps (HTTP 410: list again, then watch from there).</summary>
 public sealed class StoreGoneException(string message) : ContainerException(message);
+
+/// <summary>A file that holds the bytes of objects a store keeps on disk only, read with pread; kept open while any object refers to it.</summary>
+internal sealed class SpillFile(string path)
+{
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+    /// <summary>Reads <paramref name="length"/> bytes at <paramref name="offset"/>.</summary>
+    public byte[] Read(long offset, int length)
+    {
+        var bytes = new byte[length];
+        int done = 0;
+        while (done < length)
+        {
+            int n = RandomAccess.Read(handle, bytes.AsSpan(done), offset + done);
+            if (n <= 0)
+            {
+                throw new IOException($"the store's log ends before the object kept at byte {offset} ({length} bytes)");
+            }
+
+            done += n;
+        }
+
+        return bytes;
+    }
+}
