@@ -240,7 +240,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
             rec = null;
         }
 
-        rec ??= records.GetOrAdd(key, _ => new PodRecord(Json.Uid(pod), Path.Combine(Options.DataDirectory, "pods", Json.Uid(pod))));
+        rec ??= records.GetOrAdd(key, _ => new PodRecord(Json.Uid(pod), PodsDirectory));
         var now = api.Time.GetUtcNow();
         if (Json.Has(pod, "metadata", "deletionTimestamp"))
         {
@@ -371,7 +371,7 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
                 continue;
             }
 
-            var rec = records.GetOrAdd(PodState.Key(pod), _ => new PodRecord(uid, Path.Combine(Options.DataDirectory, "pods", uid)));
+            var rec = records.GetOrAdd(PodState.Key(pod), _ => new PodRecord(uid, PodsDirectory));
             if (name == SandboxName)
             {
                 int sandboxAttempt = int.TryParse(c.Labels.GetValueOrDefault(AttemptLabel), out int sa) ? sa : 0;
@@ -488,6 +488,11 @@ public sealed partial class NodeAgent : IReconciler<string>, IAsyncDisposable
         rec.PodIP = runtime.Inspect(id)?.IPAddress;
         WatchSandbox(key, rec, id);
     }
+
+    /// <summary>Where the pods' directories are (one string for every record: each pod's is made when asked for).</summary>
+    private string PodsDirectory => podsDirectory ??= Path.Combine(Options.DataDirectory, "pods");
+
+    private string? podsDirectory;
 
     private void WatchSandbox(string podKey, PodRecord rec, string id) => SyncWhenExits(podKey, id, () => rec.SandboxId == id);
 

@@ -1,11 +1,12 @@
 namespace Containers.Orchestration.Nodes;
 
 /// <summary>What a node agent knows of one pod it runs: its containers' records, its sandbox, its IP and named ports.</summary>
-internal sealed class PodRecord(string uid, string directory)
+internal sealed class PodRecord(string uid, string podsDirectory)
 {
     public string Uid { get; } = uid;
 
-    public string Directory { get; } = directory;
+    /// <summary>The pod's directory: <c>PODS/UID</c> (made on each use: a node keeps no path per pod).</summary>
+    public string Directory => Path.Combine(podsDirectory, Uid);
 
     public Dictionary<string, ContainerRecord> Containers { get; } = new(StringComparer.Ordinal);
 
@@ -32,7 +33,7 @@ internal sealed class PodRecord(string uid, string directory)
     /// <summary>When <see cref="PreparedVolumes"/> were last brought up to date.</summary>
     public DateTimeOffset VolumesRefreshedAt { get; set; }
 
-    /// <summary>The digest of what was last written into each configMap, secret, downwardAPI or projected volume's directory.</summary>
+    /// <summary>The digest of what was last written into each configMap, secret, downwardAPI or projected volume's directory, by the directory's name (the volume's: unique in the pod).</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> VolumeDigests { get; } = new(1, 2, StringComparer.Ordinal); // a few entries, one writer at a time: not 31 buckets and a lock per core
 
     /// <summary>The service-account tokens of the pod's projected volumes (VOLUME/PATH), with when each is to be renewed.</summary>

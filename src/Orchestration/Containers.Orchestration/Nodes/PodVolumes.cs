@@ -300,13 +300,14 @@ internal static partial class PodVolumes
         }
 
         byte[] digest = hash.GetHashAndReset();
-        if (rec.VolumeDigests.TryGetValue(dir, out var last) && last.AsSpan().SequenceEqual(digest) && Directory.Exists(Path.Combine(dir, "..data")))
+        string name = Path.GetFileName(dir);
+        if (rec.VolumeDigests.TryGetValue(name, out var last) && last.AsSpan().SequenceEqual(digest) && Directory.Exists(Path.Combine(dir, "..data")))
         {
             return;
         }
 
         WriteAtomic(dir, files);
-        rec.VolumeDigests[dir] = digest;
+        rec.VolumeDigests[name] = digest;
     }
 
     internal static void WriteAtomic(string dir, Dictionary<string, byte[]> files)
