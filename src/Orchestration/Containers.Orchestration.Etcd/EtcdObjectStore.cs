@@ -109,7 +109,15 @@ public sealed class EtcdObjectStore : IObjectStore
         }
         catch
         {
-            await store.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // the caller hears why the open failed (no member reachable), not how closing the half-open client went
+            }
+
             throw;
         }
     }

@@ -365,21 +365,29 @@ public sealed class Cluster : IAsyncDisposable
         }
         catch
         {
-            if (cluster is not null)
+            // the cleanup's own failure is logged: what the caller hears is why the start failed (an unreachable etcd)
+            try
             {
-                await cluster.DisposeAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                if (store is not null)
+                if (cluster is not null)
                 {
-                    await store.DisposeAsync().ConfigureAwait(false);
+                    await cluster.DisposeAsync().ConfigureAwait(false);
                 }
+                else
+                {
+                    if (store is not null)
+                    {
+                        await store.DisposeAsync().ConfigureAwait(false);
+                    }
 
-                if (engine is not null)
-                {
-                    await engine.DisposeAsync().ConfigureAwait(false);
+                    if (engine is not null)
+                    {
+                        await engine.DisposeAsync().ConfigureAwait(false);
+                    }
                 }
+            }
+            catch (Exception cleanup)
+            {
+                loggers.CreateLogger("cluster").LogWarning(cleanup, "cleaning up after a failed start");
             }
 
             throw;
