@@ -161,7 +161,7 @@ internal sealed class FuseDisk : IDisposable
                 write = ValueTask.FromException(e);
             }
 
-            _ = FinishWriteAsync(write, unique, size, data);
+            _ = FinishAsync(write, unique, opcode, size, data);
         }
         else
         {
@@ -176,61 +176,42 @@ internal sealed class FuseDisk : IDisposable
                 read = ValueTask.FromException(e);
             }
 
-            _ = FinishReadAsync(read, unique, size, answer);
+            _ = FinishAsync(read, unique, opcode, size, answer);
         }
 
         return true;
     }
 
-    private async Task FinishWriteAsync(ValueTask write, ulong unique, int size, byte[] data)
+    /// <summary>Answers a READ or WRITE that <see cref="TryStartSmallIo"/> started, once the engine is done; returns its pooled buffer (the data written, or the answer read into).</summary>
+    private async Task FinishAsync(ValueTask io, ulong unique, uint opcode, int size, byte[] pooled)
     {
         int error = 0;
         try
         {
-            await write.ConfigureAwait(false);
+            await io.ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            logger.LogWarning("volume {Volume}: FUSE operation 16 failed: {Error}", volume.Name, e.Message);
-            error = -VolumeSyscalls.EIO;
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(data);
-        }
-
-        var answer = new byte[OutHeader + 8];
-        BinaryPrimitives.WriteUInt32LittleEndian(answer.AsSpan(OutHeader), (uint)size);
-        try
-        {
-            Answer(answer, error == 0 ? answer.Length : OutHeader, error, unique, 16);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref inFlight);
-        }
-    }
-
-    private async Task FinishReadAsync(ValueTask read, ulong unique, int size, byte[] answer)
-    {
-        int error = 0;
-        try
-        {
-            await read.ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning("volume {Volume}: FUSE operation 15 failed: {Error}", volume.Name, e.Message);
+            logger.LogWarning("volume {Volume}: FUSE operation {Op} failed: {Error}", volume.Name, opcode, e.Message);
             error = -VolumeSyscalls.EIO;
         }
 
         try
         {
-            Answer(answer, error == 0 ? OutHeader + size : OutHeader, error, unique, 15);
+            if (opcode == 16)
+            {
+                var answer = new byte[OutHeader + 8];
+                BinaryPrimitives.WriteUInt32LittleEndian(answer.AsSpan(OutHeader), (uint)size);
+                Answer(answer, error == 0 ? answer.Length : OutHeader, error, unique, opcode);
+            }
+            else
+            {
+                Answer(pooled, error == 0 ? OutHeader + size : OutHeader, error, unique, opcode);
+            }
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(answer);
+            System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
             Interlocked.Decrement(ref inFlight);
         }
     }
