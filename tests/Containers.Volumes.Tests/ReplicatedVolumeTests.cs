@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using Containers.Volumes.Replicas;
@@ -48,23 +49,34 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
                 random.NextBytes(data);
                 await volume.WriteAsync(offset, data);
                 data.CopyTo(model, offset);
-                writes++;
+                Interlocked.Increment(ref writes);
             }
         });
 
-        await Task.Delay(300);
+        // waits on what happens, not on fixed delays: the test assemblies run beside each other on 2 cores
+        async Task Until(Func<bool> condition, string what)
+        {
+            for (var waited = Stopwatch.StartNew(); !condition(); await Task.Delay(10))
+            {
+                Assert.False(writer.IsCompleted && !writer.IsCompletedSuccessfully, $"the writer failed: {writer.Exception}");
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), $"{what}: not within 20 s ({Volatile.Read(ref writes)} writes)");
+            }
+        }
+
+        await Until(() => Volatile.Read(ref writes) >= 50, "50 writes on three replicas");
         await b.DisposeAsync();
         servers.Remove(b);
-        await Task.Delay(300);
-        Assert.Equal(ReplicaMode.Failed, volume.Replicas.Single(r => r.Address == Address(b)).Mode);
+        await Until(() => volume.Replicas.Single(r => r.Address == Address(b)).Mode == ReplicaMode.Failed, "the dead server's replica failed");
         Assert.Contains(Address(b), Assert.Single(failed).Error);
+        var atFailure = Volatile.Read(ref writes);
+        await Until(() => Volatile.Read(ref writes) >= atFailure + 50, "50 writes on the two replicas left");
 
         var d = Server();
         await volume.RebuildAsync(Address(d));
-        await Task.Delay(200);
+        var atRebuild = Volatile.Read(ref writes);
+        await Until(() => Volatile.Read(ref writes) >= atRebuild + 50, "50 writes after the rebuild");
         await stop.CancelAsync();
         await writer;
-        Assert.True(writes > 100, $"{writes} writes");
 
         Assert.Equal(ReplicaMode.ReadWrite, volume.Replicas.Single(r => r.Address == Address(d)).Mode);
         Assert.Equal(3, volume.Replicas.Count(r => r.Mode == ReplicaMode.ReadWrite));
