@@ -6,8 +6,9 @@ namespace Containers.Orchestration.Controllers;
 /// Binds pending pods (schedulerName default-scheduler, no nodeName) to nodes. Filters: the node is Ready and
 /// schedulable, the pod tolerates its NoSchedule/NoExecute taints, matches its nodeSelector, and the pod's requests fit
 /// the node's allocatable cpu, memory and pod count. Scores: least allocated, then fewest pods of the same owner
-/// (spreading a controller's pods). An unschedulable pod stays Pending with PodScheduled=False and a FailedScheduling
-/// event saying why, and is retried when nodes or pods change.
+/// (spreading a controller's pods). On more than 100 nodes a placement scores the first feasible nodes it finds, as
+/// kube-scheduler does (see <see cref="FeasibleNodesToFind"/>). An unschedulable pod stays Pending with
+/// PodScheduled=False and a FailedScheduling event saying why, and is retried when nodes or pods change.
 /// </summary>
 internal sealed class Scheduler : IReconciler<string>
 {
@@ -19,6 +20,7 @@ internal sealed class Scheduler : IReconciler<string>
     private readonly ConcurrentDictionary<string, byte> unschedulable = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SchedulingNode> nodeInfos = new(StringComparer.Ordinal); // under the gate
     private SchedulingNode[] nodeList = [];
+    private int nextStartNodeIndex; // where the next placement starts looking (under the gate)
     private readonly Lock gate = new();
     private readonly Informer claims;
     private readonly Informer volumes;
@@ -71,6 +73,24 @@ internal sealed class Scheduler : IReconciler<string>
 
     public WorkQueue<string> Queue { get; }
 
+    /// <summary>
+    /// How many feasible nodes a pod's placement looks for before it scores them, as kube-scheduler's
+    /// numFeasibleNodesToFind with its adaptive percentageOfNodesToScore: every node up to 100; beyond, 50% less 1% per
+    /// 125 nodes (at least 5%), and at least 100 nodes. The search starts where the last one stopped (round robin), so
+    /// every node is looked at in turn. 1,000 nodes: 420; 5,000: 500.
+    /// </summary>
+    internal static int FeasibleNodesToFind(int nodes)
+    {
+        const int MinFeasible = 100, MinPercentage = 5;
+        if (nodes < MinFeasible)
+        {
+            return nodes;
+        }
+
+        int percentage = Math.Max(50 - (nodes / 125), MinPercentage);
+        return Math.Max(nodes * percentage / 100, MinFeasible);
+    }
+
     public Task<ReconcileResult> ReconcileAsync(string key, CancellationToken cancellationToken)
     {
         var (ns, name) = PodState.Split(key);
@@ -96,8 +116,12 @@ internal sealed class Scheduler : IReconciler<string>
         lock (gate)
         {
             double bestScore = double.MinValue;
-            foreach (var info in unbound is null ? nodeList : []) // kube-scheduler's VolumeBinding: a claim is bound before its pod is placed (its volume may belong to a node)
+            SchedulingNode[] candidates = unbound is null ? nodeList : []; // kube-scheduler's VolumeBinding: a claim is bound before its pod is placed (its volume may belong to a node)
+            int want = FeasibleNodesToFind(candidates.Length), feasible = 0, looked = 0;
+            int start = candidates.Length == 0 ? 0 : nextStartNodeIndex % candidates.Length;
+            for (; looked < candidates.Length && feasible < want; looked++)
             {
+                var info = candidates[(start + looked) % candidates.Length];
                 var u = usage.GetValueOrDefault(info.Name) ?? NodeUsage.None;
                 string? why = SchedulingPolicy.Filter(facts, info, u)
                     ?? (volumeTerms.All(t => NodeAffinity.Matches(EmptyLabels, t, info.Name, info.Labels)) ? null : "node(s) had volume node affinity conflict");
@@ -107,12 +131,18 @@ internal sealed class Scheduler : IReconciler<string>
                     continue;
                 }
 
+                feasible++;
                 double score = SchedulingPolicy.Score(facts, owner, info, u);
                 if (score > bestScore || (score == bestScore && string.CompareOrdinal(info.Name, best) < 0))
                 {
                     bestScore = score;
                     best = info.Name;
                 }
+            }
+
+            if (candidates.Length > 0)
+            {
+                nextStartNodeIndex = (start + looked) % candidates.Length;
             }
 
             if (best is not null)

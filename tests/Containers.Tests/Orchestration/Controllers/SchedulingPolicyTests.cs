@@ -75,4 +75,15 @@ public sealed class SchedulingPolicyTests
         Assert.True(SchedulingPolicy.Score(pod, "rs-1", node, new NodeUsage()) > SchedulingPolicy.Score(pod, "rs-1", node, sibling));
         Assert.Equal(SchedulingPolicy.Score(pod, null, node, new NodeUsage()), SchedulingPolicy.Score(pod, null, node, sibling));
     }
+
+    [Theory]
+    [InlineData(3, 3)]
+    [InlineData(99, 99)]
+    [InlineData(100, 100)]
+    [InlineData(200, 100)] // 49% is 98: at least 100
+    [InlineData(1000, 420)] // 50% less 8%
+    [InlineData(5000, 500)] // 10%, kube-scheduler's documented example
+    [InlineData(20000, 1000)] // at least 5%
+    public void A_placement_scores_as_many_feasible_nodes_as_kube_schedulers_adaptive_percentage(int nodes, int scored) =>
+        Assert.Equal(scored, Scheduler.FeasibleNodesToFind(nodes));
 }
