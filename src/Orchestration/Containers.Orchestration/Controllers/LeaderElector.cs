@@ -244,26 +244,39 @@ public sealed class LeaderElector : IAsyncDisposable
     }
 
     /// <summary>Gives the lease up (holder cleared, duration 1 s) so the next candidate need not wait for it to expire.</summary>
+    /// <remarks>
+    /// A conflict is tried again a few times: the read comes from a cache that may not have our last renewal yet (a
+    /// store in etcd), and a release refused for it left the next candidate waiting a whole lease duration.
+    /// </remarks>
     private void Release()
     {
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            var current = api.TryGet(LeaseStrategy.Type, ns, name);
-            if (current is null || Json.Str(current, "spec", "holderIdentity") != options.Identity)
+            try
             {
+                var current = api.TryGet(LeaseStrategy.Type, ns, name);
+                if (current is null || Json.Str(current, "spec", "holderIdentity") != options.Identity)
+                {
+                    return;
+                }
+
+                var released = Json.Clone(current);
+                var spec = (JsonObject)released["spec"]!;
+                spec.Remove("holderIdentity");
+                spec["leaseDurationSeconds"] = 1;
+                spec["renewTime"] = MicroTime(time.GetUtcNow());
+                api.Update(LeaseStrategy.Type, ns, name, released);
                 return;
             }
-
-            var released = Json.Clone(current);
-            var spec = (JsonObject)released["spec"]!;
-            spec.Remove("holderIdentity");
-            spec["leaseDurationSeconds"] = 1;
-            spec["renewTime"] = MicroTime(time.GetUtcNow());
-            api.Update(LeaseStrategy.Type, ns, name, released);
-        }
-        catch (ContainerException e)
-        {
-            logger.LogDebug("releasing lease {Namespace}/{Name}: {Message}", ns, name, e.Message);
+            catch (ApiException e) when (e.Code == 409 && attempt < 5)
+            {
+                Thread.Sleep(20 * attempt); // the cache catches up with our own write
+            }
+            catch (ContainerException e)
+            {
+                logger.LogDebug("releasing lease {Namespace}/{Name}: {Message}", ns, name, e.Message);
+                return;
+            }
         }
     }
 
