@@ -296,12 +296,9 @@ internal static class ReplicatedVolumeCommands
                         throw new ContainerConflictException(e.Message);
                     }
 
-                    for (var deadline = DateTime.UtcNow.AddSeconds(15); ReplicatedVolumeDriver.ServeAlive(dir); await Task.Delay(50).ConfigureAwait(false))
+                    if (!ReplicatedVolumeDriver.WaitDetached(dir))
                     {
-                        if (DateTime.UtcNow > deadline)
-                        {
-                            throw new ContainerConflictException($"volume {v.Name}: its server did not detach within 15 s");
-                        }
+                        throw new ContainerConflictException($"volume {v.Name}: its server did not detach within {ReplicatedVolumeDriver.DetachSeconds} s");
                     }
                 }
 

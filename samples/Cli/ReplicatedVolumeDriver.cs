@@ -117,8 +117,20 @@ internal sealed class ReplicatedVolumeDriver : IVolumeDriver
             // no listener any more, or the connection cut: the server is gone or going; see below
         }
 
-        // detaching flushes the filesystem through the loop device and FUSE: slow on a loaded machine (over 15 s once in a full test run)
-        for (var deadline = DateTime.UtcNow.AddSeconds(90); ServeAlive(dir); Thread.Sleep(50))
+        return WaitDetached(dir);
+    }
+
+    /// <summary>How long a leaving volume server is waited for.</summary>
+    public const int DetachSeconds = 90;
+
+    /// <summary>
+    /// Waits up to <see cref="DetachSeconds"/> for the volume's server to be gone; true once it is. Detaching flushes
+    /// the filesystem through the loop device and FUSE: slow on a loaded machine (over 15 s in full test runs, for
+    /// `volume rm` and `volume restore` alike).
+    /// </summary>
+    public static bool WaitDetached(string dir)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(DetachSeconds); ServeAlive(dir); Thread.Sleep(50))
         {
             if (DateTime.UtcNow > deadline)
             {
