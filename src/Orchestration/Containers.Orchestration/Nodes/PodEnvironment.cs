@@ -22,8 +22,29 @@ internal static class PodEnvironment
     /// a node of a thousand pods keeps one <c>KUBERNETES_PORT_443_TCP_ADDR</c>, not a thousand. Bounded: past
     /// <see cref="MaxShared"/> strings (services churning), new ones are not shared.
     /// </summary>
-    private static string Share(string s) =>
-        Shared.TryGetValue(s, out var kept) ? kept : Shared.Count < MaxShared ? Shared.GetOrAdd(s, s) : s;
+    private static string Share(string s)
+    {
+        if (Shared.TryGetValue(s, out var kept))
+        {
+            return kept;
+        }
+
+        // counted here: the dictionary's Count takes every one of its locks
+        if (Volatile.Read(ref sharedCount) >= MaxShared)
+        {
+            return s;
+        }
+
+        kept = Shared.GetOrAdd(s, s);
+        if (ReferenceEquals(kept, s))
+        {
+            Interlocked.Increment(ref sharedCount);
+        }
+
+        return kept;
+    }
+
+    private static int sharedCount;
 
     public static List<KeyValuePair<string, string>> Build(JsonObject pod, JsonObject container, NodeReader reader, Informer services)
     {

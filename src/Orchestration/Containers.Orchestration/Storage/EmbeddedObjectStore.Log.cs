@@ -109,10 +109,10 @@ public sealed partial class EmbeddedObjectStore
         written.Clear();
     }
 
-    /// <summary>One log line: <c>{"op":"put","rv":7,"r":"pods","ns":"default","n":"web","o":{...}}</c>; returns its length.</summary>
-    private int Append(IBufferWriter<byte> to, string op, StoredObject o) => Append(to, op, o, o.Json);
-
-    /// <summary>As <see cref="Append(IBufferWriter{byte}, string, StoredObject)"/> with the object's bytes read once by the caller.</summary>
+    /// <summary>
+    /// One log line: <c>{"op":"put","rv":7,"r":"pods","ns":"default","n":"web","o":{...}}</c>, with <paramref name="json"/>
+    /// (the object's bytes, read once by the caller) written raw as "o"; returns its length.
+    /// </summary>
     private int Append(IBufferWriter<byte> to, string op, StoredObject o, ReadOnlyMemory<byte> json)
     {
         // under the gate: one buffer and writer for every line (a writer per line cost a fifth of the control plane's allocations)
