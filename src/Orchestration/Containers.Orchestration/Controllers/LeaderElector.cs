@@ -141,6 +141,10 @@ public sealed class LeaderElector : IAsyncDisposable
                 {
                     lastRenew = time.GetTimestamp();
                 }
+                else if (token.IsCancellationRequested)
+                {
+                    break; // stopping: the lease is released below
+                }
                 else if (time.GetElapsedTime(lastRenew) >= options.RenewDeadline || HeldByAnother())
                 {
                     logger.LogWarning("{Identity} lost lease {Namespace}/{Name}", options.Identity, ns, name);
@@ -185,13 +189,30 @@ public sealed class LeaderElector : IAsyncDisposable
             return false;
         }
 
+        var renewal = Task.Run(TryAcquireOrRenew, CancellationToken.None);
         try
         {
-            return await Task.Run(TryAcquireOrRenew, CancellationToken.None).WaitAsync(left, time, token).ConfigureAwait(false);
+            return await renewal.WaitAsync(left, time, token).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             logger.LogWarning("{Identity}: renewing lease {Namespace}/{Name} took longer than the {Deadline} s left of the renew deadline", options.Identity, ns, name, left.TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture));
+            return false;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // stopping while a renewal is on its way: let it land (within the deadline) so the release that follows
+            // reads it; before, the cancellation left the loop without releasing and the next candidate waited a
+            // whole lease duration
+            try
+            {
+                await renewal.WaitAsync(options.RenewDeadline - time.GetElapsedTime(lastRenew) is { Ticks: > 0 } rest ? rest : TimeSpan.Zero, time, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // the release reads whatever the store has by then
+            }
+
             return false;
         }
     }
