@@ -32,8 +32,8 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         var c = Server();
         await using var volume = await ReplicatedVolume.OpenAsync("orders", Size, [Address(a), Address(b), Address(c)], Options);
         var model = new byte[Size];
-        var failed = new List<ReplicaStatus>();
-        volume.ReplicaFailed += failed.Add;
+        var failed = new System.Collections.Concurrent.ConcurrentQueue<ReplicaStatus>(); // raised on the engine's thread
+        volume.ReplicaFailed += failed.Enqueue;
 
         // a writer goes on while one replica's server dies and while another replica is rebuilt
         using var stop = new CancellationTokenSource();
@@ -67,6 +67,7 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         await b.DisposeAsync();
         servers.Remove(b);
         await Until(() => volume.Replicas.Single(r => r.Address == Address(b)).Mode == ReplicaMode.Failed, "the dead server's replica failed");
+        await Until(() => !failed.IsEmpty, "the failure was raised"); // (raised just after the mode is set)
         Assert.Contains(Address(b), Assert.Single(failed).Error);
         var atFailure = Volatile.Read(ref writes);
         await Until(() => Volatile.Read(ref writes) >= atFailure + 50, "50 writes on the two replicas left");
