@@ -19,7 +19,7 @@ internal sealed class Scheduler : IReconciler<string>
     private readonly ConcurrentDictionary<string, (string Node, long Cpu, long Memory, string? Owner)> placed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> unschedulable = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SchedulingNode> nodeInfos = new(StringComparer.Ordinal); // under the gate
-    private SchedulingNode[] nodeList = [];
+    private (SchedulingNode Node, NodeUsage Usage)[] nodeList = []; // each node with what is placed on it (its entry in usage)
     private int nextStartNodeIndex; // where the next placement starts looking (under the gate)
     private readonly Lock gate = new();
     private readonly Informer claims;
@@ -47,7 +47,7 @@ internal sealed class Scheduler : IReconciler<string>
             nodeInfos[Json.Name(node)] = SchedulingNode.Of(node); // nodes cached before this scheduler registered (later changes come below)
         }
 
-        nodeList = [.. nodeInfos.Values];
+        nodeList = NodeList();
         b.Watches(ResourceType.Nodes, (old, node) =>
         {
             lock (gate)
@@ -61,7 +61,7 @@ internal sealed class Scheduler : IReconciler<string>
                     nodeInfos[Json.Name(node)] = SchedulingNode.Of(node);
                 }
 
-                nodeList = [.. nodeInfos.Values];
+                nodeList = NodeList();
             }
 
             foreach (string key in unschedulable.Keys)
@@ -72,6 +72,9 @@ internal sealed class Scheduler : IReconciler<string>
     }
 
     public WorkQueue<string> Queue { get; }
+
+    /// <summary>The nodes as placements go over them, each with its usage (under the gate): no lookup by name per node and pod.</summary>
+    private (SchedulingNode, NodeUsage)[] NodeList() => [.. nodeInfos.Values.Select(n => (n, usage.GetOrAdd(n.Name, _ => new NodeUsage())))];
 
     /// <summary>
     /// How many feasible nodes a pod's placement looks for before it scores them, as kube-scheduler's
@@ -116,15 +119,14 @@ internal sealed class Scheduler : IReconciler<string>
         lock (gate)
         {
             double bestScore = double.MinValue;
-            SchedulingNode[] candidates = unbound is null ? nodeList : []; // kube-scheduler's VolumeBinding: a claim is bound before its pod is placed (its volume may belong to a node)
+            var candidates = unbound is null ? nodeList : []; // kube-scheduler's VolumeBinding: a claim is bound before its pod is placed (its volume may belong to a node)
             int want = FeasibleNodesToFind(candidates.Length), feasible = 0, looked = 0;
             int start = candidates.Length == 0 ? 0 : nextStartNodeIndex % candidates.Length;
             for (; looked < candidates.Length && feasible < want; looked++)
             {
-                var info = candidates[(start + looked) % candidates.Length];
-                var u = usage.GetValueOrDefault(info.Name) ?? NodeUsage.None;
+                var (info, u) = candidates[(start + looked) % candidates.Length];
                 string? why = SchedulingPolicy.Filter(facts, info, u)
-                    ?? (volumeTerms.All(t => NodeAffinity.Matches(EmptyLabels, t, info.Name, info.Labels)) ? null : "node(s) had volume node affinity conflict");
+                    ?? (volumeTerms.Count == 0 || MatchesVolumes(volumeTerms, info) ? null : "node(s) had volume node affinity conflict");
                 if (why is not null)
                 {
                     reasons[why] = reasons.GetValueOrDefault(why) + 1;
@@ -180,6 +182,19 @@ internal sealed class Scheduler : IReconciler<string>
     }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
+
+    private static bool MatchesVolumes(List<NodeAffinity.Term[]> volumeTerms, SchedulingNode node)
+    {
+        foreach (var terms in volumeTerms)
+        {
+            if (!NodeAffinity.Matches(EmptyLabels, terms, node.Name, node.Labels))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// The node affinity of each PersistentVolume the pod's claims are bound to (kube-scheduler's VolumeBinding filter:

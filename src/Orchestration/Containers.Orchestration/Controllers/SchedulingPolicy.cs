@@ -144,9 +144,6 @@ internal sealed record SchedulingPod(long Cpu, long Memory, (string? Key, string
 /// <summary>What is placed on a node: its pods' requests and count, and how many of each controller's pods.</summary>
 internal sealed class NodeUsage
 {
-    /// <summary>Nothing placed.</summary>
-    public static readonly NodeUsage None = new();
-
     public long Cpu { get; set; }
 
     public long Memory { get; set; }
@@ -194,11 +191,14 @@ internal static class NodeAffinity
     /// <summary>Whether a node (<paramref name="name"/>, <paramref name="labels"/>) satisfies a nodeSelector and the required terms.</summary>
     public static bool Matches(IReadOnlyDictionary<string, string> nodeSelector, Term[]? terms, string name, IReadOnlyDictionary<string, string> labels)
     {
-        foreach (var (k, v) in nodeSelector)
+        if (nodeSelector.Count > 0) // (enumerating an interface boxes its enumerator: not for every node of a pod without one)
         {
-            if (labels.GetValueOrDefault(k) != v)
+            foreach (var (k, v) in nodeSelector)
             {
-                return false;
+                if (labels.GetValueOrDefault(k) != v)
+                {
+                    return false;
+                }
             }
         }
 
