@@ -136,7 +136,7 @@ internal sealed class NodeAuthorizer(ObjectApi api)
     /// <summary>The user-name prefix of nodes.</summary>
     public const string NodePrefix = "system:node:";
 
-    private static readonly IReadOnlyList<PolicyRule> NodeRules = [.. BootstrapPolicy.NodeRules.Select(PolicyRule.Of)];
+    private static readonly PolicyRule[] NodeRules = [.. BootstrapPolicy.NodeRules.Select(PolicyRule.Of)];
 
     public (AuthorizationDecision Decision, string Reason) Authorize(RequestAttributes a, JsonObject? pod = null)
     {
@@ -146,7 +146,7 @@ internal sealed class NodeAuthorizer(ObjectApi api)
         }
 
         string node = a.User.Name[NodePrefix.Length..];
-        string none = $"no relationship found between node '{node}' and this object";
+        string None() => $"no relationship found between node '{node}' and this object"; // made only for a denial
         if (!a.IsResourceRequest || a.ApiGroup.Length > 0)
         {
             return Rules(a);
@@ -157,11 +157,11 @@ internal sealed class NodeAuthorizer(ObjectApi api)
             case ("secrets" or "configmaps" or "persistentvolumeclaims" or "persistentvolumes", ""):
                 return a.Verb == "get" && a.Name.Length > 0 && Uses(node, a.Resource, a.Namespace, a.Name, pod)
                     ? (AuthorizationDecision.Allow, "")
-                    : (AuthorizationDecision.Deny, a.Verb == "get" ? none : $"can only get individual resources of this type");
+                    : (AuthorizationDecision.Deny, a.Verb == "get" ? None() : $"can only get individual resources of this type");
             case ("serviceaccounts", "token"):
                 return a.Verb == "create" && Uses(node, "serviceaccounts", a.Namespace, a.Name, pod)
                     ? (AuthorizationDecision.Allow, "")
-                    : (AuthorizationDecision.Deny, none);
+                    : (AuthorizationDecision.Deny, None());
             case ("nodes", _) when a.Verb is "update" or "patch" or "delete" && a.Name != node:
                 return (AuthorizationDecision.Deny, $"node '{node}' cannot modify node '{a.Name}'");
             case ("pods", "status") when a.Verb is "update" or "patch":
@@ -173,8 +173,19 @@ internal sealed class NodeAuthorizer(ObjectApi api)
         }
     }
 
-    private static (AuthorizationDecision, string) Rules(RequestAttributes a) =>
-        NodeRules.Any(r => r.Allows(a)) ? (AuthorizationDecision.Allow, "") : (AuthorizationDecision.NoOpinion, "");
+    private static (AuthorizationDecision, string) Rules(RequestAttributes a)
+    {
+        string combined = a.ResourceAndSubresource;
+        foreach (var r in NodeRules)
+        {
+            if (r.Allows(a, combined))
+            {
+                return (AuthorizationDecision.Allow, "");
+            }
+        }
+
+        return (AuthorizationDecision.NoOpinion, "");
+    }
 
     /// <summary>Whether a pod bound to <paramref name="node"/> uses the object (through a volume, the environment, an image pull secret, its service account, or a claim's volume).</summary>
     private bool Uses(string node, string resource, string ns, string name, JsonObject? pod)
