@@ -8,7 +8,8 @@ runs=${1:-5} pods=${2:-10000} nodes=${3:-100}
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d /tmp/cluster-reconcile-aot.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-dotnet publish "$here/ClusterReconcile.Aot/ClusterReconcile.Aot.csproj" -c Release -o "$out" -v quiet -nologo >/dev/null
+dotnet publish "$here/ClusterReconcile.Aot/ClusterReconcile.Aot.csproj" -c Release -o "$out" -v quiet -nologo >"$out/publish.log" 2>&1 \
+  || { cat "$out/publish.log" >&2; echo "cluster-reconcile-aot.sh: the publish failed" >&2; exit 1; }
 for i in $(seq "$runs"); do
   "$out/ClusterReconcile.Aot" "$pods" "$nodes" | tee "$out/run.txt" | grep -E "all Running|GC:|live heap|pod object|FAILED"
   sed -nE 's/.*all Running after ([0-9]+) ms.*/\1/p' "$out/run.txt" >> "$out/times"
