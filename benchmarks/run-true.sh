@@ -12,7 +12,9 @@ for t in crun hyperfine; do command -v $t >/dev/null || need+=($t); done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"; fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/containers-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# the CLI's runs leave the engines' shared cgroup parents (containers-dotnet under each hierarchy): removed once empty
+cleanup() { rm -rf "$work"; for p in /sys/fs/cgroup/*/containers-dotnet; do [ -d "$p" ] && rmdir "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
 cli=${CLI:-$work/cli}
 [ -n "${CLI:-}" ] || dotnet publish "$here/samples/Cli/Cli.csproj" -c Release -o "$cli" >/dev/null
 mkdir -p "$work/bundle/rootfs/bin"
@@ -23,7 +25,7 @@ ln -s busybox "$work/bundle/rootfs/bin/true"
 # (mounted for the run and unmounted after it: a fresh machine of this kind has no v1 hugetlb)
 if ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
   mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
-  trap 'rm -rf "$work"; umount /sys/fs/cgroup/hugetlb; rmdir /sys/fs/cgroup/hugetlb' EXIT
+  trap 'cleanup; umount /sys/fs/cgroup/hugetlb; rmdir /sys/fs/cgroup/hugetlb' EXIT
 fi
 hyperfine --warmup 5 --runs "$runs" --export-markdown "$work/result.md" \
   -n "containers run (CLI)" "$cli/containers --root $work/root run --rm --network none --rootfs $work/bundle/rootfs /bin/true" \

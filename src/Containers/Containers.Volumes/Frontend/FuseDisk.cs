@@ -147,38 +147,27 @@ internal sealed class FuseDisk : IDisposable
         }
 
         Interlocked.Increment(ref inFlight);
-        if (opcode == 16)
+        // one pooled buffer: a WRITE's data, then its answer (header and size); a READ's answer, read in after the header
+        var pooled = System.Buffers.ArrayPool<byte>.Shared.Rent(opcode == 16 ? Math.Max(size, OutHeader + 8) : OutHeader + size);
+        ValueTask io;
+        try
         {
-            var data = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
-            body.Slice(40, size).CopyTo(data);
-            ValueTask write;
-            try
+            if (opcode == 16)
             {
-                write = volume.WriteAsync(offset, data.AsMemory(0, size));
+                body.Slice(40, size).CopyTo(pooled);
+                io = volume.WriteAsync(offset, pooled.AsMemory(0, size));
             }
-            catch (Exception e)
+            else
             {
-                write = ValueTask.FromException(e);
+                io = volume.ReadAsync(offset, pooled.AsMemory(OutHeader, size));
             }
-
-            _ = FinishAsync(write, unique, opcode, size, data);
         }
-        else
+        catch (Exception e)
         {
-            var answer = System.Buffers.ArrayPool<byte>.Shared.Rent(OutHeader + size);
-            ValueTask read;
-            try
-            {
-                read = volume.ReadAsync(offset, answer.AsMemory(OutHeader, size));
-            }
-            catch (Exception e)
-            {
-                read = ValueTask.FromException(e);
-            }
-
-            _ = FinishAsync(read, unique, opcode, size, answer);
+            io = ValueTask.FromException(e);
         }
 
+        _ = FinishAsync(io, unique, opcode, size, pooled);
         return true;
     }
 
@@ -200,9 +189,8 @@ internal sealed class FuseDisk : IDisposable
         {
             if (opcode == 16)
             {
-                var answer = new byte[OutHeader + 8];
-                BinaryPrimitives.WriteUInt32LittleEndian(answer.AsSpan(OutHeader), (uint)size);
-                Answer(answer, error == 0 ? answer.Length : OutHeader, error, unique, opcode);
+                BinaryPrimitives.WriteUInt32LittleEndian(pooled.AsSpan(OutHeader), (uint)size); // the data is written: its buffer takes the answer
+                Answer(pooled, error == 0 ? OutHeader + 8 : OutHeader, error, unique, opcode);
             }
             else
             {
