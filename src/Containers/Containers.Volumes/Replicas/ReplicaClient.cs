@@ -12,7 +12,7 @@ namespace Containers.Volumes.Replicas;
 /// One connection to a replica: requests are pipelined (sent as they come, answered in order) and each completes when
 /// its answer arrives. When the connection breaks, every pending and later request fails.
 /// </summary>
-internal sealed class ReplicaClient : IAsyncDisposable
+internal sealed class ReplicaClient : IReplicaConnection
 {
     private readonly Socket socket;
     private readonly Lock queueGate = new();

@@ -24,7 +24,7 @@ public sealed class ReplicaServer : IAsyncDisposable
     private readonly Dictionary<string, Fence> fences = new(StringComparer.Ordinal);
 
     /// <summary>The highest writer epoch a volume's replica has been opened with.</summary>
-    private sealed class Fence
+    internal sealed class Fence
     {
         public long Epoch;
     }
@@ -110,9 +110,7 @@ public sealed class ReplicaServer : IAsyncDisposable
         var output = new byte[64 * 1024];
         var outLength = 0;
         var response = new byte[ReplicaFrames.ResponseHeader];
-        ReplicaStore? store = null;
-        Fence? fence = null;
-        long epoch = 0;
+        var session = new Session();
         var ct = stopping.Token;
 
         async ValueTask FlushAsync()
@@ -214,48 +212,7 @@ public sealed class ReplicaServer : IAsyncDisposable
                 {
                     try
                     {
-                        if (op == ReplicaOp.Open)
-                        {
-                            var request = JsonSerializer.Deserialize(payload.AsSpan(payloadStart, payloadLength), ProtocolJsonContext.Default.OpenRequest)!;
-                            (store, var created) = OpenReplica(request);
-                            epoch = request.Epoch;
-                            lock (gate)
-                            {
-                                if (!fences.TryGetValue(request.Volume, out fence))
-                                {
-                                    fences[request.Volume] = fence = new Fence();
-                                }
-
-                                if (epoch >= 0 && epoch < fence.Epoch)
-                                {
-                                    throw new FencedException($"volume {request.Volume} is held by a newer writer (epoch {fence.Epoch} > {epoch})");
-                                }
-
-                                fence.Epoch = Math.Max(fence.Epoch, epoch);
-                            }
-                            result = JsonSerializer.SerializeToUtf8Bytes(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, created, store.Dirty), ProtocolJsonContext.Default.ReplicaInfoMessage);
-                            resultLength = result.Length;
-                        }
-                        else if (store is null)
-                        {
-                            throw new InvalidOperationException("open a replica first");
-                        }
-                        else if (epoch < 0 && op is not (ReplicaOp.Read or ReplicaOp.ReadLayer or ReplicaOp.Extents or ReplicaOp.Checksum or ReplicaOp.Info))
-                        {
-                            throw new InvalidOperationException("a reader's connection may only read");
-                        }
-                        else if (epoch >= 0 && Volatile.Read(ref fence!.Epoch) > epoch)
-                        {
-                            throw new FencedException($"volume {store.Volume} is held by a newer writer (epoch {fence.Epoch} > {epoch})");
-                        }
-                        else
-                        {
-                            (result, resultLength) = Handle(store, op, payload.AsSpan(payloadStart, payloadLength), offset, length, layer);
-                            if (op == ReplicaOp.Delete)
-                            {
-                                store = null;
-                            }
-                        }
+                        (result, resultLength) = Execute(session, op, payload.AsSpan(payloadStart, payloadLength), offset, length, layer, default);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
@@ -264,15 +221,8 @@ public sealed class ReplicaServer : IAsyncDisposable
                             ArrayPool<byte>.Shared.Return(result);
                         }
 
-                        status = e switch
-                        {
-                            FencedException => FencedException.ESTALE,
-                            IOException io when io.HResult is > 0 and < 4096 => io.HResult,
-                            KeyNotFoundException => Linux.VolumeSyscalls.ENOENT,
-                            ArgumentException or InvalidOperationException or InvalidDataException or JsonException => Linux.VolumeSyscalls.EINVAL,
-                            _ => Linux.VolumeSyscalls.EIO,
-                        };
-                        result = Encoding.UTF8.GetBytes($"replica {store?.Volume ?? "?"} at {EndPoint}: {e.Message}");
+                        status = StatusOf(e);
+                        result = Encoding.UTF8.GetBytes(Describe(session, e));
                         resultLength = result.Length;
                     }
 
@@ -376,10 +326,117 @@ public sealed class ReplicaServer : IAsyncDisposable
         }
     }
 
-    private (byte[]? Result, int Length) Handle(ReplicaStore store, ReplicaOp op, ReadOnlySpan<byte> payload, long offset, long length, int layer)
+    /// <summary>What one connection (over TCP, or in process) has opened: its replica, the volume's fence and its writer epoch (negative: a reader).</summary>
+    internal sealed class Session
+    {
+        public ReplicaStore? Store;
+        public Fence? Fence;
+        public long Epoch;
+    }
+
+    /// <summary>
+    /// Opens a replica of this server for an engine in this process: its requests run on the caller's thread with the
+    /// same opening, fencing and errors as over TCP, without the network.
+    /// </summary>
+    internal LocalReplicaConnection OpenLocal(string address, OpenRequest request)
+    {
+        var session = new Session();
+        try
+        {
+            var info = Open(session, request);
+            return new LocalReplicaConnection(this, session, address, info);
+        }
+        catch (Exception e)
+        {
+            throw new ReplicaException(Describe(session, e), StatusOf(e));
+        }
+    }
+
+    private ReplicaInfoMessage Open(Session session, OpenRequest request)
+    {
+        var (store, created) = OpenReplica(request);
+        session.Store = store;
+        session.Epoch = request.Epoch;
+        lock (gate)
+        {
+            if (!fences.TryGetValue(request.Volume, out var fence))
+            {
+                fences[request.Volume] = fence = new Fence();
+            }
+
+            session.Fence = fence;
+            if (session.Epoch >= 0 && session.Epoch < fence.Epoch)
+            {
+                throw new FencedException($"volume {request.Volume} is held by a newer writer (epoch {fence.Epoch} > {session.Epoch})");
+            }
+
+            fence.Epoch = Math.Max(fence.Epoch, session.Epoch);
+        }
+
+        return new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, created, store.Dirty);
+    }
+
+    /// <summary>
+    /// Runs one request of a session; throws when it fails. A read goes into <paramref name="destination"/> when it is
+    /// as long as the read (and returns no buffer), else into a buffer rented from the shared pool.
+    /// </summary>
+    internal (byte[]? Result, int Length) Execute(Session session, ReplicaOp op, ReadOnlySpan<byte> payload, long offset, long length, int layer, Span<byte> destination)
+    {
+        if (op == ReplicaOp.Open)
+        {
+            var request = JsonSerializer.Deserialize(payload, ProtocolJsonContext.Default.OpenRequest)!;
+            var result = JsonSerializer.SerializeToUtf8Bytes(Open(session, request), ProtocolJsonContext.Default.ReplicaInfoMessage);
+            return (result, result.Length);
+        }
+
+        var store = session.Store ?? throw new InvalidOperationException("open a replica first");
+        if (session.Epoch < 0 && op is not (ReplicaOp.Read or ReplicaOp.ReadLayer or ReplicaOp.Extents or ReplicaOp.Checksum or ReplicaOp.Info))
+        {
+            throw new InvalidOperationException("a reader's connection may only read");
+        }
+
+        if (session.Epoch >= 0 && Volatile.Read(ref session.Fence!.Epoch) > session.Epoch)
+        {
+            throw new FencedException($"volume {store.Volume} is held by a newer writer (epoch {session.Fence.Epoch} > {session.Epoch})");
+        }
+
+        var answer = Handle(store, op, payload, offset, length, layer, destination);
+        if (op == ReplicaOp.Delete)
+        {
+            session.Store = null;
+        }
+
+        return answer;
+    }
+
+    /// <summary>The errno a failed request answers with.</summary>
+    internal static int StatusOf(Exception e) => e switch
+    {
+        FencedException => FencedException.ESTALE,
+        IOException io when io.HResult is > 0 and < 4096 => io.HResult,
+        KeyNotFoundException => Linux.VolumeSyscalls.ENOENT,
+        ArgumentException or InvalidOperationException or InvalidDataException or JsonException => Linux.VolumeSyscalls.EINVAL,
+        _ => Linux.VolumeSyscalls.EIO,
+    };
+
+    /// <summary>A failed request's message, naming the replica and this server.</summary>
+    internal string Describe(Session session, Exception e) => $"replica {session.Store?.Volume ?? "?"} at {EndPoint}: {e.Message}";
+
+    private (byte[]? Result, int Length) Handle(ReplicaStore store, ReplicaOp op, ReadOnlySpan<byte> payload, long offset, long length, int layer, Span<byte> destination)
     {
         switch (op)
         {
+            case ReplicaOp.Read or ReplicaOp.ReadLayer when destination.Length == length:
+                if (op == ReplicaOp.Read)
+                {
+                    store.ReadView(layer, offset, destination);
+                }
+                else
+                {
+                    store.ReadLayer(layer, offset, destination);
+                }
+
+                return (null, 0);
             case ReplicaOp.Read:
             case ReplicaOp.ReadLayer:
                 var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(length, 1));
