@@ -57,7 +57,10 @@ internal static class ReplicatedVolumeCommands
             var epochFile = Path.Combine(dir, "epoch");
             var epoch = (File.Exists(epochFile) ? long.Parse(File.ReadAllText(epochFile).Trim(), CultureInfo.InvariantCulture) : 0) + 1;
             File.WriteAllText(epochFile, epoch.ToString(CultureInfo.InvariantCulture));
-            var engine = await ReplicatedVolume.OpenAsync(v.Name, settings.Size, [.. servers.Select(s => $"127.0.0.1:{s.EndPoint.Port}")], new ReplicatedVolumeOptions { Epoch = epoch }, ct).ConfigureAwait(false);
+            // the servers run in this process: the engine reads and writes their replicas in process (other processes, as
+            // `volume snapshot` beside a running container, reach them over TCP at replicas.addr)
+            var local = servers.ToDictionary(s => $"127.0.0.1:{s.EndPoint.Port}", s => s, StringComparer.Ordinal);
+            var engine = await ReplicatedVolume.OpenAsync(v.Name, settings.Size, [.. servers.Select(s => $"127.0.0.1:{s.EndPoint.Port}")], new ReplicatedVolumeOptions { Epoch = epoch, LocalServers = local }, ct).ConfigureAwait(false);
             File.WriteAllLines(Path.Combine(dir, "replicas.addr"), servers.Select(s => $"127.0.0.1:{s.EndPoint.Port}"));
             return new Opened { Servers = servers, Engine = engine };
         }

@@ -24,13 +24,20 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
 
     private static string Address(ReplicaServer s) => $"127.0.0.1:{s.EndPoint.Port}";
 
-    [Fact]
-    public async Task Writes_go_on_when_a_replica_s_server_dies_and_a_rebuilt_replica_matches_byte_for_byte()
+    // the engine's options with the given servers' replicas read and written in process (the engine's own node's)
+    private static ReplicatedVolumeOptions InProcess(params ReplicaServer[] local) =>
+        Options with { LocalServers = local.ToDictionary(Address, s => s) };
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the first replica, and the rebuilt one, in process; the others over TCP
+    public async Task Writes_go_on_when_a_replica_s_server_dies_and_a_rebuilt_replica_matches_byte_for_byte(bool inProcess)
     {
         var a = Server();
         var b = Server();
         var c = Server();
-        await using var volume = await ReplicatedVolume.OpenAsync("orders", Size, [Address(a), Address(b), Address(c)], Options);
+        var d = Server();
+        await using var volume = await ReplicatedVolume.OpenAsync("orders", Size, [Address(a), Address(b), Address(c)], inProcess ? InProcess(a, d) : Options);
         var model = new byte[Size];
         var failed = new System.Collections.Concurrent.ConcurrentQueue<ReplicaStatus>(); // raised on the engine's thread
         volume.ReplicaFailed += failed.Enqueue;
@@ -72,7 +79,6 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         var atFailure = Volatile.Read(ref writes);
         await Until(() => Volatile.Read(ref writes) >= atFailure + 50, "50 writes on the two replicas left");
 
-        var d = Server();
         await volume.RebuildAsync(Address(d));
         var atRebuild = Volatile.Read(ref writes);
         await Until(() => Volatile.Read(ref writes) >= atRebuild + 50, "50 writes after the rebuild");
@@ -90,11 +96,13 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         Assert.Equal(model, read);
     }
 
-    [Fact]
-    public async Task Snapshots_taken_under_writes_are_the_same_on_every_replica_and_are_rebuilt_with_it()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the first replica in process (reads and the rebuild's source), the others over TCP
+    public async Task Snapshots_taken_under_writes_are_the_same_on_every_replica_and_are_rebuilt_with_it(bool inProcess)
     {
         var servers3 = new[] { Server(), Server(), Server() };
-        await using var volume = await ReplicatedVolume.OpenAsync("snaps", Size, [.. servers3.Select(Address)], Options);
+        await using var volume = await ReplicatedVolume.OpenAsync("snaps", Size, [.. servers3.Select(Address)], inProcess ? InProcess(servers3[0]) : Options);
         using var stop = new CancellationTokenSource();
         var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
         {
@@ -146,13 +154,15 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         Assert.Single((await volume.ReplicaChecksumsAsync()).Values.Distinct());
     }
 
-    [Fact]
-    public async Task A_full_disk_fails_that_replica_only_and_the_volume_keeps_its_data()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the full replica in process
+    public async Task A_full_disk_fails_that_replica_only_and_the_volume_keeps_its_data(bool inProcess)
     {
-        var small = Server(dir.SmallDisk("small", 4 << 20));
+        var small = Server(dir.SmallDisk($"small{inProcess}", 4 << 20));
         var a = Server();
         var b = Server();
-        await using var volume = await ReplicatedVolume.OpenAsync("full", Size, [Address(a), Address(small), Address(b)], Options);
+        await using var volume = await ReplicatedVolume.OpenAsync("full", Size, [Address(a), Address(small), Address(b)], inProcess ? InProcess(small) : Options);
         var data = RandomNumberGenerator.GetBytes(8 << 20);
         for (var off = 0; off < data.Length; off += 1 << 20)
         {
@@ -239,13 +249,16 @@ public sealed class FencingTests : IAsyncLifetime
     private readonly TestDirectory dir = new();
     private readonly List<ReplicaServer> servers = [];
 
-    [Fact]
-    public async Task An_engine_with_an_older_epoch_is_refused_after_a_newer_one_opens_and_fails_instead_of_writing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the old engine holds its first replica in process (the node it ran on), the new one over TCP
+    public async Task An_engine_with_an_older_epoch_is_refused_after_a_newer_one_opens_and_fails_instead_of_writing(bool inProcess)
     {
         servers.Add(ReplicaServer.Start(dir.Sub("a"), new IPEndPoint(IPAddress.Loopback, 0)));
         servers.Add(ReplicaServer.Start(dir.Sub("b"), new IPEndPoint(IPAddress.Loopback, 0)));
         string[] addresses = [.. servers.Select(s => $"127.0.0.1:{s.EndPoint.Port}")];
-        var old = await ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 1 });
+        var local = inProcess ? new Dictionary<string, ReplicaServer> { [addresses[0]] = servers[0] } : [];
+        var old = await ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 1, LocalServers = local });
         await old.WriteAsync(0, new byte[] { 1 });
 
         await using var taken = await ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 2 });
@@ -256,7 +269,7 @@ public sealed class FencingTests : IAsyncLifetime
         Assert.All(old.Replicas, r => Assert.Contains("held by a newer writer (epoch 2 > 1)", r.Error));
         await old.DisposeAsync();
 
-        var again = await Assert.ThrowsAsync<ReplicaException>(() => ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 1 }));
+        var again = await Assert.ThrowsAsync<ReplicaException>(() => ReplicatedVolume.OpenAsync("v", 1 << 20, addresses, new ReplicatedVolumeOptions { Epoch = 1, LocalServers = local }));
         Assert.Contains("epoch 2 > 1", again.Message);
 
         // a reader is neither fenced nor fences

@@ -216,13 +216,21 @@ public static class Replicated
 
     /// <summary>
     /// Opens the engine of <paramref name="pv"/> at <paramref name="epoch"/> on its replicas (the one on
-    /// <paramref name="localNode"/> first, so reads stay on this machine). Replicas whose node has no address are failed.
+    /// <paramref name="localNode"/> first, so reads stay on this machine; written in process when
+    /// <paramref name="localServer"/>, that node's replica server, runs in this process). Replicas whose node has no
+    /// address are failed.
     /// </summary>
-    internal static async Task<ReplicatedVolume> OpenAsync(JsonObject pv, IReadOnlyList<string> replicaNodes, long epoch, string? localNode, Func<string, JsonObject?> node, TimeSpan timeout, Microsoft.Extensions.Logging.ILogger logger, CancellationToken ct)
+    internal static async Task<ReplicatedVolume> OpenAsync(JsonObject pv, IReadOnlyList<string> replicaNodes, long epoch, string? localNode, Func<string, JsonObject?> node, TimeSpan timeout, Microsoft.Extensions.Logging.ILogger logger, CancellationToken ct, Containers.Volumes.Replicas.ReplicaServer? localServer = null)
     {
         var ordered = replicaNodes.OrderBy(n => n == localNode ? 0 : 1).ToList();
         var addresses = ordered.Select(n => AddressOf(node(n)) ?? $"{n}.invalid:1").ToList();
-        return await ReplicatedVolume.OpenAsync(Json.Name(pv), SizeOf(pv), addresses, new ReplicatedVolumeOptions { Epoch = epoch, ReplicaTimeout = timeout, Logger = logger }, ct).ConfigureAwait(false);
+        var local = new Dictionary<string, Containers.Volumes.Replicas.ReplicaServer>(StringComparer.Ordinal);
+        if (localServer is not null && localNode is not null && AddressOf(node(localNode)) is { } localAddress)
+        {
+            local[localAddress] = localServer;
+        }
+
+        return await ReplicatedVolume.OpenAsync(Json.Name(pv), SizeOf(pv), addresses, new ReplicatedVolumeOptions { Epoch = epoch, ReplicaTimeout = timeout, Logger = logger, LocalServers = local }, ct).ConfigureAwait(false);
     }
 
     /// <summary>The node of a replica address among <paramref name="replicaNodes"/>, or the address itself.</summary>

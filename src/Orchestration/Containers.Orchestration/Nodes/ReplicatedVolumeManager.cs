@@ -157,7 +157,7 @@ internal sealed class ReplicatedVolumeManager : IAsyncDisposable
             ReplicatedVolume? engine = null;
             try
             {
-                engine = await Replicated.OpenAsync(pv, replicaNodes, epoch, options.Name, Node, TimeSpan.FromSeconds(3), logger, ct).ConfigureAwait(false);
+                engine = await Replicated.OpenAsync(pv, replicaNodes, epoch, options.Name, Node, TimeSpan.FromSeconds(3), logger, ct, server).ConfigureAwait(false);
                 if (Replicated.SizeOf(pv) > engine.Size)
                 {
                     await engine.ExpandAsync(Replicated.SizeOf(pv), ct).ConfigureAwait(false); // grown while detached: the filesystem follows at mount
