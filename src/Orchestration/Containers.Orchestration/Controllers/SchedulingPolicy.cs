@@ -52,13 +52,15 @@ internal static class SchedulingPolicy
         return null;
     }
 
-    /// <summary>How good <paramref name="node"/> is for <paramref name="pod"/> (higher is better), <paramref name="owner"/> its controller's uid.</summary>
-    public static double Score(SchedulingPod pod, string? owner, SchedulingNode node, NodeUsage u)
+    /// <summary>
+    /// How good a node is for a pod requesting <paramref name="cpu"/> and <paramref name="memory"/> (higher is better):
+    /// the node's scoring capacity, what is placed on it, and how many pods of the pod's controller it runs.
+    /// </summary>
+    public static double Score(long cpu, long memory, double scoreCpu, double scoreMemory, long usedCpu, long usedMemory, int pods, int siblings)
     {
         // least allocated (cpu and memory, as fractions free), then spread a controller's pods
-        double free = (((node.ScoreCpu - u.Cpu - pod.Cpu) / Math.Max(node.ScoreCpu, 1)) + ((node.ScoreMemory - u.Memory - pod.Memory) / Math.Max(node.ScoreMemory, 1))) / 2;
-        int siblings = owner is null ? 0 : u.Owners.GetValueOrDefault(owner);
-        return (free * 100) - (siblings * 10) - (u.Pods * 0.01);
+        double free = (((scoreCpu - usedCpu - cpu) / Math.Max(scoreCpu, 1)) + ((scoreMemory - usedMemory - memory) / Math.Max(scoreMemory, 1))) / 2;
+        return (free * 100) - (siblings * 10) - (pods * 0.01);
     }
 
     /// <summary>Cores as millicores (rounded up, as Kubernetes does).</summary>
@@ -141,7 +143,7 @@ internal sealed record SchedulingPod(long Cpu, long Memory, (string? Key, string
     }
 }
 
-/// <summary>What is placed on a node: its pods' requests and count, and how many of each controller's pods.</summary>
+/// <summary>What is placed on a node: its pods' requests and count (the per-controller counts are the scheduler's, by <see cref="Id"/>).</summary>
 internal sealed class NodeUsage
 {
     public long Cpu { get; set; }
@@ -150,7 +152,11 @@ internal sealed class NodeUsage
 
     public int Pods { get; set; }
 
-    public Dictionary<string, int> Owners { get; } = new(StringComparer.Ordinal);
+    /// <summary>A number of its own among the nodes the scheduler has seen (its index in the per-controller counts).</summary>
+    public int Id { get; init; }
+
+    /// <summary>Its index in the scheduler's current node slots, or -1.</summary>
+    public int Slot { get; set; } = -1;
 }
 
 /// <summary>

@@ -66,14 +66,11 @@ public sealed class SchedulingPolicyTests
     {
         var pod = Pod(""","resources":{"requests":{"cpu":"100m","memory":"128Mi"}}""");
         var node = Node();
-        double empty = SchedulingPolicy.Score(pod, "rs-1", node, new NodeUsage());
-        double busy = SchedulingPolicy.Score(pod, "rs-1", node, new NodeUsage { Cpu = 1000, Memory = 2L << 30, Pods = 5 });
-        Assert.True(empty > busy);
-
-        var sibling = new NodeUsage();
-        sibling.Owners["rs-1"] = 1;
-        Assert.True(SchedulingPolicy.Score(pod, "rs-1", node, new NodeUsage()) > SchedulingPolicy.Score(pod, "rs-1", node, sibling));
-        Assert.Equal(SchedulingPolicy.Score(pod, null, node, new NodeUsage()), SchedulingPolicy.Score(pod, null, node, sibling));
+        double Score(long usedCpu, long usedMemory, int pods, int siblings) =>
+            SchedulingPolicy.Score(pod.Cpu, pod.Memory, node.ScoreCpu, node.ScoreMemory, usedCpu, usedMemory, pods, siblings);
+        Assert.True(Score(0, 0, 0, 0) > Score(1000, 2L << 30, 5, 0));
+        Assert.True(Score(0, 0, 0, 0) > Score(0, 0, 0, 1)); // a node without the controller's pods first
+        Assert.True(Score(500, 1L << 30, 1, 0) > Score(0, 0, 0, 1)); // spreading outweighs a little more load
     }
 
     [Theory]
