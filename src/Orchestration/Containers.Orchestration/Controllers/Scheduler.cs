@@ -58,13 +58,24 @@ internal sealed class Scheduler : IReconciler<string>
                 if (node is null)
                 {
                     nodeInfos.Remove(Json.Name(old!));
+                    nodeList = NodeList();
                 }
                 else
                 {
-                    nodeInfos[Json.Name(node)] = SchedulingNode.Of(node);
+                    var info = SchedulingNode.Of(node);
+                    bool known = nodeInfos.ContainsKey(info.Name);
+                    nodeInfos[info.Name] = info;
+                    if (known && usage.TryGetValue(info.Name, out var u) && u.Slot >= 0 && u.Slot < nodeList.Length && ReferenceEquals(nodeList[u.Slot].Usage, u))
+                    {
+                        // a change of a known node (its heartbeat, a taint, a label): its own entry and slot, nothing made anew
+                        nodeList[u.Slot] = (info, u);
+                        slots[u.Slot] = SlotOf(info, u);
+                    }
+                    else
+                    {
+                        nodeList = NodeList();
+                    }
                 }
-
-                nodeList = NodeList();
             }
 
             foreach (string key in unschedulable.Keys)
@@ -119,23 +130,34 @@ internal sealed class Scheduler : IReconciler<string>
         {
             var (n, u) = list[i];
             u.Slot = i;
-            fresh[i] = new NodeSlot
-            {
-                Plain = n.Ready && !n.Unschedulable && !n.Taints.Any(t => t.Effect is "NoSchedule" or "NoExecute"),
-                Id = u.Id,
-                Pods = n.Pods,
-                Cpu = n.Cpu,
-                Memory = n.Memory,
-                ScoreCpu = n.ScoreCpu,
-                ScoreMemory = n.ScoreMemory,
-                UsedPods = u.Pods,
-                UsedCpu = u.Cpu,
-                UsedMemory = u.Memory,
-            };
+            fresh[i] = SlotOf(n, u);
         }
 
         slots = fresh;
         return list;
+    }
+
+    private static NodeSlot SlotOf(SchedulingNode n, NodeUsage u)
+    {
+        bool plain = n.Ready && !n.Unschedulable;
+        foreach (var taint in n.Taints)
+        {
+            plain &= taint.Effect is not ("NoSchedule" or "NoExecute");
+        }
+
+        return new NodeSlot
+        {
+            Plain = plain,
+            Id = u.Id,
+            Pods = n.Pods,
+            Cpu = n.Cpu,
+            Memory = n.Memory,
+            ScoreCpu = n.ScoreCpu,
+            ScoreMemory = n.ScoreMemory,
+            UsedPods = u.Pods,
+            UsedCpu = u.Cpu,
+            UsedMemory = u.Memory,
+        };
     }
 
     /// <summary>
