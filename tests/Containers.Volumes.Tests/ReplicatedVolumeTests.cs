@@ -87,6 +87,8 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
 
         Assert.Equal(ReplicaMode.ReadWrite, volume.Replicas.Single(r => r.Address == Address(d)).Mode);
         Assert.Equal(3, volume.Replicas.Count(r => r.Mode == ReplicaMode.ReadWrite));
+        string[] expectedInProcess = inProcess ? [Address(a), Address(d)] : [];
+        Assert.Equal(expectedInProcess.Order(), volume.Replicas.Where(r => r.InProcess).Select(r => r.Address).Order()); // the rebuilt one too
         var sums = await volume.ReplicaChecksumsAsync();
         Assert.Equal(3, sums.Count);
         Assert.All(sums.Values, s => Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(model)), s));

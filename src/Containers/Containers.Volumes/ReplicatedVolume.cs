@@ -23,7 +23,8 @@ public enum ReplicaMode
 /// <param name="Address">host:port of its replica server.</param>
 /// <param name="Mode">In step, rebuilding or failed.</param>
 /// <param name="Error">Why it failed.</param>
-public sealed record ReplicaStatus(string Address, ReplicaMode Mode, string? Error);
+/// <param name="InProcess">True when the engine reads and writes it in process (a replica server of this process, see <see cref="ReplicatedVolumeOptions.LocalServers"/>), not over TCP.</param>
+public sealed record ReplicaStatus(string Address, ReplicaMode Mode, string? Error, bool InProcess = false);
 
 /// <summary>Settings of a volume engine.</summary>
 public sealed record ReplicatedVolumeOptions
@@ -92,7 +93,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     public event Action<ReplicaStatus>? ReplicaFailed;
 
     /// <summary>Its replicas and how each stands.</summary>
-    public IReadOnlyList<ReplicaStatus> Replicas => [.. members.Select(m => new ReplicaStatus(m.Address, m.Mode, m.Error))];
+    public IReadOnlyList<ReplicaStatus> Replicas => [.. members.Select(m => new ReplicaStatus(m.Address, m.Mode, m.Error, m.Client is LocalReplicaConnection))];
 
     /// <summary>
     /// Opens volume <paramref name="name"/> on the replicas at <paramref name="addresses"/> (host:port of their replica
