@@ -44,8 +44,8 @@ internal static unsafe class Program
             try
             {
                 Container.Stage(args[3]);
-                // the first deserialization pages in and initialises the JSON code (milliseconds): pay it while waiting
-                JsonSerializer.Deserialize("""{"Mode":"Init","LowerDirs":["/"],"Mounts":[{"Source":"s","Destination":"d"}],"Rlimits":[{"Resource":7}],"Args":["a"],"Env":["A=B"],"Capabilities":[0],"AdditionalGids":[0]}"""u8, ShimJsonContext.Default.ShimConfig);
+                // the first read pages in the reader's code: pay it while waiting
+                ShimConfigReader.Read("""{"Mode":"Init","LowerDirs":["/"],"Mounts":[{"Source":"s","Destination":"d"}],"Rlimits":[{"Resource":7}],"Args":["a"],"Env":["A=B"],"Capabilities":[0],"AdditionalGids":[0]}"""u8);
                 Process.Warm();
             }
             catch (ShimException e)
@@ -64,8 +64,7 @@ internal static unsafe class Program
                 throw new ShimException("restore the scheduling policy", Marshal.GetLastPInvokeError(), "sched_setscheduler(SCHED_OTHER)");
             }
 
-            config = JsonSerializer.Deserialize(bytes, ShimJsonContext.Default.ShimConfig)
-                ?? throw new ShimException("read config", 0, "empty configuration");
+            config = ShimConfigReader.Read(bytes); // not the serializer: its metadata is built through reflection, a millisecond in each shim
         }
         catch (ShimException e)
         {
