@@ -3,13 +3,19 @@ using Containers.Shim;
 
 namespace Containers.Tests.Runtime;
 
-/// <summary>The shim's own reader of its configuration reads what the library's serializer writes, field for field.</summary>
+/// <summary>The shim's own reader of its configuration, and the library's own writer of it, agree with the serializer field for field.</summary>
 public sealed class ShimConfigReaderTests
 {
     private static string Written(ShimConfig c) => JsonSerializer.Serialize(c, ShimJsonContext.Default.ShimConfig);
 
-    // read back with the shim's reader, then written again by the serializer: the same text when every field came through
-    private static void RoundTrips(ShimConfig c) => Assert.Equal(Written(c), Written(ShimConfigReader.Read(JsonSerializer.SerializeToUtf8Bytes(c, ShimJsonContext.Default.ShimConfig))));
+    // read back with the shim's reader, then written again by the serializer: the same text when every field came
+    // through, from the serializer's JSON and from the library's own writer's (which the library sends)
+    private static void RoundTrips(ShimConfig c)
+    {
+        Assert.Equal(Written(c), Written(ShimConfigReader.Read(JsonSerializer.SerializeToUtf8Bytes(c, ShimJsonContext.Default.ShimConfig))));
+        Assert.Equal(Written(c), Written(ShimConfigReader.Read(Containers.Runtime.ShimConfigWriter.Write(c))));
+        Assert.Equal(Written(c), Written(JsonSerializer.Deserialize(Containers.Runtime.ShimConfigWriter.Write(c), ShimJsonContext.Default.ShimConfig)!));
+    }
 
     [Fact]
     public void A_default_configuration_reads_back_as_written() => RoundTrips(new ShimConfig());

@@ -37,7 +37,7 @@ internal sealed class SpawnedShim(Process process, int syncWrite, int statusRead
     /// <summary>Sends the configuration and waits until the payload is exec'd (EOF on the status pipe) or the shim reports a failure.</summary>
     public async Task<(string Step, int Errno, string Detail)?> ReleaseAsync(ShimConfig config)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(config, ShimJsonContext.Default.ShimConfig);
+        var json = ShimConfigWriter.Write(config);
         try
         {
             sys.WriteAll(syncWrite, json);
