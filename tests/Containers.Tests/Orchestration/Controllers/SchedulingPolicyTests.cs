@@ -70,7 +70,7 @@ public sealed class SchedulingPolicyTests
             SchedulingPolicy.Score(pod.Cpu, pod.Memory, node.ScoreCpu, node.ScoreMemory, usedCpu, usedMemory, pods, siblings);
         Assert.True(Score(0, 0, 0, 0) > Score(1000, 2L << 30, 5, 0));
         Assert.True(Score(0, 0, 0, 0) > Score(0, 0, 0, 1)); // a node without the controller's pods first
-        Assert.True(Score(500, 1L << 30, 1, 0) > Score(0, 0, 0, 1)); // spreading outweighs a little more load
+        Assert.True(Score(100, 128L << 20, 1, 0) > Score(0, 0, 0, 1)); // spreading outweighs one more small pod's load
     }
 
     [Theory]
