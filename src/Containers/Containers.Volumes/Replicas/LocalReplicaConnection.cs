@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 
 namespace Containers.Volumes.Replicas;
 
@@ -44,13 +45,13 @@ internal sealed class LocalReplicaConnection(ReplicaServer server, ReplicaServer
     {
         try
         {
-            Check();
-            var store = session.Store ?? throw new InvalidOperationException("open a replica first");
-            return Task.FromResult(new ReplicaInfoMessage(store.Volume, store.Size, store.Snapshots, false, store.Dirty));
+            // the server's answer as over TCP (fenced like any other request), not a second way of making it
+            var (json, length) = Call(ReplicaOp.Info, 0, 0, 0);
+            return Task.FromResult(JsonSerializer.Deserialize(json!.AsSpan(0, length), ProtocolJsonContext.Default.ReplicaInfoMessage)!);
         }
         catch (Exception e)
         {
-            return Task.FromException<ReplicaInfoMessage>(Failure(e));
+            return Task.FromException<ReplicaInfoMessage>(e);
         }
     }
 

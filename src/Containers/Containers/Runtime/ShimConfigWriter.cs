@@ -26,8 +26,7 @@ internal static class ShimConfigWriter
             w.WriteBoolean("Volatile", c.Volatile);
             w.WriteBoolean("ReadOnlyRootfs", c.ReadOnlyRootfs);
             w.WriteString("Hostname", c.Hostname);
-            w.WriteStartArray("Mounts");
-            foreach (var m in c.Mounts)
+            Array(w, "Mounts", c.Mounts, static (w, m) =>
             {
                 w.WriteStartObject();
                 w.WriteString("Source", m.Source);
@@ -39,13 +38,10 @@ internal static class ShimConfigWriter
                 w.WriteBoolean("ReadOnly", m.ReadOnly);
                 w.WriteBoolean("IdMap", m.IdMap);
                 w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
+            });
             Strings(w, "MaskedPaths", c.MaskedPaths);
             Strings(w, "ReadOnlyPaths", c.ReadOnlyPaths);
-            w.WriteStartArray("Devices");
-            foreach (var d in c.Devices)
+            Array(w, "Devices", c.Devices, static (w, d) =>
             {
                 w.WriteStartObject();
                 w.WriteString("Path", d.Path);
@@ -57,9 +53,7 @@ internal static class ShimConfigWriter
                 w.WriteNumber("Uid", d.Uid);
                 w.WriteNumber("Gid", d.Gid);
                 w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
+            });
             w.WriteBoolean("WritableSysfs", c.WritableSysfs);
             w.WriteString("Shm", c.Shm);
             w.WriteString("UserNamespace", c.UserNamespace);
@@ -74,20 +68,8 @@ internal static class ShimConfigWriter
             w.WriteString("Cwd", c.Cwd);
             w.WriteNumber("Uid", c.Uid);
             w.WriteNumber("Gid", c.Gid);
-            w.WriteStartArray("AdditionalGids");
-            foreach (var g in c.AdditionalGids)
-            {
-                w.WriteNumberValue(g);
-            }
-
-            w.WriteEndArray();
-            w.WriteStartArray("Capabilities");
-            foreach (var cap in c.Capabilities)
-            {
-                w.WriteNumberValue(cap);
-            }
-
-            w.WriteEndArray();
+            Array(w, "AdditionalGids", c.AdditionalGids, static (w, g) => w.WriteNumberValue(g));
+            Array(w, "Capabilities", c.Capabilities, static (w, cap) => w.WriteNumberValue(cap));
             w.WriteBoolean("NoNewPrivileges", c.NoNewPrivileges);
             if (c.SeccompFilter is null)
             {
@@ -98,17 +80,14 @@ internal static class ShimConfigWriter
                 w.WriteBase64String("SeccompFilter", c.SeccompFilter);
             }
 
-            w.WriteStartArray("Rlimits");
-            foreach (var l in c.Rlimits)
+            Array(w, "Rlimits", c.Rlimits, static (w, l) =>
             {
                 w.WriteStartObject();
                 w.WriteNumber("Resource", l.Resource);
                 w.WriteNumber("Soft", l.Soft);
                 w.WriteNumber("Hard", l.Hard);
                 w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
+            });
             w.WriteBoolean("Terminal", c.Terminal);
             w.WriteNumber("TerminalFd", c.TerminalFd);
             w.WriteString("TerminalPath", c.TerminalPath);
@@ -119,12 +98,14 @@ internal static class ShimConfigWriter
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void Strings(Utf8JsonWriter w, string name, List<string> values)
+    private static void Strings(Utf8JsonWriter w, string name, List<string> values) => Array(w, name, values, static (w, v) => w.WriteStringValue(v));
+
+    private static void Array<T>(Utf8JsonWriter w, string name, List<T> items, Action<Utf8JsonWriter, T> item)
     {
         w.WriteStartArray(name);
-        foreach (var v in values)
+        foreach (var x in items)
         {
-            w.WriteStringValue(v);
+            item(w, x);
         }
 
         w.WriteEndArray();

@@ -137,17 +137,10 @@ internal sealed class Scheduler : IReconciler<string>
         return list;
     }
 
-    private static NodeSlot SlotOf(SchedulingNode n, NodeUsage u)
-    {
-        bool plain = n.Ready && !n.Unschedulable;
-        foreach (var taint in n.Taints)
+    private static NodeSlot SlotOf(SchedulingNode n, NodeUsage u) =>
+        new()
         {
-            plain &= taint.Effect is not ("NoSchedule" or "NoExecute");
-        }
-
-        return new NodeSlot
-        {
-            Plain = plain,
+            Plain = SchedulingPolicy.IsPlain(n),
             Id = u.Id,
             Pods = n.Pods,
             Cpu = n.Cpu,
@@ -158,7 +151,6 @@ internal sealed class Scheduler : IReconciler<string>
             UsedCpu = u.Cpu,
             UsedMemory = u.Memory,
         };
-    }
 
     /// <summary>
     /// How many feasible nodes a pod's placement looks for before it scores them, as kube-scheduler's
@@ -217,10 +209,7 @@ internal sealed class Scheduler : IReconciler<string>
                 string? why;
                 if (plainPod && slot.Plain)
                 {
-                    why = slot.UsedPods + 1 > slot.Pods ? "Too many pods"
-                        : cpu > 0 && slot.UsedCpu + cpu > slot.Cpu ? "Insufficient cpu"
-                        : memory > 0 && slot.UsedMemory + memory > slot.Memory ? "Insufficient memory"
-                        : null;
+                    why = SchedulingPolicy.FilterResources(cpu, memory, slot.Pods, slot.Cpu, slot.Memory, slot.UsedPods, slot.UsedCpu, slot.UsedMemory);
                 }
                 else
                 {

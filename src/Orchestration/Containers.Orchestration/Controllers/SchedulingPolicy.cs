@@ -34,22 +34,36 @@ internal static class SchedulingPolicy
             return "node(s) didn't match Pod's node affinity/selector";
         }
 
-        if (u.Pods + 1 > node.Pods)
+        return FilterResources(pod.Cpu, pod.Memory, node.Pods, node.Cpu, node.Memory, u.Pods, u.Cpu, u.Memory);
+    }
+
+    /// <summary>The last of <see cref="Filter"/>'s checks: room for one more pod and its cpu and memory requests.</summary>
+    public static string? FilterResources(long cpu, long memory, long maxPods, long allocatableCpu, long allocatableMemory, int usedPods, long usedCpu, long usedMemory) =>
+        usedPods + 1 > maxPods ? "Too many pods"
+        : cpu > 0 && usedCpu + cpu > allocatableCpu ? "Insufficient cpu"
+        : memory > 0 && usedMemory + memory > allocatableMemory ? "Insufficient memory"
+        : null;
+
+    /// <summary>
+    /// True when <see cref="Filter"/>'s checks before the resources pass on <paramref name="node"/> for any pod without
+    /// node selector or required affinity: it is Ready, schedulable and has no NoSchedule or NoExecute taint.
+    /// </summary>
+    public static bool IsPlain(SchedulingNode node)
+    {
+        if (!node.Ready || node.Unschedulable)
         {
-            return "Too many pods";
+            return false;
         }
 
-        if (pod.Cpu > 0 && u.Cpu + pod.Cpu > node.Cpu)
+        foreach (var taint in node.Taints)
         {
-            return "Insufficient cpu";
+            if (taint.Effect is "NoSchedule" or "NoExecute")
+            {
+                return false;
+            }
         }
 
-        if (pod.Memory > 0 && u.Memory + pod.Memory > node.Memory)
-        {
-            return "Insufficient memory";
-        }
-
-        return null;
+        return true;
     }
 
     /// <summary>
