@@ -1,6 +1,7 @@
 // Shared between the library (whose tests check it against System.Text.Json) and the shim (which reads its
 // configuration with it). Compiled into both assemblies.
 using System.Text.Json;
+using static Containers.Shim.JsonTokens;
 
 namespace Containers.Shim;
 
@@ -14,30 +15,7 @@ namespace Containers.Shim;
 internal static class ShimConfigReader
 {
     /// <summary>Parses <paramref name="json"/>; throws <see cref="JsonException"/> when it is not a configuration.</summary>
-    public static ShimConfig Read(ReadOnlySpan<byte> json)
-    {
-        if (json.IsEmpty)
-        {
-            throw new JsonException("the configuration is empty");
-        }
-
-        try
-        {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
-            Next(ref reader);
-            var config = Config(ref reader);
-            if (reader.Read())
-            {
-                throw new JsonException("the configuration goes on after its end");
-            }
-
-            return config;
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            throw new JsonException(e.Message, e); // a value of the wrong kind (a string for a number, say)
-        }
-    }
+    public static ShimConfig Read(ReadOnlySpan<byte> json) => Document(json, "configuration", Config);
 
     private static ShimConfig Config(ref Utf8JsonReader r)
     {
@@ -153,47 +131,6 @@ internal static class ShimConfigReader
         return l;
     }
 
-    private delegate T Item<T>(ref Utf8JsonReader r);
-
-    // a JSON array of items (null: an empty list, as the configuration's lists start empty)
-    private static List<T> List<T>(ref Utf8JsonReader r, Item<T> item)
-    {
-        var list = new List<T>();
-        if (r.TokenType == JsonTokenType.Null)
-        {
-            return list;
-        }
-
-        Expect(ref r, JsonTokenType.StartArray);
-        while (true)
-        {
-            Next(ref r);
-            if (r.TokenType == JsonTokenType.EndArray)
-            {
-                return list;
-            }
-
-            list.Add(item(ref r));
-        }
-    }
-
-    private static List<string> Strings(ref Utf8JsonReader r) => List(ref r, (ref Utf8JsonReader x) => String(ref x) ?? throw new JsonException("null in a list of strings"));
-
-    // the next property's name with the reader on its value, or null at the object's end
-    private static string? Property(ref Utf8JsonReader r)
-    {
-        Next(ref r);
-        if (r.TokenType == JsonTokenType.EndObject)
-        {
-            return null;
-        }
-
-        Expect(ref r, JsonTokenType.PropertyName);
-        var name = r.GetString();
-        Next(ref r);
-        return name;
-    }
-
     private static ShimMode Mode(ref Utf8JsonReader r) => r.TokenType switch
     {
         JsonTokenType.String when r.ValueTextEquals("Init"u8) => ShimMode.Init,
@@ -202,8 +139,6 @@ internal static class ShimConfigReader
         _ => throw new JsonException($"Mode: not a mode ({r.TokenType})"),
     };
 
-    private static string? String(ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? null : r.TokenType == JsonTokenType.String ? r.GetString() : throw new JsonException($"a string expected, not {r.TokenType}");
-
     private static bool Bool(ref Utf8JsonReader r) => r.GetBoolean();
 
     private static int Int(ref Utf8JsonReader r) => r.GetInt32();
@@ -211,20 +146,4 @@ internal static class ShimConfigReader
     private static uint UInt(ref Utf8JsonReader r) => r.GetUInt32();
 
     private static uint? NullableUInt(ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? null : r.GetUInt32();
-
-    private static void Next(ref Utf8JsonReader r)
-    {
-        if (!r.Read())
-        {
-            throw new JsonException("the configuration ends early");
-        }
-    }
-
-    private static void Expect(ref Utf8JsonReader r, JsonTokenType type)
-    {
-        if (r.TokenType != type)
-        {
-            throw new JsonException($"{type} expected, not {r.TokenType}");
-        }
-    }
 }

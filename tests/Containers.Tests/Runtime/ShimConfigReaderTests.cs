@@ -84,7 +84,7 @@ public sealed class ShimConfigReaderTests
     [InlineData("null", "StartObject expected")]
     [InlineData("""{"Mode":"Sideways"}""", "Mode")]
     [InlineData("""{"Uid":"root"}""", "")]
-    [InlineData("""{"Args":[null]}""", "null in a list")]
+    [InlineData("""{"Args":[null]}""", "null where a string")]
     [InlineData("""{"Args":["a"]""", "")]
     [InlineData("""{} {}""", "")]
     public void A_broken_configuration_is_a_json_error(string json, string why)

@@ -36,11 +36,6 @@ public sealed class ContainerEngine : IAsyncDisposable
     internal ContainerEngine(EngineParts parts)
     {
         ArgumentNullException.ThrowIfNull(parts);
-        // System.Text.Json builds a source-generated type's metadata on first use, reading attributes by reflection
-        // for every type in the graph: 3 ms for ContainerState here, on the path of every start. Built now on another
-        // core, beside the sweep below and the start's first steps. (The shim's configuration, 1.5 ms more, is
-        // written and read by hand: ShimConfigWriter, ShimConfigReader.)
-        _ = Task.Run(static () => System.Text.Json.JsonSerializer.Deserialize("null"u8, Runtime.ContainerStore.StateJson));
         options = parts.Options;
         Context = parts.Context;
         Images = parts.Images;

@@ -154,12 +154,12 @@ internal sealed class Ipam(string file, IPAddress subnet, int prefixLength, ISys
 
     private Dictionary<string, string> Load()
     {
-        return RawFile.Read(sys, file) is { } bytes ? JsonSerializer.Deserialize(bytes, ContainerStoreJsonContext.Default.DictionaryStringString) ?? [] : [];
+        return RawFile.Read(sys, file) is { } bytes ? ContainerStateJson.ReadMap(bytes) : [];
     }
 
     private void Save(Dictionary<string, string> map)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        RawFile.Replace(sys, file, JsonSerializer.SerializeToUtf8Bytes(map, ContainerStoreJsonContext.Default.DictionaryStringString));
+        RawFile.Replace(sys, file, ContainerStateJson.WriteMap(map));
     }
 }

@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 
 namespace Containers.Runtime;
 
@@ -9,9 +8,6 @@ namespace Containers.Runtime;
 /// </summary>
 internal sealed class ContainerStore
 {
-    /// <summary>Source-generated metadata: reflection-based serialization costs ~100 ms of JIT per CLI call.</summary>
-    internal static JsonTypeInfo<ContainerState> StateJson => ContainerStoreJsonContext.Default.ContainerState;
-
     private readonly ISyscalls sys;
 
     public ContainerStore(string root, ISyscalls sys)
@@ -86,7 +82,7 @@ internal sealed class ContainerStore
     {
         try
         {
-            return RawFile.Read(sys, Path.Combine(Dir(id), "state.json")) is { } bytes ? JsonSerializer.Deserialize(bytes, StateJson) : null;
+            return RawFile.Read(sys, Path.Combine(Dir(id), "state.json")) is { } bytes ? ContainerStateJson.Read(bytes) : null;
         }
         catch (Exception e) when (e is SyscallException or JsonException)
         {
@@ -217,11 +213,14 @@ internal sealed class ContainerStore
 
     private void Write(ContainerState state)
     {
-        RawFile.Replace(sys, Path.Combine(Dir(state.Id), "state.json"), JsonSerializer.SerializeToUtf8Bytes(state, StateJson));
+        RawFile.Replace(sys, Path.Combine(Dir(state.Id), "state.json"), ContainerStateJson.Write(state));
     }
 }
 
-/// <summary>The JSON contract of the files in a root.</summary>
+/// <summary>
+/// The JSON contract of the files in a root, as the serializer gives it. The library reads and writes them with
+/// <see cref="ContainerStateJson"/> (no serializer metadata to build at every CLI call); tests hold the two to one shape.
+/// </summary>
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(ContainerState))]
 [JsonSerializable(typeof(Dictionary<string, string>))]

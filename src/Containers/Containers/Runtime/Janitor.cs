@@ -95,7 +95,7 @@ internal static class Janitor
                     Networks = [],
                     FinishedAt = ctx.Time.GetUtcNow(),
                 };
-                Linux.RawFile.Replace(ctx.Sys, Path.Combine(ctx.Store.Dir(s.Id), "state.json"), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(updated, ContainerStore.StateJson));
+                Linux.RawFile.Replace(ctx.Sys, Path.Combine(ctx.Store.Dir(s.Id), "state.json"), ContainerStateJson.Write(updated));
             }
 
             return 0;
