@@ -142,7 +142,8 @@ namespace Containers.Cli
                 "never" => Containers.Images.PullPolicy.Never,
                 var p => throw new UsageException($"invalid --pull '{p}': missing, always or never"),
             };
-            await using var engine = new ContainerEngine(context.Options with { PullPolicy = Containers.Images.PullPolicy.Never });
+            // an attached run starts its container at once: its shim is spawned while the engine is made (FirstStart)
+            await using var engine = new ContainerEngine(context.Options with { PullPolicy = Containers.Images.PullPolicy.Never, FirstStart = a.Has("detach") ? null : spec });
             CliTrace.Mark("engine ready");
             if (spec.Image is { } image && (pull == Containers.Images.PullPolicy.Always || (pull == Containers.Images.PullPolicy.Missing && engine.Images.Find(image) is null)))
             {

@@ -357,6 +357,75 @@ public sealed class ShimPoolTests
         Assert.Equal(0, ShimChildren());
     }
 
+    [Fact]
+    public async Task The_first_start_takes_the_shim_spawned_as_the_engine_was_made_and_none_follows_it()
+    {
+        var first = new ContainerSpec { Rootfs = TestRootfs.Path, Command = ["echo", "one"] };
+        var t = new TestEngine(prespawnShim: false, configure: o => o with { FirstStart = first });
+        try
+        {
+            var primed = await PooledShimAsync();
+            Assert.Equal(["0"], ShimPolicies()); // awaited at once: normal priority, not SCHED_IDLE
+            var output = new System.Text.StringBuilder();
+            await using (var c = await t.Engine.StartAsync(first, (_, bytes) => { lock (output) { output.Append(System.Text.Encoding.UTF8.GetString(bytes.Span)); } }))
+            {
+                Assert.Equal(primed, c.State.Pid); // the primed shim became the container
+                Assert.Equal(0, (await c.WaitAsync()).ExitCode);
+            }
+
+            lock (output)
+            {
+                Assert.Equal("one\n", output.ToString());
+            }
+
+            await Task.Delay(100);
+            Assert.Equal(0, ShimChildren()); // a one-shot engine spawns no other ahead
+            Assert.Equal("two\n", (await t.RunAsync(t.Busybox("echo", "two"))).Stdout);
+        }
+        finally
+        {
+            await t.DisposeAsync();
+        }
+
+        Assert.Equal(0, ShimChildren());
+        Assert.Empty(PoolCgroups());
+    }
+
+    [Fact]
+    public async Task A_first_start_of_another_shape_spawns_its_own_and_the_unused_shim_goes_with_the_engine()
+    {
+        // a terminal cannot be pooled: nothing is spawned ahead for it
+        var tty = new ContainerSpec { Rootfs = TestRootfs.Path, Command = ["true"], Tty = true };
+        await using (var t = new TestEngine(prespawnShim: false, configure: o => o with { FirstStart = tty }))
+        {
+            await Task.Delay(100);
+            Assert.Equal(0, ShimChildren());
+        }
+
+        // spawned ahead for one shape, started with another: the start spawns its own, the primed one exits unused
+        var t2 = new TestEngine(prespawnShim: false, configure: o => o with { FirstStart = new ContainerSpec { Rootfs = TestRootfs.Path, Command = ["true"] } });
+        try
+        {
+            var primed = await PooledShimAsync();
+            var run = await t2.RunAsync(t2.Busybox("sh", "-c", "test -t 1 && echo tty").WithTty());
+            Assert.Contains("tty", run.Stdout, StringComparison.Ordinal);
+            Assert.Equal([primed.ToString(System.Globalization.CultureInfo.InvariantCulture)], ShimPids());
+        }
+        finally
+        {
+            await t2.DisposeAsync();
+        }
+
+        Assert.Equal(0, ShimChildren());
+        Assert.Empty(PoolCgroups());
+    }
+
+    /// <summary>This process's pooled shims' cgroups (<c>pool-PID-*</c>) left in any hierarchy.</summary>
+    private static string[] PoolCgroups() =>
+        [.. Directory.EnumerateDirectories("/sys/fs/cgroup").SelectMany(h => Directory.Exists(Path.Combine(h, "containers-dotnet"))
+            ? Directory.EnumerateDirectories(Path.Combine(h, "containers-dotnet"), $"{Containers.Runtime.ShimPool.PoolPrefix}{Environment.ProcessId}-*")
+            : [])];
+
     private static async Task<int> PooledShimAsync()
     {
         for (var i = 0; i < 200 && ShimChildren() != 1; i++)

@@ -46,6 +46,15 @@ public sealed record EngineOptions
     public bool PrespawnShim { get; init; } = true;
 
     /// <summary>
+    /// The container this engine is made to start at once (the CLI's <c>run</c>). When its start can take a shim
+    /// spawned ahead (new network, pid and ipc namespaces, no terminal and no stdin, no user namespace, cgroup parent
+    /// or <c>--privileged</c>) the shim is spawned as the engine is made: its spawn and start-up overlap the engine's
+    /// set-up and the start's first steps. With <see cref="PrespawnShim"/> off no other shim is spawned ahead after it.
+    /// A start of another shape spawns its own; the spawned one exits unused.
+    /// </summary>
+    public ContainerSpec? FirstStart { get; init; }
+
+    /// <summary>
     /// Whether the engine sweeps its root when it is made (containers whose monitor died, their cgroups and addresses,
     /// the trash, vanished bridges' rules, dead writers' files). Off for a container's monitor: the engine that started
     /// it has just swept, and the sweep reads every container's state (per pod start, on a node of many pods).

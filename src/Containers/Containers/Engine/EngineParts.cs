@@ -22,13 +22,20 @@ internal sealed record EngineParts(EngineOptions Options, RuntimeContext Context
         Directory.CreateDirectory(stage);
         var spawner = new ShimSpawner(sys, options.ShimPath ?? ShimSpawner.DefaultShimPath(), stage);
         var cgroups = CgroupManagers.Detect(sys);
+        var prime = options.FirstStart is { } first && ContainerSupervisor.CanUsePooledShim(first) && options.UsernsRemap is null && !Rootless.IsActive;
+        var pool = options.PrespawnShim || prime ? new ShimPool(spawner, cgroups, sys, refill: options.PrespawnShim) : null;
+        if (prime)
+        {
+            pool!.Prime(); // before the rest of the engine is made and its root swept: they overlap the spawn
+        }
+
         var context = new RuntimeContext(
             sys,
             new ContainerStore(options.Root, sys),
             cgroups,
             new BridgeNetwork(sys, options.BridgeName, ipam, new BridgeFirewall(sys, options.MachineStateDirectory, logger)),
             spawner,
-            options.PrespawnShim ? new ShimPool(spawner, cgroups, sys) : null,
+            pool,
             options.TimeProvider,
             logger)
         {

@@ -120,6 +120,15 @@ internal sealed partial class ContainerSupervisor
     private static bool UsesStagedMounts(ContainerSpec spec) => !spec.Privileged && IpcMode(spec) is "" or "private";
 
     /// <summary>
+    /// Whether a start of <paramref name="spec"/> can take a pooled shim (<see cref="ShimPool"/>): new mount, uts, ipc,
+    /// pid and network namespaces, no terminal and no stdin, staged mounts, no user namespace and no cgroup parent.
+    /// </summary>
+    internal static bool CanUsePooledShim(ContainerSpec spec) =>
+        !spec.Tty && !spec.OpenStdin && spec.JoinedContainer is null && spec.NetworkMode != "host" && UsesStagedMounts(spec)
+        && spec.PidMode is not "host" && !spec.PidMode.StartsWith("container:", StringComparison.Ordinal)
+        && !spec.HasUserNamespace && string.IsNullOrEmpty(spec.UsernsMode) && string.IsNullOrEmpty(spec.CgroupParent);
+
+    /// <summary>
     /// The device nodes of a start and the device cgroup rules that open them: every host device for
     /// <c>--privileged</c> (and every access), or those <c>--device</c> names; plus <c>--device-cgroup-rule</c>.
     /// </summary>

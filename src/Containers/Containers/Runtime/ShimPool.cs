@@ -7,8 +7,9 @@ namespace Containers.Runtime;
 /// container start skips the spawn and the shim's start-up (about 5 ms here). Only the common shape is pooled
 /// (own network namespace, no terminal, stdin closed); the pool fills after the first start, so an engine that never
 /// runs two containers never pays for it. A pooled shim that is never used exits when its sync pipe closes.
+/// With <paramref name="refill"/> false the pool holds only the shim <see cref="Prime"/> spawns (a one-shot process).
 /// </summary>
-internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManager? cgroups = null, ISyscalls? sys = null) : IAsyncDisposable
+internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManager? cgroups = null, ISyscalls? sys = null, bool refill = true) : IAsyncDisposable
 {
     private static long counter;
 
@@ -52,8 +53,15 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
             long now = System.Diagnostics.Stopwatch.GetTimestamp();
             bool busy = System.Diagnostics.Stopwatch.GetElapsedTime(lastTake, now) < RefillDelay;
             lastTake = now;
-            StartNext(cgroupParent, busy ? TimeSpan.Zero : RefillDelay);
-            refillOnExec = !busy;
+            if (refill)
+            {
+                StartNext(cgroupParent, busy ? TimeSpan.Zero : RefillDelay);
+                refillOnExec = !busy;
+            }
+            else
+            {
+                next = null; // taken (a one-shot pool spawns no other)
+            }
         }
 
         if (ready is not null)
@@ -86,6 +94,11 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     {
         lock (gate)
         {
+            if (!refill)
+            {
+                return;
+            }
+
             if (next is null)
             {
                 StartNext(cgroupParent, RefillDelay);
@@ -111,6 +124,23 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
 
     /// <summary>How long after a lone start's exec its refill spawns (see <see cref="RefillDelay"/>).</summary>
     private static readonly TimeSpan ExecSettle = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// Spawns a shim now, at normal priority, for a start that is about to come (the CLI's <c>run</c>): its spawn and its
+    /// runtime's start-up overlap the engine's set-up and the start's first steps instead of following them. Its
+    /// cgroup is made first and the spawning thread joins it, so the shim is born there (no RCU grace period to wait
+    /// for, as a start without a pool does). Nothing when a shim is pooled or on its way.
+    /// </summary>
+    public void Prime()
+    {
+        lock (gate)
+        {
+            if (next is null && !disposed)
+            {
+                next = Task.Run(() => SpawnPooledAsync(cgroupParent: null, primed: true));
+            }
+        }
+    }
 
     /// <summary>Starts the next pooled spawn, after <paramref name="delay"/> or when a start wants it (under the gate).</summary>
     private void StartNext(string? cgroupParent, TimeSpan delay)
@@ -145,20 +175,56 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// <summary>
     /// Spawns a shim and, while nobody waits for it, does what every start would: puts it in a cgroup of its own under
     /// <paramref name="cgroupParent"/> (joining a v1 cgroup waits for an RCU grace period) and brings its loopback up.
+    /// A <paramref name="primed"/> one is awaited soon: it runs at normal priority, its cgroup is made before the spawn
+    /// and joined by the spawning thread, and its loopback is brought up there.
     /// </summary>
-    private async Task<SpawnedShim> SpawnPooledAsync(string? cgroupParent)
+    private async Task<SpawnedShim> SpawnPooledAsync(string? cgroupParent, bool primed = false)
     {
+        // only at the top of our hierarchy: a group under a --cgroup-parent would keep that subtree alive after its
+        // last container (and a crash would leave it where the sweep does not look)
+        Cgroups.ICgroup? group = null;
+        if (cgroups is not null && string.IsNullOrEmpty(cgroupParent))
+        {
+            var self = ProcessIdentity.Self;
+            try
+            {
+                group = cgroups.Create($"{PoolPrefix}{self.Pid}-{self.StartTime}-{Interlocked.Increment(ref counter)}");
+            }
+            catch (Exception e) when (e is ContainerException or IOException or UnauthorizedAccessException)
+            {
+                // the start makes the container's cgroup itself
+            }
+        }
+
         // the table its mount namespace copies: the one read just before, unless a change came before the copy was made
         var before = CurrentMountTable();
-        bool changed = false;
-        var shim = await spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain, pooled: true, unshared: () => changed = MountEventPending()).ConfigureAwait(false);
+        bool changed = false, joined = false, loopback = false;
+        SpawnedShim shim;
+        try
+        {
+            shim = await spawner.SpawnInitAsync(PooledFlags, StdioOptions.Plain, pooled: !primed, unshared: () =>
+            {
+                changed = MountEventPending();
+                if (primed && sys is not null)
+                {
+                    joined = group?.TryAddCurrentThread() ?? false;
+                    loopback = TryLoopbackUp(sys);
+                }
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            group?.Delete();
+            throw;
+        }
+
         shim.MountTable = changed ? null : before;
-        if (sys is not null)
+        if (sys is not null && !loopback)
         {
             try
             {
                 Networking.BridgeNetwork.LoopbackUp(sys, shim.Pid);
-                shim.LoopbackUp = true;
+                loopback = true;
             }
             catch (ContainerException)
             {
@@ -166,26 +232,40 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
             }
         }
 
-        // only at the top of our hierarchy: a group under a --cgroup-parent would keep that subtree alive after its
-        // last container (and a crash would leave it where the sweep does not look)
-        if (cgroups is not null && string.IsNullOrEmpty(cgroupParent))
+        shim.LoopbackUp = loopback;
+        if (group is not null)
         {
-            var self = ProcessIdentity.Self;
-            var name = $"{PoolPrefix}{self.Pid}-{self.StartTime}-{Interlocked.Increment(ref counter)}";
-            Cgroups.ICgroup? group = null;
             try
             {
-                group = cgroups.Create(name);
-                group.AddProcess(shim.Pid);
+                if (!joined)
+                {
+                    group.AddProcess(shim.Pid);
+                }
+
                 shim.Cgroup = group;
             }
             catch (Exception e) when (e is ContainerException or IOException or UnauthorizedAccessException)
             {
-                group?.Delete(); // the start makes the container's cgroup itself
+                group.Delete(); // the start makes the container's cgroup itself
             }
         }
 
         return shim;
+    }
+
+    // on the spawning thread, in the new network namespace
+    private static bool TryLoopbackUp(ISyscalls sys)
+    {
+        try
+        {
+            using var nl = new Linux.Netlink(sys);
+            nl.SetUp(1);
+            return true;
+        }
+        catch (ContainerException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The name prefix of pooled shims' cgroups: <c>pool-PID-STARTTIME-N</c> (the sweep removes those of dead processes).</summary>
