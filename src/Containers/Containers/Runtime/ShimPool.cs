@@ -183,6 +183,7 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
         // only at the top of our hierarchy: a group under a --cgroup-parent would keep that subtree alive after its
         // last container (and a crash would leave it where the sweep does not look)
         Cgroups.ICgroup? group = null;
+        using var traced = primed ? ContainerDiagnostics.StartSteps.StartActivity("prime a shim") : null;
         if (cgroups is not null && string.IsNullOrEmpty(cgroupParent))
         {
             var self = ProcessIdentity.Self;
