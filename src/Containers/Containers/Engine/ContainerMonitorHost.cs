@@ -18,9 +18,10 @@ public static class ContainerMonitorHost
         {
             var sys = Linux.LinuxSyscalls.Instance;
             sys.SetSid();
+            var root = Opt("--root") ?? throw new ContainerException("--root is required");
             engine = new ContainerEngine(new EngineOptions
             {
-                Root = Opt("--root") ?? throw new ContainerException("--root is required"),
+                Root = root,
                 MachineStateDirectory = Opt("--machine-state") ?? "/run/containers-dotnet",
                 BridgeName = Opt("--bridge") ?? "cdnet0",
                 BridgeSubnet = Opt("--subnet") ?? "10.213.0.0/16",
@@ -28,6 +29,7 @@ public static class ContainerMonitorHost
                 DnsUpstreams = Opt("--dns-upstream") is { } dns ? [.. dns.Split(',', StringSplitOptions.RemoveEmptyEntries)] : [],
                 PrespawnShim = false,
                 SweepAtStart = false, // its starter has just swept
+                FirstStart = SpecOf(root, id), // its one start: the shim is spawned while the engine is made
             });
             supervisor = new ContainerSupervisor(engine.Context, id, null, HealthMonitor.Companion(engine.Context));
             await supervisor.StartAsync(CancellationToken.None).ConfigureAwait(false);
@@ -63,5 +65,18 @@ public static class ContainerMonitorHost
         }
 
         return 0;
+    }
+
+    /// <summary>The spec of the container the monitor is to start, or null when its state cannot be read (the start then reports why).</summary>
+    private static ContainerSpec? SpecOf(string root, string id)
+    {
+        try
+        {
+            return id.Length > 0 && !id.Contains('/', StringComparison.Ordinal) ? Runtime.ContainerStateJson.Read(File.ReadAllBytes(Path.Combine(Path.GetFullPath(root), "containers", id, "state.json"))).Spec : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 }

@@ -58,13 +58,14 @@ internal sealed partial class ContainerSupervisor
                 steps.Do("mount the shareable /dev/shm", MountShareableShm, dir => UnmountShareableShm(ctx.Sys, dir));
             }
 
-            // Without a shim pool (the CLI) the container's cgroup is made first and the thread that spawns the shim
-            // joins it, so the shim is born in it: under v1 moving one's own thread skips the RCU grace period that
-            // moving the shim afterwards waits for (4-11 ms of every start here). The group's limits are written only
-            // after that thread has ended: a thread of the engine in a group at its memory limit could make the whole
-            // engine the OOM killer's victim (which is also why exec, into a group that may be full, does not do this).
+            // Without a shim pool to serve it (a one-shot engine's pool once its primed shim is taken) the container's
+            // cgroup is made first and the thread that spawns the shim joins it, so the shim is born in it: under v1
+            // moving one's own thread skips the RCU grace period that moving the shim afterwards waits for (4-11 ms of
+            // every start here). The group's limits are written only after that thread has ended: a thread of the
+            // engine in a group at its memory limit could make the whole engine the OOM killer's victim (which is also
+            // why exec, into a group that may be full, does not do this).
             // A container joining another's namespaces (a pod's containers join its sandbox's) is made the same way.
-            var early = ctx.Pool is null && !spec.HasUserNamespace
+            var early = ctx.Pool is not { MayServe: true } && !spec.HasUserNamespace
                 ? steps.Do("create the cgroup", () => new EarlyCgroup(ctx.Cgroups.Create(spec.CgroupKey(Id))), e => e.Group.Delete())
                 : null;
             var shim = await steps.DoAsync("spawn the shim", () => SpawnAsync(spec, namespaces, terminal, early), async s =>

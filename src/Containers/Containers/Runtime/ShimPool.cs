@@ -125,6 +125,18 @@ internal sealed partial class ShimPool(ShimSpawner spawner, Cgroups.ICgroupManag
     /// <summary>How long after a lone start's exec its refill spawns (see <see cref="RefillDelay"/>).</summary>
     private static readonly TimeSpan ExecSettle = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>Whether a start may get a shim from this pool: one is pooled or on its way, or the pool refills.</summary>
+    public bool MayServe
+    {
+        get
+        {
+            lock (gate)
+            {
+                return !disposed && (refill || next is not null);
+            }
+        }
+    }
+
     /// <summary>
     /// Spawns a shim now, at normal priority, for a start that is about to come (the CLI's <c>run</c>): its spawn and its
     /// runtime's start-up overlap the engine's set-up and the start's first steps instead of following them. Its
