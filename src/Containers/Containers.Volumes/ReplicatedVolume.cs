@@ -171,12 +171,12 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     private async Task ResyncAsync(Member reference, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
-        var info = await reference.Client!.InfoAsync().ConfigureAwait(false);
+        var info = await ClientOf(reference).InfoAsync().ConfigureAwait(false);
         var head = info.Snapshots.Count;
         var chunks = new SortedSet<long>();
         foreach (var m in members.Where(m => m.Mode == ReplicaMode.ReadWrite))
         {
-            ReplicaStore.AddChunks(chunks, await m.Client!.ExtentsAsync(head).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false), CopyChunk);
+            ReplicaStore.AddChunks(chunks, await ClientOf(m).ExtentsAsync(head).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false), CopyChunk);
         }
 
         var buffer = new byte[CopyChunk];
@@ -184,13 +184,13 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         foreach (var offset in chunks)
         {
             var length = (int)Math.Min(CopyChunk, Size - offset);
-            var truth = await reference.Client.ChecksumAsync(-1, offset, length).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+            var truth = await ClientOf(reference).ChecksumAsync(-1, offset, length).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
             var loaded = false;
             foreach (var m in members.Where(m => m.Mode == ReplicaMode.ReadWrite && m != reference))
             {
                 try
                 {
-                    var theirs = await m.Client!.ChecksumAsync(-1, offset, length).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+                    var theirs = await ClientOf(m).ChecksumAsync(-1, offset, length).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
                     if (truth.AsSpan().SequenceEqual(theirs))
                     {
                         continue;
@@ -198,11 +198,11 @@ public sealed class ReplicatedVolume : IAsyncDisposable
 
                     if (!loaded)
                     {
-                        await reference.Client.ReadAsync(offset, buffer.AsMemory(0, length)).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+                        await ClientOf(reference).ReadAsync(offset, buffer.AsMemory(0, length)).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
                         loaded = true;
                     }
 
-                    await m.Client.WriteAsync(offset, buffer.AsMemory(0, length)).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+                    await ClientOf(m).WriteAsync(offset, buffer.AsMemory(0, length)).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
                     fixedRanges++;
                 }
                 catch (Exception e) when (e is ReplicaException or TimeoutException)
@@ -256,7 +256,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
                 var source = InStep("read");
                 try
                 {
-                    await source.Client!.ReadAsync(offset, destination).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+                    await ClientOf(source).ReadAsync(offset, destination).WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
                     return;
                 }
                 catch (Exception e) when (e is ReplicaException or TimeoutException)
@@ -278,7 +278,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         await io.EnterAsync().ConfigureAwait(false);
         try
         {
-            await OnAllAsync(m => m.Client!.WriteAsync(offset, data), "write", ct).ConfigureAwait(false);
+            await OnAllAsync(m => ClientOf(m).WriteAsync(offset, data), "write", ct).ConfigureAwait(false);
         }
         finally
         {
@@ -292,7 +292,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         await io.EnterAsync().ConfigureAwait(false);
         try
         {
-            await OnAllAsync(m => m.Client!.FlushAsync(), "flush", ct).ConfigureAwait(false);
+            await OnAllAsync(m => ClientOf(m).FlushAsync(), "flush", ct).ConfigureAwait(false);
         }
         finally
         {
@@ -319,7 +319,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             using (await io.ExclusiveAsync().ConfigureAwait(false))
             {
                 var now = DateTimeOffset.UtcNow;
-                await OnAllAsync(m => m.Client!.SnapshotAsync(name, now), $"snapshot {name}", ct).ConfigureAwait(false);
+                await OnAllAsync(m => ClientOf(m).SnapshotAsync(name, now), $"snapshot {name}", ct).ConfigureAwait(false);
             }
 
             return held.Elapsed;
@@ -334,7 +334,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     public async Task<IReadOnlyList<SnapshotInfo>> SnapshotsAsync(CancellationToken ct = default)
     {
         var source = InStep("list snapshots");
-        return (await source.Client!.InfoAsync().WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false)).Snapshots;
+        return (await ClientOf(source).InfoAsync().WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false)).Snapshots;
     }
 
     /// <summary>Deletes a snapshot on every healthy replica (its data merges into the next layer; no other view changes).</summary>
@@ -345,7 +345,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         {
             using (await io.ExclusiveAsync().ConfigureAwait(false))
             {
-                await OnAllAsync(m => m.Client!.DeleteSnapshotAsync(name), $"delete snapshot {name}", ct, ignoreTimeout: true).ConfigureAwait(false);
+                await OnAllAsync(m => ClientOf(m).DeleteSnapshotAsync(name), $"delete snapshot {name}", ct, ignoreTimeout: true).ConfigureAwait(false);
             }
         }
         finally
@@ -365,7 +365,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         {
             using (await io.ExclusiveAsync().ConfigureAwait(false))
             {
-                await OnAllAsync(m => m.Client!.RevertAsync(name), $"revert to {name}", ct).ConfigureAwait(false);
+                await OnAllAsync(m => ClientOf(m).RevertAsync(name), $"revert to {name}", ct).ConfigureAwait(false);
             }
         }
         finally
@@ -387,7 +387,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         {
             using (await io.ExclusiveAsync().ConfigureAwait(false))
             {
-                await OnAllAsync(m => m.Client!.ExpandAsync(size), "expand", ct).ConfigureAwait(false);
+                await OnAllAsync(m => ClientOf(m).ExpandAsync(size), "expand", ct).ConfigureAwait(false);
                 Size = size;
             }
         }
@@ -402,7 +402,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     {
         var source = InStep("checksum");
         var layer = snapshot is null ? -1 : await LayerOfAsync(source, snapshot, ct).ConfigureAwait(false);
-        return await source.Client!.ChecksumAsync(layer, 0, Size).WaitAsync(ct).ConfigureAwait(false);
+        return await ClientOf(source).ChecksumAsync(layer, 0, Size).WaitAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -424,7 +424,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
                 throw new InvalidOperationException($"volume {Name}: {address} already holds a replica in use");
             }
 
-            var info = await source.Client!.InfoAsync().WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
+            var info = await ClientOf(source).InfoAsync().WaitAsync(options.ReplicaTimeout, ct).ConfigureAwait(false);
             var open = new OpenRequest(Name, Size, true, info.Snapshots, options.Epoch);
             var client = await ConnectAsync(address, open, options, ct).ConfigureAwait(false);
             if (!client.Info.Created)
@@ -442,9 +442,9 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             // the frozen layers, oldest first: nothing writes them
             for (var layer = 0; layer < info.Snapshots.Count; layer++)
             {
-                foreach (var (offset, length) in await source.Client.ExtentsAsync(layer).ConfigureAwait(false))
+                foreach (var (offset, length) in await ClientOf(source).ExtentsAsync(layer).ConfigureAwait(false))
                 {
-                    copied += await CopyAsync(source.Client, client, layer, offset, length, ct).ConfigureAwait(false);
+                    copied += await CopyAsync(ClientOf(source), client, layer, offset, length, ct).ConfigureAwait(false);
                 }
             }
 
@@ -455,7 +455,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             }
 
             var head = info.Snapshots.Count;
-            foreach (var (offset, length) in await source.Client.ExtentsAsync(head).ConfigureAwait(false))
+            foreach (var (offset, length) in await ClientOf(source).ExtentsAsync(head).ConfigureAwait(false))
             {
                 for (var pos = offset; pos < offset + length; pos += CopyChunk)
                 {
@@ -466,7 +466,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
                             throw new ReplicaException($"volume {Name}: the rebuild of {address} lost {(target.Mode == ReplicaMode.Failed ? "its target" : $"its source {source.Address}")}", VolumeSyscalls.EIO);
                         }
 
-                        copied += await CopyAsync(source.Client, client, head, pos, Math.Min(CopyChunk, offset + length - pos), ct).ConfigureAwait(false);
+                        copied += await CopyAsync(ClientOf(source), client, head, pos, Math.Min(CopyChunk, offset + length - pos), ct).ConfigureAwait(false);
                     }
                 }
             }
@@ -551,7 +551,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         using (await io.ExclusiveAsync().ConfigureAwait(false))
         {
             var targets = members.Where(m => m.Mode != ReplicaMode.Failed).ToArray();
-            var sums = await Task.WhenAll(targets.Select(m => m.Client!.ChecksumAsync(-1, 0, Size).WaitAsync(ct))).ConfigureAwait(false);
+            var sums = await Task.WhenAll(targets.Select(m => ClientOf(m).ChecksumAsync(-1, 0, Size).WaitAsync(ct))).ConfigureAwait(false);
             return targets.Select((m, i) => (m.Address, Convert.ToHexStringLower(sums[i]))).ToDictionary(p => p.Address, p => p.Item2);
         }
     }
@@ -560,11 +560,11 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     internal async Task<IReadOnlyList<long>> DataChunksAsync(int chunk, CancellationToken ct)
     {
         var source = InStep("list data");
-        var info = await source.Client!.InfoAsync().WaitAsync(ct).ConfigureAwait(false);
+        var info = await ClientOf(source).InfoAsync().WaitAsync(ct).ConfigureAwait(false);
         var chunks = new SortedSet<long>();
         for (var l = 0; l <= info.Snapshots.Count; l++)
         {
-            ReplicaStore.AddChunks(chunks, await source.Client.ExtentsAsync(l).WaitAsync(ct).ConfigureAwait(false), chunk);
+            ReplicaStore.AddChunks(chunks, await ClientOf(source).ExtentsAsync(l).WaitAsync(ct).ConfigureAwait(false), chunk);
         }
 
         return [.. chunks];
@@ -594,7 +594,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
                 {
                     if ((targets[i].Client is LocalReplicaConnection) == (pass == 1))
                     {
-                        tasks[i] = ignoreTimeout ? call(targets[i]) : call(targets[i]).WaitAsync(options.ReplicaTimeout, ct);
+                        tasks[i] = ignoreTimeout ? Invoke(call, targets[i]) : Invoke(call, targets[i]).WaitAsync(options.ReplicaTimeout, ct);
                     }
                 }
             }
@@ -625,6 +625,20 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         }
     }
 
+    // a call that throws before it returns a task (ClientOf on a replica failed meanwhile) as a failed task, so the
+    // other replicas' calls still start and the failure is handled with theirs
+    private static Task Invoke(Func<Member, Task> call, Member m)
+    {
+        try
+        {
+            return call(m);
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
+
     private async Task FailAsync(Member m, Exception e)
     {
         IReplicaConnection? client;
@@ -648,6 +662,11 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             await client.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    // a member's connection; a replica another thread failed since this one picked it has none: that is a replica
+    // failure (the caller fails it over), not a null dereference
+    private IReplicaConnection ClientOf(Member m) =>
+        m.Client ?? throw new ReplicaException($"volume {Name}: replica {m.Address} failed: {m.Error ?? "closed"}", VolumeSyscalls.EIO);
 
     // the replica reads come from: the first in step (the local one when it was put first)
     private Member InStep(string what) => members.FirstOrDefault(m => m.Mode == ReplicaMode.ReadWrite) ?? throw NoReplica(what);
