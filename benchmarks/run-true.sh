@@ -3,6 +3,8 @@
 # same busybox rootfs, both with their own pid/mount/uts/ipc/net/cgroup namespaces and no network set up.
 # Installs crun, hyperfine and busybox-static when missing. Usage: benchmarks/run-true.sh [runs]
 # CLI=DIR uses a CLI published there before (dotnet publish samples/Cli -c Release -o DIR) instead of publishing one.
+# CLI_B=DIR2 adds a second published CLI to the same hyperfine run (an A/B of two builds, interleaved with crun);
+# the medians and their ratio to crun's are printed after the table.
 # CONTAINERS_TRACE=1 on one run prints where its time goes (the CLI's milestones and each start step).
 set -euo pipefail
 runs=${1:-50}
@@ -27,7 +29,16 @@ if ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
   mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
   trap 'cleanup; umount /sys/fs/cgroup/hugetlb; rmdir /sys/fs/cgroup/hugetlb' EXIT
 fi
-hyperfine --warmup 5 --runs "$runs" --export-markdown "$work/result.md" \
+second=()
+[ -n "${CLI_B:-}" ] && second=(-n "containers run (CLI_B)" "$CLI_B/containers --root $work/root-b run --rm --network none --rootfs $work/bundle/rootfs /bin/true")
+hyperfine --warmup 5 --runs "$runs" --export-markdown "$work/result.md" --export-json "$work/result.json" \
   -n "containers run (CLI)" "$cli/containers --root $work/root run --rm --network none --rootfs $work/bundle/rootfs /bin/true" \
+  "${second[@]}" \
   -n "crun run" "crun --root $work/crun run --bundle $work/bundle bench-\$RANDOM\$RANDOM"
 cat "$work/result.md"
+python3 - "$work/result.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+crun = next(r for r in results if r["command"] == "crun run")["median"]
+print("medians: " + "; ".join(f"{r['command']} {r['median'] * 1000:.1f} ms ({r['median'] / crun:.2f}x crun)" for r in results))
+PY
