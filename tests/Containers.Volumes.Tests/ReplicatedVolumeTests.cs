@@ -180,6 +180,38 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         Assert.Equal(data, read);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_replica_failed_by_another_call_after_a_write_picked_it_is_failed_over_not_dereferenced(bool inProcess)
+    {
+        var a = Server();
+        var b = Server();
+        var c = Server();
+        await using var volume = await ReplicatedVolume.OpenAsync("race", Size, [Address(a), Address(b), Address(c)], inProcess ? InProcess(b) : Options);
+        var failed = new List<string>();
+        volume.ReplicaFailed += r => { lock (failed) { failed.Add(r.Address); } };
+
+        // between the write's choice of replicas and its calls, another call fails b (its connection is gone)
+        var once = 0;
+        volume.TargetsPicked = () => Interlocked.Exchange(ref once, 1) == 0 ? volume.FailReplicaAsync(Address(b), new ReplicaException("failed by another call", 5)) : Task.CompletedTask;
+        var data = RandomNumberGenerator.GetBytes(8192);
+        await volume.WriteAsync(4096, data);
+        await volume.FlushAsync();
+
+        lock (failed)
+        {
+            Assert.Equal([Address(b)], failed);
+        }
+
+        Assert.Equal(ReplicaMode.Failed, volume.Replicas.Single(r => r.Address == Address(b)).Mode);
+        var read = new byte[data.Length];
+        await volume.ReadAsync(4096, read);
+        Assert.Equal(data, read);
+        var sums = await volume.ReplicaChecksumsAsync();
+        Assert.Equal(sums[Address(a)], sums[Address(c)]);
+    }
+
     [Fact]
     public async Task Unreachable_and_missing_replicas_are_failed_at_open_with_their_address_and_none_at_all_is_an_error()
     {

@@ -573,6 +573,10 @@ public sealed class ReplicatedVolume : IAsyncDisposable
     private async Task OnAllAsync(Func<Member, Task> call, string what, CancellationToken ct, bool ignoreTimeout = false)
     {
         var targets = members.Where(m => m.Mode != ReplicaMode.Failed).ToArray();
+        if (TargetsPicked is { } picked)
+        {
+            await picked().ConfigureAwait(false);
+        }
         if (targets.Length == 1)
         {
             try
@@ -638,6 +642,12 @@ public sealed class ReplicatedVolume : IAsyncDisposable
             return Task.FromException(e);
         }
     }
+
+    /// <summary>For tests: runs after a call on every replica has picked its targets and before it calls them.</summary>
+    internal Func<Task>? TargetsPicked { get; set; }
+
+    /// <summary>For tests: fails the replica at <paramref name="address"/> as a failed call would.</summary>
+    internal Task FailReplicaAsync(string address, Exception reason) => FailAsync(members.Single(m => m.Address == address), reason);
 
     private async Task FailAsync(Member m, Exception e)
     {
