@@ -577,6 +577,7 @@ public sealed class ReplicatedVolume : IAsyncDisposable
         {
             await picked().ConfigureAwait(false);
         }
+
         if (targets.Length == 1)
         {
             try

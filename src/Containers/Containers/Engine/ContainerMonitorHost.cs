@@ -29,7 +29,7 @@ public static class ContainerMonitorHost
                 DnsUpstreams = Opt("--dns-upstream") is { } dns ? [.. dns.Split(',', StringSplitOptions.RemoveEmptyEntries)] : [],
                 PrespawnShim = false,
                 SweepAtStart = false, // its starter has just swept
-                FirstStart = SpecOf(root, id), // its one start: the shim is spawned while the engine is made
+                FirstStart = new Runtime.ContainerStore(root, sys).Read(id)?.Spec, // its one start: the shim is spawned while the engine is made
             });
             supervisor = new ContainerSupervisor(engine.Context, id, null, HealthMonitor.Companion(engine.Context));
             await supervisor.StartAsync(CancellationToken.None).ConfigureAwait(false);
@@ -65,18 +65,5 @@ public static class ContainerMonitorHost
         }
 
         return 0;
-    }
-
-    /// <summary>The spec of the container the monitor is to start, or null when its state cannot be read (the start then reports why).</summary>
-    private static ContainerSpec? SpecOf(string root, string id)
-    {
-        try
-        {
-            return id.Length > 0 && !id.Contains('/', StringComparison.Ordinal) ? Runtime.ContainerStateJson.Read(File.ReadAllBytes(Path.Combine(Path.GetFullPath(root), "containers", id, "state.json"))).Spec : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
-        {
-            return null;
-        }
     }
 }
